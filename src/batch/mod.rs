@@ -1,0 +1,569 @@
+//! Batch runs: a rule set applied to every customer of an export, streaming with bounded
+//! memory.
+//!
+//! ```text
+//!            ┌── worker 1: cut the next batch (whole rows) ─► split, type, evaluate, encode ──┐
+//!  export ───┤                                                                               ├─► in input order ─► pass 1: ids (survey)
+//!            └── worker N: ...                                                               ┘                    pass 2: decisions, rejects,
+//!                                                                                                                          tally, --max-errors
+//! ```
+//!
+//! Both passes run the same parallel machinery ([`in_parallel`]): N workers and no other busy
+//! thread. A worker cuts its next batch of whole rows from the export itself, splits and types
+//! the fields and, in pass 2, evaluates them with its own [`Evaluator`] (its own rhai engine:
+//! engines shared across threads do not scale) and encodes the decisions; whichever worker
+//! finishes the batch next in input order hands the finished batches to the writing step. At
+//! most a fixed number of batches are in flight, so memory does not grow with the export. The
+//! output is the same bytes for any number of threads: batches are cut at the same places
+//! whoever cuts them, and everything is written and counted in input order.
+
+pub mod summary;
+mod survey;
+
+pub use summary::{Summary, Tally};
+pub use survey::Survey;
+
+use crate::engine::{Evaluator, Program};
+use crate::io::input::{At, Row};
+use crate::io::{
+    BatchReader, ColumnMap, Encoder, HeaderError, InputFormat, OutputFormat, RawRows, RecordReader,
+    Reject, RejectCode,
+};
+use chrono::NaiveDate;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::Write;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
+
+/// How a run goes.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Worker threads (at least one).
+    pub threads: usize,
+    /// Stop once more rows than this are rejected (`Some(0)`: at the first bad row).
+    pub max_errors: Option<u64>,
+    /// About how many bytes of the export a batch holds (whole rows).
+    pub batch_bytes: usize,
+    /// Show a progress bar on standard error (only drawn when it is a terminal).
+    pub progress: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            threads: std::thread::available_parallelism().map_or(1, usize::from),
+            max_errors: None,
+            batch_bytes: 256 * 1024,
+            progress: false,
+        }
+    }
+}
+
+/// Where a run writes.
+pub struct Sinks<'a> {
+    pub decisions: &'a mut (dyn Write + Send),
+    pub decisions_format: OutputFormat,
+    /// Every reject, when wanted.
+    pub rejects: Option<(&'a mut (dyn Write + Send), OutputFormat)>,
+}
+
+/// Why a run stopped before the end of the export.
+#[derive(Debug)]
+pub enum RunError {
+    /// The export could not be read or an output written (exit code 2).
+    Io(String),
+    /// A declared column is not in the export's header (exit code 2).
+    Header(HeaderError),
+    /// The rule set cannot read exports (a field's default does not fit its type).
+    Rules(String),
+    /// More rows were rejected than `max_errors` allows (exit code 1); `last` is the reject
+    /// that went over the limit, `tally` counts what was written before its batch.
+    TooManyRejects {
+        limit: u64,
+        last: Box<Reject>,
+        tally: Box<Tally>,
+    },
+}
+
+impl std::fmt::Display for RunError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RunError::Io(e) | RunError::Rules(e) => f.write_str(e),
+            RunError::Header(e) => write!(f, "{e}"),
+            RunError::TooManyRejects { limit, last, .. } => {
+                if *limit == 0 {
+                    write!(f, "stopped at the first rejected row: {last}")
+                } else {
+                    write!(
+                        f,
+                        "stopped: more than {limit} rows rejected; the last was {last}"
+                    )
+                }
+            }
+        }
+    }
+}
+
+/// What a finished run counted, and its first rejects (for a report when no rejects file was
+/// asked for).
+#[derive(Debug)]
+pub struct Outcome {
+    pub tally: Tally,
+    pub survey: Survey,
+    /// The first [`Outcome::FIRST_REJECTS`] rejects, in input order.
+    pub first_rejects: Vec<Reject>,
+}
+
+impl Outcome {
+    /// How many rejects [`Outcome::first_rejects`] keeps.
+    pub const FIRST_REJECTS: usize = 10;
+}
+
+fn read_error(e: std::io::Error) -> RunError {
+    RunError::Io(format!("cannot read the export: {e}"))
+}
+
+/// Runs `program` as of `as_of` over the export in `file`.
+pub fn run(
+    program: &Program,
+    as_of: NaiveDate,
+    file: &File,
+    format: InputFormat,
+    options: &Options,
+    sinks: Sinks<'_>,
+) -> Result<Outcome, RunError> {
+    let records = RecordReader::new(program).map_err(RunError::Rules)?;
+    let total = file.metadata().map(|m| m.len()).unwrap_or(0);
+    let progress = progress_bar(options.progress, total);
+    let open = || BatchReader::open(file, format, options.batch_bytes).map_err(read_error);
+
+    // Pass 1: the survey.
+    progress.set_message("checking ids");
+    let (reader, header) = open()?;
+    let map = match &header {
+        Some(header) => Some(records.map_header(header).map_err(RunError::Header)?),
+        None => None,
+    };
+    let map = map.as_ref();
+    let mut ids = survey::IdCollector::new();
+    let key_column = map.map(|m| m.index(records.key_field()));
+    // The id of a row, as the survey reads it.
+    let id_of = |rows: &RawRows, record: &mut csv::ByteRecord, found: &mut dyn FnMut(At, &[u8])| {
+        match key_column {
+            // Only the id cell of each row is split out.
+            Some(column) => rows.each_cell(column, |at, cell| {
+                if let Some(id) = cell.as_deref().map(<[u8]>::trim_ascii) {
+                    if !id.is_empty() {
+                        found(at, id);
+                    }
+                }
+            }),
+            None => rows.each(record, |at, row| {
+                if let Some(id) = records.id(map, row) {
+                    found(at, id.as_bytes());
+                }
+            }),
+        }
+    };
+    in_parallel(
+        reader,
+        options.threads,
+        &progress,
+        csv::ByteRecord::new,
+        |record, rows, found: &mut survey::Ids| {
+            found.clear();
+            id_of(rows, record, &mut |at, id| found.push(id, at));
+        },
+        |found| ids.add(found).map_err(read_error),
+    )?;
+    let survey = ids
+        .finish(options.threads, |byte| {
+            let mut id = None;
+            if let Some(row) = BatchReader::row_at(file, format, byte)? {
+                let mut first = true;
+                id_of(&row, &mut csv::ByteRecord::new(), &mut |_, found| {
+                    if std::mem::take(&mut first) {
+                        id = Some(found.to_vec());
+                    }
+                });
+            }
+            Ok(id)
+        })
+        .map_err(read_error)?;
+
+    // Pass 2: decide.
+    progress.set_message("deciding");
+    progress.set_position(0);
+    let (reader, _) = open()?;
+    let written = write_decisions(
+        program,
+        as_of,
+        reader,
+        &Context {
+            records: &records,
+            map,
+            survey: &survey,
+        },
+        options,
+        &progress,
+        sinks,
+    );
+    progress.finish_and_clear();
+    let (tally, first_rejects) = written?;
+    Ok(Outcome {
+        tally,
+        survey,
+        first_rejects,
+    })
+}
+
+fn progress_bar(wanted: bool, total: u64) -> ProgressBar {
+    if !wanted {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
+    if let Ok(style) = ProgressStyle::with_template(
+        "{msg:>12} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
+    ) {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    bar
+}
+
+/// Starts a named thread in `scope` (names show in profilers and debuggers).
+fn spawn<'scope, 'env, T: Send + 'scope>(
+    scope: &'scope std::thread::Scope<'scope, 'env>,
+    name: String,
+    f: impl FnOnce() -> T + Send + 'scope,
+) -> std::thread::ScopedJoinHandle<'scope, T> {
+    std::thread::Builder::new()
+        .name(name)
+        .spawn_scoped(scope, f)
+        .expect("the system can start a thread")
+}
+
+/// Runs `work` on every batch of `reader` in `threads` threads, each with its own state from
+/// `state` (made in the thread), and hands the results to `sink` in input order.
+///
+/// There is no reader or writer thread: a worker cuts its next batch from the export itself
+/// (holding the reader), and whichever worker finishes the batch that is next in input order
+/// hands it, and the finished ones after it, to `sink` (holding the writer). So `--threads N`
+/// keeps at most N cores busy. A worker waits rather than take a batch more than `4 * threads`
+/// ahead of the writer, which bounds memory; results and batch buffers are reused. The first
+/// error, from `sink` or from reading, stops every worker and is returned.
+fn in_parallel<S, T: Send + Default>(
+    reader: BatchReader,
+    threads: usize,
+    progress: &ProgressBar,
+    state: impl Fn() -> S + Sync,
+    work: impl Fn(&mut S, &RawRows, &mut T) + Sync,
+    sink: impl FnMut(&mut T) -> Result<(), RunError> + Send,
+) -> Result<(), RunError> {
+    /// The export, cut batch by batch.
+    struct Input {
+        reader: BatchReader,
+        seq: u64,
+        done: bool,
+    }
+    /// Finished batches on their way to the sink, in order.
+    struct Output<T, K> {
+        sink: K,
+        waiting: BTreeMap<u64, T>,
+        error: Option<RunError>,
+    }
+    fn lock<X>(m: &Mutex<X>) -> MutexGuard<'_, X> {
+        m.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    let threads = threads.max(1);
+    let ahead = threads as u64 * 4;
+    let input = Mutex::new(Input {
+        reader,
+        seq: 0,
+        done: false,
+    });
+    let output = Mutex::new(Output {
+        sink,
+        waiting: BTreeMap::new(),
+        error: None,
+    });
+    // The next batch the sink takes (changed with `output` held).
+    let next = AtomicU64::new(0);
+    // Results the sink is done with, for the workers to fill again.
+    let spare: Mutex<Vec<T>> = Mutex::new(Vec::new());
+    // Signalled when the writer moves on, or everything stops.
+    let moved = Condvar::new();
+    let stop = AtomicBool::new(false);
+    let fail = |error: RunError| {
+        let mut out = lock(&output);
+        out.error.get_or_insert(error);
+        stop.store(true, Ordering::Relaxed);
+        drop(out);
+        moved.notify_all();
+    };
+
+    std::thread::scope(|scope| {
+        for i in 0..threads {
+            let (input, output, moved, stop, fail) = (&input, &output, &moved, &stop, &fail);
+            let (next, spare) = (&next, &spare);
+            let (state, work) = (&state, &work);
+            spawn(scope, format!("idic-worker-{i}"), move || {
+                let mut state = state();
+                let mut buffer = None;
+                loop {
+                    let (seq, rows) = {
+                        let mut input = lock(input);
+                        if input.done || stop.load(Ordering::Relaxed) {
+                            break;
+                        }
+                        let seq = input.seq;
+                        if seq >= next.load(Ordering::Acquire) + ahead {
+                            let mut out = lock(output);
+                            while seq >= next.load(Ordering::Acquire) + ahead
+                                && !stop.load(Ordering::Relaxed)
+                            {
+                                out = moved.wait(out).unwrap_or_else(PoisonError::into_inner);
+                            }
+                        }
+                        match input.reader.next_batch(buffer.take()) {
+                            Ok(Some(rows)) => {
+                                input.seq += 1;
+                                progress.set_position(input.reader.bytes_read());
+                                (seq, rows)
+                            }
+                            Ok(None) => {
+                                input.done = true;
+                                break;
+                            }
+                            Err(e) => {
+                                input.done = true;
+                                drop(input);
+                                fail(read_error(e));
+                                break;
+                            }
+                        }
+                    };
+                    let mut result = lock(spare).pop().unwrap_or_default();
+                    work(&mut state, &rows, &mut result);
+                    buffer = Some(rows);
+
+                    let mut out = lock(output);
+                    out.waiting.insert(seq, result);
+                    let mut wrote = false;
+                    loop {
+                        let now = next.load(Ordering::Acquire);
+                        let Some(mut ready) = out.waiting.remove(&now) else {
+                            break;
+                        };
+                        if !stop.load(Ordering::Relaxed) {
+                            if let Err(e) = (out.sink)(&mut ready) {
+                                out.error.get_or_insert(e);
+                                stop.store(true, Ordering::Relaxed);
+                            }
+                        }
+                        next.store(now + 1, Ordering::Release);
+                        lock(spare).push(ready);
+                        wrote = true;
+                    }
+                    drop(out);
+                    if wrote {
+                        moved.notify_all();
+                    }
+                }
+            });
+        }
+    });
+    match output
+        .into_inner()
+        .unwrap_or_else(PoisonError::into_inner)
+        .error
+    {
+        Some(error) => Err(error),
+        None => Ok(()),
+    }
+}
+
+/// What workers need to type rows.
+struct Context<'a> {
+    records: &'a RecordReader,
+    map: Option<&'a ColumnMap>,
+    survey: &'a Survey,
+}
+
+/// A batch of decisions as a worker finished it.
+#[derive(Default)]
+struct Decided {
+    decisions: Vec<u8>,
+    rejects_out: Vec<u8>,
+    rejects: Vec<Reject>,
+    tally: Tally,
+}
+
+/// Pass 2: decides for every row and writes decisions and rejects in input order.
+fn write_decisions(
+    program: &Program,
+    as_of: NaiveDate,
+    reader: BatchReader,
+    cx: &Context<'_>,
+    options: &Options,
+    progress: &ProgressBar,
+    mut sinks: Sinks<'_>,
+) -> Result<(Tally, Vec<Reject>), RunError> {
+    let io = |e: std::io::Error| RunError::Io(format!("cannot write the output: {e}"));
+    let mut tally = Tally::new(program);
+    let mut first_rejects = Vec::new();
+
+    let mut header = Encoder::new(sinks.decisions_format);
+    header.decisions_header();
+    sinks.decisions.write_all(&header.take()).map_err(io)?;
+    if let Some((out, format)) = sinks.rejects.as_mut() {
+        let mut header = Encoder::new(*format);
+        header.rejects_header();
+        out.write_all(&header.take()).map_err(io)?;
+    }
+
+    let decisions_format = sinks.decisions_format;
+    let rejects_format = sinks.rejects.as_ref().map(|(_, f)| *f);
+    in_parallel(
+        reader,
+        options.threads,
+        progress,
+        || Worker::new(program, as_of, cx, decisions_format, rejects_format),
+        Worker::batch,
+        |batch: &mut Decided| {
+            if let Some(limit) = options.max_errors {
+                if tally.rejected + batch.tally.rejected > limit {
+                    // The reject that goes over the limit.
+                    let over = (limit - tally.rejected) as usize;
+                    return Err(RunError::TooManyRejects {
+                        limit,
+                        last: Box::new(batch.rejects[over].clone()),
+                        tally: Box::new(tally.clone()),
+                    });
+                }
+            }
+            sinks.decisions.write_all(&batch.decisions).map_err(io)?;
+            if let Some((out, _)) = sinks.rejects.as_mut() {
+                out.write_all(&batch.rejects_out).map_err(io)?;
+            }
+            tally.add(&batch.tally);
+            let room = Outcome::FIRST_REJECTS.saturating_sub(first_rejects.len());
+            first_rejects.extend(batch.rejects.drain(..).take(room));
+            Ok(())
+        },
+    )?;
+    sinks.decisions.flush().map_err(io)?;
+    if let Some((out, _)) = sinks.rejects.as_mut() {
+        out.flush().map_err(io)?;
+    }
+    Ok((tally, first_rejects))
+}
+
+/// One worker thread's state in pass 2.
+struct Worker<'a> {
+    program: &'a Program,
+    evaluator: Evaluator<'a>,
+    cx: &'a Context<'a>,
+    decisions: Encoder,
+    rejects: Option<Encoder>,
+    money: Vec<usize>,
+    record: csv::ByteRecord,
+}
+
+impl<'a> Worker<'a> {
+    fn new(
+        program: &'a Program,
+        as_of: NaiveDate,
+        cx: &'a Context<'a>,
+        decisions: OutputFormat,
+        rejects: Option<OutputFormat>,
+    ) -> Worker<'a> {
+        Worker {
+            program,
+            evaluator: Evaluator::new(program, as_of),
+            cx,
+            decisions: Encoder::new(decisions),
+            rejects: rejects.map(Encoder::new),
+            money: program.money_fields(),
+            record: csv::ByteRecord::new(),
+        }
+    }
+
+    fn batch(&mut self, rows: &RawRows, done: &mut Decided) {
+        done.tally.reset(self.program);
+        done.rejects.clear();
+        let mut record = std::mem::take(&mut self.record);
+        rows.each(&mut record, |at, row| {
+            let line = at.line;
+            let values = match self.cx.survey.duplicate_of(line) {
+                Some(first) => Err(self.duplicate(line, row, first)),
+                None => self.cx.records.read(self.cx.map, row, line),
+            };
+            self.row(line, values, &mut done.tally, &mut done.rejects);
+        });
+        self.record = record;
+        self.decisions.take_into(&mut done.decisions);
+        if let Some(rejects) = self.rejects.as_mut() {
+            rejects.take_into(&mut done.rejects_out);
+        }
+    }
+
+    fn duplicate(&self, line: u64, row: Row<'_>, first: u64) -> Reject {
+        let id = self.cx.records.id(self.cx.map, row);
+        let shown = id.as_deref().unwrap_or("");
+        Reject {
+            line,
+            id: id.clone(),
+            column: Some(self.cx.records.key_column().to_string()),
+            rule: None,
+            code: RejectCode::DuplicateId,
+            reason: format!(
+                "duplicate id `{shown}`, first on line {first}: only the first row with an id is considered"
+            ),
+        }
+    }
+
+    /// Evaluates one typed row, or counts its reject.
+    fn row(
+        &mut self,
+        line: u64,
+        values: Result<Vec<rhai::Dynamic>, Reject>,
+        tally: &mut Tally,
+        rejects: &mut Vec<Reject>,
+    ) {
+        let result = values.and_then(|values| {
+            let money: Vec<Option<f64>> = self
+                .money
+                .iter()
+                .map(|&i| values[i].as_float().ok())
+                .collect();
+            let key = values[self.program.key_field()].clone();
+            match self.evaluator.evaluate(values) {
+                Ok(decision) => Ok((decision, money)),
+                Err(e) => Err(Reject {
+                    line,
+                    id: Some(crate::engine::text(&key)),
+                    column: None,
+                    rule: Some(e.rule),
+                    code: RejectCode::RuleFailed,
+                    reason: e.message,
+                }),
+            }
+        });
+        match result {
+            Ok((decision, money)) => {
+                self.decisions.decision(self.program, &decision);
+                tally.decided(self.program, &decision, &money);
+            }
+            Err(reject) => {
+                if let Some(enc) = self.rejects.as_mut() {
+                    enc.reject(&reject);
+                }
+                tally.rejected(&reject);
+                rejects.push(reject);
+            }
+        }
+    }
+}

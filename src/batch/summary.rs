@@ -1,0 +1,451 @@
+//! What a run did, counted: rows read, decided and rejected (these reconcile), and counts per
+//! segment, tier, trigger, action, suppression reason and reject reason, with the money per
+//! tier. Workers count their batches in a [`Tally`]; the writer adds the tallies in input order,
+//! so sums of money are the same whatever the number of threads.
+
+use crate::engine::{Decision, Program, Suppression};
+use crate::io::{Reject, RejectCode};
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+/// Counts over some rows.
+#[derive(Debug, Clone, Default)]
+pub struct Tally {
+    pub rows: u64,
+    pub decided: u64,
+    pub rejected: u64,
+    /// Per segment.
+    pub segments: Vec<u64>,
+    /// Per tier.
+    pub tiers: Vec<u64>,
+    /// Per tier, then per money field (tier-major).
+    pub tier_money: Vec<f64>,
+    /// Per trigger: how often it fired.
+    pub fired: Vec<u64>,
+    /// Per trigger and [`Suppression`] (trigger-major).
+    pub suppressed: Vec<u64>,
+    /// Per action (flat index, see [`Program::actions`]).
+    pub actions: Vec<u64>,
+    /// Rejects by code and column or rule.
+    pub rejects: BTreeMap<(RejectCode, String), u64>,
+}
+
+impl Tally {
+    /// Zero counts shaped for `program`.
+    pub fn new(program: &Program) -> Tally {
+        let tiers = program.tier_names().len();
+        let triggers = program.trigger_names().len();
+        Tally {
+            segments: vec![0; program.segment_names().len()],
+            tiers: vec![0; tiers],
+            tier_money: vec![0.0; tiers * program.money_fields().len()],
+            fired: vec![0; triggers],
+            suppressed: vec![0; triggers * Suppression::ALL.len()],
+            actions: vec![0; program.actions().count()],
+            ..Tally::default()
+        }
+    }
+
+    /// Zero counts shaped for `program`, reusing this tally's buffers.
+    pub fn reset(&mut self, program: &Program) {
+        if self.segments.len() != program.segment_names().len() {
+            *self = Tally::new(program);
+            return;
+        }
+        self.rows = 0;
+        self.decided = 0;
+        self.rejected = 0;
+        for counts in [
+            &mut self.segments,
+            &mut self.tiers,
+            &mut self.fired,
+            &mut self.suppressed,
+            &mut self.actions,
+        ] {
+            counts.fill(0);
+        }
+        self.tier_money.fill(0.0);
+        self.rejects.clear();
+    }
+
+    /// Counts a decision; `money` holds the customer's money fields (missing ones as `None`).
+    pub fn decided(&mut self, program: &Program, decision: &Decision, money: &[Option<f64>]) {
+        self.rows += 1;
+        self.decided += 1;
+        for &s in &decision.segments {
+            self.segments[s] += 1;
+        }
+        if let Some(t) = decision.tier {
+            self.tiers[t] += 1;
+            for (i, m) in money.iter().enumerate() {
+                self.tier_money[t * money.len() + i] += m.unwrap_or(0.0);
+            }
+        }
+        for &t in &decision.fired {
+            self.fired[t] += 1;
+        }
+        for &(t, why) in &decision.suppressed {
+            self.suppressed[t * Suppression::ALL.len() + why as usize] += 1;
+        }
+        for a in &decision.actions {
+            self.actions[program.action_index(a.trigger, a.action)] += 1;
+        }
+    }
+
+    /// Counts a reject.
+    pub fn rejected(&mut self, reject: &Reject) {
+        self.rows += 1;
+        self.rejected += 1;
+        let at = reject
+            .column
+            .clone()
+            .or_else(|| reject.rule.clone())
+            .unwrap_or_default();
+        *self.rejects.entry((reject.code, at)).or_default() += 1;
+    }
+
+    /// Adds `other`'s counts (money sums in the order of the calls).
+    pub fn add(&mut self, other: &Tally) {
+        self.rows += other.rows;
+        self.decided += other.decided;
+        self.rejected += other.rejected;
+        let sum = |a: &mut Vec<u64>, b: &Vec<u64>| a.iter_mut().zip(b).for_each(|(a, b)| *a += b);
+        sum(&mut self.segments, &other.segments);
+        sum(&mut self.tiers, &other.tiers);
+        sum(&mut self.fired, &other.fired);
+        sum(&mut self.suppressed, &other.suppressed);
+        sum(&mut self.actions, &other.actions);
+        for (a, b) in self.tier_money.iter_mut().zip(&other.tier_money) {
+            *a += b;
+        }
+        for (key, n) in &other.rejects {
+            *self.rejects.entry(key.clone()).or_default() += n;
+        }
+    }
+}
+
+/// The report of a run, in the shape of its JSON rendering.
+#[derive(Debug, Clone, Serialize)]
+pub struct Summary {
+    pub rule_set: RuleSetInfo,
+    pub as_of: String,
+    pub input: InputInfo,
+    pub rows: Rows,
+    pub rejects: Vec<RejectCount>,
+    pub segments: Vec<Count>,
+    pub tiers: Vec<TierCount>,
+    pub triggers: Vec<TriggerCount>,
+    pub actions: Vec<ActionCount>,
+    /// Suppressed trigger firings by reason code.
+    pub suppressed: Vec<Count>,
+    pub threads: usize,
+    pub elapsed_seconds: f64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RuleSetInfo {
+    pub name: String,
+    pub path: String,
+    pub content_hash: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct InputInfo {
+    pub path: String,
+    pub format: &'static str,
+}
+
+/// Rows read = decided + rejected.
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+pub struct Rows {
+    pub read: u64,
+    pub decided: u64,
+    pub rejected: u64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Count {
+    pub name: String,
+    pub count: u64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RejectCount {
+    pub code: &'static str,
+    /// The column or rule at fault (empty when neither, e.g. a row with too many cells).
+    #[serde(rename = "where")]
+    pub at: String,
+    pub count: u64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct TierCount {
+    pub name: String,
+    pub customers: u64,
+    /// Per money field of the schema: the sum over the tier's customers, to the cent.
+    pub value: Vec<FieldSum>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct FieldSum {
+    pub field: String,
+    pub sum: f64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct TriggerCount {
+    pub name: String,
+    pub fired: u64,
+    /// Eligible but suppressed, by reason code.
+    pub suppressed: Vec<Count>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ActionCount {
+    pub trigger: String,
+    pub action: String,
+    pub count: u64,
+}
+
+/// What the summary says about the run besides the counts.
+pub struct RunInfo<'a> {
+    pub rules_path: &'a str,
+    pub input_path: &'a str,
+    pub input_format: &'static str,
+    pub as_of: chrono::NaiveDate,
+    pub threads: usize,
+    pub elapsed_seconds: f64,
+}
+
+impl Summary {
+    /// The summary of a run of `program` that counted `tally`.
+    pub fn new(program: &Program, tally: &Tally, info: &RunInfo<'_>) -> Summary {
+        let money = program.money_fields();
+        let reasons = Suppression::ALL.len();
+        let count = |name: &str, count: u64| Count {
+            name: name.to_string(),
+            count,
+        };
+        Summary {
+            rule_set: RuleSetInfo {
+                name: program.name().to_string(),
+                path: info.rules_path.to_string(),
+                content_hash: program.content_hash().to_string(),
+            },
+            as_of: info.as_of.format("%Y-%m-%d").to_string(),
+            input: InputInfo {
+                path: info.input_path.to_string(),
+                format: info.input_format,
+            },
+            rows: Rows {
+                read: tally.rows,
+                decided: tally.decided,
+                rejected: tally.rejected,
+            },
+            rejects: tally
+                .rejects
+                .iter()
+                .map(|((code, at), &count)| RejectCount {
+                    code: code.as_str(),
+                    at: at.clone(),
+                    count,
+                })
+                .collect(),
+            segments: program
+                .segment_names()
+                .zip(&tally.segments)
+                .map(|(n, &c)| count(n, c))
+                .collect(),
+            tiers: program
+                .tier_names()
+                .enumerate()
+                .map(|(t, name)| TierCount {
+                    name: name.to_string(),
+                    customers: tally.tiers[t],
+                    value: money
+                        .iter()
+                        .enumerate()
+                        .map(|(i, &f)| FieldSum {
+                            field: program.fields()[f].name.value.clone(),
+                            sum: cents(tally.tier_money[t * money.len() + i]),
+                        })
+                        .collect(),
+                })
+                .collect(),
+            triggers: program
+                .trigger_names()
+                .enumerate()
+                .map(|(t, name)| TriggerCount {
+                    name: name.to_string(),
+                    fired: tally.fired[t],
+                    suppressed: Suppression::ALL
+                        .iter()
+                        .map(|why| count(why.code(), tally.suppressed[t * reasons + *why as usize]))
+                        .collect(),
+                })
+                .collect(),
+            actions: program
+                .actions()
+                .zip(&tally.actions)
+                .map(|((t, a), &c)| ActionCount {
+                    trigger: program.trigger_name(t).to_string(),
+                    action: program.action(t, a).0.to_string(),
+                    count: c,
+                })
+                .collect(),
+            suppressed: Suppression::ALL
+                .iter()
+                .map(|why| {
+                    let total = (0..program.trigger_names().len())
+                        .map(|t| tally.suppressed[t * reasons + *why as usize])
+                        .sum();
+                    count(why.code(), total)
+                })
+                .collect(),
+            threads: info.threads,
+            elapsed_seconds: (info.elapsed_seconds * 1000.0).round() / 1000.0,
+        }
+    }
+
+    /// The summary as pretty JSON.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).expect("a summary serializes") + "\n"
+    }
+
+    /// The summary as aligned text for people.
+    pub fn to_text(&self) -> String {
+        let mut out = String::new();
+        let name = if self.rule_set.name.is_empty() {
+            self.rule_set.path.clone()
+        } else {
+            format!("{} ({})", self.rule_set.name, self.rule_set.path)
+        };
+        let _ = writeln!(out, "rule set  {name}");
+        let _ = writeln!(out, "hash      {}", self.rule_set.content_hash);
+        let _ = writeln!(out, "as of     {}", self.as_of);
+        let _ = writeln!(out, "input     {} ({})", self.input.path, self.input.format);
+        let _ = writeln!(
+            out,
+            "rows      {} read = {} decided + {} rejected",
+            group(self.rows.read),
+            group(self.rows.decided),
+            group(self.rows.rejected)
+        );
+        for (i, r) in self.rejects.iter().enumerate() {
+            let label = if i == 0 { "rejected" } else { "" };
+            let at = if r.at.is_empty() {
+                String::new()
+            } else {
+                format!(" in `{}`", r.at)
+            };
+            let _ = writeln!(out, "{label:<9} {:>8} {}{at}", group(r.count), r.code);
+        }
+
+        let width = |names: &mut dyn Iterator<Item = usize>| names.max().unwrap_or(0).max(8);
+        let w = width(&mut self.segments.iter().map(|s| s.name.len()));
+        let _ = writeln!(out, "\n{:<w$}  {:>10}", "segment", "customers");
+        for s in &self.segments {
+            let _ = writeln!(out, "{:<w$}  {:>10}", s.name, group(s.count));
+        }
+
+        let w = width(&mut self.tiers.iter().map(|t| t.name.len()));
+        let _ = write!(out, "\n{:<w$}  {:>10}", "tier", "customers");
+        let money: Vec<&str> = self
+            .tiers
+            .first()
+            .map(|t| t.value.iter().map(|v| v.field.as_str()).collect())
+            .unwrap_or_default();
+        for field in &money {
+            let _ = write!(out, "  {:>16}", format!("sum of {field}"));
+        }
+        out.push('\n');
+        for t in &self.tiers {
+            let _ = write!(out, "{:<w$}  {:>10}", t.name, group(t.customers));
+            for v in &t.value {
+                let _ = write!(out, "  {:>16}", money_text(v.sum));
+            }
+            out.push('\n');
+        }
+
+        let w = width(&mut self.triggers.iter().map(|t| t.name.len()));
+        let _ = write!(out, "\n{:<w$}  {:>10}", "trigger", "fired");
+        let reasons: Vec<&str> = self.suppressed.iter().map(|c| c.name.as_str()).collect();
+        for r in &reasons {
+            let _ = write!(out, "  {:>16}", format!("not: {r}"));
+        }
+        out.push('\n');
+        for t in &self.triggers {
+            let _ = write!(out, "{:<w$}  {:>10}", t.name, group(t.fired));
+            for c in &t.suppressed {
+                let _ = write!(out, "  {:>16}", group(c.count));
+            }
+            out.push('\n');
+        }
+
+        let keys: Vec<String> = self
+            .actions
+            .iter()
+            .map(|a| format!("{}.{}", a.trigger, a.action))
+            .collect();
+        let w = width(&mut keys.iter().map(String::len));
+        let _ = writeln!(out, "\n{:<w$}  {:>10}", "action", "taken");
+        for (key, a) in keys.iter().zip(&self.actions) {
+            let _ = writeln!(out, "{key:<w$}  {:>10}", group(a.count));
+        }
+
+        let _ = writeln!(
+            out,
+            "\ntime      {:.3} s on {} thread{}",
+            self.elapsed_seconds,
+            self.threads,
+            if self.threads == 1 { "" } else { "s" }
+        );
+        out
+    }
+}
+
+/// `x` rounded to the cent.
+fn cents(x: f64) -> f64 {
+    (x * 100.0).round() / 100.0
+}
+
+/// `1234567.5` as `1,234,567.50`.
+fn money_text(x: f64) -> String {
+    let text = format!("{:.2}", x.abs());
+    let (whole, fraction) = text.split_once('.').unwrap_or((&text, "00"));
+    let sign = if x < 0.0 { "-" } else { "" };
+    format!("{sign}{}.{fraction}", group_digits(whole))
+}
+
+/// `1234567` as `1,234,567`.
+pub fn group(n: u64) -> String {
+    group_digits(&n.to_string())
+}
+
+fn group_digits(digits: &str) -> String {
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_are_grouped() {
+        assert_eq!(group(0), "0");
+        assert_eq!(group(999), "999");
+        assert_eq!(group(1000), "1,000");
+        assert_eq!(group(1234567), "1,234,567");
+        assert_eq!(money_text(1234567.5), "1,234,567.50");
+        assert_eq!(money_text(-12.346), "-12.35");
+        assert_eq!(money_text(0.0), "0.00");
+    }
+}

@@ -1,0 +1,498 @@
+//! Expressions: each compiled in the sandbox (syntax, unknown names), then the dependency graph
+//! among metrics and segments (cycles), static types (conditions must be boolean), one dry run
+//! (endless loops, huge values) and lints (constant conditions, unused segments, placeholders
+//! naming nothing).
+
+use super::names::{Kind, Names, BUILTIN_NAMES};
+use crate::diagnostics::{suggest, Diagnostic};
+use crate::expr::{self, ValueType};
+use crate::model::{placeholders, AsOf, Expr, ParamValue, RuleSet, Spanned};
+use crate::source::{Sources, Span};
+use chrono::NaiveDate;
+use std::collections::{HashMap, HashSet};
+
+/// Which names an expression sees, by where it is written.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+enum Place {
+    Metric,
+    Segment,
+    Tier,
+    Trigger,
+    Parameter,
+}
+
+impl Place {
+    fn word(self) -> &'static str {
+        match self {
+            Place::Metric => "metric",
+            Place::Segment => "segment",
+            Place::Tier => "tier",
+            Place::Trigger => "trigger",
+            Place::Parameter => "parameter",
+        }
+    }
+
+    /// Conditions must be true or false.
+    fn is_condition(self) -> bool {
+        matches!(self, Place::Segment | Place::Tier | Place::Trigger)
+    }
+
+    /// Whether the chosen tier is visible here.
+    fn sees_tier(self) -> bool {
+        matches!(self, Place::Trigger | Place::Parameter)
+    }
+}
+
+/// One expression of the rule set and the rule it belongs to.
+struct Unit<'a> {
+    place: Place,
+    name: &'a str,
+    expr: &'a Expr,
+}
+
+/// The date `check` evaluates at: the rule set's own, or a fixed one (never the clock).
+fn check_date(rules: &RuleSet) -> NaiveDate {
+    match rules.settings.as_ref().and_then(|s| s.as_of.as_ref()) {
+        Some(Spanned {
+            value: AsOf::Date(d),
+            ..
+        }) => *d,
+        _ => NaiveDate::from_ymd_opt(2026, 1, 1).expect("valid date"),
+    }
+}
+
+fn units(rules: &RuleSet) -> Vec<Unit<'_>> {
+    let mut units = Vec::new();
+    for m in &rules.metrics {
+        units.push(Unit {
+            place: Place::Metric,
+            name: &m.name.value,
+            expr: &m.expr,
+        });
+    }
+    for s in &rules.segments {
+        units.push(Unit {
+            place: Place::Segment,
+            name: &s.name.value,
+            expr: &s.condition,
+        });
+    }
+    for t in rules.tiers.iter().flat_map(|t| &t.tiers) {
+        if let Some(c) = &t.condition {
+            units.push(Unit {
+                place: Place::Tier,
+                name: &t.name.value,
+                expr: c,
+            });
+        }
+    }
+    for t in &rules.triggers {
+        if let Some(c) = &t.condition {
+            units.push(Unit {
+                place: Place::Trigger,
+                name: &t.name.value,
+                expr: c,
+            });
+        }
+        for p in t.actions.iter().flat_map(|a| &a.params) {
+            if let ParamValue::Expr(e) = &p.value {
+                units.push(Unit {
+                    place: Place::Parameter,
+                    name: &p.name.value,
+                    expr: e,
+                });
+            }
+        }
+    }
+    units
+}
+
+/// The variables an expression at `place` may read.
+fn visible(names: &Names, place: Place) -> Vec<&str> {
+    let mut out: Vec<&str> = names
+        .vars
+        .iter()
+        .filter(|(_, (kind, _))| place != Place::Metric || *kind != Kind::Segment)
+        .map(|(n, _)| n.as_str())
+        .collect();
+    if place.sees_tier() {
+        out.push("tier");
+    }
+    out
+}
+
+pub fn check(rules: &RuleSet, names: &Names, sources: &Sources, out: &mut Vec<Diagnostic>) {
+    let as_of = check_date(rules);
+    let engine = expr::engine(as_of);
+    let units = units(rules);
+    let mut compiled = Vec::with_capacity(units.len());
+    let mut scopes: HashMap<Place, expr::Visible> = HashMap::new();
+    for unit in &units {
+        let visible = scopes
+            .entry(unit.place)
+            .or_insert_with(|| expr::Visible::new(visible(names, unit.place)));
+        match expr::compile_in(&engine, unit.expr, visible) {
+            Ok(ast) => {
+                let refs = expr::references(&ast);
+                compiled.push(Some((ast, refs)));
+            }
+            Err(d) => {
+                out.push(explain_segment_in_metric(d, unit, names));
+                compiled.push(None);
+            }
+        }
+    }
+
+    // Dependencies among metrics and segments, and what uses each segment.
+    let mut deps: HashMap<&str, Vec<(&str, Span)>> = HashMap::new();
+    let mut used: HashSet<&str> = HashSet::new();
+    for (unit, c) in units.iter().zip(&compiled) {
+        let Some((_, refs)) = c else { continue };
+        for (name, pos) in refs {
+            let Some(&(kind, _)) = names.vars.get(name) else {
+                continue;
+            };
+            if kind == Kind::Segment && !(unit.place == Place::Segment && unit.name == name) {
+                used.insert(names.vars.get_key_value(name).expect("known").0);
+            }
+            if matches!(unit.place, Place::Metric | Place::Segment)
+                && !matches!(kind, Kind::Field(_))
+            {
+                let name = names.vars.get_key_value(name).expect("known").0.as_str();
+                deps.entry(unit.name).or_default().push((
+                    name,
+                    expr::span_at_len(unit.expr, *pos, name.chars().count()),
+                ));
+            }
+        }
+    }
+    let cyclic = cycles(rules, &deps, out);
+
+    // Types, in dependency order so a metric's type is known before its users.
+    let mut metric_types: HashMap<&str, ValueType> = HashMap::new();
+    let order = topological(rules, &deps, &cyclic);
+    let metrics_first = order.iter().filter_map(|m| {
+        units
+            .iter()
+            .position(|u| u.place == Place::Metric && u.name == m)
+    });
+    let others = (0..units.len()).filter(|&i| units[i].place != Place::Metric);
+    let mut typed: Vec<Option<ValueType>> = vec![None; units.len()];
+    for i in metrics_first.chain(others).collect::<Vec<_>>() {
+        let (unit, Some((ast, _))) = (&units[i], &compiled[i]) else {
+            continue;
+        };
+        let inferred = expr::infer(ast, &|n| type_of(n, names, &metric_types));
+        for e in &inferred.errors {
+            out.push(expr::type_diagnostic(unit.expr, e));
+        }
+        if unit.place == Place::Metric {
+            metric_types.insert(unit.name, inferred.ty);
+        }
+        typed[i] = Some(inferred.ty);
+    }
+
+    // Conditions must be boolean; every expression must finish within the limits.
+    let env: Vec<(&str, ValueType)> = names
+        .vars
+        .keys()
+        .map(|n| {
+            (
+                n.as_str(),
+                type_of(n, names, &metric_types).unwrap_or(ValueType::Unknown),
+            )
+        })
+        .chain([("tier", ValueType::Str)])
+        .collect();
+    let mut sample = expr::sample_scope(env.iter().copied(), as_of);
+    for ((unit, c), ty) in units.iter().zip(&compiled).zip(&typed) {
+        let Some((ast, refs)) = c else { continue };
+        let is_cyclic =
+            matches!(unit.place, Place::Metric | Place::Segment) && cyclic.contains(unit.name);
+        if is_cyclic {
+            continue;
+        }
+        if let Err((limit, pos)) = expr::dry_run_at(&engine, ast, &mut sample) {
+            // The loop keyword or the operator there.
+            let len = expr::offset_of(&unit.expr.source, pos).map_or(1, |at| {
+                let rest = &unit.expr.source[at..];
+                let word = rest.chars().take_while(char::is_ascii_alphabetic).count();
+                let op = rest.chars().take_while(|c| "+-*/%=<>".contains(*c)).count();
+                word.max(op).max(1)
+            });
+            out.push(
+                Diagnostic::error(
+                    "budget-exceeded",
+                    expr::limit_message(unit.place.word(), unit.name, &limit),
+                )
+                .at(expr::span_at_len(unit.expr, pos, len))
+                .help(match limit {
+                    expr::LimitError::TooManyOperations | expr::LimitError::TooDeep => {
+                        "a rule expression must finish quickly for every customer"
+                    }
+                    _ => "a rule expression must keep its values small for every customer",
+                }),
+            );
+            continue;
+        }
+        if let Some(ty) = ty.filter(|t| {
+            unit.place.is_condition() && !matches!(t, ValueType::Bool | ValueType::Unknown)
+        }) {
+            out.push(
+                Diagnostic::error(
+                    "not-boolean",
+                    format!(
+                        "the condition of {} `{}` is {}, not true or false",
+                        unit.place.word(),
+                        unit.name,
+                        ty.describe()
+                    ),
+                )
+                .at(unit.expr.span)
+                .help("compare it with something, e.g. `spent >= 100`"),
+            );
+        }
+        if unit.place.is_condition() && refs.is_empty() {
+            if let Ok(value) = engine.eval_ast::<bool>(ast) {
+                out.push(
+                    Diagnostic::warning(
+                        "constant-condition",
+                        format!(
+                            "the condition of {} `{}` is always {value}",
+                            unit.place.word(),
+                            unit.name
+                        ),
+                    )
+                    .at(unit.expr.span)
+                    .help("it reads no field, metric or segment"),
+                );
+            }
+        }
+    }
+
+    // Placeholders of parameter texts.
+    let known: Vec<&str> = names.all().chain(BUILTIN_NAMES).collect();
+    for t in &rules.triggers {
+        for p in t.actions.iter().flat_map(|a| &a.params) {
+            if let ParamValue::Template(text) = &p.value {
+                placeholders_known(&p.name.value, text, &known, names, sources, &mut used, out);
+            }
+        }
+    }
+
+    for s in &rules.segments {
+        if !used.contains(s.name.value.as_str()) && !cyclic.contains(s.name.value.as_str()) {
+            out.push(
+                Diagnostic::warning(
+                    "unused-segment",
+                    format!(
+                        "segment `{}` is used by no trigger, tier or other segment",
+                        s.name.value
+                    ),
+                )
+                .at(s.name.span)
+                .help("it still appears in the output; remove it if nobody needs it"),
+            );
+        }
+    }
+}
+
+/// A segment used in a metric is unknown there; say why rather than "unknown name".
+fn explain_segment_in_metric(d: Diagnostic, unit: &Unit<'_>, names: &Names) -> Diagnostic {
+    if unit.place != Place::Metric || d.code != "unknown-name" {
+        return d;
+    }
+    let segment = names
+        .vars
+        .iter()
+        .find(|(n, (k, _))| *k == Kind::Segment && d.message.contains(&format!("`{n}`")));
+    match segment {
+        Some((n, _)) => Diagnostic {
+            message: format!("metric `{}` cannot use segment `{n}`", unit.name),
+            help: Some("metrics are computed before segments; use the segment in a segment, tier or trigger".into()),
+            ..d
+        },
+        None => d,
+    }
+}
+
+/// The static type of a variable.
+fn type_of(name: &str, names: &Names, metrics: &HashMap<&str, ValueType>) -> Option<ValueType> {
+    match name {
+        "tier" => return Some(ValueType::Str),
+        "as_of" => return Some(ValueType::Date),
+        _ => {}
+    }
+    Some(match names.kind(name)? {
+        Kind::Field(t) => t.into(),
+        Kind::Metric => metrics.get(name).copied().unwrap_or(ValueType::Unknown),
+        Kind::Segment => ValueType::Bool,
+    })
+}
+
+/// Reports every cycle among metrics and segments once; returns the names on cycles.
+fn cycles<'a>(
+    rules: &'a RuleSet,
+    deps: &HashMap<&'a str, Vec<(&'a str, Span)>>,
+    out: &mut Vec<Diagnostic>,
+) -> HashSet<&'a str> {
+    #[derive(Clone, Copy, PartialEq)]
+    enum Mark {
+        Active,
+        Done,
+    }
+    fn visit<'a>(
+        node: &'a str,
+        deps: &HashMap<&'a str, Vec<(&'a str, Span)>>,
+        marks: &mut HashMap<&'a str, Mark>,
+        path: &mut Vec<(&'a str, Span)>,
+        found: &mut Vec<Vec<(&'a str, Span)>>,
+    ) {
+        marks.insert(node, Mark::Active);
+        for &(next, span) in deps.get(node).into_iter().flatten() {
+            match marks.get(next) {
+                Some(Mark::Active) => {
+                    let start = path
+                        .iter()
+                        .position(|(n, _)| *n == next)
+                        .unwrap_or(path.len());
+                    let mut cycle = path[start..].to_vec();
+                    cycle.push((node, span));
+                    found.push(cycle);
+                }
+                Some(Mark::Done) => {}
+                None => {
+                    path.push((node, span));
+                    visit(next, deps, marks, path, found);
+                    path.pop();
+                }
+            }
+        }
+        marks.insert(node, Mark::Done);
+    }
+    let mut marks = HashMap::new();
+    let mut found = Vec::new();
+    let roots = rules
+        .metrics
+        .iter()
+        .map(|m| m.name.value.as_str())
+        .chain(rules.segments.iter().map(|s| s.name.value.as_str()));
+    for root in roots {
+        if !marks.contains_key(root) {
+            visit(root, deps, &mut marks, &mut Vec::new(), &mut found);
+        }
+    }
+    let mut on_cycle = HashSet::new();
+    for cycle in found {
+        // `cycle` lists (name, span of its reference to the next name), ending at the name whose
+        // reference closes the loop.
+        let names: Vec<&str> = cycle.iter().map(|(n, _)| *n).collect();
+        let (last, span) = *cycle.last().expect("a cycle has a step");
+        let first = names[0];
+        let chain: Vec<String> = names
+            .iter()
+            .chain([&first])
+            .map(|n| format!("`{n}`"))
+            .collect();
+        let (message, help) = if names.len() == 1 {
+            (
+                format!("`{last}` uses itself"),
+                if rules.metrics.iter().any(|m| m.name.value == last) {
+                    format!("compute `{last}` from fields and other metrics")
+                } else {
+                    format!("compute `{last}` from fields, metrics and other segments")
+                },
+            )
+        } else {
+            (
+                format!("`{first}` depends on itself: {}", chain.join(" -> ")),
+                "break the loop: one of these must be computed without the others".to_string(),
+            )
+        };
+        out.push(Diagnostic::error("cycle", message).at(span).help(help));
+        on_cycle.extend(names);
+    }
+    on_cycle
+}
+
+/// Metric names ordered so each comes after the metrics it uses (cycles left out).
+fn topological<'a>(
+    rules: &'a RuleSet,
+    deps: &HashMap<&'a str, Vec<(&'a str, Span)>>,
+    cyclic: &HashSet<&'a str>,
+) -> Vec<String> {
+    fn visit<'a>(
+        node: &'a str,
+        deps: &HashMap<&'a str, Vec<(&'a str, Span)>>,
+        cyclic: &HashSet<&'a str>,
+        seen: &mut HashSet<&'a str>,
+        order: &mut Vec<String>,
+    ) {
+        if cyclic.contains(node) || !seen.insert(node) {
+            return;
+        }
+        for &(next, _) in deps.get(node).into_iter().flatten() {
+            visit(next, deps, cyclic, seen, order);
+        }
+        order.push(node.to_string());
+    }
+    let mut seen = HashSet::new();
+    let mut order = Vec::new();
+    for m in &rules.metrics {
+        visit(&m.name.value, deps, cyclic, &mut seen, &mut order);
+    }
+    order
+}
+
+/// Every `{name}` in a parameter text must name a field, metric, segment or `tier`.
+fn placeholders_known<'a>(
+    param: &str,
+    text: &Spanned<String>,
+    known: &[&str],
+    names: &'a Names,
+    sources: &Sources,
+    used: &mut HashSet<&'a str>,
+    out: &mut Vec<Diagnostic>,
+) {
+    // Where the text's value starts in the file, when the file spells it as is (no escapes):
+    // the span holds the quotes (DSL) or only what is between them (TOML).
+    let raw = sources.slice(text.span);
+    let value_at = if raw == text.value {
+        Some(text.span.start)
+    } else {
+        let inner = raw.get(1..raw.len().saturating_sub(1));
+        (inner == Some(text.value.as_str())).then_some(text.span.start + 1)
+    };
+    for p in placeholders(&text.value) {
+        if let Some((name, _)) = names.vars.get_key_value(p.name) {
+            used.insert(name);
+            continue;
+        }
+        if known.contains(&p.name) {
+            continue;
+        }
+        // Point at the name inside the braces when the text is written as is.
+        let name_start = p.range.start + text.value[p.range.clone()].find(p.name).unwrap_or(0);
+        let span = value_at.map_or(text.span, |at| {
+            Span::new(
+                text.span.file,
+                at + name_start,
+                at + name_start + p.name.len(),
+            )
+        });
+        let mut d = Diagnostic::error(
+            "unknown-name",
+            format!(
+                "unknown name `{}` in the text of parameter `{param}`",
+                p.name
+            ),
+        )
+        .at(span);
+        if let Some(help) = suggest(p.name, known.iter().copied()) {
+            d = d.help(help);
+        } else {
+            d = d.help("a `{name}` in a text names a field, metric, segment or `tier`");
+        }
+        out.push(d);
+    }
+}

@@ -1,0 +1,167 @@
+//! The names a rule set defines. Fields, metrics and segments share one namespace (they are all
+//! variables in expressions); tiers, triggers and each trigger's actions have their own.
+
+use crate::diagnostics::Diagnostic;
+use crate::model::{FieldType, Ident, RuleSet};
+use crate::source::{Sources, Span};
+use std::collections::HashMap;
+
+/// What an expression variable is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Field(FieldType),
+    Metric,
+    Segment,
+}
+
+impl Kind {
+    pub fn word(self) -> &'static str {
+        match self {
+            Kind::Field(_) => "field",
+            Kind::Metric => "metric",
+            Kind::Segment => "segment",
+        }
+    }
+}
+
+/// Names visible to expressions, besides fields, metrics and segments.
+pub const BUILTIN_NAMES: [&str; 2] = ["as_of", "tier"];
+
+/// The variables of a rule set, first definition wins.
+#[derive(Debug, Default)]
+pub struct Names {
+    pub vars: HashMap<String, (Kind, Span)>,
+}
+
+impl Names {
+    /// Collects the variables and reports duplicate or reserved names everywhere.
+    pub fn collect(rules: &RuleSet, sources: &Sources, out: &mut Vec<Diagnostic>) -> Names {
+        let mut names = Names::default();
+        let fields = rules.schema.iter().flat_map(|s| &s.fields);
+        let vars = fields
+            .map(|f| (&f.name, Kind::Field(f.ty.value)))
+            .chain(rules.metrics.iter().map(|m| (&m.name, Kind::Metric)))
+            .chain(rules.segments.iter().map(|s| (&s.name, Kind::Segment)));
+        for (name, kind) in vars {
+            if BUILTIN_NAMES.contains(&name.value.as_str()) || is_rhai_keyword(&name.value) {
+                out.push(
+                    Diagnostic::error(
+                        "reserved-name",
+                        format!("`{}` is a reserved name", name.value),
+                    )
+                    .at(name.span)
+                    .help("choose another name"),
+                );
+                continue;
+            }
+            match names.vars.get(&name.value) {
+                Some(&(first, at)) => {
+                    out.push(duplicate(name, kind.word(), first.word(), at, sources))
+                }
+                None => {
+                    names.vars.insert(name.value.clone(), (kind, name.span));
+                }
+            }
+        }
+        if let Some(tiers) = &rules.tiers {
+            unique(tiers.tiers.iter().map(|t| &t.name), "tier", sources, out);
+        }
+        unique(
+            rules.triggers.iter().map(|t| &t.name),
+            "trigger",
+            sources,
+            out,
+        );
+        for t in &rules.triggers {
+            unique(t.actions.iter().map(|a| &a.name), "action", sources, out);
+            for a in &t.actions {
+                unique(a.params.iter().map(|p| &p.name), "parameter", sources, out);
+            }
+        }
+        names
+    }
+
+    /// Every variable name, for suggestions.
+    pub fn all(&self) -> impl Iterator<Item = &str> {
+        self.vars.keys().map(String::as_str)
+    }
+
+    pub fn kind(&self, name: &str) -> Option<Kind> {
+        self.vars.get(name).map(|&(k, _)| k)
+    }
+}
+
+fn duplicate(name: &Ident, kind: &str, first: &str, at: Span, sources: &Sources) -> Diagnostic {
+    let message = if kind == first {
+        format!("{kind} `{}` is already defined", name.value)
+    } else {
+        format!("{kind} `{}` has the same name as a {first}", name.value)
+    };
+    Diagnostic::error("duplicate-name", message)
+        .at(name.span)
+        .help(format!(
+            "the {first} `{}` is at {}; rename one of them",
+            name.value,
+            sources.describe(at)
+        ))
+}
+
+fn unique<'a>(
+    idents: impl Iterator<Item = &'a Ident>,
+    kind: &str,
+    sources: &Sources,
+    out: &mut Vec<Diagnostic>,
+) {
+    let mut seen: HashMap<&str, Span> = HashMap::new();
+    for name in idents {
+        match seen.get(name.value.as_str()) {
+            Some(&at) => out.push(duplicate(name, kind, kind, at, sources)),
+            None => {
+                seen.insert(&name.value, name.span);
+            }
+        }
+    }
+}
+
+/// Words rhai reserves, which cannot be variable names.
+fn is_rhai_keyword(name: &str) -> bool {
+    const KEYWORDS: [&str; 36] = [
+        "true",
+        "false",
+        "let",
+        "const",
+        "if",
+        "else",
+        "switch",
+        "do",
+        "while",
+        "until",
+        "loop",
+        "for",
+        "in",
+        "continue",
+        "break",
+        "return",
+        "throw",
+        "try",
+        "catch",
+        "fn",
+        "private",
+        "import",
+        "export",
+        "as",
+        "global",
+        "this",
+        "is",
+        "is_def_var",
+        "is_def_fn",
+        "is_shared",
+        "Fn",
+        "call",
+        "curry",
+        "type_of",
+        "print",
+        "debug",
+    ];
+    KEYWORDS.contains(&name) || name == "eval"
+}

@@ -1,0 +1,182 @@
+//! The customer schema: a key field, formats that fit their field's type, sane defaults.
+
+use super::a;
+use crate::diagnostics::Diagnostic;
+use crate::model::{Field, FieldType, Literal, RuleSet};
+
+pub fn check(rules: &RuleSet, out: &mut Vec<Diagnostic>) {
+    let Some(schema) = &rules.schema else {
+        let at = rules
+            .settings
+            .as_ref()
+            .map(|s| s.span)
+            .or_else(|| rules.metrics.first().map(|m| m.span))
+            .or_else(|| rules.segments.first().map(|s| s.span))
+            .or_else(|| rules.tiers.as_ref().map(|t| t.span))
+            .or_else(|| rules.triggers.first().map(|t| t.span));
+        let mut d = Diagnostic::error("no-schema", "the rule set has no `customer` schema")
+            .help("declare the export's columns in a `customer { ... }` block");
+        if let Some(at) = at {
+            d = d.at(at);
+        }
+        out.push(d);
+        return;
+    };
+    let keys: Vec<&Field> = schema.fields.iter().filter(|f| f.key).collect();
+    match keys.as_slice() {
+        [] => out.push(
+            Diagnostic::error("no-key", "no field is marked as the customer id")
+                .at(schema.span)
+                .help("add `key` to the id field, e.g. `id string from \"Customer ID\" key`"),
+        ),
+        [_, more @ ..] => {
+            for f in more {
+                out.push(
+                    Diagnostic::error(
+                        "duplicate-key",
+                        format!("`{}` is a second customer id field", f.name.value),
+                    )
+                    .at(f.name.span)
+                    .help("exactly one field carries `key`"),
+                );
+            }
+        }
+    }
+    for f in &schema.fields {
+        field(f, out);
+    }
+}
+
+fn field(f: &Field, out: &mut Vec<Diagnostic>) {
+    let ty = f.ty.value;
+    let name = &f.name.value;
+    if f.key && f.optional {
+        out.push(
+            Diagnostic::error(
+                "optional-key",
+                format!("the customer id `{name}` cannot be optional"),
+            )
+            .at(f.ty.span)
+            .help("remove the `?`: every row needs an id"),
+        );
+    }
+    let fmt = &f.format;
+    let misplaced = [
+        (
+            "format",
+            fmt.date.as_ref().map(|v| v.span),
+            matches!(ty, FieldType::Date | FieldType::DateTime),
+            "date and datetime",
+        ),
+        (
+            "words",
+            fmt.words.as_ref().map(|v| v.span),
+            ty == FieldType::Bool,
+            "bool",
+        ),
+        (
+            "currency",
+            fmt.currency.as_ref().map(|v| v.span),
+            matches!(ty, FieldType::Money | FieldType::Decimal),
+            "money and decimal",
+        ),
+        (
+            "thousands",
+            fmt.thousands.as_ref().map(|v| v.span),
+            ty.is_numeric(),
+            "int, decimal and money",
+        ),
+        (
+            "separator",
+            fmt.separator.as_ref().map(|v| v.span),
+            ty == FieldType::List,
+            "list",
+        ),
+    ];
+    for (option, span, fits, types) in misplaced {
+        if let (Some(span), false) = (span, fits) {
+            out.push(
+                Diagnostic::error(
+                    "misplaced-format",
+                    format!("`{option}` does not apply to `{name}`, {} field", a(ty)),
+                )
+                .at(span)
+                .help(format!("`{option}` applies to {types} fields")),
+            );
+        }
+    }
+    if let Some(date) = &fmt.date {
+        let bad = chrono::format::StrftimeItems::new(&date.value)
+            .any(|item| matches!(item, chrono::format::Item::Error));
+        if bad || date.value.trim().is_empty() {
+            let message = match bad_code(&date.value) {
+                Some(code) => format!(
+                    "the date format `{}` has an unknown code `{code}`",
+                    date.value
+                ),
+                None => format!("`{}` is not a valid date format", date.value),
+            };
+            out.push(
+                Diagnostic::error("bad-format", message)
+                    .at(date.span)
+                    .help("use chrono/strftime codes such as `%d/%m/%Y` or `%Y-%m-%d %H:%M`"),
+            );
+        }
+    }
+    if let Some(words) = &fmt.words {
+        let (yes, no) = &words.value;
+        if yes.eq_ignore_ascii_case(no) || yes.is_empty() || no.is_empty() {
+            out.push(
+                Diagnostic::error("bad-format", "the words for true and false must differ")
+                    .at(words.span),
+            );
+        }
+    }
+    for (option, value) in [("thousands", &fmt.thousands), ("separator", &fmt.separator)] {
+        if let Some(v) = value.as_ref().filter(|v| v.value.is_empty()) {
+            out.push(
+                Diagnostic::error("bad-format", format!("`{option}` cannot be empty")).at(v.span),
+            );
+        }
+    }
+    if let Some(default) = &f.default {
+        let fits = match (&default.value, ty) {
+            (Literal::Str(_), FieldType::String | FieldType::List) => true,
+            (Literal::Str(s), FieldType::Date) => crate::syntax::dsl::parse_date(s).is_some(),
+            (Literal::Int(_), t) => t.is_numeric(),
+            (Literal::Decimal(_), FieldType::Decimal | FieldType::Money) => true,
+            (Literal::Bool(_), FieldType::Bool) => true,
+            _ => false,
+        };
+        if !fits {
+            out.push(
+                Diagnostic::error(
+                    "type-mismatch",
+                    format!("the default `{}` is not {}", default.value, a(ty)),
+                )
+                .at(default.span)
+                .help(format!("`{name}` is {} field", a(ty))),
+            );
+        }
+    }
+}
+
+/// The first `%` code of a date format that chrono does not know (`%Q`), if one is to blame.
+fn bad_code(format: &str) -> Option<&str> {
+    let mut rest = format;
+    while let Some(at) = rest.find('%') {
+        let after = &rest[at + 1..];
+        // Flags and widths (`%-d`, `%.3f`, `%::z`) up to the letter that names the code.
+        let len = after
+            .find(|c: char| c.is_ascii_alphabetic() || c == '%')
+            .map_or(after.len(), |i| i + 1);
+        let code = &rest[at..at + 1 + len];
+        let bad = chrono::format::StrftimeItems::new(code)
+            .any(|item| matches!(item, chrono::format::Item::Error));
+        if bad {
+            return Some(code);
+        }
+        rest = &after[len..];
+    }
+    None
+}

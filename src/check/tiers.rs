@@ -1,0 +1,154 @@
+//! Tiers: a final catch-all, and no tier that an earlier one always takes first.
+//!
+//! Unreachable tiers are found by comparing conditions made of simple comparisons joined by
+//! `&&` (`spent >= 500 && orders > 2`): a tier is unreachable when every customer it would
+//! take already satisfies an earlier tier's condition. Other conditions are compared as text.
+
+use crate::diagnostics::Diagnostic;
+use crate::model::{RuleSet, Tier};
+
+pub fn check(rules: &RuleSet, out: &mut Vec<Diagnostic>) {
+    let Some(tiers) = &rules.tiers else { return };
+    let Some(last) = tiers.tiers.last() else {
+        out.push(
+            Diagnostic::error("empty-tiers", "the tier list is empty")
+                .at(tiers.span)
+                .help("list tiers best first and end with one that has `otherwise`"),
+        );
+        return;
+    };
+    for (i, tier) in tiers.tiers.iter().enumerate() {
+        if let Some(earlier) = tiers.tiers[..i].iter().find(|e| takes_all_of(e, tier)) {
+            let why = match &earlier.condition {
+                None => format!("`{}` before it takes every customer", earlier.name.value),
+                Some(_) => format!(
+                    "every customer it would take matches `{}` first",
+                    earlier.name.value
+                ),
+            };
+            out.push(
+                Diagnostic::error(
+                    "unreachable-tier",
+                    format!("tier `{}` can never be reached: {why}", tier.name.value),
+                )
+                .at(tier.name.span)
+                .help(
+                    "tiers are tried in order and the first match wins: put stricter tiers first",
+                ),
+            );
+        }
+    }
+    if tiers.tiers.iter().all(|t| t.condition.is_some()) {
+        out.push(
+            Diagnostic::error(
+                "no-catch-all",
+                "the tier list has no final catch-all, so some customers would get no tier",
+            )
+            .at(last.span)
+            .help(format!(
+                "end the list with an unconditional tier, e.g. `{} otherwise` after `{}`",
+                "standard", last.name.value
+            )),
+        );
+    }
+}
+
+/// Whether every customer matching `later` also matches `earlier`.
+fn takes_all_of(earlier: &Tier, later: &Tier) -> bool {
+    let Some(e) = &earlier.condition else {
+        return true;
+    };
+    let Some(l) = &later.condition else {
+        return false;
+    };
+    if normalize(&e.source) == normalize(&l.source) {
+        return true;
+    }
+    match (conjunction(&e.source), conjunction(&l.source)) {
+        (Some(e), Some(l)) => e.iter().all(|c| l.iter().any(|d| d.implies(c))),
+        _ => false,
+    }
+}
+
+fn normalize(source: &str) -> String {
+    source.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// `name op number`.
+#[derive(Debug, PartialEq)]
+struct Comparison<'a> {
+    name: &'a str,
+    op: &'a str,
+    value: f64,
+}
+
+impl Comparison<'_> {
+    /// Whether `self` holding guarantees `other` holds.
+    fn implies(&self, other: &Comparison<'_>) -> bool {
+        if self.name != other.name {
+            return false;
+        }
+        let (a, b) = (self.value, other.value);
+        match (self.op, other.op) {
+            (">=", ">=") | ("==", ">=") | (">", ">") => a >= b,
+            (">", ">=") => a >= b,
+            (">=", ">") | ("==", ">") => a > b,
+            ("<=", "<=") | ("==", "<=") | ("<", "<") | ("<", "<=") => a <= b,
+            ("<=", "<") | ("==", "<") => a < b,
+            ("==", "==") => a == b,
+            _ => false,
+        }
+    }
+}
+
+/// A condition made only of comparisons with numbers joined by `&&`, if it is one.
+fn conjunction(source: &str) -> Option<Vec<Comparison<'_>>> {
+    let source = source.trim();
+    let source = source
+        .strip_prefix('(')
+        .and_then(|s| s.strip_suffix(')'))
+        .unwrap_or(source);
+    source.split("&&").map(comparison).collect()
+}
+
+fn comparison(part: &str) -> Option<Comparison<'_>> {
+    let part = part.trim();
+    for op in [">=", "<=", "==", ">", "<"] {
+        if let Some((name, value)) = part.split_once(op) {
+            let name = name.trim();
+            let valid = !name.is_empty()
+                && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+                && !name.starts_with(|c: char| c.is_ascii_digit());
+            let value = value.trim().replace('_', "").parse().ok()?;
+            return valid.then_some(Comparison { name, op, value });
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn implied(later: &str, earlier: &str) -> bool {
+        let (l, e) = (conjunction(later).unwrap(), conjunction(earlier).unwrap());
+        e.iter().all(|c| l.iter().any(|d| d.implies(c)))
+    }
+
+    #[test]
+    fn stricter_thresholds_are_taken_by_looser_earlier_ones() {
+        assert!(implied("spent >= 1000", "spent >= 500"));
+        assert!(implied("spent >= 1000 && orders > 5", "spent >= 500"));
+        assert!(!implied("spent >= 500", "spent >= 1000"));
+        assert!(!implied("spent >= 1000", "spent >= 500 && orders > 5"));
+        assert!(implied("recency < 30", "recency <= 60"));
+        assert!(!implied("orders > 2", "spent > 2"));
+    }
+
+    #[test]
+    fn only_simple_comparisons_are_understood() {
+        assert!(conjunction("spent >= 1000 || vip").is_none());
+        assert!(conjunction("days_since(x) > 3").is_none());
+        assert_eq!(conjunction("(a > 1 && b <= 2)").unwrap().len(), 2);
+    }
+}

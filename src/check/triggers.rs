@@ -1,0 +1,104 @@
+//! Triggers: what each must declare, the consent field that governs its channel, and actions
+//! that do something.
+
+use super::a;
+use super::names::{Kind, Names};
+use crate::diagnostics::{suggest, Diagnostic};
+use crate::model::{FieldType, RuleSet, Trigger};
+
+pub fn check(rules: &RuleSet, names: &Names, out: &mut Vec<Diagnostic>) {
+    for t in &rules.triggers {
+        trigger(t, names, out);
+    }
+}
+
+fn trigger(t: &Trigger, names: &Names, out: &mut Vec<Diagnostic>) {
+    let name = &t.name.value;
+    let missing = |what: &str, example: &str| {
+        Diagnostic::error(
+            "missing-property",
+            format!("trigger `{name}` has no `{what}`"),
+        )
+        .at(t.name.span)
+        .help(format!("add a line such as `{example}`"))
+    };
+    if t.activity.is_none() {
+        out.push(missing("activity", "activity retention"));
+    }
+    if t.condition.is_none() {
+        out.push(missing("when", "when at_risk"));
+    }
+    match &t.channel {
+        None => out.push(missing("channel", "channel email consent email_ok")),
+        Some(channel) => match &channel.consent {
+            None => out.push(
+                Diagnostic::error(
+                    "missing-consent",
+                    format!(
+                        "trigger `{name}` uses the `{}` channel without a consent field",
+                        channel.kind.value
+                    ),
+                )
+                .at(channel.span)
+                .help(format!(
+                    "name the bool field that records consent: `channel {} consent <field>`",
+                    channel.kind.value
+                )),
+            ),
+            Some(consent) => match names.kind(&consent.value) {
+                Some(Kind::Field(FieldType::Bool)) => {}
+                Some(kind) => out.push(
+                    Diagnostic::error(
+                        "type-mismatch",
+                        format!(
+                            "the consent `{}` is {}, not a bool field",
+                            consent.value,
+                            match kind {
+                                Kind::Field(ty) => a(format!("{ty} field")),
+                                other => a(other.word()),
+                            }
+                        ),
+                    )
+                    .at(consent.span)
+                    .help("consent must be a bool field of the customer schema"),
+                ),
+                None => {
+                    let bools = names.vars.iter().filter_map(|(n, (k, _))| {
+                        (*k == Kind::Field(FieldType::Bool)).then_some(n.as_str())
+                    });
+                    let mut d = Diagnostic::error(
+                        "unknown-name",
+                        format!("unknown consent field `{}`", consent.value),
+                    )
+                    .at(consent.span);
+                    if let Some(help) = suggest(&consent.value, bools) {
+                        d = d.help(help);
+                    }
+                    out.push(d);
+                }
+            },
+        },
+    }
+    if t.actions.is_empty() {
+        out.push(
+            Diagnostic::warning("no-action", format!("trigger `{name}` takes no action"))
+                .at(t.name.span)
+                .help("add `action <name> template \"...\"`"),
+        );
+    }
+    for a in &t.actions {
+        if a.template.is_none() && a.offer.is_none() {
+            out.push(
+                Diagnostic::error(
+                    "empty-action",
+                    format!(
+                        "action `{}` has neither a template nor an offer",
+                        a.name.value
+                    ),
+                )
+                .at(a.name.span)
+                .help("add `template \"...\"` or `offer \"...\"`"),
+            );
+        }
+    }
+}

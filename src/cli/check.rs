@@ -1,0 +1,48 @@
+//! `idic check RULES`: load, check and compile a rule set; print its diagnostics.
+
+use super::Exit;
+use idic::diagnostics::{render, summary_line, Format};
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// A rule file (`.idic` or `.toml`) or a directory of them.
+    rules: PathBuf,
+    /// How to print diagnostics.
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    format: Format,
+}
+
+pub fn run(args: Args) -> Exit {
+    let checked = match idic::check::check_path(&args.rules) {
+        Ok(checked) => checked,
+        Err(io) => {
+            let text = render(
+                &[io],
+                &Default::default(),
+                args.format,
+                super::color_stderr(),
+            );
+            eprint!("{text}");
+            return Exit::Usage;
+        }
+    };
+    let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    let diags = &checked.diagnostics;
+    let mut out = render(diags, &checked.sources, args.format, color);
+    if args.format == Format::Human {
+        out.push_str(&format!(
+            "{}: {}\n",
+            args.rules.display(),
+            summary_line(diags)
+        ));
+    }
+    // A closed pipe (`idic check ... | head`) is not an error worth a panic.
+    let _ = std::io::stdout().write_all(out.as_bytes());
+    if diags.iter().any(|d| d.is_error()) {
+        Exit::Findings
+    } else {
+        Exit::Ok
+    }
+}

@@ -1,0 +1,58 @@
+//! Subcommands, one file each. Exit codes: 0 success (warnings allowed), 1 findings (errors in
+//! rule files, files needing formatting), 2 usage or I/O errors.
+
+mod check;
+mod convert;
+mod fmt;
+mod run;
+mod test;
+
+use clap::{Parser, Subcommand};
+use std::io::IsTerminal;
+
+/// A declarative rules engine for customer management.
+#[derive(Parser)]
+#[command(name = "idic", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Load a rule set, compile its expressions and report what is wrong.
+    Check(check::Args),
+    /// Print DSL rule files in the canonical layout (in place unless --check or --stdout).
+    Fmt(fmt::Args),
+    /// Convert a rule file between the DSL and TOML.
+    Convert(convert::Args),
+    /// Decide for every customer of an export: segments, tier, triggers and actions.
+    Run(run::Args),
+    /// Run the test cases a rule set carries.
+    Test(test::Args),
+}
+
+/// How a command ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    Ok = 0,
+    Findings = 1,
+    Usage = 2,
+}
+
+impl Cli {
+    pub fn run(self) -> Exit {
+        match self.command {
+            Command::Check(args) => check::run(args),
+            Command::Fmt(args) => fmt::run(args),
+            Command::Convert(args) => convert::run(args),
+            Command::Run(args) => run::run(args),
+            Command::Test(args) => test::run(args),
+        }
+    }
+}
+
+/// Whether to color human output on stderr.
+fn color_stderr() -> bool {
+    std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none()
+}

@@ -1,0 +1,285 @@
+//! `idic run RULES --customers FILE`: decide for every customer of an export.
+//!
+//! Arguments become a validated plan before any row is read: the rule set must check clean,
+//! the `as_of` date must be known, the formats must be clear from flags or file names, and
+//! every output must be creatable. Exit codes: 0 the run finished (rejected rows included),
+//! 1 the rule set has errors or `--strict`/`--max-errors` stopped the run, 2 usage or I/O.
+
+use super::Exit;
+use idic::batch::{self, summary::RunInfo, Options, RunError, Sinks, Summary};
+use idic::diagnostics::{render, Format};
+use idic::engine::Program;
+use idic::io::{InputFormat, Output, OutputFormat};
+use idic::model::AsOf;
+use std::fs::File;
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// A rule file (`.idic` or `.toml`) or a directory of them.
+    rules: PathBuf,
+    /// The customer export: CSV with a header row, or JSONL; `-` reads standard input.
+    #[arg(long, value_name = "FILE")]
+    customers: PathBuf,
+    /// The export's format [default: from its extension; csv for standard input].
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    input_format: Option<InputFormat>,
+    /// The date to decide at: YYYY-MM-DD, or `today` for the wall-clock date [default: the rule
+    /// set's `as_of`].
+    #[arg(long, value_name = "DATE")]
+    as_of: Option<String>,
+    /// Where decisions go; `-` is standard output.
+    #[arg(long, value_name = "FILE", default_value = "-")]
+    out: PathBuf,
+    /// The decisions' format [default: from --out's extension, else jsonl].
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    out_format: Option<OutputFormat>,
+    /// Write every rejected row with its line and reason (`.jsonl` for JSONL, else CSV); `-` is
+    /// standard error.
+    #[arg(long, value_name = "FILE")]
+    rejects: Option<PathBuf>,
+    /// Write the run's summary; `-` is standard error.
+    #[arg(long, value_name = "FILE")]
+    summary: Option<PathBuf>,
+    /// The summary's format.
+    #[arg(long, value_enum, value_name = "FORMAT", default_value = "text")]
+    summary_format: SummaryFormat,
+    /// Worker threads [default: one per core].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    threads: Option<u16>,
+    /// Stop (exit 1) once more than N rows are rejected.
+    #[arg(long, value_name = "N")]
+    max_errors: Option<u64>,
+    /// Stop (exit 1) at the first rejected row.
+    #[arg(long, conflicts_with = "max_errors")]
+    strict: bool,
+    /// No progress bar (it only shows when standard error is a terminal).
+    #[arg(long)]
+    quiet: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum SummaryFormat {
+    Text,
+    Json,
+}
+
+/// A usage or I/O problem: said on standard error, exit 2.
+fn usage(message: impl std::fmt::Display) -> Exit {
+    eprintln!("error: {message}");
+    Exit::Usage
+}
+
+pub fn run(args: Args) -> Exit {
+    let checked = match idic::check::check_path(&args.rules) {
+        Ok(checked) => checked,
+        Err(io) => {
+            eprint!(
+                "{}",
+                render(
+                    &[io],
+                    &Default::default(),
+                    Format::Human,
+                    super::color_stderr()
+                )
+            );
+            return Exit::Usage;
+        }
+    };
+    let program = match Program::new(&checked) {
+        Ok(program) => program,
+        Err(errors) => {
+            eprint!(
+                "{}",
+                render(
+                    &errors,
+                    &checked.sources,
+                    Format::Human,
+                    super::color_stderr()
+                )
+            );
+            eprintln!(
+                "error: `{}` has errors; nothing was run",
+                args.rules.display()
+            );
+            return Exit::Findings;
+        }
+    };
+    let warnings = checked.diagnostics.len();
+    if warnings > 0 {
+        eprintln!(
+            "warning: the rule set has {warnings} warning{}; `idic check {}` shows them",
+            if warnings == 1 { "" } else { "s" },
+            args.rules.display()
+        );
+    }
+
+    let as_of = match resolve_as_of(args.as_of.as_deref(), program.default_as_of()) {
+        Ok(date) => date,
+        Err(message) => return usage(message),
+    };
+    let stdin = args.customers == Path::new("-");
+    let format = match (args.input_format, InputFormat::of(&args.customers)) {
+        (Some(f), _) | (None, Some(f)) => f,
+        (None, None) if stdin => InputFormat::Csv,
+        (None, None) => {
+            return usage(format!(
+                "cannot tell the format of `{}` from its name: pass `--input-format csv` or `--input-format jsonl`",
+                args.customers.display()
+            ))
+        }
+    };
+    let out_format = args
+        .out_format
+        .or_else(|| OutputFormat::of(&args.out))
+        .unwrap_or(OutputFormat::Jsonl);
+    let rejects_format = args
+        .rejects
+        .as_deref()
+        .and_then(OutputFormat::of)
+        .unwrap_or(OutputFormat::Csv);
+
+    // Outputs first: an unwritable target fails before any work.
+    let create = |path: &Path, stream: fn() -> Output| {
+        Output::to(path, stream)
+            .map_err(|e| usage(format!("cannot write `{}`: {e}", path.display())))
+    };
+    let mut out = match create(&args.out, Output::stdout) {
+        Ok(o) => o,
+        Err(exit) => return exit,
+    };
+    let mut rejects = match args.rejects.as_deref().map(|p| create(p, Output::stderr)) {
+        Some(Err(exit)) => return exit,
+        Some(Ok(o)) => Some(o),
+        None => None,
+    };
+    let summary_out = match args.summary.as_deref().map(|p| create(p, Output::stderr)) {
+        Some(Err(exit)) => return exit,
+        Some(Ok(o)) => Some(o),
+        None => None,
+    };
+
+    let input = if stdin {
+        spool_stdin()
+    } else {
+        File::open(&args.customers)
+    };
+    let input = match input {
+        Ok(file) => file,
+        Err(e) => return usage(format!("cannot read `{}`: {e}", args.customers.display())),
+    };
+
+    let options = Options {
+        threads: args
+            .threads
+            .map_or_else(|| Options::default().threads, usize::from),
+        max_errors: if args.strict {
+            Some(0)
+        } else {
+            args.max_errors
+        },
+        progress: !args.quiet && std::io::stderr().is_terminal(),
+        ..Options::default()
+    };
+    let started = Instant::now();
+    let sinks = Sinks {
+        decisions: &mut out,
+        decisions_format: out_format,
+        rejects: rejects
+            .as_mut()
+            .map(|r| (r as &mut (dyn Write + Send), rejects_format)),
+    };
+    let outcome = match batch::run(&program, as_of, &input, format, &options, sinks) {
+        Ok(outcome) => outcome,
+        Err(e @ RunError::TooManyRejects { .. }) | Err(e @ RunError::Rules(_)) => {
+            eprintln!("error: {e}");
+            eprintln!("nothing was written: the previous outputs, if any, are untouched");
+            return Exit::Findings;
+        }
+        Err(e) => return usage(e),
+    };
+
+    let customers = args.customers.display().to_string();
+    let rules = args.rules.display().to_string();
+    let summary = Summary::new(
+        &program,
+        &outcome.tally,
+        &RunInfo {
+            rules_path: &rules,
+            input_path: if stdin {
+                "(standard input)"
+            } else {
+                &customers
+            },
+            input_format: format.word(),
+            as_of,
+            threads: options.threads,
+            elapsed_seconds: started.elapsed().as_secs_f64(),
+        },
+    );
+    for output in [Some(out), rejects].into_iter().flatten() {
+        if let Err(e) = output.commit() {
+            return usage(format!("cannot write the output: {e}"));
+        }
+    }
+    if let Some(mut output) = summary_out {
+        let text = match args.summary_format {
+            SummaryFormat::Text => summary.to_text(),
+            SummaryFormat::Json => summary.to_json(),
+        };
+        if let Err(e) = output
+            .write_all(text.as_bytes())
+            .and_then(|()| output.commit())
+        {
+            return usage(format!("cannot write the summary: {e}"));
+        }
+    }
+
+    let rows = summary.rows;
+    eprintln!(
+        "{} rows read: {} decided, {} rejected ({:.2} s)",
+        batch::summary::group(rows.read),
+        batch::summary::group(rows.decided),
+        batch::summary::group(rows.rejected),
+        summary.elapsed_seconds
+    );
+    if args.rejects.is_none() && rows.rejected > 0 {
+        for reject in &outcome.first_rejects {
+            eprintln!("  rejected {reject}");
+        }
+        let more = rows.rejected - outcome.first_rejects.len() as u64;
+        if more > 0 {
+            eprintln!("  ... and {} more", batch::summary::group(more));
+        }
+        eprintln!("  (write every rejected row with `--rejects FILE`)");
+    }
+    Exit::Ok
+}
+
+/// The date a run decides at: the flag, else the rule set's; `today` only when written.
+fn resolve_as_of(flag: Option<&str>, rules: Option<AsOf>) -> Result<chrono::NaiveDate, String> {
+    let today = || chrono::Local::now().date_naive();
+    match flag {
+        Some("today") => Ok(today()),
+        Some(text) => chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d").map_err(|_| {
+            format!("`--as-of {text}` is not a date: write it as YYYY-MM-DD (e.g. 2026-11-01) or `today`")
+        }),
+        None => match rules {
+            Some(AsOf::Date(date)) => Ok(date),
+            Some(AsOf::Today) => Ok(today()),
+            None => Err(
+                "no as_of date: pass `--as-of YYYY-MM-DD`, or set `as_of` in the rule set's `ruleset` block"
+                    .to_string(),
+            ),
+        },
+    }
+}
+
+/// Standard input copied to an anonymous temporary file: a run reads its export twice.
+fn spool_stdin() -> std::io::Result<File> {
+    let mut file = tempfile::tempfile()?;
+    std::io::copy(&mut std::io::stdin().lock(), &mut file)?;
+    Ok(file)
+}

@@ -1,0 +1,102 @@
+//! `idic test RULES`: run the test cases a rule set carries.
+//!
+//! Exit codes: 0 every test passed, 1 a test failed, the rule set has errors, or no test ran
+//! with `--fail-on-empty`; 2 usage or I/O.
+
+use super::Exit;
+use idic::diagnostics::{render, Format as DiagnosticFormat};
+use idic::engine::Program;
+use idic::testing::{run_tests, Format};
+use std::io::Write;
+use std::path::PathBuf;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// A rule file (`.idic` or `.toml`) or a directory of them.
+    rules: PathBuf,
+    /// How to print the report.
+    #[arg(long, value_enum, default_value_t)]
+    format: Format,
+    /// Run only the tests whose names contain PATTERN.
+    #[arg(long, value_name = "PATTERN")]
+    filter: Option<String>,
+    /// Fail (exit 1) when no test runs.
+    #[arg(long)]
+    fail_on_empty: bool,
+    /// Also list the segments, tiers, triggers and conditions no test exercised.
+    #[arg(long)]
+    coverage: bool,
+}
+
+pub fn run(args: Args) -> Exit {
+    let checked = match idic::check::check_path(&args.rules) {
+        Ok(checked) => checked,
+        Err(io) => {
+            let text = render(
+                &[io],
+                &Default::default(),
+                DiagnosticFormat::Human,
+                super::color_stderr(),
+            );
+            eprint!("{text}");
+            return Exit::Usage;
+        }
+    };
+    let program = match Program::new(&checked) {
+        Ok(program) => program,
+        Err(errors) => {
+            let text = render(
+                &errors,
+                &checked.sources,
+                DiagnosticFormat::Human,
+                super::color_stderr(),
+            );
+            eprint!("{text}");
+            eprintln!(
+                "error: `{}` has errors; no test was run",
+                args.rules.display()
+            );
+            return Exit::Findings;
+        }
+    };
+    let report = run_tests(&program, args.filter.as_deref());
+    let mut out = report.render(args.format);
+    if args.coverage {
+        let gaps = report.coverage.gaps();
+        match args.format {
+            Format::Human => {
+                if gaps.is_empty() {
+                    out.push_str("coverage: every segment, tier and trigger is exercised\n");
+                } else {
+                    out.push_str(&format!("coverage: {} not exercised\n", gaps.len()));
+                    for gap in &gaps {
+                        out.push_str(&format!("  {gap}\n"));
+                    }
+                }
+            }
+            // Machine formats keep their shape: the gaps go to standard error.
+            Format::Json | Format::Junit => {
+                for gap in &gaps {
+                    eprintln!("not exercised: {gap}");
+                }
+            }
+        }
+    }
+    // A closed pipe (`idic test ... | head`) is not an error worth a panic.
+    let _ = std::io::stdout().write_all(out.as_bytes());
+    if report.cases.is_empty() && args.fail_on_empty {
+        eprintln!(
+            "error: no test ran{}",
+            match &args.filter {
+                Some(f) => format!(" (none matches `{f}`)"),
+                None => String::new(),
+            }
+        );
+        return Exit::Findings;
+    }
+    if report.passed() {
+        Exit::Ok
+    } else {
+        Exit::Findings
+    }
+}

@@ -1,0 +1,317 @@
+//! One diagnostic type for every finding (syntax, model, check), and its three renderings:
+//! `human` (source snippet with a caret), `plain` (one stable line, for snapshots and grep)
+//! and `json` (for CI tools).
+
+use crate::source::{Sources, Span};
+use serde::Serialize;
+use std::fmt::Write as _;
+use std::path::PathBuf;
+
+/// How serious a finding is: errors fail `check` (exit 1), warnings do not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Error,
+    Warning,
+}
+
+/// Where a diagnostic points: a span in a loaded file, or a whole file that could not be read
+/// as text (a missing file, non-UTF-8 bytes before it was loaded).
+#[derive(Debug, Clone)]
+pub enum Location {
+    Span(Span),
+    File(PathBuf),
+}
+
+/// A finding about a rule set. Messages follow one style: lowercase, one sentence, user input
+/// in backticks; advice goes in `help`.
+#[derive(Debug, Clone)]
+pub struct Diagnostic {
+    pub severity: Severity,
+    /// A stable kebab-case code such as `unknown-name`, for tests and tooling.
+    pub code: &'static str,
+    pub message: String,
+    pub location: Option<Location>,
+    pub help: Option<String>,
+}
+
+impl Diagnostic {
+    pub fn error(code: &'static str, message: impl Into<String>) -> Self {
+        Diagnostic {
+            severity: Severity::Error,
+            code,
+            message: message.into(),
+            location: None,
+            help: None,
+        }
+    }
+
+    pub fn warning(code: &'static str, message: impl Into<String>) -> Self {
+        Diagnostic {
+            severity: Severity::Warning,
+            ..Diagnostic::error(code, message)
+        }
+    }
+
+    pub fn at(mut self, span: Span) -> Self {
+        self.location = Some(Location::Span(span));
+        self
+    }
+
+    pub fn in_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.location = Some(Location::File(path.into()));
+        self
+    }
+
+    pub fn help(mut self, help: impl Into<String>) -> Self {
+        self.help = Some(help.into());
+        self
+    }
+
+    /// The span, if the diagnostic points into a loaded file.
+    pub fn span(&self) -> Option<Span> {
+        match self.location {
+            Some(Location::Span(s)) => Some(s),
+            _ => None,
+        }
+    }
+
+    pub fn is_error(&self) -> bool {
+        self.severity == Severity::Error
+    }
+}
+
+/// "did you mean `x`?" for the known name closest to `wanted`, if any is close enough.
+pub fn suggest<'a>(wanted: &str, known: impl IntoIterator<Item = &'a str>) -> Option<String> {
+    closest(wanted, known).map(|k| format!("did you mean `{k}`?"))
+}
+
+/// The known name closest to `wanted` by edit distance, if any is close enough (a third of its
+/// length).
+pub fn closest<'a>(wanted: &str, known: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    let limit = (wanted.chars().count() / 3).max(1);
+    known
+        .into_iter()
+        .map(|k| (edit_distance(wanted, k), k))
+        .filter(|&(d, _)| d <= limit)
+        .min()
+        .map(|(_, k)| k)
+}
+
+/// Levenshtein distance over characters.
+pub fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for (j, &cb) in b.iter().enumerate() {
+            let cur = row[j + 1];
+            row[j + 1] = (prev + usize::from(ca != cb)).min(row[j] + 1).min(cur + 1);
+            prev = cur;
+        }
+    }
+    row[b.len()]
+}
+
+/// Output format of `check` and friends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Format {
+    /// Source snippet with a caret under the span and a help line.
+    #[default]
+    Human,
+    /// One stable line per diagnostic: `severity[code] file:line:col-line:col: message`.
+    Plain,
+    /// A JSON array with one object per diagnostic.
+    Json,
+}
+
+#[derive(Serialize)]
+struct JsonDiagnostic<'a> {
+    severity: Severity,
+    code: &'a str,
+    message: &'a str,
+    file: Option<String>,
+    line: Option<usize>,
+    column: Option<usize>,
+    end_line: Option<usize>,
+    end_column: Option<usize>,
+    help: Option<&'a str>,
+}
+
+/// Renders diagnostics in the chosen format (diagnostics are printed in the order given).
+pub fn render(diags: &[Diagnostic], sources: &Sources, format: Format, color: bool) -> String {
+    match format {
+        Format::Plain => diags.iter().map(|d| render_plain(d, sources)).collect(),
+        Format::Json => {
+            let objects: Vec<_> = diags.iter().map(|d| json_object(d, sources)).collect();
+            serde_json::to_string_pretty(&objects).expect("diagnostics serialize") + "\n"
+        }
+        Format::Human => diags
+            .iter()
+            .map(|d| render_human(d, sources, color))
+            .collect(),
+    }
+}
+
+/// A count line such as `2 errors, 1 warning`.
+pub fn summary_line(diags: &[Diagnostic]) -> String {
+    let errors = diags.iter().filter(|d| d.is_error()).count();
+    let warnings = diags.len() - errors;
+    let plural = |n: usize, w: &str| format!("{n} {w}{}", if n == 1 { "" } else { "s" });
+    format!(
+        "{}, {}",
+        plural(errors, "error"),
+        plural(warnings, "warning")
+    )
+}
+
+fn severity_word(s: Severity) -> &'static str {
+    match s {
+        Severity::Error => "error",
+        Severity::Warning => "warning",
+    }
+}
+
+fn location_text(d: &Diagnostic, sources: &Sources) -> Option<String> {
+    match d.location.as_ref()? {
+        Location::File(path) => Some(path.display().to_string()),
+        Location::Span(span) => {
+            let file = sources.get(span.file);
+            let (a, b) = (file.line_col(span.start), file.line_col(span.end));
+            Some(format!(
+                "{}:{}:{}-{}:{}",
+                file.path.display(),
+                a.line,
+                a.column,
+                b.line,
+                b.column
+            ))
+        }
+    }
+}
+
+fn render_plain(d: &Diagnostic, sources: &Sources) -> String {
+    let mut out = format!("{}[{}]", severity_word(d.severity), d.code);
+    if let Some(loc) = location_text(d, sources) {
+        let _ = write!(out, " {loc}");
+    }
+    let _ = writeln!(out, ": {}", d.message);
+    if let Some(help) = &d.help {
+        let _ = writeln!(out, "  help: {help}");
+    }
+    out
+}
+
+fn json_object<'a>(d: &'a Diagnostic, sources: &Sources) -> JsonDiagnostic<'a> {
+    let mut obj = JsonDiagnostic {
+        severity: d.severity,
+        code: d.code,
+        message: &d.message,
+        file: None,
+        line: None,
+        column: None,
+        end_line: None,
+        end_column: None,
+        help: d.help.as_deref(),
+    };
+    match &d.location {
+        Some(Location::File(path)) => obj.file = Some(path.display().to_string()),
+        Some(Location::Span(span)) => {
+            let file = sources.get(span.file);
+            let (a, b) = (file.line_col(span.start), file.line_col(span.end));
+            obj.file = Some(file.path.display().to_string());
+            (obj.line, obj.column) = (Some(a.line), Some(a.column));
+            (obj.end_line, obj.end_column) = (Some(b.line), Some(b.column));
+        }
+        None => {}
+    }
+    obj
+}
+
+/// Rust-style: a header, the source line with carets under the span, then help.
+fn render_human(d: &Diagnostic, sources: &Sources, color: bool) -> String {
+    let paint = |code: &str, text: &str| {
+        if color {
+            format!("\x1b[{code}m{text}\x1b[0m")
+        } else {
+            text.to_string()
+        }
+    };
+    let tone = match d.severity {
+        Severity::Error => "1;31",
+        Severity::Warning => "1;33",
+    };
+    let header = format!("{}[{}]", severity_word(d.severity), d.code);
+    let mut out = format!("{}: {}\n", paint(tone, &header), paint("1", &d.message));
+    match &d.location {
+        Some(Location::Span(span)) => {
+            let file = sources.get(span.file);
+            let (a, b) = (file.line_col(span.start), file.line_col(span.end));
+            let line_text = file
+                .text
+                .lines()
+                .nth(a.line - 1)
+                .unwrap_or("")
+                .replace('\t', " ");
+            let gutter = a.line.to_string().len();
+            let pad = " ".repeat(gutter);
+            let bar = paint("1;34", "|");
+            let _ = writeln!(
+                out,
+                "{pad}{} {}:{}:{}",
+                paint("1;34", "-->"),
+                file.path.display(),
+                a.line,
+                a.column
+            );
+            let _ = writeln!(out, "{pad} {bar}");
+            let _ = writeln!(
+                out,
+                "{} {bar} {}",
+                paint("1;34", &a.line.to_string()),
+                line_text
+            );
+            let width = line_text.chars().count();
+            let end_col = if b.line == a.line {
+                b.column
+            } else {
+                width + 1
+            };
+            let carets = "^".repeat(end_col.saturating_sub(a.column).max(1));
+            let indent = " ".repeat(a.column - 1);
+            let _ = writeln!(out, "{pad} {bar} {indent}{}", paint(tone, &carets));
+        }
+        Some(Location::File(path)) => {
+            let _ = writeln!(out, " {} {}", paint("1;34", "-->"), path.display());
+        }
+        None => {}
+    }
+    if let Some(help) = &d.help {
+        let _ = writeln!(out, "  {} {help}", paint("1;36", "= help:"));
+    }
+    out.push('\n');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn suggests_the_closest_known_name() {
+        let known = ["orders", "spent", "order_count"];
+        assert_eq!(
+            suggest("ordrs", known).as_deref(),
+            Some("did you mean `orders`?")
+        );
+        assert_eq!(suggest("zzzzzz", known), None);
+    }
+
+    #[test]
+    fn edit_distance_counts_single_edits() {
+        assert_eq!(edit_distance("kitten", "sitting"), 3);
+        assert_eq!(edit_distance("", "abc"), 3);
+        assert_eq!(edit_distance("same", "same"), 0);
+    }
+}

@@ -1,0 +1,277 @@
+//! What the rules decided for one customer, and how a decision is written out (JSONL and CSV).
+//!
+//! Decisions refer to segments, tiers, triggers and actions by index into the [`Program`]; the
+//! writers turn indices into names.
+
+use super::Program;
+use chrono::{NaiveDate, NaiveDateTime};
+use rhai::Dynamic;
+use std::fmt::Write as _;
+
+/// What the rules decided for one customer.
+#[derive(Debug, Clone, Default)]
+pub struct Decision {
+    /// The customer id (the key field's value as text).
+    pub id: String,
+    /// Segments the customer is in, by index, in declaration order.
+    pub segments: Vec<usize>,
+    /// The tier, by index; `None` when the rule set declares no tiers.
+    pub tier: Option<usize>,
+    /// Triggers that fired, by index, highest priority first (declaration order among equals).
+    pub fired: Vec<usize>,
+    /// Triggers whose condition held but that did not fire, and why, in declaration order.
+    pub suppressed: Vec<(usize, Suppression)>,
+    /// The actions of the fired triggers, in firing order, with their parameters.
+    pub actions: Vec<ActionOutcome>,
+}
+
+/// An action taken for a customer: its trigger and action indices and the parameter values,
+/// in the order the action declares its parameters.
+#[derive(Debug, Clone)]
+pub struct ActionOutcome {
+    pub trigger: usize,
+    pub action: usize,
+    pub params: Vec<Dynamic>,
+}
+
+/// Why an eligible trigger did not fire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Suppression {
+    /// The customer has not consented to the trigger's channel (false or missing).
+    Consent,
+    /// Higher-priority triggers took every place allowed by `max_triggers`.
+    MaxTriggers,
+}
+
+impl Suppression {
+    /// Every reason, in the order the summary lists them.
+    pub const ALL: [Suppression; 2] = [Suppression::Consent, Suppression::MaxTriggers];
+
+    /// The reason code written in outputs: `consent` or `cap:max_triggers`.
+    pub fn code(self) -> &'static str {
+        match self {
+            Suppression::Consent => "consent",
+            Suppression::MaxTriggers => "cap:max_triggers",
+        }
+    }
+}
+
+impl Decision {
+    /// Appends the decision as one JSON line:
+    /// `{"id":..,"tier":..,"segments":[..],"triggers":[..],"actions":[{"trigger":..,"action":..,
+    /// "template":..,"offer":..,"params":{..}}],"suppressed":[{"trigger":..,"reason":..}]}`.
+    pub fn write_json(&self, program: &Program, out: &mut Vec<u8>) {
+        out.extend_from_slice(b"{\"id\":");
+        json_str(out, &self.id);
+        out.extend_from_slice(b",\"tier\":");
+        match self.tier {
+            Some(t) => json_str(out, program.tier_name(t)),
+            None => out.extend_from_slice(b"null"),
+        }
+        out.extend_from_slice(b",\"segments\":");
+        json_names(out, self.segments.iter().map(|&s| program.segment_name(s)));
+        out.extend_from_slice(b",\"triggers\":");
+        json_names(out, self.fired.iter().map(|&t| program.trigger_name(t)));
+        out.extend_from_slice(b",\"actions\":[");
+        for (i, a) in self.actions.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            let (name, template, offer) = program.action(a.trigger, a.action);
+            out.extend_from_slice(b"{\"trigger\":");
+            json_str(out, program.trigger_name(a.trigger));
+            out.extend_from_slice(b",\"action\":");
+            json_str(out, name);
+            out.extend_from_slice(b",\"template\":");
+            json_opt_str(out, template);
+            out.extend_from_slice(b",\"offer\":");
+            json_opt_str(out, offer);
+            out.extend_from_slice(b",\"params\":");
+            json_params(out, program, a);
+            out.push(b'}');
+        }
+        out.extend_from_slice(b"],\"suppressed\":[");
+        for (i, (t, why)) in self.suppressed.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            out.extend_from_slice(b"{\"trigger\":");
+            json_str(out, program.trigger_name(*t));
+            out.extend_from_slice(b",\"reason\":");
+            json_str(out, why.code());
+            out.push(b'}');
+        }
+        out.extend_from_slice(b"]}\n");
+    }
+
+    /// The decision as the cells of one CSV row, in [`CSV_HEADER`] order.
+    pub fn csv_cells(&self, program: &Program) -> [String; 9] {
+        let join = |names: &mut dyn Iterator<Item = &str>| names.collect::<Vec<_>>().join(";");
+        let mut params = Vec::new();
+        params.push(b'{');
+        for (i, a) in self.actions.iter().enumerate() {
+            if i > 0 {
+                params.push(b',');
+            }
+            json_str(&mut params, &action_key(program, a));
+            params.push(b':');
+            json_params(&mut params, program, a);
+        }
+        params.push(b'}');
+        [
+            self.id.clone(),
+            self.tier
+                .map_or_else(String::new, |t| program.tier_name(t).to_string()),
+            join(&mut self.segments.iter().map(|&s| program.segment_name(s))),
+            join(&mut self.fired.iter().map(|&t| program.trigger_name(t))),
+            self.actions
+                .iter()
+                .map(|a| action_key(program, a))
+                .collect::<Vec<_>>()
+                .join(";"),
+            join(
+                &mut self
+                    .actions
+                    .iter()
+                    .map(|a| program.action(a.trigger, a.action).1.unwrap_or("")),
+            ),
+            join(
+                &mut self
+                    .actions
+                    .iter()
+                    .map(|a| program.action(a.trigger, a.action).2.unwrap_or("")),
+            ),
+            self.suppressed
+                .iter()
+                .map(|(t, why)| format!("{}={}", program.trigger_name(*t), why.code()))
+                .collect::<Vec<_>>()
+                .join(";"),
+            String::from_utf8(params).expect("JSON is UTF-8"),
+        ]
+    }
+}
+
+/// The columns of CSV decisions.
+pub const CSV_HEADER: [&str; 9] = [
+    "id",
+    "tier",
+    "segments",
+    "triggers",
+    "actions",
+    "templates",
+    "offers",
+    "suppressed",
+    "params",
+];
+
+/// `trigger.action`: how CSV output names an action.
+fn action_key(program: &Program, a: &ActionOutcome) -> String {
+    format!(
+        "{}.{}",
+        program.trigger_name(a.trigger),
+        program.action(a.trigger, a.action).0
+    )
+}
+
+fn json_params(out: &mut Vec<u8>, program: &Program, a: &ActionOutcome) {
+    json_object(out, program.param_names(a.trigger, a.action).zip(&a.params));
+}
+
+/// A JSON object of named rule values.
+fn json_object<'a>(out: &mut Vec<u8>, entries: impl Iterator<Item = (&'a str, &'a Dynamic)>) {
+    out.push(b'{');
+    for (i, (name, value)) in entries.enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        json_str(out, name);
+        out.push(b':');
+        json_value(out, value);
+    }
+    out.push(b'}');
+}
+
+fn json_names<'a>(out: &mut Vec<u8>, names: impl Iterator<Item = &'a str>) {
+    out.push(b'[');
+    for (i, n) in names.enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        json_str(out, n);
+    }
+    out.push(b']');
+}
+
+fn json_opt_str(out: &mut Vec<u8>, s: Option<&str>) {
+    match s {
+        Some(s) => json_str(out, s),
+        None => out.extend_from_slice(b"null"),
+    }
+}
+
+/// A JSON string literal.
+pub(crate) fn json_str(out: &mut Vec<u8>, s: &str) {
+    serde_json::to_writer(&mut *out, s).expect("writing to a Vec cannot fail");
+}
+
+/// A rule value as JSON: missing is `null`, dates are `"YYYY-MM-DD"` strings, date-times
+/// `"YYYY-MM-DDTHH:MM:SS"`, lists arrays, maps objects; non-finite numbers are `null`.
+pub(crate) fn json_value(out: &mut Vec<u8>, v: &Dynamic) {
+    if v.is_unit() {
+        out.extend_from_slice(b"null");
+    } else if let Ok(b) = v.as_bool() {
+        out.extend_from_slice(if b { b"true" } else { b"false" });
+    } else if let Ok(i) = v.as_int() {
+        serde_json::to_writer(&mut *out, &i).expect("writing to a Vec cannot fail");
+    } else if let Ok(f) = v.as_float() {
+        if f.is_finite() {
+            serde_json::to_writer(&mut *out, &f).expect("writing to a Vec cannot fail");
+        } else {
+            out.extend_from_slice(b"null");
+        }
+    } else if let Some(s) = v.read_lock::<rhai::ImmutableString>() {
+        json_str(out, &s);
+    } else if let Some(list) = v.read_lock::<rhai::Array>() {
+        out.push(b'[');
+        for (i, item) in list.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            json_value(out, item);
+        }
+        out.push(b']');
+    } else if let Some(map) = v.read_lock::<rhai::Map>() {
+        json_object(out, map.iter().map(|(k, item)| (k.as_str(), item)));
+    } else {
+        json_str(out, &text(v));
+    }
+}
+
+/// A rule value as text, as parameter texts show it: missing is empty, dates `YYYY-MM-DD`,
+/// date-times `YYYY-MM-DD HH:MM:SS`, lists their items joined by `, `.
+pub fn text(v: &Dynamic) -> String {
+    let mut out = String::new();
+    push_text(&mut out, v);
+    out
+}
+
+/// Appends [`text`] of `v` to `out`.
+pub(crate) fn push_text(out: &mut String, v: &Dynamic) {
+    if v.is_unit() {
+    } else if let Some(s) = v.read_lock::<rhai::ImmutableString>() {
+        out.push_str(&s);
+    } else if let Some(d) = v.read_lock::<NaiveDate>() {
+        let _ = write!(out, "{}", d.format("%Y-%m-%d"));
+    } else if let Some(t) = v.read_lock::<NaiveDateTime>() {
+        let _ = write!(out, "{}", t.format("%Y-%m-%d %H:%M:%S"));
+    } else if let Some(list) = v.read_lock::<rhai::Array>() {
+        for (i, item) in list.iter().enumerate() {
+            if i > 0 {
+                out.push_str(", ");
+            }
+            push_text(out, item);
+        }
+    } else {
+        let _ = write!(out, "{v}");
+    }
+}

@@ -1,0 +1,458 @@
+//! Per-customer evaluation: metrics, segments, the tier, triggers (consent, priority,
+//! `max_triggers`) and the parameters of the actions that fire.
+
+use super::decision::{push_text, ActionOutcome, Decision, Suppression};
+use super::program::{ParamPlan, Piece, Program, Step};
+use crate::expr::{self, native::Native};
+use chrono::NaiveDate;
+use rhai::{Dynamic, Engine, Scope, AST};
+use std::fmt;
+
+/// Why a customer could not be decided: a rule failed for them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EvalError {
+    /// The rule, e.g. `segment loyal` or `parameter come_back.discount_pct`.
+    pub rule: String,
+    /// A sentence naming the rule and the cause, e.g. "metric `aov` failed: division by zero".
+    pub message: String,
+}
+
+impl fmt::Display for EvalError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for EvalError {}
+
+/// An expression compiled for this evaluator: natively when it can be, with rhai's AST kept for
+/// the cases the native code leaves to rhai (and for the error message).
+struct Compiled {
+    ast: AST,
+    native: Option<Native>,
+}
+
+/// Evaluates one customer at a time; one per thread (rhai engines are not shared).
+pub struct Evaluator<'p> {
+    program: &'p Program,
+    engine: Engine,
+    compiled: Vec<Compiled>,
+    scope: Scope<'static>,
+    slots: Vec<Dynamic>,
+    tier_values: Vec<Dynamic>,
+    as_of: NaiveDate,
+    /// Triggers whose conditions held, reused between customers.
+    eligible: Vec<usize>,
+}
+
+impl<'p> Evaluator<'p> {
+    /// Compiles every expression of `program` in a fresh sandbox evaluating as of `as_of`.
+    pub fn new(program: &'p Program, as_of: NaiveDate) -> Evaluator<'p> {
+        let engine = expr::engine(as_of);
+        let visible = expr::Visible::new(program.slot_names());
+        let slot_of = |name: &str| program.slot_of(name);
+        let compiled = program
+            .units
+            .iter()
+            .map(|unit| {
+                // The program was made from a rule set whose expressions all compile.
+                let ast = expr::compile_in(&engine, &unit.expr, &visible)
+                    .unwrap_or_else(|_| AST::empty());
+                let native = Native::lower(&ast, &slot_of, as_of);
+                Compiled { ast, native }
+            })
+            .collect();
+        Evaluator {
+            program,
+            engine,
+            compiled,
+            scope: Scope::new(),
+            slots: vec![Dynamic::UNIT; program.slot_count()],
+            tier_values: program
+                .tier_names()
+                .map(|n| Dynamic::from(rhai::ImmutableString::from(n)))
+                .collect(),
+            as_of,
+            eligible: Vec::new(),
+        }
+    }
+
+    /// The program this evaluator runs.
+    pub fn program(&self) -> &'p Program {
+        self.program
+    }
+
+    /// The value a field, metric, segment or `tier` had for the last customer evaluated.
+    pub fn value_of(&self, name: &str) -> Option<&Dynamic> {
+        self.program.slot_of(name).map(|slot| &self.slots[slot])
+    }
+
+    /// Decides for one customer, given the values of the schema's fields in declaration order
+    /// (as [`crate::io::RecordReader`] makes them).
+    pub fn evaluate(&mut self, fields: Vec<Dynamic>) -> Result<Decision, EvalError> {
+        let program = self.program;
+        debug_assert_eq!(fields.len(), program.fields().len());
+        for (slot, value) in self.slots.iter_mut().zip(fields) {
+            *slot = value;
+        }
+        let mut decision = Decision {
+            id: super::decision::text(&self.slots[program.key_field()]),
+            ..Decision::default()
+        };
+
+        for step in &program.steps {
+            match *step {
+                Step::Metric { index, unit } => {
+                    self.slots[program.metric_slot(index)] = self.eval(unit)?;
+                }
+                Step::Segment { index, unit } => {
+                    let matched = self.condition(unit)?;
+                    self.slots[program.segment_slot(index)] = Dynamic::from(matched);
+                }
+            }
+        }
+        for (i, _) in program.rules().segments.iter().enumerate() {
+            if self.slots[program.segment_slot(i)].as_bool() == Ok(true) {
+                decision.segments.push(i);
+            }
+        }
+
+        let tier_slot = program.tier_slot();
+        self.slots[tier_slot] = Dynamic::UNIT;
+        for (i, tier) in program.tiers.iter().enumerate() {
+            let matched = match tier.unit {
+                Some(unit) => self.condition(unit)?,
+                None => true,
+            };
+            if matched {
+                decision.tier = Some(i);
+                self.slots[tier_slot] = self.tier_values[i].clone();
+                break;
+            }
+        }
+
+        self.eligible.clear();
+        for (i, trigger) in program.triggers.iter().enumerate() {
+            if !self.condition(trigger.unit)? {
+                continue;
+            }
+            if self.slots[trigger.consent].as_bool() == Ok(true) {
+                self.eligible.push(i);
+            } else {
+                decision.suppressed.push((i, Suppression::Consent));
+            }
+        }
+        // Highest priority first; the sort is stable, so declaration order breaks ties.
+        self.eligible
+            .sort_by_key(|&i| std::cmp::Reverse(program.triggers[i].priority));
+        if let Some(max) = program.max_triggers() {
+            if self.eligible.len() > max {
+                for &i in &self.eligible[max..] {
+                    decision.suppressed.push((i, Suppression::MaxTriggers));
+                }
+                self.eligible.truncate(max);
+                decision.suppressed.sort_by_key(|&(i, _)| i);
+            }
+        }
+        decision.fired = self.eligible.clone();
+
+        for &t in &decision.fired {
+            for (a, action) in program.triggers[t].actions.iter().enumerate() {
+                let mut params = Vec::with_capacity(action.params.len());
+                for (_, plan) in &action.params {
+                    params.push(match plan {
+                        ParamPlan::Expr(unit) => self.eval(*unit)?,
+                        ParamPlan::Text(pieces) => Dynamic::from(self.render(pieces)),
+                    });
+                }
+                decision.actions.push(ActionOutcome {
+                    trigger: t,
+                    action: a,
+                    params,
+                });
+            }
+        }
+        Ok(decision)
+    }
+
+    /// The value of unit `unit` for the current customer.
+    fn eval(&mut self, unit: usize) -> Result<Dynamic, EvalError> {
+        let compiled = &self.compiled[unit];
+        if let Some(native) = &compiled.native {
+            if let Ok(value) = native.eval(&self.slots) {
+                return Ok(value);
+            }
+        }
+        let plan = &self.program.units[unit];
+        self.scope.clear();
+        for (name, slot) in &plan.reads {
+            self.scope
+                .push_dynamic(name.as_str(), self.slots[*slot].clone());
+        }
+        self.engine
+            .eval_ast_with_scope::<Dynamic>(&mut self.scope, &compiled.ast)
+            .map_err(|err| EvalError {
+                rule: format!("{} {}", plan.kind, plan.name),
+                message: expr::runtime_message(plan.kind, &plan.name, &err),
+            })
+    }
+
+    /// A condition's value, which must be true or false.
+    fn condition(&mut self, unit: usize) -> Result<bool, EvalError> {
+        let value = self.eval(unit)?;
+        value.as_bool().map_err(|_| {
+            let plan = &self.program.units[unit];
+            EvalError {
+                rule: format!("{} {}", plan.kind, plan.name),
+                message: format!(
+                    "the condition of {} `{}` gave {}, not true or false",
+                    plan.kind,
+                    plan.name,
+                    describe(&value)
+                ),
+            }
+        })
+    }
+
+    /// A parameter text with its placeholders filled in.
+    fn render(&self, pieces: &[Piece]) -> String {
+        let mut out = String::new();
+        for piece in pieces {
+            match piece {
+                Piece::Text(text) => out.push_str(text),
+                Piece::Slot(slot) => push_text(&mut out, &self.slots[*slot]),
+                Piece::AsOf => out.push_str(&self.as_of.format("%Y-%m-%d").to_string()),
+            }
+        }
+        out
+    }
+}
+
+/// A value in a sentence: `()` as "no value", others with their type, e.g. "the number 3".
+fn describe(value: &Dynamic) -> String {
+    if value.is_unit() {
+        "no value".to_string()
+    } else {
+        format!("`{value}` ({})", value.type_name())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::Decision;
+    use crate::syntax::{self, Loaded};
+    use rhai::ImmutableString;
+    use std::path::Path;
+
+    const RULES: &str = r#"
+ruleset "t" {
+  as_of        "2026-01-31"
+  max_triggers 2
+}
+customer {
+  id      string from "Id" key
+  name    string from "Name"
+  orders  int    from "Orders"
+  email   bool   from "Email OK"
+  sms     bool?  from "SMS OK"
+  last    date?  from "Last"
+}
+metric  recency = days_since(last)
+metric  per_order = 100 / orders
+// Declared before the segment it reads: evaluated after it.
+segment best    = regular && orders >= 10
+segment regular = orders >= 3
+tiers {
+  gold   when best
+  silver when regular
+  bronze otherwise
+}
+trigger low {
+  activity retention
+  when     regular
+  channel  email consent email
+  priority 1
+  action a template "low"
+}
+trigger high {
+  activity retention
+  when     best
+  channel  email consent email
+  priority 9
+  action b template "high" {
+    greeting = "Hi {name}, {tier} since {as_of}; {recency} days; {{literal}}"
+    share    = per_order
+  }
+}
+trigger middle {
+  activity winback
+  when     regular
+  channel  sms consent sms
+  priority 5
+  action c offer "SMS"
+}
+"#;
+
+    fn program(text: &str) -> Program {
+        let path = Path::new("t.idic");
+        let mut loaded = Loaded::default();
+        let (_, rules) = syntax::load_bytes(&mut loaded, path, text.as_bytes().to_vec());
+        loaded.rules = rules.expect("text");
+        let checked = crate::check::check(loaded, path);
+        Program::new(&checked).unwrap_or_else(|e| panic!("{e:#?}"))
+    }
+
+    fn customer(orders: i64, email: bool, sms: Option<bool>, last: Option<&str>) -> Vec<Dynamic> {
+        vec![
+            Dynamic::from(ImmutableString::from("C1")),
+            Dynamic::from(ImmutableString::from("Ada")),
+            Dynamic::from(orders),
+            Dynamic::from(email),
+            sms.map_or(Dynamic::UNIT, Dynamic::from),
+            last.map_or(Dynamic::UNIT, |d| {
+                Dynamic::from(NaiveDate::parse_from_str(d, "%Y-%m-%d").unwrap())
+            }),
+        ]
+    }
+
+    fn decide(p: &Program, values: Vec<Dynamic>) -> Result<Decision, EvalError> {
+        Evaluator::new(p, NaiveDate::from_ymd_opt(2026, 1, 31).unwrap()).evaluate(values)
+    }
+
+    fn names<'a>(p: &'a Program, d: &Decision) -> (Vec<&'a str>, &'a str, Vec<&'a str>) {
+        (
+            d.segments.iter().map(|&s| p.segment_name(s)).collect(),
+            p.tier_name(d.tier.unwrap()),
+            d.fired.iter().map(|&t| p.trigger_name(t)).collect(),
+        )
+    }
+
+    #[test]
+    fn segments_follow_dependencies_and_tiers_take_the_first_match() {
+        let p = program(RULES);
+        let d = decide(&p, customer(12, true, Some(true), Some("2026-01-01"))).unwrap();
+        assert_eq!(d.id, "C1");
+        let (segments, tier, _) = names(&p, &d);
+        assert_eq!(segments, ["best", "regular"]);
+        assert_eq!(tier, "gold");
+        let d = decide(&p, customer(1, true, None, None)).unwrap();
+        let (segments, tier, fired) = names(&p, &d);
+        assert!(segments.is_empty());
+        assert_eq!(tier, "bronze");
+        assert!(fired.is_empty() && d.suppressed.is_empty());
+    }
+
+    #[test]
+    fn priority_orders_and_max_triggers_caps() {
+        let p = program(RULES);
+        // Eligible: high (9), middle (5), low (1); two may fire.
+        let d = decide(&p, customer(12, true, Some(true), Some("2026-01-01"))).unwrap();
+        assert_eq!(names(&p, &d).2, ["high", "middle"]);
+        let low = p.trigger_names().position(|n| n == "low").unwrap();
+        assert_eq!(d.suppressed, [(low, Suppression::MaxTriggers)]);
+        let actions: Vec<_> = d
+            .actions
+            .iter()
+            .map(|a| p.action(a.trigger, a.action).0)
+            .collect();
+        assert_eq!(actions, ["b", "c"]);
+    }
+
+    #[test]
+    fn consent_false_or_missing_suppresses_and_frees_a_place() {
+        let p = program(RULES);
+        let middle = p.trigger_names().position(|n| n == "middle").unwrap();
+        for sms in [Some(false), None] {
+            let d = decide(&p, customer(12, true, sms, Some("2026-01-01"))).unwrap();
+            assert_eq!(names(&p, &d).2, ["high", "low"], "sms {sms:?}");
+            assert_eq!(d.suppressed, [(middle, Suppression::Consent)]);
+        }
+        // No email consent: both email triggers are suppressed, the SMS one fires.
+        let d = decide(&p, customer(12, false, Some(true), None)).unwrap();
+        assert_eq!(names(&p, &d).2, ["middle"]);
+        assert_eq!(d.suppressed.len(), 2);
+        assert!(d
+            .suppressed
+            .iter()
+            .all(|(_, why)| *why == Suppression::Consent));
+    }
+
+    #[test]
+    fn texts_fill_in_placeholders_and_parameters_compute() {
+        let p = program(RULES);
+        // The parameters of action `b` for a gold customer who last ordered on `last`.
+        let params_of_b = |last: Option<&str>| {
+            let d = decide(&p, customer(20, true, Some(false), last)).unwrap();
+            let b = d
+                .actions
+                .iter()
+                .find(|a| p.action(a.trigger, a.action).0 == "b")
+                .unwrap();
+            (
+                b.params[0].clone().into_string().unwrap(),
+                b.params[1].as_int(),
+            )
+        };
+        assert_eq!(
+            params_of_b(Some("2026-01-01")),
+            (
+                "Hi Ada, gold since 2026-01-31; 30 days; {literal}".to_string(),
+                Ok(5)
+            )
+        );
+        // A missing value shows as nothing.
+        assert_eq!(
+            params_of_b(None).0,
+            "Hi Ada, gold since 2026-01-31;  days; {literal}"
+        );
+    }
+
+    #[test]
+    fn a_failing_rule_names_itself() {
+        let p = program(RULES);
+        let err = decide(&p, customer(0, true, None, None)).unwrap_err();
+        assert_eq!(err.rule, "metric per_order");
+        assert!(
+            err.message
+                .starts_with("metric `per_order` failed: division by zero"),
+            "{}",
+            err.message
+        );
+    }
+
+    #[test]
+    fn a_condition_that_gives_no_truth_value_fails() {
+        let text = RULES.replace(
+            "segment regular = orders >= 3",
+            "segment regular = if orders >= 3 { true }",
+        );
+        let p = program(&text);
+        let err = decide(&p, customer(1, true, None, None)).unwrap_err();
+        assert_eq!(err.rule, "segment regular");
+        assert_eq!(
+            err.message,
+            "the condition of segment `regular` gave no value, not true or false"
+        );
+    }
+
+    #[test]
+    fn json_lines_name_everything() {
+        let p = program(RULES);
+        let d = decide(&p, customer(12, true, Some(true), Some("2026-01-01"))).unwrap();
+        let mut out = Vec::new();
+        d.write_json(&p, &mut out);
+        let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(v["id"], "C1");
+        assert_eq!(v["tier"], "gold");
+        assert_eq!(v["triggers"], serde_json::json!(["high", "middle"]));
+        assert_eq!(v["actions"][0]["template"], "high");
+        assert_eq!(v["actions"][0]["params"]["share"], 8);
+        assert_eq!(v["actions"][1]["offer"], "SMS");
+        assert_eq!(v["actions"][1]["template"], serde_json::Value::Null);
+        assert_eq!(
+            v["suppressed"],
+            serde_json::json!([{"trigger": "low", "reason": "cap:max_triggers"}])
+        );
+    }
+}

@@ -1,0 +1,622 @@
+//! A checked rule set turned into an evaluation plan: variable slots, the order metrics and
+//! segments are computed in, tiers, triggers and actions by index. A [`Program`] holds no rhai
+//! objects (they are not `Send`), so one program is shared by every worker thread; each worker
+//! compiles its own [`super::Evaluator`] from it.
+
+use crate::check::Checked;
+use crate::diagnostics::Diagnostic;
+use crate::expr;
+use crate::model::{placeholders, AsOf, Expr, FieldType, ParamValue, RuleSet, Trigger};
+use crate::source::Sources;
+use chrono::NaiveDate;
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use std::path::Path;
+
+/// One expression of the rule set, with the rule it belongs to and the slots it reads.
+#[derive(Debug, Clone)]
+pub(crate) struct Unit {
+    /// The kind of rule: `metric`, `segment`, `tier`, `trigger` or `parameter`.
+    pub kind: &'static str,
+    /// The rule's name; a parameter is named `action.parameter`.
+    pub name: String,
+    pub expr: Expr,
+    /// The variables the expression reads, with their slots (each name once).
+    pub reads: Vec<(String, usize)>,
+}
+
+/// A metric or segment to compute, in dependency order.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Step {
+    Metric { index: usize, unit: usize },
+    Segment { index: usize, unit: usize },
+}
+
+/// A value tier: its condition, `None` for `otherwise`.
+#[derive(Debug, Clone)]
+pub(crate) struct TierPlan {
+    pub name: String,
+    pub unit: Option<usize>,
+}
+
+/// A trigger: its condition, consent slot, priority and actions.
+#[derive(Debug, Clone)]
+pub(crate) struct TriggerPlan {
+    pub name: String,
+    pub unit: usize,
+    pub consent: usize,
+    pub priority: i64,
+    pub actions: Vec<ActionPlan>,
+}
+
+/// An action with its parameters.
+#[derive(Debug, Clone)]
+pub(crate) struct ActionPlan {
+    pub name: String,
+    pub template: Option<String>,
+    pub offer: Option<String>,
+    pub params: Vec<(String, ParamPlan)>,
+}
+
+/// How a parameter's value is made.
+#[derive(Debug, Clone)]
+pub(crate) enum ParamPlan {
+    /// An expression (a unit).
+    Expr(usize),
+    /// A text with placeholders.
+    Text(Vec<Piece>),
+}
+
+/// A piece of a parameter text.
+#[derive(Debug, Clone)]
+pub(crate) enum Piece {
+    Text(String),
+    /// The value of a slot.
+    Slot(usize),
+    /// The `as_of` date.
+    AsOf,
+}
+
+/// A rule set ready to evaluate; `Send + Sync`, shared by all workers of a run.
+#[derive(Debug, Clone)]
+pub struct Program {
+    rules: RuleSet,
+    name: String,
+    hash: String,
+    /// Slot names: fields (schema order), metrics, segments, then `tier`.
+    slots: Vec<String>,
+    slot_of: HashMap<String, usize>,
+    key: usize,
+    pub(crate) units: Vec<Unit>,
+    pub(crate) steps: Vec<Step>,
+    pub(crate) tiers: Vec<TierPlan>,
+    pub(crate) triggers: Vec<TriggerPlan>,
+    pub(crate) max_triggers: Option<usize>,
+    /// Where each test case is written.
+    test_places: Vec<TestPlace>,
+}
+
+/// Where a test case is written: its file, line, and the directory its `from` paths are
+/// relative to.
+#[derive(Debug, Clone)]
+pub struct TestPlace {
+    pub file: std::path::PathBuf,
+    pub line: usize,
+    pub base: std::path::PathBuf,
+}
+
+/// A rule set that cannot become a program: I/O trouble or errors in its files.
+#[derive(Debug)]
+pub struct LoadError {
+    /// What went wrong, each with its place.
+    pub diagnostics: Vec<Diagnostic>,
+    /// The files the diagnostics point into.
+    pub sources: Sources,
+}
+
+impl std::fmt::Display for LoadError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let text = crate::diagnostics::render(
+            &self.diagnostics,
+            &self.sources,
+            crate::diagnostics::Format::Plain,
+            false,
+        );
+        f.write_str(text.trim_end())
+    }
+}
+
+impl std::error::Error for LoadError {}
+
+impl Program {
+    /// Loads, checks and plans the rule set at `path` (a file or a directory), for embedding:
+    /// `Err` carries the diagnostics (warnings do not stop a program).
+    ///
+    /// ```
+    /// let program = idic::engine::Program::load(std::path::Path::new("rules/retail")).unwrap();
+    /// assert_eq!(program.name(), "retail");
+    /// ```
+    pub fn load(path: &std::path::Path) -> Result<Program, LoadError> {
+        let checked = crate::check::check_path(path).map_err(|d| LoadError {
+            diagnostics: vec![d],
+            sources: Sources::default(),
+        })?;
+        Program::new(&checked).map_err(|diagnostics| LoadError {
+            diagnostics,
+            sources: checked.sources,
+        })
+    }
+
+    /// The plan of a checked rule set. `Err` holds the errors when the rule set has any (render
+    /// them with the checked sources); warnings do not prevent a program.
+    pub fn new(checked: &Checked) -> Result<Program, Vec<Diagnostic>> {
+        if checked.has_errors() {
+            return Err(checked
+                .diagnostics
+                .iter()
+                .filter(|d| d.is_error())
+                .cloned()
+                .collect());
+        }
+        let no_schema = || {
+            vec![
+                Diagnostic::error("no-schema", "the rule set has no `customer` schema")
+                    .help("declare the export's columns in a `customer { ... }` block"),
+            ]
+        };
+        let rules = &checked.rules;
+        let schema = rules.schema.as_ref().ok_or_else(no_schema)?;
+        let key = schema
+            .fields
+            .iter()
+            .position(|f| f.key)
+            .ok_or_else(no_schema)?;
+
+        let slots: Vec<String> = schema
+            .fields
+            .iter()
+            .map(|f| f.name.value.clone())
+            .chain(rules.metrics.iter().map(|m| m.name.value.clone()))
+            .chain(rules.segments.iter().map(|s| s.name.value.clone()))
+            .chain(["tier".to_string()])
+            .collect();
+        let slot_of: HashMap<String, usize> = slots
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (n.clone(), i))
+            .collect();
+
+        let mut builder = Builder {
+            slot_of: &slot_of,
+            units: Vec::new(),
+            engine: expr::engine(NaiveDate::MIN),
+            visible: expr::Visible::new(slots.iter().map(String::as_str)),
+        };
+        let metric_units: Vec<usize> = rules
+            .metrics
+            .iter()
+            .map(|m| builder.unit("metric", &m.name.value, &m.expr))
+            .collect();
+        let segment_units: Vec<usize> = rules
+            .segments
+            .iter()
+            .map(|s| builder.unit("segment", &s.name.value, &s.condition))
+            .collect();
+        let steps = dependency_order(rules, &builder.units, &metric_units, &segment_units);
+
+        let tiers = rules
+            .tiers
+            .iter()
+            .flat_map(|t| &t.tiers)
+            .map(|t| TierPlan {
+                name: t.name.value.clone(),
+                unit: t
+                    .condition
+                    .as_ref()
+                    .map(|c| builder.unit("tier", &t.name.value, c)),
+            })
+            .collect();
+
+        let mut triggers = Vec::new();
+        for t in &rules.triggers {
+            triggers.push(builder.trigger(t)?);
+        }
+
+        let test_places = rules
+            .tests
+            .iter()
+            .map(|t| {
+                let file = checked.sources.path(t.span.file).to_path_buf();
+                let line = checked.sources.get(t.span.file).line_col(t.span.start).line;
+                let base = file.parent().map(Path::to_path_buf).unwrap_or_default();
+                TestPlace { file, line, base }
+            })
+            .collect();
+        let settings = rules.settings.as_ref();
+        Ok(Program {
+            test_places,
+            name: settings.map_or_else(String::new, |s| s.name.value.clone()),
+            hash: content_hash(&checked.sources),
+            max_triggers: settings
+                .and_then(|s| s.max_triggers.as_ref())
+                .map(|m| m.value as usize),
+            units: builder.units,
+            rules: rules.clone(),
+            slots,
+            slot_of,
+            key,
+            steps,
+            tiers,
+            triggers,
+        })
+    }
+
+    /// The model the program was made from.
+    pub fn rules(&self) -> &RuleSet {
+        &self.rules
+    }
+
+    /// The rule set's name (`ruleset "retail"`), empty when it has none.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// `sha256:` and the hex digest of the rule files (names and contents, in load order): the
+    /// same files give the same hash wherever they are.
+    pub fn content_hash(&self) -> &str {
+        &self.hash
+    }
+
+    /// The `as_of` the rule set declares, if any.
+    pub fn default_as_of(&self) -> Option<AsOf> {
+        self.rules
+            .settings
+            .as_ref()
+            .and_then(|s| s.as_of.as_ref())
+            .map(|a| a.value)
+    }
+
+    /// The schema's fields, in declaration order (a record holds one value per field).
+    pub fn fields(&self) -> &[crate::model::Field] {
+        self.rules.schema.as_ref().map_or(&[], |s| &s.fields)
+    }
+
+    /// The index of the customer-id field.
+    pub fn key_field(&self) -> usize {
+        self.key
+    }
+
+    /// Fields holding money, by index: the summary sums them per tier.
+    pub fn money_fields(&self) -> Vec<usize> {
+        self.fields()
+            .iter()
+            .enumerate()
+            .filter(|(_, f)| f.ty.value == FieldType::Money)
+            .map(|(i, _)| i)
+            .collect()
+    }
+
+    /// Segment names, in declaration order.
+    pub fn segment_names(&self) -> impl ExactSizeIterator<Item = &str> {
+        self.rules.segments.iter().map(|s| s.name.value.as_str())
+    }
+
+    /// Tier names, in order.
+    pub fn tier_names(&self) -> impl ExactSizeIterator<Item = &str> {
+        self.tiers.iter().map(|t| t.name.as_str())
+    }
+
+    /// Trigger names, in declaration order.
+    pub fn trigger_names(&self) -> impl ExactSizeIterator<Item = &str> {
+        self.triggers.iter().map(|t| t.name.as_str())
+    }
+
+    /// The name of segment `i`.
+    pub fn segment_name(&self, i: usize) -> &str {
+        &self.rules.segments[i].name.value
+    }
+
+    /// The name of tier `i`.
+    pub fn tier_name(&self, i: usize) -> &str {
+        &self.tiers[i].name
+    }
+
+    /// The name of trigger `i`.
+    pub fn trigger_name(&self, i: usize) -> &str {
+        &self.triggers[i].name
+    }
+
+    /// Action `a` of trigger `t`: its name, template and offer.
+    pub fn action(&self, t: usize, a: usize) -> (&str, Option<&str>, Option<&str>) {
+        let action = &self.triggers[t].actions[a];
+        (
+            &action.name,
+            action.template.as_deref(),
+            action.offer.as_deref(),
+        )
+    }
+
+    /// The parameter names of action `a` of trigger `t`, in declaration order.
+    pub fn param_names(&self, t: usize, a: usize) -> impl Iterator<Item = &str> {
+        self.triggers[t].actions[a]
+            .params
+            .iter()
+            .map(|(n, _)| n.as_str())
+    }
+
+    /// Every (trigger, action) pair in declaration order, with a flat index the summary counts by.
+    pub fn actions(&self) -> impl Iterator<Item = (usize, usize)> + '_ {
+        self.triggers
+            .iter()
+            .enumerate()
+            .flat_map(|(t, trig)| (0..trig.actions.len()).map(move |a| (t, a)))
+    }
+
+    /// The flat index of action `a` of trigger `t` (see [`Program::actions`]).
+    pub fn action_index(&self, t: usize, a: usize) -> usize {
+        self.triggers[..t]
+            .iter()
+            .map(|t| t.actions.len())
+            .sum::<usize>()
+            + a
+    }
+
+    /// Most triggers fired per customer (`max_triggers`), `None` for all.
+    pub fn max_triggers(&self) -> Option<usize> {
+        self.max_triggers
+    }
+
+    /// Where test case `i` is written.
+    pub fn test_place(&self, i: usize) -> &TestPlace {
+        &self.test_places[i]
+    }
+
+    /// The condition of segment `i`: its source and the names it reads.
+    pub fn segment_condition(&self, i: usize) -> (&str, Vec<&str>) {
+        let unit = self
+            .steps
+            .iter()
+            .find_map(|s| match *s {
+                Step::Segment { index, unit } if index == i => Some(unit),
+                _ => None,
+            })
+            .expect("every segment is a step");
+        self.unit_text(unit)
+    }
+
+    /// The condition of tier `i` (`None` for `otherwise`).
+    pub fn tier_condition(&self, i: usize) -> Option<(&str, Vec<&str>)> {
+        self.tiers[i].unit.map(|u| self.unit_text(u))
+    }
+
+    /// The condition of trigger `i`.
+    pub fn trigger_condition(&self, i: usize) -> (&str, Vec<&str>) {
+        self.unit_text(self.triggers[i].unit)
+    }
+
+    /// The consent field of trigger `i`.
+    pub fn trigger_consent(&self, i: usize) -> &str {
+        &self.slots[self.triggers[i].consent]
+    }
+
+    fn unit_text(&self, unit: usize) -> (&str, Vec<&str>) {
+        let u = &self.units[unit];
+        (
+            u.expr.source.as_str(),
+            u.reads.iter().map(|(n, _)| n.as_str()).collect(),
+        )
+    }
+
+    pub(crate) fn slot_count(&self) -> usize {
+        self.slots.len()
+    }
+
+    pub(crate) fn slot_of(&self, name: &str) -> Option<usize> {
+        self.slot_of.get(name).copied()
+    }
+
+    pub(crate) fn slot_names(&self) -> impl Iterator<Item = &str> {
+        self.slots.iter().map(String::as_str)
+    }
+
+    /// The slot of `tier`.
+    pub(crate) fn tier_slot(&self) -> usize {
+        self.slots.len() - 1
+    }
+
+    /// The first slot of the metrics (fields come before).
+    pub(crate) fn metric_slot(&self, i: usize) -> usize {
+        self.fields().len() + i
+    }
+
+    /// The slot of segment `i`.
+    pub(crate) fn segment_slot(&self, i: usize) -> usize {
+        self.fields().len() + self.rules.metrics.len() + i
+    }
+}
+
+/// Collects units, compiling each once to learn what it reads.
+struct Builder<'a> {
+    slot_of: &'a HashMap<String, usize>,
+    units: Vec<Unit>,
+    engine: rhai::Engine,
+    visible: expr::Visible,
+}
+
+impl Builder<'_> {
+    fn trigger(&mut self, t: &Trigger) -> Result<TriggerPlan, Vec<Diagnostic>> {
+        // `check` reports a trigger without a condition or a bool consent field as an error.
+        let consent = t
+            .channel
+            .as_ref()
+            .and_then(|c| c.consent.as_ref())
+            .and_then(|c| self.slot_of.get(&c.value).copied());
+        let (Some(condition), Some(consent)) = (&t.condition, consent) else {
+            return Err(vec![Diagnostic::error(
+                "missing-property",
+                format!(
+                    "trigger `{}` has no condition or no consent field",
+                    t.name.value
+                ),
+            )
+            .at(t.name.span)]);
+        };
+        let unit = self.unit("trigger", &t.name.value, condition);
+        let mut actions = Vec::new();
+        for a in &t.actions {
+            let mut params = Vec::new();
+            for p in &a.params {
+                let plan = match &p.value {
+                    ParamValue::Expr(e) => {
+                        let name = format!("{}.{}", a.name.value, p.name.value);
+                        ParamPlan::Expr(self.unit("parameter", &name, e))
+                    }
+                    ParamValue::Template(text) => {
+                        ParamPlan::Text(pieces(&text.value, self.slot_of))
+                    }
+                };
+                params.push((p.name.value.clone(), plan));
+            }
+            actions.push(ActionPlan {
+                name: a.name.value.clone(),
+                template: a.template.as_ref().map(|s| s.value.clone()),
+                offer: a.offer.as_ref().map(|s| s.value.clone()),
+                params,
+            });
+        }
+        Ok(TriggerPlan {
+            name: t.name.value.clone(),
+            unit,
+            consent,
+            priority: t.priority.as_ref().map_or(0, |p| p.value),
+            actions,
+        })
+    }
+
+    fn unit(&mut self, kind: &'static str, name: &str, expr: &Expr) -> usize {
+        // The rule set checked clean, so every expression compiles.
+        let mut reads: Vec<(String, usize)> = Vec::new();
+        if let Ok(ast) = expr::compile_in(&self.engine, expr, &self.visible) {
+            for (name, _) in expr::references(&ast) {
+                if let Some(&slot) = self.slot_of.get(&name) {
+                    if !reads.iter().any(|(n, _)| *n == name) {
+                        reads.push((name, slot));
+                    }
+                }
+            }
+        }
+        self.units.push(Unit {
+            kind,
+            name: name.to_string(),
+            expr: expr.clone(),
+            reads,
+        });
+        self.units.len() - 1
+    }
+}
+
+/// Metrics and segments ordered so each comes after what it reads; metrics first (they never
+/// read segments), each kind in declaration order where dependencies allow.
+fn dependency_order(
+    rules: &RuleSet,
+    units: &[Unit],
+    metric_units: &[usize],
+    segment_units: &[usize],
+) -> Vec<Step> {
+    let steps: Vec<Step> = metric_units
+        .iter()
+        .enumerate()
+        .map(|(index, &unit)| Step::Metric { index, unit })
+        .chain(
+            segment_units
+                .iter()
+                .enumerate()
+                .map(|(index, &unit)| Step::Segment { index, unit }),
+        )
+        .collect();
+    let fields = rules.schema.as_ref().map_or(0, |s| s.fields.len());
+    // Step `i` computes slot `fields + i`: metrics then segments, as laid out.
+    let step_of_slot = |slot: usize| slot.checked_sub(fields).filter(|&i| i < steps.len());
+    let mut order = Vec::with_capacity(steps.len());
+    let mut state = vec![0u8; steps.len()]; // 0 new, 1 visiting, 2 done
+    fn visit(
+        i: usize,
+        steps: &[Step],
+        units: &[Unit],
+        step_of_slot: &dyn Fn(usize) -> Option<usize>,
+        state: &mut [u8],
+        order: &mut Vec<Step>,
+    ) {
+        if state[i] != 0 {
+            return; // done, or a cycle (`check` rejects those)
+        }
+        state[i] = 1;
+        let unit = match steps[i] {
+            Step::Metric { unit, .. } | Step::Segment { unit, .. } => unit,
+        };
+        for &(_, slot) in &units[unit].reads {
+            if let Some(dep) = step_of_slot(slot) {
+                visit(dep, steps, units, step_of_slot, state, order);
+            }
+        }
+        state[i] = 2;
+        order.push(steps[i]);
+    }
+    for i in 0..steps.len() {
+        visit(i, &steps, units, &step_of_slot, &mut state, &mut order);
+    }
+    order
+}
+
+/// A parameter text split into literal text and placeholders.
+fn pieces(text: &str, slot_of: &HashMap<String, usize>) -> Vec<Piece> {
+    let mut out = Vec::new();
+    let mut literal = String::new();
+    let mut at = 0;
+    let unescape = |s: &str| s.replace("{{", "{").replace("}}", "}");
+    for p in placeholders(text) {
+        literal.push_str(&unescape(&text[at..p.range.start]));
+        at = p.range.end;
+        let piece = match slot_of.get(p.name) {
+            Some(&slot) => Piece::Slot(slot),
+            None if p.name == "as_of" => Piece::AsOf,
+            // `check` rejects unknown names; keep the text as written.
+            None => {
+                literal.push_str(&text[p.range.clone()]);
+                continue;
+            }
+        };
+        if !literal.is_empty() {
+            out.push(Piece::Text(std::mem::take(&mut literal)));
+        }
+        out.push(piece);
+    }
+    literal.push_str(&unescape(&text[at..]));
+    if !literal.is_empty() {
+        out.push(Piece::Text(literal));
+    }
+    out
+}
+
+/// `sha256:<hex>` over each file's name and text, in load order.
+fn content_hash(sources: &Sources) -> String {
+    let mut hasher = Sha256::new();
+    for (_, file) in sources.iter() {
+        let name = file
+            .path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        hasher.update((name.len() as u64).to_le_bytes());
+        hasher.update(name.as_bytes());
+        hasher.update((file.text.len() as u64).to_le_bytes());
+        hasher.update(file.text.as_bytes());
+    }
+    let digest = hasher.finalize();
+    let mut hex = String::with_capacity(71);
+    hex.push_str("sha256:");
+    for byte in digest {
+        hex.push_str(&format!("{byte:02x}"));
+    }
+    hex
+}

@@ -1,0 +1,141 @@
+//! Decisions and rejects as bytes, in the output formats.
+//!
+//! - JSONL decisions: one object per line, see [`Decision::write_json`].
+//! - CSV decisions: the columns of [`CSV_HEADER`]; lists are joined with `;` (segments,
+//!   triggers, actions as `trigger.action`, and each action's template and offer in the same
+//!   order, empty where an action has none), suppressed triggers as `trigger=reason`, and
+//!   `params` is a JSON object keyed by `trigger.action` holding each action's parameters.
+//! - Rejects: CSV `line,id,column,rule,code,reason`, or JSONL objects with those keys.
+
+use crate::engine::{Decision, Program, CSV_HEADER};
+use crate::io::Reject;
+
+/// How decisions (and rejects) are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum OutputFormat {
+    /// Comma-separated values with a header row.
+    Csv,
+    /// One JSON object per line.
+    Jsonl,
+}
+
+impl OutputFormat {
+    /// The format a file's extension names: `.csv`, `.jsonl` or `.ndjson`.
+    pub fn of(path: &std::path::Path) -> Option<OutputFormat> {
+        match path.extension()?.to_str()?.to_ascii_lowercase().as_str() {
+            "csv" => Some(OutputFormat::Csv),
+            "jsonl" | "ndjson" => Some(OutputFormat::Jsonl),
+            _ => None,
+        }
+    }
+}
+
+/// The columns of a CSV rejects file.
+pub const REJECT_HEADER: [&str; 6] = ["line", "id", "column", "rule", "code", "reason"];
+
+/// Encodes rows of one format into a buffer taken with [`Encoder::take`]; one per thread.
+pub struct Encoder {
+    format: OutputFormat,
+    json: Vec<u8>,
+    csv: csv::Writer<Vec<u8>>,
+}
+
+fn csv_writer(buffer: Vec<u8>) -> csv::Writer<Vec<u8>> {
+    csv::WriterBuilder::new()
+        .has_headers(false)
+        .terminator(csv::Terminator::Any(b'\n'))
+        .from_writer(buffer)
+}
+
+impl Encoder {
+    pub fn new(format: OutputFormat) -> Encoder {
+        Encoder {
+            format,
+            json: Vec::new(),
+            csv: csv_writer(Vec::new()),
+        }
+    }
+
+    /// The bytes encoded since the last call.
+    pub fn take(&mut self) -> Vec<u8> {
+        let mut out = Vec::new();
+        self.take_into(&mut out);
+        out
+    }
+
+    /// Puts the bytes encoded since the last call in `out` (replacing what it held); `out`'s
+    /// buffer is kept for the next rows.
+    pub fn take_into(&mut self, out: &mut Vec<u8>) {
+        out.clear();
+        match self.format {
+            OutputFormat::Jsonl => std::mem::swap(&mut self.json, out),
+            OutputFormat::Csv => {
+                let spare = std::mem::take(out);
+                let full = std::mem::replace(&mut self.csv, csv_writer(spare));
+                // Writing to a Vec cannot fail.
+                *out = full.into_inner().unwrap_or_default();
+            }
+        }
+    }
+
+    /// The header of a decisions file (CSV only).
+    pub fn decisions_header(&mut self) {
+        if self.format == OutputFormat::Csv {
+            self.csv_row(&CSV_HEADER);
+        }
+    }
+
+    /// The header of a rejects file (CSV only).
+    pub fn rejects_header(&mut self) {
+        if self.format == OutputFormat::Csv {
+            self.csv_row(&REJECT_HEADER);
+        }
+    }
+
+    /// Encodes one decision.
+    pub fn decision(&mut self, program: &Program, decision: &Decision) {
+        match self.format {
+            OutputFormat::Jsonl => decision.write_json(program, &mut self.json),
+            OutputFormat::Csv => {
+                let cells = decision.csv_cells(program);
+                self.csv_row(&cells);
+            }
+        }
+    }
+
+    /// Encodes one reject.
+    pub fn reject(&mut self, reject: &Reject) {
+        let opt = |s: &Option<String>| s.clone().unwrap_or_default();
+        match self.format {
+            OutputFormat::Csv => {
+                let cells = [
+                    reject.line.to_string(),
+                    opt(&reject.id),
+                    opt(&reject.column),
+                    opt(&reject.rule),
+                    reject.code.as_str().to_string(),
+                    reject.reason.clone(),
+                ];
+                self.csv_row(&cells);
+            }
+            OutputFormat::Jsonl => {
+                let object = serde_json::json!({
+                    "line": reject.line,
+                    "id": reject.id,
+                    "column": reject.column,
+                    "rule": reject.rule,
+                    "code": reject.code.as_str(),
+                    "reason": reject.reason,
+                });
+                serde_json::to_writer(&mut self.json, &object)
+                    .expect("writing to a Vec cannot fail");
+                self.json.push(b'\n');
+            }
+        }
+    }
+
+    fn csv_row<S: AsRef<[u8]>>(&mut self, cells: &[S]) {
+        // Writing to a Vec cannot fail.
+        let _ = self.csv.write_record(cells);
+    }
+}

@@ -1,0 +1,672 @@
+//! Reading an export in batches of raw rows, each row with the line it starts on.
+//!
+//! The reading thread only cuts the file into batches at row boundaries (a scan for quotes and
+//! line ends, with `memchr`); CSV fields are split and typed later by the workers, in parallel.
+//! A CSV line end inside a quoted field does not end a row: the cut follows the `csv` crate's
+//! rules (a quote opens a quoted field only at the start of a field; `""` inside is a quote).
+
+use memchr::{memchr, memchr2_iter, memchr3};
+use std::borrow::Cow;
+use std::fs::File;
+use std::io::{self, Read, Seek};
+use std::path::Path;
+
+/// The formats an export can come in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum InputFormat {
+    /// Comma-separated values with a header row.
+    Csv,
+    /// One JSON object per line, keyed by column name.
+    Jsonl,
+}
+
+impl InputFormat {
+    /// The format a file's extension names: `.csv`, `.jsonl` or `.ndjson`.
+    pub fn of(path: &Path) -> Option<InputFormat> {
+        match path.extension()?.to_str()?.to_ascii_lowercase().as_str() {
+            "csv" => Some(InputFormat::Csv),
+            "jsonl" | "ndjson" => Some(InputFormat::Jsonl),
+            _ => None,
+        }
+    }
+
+    /// The format's name, as on the command line.
+    pub fn word(self) -> &'static str {
+        match self {
+            InputFormat::Csv => "csv",
+            InputFormat::Jsonl => "jsonl",
+        }
+    }
+}
+
+/// Whole rows of an export, as read, for one worker.
+#[derive(Debug)]
+pub struct RawRows {
+    format: InputFormat,
+    text: Vec<u8>,
+    /// The line the text starts on (1-based).
+    first_line: u64,
+    /// Where the text starts in the file.
+    first_byte: u64,
+}
+
+/// Where a row starts in the export.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct At {
+    /// The line (1-based; a CSV header is line 1).
+    pub line: u64,
+    /// The byte offset in the file.
+    pub byte: u64,
+}
+
+/// One raw row: a CSV record (fields split, not typed) or a JSONL line.
+#[derive(Debug, Clone, Copy)]
+pub enum Row<'a> {
+    Csv(&'a csv::ByteRecord),
+    Json(&'a [u8]),
+}
+
+impl RawRows {
+    /// Calls `f` with each row and where it starts; `record` is scratch space for CSV. Blank
+    /// lines hold no row.
+    pub fn each(&self, record: &mut csv::ByteRecord, mut f: impl FnMut(At, Row<'_>)) {
+        match self.format {
+            InputFormat::Csv => {
+                let mut reader = csv::ReaderBuilder::new()
+                    .has_headers(false)
+                    .flexible(true)
+                    .from_reader(self.text.as_slice());
+                // The `csv` crate's line numbers (and byte offsets) lag behind after `\r\n`
+                // line ends: count the line breaks before each row's first byte instead.
+                let mut lines = Lines::new(&self.text, self.first_line);
+                // Reading from memory cannot fail, and byte records are not checked for UTF-8.
+                while reader.read_byte_record(record).unwrap_or(false) {
+                    let mut start = record.position().map_or(0, |p| p.byte() as usize);
+                    while matches!(self.text.get(start), Some(b'\r' | b'\n')) {
+                        start += 1;
+                    }
+                    f(self.at(&mut lines, start), Row::Csv(record));
+                }
+            }
+            InputFormat::Jsonl => {
+                let mut byte = self.first_byte;
+                for (line, text) in (self.first_line..).zip(self.text.split(|&b| b == b'\n')) {
+                    let at = At { line, byte };
+                    byte += text.len() as u64 + 1;
+                    let text = text.strip_suffix(b"\r").unwrap_or(text);
+                    if !text.iter().all(u8::is_ascii_whitespace) {
+                        f(at, Row::Json(text));
+                    }
+                }
+            }
+        }
+    }
+
+    /// Where the row starting at `offset` of the text is.
+    fn at(&self, lines: &mut Lines<'_>, offset: usize) -> At {
+        At {
+            line: lines.at(offset),
+            byte: self.first_byte + offset as u64,
+        }
+    }
+}
+
+impl RawRows {
+    /// Calls `f` with where each CSV row starts and its cell at `column` (`None` when the row
+    /// has fewer cells), splitting the row only as far as that cell: the survey reads ids this
+    /// way, several times faster than splitting every cell. Cells read as the `csv` crate reads
+    /// them (quoted cells unescaped); rows as [`RawRows::each`] finds them.
+    pub fn each_cell(&self, column: usize, mut f: impl FnMut(At, Option<Cow<'_, [u8]>>)) {
+        let text = self.text.as_slice();
+        let mut lines = Lines::new(text, self.first_line);
+        let mut pos = 0;
+        while pos < text.len() {
+            if matches!(text[pos], b'\r' | b'\n') {
+                pos += 1; // a blank line holds no row
+                continue;
+            }
+            let at = self.at(&mut lines, pos);
+            let mut cell = None;
+            let mut index = 0;
+            loop {
+                let (value, next, row_ended) = csv_field(text, pos);
+                pos = next;
+                if index == column {
+                    cell = Some(value);
+                    if !row_ended {
+                        pos = csv_row_rest(text, pos);
+                    }
+                    break;
+                }
+                if row_ended {
+                    break;
+                }
+                index += 1;
+            }
+            f(at, cell);
+        }
+    }
+}
+
+/// Line numbers of byte offsets in a batch, for offsets asked in increasing order.
+struct Lines<'a> {
+    breaks: std::iter::Peekable<Box<dyn Iterator<Item = usize> + 'a>>,
+    line: u64,
+}
+
+impl<'a> Lines<'a> {
+    fn new(text: &'a [u8], first_line: u64) -> Lines<'a> {
+        Lines {
+            breaks: (Box::new(line_breaks(text)) as Box<dyn Iterator<Item = usize>>).peekable(),
+            line: first_line,
+        }
+    }
+
+    /// The line of the byte at `offset`.
+    fn at(&mut self, offset: usize) -> u64 {
+        while self.breaks.next_if(|&b| b < offset).is_some() {
+            self.line += 1;
+        }
+        self.line
+    }
+}
+
+/// The offsets of the line breaks in `text`: each `\n`, and each `\r` not followed by one (a
+/// `\r\n` is one break).
+fn line_breaks(text: &[u8]) -> impl Iterator<Item = usize> + '_ {
+    memchr2_iter(b'\n', b'\r', text)
+        .filter(move |&i| text[i] == b'\n' || text.get(i + 1) != Some(&b'\n'))
+}
+
+/// The CSV cell starting at `pos`: its value, where the next cell or row starts, and whether
+/// the row ended. A quote opens a quoted cell only as its first byte; inside, `""` is a quote;
+/// after the closing quote, bytes up to the delimiter are kept as they are (as `csv` does).
+fn csv_field(text: &[u8], pos: usize) -> (Cow<'_, [u8]>, usize, bool) {
+    let (value, mut at): (Cow<'_, [u8]>, usize) = if text.get(pos) == Some(&b'"') {
+        let mut value: Cow<'_, [u8]> = Cow::Borrowed(&[]);
+        let mut from = pos + 1;
+        loop {
+            let Some(q) = memchr(b'"', &text[from..]).map(|q| from + q) else {
+                // Never closed: the cell runs to the end.
+                append(&mut value, &text[from..]);
+                return (value, text.len(), true);
+            };
+            append(&mut value, &text[from..q]);
+            if text.get(q + 1) == Some(&b'"') {
+                value.to_mut().push(b'"');
+                from = q + 2;
+            } else {
+                break (value, q + 1);
+            }
+        }
+    } else {
+        (Cow::Borrowed(&[][..]), pos)
+    };
+    let quoted = at > pos;
+    let end = memchr3(b',', b'\n', b'\r', &text[at..]).map_or(text.len(), |e| at + e);
+    let value = if quoted {
+        let mut value = value;
+        append(&mut value, &text[at..end]);
+        value
+    } else {
+        Cow::Borrowed(&text[pos..end])
+    };
+    at = end;
+    match text.get(at) {
+        Some(b',') => (value, at + 1, false),
+        Some(b'\r') if text.get(at + 1) == Some(&b'\n') => (value, at + 2, true),
+        Some(_) => (value, at + 1, true),
+        None => (value, at, true),
+    }
+}
+
+/// Appends `more` to `value`, borrowing while it is the only piece.
+fn append<'t>(value: &mut Cow<'t, [u8]>, more: &'t [u8]) {
+    if value.is_empty() {
+        *value = Cow::Borrowed(more);
+    } else if !more.is_empty() {
+        value.to_mut().extend_from_slice(more);
+    }
+}
+
+/// Skips the rest of a CSV row from the start of a cell: where the next row starts.
+fn csv_row_rest(text: &[u8], mut pos: usize) -> usize {
+    // Where the current cell starts: a quote there opens a quoted cell.
+    let mut cell_start = pos;
+    loop {
+        // Cells without quotes are skipped a line end at a time.
+        let Some(at) = memchr3(b'"', b'\n', b'\r', &text[pos..]).map(|a| pos + a) else {
+            return text.len();
+        };
+        match text[at] {
+            b'\n' => return at + 1,
+            b'\r' if text.get(at + 1) == Some(&b'\n') => return at + 2,
+            b'\r' => return at + 1,
+            _ if at == cell_start || text[at - 1] == b',' => {
+                let (_, next, row_ended) = csv_field(text, at);
+                if row_ended {
+                    return next;
+                }
+                pos = next;
+                cell_start = next;
+            }
+            _ => pos = at + 1,
+        }
+    }
+}
+
+/// An export opened for reading in batches.
+pub struct BatchReader {
+    format: InputFormat,
+    file: CountingReader,
+    /// The start of a row read with the last batch, for the next one.
+    carry: Vec<u8>,
+    /// The line the carried text starts on.
+    line: u64,
+    /// Where the carried text starts in the file.
+    byte: u64,
+    eof: bool,
+    batch_bytes: usize,
+}
+
+/// Counts the bytes read, for the progress bar.
+struct CountingReader {
+    file: File,
+    read: u64,
+}
+
+impl Read for CountingReader {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.file.read(buf)?;
+        self.read += n as u64;
+        Ok(n)
+    }
+}
+
+impl BatchReader {
+    /// Opens `file` from its start, for batches of about `batch_bytes`; for CSV, also returns
+    /// the header's column names.
+    pub fn open(
+        file: &File,
+        format: InputFormat,
+        batch_bytes: usize,
+    ) -> io::Result<(BatchReader, Option<Vec<String>>)> {
+        let mut file = file.try_clone()?;
+        file.rewind()?;
+        let mut reader = BatchReader {
+            format,
+            file: CountingReader { file, read: 0 },
+            carry: Vec::new(),
+            line: 1,
+            byte: 0,
+            eof: false,
+            batch_bytes: batch_bytes.max(1),
+        };
+        let header = match format {
+            InputFormat::Csv => Some(reader.header()?),
+            InputFormat::Jsonl => None,
+        };
+        Ok((reader, header))
+    }
+
+    /// The row that starts at `byte` of `file`, alone (its line is not known: 0).
+    pub fn row_at(file: &File, format: InputFormat, byte: u64) -> io::Result<Option<RawRows>> {
+        let mut file = file.try_clone()?;
+        file.seek(io::SeekFrom::Start(byte))?;
+        let mut reader = BatchReader {
+            format,
+            file: CountingReader { file, read: 0 },
+            carry: Vec::new(),
+            line: 0,
+            byte,
+            eof: false,
+            batch_bytes: 4096,
+        };
+        reader.batch(Vec::new(), true)
+    }
+
+    /// Reads the first row as column names.
+    fn header(&mut self) -> io::Result<Vec<String>> {
+        let Some(rows) = self.batch(Vec::new(), true)? else {
+            return Ok(Vec::new());
+        };
+        let mut record = csv::ByteRecord::new();
+        let mut names = Vec::new();
+        rows.each(&mut record, |_, row| {
+            if let Row::Csv(record) = row {
+                names = record
+                    .iter()
+                    .enumerate()
+                    .map(|(i, h)| {
+                        let h = String::from_utf8_lossy(h);
+                        // A UTF-8 byte-order mark some spreadsheet programs write.
+                        let h = if i == 0 {
+                            h.trim_start_matches('\u{feff}')
+                        } else {
+                            &h
+                        };
+                        h.to_string()
+                    })
+                    .collect();
+            }
+        });
+        Ok(names)
+    }
+
+    /// Bytes consumed from the file so far.
+    pub fn bytes_read(&self) -> u64 {
+        self.file.read
+    }
+
+    /// The next batch of whole rows, reusing the buffer of `recycled` when given; `None` at the
+    /// end.
+    pub fn next_batch(&mut self, recycled: Option<RawRows>) -> io::Result<Option<RawRows>> {
+        self.batch(recycled.map(|r| r.text).unwrap_or_default(), false)
+    }
+
+    /// Reads about `batch_bytes` into `text` (after the carried start of a row) and keeps the
+    /// whole rows, carrying the rest to the next batch; with `one_row`, only the first row.
+    fn batch(&mut self, mut text: Vec<u8>, one_row: bool) -> io::Result<Option<RawRows>> {
+        text.clear();
+        text.append(&mut self.carry);
+        let mut want = self.batch_bytes;
+        loop {
+            self.fill(&mut text, want)?;
+            let cut = match self.format {
+                InputFormat::Csv => csv_rows(&text, one_row),
+                InputFormat::Jsonl => {
+                    let last = if one_row {
+                        memchr(b'\n', &text)
+                    } else {
+                        memchr::memrchr(b'\n', &text)
+                    };
+                    last.map(|i| {
+                        let end = i + 1;
+                        (end, memchr::memchr_iter(b'\n', &text[..end]).count() as u64)
+                    })
+                }
+            };
+            let (end, breaks) = match cut {
+                Some(cut) => cut,
+                // The last row has no line end.
+                None if self.eof => (text.len(), line_breaks(&text).count() as u64),
+                // A row longer than the batch: read more.
+                None => {
+                    want = text.len() + self.batch_bytes;
+                    continue;
+                }
+            };
+            if end == 0 {
+                return Ok(None);
+            }
+            self.carry.extend_from_slice(&text[end..]);
+            text.truncate(end);
+            let (first_line, first_byte) = (self.line, self.byte);
+            self.line += breaks;
+            self.byte += end as u64;
+            return Ok(Some(RawRows {
+                format: self.format,
+                text,
+                first_line,
+                first_byte,
+            }));
+        }
+    }
+
+    /// Reads into `text` until it holds `want` bytes or the file ends.
+    fn fill(&mut self, text: &mut Vec<u8>, want: usize) -> io::Result<()> {
+        if self.eof || text.len() >= want {
+            return Ok(());
+        }
+        let more = (want - text.len()) as u64;
+        text.reserve(want - text.len());
+        // `read_to_end` appends without zeroing the buffer first.
+        let read = (&mut self.file).take(more).read_to_end(text)?;
+        if (read as u64) < more {
+            self.eof = true;
+        }
+        Ok(())
+    }
+}
+
+/// Where the whole CSV rows of `text` (which starts at a row boundary) end, and how many line
+/// breaks come before that: after the last row end, or after the first with `first`; `None`
+/// when no row ends in `text` yet. Line ends inside quoted fields do not end a row; a `\r`
+/// ends one when no `\n` follows (a `\r\n` ends after its `\n`).
+fn csv_rows(text: &[u8], first: bool) -> Option<(usize, u64)> {
+    let mut found = None;
+    let mut breaks = 0;
+    let mut i = 0;
+    while let Some(at) = memchr3(b'"', b'\n', b'\r', &text[i..]).map(|a| i + a) {
+        i = at + 1;
+        if text[at] != b'"' {
+            match (text[at], text.get(at + 1)) {
+                // The `\r` of a `\r\n`: the `\n` ends the row.
+                (b'\r', Some(b'\n')) => continue,
+                // A last `\r`: whether a `\n` follows is not known yet.
+                (b'\r', None) => break,
+                _ => {}
+            }
+            breaks += 1;
+            found = Some((i, breaks));
+            if first {
+                break;
+            }
+            continue;
+        }
+        // A quote opens a quoted field only at the start of a field.
+        if at > 0 && !matches!(text[at - 1], b',' | b'\n' | b'\r') {
+            continue;
+        }
+        // Inside quotes until a quote that is not doubled; line breaks inside count.
+        let closed = loop {
+            let Some(q) = memchr(b'"', &text[i..]).map(|q| i + q) else {
+                break false;
+            };
+            match text.get(q + 1) {
+                Some(b'"') => i = q + 2,
+                // The text ends right after a quote: doubled or closing is not known yet.
+                None => break false,
+                Some(_) => {
+                    breaks += line_breaks(&text[at..q]).count() as u64;
+                    i = q + 1;
+                    break true;
+                }
+            }
+        };
+        if !closed {
+            break;
+        }
+    }
+    found
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    /// The first bytes a row's text starts with: its first cell unless quoted (CSV), its first
+    /// character (JSON).
+    fn first_bytes(row: Row<'_>) -> Vec<u8> {
+        match row {
+            Row::Csv(r) => r
+                .get(0)
+                .unwrap_or_default()
+                .iter()
+                .take_while(|&&b| b != b'"')
+                .copied()
+                .collect(),
+            Row::Json(t) => t[..1].to_vec(),
+        }
+    }
+
+    /// Every row of `text` read in batches of `size` bytes: (line, fields).
+    fn rows(text: &str, format: InputFormat, size: usize) -> Vec<(u64, Vec<String>)> {
+        let mut file = tempfile::tempfile().unwrap();
+        file.write_all(text.as_bytes()).unwrap();
+        let (mut reader, header) = BatchReader::open(&file, format, size).unwrap();
+        let mut out = Vec::new();
+        if let Some(h) = header {
+            out.push((1, h));
+        }
+        let mut record = csv::ByteRecord::new();
+        while let Some(batch) = reader.next_batch(None).unwrap() {
+            batch.each(&mut record, |at, row| {
+                let fields = match row {
+                    Row::Csv(r) => r
+                        .iter()
+                        .map(|f| String::from_utf8_lossy(f).into())
+                        .collect(),
+                    Row::Json(t) => vec![String::from_utf8_lossy(t).into_owned()],
+                };
+                // The row starts where its place says.
+                assert!(text.as_bytes()[at.byte as usize..].starts_with(&first_bytes(row)));
+                out.push((at.line, fields));
+            });
+        }
+        out
+    }
+
+    /// The fields of each row as the `csv` crate reads the whole text at once.
+    fn csv_crate(text: &str) -> Vec<Vec<String>> {
+        let mut reader = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .flexible(true)
+            .from_reader(text.as_bytes());
+        let mut record = csv::ByteRecord::new();
+        let mut out = Vec::new();
+        while reader.read_byte_record(&mut record).unwrap() {
+            out.push(
+                record
+                    .iter()
+                    .map(|f| String::from_utf8_lossy(f).into())
+                    .collect(),
+            );
+        }
+        out
+    }
+
+    #[test]
+    fn csv_batches_cut_only_between_rows() {
+        let text = "a,b,c\n1,\"x\ny\",3\n2,\"say \"\"hi\"\"\n\",4\r\n3,5\" screen,6\n\n4,\"\",\"q\"\"\"\n5,a\"\nb,c";
+        let fields = csv_crate(text);
+        // The line each row starts on, as an editor shows it.
+        let lines = [1, 2, 4, 6, 8, 9, 10];
+        let whole: Vec<(u64, Vec<String>)> = lines.into_iter().zip(fields).collect();
+        for size in 1..text.len() + 2 {
+            assert_eq!(
+                rows(text, InputFormat::Csv, size),
+                whole,
+                "batches of {size}"
+            );
+        }
+    }
+
+    /// Every row's line and cells of a whole text, through [`RawRows::each`].
+    fn whole(text: &[u8]) -> Vec<(u64, Vec<Vec<u8>>)> {
+        let rows = RawRows {
+            format: InputFormat::Csv,
+            text: text.to_vec(),
+            first_line: 1,
+            first_byte: 0,
+        };
+        let mut out = Vec::new();
+        rows.each(&mut csv::ByteRecord::new(), |at, row| {
+            if let Row::Csv(r) = row {
+                out.push((at.line, r.iter().map(<[u8]>::to_vec).collect()));
+            }
+        });
+        out
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(3000))]
+
+        /// Reading one cell per row agrees with the `csv` crate's full split, row for row.
+        #[test]
+        fn one_cell_reads_as_the_csv_crate_splits(
+            text in proptest::collection::vec(
+                proptest::sample::select(&b"ab,,\"\"\n\r "[..]), 0..60),
+            column in 0usize..4,
+        ) {
+            let rows = RawRows { format: InputFormat::Csv, text: text.clone(), first_line: 1, first_byte: 0 };
+            let mut got = Vec::new();
+            rows.each_cell(column, |at, cell| got.push((at.line, cell.map(|c| c.into_owned()))));
+            let want: Vec<(u64, Option<Vec<u8>>)> = whole(&text)
+                .into_iter()
+                .map(|(line, cells)| (line, cells.get(column).cloned()))
+                .collect();
+            proptest::prop_assert_eq!(got, want);
+        }
+
+        /// Batches of any size hold whole rows: reading in batches gives the rows and lines of
+        /// reading the text at once.
+        #[test]
+        fn batches_of_any_size_keep_rows_whole(
+            text in proptest::collection::vec(
+                proptest::sample::select(&b"ab,\"\n\r"[..]), 0..80),
+            size in 1usize..40,
+        ) {
+            let text = String::from_utf8(text).unwrap();
+            let mut file = tempfile::tempfile().unwrap();
+            file.write_all(text.as_bytes()).unwrap();
+            let (mut reader, _) = BatchReader::open(&file, InputFormat::Jsonl, size).unwrap();
+            // Read as CSV without a header: reuse the JSONL opening, then cut as CSV.
+            reader.format = InputFormat::Csv;
+            let mut got = Vec::new();
+            while let Some(batch) = reader.next_batch(None).unwrap() {
+                batch.each(&mut csv::ByteRecord::new(), |at, row| {
+                    if let Row::Csv(r) = row {
+                        got.push((at.line, r.iter().map(<[u8]>::to_vec).collect::<Vec<_>>()));
+                    }
+                });
+            }
+            proptest::prop_assert_eq!(got, whole(text.as_bytes()));
+        }
+    }
+
+    #[test]
+    fn lines_count_every_kind_of_line_end() {
+        let lines: Vec<u64> = whole(b"a\r\nb\rc\n\"x\r\ny\"\nd")
+            .iter()
+            .map(|r| r.0)
+            .collect();
+        assert_eq!(lines, [1, 2, 3, 4, 6]);
+    }
+
+    #[test]
+    fn windows_line_ends_count_once() {
+        let got = rows("id\r\nC1\r\nC2\r\n\r\nC3", InputFormat::Csv, 4);
+        let lines: Vec<u64> = got.iter().map(|(l, _)| *l).collect();
+        assert_eq!(lines, [1, 2, 3, 5]);
+    }
+
+    #[test]
+    fn jsonl_lines_keep_their_numbers() {
+        let text = "{\"a\":1}\n\n  \n{\"a\":2}\r\n{\"a\":3}";
+        for size in [1, 5, 100] {
+            let got = rows(text, InputFormat::Jsonl, size);
+            let lines: Vec<u64> = got.iter().map(|(l, _)| *l).collect();
+            assert_eq!(lines, [1, 4, 5], "batches of {size}");
+            assert_eq!(got[1].1, ["{\"a\":2}"]);
+        }
+    }
+
+    #[test]
+    fn a_header_without_rows_and_an_empty_file() {
+        assert_eq!(
+            rows("x,y", InputFormat::Csv, 10),
+            [(1, vec!["x".to_string(), "y".to_string()])]
+        );
+        assert_eq!(rows("", InputFormat::Csv, 10), [(1, Vec::<String>::new())]);
+        assert!(rows("", InputFormat::Jsonl, 10).is_empty());
+    }
+
+    #[test]
+    fn a_byte_order_mark_is_not_part_of_the_first_column() {
+        let got = rows("\u{feff}Customer ID,Name\nC1,Ada\n", InputFormat::Csv, 100);
+        assert_eq!(got[0].1, ["Customer ID", "Name"]);
+        assert_eq!(got[1], (2, vec!["C1".to_string(), "Ada".to_string()]));
+    }
+}

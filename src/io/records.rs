@@ -1,0 +1,406 @@
+//! Rows of an export turned into typed field values per the schema, or a [`Reject`] that says
+//! which line, which column and why.
+
+use super::cells::{CellError, CellReader};
+use super::input::Row;
+use crate::diagnostics;
+use crate::engine::Program;
+use rhai::Dynamic;
+use std::fmt;
+
+/// Why a row was rejected, as a stable code (summaries count by it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum RejectCode {
+    /// A CSV row with more or fewer cells than the header.
+    FieldCount,
+    /// A line that is not a JSON object.
+    BadJson,
+    /// A cell that is not UTF-8 text.
+    NotUtf8,
+    /// A required field's cell is empty.
+    MissingValue,
+    /// A cell that does not fit its field's type or format.
+    BadValue,
+    /// An id seen on an earlier row.
+    DuplicateId,
+    /// A rule failed at run time for this customer.
+    RuleFailed,
+}
+
+impl RejectCode {
+    /// The code as written in rejects files and summaries, e.g. `bad-value`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RejectCode::FieldCount => "field-count",
+            RejectCode::BadJson => "bad-json",
+            RejectCode::NotUtf8 => "not-utf8",
+            RejectCode::MissingValue => "missing-value",
+            RejectCode::BadValue => "bad-value",
+            RejectCode::DuplicateId => "duplicate-id",
+            RejectCode::RuleFailed => "rule-failed",
+        }
+    }
+}
+
+/// An input row that was not decided, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reject {
+    /// The line of the input the row starts on (1-based; a CSV header is line 1).
+    pub line: u64,
+    /// The customer id, when it could be read.
+    pub id: Option<String>,
+    /// The export column at fault, if one is.
+    pub column: Option<String>,
+    /// The rule at fault, if one is (e.g. `metric aov`).
+    pub rule: Option<String>,
+    pub code: RejectCode,
+    /// A sentence saying what was found and what was expected.
+    pub reason: String,
+}
+
+impl fmt::Display for Reject {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "line {}", self.line)?;
+        if let Some(id) = &self.id {
+            write!(f, " (id `{id}`)")?;
+        }
+        f.write_str(": ")?;
+        if let Some(column) = &self.column {
+            write!(f, "column `{column}`: ")?;
+        }
+        f.write_str(&self.reason)
+    }
+}
+
+/// A declared column that the export does not have.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HeaderError {
+    pub message: String,
+}
+
+impl fmt::Display for HeaderError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+/// Where each field's column sits in a CSV header.
+#[derive(Debug, Clone)]
+pub struct ColumnMap {
+    /// Per field (schema order), the index of its column.
+    index: Vec<usize>,
+    /// How many columns the header has.
+    width: usize,
+}
+
+impl ColumnMap {
+    /// The header position of field `field`'s column.
+    pub fn index(&self, field: usize) -> usize {
+        self.index[field]
+    }
+}
+
+struct FieldReader {
+    column: String,
+    cells: CellReader,
+}
+
+/// Reads rows into the values of the schema's fields (in declaration order).
+pub struct RecordReader {
+    fields: Vec<FieldReader>,
+    key: usize,
+}
+
+impl RecordReader {
+    /// How the program's schema reads rows. `Err`: a field's default does not fit its type.
+    pub fn new(program: &Program) -> Result<RecordReader, String> {
+        Self::for_fields(program.fields())
+    }
+
+    /// How rows with these fields (one of them the key) read.
+    pub fn for_fields(fields: &[crate::model::Field]) -> Result<RecordReader, String> {
+        let key = fields.iter().position(|f| f.key).unwrap_or(0);
+        let fields = fields
+            .iter()
+            .map(|f| {
+                Ok(FieldReader {
+                    column: f.column.value.clone(),
+                    cells: CellReader::new(f)
+                        .map_err(|e| format!("field `{}`: {e}", f.name.value))?,
+                })
+            })
+            .collect::<Result<_, String>>()?;
+        Ok(RecordReader { fields, key })
+    }
+
+    /// The index of the customer-id field.
+    pub fn key_field(&self) -> usize {
+        self.key
+    }
+
+    /// The column of the customer id.
+    pub fn key_column(&self) -> &str {
+        &self.fields[self.key].column
+    }
+
+    /// Finds every declared column in a CSV header. Every column missing from the header is
+    /// named, with the closest header names; a declared column that appears twice is an error
+    /// too. Extra columns are fine.
+    pub fn map_header(&self, header: &[String]) -> Result<ColumnMap, HeaderError> {
+        if header.is_empty() || header.iter().all(|h| h.is_empty()) {
+            return Err(HeaderError {
+                message: "the export has no header row: its first line must name the columns"
+                    .into(),
+            });
+        }
+        let mut index = Vec::with_capacity(self.fields.len());
+        let mut problems = Vec::new();
+        for f in &self.fields {
+            let found: Vec<usize> = header
+                .iter()
+                .enumerate()
+                .filter(|(_, h)| h.trim() == f.column)
+                .map(|(i, _)| i)
+                .collect();
+            match found.as_slice() {
+                [i] => index.push(*i),
+                [] => {
+                    let mut line = format!("column `{}` is not in the header", f.column);
+                    let close = closest(&f.column, header);
+                    if !close.is_empty() {
+                        line.push_str(&format!(
+                            " (closest: {})",
+                            close
+                                .iter()
+                                .map(|c| format!("`{c}`"))
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        ));
+                    }
+                    problems.push(line);
+                }
+                many => problems.push(format!(
+                    "column `{}` appears {} times in the header (columns {})",
+                    f.column,
+                    many.len(),
+                    many.iter()
+                        .map(|i| (i + 1).to_string())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )),
+            }
+        }
+        if problems.is_empty() {
+            Ok(ColumnMap {
+                index,
+                width: header.len(),
+            })
+        } else {
+            let message = match problems.as_slice() {
+                [one] => one.clone(),
+                many => format!(
+                    "{} columns of the schema do not match the export's header:\n  {}",
+                    many.len(),
+                    many.join("\n  ")
+                ),
+            };
+            Err(HeaderError { message })
+        }
+    }
+
+    /// The id of a row, trimmed, when it has one (`map` is the CSV header's; JSONL needs none).
+    /// This is all the survey reads.
+    pub fn id(&self, map: Option<&ColumnMap>, row: Row<'_>) -> Option<String> {
+        match (row, map) {
+            (Row::Csv(record), Some(map)) => self.csv_id(map, record).map(lossy),
+            (Row::Json(text), _) => {
+                let object: serde_json::Map<String, serde_json::Value> =
+                    serde_json::from_slice(text).ok()?;
+                json_id(&object, &self.fields[self.key].column)
+            }
+            (Row::Csv(_), None) => None,
+        }
+    }
+
+    /// Reads one row (`line` is where it starts) into the values of the schema's fields.
+    pub fn read(
+        &self,
+        map: Option<&ColumnMap>,
+        row: Row<'_>,
+        line: u64,
+    ) -> Result<Vec<Dynamic>, Reject> {
+        match (row, map) {
+            (Row::Csv(record), Some(map)) => self.read_csv(map, record, line),
+            (Row::Json(text), _) => self.read_json(text, line),
+            (Row::Csv(_), None) => Err(Reject {
+                line,
+                id: None,
+                column: None,
+                rule: None,
+                code: RejectCode::FieldCount,
+                reason: "a CSV row without a header".into(),
+            }),
+        }
+    }
+
+    fn csv_id<'r>(&self, map: &ColumnMap, row: &'r csv::ByteRecord) -> Option<&'r [u8]> {
+        let cell = row.get(map.index[self.key])?.trim_ascii();
+        (!cell.is_empty()).then_some(cell)
+    }
+
+    fn read_csv(
+        &self,
+        map: &ColumnMap,
+        row: &csv::ByteRecord,
+        line: u64,
+    ) -> Result<Vec<Dynamic>, Reject> {
+        let id = || self.csv_id(map, row).map(lossy);
+        if row.len() != map.width {
+            return Err(Reject {
+                line,
+                id: id(),
+                column: None,
+                rule: None,
+                code: RejectCode::FieldCount,
+                reason: format!(
+                    "the row has {} cells, the header has {} columns",
+                    row.len(),
+                    map.width
+                ),
+            });
+        }
+        let mut values = Vec::with_capacity(self.fields.len());
+        for (f, &i) in self.fields.iter().zip(&map.index) {
+            let bytes = row.get(i).unwrap_or_default();
+            let Ok(text) = std::str::from_utf8(bytes) else {
+                return Err(Reject {
+                    line,
+                    id: id(),
+                    column: Some(f.column.clone()),
+                    rule: None,
+                    code: RejectCode::NotUtf8,
+                    reason: "the cell is not UTF-8 text".into(),
+                });
+            };
+            match f.cells.read(text) {
+                Ok(v) => values.push(v),
+                Err(e) => return Err(cell_reject(e, f, line, id())),
+            }
+        }
+        Ok(values)
+    }
+
+    /// Reads a customer whose cells `cell` gives by column name (`None`: no such column, read
+    /// as an empty cell), e.g. from a form or a message in a service; `line` names it in a
+    /// reject.
+    pub fn read_cells<'c>(
+        &self,
+        cell: impl Fn(&str) -> Option<&'c str>,
+        line: u64,
+    ) -> Result<Vec<Dynamic>, Reject> {
+        let id = cell(&self.fields[self.key].column)
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string);
+        let mut values = Vec::with_capacity(self.fields.len());
+        for f in &self.fields {
+            match f.cells.read(cell(&f.column).unwrap_or("")) {
+                Ok(v) => values.push(v),
+                Err(e) => return Err(cell_reject(e, f, line, id)),
+            }
+        }
+        Ok(values)
+    }
+
+    /// Reads one JSONL line: a JSON object whose keys are column names.
+    fn read_json(&self, text: &[u8], line: u64) -> Result<Vec<Dynamic>, Reject> {
+        let bad = |reason: String| Reject {
+            line,
+            id: None,
+            column: None,
+            rule: None,
+            code: RejectCode::BadJson,
+            reason,
+        };
+        let value: serde_json::Value = serde_json::from_slice(text)
+            .map_err(|e| bad(format!("invalid JSON at column {}: {e}", e.column())))?;
+        let serde_json::Value::Object(object) = value else {
+            return Err(bad(format!(
+                "expected a JSON object with one key per column, found {}",
+                json_kind(&value)
+            )));
+        };
+        let id = json_id(&object, &self.fields[self.key].column);
+        let mut values = Vec::with_capacity(self.fields.len());
+        for f in &self.fields {
+            match f.cells.read_json(object.get(&f.column)) {
+                Ok(v) => values.push(v),
+                Err(e) => return Err(cell_reject(e, f, line, id)),
+            }
+        }
+        Ok(values)
+    }
+}
+
+fn cell_reject(e: CellError, f: &FieldReader, line: u64, id: Option<String>) -> Reject {
+    let code = match e {
+        CellError::Missing => RejectCode::MissingValue,
+        CellError::Invalid { .. } => RejectCode::BadValue,
+    };
+    Reject {
+        line,
+        id,
+        column: Some(f.column.clone()),
+        rule: None,
+        code,
+        reason: e.to_string(),
+    }
+}
+
+fn json_id(object: &serde_json::Map<String, serde_json::Value>, column: &str) -> Option<String> {
+    match object.get(column)? {
+        serde_json::Value::String(s) if !s.trim().is_empty() => Some(s.trim().to_string()),
+        serde_json::Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+fn json_kind(v: &serde_json::Value) -> &'static str {
+    match v {
+        serde_json::Value::Null => "`null`",
+        serde_json::Value::Bool(_) => "true/false",
+        serde_json::Value::Number(_) => "a number",
+        serde_json::Value::String(_) => "a string",
+        serde_json::Value::Array(_) => "a list",
+        serde_json::Value::Object(_) => "an object",
+    }
+}
+
+/// Bytes as text, invalid UTF-8 replaced.
+pub(crate) fn lossy(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// Header names close to `wanted`: those equal to it but for case, spaces and punctuation, or
+/// containing it, or the closest by spelling; at most three, in header order.
+fn closest(wanted: &str, header: &[String]) -> Vec<String> {
+    let squash = |s: &str| {
+        s.chars()
+            .filter(|c| c.is_alphanumeric())
+            .flat_map(char::to_lowercase)
+            .collect::<String>()
+    };
+    let want = squash(wanted);
+    let spelled = diagnostics::closest(wanted, header.iter().map(String::as_str));
+    header
+        .iter()
+        .filter(|h| {
+            let h_squashed = squash(h);
+            let related =
+                h_squashed.len() >= 3 && (h_squashed.contains(&want) || want.contains(&h_squashed));
+            related || spelled == Some(h.as_str())
+        })
+        .take(3)
+        .cloned()
+        .collect()
+}

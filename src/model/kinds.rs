@@ -1,0 +1,230 @@
+//! The closed vocabularies of the model (field types, activities, channels), spelled the same in
+//! the DSL and in TOML. Each parses from its word and prints back to it.
+
+use crate::diagnostics::suggest;
+use std::fmt;
+use std::str::FromStr;
+
+/// Type of a schema field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum FieldType {
+    String,
+    Int,
+    /// A decimal number.
+    Decimal,
+    /// A decimal amount of money (may carry a currency symbol and thousands separators).
+    Money,
+    Bool,
+    Date,
+    DateTime,
+    /// A list of strings.
+    List,
+}
+
+impl FieldType {
+    pub const WORDS: [&'static str; 8] = [
+        "string", "int", "decimal", "money", "bool", "date", "datetime", "list",
+    ];
+    const ALL: [FieldType; 8] = [
+        FieldType::String,
+        FieldType::Int,
+        FieldType::Decimal,
+        FieldType::Money,
+        FieldType::Bool,
+        FieldType::Date,
+        FieldType::DateTime,
+        FieldType::List,
+    ];
+
+    pub fn word(self) -> &'static str {
+        Self::WORDS[Self::ALL.iter().position(|&t| t == self).expect("listed")]
+    }
+
+    /// Number-like types (int, decimal, money).
+    pub fn is_numeric(self) -> bool {
+        matches!(self, FieldType::Int | FieldType::Decimal | FieldType::Money)
+    }
+}
+
+/// The customer-management activity a trigger serves.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Activity {
+    Welcome,
+    Retention,
+    ValueDevelopment,
+    Dissatisfaction,
+    Winback,
+    /// `custom:<name>`.
+    Custom(String),
+}
+
+impl Activity {
+    pub const WORDS: [&'static str; 5] = [
+        "welcome",
+        "retention",
+        "value_development",
+        "dissatisfaction",
+        "winback",
+    ];
+}
+
+/// The channel a trigger speaks through.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum ChannelKind {
+    Email,
+    Sms,
+    Push,
+    Call,
+    DirectMail,
+    /// `custom:<name>`.
+    Custom(String),
+}
+
+impl ChannelKind {
+    pub const WORDS: [&'static str; 5] = ["email", "sms", "push", "call", "direct_mail"];
+}
+
+/// Parses `word` against a closed list, or `custom:<name>` when `custom` is given.
+fn parse_word<T>(
+    word: &str,
+    what: &str,
+    words: &[&'static str],
+    of: impl Fn(usize) -> T,
+    custom: Option<fn(String) -> T>,
+) -> Result<T, String> {
+    if let Some(i) = words.iter().position(|w| *w == word) {
+        return Ok(of(i));
+    }
+    if let (Some(make), Some(name)) = (custom, word.strip_prefix("custom:")) {
+        let valid = !name.is_empty()
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+        if valid {
+            return Ok(make(name.to_string()));
+        }
+        return Err(format!(
+            "`{word}` is not a valid custom {what}: use letters, digits, `_` or `-` after `custom:`"
+        ));
+    }
+    let mut msg = format!(
+        "unknown {what} `{word}`, expected one of {}",
+        words
+            .iter()
+            .map(|w| format!("`{w}`"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    if custom.is_some() {
+        msg.push_str(" or `custom:<name>`");
+    }
+    if let Some(hint) = suggest(word, words.iter().copied()) {
+        msg.push_str(&format!(" ({hint})"));
+    }
+    Err(msg)
+}
+
+impl FromStr for FieldType {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        parse_word(s, "field type", &Self::WORDS, |i| Self::ALL[i], None)
+    }
+}
+
+impl FromStr for Activity {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let all = [
+            Activity::Welcome,
+            Activity::Retention,
+            Activity::ValueDevelopment,
+            Activity::Dissatisfaction,
+            Activity::Winback,
+        ];
+        parse_word(
+            s,
+            "activity",
+            &Self::WORDS,
+            |i| all[i].clone(),
+            Some(Activity::Custom),
+        )
+    }
+}
+
+impl FromStr for ChannelKind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let all = [
+            ChannelKind::Email,
+            ChannelKind::Sms,
+            ChannelKind::Push,
+            ChannelKind::Call,
+            ChannelKind::DirectMail,
+        ];
+        parse_word(
+            s,
+            "channel",
+            &Self::WORDS,
+            |i| all[i].clone(),
+            Some(ChannelKind::Custom),
+        )
+    }
+}
+
+impl fmt::Display for FieldType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.word())
+    }
+}
+
+impl fmt::Display for Activity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Activity::Welcome => f.write_str("welcome"),
+            Activity::Retention => f.write_str("retention"),
+            Activity::ValueDevelopment => f.write_str("value_development"),
+            Activity::Dissatisfaction => f.write_str("dissatisfaction"),
+            Activity::Winback => f.write_str("winback"),
+            Activity::Custom(name) => write!(f, "custom:{name}"),
+        }
+    }
+}
+
+impl fmt::Display for ChannelKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ChannelKind::Email => f.write_str("email"),
+            ChannelKind::Sms => f.write_str("sms"),
+            ChannelKind::Push => f.write_str("push"),
+            ChannelKind::Call => f.write_str("call"),
+            ChannelKind::DirectMail => f.write_str("direct_mail"),
+            ChannelKind::Custom(name) => write!(f, "custom:{name}"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn words_round_trip() {
+        for w in FieldType::WORDS {
+            assert_eq!(w.parse::<FieldType>().unwrap().to_string(), w);
+        }
+        for w in Activity::WORDS.iter().chain(&["custom:vip_event"]) {
+            assert_eq!(w.parse::<Activity>().unwrap().to_string(), *w);
+        }
+        for w in ChannelKind::WORDS.iter().chain(&["custom:whatsapp"]) {
+            assert_eq!(w.parse::<ChannelKind>().unwrap().to_string(), *w);
+        }
+    }
+
+    #[test]
+    fn unknown_words_suggest_the_closest() {
+        let err = "retntion".parse::<Activity>().unwrap_err();
+        assert!(err.contains("did you mean `retention`?"), "{err}");
+        let err = "custom:".parse::<ChannelKind>().unwrap_err();
+        assert!(err.contains("not a valid custom channel"), "{err}");
+    }
+}

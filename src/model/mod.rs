@@ -1,0 +1,505 @@
+//! The rule-set model both formats load into. No parsing and no evaluation here.
+//!
+//! Every node keeps its [`Span`] (for diagnostics) and its [`Comments`] (for `fmt`); both compare
+//! equal always, so equality means "the same rules", whichever file and format they came from.
+//!
+//! Later parts of idic extend [`RuleSet`] with new top-level vectors (population scores,
+//! treatment policy, lifecycle stages, test cases) without touching the existing ones.
+
+use crate::source::Span;
+use chrono::NaiveDate;
+use std::fmt;
+
+mod kinds;
+pub use kinds::{Activity, ChannelKind, FieldType};
+
+/// Comments written before (and on the same line after) a node; kept by `fmt`, not by TOML.
+#[derive(Debug, Clone, Default)]
+pub struct Comments {
+    /// Comments above the node, as written (`// ...` or `/* ... */`).
+    pub leading: Vec<String>,
+    /// A comment after the node on its last line.
+    pub trailing: Option<String>,
+    /// The node was separated from the one before by a blank line.
+    pub blank_before: bool,
+}
+
+impl PartialEq for Comments {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl Comments {
+    pub fn is_empty(&self) -> bool {
+        self.leading.is_empty() && self.trailing.is_none()
+    }
+}
+
+/// Comments inside a block, keyed by the keyword of the line they precede (`"when"`,
+/// `"channel"`, ...) or by `"}"` for those before the closing brace.
+#[derive(Debug, Clone, Default)]
+pub struct InnerComments(pub std::collections::BTreeMap<&'static str, Comments>);
+
+impl PartialEq for InnerComments {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl InnerComments {
+    /// The comments before the line that starts with `keyword` (empty if none).
+    pub fn get(&self, keyword: &str) -> Comments {
+        self.0.get(keyword).cloned().unwrap_or_default()
+    }
+}
+
+/// A value with the span it was written at.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Spanned<T> {
+    pub value: T,
+    pub span: Span,
+}
+
+impl<T> Spanned<T> {
+    pub fn new(value: T, span: Span) -> Self {
+        Spanned { value, span }
+    }
+}
+
+/// A name the user chose (field, metric, segment, tier, trigger, action, parameter).
+pub type Ident = Spanned<String>;
+
+/// A rhai expression, kept as source text; `check` compiles it. Two expressions are equal when
+/// their text is.
+#[derive(Debug, Clone)]
+pub struct Expr {
+    pub source: String,
+    /// Where the text sits in its file.
+    pub span: Span,
+    /// True when `source` is the file text at `span` byte for byte, so a position inside the
+    /// expression maps to the file exactly; false when the format unescaped it (TOML strings).
+    pub verbatim: bool,
+}
+
+impl PartialEq for Expr {
+    fn eq(&self, other: &Self) -> bool {
+        self.source == other.source
+    }
+}
+
+/// The whole rule set: the union of its files.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RuleSet {
+    pub settings: Option<Settings>,
+    pub schema: Option<Schema>,
+    pub metrics: Vec<Metric>,
+    pub segments: Vec<Segment>,
+    pub tiers: Option<Tiers>,
+    pub triggers: Vec<Trigger>,
+    /// Test cases: customers and what the rules must decide for them.
+    pub tests: Vec<TestCase>,
+    /// Comments after the last node of a file.
+    pub end_comments: Comments,
+}
+
+impl RuleSet {
+    /// True when the rule set declares nothing at all.
+    pub fn is_empty(&self) -> bool {
+        self.settings.is_none()
+            && self.schema.is_none()
+            && self.metrics.is_empty()
+            && self.segments.is_empty()
+            && self.tiers.is_none()
+            && self.triggers.is_empty()
+            && self.tests.is_empty()
+    }
+}
+
+/// `ruleset "name" { ... }`: identity and defaults of the rule set.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Settings {
+    pub name: Spanned<String>,
+    pub as_of: Option<Spanned<AsOf>>,
+    /// Most triggers that fire per customer, highest priority first; `None` is all.
+    pub max_triggers: Option<Spanned<u32>>,
+    pub span: Span,
+    pub comments: Comments,
+    pub inner: InnerComments,
+}
+
+/// The date rules are evaluated at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AsOf {
+    Date(NaiveDate),
+    /// The wall-clock date at run time; only when written explicitly.
+    Today,
+}
+
+impl fmt::Display for AsOf {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            AsOf::Date(d) => write!(f, "{}", d.format("%Y-%m-%d")),
+            AsOf::Today => f.write_str("today"),
+        }
+    }
+}
+
+/// `customer { ... }`: how export columns become typed fields (IDIC "identify").
+#[derive(Debug, Clone, PartialEq)]
+pub struct Schema {
+    pub fields: Vec<Field>,
+    pub span: Span,
+    pub comments: Comments,
+    pub inner: InnerComments,
+}
+
+/// One typed field read from an export column.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Field {
+    pub name: Ident,
+    pub ty: Spanned<FieldType>,
+    /// The export column's header, spaces and all.
+    pub column: Spanned<String>,
+    pub optional: bool,
+    /// This field is the customer id (exactly one field is).
+    pub key: bool,
+    pub default: Option<Spanned<Literal>>,
+    pub format: FieldFormat,
+    pub span: Span,
+    pub comments: Comments,
+}
+
+/// How one column is written in the export, where it differs from the plain defaults.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct FieldFormat {
+    /// chrono format for dates and datetimes, e.g. `%d/%m/%Y`.
+    pub date: Option<Spanned<String>>,
+    /// Words for true and false, e.g. `yes`/`no`.
+    pub words: Option<Spanned<(String, String)>>,
+    /// Currency symbol stripped from money, e.g. `$`.
+    pub currency: Option<Spanned<String>>,
+    /// Thousands separator stripped from numbers, e.g. `,`.
+    pub thousands: Option<Spanned<String>>,
+    /// Separator between the items of a list, e.g. `;` or `|`.
+    pub separator: Option<Spanned<String>>,
+}
+
+/// A literal value in the rule file (field defaults).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Literal {
+    Str(String),
+    Int(i64),
+    Decimal(f64),
+    Bool(bool),
+}
+
+impl fmt::Display for Literal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Literal::Str(s) => write!(f, "{s:?}"),
+            Literal::Int(i) => write!(f, "{i}"),
+            Literal::Decimal(d) if d.fract() == 0.0 && d.is_finite() => write!(f, "{d:.1}"),
+            Literal::Decimal(d) => write!(f, "{d}"),
+            Literal::Bool(b) => write!(f, "{b}"),
+        }
+    }
+}
+
+/// `metric name = expr`: a derived value per customer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Metric {
+    pub name: Ident,
+    pub expr: Expr,
+    pub span: Span,
+    pub comments: Comments,
+}
+
+/// `segment name = condition`: a boolean membership; a customer may be in many.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Segment {
+    pub name: Ident,
+    pub condition: Expr,
+    pub span: Span,
+    pub comments: Comments,
+}
+
+/// `tiers { ... }`: value tiers, first match wins, last one unconditional.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Tiers {
+    pub tiers: Vec<Tier>,
+    pub span: Span,
+    pub comments: Comments,
+    pub inner: InnerComments,
+}
+
+/// One tier; `condition` is `None` for `otherwise`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Tier {
+    pub name: Ident,
+    pub condition: Option<Expr>,
+    pub span: Span,
+    pub comments: Comments,
+}
+
+/// `trigger name { ... }`: a customer-management activity (IDIC "interact").
+#[derive(Debug, Clone, PartialEq)]
+pub struct Trigger {
+    pub name: Ident,
+    pub activity: Option<Spanned<Activity>>,
+    pub condition: Option<Expr>,
+    pub channel: Option<Channel>,
+    /// Higher fires first; default 0.
+    pub priority: Option<Spanned<i64>>,
+    /// Least time between two firings for one customer (used by treatment policy).
+    pub cooldown: Option<Spanned<Duration>>,
+    pub actions: Vec<Action>,
+    pub span: Span,
+    pub comments: Comments,
+    pub inner: InnerComments,
+}
+
+/// The channel a trigger speaks through and the consent field that governs it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Channel {
+    pub kind: Spanned<ChannelKind>,
+    /// A bool field; the trigger never fires for a customer whose consent is false or missing.
+    pub consent: Option<Ident>,
+    pub span: Span,
+}
+
+/// A duration such as `30d`, `2w` or `6m`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Duration {
+    pub amount: u32,
+    pub unit: DurationUnit,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DurationUnit {
+    Days,
+    Weeks,
+    Months,
+}
+
+impl fmt::Display for Duration {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let unit = match self.unit {
+            DurationUnit::Days => 'd',
+            DurationUnit::Weeks => 'w',
+            DurationUnit::Months => 'm',
+        };
+        write!(f, "{}{unit}", self.amount)
+    }
+}
+
+impl std::str::FromStr for Duration {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        let expected = || format!("expected a duration such as `30d`, `2w` or `6m`, found `{s}`");
+        let unit = match s.chars().last() {
+            Some('d') => DurationUnit::Days,
+            Some('w') => DurationUnit::Weeks,
+            Some('m') => DurationUnit::Months,
+            _ => return Err(expected()),
+        };
+        let amount = s[..s.len() - 1].parse().map_err(|_| expected())?;
+        Ok(Duration { amount, unit })
+    }
+}
+
+/// What a trigger does for a customer (IDIC "customize").
+#[derive(Debug, Clone, PartialEq)]
+pub struct Action {
+    pub name: Ident,
+    pub template: Option<Spanned<String>>,
+    pub offer: Option<Spanned<String>>,
+    pub params: Vec<Param>,
+    pub span: Span,
+    pub comments: Comments,
+    pub inner: InnerComments,
+}
+
+/// A named parameter computed per customer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Param {
+    pub name: Ident,
+    pub value: ParamValue,
+    pub span: Span,
+    pub comments: Comments,
+}
+
+/// A parameter's value: a rhai expression, or a text with `{name}` placeholders.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ParamValue {
+    Expr(Expr),
+    Template(Spanned<String>),
+}
+
+/// A `{name}` placeholder in a parameter template, with its byte range inside the template.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Placeholder<'a> {
+    pub name: &'a str,
+    pub range: std::ops::Range<usize>,
+}
+
+/// The `{name}` placeholders of a template; `{{` and `}}` are literal braces.
+pub fn placeholders(template: &str) -> Vec<Placeholder<'_>> {
+    let mut out = Vec::new();
+    let bytes = template.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'{' if bytes.get(i + 1) == Some(&b'{') => i += 2,
+            b'}' if bytes.get(i + 1) == Some(&b'}') => i += 2,
+            b'{' => match template[i + 1..].find('}') {
+                Some(len) => {
+                    let name = template[i + 1..i + 1 + len].trim();
+                    out.push(Placeholder {
+                        name,
+                        range: i..i + len + 2,
+                    });
+                    i += len + 2;
+                }
+                None => break,
+            },
+            _ => i += 1,
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_placeholders_and_skips_escaped_braces() {
+        let t = "Hi {first_name}, {{not}} {  tier }!";
+        let names: Vec<_> = placeholders(t).into_iter().map(|p| p.name).collect();
+        assert_eq!(names, ["first_name", "tier"]);
+        assert_eq!(placeholders(t)[0].range, 3..15);
+    }
+
+    #[test]
+    fn durations_parse_and_print() {
+        let d: Duration = "30d".parse().unwrap();
+        assert_eq!(d.to_string(), "30d");
+        assert!("30x".parse::<Duration>().is_err());
+        assert!("d".parse::<Duration>().is_err());
+    }
+}
+
+/// `test "name" { ... }`: a customer and what the rules must decide for them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TestCase {
+    pub name: Spanned<String>,
+    /// The date to decide at; the rule set's `as_of` when `None`.
+    pub as_of: Option<Spanned<chrono::NaiveDate>>,
+    /// A row of an export the customer starts from, if any.
+    pub from: Option<TestRow>,
+    /// Field values (overriding the row's, when there is one), in the order written.
+    pub values: Vec<TestField>,
+    pub expect: Expect,
+    pub span: Span,
+    pub comments: Comments,
+    /// Comments before `as_of`, `from`, `customer`, `expect`, the customer block's closing
+    /// brace (`"customer}"`) and the test's (`"}"`).
+    pub inner: InnerComments,
+}
+
+/// `name = value` in a test's `customer` block.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TestField {
+    pub name: Ident,
+    pub value: Spanned<TestValue>,
+    pub comments: Comments,
+}
+
+/// A row of an export: `from "../../examples/customers.csv" id "C000101"` (or `row 3`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TestRow {
+    /// The export, relative to the directory of the file the test is in.
+    pub file: Spanned<String>,
+    pub select: Spanned<RowSelect>,
+}
+
+/// Which row of an export.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RowSelect {
+    /// The row whose customer id is this.
+    Id(String),
+    /// The n-th data row, 1-based (the header is not a row).
+    Row(u64),
+}
+
+/// A field value in a test, typed by its field: dates are written `"YYYY-MM-DD"`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TestValue {
+    Str(String),
+    Int(i64),
+    Decimal(f64),
+    Bool(bool),
+    List(Vec<String>),
+    /// No value (an empty cell).
+    Missing,
+}
+
+impl fmt::Display for TestValue {
+    /// As written in the DSL.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TestValue::Str(s) => write!(f, "{}", crate::syntax::dsl::quote(s)),
+            TestValue::Int(i) => write!(f, "{i}"),
+            TestValue::Decimal(d) => write!(f, "{}", Literal::Decimal(*d)),
+            TestValue::Bool(b) => write!(f, "{b}"),
+            TestValue::List(items) => {
+                let items: Vec<String> =
+                    items.iter().map(|i| crate::syntax::dsl::quote(i)).collect();
+                write!(f, "[{}]", items.join(", "))
+            }
+            TestValue::Missing => f.write_str("missing"),
+        }
+    }
+}
+
+/// What a test expects, by kind, each list in the order written.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Expect {
+    /// Segments the customer must be in.
+    pub segments: Vec<Ident>,
+    /// Segments the customer must not be in.
+    pub not_segments: Vec<Ident>,
+    pub tier: Option<Ident>,
+    /// Triggers that must fire.
+    pub fires: Vec<Ident>,
+    /// Triggers that must not fire.
+    pub not_fires: Vec<Ident>,
+    /// Action parameters: `action.param` or `trigger.action.param`, and the value.
+    pub params: Vec<ExpectParam>,
+    /// Comments before the lines of each kind (`"segments"`, `"not segments"`, `"tier"`,
+    /// `"fires"`, `"not fires"`) and before the closing brace (`"}"`).
+    pub inner: InnerComments,
+}
+
+/// `param action.parameter = value` in an `expect` block.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExpectParam {
+    /// `action.parameter` or `trigger.action.parameter`.
+    pub path: Spanned<String>,
+    pub value: Spanned<TestValue>,
+    pub comments: Comments,
+}
+
+impl Expect {
+    /// True when it expects nothing.
+    pub fn is_empty(&self) -> bool {
+        self.segments.is_empty()
+            && self.not_segments.is_empty()
+            && self.tier.is_none()
+            && self.fires.is_empty()
+            && self.not_fires.is_empty()
+            && self.params.is_empty()
+    }
+}

@@ -1,0 +1,381 @@
+//! The canonical DSL printer behind `fmt` and `convert --to dsl`.
+//!
+//! One layout: blocks in a fixed order (ruleset, customer, metrics, segments, tiers, triggers,
+//! tests),
+//! two-space indentation, columns aligned inside a block, one blank line between blocks,
+//! comments and blank-line grouping kept. Expressions are printed as written.
+
+use super::dsl::quote;
+use crate::model::*;
+use std::fmt::Write as _;
+
+const INDENT: &str = "  ";
+
+/// Prints a rule set as canonical DSL.
+pub fn print(rules: &RuleSet) -> String {
+    let mut p = Printer::default();
+    if let Some(s) = &rules.settings {
+        p.settings(s);
+    }
+    if let Some(s) = &rules.schema {
+        p.schema(s);
+    }
+    for (i, m) in rules.metrics.iter().enumerate() {
+        let line = format!("metric {} = {}", m.name.value, m.expr.source);
+        p.one_liner(i == 0, &m.comments, &line);
+    }
+    for (i, s) in rules.segments.iter().enumerate() {
+        let line = format!("segment {} = {}", s.name.value, s.condition.source);
+        p.one_liner(i == 0, &s.comments, &line);
+    }
+    if let Some(t) = &rules.tiers {
+        p.tiers(t);
+    }
+    for t in &rules.triggers {
+        p.trigger(t);
+    }
+    for t in &rules.tests {
+        p.test(t);
+    }
+    if !rules.end_comments.leading.is_empty() {
+        p.separate();
+        p.leading(&rules.end_comments, 0);
+    }
+    p.out
+}
+
+#[derive(Default)]
+struct Printer {
+    out: String,
+}
+
+impl Printer {
+    /// One blank line before a new block (none at the start of the file).
+    fn separate(&mut self) {
+        if !self.out.is_empty() && !self.out.ends_with("\n\n") {
+            self.out.push('\n');
+        }
+    }
+
+    fn leading(&mut self, c: &Comments, depth: usize) {
+        for line in &c.leading {
+            if line.is_empty() {
+                self.out.push('\n');
+                continue;
+            }
+            for (i, part) in line.lines().enumerate() {
+                // Continuation lines of a block comment keep their own indentation.
+                let indent = if i == 0 {
+                    INDENT.repeat(depth)
+                } else {
+                    String::new()
+                };
+                let _ = writeln!(self.out, "{indent}{}", part.trim_end());
+            }
+        }
+    }
+
+    fn line(&mut self, depth: usize, c: &Comments, text: &str) {
+        let _ = write!(self.out, "{}{}", INDENT.repeat(depth), text.trim_end());
+        if let Some(t) = &c.trailing {
+            let _ = write!(self.out, " {t}");
+        }
+        self.out.push('\n');
+    }
+
+    /// A line inside a block: blank line kept, comments above, trailing comment after.
+    fn entry(&mut self, first: bool, depth: usize, c: &Comments, text: &str) {
+        if c.blank_before && !first {
+            self.out.push('\n');
+        }
+        self.leading(c, depth);
+        self.line(depth, c, text);
+    }
+
+    /// A top-level one-line declaration; runs of them stay together unless a blank line
+    /// separated them.
+    fn one_liner(&mut self, first_of_kind: bool, c: &Comments, text: &str) {
+        if first_of_kind || c.blank_before || !c.leading.is_empty() {
+            self.separate();
+        }
+        self.leading(c, 0);
+        self.line(0, c, text);
+    }
+
+    fn open(&mut self, c: &Comments, head: &str) {
+        self.separate();
+        self.leading(c, 0);
+        let _ = writeln!(self.out, "{head} {{");
+    }
+
+    fn close(&mut self, depth: usize, inner: &InnerComments, c: &Comments) {
+        let end = inner.get("}");
+        if end.blank_before && !self.out.ends_with("{\n") {
+            self.out.push('\n');
+        }
+        self.leading(&end, depth + 1);
+        self.line(depth, c, "}");
+    }
+
+    fn settings(&mut self, s: &Settings) {
+        self.open(&s.comments, &format!("ruleset {}", quote(&s.name.value)));
+        let mut props: Vec<(&str, String)> = Vec::new();
+        if let Some(as_of) = &s.as_of {
+            let value = match as_of.value {
+                AsOf::Today => "today".to_string(),
+                date => quote(&date.to_string()),
+            };
+            props.push(("as_of", value));
+        }
+        if let Some(m) = &s.max_triggers {
+            props.push(("max_triggers", m.value.to_string()));
+        }
+        self.properties(&props, &s.inner);
+        self.close(0, &s.inner, &Comments::default());
+    }
+
+    /// `keyword value` lines with the values aligned.
+    fn properties(&mut self, props: &[(&str, String)], inner: &InnerComments) {
+        let keys = width(props.iter().map(|(k, _)| k.len()));
+        for (i, (kw, value)) in props.iter().enumerate() {
+            self.entry(i == 0, 1, &inner.get(kw), &format!("{kw:keys$} {value}"));
+        }
+    }
+
+    fn schema(&mut self, s: &Schema) {
+        self.open(&s.comments, "customer");
+        let names = width(s.fields.iter().map(|f| f.name.value.len()));
+        let types = width(s.fields.iter().map(|f| type_text(f).len()));
+        let froms = width(
+            s.fields
+                .iter()
+                .filter(|f| has_options(f))
+                .map(|f| quote(&f.column.value).chars().count() + 5),
+        );
+        for (i, f) in s.fields.iter().enumerate() {
+            let mut text = format!("{:names$} {:types$} ", f.name.value, type_text(f));
+            let from = format!("from {}", quote(&f.column.value));
+            if has_options(f) {
+                let _ = write!(text, "{from:froms$}");
+            } else {
+                text.push_str(&from);
+            }
+            if f.key {
+                text.push_str(" key");
+            }
+            if let Some(d) = &f.default {
+                let _ = write!(text, " default {}", literal(&d.value));
+            }
+            let fmt = &f.format;
+            if let Some(v) = &fmt.date {
+                let _ = write!(text, " format {}", quote(&v.value));
+            }
+            if let Some(v) = &fmt.words {
+                let _ = write!(text, " words {}/{}", word(&v.value.0), word(&v.value.1));
+            }
+            for (kw, v) in [
+                ("currency", &fmt.currency),
+                ("thousands", &fmt.thousands),
+                ("separator", &fmt.separator),
+            ] {
+                if let Some(v) = v {
+                    let _ = write!(text, " {kw} {}", quote(&v.value));
+                }
+            }
+            self.entry(i == 0, 1, &f.comments, &text);
+        }
+        self.close(0, &s.inner, &Comments::default());
+    }
+
+    fn tiers(&mut self, t: &Tiers) {
+        self.open(&t.comments, "tiers");
+        let names = width(t.tiers.iter().map(|t| t.name.value.len()));
+        for (i, tier) in t.tiers.iter().enumerate() {
+            let rest = match &tier.condition {
+                Some(e) => format!("when {}", e.source),
+                None => "otherwise".to_string(),
+            };
+            let text = format!("{:names$} {rest}", tier.name.value);
+            self.entry(i == 0, 1, &tier.comments, &text);
+        }
+        self.close(0, &t.inner, &Comments::default());
+    }
+
+    fn trigger(&mut self, t: &Trigger) {
+        self.open(&t.comments, &format!("trigger {}", t.name.value));
+        let mut props: Vec<(&str, String)> = Vec::new();
+        if let Some(a) = &t.activity {
+            props.push(("activity", a.value.to_string()));
+        }
+        if let Some(c) = &t.condition {
+            props.push(("when", c.source.clone()));
+        }
+        if let Some(c) = &t.channel {
+            let mut text = c.kind.value.to_string();
+            if let Some(consent) = &c.consent {
+                let _ = write!(text, " consent {}", consent.value);
+            }
+            props.push(("channel", text));
+        }
+        if let Some(p) = &t.priority {
+            props.push(("priority", p.value.to_string()));
+        }
+        if let Some(d) = &t.cooldown {
+            props.push(("cooldown", d.value.to_string()));
+        }
+        self.properties(&props, &t.inner);
+        for (i, a) in t.actions.iter().enumerate() {
+            self.action(i == 0 && props.is_empty(), a);
+        }
+        self.close(0, &t.inner, &Comments::default());
+    }
+
+    fn action(&mut self, first: bool, a: &Action) {
+        let mut head = format!("action {}", a.name.value);
+        if let Some(t) = &a.template {
+            let _ = write!(head, " template {}", quote(&t.value));
+        }
+        if let Some(o) = &a.offer {
+            let _ = write!(head, " offer {}", quote(&o.value));
+        }
+        if a.params.is_empty() && a.inner.get("}").is_empty() {
+            self.entry(first, 1, &a.comments, &head);
+            return;
+        }
+        head.push_str(" {");
+        self.entry(
+            first,
+            1,
+            &Comments {
+                trailing: None,
+                ..a.comments.clone()
+            },
+            &head,
+        );
+        let names = width(a.params.iter().map(|p| p.name.value.len()));
+        for (i, p) in a.params.iter().enumerate() {
+            let value = match &p.value {
+                ParamValue::Expr(e) => e.source.clone(),
+                ParamValue::Template(t) => quote(&t.value),
+            };
+            let text = format!("{:names$} = {value}", p.name.value);
+            self.entry(i == 0, 2, &p.comments, &text);
+        }
+        self.close(1, &a.inner, &a.comments);
+    }
+}
+
+impl Printer {
+    fn test(&mut self, t: &TestCase) {
+        self.open(&t.comments, &format!("test {}", quote(&t.name.value)));
+        let mut props: Vec<(&str, String)> = Vec::new();
+        if let Some(d) = &t.as_of {
+            props.push(("as_of", quote(&d.value.format("%Y-%m-%d").to_string())));
+        }
+        if let Some(row) = &t.from {
+            let which = match &row.select.value {
+                RowSelect::Id(id) => format!("id {}", quote(id)),
+                RowSelect::Row(n) => format!("row {n}"),
+            };
+            props.push(("from", format!("{} {which}", quote(&row.file.value))));
+        }
+        self.properties(&props, &t.inner);
+        let mut first = props.is_empty();
+        if !t.values.is_empty() || !t.inner.get("customer}").is_empty() {
+            self.entry(first, 1, &t.inner.get("customer"), "customer {");
+            let names = width(t.values.iter().map(|f| f.name.value.len()));
+            for (i, f) in t.values.iter().enumerate() {
+                let text = format!("{:names$} = {}", f.name.value, f.value.value);
+                self.entry(i == 0, 2, &f.comments, &text);
+            }
+            self.close(
+                1,
+                &rename_close(&t.inner, "customer}"),
+                &Comments::default(),
+            );
+            first = false;
+        }
+        let e = &t.expect;
+        if !e.is_empty() || !e.inner.get("}").is_empty() {
+            self.entry(first, 1, &t.inner.get("expect"), "expect {");
+            let join = |names: &[Ident]| {
+                names
+                    .iter()
+                    .map(|n| n.value.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            let mut lines: Vec<(&str, String)> = Vec::new();
+            for (kw, names) in [("segments", &e.segments), ("not segments", &e.not_segments)] {
+                if !names.is_empty() {
+                    lines.push((kw, join(names)));
+                }
+            }
+            if let Some(tier) = &e.tier {
+                lines.push(("tier", tier.value.clone()));
+            }
+            for (kw, names) in [("fires", &e.fires), ("not fires", &e.not_fires)] {
+                if !names.is_empty() {
+                    lines.push((kw, join(names)));
+                }
+            }
+            let keys = width(
+                lines
+                    .iter()
+                    .map(|(k, _)| k.len())
+                    .chain((!e.params.is_empty()).then_some("param".len())),
+            );
+            for (i, (kw, value)) in lines.iter().enumerate() {
+                self.entry(i == 0, 2, &e.inner.get(kw), &format!("{kw:keys$} {value}"));
+            }
+            for (i, p) in e.params.iter().enumerate() {
+                let text = format!("{:keys$} {} = {}", "param", p.path.value, p.value.value);
+                self.entry(i == 0 && lines.is_empty(), 2, &p.comments, &text);
+            }
+            self.close(1, &e.inner, &Comments::default());
+        }
+        self.close(0, &t.inner, &Comments::default());
+    }
+}
+
+/// Inner comments with those under `key` moved to `"}"`, for closing a nested block.
+fn rename_close(inner: &InnerComments, key: &str) -> InnerComments {
+    let mut out = InnerComments::default();
+    out.0.insert("}", inner.get(key));
+    out
+}
+
+fn width(lengths: impl Iterator<Item = usize>) -> usize {
+    lengths.max().unwrap_or(0)
+}
+
+fn has_options(f: &Field) -> bool {
+    let fmt = &f.format;
+    f.key
+        || f.default.is_some()
+        || fmt.date.is_some()
+        || fmt.words.is_some()
+        || fmt.currency.is_some()
+        || fmt.thousands.is_some()
+        || fmt.separator.is_some()
+}
+
+fn type_text(f: &Field) -> String {
+    format!("{}{}", f.ty.value, if f.optional { "?" } else { "" })
+}
+
+fn literal(l: &Literal) -> String {
+    match l {
+        Literal::Str(s) => quote(s),
+        other => other.to_string(),
+    }
+}
+
+/// A `words` entry: bare when it is a plain word, quoted otherwise.
+fn word(w: &str) -> String {
+    if !w.is_empty() && w.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        w.to_string()
+    } else {
+        quote(w)
+    }
+}

@@ -1,0 +1,1213 @@
+//! Reads the spanned TOML tree into the model, checking every key against the keys its table
+//! allows and every value against the type its key wants.
+
+use super::tree::{self, Entry, Kind, Node};
+use crate::diagnostics::{suggest, Diagnostic};
+use crate::model::{
+    Action, Activity, AsOf, Channel, ChannelKind, Comments, Duration, Expect, ExpectParam, Expr,
+    Field, FieldFormat, FieldType, Ident, InnerComments, Literal, Metric, Param, ParamValue,
+    RowSelect, RuleSet, Schema, Segment, Settings, Spanned, TestCase, TestField, TestRow,
+    TestValue, Tier, Tiers, Trigger,
+};
+use crate::source::{FileId, Span};
+use crate::syntax::dsl::split_hint;
+use chrono::NaiveDate;
+use std::ops::Range;
+use std::str::FromStr;
+
+const ROOT_KEYS: &[&str] = &[
+    "ruleset", "customer", "metrics", "segments", "tiers", "triggers", "tests",
+];
+const TEST_KEYS: &[&str] = &["name", "as_of", "from", "customer", "expect"];
+const FROM_KEYS: &[&str] = &["file", "id", "row"];
+const EXPECT_KEYS: &[&str] = &[
+    "segments",
+    "not_segments",
+    "tier",
+    "fires",
+    "not_fires",
+    "params",
+];
+const SETTINGS_KEYS: &[&str] = &["name", "as_of", "max_triggers"];
+const FIELD_KEYS: &[&str] = &[
+    "type",
+    "from",
+    "optional",
+    "key",
+    "default",
+    "format",
+    "words",
+    "currency",
+    "thousands",
+    "separator",
+];
+const TIER_KEYS: &[&str] = &["name", "when", "otherwise"];
+const TRIGGER_KEYS: &[&str] = &[
+    "activity", "when", "channel", "consent", "priority", "cooldown", "actions",
+];
+const ACTION_KEYS: &[&str] = &["name", "template", "offer", "params"];
+const EXPR_KEYS: &[&str] = &["expr"];
+
+/// Parses one TOML rule file (see [`super::parse`]).
+pub(super) fn read(file: FileId, text: &str) -> (RuleSet, Vec<Diagnostic>) {
+    let root = match tree::parse(text) {
+        Ok(root) => root,
+        Err(e) => return (RuleSet::default(), vec![syntax_error(file, text, &e)]),
+    };
+    let mut reader = Reader {
+        file,
+        text,
+        diags: Vec::new(),
+    };
+    let rules = reader.rule_set(&root);
+    (rules, reader.diags)
+}
+
+/// A `toml-syntax` diagnostic from the `toml` crate's error, in our message style.
+fn syntax_error(file: FileId, text: &str, e: &::toml::de::Error) -> Diagnostic {
+    let range = e.span().unwrap_or(0..0);
+    let start = floor_boundary(text, range.start.min(text.len()));
+    let end = floor_boundary(text, range.end.clamp(start, text.len()));
+    let mut message = e
+        .message()
+        .lines()
+        .map(|l| l.trim().trim_end_matches('.'))
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join(": ");
+    if message.is_empty() {
+        message = if start >= text.trim_end().len() {
+            "unexpected end of file".to_string()
+        } else {
+            "invalid TOML".to_string()
+        };
+    }
+    let mut chars = message.chars();
+    if let (Some(first), Some(second)) = (chars.next(), chars.next()) {
+        if first.is_uppercase() && !second.is_uppercase() {
+            message = first
+                .to_lowercase()
+                .chain(message.chars().skip(1))
+                .collect();
+        }
+    }
+    let word = |at: usize| -> &str {
+        let rest = &text[at..];
+        let len = rest
+            .find(|c: char| !(c.is_alphanumeric() || c == '_' || c == '-'))
+            .unwrap_or(rest.len());
+        &rest[..len]
+    };
+    let mut end = end;
+    let mut help = None;
+    if e.message().contains("expected `\"`, `'`") {
+        // A bare word where a value belongs: usually text without its quotes.
+        let found = word(start);
+        if !found.is_empty() {
+            message = format!("expected a quoted string, found `{found}`");
+            end = start + found.len();
+        }
+        help = Some("TOML strings are quoted: write `\"text\"`");
+    } else if let Some(key) = message
+        .strip_prefix("duplicate key `")
+        .and_then(|m| m.split_once('`'))
+        .map(|(key, _)| key)
+    {
+        // The toml crate points at the key's first character: cover the key.
+        if word(start) == key {
+            end = start + key.len();
+        }
+        help = Some("a key can appear only once in a table: rename or remove one of them");
+    }
+    let d = Diagnostic::error("toml-syntax", message).at(Span::new(file, start, end));
+    match help {
+        Some(help) => d.help(help),
+        None => d,
+    }
+}
+
+fn floor_boundary(text: &str, mut offset: usize) -> usize {
+    while offset > 0 && !text.is_char_boundary(offset) {
+        offset -= 1;
+    }
+    offset
+}
+
+/// `a string`, `an integer`, ... for "found ..." in messages.
+fn describe(kind: &Kind) -> &'static str {
+    match kind {
+        Kind::Str(_) => "a string",
+        Kind::Int(_) => "an integer",
+        Kind::Float(_) => "a float",
+        Kind::Bool(_) => "a boolean",
+        Kind::Datetime(_) => "a date-time",
+        Kind::Array(_) => "an array",
+        Kind::Table(_) => "a table",
+    }
+}
+
+/// `` `a`, `b` and `c` ``.
+fn list(words: &[&str]) -> String {
+    let quoted: Vec<String> = words.iter().map(|w| format!("`{w}`")).collect();
+    match quoted.split_last() {
+        Some((last, rest)) if !rest.is_empty() => format!("{} and {last}", rest.join(", ")),
+        _ => quoted.concat(),
+    }
+}
+
+/// "did you mean" for slips [`suggest`] does not count as close: two swapped neighbours
+/// (`whne`) or a different case (`When`).
+fn close_key(wanted: &str, allowed: &[&str]) -> Option<String> {
+    let w: Vec<char> = wanted.chars().collect();
+    allowed
+        .iter()
+        .find(|k| {
+            let k: Vec<char> = k.chars().collect();
+            let swapped = k.len() == w.len()
+                && (0..w.len().saturating_sub(1)).any(|i| {
+                    let mut s = w.clone();
+                    s.swap(i, i + 1);
+                    s == k
+                });
+            swapped || wanted.to_lowercase() == k.iter().collect::<String>()
+        })
+        .map(|k| format!("did you mean `{k}`?"))
+}
+
+/// Messages quote user input, which may hold line breaks (`"a\nb" = 1`): escape them.
+fn one_line(text: &str) -> String {
+    if !text.contains(char::is_control) {
+        return text.to_string();
+    }
+    text.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
+fn has(entries: &[Entry], key: &str) -> bool {
+    entries.iter().any(|e| e.key == key)
+}
+
+/// The string value of `key` in a table, if it has one (for naming the table in messages).
+fn name_in<'t>(entries: &'t [Entry], key: &str) -> Option<&'t str> {
+    entries.iter().find_map(|e| match &e.value.kind {
+        Kind::Str(s) if e.key == key => Some(s.as_str()),
+        _ => None,
+    })
+}
+
+fn no_comments() -> Comments {
+    Comments::default()
+}
+
+struct Reader<'a> {
+    file: FileId,
+    text: &'a str,
+    diags: Vec<Diagnostic>,
+}
+
+impl Reader<'_> {
+    fn span(&self, r: &Range<usize>) -> Span {
+        Span::new(self.file, r.start, r.end)
+    }
+
+    /// Where to report something about a whole table: the header line of a `[header]` table,
+    /// else the given range (an inline table with its key).
+    fn table_at(&self, table: &Range<usize>, whole: &Range<usize>) -> Span {
+        let Some(text) = self.text.get(table.clone()) else {
+            return self.span(whole);
+        };
+        if !text.starts_with('[') {
+            return self.span(whole);
+        }
+        let line = text.split('\n').next().unwrap_or(text).trim_end();
+        Span::new(self.file, table.start, table.start + line.len())
+    }
+
+    /// The range of a string's content inside its quotes, and whether the text there is the
+    /// value byte for byte (no escapes, no trimmed or normalized newline).
+    fn content(&self, r: &Range<usize>, value: &str) -> (Span, bool) {
+        let raw = self.text.get(r.clone()).unwrap_or("");
+        let delim = if raw.starts_with("\"\"\"") || raw.starts_with("'''") {
+            3
+        } else if raw.starts_with('"') || raw.starts_with('\'') {
+            1
+        } else {
+            0
+        };
+        if raw.len() < 2 * delim {
+            return (self.span(r), false);
+        }
+        let mut start = r.start + delim;
+        let end = r.end - delim;
+        let Some(inner) = self.text.get(start..end) else {
+            return (self.span(r), false);
+        };
+        if delim == 3 {
+            if inner.starts_with("\r\n") {
+                start += 2;
+            } else if inner.starts_with('\n') {
+                start += 1;
+            }
+        }
+        let verbatim = self.text.get(start..end) == Some(value);
+        (Span::new(self.file, start, end), verbatim)
+    }
+
+    fn error(&mut self, code: &'static str, message: String, at: Span, help: Option<String>) {
+        let mut d = Diagnostic::error(code, one_line(&message)).at(at);
+        if let Some(help) = help {
+            d = d.help(one_line(&help));
+        }
+        self.diags.push(d);
+    }
+
+    fn unknown(&mut self, e: &Entry, place: &str, allowed: &[&str]) {
+        let help = suggest(&e.key, allowed.iter().copied())
+            .or_else(|| close_key(&e.key, allowed))
+            .unwrap_or_else(|| format!("the keys allowed here are {}", list(allowed)));
+        let at = self.span(&e.key_span);
+        self.error(
+            "unknown-key",
+            format!("unknown key `{}` {place}", e.key),
+            at,
+            Some(help),
+        );
+    }
+
+    fn missing(&mut self, key: &str, place: &str, at: Span, help: String) {
+        self.error(
+            "missing-key",
+            format!("missing key `{key}` {place}"),
+            at,
+            Some(help),
+        );
+    }
+
+    fn wrong_type(&mut self, what: &str, expected: &str, found: &Node, help: Option<String>) {
+        let at = self.span(&found.span);
+        self.error(
+            "wrong-type",
+            format!("{what} must be {expected}, found {}", describe(&found.kind)),
+            at,
+            help,
+        );
+    }
+
+    fn bad_value(&mut self, message: String, at: Span, help: Option<String>) {
+        self.error("bad-value", message, at, help);
+    }
+
+    /// Wrong type where a string was wanted; suggests quoting a scalar.
+    fn not_a_string(&mut self, e: &Entry) {
+        let raw = self.text.get(e.value.span.clone()).unwrap_or("");
+        let help = match e.value.kind {
+            Kind::Int(_) | Kind::Float(_) | Kind::Bool(_) | Kind::Datetime(_) => Some(format!(
+                "put the value in quotes: `{} = \"{}\"`",
+                e.key,
+                raw.escape_default()
+            )),
+            _ => None,
+        };
+        self.wrong_type(&format!("`{}`", e.key), "a string", &e.value, help);
+    }
+
+    fn string(&mut self, e: &Entry) -> Option<Spanned<String>> {
+        match &e.value.kind {
+            Kind::Str(s) => Some(Spanned::new(s.clone(), self.content(&e.value.span, s).0)),
+            _ => {
+                self.not_a_string(e);
+                None
+            }
+        }
+    }
+
+    fn expr_of(&self, node: &Node, source: &str) -> Expr {
+        let (span, verbatim) = self.content(&node.span, source);
+        Expr {
+            source: source.to_string(),
+            span,
+            verbatim,
+        }
+    }
+
+    fn expr(&mut self, e: &Entry) -> Option<Expr> {
+        match &e.value.kind {
+            Kind::Str(s) => Some(self.expr_of(&e.value, s)),
+            _ => {
+                self.not_a_string(e);
+                None
+            }
+        }
+    }
+
+    fn int(&mut self, e: &Entry) -> Option<Spanned<i64>> {
+        match &e.value.kind {
+            Kind::Int(i) => Some(Spanned::new(*i, self.span(&e.value.span))),
+            kind => {
+                let help = match kind {
+                    Kind::Str(s) if s.trim().parse::<i64>().is_ok() => {
+                        Some(format!("remove the quotes: `{} = {}`", e.key, s.trim()))
+                    }
+                    _ => None,
+                };
+                self.wrong_type(&format!("`{}`", e.key), "an integer", &e.value, help);
+                None
+            }
+        }
+    }
+
+    fn bool(&mut self, e: &Entry) -> Option<bool> {
+        match &e.value.kind {
+            Kind::Bool(b) => Some(*b),
+            _ => {
+                let help = format!(
+                    "write `{} = true` or `{} = false`, without quotes",
+                    e.key, e.key
+                );
+                self.wrong_type(&format!("`{}`", e.key), "a boolean", &e.value, Some(help));
+                None
+            }
+        }
+    }
+
+    /// A word of a closed vocabulary (activity, channel), parsed with its `FromStr`.
+    fn word<T: FromStr<Err = String>>(&mut self, e: &Entry) -> Option<Spanned<T>> {
+        let s = self.string(e)?;
+        match s.value.parse::<T>() {
+            Ok(v) => Some(Spanned::new(v, s.span)),
+            Err(message) => {
+                let (message, help) = split_hint(&message);
+                self.bad_value(message, s.span, help);
+                None
+            }
+        }
+    }
+
+    /// The root table: each known key fills its part of the rule set.
+    fn rule_set(&mut self, root: &[Entry]) -> RuleSet {
+        let mut rules = RuleSet::default();
+        for e in root {
+            match e.key.as_str() {
+                "ruleset" => rules.settings = self.settings(e),
+                "customer" => rules.schema = self.schema(e),
+                "metrics" => {
+                    rules.metrics = self
+                        .named_exprs(e, "metric")
+                        .into_iter()
+                        .map(|(name, expr, span)| Metric {
+                            name,
+                            expr,
+                            span,
+                            comments: no_comments(),
+                        })
+                        .collect();
+                }
+                "segments" => {
+                    rules.segments = self
+                        .named_exprs(e, "segment")
+                        .into_iter()
+                        .map(|(name, condition, span)| Segment {
+                            name,
+                            condition,
+                            span,
+                            comments: no_comments(),
+                        })
+                        .collect();
+                }
+                "tiers" => rules.tiers = self.tiers(e),
+                "triggers" => rules.triggers = self.triggers(e),
+                "tests" => rules.tests = self.tests(e),
+                _ if self
+                    .text
+                    .get(..e.key_span.start)
+                    .is_some_and(|t| t.ends_with('['))
+                    && self
+                        .text
+                        .get(e.key_span.end..)
+                        .is_some_and(|t| t.starts_with(']')) =>
+                {
+                    // A `[header]` table: name it the way it was written.
+                    let before = &self.text[..e.key_span.start];
+                    let (open, close) = if before.ends_with("[[") {
+                        ("[[", "]]")
+                    } else {
+                        ("[", "]")
+                    };
+                    let hint = suggest(&e.key, ROOT_KEYS.iter().copied())
+                        .or_else(|| close_key(&e.key, ROOT_KEYS));
+                    let help = match hint.as_deref().and_then(|h| h.split('`').nth(1)) {
+                        Some(key) => format!("did you mean `{open}{key}{close}`?"),
+                        None => format!("the tables allowed are {}", list(ROOT_KEYS)),
+                    };
+                    let at = self.span(&e.key_span);
+                    let message = format!("unknown table `{open}{}{close}`", e.key);
+                    self.error("unknown-key", message, at, Some(help));
+                }
+                _ => self.unknown(e, "at the top level", ROOT_KEYS),
+            }
+        }
+        rules
+    }
+
+    /// The entries of a table-valued key, or a `wrong-type` error.
+    fn table<'t>(&mut self, e: &'t Entry, help: String) -> Option<&'t [Entry]> {
+        match &e.value.kind {
+            Kind::Table(entries) => Some(entries),
+            _ => {
+                self.wrong_type(&format!("`{}`", e.key), "a table", &e.value, Some(help));
+                None
+            }
+        }
+    }
+
+    fn settings(&mut self, e: &Entry) -> Option<Settings> {
+        let help = "write a `[ruleset]` table with `name = \"...\"` in it".to_string();
+        let entries = self.table(e, help)?;
+        let (mut name, mut as_of, mut max_triggers) = (None, None, None);
+        for f in entries {
+            match f.key.as_str() {
+                "name" => name = self.string(f),
+                "as_of" => as_of = self.as_of(f),
+                "max_triggers" => max_triggers = self.max_triggers(f),
+                _ => self.unknown(f, "in `[ruleset]`", SETTINGS_KEYS),
+            }
+        }
+        if !has(entries, "name") {
+            let at = self.table_at(&e.value.span, &e.span());
+            let help = "add `name = \"...\"`, the rule set's name".to_string();
+            self.missing("name", "in `[ruleset]`", at, help);
+        }
+        Some(Settings {
+            name: name?,
+            as_of,
+            max_triggers,
+            span: self.span(&e.value.span),
+            comments: no_comments(),
+            inner: InnerComments::default(),
+        })
+    }
+
+    fn as_of(&mut self, e: &Entry) -> Option<Spanned<AsOf>> {
+        let (text, at) = match &e.value.kind {
+            Kind::Str(s) => (s.as_str(), self.content(&e.value.span, s).0),
+            Kind::Datetime(s) => (s.as_str(), self.span(&e.value.span)),
+            _ => {
+                let help = "write `as_of = \"today\"` or a date such as `as_of = \"2026-11-01\"`";
+                self.wrong_type("`as_of`", "a string", &e.value, Some(help.to_string()));
+                return None;
+            }
+        };
+        if text == "today" {
+            return Some(Spanned::new(AsOf::Today, at));
+        }
+        match NaiveDate::parse_from_str(text, "%Y-%m-%d") {
+            Ok(date) => Some(Spanned::new(AsOf::Date(date), at)),
+            Err(_) => {
+                self.bad_value(
+                    format!("`as_of` must be `today` or a date `YYYY-MM-DD`, found `{text}`"),
+                    at,
+                    Some("write the date as year-month-day, e.g. `2026-11-01`".to_string()),
+                );
+                None
+            }
+        }
+    }
+
+    fn max_triggers(&mut self, e: &Entry) -> Option<Spanned<u32>> {
+        let n = self.int(e)?;
+        match u32::try_from(n.value) {
+            Ok(v) => Some(Spanned::new(v, n.span)),
+            Err(_) => {
+                self.bad_value(
+                    format!(
+                        "`max_triggers` must be between 0 and {}, found `{}`",
+                        u32::MAX,
+                        n.value
+                    ),
+                    n.span,
+                    None,
+                );
+                None
+            }
+        }
+    }
+
+    fn schema(&mut self, e: &Entry) -> Option<Schema> {
+        let help = "write a `[customer]` table with one line per field, e.g. \
+                    `id = { type = \"string\", from = \"Customer ID\", key = true }`";
+        let entries = self.table(e, help.to_string())?;
+        let fields = entries.iter().filter_map(|f| self.field(f)).collect();
+        Some(Schema {
+            fields,
+            span: self.span(&e.value.span),
+            comments: no_comments(),
+            inner: InnerComments::default(),
+        })
+    }
+
+    fn field(&mut self, f: &Entry) -> Option<Field> {
+        let Kind::Table(entries) = &f.value.kind else {
+            let help = format!(
+                "write `{} = {{ type = \"string\", from = \"<column header>\" }}`",
+                f.key
+            );
+            self.wrong_type(
+                &format!("field `{}`", f.key),
+                "a table",
+                &f.value,
+                Some(help),
+            );
+            return None;
+        };
+        let place = format!("in field `{}`", f.key);
+        let (mut ty, mut column, mut default) = (None, None, None);
+        let (mut optional, mut key) = (false, false);
+        let mut format = FieldFormat::default();
+        for o in entries {
+            match o.key.as_str() {
+                "type" => ty = self.field_type(o),
+                "from" => column = self.string(o),
+                "optional" => optional = self.bool(o).unwrap_or(false),
+                "key" => key = self.bool(o).unwrap_or(false),
+                "default" => default = self.literal(o),
+                "format" => format.date = self.string(o),
+                "words" => format.words = self.words(o),
+                "currency" => format.currency = self.string(o),
+                "thousands" => format.thousands = self.string(o),
+                "separator" => format.separator = self.string(o),
+                _ => self.unknown(o, &place, FIELD_KEYS),
+            }
+        }
+        let at = self.table_at(&f.value.span, &f.span());
+        if !has(entries, "type") {
+            let help = format!("add `type = \"...\"`, one of {}", list(&FieldType::WORDS));
+            self.missing("type", &place, at, help);
+        }
+        if !has(entries, "from") {
+            let help = "add `from = \"...\"`, the header of the export column".to_string();
+            self.missing("from", &place, at, help);
+        }
+        Some(Field {
+            name: Spanned::new(f.key.clone(), self.span(&f.key_span)),
+            ty: ty?,
+            column: column?,
+            optional,
+            key,
+            default,
+            format,
+            span: self.span(&f.span()),
+            comments: no_comments(),
+        })
+    }
+
+    fn field_type(&mut self, e: &Entry) -> Option<Spanned<FieldType>> {
+        let s = self.string(e)?;
+        match s.value.parse::<FieldType>() {
+            Ok(ty) => Some(Spanned::new(ty, s.span)),
+            Err(message) => {
+                let (message, hint) = split_hint(&message);
+                let help = s
+                    .value
+                    .strip_suffix('?')
+                    .filter(|word| word.parse::<FieldType>().is_ok())
+                    .map(|word| {
+                        format!("write `type = \"{word}\", optional = true` instead of the `?`")
+                    })
+                    .or(hint);
+                self.bad_value(message, s.span, help);
+                None
+            }
+        }
+    }
+
+    fn literal(&mut self, e: &Entry) -> Option<Spanned<Literal>> {
+        let at = self.span(&e.value.span);
+        let value = match &e.value.kind {
+            Kind::Str(s) => {
+                return Some(Spanned::new(
+                    Literal::Str(s.clone()),
+                    self.content(&e.value.span, s).0,
+                ))
+            }
+            Kind::Int(i) => Literal::Int(*i),
+            Kind::Float(x) => Literal::Decimal(*x),
+            Kind::Bool(b) => Literal::Bool(*b),
+            _ => {
+                let help = matches!(e.value.kind, Kind::Datetime(_))
+                    .then(|| "write dates in quotes, as the export writes them".to_string());
+                self.wrong_type(
+                    &format!("`{}`", e.key),
+                    "a string, number or boolean",
+                    &e.value,
+                    help,
+                );
+                return None;
+            }
+        };
+        Some(Spanned::new(value, at))
+    }
+
+    fn words(&mut self, e: &Entry) -> Option<Spanned<(String, String)>> {
+        let help = || "write the words for true and false: `words = [\"yes\", \"no\"]`".to_string();
+        let Kind::Array(items) = &e.value.kind else {
+            self.wrong_type("`words`", "an array of two strings", &e.value, Some(help()));
+            return None;
+        };
+        let mut words = Vec::new();
+        for item in items {
+            match &item.kind {
+                Kind::Str(s) => words.push(s.clone()),
+                _ => self.wrong_type("each word", "a string", item, None),
+            }
+        }
+        if items.len() != 2 {
+            self.bad_value(
+                format!("`words` must hold exactly two words, found {}", items.len()),
+                self.span(&e.value.span),
+                Some(help()),
+            );
+            return None;
+        }
+        match <[String; 2]>::try_from(words) {
+            Ok([yes, no]) => Some(Spanned::new((yes, no), self.span(&e.value.span))),
+            Err(_) => None,
+        }
+    }
+
+    /// `[metrics]` or `[segments]`: names to expression strings, in document order.
+    fn named_exprs(&mut self, e: &Entry, what: &str) -> Vec<(Ident, Expr, Span)> {
+        let help = format!(
+            "write a `[{}]` table with lines such as `name = \"expression\"`",
+            e.key
+        );
+        let Some(entries) = self.table(e, help) else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        for m in entries {
+            let Kind::Str(source) = &m.value.kind else {
+                let raw = self.text.get(m.value.span.clone()).unwrap_or("");
+                let help = match m.value.kind {
+                    Kind::Int(_) | Kind::Float(_) | Kind::Bool(_) => Some(format!(
+                        "write the expression in quotes: `{} = \"{raw}\"`",
+                        m.key
+                    )),
+                    _ => None,
+                };
+                self.wrong_type(
+                    &format!("{what} `{}`", m.key),
+                    "a string holding an expression",
+                    &m.value,
+                    help,
+                );
+                continue;
+            };
+            let name = Spanned::new(m.key.clone(), self.span(&m.key_span));
+            let expr = self.expr_of(&m.value, source);
+            out.push((name, expr, self.span(&m.span())));
+        }
+        out
+    }
+
+    fn tiers(&mut self, e: &Entry) -> Option<Tiers> {
+        let Kind::Array(items) = &e.value.kind else {
+            let help = "write each tier as a `[[tiers]]` table".to_string();
+            self.wrong_type("`tiers`", "an array of tables", &e.value, Some(help));
+            return None;
+        };
+        let tiers = items.iter().filter_map(|n| self.tier(n)).collect();
+        Some(Tiers {
+            tiers,
+            span: self.span(&e.value.span),
+            comments: no_comments(),
+            inner: InnerComments::default(),
+        })
+    }
+
+    fn tier(&mut self, n: &Node) -> Option<Tier> {
+        let Kind::Table(entries) = &n.kind else {
+            let help = "write each tier as a `[[tiers]]` table".to_string();
+            self.wrong_type("each tier", "a table", n, Some(help));
+            return None;
+        };
+        let place = match name_in(entries, "name") {
+            Some(name) => format!("in tier `{name}`"),
+            None => "in this tier".to_string(),
+        };
+        let (mut name, mut when, mut otherwise) = (None, None, None);
+        for f in entries {
+            match f.key.as_str() {
+                "name" => name = self.string(f),
+                "when" => when = self.expr(f),
+                "otherwise" => otherwise = self.bool(f).map(|b| (b, f)),
+                _ => self.unknown(f, &place, TIER_KEYS),
+            }
+        }
+        let at = self.table_at(&n.span, &n.span);
+        if !has(entries, "name") {
+            self.missing("name", &place, at, "add `name = \"...\"`".to_string());
+        }
+        let condition = match otherwise {
+            Some((true, f)) => {
+                if has(entries, "when") {
+                    let at = self.span(&f.span());
+                    let help = "remove `when` to make this the unconditional last tier, \
+                                or remove `otherwise`"
+                        .to_string();
+                    self.bad_value(
+                        "a tier cannot have both `when` and `otherwise = true`".to_string(),
+                        at,
+                        Some(help),
+                    );
+                    return None;
+                }
+                None
+            }
+            _ => {
+                if !has(entries, "when") {
+                    let help = "add `when = \"<condition>\"`, or `otherwise = true` for the \
+                                unconditional last tier"
+                        .to_string();
+                    self.missing("when", &place, at, help);
+                }
+                Some(when?)
+            }
+        };
+        Some(Tier {
+            name: name?,
+            condition,
+            span: self.span(&n.span),
+            comments: no_comments(),
+        })
+    }
+
+    fn triggers(&mut self, e: &Entry) -> Vec<Trigger> {
+        let help = "write each trigger as a `[triggers.<name>]` table".to_string();
+        let Some(entries) = self.table(e, help) else {
+            return Vec::new();
+        };
+        entries.iter().filter_map(|t| self.trigger(t)).collect()
+    }
+
+    fn trigger(&mut self, t: &Entry) -> Option<Trigger> {
+        let Kind::Table(entries) = &t.value.kind else {
+            let help = format!(
+                "write a `[triggers.{}]` table with the trigger's keys",
+                t.key
+            );
+            self.wrong_type(
+                &format!("trigger `{}`", t.key),
+                "a table",
+                &t.value,
+                Some(help),
+            );
+            return None;
+        };
+        let place = format!("in trigger `{}`", t.key);
+        let (mut activity, mut condition, mut channel, mut consent) = (None, None, None, None);
+        let (mut priority, mut cooldown, mut actions) = (None, None, Vec::new());
+        for f in entries {
+            match f.key.as_str() {
+                "activity" => activity = self.word::<Activity>(f),
+                "when" => condition = self.expr(f),
+                "channel" => channel = self.word::<ChannelKind>(f),
+                "consent" => consent = self.string(f).map(|c| (c, f)),
+                "priority" => priority = self.int(f),
+                "cooldown" => cooldown = self.duration(f),
+                "actions" => actions = self.actions(f, &t.key),
+                _ => self.unknown(f, &place, TRIGGER_KEYS),
+            }
+        }
+        let channel = match (channel, consent) {
+            (Some(kind), consent) => {
+                let span = consent
+                    .as_ref()
+                    .map_or(kind.span, |(c, _)| kind.span.to(c.span));
+                Some(Channel {
+                    kind,
+                    consent: consent.map(|(c, _)| c),
+                    span,
+                })
+            }
+            (None, Some((_, f))) if !has(entries, "channel") => {
+                let help = "`consent` names the consent field of the trigger's channel: \
+                            add `channel = \"...\"` too"
+                    .to_string();
+                let at = self.span(&f.key_span);
+                self.missing("channel", &place, at, help);
+                None
+            }
+            _ => None,
+        };
+        Some(Trigger {
+            name: Spanned::new(t.key.clone(), self.span(&t.key_span)),
+            activity,
+            condition,
+            channel,
+            priority,
+            cooldown,
+            actions,
+            span: self.span(&t.value.span),
+            comments: no_comments(),
+            inner: InnerComments::default(),
+        })
+    }
+
+    fn duration(&mut self, e: &Entry) -> Option<Spanned<Duration>> {
+        let s = self.string(e)?;
+        match s.value.parse::<Duration>() {
+            Ok(d) => Some(Spanned::new(d, s.span)),
+            Err(message) => {
+                self.bad_value(message, s.span, None);
+                None
+            }
+        }
+    }
+
+    fn actions(&mut self, e: &Entry, trigger: &str) -> Vec<Action> {
+        let Kind::Array(items) = &e.value.kind else {
+            let help = format!("write each action as a `[[triggers.{trigger}.actions]]` table");
+            self.wrong_type("`actions`", "an array of tables", &e.value, Some(help));
+            return Vec::new();
+        };
+        items
+            .iter()
+            .filter_map(|n| self.action(n, trigger))
+            .collect()
+    }
+
+    fn action(&mut self, n: &Node, trigger: &str) -> Option<Action> {
+        let Kind::Table(entries) = &n.kind else {
+            let help = format!("write each action as a `[[triggers.{trigger}.actions]]` table");
+            self.wrong_type("each action", "a table", n, Some(help));
+            return None;
+        };
+        let place = match name_in(entries, "name") {
+            Some(name) => format!("in action `{name}` of trigger `{trigger}`"),
+            None => format!("in an action of trigger `{trigger}`"),
+        };
+        let (mut name, mut template, mut offer, mut params) = (None, None, None, Vec::new());
+        for f in entries {
+            match f.key.as_str() {
+                "name" => name = self.string(f),
+                "template" => template = self.string(f),
+                "offer" => offer = self.string(f),
+                "params" => params = self.params(f, trigger),
+                _ => self.unknown(f, &place, ACTION_KEYS),
+            }
+        }
+        if !has(entries, "name") {
+            let at = self.table_at(&n.span, &n.span);
+            self.missing("name", &place, at, "add `name = \"...\"`".to_string());
+        }
+        Some(Action {
+            name: name?,
+            template,
+            offer,
+            params,
+            span: self.span(&n.span),
+            comments: no_comments(),
+            inner: InnerComments::default(),
+        })
+    }
+
+    fn params(&mut self, e: &Entry, trigger: &str) -> Vec<Param> {
+        let help = format!(
+            "write a `[triggers.{trigger}.actions.params]` table below the action's other keys"
+        );
+        let Some(entries) = self.table(e, help) else {
+            return Vec::new();
+        };
+        entries.iter().filter_map(|p| self.param(p)).collect()
+    }
+
+    fn param(&mut self, p: &Entry) -> Option<Param> {
+        let at = self.span(&p.value.span);
+        let raw = self.text.get(p.value.span.clone());
+        // A number or boolean is the expression its canonical text spells; verbatim when the
+        // file spells it that way too (`15`, not `1_5`).
+        let expr = |source: String| {
+            ParamValue::Expr(Expr {
+                verbatim: raw == Some(source.as_str()),
+                source,
+                span: at,
+            })
+        };
+        let value = match &p.value.kind {
+            Kind::Str(s) => {
+                ParamValue::Template(Spanned::new(s.clone(), self.content(&p.value.span, s).0))
+            }
+            Kind::Int(i) => expr(i.to_string()),
+            Kind::Float(x) => expr(Literal::Decimal(*x).to_string()),
+            Kind::Bool(b) => expr(b.to_string()),
+            Kind::Table(entries) => {
+                let place = format!("in parameter `{}`", p.key);
+                let mut source = None;
+                for f in entries {
+                    match f.key.as_str() {
+                        "expr" => source = self.expr(f),
+                        _ => self.unknown(f, &place, EXPR_KEYS),
+                    }
+                }
+                if !has(entries, "expr") {
+                    let help = format!("write an expression as `{} = {{ expr = \"...\" }}`", p.key);
+                    let at = self.table_at(&p.value.span, &p.span());
+                    self.missing("expr", &place, at, help);
+                }
+                ParamValue::Expr(source?)
+            }
+            Kind::Array(_) | Kind::Datetime(_) => {
+                let help = format!(
+                    "write a text as `{0} = \"...\"`, an expression as `{0} = {{ expr = \"...\" }}`",
+                    p.key
+                );
+                self.wrong_type(
+                    &format!("parameter `{}`", p.key),
+                    "a string, number, boolean or `{ expr = \"...\" }`",
+                    &p.value,
+                    Some(help),
+                );
+                return None;
+            }
+        };
+        Some(Param {
+            name: Spanned::new(p.key.clone(), self.span(&p.key_span)),
+            value,
+            span: self.span(&p.span()),
+            comments: no_comments(),
+        })
+    }
+    fn tests(&mut self, e: &Entry) -> Vec<TestCase> {
+        let Kind::Array(items) = &e.value.kind else {
+            let help = "write each test as a `[[tests]]` table".to_string();
+            self.wrong_type("`tests`", "an array of tables", &e.value, Some(help));
+            return Vec::new();
+        };
+        items.iter().filter_map(|n| self.test(n)).collect()
+    }
+
+    fn test(&mut self, n: &Node) -> Option<TestCase> {
+        let Kind::Table(entries) = &n.kind else {
+            let help = "write each test as a `[[tests]]` table".to_string();
+            self.wrong_type("each test", "a table", n, Some(help));
+            return None;
+        };
+        let place = match name_in(entries, "name") {
+            Some(name) => format!("in test `{name}`"),
+            None => "in this test".to_string(),
+        };
+        let mut test = TestCase {
+            name: Spanned::new(String::new(), self.span(&n.span)),
+            as_of: None,
+            from: None,
+            values: Vec::new(),
+            expect: Expect::default(),
+            span: self.span(&n.span),
+            comments: no_comments(),
+            inner: InnerComments::default(),
+        };
+        let mut named = false;
+        for f in entries {
+            match f.key.as_str() {
+                "name" => {
+                    if let Some(name) = self.string(f) {
+                        test.name = name;
+                        named = true;
+                    }
+                }
+                "as_of" => {
+                    let text = match &f.value.kind {
+                        Kind::Datetime(t) => {
+                            Some(Spanned::new(t.clone(), self.span(&f.value.span)))
+                        }
+                        _ => self.string(f),
+                    };
+                    if let Some(text) = text {
+                        match NaiveDate::parse_from_str(&text.value, "%Y-%m-%d") {
+                            Ok(d) => test.as_of = Some(Spanned::new(d, text.span)),
+                            Err(_) => self.bad_value(
+                                format!("`{}` is not a date: expected `YYYY-MM-DD`", text.value),
+                                text.span,
+                                Some("a test decides at a fixed date, e.g. `2026-11-01`".into()),
+                            ),
+                        }
+                    }
+                }
+                "from" => test.from = self.test_row(f, &place),
+                "customer" => {
+                    let help = "write the field values in a `[tests.customer]` table".to_string();
+                    if let Some(values) = self.table(f, help) {
+                        for v in values {
+                            if let Some(value) = self.test_value(v) {
+                                test.values.push(TestField {
+                                    name: Spanned::new(v.key.clone(), self.span(&v.key_span)),
+                                    value,
+                                    comments: no_comments(),
+                                });
+                            }
+                        }
+                    }
+                }
+                "expect" => test.expect = self.expect(f, &place),
+                _ => self.unknown(f, &place, TEST_KEYS),
+            }
+        }
+        if !named {
+            let at = self.table_at(&n.span, &n.span);
+            self.missing("name", &place, at, "add `name = \"...\"`".to_string());
+            return None;
+        }
+        Some(test)
+    }
+
+    fn test_row(&mut self, e: &Entry, place: &str) -> Option<TestRow> {
+        let help = "write `from = { file = \"...\", id = \"...\" }` or `row = N`".to_string();
+        let entries = self.table(e, help.clone())?;
+        let (mut file, mut select) = (None, None);
+        for f in entries {
+            match f.key.as_str() {
+                "file" => file = self.string(f),
+                "id" => {
+                    select = self
+                        .string(f)
+                        .map(|id| Spanned::new(RowSelect::Id(id.value), id.span))
+                }
+                "row" => {
+                    select = self.int(f).and_then(|n| match u64::try_from(n.value) {
+                        Ok(row) if row > 0 => Some(Spanned::new(RowSelect::Row(row), n.span)),
+                        _ => {
+                            self.bad_value(
+                                format!("row `{}` is not a row number", n.value),
+                                n.span,
+                                Some("rows count from 1, the first after the header".into()),
+                            );
+                            None
+                        }
+                    })
+                }
+                _ => self.unknown(f, &format!("in `from` {place}"), FROM_KEYS),
+            }
+        }
+        let at = self.span(&e.span());
+        if !has(entries, "file") {
+            self.missing("file", &format!("in `from` {place}"), at, help.clone());
+        }
+        if !has(entries, "id") && !has(entries, "row") {
+            self.missing("id", &format!("in `from` {place}"), at, help);
+        }
+        Some(TestRow {
+            file: file?,
+            select: select?,
+        })
+    }
+
+    /// A test value: a string (dates too), number, boolean, array of strings, a TOML date, or
+    /// `{ missing = true }`.
+    fn test_value(&mut self, e: &Entry) -> Option<Spanned<TestValue>> {
+        let at = self.span(&e.value.span);
+        let value = match &e.value.kind {
+            Kind::Str(s) => TestValue::Str(s.clone()),
+            Kind::Datetime(t) => TestValue::Str(t.clone()),
+            Kind::Int(i) => TestValue::Int(*i),
+            Kind::Float(x) => TestValue::Decimal(*x),
+            Kind::Bool(b) => TestValue::Bool(*b),
+            Kind::Array(items) => {
+                let mut list = Vec::new();
+                for item in items {
+                    match &item.kind {
+                        Kind::Str(s) => list.push(s.clone()),
+                        _ => {
+                            self.wrong_type("each item", "a string", item, None);
+                            return None;
+                        }
+                    }
+                }
+                TestValue::List(list)
+            }
+            Kind::Table(entries)
+                if entries.len() == 1
+                    && entries[0].key == "missing"
+                    && matches!(entries[0].value.kind, Kind::Bool(true)) =>
+            {
+                TestValue::Missing
+            }
+            Kind::Table(_) => {
+                let help = format!("write `{} = {{ missing = true }}` for no value", e.key);
+                self.wrong_type(
+                    &format!("`{}`", e.key),
+                    "a value or `{ missing = true }`",
+                    &e.value,
+                    Some(help),
+                );
+                return None;
+            }
+        };
+        Some(Spanned::new(value, at))
+    }
+
+    fn expect(&mut self, e: &Entry, place: &str) -> Expect {
+        let mut expect = Expect::default();
+        let help = "write what the test expects in a `[tests.expect]` table".to_string();
+        let Some(entries) = self.table(e, help) else {
+            return expect;
+        };
+        for f in entries {
+            match f.key.as_str() {
+                "segments" => expect.segments = self.names(f),
+                "not_segments" => expect.not_segments = self.names(f),
+                "tier" => expect.tier = self.string(f),
+                "fires" => expect.fires = self.names(f),
+                "not_fires" => expect.not_fires = self.names(f),
+                "params" => {
+                    let help = "write `\"action.parameter\" = value` lines in a \
+                                `[tests.expect.params]` table"
+                        .to_string();
+                    if let Some(params) = self.table(f, help) {
+                        for p in params {
+                            if let Some(value) = self.test_value(p) {
+                                expect.params.push(ExpectParam {
+                                    path: Spanned::new(p.key.clone(), self.span(&p.key_span)),
+                                    value,
+                                    comments: no_comments(),
+                                });
+                            }
+                        }
+                    }
+                }
+                _ => self.unknown(f, &format!("in `expect` {place}"), EXPECT_KEYS),
+            }
+        }
+        expect
+    }
+
+    /// An array of names.
+    fn names(&mut self, e: &Entry) -> Vec<Ident> {
+        let Kind::Array(items) = &e.value.kind else {
+            let help = format!("write `{} = [\"a\", \"b\"]`", e.key);
+            self.wrong_type(
+                &format!("`{}`", e.key),
+                "an array of names",
+                &e.value,
+                Some(help),
+            );
+            return Vec::new();
+        };
+        items
+            .iter()
+            .filter_map(|item| match &item.kind {
+                Kind::Str(s) => Some(Spanned::new(s.clone(), self.content(&item.span, s).0)),
+                _ => {
+                    self.wrong_type("each name", "a string", item, None);
+                    None
+                }
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,351 @@
+//! Tests beside the rules: each `test` block of a rule set names a customer (field values, a
+//! row of an export, or both) and what the rules must decide for them. [`run_tests`] decides
+//! for each with the rule set's own [`Program`] and compares; a failure says what was expected,
+//! what happened, and the values that decided it.
+
+pub mod customer;
+mod report;
+
+pub use report::{Coverage, Format};
+
+use crate::engine::{text, Decision, EvalError, Evaluator, Program, Suppression};
+use crate::model::{AsOf, TestCase, TestValue};
+use chrono::NaiveDate;
+use rhai::Dynamic;
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+/// The outcome of a rule set's tests.
+#[derive(Debug, Clone, Default)]
+pub struct TestReport {
+    /// One result per test case run, in declaration order.
+    pub cases: Vec<CaseResult>,
+    /// What the tests that ran exercised.
+    pub coverage: Coverage,
+}
+
+/// The outcome of one test case.
+#[derive(Debug, Clone)]
+pub struct CaseResult {
+    pub name: String,
+    /// The file and line the test is written at.
+    pub file: PathBuf,
+    pub line: usize,
+    /// Each expectation that did not hold.
+    pub failures: Vec<Failure>,
+}
+
+/// An expectation that did not hold.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    /// What was expected, e.g. "segment `loyal`" or "tier `gold`".
+    pub expected: String,
+    /// What happened instead, e.g. "the customer is not in it" or "tier `platinum`".
+    pub actual: String,
+    /// The rule and the values that decided it, one line each.
+    pub why: Vec<String>,
+}
+
+impl Failure {
+    /// One sentence: "expected segment `loyal`, but the customer is not in it".
+    pub fn summary(&self) -> String {
+        format!("expected {}, but {}", self.expected, self.actual)
+    }
+}
+
+impl TestReport {
+    /// True when no case failed (also when there are none).
+    pub fn passed(&self) -> bool {
+        self.cases.iter().all(|c| c.failures.is_empty())
+    }
+
+    /// The failing cases.
+    pub fn failures(&self) -> impl Iterator<Item = &CaseResult> {
+        self.cases.iter().filter(|c| !c.failures.is_empty())
+    }
+
+    /// A readable report for people.
+    pub fn to_text(&self) -> String {
+        report::human(self)
+    }
+
+    /// The report in `format`.
+    pub fn render(&self, format: Format) -> String {
+        match format {
+            Format::Human => report::human(self),
+            Format::Json => report::json(self),
+            Format::Junit => report::junit(self),
+        }
+    }
+}
+
+/// Runs the test cases of `program` whose names contain `filter` (all when `None`).
+pub fn run_tests(program: &Program, filter: Option<&str>) -> TestReport {
+    let mut report = TestReport {
+        coverage: Coverage::new(program),
+        ..TestReport::default()
+    };
+    let mut evaluators: HashMap<NaiveDate, Evaluator<'_>> = HashMap::new();
+    for (i, test) in program.rules().tests.iter().enumerate() {
+        if filter.is_some_and(|f| !test.name.value.contains(f)) {
+            continue;
+        }
+        let place = program.test_place(i);
+        let failures = match run_one(program, test, &place.base, &mut evaluators) {
+            Ok((decision, evaluator_date)) => {
+                let evaluator = &evaluators[&evaluator_date];
+                report.coverage.saw(&decision);
+                compare(program, test, &decision, evaluator)
+            }
+            Err(failure) => vec![failure],
+        };
+        report.cases.push(CaseResult {
+            name: test.name.value.clone(),
+            file: place.file.clone(),
+            line: place.line,
+            failures,
+        });
+    }
+    report
+}
+
+/// Decides for one test's customer; the date is the key of the evaluator used.
+fn run_one<'p>(
+    program: &'p Program,
+    test: &TestCase,
+    base: &std::path::Path,
+    evaluators: &mut HashMap<NaiveDate, Evaluator<'p>>,
+) -> Result<(Decision, NaiveDate), Failure> {
+    let as_of = match (&test.as_of, program.default_as_of()) {
+        (Some(d), _) => d.value,
+        (None, Some(AsOf::Date(d))) => d,
+        _ => {
+            return Err(Failure {
+                expected: "a date to decide at".into(),
+                actual: "neither the test nor the rule set gives one".into(),
+                why: vec!["add `as_of \"YYYY-MM-DD\"` to the test".into()],
+            })
+        }
+    };
+    let values = customer::values(program.fields(), test, base).map_err(|e| Failure {
+        expected: "a customer".into(),
+        actual: format!("it cannot be built: {}", e.message),
+        why: Vec::new(),
+    })?;
+    let evaluator = evaluators
+        .entry(as_of)
+        .or_insert_with(|| Evaluator::new(program, as_of));
+    evaluator
+        .evaluate(values)
+        .map(|d| (d, as_of))
+        .map_err(|e: EvalError| Failure {
+            expected: "a decision".into(),
+            actual: format!("a rule failed: {}", e.message),
+            why: Vec::new(),
+        })
+}
+
+/// Every expectation of `test` that `decision` does not meet.
+fn compare(
+    program: &Program,
+    test: &TestCase,
+    decision: &Decision,
+    evaluator: &Evaluator<'_>,
+) -> Vec<Failure> {
+    let mut failures = Vec::new();
+    // The rule (`name: condition`) and the values it read.
+    let why = |rule: &str, source: &str, reads: &[&str]| -> Vec<String> {
+        let mut lines = vec![format!("{rule}: {source}")];
+        if !reads.is_empty() {
+            let values: Vec<String> = reads
+                .iter()
+                .map(|n| format!("{n} = {}", show(evaluator.value_of(n))))
+                .collect();
+            lines.push(format!("with {}", values.join(", ")));
+        }
+        lines
+    };
+    let segment_index = |name: &str| program.segment_names().position(|n| n == name);
+    for (names, want_in) in [
+        (&test.expect.segments, true),
+        (&test.expect.not_segments, false),
+    ] {
+        for name in names {
+            let Some(i) = segment_index(&name.value) else {
+                continue;
+            };
+            let is_in = decision.segments.contains(&i);
+            if is_in != want_in {
+                let (source, reads) = program.segment_condition(i);
+                let rule = format!("segment `{}`", name.value);
+                failures.push(Failure {
+                    expected: format!(
+                        "{}segment `{}`",
+                        if want_in { "" } else { "not " },
+                        name.value
+                    ),
+                    actual: if is_in {
+                        "the customer is in it".into()
+                    } else {
+                        "the customer is not in it".into()
+                    },
+                    why: why(&rule, source, &reads),
+                });
+            }
+        }
+    }
+    if let Some(want) = &test.expect.tier {
+        let got = decision.tier.map(|t| program.tier_name(t));
+        if got != Some(want.value.as_str()) {
+            let mut lines = Vec::new();
+            // Why the expected tier was not chosen: an earlier one matched, or its own
+            // condition is false.
+            if let Some(w) = program.tier_names().position(|n| n == want.value) {
+                match (decision.tier, program.tier_condition(w)) {
+                    (Some(t), _) if t < w => {
+                        if let Some((source, reads)) = program.tier_condition(t) {
+                            let rule =
+                                format!("tier `{}` comes first and matches", program.tier_name(t));
+                            lines.extend(why(&rule, source, &reads));
+                        }
+                    }
+                    (_, Some((source, reads))) => {
+                        let rule = format!("tier `{}` does not match", want.value);
+                        lines.extend(why(&rule, source, &reads));
+                    }
+                    _ => {}
+                }
+            }
+            failures.push(Failure {
+                expected: format!("tier `{}`", want.value),
+                actual: match got {
+                    Some(t) => format!("the tier is `{t}`"),
+                    None => "there is no tier".into(),
+                },
+                why: lines,
+            });
+        }
+    }
+    let trigger_index = |name: &str| program.trigger_names().position(|n| n == name);
+    for (names, want_fired) in [(&test.expect.fires, true), (&test.expect.not_fires, false)] {
+        for name in names {
+            let Some(i) = trigger_index(&name.value) else {
+                continue;
+            };
+            let fired = decision.fired.contains(&i);
+            if fired == want_fired {
+                continue;
+            }
+            let suppressed = decision.suppressed.iter().find(|(t, _)| *t == i);
+            let (source, reads) = program.trigger_condition(i);
+            let rule = format!("trigger `{}` when", name.value);
+            let (actual, lines) = match (fired, suppressed) {
+                (true, _) => ("it fires".to_string(), why(&rule, source, &reads)),
+                (false, Some((_, Suppression::Consent))) => {
+                    let consent = program.trigger_consent(i);
+                    (
+                        "it is suppressed: no consent".to_string(),
+                        vec![format!("{consent} = {}", show(evaluator.value_of(consent)))],
+                    )
+                }
+                (false, Some((_, Suppression::MaxTriggers))) => {
+                    let taken: Vec<String> = decision
+                        .fired
+                        .iter()
+                        .map(|&t| format!("`{}`", program.trigger_name(t)))
+                        .collect();
+                    (
+                        "it is suppressed: `max_triggers` places taken".to_string(),
+                        vec![format!("fired first: {}", taken.join(", "))],
+                    )
+                }
+                (false, None) => (
+                    "its condition is false".to_string(),
+                    why(&rule, source, &reads),
+                ),
+            };
+            failures.push(Failure {
+                expected: format!(
+                    "trigger `{}` {}",
+                    name.value,
+                    if want_fired { "to fire" } else { "not to fire" }
+                ),
+                actual,
+                why: lines,
+            });
+        }
+    }
+    for p in &test.expect.params {
+        if let Some(f) = compare_param(program, decision, &p.path.value, &p.value.value) {
+            failures.push(f);
+        }
+    }
+    failures
+}
+
+/// A failure when the parameter at `path` (`action.param` or `trigger.action.param`) is not
+/// `want`.
+fn compare_param(
+    program: &Program,
+    decision: &Decision,
+    path: &str,
+    want: &TestValue,
+) -> Option<Failure> {
+    let parts: Vec<&str> = path.split('.').collect();
+    let (trigger, action, param) = match parts.as_slice() {
+        [a, p] => (None, *a, *p),
+        [t, a, p] => (Some(*t), *a, *p),
+        _ => return None,
+    };
+    let outcome = decision.actions.iter().find(|o| {
+        program.action(o.trigger, o.action).0 == action
+            && trigger.is_none_or(|t| program.trigger_name(o.trigger) == t)
+    });
+    let expected = format!("`{path}` = {want}");
+    let Some(outcome) = outcome else {
+        return Some(Failure {
+            expected,
+            actual: format!("action `{action}` was not taken"),
+            why: Vec::new(),
+        });
+    };
+    let i = program
+        .param_names(outcome.trigger, outcome.action)
+        .position(|n| n == param)?;
+    let got = &outcome.params[i];
+    (!same(got, want)).then(|| Failure {
+        expected,
+        actual: format!("it is {}", show(Some(got))),
+        why: Vec::new(),
+    })
+}
+
+/// Whether a parameter's value is the test's.
+fn same(got: &Dynamic, want: &TestValue) -> bool {
+    match want {
+        TestValue::Missing => got.is_unit(),
+        TestValue::Bool(b) => got.as_bool() == Ok(*b),
+        TestValue::Int(i) => got.as_int() == Ok(*i) || got.as_float().is_ok_and(|f| f == *i as f64),
+        TestValue::Decimal(d) => {
+            let g = got
+                .as_float()
+                .ok()
+                .or_else(|| got.as_int().ok().map(|i| i as f64));
+            g.is_some_and(|g| (g - d).abs() <= 1e-9 * d.abs().max(1.0))
+        }
+        TestValue::Str(s) => got.is_string() && text(got) == *s,
+        TestValue::List(items) => got.read_lock::<rhai::Array>().is_some_and(|a| {
+            a.len() == items.len() && a.iter().zip(items).all(|(x, y)| text(x) == *y)
+        }),
+    }
+}
+
+/// A value for a failure's explanation: missing, quoted text, or as `idic run` writes it.
+fn show(v: Option<&Dynamic>) -> String {
+    match v {
+        None => "?".into(),
+        Some(v) if v.is_unit() => "missing".into(),
+        Some(v) if v.is_string() => format!("{:?}", text(v)),
+        Some(v) => text(v),
+    }
+}

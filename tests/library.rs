@@ -1,0 +1,110 @@
+//! idic as a library, the way `examples/embed.rs` uses it: load, evaluate one customer,
+//! evaluate a stream.
+
+use idic::batch::{self, Options, Sinks};
+use idic::engine::{Evaluator, Program};
+use idic::io::{InputFormat, OutputFormat, RecordReader};
+use std::path::Path;
+
+fn retail() -> Program {
+    Program::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("rules/retail")).unwrap()
+}
+
+#[test]
+fn one_customer_from_cells() {
+    let program = retail();
+    assert_eq!(program.name(), "retail");
+    assert!(program.content_hash().starts_with("sha256:"));
+    let cells = [
+        ("Customer ID", "C900001"),
+        ("First Name", "Ada"),
+        ("Last Name", "Byron"),
+        ("Email", "ada@example.com"),
+        ("Signup Date", "2021-03-14"),
+        ("Last Order Date", "02/02/2025"),
+        ("Total Orders", "7"),
+        ("Total Spent", "$1,940.00"),
+        ("Accepts Email Marketing", "yes"),
+        ("Accepts SMS Marketing", "no"),
+        ("Country", "GB"),
+    ];
+    let cell = |column: &str| cells.iter().find(|(c, _)| *c == column).map(|(_, v)| *v);
+    let values = RecordReader::new(&program)
+        .unwrap()
+        .read_cells(cell, 1)
+        .unwrap();
+    let as_of = chrono::NaiveDate::from_ymd_opt(2026, 11, 1).unwrap();
+    let decision = Evaluator::new(&program, as_of).evaluate(values).unwrap();
+    // 7 orders, $1,940, last order 637 days before as_of, no survey, no ticket: a big spender
+    // who lapsed; platinum; the win-back email at 25% (spent $1,000 or more).
+    let segments: Vec<&str> = decision
+        .segments
+        .iter()
+        .map(|&s| program.segment_name(s))
+        .collect();
+    assert_eq!(segments, ["big_spenders", "lapsed"]);
+    assert_eq!(program.tier_name(decision.tier.unwrap()), "platinum");
+    let fired: Vec<&str> = decision
+        .fired
+        .iter()
+        .map(|&t| program.trigger_name(t))
+        .collect();
+    assert_eq!(fired, ["winback_lapsed"]);
+    assert_eq!(decision.actions[0].params[0].as_int(), Ok(25));
+
+    // A cell that does not fit is a reject naming its column.
+    let reject = RecordReader::new(&program)
+        .unwrap()
+        .read_cells(
+            |c| {
+                if c == "Total Orders" {
+                    Some("many")
+                } else {
+                    cell(c)
+                }
+            },
+            7,
+        )
+        .unwrap_err();
+    assert_eq!(reject.line, 7);
+    assert_eq!(reject.column.as_deref(), Some("Total Orders"));
+}
+
+#[test]
+fn a_stream_into_memory() {
+    let program = retail();
+    let export =
+        std::fs::File::open(Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/customers.csv"))
+            .unwrap();
+    let mut decisions = Vec::new();
+    let as_of = chrono::NaiveDate::from_ymd_opt(2026, 11, 1).unwrap();
+    let outcome = batch::run(
+        &program,
+        as_of,
+        &export,
+        InputFormat::Csv,
+        &Options {
+            threads: 2,
+            ..Options::default()
+        },
+        Sinks {
+            decisions: &mut decisions,
+            decisions_format: OutputFormat::Jsonl,
+            rejects: None,
+        },
+    )
+    .unwrap();
+    assert_eq!((outcome.tally.rows, outcome.tally.decided), (400, 400));
+    assert_eq!(decisions.iter().filter(|&&b| b == b'\n').count(), 400);
+}
+
+#[test]
+fn a_rule_set_with_errors_does_not_load() {
+    let err = Program::load(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus/dsl_unknown_field.idic"),
+    )
+    .unwrap_err();
+    let text = err.to_string();
+    assert!(text.contains("error[unknown-name]"), "{text}");
+    assert!(text.contains("dsl_unknown_field.idic:"), "{text}");
+}
