@@ -2,13 +2,15 @@
 //!
 //! Passes, each in its own module: [`schema`] (fields, key, formats), [`names`] (one namespace
 //! for fields, metrics and segments; duplicates), [`tiers`] (catch-all, unreachable tiers),
-//! [`triggers`] (activity, channel, consent, actions) and [`exprs`] (compile every expression,
-//! unknown names, cycles, types, resource limits, lints). Semantic checks run only when the
+//! [`triggers`] (activity, channel, consent, actions), [`exprs`] (compile every expression,
+//! unknown names, cycles, types, resource limits, lints) and [`test_cases`] (dates, customers
+//! and expectations of the tests a rule set carries). Semantic checks run only when the
 //! files parsed: a syntax error would otherwise cause a cascade of false findings.
 
 mod exprs;
 mod names;
 mod schema;
+mod test_cases;
 mod tiers;
 mod triggers;
 
@@ -87,6 +89,7 @@ pub fn check_rules(rules: &RuleSet, sources: &Sources, origin: &Path) -> Vec<Dia
     tiers::check(rules, &mut out);
     triggers::check(rules, &names, &mut out);
     exprs::check(rules, &names, sources, &mut out);
+    test_cases::check(rules, sources, &mut out);
     // What uses a segment is only known when every expression compiled.
     if out.iter().any(Diagnostic::is_error) {
         out.retain(|d| d.code != "unused-segment");

@@ -2,6 +2,7 @@
 
 use super::a;
 use crate::diagnostics::Diagnostic;
+use crate::io::cells::thousands_problem;
 use crate::model::{Field, FieldType, Literal, RuleSet};
 
 pub fn check(rules: &RuleSet, out: &mut Vec<Diagnostic>) {
@@ -132,12 +133,29 @@ fn field(f: &Field, out: &mut Vec<Diagnostic>) {
             );
         }
     }
-    for (option, value) in [("thousands", &fmt.thousands), ("separator", &fmt.separator)] {
-        if let Some(v) = value.as_ref().filter(|v| v.value.is_empty()) {
+    if let Some(sep) = fmt.thousands.as_ref().filter(|_| ty.is_numeric()) {
+        let numeric_point = matches!(ty, FieldType::Decimal | FieldType::Money);
+        if let Some(problem) = thousands_problem(&sep.value, numeric_point) {
+            let help = if numeric_point && !sep.value.is_empty() {
+                "export amounts with a decimal point (`1,240.50` or `1240.50`), or leave out `thousands`"
+            } else {
+                "write the character that groups thousands, such as `,` or a space"
+            };
             out.push(
-                Diagnostic::error("bad-format", format!("`{option}` cannot be empty")).at(v.span),
+                Diagnostic::error(
+                    "bad-format",
+                    format!(
+                        "the thousands separator `{}` of `{name}` {problem}",
+                        sep.value
+                    ),
+                )
+                .at(sep.span)
+                .help(help),
             );
         }
+    }
+    if let Some(v) = fmt.separator.as_ref().filter(|v| v.value.is_empty()) {
+        out.push(Diagnostic::error("bad-format", "`separator` cannot be empty").at(v.span));
     }
     if let Some(default) = &f.default {
         let fits = match (&default.value, ty) {

@@ -192,6 +192,18 @@ impl From<Option<Dynamic>> for Read {
     }
 }
 
+/// Why `sep` cannot be a thousands separator (of a field with a decimal point when
+/// `numeric_point`), as the end of a sentence; `None` when it can.
+pub fn thousands_problem(sep: &str, numeric_point: bool) -> Option<&'static str> {
+    if sep.is_empty() || sep.bytes().any(|b| b.is_ascii_digit()) {
+        Some("must be a non-empty text without digits")
+    } else if numeric_point && sep.contains(['.', 'e', 'E', '+', '-']) {
+        Some("clashes with the decimal point: decimal commas are not supported")
+    } else {
+        None
+    }
+}
+
 impl CellReader {
     /// Prepares the reading of `field`'s cells.
     ///
@@ -207,14 +219,9 @@ impl CellReader {
                 return Ok(None);
             };
             let sep = sep.value.as_str();
-            if sep.is_empty() || sep.bytes().any(|b| b.is_ascii_digit()) {
+            if let Some(problem) = thousands_problem(sep, numeric_point) {
                 return Err(format!(
-                    "the thousands separator `{sep}` of `{name}` must be a non-empty text without digits"
-                ));
-            }
-            if numeric_point && sep.contains(['.', 'e', 'E', '+', '-']) {
-                return Err(format!(
-                    "the thousands separator `{sep}` of `{name}` clashes with the decimal point: decimal commas are not supported"
+                    "the thousands separator `{sep}` of `{name}` {problem}"
                 ));
             }
             Ok(Some(sep.as_bytes().into()))

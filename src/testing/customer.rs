@@ -140,8 +140,12 @@ fn read_row(fields: &[Field], row: &TestRow, base: &Path) -> Result<Vec<Dynamic>
         )
     })?;
     let file = std::fs::File::open(&path).map_err(|e| {
+        let message = match e.kind() {
+            std::io::ErrorKind::NotFound => format!("there is no file `{}`", path.display()),
+            _ => format!("cannot read `{}`: {e}", path.display()),
+        };
         at_file(
-            format!("cannot read `{}`: {e}", path.display()),
+            message,
             Some("the path is relative to the directory of this rule file".to_string()),
         )
     })?;
