@@ -56,11 +56,18 @@ fn shipped_rule_sets_check_clean() {
 
 #[test]
 fn dsl_and_toml_twins_load_to_equal_models() {
-    let dir = repo().join("rules/retail");
-    let dsl = parse_file(&dir.join("retail.idic")).expect("retail.idic parses");
-    let toml_path = repo().join("rules/retail-toml/retail.toml");
-    let toml = parse_file(&toml_path).expect("retail.toml parses");
+    let dsl_dir = repo().join("rules/retail");
+    let toml_dir = repo().join("rules/retail-toml");
+    let dsl = parse_file(&dsl_dir.join("retail.idic")).expect("retail.idic parses");
+    let toml = parse_file(&toml_dir.join("retail.toml")).expect("retail.toml parses");
     assert_eq!(dsl, toml);
+    let dsl_tests = parse_file(&dsl_dir.join("tests.idic")).expect("tests.idic parses");
+    let toml_tests = parse_file(&toml_dir.join("tests.toml")).expect("tests.toml parses");
+    assert!(
+        dsl_tests.tests.len() >= 10,
+        "the shipped rules carry real tests"
+    );
+    assert_eq!(dsl_tests, toml_tests);
     // Equality must be able to fail: a changed threshold is a different model.
     let mut changed = toml.clone();
     changed.segments[0].condition.source.push_str(" && true");

@@ -394,6 +394,15 @@ impl Program {
         self.unit_text(self.triggers[i].unit)
     }
 
+    /// How parameter `p` of action `a` of trigger `t` is made: the expression's source and the
+    /// names it reads, or `None` for a text with placeholders.
+    pub fn param_expression(&self, t: usize, a: usize, p: usize) -> Option<(&str, Vec<&str>)> {
+        match self.triggers[t].actions[a].params[p].1 {
+            ParamPlan::Expr(unit) => Some(self.unit_text(unit)),
+            ParamPlan::Text(_) => None,
+        }
+    }
+
     /// The consent field of trigger `i`.
     pub fn trigger_consent(&self, i: usize) -> &str {
         &self.slots[self.triggers[i].consent]

@@ -276,11 +276,23 @@ fn compare(
         }
     }
     for p in &test.expect.params {
-        if let Some(f) = compare_param(program, decision, &p.path.value, &p.value.value) {
-            failures.push(f);
+        if let Some(mut f) = compare_param(program, decision, &p.path.value, &p.value.value) {
+            if let Some((t, a, i)) = f.param.take() {
+                if let Some((source, reads)) = program.param_expression(t, a, i) {
+                    f.failure.why = why(&format!("`{}`", p.path.value), source, &reads);
+                }
+            }
+            failures.push(f.failure);
         }
     }
     failures
+}
+
+/// A parameter that is not what a test expects, and which parameter made it (trigger, action,
+/// index) when the action was taken.
+struct ParamFailure {
+    failure: Failure,
+    param: Option<(usize, usize, usize)>,
 }
 
 /// A failure when the parameter at `path` (`action.param` or `trigger.action.param`) is not
@@ -290,7 +302,7 @@ fn compare_param(
     decision: &Decision,
     path: &str,
     want: &TestValue,
-) -> Option<Failure> {
+) -> Option<ParamFailure> {
     let parts: Vec<&str> = path.split('.').collect();
     let (trigger, action, param) = match parts.as_slice() {
         [a, p] => (None, *a, *p),
@@ -303,20 +315,26 @@ fn compare_param(
     });
     let expected = format!("`{path}` = {want}");
     let Some(outcome) = outcome else {
-        return Some(Failure {
-            expected,
-            actual: format!("action `{action}` was not taken"),
-            why: Vec::new(),
+        return Some(ParamFailure {
+            failure: Failure {
+                expected,
+                actual: format!("action `{action}` was not taken"),
+                why: Vec::new(),
+            },
+            param: None,
         });
     };
     let i = program
         .param_names(outcome.trigger, outcome.action)
         .position(|n| n == param)?;
     let got = &outcome.params[i];
-    (!same(got, want)).then(|| Failure {
-        expected,
-        actual: format!("it is {}", show(Some(got))),
-        why: Vec::new(),
+    (!same(got, want)).then(|| ParamFailure {
+        failure: Failure {
+            expected,
+            actual: format!("it is {}", show(Some(got))),
+            why: Vec::new(),
+        },
+        param: Some((outcome.trigger, outcome.action, i)),
     })
 }
 
