@@ -237,3 +237,26 @@ fn a_rule_set_with_errors_runs_no_test_and_a_missing_one_is_a_usage_error() {
     assert_eq!(output.status.code(), Some(2));
     assert!(!String::from_utf8_lossy(&output.stderr).contains("panicked"));
 }
+
+#[test]
+fn warnings_and_a_rule_set_without_tests_are_pointed_out() {
+    let output = idic()
+        .args(["test", "tests/corpus/dsl_warn_test_expects_nothing.idic"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("expects nothing, so it cannot fail"),
+        "{stderr}"
+    );
+
+    let output = idic()
+        .args(["test", "tests/corpus/dsl_warn_unused_segment.idic"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0));
+    assert!(stdout(&output).contains("0 tests: 0 passed, 0 failed"));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("has no tests"), "{stderr}");
+}

@@ -59,7 +59,23 @@ pub fn run(args: Args) -> Exit {
             return Exit::Findings;
         }
     };
+    // Warnings (a test that expects nothing, say) do not fail the run, but are worth seeing.
+    if !checked.diagnostics.is_empty() {
+        let text = render(
+            &checked.diagnostics,
+            &checked.sources,
+            DiagnosticFormat::Human,
+            super::color_stderr(),
+        );
+        eprint!("{text}");
+    }
     let report = run_tests(&program, args.filter.as_deref());
+    if program.rules().tests.is_empty() {
+        eprintln!(
+            "note: `{}` has no tests; write `test` blocks beside the rules (see the README)",
+            args.rules.display()
+        );
+    }
     let mut out = report.render(args.format);
     if args.coverage {
         let gaps = report.coverage.gaps();
