@@ -37,7 +37,7 @@ pub struct Explanation {
     /// Every trigger, in declaration order.
     pub triggers: Vec<TriggerCheck>,
     /// The decision exactly as `idic run` writes it as a JSON line.
-    pub decision: serde_json::Value,
+    pub decision: Box<serde_json::value::RawValue>,
 }
 
 /// A field's value as `idic run` reads it.
@@ -157,9 +157,32 @@ pub struct TriggerCheck {
     pub consent: Read,
     /// For a trigger suppressed by `max_triggers`: the triggers that took the places.
     pub taken_by: Vec<String>,
-    /// For a fired trigger: its actions exactly as `idic run` writes them (trigger, action,
-    /// template, offer, params).
-    pub actions: Vec<serde_json::Value>,
+    /// For a fired trigger: its actions as `idic run` writes them.
+    pub actions: Vec<ActionTaken>,
+}
+
+/// An action taken, as `idic run` writes it: template, offer and parameter values.
+#[derive(Debug, Clone, Serialize)]
+pub struct ActionTaken {
+    pub action: String,
+    pub template: Option<String>,
+    pub offer: Option<String>,
+    pub params: Params,
+}
+
+/// Parameter values by name, in the order the action declares them; a JSON object.
+#[derive(Debug, Clone, Default)]
+pub struct Params(pub Vec<(String, serde_json::Value)>);
+
+impl Serialize for Params {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = serializer.serialize_map(Some(self.0.len()))?;
+        for (name, value) in &self.0 {
+            map.serialize_entry(name, value)?;
+        }
+        map.end()
+    }
 }
 
 /// Decides for one customer (the values of the schema's fields, in declaration order, as
@@ -229,10 +252,11 @@ pub fn explain(
 
     let mut line = Vec::new();
     decision.write_json(program, &mut line);
-    let json: serde_json::Value =
-        serde_json::from_slice(&line).expect("a decision writes valid JSON");
+    let line = String::from_utf8(line).expect("JSON is UTF-8");
+    let decision_json = serde_json::value::RawValue::from_string(line.trim_end().to_string())
+        .expect("a decision writes valid JSON");
     let triggers = (0..program.trigger_names().len())
-        .map(|i| trigger(program, &decision, &json, i, ev, &read))
+        .map(|i| trigger(program, &decision, i, ev, &read))
         .collect();
     Ok(Explanation {
         id: decision.id.clone(),
@@ -244,7 +268,7 @@ pub fn explain(
         tiers,
         max_triggers: program.max_triggers(),
         triggers,
-        decision: json,
+        decision: decision_json,
     })
 }
 
@@ -252,7 +276,6 @@ pub fn explain(
 fn trigger(
     program: &Program,
     decision: &Decision,
-    json: &serde_json::Value,
     i: usize,
     ev: &Evaluator<'_>,
     read: &dyn Fn(&str) -> Read,
@@ -272,12 +295,25 @@ fn trigger(
             .collect(),
         _ => Vec::new(),
     };
-    let actions = json["actions"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter(|a| a["trigger"] == name.as_str())
-        .cloned()
+    let actions = decision
+        .actions
+        .iter()
+        .filter(|a| a.trigger == i)
+        .map(|a| {
+            let (action, template, offer) = program.action(i, a.action);
+            ActionTaken {
+                action: action.to_string(),
+                template: template.map(str::to_string),
+                offer: offer.map(str::to_string),
+                params: Params(
+                    program
+                        .param_names(i, a.action)
+                        .zip(&a.params)
+                        .map(|(n, v)| (n.to_string(), to_json(v)))
+                        .collect(),
+                ),
+            }
+        })
         .collect();
     TriggerCheck {
         priority: program.trigger_priority(i),
@@ -493,7 +529,8 @@ impl Explanation {
     /// The explanation for people: aligned sections of plain words, no colors.
     pub fn to_text(&self) -> String {
         let mut out = String::new();
-        let d = &self.decision;
+        let d: serde_json::Value =
+            serde_json::from_str(self.decision.get()).expect("the decision is JSON");
         let names = |key: &str| -> Vec<String> {
             d[key]
                 .as_array()
@@ -739,24 +776,22 @@ fn reads(c: &Condition) -> String {
 }
 
 /// An action as `idic run` writes it: template, offer and each parameter as JSON.
-fn action_lines(out: &mut String, a: &serde_json::Value, indent: usize) {
+fn action_lines(out: &mut String, a: &ActionTaken, indent: usize) {
     let pad = " ".repeat(indent);
-    let quoted = |v: &serde_json::Value| match v.as_str() {
+    let quoted = |v: &Option<String>| match v {
         Some(s) => format!("{s:?}"),
         None => "none".to_string(),
     };
     let _ = writeln!(
         out,
         "{pad}action {}: template {}, offer {}",
-        a["action"].as_str().unwrap_or(""),
-        quoted(&a["template"]),
-        quoted(&a["offer"])
+        a.action,
+        quoted(&a.template),
+        quoted(&a.offer)
     );
-    if let Some(params) = a["params"].as_object() {
-        let name_width = width(params.keys().map(String::as_str));
-        for (name, value) in params {
-            let _ = writeln!(out, "{pad}  {name:name_width$} = {value}");
-        }
+    let name_width = width(a.params.0.iter().map(|(n, _)| n.as_str()));
+    for (name, value) in &a.params.0 {
+        let _ = writeln!(out, "{pad}  {name:name_width$} = {value}");
     }
 }
 
