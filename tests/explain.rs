@@ -466,3 +466,16 @@ fn a_rejected_row_gives_runs_reason() {
     let (code, err) = explain_row(&["--id", "C000101"]);
     assert_eq!(code, Some(0), "{err}");
 }
+
+/// `--as-of` moves the day counts; a date that is not one is a usage error.
+#[test]
+fn as_of_moves_the_day_counts() {
+    // C000219 last ordered on 2026-07-25: 99 days before 2026-11-01, 129 before 2026-12-01.
+    let (code, out, err) = explain_cli(&["--id", "C000219", "--as-of", "2026-12-01"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(out.contains(", as of 2026-12-01\n"));
+    assert!(out.contains("  recency           129 "), "{out}");
+    let (code, _, err) = explain_cli(&["--id", "C000219", "--as-of", "01/12/2026"]);
+    assert_eq!(code, Some(2));
+    assert!(err.contains("is not a date"), "{err}");
+}
