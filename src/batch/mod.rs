@@ -27,7 +27,7 @@ use crate::engine::{Evaluator, Program};
 use crate::io::input::{At, Row};
 use crate::io::{
     BatchReader, ColumnMap, Encoder, HeaderError, InputFormat, OutputFormat, RawRows, RecordReader,
-    Reject, RejectCode,
+    Reject,
 };
 use chrono::NaiveDate;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -512,17 +512,7 @@ impl<'a> Worker<'a> {
 
     fn duplicate(&self, line: u64, row: Row<'_>, first: u64) -> Reject {
         let id = self.cx.records.id(self.cx.map, row);
-        let shown = id.as_deref().unwrap_or("");
-        Reject {
-            line,
-            id: id.clone(),
-            column: Some(self.cx.records.key_column().to_string()),
-            rule: None,
-            code: RejectCode::DuplicateId,
-            reason: format!(
-                "duplicate id `{shown}`, first on line {first}: only the first row with an id is considered"
-            ),
-        }
+        Reject::duplicate(line, id, self.cx.records.key_column(), first)
     }
 
     /// Evaluates one typed row, or counts its reject.
@@ -542,14 +532,7 @@ impl<'a> Worker<'a> {
             let key = values[self.program.key_field()].clone();
             match self.evaluator.evaluate(values) {
                 Ok(decision) => Ok((decision, money)),
-                Err(e) => Err(Reject {
-                    line,
-                    id: Some(crate::engine::text(&key)),
-                    column: None,
-                    rule: Some(e.rule),
-                    code: RejectCode::RuleFailed,
-                    reason: e.message,
-                }),
+                Err(e) => Err(Reject::rule_failed(line, &key, e)),
             }
         });
         match result {

@@ -3,6 +3,7 @@
 
 mod check;
 mod convert;
+mod explain;
 mod fmt;
 mod run;
 mod test;
@@ -30,6 +31,8 @@ enum Command {
     Run(run::Args),
     /// Run the test cases a rule set carries.
     Test(test::Args),
+    /// Explain the decision for one customer: values, conditions part by part, triggers.
+    Explain(explain::Args),
 }
 
 /// How a command ended.
@@ -48,6 +51,7 @@ impl Cli {
             Command::Convert(args) => convert::run(args),
             Command::Run(args) => run::run(args),
             Command::Test(args) => test::run(args),
+            Command::Explain(args) => explain::run(args),
         }
     }
 }

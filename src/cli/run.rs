@@ -7,6 +7,7 @@
 
 use super::Exit;
 use idic::batch::{self, summary::RunInfo, Options, RunError, Sinks, Summary};
+use idic::check::Checked;
 use idic::diagnostics::{render, Format};
 use idic::engine::Program;
 use idic::io::{InputFormat, Output, OutputFormat};
@@ -67,45 +68,15 @@ enum SummaryFormat {
 }
 
 /// A usage or I/O problem: said on standard error, exit 2.
-fn usage(message: impl std::fmt::Display) -> Exit {
+pub(super) fn usage(message: impl std::fmt::Display) -> Exit {
     eprintln!("error: {message}");
     Exit::Usage
 }
 
 pub fn run(args: Args) -> Exit {
-    let checked = match idic::check::check_path(&args.rules) {
-        Ok(checked) => checked,
-        Err(io) => {
-            eprint!(
-                "{}",
-                render(
-                    &[io],
-                    &Default::default(),
-                    Format::Human,
-                    super::color_stderr()
-                )
-            );
-            return Exit::Usage;
-        }
-    };
-    let program = match Program::new(&checked) {
-        Ok(program) => program,
-        Err(errors) => {
-            eprint!(
-                "{}",
-                render(
-                    &errors,
-                    &checked.sources,
-                    Format::Human,
-                    super::color_stderr()
-                )
-            );
-            eprintln!(
-                "error: `{}` has errors; nothing was run",
-                args.rules.display()
-            );
-            return Exit::Findings;
-        }
+    let (program, checked) = match load(&args.rules, "nothing was run") {
+        Ok(loaded) => loaded,
+        Err(exit) => return exit,
     };
     let warnings = checked.diagnostics.len();
     if warnings > 0 {
@@ -121,15 +92,9 @@ pub fn run(args: Args) -> Exit {
         Err(message) => return usage(message),
     };
     let stdin = args.customers == Path::new("-");
-    let format = match (args.input_format, InputFormat::of(&args.customers)) {
-        (Some(f), _) | (None, Some(f)) => f,
-        (None, None) if stdin => InputFormat::Csv,
-        (None, None) => {
-            return usage(format!(
-                "cannot tell the format of `{}` from its name: pass `--input-format csv` or `--input-format jsonl`",
-                args.customers.display()
-            ))
-        }
+    let format = match input_format(args.input_format, &args.customers) {
+        Ok(format) => format,
+        Err(exit) => return exit,
     };
     let out_format = args
         .out_format
@@ -258,8 +223,61 @@ pub fn run(args: Args) -> Exit {
     Exit::Ok
 }
 
+/// Loads, checks and plans the rule set at `rules`. Problems are printed on standard error like
+/// `idic check` prints them, followed by "`RULES` has errors; {nothing}" when there are errors:
+/// exit 2 for I/O, 1 for errors. The checked rule set comes along for its warnings.
+pub(super) fn load(rules: &Path, nothing: &str) -> Result<(Program, Checked), Exit> {
+    let checked = match idic::check::check_path(rules) {
+        Ok(checked) => checked,
+        Err(io) => {
+            eprint!(
+                "{}",
+                render(
+                    &[io],
+                    &Default::default(),
+                    Format::Human,
+                    super::color_stderr()
+                )
+            );
+            return Err(Exit::Usage);
+        }
+    };
+    match Program::new(&checked) {
+        Ok(program) => Ok((program, checked)),
+        Err(errors) => {
+            eprint!(
+                "{}",
+                render(
+                    &errors,
+                    &checked.sources,
+                    Format::Human,
+                    super::color_stderr()
+                )
+            );
+            eprintln!("error: `{}` has errors; {nothing}", rules.display());
+            Err(Exit::Findings)
+        }
+    }
+}
+
+/// The format of the export at `path`: the flag, else its extension; standard input (`-`) is
+/// CSV unless told. Exit 2 when neither says.
+pub(super) fn input_format(flag: Option<InputFormat>, path: &Path) -> Result<InputFormat, Exit> {
+    match (flag, InputFormat::of(path)) {
+        (Some(f), _) | (None, Some(f)) => Ok(f),
+        (None, None) if path == Path::new("-") => Ok(InputFormat::Csv),
+        (None, None) => Err(usage(format!(
+            "cannot tell the format of `{}` from its name: pass `--input-format csv` or `--input-format jsonl`",
+            path.display()
+        ))),
+    }
+}
+
 /// The date a run decides at: the flag, else the rule set's; `today` only when written.
-fn resolve_as_of(flag: Option<&str>, rules: Option<AsOf>) -> Result<chrono::NaiveDate, String> {
+pub(super) fn resolve_as_of(
+    flag: Option<&str>,
+    rules: Option<AsOf>,
+) -> Result<chrono::NaiveDate, String> {
     let today = || chrono::Local::now().date_naive();
     match flag {
         Some("today") => Ok(today()),

@@ -255,6 +255,25 @@ pub fn text(v: &Dynamic) -> String {
     out
 }
 
+/// A rule value for people reading an explanation: `missing` for no value, text in quotes,
+/// anything else as [`text`] writes it.
+pub fn display(v: &Dynamic) -> String {
+    if v.is_unit() {
+        "missing".into()
+    } else if v.is_string() {
+        format!("{:?}", text(v))
+    } else {
+        text(v)
+    }
+}
+
+/// A rule value as JSON, as decisions write it (see [`json_value`]).
+pub(crate) fn to_json(v: &Dynamic) -> serde_json::Value {
+    let mut out = Vec::new();
+    json_value(&mut out, v);
+    serde_json::from_slice(&out).expect("json_value writes valid JSON")
+}
+
 /// Appends [`text`] of `v` to `out`.
 pub(crate) fn push_text(out: &mut String, v: &Dynamic) {
     if v.is_unit() {

@@ -38,6 +38,8 @@ pub struct Evaluator<'p> {
     engine: Engine,
     compiled: Vec<Compiled>,
     scope: Scope<'static>,
+    /// The names expressions may read (for [`Evaluator::eval_part`]).
+    visible: expr::Visible,
     slots: Vec<Dynamic>,
     tier_values: Vec<Dynamic>,
     as_of: NaiveDate,
@@ -67,6 +69,7 @@ impl<'p> Evaluator<'p> {
             engine,
             compiled,
             scope: Scope::new(),
+            visible,
             slots: vec![Dynamic::UNIT; program.slot_count()],
             tier_values: program
                 .tier_names()
@@ -85,6 +88,34 @@ impl<'p> Evaluator<'p> {
     /// The value a field, metric, segment or `tier` had for the last customer evaluated.
     pub fn value_of(&self, name: &str) -> Option<&Dynamic> {
         self.program.slot_of(name).map(|slot| &self.slots[slot])
+    }
+
+    /// Evaluates `source`, a piece of one of the program's expressions (such as one side of an
+    /// `&&`), with this evaluator's engine and the values of the last customer evaluated: the
+    /// values the rules saw, `tier` included. Explanations use it; decisions never do. Gives the
+    /// value and the names of the fields, metrics, segments or `tier` it read (each once), or
+    /// the error as a sentence.
+    pub fn eval_part(&self, source: &str) -> Result<(Dynamic, Vec<String>), String> {
+        let piece = crate::model::Expr {
+            source: source.to_string(),
+            span: Default::default(),
+            verbatim: false,
+        };
+        let ast = expr::compile_in(&self.engine, &piece, &self.visible).map_err(|d| d.message)?;
+        let mut reads: Vec<String> = Vec::new();
+        let mut scope = Scope::new();
+        for (name, _) in expr::references(&ast) {
+            if let Some(slot) = self.program.slot_of(&name) {
+                if !reads.contains(&name) {
+                    scope.push_dynamic(name.clone(), self.slots[slot].clone());
+                    reads.push(name);
+                }
+            }
+        }
+        self.engine
+            .eval_ast_with_scope::<Dynamic>(&mut scope, &ast)
+            .map(|value| (value, reads))
+            .map_err(|err| expr::error_text(&err))
     }
 
     /// Decides for one customer, given the values of the schema's fields in declaration order

@@ -1,11 +1,13 @@
 //! Evaluation. A checked rule set becomes a [`Program`]: a plan shared by every thread. Each
 //! thread builds an [`Evaluator`] from it (its own rhai engine and compiled expressions) and
-//! turns customers' field values into [`Decision`]s.
+//! turns customers' field values into [`Decision`]s; [`explain()`] says why, for one customer.
 
 mod decision;
 mod evaluate;
+pub mod explain;
 mod program;
 
-pub use decision::{text, ActionOutcome, Decision, Suppression, CSV_HEADER};
+pub use decision::{display, text, ActionOutcome, Decision, Suppression, CSV_HEADER};
 pub use evaluate::{EvalError, Evaluator};
+pub use explain::{explain, Explanation};
 pub use program::{LoadError, Program, TestPlace};

@@ -403,6 +403,11 @@ impl Program {
         }
     }
 
+    /// The priority of trigger `i` (0 when it declares none); higher fires first.
+    pub fn trigger_priority(&self, i: usize) -> i64 {
+        self.triggers[i].priority
+    }
+
     /// The consent field of trigger `i`.
     pub fn trigger_consent(&self, i: usize) -> &str {
         &self.slots[self.triggers[i].consent]

@@ -58,6 +58,36 @@ pub struct Reject {
     pub reason: String,
 }
 
+impl Reject {
+    /// The reject of a row on `line` whose id (read from `key_column`) an earlier row, on line
+    /// `first`, already has: a customer is decided at most once.
+    pub fn duplicate(line: u64, id: Option<String>, key_column: &str, first: u64) -> Reject {
+        let shown = id.as_deref().unwrap_or("").to_string();
+        Reject {
+            line,
+            id,
+            column: Some(key_column.to_string()),
+            rule: None,
+            code: RejectCode::DuplicateId,
+            reason: format!(
+                "duplicate id `{shown}`, first on line {first}: only the first row with an id is considered"
+            ),
+        }
+    }
+
+    /// The reject of the customer with id `key` on `line` for whom a rule failed.
+    pub fn rule_failed(line: u64, key: &Dynamic, error: crate::engine::EvalError) -> Reject {
+        Reject {
+            line,
+            id: Some(crate::engine::text(key)),
+            column: None,
+            rule: Some(error.rule),
+            code: RejectCode::RuleFailed,
+            reason: error.message,
+        }
+    }
+}
+
 impl fmt::Display for Reject {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "line {}", self.line)?;

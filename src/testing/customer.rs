@@ -1,8 +1,8 @@
 //! A test's customer as field values: from a row of an export (read exactly as `idic run` reads
 //! it), the field values the test writes on top, and defaults or missing values for the rest.
 
-use crate::io::input::{BatchReader, InputFormat};
-use crate::io::RecordReader;
+use crate::io::input::InputFormat;
+use crate::io::{find_row, FindError};
 use crate::model::{Field, FieldType, RowSelect, TestCase, TestRow, TestValue};
 use crate::source::Span;
 use chrono::{NaiveDate, NaiveDateTime};
@@ -139,58 +139,29 @@ fn read_row(fields: &[Field], row: &TestRow, base: &Path) -> Result<Vec<Dynamic>
             None,
         )
     })?;
-    let file = std::fs::File::open(&path).map_err(|e| {
-        let message = match e.kind() {
-            std::io::ErrorKind::NotFound => format!("there is no file `{}`", path.display()),
-            _ => format!("cannot read `{}`: {e}", path.display()),
-        };
-        at_file(
-            message,
-            Some("the path is relative to the directory of this rule file".to_string()),
-        )
-    })?;
-    let records = RecordReader::for_fields(fields).map_err(|e| at_file(e, None))?;
     let read_error =
         |e: std::io::Error| at_file(format!("cannot read `{}`: {e}", path.display()), None);
-    let (mut reader, header) = BatchReader::open(&file, format, 1 << 16).map_err(read_error)?;
-    let map = match &header {
-        Some(h) => Some(
-            records
-                .map_header(h)
-                .map_err(|e| at_file(format!("`{}`: {e}", row.file.value), None))?,
-        ),
-        None => None,
-    };
-    let mut seen = 0u64;
-    let mut found = None;
-    let mut record = csv::ByteRecord::new();
-    while let Some(batch) = reader.next_batch(None).map_err(read_error)? {
-        batch.each(&mut record, |at, r| {
-            if found.is_some() {
-                return;
-            }
-            seen += 1;
-            let hit = match &row.select.value {
-                RowSelect::Row(n) => seen == *n,
-                RowSelect::Id(id) => records.id(map.as_ref(), r).as_deref() == Some(id.as_str()),
-            };
-            if hit {
-                found = Some(records.read(map.as_ref(), r, at.line));
-            }
-        });
-        if found.is_some() {
-            break;
+    match find_row(fields, &path, format, &row.select.value) {
+        Ok(found) => Ok(found.values),
+        Err(FindError::Open(e)) => Err(at_file(
+            match e.kind() {
+                std::io::ErrorKind::NotFound => format!("there is no file `{}`", path.display()),
+                _ => format!("cannot read `{}`: {e}", path.display()),
+            },
+            Some("the path is relative to the directory of this rule file".to_string()),
+        )),
+        Err(FindError::Read(e)) => Err(read_error(e)),
+        Err(FindError::Rules(e)) => Err(at_file(e, None)),
+        Err(FindError::Header(e)) => Err(at_file(format!("`{}`: {e}", row.file.value), None)),
+        Err(FindError::Rejected { reject, .. }) => {
+            Err(at_row(format!("the row cannot be read: {reject}")))
         }
-    }
-    match found {
-        Some(Ok(values)) => Ok(values),
-        Some(Err(reject)) => Err(at_row(format!("the row cannot be read: {reject}"))),
-        None => Err(at_row(match &row.select.value {
+        Err(FindError::NotFound { rows }) => Err(at_row(match &row.select.value {
             RowSelect::Id(id) => format!(
-                "no row with id `{id}` in `{}` ({seen} rows)",
+                "no row with id `{id}` in `{}` ({rows} rows)",
                 row.file.value
             ),
-            RowSelect::Row(n) => format!("`{}` has {seen} rows, not {n}", row.file.value),
+            RowSelect::Row(n) => format!("`{}` has {rows} rows, not {n}", row.file.value),
         })),
     }
 }

@@ -8,7 +8,7 @@ mod report;
 
 pub use report::{Coverage, Format};
 
-use crate::engine::{text, Decision, EvalError, Evaluator, Program, Suppression};
+use crate::engine::{display, text, Decision, EvalError, Evaluator, Program, Suppression};
 use crate::model::{AsOf, TestCase, TestValue};
 use chrono::NaiveDate;
 use rhai::Dynamic;
@@ -362,8 +362,6 @@ fn same(got: &Dynamic, want: &TestValue) -> bool {
 fn show(v: Option<&Dynamic>) -> String {
     match v {
         None => "?".into(),
-        Some(v) if v.is_unit() => "missing".into(),
-        Some(v) if v.is_string() => format!("{:?}", text(v)),
-        Some(v) => text(v),
+        Some(v) => display(v),
     }
 }

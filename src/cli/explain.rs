@@ -1,0 +1,141 @@
+//! `idic explain RULES --customers FILE --id ID | --row N`: why the rules decided what they did
+//! for one customer of an export.
+//!
+//! The row is read and decided exactly as `idic run` reads and decides it. Exit codes: 0
+//! explained, 1 the rule set has errors or `idic run` would reject the row, 2 usage or I/O
+//! (no such file, id or row).
+
+use super::run::{input_format, load, resolve_as_of, usage};
+use super::Exit;
+use idic::engine::{explain, Explanation};
+use idic::io::{find_row, FindError, InputFormat, Reject};
+use idic::model::RowSelect;
+use serde::Serialize;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+#[derive(clap::Args)]
+#[command(group(clap::ArgGroup::new("customer").required(true).args(["id", "row"])))]
+pub struct Args {
+    /// A rule file (`.idic` or `.toml`) or a directory of them.
+    rules: PathBuf,
+    /// The customer export: CSV with a header row, or JSONL.
+    #[arg(long, value_name = "FILE")]
+    customers: PathBuf,
+    /// The customer's id.
+    #[arg(long, value_name = "ID")]
+    id: Option<String>,
+    /// The customer's row: the N-th data row of the export, 1-based (the header is not a row).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    row: Option<u64>,
+    /// The export's format [default: from its extension].
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    input_format: Option<InputFormat>,
+    /// The date to decide at: YYYY-MM-DD, or `today` for the wall-clock date [default: the rule
+    /// set's `as_of`].
+    #[arg(long, value_name = "DATE")]
+    as_of: Option<String>,
+    /// How to print the explanation.
+    #[arg(long, value_enum, value_name = "FORMAT", default_value = "human")]
+    format: ExplainFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum ExplainFormat {
+    Human,
+    Json,
+}
+
+/// The explanation with the row it is about (`--format json`).
+#[derive(Serialize)]
+struct Report<'a> {
+    file: String,
+    row: u64,
+    line: u64,
+    #[serde(flatten)]
+    explanation: &'a Explanation,
+}
+
+pub fn run(args: Args) -> Exit {
+    let (program, _) = match load(&args.rules, "nothing was explained") {
+        Ok(loaded) => loaded,
+        Err(exit) => return exit,
+    };
+    let as_of = match resolve_as_of(args.as_of.as_deref(), program.default_as_of()) {
+        Ok(date) => date,
+        Err(message) => return usage(message),
+    };
+    let file = args.customers.display().to_string();
+    if args.customers == Path::new("-") {
+        return usage("`idic explain` reads the export from a file, not standard input");
+    }
+    let format = match input_format(args.input_format, &args.customers) {
+        Ok(format) => format,
+        Err(exit) => return exit,
+    };
+    let select = match (&args.id, args.row) {
+        (Some(id), _) => RowSelect::Id(id.clone()),
+        (None, Some(n)) => RowSelect::Row(n),
+        (None, None) => return usage("say which customer: `--id ID` or `--row N`"),
+    };
+    let rejected = |reject: &Reject, row: u64| {
+        eprintln!("error: {reject}");
+        eprintln!(
+            "`idic run` rejects row {row} of `{file}` ({}), so there is no decision to explain",
+            reject.code.as_str()
+        );
+        Exit::Findings
+    };
+    let found = match find_row(program.fields(), &args.customers, format, &select) {
+        Ok(found) => found,
+        Err(FindError::Open(e) | FindError::Read(e)) => {
+            return usage(format!("cannot read `{file}`: {e}"))
+        }
+        Err(FindError::Header(e)) => return usage(format!("`{file}`: {e}")),
+        Err(FindError::Rules(e)) => {
+            eprintln!("error: {e}");
+            return Exit::Findings;
+        }
+        Err(FindError::Rejected { row, reject }) => return rejected(&reject, row),
+        Err(FindError::NotFound { rows }) => {
+            return usage(match &select {
+                RowSelect::Id(id) => {
+                    format!("no customer with id `{id}` in `{file}` ({rows} rows)")
+                }
+                RowSelect::Row(n) => format!(
+                    "`--row {n}` is out of range: `{file}` has {rows} row{}",
+                    if rows == 1 { "" } else { "s" }
+                ),
+            })
+        }
+    };
+    let key = found.values[program.key_field()].clone();
+    let explanation = match explain(&program, as_of, found.values) {
+        Ok(explanation) => explanation,
+        Err(e) => return rejected(&Reject::rule_failed(found.line, &key, e), found.row),
+    };
+    let text = match args.format {
+        ExplainFormat::Human => format!(
+            "customer {}: row {} (line {}) of {file}, as of {}\n\n{}",
+            explanation.id,
+            found.row,
+            found.line,
+            explanation.as_of,
+            explanation.to_text()
+        ),
+        ExplainFormat::Json => {
+            let report = Report {
+                file,
+                row: found.row,
+                line: found.line,
+                explanation: &explanation,
+            };
+            let mut json = serde_json::to_string_pretty(&report).expect("an explanation is JSON");
+            json.push('\n');
+            json
+        }
+    };
+    // A closed pipe (`idic explain ... | head`) is not an error worth a panic.
+    let _ = std::io::stdout().write_all(text.as_bytes());
+    Exit::Ok
+}

@@ -1,0 +1,868 @@
+//! Why the rules decided what they did for one customer (`idic explain`).
+//!
+//! [`explain`] decides with an [`Evaluator`], exactly as a run does, and keeps its
+//! [`Decision`]: nothing is decided twice. On top it reads the values the rules saw and takes
+//! every condition apart: a condition is split at its top-level `||` (else at its top-level
+//! `&&`; parentheses, strings, comments and calls are respected, a part wrapped in
+//! parentheses is split in turn), and each part is evaluated by the same evaluator with the
+//! same values ([`Evaluator::eval_part`]). A split is kept only when its parts, combined the
+//! way rhai combines them (left to right, stopping early), give the condition's own value.
+
+use super::decision::{display, to_json};
+use super::{Decision, EvalError, Evaluator, Program, Suppression};
+use chrono::NaiveDate;
+use rhai::Dynamic;
+use serde::Serialize;
+use std::fmt::Write as _;
+
+/// Everything that decided for one customer. Serializes to JSON (`idic explain --format json`).
+#[derive(Debug, Clone, Serialize)]
+pub struct Explanation {
+    /// The customer id.
+    pub id: String,
+    /// The date decided at, `YYYY-MM-DD`.
+    pub as_of: String,
+    /// The schema's fields as read, in declaration order.
+    pub fields: Vec<FieldValue>,
+    /// The metrics, in declaration order.
+    pub metrics: Vec<MetricValue>,
+    /// Every segment, in declaration order, matched or not.
+    pub segments: Vec<SegmentCheck>,
+    /// The tier chosen (`None` when the rule set has no tiers).
+    pub tier: Option<String>,
+    /// The tiers tried, in order: those that failed, then the one chosen.
+    pub tiers: Vec<TierCheck>,
+    /// `max_triggers`, when the rule set caps triggers per customer.
+    pub max_triggers: Option<usize>,
+    /// Every trigger, in declaration order.
+    pub triggers: Vec<TriggerCheck>,
+    /// The decision exactly as `idic run` writes it as a JSON line.
+    pub decision: Box<serde_json::value::RawValue>,
+}
+
+/// A field's value as `idic run` reads it.
+#[derive(Debug, Clone, Serialize)]
+pub struct FieldValue {
+    pub name: String,
+    /// The export column it is read from.
+    pub column: String,
+    /// Its declared type, with `?` when it may be missing, e.g. `date?`.
+    #[serde(rename = "type")]
+    pub ty: String,
+    /// The value as JSON (`null` when missing).
+    pub value: serde_json::Value,
+    /// The value for people: `missing`, text in quotes, numbers, dates and lists as written.
+    pub shown: String,
+}
+
+/// A metric's value.
+#[derive(Debug, Clone, Serialize)]
+pub struct MetricValue {
+    pub name: String,
+    /// Its expression, whitespace folded onto one line.
+    pub expression: String,
+    pub value: serde_json::Value,
+    pub shown: String,
+}
+
+/// A name a condition reads (a field, metric, segment or `tier`) and its value.
+#[derive(Debug, Clone, Serialize)]
+pub struct Read {
+    pub name: String,
+    pub value: serde_json::Value,
+    pub shown: String,
+}
+
+/// How the parts of a condition combine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Join {
+    /// `a && b && ...`
+    And,
+    /// `a || b || ...`
+    Or,
+}
+
+/// A condition or a part of one, with its value and, when it splits, its parts.
+#[derive(Debug, Clone, Serialize)]
+pub struct Condition {
+    /// The text, whitespace folded onto one line.
+    pub source: String,
+    /// Its value as JSON (`null` when it failed).
+    pub value: serde_json::Value,
+    pub shown: String,
+    /// Why it could not be evaluated, if it could not (a part the rules never reached may fail,
+    /// e.g. `recency > 90` for a customer without orders behind `orders >= 2 &&`).
+    pub error: Option<String>,
+    /// The names it reads, each once, with their values.
+    pub reads: Vec<Read>,
+    /// How [`Condition::parts`] combine; `None` when the condition does not split.
+    pub join: Option<Join>,
+    pub parts: Vec<Condition>,
+    /// Whether the rules evaluated this part: rhai stops at the first false part of an `&&`
+    /// and the first true part of an `||`.
+    pub reached: bool,
+    /// This part settled its condition: the first false part of a false `&&`, or the first
+    /// true part of a true `||`.
+    pub decisive: bool,
+}
+
+impl Condition {
+    /// The value, when it is true or false.
+    pub fn truth(&self) -> Option<bool> {
+        self.value.as_bool()
+    }
+}
+
+/// A segment: whether the customer is in it, and why.
+#[derive(Debug, Clone, Serialize)]
+pub struct SegmentCheck {
+    pub name: String,
+    pub matched: bool,
+    pub condition: Condition,
+}
+
+/// A tier that was tried.
+#[derive(Debug, Clone, Serialize)]
+pub struct TierCheck {
+    pub name: String,
+    pub matched: bool,
+    /// `None` for the catch-all (`otherwise`).
+    pub condition: Option<Condition>,
+}
+
+/// What happened to a trigger.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TriggerStatus {
+    /// It fired: its actions were taken.
+    Fired,
+    /// Its condition is false.
+    NotEligible,
+    /// Its condition holds, but it did not fire (see [`TriggerCheck::reason`]).
+    Suppressed,
+}
+
+/// A trigger: fired, not eligible or suppressed, and why.
+#[derive(Debug, Clone, Serialize)]
+pub struct TriggerCheck {
+    pub name: String,
+    pub priority: i64,
+    pub status: TriggerStatus,
+    /// For a suppressed trigger, the reason code as `idic run` writes it (`consent`,
+    /// `cap:max_triggers`).
+    pub reason: Option<String>,
+    pub condition: Condition,
+    /// The consent field of the trigger's channel and its value.
+    pub consent: Read,
+    /// For a trigger suppressed by `max_triggers`: the triggers that took the places.
+    pub taken_by: Vec<String>,
+    /// For a fired trigger: its actions as `idic run` writes them.
+    pub actions: Vec<ActionTaken>,
+}
+
+/// An action taken, as `idic run` writes it: template, offer and parameter values.
+#[derive(Debug, Clone, Serialize)]
+pub struct ActionTaken {
+    pub action: String,
+    pub template: Option<String>,
+    pub offer: Option<String>,
+    pub params: Params,
+}
+
+/// Parameter values by name, in the order the action declares them; a JSON object.
+#[derive(Debug, Clone, Default)]
+pub struct Params(pub Vec<(String, serde_json::Value)>);
+
+impl Serialize for Params {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = serializer.serialize_map(Some(self.0.len()))?;
+        for (name, value) in &self.0 {
+            map.serialize_entry(name, value)?;
+        }
+        map.end()
+    }
+}
+
+/// Decides for one customer (the values of the schema's fields, in declaration order, as
+/// [`crate::io::RecordReader`] or [`crate::io::find_row`] makes them) and explains the
+/// decision. `Err` is the rule that failed, as in a run.
+pub fn explain(
+    program: &Program,
+    as_of: NaiveDate,
+    values: Vec<Dynamic>,
+) -> Result<Explanation, EvalError> {
+    let mut evaluator = Evaluator::new(program, as_of);
+    let decision = evaluator.evaluate(values)?;
+    let ev = &evaluator;
+    let read = |name: &str| -> Read {
+        let value = ev.value_of(name).cloned().unwrap_or(Dynamic::UNIT);
+        Read {
+            name: name.to_string(),
+            value: to_json(&value),
+            shown: display(&value),
+        }
+    };
+    let fields = program
+        .fields()
+        .iter()
+        .map(|f| {
+            let r = read(&f.name.value);
+            FieldValue {
+                name: r.name,
+                column: f.column.value.clone(),
+                ty: format!("{}{}", f.ty.value.word(), if f.optional { "?" } else { "" }),
+                value: r.value,
+                shown: r.shown,
+            }
+        })
+        .collect();
+    let metrics = program
+        .rules()
+        .metrics
+        .iter()
+        .map(|m| {
+            let r = read(&m.name.value);
+            MetricValue {
+                name: r.name,
+                expression: fold(&m.expr.source),
+                value: r.value,
+                shown: r.shown,
+            }
+        })
+        .collect();
+    let segments = (0..program.segment_names().len())
+        .map(|i| SegmentCheck {
+            name: program.segment_name(i).to_string(),
+            matched: decision.segments.contains(&i),
+            condition: condition(ev, program.segment_condition(i).0, &read),
+        })
+        .collect();
+    let tried = decision.tier.map_or(0, |t| t + 1);
+    let tiers = (0..tried)
+        .map(|i| TierCheck {
+            name: program.tier_name(i).to_string(),
+            matched: decision.tier == Some(i),
+            condition: program
+                .tier_condition(i)
+                .map(|(source, _)| condition(ev, source, &read)),
+        })
+        .collect();
+
+    let mut line = Vec::new();
+    decision.write_json(program, &mut line);
+    let line = String::from_utf8(line).expect("JSON is UTF-8");
+    let decision_json = serde_json::value::RawValue::from_string(line.trim_end().to_string())
+        .expect("a decision writes valid JSON");
+    let triggers = (0..program.trigger_names().len())
+        .map(|i| trigger(program, &decision, i, ev, &read))
+        .collect();
+    Ok(Explanation {
+        id: decision.id.clone(),
+        as_of: as_of.format("%Y-%m-%d").to_string(),
+        fields,
+        metrics,
+        segments,
+        tier: decision.tier.map(|t| program.tier_name(t).to_string()),
+        tiers,
+        max_triggers: program.max_triggers(),
+        triggers,
+        decision: decision_json,
+    })
+}
+
+/// Trigger `i`: its status from the decision, its condition taken apart.
+fn trigger(
+    program: &Program,
+    decision: &Decision,
+    i: usize,
+    ev: &Evaluator<'_>,
+    read: &dyn Fn(&str) -> Read,
+) -> TriggerCheck {
+    let name = program.trigger_name(i).to_string();
+    let suppressed = decision.suppressed.iter().find(|(t, _)| *t == i);
+    let (status, reason) = match suppressed {
+        Some((_, why)) => (TriggerStatus::Suppressed, Some(why.code().to_string())),
+        None if decision.fired.contains(&i) => (TriggerStatus::Fired, None),
+        None => (TriggerStatus::NotEligible, None),
+    };
+    let taken_by = match suppressed {
+        Some((_, Suppression::MaxTriggers)) => decision
+            .fired
+            .iter()
+            .map(|&t| program.trigger_name(t).to_string())
+            .collect(),
+        _ => Vec::new(),
+    };
+    let actions = decision
+        .actions
+        .iter()
+        .filter(|a| a.trigger == i)
+        .map(|a| {
+            let (action, template, offer) = program.action(i, a.action);
+            ActionTaken {
+                action: action.to_string(),
+                template: template.map(str::to_string),
+                offer: offer.map(str::to_string),
+                params: Params(
+                    program
+                        .param_names(i, a.action)
+                        .zip(&a.params)
+                        .map(|(n, v)| (n.to_string(), to_json(v)))
+                        .collect(),
+                ),
+            }
+        })
+        .collect();
+    TriggerCheck {
+        priority: program.trigger_priority(i),
+        status,
+        reason,
+        condition: condition(ev, program.trigger_condition(i).0, read),
+        consent: read(program.trigger_consent(i)),
+        taken_by,
+        actions,
+        name,
+    }
+}
+
+/// `source` evaluated, and taken apart where it splits.
+fn condition(ev: &Evaluator<'_>, source: &str, read: &dyn Fn(&str) -> Read) -> Condition {
+    let (value, error, reads) = match ev.eval_part(source) {
+        Ok((value, reads)) => (value, None, reads),
+        Err(e) => (Dynamic::UNIT, Some(e), Vec::new()),
+    };
+    let mut c = Condition {
+        source: fold(source),
+        value: if error.is_some() {
+            serde_json::Value::Null
+        } else {
+            to_json(&value)
+        },
+        shown: match &error {
+            Some(_) => "error".to_string(),
+            None => display(&value),
+        },
+        error,
+        reads: reads.iter().map(|n| read(n)).collect(),
+        join: None,
+        parts: Vec::new(),
+        reached: true,
+        decisive: false,
+    };
+    let (Some(whole), Some((join, texts))) = (c.truth(), split(source)) else {
+        return c;
+    };
+    let mut parts: Vec<Condition> = texts.iter().map(|t| condition(ev, t, read)).collect();
+    // rhai stops at the first part that settles the outcome: false for `&&`, true for `||`.
+    let settles = join == Join::Or;
+    let mut outcome = !settles;
+    let mut reached = true;
+    for part in &mut parts {
+        part.reached = reached;
+        if !reached {
+            continue;
+        }
+        match part.truth() {
+            Some(b) if b == settles => {
+                part.decisive = true;
+                outcome = settles;
+                reached = false;
+            }
+            Some(_) => {}
+            // A part that is not true or false: the split cannot be what rhai did.
+            None => return c,
+        }
+    }
+    if outcome == whole {
+        c.join = Some(join);
+        c.parts = parts;
+    }
+    c
+}
+
+/// Whitespace runs that hold a line break folded into one space: a condition on one line.
+fn fold(source: &str) -> String {
+    let mut out = String::with_capacity(source.len());
+    for (i, line) in source.trim().lines().enumerate() {
+        if i > 0 {
+            out.truncate(out.trim_end().len());
+            out.push(' ');
+            out.push_str(line.trim_start());
+        } else {
+            out.push_str(line);
+        }
+    }
+    out
+}
+
+/// The parts of `source` at its top level: at `||` when it has one there, else at `&&`; a
+/// condition wrapped whole in parentheses splits inside them. `None` when it does not split,
+/// or when something at the top level binds looser than `&&` or `||` would (`;`, `=`, `|`,
+/// `&`, `^`, a statement keyword) and a split could misread it.
+fn split(source: &str) -> Option<(Join, Vec<&str>)> {
+    let mut s = source.trim();
+    loop {
+        let top = scan(s)?;
+        if top.blocked || starts_with_statement(s) {
+            return None;
+        }
+        let (join, at) = if !top.ors.is_empty() {
+            (Join::Or, top.ors)
+        } else if !top.ands.is_empty() {
+            (Join::And, top.ands)
+        } else if top.wrapped {
+            s = s[1..s.len() - 1].trim();
+            continue;
+        } else {
+            return None;
+        };
+        let mut parts = Vec::with_capacity(at.len() + 1);
+        let mut start = 0;
+        for i in at {
+            parts.push(s[start..i].trim());
+            start = i + 2;
+        }
+        parts.push(s[start..].trim());
+        return (!parts.iter().any(|p| p.is_empty())).then_some((join, parts));
+    }
+}
+
+/// What [`scan`] finds at the top level of an expression.
+struct Top {
+    /// Byte offsets of each top-level `&&` and `||`.
+    ands: Vec<usize>,
+    ors: Vec<usize>,
+    /// A top-level token that binds looser than `&&` or as loose as `||`.
+    blocked: bool,
+    /// The whole text is one parenthesized group.
+    wrapped: bool,
+}
+
+/// Scans `s` outside strings, characters, comments and brackets; `None` when the brackets
+/// do not balance.
+fn scan(s: &str) -> Option<Top> {
+    let b = s.as_bytes();
+    let next = |i: usize| b.get(i + 1).copied().unwrap_or(0);
+    let mut top = Top {
+        ands: Vec::new(),
+        ors: Vec::new(),
+        blocked: false,
+        wrapped: false,
+    };
+    let mut depth = 0usize;
+    let mut first_group_end = None;
+    let mut i = 0;
+    while i < b.len() {
+        let c = b[i];
+        match c {
+            b'"' | b'\'' | b'`' => {
+                // To the closing quote; a backslash escapes the next character.
+                i += 1;
+                while i < b.len() && b[i] != c {
+                    i += if b[i] == b'\\' { 2 } else { 1 };
+                }
+            }
+            b'/' if next(i) == b'/' => {
+                while i < b.len() && b[i] != b'\n' {
+                    i += 1;
+                }
+            }
+            b'/' if next(i) == b'*' => {
+                i += 2;
+                while i < b.len() && !(b[i] == b'*' && next(i) == b'/') {
+                    i += 1;
+                }
+                i += 1;
+            }
+            b'(' | b'[' | b'{' => depth += 1,
+            b')' | b']' | b'}' => {
+                depth = depth.checked_sub(1)?;
+                if depth == 0 && first_group_end.is_none() {
+                    first_group_end = Some(i);
+                }
+            }
+            _ if depth > 0 => {}
+            b'&' if next(i) == b'&' => {
+                top.ands.push(i);
+                i += 1;
+            }
+            b'|' if next(i) == b'|' => {
+                top.ors.push(i);
+                i += 1;
+            }
+            b'&' | b'|' | b'^' | b';' => top.blocked = true,
+            b'=' => {
+                let prev = if i > 0 { b[i - 1] } else { 0 };
+                if !b"=!<>".contains(&prev) && !b"=>".contains(&next(i)) {
+                    top.blocked = true;
+                }
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    if depth != 0 {
+        return None;
+    }
+    top.wrapped = b.first() == Some(&b'(') && first_group_end == Some(b.len() - 1);
+    Some(top)
+}
+
+/// Whether `s` starts with a keyword that begins a statement rather than an operand.
+fn starts_with_statement(s: &str) -> bool {
+    const KEYWORDS: [&str; 11] = [
+        "let", "const", "if", "switch", "while", "loop", "for", "do", "return", "throw", "fn",
+    ];
+    KEYWORDS.iter().any(|k| {
+        s.strip_prefix(k).is_some_and(|rest| {
+            !rest
+                .chars()
+                .next()
+                .is_some_and(|c| c.is_alphanumeric() || c == '_')
+        })
+    })
+}
+
+impl Explanation {
+    /// The explanation for people: aligned sections of plain words, no colors.
+    pub fn to_text(&self) -> String {
+        let mut out = String::new();
+        let d: serde_json::Value =
+            serde_json::from_str(self.decision.get()).expect("the decision is JSON");
+        let names = |key: &str| -> Vec<String> {
+            d[key]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|v| v.as_str().map(str::to_string))
+                .collect()
+        };
+        let list = |items: Vec<String>| {
+            if items.is_empty() {
+                "none".to_string()
+            } else {
+                items.join(", ")
+            }
+        };
+        let suppressed: Vec<String> = d["suppressed"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|s| {
+                format!(
+                    "{} ({})",
+                    s["trigger"].as_str().unwrap_or(""),
+                    s["reason"].as_str().unwrap_or("")
+                )
+            })
+            .collect();
+        let _ = writeln!(out, "decision");
+        let _ = writeln!(
+            out,
+            "  tier        {}",
+            self.tier.as_deref().unwrap_or("none")
+        );
+        let _ = writeln!(out, "  segments    {}", list(names("segments")));
+        let _ = writeln!(out, "  fired       {}", list(names("triggers")));
+        let _ = writeln!(out, "  suppressed  {}", list(suppressed));
+
+        let _ = writeln!(out, "\nfields (as read from the export)");
+        let name_width = width(self.fields.iter().map(|f| f.name.as_str()));
+        let type_width = width(self.fields.iter().map(|f| f.ty.as_str()));
+        for f in &self.fields {
+            let _ = writeln!(
+                out,
+                "  {:name_width$}  {:type_width$}  {}",
+                f.name, f.ty, f.shown
+            );
+        }
+
+        if !self.metrics.is_empty() {
+            let _ = writeln!(out, "\nmetrics");
+            let name_width = width(self.metrics.iter().map(|m| m.name.as_str()));
+            let value_width = width(self.metrics.iter().map(|m| m.shown.as_str()));
+            for m in &self.metrics {
+                let _ = writeln!(
+                    out,
+                    "  {:name_width$}  {:value_width$}  = {}",
+                    m.name, m.shown, m.expression
+                );
+            }
+        }
+
+        // Segments, tiers and triggers share one layout: name, verdict, condition.
+        let name_width = width(
+            self.segments
+                .iter()
+                .map(|s| s.name.as_str())
+                .chain(self.tiers.iter().map(|t| t.name.as_str()))
+                .chain(self.triggers.iter().map(|t| t.name.as_str())),
+        );
+        let verdict_width = "not eligible".len();
+        let indent = 2 + name_width + 2 + verdict_width + 2;
+        let row = |out: &mut String, name: &str, verdict: &str, text: &str| {
+            let _ = writeln!(
+                out,
+                "  {name:name_width$}  {verdict:verdict_width$}  {text}"
+            );
+        };
+
+        if !self.segments.is_empty() {
+            let matched = self.segments.iter().filter(|s| s.matched).count();
+            let _ = writeln!(
+                out,
+                "\nsegments ({matched} of {} matched)",
+                self.segments.len()
+            );
+            for s in &self.segments {
+                row(
+                    &mut out,
+                    &s.name,
+                    if s.matched { "yes" } else { "no" },
+                    &s.condition.source,
+                );
+                condition_lines(&mut out, &s.condition, indent);
+            }
+        }
+
+        if let Some(tier) = &self.tier {
+            let _ = writeln!(out, "\ntier {tier} (the first tier that matches)");
+            for t in &self.tiers {
+                let verdict = if t.matched { "yes" } else { "no" };
+                match &t.condition {
+                    Some(c) => {
+                        row(&mut out, &t.name, verdict, &c.source);
+                        condition_lines(&mut out, c, indent);
+                    }
+                    None => row(&mut out, &t.name, verdict, "otherwise"),
+                }
+            }
+        }
+
+        if !self.triggers.is_empty() {
+            let fired = self
+                .triggers
+                .iter()
+                .filter(|t| t.status == TriggerStatus::Fired)
+                .count();
+            let cap = match self.max_triggers {
+                Some(max) => format!(", at most {max} per customer"),
+                None => String::new(),
+            };
+            let _ = writeln!(
+                out,
+                "\ntriggers ({fired} fired{cap}; highest priority first)"
+            );
+            for t in &self.triggers {
+                let verdict = match t.status {
+                    TriggerStatus::Fired => "fired",
+                    TriggerStatus::NotEligible => "not eligible",
+                    TriggerStatus::Suppressed => "suppressed",
+                };
+                row(
+                    &mut out,
+                    &t.name,
+                    verdict,
+                    &format!("priority {}: {}", t.priority, t.condition.source),
+                );
+                condition_lines(&mut out, &t.condition, indent);
+                let pad = " ".repeat(indent);
+                let consent = format!("{} = {}", t.consent.name, t.consent.shown);
+                match t.reason.as_deref() {
+                    Some("consent") => {
+                        let _ = writeln!(
+                            out,
+                            "{pad}suppressed by consent: {consent}, and no message goes out without it"
+                        );
+                    }
+                    Some(code) => {
+                        let _ = writeln!(
+                            out,
+                            "{pad}suppressed ({code}): the {} place{} went to higher priorities: {}",
+                            t.taken_by.len(),
+                            if t.taken_by.len() == 1 { "" } else { "s" },
+                            t.taken_by.join(", ")
+                        );
+                    }
+                    None if t.status == TriggerStatus::Fired => {
+                        let _ = writeln!(out, "{pad}consent: {consent}");
+                    }
+                    None => {}
+                }
+                for a in &t.actions {
+                    action_lines(&mut out, a, indent);
+                }
+            }
+        }
+        out
+    }
+}
+
+/// The widest of `items`, in characters.
+fn width<'a>(items: impl Iterator<Item = &'a str>) -> usize {
+    items.map(|s| s.chars().count()).max().unwrap_or(0)
+}
+
+/// The lines under a condition, `indent` columns in: its parts and their values (nested parts
+/// further in), or, when it does not split, the names it reads.
+fn condition_lines(out: &mut String, c: &Condition, indent: usize) {
+    let pad = " ".repeat(indent);
+    if c.parts.is_empty() {
+        if let Some(e) = &c.error {
+            let _ = writeln!(out, "{pad}cannot be evaluated: {e}");
+        } else if !c.reads.is_empty() {
+            let _ = writeln!(out, "{pad}with {}", reads(c));
+        }
+        return;
+    }
+    let text_width = part_width(c, 0);
+    part_lines(out, c, indent, 0, text_width);
+}
+
+/// The widest part text under `c`, with the indentation of its depth.
+fn part_width(c: &Condition, depth: usize) -> usize {
+    c.parts
+        .iter()
+        .map(|p| (2 * depth + p.source.chars().count()).max(part_width(p, depth + 1)))
+        .max()
+        .unwrap_or(0)
+}
+
+fn part_lines(out: &mut String, c: &Condition, indent: usize, depth: usize, text_width: usize) {
+    let pad = " ".repeat(indent + 2 * depth);
+    let value_width = c
+        .parts
+        .iter()
+        .map(|p| p.shown.chars().count())
+        .max()
+        .unwrap_or(0)
+        .max(5);
+    let source_width = text_width - 2 * depth;
+    for p in &c.parts {
+        let mut line = format!("{pad}{:source_width$}  {:value_width$}", p.source, p.shown);
+        // `loyal  true` needs no `(loyal = true)`.
+        let just_a_name = matches!(p.reads.as_slice(), [r] if r.name == p.source);
+        if p.parts.is_empty() && !p.reads.is_empty() && !just_a_name {
+            let _ = write!(line, "  ({})", reads(p));
+        }
+        if let Some(e) = &p.error {
+            let _ = write!(line, "  ({e})");
+        }
+        if !p.reached {
+            line.push_str("  (not reached)");
+        } else if p.decisive {
+            line.push_str(match c.join {
+                Some(Join::And) => "  <- this part failed",
+                _ => "  <- this part holds",
+            });
+        }
+        let _ = writeln!(out, "{}", line.trim_end());
+        part_lines(out, p, indent, depth + 1, text_width);
+    }
+    if c.join == Some(Join::Or) && c.truth() == Some(false) {
+        let _ = writeln!(out, "{pad}no part is true");
+    }
+}
+
+/// `name = value, ...` of the names a condition reads.
+fn reads(c: &Condition) -> String {
+    c.reads
+        .iter()
+        .map(|r| format!("{} = {}", r.name, r.shown))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// An action as `idic run` writes it: template, offer and each parameter as JSON.
+fn action_lines(out: &mut String, a: &ActionTaken, indent: usize) {
+    let pad = " ".repeat(indent);
+    let quoted = |v: &Option<String>| match v {
+        Some(s) => format!("{s:?}"),
+        None => "none".to_string(),
+    };
+    let _ = writeln!(
+        out,
+        "{pad}action {}: template {}, offer {}",
+        a.action,
+        quoted(&a.template),
+        quoted(&a.offer)
+    );
+    let name_width = width(a.params.0.iter().map(|(n, _)| n.as_str()));
+    for (name, value) in &a.params.0 {
+        let _ = writeln!(out, "{pad}  {name:name_width$} = {value}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parts(s: &str) -> Option<(Join, Vec<&str>)> {
+        split(s)
+    }
+
+    #[test]
+    fn splits_at_the_loosest_top_level_operator() {
+        assert_eq!(
+            parts("a >= 1 && b < 2 && !c"),
+            Some((Join::And, vec!["a >= 1", "b < 2", "!c"]))
+        );
+        assert_eq!(
+            parts("big || (vip && spent >= 1000)"),
+            Some((Join::Or, vec!["big", "(vip && spent >= 1000)"]))
+        );
+        // `&&` binds tighter than `||`: the split is at `||`.
+        assert_eq!(parts("a && b || c"), Some((Join::Or, vec!["a && b", "c"])));
+        // Wrapped whole in parentheses: split inside.
+        assert_eq!(parts("(a || b)"), Some((Join::Or, vec!["a", "b"])));
+        assert_eq!(parts("(a) && (b)"), Some((Join::And, vec!["(a)", "(b)"])));
+    }
+
+    #[test]
+    fn respects_strings_calls_brackets_and_comments() {
+        assert_eq!(parts(r#"name == "a && b""#), None);
+        assert_eq!(parts("f(a && b, c || d)"), None);
+        assert_eq!(
+            parts(r#"tier in ["a||b", "c"] && has(x, |y| y || z)"#),
+            Some((
+                Join::And,
+                vec![r#"tier in ["a||b", "c"]"#, "has(x, |y| y || z)"]
+            ))
+        );
+        assert_eq!(
+            parts("(a /* && */\n  && b)"),
+            Some((Join::And, vec!["a /* && */", "b"]))
+        );
+        assert_eq!(
+            parts("a && b // || c"),
+            Some((Join::And, vec!["a", "b // || c"]))
+        );
+        assert_eq!(parts("!(a && b)"), None);
+        assert_eq!(
+            parts(r#""it's" == x && y"#),
+            Some((Join::And, vec![r#""it's" == x"#, "y"]))
+        );
+    }
+
+    #[test]
+    fn does_not_split_what_it_could_misread() {
+        assert_eq!(parts("a | b && c"), None);
+        assert_eq!(parts("let x = a; x && b"), None);
+        assert_eq!(parts("if a { b } else { c } && d"), None);
+        assert_eq!(parts("(a && b"), None);
+        assert_eq!(parts("a"), None);
+        assert_eq!(parts("a &&"), None);
+        // Comparisons are not assignments.
+        assert_eq!(
+            parts("a == 1 && b != 2 && c <= 3 && d >= 4"),
+            Some((Join::And, vec!["a == 1", "b != 2", "c <= 3", "d >= 4"]))
+        );
+    }
+
+    #[test]
+    fn folds_lines() {
+        assert_eq!(fold("(a\n    && b)\n"), "(a && b)");
+    }
+}
