@@ -6,6 +6,7 @@ mod convert;
 mod fmt;
 mod run;
 mod test;
+mod watch;
 
 use clap::{Parser, Subcommand};
 use std::io::IsTerminal;
@@ -30,6 +31,8 @@ enum Command {
     Run(run::Args),
     /// Run the test cases a rule set carries.
     Test(test::Args),
+    /// Reload a rule set whenever it is saved, showing how its counts on a sample change.
+    Watch(watch::Args),
 }
 
 /// How a command ended.
@@ -48,6 +51,7 @@ impl Cli {
             Command::Convert(args) => convert::run(args),
             Command::Run(args) => run::run(args),
             Command::Test(args) => test::run(args),
+            Command::Watch(args) => watch::run(args),
         }
     }
 }
