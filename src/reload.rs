@@ -365,22 +365,13 @@ impl Filter {
             .filter(|p| {
                 p.file_name().is_some_and(|name| match &self.only {
                     Some(only) => name == only,
-                    None => name.to_str().is_some_and(is_rule_file_name),
+                    None => crate::syntax::is_rule_file(p),
                 })
             })
             .map(PathBuf::as_path)
             .collect();
         (!files.is_empty()).then_some(files)
     }
-}
-
-/// Whether a file name is a rule file's (`.idic` or `.toml`), not an editor's temporary,
-/// backup, swap or lock file (`x.idic~`, `.x.idic.swp`, `4913`, `#x.idic#`, `.#x.idic`,
-/// `x.tmp`).
-pub fn is_rule_file_name(name: &str) -> bool {
-    (name.ends_with(".idic") || name.ends_with(".toml"))
-        && !name.starts_with('#')
-        && !name.starts_with(".#")
 }
 
 /// The burst of changes being gathered.
@@ -509,12 +500,13 @@ impl Shared {
 
 #[cfg(test)]
 mod tests {
-    use super::is_rule_file_name;
+    use crate::syntax::is_rule_file;
+    use std::path::Path;
 
     #[test]
     fn editor_files_are_not_rule_files() {
         for name in ["retail.idic", "tests.idic", "retail.toml", ".hidden.idic"] {
-            assert!(is_rule_file_name(name), "{name}");
+            assert!(is_rule_file(&Path::new("rules").join(name)), "{name}");
         }
         for name in [
             "retail.idic~",
@@ -526,7 +518,7 @@ mod tests {
             "retail.idic.tmp",
             "notes.txt",
         ] {
-            assert!(!is_rule_file_name(name), "{name}");
+            assert!(!is_rule_file(&Path::new("rules").join(name)), "{name}");
         }
     }
 }

@@ -60,9 +60,9 @@ impl Copy {
         std::fs::read_to_string(self.file(name)).unwrap()
     }
 
-    /// `name` with `from` replaced by `to` (which must be there), as text.
+    /// The shipped `name` with `from` replaced by `to` (which must be there), as text.
     fn edited(&self, name: &str, from: &str, to: &str) -> String {
-        let text = self.read(name);
+        let text = shipped(name);
         assert!(text.contains(from), "`{from}` is not in {name}");
         text.replacen(from, to, 1)
     }
@@ -84,6 +84,16 @@ impl Copy {
         let events = reloader.subscribe();
         (reloader, events)
     }
+}
+
+/// The shipped rule file `name`.
+fn shipped(name: &str) -> String {
+    std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("rules/retail")
+            .join(name),
+    )
+    .unwrap()
 }
 
 const BIG_SPENDERS: &str = "segment big_spenders = spent >= 1500";
@@ -145,7 +155,11 @@ fn a_save_by_rename_swaps_in_the_new_rules() {
     assert_eq!(first.tests, 7);
     assert!(big_spender_at_1600(&first.program));
 
-    let text = copy.edited("retail.idic", BIG_SPENDERS, "segment big_spenders = spent >= 1800");
+    let text = copy.edited(
+        "retail.idic",
+        BIG_SPENDERS,
+        "segment big_spenders = spent >= 1800",
+    );
     copy.save_by_rename("retail.idic", &text);
     let event = next(&events);
     assert_eq!(event.change().paths, [copy.file("retail.idic")]);
@@ -165,7 +179,11 @@ fn a_save_by_rename_swaps_in_the_new_rules() {
 fn a_save_in_place_swaps_in_and_the_same_content_is_no_new_version() {
     let copy = Copy::new();
     let (reloader, events) = copy.watch();
-    let text = copy.edited("retail.idic", BIG_SPENDERS, "segment big_spenders = spent >= 1800");
+    let text = copy.edited(
+        "retail.idic",
+        BIG_SPENDERS,
+        "segment big_spenders = spent >= 1800",
+    );
     copy.save_in_place("retail.idic", &text);
     assert_eq!(swapped(next(&events)), 2);
     assert!(!big_spender_at_1600(&reloader.current().program));
@@ -186,7 +204,11 @@ fn a_bad_edit_keeps_the_last_good_version_until_it_is_fixed() {
     let copy = Copy::new();
     let (reloader, events) = copy.watch();
     let hash = reloader.hash();
-    let bad = copy.edited("retail.idic", BIG_SPENDERS, "segment big_spenders = spentt >= 1500");
+    let bad = copy.edited(
+        "retail.idic",
+        BIG_SPENDERS,
+        "segment big_spenders = spentt >= 1500",
+    );
     let line = bad.lines().position(|l| l.contains("spentt")).unwrap() + 1;
     copy.save_by_rename("retail.idic", &bad);
 
@@ -205,7 +227,11 @@ fn a_bad_edit_keeps_the_last_good_version_until_it_is_fixed() {
         Some(text.clone())
     );
 
-    let fixed = copy.edited("retail.idic", BIG_SPENDERS, "segment big_spenders = spent >= 1700");
+    let fixed = copy.edited(
+        "retail.idic",
+        BIG_SPENDERS,
+        "segment big_spenders = spent >= 1700",
+    );
     copy.save_by_rename("retail.idic", &fixed);
     assert_eq!(swapped(next(&events)), 2);
     assert!(reloader.last_error().is_none());
@@ -269,10 +295,7 @@ fn deleting_the_tests_reloads_and_deleting_the_rules_is_refused() {
     assert_eq!(swapped(next(&events)), 2);
     assert_eq!(reloader.current().tests, 0);
 
-    copy.save_by_rename("tests.idic", &std::fs::read_to_string(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("rules/retail/tests.idic"),
-    )
-    .unwrap());
+    copy.save_by_rename("tests.idic", &shipped("tests.idic"));
     assert_eq!(swapped(next(&events)), 3);
     assert_eq!(reloader.current().tests, 7);
 
@@ -336,7 +359,11 @@ fn editor_temporary_files_cause_no_reload() {
     // A real change after them: the first event is its reload, and names only its file.
     // Had the temporary files counted, they would have caused a reload of their own before
     // it, or be named in it.
-    let text = copy.edited("retail.idic", BIG_SPENDERS, "segment big_spenders = spent >= 1800");
+    let text = copy.edited(
+        "retail.idic",
+        BIG_SPENDERS,
+        "segment big_spenders = spent >= 1800",
+    );
     copy.save_in_place("retail.idic", &text);
     let event = next(&events);
     assert_eq!(event.change().paths, [copy.file("retail.idic")]);
@@ -351,7 +378,11 @@ fn a_run_keeps_the_version_it_started_with() {
     let (reloader, events) = copy.watch();
     let pinned = reloader.current();
 
-    let text = copy.edited("retail.idic", BIG_SPENDERS, "segment big_spenders = spent >= 1800");
+    let text = copy.edited(
+        "retail.idic",
+        BIG_SPENDERS,
+        "segment big_spenders = spent >= 1800",
+    );
     copy.save_by_rename("retail.idic", &text);
     // The run on the pinned version, while the reload happens.
     let run = |program: &Program| {
@@ -430,7 +461,11 @@ fn a_single_rule_file_is_watched_through_its_directory() {
     let reloader = Reloader::watch(&file, Options { debounce: DEBOUNCE }).unwrap();
     let events = reloader.subscribe();
     assert_eq!(reloader.current().tests, 0);
-    let text = copy.edited("retail.idic", BIG_SPENDERS, "segment big_spenders = spent >= 1800");
+    let text = copy.edited(
+        "retail.idic",
+        BIG_SPENDERS,
+        "segment big_spenders = spent >= 1800",
+    );
     copy.save_by_rename("retail.idic", &text);
     let event = next(&events);
     assert_eq!(event.change().paths, [file]);
@@ -514,7 +549,11 @@ fn watch_prints_counts_and_what_each_change_changed() {
     watch.until(|l| l.starts_with("big_spenders"));
     watch.until(|l| l.starts_with("watching"));
 
-    let text = copy.edited("retail.idic", BIG_SPENDERS, "segment big_spenders = spent >= 1800");
+    let text = copy.edited(
+        "retail.idic",
+        BIG_SPENDERS,
+        "segment big_spenders = spent >= 1800",
+    );
     copy.save_by_rename("retail.idic", &text);
     watch.until(|l| l.starts_with("version 2"));
     let line = watch.until(|l| l.contains("big_spenders"));
@@ -522,7 +561,11 @@ fn watch_prints_counts_and_what_each_change_changed() {
     assert!(line.contains("(-"), "{line}");
     watch.until(|l| l.contains("ms after the change"));
 
-    let bad = copy.edited("retail.idic", BIG_SPENDERS, "segment big_spenders = spentt >= 1500");
+    let bad = copy.edited(
+        "retail.idic",
+        BIG_SPENDERS,
+        "segment big_spenders = spentt >= 1500",
+    );
     copy.save_by_rename("retail.idic", &bad);
     watch.until(|l| l.contains("spentt"));
     watch.until(|l| l.contains("keeping version 2"));

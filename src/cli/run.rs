@@ -259,7 +259,10 @@ pub fn run(args: Args) -> Exit {
 }
 
 /// The date a run decides at: the flag, else the rule set's; `today` only when written.
-pub(super) fn resolve_as_of(flag: Option<&str>, rules: Option<AsOf>) -> Result<chrono::NaiveDate, String> {
+pub(super) fn resolve_as_of(
+    flag: Option<&str>,
+    rules: Option<AsOf>,
+) -> Result<chrono::NaiveDate, String> {
     let today = || chrono::Local::now().date_naive();
     match flag {
         Some("today") => Ok(today()),

@@ -204,7 +204,10 @@ impl Sample {
         let file =
             File::open(&path).map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
         if file.metadata().is_ok_and(|m| m.is_dir()) {
-            return Err(format!("`{}` is a directory, not an export", path.display()));
+            return Err(format!(
+                "`{}` is a directory, not an export",
+                path.display()
+            ));
         }
         let format = InputFormat::of(&path).unwrap_or(InputFormat::Csv);
         Ok(Sample {
