@@ -47,7 +47,7 @@ use std::time::{Duration, Instant};
 #[derive(Debug, Clone)]
 pub struct Options {
     /// How long the rule files must be quiet before a reload: a burst of saves within it is
-    /// one reload.
+    /// one reload (10 ms at least).
     pub debounce: Duration,
 }
 
@@ -232,7 +232,7 @@ impl Reloader {
         let sender = messages.clone();
         // The debouncer merges the events of one file; the reloading thread then waits for the
         // whole burst to settle: half the interval each.
-        let half = options.debounce / 2;
+        let half = (options.debounce / 2).max(Duration::from_millis(5));
         let mut debouncer = new_debouncer(half, None, move |result| {
             let _ = sender.send(match result {
                 Ok(events) => Message::Events(events),
