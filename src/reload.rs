@@ -148,7 +148,7 @@ pub struct Change {
     pub paths: Vec<PathBuf>,
 }
 
-/// What a reload did, as told to [`Reloader::subscribe`]rs.
+/// What a reload did, as told to every receiver from [`Reloader::subscribe`].
 #[derive(Debug, Clone)]
 pub enum ReloadEvent {
     /// A new version is current.
