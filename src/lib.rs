@@ -13,6 +13,7 @@ pub mod expr;
 pub mod generate;
 pub mod io;
 pub mod model;
+pub mod reload;
 pub mod source;
 pub mod syntax;
 pub mod testing;

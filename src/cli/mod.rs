@@ -7,6 +7,7 @@ mod explain;
 mod fmt;
 mod run;
 mod test;
+mod watch;
 
 use clap::{Parser, Subcommand};
 use std::io::IsTerminal;
@@ -33,6 +34,8 @@ enum Command {
     Test(test::Args),
     /// Explain the decision for one customer: values, conditions part by part, triggers.
     Explain(explain::Args),
+    /// Reload a rule set whenever it is saved, showing how its counts on a sample change.
+    Watch(watch::Args),
 }
 
 /// How a command ended.
@@ -52,6 +55,7 @@ impl Cli {
             Command::Run(args) => run::run(args),
             Command::Test(args) => test::run(args),
             Command::Explain(args) => explain::run(args),
+            Command::Watch(args) => watch::run(args),
         }
     }
 }

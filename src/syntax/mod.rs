@@ -54,12 +54,23 @@ pub fn rule_files(path: &Path) -> Result<Vec<PathBuf>, Diagnostic> {
     let mut files = Vec::new();
     for entry in std::fs::read_dir(path).map_err(|e| io_error(path, &e))? {
         let p = entry.map_err(|e| io_error(path, &e))?.path();
-        if p.is_file() && RuleFormat::of(&p).is_some() {
+        if p.is_file() && is_rule_file(&p) {
             files.push(p);
         }
     }
     files.sort();
     Ok(files)
+}
+
+/// Whether a directory's entry at `path` is a rule file by its name: `.idic` or `.toml`, but
+/// not an editor's lock or autosave file (`.#x.idic`, `#x.idic`); swap, backup and temporary
+/// files (`.x.idic.swp`, `x.idic~`, `x.idic.tmp`, `4913`) have other extensions anyway.
+pub fn is_rule_file(path: &Path) -> bool {
+    RuleFormat::of(path).is_some()
+        && !path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| n.starts_with('#') || n.starts_with(".#"))
 }
 
 fn io_error(path: &Path, e: &std::io::Error) -> Diagnostic {
