@@ -5,6 +5,7 @@
 //! validates it and compiles its expressions with the sandboxed engine of [`expr`], and every
 //! finding is a [`diagnostics::Diagnostic`] pointing into [`source::Sources`].
 
+pub mod analytics;
 pub mod batch;
 pub mod check;
 pub mod diagnostics;
