@@ -335,7 +335,7 @@ fn strict_and_max_errors_stop_and_leave_the_last_good_output() {
     // Under the limit, the run goes through and replaces the file.
     run(&["--max-errors", "9"]).success();
     let text = std::fs::read_to_string(&out).unwrap();
-    assert!(text.starts_with("id,tier,segments"), "{text}");
+    assert!(text.starts_with("id,tier,stage,segments"), "{text}");
     assert_eq!(csv_rows(&text).len(), 4);
 }
 

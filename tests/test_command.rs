@@ -43,9 +43,11 @@ fn the_shipped_rule_sets_pass_their_tests() {
             .unwrap();
         let text = stdout(&output);
         assert_eq!(output.status.code(), Some(0), "{rules}: {text}");
-        assert!(text.contains("14 tests: 14 passed, 0 failed"), "{text}");
+        assert!(text.contains("15 tests: 15 passed, 0 failed"), "{text}");
         assert!(
-            text.contains("coverage: every segment, tier and trigger is exercised"),
+            text.contains(
+                "coverage: every segment, tier, lifecycle stage and trigger is exercised"
+            ),
             "{text}"
         );
     }
@@ -117,7 +119,7 @@ fn junit_output_is_valid_xml_with_one_failure_per_failed_test() {
         .unwrap();
     let text = stdout(&output);
     let doc = roxmltree::Document::parse(&text).expect("valid XML");
-    assert_eq!(doc.root_element().attribute("tests"), Some("14"));
+    assert_eq!(doc.root_element().attribute("tests"), Some("15"));
     assert!(!doc.descendants().any(|n| n.has_tag_name("failure")));
 }
 

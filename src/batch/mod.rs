@@ -416,7 +416,7 @@ fn write_decisions(
     let mut first_rejects = Vec::new();
 
     let mut header = Encoder::new(sinks.decisions_format);
-    header.decisions_header();
+    header.decisions_header(program);
     sinks.decisions.write_all(&header.take()).map_err(io)?;
     if let Some((out, format)) = sinks.rejects.as_mut() {
         let mut header = Encoder::new(*format);

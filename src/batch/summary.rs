@@ -21,6 +21,8 @@ pub struct Tally {
     pub tiers: Vec<u64>,
     /// Per tier, then per money field (tier-major).
     pub tier_money: Vec<f64>,
+    /// Per lifecycle stage.
+    pub stages: Vec<u64>,
     /// Per trigger: how often it fired.
     pub fired: Vec<u64>,
     /// Per trigger and [`Suppression`] (trigger-major).
@@ -40,6 +42,7 @@ impl Tally {
             segments: vec![0; program.segment_names().len()],
             tiers: vec![0; tiers],
             tier_money: vec![0.0; tiers * program.money_fields().len()],
+            stages: vec![0; program.stage_names().len()],
             fired: vec![0; triggers],
             suppressed: vec![0; triggers * Suppression::ALL.len()],
             actions: vec![0; program.actions().count()],
@@ -59,6 +62,7 @@ impl Tally {
         for counts in [
             &mut self.segments,
             &mut self.tiers,
+            &mut self.stages,
             &mut self.fired,
             &mut self.suppressed,
             &mut self.actions,
@@ -81,6 +85,9 @@ impl Tally {
             for (i, m) in money.iter().enumerate() {
                 self.tier_money[t * money.len() + i] += m.unwrap_or(0.0);
             }
+        }
+        if let Some(s) = decision.stage {
+            self.stages[s] += 1;
         }
         for &t in &decision.fired {
             self.fired[t] += 1;
@@ -113,6 +120,7 @@ impl Tally {
         let sum = |a: &mut Vec<u64>, b: &Vec<u64>| a.iter_mut().zip(b).for_each(|(a, b)| *a += b);
         sum(&mut self.segments, &other.segments);
         sum(&mut self.tiers, &other.tiers);
+        sum(&mut self.stages, &other.stages);
         sum(&mut self.fired, &other.fired);
         sum(&mut self.suppressed, &other.suppressed);
         sum(&mut self.actions, &other.actions);
@@ -135,6 +143,9 @@ pub struct Summary {
     pub rejects: Vec<RejectCount>,
     pub segments: Vec<Count>,
     pub tiers: Vec<TierCount>,
+    /// Customers per lifecycle stage (absent without a lifecycle).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub lifecycle: Vec<StageCount>,
     pub triggers: Vec<TriggerCount>,
     pub actions: Vec<ActionCount>,
     /// Suppressed trigger firings by reason code.
@@ -185,6 +196,14 @@ pub struct TierCount {
     pub customers: u64,
     /// Per money field of the schema: the sum over the tier's customers, to the cent.
     pub value: Vec<FieldSum>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct StageCount {
+    pub name: String,
+    /// The activity the stage serves.
+    pub activity: String,
+    pub customers: u64,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -271,6 +290,15 @@ impl Summary {
                             sum: cents(tally.tier_money[t * money.len() + i]),
                         })
                         .collect(),
+                })
+                .collect(),
+            lifecycle: program
+                .stage_names()
+                .enumerate()
+                .map(|(i, name)| StageCount {
+                    name: name.to_string(),
+                    activity: program.stage_activity(i).to_string(),
+                    customers: tally.stages[i],
                 })
                 .collect(),
             triggers: program
@@ -366,6 +394,25 @@ impl Summary {
                 let _ = write!(out, "  {:>16}", money_text(v.sum));
             }
             out.push('\n');
+        }
+
+        if !self.lifecycle.is_empty() {
+            let w = width(&mut self.lifecycle.iter().map(|s| s.name.len()));
+            let a = width(&mut self.lifecycle.iter().map(|s| s.activity.len()));
+            let _ = writeln!(
+                out,
+                "\n{:<w$}  {:<a$}  {:>10}",
+                "stage", "activity", "customers"
+            );
+            for s in &self.lifecycle {
+                let _ = writeln!(
+                    out,
+                    "{:<w$}  {:<a$}  {:>10}",
+                    s.name,
+                    s.activity,
+                    group(s.customers)
+                );
+            }
         }
 
         let w = width(&mut self.triggers.iter().map(|t| t.name.len()));

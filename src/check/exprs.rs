@@ -17,6 +17,7 @@ enum Place {
     Metric,
     Segment,
     Tier,
+    Stage,
     Trigger,
     Parameter,
 }
@@ -27,6 +28,7 @@ impl Place {
             Place::Metric => "metric",
             Place::Segment => "segment",
             Place::Tier => "tier",
+            Place::Stage => "lifecycle stage",
             Place::Trigger => "trigger",
             Place::Parameter => "parameter",
         }
@@ -34,11 +36,19 @@ impl Place {
 
     /// Conditions must be true or false.
     fn is_condition(self) -> bool {
-        matches!(self, Place::Segment | Place::Tier | Place::Trigger)
+        matches!(
+            self,
+            Place::Segment | Place::Tier | Place::Stage | Place::Trigger
+        )
     }
 
     /// Whether the chosen tier is visible here.
     fn sees_tier(self) -> bool {
+        matches!(self, Place::Stage | Place::Trigger | Place::Parameter)
+    }
+
+    /// Whether the lifecycle stage is visible here.
+    fn sees_stage(self) -> bool {
         matches!(self, Place::Trigger | Place::Parameter)
     }
 }
@@ -86,6 +96,15 @@ fn units(rules: &RuleSet) -> Vec<Unit<'_>> {
             });
         }
     }
+    for t in rules.lifecycle.iter().flat_map(|t| &t.tiers) {
+        if let Some(c) = &t.condition {
+            units.push(Unit {
+                place: Place::Stage,
+                name: &t.name.value,
+                expr: c,
+            });
+        }
+    }
     for t in &rules.triggers {
         if let Some(c) = &t.condition {
             units.push(Unit {
@@ -107,8 +126,8 @@ fn units(rules: &RuleSet) -> Vec<Unit<'_>> {
     units
 }
 
-/// The variables an expression at `place` may read.
-fn visible(names: &Names, place: Place) -> Vec<&str> {
+/// The variables an expression at `place` may read (`stage` when the rule set has a lifecycle).
+fn visible(names: &Names, place: Place, lifecycle: bool) -> Vec<&str> {
     let mut out: Vec<&str> = names
         .vars
         .iter()
@@ -117,6 +136,9 @@ fn visible(names: &Names, place: Place) -> Vec<&str> {
         .collect();
     if place.sees_tier() {
         out.push("tier");
+    }
+    if lifecycle && place.sees_stage() {
+        out.push("stage");
     }
     out
 }
@@ -128,16 +150,16 @@ pub fn check(rules: &RuleSet, names: &Names, sources: &Sources, out: &mut Vec<Di
     let mut compiled = Vec::with_capacity(units.len());
     let mut scopes: HashMap<Place, expr::Visible> = HashMap::new();
     for unit in &units {
-        let visible = scopes
-            .entry(unit.place)
-            .or_insert_with(|| expr::Visible::new(visible(names, unit.place)));
+        let visible = scopes.entry(unit.place).or_insert_with(|| {
+            expr::Visible::new(visible(names, unit.place, rules.lifecycle.is_some()))
+        });
         match expr::compile_in(&engine, unit.expr, visible) {
             Ok(ast) => {
                 let refs = expr::references(&ast);
                 compiled.push(Some((ast, refs)));
             }
             Err(d) => {
-                out.push(explain_segment_in_metric(d, unit, names));
+                out.push(explain_unknown_name(d, unit, names));
                 compiled.push(None);
             }
         }
@@ -202,7 +224,7 @@ pub fn check(rules: &RuleSet, names: &Names, sources: &Sources, out: &mut Vec<Di
                 type_of(n, names, &metric_types).unwrap_or(ValueType::Unknown),
             )
         })
-        .chain([("tier", ValueType::Str)])
+        .chain([("tier", ValueType::Str), ("stage", ValueType::Str)])
         .collect();
     let mut sample = expr::sample_scope(env.iter().copied(), as_of);
     for ((unit, c), ty) in units.iter().zip(&compiled).zip(&typed) {
@@ -297,9 +319,46 @@ pub fn check(rules: &RuleSet, names: &Names, sources: &Sources, out: &mut Vec<Di
     }
 }
 
-/// A segment used in a metric is unknown there; say why rather than "unknown name".
-fn explain_segment_in_metric(d: Diagnostic, unit: &Unit<'_>, names: &Names) -> Diagnostic {
-    if unit.place != Place::Metric || d.code != "unknown-name" {
+/// Names that exist but are not visible here (a segment in a metric, `tier` or `stage` before
+/// they are decided, `stage` without a lifecycle): say why rather than "unknown name".
+fn explain_unknown_name(d: Diagnostic, unit: &Unit<'_>, names: &Names) -> Diagnostic {
+    if d.code != "unknown-name" {
+        return d;
+    }
+    // `tier` and `stage` exist, but are decided after what reads them here.
+    for (name, after, readers) in [
+        (
+            "tier",
+            "metrics and segments",
+            "a lifecycle stage, a trigger or a parameter",
+        ),
+        (
+            "stage",
+            "metrics, segments and tiers",
+            "a trigger or a parameter",
+        ),
+    ] {
+        if d.message != format!("unknown name `{name}`") {
+            continue;
+        }
+        if name == "stage" && unit.place.sees_stage() {
+            return Diagnostic {
+                message: "there is no `stage`: the rule set declares no lifecycle".into(),
+                help: Some("declare the stages in a `lifecycle { ... }` block".into()),
+                ..d
+            };
+        }
+        return Diagnostic {
+            message: format!(
+                "{} `{}` cannot read `{name}`, which is decided after {after}",
+                unit.place.word(),
+                unit.name
+            ),
+            help: Some(format!("only {readers} can read `{name}`")),
+            ..d
+        };
+    }
+    if unit.place != Place::Metric {
         return d;
     }
     let segment = names
@@ -319,7 +378,7 @@ fn explain_segment_in_metric(d: Diagnostic, unit: &Unit<'_>, names: &Names) -> D
 /// The static type of a variable.
 fn type_of(name: &str, names: &Names, metrics: &HashMap<&str, ValueType>) -> Option<ValueType> {
     match name {
-        "tier" => return Some(ValueType::Str),
+        "tier" | "stage" => return Some(ValueType::Str),
         "as_of" => return Some(ValueType::Date),
         _ => {}
     }

@@ -25,7 +25,7 @@ impl Kind {
 }
 
 /// Names visible to expressions, besides fields, metrics and segments.
-pub const BUILTIN_NAMES: [&str; 2] = ["as_of", "tier"];
+pub const BUILTIN_NAMES: [&str; 3] = ["as_of", "tier", "stage"];
 
 /// The variables of a rule set, first definition wins.
 #[derive(Debug, Default)]
@@ -65,6 +65,9 @@ impl Names {
         }
         if let Some(tiers) = &rules.tiers {
             unique(tiers.tiers.iter().map(|t| &t.name), "tier", sources, out);
+        }
+        if let Some(stages) = &rules.lifecycle {
+            unique(stages.tiers.iter().map(|t| &t.name), "stage", sources, out);
         }
         unique(
             rules.triggers.iter().map(|t| &t.name),

@@ -71,7 +71,9 @@ fn expectations(rules: &RuleSet, test: &TestCase, out: &mut Vec<Diagnostic>) {
                 ),
             )
             .at(test.name.span)
-            .help("expect segments, a tier, triggers that fire or not, or action parameters"),
+            .help(
+                "expect segments, a tier, a stage, triggers that fire or not, or action parameters",
+            ),
         );
     }
     let segments: Vec<&str> = rules
@@ -116,6 +118,15 @@ fn expectations(rules: &RuleSet, test: &TestCase, out: &mut Vec<Diagnostic>) {
     }
     if let Some(tier) = &expect.tier {
         known_name("tier", tier, &tiers, out);
+    }
+    if let Some(stage) = &expect.stage {
+        let stages: Vec<&str> = rules
+            .lifecycle
+            .iter()
+            .flat_map(|t| &t.tiers)
+            .map(|t| t.name.value.as_str())
+            .collect();
+        known_name("stage", stage, &stages, out);
     }
     for p in &expect.params {
         if let Err((message, help)) = param_path(rules, &p.path.value) {

@@ -1,19 +1,40 @@
-//! Tiers: a final catch-all, and no tier that an earlier one always takes first.
+//! Tiers and lifecycle stages (first-match lists): a final catch-all, and no entry that an
+//! earlier one always takes first.
 //!
 //! Unreachable tiers are found by comparing conditions made of simple comparisons joined by
 //! `&&` (`spent >= 500 && orders > 2`): a tier is unreachable when every customer it would
 //! take already satisfies an earlier tier's condition. Other conditions are compared as text.
 
 use crate::diagnostics::Diagnostic;
-use crate::model::{RuleSet, Tier};
+use crate::model::{RuleSet, Tier, Tiers};
 
 pub fn check(rules: &RuleSet, out: &mut Vec<Diagnostic>) {
-    let Some(tiers) = &rules.tiers else { return };
+    if let Some(tiers) = &rules.tiers {
+        list(tiers, "tier", "the tier list", out);
+    }
+    if let Some(stages) = &rules.lifecycle {
+        list(stages, "stage", "the lifecycle", out);
+    }
+}
+
+/// One first-match list: tiers, or lifecycle stages (`what`).
+fn list(tiers: &Tiers, what: &str, list_name: &str, out: &mut Vec<Diagnostic>) {
     let Some(last) = tiers.tiers.last() else {
         out.push(
-            Diagnostic::error("empty-tiers", "the tier list is empty")
-                .at(tiers.span)
-                .help("list tiers best first and end with one that has `otherwise`"),
+            Diagnostic::error(
+                if what == "tier" {
+                    "empty-tiers"
+                } else {
+                    "empty-lifecycle"
+                },
+                format!("{list_name} is empty"),
+            )
+            .at(tiers.span)
+            .help(if what == "tier" {
+                "list tiers best first and end with one that has `otherwise`"
+            } else {
+                "list stages in the order they are tried and end with one that has `otherwise`"
+            }),
         );
         return;
     };
@@ -28,26 +49,35 @@ pub fn check(rules: &RuleSet, out: &mut Vec<Diagnostic>) {
             };
             out.push(
                 Diagnostic::error(
-                    "unreachable-tier",
-                    format!("tier `{}` can never be reached: {why}", tier.name.value),
+                    if what == "tier" { "unreachable-tier" } else { "unreachable-stage" },
+                    format!("{what} `{}` can never be reached: {why}", tier.name.value),
                 )
                 .at(tier.name.span)
-                .help(
-                    "tiers are tried in order and the first match wins: put stricter tiers first",
-                ),
+                .help(format!(
+                    "{what}s are tried in order and the first match wins: put stricter {what}s first"
+                )),
             );
         }
     }
     if tiers.tiers.iter().all(|t| t.condition.is_some()) {
+        let example = if what == "tier" {
+            format!("`standard otherwise` after `{}`", last.name.value)
+        } else {
+            format!(
+                "`active activity retention otherwise` after `{}`",
+                last.name.value
+            )
+        };
         out.push(
             Diagnostic::error(
                 "no-catch-all",
-                "the tier list has no final catch-all, so some customers would get no tier",
+                format!(
+                    "{list_name} has no final catch-all, so some customers would get no {what}"
+                ),
             )
             .at(last.span)
             .help(format!(
-                "end the list with an unconditional tier, e.g. `{} otherwise` after `{}`",
-                "standard", last.name.value
+                "end the list with an unconditional {what}, e.g. {example}"
             )),
         );
     }

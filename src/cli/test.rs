@@ -82,7 +82,9 @@ pub fn run(args: Args) -> Exit {
         match args.format {
             Format::Human => {
                 if gaps.is_empty() {
-                    out.push_str("coverage: every segment, tier and trigger is exercised\n");
+                    out.push_str(
+                        "coverage: every segment, tier, lifecycle stage and trigger is exercised\n",
+                    );
                 } else {
                     out.push_str(&format!("coverage: {} not exercised\n", gaps.len()));
                     for gap in &gaps {

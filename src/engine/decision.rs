@@ -17,6 +17,8 @@ pub struct Decision {
     pub segments: Vec<usize>,
     /// The tier, by index; `None` when the rule set declares no tiers.
     pub tier: Option<usize>,
+    /// The lifecycle stage, by index; `None` when the rule set declares no lifecycle.
+    pub stage: Option<usize>,
     /// Triggers that fired, by index, highest priority first (declaration order among equals).
     pub fired: Vec<usize>,
     /// Triggers whose condition held but that did not fire, and why, in declaration order.
@@ -58,7 +60,7 @@ impl Suppression {
 
 impl Decision {
     /// Appends the decision as one JSON line:
-    /// `{"id":..,"tier":..,"segments":[..],"triggers":[..],"actions":[{"trigger":..,"action":..,
+    /// `{"id":..,"tier":..,("stage":.. with a lifecycle),"segments":[..],"triggers":[..],"actions":[{"trigger":..,"action":..,
     /// "template":..,"offer":..,"params":{..}}],"suppressed":[{"trigger":..,"reason":..}]}`.
     pub fn write_json(&self, program: &Program, out: &mut Vec<u8>) {
         out.extend_from_slice(b"{\"id\":");
@@ -67,6 +69,13 @@ impl Decision {
         match self.tier {
             Some(t) => json_str(out, program.tier_name(t)),
             None => out.extend_from_slice(b"null"),
+        }
+        if program.has_lifecycle() {
+            out.extend_from_slice(b",\"stage\":");
+            match self.stage {
+                Some(s) => json_str(out, program.stage_name(s)),
+                None => out.extend_from_slice(b"null"),
+            }
         }
         out.extend_from_slice(b",\"segments\":");
         json_names(out, self.segments.iter().map(|&s| program.segment_name(s)));
@@ -104,8 +113,8 @@ impl Decision {
         out.extend_from_slice(b"]}\n");
     }
 
-    /// The decision as the cells of one CSV row, in [`CSV_HEADER`] order.
-    pub fn csv_cells(&self, program: &Program) -> [String; 9] {
+    /// The decision as the cells of one CSV row, in [`csv_header`] order.
+    pub fn csv_cells(&self, program: &Program) -> Vec<String> {
         let join = |names: &mut dyn Iterator<Item = &str>| names.collect::<Vec<_>>().join(";");
         let mut params = Vec::new();
         params.push(b'{');
@@ -118,7 +127,7 @@ impl Decision {
             json_params(&mut params, program, a);
         }
         params.push(b'}');
-        [
+        let mut cells = vec![
             self.id.clone(),
             self.tier
                 .map_or_else(String::new, |t| program.tier_name(t).to_string()),
@@ -147,22 +156,34 @@ impl Decision {
                 .collect::<Vec<_>>()
                 .join(";"),
             String::from_utf8(params).expect("JSON is UTF-8"),
-        ]
+        ];
+        if program.has_lifecycle() {
+            let stage = self.stage.map_or("", |s| program.stage_name(s));
+            cells.insert(2, stage.to_string());
+        }
+        cells
     }
 }
 
-/// The columns of CSV decisions.
-pub const CSV_HEADER: [&str; 9] = [
-    "id",
-    "tier",
-    "segments",
-    "triggers",
-    "actions",
-    "templates",
-    "offers",
-    "suppressed",
-    "params",
-];
+/// The columns of CSV decisions: `stage` (after `tier`) only when the rule set declares a
+/// lifecycle.
+pub fn csv_header(program: &Program) -> Vec<&'static str> {
+    let mut header = vec![
+        "id",
+        "tier",
+        "segments",
+        "triggers",
+        "actions",
+        "templates",
+        "offers",
+        "suppressed",
+        "params",
+    ];
+    if program.has_lifecycle() {
+        header.insert(2, "stage");
+    }
+    header
+}
 
 /// `trigger.action`: how CSV output names an action.
 fn action_key(program: &Program, a: &ActionOutcome) -> String {

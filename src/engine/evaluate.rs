@@ -2,7 +2,7 @@
 //! `max_triggers`) and the parameters of the actions that fire.
 
 use super::decision::{push_text, ActionOutcome, Decision, Suppression};
-use super::program::{ParamPlan, Piece, Program, Step};
+use super::program::{ParamPlan, Piece, Program, Step, TierPlan};
 use crate::expr::{self, native::Native};
 use chrono::NaiveDate;
 use rhai::{Dynamic, Engine, Scope, AST};
@@ -42,9 +42,17 @@ pub struct Evaluator<'p> {
     visible: expr::Visible,
     slots: Vec<Dynamic>,
     tier_values: Vec<Dynamic>,
+    stage_values: Vec<Dynamic>,
     as_of: NaiveDate,
     /// Triggers whose conditions held, reused between customers.
     eligible: Vec<usize>,
+}
+
+/// Which first-match list [`Evaluator::first_match`] walks.
+#[derive(Clone, Copy)]
+enum Rung {
+    Tier,
+    Stage,
 }
 
 impl<'p> Evaluator<'p> {
@@ -73,6 +81,10 @@ impl<'p> Evaluator<'p> {
             slots: vec![Dynamic::UNIT; program.slot_count()],
             tier_values: program
                 .tier_names()
+                .map(|n| Dynamic::from(rhai::ImmutableString::from(n)))
+                .collect(),
+            stage_values: program
+                .stage_names()
                 .map(|n| Dynamic::from(rhai::ImmutableString::from(n)))
                 .collect(),
             as_of,
@@ -148,19 +160,8 @@ impl<'p> Evaluator<'p> {
             }
         }
 
-        let tier_slot = program.tier_slot();
-        self.slots[tier_slot] = Dynamic::UNIT;
-        for (i, tier) in program.tiers.iter().enumerate() {
-            let matched = match tier.unit {
-                Some(unit) => self.condition(unit)?,
-                None => true,
-            };
-            if matched {
-                decision.tier = Some(i);
-                self.slots[tier_slot] = self.tier_values[i].clone();
-                break;
-            }
-        }
+        decision.tier = self.first_match(&program.tiers, program.tier_slot(), Rung::Tier)?;
+        decision.stage = self.first_match(&program.stages, program.stage_slot(), Rung::Stage)?;
 
         self.eligible.clear();
         for (i, trigger) in program.triggers.iter().enumerate() {
@@ -226,6 +227,31 @@ impl<'p> Evaluator<'p> {
                 rule: format!("{} {}", plan.kind, plan.name),
                 message: expr::runtime_message(plan.kind, &plan.name, &err),
             })
+    }
+
+    /// The first of `plans` (tiers or lifecycle stages) whose condition holds; its name goes
+    /// into `slot` (missing when none holds).
+    fn first_match(
+        &mut self,
+        plans: &[TierPlan],
+        slot: usize,
+        rung: Rung,
+    ) -> Result<Option<usize>, EvalError> {
+        self.slots[slot] = Dynamic::UNIT;
+        for (i, plan) in plans.iter().enumerate() {
+            let matched = match plan.unit {
+                Some(unit) => self.condition(unit)?,
+                None => true,
+            };
+            if matched {
+                self.slots[slot] = match rung {
+                    Rung::Tier => self.tier_values[i].clone(),
+                    Rung::Stage => self.stage_values[i].clone(),
+                };
+                return Ok(Some(i));
+            }
+        }
+        Ok(None)
     }
 
     /// A condition's value, which must be true or false.

@@ -32,6 +32,12 @@ pub struct Explanation {
     pub tier: Option<String>,
     /// The tiers tried, in order: those that failed, then the one chosen.
     pub tiers: Vec<TierCheck>,
+    /// The lifecycle stage (`None` when the rule set has no lifecycle).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stage: Option<String>,
+    /// The lifecycle stages tried, in order, as for tiers.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub stages: Vec<TierCheck>,
     /// `max_triggers`, when the rule set caps triggers per customer.
     pub max_triggers: Option<usize>,
     /// Every trigger, in declaration order.
@@ -122,7 +128,7 @@ pub struct SegmentCheck {
     pub condition: Condition,
 }
 
-/// A tier that was tried.
+/// A tier or lifecycle stage that was tried.
 #[derive(Debug, Clone, Serialize)]
 pub struct TierCheck {
     pub name: String,
@@ -249,6 +255,16 @@ pub fn explain(
                 .map(|(source, _)| condition(ev, source, &read)),
         })
         .collect();
+    let tried = decision.stage.map_or(0, |s| s + 1);
+    let stages = (0..tried)
+        .map(|i| TierCheck {
+            name: format!("{} ({})", program.stage_name(i), program.stage_activity(i)),
+            matched: decision.stage == Some(i),
+            condition: program
+                .stage_condition(i)
+                .map(|(source, _)| condition(ev, source, &read)),
+        })
+        .collect();
 
     let mut line = Vec::new();
     decision.write_json(program, &mut line);
@@ -266,6 +282,8 @@ pub fn explain(
         segments,
         tier: decision.tier.map(|t| program.tier_name(t).to_string()),
         tiers,
+        stage: decision.stage.map(|s| program.stage_name(s).to_string()),
+        stages,
         max_triggers: program.max_triggers(),
         triggers,
         decision: decision_json,
@@ -564,6 +582,9 @@ impl Explanation {
             "  tier        {}",
             self.tier.as_deref().unwrap_or("none")
         );
+        if let Some(stage) = &self.stage {
+            let _ = writeln!(out, "  stage       {stage}");
+        }
         let _ = writeln!(out, "  segments    {}", list(names("segments")));
         let _ = writeln!(out, "  fired       {}", list(names("triggers")));
         let _ = writeln!(out, "  suppressed  {}", list(suppressed));
@@ -598,6 +619,7 @@ impl Explanation {
                 .iter()
                 .map(|s| s.name.as_str())
                 .chain(self.tiers.iter().map(|t| t.name.as_str()))
+                .chain(self.stages.iter().map(|t| t.name.as_str()))
                 .chain(self.triggers.iter().map(|t| t.name.as_str())),
         );
         let verdict_width = "not eligible".len();
@@ -627,9 +649,24 @@ impl Explanation {
             }
         }
 
-        if let Some(tier) = &self.tier {
-            let _ = writeln!(out, "\ntier {tier} (the first tier that matches)");
-            for t in &self.tiers {
+        let first_match = [
+            (
+                self.tier.as_ref(),
+                &self.tiers,
+                "tier",
+                "the first tier that matches",
+            ),
+            (
+                self.stage.as_ref(),
+                &self.stages,
+                "lifecycle stage",
+                "the first stage that matches",
+            ),
+        ];
+        for (chosen, tried, what, how) in first_match {
+            let Some(chosen) = chosen else { continue };
+            let _ = writeln!(out, "\n{what} {chosen} ({how})");
+            for t in tried {
                 let verdict = if t.matched { "yes" } else { "no" };
                 match &t.condition {
                     Some(c) => {

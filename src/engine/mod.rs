@@ -7,7 +7,7 @@ mod evaluate;
 pub mod explain;
 mod program;
 
-pub use decision::{display, text, ActionOutcome, Decision, Suppression, CSV_HEADER};
+pub use decision::{csv_header, display, text, ActionOutcome, Decision, Suppression};
 pub use evaluate::{EvalError, Evaluator};
 pub use explain::{explain, Explanation};
 pub use program::{LoadError, Program, TestPlace};

@@ -37,6 +37,8 @@ pub(crate) enum Step {
 pub(crate) struct TierPlan {
     pub name: String,
     pub unit: Option<usize>,
+    /// The activity a lifecycle stage serves (`None` for tiers).
+    pub activity: Option<String>,
 }
 
 /// A trigger: its condition, consent slot, priority and actions.
@@ -83,13 +85,15 @@ pub struct Program {
     rules: RuleSet,
     name: String,
     hash: String,
-    /// Slot names: fields (schema order), metrics, segments, then `tier`.
+    /// Slot names: fields (schema order), metrics, segments, then `tier` and `stage`.
     slots: Vec<String>,
     slot_of: HashMap<String, usize>,
     key: usize,
     pub(crate) units: Vec<Unit>,
     pub(crate) steps: Vec<Step>,
     pub(crate) tiers: Vec<TierPlan>,
+    /// Lifecycle stages, tried in order (empty without a `lifecycle`).
+    pub(crate) stages: Vec<TierPlan>,
     pub(crate) triggers: Vec<TriggerPlan>,
     pub(crate) max_triggers: Option<usize>,
     /// Where each test case is written.
@@ -178,7 +182,7 @@ impl Program {
             .map(|f| f.name.value.clone())
             .chain(rules.metrics.iter().map(|m| m.name.value.clone()))
             .chain(rules.segments.iter().map(|s| s.name.value.clone()))
-            .chain(["tier".to_string()])
+            .chain(["tier".to_string(), "stage".to_string()])
             .collect();
         let slot_of: HashMap<String, usize> = slots
             .iter()
@@ -204,18 +208,22 @@ impl Program {
             .collect();
         let steps = dependency_order(rules, &builder.units, &metric_units, &segment_units);
 
-        let tiers = rules
-            .tiers
-            .iter()
-            .flat_map(|t| &t.tiers)
-            .map(|t| TierPlan {
-                name: t.name.value.clone(),
-                unit: t
-                    .condition
-                    .as_ref()
-                    .map(|c| builder.unit("tier", &t.name.value, c)),
-            })
-            .collect();
+        let mut first_match =
+            |list: &Option<crate::model::Tiers>, kind: &'static str| -> Vec<TierPlan> {
+                list.iter()
+                    .flat_map(|t| &t.tiers)
+                    .map(|t| TierPlan {
+                        name: t.name.value.clone(),
+                        unit: t
+                            .condition
+                            .as_ref()
+                            .map(|c| builder.unit(kind, &t.name.value, c)),
+                        activity: t.activity.as_ref().map(|a| a.value.to_string()),
+                    })
+                    .collect()
+            };
+        let tiers = first_match(&rules.tiers, "tier");
+        let stages = first_match(&rules.lifecycle, "stage");
 
         let mut triggers = Vec::new();
         for t in &rules.triggers {
@@ -247,6 +255,7 @@ impl Program {
             key,
             steps,
             tiers,
+            stages,
             triggers,
         })
     }
@@ -384,6 +393,31 @@ impl Program {
         self.unit_text(unit)
     }
 
+    /// Whether the rule set declares a lifecycle.
+    pub fn has_lifecycle(&self) -> bool {
+        !self.stages.is_empty()
+    }
+
+    /// Lifecycle stage names, in the order they are tried.
+    pub fn stage_names(&self) -> impl ExactSizeIterator<Item = &str> {
+        self.stages.iter().map(|t| t.name.as_str())
+    }
+
+    /// The name of lifecycle stage `i`.
+    pub fn stage_name(&self, i: usize) -> &str {
+        &self.stages[i].name
+    }
+
+    /// The activity lifecycle stage `i` serves.
+    pub fn stage_activity(&self, i: usize) -> &str {
+        self.stages[i].activity.as_deref().unwrap_or("")
+    }
+
+    /// The condition of lifecycle stage `i` (`None` for `otherwise`).
+    pub fn stage_condition(&self, i: usize) -> Option<(&str, Vec<&str>)> {
+        self.stages[i].unit.map(|u| self.unit_text(u))
+    }
+
     /// The condition of tier `i` (`None` for `otherwise`).
     pub fn tier_condition(&self, i: usize) -> Option<(&str, Vec<&str>)> {
         self.tiers[i].unit.map(|u| self.unit_text(u))
@@ -435,6 +469,11 @@ impl Program {
 
     /// The slot of `tier`.
     pub(crate) fn tier_slot(&self) -> usize {
+        self.slots.len() - 2
+    }
+
+    /// The slot of `stage`.
+    pub(crate) fn stage_slot(&self) -> usize {
         self.slots.len() - 1
     }
 

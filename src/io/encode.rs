@@ -1,13 +1,13 @@
 //! Decisions and rejects as bytes, in the output formats.
 //!
 //! - JSONL decisions: one object per line, see [`Decision::write_json`].
-//! - CSV decisions: the columns of [`CSV_HEADER`]; lists are joined with `;` (segments,
+//! - CSV decisions: the columns of [`csv_header`]; lists are joined with `;` (segments,
 //!   triggers, actions as `trigger.action`, and each action's template and offer in the same
 //!   order, empty where an action has none), suppressed triggers as `trigger=reason`, and
 //!   `params` is a JSON object keyed by `trigger.action` holding each action's parameters.
 //! - Rejects: CSV `line,id,column,rule,code,reason`, or JSONL objects with those keys.
 
-use crate::engine::{Decision, Program, CSV_HEADER};
+use crate::engine::{csv_header, Decision, Program};
 use crate::io::Reject;
 
 /// How decisions (and rejects) are written.
@@ -79,9 +79,9 @@ impl Encoder {
     }
 
     /// The header of a decisions file (CSV only).
-    pub fn decisions_header(&mut self) {
+    pub fn decisions_header(&mut self, program: &Program) {
         if self.format == OutputFormat::Csv {
-            self.csv_row(&CSV_HEADER);
+            self.csv_row(&csv_header(program));
         }
     }
 

@@ -49,6 +49,8 @@ impl FieldType {
 /// The customer-management activity a trigger serves.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Activity {
+    Targeting,
+    Conversion,
     Welcome,
     Retention,
     ValueDevelopment,
@@ -59,7 +61,9 @@ pub enum Activity {
 }
 
 impl Activity {
-    pub const WORDS: [&'static str; 5] = [
+    pub const WORDS: [&'static str; 7] = [
+        "targeting",
+        "conversion",
         "welcome",
         "retention",
         "value_development",
@@ -135,6 +139,8 @@ impl FromStr for Activity {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
         let all = [
+            Activity::Targeting,
+            Activity::Conversion,
             Activity::Welcome,
             Activity::Retention,
             Activity::ValueDevelopment,
@@ -180,6 +186,8 @@ impl fmt::Display for FieldType {
 impl fmt::Display for Activity {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            Activity::Targeting => f.write_str("targeting"),
+            Activity::Conversion => f.write_str("conversion"),
             Activity::Welcome => f.write_str("welcome"),
             Activity::Retention => f.write_str("retention"),
             Activity::ValueDevelopment => f.write_str("value_development"),

@@ -96,6 +96,8 @@ pub struct RuleSet {
     pub metrics: Vec<Metric>,
     pub segments: Vec<Segment>,
     pub tiers: Option<Tiers>,
+    /// Lifecycle stages: first match, each naming its activity.
+    pub lifecycle: Option<Tiers>,
     pub triggers: Vec<Trigger>,
     /// Test cases: customers and what the rules must decide for them.
     pub tests: Vec<TestCase>,
@@ -111,6 +113,7 @@ impl RuleSet {
             && self.metrics.is_empty()
             && self.segments.is_empty()
             && self.tiers.is_none()
+            && self.lifecycle.is_none()
             && self.triggers.is_empty()
             && self.tests.is_empty()
     }
@@ -224,7 +227,8 @@ pub struct Segment {
     pub comments: Comments,
 }
 
-/// `tiers { ... }`: value tiers, first match wins, last one unconditional.
+/// A first-match list, last entry unconditional: `tiers { ... }` (value tiers) and
+/// `lifecycle { ... }` (lifecycle stages, each naming the activity it serves).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Tiers {
     pub tiers: Vec<Tier>,
@@ -233,10 +237,12 @@ pub struct Tiers {
     pub inner: InnerComments,
 }
 
-/// One tier; `condition` is `None` for `otherwise`.
+/// One tier or lifecycle stage; `condition` is `None` for `otherwise`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Tier {
     pub name: Ident,
+    /// The activity a lifecycle stage serves; `None` for value tiers.
+    pub activity: Option<Spanned<Activity>>,
     pub condition: Option<Expr>,
     pub span: Span,
     pub comments: Comments,
@@ -472,13 +478,15 @@ pub struct Expect {
     /// Segments the customer must not be in.
     pub not_segments: Vec<Ident>,
     pub tier: Option<Ident>,
+    /// The lifecycle stage.
+    pub stage: Option<Ident>,
     /// Triggers that must fire.
     pub fires: Vec<Ident>,
     /// Triggers that must not fire.
     pub not_fires: Vec<Ident>,
     /// Action parameters: `action.param` or `trigger.action.param`, and the value.
     pub params: Vec<ExpectParam>,
-    /// Comments before the lines of each kind (`"segments"`, `"not segments"`, `"tier"`,
+    /// Comments before the lines of each kind (`"segments"`, `"not segments"`, `"tier"`, `"stage"`,
     /// `"fires"`, `"not fires"`) and before the closing brace (`"}"`).
     pub inner: InnerComments,
 }
@@ -498,6 +506,7 @@ impl Expect {
         self.segments.is_empty()
             && self.not_segments.is_empty()
             && self.tier.is_none()
+            && self.stage.is_none()
             && self.fires.is_empty()
             && self.not_fires.is_empty()
             && self.params.is_empty()

@@ -182,6 +182,8 @@ fn rule_name(rule: Rule) -> Option<&'static str> {
         Rule::metric => "`metric`",
         Rule::segment => "`segment`",
         Rule::tiers => "`tiers`",
+        Rule::lifecycle => "`lifecycle`",
+        Rule::stage => "a stage",
         Rule::trigger => "`trigger`",
         Rule::as_of => "`as_of`",
         Rule::today => "`today`",
@@ -231,6 +233,7 @@ fn rule_name(rule: Rule) -> Option<&'static str> {
         Rule::expect_segments | Rule::kw_segments => "`segments`",
         Rule::expect_not_segments | Rule::expect_not_fires | Rule::kw_not => "`not`",
         Rule::expect_tier => "`tier`",
+        Rule::expect_stage => "`stage`",
         Rule::expect_fires | Rule::kw_fires => "`fires`",
         Rule::expect_param => "`param`",
         Rule::names => "a name",
@@ -434,12 +437,17 @@ impl<'a> Lower<'a> {
                         comments,
                     });
                 }
-                Rule::tiers => {
+                Rule::tiers | Rule::lifecycle => {
+                    let (list, what) = match block.as_rule() {
+                        Rule::tiers => (&mut rules.tiers, "`tiers` block"),
+                        _ => (&mut rules.lifecycle, "`lifecycle` block"),
+                    };
                     let tiers = self.tiers(block);
-                    if let Some(first) = &rules.tiers {
-                        self.duplicate("`tiers` block", first.span, tiers.span);
+                    if let Some(first) = list {
+                        let first = first.span;
+                        self.duplicate(what, first, tiers.span);
                     } else {
-                        rules.tiers = Some(tiers);
+                        *list = Some(tiers);
                     }
                 }
                 Rule::trigger => {
@@ -787,6 +795,7 @@ impl<'a> Lower<'a> {
         (name, expr, span, comments)
     }
 
+    /// A `tiers` or `lifecycle` block.
     fn tiers(&mut self, pair: Pair<'a, Rule>) -> Tiers {
         let span = self.span(&pair);
         let end = pair.as_span().end();
@@ -794,15 +803,22 @@ impl<'a> Lower<'a> {
             let mut tiers = Vec::new();
             for tier in children(pair) {
                 let tier_span = l.span(&tier);
-                let ((name, condition), comments) = l.node(&tier.clone(), |l| {
+                let ((name, activity, condition), comments) = l.node(&tier.clone(), |l| {
                     let mut parts = children(tier);
                     let name = l.ident(parts.next().expect("name"));
-                    let cond = parts.next().expect("condition");
+                    let mut cond = parts.next().expect("condition");
+                    // A lifecycle stage names its activity before its condition.
+                    let mut activity = None;
+                    if cond.as_rule() == Rule::kind_word {
+                        activity = l.parsed::<Activity>(cond);
+                        cond = parts.next().expect("condition");
+                    }
                     let condition = (cond.as_rule() == Rule::expr).then(|| l.expr(cond));
-                    (name, condition)
+                    (name, activity, condition)
                 });
                 tiers.push(Tier {
                     name,
+                    activity,
                     condition,
                     span: tier_span,
                     comments,
@@ -1029,6 +1045,10 @@ impl<'a> Lower<'a> {
                     let tier = Some(l.ident(value));
                     l.once(&mut expect.tier, tier, "tier", span);
                 }
+                Rule::expect_stage => {
+                    let stage = Some(l.ident(value));
+                    l.once(&mut expect.stage, stage, "stage", span);
+                }
                 _ => {
                     let path = Spanned::new(value.as_str().to_string(), l.span(&value));
                     if let Some(value) = l.test_value(parts.next().expect("value")) {
@@ -1051,6 +1071,7 @@ impl<'a> Lower<'a> {
             Rule::expect_segments => "segments",
             Rule::expect_not_segments => "not segments",
             Rule::expect_tier => "tier",
+            Rule::expect_stage => "stage",
             Rule::expect_fires => "fires",
             _ => "not fires",
         };

@@ -136,7 +136,7 @@ pub fn parse(file: FileId, text: &str, format: RuleFormat) -> (RuleSet, Vec<Diag
 }
 
 /// Adds one file's rules to the rule set; a part that may be declared once (settings,
-/// customer schema, tiers) declared in two files is an error.
+/// customer schema, tiers, lifecycle) declared in two files is an error.
 fn merge(loaded: &mut Loaded, fragment: RuleSet) {
     let Loaded {
         sources,
@@ -174,6 +174,12 @@ fn merge(loaded: &mut Loaded, fragment: RuleSet) {
             None => rules.tiers = Some(t),
         }
     }
+    if let Some(l) = fragment.lifecycle {
+        match &rules.lifecycle {
+            Some(first) => once("`lifecycle`", first.span, l.span),
+            None => rules.lifecycle = Some(l),
+        }
+    }
     rules.metrics.extend(fragment.metrics);
     rules.segments.extend(fragment.segments);
     rules.triggers.extend(fragment.triggers);
@@ -199,7 +205,7 @@ pub fn count_comments(rules: &RuleSet) -> usize {
     }
     n += rules.metrics.iter().map(|m| c(&m.comments)).sum::<usize>();
     n += rules.segments.iter().map(|s| c(&s.comments)).sum::<usize>();
-    if let Some(t) = &rules.tiers {
+    for t in rules.tiers.iter().chain(&rules.lifecycle) {
         n += c(&t.comments) + inner(&t.inner);
         n += t.tiers.iter().map(|t| c(&t.comments)).sum::<usize>();
     }

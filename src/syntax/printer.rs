@@ -1,8 +1,7 @@
 //! The canonical DSL printer behind `fmt` and `convert --to dsl`.
 //!
-//! One layout: blocks in a fixed order (ruleset, customer, metrics, segments, tiers, triggers,
-//! tests),
-//! two-space indentation, columns aligned inside a block, one blank line between blocks,
+//! One layout: blocks in a fixed order (ruleset, customer, metrics, segments, tiers, lifecycle,
+//! triggers, tests), two-space indentation, columns aligned inside a block, one blank line between blocks,
 //! comments and blank-line grouping kept. Expressions are printed as written.
 
 use super::dsl::quote;
@@ -29,7 +28,10 @@ pub fn print(rules: &RuleSet) -> String {
         p.one_liner(i == 0, &s.comments, &line);
     }
     if let Some(t) = &rules.tiers {
-        p.tiers(t);
+        p.tiers("tiers", t);
+    }
+    if let Some(l) = &rules.lifecycle {
+        p.tiers("lifecycle", l);
     }
     for t in &rules.triggers {
         p.trigger(t);
@@ -187,13 +189,24 @@ impl Printer {
         self.close(0, &s.inner, &Comments::default());
     }
 
-    fn tiers(&mut self, t: &Tiers) {
-        self.open(&t.comments, "tiers");
+    /// A `tiers` or `lifecycle` block (`keyword`); stages' activities line up too.
+    fn tiers(&mut self, keyword: &str, t: &Tiers) {
+        self.open(&t.comments, keyword);
         let names = width(t.tiers.iter().map(|t| t.name.value.len()));
+        let activity = |tier: &crate::model::Tier| {
+            tier.activity
+                .as_ref()
+                .map(|a| format!("activity {} ", a.value))
+        };
+        let activities = width(t.tiers.iter().filter_map(|t| activity(t).map(|a| a.len())));
         for (i, tier) in t.tiers.iter().enumerate() {
-            let rest = match &tier.condition {
+            let condition = match &tier.condition {
                 Some(e) => format!("when {}", e.source),
                 None => "otherwise".to_string(),
+            };
+            let rest = match activity(tier) {
+                Some(a) => format!("{a:activities$}{condition}"),
+                None => condition,
             };
             let text = format!("{:names$} {rest}", tier.name.value);
             self.entry(i == 0, 1, &tier.comments, &text);
@@ -313,6 +326,9 @@ impl Printer {
             }
             if let Some(tier) = &e.tier {
                 lines.push(("tier", tier.value.clone()));
+            }
+            if let Some(stage) = &e.stage {
+                lines.push(("stage", stage.value.clone()));
             }
             for (kw, names) in [("fires", &e.fires), ("not fires", &e.not_fires)] {
                 if !names.is_empty() {

@@ -9,7 +9,7 @@ mod report;
 pub use report::{Coverage, Format};
 
 use crate::engine::{display, text, Decision, EvalError, Evaluator, Program, Suppression};
-use crate::model::{AsOf, TestCase, TestValue};
+use crate::model::{AsOf, Ident, TestCase, TestValue};
 use chrono::NaiveDate;
 use rhai::Dynamic;
 use std::collections::HashMap;
@@ -194,37 +194,65 @@ fn compare(
             }
         }
     }
-    if let Some(want) = &test.expect.tier {
-        let got = decision.tier.map(|t| program.tier_name(t));
-        if got != Some(want.value.as_str()) {
-            let mut lines = Vec::new();
-            // Why the expected tier was not chosen: an earlier one matched, or its own
-            // condition is false.
-            if let Some(w) = program.tier_names().position(|n| n == want.value) {
-                match (decision.tier, program.tier_condition(w)) {
-                    (Some(t), _) if t < w => {
-                        if let Some((source, reads)) = program.tier_condition(t) {
-                            let rule =
-                                format!("tier `{}` comes first and matches", program.tier_name(t));
-                            lines.extend(why(&rule, source, &reads));
-                        }
-                    }
-                    (_, Some((source, reads))) => {
-                        let rule = format!("tier `{}` does not match", want.value);
+    // Tiers and lifecycle stages: the first that matches is chosen.
+    let lists = [
+        FirstMatch {
+            what: "tier",
+            want: &test.expect.tier,
+            chosen: decision.tier,
+            count: program.tier_names().len(),
+            name: &|i| program.tier_name(i),
+            condition: &|i| program.tier_condition(i),
+        },
+        FirstMatch {
+            what: "stage",
+            want: &test.expect.stage,
+            chosen: decision.stage,
+            count: program.stage_names().len(),
+            name: &|i| program.stage_name(i),
+            condition: &|i| program.stage_condition(i),
+        },
+    ];
+    for FirstMatch {
+        what,
+        want,
+        chosen,
+        count,
+        name,
+        condition,
+    } in lists
+    {
+        let Some(want) = want else { continue };
+        let got = chosen.map(name);
+        if got == Some(want.value.as_str()) {
+            continue;
+        }
+        let mut lines = Vec::new();
+        // Why the expected one was not chosen: an earlier one matched, or its own condition is
+        // false.
+        if let Some(w) = (0..count).position(|i| name(i) == want.value) {
+            match (chosen, condition(w)) {
+                (Some(t), _) if t < w => {
+                    if let Some((source, reads)) = condition(t) {
+                        let rule = format!("{what} `{}` comes first and matches", name(t));
                         lines.extend(why(&rule, source, &reads));
                     }
-                    _ => {}
                 }
+                (_, Some((source, reads))) => {
+                    let rule = format!("{what} `{}` does not match", want.value);
+                    lines.extend(why(&rule, source, &reads));
+                }
+                _ => {}
             }
-            failures.push(Failure {
-                expected: format!("tier `{}`", want.value),
-                actual: match got {
-                    Some(t) => format!("the tier is `{t}`"),
-                    None => "there is no tier".into(),
-                },
-                why: lines,
-            });
         }
+        failures.push(Failure {
+            expected: format!("{what} `{}`", want.value),
+            actual: match got {
+                Some(t) => format!("the {what} is `{t}`"),
+                None => format!("there is no {what}"),
+            },
+            why: lines,
+        });
     }
     let trigger_index = |name: &str| program.trigger_names().position(|n| n == name);
     for (names, want_fired) in [(&test.expect.fires, true), (&test.expect.not_fires, false)] {
@@ -286,6 +314,16 @@ fn compare(
         }
     }
     failures
+}
+
+/// A first-match list (tiers or lifecycle stages) as a test's expectation sees it.
+struct FirstMatch<'a> {
+    what: &'a str,
+    want: &'a Option<Ident>,
+    chosen: Option<usize>,
+    count: usize,
+    name: &'a dyn Fn(usize) -> &'a str,
+    condition: &'a dyn Fn(usize) -> Option<(&'a str, Vec<&'a str>)>,
 }
 
 /// A parameter that is not what a test expects, and which parameter made it (trigger, action,

@@ -18,12 +18,13 @@ pub enum Format {
 }
 
 /// What the tests that ran exercised: for each segment whether some test customer was in it
-/// and whether some was not, the tiers chosen, the tier conditions seen false (a tier passed
-/// over), and the triggers fired.
+/// and whether some was not, the tiers and lifecycle stages chosen, their conditions seen false
+/// (passed over), and the triggers fired.
 #[derive(Debug, Clone, Default)]
 pub struct Coverage {
     segments: Vec<(String, bool, bool)>,
     tiers: Vec<(String, bool, bool, bool)>,
+    stages: Vec<(String, bool, bool, bool)>,
     triggers: Vec<(String, bool)>,
 }
 
@@ -38,6 +39,12 @@ impl Coverage {
                 .map(|i| {
                     let conditional = program.tier_condition(i).is_some();
                     (program.tier_name(i).to_string(), false, false, conditional)
+                })
+                .collect(),
+            stages: (0..program.stage_names().len())
+                .map(|i| {
+                    let conditional = program.stage_condition(i).is_some();
+                    (program.stage_name(i).to_string(), false, false, conditional)
                 })
                 .collect(),
             triggers: program
@@ -56,10 +63,12 @@ impl Coverage {
                 s.2 = true;
             }
         }
-        if let Some(t) = d.tier {
-            self.tiers[t].1 = true;
-            for earlier in &mut self.tiers[..t] {
-                earlier.2 = true;
+        for (list, chosen) in [(&mut self.tiers, d.tier), (&mut self.stages, d.stage)] {
+            if let Some(t) = chosen {
+                list[t].1 = true;
+                for earlier in &mut list[..t] {
+                    earlier.2 = true;
+                }
             }
         }
         for &t in &d.fired {
@@ -77,13 +86,15 @@ impl Coverage {
                 out.push(format!("segment `{name}`: every test customer is in it"));
             }
         }
-        for (name, chosen, passed_over, conditional) in &self.tiers {
-            if !chosen {
-                out.push(format!("tier `{name}`: no test customer gets it"));
-            } else if *conditional && !passed_over {
-                out.push(format!(
-                    "tier `{name}`: its condition is never false in a test"
-                ));
+        for (what, list) in [("tier", &self.tiers), ("stage", &self.stages)] {
+            for (name, chosen, passed_over, conditional) in list {
+                if !chosen {
+                    out.push(format!("{what} `{name}`: no test customer gets it"));
+                } else if *conditional && !passed_over {
+                    out.push(format!(
+                        "{what} `{name}`: its condition is never false in a test"
+                    ));
+                }
             }
         }
         for (name, fired) in &self.triggers {

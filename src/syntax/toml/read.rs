@@ -16,7 +16,14 @@ use std::ops::Range;
 use std::str::FromStr;
 
 const ROOT_KEYS: &[&str] = &[
-    "ruleset", "customer", "metrics", "segments", "tiers", "triggers", "tests",
+    "ruleset",
+    "customer",
+    "metrics",
+    "segments",
+    "tiers",
+    "lifecycle",
+    "triggers",
+    "tests",
 ];
 const TEST_KEYS: &[&str] = &["name", "as_of", "from", "customer", "expect"];
 const FROM_KEYS: &[&str] = &["file", "id", "row"];
@@ -24,6 +31,7 @@ const EXPECT_KEYS: &[&str] = &[
     "segments",
     "not_segments",
     "tier",
+    "stage",
     "fires",
     "not_fires",
     "params",
@@ -42,6 +50,7 @@ const FIELD_KEYS: &[&str] = &[
     "separator",
 ];
 const TIER_KEYS: &[&str] = &["name", "when", "otherwise"];
+const STAGE_KEYS: &[&str] = &["name", "activity", "when", "otherwise"];
 const TRIGGER_KEYS: &[&str] = &[
     "activity", "when", "channel", "consent", "priority", "cooldown", "actions",
 ];
@@ -421,7 +430,8 @@ impl Reader<'_> {
                         })
                         .collect();
                 }
-                "tiers" => rules.tiers = self.tiers(e),
+                "tiers" => rules.tiers = self.tiers(e, "tier"),
+                "lifecycle" => rules.lifecycle = self.tiers(e, "stage"),
                 "triggers" => rules.triggers = self.triggers(e),
                 "tests" => rules.tests = self.tests(e),
                 _ if self
@@ -716,13 +726,22 @@ impl Reader<'_> {
         out
     }
 
-    fn tiers(&mut self, e: &Entry) -> Option<Tiers> {
+    /// `[[tiers]]` (`what` = "tier") or `[[lifecycle]]` ("stage", which also has an activity).
+    fn tiers(&mut self, e: &Entry, what: &str) -> Option<Tiers> {
         let Kind::Array(items) = &e.value.kind else {
-            let help = "write each tier as a `[[tiers]]` table".to_string();
-            self.wrong_type("`tiers`", "an array of tables", &e.value, Some(help));
+            let help = format!("write each {what} as a `[[{}]]` table", e.key);
+            self.wrong_type(
+                &format!("`{}`", e.key),
+                "an array of tables",
+                &e.value,
+                Some(help),
+            );
             return None;
         };
-        let tiers = items.iter().filter_map(|n| self.tier(n)).collect();
+        let tiers = items
+            .iter()
+            .filter_map(|n| self.tier(n, what, &e.key))
+            .collect();
         Some(Tiers {
             tiers,
             span: self.span(&e.value.span),
@@ -731,38 +750,46 @@ impl Reader<'_> {
         })
     }
 
-    fn tier(&mut self, n: &Node) -> Option<Tier> {
+    fn tier(&mut self, n: &Node, what: &str, table: &str) -> Option<Tier> {
         let Kind::Table(entries) = &n.kind else {
-            let help = "write each tier as a `[[tiers]]` table".to_string();
-            self.wrong_type("each tier", "a table", n, Some(help));
+            let help = format!("write each {what} as a `[[{table}]]` table");
+            self.wrong_type(&format!("each {what}"), "a table", n, Some(help));
             return None;
         };
         let place = match name_in(entries, "name") {
-            Some(name) => format!("in tier `{name}`"),
-            None => "in this tier".to_string(),
+            Some(name) => format!("in {what} `{name}`"),
+            None => format!("in this {what}"),
         };
-        let (mut name, mut when, mut otherwise) = (None, None, None);
+        let stage = what == "stage";
+        let keys = if stage { STAGE_KEYS } else { TIER_KEYS };
+        let (mut name, mut activity, mut when, mut otherwise) = (None, None, None, None);
         for f in entries {
             match f.key.as_str() {
                 "name" => name = self.string(f),
+                "activity" if stage => activity = self.word::<Activity>(f),
                 "when" => when = self.expr(f),
                 "otherwise" => otherwise = self.bool(f).map(|b| (b, f)),
-                _ => self.unknown(f, &place, TIER_KEYS),
+                _ => self.unknown(f, &place, keys),
             }
         }
         let at = self.table_at(&n.span, &n.span);
         if !has(entries, "name") {
             self.missing("name", &place, at, "add `name = \"...\"`".to_string());
         }
+        if stage && !has(entries, "activity") {
+            let help = "add `activity = \"retention\"` (or another QCI activity)".to_string();
+            self.missing("activity", &place, at, help);
+        }
         let condition = match otherwise {
             Some((true, f)) => {
                 if has(entries, "when") {
                     let at = self.span(&f.span());
-                    let help = "remove `when` to make this the unconditional last tier, \
-                                or remove `otherwise`"
-                        .to_string();
+                    let help = format!(
+                        "remove `when` to make this the unconditional last {what}, \
+                         or remove `otherwise`"
+                    );
                     self.bad_value(
-                        "a tier cannot have both `when` and `otherwise = true`".to_string(),
+                        format!("a {what} cannot have both `when` and `otherwise = true`"),
                         at,
                         Some(help),
                     );
@@ -772,16 +799,21 @@ impl Reader<'_> {
             }
             _ => {
                 if !has(entries, "when") {
-                    let help = "add `when = \"<condition>\"`, or `otherwise = true` for the \
-                                unconditional last tier"
-                        .to_string();
+                    let help = format!(
+                        "add `when = \"<condition>\"`, or `otherwise = true` for the \
+                         unconditional last {what}"
+                    );
                     self.missing("when", &place, at, help);
                 }
                 Some(when?)
             }
         };
+        if stage && activity.is_none() {
+            return None;
+        }
         Some(Tier {
             name: name?,
+            activity,
             condition,
             span: self.span(&n.span),
             comments: no_comments(),
@@ -1163,6 +1195,7 @@ impl Reader<'_> {
                 "segments" => expect.segments = self.names(f),
                 "not_segments" => expect.not_segments = self.names(f),
                 "tier" => expect.tier = self.string(f),
+                "stage" => expect.stage = self.string(f),
                 "fires" => expect.fires = self.names(f),
                 "not_fires" => expect.not_fires = self.names(f),
                 "params" => {

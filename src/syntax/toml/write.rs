@@ -13,9 +13,12 @@ const MAX_ALIGN: usize = 24;
 pub(super) fn print(rules: &RuleSet) -> String {
     let mut sections: Vec<String> = Vec::new();
     // An empty tier list has no `[[tiers]]` table to stand for it; a root key must come before
-    // the first table header.
+    // the first table header. The same for an empty lifecycle.
     if rules.tiers.as_ref().is_some_and(|t| t.tiers.is_empty()) {
         sections.push("tiers = []\n".to_string());
+    }
+    if rules.lifecycle.as_ref().is_some_and(|t| t.tiers.is_empty()) {
+        sections.push("lifecycle = []\n".to_string());
     }
     if let Some(settings) = &rules.settings {
         sections.push(settings_section(settings));
@@ -45,7 +48,10 @@ pub(super) fn print(rules: &RuleSet) -> String {
         sections.push(format!("[segments]\n{}", aligned(&rows)));
     }
     if let Some(tiers) = &rules.tiers {
-        sections.extend(tiers.tiers.iter().map(tier));
+        sections.extend(tiers.tiers.iter().map(|t| tier("tiers", t)));
+    }
+    if let Some(stages) = &rules.lifecycle {
+        sections.extend(stages.tiers.iter().map(|t| tier("lifecycle", t)));
     }
     for t in &rules.triggers {
         trigger(t, &mut sections);
@@ -99,6 +105,9 @@ fn test(t: &TestCase, sections: &mut Vec<String>) {
     }
     if let Some(tier) = &e.tier {
         rows.push(("tier".to_string(), string(&tier.value)));
+    }
+    if let Some(stage) = &e.stage {
+        rows.push(("stage".to_string(), string(&stage.value)));
     }
     for (k, list) in [("fires", &e.fires), ("not_fires", &e.not_fires)] {
         if !list.is_empty() {
@@ -179,8 +188,12 @@ fn field(f: &Field) -> String {
     format!("{{ {} }}", parts.join(", "))
 }
 
-fn tier(t: &Tier) -> String {
-    let mut out = format!("[[tiers]]\nname = {}\n", string(&t.name.value));
+/// A tier or lifecycle stage as a `[[tiers]]` or `[[lifecycle]]` (`table`) table.
+fn tier(table: &str, t: &Tier) -> String {
+    let mut out = format!("[[{table}]]\nname = {}\n", string(&t.name.value));
+    if let Some(activity) = &t.activity {
+        let _ = writeln!(out, "activity = {}", string(&activity.value.to_string()));
+    }
     match &t.condition {
         Some(condition) => {
             let _ = writeln!(out, "when = {}", text(&condition.source));
