@@ -2,6 +2,7 @@
 //! buy-till-you-die summaries, population scores, CLV, churn models). The conventions are
 //! those of `DOMAIN.md` (shared with the team): RFM and BTYD are named apart, never mixed.
 
+pub mod btyd;
 pub mod orders;
 
 use serde::Serialize;
@@ -17,6 +18,14 @@ pub enum Period {
 }
 
 impl Period {
+    /// The length of this unit in days (1 or 7).
+    pub fn days(self) -> f64 {
+        match self {
+            Period::Day => 1.0,
+            Period::Week => 7.0,
+        }
+    }
+
     /// `days` in this unit.
     pub fn of_days(self, days: i64) -> f64 {
         match self {
