@@ -3,6 +3,7 @@
 //! those of `DOMAIN.md` (shared with the team): RFM and BTYD are named apart, never mixed.
 
 pub mod btyd;
+pub mod clv;
 pub mod orders;
 
 use serde::Serialize;
