@@ -140,11 +140,16 @@ fn hyp2f1_series(a: f64, b: f64, c: f64, z: f64) -> Option<f64> {
     None
 }
 
-/// `ln 2F1(a, b; c; z)` for `0 <= z < 1` and a positive function value: the direct series,
+/// `c` is finite and not 0, -1, -2, ... (where the series' denominators vanish).
+fn c_allowed(c: f64) -> bool {
+    c.is_finite() && (c > 0.0 || c.fract() != 0.0)
+}
+
+/// `ln 2F1(a, b; c; z)` for `0 <= z < 1`, `c` not 0, -1, -2, ..., and a positive function value: the direct series,
 /// or, when it overflows or does not converge, Euler's transformation
 /// `ln 2F1(c-a, c-b; c; z) + (c-a-b) ln(1-z)`. `None` when neither gives a finite positive sum.
 pub fn ln_hyp2f1(a: f64, b: f64, c: f64, z: f64) -> Option<f64> {
-    if !((0.0..1.0).contains(&z) && a.is_finite() && b.is_finite() && c > 0.0) {
+    if !((0.0..1.0).contains(&z) && a.is_finite() && b.is_finite() && c_allowed(c)) {
         return None;
     }
     if let Some(s) = hyp2f1_series(a, b, c, z).filter(|s| *s > 0.0) {
@@ -154,11 +159,11 @@ pub fn ln_hyp2f1(a: f64, b: f64, c: f64, z: f64) -> Option<f64> {
     Some(s.ln() + (c - a - b) * (-z).ln_1p()).filter(|l| l.is_finite())
 }
 
-/// Gauss's hypergeometric function 2F1(a, b; c; z) for `-1 < z < 1` and `c > 0`: the series,
+/// Gauss's hypergeometric function 2F1(a, b; c; z) for `-1 < z < 1` and `c` not 0, -1, -2, ...: the series,
 /// with Euler's transformation as the fallback for large arguments or `z` near 1 (see
 /// [`ln_hyp2f1`]). `None` outside that domain or when the value is not a finite number.
 pub fn hyp2f1(a: f64, b: f64, c: f64, z: f64) -> Option<f64> {
-    if !(z > -1.0 && z < 1.0 && a.is_finite() && b.is_finite() && c > 0.0) {
+    if !(z > -1.0 && z < 1.0 && a.is_finite() && b.is_finite() && c_allowed(c)) {
         return None;
     }
     let direct = hyp2f1_series(a, b, c, z);
@@ -390,13 +395,37 @@ fn invalid(reason: String) -> BtydError {
     BtydError::InvalidArgument(reason)
 }
 
-/// Evaluates `f` at `a`, or, within 1e-5 of the removable singularity `a = 1` of the BG/NBD
-/// expectations, the mean of `f` at `1 ± 1e-4` (an O(1e-8) approximation of the limit).
-fn around_a_one(a: f64, f: impl Fn(f64) -> Result<f64, BtydError>) -> Result<f64, BtydError> {
-    if (a - 1.0).abs() < 1e-5 {
-        Ok((f(1.0 - 1e-4)? + f(1.0 + 1e-4)?) / 2.0)
+/// Evaluates `f` at `p`, or, within 1e-5 of a removable singularity `at` of the BG/NBD
+/// expectations (`a = 1`; `a + b = 1` for `x = 0`, where 2F1's `c` is 0), the mean of `f` at
+/// `at ± 1e-4` (an O(1e-8) approximation of the limit).
+fn removable(p: f64, at: f64, f: impl Fn(f64) -> Result<f64, BtydError>) -> Result<f64, BtydError> {
+    if (p - at).abs() < 1e-5 {
+        Ok((f(at - 1e-4)? + f(at + 1e-4)?) / 2.0)
     } else {
-        f(a)
+        f(p)
+    }
+}
+
+/// `1 - 2F1(a, b; c; z) (1 - z)^power` for `0 <= z < 1`, in logarithms when the function is
+/// positive (overflow-free, with the Euler fallback of [`ln_hyp2f1`]), else with signed sums
+/// (`c` may be in `(-1, 0)` for a one-time buyer when `a + b < 1`).
+fn one_minus_scaled_hyp(a: f64, b: f64, c: f64, z: f64, power: f64) -> Result<f64, BtydError> {
+    let ln_1mz = (-z).ln_1p();
+    if let Some(ln) = ln_hyp2f1(a, b, c, z) {
+        return Ok(-(ln + power * ln_1mz).exp_m1());
+    }
+    let scaled = match hyp2f1_series(a, b, c, z) {
+        Some(s) => s * (power * ln_1mz).exp(),
+        None => hyp2f1_series(c - a, c - b, c, z)
+            .map(|s| s * ((c - a - b + power) * ln_1mz).exp())
+            .unwrap_or(f64::NAN),
+    };
+    if scaled.is_finite() {
+        Ok(1.0 - scaled)
+    } else {
+        Err(BtydError::NotComputable(format!(
+            "2F1({a}, {b}; {c}; {z}) cannot be computed (z too near 1?)"
+        )))
     }
 }
 
@@ -650,23 +679,20 @@ impl BgNbd {
             return Ok(0.0);
         }
         let BgNbd { r, alpha, b, .. } = *self;
-        let value = around_a_one(self.a, |a| {
-            let (ha, hb, hc) = (r + x, b + x, a + b + x - 1.0);
-            let z = t / (alpha + big_t + t);
-            let ln_hyp = ln_hyp2f1(ha, hb, hc, z).ok_or_else(|| {
-                BtydError::NotComputable(format!(
-                    "2F1({ha}, {hb}; {hc}; {z}) cannot be computed (z too near 1?)"
-                ))
-            })?;
-            // (alpha + T) / (alpha + T + t) = 1 - z.
-            let second = -(ln_hyp + (r + x) * (-z).ln_1p()).exp_m1();
-            let numerator = (a + b + x - 1.0) / (a - 1.0) * second;
-            let odds = if x > 0.0 {
-                a / (b + x - 1.0) * ((alpha + big_t) / (alpha + t_x)).powf(r + x)
-            } else {
-                0.0
-            };
-            Ok(numerator / (1.0 + odds))
+        let value = removable(self.a, 1.0, |a| {
+            let c_at_zero = if x == 0.0 { 1.0 - a } else { f64::NAN };
+            removable(b, c_at_zero, |b| {
+                let z = t / (alpha + big_t + t);
+                // (alpha + T) / (alpha + T + t) = 1 - z.
+                let second = one_minus_scaled_hyp(r + x, b + x, a + b + x - 1.0, z, r + x)?;
+                let numerator = (a + b + x - 1.0) / (a - 1.0) * second;
+                let odds = if x > 0.0 {
+                    a / (b + x - 1.0) * ((alpha + big_t) / (alpha + t_x)).powf(r + x)
+                } else {
+                    0.0
+                };
+                Ok(numerator / (1.0 + odds))
+            })
         })?;
         finite(value, "the conditional expected number of purchases")
     }
@@ -682,17 +708,13 @@ impl BgNbd {
             return Ok(0.0);
         }
         let BgNbd { r, alpha, b, .. } = *self;
-        let value = around_a_one(self.a, |a| {
-            let z = t / (alpha + t);
-            let ln_hyp = ln_hyp2f1(r, b, a + b - 1.0, z).ok_or_else(|| {
-                BtydError::NotComputable(format!(
-                    "2F1({r}, {b}; {}; {z}) cannot be computed (z too near 1?)",
-                    a + b - 1.0
-                ))
-            })?;
-            // alpha / (alpha + t) = 1 - z.
-            let second = -(ln_hyp + r * (-z).ln_1p()).exp_m1();
-            Ok((a + b - 1.0) / (a - 1.0) * second)
+        let value = removable(self.a, 1.0, |a| {
+            removable(b, 1.0 - a, |b| {
+                let z = t / (alpha + t);
+                // alpha / (alpha + t) = 1 - z.
+                let second = one_minus_scaled_hyp(r, b, a + b - 1.0, z, r)?;
+                Ok((a + b - 1.0) / (a - 1.0) * second)
+            })
         })?;
         finite(value, "the expected number of purchases")
     }
@@ -1034,6 +1056,35 @@ mod tests {
             },
         ] {
             let (l, m, h) = (f(&below), f(&at), f(&above));
+            assert!(
+                m.is_finite() && (l.min(h) - 1e-6..=l.max(h) + 1e-6).contains(&m),
+                "{l} {m} {h}"
+            );
+        }
+    }
+
+    /// With `a + b < 1`, 2F1's `c = a + b - 1` is negative for a one-time buyer: the signed
+    /// series. The value was checked against an independent series (1.470878) and a simulation
+    /// of 400,000 BG/NBD customers (1.478).
+    #[test]
+    fn bg_nbd_small_a_plus_b() {
+        let p = BgNbd {
+            r: 0.5,
+            alpha: 2.0,
+            a: 0.3,
+            b: 0.5,
+        };
+        close(p.expected_purchases(10.0).unwrap(), 1.470_878_3, 1e-6);
+        // At a + b = 1 (c = 0) the expectations are continuous.
+        for f in [
+            |q: &BgNbd| q.expected_purchases(10.0).unwrap(),
+            |q: &BgNbd| {
+                q.conditional_expected_purchases(10.0, 0.0, 0.0, 5.0)
+                    .unwrap()
+            },
+        ] {
+            let at = |b: f64| f(&BgNbd { b, ..p });
+            let (l, m, h) = (at(0.7 - 1e-3), at(0.7), at(0.7 + 1e-3));
             assert!(
                 m.is_finite() && (l.min(h) - 1e-6..=l.max(h) + 1e-6).contains(&m),
                 "{l} {m} {h}"
