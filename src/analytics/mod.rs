@@ -2,12 +2,17 @@
 //! buy-till-you-die summaries, population scores, CLV, churn models). The conventions are
 //! those of `DOMAIN.md` (shared with the team): RFM and BTYD are named apart, never mixed.
 
+pub mod btyd;
+pub mod clv;
+pub mod orders;
+
 use serde::Serialize;
 
 /// The unit BTYD times are measured in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Period {
+    /// Days; times are whole numbers of days.
     #[default]
     Day,
     /// Seven days; times are fractional (`days / 7`).
@@ -15,6 +20,14 @@ pub enum Period {
 }
 
 impl Period {
+    /// The length of this unit in days (1 or 7).
+    pub fn days(self) -> f64 {
+        match self {
+            Period::Day => 1.0,
+            Period::Week => 7.0,
+        }
+    }
+
     /// `days` in this unit.
     pub fn of_days(self, days: i64) -> f64 {
         match self {
@@ -31,9 +44,13 @@ impl Period {
 /// purchases (0 when there are none).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct Btyd {
+    /// Repeat purchase days: purchase days - 1 (`x`).
     pub frequency: f64,
+    /// Age at the last purchase: last - first purchase, in the [`Period`] (`t_x`).
     pub recency: f64,
+    /// Age at `as_of`: as_of - first purchase, in the [`Period`] (`T`).
     pub t: f64,
+    /// Mean amount of the repeat purchase days; 0 without repeat purchases.
     pub monetary_value: f64,
 }
 
@@ -41,7 +58,10 @@ pub struct Btyd {
 /// purchase days and the sum of amounts (both over the lookback window, when there is one).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct Rfm {
+    /// Days since the last purchase (`as_of - last purchase`).
     pub recency_days: i64,
+    /// Purchase days (same-day orders count once).
     pub frequency: u32,
+    /// Sum of the amounts.
     pub monetary: f64,
 }
