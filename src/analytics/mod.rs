@@ -2,6 +2,7 @@
 //! buy-till-you-die summaries, population scores, CLV, churn models). The conventions are
 //! those of `DOMAIN.md` (shared with the team): RFM and BTYD are named apart, never mixed.
 
+pub mod cells;
 pub mod scores;
 
 use serde::Serialize;

@@ -868,6 +868,9 @@ mod tests {
         let mut sorted = values.to_vec();
         sorted.sort_by(|a, b| a.total_cmp(b));
         let n = sorted.len();
+        if n == 0 {
+            return Vec::new();
+        }
         let b = usize::from(bins);
         (1..b).map(|k| sorted[(k * n).div_ceil(b) - 1]).collect()
     }
