@@ -3,8 +3,10 @@
 //! those of `DOMAIN.md` (shared with the team): RFM and BTYD are named apart, never mixed.
 
 pub mod btyd;
+pub mod cells;
 pub mod clv;
 pub mod orders;
+pub mod scores;
 
 use serde::Serialize;
 
