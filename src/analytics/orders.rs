@@ -104,7 +104,7 @@ impl OrderColumns {
 }
 
 /// One rejected row of an orders file.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct OrderReject {
     /// The line the row starts on (1-based; a CSV header is line 1).
     pub line: u64,
@@ -124,7 +124,7 @@ impl fmt::Display for OrderReject {
 }
 
 /// What reading an orders file did.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 pub struct OrderTally {
     /// Data rows read (a CSV header and blank lines are not rows).
     pub rows: u64,

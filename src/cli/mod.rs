@@ -1,6 +1,7 @@
 //! Subcommands, one file each. Exit codes: 0 success (warnings allowed), 1 findings (errors in
 //! rule files, files needing formatting), 2 usage or I/O errors.
 
+mod analyze;
 mod check;
 mod convert;
 mod explain;
@@ -32,6 +33,9 @@ enum Command {
     Run(run::Args),
     /// Run the test cases a rule set carries.
     Test(test::Args),
+    /// A portfolio view of an orders file: BTYD and RFM per customer, fitted BG/NBD and
+    /// Gamma-Gamma, value per RFM segment (no rule set needed).
+    Analyze(analyze::Args),
     /// Explain the decision for one customer: values, conditions part by part, triggers.
     Explain(explain::Args),
     /// Reload a rule set whenever it is saved, showing how its counts on a sample change.
@@ -54,6 +58,7 @@ impl Cli {
             Command::Convert(args) => convert::run(args),
             Command::Run(args) => run::run(args),
             Command::Test(args) => test::run(args),
+            Command::Analyze(args) => analyze::run(args),
             Command::Explain(args) => explain::run(args),
             Command::Watch(args) => watch::run(args),
         }

@@ -1,0 +1,273 @@
+//! `idic analyze --orders FILE --as-of DATE`: a portfolio view of an orders file, without a
+//! rule set: per-customer BTYD and RFM summaries, scores, the `rfm10` segment and model values,
+//! and a report of the fitted models and the value per segment.
+//!
+//! Exit codes: 0 analysed (rejected rows and unfittable models are reported, not fatal), 2
+//! usage or I/O.
+
+use super::run::{resolve_as_of, usage};
+use super::Exit;
+use idic::analytics::btyd::ClvOptions;
+use idic::analytics::orders::{read_orders, Column, OrderColumns, OrderFormat};
+use idic::analytics::portfolio::{analyze, Customer, Options, Portfolio};
+use idic::analytics::Period;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// The orders: CSV with a header, JSONL, or whitespace-separated text without a header.
+    #[arg(long, value_name = "FILE")]
+    orders: PathBuf,
+    /// The date to analyse at (YYYY-MM-DD); orders after it are ignored.
+    #[arg(long, value_name = "DATE")]
+    as_of: String,
+    /// The unit of BTYD times.
+    #[arg(long, value_enum, default_value_t = PeriodArg::Day)]
+    period: PeriodArg,
+    /// The orders' format [default: from the extension: .csv, .jsonl, .txt or .text].
+    #[arg(long, value_enum)]
+    input_format: Option<FormatArg>,
+    /// The customer-id column: a header name (JSONL key) or a 1-based position.
+    #[arg(long, value_name = "COLUMN", default_value = "customer_id")]
+    customer: String,
+    /// The order-date column.
+    #[arg(long, value_name = "COLUMN", default_value = "date")]
+    date: String,
+    /// The dates' chrono format, e.g. `%Y%m%d` [default: ISO 8601].
+    #[arg(long, value_name = "FORMAT")]
+    date_format: Option<String>,
+    /// The amount column.
+    #[arg(long, value_name = "COLUMN", default_value = "amount")]
+    amount: String,
+    /// A currency symbol the amounts carry, e.g. `$`.
+    #[arg(long)]
+    currency: Option<String>,
+    /// A thousands separator the amounts carry, e.g. `,`.
+    #[arg(long)]
+    thousands: Option<String>,
+    /// The RFM window in days [default: all history].
+    #[arg(long, value_name = "DAYS")]
+    lookback: Option<u32>,
+    /// Bins of the R, F and M scores (3 to 10; the `rfm10` segments need 5).
+    #[arg(long, default_value_t = 5)]
+    bins: u32,
+    /// The horizon of expected purchases and CLV, in months.
+    #[arg(long, default_value_t = 12)]
+    months: u32,
+    /// The monthly discount rate of CLV.
+    #[arg(long, default_value_t = 0.01)]
+    discount: f64,
+    /// Where the per-customer rows go (.csv or .jsonl; `-` is standard output) [default: none].
+    #[arg(long, value_name = "FILE")]
+    out: Option<PathBuf>,
+    /// Where the report goes; `-` is standard output.
+    #[arg(long, value_name = "FILE", default_value = "-")]
+    report: PathBuf,
+    /// The report's format.
+    #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
+    report_format: ReportFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum PeriodArg {
+    Day,
+    Week,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum FormatArg {
+    Csv,
+    Jsonl,
+    /// Whitespace-separated columns, no header (the CDNOW sample).
+    Text,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum ReportFormat {
+    Text,
+    Json,
+}
+
+pub fn run(args: Args) -> Exit {
+    let as_of = match resolve_as_of(Some(&args.as_of), None) {
+        Ok(d) => d,
+        Err(e) => return usage(e),
+    };
+    let format = match args.input_format {
+        Some(FormatArg::Csv) => OrderFormat::Csv,
+        Some(FormatArg::Jsonl) => OrderFormat::Jsonl,
+        Some(FormatArg::Text) => OrderFormat::Text,
+        None => match extension(&args.orders).as_str() {
+            "csv" => OrderFormat::Csv,
+            "jsonl" | "ndjson" => OrderFormat::Jsonl,
+            "txt" | "text" => OrderFormat::Text,
+            _ => {
+                return usage(format!(
+                    "cannot tell the format of `{}` from its extension: pass `--input-format csv|jsonl|text`",
+                    args.orders.display()
+                ))
+            }
+        },
+    };
+    if !(0.0..1.0).contains(&args.discount) {
+        return usage(format!(
+            "`--discount {}` is not a monthly rate: give a number from 0 to below 1, e.g. 0.01",
+            args.discount
+        ));
+    }
+    let columns = OrderColumns {
+        customer: column(&args.customer),
+        date: column(&args.date),
+        date_format: args.date_format.clone(),
+        amount: column(&args.amount),
+        quantity: None,
+        currency: args.currency.clone(),
+        thousands: args.thousands.clone(),
+    };
+    let orders = match read_orders(&args.orders, format, &columns, as_of) {
+        Ok(orders) => orders,
+        Err(e) => return usage(format!("`{}`: {e}", args.orders.display())),
+    };
+    for reject in &orders.tally.rejects {
+        eprintln!("rejected: {}: {reject}", args.orders.display());
+    }
+    let shown = orders.tally.rejects.len() as u64;
+    if orders.tally.rejected > shown {
+        eprintln!(
+            "rejected: {} more rows of `{}`",
+            orders.tally.rejected - shown,
+            args.orders.display()
+        );
+    }
+    let options = Options {
+        period: match args.period {
+            PeriodArg::Day => Period::Day,
+            PeriodArg::Week => Period::Week,
+        },
+        lookback_days: args.lookback,
+        bins: args.bins,
+        clv: ClvOptions {
+            months: args.months,
+            monthly_discount_rate: args.discount,
+            ..ClvOptions::default()
+        },
+    };
+    let portfolio = analyze(&orders, &options);
+    for e in &portfolio.report.fit_errors {
+        eprintln!("warning: not fitted: {e}");
+    }
+    if let Some(out) = &args.out {
+        if let Err(e) = write_to(out, &customers_text(out, &portfolio)) {
+            return usage(format!("cannot write `{}`: {e}", out.display()));
+        }
+    }
+    let report = match args.report_format {
+        ReportFormat::Text => portfolio.report.to_text(),
+        ReportFormat::Json => {
+            serde_json::to_string_pretty(&portfolio.report).expect("a report serializes") + "\n"
+        }
+    };
+    if let Err(e) = write_to(&args.report, &report) {
+        return usage(format!("cannot write `{}`: {e}", args.report.display()));
+    }
+    Exit::Ok
+}
+
+/// `3` is a position, anything else a name.
+fn column(text: &str) -> Column {
+    match text.parse::<usize>() {
+        Ok(p) => Column::Position(p),
+        Err(_) => Column::Name(text.to_string()),
+    }
+}
+
+fn extension(path: &Path) -> String {
+    path.extension()
+        .map(|e| e.to_string_lossy().to_ascii_lowercase())
+        .unwrap_or_default()
+}
+
+/// The per-customer rows as CSV, or JSONL when `out` ends in `.jsonl`.
+fn customers_text(out: &Path, portfolio: &Portfolio) -> String {
+    if extension(out) == "jsonl" {
+        return portfolio
+            .customers
+            .iter()
+            .map(|c| serde_json::to_string(c).expect("a row serializes") + "\n")
+            .collect();
+    }
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let _ = w.write_record([
+        "id",
+        "first_purchase",
+        "last_purchase",
+        "frequency",
+        "recency",
+        "T",
+        "monetary_value",
+        "recency_days",
+        "rfm_frequency",
+        "monetary",
+        "R",
+        "F",
+        "M",
+        "segment",
+        "p_alive",
+        "expected_purchases",
+        "clv",
+    ]);
+    for c in &portfolio.customers {
+        let _ = w.write_record(row(c));
+    }
+    String::from_utf8(w.into_inner().unwrap_or_default()).expect("CSV of text is UTF-8")
+}
+
+fn row(c: &Customer) -> Vec<String> {
+    let opt = |v: Option<f64>, decimals: i32| v.map(|v| num(v, decimals)).unwrap_or_default();
+    let score = |i: usize| c.scores.map(|s| s[i].to_string()).unwrap_or_default();
+    vec![
+        c.id.clone(),
+        c.first_purchase.to_string(),
+        c.last_purchase.to_string(),
+        num(c.btyd.frequency, 0),
+        num(c.btyd.recency, 4),
+        num(c.btyd.t, 4),
+        num(c.btyd.monetary_value, 2),
+        c.rfm
+            .map(|r| r.recency_days.to_string())
+            .unwrap_or_default(),
+        c.rfm.map(|r| r.frequency.to_string()).unwrap_or_default(),
+        opt(c.rfm.map(|r| r.monetary), 2),
+        score(0),
+        score(1),
+        score(2),
+        c.segment.clone().unwrap_or_default(),
+        opt(c.p_alive, 6),
+        opt(c.expected_purchases, 6),
+        opt(c.clv, 2),
+    ]
+}
+
+/// `x` rounded to `decimals` places, without trailing zeros (`30.4286`, `20`, `74.02`).
+fn num(x: f64, decimals: i32) -> String {
+    let scale = 10f64.powi(decimals);
+    let rounded = (x * scale).round() / scale;
+    let text = format!("{rounded:.*}", decimals as usize);
+    if text.contains('.') {
+        text.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        text
+    }
+}
+
+/// Writes `text` to `path`, or to standard output for `-`.
+fn write_to(path: &Path, text: &str) -> std::io::Result<()> {
+    if path.as_os_str() == "-" {
+        let mut out = std::io::stdout().lock();
+        // A closed pipe (`| head`) is not an error worth reporting.
+        let _ = out.write_all(text.as_bytes());
+        return Ok(());
+    }
+    std::fs::write(path, text)
+}
