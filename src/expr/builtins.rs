@@ -64,6 +64,9 @@ pub const BUILTINS: &[Builtin] = &[
     b("weekday(d) -> int", "the ISO day of the week, 1 (Monday) to 7 (Sunday)", "weekday(date(\"2026-01-31\"))", "6"),
     b("round_money(x) -> decimal", "`x` rounded to cents (2 decimals), halves away from zero", "round_money(2.675)", "2.68"),
     b("round_to(x, digits) -> decimal", "`x` rounded to `digits` decimals (negative: tens, hundreds...), halves away from zero", "round_to(1234.5678, 1)", "1234.6"),
+    b("clv_historic(revenue, margin) -> decimal", "lifetime value so far: revenue times the margin rate (0 to 1)", "clv_historic(1200, 0.3)", "360.0"),
+    b("clv_simple(aov, per_year, years, margin) -> decimal", "average order value x purchases per year x expected years x margin rate", "clv_simple(50, 4, 3, 0.3)", "180.0"),
+    b("clv_retention(m, r, d) -> decimal", "margin per period `m` times `r / (1 + d - r)`, for retention rate `r` and discount rate `d` per period", "round_to(clv_retention(100, 0.8, 0.1), 2)", "266.67"),
     b("lower(s) -> string", "the text in lowercase", "lower(\"VIP\")", "\"vip\""),
     b("upper(s) -> string", "the text in uppercase", "upper(\"vip\")", "\"VIP\""),
     b("trim(s) -> string", "the text without leading and trailing spaces", "trim(\"  gold \")", "\"gold\""),
@@ -117,7 +120,28 @@ pub(crate) fn register(engine: &mut Engine, as_of: NaiveDate) {
         })
         .register_fn("round_to", |x: Dynamic, digits: INT| -> Res {
             Ok(missing_or(round_to(number("round_to", &x)?, digits)))
-        });
+        })
+        .register_fn("clv_historic", |revenue: Dynamic, margin: Dynamic| -> Res {
+            clv("clv_historic", &[revenue, margin], |a| {
+                crate::analytics::clv::historic(a[0], a[1])
+            })
+        })
+        .register_fn(
+            "clv_simple",
+            |aov: Dynamic, per_year: Dynamic, years: Dynamic, margin: Dynamic| -> Res {
+                clv("clv_simple", &[aov, per_year, years, margin], |a| {
+                    crate::analytics::clv::simple(a[0], a[1], a[2], a[3])
+                })
+            },
+        )
+        .register_fn(
+            "clv_retention",
+            |m: Dynamic, r: Dynamic, d: Dynamic| -> Res {
+                clv("clv_retention", &[m, r, d], |a| {
+                    crate::analytics::clv::retention_based(a[0], a[1], a[2])
+                })
+            },
+        );
 
     // Text: exact types shadow rhai's own `trim` (which trims in place and returns nothing).
     engine
@@ -512,6 +536,25 @@ fn number(func: &str, x: &Dynamic) -> Result<Option<FLOAT>, Box<EvalAltResult>> 
     }
 }
 
+/// A CLV formula of `analytics::clv` over number arguments: missing when one is missing, an
+/// error naming `func` for a value of the wrong kind or out of range.
+fn clv(
+    func: &str,
+    args: &[Dynamic],
+    formula: impl Fn(&[FLOAT]) -> Result<FLOAT, crate::analytics::clv::ClvError>,
+) -> Res {
+    let mut numbers = Vec::with_capacity(args.len());
+    for a in args {
+        match number(func, a)? {
+            Some(x) => numbers.push(x),
+            None => return Ok(Dynamic::UNIT),
+        }
+    }
+    formula(&numbers)
+        .map(Dynamic::from)
+        .map_err(|e| format!("`{func}`: {e}").into())
+}
+
 /// `round_money(x)` (2 digits) and `round_to(x, digits)`: halves away from zero; `None` when
 /// `x` is missing.
 ///
@@ -841,6 +884,19 @@ mod tests {
         is("round_to(1234, -2)", "1200.0");
         is("round_to(1250, -2)", "1300.0");
         assert_eq!(round_half_away(123_456_789.125, 2), 123_456_789.13);
+    }
+
+    #[test]
+    fn clv_formulas_take_numbers_and_refuse_rates_out_of_range() {
+        is("clv_historic(spent, 0.5)", "625.25");
+        is("clv_historic((), 0.5)", "()");
+        is("clv_retention(100, 0.8, 0.1) > 266.6", "true");
+        fails("clv_historic(100, 1.5)", "`clv_historic`");
+        fails("clv_retention(100, 1.0, 0.1)", "`clv_retention`");
+        fails(
+            "clv_simple(50, \"4\", 3, 0.3)",
+            "`clv_simple` needs a number, not a string",
+        );
     }
 
     #[test]

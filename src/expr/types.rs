@@ -645,6 +645,12 @@ impl Infer<'_> {
                 }
                 Date
             }
+            ("clv_historic", 2) | ("clv_simple", 4) | ("clv_retention", 3) => {
+                for i in 0..args.len() {
+                    self.need(name, args, i, Need::Number);
+                }
+                Decimal
+            }
             ("round_money", 1) | ("round_to", 2) => {
                 self.need(name, args, 0, Need::Number);
                 self.need(name, args, 1, Need::Int);
