@@ -2,19 +2,14 @@
 //! DOMAIN.md's prediction example, score edges), the worked example of DOMAIN.md, order
 //! independence, and bad input.
 
+mod common;
+
 use assert_cmd::Command;
-use std::collections::HashMap;
+use common::{csv_rows, repo};
 use std::path::{Path, PathBuf};
 
-fn repo() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
 fn scratch(name: &str) -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("analyze-{name}"));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+    common::scratch(&format!("analyze-{name}"))
 }
 
 /// `idic analyze` of the CDNOW layout in `orders`, in weeks, as of 1997-09-30.
@@ -39,22 +34,6 @@ fn cdnow(orders: &Path) -> Command {
             "5",
         ]);
     cmd
-}
-
-fn csv_rows(text: &str) -> Vec<HashMap<String, String>> {
-    let mut reader = csv::Reader::from_reader(text.as_bytes());
-    let header = reader.headers().unwrap().clone();
-    reader
-        .records()
-        .map(|r| {
-            let r = r.unwrap();
-            header
-                .iter()
-                .zip(r.iter())
-                .map(|(h, v)| (h.to_string(), v.to_string()))
-                .collect()
-        })
-        .collect()
 }
 
 fn close(got: f64, want: f64, tolerance: f64) -> bool {

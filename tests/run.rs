@@ -1,14 +1,13 @@
 //! `idic run` end to end: the CLI on the bundled export and on fixtures made to fail, checked
 //! against values worked out independently from the input, plus reviewed snapshots.
 
+mod common;
+
 use assert_cmd::Command;
+use common::{csv_rows, repo, scratch};
 use idic::generate::{write_export, ExportFormat, ExportSpec};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-
-fn repo() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
 
 fn idic() -> Command {
     let mut cmd = Command::cargo_bin("idic").unwrap();
@@ -21,31 +20,6 @@ fn run(rules: &str, customers: impl AsRef<std::ffi::OsStr>) -> Command {
     let mut cmd = idic();
     cmd.args(["run", rules, "--customers"]).arg(customers);
     cmd
-}
-
-/// A fresh directory under the target dir for one test's files.
-fn scratch(name: &str) -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-/// The rows of a CSV file as maps from column to cell.
-fn csv_rows(text: &str) -> Vec<HashMap<String, String>> {
-    let mut reader = csv::Reader::from_reader(text.as_bytes());
-    let header = reader.headers().unwrap().clone();
-    reader
-        .records()
-        .map(|r| {
-            let r = r.unwrap();
-            header
-                .iter()
-                .zip(r.iter())
-                .map(|(h, c)| (h.to_string(), c.to_string()))
-                .collect()
-        })
-        .collect()
 }
 
 fn jsonl(text: &str) -> Vec<serde_json::Value> {

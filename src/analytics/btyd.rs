@@ -363,6 +363,23 @@ pub struct BgNbdFit {
     pub customers: usize,
 }
 
+/// A fit over log-parameters (`names`) whose optimum is finite and not at an extreme (a log
+/// beyond 30 means the likelihood grows without bound there): the model does not fit.
+fn inside(minimum: &Minimum, model: &'static str, names: &str) -> Result<(), BtydError> {
+    let lp = &minimum.x;
+    if lp.iter().all(|l| l.abs() <= 30.0) && minimum.value.is_finite() {
+        return Ok(());
+    }
+    let logs: Vec<String> = lp.iter().map(|l| format!("{l:.1}")).collect();
+    Err(BtydError::Degenerate {
+        model,
+        reason: format!(
+            "the likelihood is largest at extreme parameters (log {names} = {})",
+            logs.join(", ")
+        ),
+    })
+}
+
 /// Checks `values` are finite and > 0.
 fn positive(what: &str, values: &[(&str, f64)]) -> Result<(), BtydError> {
     for (name, v) in values {
@@ -591,16 +608,8 @@ impl BgNbd {
             &NelderMeadOptions::default(),
             Self::NAME,
         )?;
+        inside(&minimum, Self::NAME, "r, alpha, a, b")?;
         let lp = &minimum.x;
-        if lp.iter().any(|l| l.abs() > 30.0) || !minimum.value.is_finite() {
-            return Err(BtydError::Degenerate {
-                model: Self::NAME,
-                reason: format!(
-                    "the likelihood is largest at extreme parameters (log r, alpha, a, b = {:.1}, {:.1}, {:.1}, {:.1})",
-                    lp[0], lp[1], lp[2], lp[3]
-                ),
-            });
-        }
         let params = BgNbd {
             r: lp[0].exp(),
             alpha: lp[1].exp() / scale,
@@ -823,16 +832,8 @@ impl GammaGamma {
             &NelderMeadOptions::default(),
             Self::NAME,
         )?;
+        inside(&minimum, Self::NAME, "p, q, v")?;
         let lp = &minimum.x;
-        if lp.iter().any(|l| l.abs() > 30.0) || !minimum.value.is_finite() {
-            return Err(BtydError::Degenerate {
-                model: Self::NAME,
-                reason: format!(
-                    "the likelihood is largest at extreme parameters (log p, q, v = {:.1}, {:.1}, {:.1})",
-                    lp[0], lp[1], lp[2]
-                ),
-            });
-        }
         let params = GammaGamma {
             p: lp[0].exp(),
             q: lp[1].exp(),
