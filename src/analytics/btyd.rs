@@ -37,7 +37,7 @@ pub const MIN_CUSTOMERS: usize = 10;
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum BtydError {
     /// Too few customers to fit a model on.
-    #[error("{found} customers are too few to fit {model} on (at least {needed} are needed)")]
+    #[error("{model} needs at least {needed} customers to fit on, and has {found}")]
     TooFewCustomers {
         /// The model.
         model: &'static str,

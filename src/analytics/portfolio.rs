@@ -201,13 +201,11 @@ pub fn analyze(orders: &Orders, options: &Options) -> Portfolio {
             orders: orders.tally.clone(),
             customers: histories.len(),
             repeat_buyers: summaries.iter().filter(|b| b.frequency > 0.0).count(),
-            fit_errors: [
-                ("BG/NBD", bg_nbd.as_ref().err()),
-                ("Gamma-Gamma", gamma_gamma.as_ref().err()),
-            ]
-            .into_iter()
-            .filter_map(|(model, e)| e.map(|e| format!("{model}: {e}")))
-            .collect(),
+            fit_errors: [bg_nbd.as_ref().err(), gamma_gamma.as_ref().err()]
+                .into_iter()
+                .flatten()
+                .cloned()
+                .collect(),
             bg_nbd: bg_nbd.ok(),
             gamma_gamma: gamma_gamma.ok(),
             horizon_months: options.clv.months,

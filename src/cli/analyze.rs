@@ -155,7 +155,7 @@ pub fn run(args: Args) -> Exit {
     };
     let portfolio = analyze(&orders, &options);
     for e in &portfolio.report.fit_errors {
-        eprintln!("warning: not fitted: {e}");
+        eprintln!("warning: {e}");
     }
     if let Some(out) = &args.out {
         if let Err(e) = write_to(out, &customers_text(out, &portfolio)) {
