@@ -553,6 +553,8 @@ fn watch_prints_counts_and_what_each_change_changed() {
     let mut watch = Watch::start(&copy);
     watch.until(|l| l.starts_with("version 1"));
     watch.until(|l| l.starts_with("big_spenders"));
+    // Customers per lifecycle stage: 134 lapsed (checked independently in tests/run.rs).
+    watch.until(|l| l.starts_with("lapsed ") && l.trim_end().ends_with(" 134"));
     watch.until(|l| l.starts_with("watching"));
 
     let text = copy.edited(

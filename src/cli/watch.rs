@@ -254,6 +254,7 @@ impl Sample {
         };
         lines.extend(names("segment", &mut program.segment_names(), &t.segments));
         lines.extend(names("tier", &mut program.tier_names(), &t.tiers));
+        lines.extend(names("stage", &mut program.stage_names(), &t.stages));
         lines.extend(names("trigger", &mut program.trigger_names(), &t.fired));
         Ok(Counts {
             lines,
