@@ -479,3 +479,46 @@ fn as_of_moves_the_day_counts() {
     assert_eq!(code, Some(2));
     assert!(err.contains("is not a date"), "{err}");
 }
+
+/// The same customers exported as CSV and as JSONL explain alike: the same values read, the
+/// same conditions, the same decision.
+#[test]
+fn a_jsonl_export_explains_like_its_csv_twin() {
+    use idic::generate::{write_export, ExportFormat, ExportSpec};
+    let dir = temp_dir("jsonl");
+    let mut outputs = Vec::new();
+    for (format, name) in [
+        (ExportFormat::Csv, "customers.csv"),
+        (ExportFormat::Jsonl, "customers.jsonl"),
+    ] {
+        let path = dir.join(name);
+        let spec = ExportSpec {
+            customers: 300,
+            seed: 7,
+            format,
+            ..ExportSpec::default()
+        };
+        write_export(&spec, std::fs::File::create(&path).unwrap()).unwrap();
+        let out = idic()
+            .args(["explain", "rules/retail", "--customers"])
+            .arg(&path)
+            .args(["--row", "150", "--format", "json"])
+            .output()
+            .unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        outputs.push(serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap());
+    }
+    for key in [
+        "decision", "fields", "metrics", "segments", "tiers", "stages", "triggers",
+    ] {
+        assert_eq!(outputs[0][key], outputs[1][key], "`{key}` differs");
+    }
+    assert!(outputs[0]["fields"]
+        .as_array()
+        .is_some_and(|f| !f.is_empty()));
+}
