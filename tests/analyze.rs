@@ -264,5 +264,8 @@ fn bad_rows_are_rejected_with_line_and_reason_and_bad_arguments_are_explained() 
     ]);
     assert_eq!(code, Some(2));
     assert!(stderr.contains("total"), "{stderr}");
+    let (code, stderr) = run(&["--orders", path, "--as-of", "2020-01-31", "--bins", "12"]);
+    assert_eq!(code, Some(2));
+    assert!(stderr.contains("3 to 10 bins"), "{stderr}");
     assert!(!stderr.contains("panicked"));
 }

@@ -363,11 +363,15 @@ pub fn read_orders(
                             bytes,
                         ) {
                             Ok(object) => agg.json_row(at.line, &object),
-                            Err(e) => agg.reject(
-                                at.line,
-                                None,
-                                format!("the line is not a JSON object: {e}"),
-                            ),
+                            Err(e) => {
+                                // Every line is a row: read, then rejected.
+                                agg.tally.rows += 1;
+                                agg.reject(
+                                    at.line,
+                                    None,
+                                    format!("the line is not a JSON object: {e}"),
+                                )
+                            }
                         }
                     }
                 });
@@ -814,6 +818,16 @@ mod tests {
     }
 
     #[test]
+    fn every_jsonl_line_is_a_row_used_ignored_or_rejected() {
+        let jsonl = "{\"customer\":\"a\",\"amount\":10,\"date\":\"2020-01-01\"}\nnot json\n[1, 2]\n{\"customer\":\"a\",\"amount\":5,\"date\":\"2020-03-01\"}\n";
+        let orders = read(jsonl, OrderFormat::Jsonl, &named(), "2020-01-31");
+        let t = &orders.tally;
+        assert_eq!((t.rows, t.used, t.after_as_of, t.rejected), (4, 1, 1, 2));
+        let lines: Vec<u64> = t.rejects.iter().map(|r| r.line).collect();
+        assert_eq!(lines, [2, 3]);
+    }
+
+    #[test]
     fn after_as_of_ignored_and_bad_rows_rejected() {
         let csv = "\
 customer,amount,date,qty
@@ -883,7 +897,7 @@ d,7,2020-01-31,1
 
         let jsonl = "{\"customer\":1,\"date\":\"2020-01-01\",\"amount\":1}\nnot json\n[1]\n{\"customer\":true}\n{\"date\":\"2020-01-01\",\"amount\":1}\n";
         let orders = read(jsonl, OrderFormat::Jsonl, &named(), "2020-01-31");
-        assert_eq!((orders.tally.rows, orders.tally.rejected), (3, 4));
+        assert_eq!((orders.tally.rows, orders.tally.rejected), (5, 4));
         let lines: Vec<u64> = orders.tally.rejects.iter().map(|r| r.line).collect();
         assert_eq!(lines, [2, 3, 4, 5]);
         assert_eq!(orders.customers[0].customer, "1");

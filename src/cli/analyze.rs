@@ -110,6 +110,15 @@ pub fn run(args: Args) -> Exit {
             }
         },
     };
+    let bins = idic::analytics::scores::MIN_BINS..=idic::analytics::scores::MAX_BINS;
+    if !u8::try_from(args.bins).is_ok_and(|b| bins.contains(&b)) {
+        return usage(format!(
+            "`--bins {}`: scores have {} to {} bins",
+            args.bins,
+            bins.start(),
+            bins.end()
+        ));
+    }
     if !(0.0..1.0).contains(&args.discount) {
         return usage(format!(
             "`--discount {}` is not a monthly rate: give a number from 0 to below 1, e.g. 0.01",
