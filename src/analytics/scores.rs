@@ -58,7 +58,9 @@
 //!   `bin(x, id) = 1 + #{ k : (x, h(id)) > (e[k], h[k]) }`. Two customers with the same value
 //!   and id hash (the same id, or a 64-bit collision) share a bin.
 //!
-//! - [`Method::Fixed`]: user-given edges, `bins - 1` of them, finite and strictly increasing;
+//! - [`Method::Fixed`]: user-given edges, `bins - 1` of them, finite and never decreasing (an
+//!   edge equal to the one before declares an empty bin, so the edges a `together` scorer
+//!   reports, repeats and all, freeze its scores exactly);
 //!   the population is not looked at (the collector keeps nothing).
 //!
 //! Values must be finite: NaN and infinities are refused with [`ScoreError::NotFinite`] by
@@ -99,13 +101,13 @@ pub enum ScoreError {
         /// The edge.
         value: f64,
     },
-    /// Fixed edges: an edge not above the one before it.
+    /// Fixed edges: an edge below the one before it.
     #[error(
-        "edges must be strictly increasing: edge {} ({value}) is not above edge {} ({previous})",
+        "edges must not decrease: edge {} ({value}) is below edge {} ({previous})",
         .index + 1,
         .index
     )]
-    EdgesNotIncreasing {
+    EdgesDecreasing {
         /// The position of the offending edge, from 0 (at least 1).
         index: usize,
         /// The edge before it.
@@ -139,7 +141,8 @@ pub enum Method {
         /// Mixed into every id's hash: another salt, another (stable) order of tied customers.
         salt: String,
     },
-    /// Fixed edges given by the user: `bins - 1`, finite, strictly increasing.
+    /// Fixed edges given by the user: `bins - 1`, finite, never decreasing (equal edges
+    /// declare empty bins).
     Fixed {
         /// The edges, lowest first.
         edges: Vec<f64>,
@@ -188,7 +191,7 @@ impl Spec {
     }
 }
 
-/// Checks user-given edges: `bins - 1` of them, finite, strictly increasing.
+/// Checks user-given edges: `bins - 1` of them, finite, never decreasing.
 fn validate_edges(bins: u8, edges: &[f64]) -> Result<(), ScoreError> {
     let expected = usize::from(bins) - 1;
     if edges.len() != expected {
@@ -205,8 +208,8 @@ fn validate_edges(bins: u8, edges: &[f64]) -> Result<(), ScoreError> {
     }
     for index in 1..edges.len() {
         let (previous, value) = (edges[index - 1], edges[index]);
-        if value <= previous {
-            return Err(ScoreError::EdgesNotIncreasing {
+        if value < previous {
+            return Err(ScoreError::EdgesDecreasing {
                 index,
                 previous,
                 value,
@@ -621,6 +624,25 @@ mod tests {
     }
 
     #[test]
+    fn reported_edges_freeze_a_collapsed_result_exactly() {
+        let mut values = vec![1.0; 10];
+        values.extend((2..=11).map(f64::from));
+        let people = named(&values);
+        for reverse in [false, true] {
+            let learned = scorer(&spec(5, reverse, Method::Together), &people);
+            let edges = learned.edges().to_vec();
+            assert_eq!(edges, [1.0, 1.0, 3.0, 7.0], "repeats and all");
+            let frozen = scorer(&spec(5, reverse, Method::Fixed { edges }), &[]);
+            // The population, values between and beyond them: the same score every time.
+            let probes = named(&[0.0, 1.0, 1.5, 2.0, 3.0, 3.5, 7.0, 7.5, 11.0, 99.0]);
+            for (v, id) in people.iter().chain(&probes) {
+                assert_eq!(frozen.score(*v, id), learned.score(*v, id), "value {v}");
+            }
+            assert_eq!(frozen.empty_scores(), learned.empty_scores());
+        }
+    }
+
+    #[test]
     fn a_tied_top_empties_the_top_bin() {
         // 7 of 10 at 0, 3 at 1: edges at ranks 2, 4, 6, 8 are 0, 0, 0, 1.
         let mut values = vec![0.0; 7];
@@ -743,23 +765,21 @@ mod tests {
                 found: 2
             })
         );
-        let err = Spec::new(4, false, fixed(&[1.0, 2.0, 2.0])).unwrap_err();
+        let err = Spec::new(4, false, fixed(&[3.0, 2.0, 5.0])).unwrap_err();
         assert_eq!(
             err,
-            ScoreError::EdgesNotIncreasing {
-                index: 2,
-                previous: 2.0,
+            ScoreError::EdgesDecreasing {
+                index: 1,
+                previous: 3.0,
                 value: 2.0
             }
         );
         assert_eq!(
             err.to_string(),
-            "edges must be strictly increasing: edge 3 (2) is not above edge 2 (2)"
+            "edges must not decrease: edge 2 (2) is below edge 1 (3)"
         );
-        assert!(matches!(
-            Spec::new(4, false, fixed(&[3.0, 2.0, 5.0])),
-            Err(ScoreError::EdgesNotIncreasing { index: 1, .. })
-        ));
+        // Equal edges declare an empty bin.
+        assert!(Spec::new(4, false, fixed(&[1.0, 2.0, 2.0])).is_ok());
         assert!(matches!(
             Spec::new(4, false, fixed(&[1.0, f64::NAN, 5.0])),
             Err(ScoreError::EdgeNotFinite { index: 1, .. })
