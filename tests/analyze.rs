@@ -32,6 +32,8 @@ fn cdnow(orders: &Path) -> Command {
             "%Y%m%d",
             "--amount",
             "5",
+            "--quantity",
+            "4",
         ]);
     cmd
 }
@@ -120,6 +122,9 @@ fn the_cdnow_portfolio() {
         (&c["R"][..], &c["F"][..], &c["M"][..], &c["segment"][..]),
         ("5", "4", "4", "champions")
     );
+    // Its orders up to as_of: 2 + 2 + 1 CDs (the fixture's fourth column; the fourth order,
+    // in December, is after as_of).
+    assert_eq!(c["quantity"], "5");
     let p_alive: f64 = c["p_alive"].parse().unwrap();
     assert!(p_alive > 0.0 && p_alive < 1.0);
     // A one-time buyer is alive with probability 1 under BG/NBD.

@@ -44,6 +44,8 @@ pub struct Customer {
     pub btyd: Btyd,
     /// `None` when the customer bought nothing inside the lookback window.
     pub rfm: Option<Rfm>,
+    /// Items bought in all (0 without a quantity column).
+    pub quantity: f64,
     /// R, F and M scores (`None` without RFM).
     pub scores: Option<[u8; 3]>,
     /// The `rfm10` segment of the R and F scores (5 bins only).
@@ -173,6 +175,7 @@ pub fn analyze(orders: &Orders, options: &Options) -> Portfolio {
                 last_purchase: h.last_purchase(),
                 btyd: *b,
                 rfm: *rfm,
+                quantity: h.quantity,
                 scores,
                 segment,
                 p_alive,

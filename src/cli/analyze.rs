@@ -40,6 +40,9 @@ pub struct Args {
     /// The amount column.
     #[arg(long, value_name = "COLUMN", default_value = "amount")]
     amount: String,
+    /// The number-of-items column, if any (summed per customer).
+    #[arg(long, value_name = "COLUMN")]
+    quantity: Option<String>,
     /// A currency symbol the amounts carry, e.g. `$`.
     #[arg(long)]
     currency: Option<String>,
@@ -130,7 +133,7 @@ pub fn run(args: Args) -> Exit {
         date: column(&args.date),
         date_format: args.date_format.clone(),
         amount: column(&args.amount),
-        quantity: None,
+        quantity: args.quantity.as_deref().map(column),
         currency: args.currency.clone(),
         thousands: args.thousands.clone(),
     };
@@ -218,6 +221,7 @@ fn customers_text(out: &Path, portfolio: &Portfolio) -> String {
         "recency_days",
         "rfm_frequency",
         "monetary",
+        "quantity",
         "R",
         "F",
         "M",
@@ -248,6 +252,7 @@ fn row(c: &Customer) -> Vec<String> {
             .unwrap_or_default(),
         c.rfm.map(|r| r.frequency.to_string()).unwrap_or_default(),
         opt(c.rfm.map(|r| r.monetary), 2),
+        num(c.quantity, 2),
         score(0),
         score(1),
         score(2),
