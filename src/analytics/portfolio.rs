@@ -8,6 +8,7 @@ use super::cells;
 use super::orders::{History, OrderTally, Orders};
 use super::scores::{Method, Scorer, Spec};
 use super::{Btyd, Period, Rfm};
+use crate::batch::summary::cents;
 use chrono::NaiveDate;
 use serde::Serialize;
 
@@ -231,7 +232,7 @@ pub fn analyze(orders: &Orders, options: &Options) -> Portfolio {
 impl Report {
     /// The report as aligned text for analysts.
     pub fn to_text(&self) -> String {
-        use crate::batch::summary::group;
+        use crate::batch::summary::{group, money_text};
         use std::fmt::Write as _;
         let mut out = String::new();
         let unit = match self.period {
@@ -326,25 +327,13 @@ impl Report {
                     "{:<w$}  {:>10}  {:>14}  {:>14}",
                     s.name,
                     group(s.customers),
-                    money(s.monetary),
-                    money(s.clv)
+                    money_text(s.monetary),
+                    money_text(s.clv)
                 );
             }
         }
         out
     }
-}
-
-/// `1234.5` as `1,234.50`.
-fn money(x: f64) -> String {
-    let cents = (x * 100.0).round() as i64;
-    let sign = if cents < 0 { "-" } else { "" };
-    let cents = cents.unsigned_abs();
-    format!(
-        "{sign}{}.{:02}",
-        crate::batch::summary::group(cents / 100),
-        cents % 100
-    )
 }
 
 /// The R, F and M scorers over every customer with RFM values (`None` when there is none or
@@ -389,8 +378,4 @@ fn edges(score: &'static str, of: &'static str, scorer: &Scorer) -> ScoreEdges {
         of,
         edges: scorer.effective_edges(),
     }
-}
-
-fn cents(x: f64) -> f64 {
-    (x * 100.0).round() / 100.0
 }

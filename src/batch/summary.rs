@@ -453,12 +453,12 @@ impl Summary {
 }
 
 /// `x` rounded to the cent.
-fn cents(x: f64) -> f64 {
+pub fn cents(x: f64) -> f64 {
     (x * 100.0).round() / 100.0
 }
 
 /// `1234567.5` as `1,234,567.50`.
-fn money_text(x: f64) -> String {
+pub fn money_text(x: f64) -> String {
     let text = format!("{:.2}", x.abs());
     let (whole, fraction) = text.split_once('.').unwrap_or((&text, "00"));
     let sign = if x < 0.0 { "-" } else { "" };

@@ -11,6 +11,7 @@ use idic::analytics::btyd::ClvOptions;
 use idic::analytics::orders::{read_orders, Column, OrderColumns, OrderFormat};
 use idic::analytics::portfolio::{analyze, Customer, Options, Portfolio};
 use idic::analytics::Period;
+use idic::io::output::Output;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -275,13 +276,10 @@ fn num(x: f64, decimals: i32) -> String {
     }
 }
 
-/// Writes `text` to `path`, or to standard output for `-`.
+/// Writes `text` to `path` (a file that appears only when complete), or to standard output
+/// for `-`.
 fn write_to(path: &Path, text: &str) -> std::io::Result<()> {
-    if path.as_os_str() == "-" {
-        let mut out = std::io::stdout().lock();
-        // A closed pipe (`| head`) is not an error worth reporting.
-        let _ = out.write_all(text.as_bytes());
-        return Ok(());
-    }
-    std::fs::write(path, text)
+    let mut out = Output::to(path, Output::stdout)?;
+    out.write_all(text.as_bytes())?;
+    out.commit()
 }
