@@ -5,7 +5,6 @@
 
 use super::Exit;
 use idic::diagnostics::{render, Format as DiagnosticFormat};
-use idic::engine::Program;
 use idic::testing::{run_tests, Format};
 use std::io::Write;
 use std::path::PathBuf;
@@ -29,35 +28,9 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Exit {
-    let checked = match idic::check::check_path(&args.rules) {
-        Ok(checked) => checked,
-        Err(io) => {
-            let text = render(
-                &[io],
-                &Default::default(),
-                DiagnosticFormat::Human,
-                super::color_stderr(),
-            );
-            eprint!("{text}");
-            return Exit::Usage;
-        }
-    };
-    let program = match Program::new(&checked) {
-        Ok(program) => program,
-        Err(errors) => {
-            let text = render(
-                &errors,
-                &checked.sources,
-                DiagnosticFormat::Human,
-                super::color_stderr(),
-            );
-            eprint!("{text}");
-            eprintln!(
-                "error: `{}` has errors; no test was run",
-                args.rules.display()
-            );
-            return Exit::Findings;
-        }
+    let (program, checked) = match super::run::load(&args.rules, "no test was run") {
+        Ok(loaded) => loaded,
+        Err(exit) => return exit,
     };
     // Warnings (a test that expects nothing, say) do not fail the run, but are worth seeing.
     if !checked.diagnostics.is_empty() {
