@@ -75,6 +75,7 @@ impl Names {
             sources,
             out,
         );
+        unique(rules.tests.iter().map(|t| &t.name), "test", sources, out);
         for t in &rules.triggers {
             unique(t.actions.iter().map(|a| &a.name), "action", sources, out);
             for a in &t.actions {

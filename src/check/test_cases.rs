@@ -1,33 +1,15 @@
-//! Test cases: a date to decide at, a customer that can be built (known fields, values of the
+//! Test cases (their names are checked with the other names): a date to decide at, a customer that can be built (known fields, values of the
 //! right type, every required field, an export row that exists), and expectations that name
 //! segments, tiers, triggers and action parameters the rule set has.
 
 use crate::diagnostics::{suggest, Diagnostic};
-use crate::model::{AsOf, Field, Ident, RuleSet, TestCase, TestValue};
+use crate::model::{AsOf, ExpectParam, Field, Ident, RuleSet, TestCase, TestValue};
 use crate::source::Sources;
 use crate::testing::customer;
 use std::collections::HashMap;
 
 pub fn check(rules: &RuleSet, sources: &Sources, out: &mut Vec<Diagnostic>) {
-    let mut first: HashMap<&str, &TestCase> = HashMap::new();
     for test in &rules.tests {
-        match first.get(test.name.value.as_str()) {
-            Some(earlier) => out.push(
-                Diagnostic::error(
-                    "duplicate-name",
-                    format!("test `{}` is already defined", test.name.value),
-                )
-                .at(test.name.span)
-                .help(format!(
-                    "the test `{}` is at {}; rename one of them",
-                    test.name.value,
-                    sources.describe(earlier.name.span)
-                )),
-            ),
-            None => {
-                first.insert(&test.name.value, test);
-            }
-        }
         date(rules, test, out);
         expectations(rules, test, out);
         if let Some(schema) = &rules.schema {
@@ -154,16 +136,11 @@ fn known_name(kind: &str, name: &Ident, known: &[&str], out: &mut Vec<Diagnostic
 /// Checks `action.param` or `trigger.action.param`: exactly one action of that name (in that
 /// trigger) has the parameter. `Err` holds the message and help.
 fn param_path(rules: &RuleSet, path: &str) -> Result<(), (String, Option<String>)> {
-    let parts: Vec<&str> = path.split('.').collect();
-    let (trigger, action, param) = match parts.as_slice() {
-        [a, p] => (None, *a, *p),
-        [t, a, p] => (Some(*t), *a, *p),
-        _ => {
-            return Err((
-                format!("`{path}` is not a parameter path"),
-                Some("write `action.parameter` or `trigger.action.parameter`".into()),
-            ))
-        }
+    let Some((trigger, action, param)) = ExpectParam::parts(path) else {
+        return Err((
+            format!("`{path}` is not a parameter path"),
+            Some("write `action.parameter` or `trigger.action.parameter`".into()),
+        ));
     };
     if let Some(t) = trigger {
         if !rules.triggers.iter().any(|x| x.name.value == t) {

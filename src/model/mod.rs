@@ -500,6 +500,19 @@ pub struct ExpectParam {
     pub comments: Comments,
 }
 
+impl ExpectParam {
+    /// The parts of a parameter path: the trigger (when named), the action and the parameter;
+    /// `None` unless it has two or three parts.
+    pub fn parts(path: &str) -> Option<(Option<&str>, &str, &str)> {
+        let parts: Vec<&str> = path.split('.').collect();
+        match parts.as_slice() {
+            [a, p] => Some((None, *a, *p)),
+            [t, a, p] => Some((Some(*t), *a, *p)),
+            _ => None,
+        }
+    }
+}
+
 impl Expect {
     /// True when it expects nothing.
     pub fn is_empty(&self) -> bool {

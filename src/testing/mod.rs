@@ -9,7 +9,7 @@ mod report;
 pub use report::{Coverage, Format};
 
 use crate::engine::{display, text, Decision, EvalError, Evaluator, Program, Suppression};
-use crate::model::{AsOf, Ident, TestCase, TestValue};
+use crate::model::{AsOf, ExpectParam, Ident, TestCase, TestValue};
 use chrono::NaiveDate;
 use rhai::Dynamic;
 use std::collections::HashMap;
@@ -341,12 +341,7 @@ fn compare_param(
     path: &str,
     want: &TestValue,
 ) -> Option<ParamFailure> {
-    let parts: Vec<&str> = path.split('.').collect();
-    let (trigger, action, param) = match parts.as_slice() {
-        [a, p] => (None, *a, *p),
-        [t, a, p] => (Some(*t), *a, *p),
-        _ => return None,
-    };
+    let (trigger, action, param) = ExpectParam::parts(path)?;
     let outcome = decision.actions.iter().find(|o| {
         program.action(o.trigger, o.action).0 == action
             && trigger.is_none_or(|t| program.trigger_name(o.trigger) == t)
