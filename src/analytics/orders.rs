@@ -68,6 +68,21 @@ pub enum OrderFormat {
     Text,
 }
 
+impl OrderFormat {
+    /// The format a file's extension names: those of customer exports (`.csv`, `.jsonl`,
+    /// `.ndjson`), and `.txt` or `.text` for whitespace-separated text.
+    pub fn of(path: &Path) -> Option<OrderFormat> {
+        match crate::io::InputFormat::of(path) {
+            Some(crate::io::InputFormat::Csv) => Some(OrderFormat::Csv),
+            Some(crate::io::InputFormat::Jsonl) => Some(OrderFormat::Jsonl),
+            None => match path.extension()?.to_str()?.to_ascii_lowercase().as_str() {
+                "txt" | "text" => Some(OrderFormat::Text),
+                _ => None,
+            },
+        }
+    }
+}
+
 /// Where the fields of an order are, and how its cells are written.
 #[derive(Debug, Clone, PartialEq)]
 pub struct OrderColumns {

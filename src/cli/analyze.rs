@@ -11,7 +11,7 @@ use idic::analytics::btyd::ClvOptions;
 use idic::analytics::orders::{read_orders, Column, OrderColumns, OrderFormat};
 use idic::analytics::portfolio::{analyze, Customer, Options, Portfolio};
 use idic::analytics::Period;
-use idic::io::output::Output;
+use idic::io::{Output, OutputFormat};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -102,11 +102,9 @@ pub fn run(args: Args) -> Exit {
         Some(FormatArg::Csv) => OrderFormat::Csv,
         Some(FormatArg::Jsonl) => OrderFormat::Jsonl,
         Some(FormatArg::Text) => OrderFormat::Text,
-        None => match extension(&args.orders).as_str() {
-            "csv" => OrderFormat::Csv,
-            "jsonl" | "ndjson" => OrderFormat::Jsonl,
-            "txt" | "text" => OrderFormat::Text,
-            _ => {
+        None => match OrderFormat::of(&args.orders) {
+            Some(format) => format,
+            None => {
                 return usage(format!(
                     "cannot tell the format of `{}` from its extension: pass `--input-format csv|jsonl|text`",
                     args.orders.display()
@@ -195,15 +193,9 @@ fn column(text: &str) -> Column {
     }
 }
 
-fn extension(path: &Path) -> String {
-    path.extension()
-        .map(|e| e.to_string_lossy().to_ascii_lowercase())
-        .unwrap_or_default()
-}
-
 /// The per-customer rows as CSV, or JSONL when `out` ends in `.jsonl`.
 fn customers_text(out: &Path, portfolio: &Portfolio) -> String {
-    if extension(out) == "jsonl" {
+    if OutputFormat::of(out) == Some(OutputFormat::Jsonl) {
         return portfolio
             .customers
             .iter()
