@@ -137,16 +137,16 @@ pub fn analyze(orders: &Orders, options: &Options) -> Portfolio {
             clv: 0.0,
         })
         .collect();
+    let models = match (&bg_nbd, &gamma_gamma) {
+        (Ok(bg), Ok(gg)) => Some((&bg.params, &gg.params)),
+        _ => None,
+    };
+    // Expected purchases over the CLV horizon, in the period's unit.
+    let horizon = options.clv.months as f64 * options.clv.days_per_month / options.period.days();
     let customers = histories
         .iter()
         .map(|(h, b, rfm)| {
-            let models = match (&bg_nbd, &gamma_gamma) {
-                (Ok(bg), Ok(gg)) => Some((&bg.params, &gg.params)),
-                _ => None,
-            };
             let p_alive = models.and_then(|(bg, _)| bg.p_alive(b.frequency, b.recency, b.t).ok());
-            let horizon =
-                options.clv.months as f64 * options.clv.days_per_month / options.period.days();
             let expected = models.and_then(|(bg, _)| {
                 bg.conditional_expected_purchases(horizon, b.frequency, b.recency, b.t)
                     .ok()
