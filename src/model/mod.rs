@@ -11,7 +11,9 @@ use chrono::NaiveDate;
 use std::fmt;
 
 mod kinds;
+mod population;
 pub use kinds::{Activity, ChannelKind, FieldType};
+pub use population::*;
 
 /// Comments written before (and on the same line after) a node; kept by `fmt`, not by TOML.
 #[derive(Debug, Clone, Default)]
@@ -98,6 +100,14 @@ pub struct RuleSet {
     pub tiers: Option<Tiers>,
     /// Lifecycle stages: first match, each naming its activity.
     pub lifecycle: Option<Tiers>,
+    /// Where purchase history comes from.
+    pub orders: Option<Orders>,
+    /// Population scores.
+    pub scores: Vec<Score>,
+    /// Named segments over score cells.
+    pub tables: Vec<CellTable>,
+    /// The BG/NBD and Gamma-Gamma model.
+    pub model: Option<Model>,
     pub triggers: Vec<Trigger>,
     /// Test cases: customers and what the rules must decide for them.
     pub tests: Vec<TestCase>,
@@ -114,6 +124,10 @@ impl RuleSet {
             && self.segments.is_empty()
             && self.tiers.is_none()
             && self.lifecycle.is_none()
+            && self.orders.is_none()
+            && self.scores.is_empty()
+            && self.tables.is_empty()
+            && self.model.is_none()
             && self.triggers.is_empty()
             && self.tests.is_empty()
     }

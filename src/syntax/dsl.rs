@@ -185,6 +185,35 @@ fn rule_name(rule: Rule) -> Option<&'static str> {
         Rule::lifecycle => "`lifecycle`",
         Rule::stage => "a stage",
         Rule::trigger => "`trigger`",
+        Rule::orders => "`orders`",
+        Rule::order_column => "an orders column",
+        Rule::order_role => "`customer`, `date`, `amount` or `quantity`",
+        Rule::order_total => "an order total",
+        Rule::total_kind => "`count`, `first`, `last` or `spent`",
+        Rule::period => "`period`",
+        Rule::lookback => "`lookback`",
+        Rule::unmatched => "`unmatched_orders`",
+        Rule::without_orders => "`customers_without_orders`",
+        Rule::score => "`score`",
+        Rule::bins => "`bins`",
+        Rule::reverse => "`reverse`",
+        Rule::ties => "`ties`",
+        Rule::hash_ties => "`hash`",
+        Rule::together => "`together`",
+        Rule::edges => "`edges`",
+        Rule::table => "`table`",
+        Rule::preset => "`preset`",
+        Rule::cell_rules => "`{`",
+        Rule::cell_rule => "a table rule",
+        Rule::cell_range => "a score range",
+        Rule::score_range => "a score range such as `4..5`",
+        Rule::model => "`model`",
+        Rule::horizon => "`horizon`",
+        Rule::discount => "`discount`",
+        Rule::percent => "a percentage such as `1%`",
+        Rule::bgnbd => "`bgnbd`",
+        Rule::gamma_gamma => "`gamma_gamma`",
+        Rule::model_param => "a model parameter",
         Rule::as_of => "`as_of`",
         Rule::today => "`today`",
         Rule::max_triggers => "`max_triggers`",
@@ -449,6 +478,30 @@ impl<'a> Lower<'a> {
                     } else {
                         *list = Some(tiers);
                     }
+                }
+                Rule::orders => {
+                    let orders = self.orders(block);
+                    if let Some(first) = &rules.orders {
+                        self.duplicate("`orders` block", first.span, orders.span);
+                    } else {
+                        rules.orders = Some(orders);
+                    }
+                }
+                Rule::model => {
+                    let model = self.model(block);
+                    if let Some(first) = &rules.model {
+                        self.duplicate("`model` block", first.span, model.span);
+                    } else {
+                        rules.model = Some(model);
+                    }
+                }
+                Rule::score => {
+                    let score = self.score(block);
+                    rules.scores.push(score);
+                }
+                Rule::table => {
+                    let table = self.table(block);
+                    rules.tables.push(table);
                 }
                 Rule::trigger => {
                     let trigger = self.trigger(block);
@@ -836,6 +889,399 @@ impl<'a> Lower<'a> {
         }
     }
 
+    fn orders(&mut self, pair: Pair<'a, Rule>) -> Orders {
+        let span = self.span(&pair);
+        let end = pair.as_span().end();
+        let (mut orders, comments) = self.node(&pair.clone(), |l| {
+            let mut o = Orders {
+                columns: Vec::new(),
+                totals: Vec::new(),
+                period: None,
+                lookback: None,
+                unmatched: None,
+                without_orders: None,
+                span,
+                comments: Comments::default(),
+                inner: InnerComments::default(),
+            };
+            for line in children(pair) {
+                let rule = line.as_rule();
+                let line_span = l.span(&line);
+                match rule {
+                    Rule::order_column => {
+                        let (column, c) = l.node(&line.clone(), |l| l.order_column(line));
+                        if let Some(column) = column {
+                            if o.column(column.role.value).is_some() {
+                                l.once(
+                                    &mut Some(()),
+                                    Some(()),
+                                    column.role.value.word(),
+                                    line_span,
+                                );
+                            } else {
+                                o.columns.push(OrderColumn {
+                                    comments: c,
+                                    ..column
+                                });
+                            }
+                        }
+                    }
+                    Rule::order_total => {
+                        let (total, c) = l.node(&line.clone(), |l| {
+                            let mut parts = children(line);
+                            let kind = l.parsed::<TotalKind>(parts.next().expect("kind"));
+                            let field = l.ident(parts.next().expect("field"));
+                            kind.map(|kind| (kind, field))
+                        });
+                        if let Some((kind, field)) = total {
+                            if o.total(kind.value).is_some() {
+                                l.once(&mut Some(()), Some(()), kind.value.word(), line_span);
+                            } else {
+                                o.totals.push(OrderTotal {
+                                    kind,
+                                    field,
+                                    span: line_span,
+                                    comments: c,
+                                });
+                            }
+                        }
+                    }
+                    _ => {
+                        let word = keyword(rule);
+                        let (_, c) = l.node(&line.clone(), |l| {
+                            let value = children(line).next().expect("value");
+                            let span = l.span(&value);
+                            let text = value.as_str();
+                            match rule {
+                                Rule::period => {
+                                    let v = l.word_value(parse_period(text), span);
+                                    l.once(&mut o.period, v, word, line_span);
+                                }
+                                Rule::lookback => {
+                                    let v = l.parsed::<Duration>(value);
+                                    l.once(&mut o.lookback, v, word, line_span);
+                                }
+                                Rule::unmatched => {
+                                    let v = l.parsed::<UnmatchedOrders>(value);
+                                    l.once(&mut o.unmatched, v, word, line_span);
+                                }
+                                _ => {
+                                    let v = l.parsed::<WithoutOrders>(value);
+                                    l.once(&mut o.without_orders, v, word, line_span);
+                                }
+                            }
+                        });
+                        if !c.is_empty() || c.blank_before {
+                            o.inner.0.insert(word, c);
+                        }
+                    }
+                }
+            }
+            l.close_block(&mut o.inner, end);
+            o
+        });
+        orders.comments = comments;
+        orders
+    }
+
+    /// `date from "Order Date" format "%Y%m%d"`: a column of the orders file.
+    fn order_column(&mut self, pair: Pair<'a, Rule>) -> Option<OrderColumn> {
+        let span = self.span(&pair);
+        let mut parts = children(pair);
+        let role = self.parsed::<OrderRole>(parts.next().expect("role"));
+        let column = self.string(parts.next().expect("column"));
+        let mut format = FieldFormat::default();
+        for opt in parts {
+            let opt_span = self.span(&opt);
+            let rule = opt.as_rule();
+            let word = keyword(rule);
+            let slot = match rule {
+                Rule::format => &mut format.date,
+                Rule::currency => &mut format.currency,
+                Rule::thousands => &mut format.thousands,
+                _ => {
+                    self.diagnostics.push(
+                        Diagnostic::error(
+                            "bad-option",
+                            format!("`{word}` does not apply to a column of the orders file"),
+                        )
+                        .at(opt_span)
+                        .help("an orders column takes `format`, `currency` and `thousands`"),
+                    );
+                    continue;
+                }
+            };
+            let value = Some(self.string(children(opt).next().expect("value")));
+            let mut taken = slot.take();
+            self.once(&mut taken, value, word, opt_span);
+            *slot = taken;
+        }
+        role.map(|role| OrderColumn {
+            role,
+            column,
+            format,
+            span,
+            comments: Comments::default(),
+        })
+    }
+
+    /// A word parsed by `parse` (a function rather than `FromStr`), or its error reported.
+    fn word_value<T>(&mut self, parsed: Result<T, String>, span: Span) -> Option<Spanned<T>> {
+        match parsed {
+            Ok(v) => Some(Spanned::new(v, span)),
+            Err(e) => {
+                self.error("bad-value", e, span);
+                None
+            }
+        }
+    }
+
+    fn score(&mut self, pair: Pair<'a, Rule>) -> Score {
+        let span = self.span(&pair);
+        let (mut score, comments) = self.node(&pair.clone(), |l| {
+            let mut parts = children(pair);
+            let mut s = Score {
+                name: l.ident(parts.next().expect("name")),
+                source: l.ident(parts.next().expect("source")),
+                bins: None,
+                reverse: false,
+                ties: None,
+                edges: None,
+                span,
+                comments: Comments::default(),
+            };
+            for opt in parts {
+                let opt_span = l.span(&opt);
+                match opt.as_rule() {
+                    Rule::bins => {
+                        let v = l.integer(children(opt).next().expect("n"), "`bins`");
+                        l.once(&mut s.bins, v, "bins", opt_span);
+                    }
+                    Rule::reverse => {
+                        let mut slot = s.reverse.then_some(());
+                        l.once(&mut slot, Some(()), "reverse", opt_span);
+                        s.reverse = true;
+                    }
+                    Rule::ties => {
+                        let how = children(opt).next().expect("how");
+                        let v = match how.as_rule() {
+                            Rule::hash_ties => {
+                                let salt = l.string(children(how).next().expect("salt"));
+                                Ties::Hash(salt.value)
+                            }
+                            _ => Ties::Together,
+                        };
+                        l.once(
+                            &mut s.ties,
+                            Some(Spanned::new(v, opt_span)),
+                            "ties",
+                            opt_span,
+                        );
+                    }
+                    _ => {
+                        let mut edges = Vec::new();
+                        for n in children(opt) {
+                            match n.as_str().parse::<f64>() {
+                                Ok(v) if v.is_finite() => edges.push(v),
+                                _ => {
+                                    let msg = format!("`{}` is out of range", n.as_str());
+                                    let span = l.span(&n);
+                                    l.error("bad-value", msg, span);
+                                }
+                            }
+                        }
+                        let v = Some(Spanned::new(edges, opt_span));
+                        l.once(&mut s.edges, v, "edges", opt_span);
+                    }
+                }
+            }
+            s
+        });
+        score.comments = comments;
+        score
+    }
+
+    fn table(&mut self, pair: Pair<'a, Rule>) -> CellTable {
+        let span = self.span(&pair);
+        let end = pair.as_span().end();
+        let (mut table, comments) = self.node(&pair.clone(), |l| {
+            let mut inner = InnerComments::default();
+            let mut parts = children(pair);
+            let name = l.ident(parts.next().expect("name"));
+            let mut over = Vec::new();
+            let mut body = TableBody::Rules(Vec::new());
+            for part in parts {
+                match part.as_rule() {
+                    Rule::ident => over.push(l.ident(part)),
+                    Rule::preset => {
+                        body = TableBody::Preset(l.ident(children(part).next().expect("name")));
+                    }
+                    _ => {
+                        let mut rules = Vec::new();
+                        for rule in children(part) {
+                            let rule_span = l.span(&rule);
+                            let ((name, ranges), comments) = l.node(&rule.clone(), |l| {
+                                let mut parts = children(rule);
+                                let name = l.ident(parts.next().expect("name"));
+                                let ranges: Vec<CellRange> =
+                                    parts.filter_map(|r| l.cell_range(r)).collect();
+                                (name, ranges)
+                            });
+                            rules.push(CellRule {
+                                name,
+                                ranges,
+                                span: rule_span,
+                                comments,
+                            });
+                        }
+                        l.close_block(&mut inner, end);
+                        body = TableBody::Rules(rules);
+                    }
+                }
+            }
+            CellTable {
+                name,
+                over,
+                body,
+                span,
+                comments: Comments::default(),
+                inner,
+            }
+        });
+        table.comments = comments;
+        table
+    }
+
+    /// `f 4..5` (or `f 5`): a score and its range in a table rule.
+    fn cell_range(&mut self, pair: Pair<'a, Rule>) -> Option<CellRange> {
+        let mut parts = children(pair);
+        let score = self.ident(parts.next().expect("score"));
+        let range = parts.next().expect("range");
+        let span = self.span(&range);
+        let text = range.as_str();
+        let (lo, hi) = text.split_once("..").unwrap_or((text, text));
+        match (lo.parse::<u8>(), hi.parse::<u8>()) {
+            (Ok(lo), Ok(hi)) => Some(CellRange {
+                score,
+                range: Spanned::new((lo, hi), span),
+            }),
+            _ => {
+                let msg = format!("`{text}` is out of range: scores run from 1 to 10");
+                self.error("bad-value", msg, span);
+                None
+            }
+        }
+    }
+
+    fn model(&mut self, pair: Pair<'a, Rule>) -> Model {
+        let span = self.span(&pair);
+        let end = pair.as_span().end();
+        let (mut model, comments) = self.node(&pair.clone(), |l| {
+            let mut m = Model {
+                horizon: None,
+                discount: None,
+                bgnbd: None,
+                gamma_gamma: None,
+                span,
+                comments: Comments::default(),
+                inner: InnerComments::default(),
+            };
+            for line in children(pair) {
+                let rule = line.as_rule();
+                let word = keyword(rule);
+                let line_span = l.span(&line);
+                let (_, c) = l.node(&line.clone(), |l| match rule {
+                    Rule::horizon => {
+                        let v = l.parsed::<Duration>(children(line).next().expect("duration"));
+                        l.once(&mut m.horizon, v, word, line_span);
+                    }
+                    Rule::discount => {
+                        let value = children(line).next().expect("percent");
+                        let span = l.span(&value);
+                        let v = value.as_str().trim_end_matches('%').parse::<f64>();
+                        let v = l.word_value(v.map_err(|e| e.to_string()), span);
+                        l.once(&mut m.discount, v, word, line_span);
+                    }
+                    Rule::bgnbd => {
+                        let v = l.model_params(line, &BGNBD_PARAMS, line_span);
+                        let v = v.map(|v| Spanned::new([v[0], v[1], v[2], v[3]], line_span));
+                        l.once(&mut m.bgnbd, v, word, line_span);
+                    }
+                    _ => {
+                        let v = l.model_params(line, &GAMMA_GAMMA_PARAMS, line_span);
+                        let v = v.map(|v| Spanned::new([v[0], v[1], v[2]], line_span));
+                        l.once(&mut m.gamma_gamma, v, word, line_span);
+                    }
+                });
+                if !c.is_empty() || c.blank_before {
+                    m.inner.0.insert(word, c);
+                }
+            }
+            l.close_block(&mut m.inner, end);
+            m
+        });
+        model.comments = comments;
+        model
+    }
+
+    /// `r 0.243 alpha 4.414 ...`: every parameter of `names` once, in any order.
+    fn model_params(
+        &mut self,
+        pair: Pair<'a, Rule>,
+        names: &[&str],
+        span: Span,
+    ) -> Option<Vec<f64>> {
+        let mut values: Vec<Option<f64>> = vec![None; names.len()];
+        let mut ok = true;
+        for param in children(pair) {
+            let mut kv = children(param);
+            let name = self.ident(kv.next().expect("name"));
+            let number = kv.next().expect("number");
+            let number_span = self.span(&number);
+            let Some(i) = names.iter().position(|n| *n == name.value) else {
+                let expected = names.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>();
+                let msg = format!(
+                    "`{}` is not a parameter here: expected {}",
+                    name.value,
+                    expected.join(", ")
+                );
+                self.error("bad-value", msg, name.span);
+                ok = false;
+                continue;
+            };
+            match number.as_str().parse::<f64>() {
+                Ok(v) if v.is_finite() && v > 0.0 => {
+                    let mut slot = values[i];
+                    self.once(&mut slot, Some(v), names[i], name.span);
+                    values[i] = slot;
+                }
+                _ => {
+                    let msg = format!("`{}` must be a positive number", name.value);
+                    self.error("bad-value", msg, number_span);
+                    ok = false;
+                }
+            }
+        }
+        let missing: Vec<String> = names
+            .iter()
+            .zip(&values)
+            .filter(|(_, v)| v.is_none())
+            .map(|(n, _)| format!("`{n}`"))
+            .collect();
+        if ok && !missing.is_empty() {
+            let msg = format!("missing model parameters: {}", missing.join(", "));
+            self.diagnostics.push(
+                Diagnostic::error("bad-value", msg)
+                    .at(span)
+                    .help(format!("pin every parameter: {}", names.join(", "))),
+            );
+        }
+        values
+            .into_iter()
+            .collect::<Option<Vec<f64>>>()
+            .filter(|_| ok)
+    }
+
     fn trigger(&mut self, pair: Pair<'a, Rule>) -> Trigger {
         let span = self.span(&pair);
         let end = pair.as_span().end();
@@ -1183,6 +1629,14 @@ fn keyword(rule: Rule) -> &'static str {
         Rule::cooldown => "cooldown",
         Rule::template => "template",
         Rule::offer => "offer",
+        Rule::period => "period",
+        Rule::lookback => "lookback",
+        Rule::unmatched => "unmatched_orders",
+        Rule::without_orders => "customers_without_orders",
+        Rule::horizon => "horizon",
+        Rule::discount => "discount",
+        Rule::bgnbd => "bgnbd",
+        Rule::gamma_gamma => "gamma_gamma",
         Rule::test_as_of => "as_of",
         Rule::test_from => "from",
         Rule::test_customer => "customer",

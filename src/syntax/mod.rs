@@ -136,7 +136,7 @@ pub fn parse(file: FileId, text: &str, format: RuleFormat) -> (RuleSet, Vec<Diag
 }
 
 /// Adds one file's rules to the rule set; a part that may be declared once (settings,
-/// customer schema, tiers, lifecycle) declared in two files is an error.
+/// customer schema, tiers, lifecycle, orders, model) declared in two files is an error.
 fn merge(loaded: &mut Loaded, fragment: RuleSet) {
     let Loaded {
         sources,
@@ -180,8 +180,22 @@ fn merge(loaded: &mut Loaded, fragment: RuleSet) {
             None => rules.lifecycle = Some(l),
         }
     }
+    if let Some(o) = fragment.orders {
+        match &rules.orders {
+            Some(first) => once("`orders`", first.span, o.span),
+            None => rules.orders = Some(o),
+        }
+    }
+    if let Some(m) = fragment.model {
+        match &rules.model {
+            Some(first) => once("`model`", first.span, m.span),
+            None => rules.model = Some(m),
+        }
+    }
     rules.metrics.extend(fragment.metrics);
     rules.segments.extend(fragment.segments);
+    rules.scores.extend(fragment.scores);
+    rules.tables.extend(fragment.tables);
     rules.triggers.extend(fragment.triggers);
     rules.tests.extend(fragment.tests);
 }
@@ -208,6 +222,21 @@ pub fn count_comments(rules: &RuleSet) -> usize {
     for t in rules.tiers.iter().chain(&rules.lifecycle) {
         n += c(&t.comments) + inner(&t.inner);
         n += t.tiers.iter().map(|t| c(&t.comments)).sum::<usize>();
+    }
+    if let Some(o) = &rules.orders {
+        n += c(&o.comments) + inner(&o.inner);
+        n += o.columns.iter().map(|l| c(&l.comments)).sum::<usize>();
+        n += o.totals.iter().map(|l| c(&l.comments)).sum::<usize>();
+    }
+    n += rules.scores.iter().map(|s| c(&s.comments)).sum::<usize>();
+    for t in &rules.tables {
+        n += c(&t.comments) + inner(&t.inner);
+        if let crate::model::TableBody::Rules(rules) = &t.body {
+            n += rules.iter().map(|r| c(&r.comments)).sum::<usize>();
+        }
+    }
+    if let Some(m) = &rules.model {
+        n += c(&m.comments) + inner(&m.inner);
     }
     for t in &rules.triggers {
         n += c(&t.comments) + inner(&t.inner);

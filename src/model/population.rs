@@ -1,0 +1,307 @@
+//! The "differentiate" declarations that need more than one customer row: where purchase
+//! history comes from (`orders`), population scores (`score`), named segments over score cells
+//! (`table`) and the BG/NBD + Gamma-Gamma model (`model`).
+
+use super::{Comments, Duration, FieldFormat, Ident, InnerComments, Spanned};
+use crate::analytics::Period;
+use crate::source::Span;
+use std::fmt;
+use std::str::FromStr;
+
+/// `orders { ... }`: where each customer's purchase history comes from, as of `as_of`: an
+/// orders file (`idic run --orders FILE`) with the columns named here, or totals already in the
+/// customer export (`count`, `last`, `spent`, `first` fields). Either or both may be declared;
+/// the file wins when it is given.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Orders {
+    /// Columns of the orders file, in the order written.
+    pub columns: Vec<OrderColumn>,
+    /// Fields of the customer export holding pre-aggregated totals, in the order written.
+    pub totals: Vec<OrderTotal>,
+    /// The unit of BTYD times (`day` when not given).
+    pub period: Option<Spanned<Period>>,
+    /// RFM frequency and monetary count only orders this recent (all when not given).
+    pub lookback: Option<Spanned<Duration>>,
+    /// What happens to orders whose customer has no row in the export.
+    pub unmatched: Option<Spanned<UnmatchedOrders>>,
+    /// What happens to customers without orders.
+    pub without_orders: Option<Spanned<WithoutOrders>>,
+    pub span: Span,
+    pub comments: Comments,
+    /// Comments before each line, keyed by its keyword.
+    pub inner: InnerComments,
+}
+
+/// A column of the orders file: `date from "Order Date" format "%Y%m%d"`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OrderColumn {
+    pub role: Spanned<OrderRole>,
+    pub column: Spanned<String>,
+    /// Date format, currency symbol, thousands separator (the others do not apply).
+    pub format: FieldFormat,
+    pub span: Span,
+    pub comments: Comments,
+}
+
+/// What a column of the orders file holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum OrderRole {
+    /// The customer id, matched against the export's key field.
+    Customer,
+    /// The order's date or datetime.
+    Date,
+    /// The order's amount.
+    Amount,
+    /// Items in the order (optional).
+    Quantity,
+}
+
+/// A field of the customer export holding a pre-aggregated total: `count orders`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OrderTotal {
+    pub kind: Spanned<TotalKind>,
+    /// The field (of the `customer` block).
+    pub field: Ident,
+    pub span: Span,
+    pub comments: Comments,
+}
+
+/// Which total a field holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TotalKind {
+    /// Number of orders (int).
+    Count,
+    /// Date of the first order (date), for the BTYD ages.
+    First,
+    /// Date of the last order (date).
+    Last,
+    /// Amount spent in all (money or decimal).
+    Spent,
+}
+
+/// `unmatched_orders`: orders of customers the export does not have.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum UnmatchedOrders {
+    /// Counted and reported in the summary (the default).
+    #[default]
+    Count,
+    /// The run stops with an error.
+    Fail,
+}
+
+/// `customers_without_orders`: customers the orders file has nothing for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum WithoutOrders {
+    /// Decided, with zero frequency and monetary and missing recency (the default).
+    #[default]
+    Keep,
+    /// Rejected with the reason "no orders".
+    Reject,
+}
+
+/// `score r = rfm_recency_days bins 5 reverse`: a population score 1..=bins of an order
+/// variable or a numeric field, by quantiles over all scored customers (or fixed edges).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Score {
+    pub name: Ident,
+    /// The variable scored: an order variable or a numeric field.
+    pub source: Ident,
+    /// The number of bins, 3 to 10 (5 when not given).
+    pub bins: Option<Spanned<u32>>,
+    /// The lowest values get the top score (recency).
+    pub reverse: bool,
+    /// How equal values are split (`together` when not given).
+    pub ties: Option<Spanned<Ties>>,
+    /// Fixed (frozen) edges, `bins - 1` of them, lowest first.
+    pub edges: Option<Spanned<Vec<f64>>>,
+    pub span: Span,
+    pub comments: Comments,
+}
+
+/// How a score treats equal values.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Ties {
+    /// Equal values always share a bin.
+    Together,
+    /// Rank quantiles, ties ordered by a hash of the salt and the customer id.
+    Hash(String),
+}
+
+/// `table name over r, f { ... }` or `table name over r, f preset rfm10`: a named segment per
+/// customer, the first rule whose score ranges hold (R, F and optionally M axes, in `over`
+/// order).
+#[derive(Debug, Clone, PartialEq)]
+pub struct CellTable {
+    pub name: Ident,
+    /// The scores of the axes: R, F and optionally M.
+    pub over: Vec<Ident>,
+    pub body: TableBody,
+    pub span: Span,
+    pub comments: Comments,
+    pub inner: InnerComments,
+}
+
+/// A table's rules: a shipped preset or written out.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TableBody {
+    Preset(Ident),
+    Rules(Vec<CellRule>),
+}
+
+/// `champions r 4..5 f 4..5`: a segment name and a score range per axis it restricts (an axis
+/// not named takes every score).
+#[derive(Debug, Clone, PartialEq)]
+pub struct CellRule {
+    pub name: Ident,
+    pub ranges: Vec<CellRange>,
+    pub span: Span,
+    pub comments: Comments,
+}
+
+/// `f 4..5`: a score and the range of it a rule takes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CellRange {
+    pub score: Ident,
+    pub range: Spanned<(u8, u8)>,
+}
+
+/// `model { horizon 12m discount 1% }`: BG/NBD and Gamma-Gamma, fitted on the population during
+/// the run (or pinned), giving every customer `p_alive`, `expected_purchases` and `model_clv`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Model {
+    /// The horizon of `expected_purchases` and `model_clv`.
+    pub horizon: Option<Spanned<Duration>>,
+    /// The monthly discount rate of `model_clv`, in percent.
+    pub discount: Option<Spanned<f64>>,
+    /// Pinned BG/NBD parameters (r, alpha, a, b): no fitting.
+    pub bgnbd: Option<Spanned<[f64; 4]>>,
+    /// Pinned Gamma-Gamma parameters (p, q, gamma): no fitting.
+    pub gamma_gamma: Option<Spanned<[f64; 3]>>,
+    pub span: Span,
+    pub comments: Comments,
+    pub inner: InnerComments,
+}
+
+/// Parameter names of the pinned models, as written.
+pub const BGNBD_PARAMS: [&str; 4] = ["r", "alpha", "a", "b"];
+pub const GAMMA_GAMMA_PARAMS: [&str; 3] = ["p", "q", "gamma"];
+
+macro_rules! words {
+    ($ty:ident, $what:literal, $($variant:ident => $word:literal),+ $(,)?) => {
+        impl $ty {
+            /// Every word, in declaration order.
+            pub const WORDS: &'static [&'static str] = &[$($word),+];
+
+            /// The word it is written as.
+            pub fn word(self) -> &'static str {
+                match self { $($ty::$variant => $word),+ }
+            }
+        }
+
+        impl FromStr for $ty {
+            type Err = String;
+
+            fn from_str(s: &str) -> Result<Self, String> {
+                match s {
+                    $($word => Ok($ty::$variant),)+
+                    _ => Err(format!(
+                        "`{s}` is not {}: expected {}",
+                        $what,
+                        Self::WORDS.iter().map(|w| format!("`{w}`")).collect::<Vec<_>>().join(", ")
+                    )),
+                }
+            }
+        }
+
+        impl fmt::Display for $ty {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.word())
+            }
+        }
+    };
+}
+
+words!(OrderRole, "an orders column", Customer => "customer", Date => "date", Amount => "amount", Quantity => "quantity");
+words!(TotalKind, "an order total", Count => "count", First => "first", Last => "last", Spent => "spent");
+words!(UnmatchedOrders, "a policy for unmatched orders", Count => "count", Fail => "fail");
+words!(WithoutOrders, "a policy for customers without orders", Keep => "keep", Reject => "reject");
+
+/// The period words, `day` and `week`.
+pub fn parse_period(s: &str) -> Result<Period, String> {
+    match s {
+        "day" => Ok(Period::Day),
+        "week" => Ok(Period::Week),
+        _ => Err(format!("`{s}` is not a period: expected `day` or `week`")),
+    }
+}
+
+/// `day` or `week`.
+pub fn period_word(p: Period) -> &'static str {
+    match p {
+        Period::Day => "day",
+        Period::Week => "week",
+    }
+}
+
+impl Orders {
+    /// The column declared for a role, if any.
+    pub fn column(&self, role: OrderRole) -> Option<&OrderColumn> {
+        self.columns.iter().find(|c| c.role.value == role)
+    }
+
+    /// The field declared for a total, if any.
+    pub fn total(&self, kind: TotalKind) -> Option<&OrderTotal> {
+        self.totals.iter().find(|t| t.kind.value == kind)
+    }
+
+    /// True when it says how to read an orders file (customer, date and amount columns).
+    pub fn reads_file(&self) -> bool {
+        [OrderRole::Customer, OrderRole::Date, OrderRole::Amount]
+            .iter()
+            .all(|&r| self.column(r).is_some())
+    }
+
+    /// True when it names export fields holding totals (at least count, last and spent).
+    pub fn has_totals(&self) -> bool {
+        [TotalKind::Count, TotalKind::Last, TotalKind::Spent]
+            .iter()
+            .all(|&k| self.total(k).is_some())
+    }
+}
+
+/// The variables an `orders` block gives every customer, RFM and BTYD named apart, with what
+/// they hold (for `check`, docs and `explain`).
+pub const ORDER_VARIABLES: [(&str, &str); 7] = [
+    (
+        "rfm_recency_days",
+        "days since the last order (missing without orders)",
+    ),
+    ("rfm_frequency", "order days in the lookback window"),
+    ("rfm_monetary", "amount spent in the lookback window"),
+    ("btyd_frequency", "repeat order days (order days - 1)"),
+    (
+        "btyd_recency",
+        "age at the last order, in periods (last - first order)",
+    ),
+    ("btyd_T", "age at as_of, in periods (as_of - first order)"),
+    (
+        "btyd_monetary_value",
+        "mean amount of the repeat order days",
+    ),
+];
+
+/// The variables a `model` block gives every customer.
+pub const MODEL_VARIABLES: [(&str, &str); 3] = [
+    (
+        "p_alive",
+        "probability the customer is still active (BG/NBD)",
+    ),
+    (
+        "expected_purchases",
+        "purchases expected over the horizon (BG/NBD)",
+    ),
+    (
+        "model_clv",
+        "value over the horizon, discounted monthly (BG/NBD + Gamma-Gamma)",
+    ),
+];
