@@ -5,6 +5,7 @@
 pub mod btyd;
 pub mod cells;
 pub mod clv;
+pub mod declared;
 pub mod orders;
 pub mod portfolio;
 pub mod scores;

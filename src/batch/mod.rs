@@ -23,7 +23,8 @@ mod survey;
 pub use summary::{Summary, Tally};
 pub use survey::Survey;
 
-use crate::engine::{Evaluator, Program};
+use crate::engine::population::{Observed, PopulationReport};
+use crate::engine::{Evaluator, Population, Program};
 use crate::io::input::{At, Row};
 use crate::io::{
     BatchReader, ColumnMap, Encoder, HeaderError, InputFormat, OutputFormat, RawRows, RecordReader,
@@ -48,6 +49,8 @@ pub struct Options {
     pub batch_bytes: usize,
     /// Show a progress bar on standard error (only drawn when it is a terminal).
     pub progress: bool,
+    /// The orders file, for a rule set with an `orders` block naming its columns.
+    pub orders: Option<std::path::PathBuf>,
 }
 
 impl Default for Options {
@@ -57,6 +60,7 @@ impl Default for Options {
             max_errors: None,
             batch_bytes: 256 * 1024,
             progress: false,
+            orders: None,
         }
     }
 }
@@ -78,6 +82,9 @@ pub enum RunError {
     Header(HeaderError),
     /// The rule set cannot read exports (a field's default does not fit its type).
     Rules(String),
+    /// The population cannot be worked out: no orders file where one is needed, one that
+    /// cannot be read, or orders that match no customer (exit code 2).
+    Population(String),
     /// More rows were rejected than `max_errors` allows (exit code 1); `last` is the reject
     /// that went over the limit, `tally` counts what was written before its batch.
     TooManyRejects {
@@ -90,7 +97,7 @@ pub enum RunError {
 impl std::fmt::Display for RunError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            RunError::Io(e) | RunError::Rules(e) => f.write_str(e),
+            RunError::Io(e) | RunError::Rules(e) | RunError::Population(e) => f.write_str(e),
             RunError::Header(e) => write!(f, "{e}"),
             RunError::TooManyRejects { limit, last, .. } => {
                 if *limit == 0 {
@@ -112,6 +119,8 @@ impl std::fmt::Display for RunError {
 pub struct Outcome {
     pub tally: Tally,
     pub survey: Survey,
+    /// Orders, score edges and the model, as the rules saw them.
+    pub population: PopulationReport,
     /// The first [`Outcome::FIRST_REJECTS`] rejects, in input order.
     pub first_rejects: Vec<Reject>,
 }
@@ -135,6 +144,8 @@ pub fn run(
     sinks: Sinks<'_>,
 ) -> Result<Outcome, RunError> {
     let records = RecordReader::new(program).map_err(RunError::Rules)?;
+    let mut population =
+        Population::new(program, as_of, options.orders.as_deref()).map_err(RunError::Population)?;
     let total = file.metadata().map(|m| m.len()).unwrap_or(0);
     let progress = progress_bar(options.progress, total);
     let open = || BatchReader::open(file, format, options.batch_bytes).map_err(read_error);
@@ -193,7 +204,39 @@ pub fn run(
         })
         .map_err(read_error)?;
 
-    // Pass 2: decide.
+    // Pass 2, when the rules need the population: every customer row once, for the score
+    // edges, the model and how the orders matched.
+    let mut observed = Observed::default();
+    if population.needs_pass(program) {
+        progress.set_message("surveying");
+        progress.set_position(0);
+        let (reader, _) = open()?;
+        in_parallel(
+            reader,
+            options.threads,
+            &progress,
+            csv::ByteRecord::new,
+            |record, rows, share: &mut Observed| {
+                rows.each(record, |at, row| {
+                    if survey.duplicate_of(at.line).is_some() {
+                        return;
+                    }
+                    if let Ok(values) = records.read(map, row, at.line) {
+                        population.observe(program, at.line, &values, share);
+                    }
+                });
+            },
+            |share| {
+                observed.merge(share);
+                Ok(())
+            },
+        )?;
+    }
+    population
+        .settle(program, observed)
+        .map_err(RunError::Population)?;
+
+    // Pass 3: decide.
     progress.set_message("deciding");
     progress.set_position(0);
     let (reader, _) = open()?;
@@ -205,6 +248,7 @@ pub fn run(
             records: &records,
             map,
             survey: &survey,
+            population: &population,
         },
         options,
         &progress,
@@ -215,6 +259,7 @@ pub fn run(
     Ok(Outcome {
         tally,
         survey,
+        population: population.report().clone(),
         first_rejects,
     })
 }
@@ -390,6 +435,7 @@ struct Context<'a> {
     records: &'a RecordReader,
     map: Option<&'a ColumnMap>,
     survey: &'a Survey,
+    population: &'a Population,
 }
 
 /// A batch of decisions as a worker finished it.
@@ -501,6 +547,11 @@ impl<'a> Worker<'a> {
                 Some(first) => Err(self.duplicate(line, row, first)),
                 None => self.cx.records.read(self.cx.map, row, line),
             };
+            let values = values.and_then(|mut values| {
+                let population = self.cx.population;
+                population.inputs(self.program, line, &mut values)?;
+                Ok(values)
+            });
             self.row(line, values, &mut done.tally, &mut done.rejects);
         });
         self.record = record;

@@ -3,6 +3,7 @@
 //! tier. Workers count their batches in a [`Tally`]; the writer adds the tallies in input order,
 //! so sums of money are the same whatever the number of threads.
 
+use crate::engine::population::{FitReport, PopulationReport};
 use crate::engine::{Decision, Program, Suppression};
 use crate::io::{Reject, RejectCode};
 use serde::Serialize;
@@ -29,6 +30,8 @@ pub struct Tally {
     pub suppressed: Vec<u64>,
     /// Per action (flat index, see [`Program::actions`]).
     pub actions: Vec<u64>,
+    /// Per table over score cells: per rule, then customers in no rule's cell.
+    pub cells: Vec<u64>,
     /// Rejects by code and column or rule.
     pub rejects: BTreeMap<(RejectCode, String), u64>,
 }
@@ -46,6 +49,7 @@ impl Tally {
             fired: vec![0; triggers],
             suppressed: vec![0; triggers * Suppression::ALL.len()],
             actions: vec![0; program.actions().count()],
+            cells: vec![0; cell_offset(program, program.table_count())],
             ..Tally::default()
         }
     }
@@ -66,6 +70,7 @@ impl Tally {
             &mut self.fired,
             &mut self.suppressed,
             &mut self.actions,
+            &mut self.cells,
         ] {
             counts.fill(0);
         }
@@ -98,6 +103,10 @@ impl Tally {
         for a in &decision.actions {
             self.actions[program.action_index(a.trigger, a.action)] += 1;
         }
+        for (t, cell) in decision.cells.iter().enumerate() {
+            let rule = cell.unwrap_or(program.table_rules(t));
+            self.cells[cell_offset(program, t) + rule] += 1;
+        }
     }
 
     /// Counts a reject.
@@ -124,6 +133,7 @@ impl Tally {
         sum(&mut self.fired, &other.fired);
         sum(&mut self.suppressed, &other.suppressed);
         sum(&mut self.actions, &other.actions);
+        sum(&mut self.cells, &other.cells);
         for (a, b) in self.tier_money.iter_mut().zip(&other.tier_money) {
             *a += b;
         }
@@ -131,6 +141,11 @@ impl Tally {
             *self.rejects.entry(key.clone()).or_default() += n;
         }
     }
+}
+
+/// Where the counts of table `t` start in [`Tally::cells`] (`t` = the table count: their size).
+fn cell_offset(program: &Program, t: usize) -> usize {
+    (0..t).map(|t| program.table_rules(t) + 1).sum()
 }
 
 /// The report of a run, in the shape of its JSON rendering.
@@ -141,11 +156,17 @@ pub struct Summary {
     pub input: InputInfo,
     pub rows: Rows,
     pub rejects: Vec<RejectCount>,
+    /// Orders, score edges and the model (absent when the rule set declares none).
+    #[serde(skip_serializing_if = "PopulationReport::is_empty")]
+    pub population: PopulationReport,
     pub segments: Vec<Count>,
     pub tiers: Vec<TierCount>,
     /// Customers per lifecycle stage (absent without a lifecycle).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub lifecycle: Vec<StageCount>,
+    /// Customers per segment of each table over score cells (absent without tables).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tables: Vec<TableCount>,
     pub triggers: Vec<TriggerCount>,
     pub actions: Vec<ActionCount>,
     /// Suppressed trigger firings by reason code.
@@ -196,6 +217,16 @@ pub struct TierCount {
     pub customers: u64,
     /// Per money field of the schema: the sum over the tier's customers, to the cent.
     pub value: Vec<FieldSum>,
+}
+
+/// Customers per segment of a table over score cells.
+#[derive(Debug, Clone, Serialize)]
+pub struct TableCount {
+    pub name: String,
+    /// Segments in rule order (rules sharing a name counted together).
+    pub segments: Vec<Count>,
+    /// Customers without scores, or in a cell no rule takes.
+    pub none: u64,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -301,6 +332,28 @@ impl Summary {
                     customers: tally.stages[i],
                 })
                 .collect(),
+            tables: (0..program.table_count())
+                .map(|t| {
+                    let offset = cell_offset(program, t);
+                    let rules = program.table_rules(t);
+                    let segments = program
+                        .table_segments(t)
+                        .into_iter()
+                        .map(|name| {
+                            let customers = (0..rules)
+                                .filter(|&i| program.table_segment(t, i) == name)
+                                .map(|i| tally.cells[offset + i])
+                                .sum();
+                            count(name, customers)
+                        })
+                        .collect();
+                    TableCount {
+                        name: program.table_name(t).to_string(),
+                        segments,
+                        none: tally.cells[offset + rules],
+                    }
+                })
+                .collect(),
             triggers: program
                 .trigger_names()
                 .enumerate()
@@ -331,9 +384,16 @@ impl Summary {
                     count(why.code(), total)
                 })
                 .collect(),
+            population: PopulationReport::default(),
             threads: info.threads,
             elapsed_seconds: (info.elapsed_seconds * 1000.0).round() / 1000.0,
         }
+    }
+
+    /// The same summary with the population the rules saw.
+    pub fn with_population(mut self, population: PopulationReport) -> Summary {
+        self.population = population;
+        self
     }
 
     /// The summary as pretty JSON.
@@ -369,6 +429,8 @@ impl Summary {
             };
             let _ = writeln!(out, "{label:<9} {:>8} {}{at}", group(r.count), r.code);
         }
+
+        population_text(&self.population, &mut out);
 
         let width = |names: &mut dyn Iterator<Item = usize>| names.max().unwrap_or(0).max(8);
         let w = width(&mut self.segments.iter().map(|s| s.name.len()));
@@ -415,6 +477,21 @@ impl Summary {
             }
         }
 
+        for t in &self.tables {
+            let w = width(
+                &mut t
+                    .segments
+                    .iter()
+                    .map(|s| s.name.len())
+                    .chain([t.name.len(), 6]),
+            );
+            let _ = writeln!(out, "\n{:<w$}  {:>10}", t.name, "customers");
+            for s in &t.segments {
+                let _ = writeln!(out, "{:<w$}  {:>10}", s.name, group(s.count));
+            }
+            let _ = writeln!(out, "{:<w$}  {:>10}", "(none)", group(t.none));
+        }
+
         let w = width(&mut self.triggers.iter().map(|t| t.name.len()));
         let _ = write!(out, "\n{:<w$}  {:>10}", "trigger", "fired");
         let reasons: Vec<&str> = self.suppressed.iter().map(|c| c.name.as_str()).collect();
@@ -453,6 +530,114 @@ impl Summary {
 }
 
 /// `x` rounded to the cent.
+/// The orders, scores and model lines of the text summary.
+fn population_text(p: &PopulationReport, out: &mut String) {
+    if let Some(o) = &p.orders {
+        match (&o.file, &o.tally) {
+            (Some(file), Some(t)) => {
+                let _ = writeln!(
+                    out,
+                    "orders    {file}: {} rows, {} used ({} purchase days), {} after as_of, {} rejected",
+                    group(t.rows),
+                    group(t.used),
+                    group(t.purchases),
+                    group(t.after_as_of),
+                    group(t.rejected)
+                );
+                let _ = writeln!(
+                    out,
+                    "          {} customers of the orders file have no row in the export",
+                    group(o.unmatched_customers)
+                );
+            }
+            _ => {
+                let _ = writeln!(out, "orders    totals from the export's fields");
+            }
+        }
+        let policy = if o.without_orders_policy == "reject" {
+            "rejected"
+        } else {
+            "kept"
+        };
+        let _ = writeln!(
+            out,
+            "          {} customers without orders ({policy})",
+            group(o.customers_without_orders)
+        );
+    }
+    for (i, s) in p.scores.iter().enumerate() {
+        let label = if i == 0 { "scores" } else { "" };
+        let edges: Vec<String> = s.edges.iter().map(f64::to_string).collect();
+        let over = if s.method == "fixed" {
+            "fixed".to_string()
+        } else {
+            format!(
+                "{}, over {} customers",
+                s.method,
+                group(s.population as u64)
+            )
+        };
+        let empty = if s.empty_scores.is_empty() {
+            String::new()
+        } else {
+            let e: Vec<String> = s.empty_scores.iter().map(u8::to_string).collect();
+            format!("; no customer scored {}", e.join(", "))
+        };
+        let _ = writeln!(
+            out,
+            "{label:<9} {} = {} in {} bins{} ({over}): edges [{}]{empty}",
+            s.name,
+            s.reads,
+            s.bins,
+            if s.reverse { " reversed" } else { "" },
+            edges.join(", ")
+        );
+    }
+    if let Some(m) = &p.model {
+        let fit = |f: &Option<FitReport>| match f {
+            Some(f) => format!(
+                "fitted on {} customers, log-likelihood {:.3}",
+                group(f.customers as u64),
+                f.log_likelihood
+            ),
+            None => "pinned".to_string(),
+        };
+        if let Some(b) = &m.bgnbd {
+            let _ = writeln!(
+                out,
+                "model     BG/NBD r {:.4} alpha {:.4} a {:.4} b {:.4} ({})",
+                b.r,
+                b.alpha,
+                b.a,
+                b.b,
+                fit(&m.bgnbd_fit)
+            );
+        }
+        if let Some(g) = &m.gamma_gamma {
+            let _ = writeln!(
+                out,
+                "          Gamma-Gamma p {:.4} q {:.4} gamma {:.4} ({})",
+                g.p,
+                g.q,
+                g.v,
+                fit(&m.gamma_gamma_fit)
+            );
+        }
+        if let Some(e) = &m.error {
+            let _ = writeln!(
+                out,
+                "model     not fitted: {e}; p_alive, expected_purchases and model_clv are missing"
+            );
+        }
+        let _ = writeln!(
+            out,
+            "          horizon {} months, discount {}% a month",
+            m.horizon_months, m.monthly_discount_percent
+        );
+    }
+}
+
+/// Rounds to cents.
 pub fn cents(x: f64) -> f64 {
     (x * 100.0).round() / 100.0
 }

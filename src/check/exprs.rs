@@ -178,7 +178,7 @@ pub fn check(rules: &RuleSet, names: &Names, sources: &Sources, out: &mut Vec<Di
                 used.insert(names.vars.get_key_value(name).expect("known").0);
             }
             if matches!(unit.place, Place::Metric | Place::Segment)
-                && !matches!(kind, Kind::Field(_))
+                && matches!(kind, Kind::Metric | Kind::Segment)
             {
                 let name = names.vars.get_key_value(name).expect("known").0.as_str();
                 deps.entry(unit.name).or_default().push((
@@ -383,7 +383,7 @@ fn type_of(name: &str, names: &Names, metrics: &HashMap<&str, ValueType>) -> Opt
         _ => {}
     }
     Some(match names.kind(name)? {
-        Kind::Field(t) => t.into(),
+        Kind::Field(t) | Kind::Population(_, t) => t.into(),
         Kind::Metric => metrics.get(name).copied().unwrap_or(ValueType::Unknown),
         Kind::Segment => ValueType::Bool,
     })

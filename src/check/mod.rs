@@ -2,6 +2,7 @@
 //!
 //! Passes, each in its own module: [`schema`] (fields, key, formats), [`names`] (one namespace
 //! for fields, metrics and segments; duplicates), [`tiers`] (catch-all, unreachable tiers),
+//! [`population`] (orders, scores, tables over score cells, the model),
 //! [`triggers`] (activity, channel, consent, actions), [`exprs`] (compile every expression,
 //! unknown names, cycles, types, resource limits, lints) and [`test_cases`] (dates, customers
 //! and expectations of the tests a rule set carries). Semantic checks run only when the
@@ -9,6 +10,7 @@
 
 mod exprs;
 mod names;
+mod population;
 mod schema;
 mod test_cases;
 mod tiers;
@@ -87,6 +89,7 @@ pub fn check_rules(rules: &RuleSet, sources: &Sources, origin: &Path) -> Vec<Dia
     schema::check(rules, &mut out);
     let names = Names::collect(rules, sources, &mut out);
     tiers::check(rules, &mut out);
+    population::check(rules, &names, &mut out);
     triggers::check(rules, &names, &mut out);
     exprs::check(rules, &names, sources, &mut out);
     test_cases::check(rules, sources, &mut out);

@@ -2,7 +2,7 @@
 //! variables in expressions); tiers, triggers and each trigger's actions have their own.
 
 use crate::diagnostics::Diagnostic;
-use crate::model::{FieldType, Ident, RuleSet};
+use crate::model::{FieldType, Ident, Origin, RuleSet, Spanned};
 use crate::source::{Sources, Span};
 use std::collections::HashMap;
 
@@ -10,6 +10,9 @@ use std::collections::HashMap;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
     Field(FieldType),
+    /// Computed from the whole population before any customer is decided (order variables,
+    /// scores, tables, model variables); typed like a field.
+    Population(Origin, FieldType),
     Metric,
     Segment,
 }
@@ -18,6 +21,7 @@ impl Kind {
     pub fn word(self) -> &'static str {
         match self {
             Kind::Field(_) => "field",
+            Kind::Population(origin, _) => origin.word(),
             Kind::Metric => "metric",
             Kind::Segment => "segment",
         }
@@ -38,8 +42,19 @@ impl Names {
     pub fn collect(rules: &RuleSet, sources: &Sources, out: &mut Vec<Diagnostic>) -> Names {
         let mut names = Names::default();
         let fields = rules.schema.iter().flat_map(|s| &s.fields);
+        let population: Vec<(Ident, Kind)> = rules
+            .population_variables()
+            .into_iter()
+            .map(|v| {
+                (
+                    Spanned::new(v.name, v.span),
+                    Kind::Population(v.origin, v.ty),
+                )
+            })
+            .collect();
         let vars = fields
             .map(|f| (&f.name, Kind::Field(f.ty.value)))
+            .chain(population.iter().map(|(name, kind)| (name, *kind)))
             .chain(rules.metrics.iter().map(|m| (&m.name, Kind::Metric)))
             .chain(rules.segments.iter().map(|s| (&s.name, Kind::Segment)));
         for (name, kind) in vars {

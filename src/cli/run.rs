@@ -27,6 +27,10 @@ pub struct Args {
     /// The export's format [default: from its extension; csv for standard input].
     #[arg(long, value_enum, value_name = "FORMAT")]
     input_format: Option<InputFormat>,
+    /// The orders file (CSV with a header, JSONL, or whitespace-separated `.txt`), read as the
+    /// rule set's `orders` block says.
+    #[arg(long, value_name = "FILE")]
+    orders: Option<PathBuf>,
     /// The date to decide at: YYYY-MM-DD, or `today` for the wall-clock date [default: the rule
     /// set's `as_of`].
     #[arg(long, value_name = "DATE")]
@@ -146,6 +150,7 @@ pub fn run(args: Args) -> Exit {
             args.max_errors
         },
         progress: !args.quiet && std::io::stderr().is_terminal(),
+        orders: args.orders.clone(),
         ..Options::default()
     };
     let started = Instant::now();
@@ -183,7 +188,8 @@ pub fn run(args: Args) -> Exit {
             threads: options.threads,
             elapsed_seconds: started.elapsed().as_secs_f64(),
         },
-    );
+    )
+    .with_population(outcome.population.clone());
     for output in [Some(out), rejects].into_iter().flatten() {
         if let Err(e) = output.commit() {
             return usage(format!("cannot write the output: {e}"));

@@ -19,6 +19,9 @@ pub struct Decision {
     pub tier: Option<usize>,
     /// The lifecycle stage, by index; `None` when the rule set declares no lifecycle.
     pub stage: Option<usize>,
+    /// Per table over score cells, the segment (by rule index); `None` for a customer without
+    /// scores or in a cell no rule takes.
+    pub cells: Vec<Option<usize>>,
     /// Triggers that fired, by index, highest priority first (declaration order among equals).
     pub fired: Vec<usize>,
     /// Triggers whose condition held but that did not fire, and why, in declaration order.
@@ -60,7 +63,7 @@ impl Suppression {
 
 impl Decision {
     /// Appends the decision as one JSON line:
-    /// `{"id":..,"tier":..,("stage":.. with a lifecycle),"segments":[..],"triggers":[..],"actions":[{"trigger":..,"action":..,
+    /// `{"id":..,"tier":..,("stage":.. with a lifecycle),("tables":{"name":..} with tables),"segments":[..],"triggers":[..],"actions":[{"trigger":..,"action":..,
     /// "template":..,"offer":..,"params":{..}}],"suppressed":[{"trigger":..,"reason":..}]}`.
     pub fn write_json(&self, program: &Program, out: &mut Vec<u8>) {
         out.extend_from_slice(b"{\"id\":");
@@ -76,6 +79,21 @@ impl Decision {
                 Some(s) => json_str(out, program.stage_name(s)),
                 None => out.extend_from_slice(b"null"),
             }
+        }
+        if program.table_count() > 0 {
+            out.extend_from_slice(b",\"tables\":{");
+            for (t, cell) in self.cells.iter().enumerate() {
+                if t > 0 {
+                    out.push(b',');
+                }
+                json_str(out, program.table_name(t));
+                out.push(b':');
+                match cell {
+                    Some(i) => json_str(out, program.table_segment(t, *i)),
+                    None => out.extend_from_slice(b"null"),
+                }
+            }
+            out.push(b'}');
         }
         out.extend_from_slice(b",\"segments\":");
         json_names(out, self.segments.iter().map(|&s| program.segment_name(s)));
@@ -157,17 +175,23 @@ impl Decision {
                 .join(";"),
             String::from_utf8(params).expect("JSON is UTF-8"),
         ];
+        let mut at = 2;
         if program.has_lifecycle() {
             let stage = self.stage.map_or("", |s| program.stage_name(s));
-            cells.insert(2, stage.to_string());
+            cells.insert(at, stage.to_string());
+            at += 1;
+        }
+        for (t, cell) in self.cells.iter().enumerate() {
+            let segment = cell.map_or("", |i| program.table_segment(t, i));
+            cells.insert(at + t, segment.to_string());
         }
         cells
     }
 }
 
 /// The columns of CSV decisions: `stage` (after `tier`) only when the rule set declares a
-/// lifecycle.
-pub fn csv_header(program: &Program) -> Vec<&'static str> {
+/// lifecycle, then one column per table over score cells, named after it.
+pub fn csv_header(program: &Program) -> Vec<&str> {
     let mut header = vec![
         "id",
         "tier",
@@ -179,8 +203,13 @@ pub fn csv_header(program: &Program) -> Vec<&'static str> {
         "suppressed",
         "params",
     ];
+    let mut at = 2;
     if program.has_lifecycle() {
-        header.insert(2, "stage");
+        header.insert(at, "stage");
+        at += 1;
+    }
+    for t in 0..program.table_count() {
+        header.insert(at + t, program.table_name(t));
     }
     header
 }

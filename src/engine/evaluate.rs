@@ -131,12 +131,17 @@ impl<'p> Evaluator<'p> {
     }
 
     /// Decides for one customer, given the values of the schema's fields in declaration order
-    /// (as [`crate::io::RecordReader`] makes them).
+    /// (as [`crate::io::RecordReader`] makes them), optionally followed by its population
+    /// variables (as [`super::Population::inputs`] appends them; missing when not given).
     pub fn evaluate(&mut self, fields: Vec<Dynamic>) -> Result<Decision, EvalError> {
         let program = self.program;
-        debug_assert_eq!(fields.len(), program.fields().len());
+        debug_assert!(fields.len() == program.fields().len() || fields.len() == program.inputs());
+        let given = fields.len();
         for (slot, value) in self.slots.iter_mut().zip(fields) {
             *slot = value;
+        }
+        for slot in &mut self.slots[given..program.inputs()] {
+            *slot = Dynamic::UNIT;
         }
         let mut decision = Decision {
             id: super::decision::text(&self.slots[program.key_field()]),
@@ -160,6 +165,9 @@ impl<'p> Evaluator<'p> {
             }
         }
 
+        decision.cells = (0..program.table_count())
+            .map(|t| program.table_cell(t, &self.slots))
+            .collect();
         decision.tier = self.first_match(&program.tiers, program.tier_slot(), Rung::Tier)?;
         decision.stage = self.first_match(&program.stages, program.stage_slot(), Rung::Stage)?;
 

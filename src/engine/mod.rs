@@ -5,9 +5,11 @@
 mod decision;
 mod evaluate;
 pub mod explain;
+pub mod population;
 mod program;
 
 pub use decision::{csv_header, display, text, ActionOutcome, Decision, Suppression};
 pub use evaluate::{EvalError, Evaluator};
 pub use explain::{explain, Explanation};
+pub use population::Population;
 pub use program::{LoadError, Program, TestPlace};

@@ -79,16 +79,29 @@ pub(crate) enum Piece {
     AsOf,
 }
 
+/// A table over score cells: its slot, name and segment names (rule order; a name may repeat).
+#[derive(Debug, Clone)]
+pub(crate) struct TablePlan {
+    pub slot: usize,
+    pub name: String,
+    pub segments: Vec<String>,
+}
+
 /// A rule set ready to evaluate; `Send + Sync`, shared by all workers of a run.
 #[derive(Debug, Clone)]
 pub struct Program {
     rules: RuleSet,
     name: String,
     hash: String,
-    /// Slot names: fields (schema order), metrics, segments, then `tier` and `stage`.
+    /// Slot names: fields (schema order), population variables (see
+    /// [`RuleSet::population_variables`]), metrics, segments, then `tier` and `stage`.
     slots: Vec<String>,
     slot_of: HashMap<String, usize>,
     key: usize,
+    /// How many population variables follow the fields.
+    population: usize,
+    /// Tables over score cells.
+    tables: Vec<TablePlan>,
     pub(crate) units: Vec<Unit>,
     pub(crate) steps: Vec<Step>,
     pub(crate) tiers: Vec<TierPlan>,
@@ -176,10 +189,12 @@ impl Program {
             .position(|f| f.key)
             .ok_or_else(no_schema)?;
 
+        let population = rules.population_variables();
         let slots: Vec<String> = schema
             .fields
             .iter()
             .map(|f| f.name.value.clone())
+            .chain(population.iter().map(|v| v.name.clone()))
             .chain(rules.metrics.iter().map(|m| m.name.value.clone()))
             .chain(rules.segments.iter().map(|s| s.name.value.clone()))
             .chain(["tier".to_string(), "stage".to_string()])
@@ -240,6 +255,18 @@ impl Program {
                 TestPlace { file, line, base }
             })
             .collect();
+        let tables = rules
+            .tables
+            .iter()
+            .filter_map(|t| {
+                let grid = crate::analytics::declared::cell_table(t, &rules.scores)?;
+                Some(TablePlan {
+                    slot: slot_of[&t.name.value],
+                    name: t.name.value.clone(),
+                    segments: grid.rules().iter().map(|r| r.name.clone()).collect(),
+                })
+            })
+            .collect();
         let settings = rules.settings.as_ref();
         Ok(Program {
             test_places,
@@ -253,6 +280,8 @@ impl Program {
             slots,
             slot_of,
             key,
+            population: population.len(),
+            tables,
             steps,
             tiers,
             stages,
@@ -479,12 +508,59 @@ impl Program {
 
     /// The first slot of the metrics (fields come before).
     pub(crate) fn metric_slot(&self, i: usize) -> usize {
-        self.fields().len() + i
+        self.inputs() + i
     }
 
     /// The slot of segment `i`.
     pub(crate) fn segment_slot(&self, i: usize) -> usize {
-        self.fields().len() + self.rules.metrics.len() + i
+        self.inputs() + self.rules.metrics.len() + i
+    }
+
+    /// How many tables over score cells the rule set declares.
+    pub fn table_count(&self) -> usize {
+        self.tables.len()
+    }
+
+    /// The name of table `t`.
+    pub fn table_name(&self, t: usize) -> &str {
+        &self.tables[t].name
+    }
+
+    /// How many rules table `t` has.
+    pub fn table_rules(&self, t: usize) -> usize {
+        self.tables[t].segments.len()
+    }
+
+    /// The segment of rule `i` of table `t`.
+    pub fn table_segment(&self, t: usize, i: usize) -> &str {
+        &self.tables[t].segments[i]
+    }
+
+    /// The rule of table `t` a customer's slot values put it under (the first rule with its
+    /// segment name: rules sharing a name count as one segment).
+    pub(crate) fn table_cell(&self, t: usize, slots: &[rhai::Dynamic]) -> Option<usize> {
+        let table = &self.tables[t];
+        let value = slots[table.slot].read_lock::<rhai::ImmutableString>()?;
+        table
+            .segments
+            .iter()
+            .position(|s| s.as_str() == value.as_str())
+    }
+
+    /// The segment names of table `t`, each once, in rule order.
+    pub fn table_segments(&self, t: usize) -> Vec<&str> {
+        let mut out: Vec<&str> = Vec::new();
+        for s in &self.tables[t].segments {
+            if !out.contains(&s.as_str()) {
+                out.push(s);
+            }
+        }
+        out
+    }
+
+    /// How many values a customer comes with: its fields, then its population variables.
+    pub fn inputs(&self) -> usize {
+        self.fields().len() + self.population
     }
 }
 

@@ -25,6 +25,8 @@ pub enum RejectCode {
     DuplicateId,
     /// A rule failed at run time for this customer.
     RuleFailed,
+    /// The customer has no orders, and the rule set rejects such customers.
+    NoOrders,
 }
 
 impl RejectCode {
@@ -38,6 +40,7 @@ impl RejectCode {
             RejectCode::BadValue => "bad-value",
             RejectCode::DuplicateId => "duplicate-id",
             RejectCode::RuleFailed => "rule-failed",
+            RejectCode::NoOrders => "no-orders",
         }
     }
 }

@@ -305,3 +305,87 @@ pub const MODEL_VARIABLES: [(&str, &str); 3] = [
         "value over the horizon, discounted monthly (BG/NBD + Gamma-Gamma)",
     ),
 ];
+
+/// Where a population variable comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Origin {
+    /// The `orders` block (RFM and BTYD summaries).
+    Orders,
+    /// A `score`.
+    Score,
+    /// A `table` over score cells.
+    Table,
+    /// The `model` block.
+    Model,
+}
+
+impl Origin {
+    /// What a variable of this origin is called, in messages.
+    pub fn word(self) -> &'static str {
+        match self {
+            Origin::Orders => "order variable",
+            Origin::Score => "score",
+            Origin::Table => "table",
+            Origin::Model => "model variable",
+        }
+    }
+}
+
+/// A variable computed from the whole population before any customer is decided: readable by
+/// metrics, segments, tiers, stages, triggers and parameters like a field.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PopulationVariable {
+    pub name: String,
+    pub origin: Origin,
+    /// Its type, as a field's.
+    pub ty: super::FieldType,
+    /// Where it is declared.
+    pub span: Span,
+}
+
+impl super::RuleSet {
+    /// The population variables, in slot order: order variables, scores, tables, model
+    /// variables.
+    pub fn population_variables(&self) -> Vec<PopulationVariable> {
+        use super::FieldType;
+        let var = |name: &str, origin, ty, span| PopulationVariable {
+            name: name.to_string(),
+            origin,
+            ty,
+            span,
+        };
+        let mut out = Vec::new();
+        if let Some(o) = &self.orders {
+            for (name, _) in ORDER_VARIABLES {
+                let ty = match name {
+                    "rfm_recency_days" | "rfm_frequency" => FieldType::Int,
+                    "rfm_monetary" => FieldType::Money,
+                    _ => FieldType::Decimal,
+                };
+                out.push(var(name, Origin::Orders, ty, o.span));
+            }
+        }
+        for s in &self.scores {
+            out.push(var(
+                &s.name.value,
+                Origin::Score,
+                FieldType::Int,
+                s.name.span,
+            ));
+        }
+        for t in &self.tables {
+            out.push(var(
+                &t.name.value,
+                Origin::Table,
+                FieldType::String,
+                t.name.span,
+            ));
+        }
+        if let Some(m) = &self.model {
+            for (name, _) in MODEL_VARIABLES {
+                out.push(var(name, Origin::Model, FieldType::Decimal, m.span));
+            }
+        }
+        out
+    }
+}

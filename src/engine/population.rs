@@ -1,0 +1,752 @@
+//! What the rules read about the whole population, worked out before the first decision:
+//! each customer's order summaries (from an orders file or from totals in the export), the
+//! population scores, the tables over score cells and the BG/NBD + Gamma-Gamma model.
+//!
+//! A run builds it in three steps: [`Population::new`] reads the orders file (if the rule set
+//! has one and the run was given it); when the rule set needs the population (scores, a model,
+//! or an orders file whose unmatched customers must be counted), every customer row goes
+//! through [`Population::observe`] into an [`Observed`] (one per worker, merged in any order),
+//! and [`Population::settle`] finds the score edges and fits the model; then
+//! [`Population::inputs`] gives each customer's values, appended to its fields.
+//!
+//! Memory: the orders file's histories (per customer one `(day, amount)` pair per purchase
+//! day), and per observed customer one `f64` per quantile score and, with a model, its BTYD
+//! summary (32 bytes).
+
+use super::Program;
+use crate::analytics::btyd::{self, BgNbd, BgNbdFit, ClvOptions, GammaGamma, GammaGammaFit};
+use crate::analytics::orders::{read_orders, History, OrderFormat, OrderTally};
+use crate::analytics::scores::{Collector, Scorer};
+use crate::analytics::{cells, declared, Btyd, Period};
+use crate::batch::summary::cents;
+use crate::io::{Reject, RejectCode};
+use crate::model::{DurationUnit, TotalKind, UnmatchedOrders, WithoutOrders, ORDER_VARIABLES};
+use chrono::{NaiveDate, NaiveDateTime};
+use rhai::{Dynamic, ImmutableString};
+use serde::Serialize;
+use std::collections::HashMap;
+use std::path::Path;
+
+/// Where the order summaries come from.
+#[derive(Debug)]
+enum Source {
+    /// An orders file, aggregated per customer.
+    File {
+        ids: HashMap<Box<str>, u32>,
+        histories: Vec<History>,
+        tally: OrderTally,
+        path: String,
+    },
+    /// Totals in the export's fields (field indexes).
+    Totals {
+        count: usize,
+        last: usize,
+        spent: usize,
+        first: Option<usize>,
+    },
+}
+
+/// What a score reads.
+#[derive(Debug, Clone, Copy)]
+enum Reads {
+    /// One of [`ORDER_VARIABLES`], by index.
+    Order(usize),
+    /// A numeric field, by index.
+    Field(usize),
+}
+
+/// One customer's order summaries.
+#[derive(Debug, Clone, Copy, Default)]
+struct Summaries {
+    /// Whether the customer has orders at all.
+    has_orders: bool,
+    /// Days since the last order (none without orders, or none in the lookback window).
+    recency_days: Option<i64>,
+    frequency: u32,
+    monetary: f64,
+    btyd: Option<Btyd>,
+}
+
+impl Summaries {
+    /// The order variables, in [`ORDER_VARIABLES`] order.
+    fn values(&self) -> [Option<f64>; 7] {
+        let b = self.btyd;
+        [
+            self.recency_days.map(|d| d as f64),
+            Some(f64::from(self.frequency)),
+            Some(self.monetary),
+            b.map(|b| b.frequency),
+            b.map(|b| b.recency),
+            b.map(|b| b.t),
+            b.map(|b| b.monetary_value),
+        ]
+    }
+}
+
+/// The fitted (or pinned) model and how far it looks.
+#[derive(Debug, Clone)]
+struct Fitted {
+    bgnbd: BgNbd,
+    gamma_gamma: GammaGamma,
+    /// The horizon in the period's unit.
+    horizon: f64,
+    clv: ClvOptions,
+}
+
+/// A worker's share of the population pass ([`Population::observe`]), or all of it merged.
+#[derive(Debug, Default)]
+pub struct Observed {
+    collectors: Vec<Collector>,
+    btyd: Vec<Btyd>,
+    /// Indexes of the orders file's customers seen in the export.
+    matched: Vec<u32>,
+    without_orders: u64,
+}
+
+impl Observed {
+    /// Takes in a worker's share, leaving it empty (any order gives the same result).
+    pub fn merge(&mut self, share: &mut Observed) {
+        let collectors = std::mem::take(&mut share.collectors);
+        if self.collectors.is_empty() {
+            self.collectors = collectors;
+        } else {
+            for (mine, theirs) in self.collectors.iter_mut().zip(collectors) {
+                // Both come from the same specs.
+                let _ = mine.merge(theirs);
+            }
+        }
+        self.btyd.append(&mut share.btyd);
+        self.matched.append(&mut share.matched);
+        self.without_orders += std::mem::take(&mut share.without_orders);
+    }
+}
+
+/// The population: built once per run, shared by every worker.
+#[derive(Debug)]
+pub struct Population {
+    as_of: NaiveDate,
+    period: Period,
+    lookback: Option<u32>,
+    source: Option<Source>,
+    without_orders: WithoutOrders,
+    unmatched_policy: UnmatchedOrders,
+    reads: Vec<Reads>,
+    key: usize,
+    scorers: Vec<Option<Scorer>>,
+    tables: Vec<(cells::Table, [usize; 3], Vec<String>)>,
+    model: Option<Result<Fitted, String>>,
+    /// For the summary.
+    report: PopulationReport,
+}
+
+/// What the population looked like, for the summary.
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct PopulationReport {
+    /// The orders (absent without an `orders` block).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub orders: Option<OrdersReport>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub scores: Vec<ScoreReport>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub model: Option<ModelReport>,
+}
+
+impl PopulationReport {
+    /// Whether there is nothing to report.
+    pub fn is_empty(&self) -> bool {
+        self.orders.is_none() && self.scores.is_empty() && self.model.is_none()
+    }
+}
+
+/// Where orders came from and how they matched the customers.
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct OrdersReport {
+    /// `file` or `totals`.
+    pub source: &'static str,
+    /// The orders file, when there was one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
+    /// What reading the orders file did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tally: Option<OrderTally>,
+    /// Customers of the orders file without a row in the export.
+    pub unmatched_customers: u64,
+    /// Customers of the export without orders.
+    pub customers_without_orders: u64,
+    /// `keep` or `reject`.
+    pub without_orders_policy: &'static str,
+}
+
+/// A score's effective edges.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct ScoreReport {
+    pub name: String,
+    pub reads: String,
+    pub bins: u8,
+    pub reverse: bool,
+    /// `together`, `hash` or `fixed`.
+    pub method: &'static str,
+    /// Customers the edges were found over (0 for fixed edges).
+    pub population: usize,
+    /// `bins - 1` edges, as `edges [...]` would freeze them.
+    pub edges: Vec<f64>,
+    /// Scores no customer got.
+    pub empty_scores: Vec<u8>,
+}
+
+/// The model's parameters and fit.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct ModelReport {
+    /// `fitted` or `pinned`.
+    pub parameters: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bgnbd: Option<BgNbd>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bgnbd_fit: Option<FitReport>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub gamma_gamma: Option<GammaGamma>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub gamma_gamma_fit: Option<FitReport>,
+    /// Why the model could not be fitted (its variables are then missing).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    pub horizon_months: u32,
+    pub monthly_discount_percent: f64,
+}
+
+/// How a fit went.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct FitReport {
+    pub customers: usize,
+    pub log_likelihood: f64,
+    pub iterations: u32,
+}
+
+/// Why a run cannot start or go on.
+pub type PopulationError = String;
+
+impl Population {
+    /// Prepares the population of `program` as of `as_of`, reading the orders file when the rule
+    /// set has an `orders` block naming its columns and `orders` is given.
+    pub fn new(
+        program: &Program,
+        as_of: NaiveDate,
+        orders: Option<&Path>,
+    ) -> Result<Population, PopulationError> {
+        let rules = program.rules();
+        let block = rules.orders.as_ref();
+        let period = block
+            .and_then(|o| o.period.as_ref())
+            .map_or(Period::Day, |p| p.value);
+        let lookback = block.and_then(|o| o.lookback.as_ref()).map(|l| {
+            let d = l.value;
+            match d.unit {
+                DurationUnit::Days => d.amount,
+                DurationUnit::Weeks => d.amount * 7,
+                DurationUnit::Months => d.amount * 30,
+            }
+        });
+        let field = |name: &str| program.fields().iter().position(|f| f.name.value == name);
+        let source = match (block, orders) {
+            (None, Some(path)) => {
+                return Err(format!(
+                    "`--orders {}` was given, but the rule set has no `orders` block saying how to read it",
+                    path.display()
+                ))
+            }
+            (None, None) => None,
+            (Some(block), Some(path)) => {
+                let Some(columns) = declared::order_columns(block) else {
+                    return Err(format!(
+                        "`--orders {}` was given, but the rule set's `orders` block names no orders-file columns (`customer`, `date`, `amount`)",
+                        path.display()
+                    ));
+                };
+                let format = OrderFormat::of(path).ok_or_else(|| {
+                    format!(
+                        "cannot tell the format of the orders file `{}`: name it .csv, .jsonl or .txt",
+                        path.display()
+                    )
+                })?;
+                let read = read_orders(path, format, &columns, as_of)
+                    .map_err(|e| format!("cannot read the orders file `{}`: {e}", path.display()))?;
+                let ids = read
+                    .customers
+                    .iter()
+                    .enumerate()
+                    .map(|(i, h)| (h.customer.clone().into_boxed_str(), i as u32))
+                    .collect();
+                Some(Source::File {
+                    ids,
+                    histories: read.customers,
+                    tally: read.tally,
+                    path: path.display().to_string(),
+                })
+            }
+            (Some(block), None) => {
+                if !block.has_totals() {
+                    return Err(
+                        "the rule set reads orders from a file: give it with `--orders FILE`".into(),
+                    );
+                }
+                let total = |kind| block.total(kind).and_then(|t| field(&t.field.value));
+                Some(Source::Totals {
+                    count: total(TotalKind::Count).ok_or("the `count` total is not a field")?,
+                    last: total(TotalKind::Last).ok_or("the `last` total is not a field")?,
+                    spent: total(TotalKind::Spent).ok_or("the `spent` total is not a field")?,
+                    first: total(TotalKind::First),
+                })
+            }
+        };
+        let reads = rules
+            .scores
+            .iter()
+            .map(|s| {
+                let name = s.source.value.as_str();
+                match ORDER_VARIABLES.iter().position(|(v, _)| *v == name) {
+                    Some(i) if block.is_some() => Reads::Order(i),
+                    _ => Reads::Field(field(name).unwrap_or(0)),
+                }
+            })
+            .collect();
+        let tables = rules
+            .tables
+            .iter()
+            .filter_map(|t| {
+                let grid = declared::cell_table(t, &rules.scores)?;
+                let mut axes = [usize::MAX; 3];
+                for (i, name) in t.over.iter().enumerate() {
+                    axes[i] = rules
+                        .scores
+                        .iter()
+                        .position(|s| s.name.value == name.value)?;
+                }
+                let names = grid.rules().iter().map(|r| r.name.clone()).collect();
+                Some((grid, axes, names))
+            })
+            .collect();
+        Ok(Population {
+            as_of,
+            period,
+            lookback,
+            without_orders: block
+                .and_then(|o| o.without_orders.as_ref())
+                .map_or_else(WithoutOrders::default, |p| p.value),
+            unmatched_policy: block
+                .and_then(|o| o.unmatched.as_ref())
+                .map_or_else(UnmatchedOrders::default, |p| p.value),
+            reads,
+            key: program.key_field(),
+            scorers: Vec::new(),
+            tables,
+            model: None,
+            report: PopulationReport::default(),
+            source,
+        })
+    }
+
+    /// Whether the population must be observed before deciding: scores to find edges for, a
+    /// model to fit, or an orders file whose unmatched customers must be known.
+    pub fn needs_pass(&self, program: &Program) -> bool {
+        let rules = program.rules();
+        !rules.scores.is_empty()
+            || rules.model.is_some()
+            || matches!(self.source, Some(Source::File { .. }))
+    }
+
+    /// Notes one customer row (its field values, as read) in a worker's share.
+    pub fn observe(&self, program: &Program, line: u64, fields: &[Dynamic], share: &mut Observed) {
+        if share.collectors.len() != program.rules().scores.len() {
+            share.collectors = program
+                .rules()
+                .scores
+                .iter()
+                .map(|s| Collector::new(declared::score_spec(s).expect("a checked score")))
+                .collect();
+        }
+        // A row rejected here is rejected again, and counted, when deciding.
+        let Ok((summaries, matched)) = self.summaries(program, line, fields) else {
+            return;
+        };
+        if let Some(i) = matched {
+            share.matched.push(i);
+        }
+        if !summaries.has_orders {
+            share.without_orders += 1;
+            if self.without_orders == WithoutOrders::Reject {
+                return;
+            }
+        }
+        let id = super::text(&fields[self.key]);
+        for (collector, reads) in share.collectors.iter_mut().zip(&self.reads) {
+            if let Some(v) = self.read(*reads, &summaries, fields) {
+                // Values are finite: day counts, sums of finite amounts, typed numbers.
+                let _ = collector.push(v, &id);
+            }
+        }
+        if let Some(b) = summaries.btyd.filter(|_| program.rules().model.is_some()) {
+            share.btyd.push(b);
+        }
+    }
+
+    /// Finds the score edges and fits (or pins) the model; errs when orders of unknown
+    /// customers must fail the run.
+    pub fn settle(
+        &mut self,
+        program: &Program,
+        mut observed: Observed,
+    ) -> Result<(), PopulationError> {
+        let rules = program.rules();
+        observed.matched.sort_unstable();
+        observed.matched.dedup();
+        let mut collectors = observed.collectors.into_iter();
+        self.scorers = rules
+            .scores
+            .iter()
+            .map(|s| {
+                let collector = collectors.next().unwrap_or_else(|| {
+                    Collector::new(declared::score_spec(s).expect("a checked score"))
+                });
+                Some(collector.finish())
+            })
+            .collect();
+        let total = match &self.source {
+            Some(Source::File { histories, .. }) => histories.len(),
+            _ => 0,
+        };
+        let unmatched = (total - observed.matched.len()) as u64;
+        if unmatched > 0 && self.unmatched_policy == UnmatchedOrders::Fail {
+            return Err(format!(
+                "{unmatched} of the {total} customers of the orders file have no row in the export (`unmatched_orders fail`)"
+            ));
+        }
+        if let Some(Source::File { histories, .. }) = &self.source {
+            if !histories.is_empty() && unmatched as usize == histories.len() {
+                return Err(format!(
+                    "no customer id of the orders file matches one of the export: {} customers in the orders file, none in the export; are the id columns right?",
+                    histories.len()
+                ));
+            }
+        }
+        self.report.orders = rules.orders.as_ref().map(|_| OrdersReport {
+            source: match &self.source {
+                Some(Source::File { .. }) => "file",
+                _ => "totals",
+            },
+            file: match &self.source {
+                Some(Source::File { path, .. }) => Some(path.clone()),
+                _ => None,
+            },
+            tally: match &self.source {
+                Some(Source::File { tally, .. }) => Some(tally.clone()),
+                _ => None,
+            },
+            unmatched_customers: unmatched,
+            customers_without_orders: observed.without_orders,
+            without_orders_policy: match self.without_orders {
+                WithoutOrders::Keep => "keep",
+                WithoutOrders::Reject => "reject",
+            },
+        });
+        self.report.scores = rules
+            .scores
+            .iter()
+            .zip(&self.scorers)
+            .filter_map(|(s, scorer)| {
+                let scorer = scorer.as_ref()?;
+                let method = match declared::score_spec(s).ok()?.method() {
+                    crate::analytics::scores::Method::Together => "together",
+                    crate::analytics::scores::Method::Hash { .. } => "hash",
+                    crate::analytics::scores::Method::Fixed { .. } => "fixed",
+                };
+                Some(ScoreReport {
+                    name: s.name.value.clone(),
+                    reads: s.source.value.clone(),
+                    bins: scorer.bins(),
+                    reverse: scorer.reverse(),
+                    method,
+                    population: if method == "fixed" {
+                        0
+                    } else {
+                        scorer.population()
+                    },
+                    edges: scorer.edges().to_vec(),
+                    empty_scores: scorer.empty_scores(),
+                })
+            })
+            .collect();
+        if let Some(m) = &rules.model {
+            let months = m.horizon.as_ref().map_or(12, |h| h.value.amount);
+            let discount = m.discount.as_ref().map_or(1.0, |d| d.value);
+            let clv = ClvOptions {
+                months,
+                monthly_discount_rate: discount / 100.0,
+                ..ClvOptions::default()
+            };
+            let horizon = f64::from(months) * clv.days_per_month / self.period.days();
+            let summaries = &observed.btyd;
+            let bg: Result<(BgNbd, Option<BgNbdFit>), String> = match &m.bgnbd {
+                Some(p) => {
+                    let [r, alpha, a, b] = p.value;
+                    Ok((BgNbd { r, alpha, a, b }, None))
+                }
+                None => BgNbd::fit(summaries)
+                    .map(|f| (f.params, Some(f)))
+                    .map_err(|e| format!("BG/NBD: {e}")),
+            };
+            let gg: Result<(GammaGamma, Option<GammaGammaFit>), String> = match &m.gamma_gamma {
+                Some(p) => {
+                    let [p, q, v] = p.value;
+                    Ok((GammaGamma { p, q, v }, None))
+                }
+                None => GammaGamma::fit(summaries)
+                    .map(|f| (f.params, Some(f)))
+                    .map_err(|e| format!("Gamma-Gamma: {e}")),
+            };
+            let pinned = m.bgnbd.is_some() && m.gamma_gamma.is_some();
+            let error = [bg.as_ref().err(), gg.as_ref().err()]
+                .into_iter()
+                .flatten()
+                .cloned()
+                .collect::<Vec<_>>();
+            self.report.model =
+                Some(ModelReport {
+                    parameters: if pinned { "pinned" } else { "fitted" },
+                    bgnbd: bg.as_ref().ok().map(|b| b.0),
+                    bgnbd_fit: bg
+                        .as_ref()
+                        .ok()
+                        .and_then(|b| b.1.as_ref())
+                        .map(|f| FitReport {
+                            customers: summaries.len(),
+                            log_likelihood: f.log_likelihood,
+                            iterations: f.iterations,
+                        }),
+                    gamma_gamma: gg.as_ref().ok().map(|g| g.0),
+                    gamma_gamma_fit: gg.as_ref().ok().and_then(|g| g.1.as_ref()).map(|f| {
+                        FitReport {
+                            customers: f.customers,
+                            log_likelihood: f.log_likelihood,
+                            iterations: f.iterations,
+                        }
+                    }),
+                    error: (!error.is_empty()).then(|| error.join("; ")),
+                    horizon_months: months,
+                    monthly_discount_percent: discount,
+                });
+            self.model = Some(match (bg, gg) {
+                (Ok((bgnbd, _)), Ok((gamma_gamma, _))) => Ok(Fitted {
+                    bgnbd,
+                    gamma_gamma,
+                    horizon,
+                    clv,
+                }),
+                _ => Err(error.join("; ")),
+            });
+        }
+        Ok(())
+    }
+
+    /// What the population looked like, once settled.
+    pub fn report(&self) -> &PopulationReport {
+        &self.report
+    }
+
+    /// The population variables of one customer (in [`Program`] slot order), appended to
+    /// `values` (its fields); a customer without orders under `customers_without_orders reject`
+    /// is rejected.
+    pub fn inputs(
+        &self,
+        program: &Program,
+        line: u64,
+        values: &mut Vec<Dynamic>,
+    ) -> Result<(), Reject> {
+        let rules = program.rules();
+        if rules.orders.is_none() && rules.scores.is_empty() && rules.tables.is_empty() {
+            return Ok(());
+        }
+        let (summaries, _) = self.summaries(program, line, values)?;
+        if !summaries.has_orders && self.without_orders == WithoutOrders::Reject {
+            return Err(Reject {
+                line,
+                id: Some(super::text(&values[self.key])),
+                column: None,
+                rule: Some("orders".into()),
+                code: RejectCode::NoOrders,
+                reason: "the customer has no orders (`customers_without_orders reject`)".into(),
+            });
+        }
+        let order_values = summaries.values();
+        let id = super::text(&values[self.key]);
+        let mut scores: Vec<Option<u8>> = Vec::with_capacity(self.reads.len());
+        for (reads, scorer) in self.reads.iter().zip(&self.scorers) {
+            let score = self
+                .read(*reads, &summaries, values)
+                .zip(scorer.as_ref())
+                .and_then(|(v, s)| s.score(v, &id).ok());
+            scores.push(score);
+        }
+        if rules.orders.is_some() {
+            for (i, v) in order_values.iter().enumerate() {
+                values.push(match v {
+                    None => Dynamic::UNIT,
+                    Some(v) if i < 2 => Dynamic::from_int(*v as i64),
+                    Some(v) => Dynamic::from_float(*v),
+                });
+            }
+        }
+        for s in &scores {
+            values.push(s.map_or(Dynamic::UNIT, |s| Dynamic::from_int(i64::from(s))));
+        }
+        for (grid, axes, names) in &self.tables {
+            let score = |axis: usize| {
+                axes.get(axis)
+                    .and_then(|&i| scores.get(i).copied().flatten())
+            };
+            let segment = match (score(0), score(1)) {
+                (Some(r), Some(f)) => {
+                    let m = score(2);
+                    if axes[2] != usize::MAX && m.is_none() {
+                        None
+                    } else {
+                        grid.assign(r, f, m)
+                    }
+                }
+                _ => None,
+            };
+            values.push(segment.map_or(Dynamic::UNIT, |i| {
+                Dynamic::from(ImmutableString::from(names[i].as_str()))
+            }));
+        }
+        if rules.model.is_some() {
+            let model = self.model.as_ref().and_then(|m| m.as_ref().ok());
+            let out = match (model, summaries.btyd) {
+                (Some(m), Some(b)) => [
+                    m.bgnbd.p_alive(b.frequency, b.recency, b.t).ok(),
+                    m.bgnbd
+                        .conditional_expected_purchases(m.horizon, b.frequency, b.recency, b.t)
+                        .ok(),
+                    btyd::customer_lifetime_value(
+                        &m.bgnbd,
+                        &m.gamma_gamma,
+                        &b,
+                        self.period,
+                        &m.clv,
+                    )
+                    .ok(),
+                ],
+                _ => [None; 3],
+            };
+            for v in out {
+                values.push(
+                    v.filter(|v| v.is_finite())
+                        .map_or(Dynamic::UNIT, Dynamic::from_float),
+                );
+            }
+        }
+        Ok(())
+    }
+
+    /// The value a score reads: customers without orders have no order-variable score.
+    fn read(&self, reads: Reads, summaries: &Summaries, fields: &[Dynamic]) -> Option<f64> {
+        match reads {
+            Reads::Order(i) => summaries.values()[i].filter(|_| summaries.has_orders),
+            Reads::Field(i) => number(&fields[i]),
+        }
+    }
+
+    /// A customer's order summaries, and its index in the orders file when it has one there.
+    fn summaries(
+        &self,
+        program: &Program,
+        line: u64,
+        fields: &[Dynamic],
+    ) -> Result<(Summaries, Option<u32>), Reject> {
+        match &self.source {
+            None => Ok((Summaries::default(), None)),
+            Some(Source::File { ids, histories, .. }) => {
+                let id = super::text(&fields[self.key]);
+                let Some(&i) = ids.get(id.as_str()) else {
+                    return Ok((Summaries::default(), None));
+                };
+                let h = &histories[i as usize];
+                let rfm = h.rfm(self.as_of, self.lookback);
+                let summaries = Summaries {
+                    has_orders: true,
+                    recency_days: rfm.map(|r| r.recency_days),
+                    frequency: rfm.map_or(0, |r| r.frequency),
+                    monetary: rfm.map_or(0.0, |r| cents(r.monetary)),
+                    btyd: h.btyd(self.as_of, self.period),
+                };
+                Ok((summaries, Some(i)))
+            }
+            Some(Source::Totals {
+                count,
+                last,
+                spent,
+                first,
+            }) => {
+                let (count, last, spent, first) = (*count, *last, *spent, *first);
+                let orders = number(&fields[count]).unwrap_or(0.0).max(0.0);
+                if orders < 1.0 {
+                    return Ok((Summaries::default(), None));
+                }
+                let bad = |field: usize, found: NaiveDate, what: &str| {
+                    let f = &program.fields()[field];
+                    Reject {
+                        line,
+                        id: Some(super::text(&fields[self.key])),
+                        column: Some(f.column.value.clone()),
+                        rule: None,
+                        code: RejectCode::BadValue,
+                        reason: format!(
+                            "the {what} order date {found} is after as_of {}",
+                            self.as_of
+                        ),
+                    }
+                };
+                let last_date = date(&fields[last]);
+                if let Some(d) = last_date.filter(|d| *d > self.as_of) {
+                    return Err(bad(last, d, "last"));
+                }
+                let first_date = first.and_then(|f| date(&fields[f]));
+                if let (Some(f), Some(d)) = (first, first_date.filter(|d| *d > self.as_of)) {
+                    return Err(bad(f, d, "first"));
+                }
+                let spent = number(&fields[spent]).unwrap_or(0.0);
+                let btyd = first_date.zip(last_date).map(|(first, last)| {
+                    let first = first.min(last);
+                    Btyd {
+                        frequency: orders - 1.0,
+                        recency: self.period.of_days((last - first).num_days()),
+                        t: self.period.of_days((self.as_of - first).num_days()),
+                        monetary_value: if orders > 1.0 { spent / orders } else { 0.0 },
+                    }
+                });
+                let summaries = Summaries {
+                    has_orders: true,
+                    recency_days: last_date.map(|last| (self.as_of - last).num_days()),
+                    frequency: orders as u32,
+                    monetary: spent,
+                    btyd,
+                };
+                Ok((summaries, None))
+            }
+        }
+    }
+}
+
+/// A typed number field's value (int or decimal), if it has one.
+fn number(v: &Dynamic) -> Option<f64> {
+    v.as_float()
+        .ok()
+        .or_else(|| v.as_int().ok().map(|i| i as f64))
+        .filter(|f| f.is_finite())
+}
+
+/// A date or datetime field's date, if it has one.
+fn date(v: &Dynamic) -> Option<NaiveDate> {
+    v.clone()
+        .try_cast::<NaiveDate>()
+        .or_else(|| v.clone().try_cast::<NaiveDateTime>().map(|dt| dt.date()))
+}
