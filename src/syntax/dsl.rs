@@ -523,7 +523,8 @@ impl<'a> Lower<'a> {
     }
 
     /// Names declared twice in one file where TOML keys them (so `convert` could not write
-    /// them): fields, metrics, segments, triggers, and the parameters of an action. The other
+    /// them): fields, metrics, segments, triggers, the parameters of an action and the scores
+    /// of a table rule. The other
     /// clashes (a metric named like a field, names from two files) are for `check`.
     fn unique_names(&mut self, rules: &RuleSet) {
         let fields = rules.schema.iter().flat_map(|s| &s.fields).map(|f| &f.name);
@@ -533,6 +534,29 @@ impl<'a> Lower<'a> {
         self.unique("trigger", rules.triggers.iter().map(|t| &t.name));
         for a in rules.triggers.iter().flat_map(|t| &t.actions) {
             self.unique("parameter", a.params.iter().map(|p| &p.name));
+        }
+        for t in &rules.tables {
+            let TableBody::Rules(cell_rules) = &t.body else {
+                continue;
+            };
+            for rule in cell_rules {
+                for (i, r) in rule.ranges.iter().enumerate() {
+                    if rule.ranges[..i]
+                        .iter()
+                        .any(|q| q.score.value == r.score.value)
+                    {
+                        let msg = format!(
+                            "rule `{}` gives a range of `{}` twice",
+                            rule.name.value, r.score.value
+                        );
+                        self.diagnostics.push(
+                            Diagnostic::error("duplicate-property", msg)
+                                .at(r.score.span.to(r.range.span))
+                                .help("give each score one range: `4..5`, or `5` for one score"),
+                        );
+                    }
+                }
+            }
         }
     }
 
