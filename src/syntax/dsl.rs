@@ -47,6 +47,18 @@ fn syntax_error(file: FileId, text: &str, e: &pest::error::Error<Rule>) -> Diagn
             expected.push(s);
         }
     };
+    // At a line of an `orders` block the words themselves are listed (from the parse
+    // attempts), and the customer fields' options that do not apply to an orders column are
+    // left out.
+    let orders_line = |r: &Rule| {
+        matches!(
+            r,
+            Rule::order_column | Rule::order_role | Rule::order_total | Rule::total_kind
+        )
+    };
+    let in_orders = matches!(&e.variant, ErrorVariant::ParsingError { positives, .. }
+        if positives.iter().any(orders_line));
+    let not_for_orders = ["key", "default", "words", "separator"];
     match &e.variant {
         // A block keyword inside a block: the block before it was not closed.
         ErrorVariant::ParsingError { negatives, .. } if negatives.contains(&Rule::block_start) => {
@@ -58,7 +70,14 @@ fn syntax_error(file: FileId, text: &str, e: &pest::error::Error<Rule>) -> Diagn
                 ));
         }
         ErrorVariant::ParsingError { positives, .. } => {
+            // Where a score's range is due, a name would only start another table rule.
+            let range_due = positives.contains(&Rule::score_range);
             for r in positives {
+                let skip = orders_line(r)
+                    || matches!(r, Rule::key | Rule::default | Rule::words | Rule::separator);
+                if (in_orders && skip) || (range_due && *r == Rule::ident) {
+                    continue;
+                }
                 if let Some(name) = rule_name(*r) {
                     add(name.to_string());
                 }
@@ -85,6 +104,9 @@ fn syntax_error(file: FileId, text: &str, e: &pest::error::Error<Rule>) -> Diagn
             let keyword =
                 token.len() > 1 && token.chars().all(|c| c.is_ascii_lowercase() || c == '_');
             let punctuation = ["{", "}", "=", "/"].contains(&token.as_str());
+            if in_orders && not_for_orders.contains(&token.as_str()) {
+                continue;
+            }
             if keyword || (punctuation && !in_expr) {
                 add(format!("`{token}`"));
             }
@@ -121,6 +143,12 @@ fn syntax_error(file: FileId, text: &str, e: &pest::error::Error<Rule>) -> Diagn
     }
     if found == "`}`" && expected.iter().any(|e| e == "`trigger`") {
         return diag.help("this `}` closes no block: remove it");
+    }
+    if expected.iter().any(|e| e == "a score range such as `4..5`") {
+        return diag.help("write a range of scores as `4..5`, or one score as `5`");
+    }
+    if expected.iter().any(|e| e == "a percentage such as `1%`") {
+        return diag.help("write the rate with its percent sign, e.g. `1.5%`");
     }
     // A misspelled keyword (`priorty`): name the one meant.
     let word = found.trim_matches('`');
@@ -294,9 +322,11 @@ fn found_at(text: &str, pos: usize) -> (String, usize) {
         return (format!("`{shown}`"), len.min(rest.len()));
     }
     if c.is_alphanumeric() || c == '_' {
+        // A number takes its points along: `1.5`, `4..`.
+        let point = c.is_ascii_digit();
         let word: String = rest
             .chars()
-            .take_while(|c| c.is_alphanumeric() || *c == '_')
+            .take_while(|c| c.is_alphanumeric() || *c == '_' || (point && *c == '.'))
             .take(40)
             .collect();
         return (format!("`{word}`"), word.len());

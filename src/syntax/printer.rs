@@ -497,9 +497,20 @@ impl Printer {
                     .collect()
             })
             .collect();
+        // The i-th ranges line up when they are all of one score (written in `over` order).
         let columns = ranges.iter().map(Vec::len).max().unwrap_or(0);
         let widths: Vec<usize> = (0..columns)
-            .map(|i| width(ranges.iter().filter_map(|r| r.get(i)).map(String::len)))
+            .map(|i| {
+                let mut scores = rules
+                    .iter()
+                    .filter_map(|r| r.ranges.get(i))
+                    .map(|c| &c.score);
+                let first = scores.next().map(|s| &s.value);
+                if scores.any(|s| Some(&s.value) != first) {
+                    return 0;
+                }
+                width(ranges.iter().filter_map(|r| r.get(i)).map(String::len))
+            })
             .collect();
         for (i, (rule, parts)) in rules.iter().zip(&ranges).enumerate() {
             let mut text = format!("{:names$}", rule.name.value);

@@ -931,6 +931,16 @@ impl Reader<'_> {
     }
 
     fn duration(&mut self, e: &Entry) -> Option<Spanned<Duration>> {
+        if let Kind::Int(n) = e.value.kind {
+            // A bare number has no unit: name the units rather than suggest quoting it.
+            let help = format!(
+                "write a duration with its unit: `{} = \"{n}d\"` (days, or `w` weeks, `m` months)",
+                e.key
+            );
+            let what = format!("`{}`", e.key);
+            self.wrong_type(&what, "a duration string", &e.value, Some(help));
+            return None;
+        }
         let s = self.string(e)?;
         match s.value.parse::<Duration>() {
             Ok(d) => Some(Spanned::new(d, s.span)),
