@@ -119,16 +119,19 @@ fn shipped_dsl_files_are_formatted() {
 
 #[test]
 fn fmt_keeps_every_comment() {
-    let path = repo().join("rules/retail/retail.idic");
-    let text = std::fs::read_to_string(&path).unwrap();
-    let comments: Vec<&str> = text
-        .lines()
-        .filter_map(|l| l.find("//").map(|i| l[i..].trim_end()))
-        .collect();
-    assert!(comments.len() >= 5, "the retail rules should be commented");
-    let printed = printer::print(&parse_text(&text, RuleFormat::Dsl));
-    for c in comments {
-        assert!(printed.contains(c), "lost comment {c:?}");
+    for file in ["rules/retail/retail.idic", "rules/cdnow/cdnow.idic"] {
+        let text = std::fs::read_to_string(repo().join(file)).unwrap();
+        let comments: Vec<&str> = text
+            .lines()
+            .filter_map(|l| l.find("//").map(|i| l[i..].trim_end()))
+            .collect();
+        assert!(comments.len() >= 5, "{file}: the rules should be commented");
+        let rules = parse_text(&text, RuleFormat::Dsl);
+        assert_eq!(syntax::count_comments(&rules), comments.len(), "{file}");
+        let printed = printer::print(&rules);
+        for c in comments {
+            assert!(printed.contains(c), "{file}: lost comment {c:?}");
+        }
     }
 }
 

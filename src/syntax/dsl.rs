@@ -47,6 +47,18 @@ fn syntax_error(file: FileId, text: &str, e: &pest::error::Error<Rule>) -> Diagn
             expected.push(s);
         }
     };
+    // At a line of an `orders` block the words themselves are listed (from the parse
+    // attempts), and the customer fields' options that do not apply to an orders column are
+    // left out.
+    let orders_line = |r: &Rule| {
+        matches!(
+            r,
+            Rule::order_column | Rule::order_role | Rule::order_total | Rule::total_kind
+        )
+    };
+    let in_orders = matches!(&e.variant, ErrorVariant::ParsingError { positives, .. }
+        if positives.iter().any(orders_line));
+    let not_for_orders = ["key", "default", "words", "separator"];
     match &e.variant {
         // A block keyword inside a block: the block before it was not closed.
         ErrorVariant::ParsingError { negatives, .. } if negatives.contains(&Rule::block_start) => {
@@ -58,7 +70,14 @@ fn syntax_error(file: FileId, text: &str, e: &pest::error::Error<Rule>) -> Diagn
                 ));
         }
         ErrorVariant::ParsingError { positives, .. } => {
+            // Where a score's range is due, a name would only start another table rule.
+            let range_due = positives.contains(&Rule::score_range);
             for r in positives {
+                let skip = orders_line(r)
+                    || matches!(r, Rule::key | Rule::default | Rule::words | Rule::separator);
+                if (in_orders && skip) || (range_due && *r == Rule::ident) {
+                    continue;
+                }
                 if let Some(name) = rule_name(*r) {
                     add(name.to_string());
                 }
@@ -85,6 +104,9 @@ fn syntax_error(file: FileId, text: &str, e: &pest::error::Error<Rule>) -> Diagn
             let keyword =
                 token.len() > 1 && token.chars().all(|c| c.is_ascii_lowercase() || c == '_');
             let punctuation = ["{", "}", "=", "/"].contains(&token.as_str());
+            if in_orders && not_for_orders.contains(&token.as_str()) {
+                continue;
+            }
             if keyword || (punctuation && !in_expr) {
                 add(format!("`{token}`"));
             }
@@ -121,6 +143,12 @@ fn syntax_error(file: FileId, text: &str, e: &pest::error::Error<Rule>) -> Diagn
     }
     if found == "`}`" && expected.iter().any(|e| e == "`trigger`") {
         return diag.help("this `}` closes no block: remove it");
+    }
+    if expected.iter().any(|e| e == "a score range such as `4..5`") {
+        return diag.help("write a range of scores as `4..5`, or one score as `5`");
+    }
+    if expected.iter().any(|e| e == "a percentage such as `1%`") {
+        return diag.help("write the rate with its percent sign, e.g. `1.5%`");
     }
     // A misspelled keyword (`priorty`): name the one meant.
     let word = found.trim_matches('`');
@@ -294,9 +322,11 @@ fn found_at(text: &str, pos: usize) -> (String, usize) {
         return (format!("`{shown}`"), len.min(rest.len()));
     }
     if c.is_alphanumeric() || c == '_' {
+        // A number takes its points along: `1.5`, `4..`.
+        let point = c.is_ascii_digit();
         let word: String = rest
             .chars()
-            .take_while(|c| c.is_alphanumeric() || *c == '_')
+            .take_while(|c| c.is_alphanumeric() || *c == '_' || (point && *c == '.'))
             .take(40)
             .collect();
         return (format!("`{word}`"), word.len());
@@ -523,7 +553,8 @@ impl<'a> Lower<'a> {
     }
 
     /// Names declared twice in one file where TOML keys them (so `convert` could not write
-    /// them): fields, metrics, segments, triggers, and the parameters of an action. The other
+    /// them): fields, metrics, segments, triggers, the parameters of an action and the scores
+    /// of a table rule. The other
     /// clashes (a metric named like a field, names from two files) are for `check`.
     fn unique_names(&mut self, rules: &RuleSet) {
         let fields = rules.schema.iter().flat_map(|s| &s.fields).map(|f| &f.name);
@@ -533,6 +564,29 @@ impl<'a> Lower<'a> {
         self.unique("trigger", rules.triggers.iter().map(|t| &t.name));
         for a in rules.triggers.iter().flat_map(|t| &t.actions) {
             self.unique("parameter", a.params.iter().map(|p| &p.name));
+        }
+        for t in &rules.tables {
+            let TableBody::Rules(cell_rules) = &t.body else {
+                continue;
+            };
+            for rule in cell_rules {
+                for (i, r) in rule.ranges.iter().enumerate() {
+                    if rule.ranges[..i]
+                        .iter()
+                        .any(|q| q.score.value == r.score.value)
+                    {
+                        let msg = format!(
+                            "rule `{}` gives a range of `{}` twice",
+                            rule.name.value, r.score.value
+                        );
+                        self.diagnostics.push(
+                            Diagnostic::error("duplicate-property", msg)
+                                .at(r.score.span.to(r.range.span))
+                                .help("give each score one range: `4..5`, or `5` for one score"),
+                        );
+                    }
+                }
+            }
         }
     }
 

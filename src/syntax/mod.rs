@@ -203,8 +203,9 @@ fn merge(loaded: &mut Loaded, fragment: RuleSet) {
 /// How many comments a rule set carries (what a conversion to TOML drops).
 pub fn count_comments(rules: &RuleSet) -> usize {
     use crate::model::{Comments, InnerComments};
+    /// Blank lines kept between leading comments are empty entries, not comments.
     fn c(c: &Comments) -> usize {
-        c.leading.len() + usize::from(c.trailing.is_some())
+        c.leading.iter().filter(|l| !l.is_empty()).count() + usize::from(c.trailing.is_some())
     }
     fn inner(i: &InnerComments) -> usize {
         i.0.values().map(c).sum()

@@ -1,8 +1,10 @@
 //! The canonical DSL printer behind `fmt` and `convert --to dsl`.
 //!
-//! One layout: blocks in a fixed order (ruleset, customer, metrics, segments, tiers, lifecycle,
-//! triggers, tests), two-space indentation, columns aligned inside a block, one blank line between blocks,
-//! comments and blank-line grouping kept. Expressions are printed as written.
+//! One layout: blocks in a fixed order (ruleset, customer, orders, metrics, segments, scores,
+//! tables, model, tiers, lifecycle, triggers, tests), two-space indentation, columns aligned inside
+//! a block (and across the `score` lines), one blank line between blocks, comments and blank-line
+//! grouping kept. Expressions are printed as written; numbers (score edges, model parameters) in
+//! Rust's shortest form that reads back to the same value.
 
 use super::dsl::quote;
 use crate::model::*;
@@ -19,6 +21,9 @@ pub fn print(rules: &RuleSet) -> String {
     if let Some(s) = &rules.schema {
         p.schema(s);
     }
+    if let Some(o) = &rules.orders {
+        p.orders(o);
+    }
     for (i, m) in rules.metrics.iter().enumerate() {
         let line = format!("metric {} = {}", m.name.value, m.expr.source);
         p.one_liner(i == 0, &m.comments, &line);
@@ -26,6 +31,14 @@ pub fn print(rules: &RuleSet) -> String {
     for (i, s) in rules.segments.iter().enumerate() {
         let line = format!("segment {} = {}", s.name.value, s.condition.source);
         p.one_liner(i == 0, &s.comments, &line);
+    }
+    p.scores(&rules.scores);
+    let mut after_block = true;
+    for t in &rules.tables {
+        after_block = p.table(after_block, t);
+    }
+    if let Some(m) = &rules.model {
+        p.model(m);
     }
     if let Some(t) = &rules.tiers {
         p.tiers("tiers", t);
@@ -133,7 +146,7 @@ impl Printer {
             props.push(("max_triggers", m.value.to_string()));
         }
         self.properties(&props, &s.inner);
-        self.close(0, &s.inner, &Comments::default());
+        self.close(0, &s.inner, &s.comments);
     }
 
     /// `keyword value` lines with the values aligned.
@@ -186,7 +199,7 @@ impl Printer {
             }
             self.entry(i == 0, 1, &f.comments, &text);
         }
-        self.close(0, &s.inner, &Comments::default());
+        self.close(0, &s.inner, &s.comments);
     }
 
     /// A `tiers` or `lifecycle` block (`keyword`); stages' activities line up too.
@@ -211,7 +224,7 @@ impl Printer {
             let text = format!("{:names$} {rest}", tier.name.value);
             self.entry(i == 0, 1, &tier.comments, &text);
         }
-        self.close(0, &t.inner, &Comments::default());
+        self.close(0, &t.inner, &t.comments);
     }
 
     fn trigger(&mut self, t: &Trigger) {
@@ -240,7 +253,7 @@ impl Printer {
         for (i, a) in t.actions.iter().enumerate() {
             self.action(i == 0 && props.is_empty(), a);
         }
-        self.close(0, &t.inner, &Comments::default());
+        self.close(0, &t.inner, &t.comments);
     }
 
     fn action(&mut self, first: bool, a: &Action) {
@@ -350,8 +363,228 @@ impl Printer {
             }
             self.close(1, &e.inner, &Comments::default());
         }
-        self.close(0, &t.inner, &Comments::default());
+        self.close(0, &t.inner, &t.comments);
     }
+}
+
+/// The population declarations: `orders`, `score`, `table`, `model`.
+impl Printer {
+    /// The columns, the totals, then the settings; the short keywords (columns, totals,
+    /// `period`, `lookback`) line up, and the two long policy keywords with each other.
+    fn orders(&mut self, o: &Orders) {
+        self.open(&o.comments, "orders");
+        let mut lines: Vec<(Comments, &str, String)> = Vec::new();
+        let froms = width(
+            o.columns
+                .iter()
+                .filter(|c| has_format(&c.format))
+                .map(|c| quote(&c.column.value).chars().count() + 5),
+        );
+        for c in &o.columns {
+            let from = format!("from {}", quote(&c.column.value));
+            let mut text = if has_format(&c.format) {
+                format!("{from:froms$}")
+            } else {
+                from
+            };
+            let fmt = &c.format;
+            for (kw, v) in [
+                ("format", &fmt.date),
+                ("currency", &fmt.currency),
+                ("thousands", &fmt.thousands),
+            ] {
+                if let Some(v) = v {
+                    let _ = write!(text, " {kw} {}", quote(&v.value));
+                }
+            }
+            lines.push((c.comments.clone(), c.role.value.word(), text));
+        }
+        for t in &o.totals {
+            let field = t.field.value.clone();
+            lines.push((t.comments.clone(), t.kind.value.word(), field));
+        }
+        let mut settings: Vec<(&str, String)> = Vec::new();
+        if let Some(p) = &o.period {
+            settings.push(("period", period_word(p.value).to_string()));
+        }
+        if let Some(l) = &o.lookback {
+            settings.push(("lookback", l.value.to_string()));
+        }
+        if let Some(u) = &o.unmatched {
+            settings.push((POLICIES[0], u.value.word().to_string()));
+        }
+        if let Some(w) = &o.without_orders {
+            settings.push((POLICIES[1], w.value.word().to_string()));
+        }
+        for (kw, value) in settings {
+            lines.push((o.inner.get(kw), kw, value));
+        }
+        let short = width(
+            lines
+                .iter()
+                .filter(|(_, kw, _)| !POLICIES.contains(kw))
+                .map(|(_, kw, _)| kw.len()),
+        );
+        let long = width(
+            lines
+                .iter()
+                .filter(|(_, kw, _)| POLICIES.contains(kw))
+                .map(|(_, kw, _)| kw.len()),
+        );
+        for (i, (c, kw, value)) in lines.iter().enumerate() {
+            let keys = if POLICIES.contains(kw) { long } else { short };
+            self.entry(i == 0, 1, c, &format!("{kw:keys$} {value}"));
+        }
+        self.close(0, &o.inner, &o.comments);
+    }
+
+    /// `score` lines, names and scored variables lined up across all of them.
+    fn scores(&mut self, scores: &[Score]) {
+        let names = width(scores.iter().map(|s| s.name.value.len()));
+        let sources = width(
+            scores
+                .iter()
+                .filter(|s| has_score_options(s))
+                .map(|s| s.source.value.len()),
+        );
+        for (i, s) in scores.iter().enumerate() {
+            let mut text = format!(
+                "score {:names$} = {:sources$}",
+                s.name.value, s.source.value
+            );
+            if let Some(b) = &s.bins {
+                let _ = write!(text, " bins {}", b.value);
+            }
+            if s.reverse {
+                text.push_str(" reverse");
+            }
+            match s.ties.as_ref().map(|t| &t.value) {
+                Some(Ties::Together) => text.push_str(" ties together"),
+                Some(Ties::Hash(salt)) => {
+                    let _ = write!(text, " ties hash {}", quote(salt));
+                }
+                None => {}
+            }
+            if let Some(e) = &s.edges {
+                let edges: Vec<String> = e.value.iter().map(|x| number(*x)).collect();
+                let _ = write!(text, " edges [{}]", edges.join(", "));
+            }
+            self.one_liner(i == 0, &s.comments, &text);
+        }
+    }
+
+    /// A table: one line with its preset, or a block of rules whose names and ranges line up.
+    /// Returns whether it printed a block (a preset table right after one needs a blank line).
+    fn table(&mut self, after_block: bool, t: &CellTable) -> bool {
+        let over: Vec<&str> = t.over.iter().map(|o| o.value.as_str()).collect();
+        let head = format!("table {} over {}", t.name.value, over.join(", "));
+        let rules = match &t.body {
+            TableBody::Preset(preset) => {
+                let text = format!("{head} preset {}", preset.value);
+                self.one_liner(after_block, &t.comments, &text);
+                return false;
+            }
+            TableBody::Rules(rules) => rules,
+        };
+        self.open(&t.comments, &head);
+        let names = width(rules.iter().map(|r| r.name.value.len()));
+        let ranges: Vec<Vec<String>> = rules
+            .iter()
+            .map(|r| {
+                r.ranges
+                    .iter()
+                    .map(|c| format!("{} {}", c.score.value, range(c.range.value)))
+                    .collect()
+            })
+            .collect();
+        // The i-th ranges line up when they are all of one score (written in `over` order).
+        let columns = ranges.iter().map(Vec::len).max().unwrap_or(0);
+        let widths: Vec<usize> = (0..columns)
+            .map(|i| {
+                let mut scores = rules
+                    .iter()
+                    .filter_map(|r| r.ranges.get(i))
+                    .map(|c| &c.score);
+                let first = scores.next().map(|s| &s.value);
+                if scores.any(|s| Some(&s.value) != first) {
+                    return 0;
+                }
+                width(ranges.iter().filter_map(|r| r.get(i)).map(String::len))
+            })
+            .collect();
+        for (i, (rule, parts)) in rules.iter().zip(&ranges).enumerate() {
+            let mut text = format!("{:names$}", rule.name.value);
+            for (part, w) in parts.iter().zip(&widths) {
+                let _ = write!(text, " {part:w$}");
+            }
+            self.entry(i == 0, 1, &rule.comments, &text);
+        }
+        self.close(0, &t.inner, &t.comments);
+        true
+    }
+
+    /// The settings line up, and the pinned parameters with each other.
+    fn model(&mut self, m: &Model) {
+        self.open(&m.comments, "model");
+        let mut settings: Vec<(&str, String)> = Vec::new();
+        if let Some(h) = &m.horizon {
+            settings.push(("horizon", h.value.to_string()));
+        }
+        if let Some(d) = &m.discount {
+            settings.push(("discount", format!("{}%", number(d.value))));
+        }
+        let mut params: Vec<(&str, String)> = Vec::new();
+        if let Some(p) = &m.bgnbd {
+            params.push(("bgnbd", model_params(&BGNBD_PARAMS, &p.value)));
+        }
+        if let Some(p) = &m.gamma_gamma {
+            params.push(("gamma_gamma", model_params(&GAMMA_GAMMA_PARAMS, &p.value)));
+        }
+        let mut first = true;
+        for group in [&settings, &params] {
+            let keys = width(group.iter().map(|(k, _)| k.len()));
+            for (kw, value) in group {
+                self.entry(first, 1, &m.inner.get(kw), &format!("{kw:keys$} {value}"));
+                first = false;
+            }
+        }
+        self.close(0, &m.inner, &m.comments);
+    }
+}
+
+/// The keywords of the two policies of an `orders` block.
+const POLICIES: [&str; 2] = ["unmatched_orders", "customers_without_orders"];
+
+fn has_format(f: &FieldFormat) -> bool {
+    f.date.is_some() || f.currency.is_some() || f.thousands.is_some()
+}
+
+fn has_score_options(s: &Score) -> bool {
+    s.bins.is_some() || s.reverse || s.ties.is_some() || s.edges.is_some()
+}
+
+/// A score range: `4..5`, or `5` when it is one score.
+fn range((lo, hi): (u8, u8)) -> String {
+    if lo == hi {
+        lo.to_string()
+    } else {
+        format!("{lo}..{hi}")
+    }
+}
+
+/// A number as the grammar reads it: Rust's shortest round-trip form, never an exponent.
+fn number(x: f64) -> String {
+    x.to_string()
+}
+
+/// `r 0.243 alpha 4.414 ...`: the parameters in their fixed order.
+fn model_params(names: &[&str], values: &[f64]) -> String {
+    let parts: Vec<String> = names
+        .iter()
+        .zip(values)
+        .map(|(n, v)| format!("{n} {}", number(*v)))
+        .collect();
+    parts.join(" ")
 }
 
 /// Inner comments with those under `key` moved to `"}"`, for closing a nested block.

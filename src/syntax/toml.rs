@@ -1,8 +1,8 @@
 //! TOML front door and printer: the same rule set as the DSL, written as TOML.
 //!
 //! Key names are the DSL's keywords. Every table is optional, so a rule set may be split over
-//! several files. Tables whose order matters (fields, metrics, segments, triggers, params) keep
-//! document order.
+//! several files. Tables whose order matters (fields, orders columns, metrics, segments, triggers,
+//! params, a rule's ranges) keep document order.
 //!
 //! ```toml
 //! [ruleset]
@@ -18,11 +18,49 @@
 //! tags       = { type = "list", from = "Tags", optional = true, separator = ";" }
 //! nps        = { type = "int", from = "NPS", optional = true, default = 10 }
 //!
+//! [orders]                    # an orders file's columns (`"#N"` = the N-th), or export totals
+//! customer = { from = "#1" }
+//! date     = { from = "#3", format = "%Y%m%d" }
+//! amount   = { from = "Amount", currency = "$", thousands = "," }
+//! count    = "orders"         # also `first`, `last`, `spent`: fields holding totals
+//! period   = "week"           # or "day"
+//! lookback = "365d"
+//! unmatched_orders         = "count"   # or "fail"
+//! customers_without_orders = "keep"    # or "reject"
+//!
 //! [metrics]
 //! recency = "days_since(last_order)"
 //!
 //! [segments]
 //! at_risk = "orders >= 3 && recency >= 120"
+//!
+//! [[scores]]
+//! name = "r"
+//! of = "rfm_recency_days"
+//! bins = 5
+//! reverse = true
+//! ties = { hash = "salt" }    # or "together"
+//! edges = [1.0, 2.5, 3.0, 4.0]
+//!
+//! [[tables]]
+//! name = "rfm_segment"
+//! over = ["r", "f"]
+//! preset = "rfm10"
+//!
+//! [[tables]]
+//! name = "value_band"
+//! over = ["r", "f", "m"]
+//!
+//! [[tables.rules]]
+//! name = "top"
+//! r = "4..5"                  # a range, or one score: `m = 5` (all of them in
+//! f = "4..5"                  # `ranges = { ... }` when a score is named `name` or `ranges`)
+//!
+//! [model]
+//! horizon = "12m"
+//! discount = 1.0              # percent
+//! bgnbd = { r = 0.243, alpha = 4.414, a = 0.793, b = 2.426 }
+//! gamma_gamma = { p = 6.25, q = 3.74, gamma = 15.44 }
 //!
 //! [[tiers]]
 //! name = "platinum"

@@ -4,10 +4,12 @@
 use super::tree::{self, Entry, Kind, Node};
 use crate::diagnostics::{suggest, Diagnostic};
 use crate::model::{
-    Action, Activity, AsOf, Channel, ChannelKind, Comments, Duration, Expect, ExpectParam, Expr,
-    Field, FieldFormat, FieldType, Ident, InnerComments, Literal, Metric, Param, ParamValue,
-    RowSelect, RuleSet, Schema, Segment, Settings, Spanned, TestCase, TestField, TestRow,
-    TestValue, Tier, Tiers, Trigger,
+    parse_period, Action, Activity, AsOf, CellRange, CellRule, CellTable, Channel, ChannelKind,
+    Comments, Duration, Expect, ExpectParam, Expr, Field, FieldFormat, FieldType, Ident,
+    InnerComments, Literal, Metric, Model, OrderColumn, OrderRole, OrderTotal, Orders, Param,
+    ParamValue, RowSelect, RuleSet, Schema, Score, Segment, Settings, Spanned, TableBody, TestCase,
+    TestField, TestRow, TestValue, Tier, Tiers, Ties, TotalKind, Trigger, UnmatchedOrders,
+    WithoutOrders, BGNBD_PARAMS, GAMMA_GAMMA_PARAMS,
 };
 use crate::source::{FileId, Span};
 use crate::syntax::dsl::split_hint;
@@ -18,8 +20,12 @@ use std::str::FromStr;
 const ROOT_KEYS: &[&str] = &[
     "ruleset",
     "customer",
+    "orders",
     "metrics",
     "segments",
+    "scores",
+    "tables",
+    "model",
     "tiers",
     "lifecycle",
     "triggers",
@@ -56,6 +62,25 @@ const TRIGGER_KEYS: &[&str] = &[
 ];
 const ACTION_KEYS: &[&str] = &["name", "template", "offer", "params"];
 const EXPR_KEYS: &[&str] = &["expr"];
+const ORDERS_KEYS: &[&str] = &[
+    "customer",
+    "date",
+    "amount",
+    "quantity",
+    "count",
+    "first",
+    "last",
+    "spent",
+    "period",
+    "lookback",
+    "unmatched_orders",
+    "customers_without_orders",
+];
+const ORDER_COLUMN_KEYS: &[&str] = &["from", "format", "currency", "thousands"];
+const SCORE_KEYS: &[&str] = &["name", "of", "bins", "reverse", "ties", "edges"];
+const TIES_KEYS: &[&str] = &["hash"];
+const TABLE_KEYS: &[&str] = &["name", "over", "preset", "rules"];
+const MODEL_KEYS: &[&str] = &["horizon", "discount", "bgnbd", "gamma_gamma"];
 
 /// Parses one TOML rule file (see [`super::parse`]).
 pub(super) fn read(file: FileId, text: &str) -> (RuleSet, Vec<Diagnostic>) {
@@ -388,8 +413,17 @@ impl Reader<'_> {
 
     /// A word of a closed vocabulary (activity, channel), parsed with its `FromStr`.
     fn word<T: FromStr<Err = String>>(&mut self, e: &Entry) -> Option<Spanned<T>> {
+        self.word_by(e, str::parse::<T>)
+    }
+
+    /// A word of a closed vocabulary, parsed by `parse`.
+    fn word_by<T>(
+        &mut self,
+        e: &Entry,
+        parse: impl Fn(&str) -> Result<T, String>,
+    ) -> Option<Spanned<T>> {
         let s = self.string(e)?;
-        match s.value.parse::<T>() {
+        match parse(&s.value) {
             Ok(v) => Some(Spanned::new(v, s.span)),
             Err(message) => {
                 let (message, help) = split_hint(&message);
@@ -430,6 +464,10 @@ impl Reader<'_> {
                         })
                         .collect();
                 }
+                "orders" => rules.orders = self.orders(e),
+                "scores" => rules.scores = self.scores(e),
+                "tables" => rules.tables = self.tables(e),
+                "model" => rules.model = self.model(e),
                 "tiers" => rules.tiers = self.tiers(e, "tier"),
                 "lifecycle" => rules.lifecycle = self.tiers(e, "stage"),
                 "triggers" => rules.triggers = self.triggers(e),
@@ -893,6 +931,16 @@ impl Reader<'_> {
     }
 
     fn duration(&mut self, e: &Entry) -> Option<Spanned<Duration>> {
+        if let Kind::Int(n) = e.value.kind {
+            // A bare number has no unit: name the units rather than suggest quoting it.
+            let help = format!(
+                "write a duration with its unit: `{} = \"{n}d\"` (days, or `w` weeks, `m` months)",
+                e.key
+            );
+            let what = format!("`{}`", e.key);
+            self.wrong_type(&what, "a duration string", &e.value, Some(help));
+            return None;
+        }
         let s = self.string(e)?;
         match s.value.parse::<Duration>() {
             Ok(d) => Some(Spanned::new(d, s.span)),
@@ -1242,5 +1290,530 @@ impl Reader<'_> {
                 }
             })
             .collect()
+    }
+}
+
+/// `[orders]`, `[[scores]]`, `[[tables]]` and `[model]`.
+impl Reader<'_> {
+    fn orders(&mut self, e: &Entry) -> Option<Orders> {
+        let help = "write an `[orders]` table with a line per orders-file column, \
+                    e.g. `customer = { from = \"Customer ID\" }`";
+        let entries = self.table(e, help.to_string())?;
+        let mut o = Orders {
+            columns: Vec::new(),
+            totals: Vec::new(),
+            period: None,
+            lookback: None,
+            unmatched: None,
+            without_orders: None,
+            span: self.span(&e.value.span),
+            comments: no_comments(),
+            inner: InnerComments::default(),
+        };
+        for f in entries {
+            if let Ok(role) = f.key.parse::<OrderRole>() {
+                if let Some(column) = self.order_column(f, role) {
+                    o.columns.push(column);
+                }
+                continue;
+            }
+            if let Ok(kind) = f.key.parse::<TotalKind>() {
+                if let Some(field) = self.string(f) {
+                    o.totals.push(OrderTotal {
+                        kind: Spanned::new(kind, self.span(&f.key_span)),
+                        field,
+                        span: self.span(&f.span()),
+                        comments: no_comments(),
+                    });
+                }
+                continue;
+            }
+            match f.key.as_str() {
+                "period" => o.period = self.word_by(f, parse_period),
+                "lookback" => o.lookback = self.duration(f),
+                "unmatched_orders" => o.unmatched = self.word::<UnmatchedOrders>(f),
+                "customers_without_orders" => o.without_orders = self.word::<WithoutOrders>(f),
+                _ => self.unknown(f, "in `[orders]`", ORDERS_KEYS),
+            }
+        }
+        Some(o)
+    }
+
+    /// `date = { from = "Order Date", format = "%Y%m%d" }`: a column of the orders file.
+    fn order_column(&mut self, f: &Entry, role: OrderRole) -> Option<OrderColumn> {
+        let Kind::Table(entries) = &f.value.kind else {
+            let help = format!(
+                "write `{} = {{ from = \"<column header>\" }}` (or `\"#N\"` for the N-th column)",
+                f.key
+            );
+            let what = format!("orders column `{}`", f.key);
+            self.wrong_type(&what, "a table", &f.value, Some(help));
+            return None;
+        };
+        let place = format!("in orders column `{}`", f.key);
+        let (mut column, mut format) = (None, FieldFormat::default());
+        for o in entries {
+            match o.key.as_str() {
+                "from" => column = self.string(o),
+                "format" => format.date = self.string(o),
+                "currency" => format.currency = self.string(o),
+                "thousands" => format.thousands = self.string(o),
+                _ => self.unknown(o, &place, ORDER_COLUMN_KEYS),
+            }
+        }
+        if !has(entries, "from") {
+            let at = self.table_at(&f.value.span, &f.span());
+            let help = "add `from = \"...\"`, the header of the orders file's column \
+                        (or `\"#N\"` for the N-th column)"
+                .to_string();
+            self.missing("from", &place, at, help);
+        }
+        Some(OrderColumn {
+            role: Spanned::new(role, self.span(&f.key_span)),
+            column: column?,
+            format,
+            span: self.span(&f.span()),
+            comments: no_comments(),
+        })
+    }
+
+    fn scores(&mut self, e: &Entry) -> Vec<Score> {
+        let Kind::Array(items) = &e.value.kind else {
+            let help = "write each score as a `[[scores]]` table".to_string();
+            self.wrong_type("`scores`", "an array of tables", &e.value, Some(help));
+            return Vec::new();
+        };
+        items.iter().filter_map(|n| self.score(n)).collect()
+    }
+
+    fn score(&mut self, n: &Node) -> Option<Score> {
+        let Kind::Table(entries) = &n.kind else {
+            let help = "write each score as a `[[scores]]` table".to_string();
+            self.wrong_type("each score", "a table", n, Some(help));
+            return None;
+        };
+        let place = match name_in(entries, "name") {
+            Some(name) => format!("in score `{name}`"),
+            None => "in this score".to_string(),
+        };
+        let (mut name, mut source, mut bins, mut ties, mut edges) = (None, None, None, None, None);
+        let mut reverse = false;
+        for f in entries {
+            match f.key.as_str() {
+                "name" => name = self.string(f),
+                "of" => source = self.string(f),
+                "bins" => bins = self.bins(f),
+                "reverse" => reverse = self.bool(f).unwrap_or(false),
+                "ties" => ties = self.ties(f, &place),
+                "edges" => edges = self.edges(f),
+                _ => self.unknown(f, &place, SCORE_KEYS),
+            }
+        }
+        let at = self.table_at(&n.span, &n.span);
+        if !has(entries, "name") {
+            self.missing("name", &place, at, "add `name = \"...\"`".to_string());
+        }
+        if !has(entries, "of") {
+            let help = "add `of = \"...\"`, the order variable or numeric field it scores, \
+                        e.g. `of = \"rfm_recency_days\"`"
+                .to_string();
+            self.missing("of", &place, at, help);
+        }
+        Some(Score {
+            name: name?,
+            source: source?,
+            bins,
+            reverse,
+            ties,
+            edges,
+            span: self.span(&n.span),
+            comments: no_comments(),
+        })
+    }
+
+    fn bins(&mut self, e: &Entry) -> Option<Spanned<u32>> {
+        let n = self.int(e)?;
+        match u32::try_from(n.value) {
+            Ok(v) => Some(Spanned::new(v, n.span)),
+            Err(_) => {
+                let message = format!("`bins` must be a number of bins, found `{}`", n.value);
+                let help = "a score has 3 to 10 bins (5 when not given)".to_string();
+                self.bad_value(message, n.span, Some(help));
+                None
+            }
+        }
+    }
+
+    /// `ties = "together"` or `ties = { hash = "salt" }`.
+    fn ties(&mut self, e: &Entry, place: &str) -> Option<Spanned<Ties>> {
+        let help = || "write `ties = \"together\"` or `ties = { hash = \"<salt>\" }`".to_string();
+        match &e.value.kind {
+            Kind::Str(s) => {
+                let at = self.content(&e.value.span, s).0;
+                if s == "together" {
+                    return Some(Spanned::new(Ties::Together, at));
+                }
+                let message = format!(
+                    "`{s}` is not a way to split ties: expected `together` or `{{ hash = \"...\" }}`"
+                );
+                self.bad_value(message, at, Some(help()));
+                None
+            }
+            Kind::Table(entries) => {
+                let place = format!("in `ties` {place}");
+                let mut salt = None;
+                for f in entries {
+                    match f.key.as_str() {
+                        "hash" => salt = self.string(f),
+                        _ => self.unknown(f, &place, TIES_KEYS),
+                    }
+                }
+                if !has(entries, "hash") {
+                    let at = self.table_at(&e.value.span, &e.span());
+                    self.missing("hash", &place, at, help());
+                }
+                Some(Spanned::new(
+                    Ties::Hash(salt?.value),
+                    self.span(&e.value.span),
+                ))
+            }
+            _ => {
+                let expected = "`\"together\"` or `{ hash = \"...\" }`";
+                self.wrong_type("`ties`", expected, &e.value, Some(help()));
+                None
+            }
+        }
+    }
+
+    /// `edges = [1.0, 2.5, 4.0]`: at least one finite number.
+    fn edges(&mut self, e: &Entry) -> Option<Spanned<Vec<f64>>> {
+        let help = || "write the edges lowest first: `edges = [1.0, 2.5, 4.0]`".to_string();
+        let Kind::Array(items) = &e.value.kind else {
+            self.wrong_type("`edges`", "an array of numbers", &e.value, Some(help()));
+            return None;
+        };
+        let at = self.span(&e.value.span);
+        if items.is_empty() {
+            let message = "`edges` must hold at least one number".to_string();
+            self.bad_value(message, at, Some(help()));
+            return None;
+        }
+        let mut edges = Vec::new();
+        for item in items {
+            edges.push(self.number(item, "each edge")?);
+        }
+        Some(Spanned::new(edges, at))
+    }
+
+    /// A finite number, integer or float.
+    fn number(&mut self, n: &Node, what: &str) -> Option<f64> {
+        let x = match n.kind {
+            Kind::Int(i) => i as f64,
+            Kind::Float(x) => x,
+            _ => {
+                self.wrong_type(what, "a number", n, None);
+                return None;
+            }
+        };
+        if x.is_finite() {
+            return Some(x);
+        }
+        let raw = self.text.get(n.span.clone()).unwrap_or("");
+        let at = self.span(&n.span);
+        self.bad_value(format!("`{raw}` is out of range"), at, None);
+        None
+    }
+
+    fn tables(&mut self, e: &Entry) -> Vec<CellTable> {
+        let Kind::Array(items) = &e.value.kind else {
+            let help = "write each table as a `[[tables]]` table".to_string();
+            self.wrong_type("`tables`", "an array of tables", &e.value, Some(help));
+            return Vec::new();
+        };
+        items.iter().filter_map(|n| self.cell_table(n)).collect()
+    }
+
+    fn cell_table(&mut self, n: &Node) -> Option<CellTable> {
+        let Kind::Table(entries) = &n.kind else {
+            let help = "write each table as a `[[tables]]` table".to_string();
+            self.wrong_type("each table", "a table", n, Some(help));
+            return None;
+        };
+        let table = name_in(entries, "name");
+        let place = match table {
+            Some(name) => format!("in table `{name}`"),
+            None => "in this table".to_string(),
+        };
+        let (mut name, mut over, mut preset, mut rules) = (None, None, None, None);
+        for f in entries {
+            match f.key.as_str() {
+                "name" => name = self.string(f),
+                "over" => over = Some((self.names(f), f)),
+                "preset" => preset = self.string(f).map(|p| (p, f)),
+                "rules" => rules = Some(self.cell_rules(f, table)),
+                _ => self.unknown(f, &place, TABLE_KEYS),
+            }
+        }
+        let at = self.table_at(&n.span, &n.span);
+        if !has(entries, "name") {
+            self.missing("name", &place, at, "add `name = \"...\"`".to_string());
+        }
+        let help = "add `over = [\"r\", \"f\"]`, the scores of its axes".to_string();
+        let over = match over {
+            Some((_, f)) if matches!(&f.value.kind, Kind::Array(a) if a.is_empty()) => {
+                let message = "`over` must name at least one score".to_string();
+                let at = self.span(&f.value.span);
+                self.bad_value(message, at, Some(help));
+                None
+            }
+            Some((over, _)) => Some(over),
+            None => {
+                self.missing("over", &place, at, help);
+                None
+            }
+        };
+        let body = match (preset, rules) {
+            (Some((_, f)), Some(_)) => {
+                let help = "remove `preset` to use the `[[tables.rules]]` written here, \
+                            or the rules to use the preset"
+                    .to_string();
+                let at = self.span(&f.span());
+                let message = "a table has either a `preset` or `rules`, not both".to_string();
+                self.bad_value(message, at, Some(help));
+                return None;
+            }
+            (Some((preset, _)), None) => TableBody::Preset(preset),
+            (None, rules) => TableBody::Rules(rules.unwrap_or_default()),
+        };
+        Some(CellTable {
+            name: name?,
+            over: over?,
+            body,
+            span: self.span(&n.span),
+            comments: no_comments(),
+            inner: InnerComments::default(),
+        })
+    }
+
+    fn cell_rules(&mut self, e: &Entry, table: Option<&str>) -> Vec<CellRule> {
+        let help = || match table {
+            Some(t) => format!("write each rule of table `{t}` as a `[[tables.rules]]` table"),
+            None => "write each rule as a `[[tables.rules]]` table".to_string(),
+        };
+        let Kind::Array(items) = &e.value.kind else {
+            self.wrong_type("`rules`", "an array of tables", &e.value, Some(help()));
+            return Vec::new();
+        };
+        let mut rules = Vec::new();
+        for n in items {
+            let Kind::Table(entries) = &n.kind else {
+                self.wrong_type("each rule", "a table", n, Some(help()));
+                continue;
+            };
+            rules.extend(self.cell_rule(n, entries, table));
+        }
+        rules
+    }
+
+    /// `name = "top"` and a range per score: `r = "4..5"`, `m = 5` (or, for a score named
+    /// `name` or `ranges`, all of them in `ranges = { ... }`).
+    fn cell_rule(&mut self, n: &Node, entries: &[Entry], table: Option<&str>) -> Option<CellRule> {
+        let of = table.map_or(String::new(), |t| format!(" of table `{t}`"));
+        let place = match name_in(entries, "name") {
+            Some(name) => format!("in rule `{name}`{of}"),
+            None => format!("in a rule{of}"),
+        };
+        let (mut name, mut ranges, mut ok) = (None, Vec::new(), true);
+        for f in entries {
+            match (f.key.as_str(), &f.value.kind) {
+                ("name", _) => name = self.string(f),
+                ("ranges", Kind::Table(inner)) => {
+                    for r in inner {
+                        let range = self.cell_range(r);
+                        ok &= range.is_some();
+                        ranges.extend(range);
+                    }
+                }
+                _ => {
+                    let range = self.cell_range(f);
+                    ok &= range.is_some();
+                    ranges.extend(range);
+                }
+            }
+        }
+        let at = self.table_at(&n.span, &n.span);
+        if !has(entries, "name") {
+            self.missing("name", &place, at, "add `name = \"...\"`".to_string());
+        }
+        if ok && ranges.is_empty() {
+            let message = format!("no score range {place}");
+            let help = "add the range of each score the rule takes, e.g. `r = \"4..5\"`";
+            self.error("missing-key", message, at, Some(help.to_string()));
+            return None;
+        }
+        Some(CellRule {
+            name: name?,
+            ranges,
+            span: self.span(&n.span),
+            comments: no_comments(),
+        })
+        .filter(|_| ok)
+    }
+
+    /// `r = "4..5"` or `r = 5`.
+    fn cell_range(&mut self, e: &Entry) -> Option<CellRange> {
+        let (text, at) = match &e.value.kind {
+            Kind::Int(i) => (i.to_string(), self.span(&e.value.span)),
+            Kind::Str(s) => (s.clone(), self.content(&e.value.span, s).0),
+            _ => {
+                let help = format!(
+                    "write `{0} = \"4..5\"` for a range, `{0} = 5` for one score",
+                    e.key
+                );
+                let what = format!("the range of `{}`", e.key);
+                self.wrong_type(
+                    &what,
+                    "a string such as `\"4..5\"` or an integer",
+                    &e.value,
+                    Some(help),
+                );
+                return None;
+            }
+        };
+        let (lo, hi) = text.split_once("..").unwrap_or((&text, &text));
+        let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+        if !(digits(lo) && digits(hi)) {
+            let message = format!("`{text}` is not a score range");
+            let help = format!(
+                "write `{0} = \"4..5\"` for a range, `{0} = 5` for one score",
+                e.key
+            );
+            self.bad_value(message, at, Some(help));
+            return None;
+        }
+        match (lo.parse::<u8>(), hi.parse::<u8>()) {
+            (Ok(lo), Ok(hi)) => Some(CellRange {
+                score: Spanned::new(e.key.clone(), self.span(&e.key_span)),
+                range: Spanned::new((lo, hi), at),
+            }),
+            _ => {
+                let message = format!("`{text}` is out of range: scores run from 1 to 10");
+                self.bad_value(message, at, None);
+                None
+            }
+        }
+    }
+
+    fn model(&mut self, e: &Entry) -> Option<Model> {
+        let help = "write a `[model]` table, e.g. with `horizon = \"12m\"`".to_string();
+        let entries = self.table(e, help)?;
+        let mut m = Model {
+            horizon: None,
+            discount: None,
+            bgnbd: None,
+            gamma_gamma: None,
+            span: self.span(&e.value.span),
+            comments: no_comments(),
+            inner: InnerComments::default(),
+        };
+        for f in entries {
+            match f.key.as_str() {
+                "horizon" => m.horizon = self.duration(f),
+                "discount" => m.discount = self.discount(f),
+                "bgnbd" => {
+                    let v = self.model_params(f, &BGNBD_PARAMS);
+                    m.bgnbd =
+                        v.map(|v| Spanned::new([v[0], v[1], v[2], v[3]], self.span(&f.span())));
+                }
+                "gamma_gamma" => {
+                    let v = self.model_params(f, &GAMMA_GAMMA_PARAMS);
+                    m.gamma_gamma =
+                        v.map(|v| Spanned::new([v[0], v[1], v[2]], self.span(&f.span())));
+                }
+                _ => self.unknown(f, "in `[model]`", MODEL_KEYS),
+            }
+        }
+        Some(m)
+    }
+
+    /// `discount = 1.5`: a monthly rate in percent, 0 or more.
+    fn discount(&mut self, e: &Entry) -> Option<Spanned<f64>> {
+        let at = self.span(&e.value.span);
+        let x = match &e.value.kind {
+            Kind::Int(i) => *i as f64,
+            Kind::Float(x) => *x,
+            kind => {
+                let help = match kind {
+                    Kind::Str(s) => {
+                        let n = s.trim().trim_end_matches('%').trim_end();
+                        n.parse::<f64>()
+                            .is_ok()
+                            .then(|| format!("write the percent as a number: `discount = {n}`"))
+                    }
+                    _ => None,
+                };
+                self.wrong_type("`discount`", "a number (percent)", &e.value, help);
+                return None;
+            }
+        };
+        if x.is_finite() && x >= 0.0 {
+            return Some(Spanned::new(x, at));
+        }
+        let raw = self.text.get(e.value.span.clone()).unwrap_or("");
+        let message = format!("`discount` must be a percentage of 0 or more, found `{raw}`");
+        self.bad_value(message, at, Some("write 1% as `discount = 1`".to_string()));
+        None
+    }
+
+    /// `bgnbd = { r = 0.243, alpha = 4.414, a = 0.793, b = 2.426 }`: every parameter of
+    /// `names`, each a positive number.
+    fn model_params(&mut self, e: &Entry, names: &[&str]) -> Option<Vec<f64>> {
+        let example = names
+            .iter()
+            .map(|n| format!("{n} = ..."))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let help = format!("write `{} = {{ {example} }}`", e.key);
+        let entries = self.table(e, help)?;
+        let place = format!("in `{}`", e.key);
+        let mut values: Vec<Option<f64>> = vec![None; names.len()];
+        let mut ok = true;
+        for p in entries {
+            let Some(i) = names.iter().position(|n| *n == p.key) else {
+                self.unknown(p, &place, names);
+                ok = false;
+                continue;
+            };
+            let value = match p.value.kind {
+                Kind::Int(i) => Some(i as f64),
+                Kind::Float(x) => Some(x),
+                _ => {
+                    self.wrong_type(&format!("`{}`", p.key), "a number", &p.value, None);
+                    None
+                }
+            };
+            match value {
+                Some(v) if v.is_finite() && v > 0.0 => values[i] = Some(v),
+                Some(_) => {
+                    let raw = self.text.get(p.value.span.clone()).unwrap_or("");
+                    let message = format!("`{}` must be a positive number, found `{raw}`", p.key);
+                    let at = self.span(&p.value.span);
+                    self.bad_value(message, at, None);
+                    ok = false;
+                }
+                None => ok = false,
+            }
+        }
+        let at = self.table_at(&e.value.span, &e.span());
+        for (name, _) in names.iter().zip(&values).filter(|(_, v)| v.is_none()) {
+            if !has(entries, name) {
+                let help = format!("pin every parameter: {}", list(names));
+                self.missing(name, &place, at, help);
+            }
+        }
+        values
+            .into_iter()
+            .collect::<Option<Vec<f64>>>()
+            .filter(|_| ok)
     }
 }

@@ -132,6 +132,15 @@ fn assert_same(got: &RuleSet, want: &RuleSet, context: &str) {
             (got.tiers != want.tiers).then(|| format!("tiers: {:?} vs {:?}", got.tiers, want.tiers))
         })
         .or_else(|| {
+            (got.orders != want.orders)
+                .then(|| format!("orders: {:?} vs {:?}", got.orders, want.orders))
+        })
+        .or_else(|| first("score", &got.scores, &want.scores))
+        .or_else(|| first("table", &got.tables, &want.tables))
+        .or_else(|| {
+            (got.model != want.model).then(|| format!("model: {:?} vs {:?}", got.model, want.model))
+        })
+        .or_else(|| {
             let (a, b) = (&got.triggers, &want.triggers);
             first("trigger", a, b).map(|_| {
                 let i = a.iter().zip(b).position(|(x, y)| x != y).unwrap_or(0);
@@ -685,6 +694,11 @@ fn mutated_input_never_panics_and_clean_parses_round_trip() {
         "\\u00e9",
         "\\n",
         "\n\"k\\n`\" = 2\n",
+        "..",
+        "-1",
+        "[[tables.rules]]",
+        "ranges",
+        "hash",
     ];
     let seed: u64 = std::env::var("IDIC_TOML_SEED")
         .ok()
@@ -696,8 +710,9 @@ fn mutated_input_never_panics_and_clean_parses_round_trip() {
         .unwrap_or(3000);
     let mut rng = Lcg(seed);
     let mut clean = 0;
-    for _ in 0..rounds {
-        let mut chars: Vec<char> = FULL.chars().collect();
+    for round in 0..rounds {
+        let base = if round % 3 == 2 { POPULATION } else { FULL };
+        let mut chars: Vec<char> = base.chars().collect();
         for _ in 0..1 + rng.next(4) {
             let at = rng.next(chars.len() + 1);
             match rng.next(3) {
@@ -780,10 +795,12 @@ trigger t {
 
 #[test]
 fn dsl_models_round_trip_through_toml() {
-    let mut texts = vec![DSL.to_string()];
-    let retail = concat!(env!("CARGO_MANIFEST_DIR"), "/rules/retail/retail.idic");
-    if let Ok(text) = std::fs::read_to_string(retail) {
-        texts.push(text);
+    let mut texts = vec![DSL.to_string(), POPULATION_DSL.to_string()];
+    for path in ["rules/retail/retail.idic", "rules/cdnow/cdnow.idic"] {
+        let path = format!("{}/{path}", env!("CARGO_MANIFEST_DIR"));
+        if let Ok(text) = std::fs::read_to_string(path) {
+            texts.push(text);
+        }
     }
     for text in texts {
         let (rules, diags) = crate::syntax::dsl::parse(file(), &text);
@@ -791,4 +808,319 @@ fn dsl_models_round_trip_through_toml() {
         let printed = print(&rules);
         assert_same(&parse_ok(&printed), &rules, &format!("printed:\n{printed}"));
     }
+}
+
+/// The population declarations in TOML: orders, scores, tables and the model.
+const POPULATION: &str = r##"[orders]
+customer = { from = "#1" }
+date = { from = "#3", format = "%Y%m%d" }
+amount = { from = "Amount", currency = "$", thousands = "," }
+count = "orders"
+last = "last_order"
+spent = "spent"
+period = "week"
+lookback = "365d"
+unmatched_orders = "fail"
+customers_without_orders = "keep"
+
+[[scores]]
+name = "r"
+of = "rfm_recency_days"
+bins = 5
+reverse = true
+ties = { hash = "salt" }
+edges = [1, 2.5, 3.0, 4.0]
+
+[[scores]]
+name = "f"
+of = "rfm_frequency"
+ties = "together"
+
+[[tables]]
+name = "rfm_segment"
+over = ["r", "f"]
+preset = "rfm10"
+
+[[tables]]
+name = "value_band"
+over = ["r", "f"]
+
+[[tables.rules]]
+name = "top"
+r = "4..5"
+f = 5
+
+[[tables.rules]]
+name = "odd"
+ranges = { name = "1..2", r = "3" }
+
+[model]
+horizon = "12m"
+discount = 1.5
+bgnbd = { r = 0.243, alpha = 4.414, a = 0.793, b = 2.426 }
+gamma_gamma = { p = 6.25, q = 3.74, gamma = 15.44 }
+"##;
+
+/// The same declarations in the DSL, commented the way people do.
+const POPULATION_DSL: &str = r##"// Orders from the shop.
+orders { // opening
+  customer from "#1" // the id
+  date     from "#3"     format "%Y%m%d"
+  amount   from "Amount" currency "$" thousands ","
+  // Totals in the export.
+  count    orders
+  last     last_order
+  spent    spent
+
+  // How far back.
+  period   week
+  lookback 365d // a year
+  /* policies */
+  unmatched_orders         fail
+  customers_without_orders keep
+  // before the brace
+} // after the brace
+
+// Quintiles.
+score r = rfm_recency_days bins 5 reverse ties hash "salt" edges [1, 2.5, 3, 4] // recency
+score f = rfm_frequency    ties together
+
+table rfm_segment over r, f preset rfm10 // preset
+
+// Written out.
+table value_band over r, f {
+  top r 4..5 f 5 // the best
+  // odd one
+  odd name 1..2 r 3
+  // end of rules
+} // table end
+
+model {
+  // the horizon
+  horizon  12m
+  discount 1.5%
+  bgnbd       r 0.243 alpha 4.414 a 0.793 b 2.426 // pinned
+  gamma_gamma p 6.25 q 3.74 gamma 15.44
+}
+// the end
+"##;
+
+#[test]
+fn population_declarations_read_like_the_dsl() {
+    let rules = parse_ok(POPULATION);
+    let (dsl, diags) = crate::syntax::dsl::parse(file(), POPULATION_DSL);
+    assert!(diags.is_empty(), "{diags:#?}");
+    assert_same(&rules, &dsl, "TOML and DSL population declarations");
+
+    let o = rules.orders.as_ref().unwrap();
+    let roles: Vec<_> = o.columns.iter().map(|c| c.role.value).collect();
+    assert_eq!(
+        roles,
+        [OrderRole::Customer, OrderRole::Date, OrderRole::Amount]
+    );
+    assert_eq!(slice(POPULATION, o.columns[0].column.span), "#1");
+    assert_eq!(slice(POPULATION, o.columns[1].role.span), "date");
+    assert_eq!(o.columns[2].format.currency.as_ref().unwrap().value, "$");
+    assert_eq!(o.total(TotalKind::Last).unwrap().field.value, "last_order");
+    assert_eq!(o.unmatched.as_ref().unwrap().value, UnmatchedOrders::Fail);
+    assert!(o.reads_file() && o.has_totals());
+
+    let r = &rules.scores[0];
+    assert_eq!(r.bins.as_ref().unwrap().value, 5);
+    assert!(r.reverse);
+    assert_eq!(r.ties.as_ref().unwrap().value, Ties::Hash("salt".into()));
+    assert_eq!(r.edges.as_ref().unwrap().value, [1.0, 2.5, 3.0, 4.0]);
+    let f = &rules.scores[1];
+    assert!(f.bins.is_none() && !f.reverse && f.edges.is_none());
+
+    let TableBody::Rules(cells) = &rules.tables[1].body else {
+        panic!("rules expected");
+    };
+    assert_eq!(cells[0].ranges[1].range.value, (5, 5));
+    assert_eq!(slice(POPULATION, cells[0].ranges[0].range.span), "4..5");
+    assert_eq!(cells[1].ranges[0].score.value, "name");
+
+    let m = rules.model.as_ref().unwrap();
+    assert_eq!(m.discount.as_ref().unwrap().value, 1.5);
+    assert_eq!(m.gamma_gamma.as_ref().unwrap().value, [6.25, 3.74, 15.44]);
+
+    // Written back: the layout above, and the same model again.
+    let printed = print(&rules);
+    assert_same(&parse_ok(&printed), &rules, &format!("printed:\n{printed}"));
+    for line in [
+        "[orders]\ncustomer = { from = \"#1\" }\n",
+        "date     = { from = \"#3\", format = \"%Y%m%d\" }\n",
+        "unmatched_orders         = \"fail\"\n",
+        "edges = [1.0, 2.5, 3.0, 4.0]\n",
+        "ties = { hash = \"salt\" }\n",
+        "[[tables.rules]]\nname = \"top\"\nr = \"4..5\"\nf = 5\n",
+        "ranges = { name = \"1..2\", r = 3 }\n",
+        "discount = 1.5\n",
+        "bgnbd = { r = 0.243, alpha = 4.414, a = 0.793, b = 2.426 }\n",
+    ] {
+        assert!(printed.contains(line), "{line:?} not in:\n{printed}");
+    }
+}
+
+#[test]
+fn population_declarations_print_canonically_and_keep_comments() {
+    use crate::syntax::printer;
+    let (rules, diags) = crate::syntax::dsl::parse(file(), POPULATION_DSL);
+    assert!(diags.is_empty(), "{diags:#?}");
+    let printed = printer::print(&rules);
+    let (again, diags) = crate::syntax::dsl::parse(file(), &printed);
+    assert!(diags.is_empty(), "{diags:#?}\n{printed}");
+    assert_same(&again, &rules, &printed);
+    assert_eq!(printer::print(&again), printed, "fmt is idempotent");
+
+    let comments = |text: &str| -> Vec<String> {
+        text.lines()
+            .filter_map(|l| l.find("//").or_else(|| l.find("/*")))
+            .map(|i| i.to_string())
+            .collect()
+    };
+    let kept = |text: &str| -> Vec<String> {
+        let mut out: Vec<String> = text
+            .lines()
+            .filter_map(|l| {
+                let i = l.find("//").or_else(|| l.find("/*"))?;
+                Some(l[i..].trim_end().to_string())
+            })
+            .collect();
+        out.sort();
+        out
+    };
+    assert_eq!(kept(&printed), kept(POPULATION_DSL), "{printed}");
+    assert_eq!(
+        crate::syntax::count_comments(&rules),
+        comments(POPULATION_DSL).len(),
+        "count_comments counts what fmt keeps"
+    );
+    for line in [
+        "score r = rfm_recency_days bins 5 reverse ties hash \"salt\" edges [1, 2.5, 3, 4] // recency\n",
+        "score f = rfm_frequency    ties together\n",
+        "  top r 4..5 f 5 // the best\n",
+        "  odd name 1..2 r 3\n",
+        "} // table end\n",
+        "} // after the brace\n",
+        "  discount 1.5%\n",
+        "  bgnbd       r 0.243 alpha 4.414 a 0.793 b 2.426 // pinned\n",
+        "  lookback 365d // a year\n",
+        "\n  // How far back.\n  period   week\n",
+        "  unmatched_orders         fail\n",
+    ] {
+        assert!(printed.contains(line), "{line:?} not in:\n{printed}");
+    }
+    // Canonical order: the orders block before the scores, the tables before the model.
+    let at = |s: &str| printed.find(s).unwrap();
+    assert!(at("orders {") < at("score r") && at("table value_band") < at("model {"));
+}
+
+#[test]
+fn population_errors_point_at_the_key_or_value() {
+    // An unknown key in `[orders]`, with the key meant.
+    let text = "[orders]\ncustomer = { from = \"#1\" }\ndat = { from = \"#3\" }\n";
+    let diags = parse_err(text);
+    assert_eq!(diags.len(), 1, "{diags:#?}");
+    assert_eq!(diags[0].code, "unknown-key");
+    assert_eq!(diags[0].message, "unknown key `dat` in `[orders]`");
+    assert_eq!(diags[0].help.as_deref(), Some("did you mean `date`?"));
+    assert_eq!(line_col(text, &diags[0]), at(3, 1));
+
+    // `bins` of the wrong type.
+    let text = "[[scores]]\nname = \"r\"\nof = \"rfm_recency_days\"\nbins = \"5\"\n";
+    let diags = parse_err(text);
+    assert_eq!(diags.len(), 1, "{diags:#?}");
+    assert_eq!(diags[0].code, "wrong-type");
+    assert_eq!(
+        diags[0].message,
+        "`bins` must be an integer, found a string"
+    );
+    assert_eq!(
+        diags[0].help.as_deref(),
+        Some("remove the quotes: `bins = 5`")
+    );
+    assert_eq!(line_col(text, &diags[0]), at(4, 8));
+    let diags = parse_err(&text.replace("\"5\"", "-5"));
+    assert_eq!(diags[0].code, "bad-value");
+    assert_eq!(
+        diags[0].message,
+        "`bins` must be a number of bins, found `-5`"
+    );
+
+    // A range that is not one.
+    let text =
+        "[[tables]]\nname = \"t\"\nover = [\"r\"]\n[[tables.rules]]\nname = \"a\"\nr = \"5..x\"\n";
+    let diags = parse_err(text);
+    assert_eq!(diags.len(), 1, "{diags:#?}");
+    assert_eq!(diags[0].code, "bad-value");
+    assert_eq!(diags[0].message, "`5..x` is not a score range");
+    assert_eq!(
+        diags[0].help.as_deref(),
+        Some("write `r = \"4..5\"` for a range, `r = 5` for one score")
+    );
+    assert_eq!(slice(text, diags[0].span().unwrap()), "5..x");
+    for (bad, message) in [
+        ("\"4..\"", "`4..` is not a score range"),
+        ("\"+4\"", "`+4` is not a score range"),
+        (
+            "\"1..300\"",
+            "`1..300` is out of range: scores run from 1 to 10",
+        ),
+        ("-1", "`-1` is not a score range"),
+    ] {
+        let diags = parse_err(&text.replace("\"5..x\"", bad));
+        assert_eq!(diags[0].message, message, "{bad}");
+    }
+
+    // A pinned model missing a parameter, and one misspelled.
+    let text = "[model]\nbgnbd = { r = 0.243, alpha = 4.414, a = 0.793 }\n";
+    let diags = parse_err(text);
+    assert_eq!(diags.len(), 1, "{diags:#?}");
+    assert_eq!(diags[0].code, "missing-key");
+    assert_eq!(diags[0].message, "missing key `b` in `bgnbd`");
+    assert_eq!(
+        diags[0].help.as_deref(),
+        Some("pin every parameter: `r`, `alpha`, `a` and `b`")
+    );
+    assert_eq!(line_col(text, &diags[0]), at(2, 1));
+    let text = "[model]\ngamma_gamma = { p = 6.25, q = 0, gama = 15.44 }\n";
+    let found: Vec<_> = parse_err(text)
+        .iter()
+        .map(|d| (d.code, d.message.clone()))
+        .collect();
+    assert_eq!(
+        found,
+        [
+            (
+                "bad-value",
+                "`q` must be a positive number, found `0`".to_string()
+            ),
+            (
+                "unknown-key",
+                "unknown key `gama` in `gamma_gamma`".to_string()
+            ),
+            (
+                "missing-key",
+                "missing key `gamma` in `gamma_gamma`".to_string()
+            ),
+        ]
+    );
+
+    // A table with a preset and rules, and one with nothing to read.
+    let text = "[[tables]]\nname = \"t\"\nover = [\"r\"]\npreset = \"rfm10\"\n[[tables.rules]]\nname = \"a\"\nr = 1\n[[tables]]\nname = \"u\"\n";
+    let found: Vec<_> = parse_err(text)
+        .iter()
+        .map(|d| (d.code, line_col(text, d).line))
+        .collect();
+    assert_eq!(found, [("bad-value", 4), ("missing-key", 8)]);
+}
+
+#[test]
+fn dsl_rejects_a_score_twice_in_one_rule() {
+    let text = "table t over r, f {\n  a r 1 f 2 r 3\n}\n";
+    let (_, diags) = crate::syntax::dsl::parse(file(), text);
+    assert_eq!(diags.len(), 1, "{diags:#?}");
+    assert_eq!(diags[0].code, "duplicate-property");
+    assert_eq!(slice(text, diags[0].span().unwrap()), "r 3");
 }

@@ -1,8 +1,9 @@
 //! Writes a rule set as TOML that reads back into an equal rule set.
 
 use crate::model::{
-    Action, Expr, Field, Ident, Literal, ParamValue, RowSelect, RuleSet, Settings, TestCase,
-    TestValue, Tier, Trigger,
+    period_word, Action, CellTable, Expr, Field, Ident, Literal, Model, Orders, ParamValue,
+    RowSelect, RuleSet, Score, Settings, TableBody, TestCase, TestValue, Tier, Ties, Trigger,
+    BGNBD_PARAMS, GAMMA_GAMMA_PARAMS,
 };
 use std::fmt::Write as _;
 
@@ -31,6 +32,9 @@ pub(super) fn print(rules: &RuleSet) -> String {
             .collect();
         sections.push(format!("[customer]\n{}", aligned(&rows)));
     }
+    if let Some(o) = &rules.orders {
+        sections.push(orders(o));
+    }
     if !rules.metrics.is_empty() {
         let rows: Vec<_> = rules
             .metrics
@@ -46,6 +50,13 @@ pub(super) fn print(rules: &RuleSet) -> String {
             .map(|s| (key(&s.name.value), text(&s.condition.source)))
             .collect();
         sections.push(format!("[segments]\n{}", aligned(&rows)));
+    }
+    sections.extend(rules.scores.iter().map(score));
+    for t in &rules.tables {
+        table(t, &mut sections);
+    }
+    if let Some(m) = &rules.model {
+        sections.push(model(m));
     }
     if let Some(tiers) = &rules.tiers {
         sections.extend(tiers.tiers.iter().map(|t| tier("tiers", t)));
@@ -186,6 +197,149 @@ fn field(f: &Field) -> String {
         }
     }
     format!("{{ {} }}", parts.join(", "))
+}
+
+/// The `[orders]` table: columns, totals and settings lined up, the two policies apart.
+fn orders(o: &Orders) -> String {
+    let mut rows: Vec<(String, String)> = Vec::new();
+    for c in &o.columns {
+        let mut parts = vec![format!("from = {}", string(&c.column.value))];
+        for (name, value) in [
+            ("format", &c.format.date),
+            ("currency", &c.format.currency),
+            ("thousands", &c.format.thousands),
+        ] {
+            if let Some(value) = value {
+                parts.push(format!("{name} = {}", string(&value.value)));
+            }
+        }
+        let value = format!("{{ {} }}", parts.join(", "));
+        rows.push((c.role.value.word().to_string(), value));
+    }
+    for t in &o.totals {
+        rows.push((t.kind.value.word().to_string(), string(&t.field.value)));
+    }
+    if let Some(p) = &o.period {
+        rows.push(("period".to_string(), string(period_word(p.value))));
+    }
+    if let Some(l) = &o.lookback {
+        rows.push(("lookback".to_string(), string(&l.value.to_string())));
+    }
+    let mut policies = Vec::new();
+    if let Some(u) = &o.unmatched {
+        policies.push(("unmatched_orders".to_string(), string(u.value.word())));
+    }
+    if let Some(w) = &o.without_orders {
+        let value = string(w.value.word());
+        policies.push(("customers_without_orders".to_string(), value));
+    }
+    format!("[orders]\n{}{}", aligned(&rows), aligned(&policies))
+}
+
+/// A `[[scores]]` table.
+fn score(s: &Score) -> String {
+    let mut out = format!(
+        "[[scores]]\nname = {}\nof = {}\n",
+        string(&s.name.value),
+        string(&s.source.value)
+    );
+    if let Some(bins) = &s.bins {
+        let _ = writeln!(out, "bins = {}", bins.value);
+    }
+    if s.reverse {
+        out.push_str("reverse = true\n");
+    }
+    match s.ties.as_ref().map(|t| &t.value) {
+        Some(Ties::Together) => out.push_str("ties = \"together\"\n"),
+        Some(Ties::Hash(salt)) => {
+            let _ = writeln!(out, "ties = {{ hash = {} }}", string(salt));
+        }
+        None => {}
+    }
+    if let Some(edges) = &s.edges {
+        let edges: Vec<String> = edges.value.iter().map(|x| float(*x)).collect();
+        let _ = writeln!(out, "edges = [{}]", edges.join(", "));
+    }
+    out
+}
+
+/// A `[[tables]]` table and its `[[tables.rules]]`: a range is `"4..5"`, or an integer when it
+/// is one score. The ranges go in `ranges = { ... }` when a score is named like a rule's key.
+fn table(t: &CellTable, sections: &mut Vec<String>) {
+    let over: Vec<String> = t.over.iter().map(|o| string(&o.value)).collect();
+    let mut out = format!(
+        "[[tables]]\nname = {}\nover = [{}]\n",
+        string(&t.name.value),
+        over.join(", ")
+    );
+    let rules = match &t.body {
+        TableBody::Preset(preset) => {
+            let _ = writeln!(out, "preset = {}", string(&preset.value));
+            sections.push(out);
+            return;
+        }
+        TableBody::Rules(rules) => rules,
+    };
+    sections.push(out);
+    for rule in rules {
+        let mut out = format!("[[tables.rules]]\nname = {}\n", string(&rule.name.value));
+        let ranges: Vec<(String, String)> = rule
+            .ranges
+            .iter()
+            .map(|r| {
+                let (lo, hi) = r.range.value;
+                let value = if lo == hi {
+                    lo.to_string()
+                } else {
+                    string(&format!("{lo}..{hi}"))
+                };
+                (key(&r.score.value), value)
+            })
+            .collect();
+        let clash = rule
+            .ranges
+            .iter()
+            .any(|r| ["name", "ranges"].contains(&r.score.value.as_str()));
+        if clash {
+            let parts: Vec<String> = ranges.iter().map(|(k, v)| format!("{k} = {v}")).collect();
+            let _ = writeln!(out, "ranges = {{ {} }}", parts.join(", "));
+        } else {
+            for (k, v) in ranges {
+                let _ = writeln!(out, "{k} = {v}");
+            }
+        }
+        sections.push(out);
+    }
+}
+
+/// The `[model]` table; the pinned parameters as inline tables.
+fn model(m: &Model) -> String {
+    let mut out = "[model]\n".to_string();
+    if let Some(h) = &m.horizon {
+        let _ = writeln!(out, "horizon = {}", string(&h.value.to_string()));
+    }
+    if let Some(d) = &m.discount {
+        let _ = writeln!(out, "discount = {}", float(d.value));
+    }
+    let params = |names: &[&str], values: &[f64]| {
+        let parts: Vec<String> = names
+            .iter()
+            .zip(values)
+            .map(|(n, v)| format!("{n} = {}", float(*v)))
+            .collect();
+        format!("{{ {} }}", parts.join(", "))
+    };
+    if let Some(p) = &m.bgnbd {
+        let _ = writeln!(out, "bgnbd = {}", params(&BGNBD_PARAMS, &p.value));
+    }
+    if let Some(p) = &m.gamma_gamma {
+        let _ = writeln!(
+            out,
+            "gamma_gamma = {}",
+            params(&GAMMA_GAMMA_PARAMS, &p.value)
+        );
+    }
+    out
 }
 
 /// A tier or lifecycle stage as a `[[tiers]]` or `[[lifecycle]]` (`table`) table.
