@@ -56,8 +56,21 @@ impl Tally {
 
     /// Zero counts shaped for `program`, reusing this tally's buffers.
     pub fn reset(&mut self, program: &Program) {
-        if self.segments.len() != program.segment_names().len() {
-            *self = Tally::new(program);
+        let shaped = Tally::new(program);
+        let lengths = |t: &Tally| {
+            [
+                t.segments.len(),
+                t.tiers.len(),
+                t.tier_money.len(),
+                t.stages.len(),
+                t.fired.len(),
+                t.suppressed.len(),
+                t.actions.len(),
+                t.cells.len(),
+            ]
+        };
+        if lengths(self) != lengths(&shaped) {
+            *self = shaped;
             return;
         }
         self.rows = 0;

@@ -1,0 +1,460 @@
+//! Rule sets that read the population: `orders` (a file or the export's totals), scores, tables
+//! over score cells and the BTYD model, run end to end through `idic run` on the CDNOW sample
+//! and on small hand-made files: golden values, order and thread independence, policies and
+//! bad input.
+
+mod common;
+
+use assert_cmd::Command;
+use common::{csv_rows, repo};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+fn scratch(name: &str) -> PathBuf {
+    common::scratch(&format!("population-{name}"))
+}
+
+const CDNOW_ORDERS: &str = "tests/fixtures/cdnow_sample.txt";
+const CDNOW_CUSTOMERS: &str = "examples/cdnow/customers.csv";
+
+/// `idic run` of `rules` over `customers` and `orders`, decisions as CSV and the summary as JSON
+/// in `dir`; gives the command's output.
+fn run(
+    dir: &Path,
+    rules: &Path,
+    customers: &Path,
+    orders: Option<&Path>,
+    extra: &[&str],
+) -> std::process::Output {
+    let mut cmd = Command::cargo_bin("idic").unwrap();
+    cmd.current_dir(repo())
+        .arg("run")
+        .arg(rules)
+        .arg("--customers")
+        .arg(customers)
+        .arg("--out")
+        .arg(dir.join("decisions.csv"))
+        .arg("--summary")
+        .arg(dir.join("summary.json"))
+        .args(["--summary-format", "json"])
+        .args(extra);
+    if let Some(orders) = orders {
+        cmd.arg("--orders").arg(orders);
+    }
+    cmd.output().unwrap()
+}
+
+fn summary(dir: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(dir.join("summary.json")).unwrap()).unwrap()
+}
+
+fn decisions(dir: &Path) -> String {
+    std::fs::read_to_string(dir.join("decisions.csv")).unwrap()
+}
+
+fn within(found: f64, want: f64, tolerance: f64) -> bool {
+    ((found - want) / want).abs() <= tolerance
+}
+
+#[test]
+fn cdnow_fits_the_golden_models_and_names_every_customer() {
+    let dir = scratch("cdnow");
+    let out = run(
+        &dir,
+        Path::new("rules/cdnow"),
+        Path::new(CDNOW_CUSTOMERS),
+        Some(Path::new(CDNOW_ORDERS)),
+        &[],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let s = summary(&dir);
+    let model = &s["population"]["model"];
+    assert_eq!(model["parameters"], "fitted");
+    let p = |block: &str, key: &str| model[block][key].as_f64().unwrap();
+    for (key, want) in [("r", 0.243), ("alpha", 4.414), ("a", 0.793), ("b", 2.426)] {
+        assert!(
+            within(p("bgnbd", key), want, 0.005),
+            "{key}: {}",
+            p("bgnbd", key)
+        );
+    }
+    for (key, want) in [("p", 6.25), ("q", 3.74), ("v", 15.44)] {
+        assert!(
+            within(p("gamma_gamma", key), want, 0.01),
+            "{key}: {}",
+            p("gamma_gamma", key)
+        );
+    }
+    assert_eq!(model["bgnbd_fit"]["customers"], 2357);
+    assert_eq!(model["gamma_gamma_fit"]["customers"], 946);
+
+    let orders = &s["population"]["orders"];
+    assert_eq!(orders["customers_without_orders"], 20);
+    assert_eq!(orders["unmatched_customers"], 0);
+    assert_eq!(orders["tally"]["after_as_of"], 1959);
+    // Recency reversed: the edges are day counts, the lowest scored 5.
+    let r = &s["population"]["scores"][0];
+    assert_eq!(
+        (r["name"].as_str(), r["reverse"].as_bool()),
+        (Some("r"), Some(true))
+    );
+    assert_eq!(r["population"], 2357);
+    assert_eq!(r["edges"].as_array().unwrap().len(), 4);
+
+    // Every customer with orders gets exactly one rfm10 segment; the 20 without get none.
+    let tables = s["tables"].as_array().unwrap();
+    for t in tables {
+        let sum: u64 = t["segments"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["count"].as_u64().unwrap())
+            .sum();
+        assert_eq!(sum, 2357, "{}", t["name"]);
+        assert_eq!(t["none"], 20);
+    }
+    let rows = csv_rows(&decisions(&dir));
+    assert_eq!(rows.len(), 2377);
+    let prospect = rows.iter().find(|r| r["id"] == "90001").unwrap();
+    assert_eq!(prospect["rfm_segment"], "");
+    let champions = rows
+        .iter()
+        .filter(|r| r["rfm_segment"] == "champions")
+        .count() as u64;
+    let counted = tables[0]["segments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "champions")
+        .unwrap();
+    assert_eq!(counted["count"].as_u64(), Some(champions));
+    assert!(!decisions(&dir).contains("NaN"));
+}
+
+/// The lines of a file, shuffled by a fixed permutation (no header).
+fn shuffled(lines: &[&str]) -> Vec<String> {
+    let mut out: Vec<String> = lines.iter().map(|l| l.to_string()).collect();
+    // A deterministic shuffle: a linear congruential generator driving Fisher-Yates.
+    let mut state: u64 = 0x2545_f491_4f6c_dd1d;
+    for i in (1..out.len()).rev() {
+        state = state
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1);
+        out.swap(i, (state >> 33) as usize % (i + 1));
+    }
+    out
+}
+
+#[test]
+fn shuffled_customers_and_orders_give_every_customer_the_same_decision() {
+    let dir = scratch("shuffle");
+    let customers = std::fs::read_to_string(repo().join(CDNOW_CUSTOMERS)).unwrap();
+    let mut lines = customers.lines();
+    let header = lines.next().unwrap();
+    let body: Vec<&str> = lines.collect();
+    let mut text = format!("{header}\n");
+    for l in shuffled(&body) {
+        text += &l;
+        text.push('\n');
+    }
+    std::fs::write(dir.join("customers.csv"), text).unwrap();
+    let orders = std::fs::read_to_string(repo().join(CDNOW_ORDERS)).unwrap();
+    let lines: Vec<&str> = orders.lines().collect();
+    std::fs::write(dir.join("orders.txt"), shuffled(&lines).join("\n")).unwrap();
+
+    let (a, b) = (dir.join("a"), dir.join("b"));
+    std::fs::create_dir_all(&a).unwrap();
+    std::fs::create_dir_all(&b).unwrap();
+    let rules = Path::new("rules/cdnow");
+    let first = run(
+        &a,
+        rules,
+        Path::new(CDNOW_CUSTOMERS),
+        Some(Path::new(CDNOW_ORDERS)),
+        &[],
+    );
+    let second = run(
+        &b,
+        rules,
+        &dir.join("customers.csv"),
+        Some(&dir.join("orders.txt")),
+        &[],
+    );
+    assert!(first.status.success() && second.status.success());
+    let by_id = |text: &str| -> BTreeMap<String, String> {
+        text.lines()
+            .skip(1)
+            .map(|l| (l.split(',').next().unwrap().to_string(), l.to_string()))
+            .collect()
+    };
+    let (da, db) = (by_id(&decisions(&a)), by_id(&decisions(&b)));
+    assert_eq!(da.len(), 2377);
+    assert_eq!(da, db);
+    let edges = |dir: &Path| summary(dir)["population"]["scores"].clone();
+    assert_eq!(edges(&a), edges(&b));
+}
+
+#[test]
+fn the_output_does_not_depend_on_the_thread_count() {
+    let (one, two) = (scratch("threads-1"), scratch("threads-2"));
+    let rules = Path::new("rules/cdnow");
+    let args = |n| ["--threads", n];
+    let customers = Path::new(CDNOW_CUSTOMERS);
+    let orders = Some(Path::new(CDNOW_ORDERS));
+    assert!(run(&one, rules, customers, orders, &args("1"))
+        .status
+        .success());
+    assert!(run(&two, rules, customers, orders, &args("2"))
+        .status
+        .success());
+    assert_eq!(decisions(&one), decisions(&two));
+    let mut a = summary(&one);
+    let mut b = summary(&two);
+    for s in [&mut a, &mut b] {
+        s["threads"] = 0.into();
+        s["elapsed_seconds"] = 0.into();
+    }
+    assert_eq!(a, b);
+}
+
+/// A rule set over `customer_id,email` exports, with an orders CSV, showing every order variable
+/// as a parameter of an action every customer gets.
+const SHOW: &str = r#"
+ruleset "show" { as_of "2020-01-31" }
+customer {
+  id    string from "customer_id" key
+  email bool   from "email"
+}
+orders {
+  customer from "customer"
+  date     from "date"
+  amount   from "amount" currency "$"
+  period   day
+  POLICY
+}
+trigger show {
+  activity retention
+  when    true
+  channel email consent email
+  action vars template "show" {
+    rfm_recency_days    = rfm_recency_days
+    rfm_frequency       = rfm_frequency
+    rfm_monetary        = rfm_monetary
+    btyd_frequency      = btyd_frequency
+    btyd_recency        = btyd_recency
+    btyd_T              = btyd_T
+    btyd_monetary_value = btyd_monetary_value
+  }
+}
+"#;
+
+fn show(dir: &Path, policy: &str, customers: &str, orders: &str) -> std::process::Output {
+    std::fs::write(dir.join("show.idic"), SHOW.replace("POLICY", policy)).unwrap();
+    std::fs::write(dir.join("customers.csv"), customers).unwrap();
+    std::fs::write(dir.join("orders.csv"), orders).unwrap();
+    run(
+        dir,
+        &dir.join("show.idic"),
+        &dir.join("customers.csv"),
+        Some(&dir.join("orders.csv")),
+        &["--rejects", dir.join("rejects.csv").to_str().unwrap()],
+    )
+}
+
+/// The `vars` parameters of each customer's decision.
+fn vars(dir: &Path) -> BTreeMap<String, serde_json::Value> {
+    csv_rows(&decisions(dir))
+        .into_iter()
+        .map(|r| {
+            let params: serde_json::Value = serde_json::from_str(&r["params"]).unwrap();
+            (r["id"].clone(), params["show.vars"].clone())
+        })
+        .collect()
+}
+
+#[test]
+fn the_worked_example_of_domain_md_reaches_the_rules_exactly() {
+    let dir = scratch("worked");
+    let orders = "customer,date,amount\nA,2020-01-01,$10\nA,2020-01-01,$5\nA,2020-01-10,$20\nA,2020-02-03,$99\n";
+    let out = show(&dir, "", "customer_id,email\nA,true\nP,true\n", orders);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v = vars(&dir);
+    // BTYD: frequency 1, recency 9, T 30, monetary 20; RFM: frequency 2, recency_days 21,
+    // monetary 35 (the order after as_of ignored).
+    assert_eq!(
+        v["A"],
+        serde_json::json!({
+            "rfm_recency_days": 21, "rfm_frequency": 2, "rfm_monetary": 35.0,
+            "btyd_frequency": 1.0, "btyd_recency": 9.0, "btyd_T": 30.0, "btyd_monetary_value": 20.0
+        })
+    );
+    // A prospect: no recency, no BTYD summary, zero frequency and spend.
+    assert_eq!(
+        v["P"],
+        serde_json::json!({
+            "rfm_recency_days": null, "rfm_frequency": 0, "rfm_monetary": 0.0,
+            "btyd_frequency": null, "btyd_recency": null, "btyd_T": null, "btyd_monetary_value": null
+        })
+    );
+    let s = summary(&dir);
+    assert_eq!(s["population"]["orders"]["customers_without_orders"], 1);
+    assert_eq!(s["population"]["orders"]["tally"]["after_as_of"], 1);
+}
+
+#[test]
+fn bad_orders_are_counted_and_reported_never_decided_on() {
+    let dir = scratch("bad-orders");
+    let orders = "customer,date,amount\nA,2020-01-01,$10\nA,2020-01-02,-$5\nA,2020-13-01,$5\nA,,$5\nB,2020-01-05,abc\nB,2020-01-06,$7\n";
+    let out = show(&dir, "", "customer_id,email\nA,true\nB,true\n", orders);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let tally = &summary(&dir)["population"]["orders"]["tally"];
+    assert_eq!(tally["rows"], 6);
+    assert_eq!(tally["used"], 2);
+    assert_eq!(tally["rejected"], 4);
+    let reasons: Vec<String> = tally["rejects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| format!("{} {}", r["line"], r["reason"]))
+        .collect();
+    assert_eq!(reasons.len(), 4, "{reasons:?}");
+    assert!(
+        reasons[0].starts_with("3 ") && reasons[0].contains("negative"),
+        "{reasons:?}"
+    );
+    let v = vars(&dir);
+    assert_eq!(v["A"]["rfm_monetary"], 10.0);
+    assert_eq!(v["B"]["rfm_monetary"], 7.0);
+    assert!(!decisions(&dir).contains("NaN"));
+}
+
+#[test]
+fn customers_without_orders_can_be_rejected_with_a_reason() {
+    let dir = scratch("reject-policy");
+    let out = show(
+        &dir,
+        "customers_without_orders reject",
+        "customer_id,email\nA,true\nP,true\n",
+        "customer,date,amount\nA,2020-01-01,$10\n",
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(vars(&dir).keys().collect::<Vec<_>>(), ["A"]);
+    let rejects = std::fs::read_to_string(dir.join("rejects.csv")).unwrap();
+    let rows = csv_rows(&rejects);
+    assert_eq!(rows.len(), 1);
+    assert_eq!(
+        (rows[0]["line"].as_str(), rows[0]["id"].as_str()),
+        ("3", "P")
+    );
+    assert_eq!(rows[0]["code"], "no-orders");
+}
+
+#[test]
+fn orders_of_unknown_customers_are_counted_or_fail_the_run() {
+    let dir = scratch("unmatched");
+    let customers = "customer_id,email\nA,true\n";
+    let orders = "customer,date,amount\nA,2020-01-01,$10\nZ,2020-01-01,$10\n";
+    let out = show(&dir, "", customers, orders);
+    assert!(out.status.success());
+    assert_eq!(
+        summary(&dir)["population"]["orders"]["unmatched_customers"],
+        1
+    );
+
+    let out = show(&dir, "unmatched_orders fail", customers, orders);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("1 of the 2 customers of the orders file have no row"),
+        "{err}"
+    );
+}
+
+#[test]
+fn an_orders_file_whose_ids_never_match_is_an_error() {
+    let dir = scratch("never-match");
+    let out = show(
+        &dir,
+        "",
+        "customer_id,email\nA,true\nB,true\n",
+        "customer,date,amount\nX,2020-01-01,$10\nY,2020-01-01,$10\n",
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("no customer id of the orders file matches"),
+        "{err}"
+    );
+    assert!(!dir.join("decisions.csv").exists());
+}
+
+#[test]
+fn a_rule_set_that_reads_an_orders_file_needs_one() {
+    let dir = scratch("no-orders-flag");
+    let out = run(
+        &dir,
+        Path::new("rules/cdnow"),
+        Path::new(CDNOW_CUSTOMERS),
+        None,
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("give it with `--orders FILE`"), "{err}");
+}
+
+#[test]
+fn a_population_too_small_to_fit_leaves_the_model_variables_missing() {
+    let dir = scratch("too-small");
+    let rules = r#"
+ruleset "small" { as_of "2020-01-31" }
+customer { id string from "customer_id" key }
+orders {
+  customer from "customer"
+  date     from "date"
+  amount   from "amount"
+}
+model { horizon 6m }
+segment alive = (p_alive ?? -1.0) >= 0.0
+"#;
+    std::fs::write(dir.join("small.idic"), rules).unwrap();
+    std::fs::write(dir.join("customers.csv"), "customer_id\nA\n").unwrap();
+    std::fs::write(
+        dir.join("orders.csv"),
+        "customer,date,amount\nA,2020-01-01,10\n",
+    )
+    .unwrap();
+    let out = run(
+        &dir,
+        &dir.join("small.idic"),
+        &dir.join("customers.csv"),
+        Some(&dir.join("orders.csv")),
+        &[],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let s = summary(&dir);
+    let error = s["population"]["model"]["error"].as_str().unwrap();
+    assert!(error.contains("BG/NBD"), "{error}");
+    assert_eq!(s["segments"][0]["count"], 0);
+    assert!(!decisions(&dir).contains("NaN"));
+}
