@@ -240,6 +240,15 @@ fn check_table(table: &CellTable, scores: &[Score], out: &mut Vec<Diagnostic>) {
                 out.push(d);
                 return;
             };
+            if !cells::prove(&grid).is_partition() {
+                out.push(
+                    Diagnostic::error(
+                        "bad-table",
+                        format!("preset `{}` is not a partition of its cells", preset.value),
+                    )
+                    .at(preset.span),
+                );
+            }
             if ok {
                 let bins = declared::axis_bins(table, scores).unwrap_or_default();
                 let wanted = [

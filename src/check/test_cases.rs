@@ -13,7 +13,13 @@ pub fn check(rules: &RuleSet, sources: &Sources, out: &mut Vec<Diagnostic>) {
         date(rules, test, out);
         expectations(rules, test, out);
         if let Some(schema) = &rules.schema {
-            built(&schema.fields, test, sources, out);
+            built(
+                &schema.fields,
+                &rules.population_fields(),
+                test,
+                sources,
+                out,
+            );
         }
     }
 }
@@ -190,7 +196,13 @@ fn param_path(rules: &RuleSet, path: &str) -> Result<(), (String, Option<String>
 }
 
 /// The test's customer can be built as `idic test` builds it, and gives every required field.
-fn built(fields: &[Field], test: &TestCase, sources: &Sources, out: &mut Vec<Diagnostic>) {
+fn built(
+    fields: &[Field],
+    population: &[Field],
+    test: &TestCase,
+    sources: &Sources,
+    out: &mut Vec<Diagnostic>,
+) {
     let base = sources
         .path(test.span.file)
         .parent()
@@ -215,15 +227,15 @@ fn built(fields: &[Field], test: &TestCase, sources: &Sources, out: &mut Vec<Dia
     // Every value is checked here, not only the first wrong one `customer::values` stops at.
     let mut value_errors = false;
     for v in &test.values {
-        let Some(field) = fields.iter().find(|f| f.name.value == v.name.value) else {
+        let known = || fields.iter().chain(population);
+        let Some(field) = known().find(|f| f.name.value == v.name.value) else {
             value_errors = true;
             let mut d = Diagnostic::error(
                 "unknown-name",
                 format!("the customer schema has no field `{}`", v.name.value),
             )
             .at(v.name.span);
-            if let Some(help) = suggest(&v.name.value, fields.iter().map(|f| f.name.value.as_str()))
-            {
+            if let Some(help) = suggest(&v.name.value, known().map(|f| f.name.value.as_str())) {
                 d = d.help(help);
             }
             out.push(d);
@@ -271,7 +283,7 @@ fn built(fields: &[Field], test: &TestCase, sources: &Sources, out: &mut Vec<Dia
             );
         }
     } else if !value_errors {
-        if let Err(e) = customer::values(fields, test, &base) {
+        if let Err(e) = customer::values(fields, population, test, &base) {
             let mut d = Diagnostic::error("bad-test-row", e.message).at(e.span);
             if let Some(help) = e.help {
                 d = d.help(help);

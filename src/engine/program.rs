@@ -85,6 +85,10 @@ pub(crate) struct TablePlan {
     pub slot: usize,
     pub name: String,
     pub segments: Vec<String>,
+    /// The cells' rules.
+    pub grid: crate::analytics::cells::Table,
+    /// The slots of the R, F (and M) scores.
+    pub axes: Vec<usize>,
 }
 
 /// A rule set ready to evaluate; `Send + Sync`, shared by all workers of a run.
@@ -264,6 +268,8 @@ impl Program {
                     slot: slot_of[&t.name.value],
                     name: t.name.value.clone(),
                     segments: grid.rules().iter().map(|r| r.name.clone()).collect(),
+                    axes: t.over.iter().map(|a| slot_of[&a.value]).collect(),
+                    grid,
                 })
             })
             .collect();
@@ -534,6 +540,34 @@ impl Program {
     /// The segment of rule `i` of table `t`.
     pub fn table_segment(&self, t: usize, i: usize) -> &str {
         &self.tables[t].segments[i]
+    }
+
+    /// Fills in the tables a customer's values leave missing from its scores, when it has them
+    /// (a test's customer gives scores; a run's population gives tables too).
+    pub fn fill_tables(&self, values: &mut [rhai::Dynamic]) {
+        for table in &self.tables {
+            if !values.get(table.slot).is_some_and(rhai::Dynamic::is_unit) {
+                continue;
+            }
+            let scores: Option<Vec<u8>> = table
+                .axes
+                .iter()
+                .map(|&slot| {
+                    values[slot]
+                        .as_int()
+                        .ok()
+                        .and_then(|s| u8::try_from(s).ok())
+                })
+                .collect();
+            let Some(scores) = scores else { continue };
+            if let Some(i) = table
+                .grid
+                .assign(scores[0], scores[1], scores.get(2).copied())
+            {
+                values[table.slot] =
+                    rhai::Dynamic::from(rhai::ImmutableString::from(table.segments[i].as_str()));
+            }
+        }
     }
 
     /// The rule of table `t` a customer's slot values put it under (the first rule with its

@@ -344,6 +344,25 @@ pub struct PopulationVariable {
 }
 
 impl super::RuleSet {
+    /// The population variables as optional fields named like them (column = name): what a
+    /// test's customer may give values for besides the schema's fields.
+    pub fn population_fields(&self) -> Vec<super::Field> {
+        self.population_variables()
+            .into_iter()
+            .map(|v| super::Field {
+                name: Spanned::new(v.name.clone(), v.span),
+                ty: Spanned::new(v.ty, v.span),
+                column: Spanned::new(v.name, v.span),
+                optional: true,
+                key: false,
+                default: None,
+                format: FieldFormat::default(),
+                span: v.span,
+                comments: Comments::default(),
+            })
+            .collect()
+    }
+
     /// The population variables, in slot order: order variables, scores, tables, model
     /// variables.
     pub fn population_variables(&self) -> Vec<PopulationVariable> {

@@ -17,10 +17,12 @@ pub struct CustomerError {
     pub span: Span,
 }
 
-/// The values of `fields` for `test`'s customer, in schema order; `base` is the directory its
-/// `from` path is relative to.
+/// The values of `fields` for `test`'s customer, in schema order, then those of the population
+/// variables (`population`, see [`crate::model::RuleSet::population_fields`]: missing unless
+/// the test gives them); `base` is the directory its `from` path is relative to.
 pub fn values(
     fields: &[Field],
+    population: &[Field],
     test: &TestCase,
     base: &Path,
 ) -> Result<Vec<Dynamic>, CustomerError> {
@@ -28,18 +30,20 @@ pub fn values(
         Some(row) => read_row(fields, row, base)?,
         None => fields.iter().map(default_of).collect(),
     };
+    values.extend(population.iter().map(|_| Dynamic::UNIT));
+    let all: Vec<&Field> = fields.iter().chain(population).collect();
     for given in &test.values {
-        let Some(i) = fields.iter().position(|f| f.name.value == given.name.value) else {
+        let Some(i) = all.iter().position(|f| f.name.value == given.name.value) else {
             return Err(CustomerError {
                 message: format!("the customer schema has no field `{}`", given.name.value),
                 help: crate::diagnostics::suggest(
                     &given.name.value,
-                    fields.iter().map(|f| f.name.value.as_str()),
+                    all.iter().map(|f| f.name.value.as_str()),
                 ),
                 span: given.name.span,
             });
         };
-        values[i] = typed(&fields[i], &given.value.value).map_err(|message| CustomerError {
+        values[i] = typed(all[i], &given.value.value).map_err(|message| CustomerError {
             message,
             help: None,
             span: given.value.span,

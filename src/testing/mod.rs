@@ -127,11 +127,14 @@ fn run_one<'p>(
             })
         }
     };
-    let values = customer::values(program.fields(), test, base).map_err(|e| Failure {
-        expected: "a customer".into(),
-        actual: format!("it cannot be built: {}", e.message),
-        why: Vec::new(),
-    })?;
+    let population = program.rules().population_fields();
+    let mut values =
+        customer::values(program.fields(), &population, test, base).map_err(|e| Failure {
+            expected: "a customer".into(),
+            actual: format!("it cannot be built: {}", e.message),
+            why: Vec::new(),
+        })?;
+    program.fill_tables(&mut values);
     let evaluator = evaluators
         .entry(as_of)
         .or_insert_with(|| Evaluator::new(program, as_of));
