@@ -458,3 +458,77 @@ segment alive = (p_alive ?? -1.0) >= 0.0
     assert_eq!(s["segments"][0]["count"], 0);
     assert!(!decisions(&dir).contains("NaN"));
 }
+
+#[test]
+fn explain_works_the_population_out_as_run_does() {
+    let dir = scratch("explain");
+    let rules = Path::new("rules/cdnow");
+    let customers = Path::new(CDNOW_CUSTOMERS);
+    assert!(
+        run(&dir, rules, customers, Some(Path::new(CDNOW_ORDERS)), &[])
+            .status
+            .success()
+    );
+    let row = csv_rows(&decisions(&dir))
+        .into_iter()
+        .find(|r| r["id"] == "00021")
+        .unwrap();
+    let out = Command::cargo_bin("idic")
+        .unwrap()
+        .current_dir(repo())
+        .args(["explain", "rules/cdnow", "--customers", CDNOW_CUSTOMERS])
+        .args([
+            "--orders",
+            CDNOW_ORDERS,
+            "--id",
+            "00021",
+            "--format",
+            "json",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let e: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let value = |name: &str| {
+        e["population"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|v| v["name"] == name)
+            .unwrap()["value"]
+            .clone()
+    };
+    assert_eq!(
+        value("rfm_segment").as_str(),
+        Some(row["rfm_segment"].as_str())
+    );
+    assert_eq!(
+        value("value_band").as_str(),
+        Some(row["value_band"].as_str())
+    );
+    assert_eq!(value("rfm_frequency"), 2);
+    let p_alive = value("p_alive").as_f64().unwrap();
+    assert!(p_alive > 0.0 && p_alive < 0.3, "{p_alive}");
+    assert_eq!(e["decision"]["triggers"][0], "winback");
+
+    // Without the orders file, explain says what is missing instead of guessing.
+    let out = Command::cargo_bin("idic")
+        .unwrap()
+        .current_dir(repo())
+        .args([
+            "explain",
+            "rules/cdnow",
+            "--customers",
+            CDNOW_CUSTOMERS,
+            "--id",
+            "00021",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--orders FILE"));
+}

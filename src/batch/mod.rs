@@ -143,11 +143,78 @@ pub fn run(
     options: &Options,
     sinks: Sinks<'_>,
 ) -> Result<Outcome, RunError> {
+    let total = file.metadata().map(|m| m.len()).unwrap_or(0);
+    let progress = progress_bar(options.progress, total);
+    let Prepared {
+        records,
+        map,
+        survey,
+        population,
+    } = prepare(program, as_of, file, format, options, &progress)?;
+    let map = map.as_ref();
+    let open = || BatchReader::open(file, format, options.batch_bytes).map_err(read_error);
+
+    // Pass 3: decide.
+    progress.set_message("deciding");
+    progress.set_position(0);
+    let (reader, _) = open()?;
+    let written = write_decisions(
+        program,
+        as_of,
+        reader,
+        &Context {
+            records: &records,
+            map,
+            survey: &survey,
+            population: &population,
+        },
+        options,
+        &progress,
+        sinks,
+    );
+    progress.finish_and_clear();
+    let (tally, first_rejects) = written?;
+    Ok(Outcome {
+        tally,
+        survey,
+        population: population.report().clone(),
+        first_rejects,
+    })
+}
+
+/// The population of `program` over the export in `file` as `idic run` works it out (ids
+/// surveyed, scores, model and orders settled), for deciding one customer alone (`explain`).
+pub fn population(
+    program: &Program,
+    as_of: NaiveDate,
+    file: &File,
+    format: InputFormat,
+    options: &Options,
+) -> Result<Population, RunError> {
+    let progress = ProgressBar::hidden();
+    prepare(program, as_of, file, format, options, &progress).map(|p| p.population)
+}
+
+/// Passes 1 and 2: the ids of the export, then (when the rules need it) its population.
+/// What passes 1 and 2 leave for deciding.
+struct Prepared {
+    records: RecordReader,
+    map: Option<ColumnMap>,
+    survey: Survey,
+    population: Population,
+}
+
+fn prepare(
+    program: &Program,
+    as_of: NaiveDate,
+    file: &File,
+    format: InputFormat,
+    options: &Options,
+    progress: &ProgressBar,
+) -> Result<Prepared, RunError> {
     let records = RecordReader::new(program).map_err(RunError::Rules)?;
     let mut population =
         Population::new(program, as_of, options.orders.as_deref()).map_err(RunError::Population)?;
-    let total = file.metadata().map(|m| m.len()).unwrap_or(0);
-    let progress = progress_bar(options.progress, total);
     let open = || BatchReader::open(file, format, options.batch_bytes).map_err(read_error);
 
     // Pass 1: the survey.
@@ -157,9 +224,8 @@ pub fn run(
         Some(header) => Some(records.map_header(header).map_err(RunError::Header)?),
         None => None,
     };
-    let map = map.as_ref();
     let mut ids = survey::IdCollector::new();
-    let key_column = map.map(|m| m.index(records.key_field()));
+    let key_column = map.as_ref().map(|m| m.index(records.key_field()));
     // The id of a row, as the survey reads it.
     let id_of = |rows: &RawRows, record: &mut csv::ByteRecord, found: &mut dyn FnMut(At, &[u8])| {
         match key_column {
@@ -172,7 +238,7 @@ pub fn run(
                 }
             }),
             None => rows.each(record, |at, row| {
-                if let Some(id) = records.id(map, row) {
+                if let Some(id) = records.id(map.as_ref(), row) {
                     found(at, id.as_bytes());
                 }
             }),
@@ -221,7 +287,7 @@ pub fn run(
                     if survey.duplicate_of(at.line).is_some() {
                         return;
                     }
-                    if let Ok(values) = records.read(map, row, at.line) {
+                    if let Ok(values) = records.read(map.as_ref(), row, at.line) {
                         population.observe(program, at.line, &values, share);
                     }
                 });
@@ -236,31 +302,11 @@ pub fn run(
         .settle(program, observed)
         .map_err(RunError::Population)?;
 
-    // Pass 3: decide.
-    progress.set_message("deciding");
-    progress.set_position(0);
-    let (reader, _) = open()?;
-    let written = write_decisions(
-        program,
-        as_of,
-        reader,
-        &Context {
-            records: &records,
-            map,
-            survey: &survey,
-            population: &population,
-        },
-        options,
-        &progress,
-        sinks,
-    );
-    progress.finish_and_clear();
-    let (tally, first_rejects) = written?;
-    Ok(Outcome {
-        tally,
+    Ok(Prepared {
+        records,
+        map,
         survey,
-        population: population.report().clone(),
-        first_rejects,
+        population,
     })
 }
 

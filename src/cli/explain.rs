@@ -7,6 +7,7 @@
 
 use super::run::{input_format, load, resolve_as_of, usage};
 use super::Exit;
+use idic::batch::{self, Options, RunError};
 use idic::engine::{explain, Explanation};
 use idic::io::{find_row, FindError, InputFormat, Reject};
 use idic::model::RowSelect;
@@ -35,6 +36,10 @@ pub struct Args {
     /// set's `as_of`].
     #[arg(long, value_name = "DATE")]
     as_of: Option<String>,
+    /// The orders file, for a rule set that reads one (scores and the model are worked out over
+    /// the whole export, as `idic run` does).
+    #[arg(long, value_name = "FILE")]
+    orders: Option<PathBuf>,
     /// How to print the explanation.
     #[arg(long, value_enum, value_name = "FORMAT", default_value = "human")]
     format: ExplainFormat,
@@ -110,7 +115,24 @@ pub fn run(args: Args) -> Exit {
         }
     };
     let key = found.values[program.key_field()].clone();
-    let explanation = match explain(&program, as_of, found.values) {
+    let mut values = found.values;
+    if program.inputs() > program.fields().len() || args.orders.is_some() {
+        let options = Options {
+            orders: args.orders.clone(),
+            ..Options::default()
+        };
+        let population = std::fs::File::open(&args.customers)
+            .map_err(|e| RunError::Io(format!("cannot read `{file}`: {e}")))
+            .and_then(|export| batch::population(&program, as_of, &export, format, &options));
+        let population = match population {
+            Ok(p) => p,
+            Err(e) => return usage(e),
+        };
+        if let Err(reject) = population.inputs(&program, found.line, &mut values) {
+            return rejected(&reject, found.row);
+        }
+    }
+    let explanation = match explain(&program, as_of, values) {
         Ok(explanation) => explanation,
         Err(e) => return rejected(&Reject::rule_failed(found.line, &key, e), found.row),
     };

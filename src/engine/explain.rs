@@ -24,6 +24,10 @@ pub struct Explanation {
     pub as_of: String,
     /// The schema's fields as read, in declaration order.
     pub fields: Vec<FieldValue>,
+    /// The population variables (order variables, scores, tables, model), `column` naming
+    /// where each comes from.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub population: Vec<FieldValue>,
     /// The metrics, in declaration order.
     pub metrics: Vec<MetricValue>,
     /// Every segment, in declaration order, matched or not.
@@ -224,6 +228,21 @@ pub fn explain(
             }
         })
         .collect();
+    let population = program
+        .rules()
+        .population_variables()
+        .into_iter()
+        .map(|v| {
+            let r = read(&v.name);
+            FieldValue {
+                name: r.name,
+                column: v.origin.word().to_string(),
+                ty: format!("{}?", v.ty.word()),
+                value: r.value,
+                shown: r.shown,
+            }
+        })
+        .collect();
     let metrics = program
         .rules()
         .metrics
@@ -278,6 +297,7 @@ pub fn explain(
         id: decision.id.clone(),
         as_of: as_of.format("%Y-%m-%d").to_string(),
         fields,
+        population,
         metrics,
         segments,
         tier: decision.tier.map(|t| program.tier_name(t).to_string()),
@@ -598,6 +618,19 @@ impl Explanation {
                 "  {:name_width$}  {:type_width$}  {}",
                 f.name, f.ty, f.shown
             );
+        }
+
+        if !self.population.is_empty() {
+            let _ = writeln!(out, "\npopulation (worked out over the whole export)");
+            let name_width = width(self.population.iter().map(|f| f.name.as_str()));
+            let origin_width = width(self.population.iter().map(|f| f.column.as_str()));
+            for f in &self.population {
+                let _ = writeln!(
+                    out,
+                    "  {:name_width$}  {:origin_width$}  {}",
+                    f.name, f.column, f.shown
+                );
+            }
         }
 
         if !self.metrics.is_empty() {
