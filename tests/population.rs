@@ -532,3 +532,57 @@ fn explain_works_the_population_out_as_run_does() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--orders FILE"));
 }
+
+#[test]
+fn scores_from_export_totals_leave_the_other_decisions_as_they_were() {
+    // The retail rules (segments reading segments, tiers, a lifecycle, triggers) with RFM
+    // scores and the rfm10 table from the export's totals added in a second file.
+    let dir = scratch("totals");
+    let rules = dir.join("rules");
+    std::fs::create_dir_all(&rules).unwrap();
+    std::fs::copy(
+        repo().join("rules/retail/retail.idic"),
+        rules.join("retail.idic"),
+    )
+    .unwrap();
+    std::fs::copy(repo().join("benches/rfm.idic"), rules.join("rfm.idic")).unwrap();
+    let (plain, scored) = (dir.join("plain"), dir.join("scored"));
+    std::fs::create_dir_all(&plain).unwrap();
+    std::fs::create_dir_all(&scored).unwrap();
+    let customers = Path::new("examples/customers.csv");
+    assert!(run(&plain, Path::new("rules/retail"), customers, None, &[])
+        .status
+        .success());
+    let out = run(&scored, &rules, customers, None, &[]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let (a, b) = (csv_rows(&decisions(&plain)), csv_rows(&decisions(&scored)));
+    assert_eq!(a.len(), 400);
+    for (a, b) in a.iter().zip(&b) {
+        for (column, cell) in a {
+            assert_eq!(&b[column], cell, "{} {column}", a["id"]);
+        }
+    }
+    let s = summary(&scored);
+    assert_eq!(s["rows"]["rejected"], 0);
+    // 76 customers never ordered: prospects, with no RFM score and so no segment.
+    assert_eq!(s["population"]["orders"]["customers_without_orders"], 76);
+    let table = &s["tables"][0];
+    let named: u64 = table["segments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["count"].as_u64().unwrap())
+        .sum();
+    assert_eq!((named, table["none"].as_u64().unwrap()), (324, 76));
+    let export = csv_rows(&std::fs::read_to_string(repo().join(customers)).unwrap());
+    for (row, customer) in b.iter().zip(&export) {
+        assert_eq!(row["id"], customer["Customer ID"]);
+        let orders: u32 = customer["Total Orders"].parse().unwrap_or(0);
+        assert_eq!(row["rfm_segment"].is_empty(), orders == 0, "{}", row["id"]);
+    }
+}

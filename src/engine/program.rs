@@ -697,9 +697,11 @@ fn dependency_order(
                 .map(|(index, &unit)| Step::Segment { index, unit }),
         )
         .collect();
-    let fields = rules.schema.as_ref().map_or(0, |s| s.fields.len());
-    // Step `i` computes slot `fields + i`: metrics then segments, as laid out.
-    let step_of_slot = |slot: usize| slot.checked_sub(fields).filter(|&i| i < steps.len());
+    let inputs =
+        rules.schema.as_ref().map_or(0, |s| s.fields.len()) + rules.population_variables().len();
+    // Step `i` computes slot `inputs + i`: metrics then segments, after the fields and the
+    // population variables, as laid out.
+    let step_of_slot = |slot: usize| slot.checked_sub(inputs).filter(|&i| i < steps.len());
     let mut order = Vec::with_capacity(steps.len());
     let mut state = vec![0u8; steps.len()]; // 0 new, 1 visiting, 2 done
     fn visit(
