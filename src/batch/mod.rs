@@ -247,7 +247,7 @@ fn prepare(
     in_parallel(
         reader,
         options.threads,
-        &progress,
+        progress,
         csv::ByteRecord::new,
         |record, rows, found: &mut survey::Ids| {
             found.clear();
@@ -276,19 +276,34 @@ fn prepare(
     if population.needs_pass(program) {
         progress.set_message("surveying");
         progress.set_position(0);
-        let (reader, _) = open()?;
+        // Only the fields the population needs are typed; the others stay missing.
+        let wanted = population.observed_fields();
+        let subset: Vec<crate::model::Field> = wanted
+            .iter()
+            .map(|&i| program.fields()[i].clone())
+            .collect();
+        let partial = RecordReader::for_fields(&subset).map_err(RunError::Rules)?;
+        let (reader, header) = open()?;
+        let partial_map = match &header {
+            Some(header) => Some(partial.map_header(header).map_err(RunError::Header)?),
+            None => None,
+        };
+        let width = program.fields().len();
         in_parallel(
             reader,
             options.threads,
-            &progress,
-            csv::ByteRecord::new,
-            |record, rows, share: &mut Observed| {
+            progress,
+            || (csv::ByteRecord::new(), vec![rhai::Dynamic::UNIT; width]),
+            |(record, values), rows, share: &mut Observed| {
                 rows.each(record, |at, row| {
                     if survey.duplicate_of(at.line).is_some() {
                         return;
                     }
-                    if let Ok(values) = records.read(map.as_ref(), row, at.line) {
-                        population.observe(program, at.line, &values, share);
+                    if let Ok(read) = partial.read(partial_map.as_ref(), row, at.line) {
+                        for (&i, value) in wanted.iter().zip(read) {
+                            values[i] = value;
+                        }
+                        population.observe(program, at.line, values, share);
                     }
                 });
             },

@@ -131,6 +131,8 @@ pub struct Population {
     without_orders: WithoutOrders,
     unmatched_policy: UnmatchedOrders,
     reads: Vec<Reads>,
+    /// Whether a score breaks ties by customer id (only then is the id text needed).
+    hashed: bool,
     key: usize,
     scorers: Vec<Option<Scorer>>,
     tables: Vec<(cells::Table, [usize; 3], Vec<String>)>,
@@ -336,6 +338,12 @@ impl Population {
                 .and_then(|o| o.unmatched.as_ref())
                 .map_or_else(UnmatchedOrders::default, |p| p.value),
             reads,
+            hashed: rules.scores.iter().any(|s| {
+                matches!(
+                    declared::score_spec(s).map(|spec| spec.method().clone()),
+                    Ok(crate::analytics::scores::Method::Hash { .. })
+                )
+            }),
             key: program.key_field(),
             scorers: Vec::new(),
             tables,
@@ -343,6 +351,30 @@ impl Population {
             report: PopulationReport::default(),
             source,
         })
+    }
+
+    /// The fields [`Population::observe`] reads (by index, ascending): the key, the totals and
+    /// the fields scores read. The population pass types only these.
+    pub fn observed_fields(&self) -> Vec<usize> {
+        let mut out = vec![self.key];
+        if let Some(Source::Totals {
+            count,
+            last,
+            spent,
+            first,
+        }) = &self.source
+        {
+            out.extend([*count, *last, *spent]);
+            out.extend(*first);
+        }
+        for r in &self.reads {
+            if let Reads::Field(i) = r {
+                out.push(*i);
+            }
+        }
+        out.sort_unstable();
+        out.dedup();
+        out
     }
 
     /// Whether the population must be observed before deciding: scores to find edges for, a
@@ -377,7 +409,7 @@ impl Population {
                 return;
             }
         }
-        let id = super::text(&fields[self.key]);
+        let id = self.id(fields);
         for (collector, reads) in share.collectors.iter_mut().zip(&self.reads) {
             if let Some(v) = self.read(*reads, &summaries, fields) {
                 // Values are finite: day counts, sums of finite amounts, typed numbers.
@@ -577,7 +609,8 @@ impl Population {
             });
         }
         let order_values = summaries.values();
-        let id = super::text(&values[self.key]);
+        let id = self.id(values);
+        values.reserve(program.inputs() - values.len());
         let mut scores: Vec<Option<u8>> = Vec::with_capacity(self.reads.len());
         for (reads, scorer) in self.reads.iter().zip(&self.scorers) {
             let score = self
@@ -645,6 +678,15 @@ impl Population {
             }
         }
         Ok(())
+    }
+
+    /// The customer id as scores with hashed ties need it (empty when none does).
+    fn id(&self, fields: &[Dynamic]) -> String {
+        if self.hashed {
+            super::text(&fields[self.key])
+        } else {
+            String::new()
+        }
     }
 
     /// The value a score reads: customers without orders have no order-variable score.
@@ -746,7 +788,8 @@ fn number(v: &Dynamic) -> Option<f64> {
 
 /// A date or datetime field's date, if it has one.
 fn date(v: &Dynamic) -> Option<NaiveDate> {
-    v.clone()
-        .try_cast::<NaiveDate>()
-        .or_else(|| v.clone().try_cast::<NaiveDateTime>().map(|dt| dt.date()))
+    if let Some(d) = v.read_lock::<NaiveDate>() {
+        return Some(*d);
+    }
+    v.read_lock::<NaiveDateTime>().map(|dt| dt.date())
 }
