@@ -133,6 +133,28 @@ fn cdnow_fits_the_golden_models_and_names_every_customer() {
         .unwrap();
     assert_eq!(counted["count"].as_u64(), Some(champions));
     assert!(!decisions(&dir).contains("NaN"));
+
+    // Lifecycle stages by P(alive): the prospects are the customers without orders, and the
+    // lapsed stage (P(alive) < 0.3) is exactly the `likely_gone` segment.
+    let stage = |name: &str| {
+        s["lifecycle"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == name)
+            .unwrap()["customers"]
+            .as_u64()
+            .unwrap()
+    };
+    assert_eq!(stage("prospect"), 20);
+    let gone = rows
+        .iter()
+        .filter(|r| r["segments"].contains("likely_gone"))
+        .count() as u64;
+    assert_eq!(stage("lapsed"), gone);
+    assert!(rows
+        .iter()
+        .all(|r| (r["stage"] == "lapsed") == r["segments"].contains("likely_gone")));
 }
 
 /// The lines of a file, shuffled by a fixed permutation (no header).
