@@ -44,6 +44,15 @@ fn run(
     cmd.output().unwrap()
 }
 
+/// Asserts the command succeeded, showing its standard error if not.
+fn succeeded(out: &std::process::Output) {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 fn summary(dir: &Path) -> serde_json::Value {
     serde_json::from_str(&std::fs::read_to_string(dir.join("summary.json")).unwrap()).unwrap()
 }
@@ -66,11 +75,7 @@ fn cdnow_fits_the_golden_models_and_names_every_customer() {
         Some(Path::new(CDNOW_ORDERS)),
         &[],
     );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    succeeded(&out);
     let s = summary(&dir);
     let model = &s["population"]["model"];
     assert_eq!(model["parameters"], "fitted");
@@ -303,11 +308,7 @@ fn the_worked_example_of_domain_md_reaches_the_rules_exactly() {
     let dir = scratch("worked");
     let orders = "customer,date,amount\nA,2020-01-01,$10\nA,2020-01-01,$5\nA,2020-01-10,$20\nA,2020-02-03,$99\n";
     let out = show(&dir, "", "customer_id,email\nA,true\nP,true\n", orders);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    succeeded(&out);
     let v = vars(&dir);
     // BTYD: frequency 1, recency 9, T 30, monetary 20; RFM: frequency 2, recency_days 21,
     // monetary 35 (the order after as_of ignored).
@@ -336,11 +337,7 @@ fn bad_orders_are_counted_and_reported_never_decided_on() {
     let dir = scratch("bad-orders");
     let orders = "customer,date,amount\nA,2020-01-01,$10\nA,2020-01-02,-$5\nA,2020-13-01,$5\nA,,$5\nB,2020-01-05,abc\nB,2020-01-06,$7\n";
     let out = show(&dir, "", "customer_id,email\nA,true\nB,true\n", orders);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    succeeded(&out);
     let tally = &summary(&dir)["population"]["orders"]["tally"];
     assert_eq!(tally["rows"], 6);
     assert_eq!(tally["used"], 2);
@@ -371,11 +368,7 @@ fn customers_without_orders_can_be_rejected_with_a_reason() {
         "customer_id,email\nA,true\nP,true\n",
         "customer,date,amount\nA,2020-01-01,$10\n",
     );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    succeeded(&out);
     assert_eq!(vars(&dir).keys().collect::<Vec<_>>(), ["A"]);
     let rejects = std::fs::read_to_string(dir.join("rejects.csv")).unwrap();
     let rows = csv_rows(&rejects);
@@ -469,11 +462,7 @@ segment alive = (p_alive ?? -1.0) >= 0.0
         Some(&dir.join("orders.csv")),
         &[],
     );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    succeeded(&out);
     let s = summary(&dir);
     let error = s["population"]["model"]["error"].as_str().unwrap();
     assert!(error.contains("BG/NBD"), "{error}");
@@ -509,11 +498,7 @@ fn explain_works_the_population_out_as_run_does() {
         ])
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    succeeded(&out);
     let e: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let value = |name: &str| {
         e["population"]
@@ -576,11 +561,7 @@ fn scores_from_export_totals_leave_the_other_decisions_as_they_were() {
         .status
         .success());
     let out = run(&scored, &rules, customers, None, &[]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    succeeded(&out);
 
     let (a, b) = (csv_rows(&decisions(&plain)), csv_rows(&decisions(&scored)));
     assert_eq!(a.len(), 400);

@@ -155,6 +155,21 @@ pub struct OrderTally {
     pub rejects: Vec<OrderReject>,
 }
 
+impl OrderTally {
+    /// `6,919 rows: 4,960 used (4,814 purchase days), 1,959 after as_of, 0 rejected`.
+    pub fn describe(&self) -> String {
+        use crate::batch::summary::group;
+        format!(
+            "{} rows: {} used ({} purchase days), {} after as_of, {} rejected",
+            group(self.rows),
+            group(self.used),
+            group(self.purchases),
+            group(self.after_as_of),
+            group(self.rejected)
+        )
+    }
+}
+
 /// An orders file that cannot be read at all (as opposed to single rows, which are rejected).
 #[derive(Debug, thiserror::Error)]
 pub enum OrdersError {

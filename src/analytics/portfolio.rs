@@ -241,15 +241,7 @@ impl Report {
         };
         let _ = writeln!(out, "portfolio as of {} (BTYD times in {unit})", self.as_of);
         let t = &self.orders;
-        let _ = writeln!(
-            out,
-            "orders        {} rows: {} used ({} purchase days), {} after as_of, {} rejected",
-            group(t.rows),
-            group(t.used),
-            group(t.purchases),
-            group(t.after_as_of),
-            group(t.rejected)
-        );
+        let _ = writeln!(out, "orders        {}", t.describe());
         let _ = writeln!(
             out,
             "customers     {} ({} repeat buyers)",

@@ -548,15 +548,7 @@ fn population_text(p: &PopulationReport, out: &mut String) {
     if let Some(o) = &p.orders {
         match (&o.file, &o.tally) {
             (Some(file), Some(t)) => {
-                let _ = writeln!(
-                    out,
-                    "orders    {file}: {} rows, {} used ({} purchase days), {} after as_of, {} rejected",
-                    group(t.rows),
-                    group(t.used),
-                    group(t.purchases),
-                    group(t.after_as_of),
-                    group(t.rejected)
-                );
+                let _ = writeln!(out, "orders    {file}: {}", t.describe());
                 let _ = writeln!(
                     out,
                     "          {} customers of the orders file have no row in the export",
