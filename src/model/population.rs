@@ -244,6 +244,20 @@ pub fn period_word(p: Period) -> &'static str {
 }
 
 impl Orders {
+    /// An `orders` block at `span` that declares nothing yet.
+    pub fn empty(span: Span) -> Orders {
+        Orders {
+            columns: Vec::new(),
+            totals: Vec::new(),
+            period: None,
+            lookback: None,
+            unmatched: None,
+            without_orders: None,
+            span,
+            comments: Comments::default(),
+            inner: InnerComments::default(),
+        }
+    }
     /// The column declared for a role, if any.
     pub fn column(&self, role: OrderRole) -> Option<&OrderColumn> {
         self.columns.iter().find(|c| c.role.value == role)

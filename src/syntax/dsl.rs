@@ -947,17 +947,7 @@ impl<'a> Lower<'a> {
         let span = self.span(&pair);
         let end = pair.as_span().end();
         let (mut orders, comments) = self.node(&pair.clone(), |l| {
-            let mut o = Orders {
-                columns: Vec::new(),
-                totals: Vec::new(),
-                period: None,
-                lookback: None,
-                unmatched: None,
-                without_orders: None,
-                span,
-                comments: Comments::default(),
-                inner: InnerComments::default(),
-            };
+            let mut o = Orders::empty(span);
             for line in children(pair) {
                 let rule = line.as_rule();
                 let line_span = l.span(&line);

@@ -1299,17 +1299,7 @@ impl Reader<'_> {
         let help = "write an `[orders]` table with a line per orders-file column, \
                     e.g. `customer = { from = \"Customer ID\" }`";
         let entries = self.table(e, help.to_string())?;
-        let mut o = Orders {
-            columns: Vec::new(),
-            totals: Vec::new(),
-            period: None,
-            lookback: None,
-            unmatched: None,
-            without_orders: None,
-            span: self.span(&e.value.span),
-            comments: no_comments(),
-            inner: InnerComments::default(),
-        };
+        let mut o = Orders::empty(self.span(&e.value.span));
         for f in entries {
             if let Ok(role) = f.key.parse::<OrderRole>() {
                 if let Some(column) = self.order_column(f, role) {
