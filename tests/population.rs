@@ -589,3 +589,38 @@ fn scores_from_export_totals_leave_the_other_decisions_as_they_were() {
         assert_eq!(row["rfm_segment"].is_empty(), orders == 0, "{}", row["id"]);
     }
 }
+
+#[test]
+fn watch_decides_the_sample_with_its_orders() {
+    use std::io::{BufRead, BufReader};
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("idic"))
+        .current_dir(repo())
+        .args(["watch", "rules/cdnow", "--customers", CDNOW_CUSTOMERS])
+        .args(["--orders", CDNOW_ORDERS])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut seen = Vec::new();
+    for line in BufReader::new(child.stdout.take().unwrap()).lines() {
+        let line = line.unwrap();
+        let done = line.starts_with("watching");
+        seen.push(line);
+        if done {
+            break;
+        }
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let text = seen.join("\n");
+    assert!(
+        text.contains("2,377 customers decided, 0 rows rejected"),
+        "{text}"
+    );
+    assert!(text.contains("2 tests passed"), "{text}");
+    let lapsed = seen
+        .iter()
+        .find(|l| l.starts_with("lapsed"))
+        .expect("a lapsed count");
+    assert!(lapsed.ends_with(" 201"), "{lapsed}");
+}

@@ -34,6 +34,9 @@ pub struct Args {
     /// The date to decide at: YYYY-MM-DD, or `today` [default: the rule set's `as_of`].
     #[arg(long, value_name = "DATE")]
     as_of: Option<String>,
+    /// The orders file, for a rule set that reads one (read again for each version).
+    #[arg(long, value_name = "FILE")]
+    orders: Option<PathBuf>,
 }
 
 /// What the watch hears: a reload, or Ctrl-C.
@@ -66,7 +69,7 @@ pub fn run(args: Args) -> Exit {
         }
         Err(e) => return usage(e),
     };
-    let sample = match Sample::open(args.customers, args.as_of) {
+    let sample = match Sample::open(args.customers, args.as_of, args.orders) {
         Ok(sample) => sample,
         Err(message) => return usage(message),
     };
@@ -197,10 +200,15 @@ struct Sample {
     file: File,
     format: InputFormat,
     as_of: Option<String>,
+    orders: Option<PathBuf>,
 }
 
 impl Sample {
-    fn open(path: PathBuf, as_of: Option<String>) -> Result<Sample, String> {
+    fn open(
+        path: PathBuf,
+        as_of: Option<String>,
+        orders: Option<PathBuf>,
+    ) -> Result<Sample, String> {
         let file =
             File::open(&path).map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
         if file.metadata().is_ok_and(|m| m.is_dir()) {
@@ -211,6 +219,7 @@ impl Sample {
         }
         let format = InputFormat::of(&path).unwrap_or(InputFormat::Csv);
         Ok(Sample {
+            orders,
             path,
             file,
             format,
@@ -231,7 +240,10 @@ impl Sample {
             as_of,
             &self.file,
             self.format,
-            &RunOptions::default(),
+            &RunOptions {
+                orders: self.orders.clone(),
+                ..RunOptions::default()
+            },
             sinks,
         )
         .map_err(|e| match e {
