@@ -124,6 +124,17 @@ fn check_orders(orders: &Orders, names: &Names, out: &mut Vec<Diagnostic>) {
             }
         }
     }
+    if let Some(l) = orders
+        .lookback
+        .as_ref()
+        .filter(|_| orders.columns.is_empty())
+    {
+        out.push(
+            Diagnostic::warning("lookback-unused", "`lookback` has no effect on totals")
+                .at(l.span)
+                .help("the export's totals cover every order; a lookback window needs an orders file (`customer from ...`)"),
+        );
+    }
     if let Some(l) = orders.lookback.as_ref().filter(|l| l.value.amount == 0) {
         out.push(
             Diagnostic::error("bad-value", "the lookback window is empty")
