@@ -27,6 +27,18 @@ pub fn check(rules: &RuleSet, names: &Names, out: &mut Vec<Diagnostic>) {
                     .help("declare where they come from in an `orders { ... }` block"),
             );
         }
+        if let Some(o) = rules.orders.as_ref().filter(|o| {
+            o.columns.is_empty() && !o.totals.is_empty() && o.total(TotalKind::First).is_none()
+        }) {
+            out.push(
+                Diagnostic::error(
+                    "model-without-ages",
+                    "the model needs each customer's first order date, and the totals do not give it",
+                )
+                .at(o.span)
+                .help("name the field with `first FIELD`, or read an orders file"),
+            );
+        }
         if let Some(h) = model.horizon.as_ref().filter(|h| h.value.amount == 0) {
             out.push(Diagnostic::error("bad-value", "the horizon is empty").at(h.span));
         }
