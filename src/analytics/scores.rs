@@ -149,6 +149,17 @@ pub enum Method {
     },
 }
 
+impl Method {
+    /// `together`, `hash` or `fixed`, as the summary names it.
+    pub fn word(&self) -> &'static str {
+        match self {
+            Method::Together => "together",
+            Method::Hash { .. } => "hash",
+            Method::Fixed { .. } => "fixed",
+        }
+    }
+}
+
 /// A validated score specification: bins, direction and method.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Spec {

@@ -16,13 +16,13 @@
 use super::Program;
 use crate::analytics::btyd::{self, BgNbd, BgNbdFit, ClvOptions, GammaGamma, GammaGammaFit};
 use crate::analytics::orders::{read_orders, History, OrderFormat, OrderTally};
-use crate::analytics::scores::{Collector, Scorer};
-use crate::analytics::{cells, declared, Btyd, Period};
+use crate::analytics::scores::{Collector, Method, Scorer, Spec};
+use crate::analytics::{declared, Btyd, Period};
 use crate::batch::summary::cents;
 use crate::io::{Reject, RejectCode};
 use crate::model::{DurationUnit, TotalKind, UnmatchedOrders, WithoutOrders, ORDER_VARIABLES};
 use chrono::{NaiveDate, NaiveDateTime};
-use rhai::{Dynamic, ImmutableString};
+use rhai::Dynamic;
 use serde::Serialize;
 use std::collections::HashMap;
 use std::path::Path;
@@ -131,11 +131,11 @@ pub struct Population {
     without_orders: WithoutOrders,
     unmatched_policy: UnmatchedOrders,
     reads: Vec<Reads>,
-    /// Whether a score breaks ties by customer id (only then is the id text needed).
-    hashed: bool,
     key: usize,
-    scorers: Vec<Option<Scorer>>,
-    tables: Vec<(cells::Table, [usize; 3], Vec<String>)>,
+    /// The scores' specifications, in declaration order.
+    specs: Vec<Spec>,
+    /// The scores' edges, once settled.
+    scorers: Vec<Scorer>,
     model: Option<Result<Fitted, String>>,
     /// For the summary.
     report: PopulationReport,
@@ -311,22 +311,11 @@ impl Population {
                 }
             })
             .collect();
-        let tables = rules
-            .tables
+        let specs = rules
+            .scores
             .iter()
-            .filter_map(|t| {
-                let grid = declared::cell_table(t, &rules.scores)?;
-                let mut axes = [usize::MAX; 3];
-                for (i, name) in t.over.iter().enumerate() {
-                    axes[i] = rules
-                        .scores
-                        .iter()
-                        .position(|s| s.name.value == name.value)?;
-                }
-                let names = grid.rules().iter().map(|r| r.name.clone()).collect();
-                Some((grid, axes, names))
-            })
-            .collect();
+            .map(|s| declared::score_spec(s).map_err(|e| format!("score `{}`: {e}", s.name.value)))
+            .collect::<Result<_, _>>()?;
         Ok(Population {
             as_of,
             period,
@@ -338,15 +327,9 @@ impl Population {
                 .and_then(|o| o.unmatched.as_ref())
                 .map_or_else(UnmatchedOrders::default, |p| p.value),
             reads,
-            hashed: rules.scores.iter().any(|s| {
-                matches!(
-                    declared::score_spec(s).map(|spec| spec.method().clone()),
-                    Ok(crate::analytics::scores::Method::Hash { .. })
-                )
-            }),
             key: program.key_field(),
+            specs,
             scorers: Vec::new(),
-            tables,
             model: None,
             report: PopulationReport::default(),
             source,
@@ -388,13 +371,8 @@ impl Population {
 
     /// Notes one customer row (its field values, as read) in a worker's share.
     pub fn observe(&self, program: &Program, line: u64, fields: &[Dynamic], share: &mut Observed) {
-        if share.collectors.len() != program.rules().scores.len() {
-            share.collectors = program
-                .rules()
-                .scores
-                .iter()
-                .map(|s| Collector::new(declared::score_spec(s).expect("a checked score")))
-                .collect();
+        if share.collectors.len() != self.specs.len() {
+            share.collectors = self.specs.iter().cloned().map(Collector::new).collect();
         }
         // A row rejected here is rejected again, and counted, when deciding.
         let Ok((summaries, matched)) = self.summaries(program, line, fields) else {
@@ -410,8 +388,9 @@ impl Population {
             }
         }
         let id = self.id(fields);
+        let order_values = summaries.values();
         for (collector, reads) in share.collectors.iter_mut().zip(&self.reads) {
-            if let Some(v) = self.read(*reads, &summaries, fields) {
+            if let Some(v) = read(*reads, &summaries, &order_values, fields) {
                 // Values are finite: day counts, sums of finite amounts, typed numbers.
                 let _ = collector.push(v, &id);
             }
@@ -431,15 +410,16 @@ impl Population {
         let rules = program.rules();
         observed.matched.sort_unstable();
         observed.matched.dedup();
+        // Without a population pass (or rows), the collectors are empty.
         let mut collectors = observed.collectors.into_iter();
-        self.scorers = rules
-            .scores
+        self.scorers = self
+            .specs
             .iter()
-            .map(|s| {
-                let collector = collectors.next().unwrap_or_else(|| {
-                    Collector::new(declared::score_spec(s).expect("a checked score"))
-                });
-                Some(collector.finish())
+            .map(|spec| {
+                let collector = collectors
+                    .next()
+                    .unwrap_or_else(|| Collector::new(spec.clone()));
+                collector.finish()
             })
             .collect();
         let total = match &self.source {
@@ -475,23 +455,16 @@ impl Population {
             },
             unmatched_customers: unmatched,
             customers_without_orders: observed.without_orders,
-            without_orders_policy: match self.without_orders {
-                WithoutOrders::Keep => "keep",
-                WithoutOrders::Reject => "reject",
-            },
+            without_orders_policy: self.without_orders.word(),
         });
         self.report.scores = rules
             .scores
             .iter()
             .zip(&self.scorers)
-            .filter_map(|(s, scorer)| {
-                let scorer = scorer.as_ref()?;
-                let method = match declared::score_spec(s).ok()?.method() {
-                    crate::analytics::scores::Method::Together => "together",
-                    crate::analytics::scores::Method::Hash { .. } => "hash",
-                    crate::analytics::scores::Method::Fixed { .. } => "fixed",
-                };
-                Some(ScoreReport {
+            .zip(&self.specs)
+            .map(|((s, scorer), spec)| {
+                let method = spec.method().word();
+                ScoreReport {
                     name: s.name.value.clone(),
                     reads: s.source.value.clone(),
                     bins: scorer.bins(),
@@ -504,7 +477,7 @@ impl Population {
                     },
                     edges: scorer.edges().to_vec(),
                     empty_scores: scorer.empty_scores(),
-                })
+                }
             })
             .collect();
         if let Some(m) = &rules.model {
@@ -599,24 +572,15 @@ impl Population {
         }
         let (summaries, _) = self.summaries(program, line, values)?;
         if !summaries.has_orders && self.without_orders == WithoutOrders::Reject {
-            return Err(Reject {
-                line,
-                id: Some(super::text(&values[self.key])),
-                column: None,
-                rule: Some("orders".into()),
-                code: RejectCode::NoOrders,
-                reason: "the customer has no orders (`customers_without_orders reject`)".into(),
-            });
+            return Err(Reject::no_orders(line, super::text(&values[self.key])));
         }
         let order_values = summaries.values();
         let id = self.id(values);
         values.reserve(program.inputs() - values.len());
         let mut scores: Vec<Option<u8>> = Vec::with_capacity(self.reads.len());
         for (reads, scorer) in self.reads.iter().zip(&self.scorers) {
-            let score = self
-                .read(*reads, &summaries, values)
-                .zip(scorer.as_ref())
-                .and_then(|(v, s)| s.score(v, &id).ok());
+            let score = read(*reads, &summaries, &order_values, values)
+                .and_then(|v| scorer.score(v, &id).ok());
             scores.push(score);
         }
         if rules.orders.is_some() {
@@ -631,26 +595,8 @@ impl Population {
         for s in &scores {
             values.push(s.map_or(Dynamic::UNIT, |s| Dynamic::from_int(i64::from(s))));
         }
-        for (grid, axes, names) in &self.tables {
-            let score = |axis: usize| {
-                axes.get(axis)
-                    .and_then(|&i| scores.get(i).copied().flatten())
-            };
-            let segment = match (score(0), score(1)) {
-                (Some(r), Some(f)) => {
-                    let m = score(2);
-                    if axes[2] != usize::MAX && m.is_none() {
-                        None
-                    } else {
-                        grid.assign(r, f, m)
-                    }
-                }
-                _ => None,
-            };
-            values.push(segment.map_or(Dynamic::UNIT, |i| {
-                Dynamic::from(ImmutableString::from(names[i].as_str()))
-            }));
-        }
+        // Tables follow from the scores, once every value is in place.
+        values.extend(rules.tables.iter().map(|_| Dynamic::UNIT));
         if rules.model.is_some() {
             let model = self.model.as_ref().and_then(|m| m.as_ref().ok());
             let out = match (model, summaries.btyd) {
@@ -677,23 +623,20 @@ impl Population {
                 );
             }
         }
+        program.fill_tables(values);
         Ok(())
     }
 
     /// The customer id as scores with hashed ties need it (empty when none does).
     fn id(&self, fields: &[Dynamic]) -> String {
-        if self.hashed {
+        if self
+            .specs
+            .iter()
+            .any(|s| matches!(s.method(), Method::Hash { .. }))
+        {
             super::text(&fields[self.key])
         } else {
             String::new()
-        }
-    }
-
-    /// The value a score reads: customers without orders have no order-variable score.
-    fn read(&self, reads: Reads, summaries: &Summaries, fields: &[Dynamic]) -> Option<f64> {
-        match reads {
-            Reads::Order(i) => summaries.values()[i].filter(|_| summaries.has_orders),
-            Reads::Field(i) => number(&fields[i]),
         }
     }
 
@@ -775,6 +718,20 @@ impl Population {
                 Ok((summaries, None))
             }
         }
+    }
+}
+
+/// The value a score reads (`order_values` are the summaries' values): customers without
+/// orders have no order-variable score.
+fn read(
+    reads: Reads,
+    summaries: &Summaries,
+    order_values: &[Option<f64>; 7],
+    fields: &[Dynamic],
+) -> Option<f64> {
+    match reads {
+        Reads::Order(i) => order_values[i].filter(|_| summaries.has_orders),
+        Reads::Field(i) => number(&fields[i]),
     }
 }
 

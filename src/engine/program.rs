@@ -225,7 +225,8 @@ impl Program {
             .iter()
             .map(|s| builder.unit("segment", &s.name.value, &s.condition))
             .collect();
-        let steps = dependency_order(rules, &builder.units, &metric_units, &segment_units);
+        let inputs = schema.fields.len() + population.len();
+        let steps = dependency_order(inputs, &builder.units, &metric_units, &segment_units);
 
         let mut first_match =
             |list: &Option<crate::model::Tiers>, kind: &'static str| -> Vec<TierPlan> {
@@ -681,7 +682,7 @@ impl Builder<'_> {
 /// Metrics and segments ordered so each comes after what it reads; metrics first (they never
 /// read segments), each kind in declaration order where dependencies allow.
 fn dependency_order(
-    rules: &RuleSet,
+    inputs: usize,
     units: &[Unit],
     metric_units: &[usize],
     segment_units: &[usize],
@@ -697,8 +698,6 @@ fn dependency_order(
                 .map(|(index, &unit)| Step::Segment { index, unit }),
         )
         .collect();
-    let inputs =
-        rules.schema.as_ref().map_or(0, |s| s.fields.len()) + rules.population_variables().len();
     // Step `i` computes slot `inputs + i`: metrics then segments, after the fields and the
     // population variables, as laid out.
     let step_of_slot = |slot: usize| slot.checked_sub(inputs).filter(|&i| i < steps.len());

@@ -78,6 +78,18 @@ impl Reject {
         }
     }
 
+    /// The reject of a customer without orders, under `customers_without_orders reject`.
+    pub fn no_orders(line: u64, id: String) -> Reject {
+        Reject {
+            line,
+            id: Some(id),
+            column: None,
+            rule: Some("orders".into()),
+            code: RejectCode::NoOrders,
+            reason: "the customer has no orders (`customers_without_orders reject`)".into(),
+        }
+    }
+
     /// The reject of the customer with id `key` on `line` for whom a rule failed.
     pub fn rule_failed(line: u64, key: &Dynamic, error: crate::engine::EvalError) -> Reject {
         Reject {
