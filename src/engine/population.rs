@@ -14,7 +14,7 @@
 //! summary (32 bytes).
 
 use super::Program;
-use crate::analytics::btyd::{self, BgNbd, BgNbdFit, ClvOptions, GammaGamma, GammaGammaFit};
+use crate::analytics::btyd::{self, BgNbd, ClvOptions, GammaGamma};
 use crate::analytics::orders::{read_orders, History, OrderFormat, OrderTally};
 use crate::analytics::scores::{Collector, Method, Scorer, Spec};
 use crate::analytics::{declared, Btyd, Period};
@@ -136,7 +136,8 @@ pub struct Population {
     specs: Vec<Spec>,
     /// The scores' edges, once settled.
     scorers: Vec<Scorer>,
-    model: Option<Result<Fitted, String>>,
+    /// The model, when the rule set has one and it could be fitted.
+    model: Option<Fitted>,
     /// For the summary.
     report: PopulationReport,
 }
@@ -481,73 +482,9 @@ impl Population {
             })
             .collect();
         if let Some(m) = &rules.model {
-            let months = m.horizon.as_ref().map_or(12, |h| h.value.amount);
-            let discount = m.discount.as_ref().map_or(1.0, |d| d.value);
-            let clv = ClvOptions {
-                months,
-                monthly_discount_rate: discount / 100.0,
-                ..ClvOptions::default()
-            };
-            let horizon = f64::from(months) * clv.days_per_month / self.period.days();
-            let summaries = &observed.btyd;
-            let bg: Result<(BgNbd, Option<BgNbdFit>), String> = match &m.bgnbd {
-                Some(p) => {
-                    let [r, alpha, a, b] = p.value;
-                    Ok((BgNbd { r, alpha, a, b }, None))
-                }
-                None => BgNbd::fit(summaries)
-                    .map(|f| (f.params, Some(f)))
-                    .map_err(|e| format!("BG/NBD: {e}")),
-            };
-            let gg: Result<(GammaGamma, Option<GammaGammaFit>), String> = match &m.gamma_gamma {
-                Some(p) => {
-                    let [p, q, v] = p.value;
-                    Ok((GammaGamma { p, q, v }, None))
-                }
-                None => GammaGamma::fit(summaries)
-                    .map(|f| (f.params, Some(f)))
-                    .map_err(|e| format!("Gamma-Gamma: {e}")),
-            };
-            let pinned = m.bgnbd.is_some() && m.gamma_gamma.is_some();
-            let error = [bg.as_ref().err(), gg.as_ref().err()]
-                .into_iter()
-                .flatten()
-                .cloned()
-                .collect::<Vec<_>>();
-            self.report.model =
-                Some(ModelReport {
-                    parameters: if pinned { "pinned" } else { "fitted" },
-                    bgnbd: bg.as_ref().ok().map(|b| b.0),
-                    bgnbd_fit: bg
-                        .as_ref()
-                        .ok()
-                        .and_then(|b| b.1.as_ref())
-                        .map(|f| FitReport {
-                            customers: summaries.len(),
-                            log_likelihood: f.log_likelihood,
-                            iterations: f.iterations,
-                        }),
-                    gamma_gamma: gg.as_ref().ok().map(|g| g.0),
-                    gamma_gamma_fit: gg.as_ref().ok().and_then(|g| g.1.as_ref()).map(|f| {
-                        FitReport {
-                            customers: f.customers,
-                            log_likelihood: f.log_likelihood,
-                            iterations: f.iterations,
-                        }
-                    }),
-                    error: (!error.is_empty()).then(|| error.join("; ")),
-                    horizon_months: months,
-                    monthly_discount_percent: discount,
-                });
-            self.model = Some(match (bg, gg) {
-                (Ok((bgnbd, _)), Ok((gamma_gamma, _))) => Ok(Fitted {
-                    bgnbd,
-                    gamma_gamma,
-                    horizon,
-                    clv,
-                }),
-                _ => Err(error.join("; ")),
-            });
+            let (fitted, report) = fit(m, &observed.btyd, self.period);
+            self.model = fitted;
+            self.report.model = Some(report);
         }
         Ok(())
     }
@@ -598,8 +535,7 @@ impl Population {
         // Tables follow from the scores, once every value is in place.
         values.extend(rules.tables.iter().map(|_| Dynamic::UNIT));
         if rules.model.is_some() {
-            let model = self.model.as_ref().and_then(|m| m.as_ref().ok());
-            let out = match (model, summaries.btyd) {
+            let out = match (&self.model, summaries.btyd) {
                 (Some(m), Some(b)) => [
                     m.bgnbd.p_alive(b.frequency, b.recency, b.t).ok(),
                     m.bgnbd
@@ -733,6 +669,78 @@ fn read(
         Reads::Order(i) => order_values[i].filter(|_| summaries.has_orders),
         Reads::Field(i) => number(&fields[i]),
     }
+}
+
+/// The model of `m` over the population's BTYD summaries (its pinned parameters, or fitted),
+/// and its report; no model when it cannot be fitted (the report says why).
+fn fit(
+    m: &crate::model::Model,
+    summaries: &[Btyd],
+    period: Period,
+) -> (Option<Fitted>, ModelReport) {
+    let months = m.horizon.as_ref().map_or(12, |h| h.value.amount);
+    let discount = m.discount.as_ref().map_or(1.0, |d| d.value);
+    let clv = ClvOptions {
+        months,
+        monthly_discount_rate: discount / 100.0,
+        ..ClvOptions::default()
+    };
+    let fit_report = |customers, log_likelihood, iterations| FitReport {
+        customers,
+        log_likelihood,
+        iterations,
+    };
+    let bg: Result<(BgNbd, Option<FitReport>), String> = match &m.bgnbd {
+        Some(p) => {
+            let [r, alpha, a, b] = p.value;
+            Ok((BgNbd { r, alpha, a, b }, None))
+        }
+        None => BgNbd::fit(summaries)
+            .map(|f| {
+                let report = fit_report(summaries.len(), f.log_likelihood, f.iterations);
+                (f.params, Some(report))
+            })
+            .map_err(|e| format!("BG/NBD: {e}")),
+    };
+    let gg: Result<(GammaGamma, Option<FitReport>), String> = match &m.gamma_gamma {
+        Some(p) => {
+            let [p, q, v] = p.value;
+            Ok((GammaGamma { p, q, v }, None))
+        }
+        None => GammaGamma::fit(summaries)
+            .map(|f| {
+                let report = fit_report(f.customers, f.log_likelihood, f.iterations);
+                (f.params, Some(report))
+            })
+            .map_err(|e| format!("Gamma-Gamma: {e}")),
+    };
+    let errors: Vec<&str> = [bg.as_ref().err(), gg.as_ref().err()]
+        .into_iter()
+        .flatten()
+        .map(String::as_str)
+        .collect();
+    let (bg, gg) = (bg.as_ref().ok(), gg.as_ref().ok());
+    let report = ModelReport {
+        parameters: if m.bgnbd.is_some() && m.gamma_gamma.is_some() {
+            "pinned"
+        } else {
+            "fitted"
+        },
+        bgnbd: bg.map(|b| b.0),
+        bgnbd_fit: bg.and_then(|b| b.1.clone()),
+        gamma_gamma: gg.map(|g| g.0),
+        gamma_gamma_fit: gg.and_then(|g| g.1.clone()),
+        error: (!errors.is_empty()).then(|| errors.join("; ")),
+        horizon_months: months,
+        monthly_discount_percent: discount,
+    };
+    let fitted = bg.zip(gg).map(|(&(bgnbd, _), &(gamma_gamma, _))| Fitted {
+        bgnbd,
+        gamma_gamma,
+        horizon: f64::from(months) * clv.days_per_month / period.days(),
+        clv,
+    });
+    (fitted, report)
 }
 
 /// A typed number field's value (int or decimal), if it has one.
