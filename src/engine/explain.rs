@@ -610,40 +610,32 @@ impl Explanation {
         let _ = writeln!(out, "  suppressed  {}", list(suppressed));
 
         let _ = writeln!(out, "\nfields (as read from the export)");
-        let name_width = width(self.fields.iter().map(|f| f.name.as_str()));
-        let type_width = width(self.fields.iter().map(|f| f.ty.as_str()));
-        for f in &self.fields {
-            let _ = writeln!(
-                out,
-                "  {:name_width$}  {:type_width$}  {}",
-                f.name, f.ty, f.shown
-            );
-        }
+        let fields = self.fields.iter();
+        columns(&mut out, fields.map(|f| [f.name.as_str(), &f.ty, &f.shown]));
 
         if !self.population.is_empty() {
             let _ = writeln!(out, "\npopulation (worked out over the whole export)");
-            let name_width = width(self.population.iter().map(|f| f.name.as_str()));
-            let origin_width = width(self.population.iter().map(|f| f.column.as_str()));
-            for f in &self.population {
-                let _ = writeln!(
-                    out,
-                    "  {:name_width$}  {:origin_width$}  {}",
-                    f.name, f.column, f.shown
-                );
-            }
+            let vars = self.population.iter();
+            columns(
+                &mut out,
+                vars.map(|f| [f.name.as_str(), &f.column, &f.shown]),
+            );
         }
 
         if !self.metrics.is_empty() {
             let _ = writeln!(out, "\nmetrics");
-            let name_width = width(self.metrics.iter().map(|m| m.name.as_str()));
-            let value_width = width(self.metrics.iter().map(|m| m.shown.as_str()));
-            for m in &self.metrics {
-                let _ = writeln!(
-                    out,
-                    "  {:name_width$}  {:value_width$}  = {}",
-                    m.name, m.shown, m.expression
-                );
-            }
+            let rows: Vec<[String; 3]> = self
+                .metrics
+                .iter()
+                .map(|m| {
+                    [
+                        m.name.clone(),
+                        m.shown.clone(),
+                        format!("= {}", m.expression),
+                    ]
+                })
+                .collect();
+            columns(&mut out, rows.iter().map(|[a, b, c]| [a.as_str(), b, c]));
         }
 
         // Segments, tiers and triggers share one layout: name, verdict, condition.
@@ -771,6 +763,15 @@ impl Explanation {
 }
 
 /// The widest of `items`, in characters.
+/// Rows of three cells, the first two padded to their widest.
+fn columns<'a>(out: &mut String, rows: impl Iterator<Item = [&'a str; 3]> + Clone) {
+    let first = width(rows.clone().map(|r| r[0]));
+    let second = width(rows.clone().map(|r| r[1]));
+    for [a, b, c] in rows {
+        let _ = writeln!(out, "  {a:first$}  {b:second$}  {c}");
+    }
+}
+
 fn width<'a>(items: impl Iterator<Item = &'a str>) -> usize {
     items.map(|s| s.chars().count()).max().unwrap_or(0)
 }
