@@ -338,6 +338,11 @@ fn bad_orders_are_counted_and_reported_never_decided_on() {
     let orders = "customer,date,amount\nA,2020-01-01,$10\nA,2020-01-02,-$5\nA,2020-13-01,$5\nA,,$5\nB,2020-01-05,abc\nB,2020-01-06,$7\n";
     let out = show(&dir, "", "customer_id,email\nA,true\nB,true\n", orders);
     succeeded(&out);
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        said.contains("4 rows of the orders file rejected, the first at line 3"),
+        "{said}"
+    );
     let tally = &summary(&dir)["population"]["orders"]["tally"];
     assert_eq!(tally["rows"], 6);
     assert_eq!(tally["used"], 2);
@@ -623,4 +628,21 @@ fn watch_decides_the_sample_with_its_orders() {
         .find(|l| l.starts_with("lapsed"))
         .expect("a lapsed count");
     assert!(lapsed.ends_with(" 201"), "{lapsed}");
+}
+
+#[test]
+fn an_orders_file_whose_every_row_is_rejected_stops_the_run() {
+    // The most likely mistake: the customer export given as the orders file.
+    let dir = scratch("wrong-file");
+    let out = run(
+        &dir,
+        Path::new("rules/cdnow"),
+        Path::new(CDNOW_CUSTOMERS),
+        Some(Path::new("examples/customers.csv")),
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("no order of `examples/customers.csv` could be read: all 400 rows were rejected (the first at line 2, column 3: expected a date"), "{err}");
+    assert!(!dir.join("decisions.csv").exists());
 }

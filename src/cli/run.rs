@@ -216,6 +216,19 @@ pub fn run(args: Args) -> Exit {
         batch::summary::group(rows.rejected),
         summary.elapsed_seconds
     );
+    let orders = summary.population.orders.as_ref();
+    if let Some(tally) = orders.and_then(|o| o.tally.as_ref()) {
+        if tally.rejected > 0 {
+            eprintln!(
+                "  {} rows of the orders file rejected, the first at {} (`--summary` lists them)",
+                batch::summary::group(tally.rejected),
+                tally
+                    .rejects
+                    .first()
+                    .map_or_else(String::new, ToString::to_string)
+            );
+        }
+    }
     if args.rejects.is_none() && rows.rejected > 0 {
         for reject in &outcome.first_rejects {
             eprintln!("  rejected {reject}");
