@@ -226,7 +226,7 @@ fn shuffled_customers_and_orders_give_every_customer_the_same_decision() {
 }
 
 #[test]
-fn the_output_does_not_depend_on_the_thread_count() {
+fn the_output_does_not_depend_on_the_thread_count_or_the_export_format() {
     let (one, two) = (scratch("threads-1"), scratch("threads-2"));
     let rules = Path::new("rules/cdnow");
     let args = |n| ["--threads", n];
@@ -246,6 +246,21 @@ fn the_output_does_not_depend_on_the_thread_count() {
         s["elapsed_seconds"] = 0.into();
     }
     assert_eq!(a, b);
+
+    // The same customers as JSONL: the population is observed from JSON objects alike.
+    let jsonl = scratch("threads-jsonl");
+    let export = csv_rows(&std::fs::read_to_string(repo().join(CDNOW_CUSTOMERS)).unwrap());
+    let lines: Vec<String> = export
+        .iter()
+        .map(|row| serde_json::to_string(row).unwrap())
+        .collect();
+    let customers = jsonl.join("customers.jsonl");
+    std::fs::write(&customers, lines.join("\n")).unwrap();
+    succeeded(&run(&jsonl, rules, &customers, orders, &args("2")));
+    assert_eq!(decisions(&one), decisions(&jsonl));
+    let c = summary(&jsonl);
+    assert_eq!(a["population"], c["population"]);
+    assert_eq!(a["tables"], c["tables"]);
 }
 
 /// A rule set over `customer_id,email` exports, with an orders CSV, showing every order variable
@@ -545,11 +560,9 @@ fn explain_works_the_population_out_as_run_does() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("--orders FILE"));
 }
 
-#[test]
-fn scores_from_export_totals_leave_the_other_decisions_as_they_were() {
-    // The retail rules (segments reading segments, tiers, a lifecycle, triggers) with RFM
-    // scores and the rfm10 table from the export's totals added in a second file.
-    let dir = scratch("totals");
+/// The retail rules with benches/rfm.idic added (RFM scores and the rfm10 table from the
+/// export's totals), in `dir/rules`.
+fn retail_with_rfm(dir: &Path) -> PathBuf {
     let rules = dir.join("rules");
     std::fs::create_dir_all(&rules).unwrap();
     std::fs::copy(
@@ -558,6 +571,15 @@ fn scores_from_export_totals_leave_the_other_decisions_as_they_were() {
     )
     .unwrap();
     std::fs::copy(repo().join("benches/rfm.idic"), rules.join("rfm.idic")).unwrap();
+    rules
+}
+
+#[test]
+fn scores_from_export_totals_leave_the_other_decisions_as_they_were() {
+    // The retail rules (segments reading segments, tiers, a lifecycle, triggers) with RFM
+    // scores and the rfm10 table from the export's totals added in a second file.
+    let dir = scratch("totals");
+    let rules = retail_with_rfm(&dir);
     let (plain, scored) = (dir.join("plain"), dir.join("scored"));
     std::fs::create_dir_all(&plain).unwrap();
     std::fs::create_dir_all(&scored).unwrap();
@@ -592,6 +614,64 @@ fn scores_from_export_totals_leave_the_other_decisions_as_they_were() {
         assert_eq!(row["id"], customer["Customer ID"]);
         let orders: u32 = customer["Total Orders"].parse().unwrap_or(0);
         assert_eq!(row["rfm_segment"].is_empty(), orders == 0, "{}", row["id"]);
+    }
+}
+
+#[test]
+fn rows_repeating_an_id_are_no_part_of_the_population() {
+    // The sample export, then 100 of its customers again with far larger totals: were those
+    // rows scored, every edge would move.
+    let dir = scratch("repeated");
+    let rules = retail_with_rfm(&dir);
+    let (clean, repeated) = (dir.join("clean"), dir.join("repeated"));
+    std::fs::create_dir_all(&clean).unwrap();
+    std::fs::create_dir_all(&repeated).unwrap();
+    let export = std::fs::read_to_string(repo().join("examples/customers.csv")).unwrap();
+    let mut lines: Vec<String> = export.lines().map(str::to_string).collect();
+    let header: Vec<&str> = lines[0].split(',').collect();
+    let column = |name: &str| header.iter().position(|h| *h == name).unwrap();
+    let (orders, spent) = (column("Total Orders"), column("Total Spent"));
+    // Rows without quoted cells, to split them by commas.
+    let again: Vec<String> = lines[1..]
+        .iter()
+        .map(|line| line.split(',').map(str::to_string).collect::<Vec<_>>())
+        .filter(|cells| cells.len() == header.len())
+        .take(100)
+        .map(|mut cells| {
+            cells[orders] = "500".into();
+            cells[spent] = "99999.00".into();
+            cells.join(",")
+        })
+        .collect();
+    lines.extend(again);
+    let with_repeats = dir.join("customers.csv");
+    std::fs::write(&with_repeats, lines.join("\n") + "\n").unwrap();
+
+    let customers = Path::new("examples/customers.csv");
+    succeeded(&run(&clean, &rules, customers, None, &[]));
+    for threads in ["1", "2"] {
+        let out = run(
+            &repeated,
+            &rules,
+            &with_repeats,
+            None,
+            &["--threads", threads],
+        );
+        succeeded(&out);
+        let (a, b) = (summary(&clean), summary(&repeated));
+        assert_eq!(b["rows"]["rejected"], 100);
+        let rejects = &b["rejects"][0];
+        assert_eq!(
+            (&rejects["code"], &rejects["count"]),
+            (&"duplicate-id".into(), &100.into())
+        );
+        for s in a["population"]["scores"].as_array().unwrap() {
+            assert!(s["population"].as_u64().unwrap() > 300, "{s}");
+        }
+        assert_eq!(a["population"], b["population"], "threads {threads}");
+        assert_eq!(a["tables"], b["tables"], "threads {threads}");
+        let decided = decisions(&repeated);
+        assert_eq!(decisions(&clean), decided, "threads {threads}");
     }
 }
 

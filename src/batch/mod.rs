@@ -3,8 +3,9 @@
 //!
 //! ```text
 //!            ┌── worker 1: cut the next batch (whole rows) ─► split, type, evaluate, encode ──┐
-//!  export ───┤                                                                               ├─► in input order ─► pass 1: ids (survey)
-//!            └── worker N: ...                                                               ┘                    pass 2: decisions, rejects,
+//!  export ───┤                                                                               ├─► in input order ─► pass 1: ids (survey) and
+//!            └── worker N: ...                                                               ┘                      the population (scan)
+//!                                                                                                                  pass 2: decisions, rejects,
 //!                                                                                                                          tally, --max-errors
 //! ```
 //!
@@ -16,7 +17,12 @@
 //! most a fixed number of batches are in flight, so memory does not grow with the export. The
 //! output is the same bytes for any number of threads: batches are cut at the same places
 //! whoever cuts them, and everything is written and counted in input order.
+//!
+//! Pass 1 splits each row only as far as the columns it needs: the id, and the few fields the
+//! population observes when the rules have scores, a model or an orders file. Only when the
+//! survey finds rows repeating an id is the population observed again, without those rows.
 
+mod scan;
 pub mod summary;
 mod survey;
 
@@ -25,13 +31,14 @@ pub use survey::Survey;
 
 use crate::engine::population::{Observed, PopulationReport};
 use crate::engine::{Evaluator, Population, Program};
-use crate::io::input::{At, Row};
+use crate::io::input::Row;
 use crate::io::{
     BatchReader, ColumnMap, Encoder, HeaderError, InputFormat, OutputFormat, RawRows, RecordReader,
     Reject,
 };
 use chrono::NaiveDate;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use scan::{Scan, Scanned};
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::Write;
@@ -154,7 +161,7 @@ pub fn run(
     let map = map.as_ref();
     let open = || BatchReader::open(file, format, options.batch_bytes).map_err(read_error);
 
-    // Pass 3: decide.
+    // Pass 2: decide.
     progress.set_message("deciding");
     progress.set_position(0);
     let (reader, _) = open()?;
@@ -195,8 +202,7 @@ pub fn population(
     prepare(program, as_of, file, format, options, &progress).map(|p| p.population)
 }
 
-/// Passes 1 and 2: the ids of the export, then (when the rules need it) its population.
-/// What passes 1 and 2 leave for deciding.
+/// What pass 1 leaves for deciding.
 struct Prepared {
     records: RecordReader,
     map: Option<ColumnMap>,
@@ -217,102 +223,67 @@ fn prepare(
         Population::new(program, as_of, options.orders.as_deref()).map_err(RunError::Population)?;
     let open = || BatchReader::open(file, format, options.batch_bytes).map_err(read_error);
 
-    // Pass 1: the survey.
-    progress.set_message("checking ids");
+    // Pass 1: the ids and, when the rules need it, the population (score edges, the model, how
+    // the orders matched), in one reading of the export.
+    progress.set_message("surveying");
     let (reader, header) = open()?;
     let map = match &header {
         Some(header) => Some(records.map_header(header).map_err(RunError::Header)?),
         None => None,
     };
+    let scan = Scan::new(
+        program,
+        &population,
+        &records,
+        map.as_ref(),
+        header.as_deref(),
+    )
+    .map_err(RunError::Rules)?;
     let mut ids = survey::IdCollector::new();
-    let key_column = map.as_ref().map(|m| m.index(records.key_field()));
-    // The id of a row, as the survey reads it.
-    let id_of = |rows: &RawRows, record: &mut csv::ByteRecord, found: &mut dyn FnMut(At, &[u8])| {
-        match key_column {
-            // Only the id cell of each row is split out.
-            Some(column) => rows.each_cell(column, |at, cell| {
-                if let Some(id) = cell.as_deref().map(<[u8]>::trim_ascii) {
-                    if !id.is_empty() {
-                        found(at, id);
-                    }
-                }
-            }),
-            None => rows.each(record, |at, row| {
-                if let Some(id) = records.id(map.as_ref(), row) {
-                    found(at, id.as_bytes());
-                }
-            }),
-        }
-    };
+    let mut observed = Observed::default();
     in_parallel(
         reader,
         options.threads,
         progress,
-        csv::ByteRecord::new,
-        |record, rows, found: &mut survey::Ids| {
-            found.clear();
-            id_of(rows, record, &mut |at, id| found.push(id, at));
+        || scan.scratch(),
+        |scratch, rows, out: &mut Scanned| scan.batch(rows, scratch, None, out),
+        |out| {
+            observed.merge(&mut out.observed);
+            ids.add(&out.ids).map_err(read_error)
         },
-        |found| ids.add(found).map_err(read_error),
     )?;
     let survey = ids
         .finish(options.threads, |byte| {
             let mut id = None;
             if let Some(row) = BatchReader::row_at(file, format, byte)? {
-                let mut first = true;
-                id_of(&row, &mut csv::ByteRecord::new(), &mut |_, found| {
-                    if std::mem::take(&mut first) {
-                        id = Some(found.to_vec());
-                    }
+                scan.each(&row, &mut csv::ByteRecord::new(), |_, found, _| {
+                    id = id.take().or(found.map(<[u8]>::to_vec));
                 });
             }
             Ok(id)
         })
         .map_err(read_error)?;
 
-    // Pass 2, when the rules need the population: every customer row once, for the score
-    // edges, the model and how the orders matched.
-    let mut observed = Observed::default();
-    if population.needs_pass(program) {
-        progress.set_message("surveying");
+    // Rows that repeat an earlier id were observed too: only then is the population observed
+    // again, without them.
+    if survey.duplicates() > 0 && population.needs_pass(program) {
+        progress.set_message("resurveying");
         progress.set_position(0);
-        // Only the fields the population needs are typed; the others stay missing.
-        let wanted = population.observed_fields();
-        let subset: Vec<crate::model::Field> = wanted
-            .iter()
-            .map(|&i| program.fields()[i].clone())
-            .collect();
-        let partial = RecordReader::for_fields(&subset).map_err(RunError::Rules)?;
-        let (reader, header) = open()?;
-        let partial_map = match &header {
-            Some(header) => Some(partial.map_header(header).map_err(RunError::Header)?),
-            None => None,
-        };
-        let width = program.fields().len();
+        observed = Observed::default();
+        let (reader, _) = open()?;
         in_parallel(
             reader,
             options.threads,
             progress,
-            || (csv::ByteRecord::new(), vec![rhai::Dynamic::UNIT; width]),
-            |(record, values), rows, share: &mut Observed| {
-                rows.each(record, |at, row| {
-                    if survey.duplicate_of(at.line).is_some() {
-                        return;
-                    }
-                    if let Ok(read) = partial.read(partial_map.as_ref(), row, at.line) {
-                        for (&i, value) in wanted.iter().zip(read) {
-                            values[i] = value;
-                        }
-                        population.observe(program, at.line, values, share);
-                    }
-                });
-            },
-            |share| {
-                observed.merge(share);
+            || scan.scratch(),
+            |scratch, rows, out: &mut Scanned| scan.batch(rows, scratch, Some(&survey), out),
+            |out| {
+                observed.merge(&mut out.observed);
                 Ok(())
             },
         )?;
     }
+    drop(scan);
     population
         .settle(program, observed)
         .map_err(RunError::Population)?;

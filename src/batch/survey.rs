@@ -1,7 +1,8 @@
 //! The survey: a first pass over the whole export, before any customer is evaluated, for what
 //! needs the population. Today that is duplicate ids: the first row with an id is decided,
 //! every later row with the same id is rejected, and that must be known before the first
-//! decision is written. (Population scores such as RFM quantiles belong here too.)
+//! decision is written. (The same reading of the export observes the population: see
+//! [`super::scan`].)
 //!
 //! Memory stays bounded whatever the export's size, and does not depend on how long ids are:
 //! workers note each row's id as a 64-bit fingerprint with the row's line and byte offset

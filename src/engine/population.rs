@@ -346,10 +346,14 @@ impl Population {
         })
     }
 
-    /// The fields [`Population::observe`] reads (by index, ascending): the key, the totals and
-    /// the fields scores read. The population pass types only these.
+    /// The fields [`Population::observe`] reads (by index, ascending): the key (to find a
+    /// customer's orders, or to split ties by its hash), the totals and the fields scores read.
+    /// The population pass types only these.
     pub fn observed_fields(&self) -> Vec<usize> {
-        let mut out = vec![self.key];
+        let mut out = Vec::new();
+        if matches!(self.source, Some(Source::File { .. })) || self.hashes_ids() {
+            out.push(self.key);
+        }
         if let Some(Source::Totals {
             count,
             last,
@@ -523,12 +527,6 @@ impl Population {
         let order_values = summaries.values();
         let id = self.id(values);
         values.reserve(program.inputs() - values.len());
-        let mut scores: Vec<Option<u8>> = Vec::with_capacity(self.reads.len());
-        for (reads, scorer) in self.reads.iter().zip(&self.scorers) {
-            let score = read(*reads, &summaries, &order_values, values)
-                .and_then(|v| scorer.score(v, &id).ok());
-            scores.push(score);
-        }
         if rules.orders.is_some() {
             for (i, v) in order_values.iter().enumerate() {
                 values.push(match v {
@@ -538,8 +536,10 @@ impl Population {
                 });
             }
         }
-        for s in &scores {
-            values.push(s.map_or(Dynamic::UNIT, |s| Dynamic::from_int(i64::from(s))));
+        for (reads, scorer) in self.reads.iter().zip(&self.scorers) {
+            let score = read(*reads, &summaries, &order_values, values)
+                .and_then(|v| scorer.score(v, &id).ok());
+            values.push(score.map_or(Dynamic::UNIT, |s| Dynamic::from_int(i64::from(s))));
         }
         // Tables follow from the scores, once every value is in place.
         values.extend(rules.tables.iter().map(|_| Dynamic::UNIT));
@@ -574,15 +574,18 @@ impl Population {
 
     /// The customer id as scores with hashed ties need it (empty when none does).
     fn id(&self, fields: &[Dynamic]) -> String {
-        if self
-            .specs
-            .iter()
-            .any(|s| matches!(s.method(), Method::Hash { .. }))
-        {
+        if self.hashes_ids() {
             super::text(&fields[self.key])
         } else {
             String::new()
         }
+    }
+
+    /// Whether a score splits ties by the hash of the customer id.
+    fn hashes_ids(&self) -> bool {
+        self.specs
+            .iter()
+            .any(|s| matches!(s.method(), Method::Hash { .. }))
     }
 
     /// A customer's order summaries, and its index in the orders file when it has one there.

@@ -550,21 +550,18 @@ impl Program {
             if !values.get(table.slot).is_some_and(rhai::Dynamic::is_unit) {
                 continue;
             }
-            let scores: Option<Vec<u8>> = table
-                .axes
-                .iter()
-                .map(|&slot| {
-                    values[slot]
-                        .as_int()
-                        .ok()
-                        .and_then(|s| u8::try_from(s).ok())
-                })
-                .collect();
-            let Some(scores) = scores else { continue };
-            if let Some(i) = table
-                .grid
-                .assign(scores[0], scores[1], scores.get(2).copied())
-            {
+            let score = |axis: usize| {
+                let slot = *table.axes.get(axis)?;
+                u8::try_from(values[slot].as_int().ok()?).ok()
+            };
+            let (Some(r), Some(f)) = (score(0), score(1)) else {
+                continue;
+            };
+            let m = score(2);
+            if table.axes.len() > 2 && m.is_none() {
+                continue;
+            }
+            if let Some(i) = table.grid.assign(r, f, m) {
                 values[table.slot] =
                     rhai::Dynamic::from(rhai::ImmutableString::from(table.segments[i].as_str()));
             }

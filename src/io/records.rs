@@ -153,19 +153,26 @@ struct FieldReader {
 /// Reads rows into the values of the schema's fields (in declaration order).
 pub struct RecordReader {
     fields: Vec<FieldReader>,
-    key: usize,
+    /// The customer-id field (`None`: a reader of other fields only, whose rejects carry no id).
+    key: Option<usize>,
+    /// The capacity of the values a row reads into: room for what a run appends.
+    room: usize,
 }
 
 impl RecordReader {
     /// How the program's schema reads rows. `Err`: a field's default does not fit its type.
+    /// Values come with room for the population variables deciding appends.
     pub fn new(program: &Program) -> Result<RecordReader, String> {
-        Self::for_fields(program.fields())
+        let mut reader = Self::for_fields(program.fields())?;
+        reader.room = program.inputs();
+        Ok(reader)
     }
 
-    /// How rows with these fields (one of them the key) read.
+    /// How rows with these fields read: the schema's, or some of them (the key among them, or
+    /// none of them is read as the id).
     pub fn for_fields(fields: &[crate::model::Field]) -> Result<RecordReader, String> {
-        let key = fields.iter().position(|f| f.key).unwrap_or(0);
-        let fields = fields
+        let key = fields.iter().position(|f| f.key);
+        let fields: Vec<FieldReader> = fields
             .iter()
             .map(|f| {
                 Ok(FieldReader {
@@ -175,17 +182,23 @@ impl RecordReader {
                 })
             })
             .collect::<Result<_, String>>()?;
-        Ok(RecordReader { fields, key })
+        Ok(RecordReader {
+            room: fields.len(),
+            fields,
+            key,
+        })
     }
 
-    /// The index of the customer-id field.
+    /// The index of the customer-id field (the first field when none is marked the key).
     pub fn key_field(&self) -> usize {
-        self.key
+        self.key.unwrap_or(0)
     }
 
     /// The column of the customer id.
     pub fn key_column(&self) -> &str {
-        &self.fields[self.key].column
+        self.fields
+            .get(self.key_field())
+            .map_or("", |f| f.column.as_str())
     }
 
     /// Finds every declared column in a CSV header. Every column missing from the header is
@@ -261,7 +274,7 @@ impl RecordReader {
             (Row::Json(text), _) => {
                 let object: serde_json::Map<String, serde_json::Value> =
                     serde_json::from_slice(text).ok()?;
-                json_id(&object, &self.fields[self.key].column)
+                json_id(&object, self.key_column())
             }
             (Row::Csv(_), None) => None,
         }
@@ -289,7 +302,7 @@ impl RecordReader {
     }
 
     fn csv_id<'r>(&self, map: &ColumnMap, row: &'r csv::ByteRecord) -> Option<&'r [u8]> {
-        let cell = row.get(map.index[self.key])?.trim_ascii();
+        let cell = row.get(*map.index.get(self.key?)?)?.trim_ascii();
         (!cell.is_empty()).then_some(cell)
     }
 
@@ -314,10 +327,34 @@ impl RecordReader {
                 ),
             });
         }
-        let mut values = Vec::with_capacity(self.fields.len());
-        for (f, &i) in self.fields.iter().zip(&map.index) {
-            let bytes = row.get(i).unwrap_or_default();
-            let Ok(text) = std::str::from_utf8(bytes) else {
+        self.read_fields(|i| row.get(map.index[i]).unwrap_or_default(), id, line)
+    }
+
+    /// Reads a CSV row split only into the cells of this reader's fields, in field order
+    /// (`None`: the row is too short to have the cell, read as empty): the survey's way.
+    pub fn read_split(
+        &self,
+        cells: &[Option<std::borrow::Cow<'_, [u8]>>],
+        line: u64,
+    ) -> Result<Vec<Dynamic>, Reject> {
+        let cell = |i: usize| cells.get(i).and_then(Option::as_deref).unwrap_or_default();
+        let id = || {
+            let id = cell(self.key?).trim_ascii();
+            (!id.is_empty()).then(|| lossy(id))
+        };
+        self.read_fields(cell, id, line)
+    }
+
+    /// Types every field from its cell (`cell(i)`: field `i`'s bytes).
+    fn read_fields<'c>(
+        &self,
+        cell: impl Fn(usize) -> &'c [u8],
+        id: impl Fn() -> Option<String>,
+        line: u64,
+    ) -> Result<Vec<Dynamic>, Reject> {
+        let mut values = Vec::with_capacity(self.room);
+        for (i, f) in self.fields.iter().enumerate() {
+            let Ok(text) = std::str::from_utf8(cell(i)) else {
                 return Err(Reject {
                     line,
                     id: id(),
@@ -343,11 +380,11 @@ impl RecordReader {
         cell: impl Fn(&str) -> Option<&'c str>,
         line: u64,
     ) -> Result<Vec<Dynamic>, Reject> {
-        let id = cell(&self.fields[self.key].column)
+        let id = cell(self.key_column())
             .map(str::trim)
             .filter(|s| !s.is_empty())
             .map(str::to_string);
-        let mut values = Vec::with_capacity(self.fields.len());
+        let mut values = Vec::with_capacity(self.room);
         for f in &self.fields {
             match f.cells.read(cell(&f.column).unwrap_or("")) {
                 Ok(v) => values.push(v),
@@ -375,8 +412,8 @@ impl RecordReader {
                 json_kind(&value)
             )));
         };
-        let id = json_id(&object, &self.fields[self.key].column);
-        let mut values = Vec::with_capacity(self.fields.len());
+        let id = self.key.and_then(|_| json_id(&object, self.key_column()));
+        let mut values = Vec::with_capacity(self.room);
         for f in &self.fields {
             match f.cells.read_json(object.get(&f.column)) {
                 Ok(v) => values.push(v),

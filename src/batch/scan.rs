@@ -1,0 +1,157 @@
+//! Pass 1 row by row: each row's id for the [survey](super::survey) and, when the rules need
+//! the population, the few fields it observes, typed, in the same reading of the export. A
+//! CSV row is split only as far as the last of those columns.
+
+use super::survey::Ids;
+use crate::engine::population::Observed;
+use crate::engine::{Population, Program};
+use crate::io::input::{At, Row};
+use crate::io::{ColumnMap, RawRows, RecordReader};
+use crate::model::Field;
+use rhai::Dynamic;
+
+/// How pass 1 reads rows: shared by every worker.
+pub struct Scan<'a> {
+    program: &'a Program,
+    population: &'a Population,
+    records: &'a RecordReader,
+    /// The export's header map (`None`: JSONL, or CSV without a header).
+    map: Option<&'a ColumnMap>,
+    /// Whether the population is observed (else only ids are read).
+    observing: bool,
+    /// The fields the population observes (by index, ascending).
+    wanted: Vec<usize>,
+    /// Reads just the wanted fields.
+    partial: RecordReader,
+    partial_map: Option<ColumnMap>,
+    /// The columns split out of a CSV row: the id's, then the wanted fields'.
+    columns: Vec<usize>,
+}
+
+/// A worker's scratch space for [`Scan`].
+pub struct Scratch {
+    record: csv::ByteRecord,
+    /// The row's values: the wanted fields typed, the others left as they were.
+    values: Vec<Dynamic>,
+}
+
+/// What a worker noted of one batch in pass 1.
+#[derive(Default)]
+pub struct Scanned {
+    pub ids: Ids,
+    pub observed: Observed,
+}
+
+impl<'a> Scan<'a> {
+    /// How to read the rows of an export whose header `map` gives (`header`: its names).
+    pub fn new(
+        program: &'a Program,
+        population: &'a Population,
+        records: &'a RecordReader,
+        map: Option<&'a ColumnMap>,
+        header: Option<&[String]>,
+    ) -> Result<Scan<'a>, String> {
+        let observing = population.needs_pass(program);
+        let wanted = if observing {
+            population.observed_fields()
+        } else {
+            Vec::new()
+        };
+        let subset: Vec<Field> = wanted
+            .iter()
+            .map(|&i| program.fields()[i].clone())
+            .collect();
+        let partial = RecordReader::for_fields(&subset)?;
+        // The full map found every column already: this one cannot fail.
+        let partial_map = header.and_then(|h| partial.map_header(h).ok());
+        // The id's column first, then the wanted fields'.
+        let columns = map.map_or_else(Vec::new, |m| {
+            std::iter::once(records.key_field())
+                .chain(wanted.iter().copied())
+                .map(|i| m.index(i))
+                .collect()
+        });
+        Ok(Scan {
+            program,
+            population,
+            records,
+            map,
+            observing,
+            wanted,
+            partial,
+            partial_map,
+            columns,
+        })
+    }
+
+    /// A worker's scratch space.
+    pub fn scratch(&self) -> Scratch {
+        Scratch {
+            record: csv::ByteRecord::new(),
+            values: vec![Dynamic::UNIT; self.program.fields().len()],
+        }
+    }
+
+    /// Notes a batch's ids (unless `survey` is given: the ids are known) and observes its rows
+    /// (those `survey` does not find repeating an earlier id).
+    pub fn batch(
+        &self,
+        rows: &RawRows,
+        scratch: &mut Scratch,
+        survey: Option<&super::Survey>,
+        out: &mut Scanned,
+    ) {
+        out.ids.clear();
+        let Scratch { record, values } = scratch;
+        self.each(rows, record, |at, id, typed| {
+            if survey.is_none() {
+                if let Some(id) = id {
+                    out.ids.push(id, at);
+                }
+            }
+            if !self.observing || survey.is_some_and(|s| s.duplicate_of(at.line).is_some()) {
+                return;
+            }
+            if let Some(read) = typed() {
+                for (&i, value) in self.wanted.iter().zip(read) {
+                    values[i] = value;
+                }
+                self.population
+                    .observe(self.program, at.line, values, &mut out.observed);
+            }
+        });
+    }
+
+    /// Calls `f` with each row's place, its id (trimmed; `None` when empty or missing) and a
+    /// way to type its wanted fields (`None`: the row is rejected when deciding).
+    pub fn each(
+        &self,
+        rows: &RawRows,
+        record: &mut csv::ByteRecord,
+        mut f: impl FnMut(At, Option<&[u8]>, &dyn Fn() -> Option<Vec<Dynamic>>),
+    ) {
+        if self.map.is_some() {
+            rows.each_cells(&self.columns, |at, cells| {
+                let id = cells[0].as_deref().and_then(present);
+                f(at, id, &|| {
+                    self.partial.read_split(&cells[1..], at.line).ok()
+                });
+            });
+        } else {
+            rows.each(record, |at, row: Row<'_>| {
+                let id = self.records.id(self.map, row);
+                f(at, id.as_deref().map(str::as_bytes), &|| {
+                    self.partial
+                        .read(self.partial_map.as_ref(), row, at.line)
+                        .ok()
+                });
+            });
+        }
+    }
+}
+
+/// An id cell, trimmed, unless it is empty.
+fn present(id: &[u8]) -> Option<&[u8]> {
+    let id = id.trim_ascii();
+    (!id.is_empty()).then_some(id)
+}
