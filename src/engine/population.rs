@@ -93,7 +93,8 @@ struct Fitted {
     clv: ClvOptions,
 }
 
-/// A worker's share of the population pass ([`Population::observe`]), or all of it merged.
+/// A worker's share of what the population was observed to be ([`Population::observe`]), or
+/// all of it merged.
 #[derive(Debug, Default)]
 pub struct Observed {
     collectors: Vec<Collector>,
@@ -348,7 +349,7 @@ impl Population {
 
     /// The fields [`Population::observe`] reads (by index, ascending): the key (to find a
     /// customer's orders, or to split ties by its hash), the totals and the fields scores read.
-    /// The population pass types only these.
+    /// The first pass types only these.
     pub fn observed_fields(&self) -> Vec<usize> {
         let mut out = Vec::new();
         if matches!(self.source, Some(Source::File { .. })) || self.hashes_ids() {
@@ -424,7 +425,7 @@ impl Population {
         let rules = program.rules();
         observed.matched.sort_unstable();
         observed.matched.dedup();
-        // Without a population pass (or rows), the collectors are empty.
+        // Without observing (or rows), the collectors are empty.
         let mut collectors = observed.collectors.into_iter();
         self.scorers = self
             .specs
