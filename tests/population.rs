@@ -574,15 +574,22 @@ fn retail_with_rfm(dir: &Path) -> PathBuf {
     rules
 }
 
+/// Directories `names` made in `dir`.
+fn subdirs<const N: usize>(dir: &Path, names: [&str; N]) -> [PathBuf; N] {
+    names.map(|name| {
+        let sub = dir.join(name);
+        std::fs::create_dir_all(&sub).unwrap();
+        sub
+    })
+}
+
 #[test]
 fn scores_from_export_totals_leave_the_other_decisions_as_they_were() {
     // The retail rules (segments reading segments, tiers, a lifecycle, triggers) with RFM
     // scores and the rfm10 table from the export's totals added in a second file.
     let dir = scratch("totals");
     let rules = retail_with_rfm(&dir);
-    let (plain, scored) = (dir.join("plain"), dir.join("scored"));
-    std::fs::create_dir_all(&plain).unwrap();
-    std::fs::create_dir_all(&scored).unwrap();
+    let [plain, scored] = subdirs(&dir, ["plain", "scored"]);
     let customers = Path::new("examples/customers.csv");
     assert!(run(&plain, Path::new("rules/retail"), customers, None, &[])
         .status
@@ -623,9 +630,7 @@ fn rows_repeating_an_id_are_no_part_of_the_population() {
     // rows scored, every edge would move.
     let dir = scratch("repeated");
     let rules = retail_with_rfm(&dir);
-    let (clean, repeated) = (dir.join("clean"), dir.join("repeated"));
-    std::fs::create_dir_all(&clean).unwrap();
-    std::fs::create_dir_all(&repeated).unwrap();
+    let [clean, repeated] = subdirs(&dir, ["clean", "repeated"]);
     let export = std::fs::read_to_string(repo().join("examples/customers.csv")).unwrap();
     let mut lines: Vec<String> = export.lines().map(str::to_string).collect();
     let header: Vec<&str> = lines[0].split(',').collect();
