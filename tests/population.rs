@@ -728,6 +728,6 @@ fn an_orders_file_whose_every_row_is_rejected_stops_the_run() {
     );
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("no order of `examples/customers.csv` could be read: all 400 rows were rejected (the first at line 2, column 3: expected a date"), "{err}");
+    assert!(err.contains("`examples/customers.csv`: no order could be read: all 400 rows were rejected (the first at line 2, column 3: expected a date"), "{err}");
     assert!(!dir.join("decisions.csv").exists());
 }

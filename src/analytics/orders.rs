@@ -156,6 +156,21 @@ pub struct OrderTally {
 }
 
 impl OrderTally {
+    /// When rows were read and every one was rejected, what to say (the first reject): such a
+    /// file is not the one meant, or its columns are not the ones named.
+    pub fn none_readable(&self) -> Option<String> {
+        (self.rows > 0 && self.rejected == self.rows).then(|| {
+            let first = self.rejects.first();
+            format!(
+                "no order could be read: all {} rows were rejected{}",
+                crate::batch::summary::group(self.rows),
+                first
+                    .map(|r| format!(" (the first at {r})"))
+                    .unwrap_or_default()
+            )
+        })
+    }
+
     /// `6,919 rows: 4,960 used (4,814 purchase days), 1,959 after as_of, 0 rejected`.
     pub fn describe(&self) -> String {
         use crate::batch::summary::group;

@@ -3,7 +3,7 @@
 //! and a report of the fitted models and the value per segment.
 //!
 //! Exit codes: 0 analysed (rejected rows and unfittable models are reported, not fatal), 2
-//! usage or I/O.
+//! usage or I/O, or an orders file not one of whose rows can be read.
 
 use super::run::{resolve_as_of, usage};
 use super::Exit;
@@ -140,6 +140,12 @@ pub fn run(args: Args) -> Exit {
         Ok(orders) => orders,
         Err(e) => return usage(format!("`{}`: {e}", args.orders.display())),
     };
+    if let Some(why) = orders.tally.none_readable() {
+        return usage(format!(
+            "`{}`: {why}; do --customer, --date, --date-format and --amount fit the file?",
+            args.orders.display()
+        ));
+    }
     for reject in &orders.tally.rejects {
         eprintln!("rejected: {}: {reject}", args.orders.display());
     }

@@ -274,13 +274,10 @@ impl Population {
                 })?;
                 let read = read_orders(path, format, &columns, as_of)
                     .map_err(|e| format!("`{}`: {e}", path.display()))?;
-                if read.customers.is_empty() && read.tally.rejected > 0 {
-                    let first = read.tally.rejects.first();
+                if let Some(why) = read.tally.none_readable() {
                     return Err(format!(
-                        "no order of `{}` could be read: all {} rows were rejected{}; do the `orders` block's columns fit the file?",
-                        path.display(),
-                        read.tally.rejected,
-                        first.map(|r| format!(" (the first at {r})")).unwrap_or_default()
+                        "`{}`: {why}; do the `orders` block's columns fit the file?",
+                        path.display()
                     ));
                 }
                 let ids = read
