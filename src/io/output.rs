@@ -1,7 +1,9 @@
 //! Output files written whole or not at all: each is written to a temporary file next to its
 //! target and renamed over it only when the run succeeds, so a failed or killed run never
 //! leaves a half-written file where the last good one was. `-` means standard output (or
-//! standard error, for summaries), which cannot be taken back.
+//! standard error, for summaries), which cannot be taken back; so is a target that exists and
+//! is not a regular file (`/dev/null`, a named pipe), written straight through: renaming over
+//! it would replace the device. A symbolic link stays one: the file it points to is replaced.
 
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
@@ -14,6 +16,7 @@ pub struct Output {
 }
 
 enum Target {
+    /// Written straight through: a standard stream, a device or a pipe.
     Stream,
     File {
         path: PathBuf,
@@ -106,7 +109,7 @@ impl Output {
 
     /// A temporary file next to `path`, renamed to `path` by [`Output::commit`] (dropped
     /// without a commit, it is deleted). Fails at once when the directory is not writable.
-    pub fn file(path: &Path) -> io::Result<Output> {
+    fn file(path: &Path) -> io::Result<Output> {
         let dir = match path.parent() {
             Some(p) if !p.as_os_str().is_empty() => p,
             _ => Path::new("."),
@@ -147,12 +150,25 @@ impl Output {
         })
     }
 
-    /// `-` is `stream` (standard output or error), anything else a file.
+    /// `-` is `stream` (standard output or error); an existing target that is not a regular
+    /// file is written straight through; anything else is a file written whole.
     pub fn to(path: &Path, stream: fn() -> Output) -> io::Result<Output> {
         if path == Path::new("-") {
-            Ok(stream())
-        } else {
-            Output::file(path)
+            return Ok(stream());
+        }
+        match std::fs::metadata(path) {
+            Ok(meta) if !meta.is_file() && !meta.is_dir() => {
+                let device = std::fs::OpenOptions::new().write(true).open(path)?;
+                Ok(Output {
+                    target: Target::Stream,
+                    writer: BufWriter::with_capacity(1 << 16, Box::new(device)),
+                })
+            }
+            // Through a link to a file, the file is replaced and the link kept.
+            Ok(meta) if meta.is_file() && path.is_symlink() => {
+                Output::file(&std::fs::canonicalize(path)?)
+            }
+            _ => Output::file(path),
         }
     }
 
@@ -195,5 +211,77 @@ impl Write for Output {
 
     fn flush(&mut self) -> io::Result<()> {
         self.writer.flush()
+    }
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    use super::*;
+    use std::io::Read;
+    use std::os::unix::fs::FileTypeExt;
+
+    #[test]
+    fn a_named_pipe_is_written_through_and_stays_a_pipe() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("decisions");
+        let made = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap();
+        assert!(made.success());
+        let reader = {
+            let fifo = fifo.clone();
+            std::thread::spawn(move || {
+                let mut got = String::new();
+                File::open(fifo).unwrap().read_to_string(&mut got).unwrap();
+                got
+            })
+        };
+        let mut out = Output::to(&fifo, Output::stdout).unwrap();
+        out.write_all(b"id,tier\nC1,gold\n").unwrap();
+        out.commit().unwrap();
+        // Checked first: had the pipe been replaced, the reader would wait for ever.
+        let kind = std::fs::symlink_metadata(&fifo).unwrap().file_type();
+        assert!(
+            kind.is_fifo(),
+            "renaming over the pipe would have made it a file"
+        );
+        assert_eq!(reader.join().unwrap(), "id,tier\nC1,gold\n");
+        assert_eq!(
+            std::fs::read_dir(dir.path()).unwrap().count(),
+            1,
+            "no temporary left"
+        );
+    }
+
+    #[test]
+    fn through_a_link_the_file_is_replaced_and_the_link_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let (file, link) = (dir.path().join("real.csv"), dir.path().join("link.csv"));
+        std::fs::write(&file, "old\n").unwrap();
+        std::os::unix::fs::symlink(&file, &link).unwrap();
+        let mut out = Output::to(&link, Output::stdout).unwrap();
+        out.write_all(b"new\n").unwrap();
+        out.commit().unwrap();
+        assert!(std::fs::symlink_metadata(&link).unwrap().is_symlink());
+        assert_eq!(std::fs::read_to_string(&file).unwrap(), "new\n");
+    }
+
+    #[test]
+    fn a_file_is_replaced_whole_only_on_commit() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("decisions.csv");
+        std::fs::write(&path, "last good\n").unwrap();
+        let mut out = Output::to(&path, Output::stdout).unwrap();
+        out.write_all(b"half").unwrap();
+        out.flush().unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "last good\n");
+        drop(out);
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "last good\n");
+        let mut out = Output::to(&path, Output::stdout).unwrap();
+        out.write_all(b"whole\n").unwrap();
+        out.commit().unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "whole\n");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
     }
 }
