@@ -231,14 +231,7 @@ fn prepare(
         Some(header) => Some(records.map_header(header).map_err(RunError::Header)?),
         None => None,
     };
-    let scan = Scan::new(
-        program,
-        &population,
-        &records,
-        map.as_ref(),
-        header.as_deref(),
-    )
-    .map_err(RunError::Rules)?;
+    let scan = Scan::new(program, &population, &records, map.as_ref());
     let mut ids = survey::IdCollector::new();
     let mut observed = Observed::default();
     in_parallel(
@@ -266,7 +259,7 @@ fn prepare(
 
     // Rows that repeat an earlier id were observed too: only then is the population observed
     // again, without them.
-    if survey.duplicates() > 0 && population.needs_pass(program) {
+    if survey.duplicates() > 0 && scan.observing() {
         progress.set_message("resurveying");
         progress.set_position(0);
         observed = Observed::default();

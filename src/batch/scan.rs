@@ -6,8 +6,8 @@ use super::survey::Ids;
 use crate::engine::population::Observed;
 use crate::engine::{Population, Program};
 use crate::io::input::{At, Row};
+use crate::io::records::id_cell;
 use crate::io::{ColumnMap, RawRows, RecordReader};
-use crate::model::Field;
 use rhai::Dynamic;
 
 /// How pass 1 reads rows: shared by every worker.
@@ -21,9 +21,6 @@ pub struct Scan<'a> {
     observing: bool,
     /// The fields the population observes (by index, ascending).
     wanted: Vec<usize>,
-    /// Reads just the wanted fields.
-    partial: RecordReader,
-    partial_map: Option<ColumnMap>,
     /// The columns split out of a CSV row: the id's, then the wanted fields'.
     columns: Vec<usize>,
 }
@@ -42,46 +39,43 @@ pub struct Scanned {
     pub observed: Observed,
 }
 
+/// Types a row's wanted fields into their slots; `false` when one does not read.
+type Typed<'r> = &'r dyn Fn(&mut [Dynamic]) -> bool;
+
 impl<'a> Scan<'a> {
-    /// How to read the rows of an export whose header `map` gives (`header`: its names).
+    /// How to read the rows of an export whose header `map` gives.
     pub fn new(
         program: &'a Program,
         population: &'a Population,
         records: &'a RecordReader,
         map: Option<&'a ColumnMap>,
-        header: Option<&[String]>,
-    ) -> Result<Scan<'a>, String> {
+    ) -> Scan<'a> {
         let observing = population.needs_pass(program);
         let wanted = if observing {
             population.observed_fields()
         } else {
             Vec::new()
         };
-        let subset: Vec<Field> = wanted
-            .iter()
-            .map(|&i| program.fields()[i].clone())
-            .collect();
-        let partial = RecordReader::for_fields(&subset)?;
-        // The full map found every column already: this one cannot fail.
-        let partial_map = header.and_then(|h| partial.map_header(h).ok());
-        // The id's column first, then the wanted fields'.
         let columns = map.map_or_else(Vec::new, |m| {
             std::iter::once(records.key_field())
                 .chain(wanted.iter().copied())
                 .map(|i| m.index(i))
                 .collect()
         });
-        Ok(Scan {
+        Scan {
             program,
             population,
             records,
             map,
             observing,
             wanted,
-            partial,
-            partial_map,
             columns,
-        })
+        }
+    }
+
+    /// Whether the rows are observed for the population, not only surveyed for ids.
+    pub fn observing(&self) -> bool {
+        self.observing
     }
 
     /// A worker's scratch space.
@@ -112,10 +106,7 @@ impl<'a> Scan<'a> {
             if !self.observing || survey.is_some_and(|s| s.duplicate_of(at.line).is_some()) {
                 return;
             }
-            if let Some(read) = typed() {
-                for (&i, value) in self.wanted.iter().zip(read) {
-                    values[i] = value;
-                }
+            if typed(values) {
                 self.population
                     .observe(self.program, at.line, values, &mut out.observed);
             }
@@ -123,35 +114,32 @@ impl<'a> Scan<'a> {
     }
 
     /// Calls `f` with each row's place, its id (trimmed; `None` when empty or missing) and a
-    /// way to type its wanted fields (`None`: the row is rejected when deciding).
+    /// way to type its wanted fields (a row whose fields do not read is rejected when
+    /// deciding).
     pub fn each(
         &self,
         rows: &RawRows,
         record: &mut csv::ByteRecord,
-        mut f: impl FnMut(At, Option<&[u8]>, &dyn Fn() -> Option<Vec<Dynamic>>),
+        mut f: impl FnMut(At, Option<&[u8]>, Typed<'_>),
     ) {
         if self.map.is_some() {
             rows.each_cells(&self.columns, |at, cells| {
-                let id = cells[0].as_deref().and_then(present);
-                f(at, id, &|| {
-                    self.partial.read_split(&cells[1..], at.line).ok()
+                let cell = |j: usize| cells[j].as_deref().unwrap_or_default();
+                let id = id_cell(cell(0));
+                f(at, id, &|values| {
+                    self.records
+                        .read_some(&self.wanted, |j| cell(j + 1), values)
                 });
             });
         } else {
             rows.each(record, |at, row: Row<'_>| {
                 let id = self.records.id(self.map, row);
-                f(at, id.as_deref().map(str::as_bytes), &|| {
-                    self.partial
-                        .read(self.partial_map.as_ref(), row, at.line)
-                        .ok()
+                f(at, id.as_deref().map(str::as_bytes), &|values| match row {
+                    Row::Json(text) => self.records.read_some_json(&self.wanted, text, values),
+                    // A CSV row without a header is rejected when deciding.
+                    Row::Csv(_) => false,
                 });
             });
         }
     }
-}
-
-/// An id cell, trimmed, unless it is empty.
-fn present(id: &[u8]) -> Option<&[u8]> {
-    let id = id.trim_ascii();
-    (!id.is_empty()).then_some(id)
 }

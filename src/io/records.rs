@@ -153,8 +153,7 @@ struct FieldReader {
 /// Reads rows into the values of the schema's fields (in declaration order).
 pub struct RecordReader {
     fields: Vec<FieldReader>,
-    /// The customer-id field (`None`: a reader of other fields only, whose rejects carry no id).
-    key: Option<usize>,
+    key: usize,
     /// The capacity of the values a row reads into: room for what a run appends.
     room: usize,
 }
@@ -168,10 +167,9 @@ impl RecordReader {
         Ok(reader)
     }
 
-    /// How rows with these fields read: the schema's, or some of them (the key among them, or
-    /// none of them is read as the id).
+    /// How rows with these fields (one of them the key) read.
     pub fn for_fields(fields: &[crate::model::Field]) -> Result<RecordReader, String> {
-        let key = fields.iter().position(|f| f.key);
+        let key = fields.iter().position(|f| f.key).unwrap_or(0);
         let fields: Vec<FieldReader> = fields
             .iter()
             .map(|f| {
@@ -189,16 +187,14 @@ impl RecordReader {
         })
     }
 
-    /// The index of the customer-id field (the first field when none is marked the key).
+    /// The index of the customer-id field.
     pub fn key_field(&self) -> usize {
-        self.key.unwrap_or(0)
+        self.key
     }
 
     /// The column of the customer id.
     pub fn key_column(&self) -> &str {
-        self.fields
-            .get(self.key_field())
-            .map_or("", |f| f.column.as_str())
+        &self.fields[self.key].column
     }
 
     /// Finds every declared column in a CSV header. Every column missing from the header is
@@ -274,7 +270,7 @@ impl RecordReader {
             (Row::Json(text), _) => {
                 let object: serde_json::Map<String, serde_json::Value> =
                     serde_json::from_slice(text).ok()?;
-                json_id(&object, self.key_column())
+                json_id(&object, &self.fields[self.key].column)
             }
             (Row::Csv(_), None) => None,
         }
@@ -302,8 +298,46 @@ impl RecordReader {
     }
 
     fn csv_id<'r>(&self, map: &ColumnMap, row: &'r csv::ByteRecord) -> Option<&'r [u8]> {
-        let cell = row.get(*map.index.get(self.key?)?)?.trim_ascii();
-        (!cell.is_empty()).then_some(cell)
+        id_cell(row.get(map.index[self.key])?)
+    }
+
+    /// Types only the fields `wanted` (indexes, ascending) into their slots of `values`,
+    /// leaving the others as they are; `cell(j)` gives the bytes of field `wanted[j]` (a CSV
+    /// row split only that far). `false`: one of them does not read, and deciding will reject
+    /// the row with the reason.
+    pub fn read_some<'c>(
+        &self,
+        wanted: &[usize],
+        cell: impl Fn(usize) -> &'c [u8],
+        values: &mut [Dynamic],
+    ) -> bool {
+        wanted.iter().enumerate().all(|(j, &i)| {
+            match std::str::from_utf8(cell(j)).map(|text| self.fields[i].cells.read(text)) {
+                Ok(Ok(value)) => {
+                    values[i] = value;
+                    true
+                }
+                _ => false,
+            }
+        })
+    }
+
+    /// [`RecordReader::read_some`] for a JSONL line.
+    pub fn read_some_json(&self, wanted: &[usize], text: &[u8], values: &mut [Dynamic]) -> bool {
+        let Ok(object) = serde_json::from_slice::<serde_json::Map<String, serde_json::Value>>(text)
+        else {
+            return false;
+        };
+        wanted.iter().all(|&i| {
+            let f = &self.fields[i];
+            match f.cells.read_json(object.get(&f.column)) {
+                Ok(value) => {
+                    values[i] = value;
+                    true
+                }
+                Err(_) => false,
+            }
+        })
     }
 
     fn read_csv(
@@ -327,34 +361,10 @@ impl RecordReader {
                 ),
             });
         }
-        self.read_fields(|i| row.get(map.index[i]).unwrap_or_default(), id, line)
-    }
-
-    /// Reads a CSV row split only into the cells of this reader's fields, in field order
-    /// (`None`: the row is too short to have the cell, read as empty): the survey's way.
-    pub fn read_split(
-        &self,
-        cells: &[Option<std::borrow::Cow<'_, [u8]>>],
-        line: u64,
-    ) -> Result<Vec<Dynamic>, Reject> {
-        let cell = |i: usize| cells.get(i).and_then(Option::as_deref).unwrap_or_default();
-        let id = || {
-            let id = cell(self.key?).trim_ascii();
-            (!id.is_empty()).then(|| lossy(id))
-        };
-        self.read_fields(cell, id, line)
-    }
-
-    /// Types every field from its cell (`cell(i)`: field `i`'s bytes).
-    fn read_fields<'c>(
-        &self,
-        cell: impl Fn(usize) -> &'c [u8],
-        id: impl Fn() -> Option<String>,
-        line: u64,
-    ) -> Result<Vec<Dynamic>, Reject> {
         let mut values = Vec::with_capacity(self.room);
-        for (i, f) in self.fields.iter().enumerate() {
-            let Ok(text) = std::str::from_utf8(cell(i)) else {
+        for (f, &i) in self.fields.iter().zip(&map.index) {
+            let bytes = row.get(i).unwrap_or_default();
+            let Ok(text) = std::str::from_utf8(bytes) else {
                 return Err(Reject {
                     line,
                     id: id(),
@@ -380,7 +390,7 @@ impl RecordReader {
         cell: impl Fn(&str) -> Option<&'c str>,
         line: u64,
     ) -> Result<Vec<Dynamic>, Reject> {
-        let id = cell(self.key_column())
+        let id = cell(&self.fields[self.key].column)
             .map(str::trim)
             .filter(|s| !s.is_empty())
             .map(str::to_string);
@@ -412,7 +422,7 @@ impl RecordReader {
                 json_kind(&value)
             )));
         };
-        let id = self.key.and_then(|_| json_id(&object, self.key_column()));
+        let id = json_id(&object, &self.fields[self.key].column);
         let mut values = Vec::with_capacity(self.room);
         for f in &self.fields {
             match f.cells.read_json(object.get(&f.column)) {
@@ -459,6 +469,12 @@ fn json_kind(v: &serde_json::Value) -> &'static str {
 }
 
 /// Bytes as text, invalid UTF-8 replaced.
+/// An id cell, trimmed, unless it is empty.
+pub(crate) fn id_cell(cell: &[u8]) -> Option<&[u8]> {
+    let id = cell.trim_ascii();
+    (!id.is_empty()).then_some(id)
+}
+
 pub(crate) fn lossy(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
