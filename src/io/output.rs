@@ -151,13 +151,19 @@ impl Output {
     }
 
     /// `-` is `stream` (standard output or error); an existing target that is not a regular
-    /// file is written straight through; anything else is a file written whole.
+    /// file is written straight through, a directory refused; anything else is a file written
+    /// whole.
     pub fn to(path: &Path, stream: fn() -> Output) -> io::Result<Output> {
         if path == Path::new("-") {
             return Ok(stream());
         }
         match std::fs::metadata(path) {
-            Ok(meta) if !meta.is_file() && !meta.is_dir() => {
+            // Known now, not after the run when the rename fails.
+            Ok(meta) if meta.is_dir() => Err(io::Error::new(
+                io::ErrorKind::IsADirectory,
+                "it is a directory; name a file in it",
+            )),
+            Ok(meta) if !meta.is_file() => {
                 let device = std::fs::OpenOptions::new().write(true).open(path)?;
                 Ok(Output {
                     target: Target::Stream,
@@ -252,6 +258,15 @@ mod tests {
             1,
             "no temporary left"
         );
+    }
+
+    #[test]
+    fn a_directory_is_refused_before_anything_is_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = Output::to(dir.path(), Output::stdout).err().unwrap();
+        assert_eq!(err.kind(), io::ErrorKind::IsADirectory);
+        assert_eq!(err.to_string(), "it is a directory; name a file in it");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
     }
 
     #[test]
