@@ -14,6 +14,7 @@ pub mod expr;
 pub mod generate;
 pub mod io;
 pub mod model;
+pub mod panics;
 pub mod reload;
 pub mod source;
 pub mod syntax;

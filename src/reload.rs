@@ -86,6 +86,9 @@ pub enum ReloadError {
     Tests(Arc<TestReport>),
     /// The watch itself failed (the rule set may have changed unseen).
     Watch(String),
+    /// Loading or testing stopped on a bug (a panic): the last good version stays, and the
+    /// watch goes on.
+    Internal(String),
 }
 
 impl ReloadError {
@@ -94,7 +97,7 @@ impl ReloadError {
     pub fn is_io(&self) -> bool {
         match self {
             ReloadError::Load(e) => e.diagnostics.iter().any(|d| d.code == "io"),
-            ReloadError::Tests(_) => false,
+            ReloadError::Tests(_) | ReloadError::Internal(_) => false,
             ReloadError::Watch(_) => true,
         }
     }
@@ -106,6 +109,7 @@ impl std::fmt::Display for ReloadError {
             ReloadError::Load(e) => write!(f, "{e}"),
             ReloadError::Tests(report) => f.write_str(report.to_text().trim_end()),
             ReloadError::Watch(e) => write!(f, "the watch failed: {e}"),
+            ReloadError::Internal(e) => write!(f, "the rule set could not be reloaded: {e}"),
         }
     }
 }
@@ -327,12 +331,20 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 /// Loads, checks and plans the rule set, and runs its tests: the program and its number of
 /// tests when all pass.
 fn load_and_test(path: &Path) -> Result<(Program, usize), ReloadError> {
-    let program = Program::load(path).map_err(|e| ReloadError::Load(Arc::new(e)))?;
+    let program = load(path)?;
     tested(program)
 }
 
+/// Loads and checks the rule set at `path`; a panic is an error like the others.
+fn load(path: &Path) -> Result<Program, ReloadError> {
+    crate::panics::catch(|| Program::load(path))
+        .map_err(ReloadError::Internal)?
+        .map_err(|e| ReloadError::Load(Arc::new(e)))
+}
+
 fn tested(program: Program) -> Result<(Program, usize), ReloadError> {
-    let report = run_tests(&program, None);
+    let report =
+        crate::panics::catch(|| run_tests(&program, None)).map_err(ReloadError::Internal)?;
     if report.passed() {
         Ok((program, report.cases.len()))
     } else {
@@ -451,15 +463,13 @@ impl Shared {
             paths: burst.paths,
         };
         let current = self.current.load_full();
-        let outcome = Program::load(&self.path)
-            .map_err(|e| ReloadError::Load(Arc::new(e)))
-            .and_then(|program| {
-                if program.content_hash() == current.hash() {
-                    Ok(None)
-                } else {
-                    tested(program).map(Some)
-                }
-            });
+        let outcome = load(&self.path).and_then(|program| {
+            if program.content_hash() == current.hash() {
+                Ok(None)
+            } else {
+                tested(program).map(Some)
+            }
+        });
         let event = match outcome {
             Ok(None) => ReloadEvent::Unchanged {
                 version: current.version,

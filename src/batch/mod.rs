@@ -52,6 +52,8 @@ pub struct Options {
     pub threads: usize,
     /// Stop once more rows than this are rejected (`Some(0)`: at the first bad row).
     pub max_errors: Option<u64>,
+    /// Stop once more than this share of the export's rows (0 to 1) is rejected.
+    pub max_reject_rate: Option<f64>,
     /// About how many bytes of the export a batch holds (whole rows).
     pub batch_bytes: usize,
     /// Show a progress bar on standard error (only drawn when it is a terminal).
@@ -65,6 +67,7 @@ impl Default for Options {
         Options {
             threads: std::thread::available_parallelism().map_or(1, usize::from),
             max_errors: None,
+            max_reject_rate: None,
             batch_bytes: 256 * 1024,
             progress: false,
             orders: None,
@@ -92,10 +95,13 @@ pub enum RunError {
     /// The population cannot be worked out: no orders file where one is needed, one that
     /// cannot be read, or orders that match no customer (exit code 2).
     Population(String),
-    /// More rows were rejected than `max_errors` allows (exit code 1); `last` is the reject
-    /// that went over the limit, `tally` counts what was written before its batch.
+    /// A worker stopped on a bug (a panic); nothing may be written (exit code 2).
+    Internal(String),
+    /// More rows were rejected than `max_errors` or `max_reject_rate` allows (exit code 1);
+    /// `last` is the reject that went over the limit, `tally` counts what was written before
+    /// its batch.
     TooManyRejects {
-        limit: u64,
+        limit: RejectLimit,
         last: Box<Reject>,
         tally: Box<Tally>,
     },
@@ -104,18 +110,59 @@ pub enum RunError {
 impl std::fmt::Display for RunError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            RunError::Io(e) | RunError::Rules(e) | RunError::Population(e) => f.write_str(e),
+            RunError::Io(e)
+            | RunError::Rules(e)
+            | RunError::Population(e)
+            | RunError::Internal(e) => f.write_str(e),
             RunError::Header(e) => write!(f, "{e}"),
-            RunError::TooManyRejects { limit, last, .. } => {
-                if *limit == 0 {
-                    write!(f, "stopped at the first rejected row: {last}")
-                } else {
-                    write!(
-                        f,
-                        "stopped: more than {limit} rows rejected; the last was {last}"
-                    )
-                }
-            }
+            RunError::TooManyRejects { limit, last, .. } => match limit {
+                RejectLimit::Count(0) => write!(f, "stopped at the first rejected row: {last}"),
+                RejectLimit::Count(n) => write!(
+                    f,
+                    "stopped: more than {} rows rejected; the last was {last}",
+                    summary::group(*n)
+                ),
+                RejectLimit::Share { rate, rows, count } => write!(
+                    f,
+                    "stopped: more than {}% of the {} rows ({}) rejected; the last was {last}",
+                    rate * 100.0,
+                    summary::group(*rows),
+                    summary::group(*count)
+                ),
+            },
+        }
+    }
+}
+
+/// The most rejects a run allows before it stops.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum RejectLimit {
+    /// `--max-errors` (0 for `--strict`).
+    Count(u64),
+    /// `--max-reject-rate`: `count` is `rate` of the export's `rows`, rounded down.
+    Share { rate: f64, rows: u64, count: u64 },
+}
+
+impl RejectLimit {
+    /// The stricter of the limits `options` sets, for an export of `rows` rows.
+    fn of(options: &Options, rows: u64) -> Option<RejectLimit> {
+        let share = options.max_reject_rate.map(|rate| RejectLimit::Share {
+            rate,
+            rows,
+            count: (rate * rows as f64).floor() as u64,
+        });
+        let count = options.max_errors.map(RejectLimit::Count);
+        match (count, share) {
+            (Some(c), Some(s)) => Some(if c.count() <= s.count() { c } else { s }),
+            (c, s) => c.or(s),
+        }
+    }
+
+    /// How many rejects are allowed.
+    pub fn count(&self) -> u64 {
+        match *self {
+            RejectLimit::Count(n) => n,
+            RejectLimit::Share { count, .. } => count,
         }
     }
 }
@@ -153,6 +200,7 @@ pub fn run(
     let total = file.metadata().map(|m| m.len()).unwrap_or(0);
     let progress = progress_bar(options.progress, total);
     let Prepared {
+        rows,
         records,
         map,
         survey,
@@ -174,6 +222,7 @@ pub fn run(
             map,
             survey: &survey,
             population: &population,
+            limit: RejectLimit::of(options, rows),
         },
         options,
         &progress,
@@ -204,6 +253,8 @@ pub fn population(
 
 /// What pass 1 leaves for deciding.
 struct Prepared {
+    /// The export's rows.
+    rows: u64,
     records: RecordReader,
     map: Option<ColumnMap>,
     survey: Survey,
@@ -234,6 +285,7 @@ fn prepare(
     let scan = Scan::new(program, &population, &records, map.as_ref());
     let mut ids = survey::IdCollector::new();
     let mut observed = Observed::default();
+    let mut rows = 0;
     in_parallel(
         reader,
         options.threads,
@@ -242,6 +294,7 @@ fn prepare(
         |scratch, rows, out: &mut Scanned| scan.batch(rows, scratch, None, out),
         |out| {
             observed.merge(&mut out.observed);
+            rows += out.rows;
             ids.add(&out.ids).map_err(read_error)
         },
     )?;
@@ -282,6 +335,7 @@ fn prepare(
         .map_err(RunError::Population)?;
 
     Ok(Prepared {
+        rows,
         records,
         map,
         survey,
@@ -380,67 +434,73 @@ fn in_parallel<S, T: Send + Default>(
             let (next, spare) = (&next, &spare);
             let (state, work) = (&state, &work);
             spawn(scope, format!("idic-worker-{i}"), move || {
-                let mut state = state();
-                let mut buffer = None;
-                loop {
-                    let (seq, rows) = {
-                        let mut input = lock(input);
-                        if input.done || stop.load(Ordering::Relaxed) {
-                            break;
-                        }
-                        let seq = input.seq;
-                        if seq >= next.load(Ordering::Acquire) + ahead {
-                            let mut out = lock(output);
-                            while seq >= next.load(Ordering::Acquire) + ahead
-                                && !stop.load(Ordering::Relaxed)
-                            {
-                                out = moved.wait(out).unwrap_or_else(PoisonError::into_inner);
-                            }
-                        }
-                        match input.reader.next_batch(buffer.take()) {
-                            Ok(Some(rows)) => {
-                                input.seq += 1;
-                                progress.set_position(input.reader.bytes_read());
-                                (seq, rows)
-                            }
-                            Ok(None) => {
-                                input.done = true;
-                                break;
-                            }
-                            Err(e) => {
-                                input.done = true;
-                                drop(input);
-                                fail(read_error(e));
-                                break;
-                            }
-                        }
-                    };
-                    let mut result = lock(spare).pop().unwrap_or_default();
-                    work(&mut state, &rows, &mut result);
-                    buffer = Some(rows);
-
-                    let mut out = lock(output);
-                    out.waiting.insert(seq, result);
-                    let mut wrote = false;
+                // A panic is the run's failure, never a hang: the other workers stop too.
+                let worked = crate::panics::catch(|| {
+                    let mut state = state();
+                    let mut buffer = None;
                     loop {
-                        let now = next.load(Ordering::Acquire);
-                        let Some(mut ready) = out.waiting.remove(&now) else {
-                            break;
-                        };
-                        if !stop.load(Ordering::Relaxed) {
-                            if let Err(e) = (out.sink)(&mut ready) {
-                                out.error.get_or_insert(e);
-                                stop.store(true, Ordering::Relaxed);
+                        let (seq, rows) = {
+                            let mut input = lock(input);
+                            if input.done || stop.load(Ordering::Relaxed) {
+                                break;
                             }
+                            let seq = input.seq;
+                            if seq >= next.load(Ordering::Acquire) + ahead {
+                                let mut out = lock(output);
+                                while seq >= next.load(Ordering::Acquire) + ahead
+                                    && !stop.load(Ordering::Relaxed)
+                                {
+                                    out = moved.wait(out).unwrap_or_else(PoisonError::into_inner);
+                                }
+                            }
+                            match input.reader.next_batch(buffer.take()) {
+                                Ok(Some(rows)) => {
+                                    input.seq += 1;
+                                    progress.set_position(input.reader.bytes_read());
+                                    (seq, rows)
+                                }
+                                Ok(None) => {
+                                    input.done = true;
+                                    break;
+                                }
+                                Err(e) => {
+                                    input.done = true;
+                                    drop(input);
+                                    fail(read_error(e));
+                                    break;
+                                }
+                            }
+                        };
+                        let mut result = lock(spare).pop().unwrap_or_default();
+                        work(&mut state, &rows, &mut result);
+                        buffer = Some(rows);
+
+                        let mut out = lock(output);
+                        out.waiting.insert(seq, result);
+                        let mut wrote = false;
+                        loop {
+                            let now = next.load(Ordering::Acquire);
+                            let Some(mut ready) = out.waiting.remove(&now) else {
+                                break;
+                            };
+                            if !stop.load(Ordering::Relaxed) {
+                                if let Err(e) = (out.sink)(&mut ready) {
+                                    out.error.get_or_insert(e);
+                                    stop.store(true, Ordering::Relaxed);
+                                }
+                            }
+                            next.store(now + 1, Ordering::Release);
+                            lock(spare).push(ready);
+                            wrote = true;
                         }
-                        next.store(now + 1, Ordering::Release);
-                        lock(spare).push(ready);
-                        wrote = true;
+                        drop(out);
+                        if wrote {
+                            moved.notify_all();
+                        }
                     }
-                    drop(out);
-                    if wrote {
-                        moved.notify_all();
-                    }
+                });
+                if let Err(bug) = worked {
+                    fail(RunError::Internal(bug));
                 }
             });
         }
@@ -455,12 +515,13 @@ fn in_parallel<S, T: Send + Default>(
     }
 }
 
-/// What workers need to type rows.
+/// What workers need to type rows, and when to stop.
 struct Context<'a> {
     records: &'a RecordReader,
     map: Option<&'a ColumnMap>,
     survey: &'a Survey,
     population: &'a Population,
+    limit: Option<RejectLimit>,
 }
 
 /// A batch of decisions as a worker finished it.
@@ -504,10 +565,10 @@ fn write_decisions(
         || Worker::new(program, as_of, cx, decisions_format, rejects_format),
         Worker::batch,
         |batch: &mut Decided| {
-            if let Some(limit) = options.max_errors {
-                if tally.rejected + batch.tally.rejected > limit {
+            if let Some(limit) = cx.limit {
+                if tally.rejected + batch.tally.rejected > limit.count() {
                     // The reject that goes over the limit.
-                    let over = (limit - tally.rejected) as usize;
+                    let over = (limit.count() - tally.rejected) as usize;
                     return Err(RunError::TooManyRejects {
                         limit,
                         last: Box::new(batch.rejects[over].clone()),
@@ -624,5 +685,73 @@ impl<'a> Worker<'a> {
                 rejects.push(reject);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{Seek, Write};
+
+    /// A CSV export of `rows` one-column rows, in batches of about 64 bytes.
+    fn export(rows: usize) -> (File, BatchReader) {
+        let mut file = tempfile::tempfile().unwrap();
+        writeln!(file, "Id").unwrap();
+        for i in 0..rows {
+            writeln!(file, "C{i:05}").unwrap();
+        }
+        file.rewind().unwrap();
+        let (reader, _) = BatchReader::open(&file, InputFormat::Csv, 64).unwrap();
+        (file, reader)
+    }
+
+    #[test]
+    fn a_panicking_worker_fails_the_run_instead_of_hanging_it() {
+        for threads in [1, 2, 4] {
+            let (_file, reader) = export(2_000);
+            let seen = AtomicU64::new(0);
+            let result = in_parallel(
+                reader,
+                threads,
+                &ProgressBar::hidden(),
+                || (),
+                |_, _rows, _out: &mut u64| {
+                    // The fifth batch is a bug.
+                    if seen.fetch_add(1, Ordering::SeqCst) == 4 {
+                        panic!("worker bug");
+                    }
+                },
+                |_| Ok(()),
+            );
+            match result {
+                Err(RunError::Internal(message)) => assert_eq!(
+                    message,
+                    "internal error (a bug in idic, please report it): worker bug"
+                ),
+                other => panic!("{threads} threads: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn a_panicking_sink_fails_the_run_too() {
+        let (_file, reader) = export(2_000);
+        let mut taken = 0;
+        let result = in_parallel(
+            reader,
+            2,
+            &ProgressBar::hidden(),
+            || (),
+            |_, _rows, _out: &mut u64| {},
+            |_| {
+                taken += 1;
+                assert!(taken < 3, "sink bug");
+                Ok(())
+            },
+        );
+        assert!(
+            matches!(&result, Err(RunError::Internal(m)) if m.ends_with("sink bug")),
+            "{result:?}"
+        );
     }
 }

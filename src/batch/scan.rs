@@ -37,6 +37,8 @@ pub struct Scratch {
 pub struct Scanned {
     pub ids: Ids,
     pub observed: Observed,
+    /// The rows of the batch.
+    pub rows: u64,
 }
 
 /// Types a row's wanted fields into their slots; `false` when one does not read.
@@ -96,8 +98,10 @@ impl<'a> Scan<'a> {
         out: &mut Scanned,
     ) {
         out.ids.clear();
+        out.rows = 0;
         let Scratch { record, values } = scratch;
         self.each(rows, record, |at, id, typed| {
+            out.rows += 1;
             if survey.is_none() {
                 if let Some(id) = id {
                     out.ids.push(id, at);

@@ -145,7 +145,7 @@ fn visible(names: &Names, place: Place, lifecycle: bool) -> Vec<&str> {
 
 pub fn check(rules: &RuleSet, names: &Names, sources: &Sources, out: &mut Vec<Diagnostic>) {
     let as_of = check_date(rules);
-    let engine = expr::engine(as_of);
+    let (engine, clock) = expr::sandbox(as_of);
     let units = units(rules);
     let mut compiled = Vec::with_capacity(units.len());
     let mut scopes: HashMap<Place, expr::Visible> = HashMap::new();
@@ -200,6 +200,8 @@ pub fn check(rules: &RuleSet, names: &Names, sources: &Sources, out: &mut Vec<Di
     });
     let others = (0..units.len()).filter(|&i| units[i].place != Place::Metric);
     let mut typed: Vec<Option<ValueType>> = vec![None; units.len()];
+    // Already reported: a failure of its dry run would say it again.
+    let mut mistyped = vec![false; units.len()];
     for i in metrics_first.chain(others).collect::<Vec<_>>() {
         let (unit, Some((ast, _))) = (&units[i], &compiled[i]) else {
             continue;
@@ -208,6 +210,7 @@ pub fn check(rules: &RuleSet, names: &Names, sources: &Sources, out: &mut Vec<Di
         for e in &inferred.errors {
             out.push(expr::type_diagnostic(unit.expr, e));
         }
+        mistyped[i] = !inferred.errors.is_empty();
         if unit.place == Place::Metric {
             metric_types.insert(unit.name, inferred.ty);
         }
@@ -226,15 +229,50 @@ pub fn check(rules: &RuleSet, names: &Names, sources: &Sources, out: &mut Vec<Di
         })
         .chain([("tier", ValueType::Str), ("stage", ValueType::Str)])
         .collect();
-    let mut sample = expr::sample_scope(env.iter().copied(), as_of);
-    for ((unit, c), ty) in units.iter().zip(&compiled).zip(&typed) {
-        let Some((ast, refs)) = c else { continue };
-        let is_cyclic =
-            matches!(unit.place, Place::Metric | Place::Segment) && cyclic.contains(unit.name);
-        if is_cyclic {
-            continue;
+    // Each sample customer is decided as a run decides one, with the same time limits: the
+    // first rule to exhaust the customer's time is the one reported, and the rest are not tried.
+    let tried: Vec<bool> = units
+        .iter()
+        .zip(&compiled)
+        .map(|(unit, c)| {
+            c.is_some()
+                && !(matches!(unit.place, Place::Metric | Place::Segment)
+                    && cyclic.contains(unit.name))
+        })
+        .collect();
+    let mut runs: Vec<Vec<Result<(), expr::DryRunError>>> =
+        units.iter().map(|_| Vec::new()).collect();
+    for variant in 0..expr::SAMPLES {
+        let mut sample = expr::sample_scope(env.iter().copied(), as_of, variant);
+        clock.start_customer();
+        for (i, c) in compiled.iter().enumerate() {
+            let (true, Some((ast, _))) = (tried[i], c) else {
+                continue;
+            };
+            let run = expr::dry_run_at(&engine, ast, &mut sample);
+            let spent = matches!(
+                run,
+                Err(expr::DryRunError::Limit(
+                    expr::LimitError::TooSlow(expr::TimeLimit::Customer),
+                    _
+                ))
+            );
+            runs[i].push(run);
+            if spent {
+                break;
+            }
         }
-        if let Err((limit, pos)) = expr::dry_run_at(&engine, ast, &mut sample) {
+    }
+    for (i, (unit, c)) in units.iter().zip(&compiled).enumerate() {
+        let (true, Some((ast, refs))) = (tried[i], c) else {
+            continue;
+        };
+        let (ty, runs) = (&typed[i], &runs[i]);
+        let limit = runs.iter().find_map(|run| match run {
+            Err(expr::DryRunError::Limit(limit, pos)) => Some((*limit, *pos)),
+            _ => None,
+        });
+        if let Some((limit, pos)) = limit {
             // The loop keyword or the operator there.
             let len = expr::offset_of(&unit.expr.source, pos).map_or(1, |at| {
                 let rest = &unit.expr.source[at..];
@@ -249,12 +287,20 @@ pub fn check(rules: &RuleSet, names: &Names, sources: &Sources, out: &mut Vec<Di
                 )
                 .at(expr::span_at_len(unit.expr, pos, len))
                 .help(match limit {
-                    expr::LimitError::TooManyOperations | expr::LimitError::TooDeep => {
+                    expr::LimitError::TooManyOperations
+                    | expr::LimitError::TooDeep
+                    | expr::LimitError::TooSlow(_) => {
                         "a rule expression must finish quickly for every customer"
                     }
                     _ => "a rule expression must keep its values small for every customer",
                 }),
             );
+            continue;
+        }
+        // A type error already reported is why it fails: not said twice.
+        let type_of = |n: &str| type_of(n, names, &metric_types).unwrap_or(ValueType::Unknown);
+        if let Some(diag) = always_fails(unit, refs, runs, &type_of).filter(|_| !mistyped[i]) {
+            out.push(diag);
             continue;
         }
         if let Some(ty) = ty.filter(|t| {
@@ -321,6 +367,51 @@ pub fn check(rules: &RuleSet, names: &Names, sources: &Sources, out: &mut Vec<Di
 
 /// Names that exist but are not visible here (a segment in a metric, `tier` or `stage` before
 /// they are decided, `stage` without a lifecycle): say why rather than "unknown name".
+/// An expression that failed for every sample customer: every customer would be rejected. An
+/// error when the samples stand for every value of what it reads (numbers, yes/no, dates,
+/// lists); a warning when it reads a text or a value of unknown type, whose samples are only
+/// guesses (`parse_int(zip)` fails on the sample text `sample`, not on real zip codes).
+fn always_fails(
+    unit: &Unit<'_>,
+    refs: &[(String, rhai::Position)],
+    runs: &[Result<(), expr::DryRunError>],
+    type_of: &dyn Fn(&str) -> ValueType,
+) -> Option<Diagnostic> {
+    if runs.len() < expr::SAMPLES {
+        return None;
+    }
+    let mut errors = runs.iter().map(|run| match run {
+        Err(expr::DryRunError::Failed(err)) => Some(err),
+        _ => None,
+    });
+    let first = errors.next()??;
+    if !errors.all(|e| e.is_some()) {
+        return None;
+    }
+    let guessed = refs.iter().any(|(name, _)| {
+        matches!(
+            type_of(name),
+            ValueType::Str | ValueType::Unknown | ValueType::Unit
+        )
+    });
+    let message = format!(
+        "{} `{}` fails for every sample customer tried: {}",
+        unit.place.word(),
+        unit.name,
+        expr::error_text(first)
+    );
+    let span = expr::span_at(unit.expr, first.position());
+    Some(if guessed {
+        Diagnostic::warning("always-fails", message)
+            .at(span)
+            .help("the samples' texts are guesses: if real values never fail, ignore this")
+    } else {
+        Diagnostic::error("always-fails", message)
+            .at(span)
+            .help("every customer would be rejected by this rule")
+    })
+}
+
 fn explain_unknown_name(d: Diagnostic, unit: &Unit<'_>, names: &Names) -> Diagnostic {
     if d.code != "unknown-name" {
         return d;

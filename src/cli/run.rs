@@ -60,6 +60,9 @@ pub struct Args {
     /// Stop (exit 1) at the first rejected row.
     #[arg(long, conflicts_with = "max_errors")]
     strict: bool,
+    /// Stop (exit 1) once more than this share of the export's rows is rejected, e.g. `5%`.
+    #[arg(long, value_name = "PERCENT", value_parser = percent)]
+    max_reject_rate: Option<f64>,
     /// No progress bar (it only shows when standard error is a terminal).
     #[arg(long)]
     quiet: bool,
@@ -69,6 +72,19 @@ pub struct Args {
 enum SummaryFormat {
     Text,
     Json,
+}
+
+const NOTHING_WRITTEN: &str = "nothing was written: the previous outputs, if any, are untouched";
+
+/// `5%`, `0.5%` or `5` (a percentage, 0 to 100) as a share from 0 to 1.
+fn percent(text: &str) -> Result<f64, String> {
+    let number = text.trim().trim_end_matches('%').trim();
+    match number.parse::<f64>() {
+        Ok(p) if (0.0..=100.0).contains(&p) => Ok(p / 100.0),
+        _ => Err(format!(
+            "`{text}` is not a percentage from 0 to 100 (e.g. `5%`)"
+        )),
+    }
 }
 
 /// A usage or I/O problem: said on standard error, exit 2.
@@ -149,6 +165,7 @@ pub fn run(args: Args) -> Exit {
         } else {
             args.max_errors
         },
+        max_reject_rate: args.max_reject_rate,
         progress: !args.quiet && std::io::stderr().is_terminal(),
         orders: args.orders.clone(),
         ..Options::default()
@@ -165,8 +182,13 @@ pub fn run(args: Args) -> Exit {
         Ok(outcome) => outcome,
         Err(e @ RunError::TooManyRejects { .. }) | Err(e @ RunError::Rules(_)) => {
             eprintln!("error: {e}");
-            eprintln!("nothing was written: the previous outputs, if any, are untouched");
+            eprintln!("{NOTHING_WRITTEN}");
             return Exit::Findings;
+        }
+        Err(e @ RunError::Internal(_)) => {
+            eprintln!("error: {e}");
+            eprintln!("{NOTHING_WRITTEN}");
+            return Exit::Usage;
         }
         Err(e) => return usage(e),
     };

@@ -173,7 +173,7 @@ fn report(error: &ReloadError) {
             let failed = report.failures().count();
             eprintln!("error: {failed} of {} tests failed", report.cases.len());
         }
-        ReloadError::Watch(_) => eprintln!("error: {error}"),
+        ReloadError::Watch(_) | ReloadError::Internal(_) => eprintln!("error: {error}"),
     }
 }
 

@@ -36,6 +36,8 @@ struct Compiled {
 pub struct Evaluator<'p> {
     program: &'p Program,
     engine: Engine,
+    /// Bounds the time of each customer's evaluations.
+    clock: expr::Clock,
     compiled: Vec<Compiled>,
     scope: Scope<'static>,
     /// The names expressions may read (for [`Evaluator::eval_part`]).
@@ -58,7 +60,7 @@ enum Rung {
 impl<'p> Evaluator<'p> {
     /// Compiles every expression of `program` in a fresh sandbox evaluating as of `as_of`.
     pub fn new(program: &'p Program, as_of: NaiveDate) -> Evaluator<'p> {
-        let engine = expr::engine(as_of);
+        let (engine, clock) = expr::sandbox(as_of);
         let visible = expr::Visible::new(program.slot_names());
         let slot_of = |name: &str| program.slot_of(name);
         let compiled = program
@@ -75,6 +77,7 @@ impl<'p> Evaluator<'p> {
         Evaluator {
             program,
             engine,
+            clock,
             compiled,
             scope: Scope::new(),
             visible,
@@ -137,6 +140,7 @@ impl<'p> Evaluator<'p> {
         let program = self.program;
         debug_assert!(fields.len() == program.fields().len() || fields.len() == program.inputs());
         let given = fields.len();
+        self.clock.start_customer();
         for (slot, value) in self.slots.iter_mut().zip(fields) {
             *slot = value;
         }
@@ -215,8 +219,28 @@ impl<'p> Evaluator<'p> {
         Ok(decision)
     }
 
-    /// The value of unit `unit` for the current customer.
+    /// The value of unit `unit` for the current customer: never a NaN or an infinity, which
+    /// would reach the outputs as `null` or a wrong number.
     fn eval(&mut self, unit: usize) -> Result<Dynamic, EvalError> {
+        let value = self.eval_any(unit)?;
+        match value.as_float() {
+            Ok(x) if !x.is_finite() => {
+                let plan = &self.program.units[unit];
+                Err(EvalError {
+                    rule: format!("{} {}", plan.kind, plan.name),
+                    message: format!(
+                        "{} `{}` gave {}, not a number: is something divided by zero or too large?",
+                        plan.kind,
+                        plan.name,
+                        expr::float_word(x)
+                    ),
+                })
+            }
+            _ => Ok(value),
+        }
+    }
+
+    fn eval_any(&mut self, unit: usize) -> Result<Dynamic, EvalError> {
         let compiled = &self.compiled[unit];
         if let Some(native) = &compiled.native {
             if let Ok(value) = native.eval(&self.slots) {

@@ -169,6 +169,20 @@ pub(crate) fn register(engine: &mut Engine, as_of: NaiveDate) {
             lists("has_all", &list, &wanted, has_all)
         })
         .register_fn("is_missing", |x: Dynamic| x.is_unit());
+
+    // rhai's own turns NaN into 0.
+    engine.register_fn("to_int", |x: FLOAT| -> Result<INT, Box<EvalAltResult>> {
+        let whole = x.trunc();
+        if whole.is_finite() && whole >= INT::MIN as FLOAT && whole < INT::MAX as FLOAT {
+            Ok(whole as INT)
+        } else {
+            Err(format!(
+                "`to_int` cannot turn {} into a whole number",
+                super::float_word(x)
+            )
+            .into())
+        }
+    });
 }
 
 fn register_printing(engine: &mut Engine) {

@@ -31,11 +31,12 @@ pub use builtins::{Builtin, BUILTINS, DATETIME_TYPE, DATE_TYPE};
 pub use compile::{compile, compile_in, parse_diagnostic, references, Visible};
 pub use position::{offset_of, span_at, span_at_len};
 pub use sandbox::{
-    dry_run, dry_run_at, engine, error_text, limit_message, runtime_message, LimitError,
-    MAX_ARRAY_SIZE, MAX_CALL_LEVELS, MAX_EXPR_DEPTH, MAX_FN_EXPR_DEPTH, MAX_MAP_SIZE,
+    dry_run, dry_run_at, engine, error_text, function_names, limit_message, runtime_message,
+    sandbox, Clock, DryRunError, LimitError, TimeLimit, MAX_ARRAY_SIZE, MAX_CALL_LEVELS,
+    MAX_CUSTOMER_TIME, MAX_EVAL_TIME, MAX_EXPR_DEPTH, MAX_FN_EXPR_DEPTH, MAX_MAP_SIZE,
     MAX_OPERATIONS, MAX_STRING_SIZE,
 };
-pub use types::{infer, sample_scope, sample_value, Inferred, TypeError, ValueType};
+pub use types::{infer, sample_scope, sample_value, Inferred, TypeError, ValueType, SAMPLES};
 
 use crate::diagnostics::Diagnostic;
 use crate::model;
@@ -59,6 +60,17 @@ pub fn type_diagnostic(expr: &model::Expr, err: &TypeError) -> Diagnostic {
     match &err.help {
         Some(help) => diag.help(help.clone()),
         None => diag,
+    }
+}
+
+/// A decimal in a sentence: `NaN`, `infinity` and `-infinity` by name, others as written.
+pub fn float_word(x: f64) -> String {
+    if x.is_nan() {
+        "NaN".to_string()
+    } else if x.is_infinite() {
+        if x > 0.0 { "infinity" } else { "-infinity" }.to_string()
+    } else {
+        x.to_string()
     }
 }
 
@@ -123,7 +135,7 @@ mod tests {
         let (file, expr) = placed("metric m = ", "1 + days_since(name)");
         let engine = engine(as_of());
         let ast = compile(&engine, &expr, &["name"]).unwrap();
-        let mut scope = sample_scope([("name", ValueType::Str)], as_of());
+        let mut scope = sample_scope([("name", ValueType::Str)], as_of(), 0);
         let err = engine
             .eval_ast_with_scope::<rhai::Dynamic>(&mut scope, &ast)
             .unwrap_err();
@@ -146,7 +158,7 @@ mod tests {
         let engine = engine(as_of());
         let ast = compile(&engine, &expr, &["orders"]).unwrap();
         assert_eq!(references(&ast).len(), 1);
-        let mut scope = sample_scope([("orders", ValueType::Int)], as_of());
+        let mut scope = sample_scope([("orders", ValueType::Int)], as_of(), 0);
         let err = dry_run(&engine, &ast, &mut scope).unwrap_err();
         assert_eq!(
             limit_message("segment", "spin", &err),

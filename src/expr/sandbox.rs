@@ -1,18 +1,35 @@
 //! The hardened rhai engine every rule expression runs in, the dry run that catches runaway
 //! expressions, and the messages for their failures.
 //!
-//! The engine cannot touch files, the network or the clock (rhai's core has no such functions
-//! and none is registered), `eval` is disabled, `print`/`debug` go nowhere, and every
-//! evaluation is bounded by the limits below. "Today" is the `as_of` date given to [`engine`].
+//! The engine holds only the functions of [`ALLOWED_FUNCTIONS`]: rhai's packages for
+//! arithmetic, logic, maths, text, lists, maps and closures, and idic's builtins. rhai's
+//! language-core package is left out (`sleep`, `exit`, `parse_json`, tags, function metadata),
+//! so no expression can touch the clock, the process, files or the network. `eval` is disabled,
+//! `print`/`debug` go nowhere, and every evaluation is bounded by the limits below, in
+//! operations, sizes and depth, and in time ([`MAX_EVAL_TIME`], [`MAX_CUSTOMER_TIME`]): one
+//! operation may scan a list of 10,000 items, so counting operations alone does not bound the
+//! time. "Today" is the `as_of` date given to [`engine`].
 
 use super::builtins;
+use rhai::packages::{
+    ArithmeticPackage, BasicArrayPackage, BasicFnPackage, BasicIteratorPackage, BasicMapPackage,
+    BasicMathPackage, BasicStringPackage, BitFieldPackage, LogicPackage, MoreStringPackage,
+    Package,
+};
 use rhai::{
     ASTNode, Dynamic, Engine, EvalAltResult, OptimizationLevel, Position, Scope, Stmt, AST,
 };
+use std::cell::Cell;
 use std::fmt;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
 
 /// Most operations one evaluation may take (a loop iteration, a call, an operator...).
 pub const MAX_OPERATIONS: u64 = 100_000;
+/// Longest one evaluation may run, in wall-clock time, however few its operations.
+pub const MAX_EVAL_TIME: Duration = Duration::from_millis(100);
+/// Longest the evaluations for one customer may run together (see [`Clock`]).
+pub const MAX_CUSTOMER_TIME: Duration = Duration::from_secs(1);
 /// Deepest nesting of function calls (closures included).
 pub const MAX_CALL_LEVELS: usize = 32;
 /// Deepest nesting of an expression (at the top level).
@@ -26,6 +43,90 @@ pub const MAX_ARRAY_SIZE: usize = 10_000;
 /// Most entries of an object map.
 pub const MAX_MAP_SIZE: usize = 1_000;
 
+/// How often, in operations, an evaluation looks at the clock (an operation takes at most a
+/// few milliseconds: a scan of the longest list).
+const CLOCK_EVERY: u64 = 16;
+
+/// The time an engine from [`sandbox`] has spent: on the evaluation under way, and on the
+/// customer under way once [`Clock::start_customer`] is called. Cheap to clone (shared).
+#[derive(Clone, Default)]
+pub struct Clock(Rc<Times>);
+
+#[derive(Default)]
+struct Times {
+    /// When the evaluation under way began.
+    evaluation: Cell<Option<Instant>>,
+    /// When the first evaluation for the customer under way began.
+    customer: Cell<Option<Instant>>,
+    /// A customer was started and none of its evaluations has begun yet.
+    pending: Cell<bool>,
+}
+
+impl Clock {
+    /// Starts a customer: from the next evaluation on, the evaluations together may take
+    /// [`MAX_CUSTOMER_TIME`]. Reads no clock until rhai evaluates (the native path never does).
+    pub fn start_customer(&self) {
+        self.0.customer.set(None);
+        self.0.pending.set(true);
+    }
+
+    /// rhai's progress callback: `Some` stops the evaluation, naming the limit.
+    fn tick(&self, operations: u64) -> Option<Dynamic> {
+        let times = &*self.0;
+        if operations == 1 {
+            let now = Instant::now();
+            times.evaluation.set(Some(now));
+            if times.pending.replace(false) {
+                times.customer.set(Some(now));
+            }
+            return over(
+                times.customer.get(),
+                now,
+                MAX_CUSTOMER_TIME,
+                TimeLimit::Customer,
+            );
+        }
+        if !operations.is_multiple_of(CLOCK_EVERY) {
+            return None;
+        }
+        let now = Instant::now();
+        over(
+            times.evaluation.get(),
+            now,
+            MAX_EVAL_TIME,
+            TimeLimit::Evaluation,
+        )
+        .or_else(|| {
+            over(
+                times.customer.get(),
+                now,
+                MAX_CUSTOMER_TIME,
+                TimeLimit::Customer,
+            )
+        })
+    }
+}
+
+fn over(
+    since: Option<Instant>,
+    now: Instant,
+    limit: Duration,
+    which: TimeLimit,
+) -> Option<Dynamic> {
+    since
+        .filter(|&start| now.duration_since(start) > limit)
+        .map(|_| Dynamic::from(which))
+}
+
+/// Which time limit stopped an evaluation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TimeLimit {
+    /// [`MAX_EVAL_TIME`].
+    Evaluation,
+    /// [`MAX_CUSTOMER_TIME`].
+    Customer,
+}
+
 /// A sandboxed engine with idic's builtins, evaluating as of `as_of` (never the wall clock).
 ///
 /// Strict variables are on: compile with [`super::compile`], which declares the names in scope.
@@ -36,9 +137,25 @@ pub const MAX_MAP_SIZE: usize = 1_000;
 /// let engine = idic::expr::engine(chrono::NaiveDate::from_ymd_opt(2026, 1, 31).unwrap());
 /// assert_eq!(engine.eval::<i64>("days_since(date(\"2026-01-01\"))").unwrap(), 30);
 /// assert!(engine.eval::<i64>("eval(\"1\")").is_err());
+/// assert!(engine.eval::<()>("sleep(1)").is_err());
 /// ```
 pub fn engine(as_of: chrono::NaiveDate) -> Engine {
-    let mut engine = Engine::new();
+    sandbox(as_of).0
+}
+
+/// [`engine`], with the [`Clock`] that bounds its evaluations per customer.
+pub fn sandbox(as_of: chrono::NaiveDate) -> (Engine, Clock) {
+    let mut engine = Engine::new_raw();
+    ArithmeticPackage::new().register_into_engine(&mut engine);
+    LogicPackage::new().register_into_engine(&mut engine);
+    BitFieldPackage::new().register_into_engine(&mut engine);
+    BasicMathPackage::new().register_into_engine(&mut engine);
+    BasicStringPackage::new().register_into_engine(&mut engine);
+    MoreStringPackage::new().register_into_engine(&mut engine);
+    BasicIteratorPackage::new().register_into_engine(&mut engine);
+    BasicArrayPackage::new().register_into_engine(&mut engine);
+    BasicMapPackage::new().register_into_engine(&mut engine);
+    BasicFnPackage::new().register_into_engine(&mut engine);
     engine.set_strict_variables(true);
     engine.set_optimization_level(OptimizationLevel::None);
     engine.disable_symbol("eval");
@@ -50,8 +167,20 @@ pub fn engine(as_of: chrono::NaiveDate) -> Engine {
     engine.set_max_string_size(MAX_STRING_SIZE);
     engine.set_max_array_size(MAX_ARRAY_SIZE);
     engine.set_max_map_size(MAX_MAP_SIZE);
+    let clock = Clock::default();
+    let ticking = clock.clone();
+    engine.on_progress(move |operations| ticking.tick(operations));
     builtins::register(&mut engine, as_of);
-    engine
+    (engine, clock)
+}
+
+/// The names of every function an expression may call (rhai's operators included), sorted;
+/// `docs/expressions.md` lists the same set, and a test holds the engine to it.
+pub fn function_names(engine: &Engine) -> Vec<String> {
+    let mut names = engine.collect_fn_metadata(None, |f| Some(f.metadata.name.to_string()), true);
+    names.sort();
+    names.dedup();
+    names
 }
 
 /// A resource limit an evaluation ran into.
@@ -67,6 +196,9 @@ pub enum LimitError {
     MapTooLarge,
     /// Calls nested deeper than [`MAX_CALL_LEVELS`]: usually endless recursion.
     TooDeep,
+    /// Ran out of time: [`MAX_EVAL_TIME`] for the evaluation, or [`MAX_CUSTOMER_TIME`] for the
+    /// customer.
+    TooSlow(TimeLimit),
 }
 
 impl LimitError {
@@ -76,6 +208,10 @@ impl LimitError {
         match err.unwrap_inner() {
             EvalAltResult::ErrorTooManyOperations(_) => Some(LimitError::TooManyOperations),
             EvalAltResult::ErrorStackOverflow(_) => Some(LimitError::TooDeep),
+            EvalAltResult::ErrorTerminated(token, _) => token
+                .clone()
+                .try_cast::<TimeLimit>()
+                .map(LimitError::TooSlow),
             EvalAltResult::ErrorDataTooLarge(what, _) => {
                 let what = what.to_ascii_lowercase();
                 Some(if what.contains("string") {
@@ -112,6 +248,18 @@ impl fmt::Display for LimitError {
                 f,
                 "nested calls more than {MAX_CALL_LEVELS} levels deep: does it call itself forever?"
             ),
+            LimitError::TooSlow(TimeLimit::Evaluation) => write!(
+                f,
+                "was stopped after {} ms, the time limit of one evaluation: does it scan long \
+                 lists or texts in a loop?",
+                MAX_EVAL_TIME.as_millis()
+            ),
+            LimitError::TooSlow(TimeLimit::Customer) => write!(
+                f,
+                "was stopped: the rules had run for {} s for this customer, the time limit of one \
+                 customer",
+                MAX_CUSTOMER_TIME.as_secs()
+            ),
         }
     }
 }
@@ -123,27 +271,38 @@ impl std::error::Error for LimitError {}
 /// Other runtime errors (a type mismatch, a missing value) are ignored here: sample values are
 /// not real customers. Variables the expression declares are removed from `scope` afterwards.
 pub fn dry_run(engine: &Engine, ast: &AST, scope: &mut Scope) -> Result<(), LimitError> {
-    dry_run_at(engine, ast, scope).map_err(|(limit, _)| limit)
+    match dry_run_at(engine, ast, scope) {
+        Err(DryRunError::Limit(limit, _)) => Err(limit),
+        _ => Ok(()),
+    }
 }
 
-/// [`dry_run`], also giving where the limit was hit: the innermost loop around the operation
-/// that ran out of budget (the loop that does not end), else that operation (the `+=` that grew
-/// a value too large).
-pub fn dry_run_at(
-    engine: &Engine,
-    ast: &AST,
-    scope: &mut Scope,
-) -> Result<(), (LimitError, Position)> {
+/// Why a dry run did not give a value.
+#[derive(Debug)]
+pub enum DryRunError {
+    /// A resource limit, and where: the innermost loop around the operation that ran out of
+    /// budget (the loop that does not end), else that operation (the `+=` that grew a value
+    /// too large).
+    Limit(LimitError, Position),
+    /// Any other error (a division by zero, a type mismatch...).
+    Failed(Box<EvalAltResult>),
+}
+
+/// [`dry_run`], also giving where a limit was hit, or the error of a failed evaluation.
+pub fn dry_run_at(engine: &Engine, ast: &AST, scope: &mut Scope) -> Result<(), DryRunError> {
     let len = scope.len();
     let result = engine.eval_ast_with_scope::<Dynamic>(scope, ast);
     scope.rewind(len);
     let Err(err) = result else { return Ok(()) };
     let Some(limit) = LimitError::from_eval(&err) else {
-        return Ok(());
+        return Err(DryRunError::Failed(err));
     };
     let pos = err.unwrap_inner().position();
-    if limit != LimitError::TooManyOperations {
-        return Err((limit, pos));
+    if !matches!(
+        limit,
+        LimitError::TooManyOperations | LimitError::TooSlow(_)
+    ) {
+        return Err(DryRunError::Limit(limit, pos));
     }
     let key = |p: Position| (p.line().unwrap_or(0), p.position().unwrap_or(0));
     let mut innermost = None;
@@ -165,7 +324,7 @@ pub fn dry_run_at(
             true
         });
     }
-    Err((limit, innermost.unwrap_or(pos)))
+    Err(DryRunError::Limit(limit, innermost.unwrap_or(pos)))
 }
 
 /// A sentence naming the rule that hit a limit, e.g.
@@ -222,6 +381,111 @@ mod tests {
     fn eval_is_disabled() {
         let err = sandbox().eval::<i64>("eval(\"1\")").unwrap_err();
         assert!(matches!(*err, EvalAltResult::ErrorParsing(..)), "{err}");
+    }
+
+    /// The names of the list "The functions an expression may call" in docs/expressions.md.
+    fn documented_functions() -> Vec<String> {
+        let doc = include_str!("../../docs/expressions.md");
+        let section = doc
+            .split("### The functions an expression may call")
+            .nth(1)
+            .expect("the section");
+        let block = section
+            .split("```text\n")
+            .nth(1)
+            .and_then(|b| b.split("```").next())
+            .expect("its list");
+        let mut names: Vec<String> = block
+            .split_whitespace()
+            .filter(|word| !word.ends_with(':'))
+            .map(str::to_string)
+            .collect();
+        names.sort();
+        names
+    }
+
+    #[test]
+    fn the_engine_has_exactly_the_documented_functions() {
+        let engine = sandbox();
+        let names = function_names(&engine);
+        let documented = documented_functions();
+        let undocumented: Vec<&String> = names.iter().filter(|n| !documented.contains(n)).collect();
+        assert!(
+            undocumented.is_empty(),
+            "functions the engine has that docs/expressions.md does not allow (review each: \
+             does it touch time, I/O or the process?): {undocumented:?}"
+        );
+        let absent: Vec<&String> = documented.iter().filter(|n| !names.contains(n)).collect();
+        assert!(
+            absent.is_empty(),
+            "documented but not in the engine: {absent:?}"
+        );
+    }
+
+    #[test]
+    fn nothing_reaches_the_clock_the_process_or_files() {
+        let engine = sandbox();
+        for script in [
+            "sleep(1)",
+            "sleep(1e300)",
+            "sleep(9223372036854775807)",
+            "exit()",
+            "exit(3)",
+            "parse_json(\"{}\")",
+            "get_fn_metadata_list()",
+            "let x = 1; take(x)",
+            "let x = 1; x.tag",
+            "timestamp()",
+        ] {
+            let err = engine.eval::<Dynamic>(script).expect_err(script);
+            assert!(
+                matches!(
+                    *err,
+                    EvalAltResult::ErrorFunctionNotFound(..) | EvalAltResult::ErrorDotExpr(..)
+                ),
+                "{script}: {err}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_slow_evaluation_stops_at_the_time_limit() {
+        // Few operations, each a scan of a long list (about 2 ms): within the operation
+        // budget, but 20 s of work without the clock.
+        let script = "let a = []; a.pad(9999, \"x\"); let n = 0; \
+                      for i in 0..10000 { if \"y\" in a { n += 1 } } n";
+        let started = std::time::Instant::now();
+        assert_eq!(
+            limit(script),
+            Some(LimitError::TooSlow(TimeLimit::Evaluation))
+        );
+        assert!(
+            started.elapsed() < MAX_EVAL_TIME * 20,
+            "{:?}",
+            started.elapsed()
+        );
+    }
+
+    #[test]
+    fn a_customer_stops_at_its_time_limit_across_evaluations() {
+        let (engine, clock) = super::sandbox(NaiveDate::from_ymd_opt(2026, 1, 31).unwrap());
+        let ast = engine
+            .compile("let a = []; a.pad(9999, \"x\"); let n = 0; for i in 0..10 { if \"y\" in a { n += 1 } } n")
+            .unwrap();
+        clock.start_customer();
+        let mut stopped = None;
+        for evaluation in 0..1_000 {
+            if let Err(err) = engine.eval_ast::<Dynamic>(&ast) {
+                stopped = Some((evaluation, LimitError::from_eval(&err)));
+                break;
+            }
+        }
+        let (after, limit) = stopped.expect("the customer's time runs out");
+        assert_eq!(limit, Some(LimitError::TooSlow(TimeLimit::Customer)));
+        assert!(after > 1, "each evaluation alone is within its limit");
+        // A new customer starts afresh.
+        clock.start_customer();
+        assert!(engine.eval_ast::<Dynamic>(&ast).is_ok());
     }
 
     #[test]

@@ -182,33 +182,45 @@ pub fn infer(ast: &AST, env: &dyn Fn(&str) -> Option<ValueType>) -> Inferred {
     }
 }
 
-/// A value of type `ty` for a dry run: dates are 30 days before `as_of`.
-pub fn sample_value(ty: ValueType, as_of: NaiveDate) -> Dynamic {
+/// How many sample customers a dry run tries: [`sample_value`]'s variants.
+pub const SAMPLES: usize = 3;
+
+/// A value of type `ty` for sample customer `variant` (`0..SAMPLES`) of a dry run: a typical
+/// one (dates 30 days before `as_of`), one of zeros and empties (dates on `as_of`), and a large
+/// one (dates 400 days back).
+pub fn sample_value(ty: ValueType, as_of: NaiveDate, variant: usize) -> Dynamic {
+    let back = [30, 0, 400][variant % SAMPLES];
     let day = as_of
-        .checked_sub_signed(chrono::TimeDelta::days(30))
+        .checked_sub_signed(chrono::TimeDelta::days(back))
         .unwrap_or(as_of);
+    let text = |t: &str| Dynamic::from(ImmutableString::from(t));
     match ty {
-        ValueType::Bool => true.into(),
-        ValueType::Int => Dynamic::from(10 as INT),
-        ValueType::Decimal => Dynamic::from(125.5 as FLOAT),
-        ValueType::Str => "sample".into(),
+        ValueType::Bool => (variant != 1).into(),
+        ValueType::Int => Dynamic::from([10, 0, 1000][variant % SAMPLES] as INT),
+        ValueType::Decimal => Dynamic::from([125.5, 0.0, 3000.75][variant % SAMPLES] as FLOAT),
+        ValueType::Str => text(["sample", "", "10"][variant % SAMPLES]),
         ValueType::Date => Dynamic::from(day),
         ValueType::DateTime => {
             Dynamic::from(day.and_time(NaiveTime::from_hms_opt(12, 0, 0).unwrap_or(NaiveTime::MIN)))
         }
-        ValueType::List => Dynamic::from(Array::from([Dynamic::from("sample")])),
+        ValueType::List => Dynamic::from(match variant % SAMPLES {
+            0 => Array::from([text("sample")]),
+            1 => Array::new(),
+            _ => Array::from([text("a"), text("b"), text("c")]),
+        }),
         ValueType::Unit | ValueType::Unknown => Dynamic::UNIT,
     }
 }
 
-/// A scope holding a [`sample_value`] for each name, for [`super::dry_run`].
+/// A scope holding a [`sample_value`] of `variant` for each name, for [`super::dry_run`].
 pub fn sample_scope<'a>(
     names: impl IntoIterator<Item = (&'a str, ValueType)>,
     as_of: NaiveDate,
+    variant: usize,
 ) -> Scope<'static> {
     let mut scope = Scope::new();
     for (name, ty) in names {
-        scope.push_dynamic(name.to_string(), sample_value(ty, as_of));
+        scope.push_dynamic(name.to_string(), sample_value(ty, as_of, variant));
     }
     scope
 }
@@ -953,9 +965,16 @@ mod tests {
             ValueType::List,
             ValueType::Unit,
         ] {
-            assert_eq!(ValueType::of(&sample_value(ty, as_of)), ty);
+            for variant in 0..SAMPLES {
+                assert_eq!(ValueType::of(&sample_value(ty, as_of, variant)), ty);
+            }
         }
-        let scope = sample_scope([("orders", ValueType::Int)], as_of);
-        assert_eq!(scope.get_value::<INT>("orders"), Some(10));
+        let orders = |variant| {
+            sample_scope([("orders", ValueType::Int)], as_of, variant).get_value::<INT>("orders")
+        };
+        assert_eq!(
+            [orders(0), orders(1), orders(2)],
+            [Some(10), Some(0), Some(1000)]
+        );
     }
 }

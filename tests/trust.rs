@@ -1,0 +1,287 @@
+//! The attacks of the trust review, each reproduced: no rule, export or path may hurt idic or
+//! the user's data. One section per defect class; each test fails on the code before its fix.
+
+mod common;
+
+use assert_cmd::Command;
+use common::scratch;
+use std::path::{Path, PathBuf};
+use std::process::Output;
+use std::time::{Duration, Instant};
+
+fn idic() -> Command {
+    Command::cargo_bin("idic").unwrap()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// A small rule set over `Id,Orders,Spent,Email` exports; `extra` is added to it.
+fn rules(dir: &Path, extra: &str) -> PathBuf {
+    let path = dir.join("rules.idic");
+    std::fs::write(
+        &path,
+        format!(
+            r#"ruleset "t" {{ as_of "2026-11-01" }}
+customer {{
+  id     string from "Id" key
+  orders int    from "Orders"
+  spent  money  from "Spent"
+  email  bool   from "Email"
+}}
+trigger hello {{
+  activity retention
+  when     email
+  channel  email consent email
+  action hi template "hi" {{
+    orders = orders
+  }}
+}}
+{extra}
+"#
+        ),
+    )
+    .unwrap();
+    path
+}
+
+/// An export of `rows` customers with these orders and spent.
+fn export(dir: &Path, rows: &[(u32, &str)]) -> PathBuf {
+    let path = dir.join("customers.csv");
+    let mut text = String::from("Id,Orders,Spent,Email\n");
+    for (i, (orders, spent)) in rows.iter().enumerate() {
+        text.push_str(&format!("C{i},{orders},{spent},yes\n"));
+    }
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn check(rules: &Path) -> Output {
+    idic().arg("check").arg(rules).output().unwrap()
+}
+
+fn run(rules: &Path, customers: &Path, args: &[&str]) -> Output {
+    idic()
+        .arg("run")
+        .arg(rules)
+        .arg("--customers")
+        .arg(customers)
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+// 2. rhai's `sleep` (and every other function touching time or the process) is gone.
+
+#[test]
+fn sleep_and_exit_are_unknown_functions_not_a_panic_or_a_hang() {
+    let dir = scratch("trust-sleep");
+    for (rule, name) in [
+        ("metric zz = { sleep(1e300); 1 }", "sleep"),
+        ("metric zz = { sleep(9223372036854775807); 1 }", "sleep"),
+        (
+            "segment zz = if spent > 3000 { sleep(5); true } else { false }",
+            "sleep",
+        ),
+        ("metric zz = { exit(3); 1 }", "exit"),
+        ("metric zz = parse_json(\"{}\")", "parse_json"),
+    ] {
+        let started = Instant::now();
+        let out = check(&rules(&dir, rule));
+        let stdout = text(&out.stdout);
+        assert_eq!(out.status.code(), Some(1), "{rule}: {stdout}");
+        assert!(
+            stdout.contains(&format!(
+                "error[unknown-function]: unknown function `{name}`"
+            )),
+            "{rule}: {stdout}"
+        );
+        assert!(!text(&out.stderr).contains("panicked"), "{rule}");
+        assert!(started.elapsed() < Duration::from_secs(5), "{rule}");
+    }
+}
+
+// 3. A time budget beside the operation budget.
+
+/// Few operations, each a scan of a 9,999-item list: about 20 s of work within the
+/// operation budget.
+const SLOW: &str = r#"{ let a = []; a.pad(9999, "x"); let n = 0; for i in 0..10000 { if "y" in a { n += 1 } } n }"#;
+
+#[test]
+fn check_stops_a_slow_expression_at_the_time_limit_and_names_it() {
+    let dir = scratch("trust-slow-check");
+    let started = Instant::now();
+    let out = check(&rules(&dir, &format!("metric zz = {SLOW}")));
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains(
+            "error[budget-exceeded]: metric `zz` was stopped after 100 ms, the time limit of one evaluation"
+        ),
+        "{stdout}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(10));
+}
+
+#[test]
+fn a_data_dependent_slow_rule_rejects_only_its_customers_within_the_limit() {
+    let dir = scratch("trust-slow-run");
+    // No sample customer of `check` spends over 5000: the rule checks clean.
+    let rules = rules(&dir, &format!("segment big = spent > 5000.0 && {SLOW} > 0"));
+    let out = check(&rules);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
+    let customers = export(
+        &dir,
+        &[(1, "10.00"), (2, "9000.00"), (3, "20.00"), (4, "8000.00")],
+    );
+    let rejects = dir.join("rejects.csv");
+    let started = Instant::now();
+    let out = run(
+        &rules,
+        &customers,
+        &["--out", "-", "--rejects", rejects.to_str().unwrap()],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    // Two customers at 100 ms each, not 2 x 20 s.
+    assert!(started.elapsed() < Duration::from_secs(10));
+    let rejects = std::fs::read_to_string(rejects).unwrap();
+    let lines: Vec<&str> = rejects.lines().collect();
+    assert_eq!(lines.len(), 3, "{rejects}");
+    for (line, id) in [(lines[1], "C1"), (lines[2], "C3")] {
+        let at = if id == "C1" { 3 } else { 5 };
+        assert!(
+            line.starts_with(&format!("{at},{id},,segment big,rule-failed,")),
+            "{line}"
+        );
+        assert!(
+            line.contains("segment `big` was stopped after 100 ms"),
+            "{line}"
+        );
+    }
+    assert_eq!(text(&out.stdout).lines().count(), 2);
+}
+
+// 7. Quiet wrong values: NaN and infinity never reach the outputs.
+
+#[test]
+fn a_rule_giving_nan_or_infinity_rejects_the_customer() {
+    let dir = scratch("trust-nan");
+    let rules = rules(
+        &dir,
+        r#"metric per_order = spent / to_float(orders)
+trigger by_order {
+  activity retention
+  when     true
+  channel  email consent email
+  action a template "a" {
+    per_order = per_order
+    whole     = to_int(spent / to_float(orders) - spent / to_float(orders))
+  }
+}"#,
+    );
+    // One of the three sample customers has no orders: only that one fails.
+    assert_eq!(check(&rules).status.code(), Some(0));
+    let customers = export(&dir, &[(2, "10.00"), (0, "5.00"), (0, "0.00")]);
+    let out = run(&rules, &customers, &["--out", "-", "--rejects", "-"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert_eq!(stdout.lines().count(), 1, "{stdout}");
+    assert!(stdout.contains(r#""per_order":5.0,"whole":0"#), "{stdout}");
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("metric `per_order` gave infinity, not a number"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("metric `per_order` gave NaN, not a number"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn to_int_of_nan_is_an_error_not_zero() {
+    let dir = scratch("trust-to-int");
+    let rules = rules(&dir, "metric zz = to_int(spent * 0.0 / 0.0)");
+    let out = check(&rules);
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains("`to_int` cannot turn NaN into a whole number"),
+        "{stdout}"
+    );
+}
+
+// 8. Rules that always fail are check errors; a run rejecting too much fails.
+
+#[test]
+fn expressions_failing_for_every_sample_are_check_errors() {
+    let dir = scratch("trust-always-fails");
+    for (rule, cause) in [
+        ("metric zz = orders / 0", "division by zero"),
+        ("metric zz = 9223372036854775807 + 1", "addition overflow"),
+    ] {
+        let out = check(&rules(&dir, rule));
+        let stdout = text(&out.stdout);
+        assert_eq!(out.status.code(), Some(1), "{rule}: {stdout}");
+        assert!(
+            stdout.contains(&format!(
+                "error[always-fails]: metric `zz` fails for every sample customer tried: {cause}"
+            )),
+            "{rule}: {stdout}"
+        );
+    }
+    // A failure for some customers only is theirs, not the rule's.
+    let out = check(&rules(&dir, "metric zz = 100 / orders"));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
+}
+
+#[test]
+fn max_reject_rate_stops_a_run_that_rejects_too_much_and_writes_nothing() {
+    let dir = scratch("trust-reject-rate");
+    let rules = rules(&dir, "metric per_order = 100 / orders");
+    // 3 of 10 customers have no orders: 30% rejected.
+    let rows: Vec<(u32, &str)> = (0..10).map(|i| (u32::from(i >= 3), "1.00")).collect();
+    let customers = export(&dir, &rows);
+    let out_path = dir.join("decisions.csv");
+    std::fs::write(&out_path, "last good\n").unwrap();
+    let out = run(
+        &rules,
+        &customers,
+        &[
+            "--out",
+            out_path.to_str().unwrap(),
+            "--max-reject-rate",
+            "20%",
+        ],
+    );
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(
+            "error: stopped: more than 20% of the 10 rows (2) rejected; the last was line 4"
+        ),
+        "{stderr}"
+    );
+    assert_eq!(std::fs::read_to_string(&out_path).unwrap(), "last good\n");
+    // Within the rate, the run goes through.
+    let out = run(
+        &rules,
+        &customers,
+        &[
+            "--out",
+            out_path.to_str().unwrap(),
+            "--max-reject-rate",
+            "30",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(
+        std::fs::read_to_string(&out_path).unwrap().lines().count(),
+        8
+    );
+    // A rate that is not one is refused.
+    let out = run(&rules, &customers, &["--max-reject-rate", "120%"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("`120%` is not a percentage from 0 to 100"));
+}
