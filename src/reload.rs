@@ -32,6 +32,7 @@
 //! ```
 
 use crate::engine::{LoadError, Program};
+use crate::io::ReadAccess;
 use crate::testing::{run_tests, TestReport};
 use arc_swap::ArcSwap;
 use notify::event::{AccessKind, AccessMode};
@@ -49,12 +50,15 @@ pub struct Options {
     /// How long the rule files must be quiet before a reload: a burst of saves within it is
     /// one reload (10 ms at least).
     pub debounce: Duration,
+    /// What the rule set's tests may read [default: the rule set's directory tree].
+    pub access: Option<ReadAccess>,
 }
 
 impl Default for Options {
     fn default() -> Self {
         Options {
             debounce: Duration::from_millis(100),
+            access: None,
         }
     }
 }
@@ -194,6 +198,7 @@ pub struct Reloader {
 /// What the reloading thread and the handle share.
 struct Shared {
     path: PathBuf,
+    access: ReadAccess,
     current: ArcSwap<Loaded>,
     last_error: Mutex<Option<ReloadError>>,
     subscribers: Mutex<Vec<Sender<ReloadEvent>>>,
@@ -211,6 +216,10 @@ impl Reloader {
     /// then watches it. `Err` when that first load fails (a missing path is named) or the
     /// directory cannot be watched.
     pub fn watch(path: &Path, options: Options) -> Result<Reloader, Error> {
+        let access = options
+            .access
+            .clone()
+            .unwrap_or_else(|| ReadAccess::rule_set(path));
         // The watch starts before the first load, so no change after the load goes unseen.
         let (dir, only) = match std::fs::metadata(path) {
             Ok(meta) if meta.is_dir() => (path.to_path_buf(), None),
@@ -223,7 +232,7 @@ impl Reloader {
             ),
             // The loader says best what is wrong with the path.
             Err(e) => {
-                return Err(match load_and_test(path) {
+                return Err(match load_and_test(path, &access) {
                     Err(error) => Error::Rules(error),
                     Ok(_) => Error::Watch {
                         path: path.to_path_buf(),
@@ -253,9 +262,10 @@ impl Reloader {
                 path: dir.clone(),
                 source,
             })?;
-        let (program, tests) = load_and_test(path).map_err(Error::Rules)?;
+        let (program, tests) = load_and_test(path, &access).map_err(Error::Rules)?;
         let shared = Arc::new(Shared {
             path: path.to_path_buf(),
+            access,
             current: ArcSwap::from_pointee(Loaded {
                 program: Arc::new(program),
                 version: 1,
@@ -330,14 +340,14 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 
 /// Loads, checks and plans the rule set, and runs its tests: the program and its number of
 /// tests when all pass.
-fn load_and_test(path: &Path) -> Result<(Program, usize), ReloadError> {
-    let program = load(path)?;
+fn load_and_test(path: &Path, access: &ReadAccess) -> Result<(Program, usize), ReloadError> {
+    let program = load(path, access)?;
     tested(program)
 }
 
 /// Loads and checks the rule set at `path`; a panic is an error like the others.
-fn load(path: &Path) -> Result<Program, ReloadError> {
-    crate::panics::catch(|| Program::load(path))
+fn load(path: &Path, access: &ReadAccess) -> Result<Program, ReloadError> {
+    crate::panics::catch(|| Program::load_with(path, access.clone()))
         .map_err(ReloadError::Internal)?
         .map_err(|e| ReloadError::Load(Arc::new(e)))
 }
@@ -463,7 +473,7 @@ impl Shared {
             paths: burst.paths,
         };
         let current = self.current.load_full();
-        let outcome = load(&self.path).and_then(|program| {
+        let outcome = load(&self.path, &self.access).and_then(|program| {
             if program.content_hash() == current.hash() {
                 Ok(None)
             } else {

@@ -27,7 +27,11 @@ fn check_plain() {
             .strip_prefix(root)
             .expect("corpus file under the crate");
         let name = relative.file_name().unwrap().to_string_lossy().into_owned();
-        let checked = idic::check::check_path(path).expect("readable");
+        // As `idic check FILE --allow-read tests/fixtures`: the tests read the shared fixtures.
+        let access = idic::io::ReadAccess::rule_set(path)
+            .allowing(&[root.join("tests/fixtures")])
+            .unwrap();
+        let checked = idic::check::check_path_with(path, access).expect("readable");
         let diags = &checked.diagnostics;
         assert!(!diags.is_empty(), "{name}: no diagnostic");
         assert_eq!(

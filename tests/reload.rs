@@ -20,8 +20,8 @@ const PATIENCE: Duration = Duration::from_secs(10);
 /// The debounce interval of these tests: long enough that no write below is split in two.
 const DEBOUNCE: Duration = Duration::from_millis(250);
 
-/// A temporary copy of `rules/retail` at `rules/retail` and of the example export at
-/// `examples/customers.csv` (the tests read customers from `../../examples/customers.csv`).
+/// A temporary copy of `rules/retail` (with the export rows its tests read, in `testdata/`) at
+/// `rules/retail`, and of the example export at `examples/customers.csv`.
 struct Copy {
     dir: tempfile::TempDir,
 }
@@ -33,7 +33,8 @@ impl Copy {
         let rules = dir.path().join("rules/retail");
         std::fs::create_dir_all(&rules).unwrap();
         std::fs::create_dir_all(dir.path().join("examples")).unwrap();
-        for file in ["retail.idic", "tests.idic"] {
+        std::fs::create_dir_all(rules.join("testdata")).unwrap();
+        for file in ["retail.idic", "tests.idic", "testdata/customers.csv"] {
             std::fs::copy(repo.join("rules/retail").join(file), rules.join(file)).unwrap();
         }
         std::fs::copy(
@@ -80,7 +81,14 @@ impl Copy {
     }
 
     fn watch(&self) -> (Reloader, Receiver<ReloadEvent>) {
-        let reloader = Reloader::watch(&self.rules(), Options { debounce: DEBOUNCE }).unwrap();
+        let reloader = Reloader::watch(
+            &self.rules(),
+            Options {
+                debounce: DEBOUNCE,
+                ..Options::default()
+            },
+        )
+        .unwrap();
         let events = reloader.subscribe();
         (reloader, events)
     }
@@ -464,7 +472,14 @@ fn a_missing_or_bad_rule_set_does_not_start() {
 fn a_single_rule_file_is_watched_through_its_directory() {
     let copy = Copy::new();
     let file = copy.file("retail.idic");
-    let reloader = Reloader::watch(&file, Options { debounce: DEBOUNCE }).unwrap();
+    let reloader = Reloader::watch(
+        &file,
+        Options {
+            debounce: DEBOUNCE,
+            ..Options::default()
+        },
+    )
+    .unwrap();
     let events = reloader.subscribe();
     assert_eq!(reloader.current().tests, 0);
     let text = copy.edited(

@@ -244,6 +244,7 @@ fn a_rule_set_with_errors_runs_no_test_and_a_missing_one_is_a_usage_error() {
 fn warnings_and_a_rule_set_without_tests_are_pointed_out() {
     let output = idic()
         .args(["test", "tests/corpus/dsl_warn_test_expects_nothing.idic"])
+        .args(["--allow-read", "tests/fixtures"])
         .output()
         .unwrap();
     assert_eq!(output.status.code(), Some(0));

@@ -285,3 +285,83 @@ fn max_reject_rate_stops_a_run_that_rejects_too_much_and_writes_nothing() {
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains("`120%` is not a percentage from 0 to 100"));
 }
+
+// 5. A test reads only inside the rule set (or where the user allows), regular files only.
+
+#[test]
+fn tests_cannot_read_or_print_files_outside_the_rule_set() {
+    let dir = scratch("trust-test-reads");
+    let set = dir.join("rules");
+    std::fs::create_dir_all(&set).unwrap();
+    std::fs::write(
+        dir.join("secret.csv"),
+        "Id,Orders,Spent,Email\nC1,1,TOPSECRET,yes\n",
+    )
+    .unwrap();
+    std::os::unix::fs::symlink(dir.join("secret.csv"), set.join("leak.csv")).unwrap();
+    std::os::unix::fs::symlink("/dev/zero", set.join("zero.csv")).unwrap();
+    std::os::unix::fs::symlink("/etc/passwd", set.join("passwd.csv")).unwrap();
+    let case = |name: &str, from: &str| {
+        format!("test \"{name}\" {{\n  from \"{from}\" row 1\n  expect {{ fires hello }}\n}}\n")
+    };
+    let tests = [
+        case("absolute", &dir.join("secret.csv").display().to_string()),
+        case("up", "../secret.csv"),
+        case("link out", "leak.csv"),
+        case("device", "zero.csv"),
+        case("passwd", "passwd.csv"),
+    ]
+    .concat();
+    std::fs::write(set.join("tests.idic"), tests).unwrap();
+    rules(&set, "");
+    let started = Instant::now();
+    let out = idic().arg("test").arg(&set).output().unwrap();
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(started.elapsed() < Duration::from_secs(10));
+    assert!(!stdout.contains("TOPSECRET") && !stderr.contains("TOPSECRET"));
+    assert!(!stderr.contains("root:"), "{stderr}");
+    assert_eq!(
+        stderr
+            .matches("is outside the rule set's directory")
+            .count(),
+        5,
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("`zero.csv` cannot be read: it is outside"),
+        "{stderr}"
+    );
+
+    // Allowed by the user, the file outside is read; a device never is.
+    std::fs::write(
+        set.join("tests.idic"),
+        [case("up", "../secret.csv"), case("link out", "leak.csv")].concat(),
+    )
+    .unwrap();
+    let out = idic()
+        .arg("check")
+        .arg(&set)
+        .arg("--allow-read")
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
+    assert!(
+        text(&out.stdout).contains("the row cannot be read: line 2"),
+        "{}",
+        text(&out.stdout)
+    );
+    std::fs::write(set.join("tests.idic"), case("device", "zero.csv")).unwrap();
+    let out = idic()
+        .arg("check")
+        .arg(&set)
+        .args(["--allow-read", "/dev"])
+        .output()
+        .unwrap();
+    assert!(
+        text(&out.stdout).contains("`zero.csv` cannot be read: it is not a regular file"),
+        "{}",
+        text(&out.stdout)
+    );
+}

@@ -17,6 +17,7 @@ mod tiers;
 mod triggers;
 
 use crate::diagnostics::Diagnostic;
+use crate::io::ReadAccess;
 use crate::model::RuleSet;
 use crate::source::Sources;
 use crate::syntax::{self, Loaded};
@@ -30,6 +31,8 @@ pub struct Checked {
     pub sources: Sources,
     pub rules: RuleSet,
     pub diagnostics: Vec<Diagnostic>,
+    /// What the rule set's tests may read.
+    pub access: ReadAccess,
 }
 
 impl Checked {
@@ -38,21 +41,33 @@ impl Checked {
     }
 }
 
-/// Loads and checks the rule set at `path`. `Err` is an I/O problem.
+/// Loads and checks the rule set at `path`, whose tests may read inside its directory tree.
+/// `Err` is an I/O problem.
 pub fn check_path(path: &Path) -> Result<Checked, Diagnostic> {
-    let loaded = syntax::load(path)?;
-    Ok(check(loaded, path))
+    check_path_with(path, ReadAccess::rule_set(path))
 }
 
-/// Checks a loaded rule set (`origin` names it when the whole set is at fault, e.g. empty).
+/// [`check_path`], the tests reading what `access` allows.
+pub fn check_path_with(path: &Path, access: ReadAccess) -> Result<Checked, Diagnostic> {
+    let loaded = syntax::load(path)?;
+    Ok(check_with(loaded, path, access))
+}
+
+/// Checks a loaded rule set (`origin` names it when the whole set is at fault, e.g. empty; its
+/// tests may read inside its directory tree).
 pub fn check(loaded: Loaded, origin: &Path) -> Checked {
+    check_with(loaded, origin, ReadAccess::rule_set(origin))
+}
+
+/// [`check`], the tests reading what `access` allows.
+pub fn check_with(loaded: Loaded, origin: &Path, access: ReadAccess) -> Checked {
     let Loaded {
         sources,
         rules,
         mut diagnostics,
     } = loaded;
     if !diagnostics.iter().any(Diagnostic::is_error) {
-        diagnostics.extend(check_rules(&rules, &sources, origin));
+        diagnostics.extend(check_rules(&rules, &sources, origin, &access));
     }
     diagnostics.sort_by_key(|d| {
         let span = d.span();
@@ -62,6 +77,7 @@ pub fn check(loaded: Loaded, origin: &Path) -> Checked {
         sources,
         rules,
         diagnostics,
+        access,
     }
 }
 
@@ -77,7 +93,12 @@ fn a(word: impl std::fmt::Display) -> String {
 }
 
 /// All semantic checks of a rule set that parsed.
-pub fn check_rules(rules: &RuleSet, sources: &Sources, origin: &Path) -> Vec<Diagnostic> {
+pub fn check_rules(
+    rules: &RuleSet,
+    sources: &Sources,
+    origin: &Path,
+    access: &ReadAccess,
+) -> Vec<Diagnostic> {
     if rules.is_empty() {
         return vec![
             Diagnostic::error("empty-rule-set", "the rule set declares nothing")
@@ -92,7 +113,7 @@ pub fn check_rules(rules: &RuleSet, sources: &Sources, origin: &Path) -> Vec<Dia
     population::check(rules, &names, &mut out);
     triggers::check(rules, &names, &mut out);
     exprs::check(rules, &names, sources, &mut out);
-    test_cases::check(rules, sources, &mut out);
+    test_cases::check(rules, sources, access, &mut out);
     // What uses a segment is only known when every expression compiled.
     if out.iter().any(Diagnostic::is_error) {
         out.retain(|d| d.code != "unused-segment");

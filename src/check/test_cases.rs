@@ -3,12 +3,13 @@
 //! segments, tiers, triggers and action parameters the rule set has.
 
 use crate::diagnostics::{suggest, Diagnostic};
+use crate::io::ReadAccess;
 use crate::model::{AsOf, ExpectParam, Field, Ident, RuleSet, TestCase, TestValue};
 use crate::source::Sources;
 use crate::testing::customer;
 use std::collections::HashMap;
 
-pub fn check(rules: &RuleSet, sources: &Sources, out: &mut Vec<Diagnostic>) {
+pub fn check(rules: &RuleSet, sources: &Sources, access: &ReadAccess, out: &mut Vec<Diagnostic>) {
     for test in &rules.tests {
         date(rules, test, out);
         expectations(rules, test, out);
@@ -18,6 +19,7 @@ pub fn check(rules: &RuleSet, sources: &Sources, out: &mut Vec<Diagnostic>) {
                 &rules.population_fields(),
                 test,
                 sources,
+                access,
                 out,
             );
         }
@@ -201,6 +203,7 @@ fn built(
     population: &[Field],
     test: &TestCase,
     sources: &Sources,
+    access: &ReadAccess,
     out: &mut Vec<Diagnostic>,
 ) {
     let base = sources
@@ -283,7 +286,7 @@ fn built(
             );
         }
     } else if !value_errors {
-        if let Err(e) = customer::values(fields, population, test, &base) {
+        if let Err(e) = customer::values(fields, population, test, &base, access) {
             let mut d = Diagnostic::error("bad-test-row", e.message).at(e.span);
             if let Some(help) = e.help {
                 d = d.help(help);

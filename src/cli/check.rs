@@ -12,10 +12,16 @@ pub struct Args {
     /// How to print diagnostics.
     #[arg(long, value_enum, default_value_t = Format::Human)]
     format: Format,
+    #[command(flatten)]
+    reads: super::ReadArgs,
 }
 
 pub fn run(args: Args) -> Exit {
-    let checked = match idic::check::check_path(&args.rules) {
+    let access = match args.reads.access(&args.rules) {
+        Ok(access) => access,
+        Err(message) => return super::run::usage(message),
+    };
+    let checked = match idic::check::check_path_with(&args.rules, access) {
         Ok(checked) => checked,
         Err(io) => {
             let text = render(

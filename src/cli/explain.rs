@@ -7,7 +7,7 @@
 
 use super::run::{input_format, load, resolve_as_of, usage};
 use super::Exit;
-use idic::batch::{self, Options, RunError};
+use idic::batch::{self, Options};
 use idic::engine::{explain, Explanation};
 use idic::io::{find_row, FindError, InputFormat, Reject};
 use idic::model::RowSelect;
@@ -43,6 +43,8 @@ pub struct Args {
     /// How to print the explanation.
     #[arg(long, value_enum, value_name = "FORMAT", default_value = "human")]
     format: ExplainFormat,
+    #[command(flatten)]
+    reads: super::ReadArgs,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -62,7 +64,7 @@ struct Report<'a> {
 }
 
 pub fn run(args: Args) -> Exit {
-    let (program, _) = match load(&args.rules, "nothing was explained") {
+    let (program, _) = match load(&args.rules, &args.reads, "nothing was explained") {
         Ok(loaded) => loaded,
         Err(exit) => return exit,
     };
@@ -91,11 +93,13 @@ pub fn run(args: Args) -> Exit {
         );
         Exit::Findings
     };
-    let found = match find_row(program.fields(), &args.customers, format, &select) {
+    let export = match std::fs::File::open(&args.customers) {
+        Ok(export) => export,
+        Err(e) => return usage(format!("cannot read `{file}`: {e}")),
+    };
+    let found = match find_row(program.fields(), &export, format, &select) {
         Ok(found) => found,
-        Err(FindError::Open(e) | FindError::Read(e)) => {
-            return usage(format!("cannot read `{file}`: {e}"))
-        }
+        Err(FindError::Read(e)) => return usage(format!("cannot read `{file}`: {e}")),
         Err(FindError::Header(e)) => return usage(format!("`{file}`: {e}")),
         Err(FindError::Rules(e)) => {
             eprintln!("error: {e}");
@@ -121,10 +125,7 @@ pub fn run(args: Args) -> Exit {
             orders: args.orders.clone(),
             ..Options::default()
         };
-        let population = std::fs::File::open(&args.customers)
-            .map_err(|e| RunError::Io(format!("cannot read `{file}`: {e}")))
-            .and_then(|export| batch::population(&program, as_of, &export, format, &options));
-        let population = match population {
+        let population = match batch::population(&program, as_of, &export, format, &options) {
             Ok(p) => p,
             Err(e) => return usage(e),
         };

@@ -65,6 +65,23 @@ impl Cli {
     }
 }
 
+/// What a rule set's tests may read besides the rule set's own directory.
+#[derive(clap::Args)]
+pub struct ReadArgs {
+    /// Let the rule set's tests read export rows under DIR too (repeatable); otherwise they
+    /// read only inside the rule set's directory.
+    #[arg(long = "allow-read", value_name = "DIR")]
+    allow_read: Vec<std::path::PathBuf>,
+}
+
+impl ReadArgs {
+    /// What the tests of the rule set at `rules` may read; an error for a `--allow-read` that
+    /// is not a directory.
+    fn access(&self, rules: &std::path::Path) -> Result<idic::io::ReadAccess, String> {
+        idic::io::ReadAccess::rule_set(rules).allowing(&self.allow_read)
+    }
+}
+
 /// Whether to color human output on stderr.
 fn color_stderr() -> bool {
     std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none()

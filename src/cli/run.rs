@@ -66,6 +66,8 @@ pub struct Args {
     /// No progress bar (it only shows when standard error is a terminal).
     #[arg(long)]
     quiet: bool,
+    #[command(flatten)]
+    reads: super::ReadArgs,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -94,7 +96,7 @@ pub(super) fn usage(message: impl std::fmt::Display) -> Exit {
 }
 
 pub fn run(args: Args) -> Exit {
-    let (program, checked) = match load(&args.rules, "nothing was run") {
+    let (program, checked) = match load(&args.rules, &args.reads, "nothing was run") {
         Ok(loaded) => loaded,
         Err(exit) => return exit,
     };
@@ -267,8 +269,13 @@ pub fn run(args: Args) -> Exit {
 /// Loads, checks and plans the rule set at `rules`. Problems are printed on standard error like
 /// `idic check` prints them, followed by "`RULES` has errors; {nothing}" when there are errors:
 /// exit 2 for I/O, 1 for errors. The checked rule set comes along for its warnings.
-pub(super) fn load(rules: &Path, nothing: &str) -> Result<(Program, Checked), Exit> {
-    let checked = match idic::check::check_path(rules) {
+pub(super) fn load(
+    rules: &Path,
+    reads: &super::ReadArgs,
+    nothing: &str,
+) -> Result<(Program, Checked), Exit> {
+    let access = reads.access(rules).map_err(usage)?;
+    let checked = match idic::check::check_path_with(rules, access) {
         Ok(checked) => checked,
         Err(io) => {
             eprint!(

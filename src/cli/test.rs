@@ -25,10 +25,12 @@ pub struct Args {
     /// Also list the segments, tiers, triggers and conditions no test exercised.
     #[arg(long)]
     coverage: bool,
+    #[command(flatten)]
+    reads: super::ReadArgs,
 }
 
 pub fn run(args: Args) -> Exit {
-    let (program, checked) = match super::run::load(&args.rules, "no test was run") {
+    let (program, checked) = match super::run::load(&args.rules, &args.reads, "no test was run") {
         Ok(loaded) => loaded,
         Err(exit) => return exit,
     };

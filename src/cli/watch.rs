@@ -37,6 +37,8 @@ pub struct Args {
     /// The orders file, for a rule set that reads one (read again for each version).
     #[arg(long, value_name = "FILE")]
     orders: Option<PathBuf>,
+    #[command(flatten)]
+    reads: super::ReadArgs,
 }
 
 /// What the watch hears: a reload, or Ctrl-C.
@@ -53,7 +55,15 @@ fn usage(message: impl std::fmt::Display) -> Exit {
 
 pub fn run(args: Args) -> Exit {
     let debounce = Duration::from_millis(args.debounce);
-    let reloader = match Reloader::watch(&args.rules, Options { debounce }) {
+    let access = match args.reads.access(&args.rules) {
+        Ok(access) => access,
+        Err(message) => return usage(message),
+    };
+    let options = Options {
+        debounce,
+        access: Some(access),
+    };
+    let reloader = match Reloader::watch(&args.rules, options) {
         Ok(reloader) => reloader,
         Err(reload::Error::Rules(error)) => {
             report(&error);

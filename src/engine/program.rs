@@ -6,6 +6,7 @@
 use crate::check::Checked;
 use crate::diagnostics::Diagnostic;
 use crate::expr;
+use crate::io::ReadAccess;
 use crate::model::{placeholders, AsOf, Expr, FieldType, ParamValue, RuleSet, Trigger};
 use crate::source::Sources;
 use chrono::NaiveDate;
@@ -97,6 +98,8 @@ pub struct Program {
     rules: RuleSet,
     name: String,
     hash: String,
+    /// What the rule set's tests may read.
+    access: ReadAccess,
     /// Slot names: fields (schema order), population variables (see
     /// [`RuleSet::population_variables`]), metrics, segments, then `tier` and `stage`.
     slots: Vec<String>,
@@ -158,7 +161,12 @@ impl Program {
     /// assert_eq!(program.name(), "retail");
     /// ```
     pub fn load(path: &std::path::Path) -> Result<Program, LoadError> {
-        let checked = crate::check::check_path(path).map_err(|d| LoadError {
+        Program::load_with(path, ReadAccess::rule_set(path))
+    }
+
+    /// [`Program::load`], its tests reading what `access` allows.
+    pub fn load_with(path: &std::path::Path, access: ReadAccess) -> Result<Program, LoadError> {
+        let checked = crate::check::check_path_with(path, access).map_err(|d| LoadError {
             diagnostics: vec![d],
             sources: Sources::default(),
         })?;
@@ -279,6 +287,7 @@ impl Program {
             test_places,
             name: settings.map_or_else(String::new, |s| s.name.value.clone()),
             hash: content_hash(&checked.sources),
+            access: checked.access.clone(),
             max_triggers: settings
                 .and_then(|s| s.max_triggers.as_ref())
                 .map(|m| m.value as usize),
@@ -310,6 +319,11 @@ impl Program {
     /// same files give the same hash wherever they are.
     pub fn content_hash(&self) -> &str {
         &self.hash
+    }
+
+    /// What the rule set's tests may read.
+    pub fn access(&self) -> &ReadAccess {
+        &self.access
     }
 
     /// The `as_of` the rule set declares, if any.

@@ -8,7 +8,6 @@ use crate::model::{Field, RowSelect};
 use rhai::Dynamic;
 use std::collections::HashMap;
 use std::fs::File;
-use std::path::Path;
 
 /// A row found and typed.
 #[derive(Debug, Clone)]
@@ -24,8 +23,6 @@ pub struct FoundRow {
 /// Why a row could not be found or read.
 #[derive(Debug)]
 pub enum FindError {
-    /// The file cannot be opened.
-    Open(std::io::Error),
     /// The file cannot be read to the end of the row.
     Read(std::io::Error),
     /// The schema cannot read exports (a field's default does not fit its type).
@@ -39,18 +36,16 @@ pub enum FindError {
     Rejected { row: u64, reject: Reject },
 }
 
-/// Finds the row `select` names in the export at `path` and reads it into the values of
-/// `fields` (one of them the key), as `idic run` would.
+/// Finds the row `select` names in the export `file` and reads it into the values of `fields`
+/// (one of them the key), as `idic run` would.
 pub fn find_row(
     fields: &[Field],
-    path: &Path,
+    file: &File,
     format: InputFormat,
     select: &RowSelect,
 ) -> Result<FoundRow, FindError> {
     let records = RecordReader::for_fields(fields).map_err(FindError::Rules)?;
-    let file = File::open(path).map_err(FindError::Open)?;
-    let (mut reader, header) =
-        BatchReader::open(&file, format, 1 << 16).map_err(FindError::Read)?;
+    let (mut reader, header) = BatchReader::open(file, format, 1 << 16).map_err(FindError::Read)?;
     let map = match &header {
         Some(h) => Some(records.map_header(h).map_err(FindError::Header)?),
         None => None,

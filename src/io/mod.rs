@@ -1,7 +1,9 @@
-//! The edges of a run: exports read in batches ([`input`]) or one row at a time ([`find`]),
+//! The edges of a run: what a rule set may read ([`access`]), exports read in batches
+//! ([`input`]) or one row at a time ([`find`]),
 //! rows typed per the schema ([`records`], cell by cell with [`cells`]), decisions and rejects
 //! encoded ([`encode`]) and written to files that appear only when complete ([`output`]).
 
+pub mod access;
 pub mod cells;
 pub mod encode;
 pub mod find;
@@ -9,6 +11,7 @@ pub mod input;
 pub mod output;
 pub mod records;
 
+pub use access::{AccessError, ReadAccess, MAX_TEST_FILE};
 pub use encode::{Encoder, OutputFormat};
 pub use find::{find_row, FindError, FoundRow};
 pub use input::{BatchReader, InputFormat, RawRows};

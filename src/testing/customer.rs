@@ -2,7 +2,7 @@
 //! it), the field values the test writes on top, and defaults or missing values for the rest.
 
 use crate::io::input::InputFormat;
-use crate::io::{find_row, FindError};
+use crate::io::{find_row, AccessError, FindError, ReadAccess};
 use crate::model::{Field, FieldType, RowSelect, TestCase, TestRow, TestValue};
 use crate::source::Span;
 use chrono::{NaiveDate, NaiveDateTime};
@@ -19,15 +19,17 @@ pub struct CustomerError {
 
 /// The values of `fields` for `test`'s customer, in schema order, then those of the population
 /// variables (`population`, see [`crate::model::RuleSet::population_fields`]: missing unless
-/// the test gives them); `base` is the directory its `from` path is relative to.
+/// the test gives them); `base` is the directory its `from` path is relative to, and `access`
+/// what it may read.
 pub fn values(
     fields: &[Field],
     population: &[Field],
     test: &TestCase,
     base: &Path,
+    access: &ReadAccess,
 ) -> Result<Vec<Dynamic>, CustomerError> {
     let mut values = match &test.from {
-        Some(row) => read_row(fields, row, base)?,
+        Some(row) => read_row(fields, row, base, access)?,
         None => fields.iter().map(default_of).collect(),
     };
     values.extend(population.iter().map(|_| Dynamic::UNIT));
@@ -125,7 +127,12 @@ fn describe(v: &TestValue) -> String {
 }
 
 /// The values of the export row a test starts from, read as `idic run` reads them.
-fn read_row(fields: &[Field], row: &TestRow, base: &Path) -> Result<Vec<Dynamic>, CustomerError> {
+fn read_row(
+    fields: &[Field],
+    row: &TestRow,
+    base: &Path,
+    access: &ReadAccess,
+) -> Result<Vec<Dynamic>, CustomerError> {
     let path = base.join(&row.file.value);
     let at_file = |message: String, help: Option<String>| CustomerError {
         message,
@@ -137,24 +144,28 @@ fn read_row(fields: &[Field], row: &TestRow, base: &Path) -> Result<Vec<Dynamic>
         help: None,
         span: row.select.span,
     };
-    let format = InputFormat::of(&path).ok_or_else(|| {
-        at_file(
-            format!("`{}` is neither `.csv` nor `.jsonl`", row.file.value),
-            None,
-        )
-    })?;
-    let read_error =
-        |e: std::io::Error| at_file(format!("cannot read `{}`: {e}", path.display()), None);
-    match find_row(fields, &path, format, &row.select.value) {
-        Ok(found) => Ok(found.values),
-        Err(FindError::Open(e)) => Err(at_file(
-            match e.kind() {
-                std::io::ErrorKind::NotFound => format!("there is no file `{}`", path.display()),
-                _ => format!("cannot read `{}`: {e}", path.display()),
-            },
+    let (file, real) = access.open(&path).map_err(|e| match e {
+        AccessError::Missing(_) => at_file(
+            format!("there is no file `{}`", path.display()),
             Some("the path is relative to the directory of this rule file".to_string()),
+        ),
+        e => at_file(format!("`{}` cannot be read: {e}", row.file.value), None),
+    })?;
+    // The file read, after links, must say its format too.
+    let format = InputFormat::of(&path)
+        .filter(|f| InputFormat::of(&real) == Some(*f))
+        .ok_or_else(|| {
+            at_file(
+                format!("`{}` is neither `.csv` nor `.jsonl`", row.file.value),
+                None,
+            )
+        })?;
+    match find_row(fields, &file, format, &row.select.value) {
+        Ok(found) => Ok(found.values),
+        Err(FindError::Read(e)) => Err(at_file(
+            format!("cannot read `{}`: {e}", path.display()),
+            None,
         )),
-        Err(FindError::Read(e)) => Err(read_error(e)),
         Err(FindError::Rules(e)) => Err(at_file(e, None)),
         Err(FindError::Header(e)) => Err(at_file(format!("`{}`: {e}", row.file.value), None)),
         Err(FindError::Rejected { reject, .. }) => {

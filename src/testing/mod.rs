@@ -128,8 +128,8 @@ fn run_one<'p>(
         }
     };
     let population = program.rules().population_fields();
-    let mut values =
-        customer::values(program.fields(), &population, test, base).map_err(|e| Failure {
+    let mut values = customer::values(program.fields(), &population, test, base, program.access())
+        .map_err(|e| Failure {
             expected: "a customer".into(),
             actual: format!("it cannot be built: {}", e.message),
             why: Vec::new(),
