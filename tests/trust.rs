@@ -365,3 +365,118 @@ fn tests_cannot_read_or_print_files_outside_the_rule_set() {
         text(&out.stdout)
     );
 }
+
+// 1. No output may destroy an input, a rule file or another output.
+
+#[test]
+fn an_output_naming_an_input_a_rule_file_or_another_output_is_refused_before_anything() {
+    let dir = scratch("trust-clash");
+    let rules = rules(&dir, "");
+    let customers = export(&dir, &[(1, "10.00")]);
+    let original = std::fs::read(&customers).unwrap();
+    std::os::unix::fs::symlink(&customers, dir.join("link.csv")).unwrap();
+    let d = dir.join("d.csv");
+    let (c, r, l) = (
+        customers.to_str().unwrap(),
+        rules.to_str().unwrap(),
+        dir.join("link.csv"),
+    );
+    let l = l.to_str().unwrap();
+    let d = d.to_str().unwrap();
+    for (args, said) in [
+        (
+            vec!["--out", c],
+            format!("`--out {c}` is the same file as `--customers {c}`"),
+        ),
+        (
+            vec!["--out", d, "--rejects", c],
+            format!("`--rejects {c}` is the same file as `--customers {c}`"),
+        ),
+        (
+            vec!["--out", d, "--summary", l],
+            format!("`--summary {l}` is the same file as `--customers {c}`"),
+        ),
+        (
+            vec!["--out", r],
+            format!("`--out {r}` is the same file as the rule file `{r}`"),
+        ),
+        (
+            vec!["--out", d, "--rejects", d],
+            format!("`--rejects {d}` and `--out {d}` are the same file"),
+        ),
+        (
+            vec!["--out", d, "--orders", d],
+            format!("`--out {d}` is the same file as `--orders {d}`"),
+        ),
+    ] {
+        std::fs::write(d, "last good\n").unwrap();
+        let out = run(&rules, &customers, &args);
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(
+            stderr.starts_with(&format!("error: {said}")),
+            "{args:?}: {stderr}"
+        );
+        assert_eq!(std::fs::read(&customers).unwrap(), original, "{args:?}");
+        assert_eq!(
+            std::fs::read_to_string(d).unwrap(),
+            "last good\n",
+            "{args:?}"
+        );
+        assert!(std::fs::read_to_string(&rules)
+            .unwrap()
+            .starts_with("ruleset"));
+    }
+    // An output that would be loaded as a rule file of a rule-set directory.
+    let set = dir.join("set");
+    std::fs::create_dir_all(&set).unwrap();
+    let rules = self::rules(&set, "");
+    let out = idic()
+        .arg("run")
+        .arg(&set)
+        .arg("--customers")
+        .arg(&customers)
+        .arg("--out")
+        .arg(set.join("decisions.toml"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("with a rule file's name"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(!set.join("decisions.toml").exists());
+    assert!(rules.exists());
+}
+
+#[test]
+fn analyze_and_convert_refuse_to_overwrite_their_input() {
+    let dir = scratch("trust-clash-others");
+    let orders = dir.join("orders.csv");
+    std::fs::write(&orders, "customer_id,date,amount\nA,2020-01-01,10\n").unwrap();
+    let out = idic()
+        .args(["analyze", "--as-of", "2020-01-31", "--orders"])
+        .arg(&orders)
+        .arg("--out")
+        .arg(&orders)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("is the same file as `--orders"));
+    assert!(std::fs::read_to_string(&orders)
+        .unwrap()
+        .starts_with("customer_id"));
+
+    let rules = rules(&dir, "");
+    let before = std::fs::read_to_string(&rules).unwrap();
+    let out = idic()
+        .arg("convert")
+        .arg(&rules)
+        .args(["--to", "toml", "--out"])
+        .arg(&rules)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert_eq!(std::fs::read_to_string(&rules).unwrap(), before);
+}

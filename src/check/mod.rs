@@ -21,7 +21,7 @@ use crate::io::ReadAccess;
 use crate::model::RuleSet;
 use crate::source::Sources;
 use crate::syntax::{self, Loaded};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 pub use names::{Kind, Names};
 
@@ -38,6 +38,23 @@ pub struct Checked {
 impl Checked {
     pub fn has_errors(&self) -> bool {
         self.diagnostics.iter().any(Diagnostic::is_error)
+    }
+
+    /// The rule files read.
+    pub fn rule_files(&self) -> Vec<PathBuf> {
+        self.sources.iter().map(|(_, f)| f.path.clone()).collect()
+    }
+
+    /// The exports the rule set's tests start from.
+    pub fn test_files(&self) -> Vec<PathBuf> {
+        let tests = self.rules.tests.iter();
+        tests
+            .filter_map(|test| {
+                let base = self.sources.path(test.span.file).parent();
+                let row = test.from.as_ref()?;
+                Some(base.unwrap_or(Path::new("")).join(&row.file.value))
+            })
+            .collect()
     }
 }
 

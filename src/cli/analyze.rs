@@ -6,13 +6,12 @@
 //! usage or I/O, or an orders file not one of whose rows can be read.
 
 use super::run::{resolve_as_of, usage};
-use super::Exit;
+use super::{named, Exit};
 use idic::analytics::btyd::ClvOptions;
 use idic::analytics::orders::{read_orders, Column, OrderColumns, OrderFormat};
 use idic::analytics::portfolio::{analyze, Customer, Options, Portfolio};
 use idic::analytics::Period;
-use idic::io::{Output, OutputFormat};
-use std::io::Write;
+use idic::io::{Files, OutputFormat};
 use std::path::{Path, PathBuf};
 
 #[derive(clap::Args)]
@@ -127,6 +126,16 @@ pub fn run(args: Args) -> Exit {
             args.discount
         ));
     }
+    let mut files = Files::default();
+    files
+        .reads(named("--orders", &args.orders), &args.orders)
+        .writes(named("--report", &args.report), &args.report);
+    if let Some(out) = &args.out {
+        files.writes(named("--out", out), out);
+    }
+    if let Err(clash) = files.check() {
+        return usage(clash);
+    }
     let columns = OrderColumns {
         customer: column(&args.customer),
         date: column(&args.date),
@@ -175,7 +184,7 @@ pub fn run(args: Args) -> Exit {
         eprintln!("warning: {e}");
     }
     if let Some(out) = &args.out {
-        if let Err(e) = write_to(out, &customers_text(out, &portfolio)) {
+        if let Err(e) = super::write_text(out, &customers_text(out, &portfolio)) {
             return usage(format!("cannot write `{}`: {e}", out.display()));
         }
     }
@@ -185,7 +194,7 @@ pub fn run(args: Args) -> Exit {
             serde_json::to_string_pretty(&portfolio.report).expect("a report serializes") + "\n"
         }
     };
-    if let Err(e) = write_to(&args.report, &report) {
+    if let Err(e) = super::write_text(&args.report, &report) {
         return usage(format!("cannot write `{}`: {e}", args.report.display()));
     }
     Exit::Ok
@@ -272,12 +281,4 @@ fn num(x: f64, decimals: i32) -> String {
     } else {
         text
     }
-}
-
-/// Writes `text` to `path` (a file that appears only when complete), or to standard output
-/// for `-`.
-fn write_to(path: &Path, text: &str) -> std::io::Result<()> {
-    let mut out = Output::to(path, Output::stdout)?;
-    out.write_all(text.as_bytes())?;
-    out.commit()
 }

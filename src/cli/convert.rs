@@ -18,6 +18,14 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Exit {
+    if let Some(out) = &args.out {
+        let mut files = idic::io::Files::default();
+        files.reads(format!("`{}`", args.file.display()), &args.file);
+        if let Err(clash) = files.writes(super::named("--out", out), out).check() {
+            eprintln!("error: {clash}");
+            return Exit::Usage;
+        }
+    }
     let bytes = match std::fs::read(&args.file) {
         Ok(bytes) => bytes,
         Err(e) => {
@@ -77,7 +85,7 @@ pub fn run(args: Args) -> Exit {
     }
     match &args.out {
         Some(path) => {
-            if let Err(e) = std::fs::write(path, text) {
+            if let Err(e) = super::write_text(path, &text) {
                 eprintln!("error: cannot write `{}`: {e}", path.display());
                 return Exit::Usage;
             }

@@ -65,7 +65,7 @@ pub fn run(args: Args) -> Exit {
                 if args.check {
                     println!("{}", file.display());
                     exit = Exit::Findings;
-                } else if let Err(e) = std::fs::write(&file, &formatted) {
+                } else if let Err(e) = super::write_text(&file, &formatted) {
                     eprintln!("error: cannot write `{}`: {e}", file.display());
                     return Exit::Usage;
                 } else {

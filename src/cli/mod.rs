@@ -82,6 +82,20 @@ impl ReadArgs {
     }
 }
 
+/// Writes `text` to `path` (a file that appears only when complete, never half-written), or to
+/// standard output for `-`.
+fn write_text(path: &std::path::Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut out = idic::io::Output::to(path, idic::io::Output::stdout)?;
+    out.write_all(text.as_bytes())?;
+    out.commit()
+}
+
+/// How the user named a file on the command line: `` `--out x.csv` ``.
+fn named(flag: &str, path: &std::path::Path) -> String {
+    format!("`{flag} {}`", path.display())
+}
+
 /// Whether to color human output on stderr.
 fn color_stderr() -> bool {
     std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none()

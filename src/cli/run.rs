@@ -5,12 +5,12 @@
 //! every output must be creatable. Exit codes: 0 the run finished (rejected rows included),
 //! 1 the rule set has errors or `--strict`/`--max-errors` stopped the run, 2 usage or I/O.
 
-use super::Exit;
+use super::{named, Exit};
 use idic::batch::{self, summary::RunInfo, Options, RunError, Sinks, Summary};
 use idic::check::Checked;
 use idic::diagnostics::{render, Format};
 use idic::engine::Program;
-use idic::io::{InputFormat, Output, OutputFormat};
+use idic::io::{Files, InputFormat, Output, OutputFormat};
 use idic::model::AsOf;
 use std::fs::File;
 use std::io::{IsTerminal, Write};
@@ -127,6 +127,24 @@ pub fn run(args: Args) -> Exit {
         .as_deref()
         .and_then(OutputFormat::of)
         .unwrap_or(OutputFormat::Csv);
+
+    // No output may replace an input, a rule file or another output.
+    let mut files = Files::default();
+    files
+        .rule_set(&args.rules, &checked.rule_files(), &checked.test_files())
+        .reads(named("--customers", &args.customers), &args.customers)
+        .writes(named("--out", &args.out), &args.out);
+    if let Some(orders) = &args.orders {
+        files.reads(named("--orders", orders), orders);
+    }
+    for (flag, path) in [("--rejects", &args.rejects), ("--summary", &args.summary)] {
+        if let Some(path) = path {
+            files.writes(named(flag, path), path);
+        }
+    }
+    if let Err(clash) = files.check() {
+        return usage(clash);
+    }
 
     // Outputs first: an unwritable target fails before any work.
     let create = |path: &Path, stream: fn() -> Output| {

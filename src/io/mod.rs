@@ -1,12 +1,14 @@
 //! The edges of a run: what a rule set may read ([`access`]), exports read in batches
 //! ([`input`]) or one row at a time ([`find`]),
 //! rows typed per the schema ([`records`], cell by cell with [`cells`]), decisions and rejects
-//! encoded ([`encode`]) and written to files that appear only when complete ([`output`]).
+//! encoded ([`encode`]) and written to files that appear only when complete ([`output`]) and
+//! never replace an input ([`guard`]).
 
 pub mod access;
 pub mod cells;
 pub mod encode;
 pub mod find;
+pub mod guard;
 pub mod input;
 pub mod output;
 pub mod records;
@@ -14,6 +16,7 @@ pub mod records;
 pub use access::{AccessError, ReadAccess, MAX_TEST_FILE};
 pub use encode::{Encoder, OutputFormat};
 pub use find::{find_row, FindError, FoundRow};
+pub use guard::Files;
 pub use input::{BatchReader, InputFormat, RawRows};
 pub use output::Output;
 pub use records::{ColumnMap, HeaderError, RecordReader, Reject, RejectCode};
