@@ -480,3 +480,82 @@ fn analyze_and_convert_refuse_to_overwrite_their_input() {
     assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
     assert_eq!(std::fs::read_to_string(&rules).unwrap(), before);
 }
+
+// 4. A killed run's temporaries do not pile up; outputs go in place together.
+
+/// The temporaries beside `target`.
+fn temporaries(target: &Path) -> Vec<(String, u64)> {
+    let name = target.file_name().unwrap().to_string_lossy().into_owned();
+    let mut found: Vec<(String, u64)> = std::fs::read_dir(target.parent().unwrap())
+        .unwrap()
+        .map(|e| e.unwrap())
+        .filter(|e| {
+            let n = e.file_name().to_string_lossy().into_owned();
+            n.starts_with(&format!(".{name}.")) && n.ends_with(".idic-tmp")
+        })
+        .map(|e| {
+            let len = e.metadata().unwrap().len();
+            (e.file_name().to_string_lossy().into_owned(), len)
+        })
+        .collect();
+    found.sort();
+    found
+}
+
+#[test]
+fn the_next_run_removes_the_temporaries_of_killed_runs_and_only_those() {
+    use idic::generate::{write_export, ExportSpec};
+    let dir = scratch("trust-killed");
+    let big = dir.join("big.csv");
+    let spec = ExportSpec {
+        customers: 400_000,
+        ..ExportSpec::default()
+    };
+    write_export(&spec, std::fs::File::create(&big).unwrap()).unwrap();
+    let target = dir.join("d.jsonl");
+    std::fs::write(&target, "last good\n").unwrap();
+    let mine = dir.join(".d.jsonl.notes.txt");
+    std::fs::write(&mine, "not idic's\n").unwrap();
+    let retail = common::repo().join("rules/retail");
+    for kill in 1..=3 {
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_idic"))
+            .arg("run")
+            .arg(&retail)
+            .arg("--customers")
+            .arg(&big)
+            .arg("--out")
+            .arg(&target)
+            .args(["--threads", "1", "--quiet"])
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        // Killed while it writes its decisions.
+        let started = Instant::now();
+        while !temporaries(&target).iter().any(|(_, len)| *len > 0) {
+            assert!(
+                started.elapsed() < Duration::from_secs(60),
+                "no decisions written"
+            );
+            assert!(
+                child.try_wait().unwrap().is_none(),
+                "finished before the kill"
+            );
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        child.kill().unwrap();
+        child.wait().unwrap();
+        // Each run removed the temporary of the run killed before it: one is left, not `kill`.
+        assert_eq!(temporaries(&target).len(), 1, "after kill {kill}");
+        assert_eq!(std::fs::read_to_string(&target).unwrap(), "last good\n");
+    }
+    let small = export(&dir, &[(1, "10.00")]);
+    let out = run(
+        &rules(&dir, ""),
+        &small,
+        &["--out", target.to_str().unwrap()],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(temporaries(&target), vec![]);
+    assert_eq!(std::fs::read_to_string(&target).unwrap().lines().count(), 1);
+    assert_eq!(std::fs::read_to_string(&mine).unwrap(), "not idic's\n");
+}

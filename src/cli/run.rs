@@ -10,7 +10,7 @@ use idic::batch::{self, summary::RunInfo, Options, RunError, Sinks, Summary};
 use idic::check::Checked;
 use idic::diagnostics::{render, Format};
 use idic::engine::Program;
-use idic::io::{Files, InputFormat, Output, OutputFormat};
+use idic::io::{commit_all, Files, InputFormat, Output, OutputFormat};
 use idic::model::AsOf;
 use std::fs::File;
 use std::io::{IsTerminal, Write};
@@ -232,22 +232,23 @@ pub fn run(args: Args) -> Exit {
         },
     )
     .with_population(outcome.population.clone());
-    for output in [Some(out), rejects].into_iter().flatten() {
-        if let Err(e) = output.commit() {
-            return usage(format!("cannot write the output: {e}"));
-        }
+    // Every output is written before any is put in place.
+    let mut outputs = vec![(named("--out", &args.out), out)];
+    if let (Some(path), Some(rejects)) = (&args.rejects, rejects) {
+        outputs.push((named("--rejects", path), rejects));
     }
-    if let Some(mut output) = summary_out {
+    if let (Some(path), Some(mut output)) = (&args.summary, summary_out) {
         let text = match args.summary_format {
             SummaryFormat::Text => summary.to_text(),
             SummaryFormat::Json => summary.to_json(),
         };
-        if let Err(e) = output
-            .write_all(text.as_bytes())
-            .and_then(|()| output.commit())
-        {
-            return usage(format!("cannot write the summary: {e}"));
+        if let Err(e) = output.write_all(text.as_bytes()) {
+            return usage(format!("cannot write the summary: {e}; {NOTHING_WRITTEN}"));
         }
+        outputs.push((named("--summary", path), output));
+    }
+    if let Err(message) = commit_all(outputs) {
+        return usage(message);
     }
 
     let rows = summary.rows;

@@ -18,5 +18,5 @@ pub use encode::{Encoder, OutputFormat};
 pub use find::{find_row, FindError, FoundRow};
 pub use guard::Files;
 pub use input::{BatchReader, InputFormat, RawRows};
-pub use output::Output;
+pub use output::{commit_all, Output};
 pub use records::{ColumnMap, HeaderError, RecordReader, Reject, RejectCode};
