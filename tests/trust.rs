@@ -559,3 +559,90 @@ fn the_next_run_removes_the_temporaries_of_killed_runs_and_only_those() {
     assert_eq!(std::fs::read_to_string(&target).unwrap().lines().count(), 1);
     assert_eq!(std::fs::read_to_string(&mine).unwrap(), "not idic's\n");
 }
+
+// 6. Unbounded inputs: a row's length and what is copied from a stream are bounded.
+
+#[test]
+fn endless_inputs_stop_with_an_error_in_bounded_time_and_memory() {
+    let dir = scratch("trust-endless");
+    let rules = rules(&dir, "");
+    for format in ["csv", "jsonl"] {
+        let started = Instant::now();
+        let out = idic()
+            .arg("run")
+            .arg(&rules)
+            .args(["--customers", "/dev/zero", "--input-format", format])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2));
+        assert!(
+            text(&out.stderr).contains(
+                "cannot read `/dev/zero`: the row at line 1 runs over 1 MiB, the most one row may hold"
+            ),
+            "{}",
+            text(&out.stderr)
+        );
+        assert!(started.elapsed() < Duration::from_secs(10));
+    }
+    // Endless standard input is not copied without end.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_idic"))
+        .arg("run")
+        .arg(&rules)
+        .args(["--customers", "-"])
+        .stdin(std::fs::File::open("/dev/zero").unwrap())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("cannot read standard input: the row at line 1 runs over 1 MiB"),
+        "{}",
+        text(&out.stderr)
+    );
+    // Nor an endless orders file.
+    let customers = export(&dir, &[(1, "1.00")]);
+    let orders_rules = dir.join("orders.idic");
+    std::fs::write(
+        &orders_rules,
+        std::fs::read_to_string(&rules).unwrap()
+            + "orders {\n  customer from \"customer\"\n  date from \"date\"\n  amount from \"amount\"\n}\nmetric n = rfm_frequency\n",
+    )
+    .unwrap();
+    let zero = dir.join("zero.csv");
+    let _ = std::fs::remove_file(&zero);
+    std::os::unix::fs::symlink("/dev/zero", &zero).unwrap();
+    let out = run(
+        &orders_rules,
+        &customers,
+        &["--orders", zero.to_str().unwrap()],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("runs over 1 MiB"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn a_named_pipe_is_read_like_a_file() {
+    let dir = scratch("trust-fifo");
+    let rules = rules(&dir, "");
+    let fifo = dir.join("customers.csv");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let writer = {
+        let fifo = fifo.clone();
+        std::thread::spawn(move || {
+            std::fs::write(fifo, "Id,Orders,Spent,Email\nC1,1,1.00,yes\nC2,2,2.00,no\n").unwrap();
+        })
+    };
+    let out = run(&rules, &fifo, &["--out", "-"]);
+    writer.join().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert_eq!(stdout.lines().count(), 2, "{stdout}");
+    assert!(stdout.starts_with(r#"{"id":"C1""#), "{stdout}");
+}

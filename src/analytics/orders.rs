@@ -31,7 +31,6 @@ use crate::source::Span;
 use chrono::{Datelike, NaiveDate};
 use std::collections::HashMap;
 use std::fmt;
-use std::fs::File;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 
@@ -360,7 +359,7 @@ pub fn read_orders(
     columns: &OrderColumns,
     as_of: NaiveDate,
 ) -> Result<Orders, OrdersError> {
-    let file = File::open(path)?;
+    let file = crate::io::open_export(path)?;
     let mut agg = Aggregator::new(columns, as_of)?;
     match format {
         OrderFormat::Text => {
@@ -370,10 +369,14 @@ pub fn read_orders(
             let mut line = 0u64;
             loop {
                 buf.clear();
-                if reader.read_until(b'\n', &mut buf)? == 0 {
+                let limit = crate::io::MAX_ROW_BYTES as u64 + 1;
+                if std::io::Read::take(&mut reader, limit).read_until(b'\n', &mut buf)? == 0 {
                     break;
                 }
                 line += 1;
+                if buf.len() as u64 == limit && buf.last() != Some(&b'\n') {
+                    return Err(crate::io::input::row_too_long(line).into());
+                }
                 let Ok(text) = std::str::from_utf8(&buf) else {
                     agg.reject(line, None, "the line is not valid UTF-8".into());
                     continue;

@@ -93,7 +93,7 @@ pub fn run(args: Args) -> Exit {
         );
         Exit::Findings
     };
-    let export = match std::fs::File::open(&args.customers) {
+    let export = match idic::io::open_export(&args.customers) {
         Ok(export) => export,
         Err(e) => return usage(format!("cannot read `{file}`: {e}")),
     };

@@ -10,9 +10,8 @@ use idic::batch::{self, summary::RunInfo, Options, RunError, Sinks, Summary};
 use idic::check::Checked;
 use idic::diagnostics::{render, Format};
 use idic::engine::Program;
-use idic::io::{commit_all, Files, InputFormat, Output, OutputFormat};
+use idic::io::{commit_all, open_export, Files, InputFormat, Output, OutputFormat};
 use idic::model::AsOf;
-use std::fs::File;
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -166,13 +165,9 @@ pub fn run(args: Args) -> Exit {
         None => None,
     };
 
-    let input = if stdin {
-        spool_stdin()
-    } else {
-        File::open(&args.customers)
-    };
-    let input = match input {
+    let input = match open_export(&args.customers) {
         Ok(file) => file,
+        Err(e) if stdin => return usage(format!("cannot read standard input: {e}")),
         Err(e) => return usage(format!("cannot read `{}`: {e}", args.customers.display())),
     };
 
@@ -360,11 +355,4 @@ pub(super) fn resolve_as_of(
             ),
         },
     }
-}
-
-/// Standard input copied to an anonymous temporary file: a run reads its export twice.
-fn spool_stdin() -> std::io::Result<File> {
-    let mut file = tempfile::tempfile()?;
-    std::io::copy(&mut std::io::stdin().lock(), &mut file)?;
-    Ok(file)
 }

@@ -219,14 +219,8 @@ impl Sample {
         as_of: Option<String>,
         orders: Option<PathBuf>,
     ) -> Result<Sample, String> {
-        let file =
-            File::open(&path).map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
-        if file.metadata().is_ok_and(|m| m.is_dir()) {
-            return Err(format!(
-                "`{}` is a directory, not an export",
-                path.display()
-            ));
-        }
+        let file = idic::io::open_export(&path)
+            .map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
         let format = InputFormat::of(&path).unwrap_or(InputFormat::Csv);
         Ok(Sample {
             orders,

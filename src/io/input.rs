@@ -8,8 +8,96 @@
 use memchr::{memchr, memchr2_iter, memchr3};
 use std::borrow::Cow;
 use std::fs::File;
-use std::io::{self, Read, Seek};
+use std::io::{self, Read, Seek, Write};
 use std::path::Path;
+
+/// The longest row (CSV, quoted line breaks included) or line (JSONL, text) an input may hold:
+/// 1 MiB. A longer one stops the read with an error: it is a quote left open, or not an export
+/// (`/dev/zero`), and reading on would hold it all in memory.
+pub const MAX_ROW_BYTES: usize = 1 << 20;
+
+/// The most standard input, a named pipe or a device is copied to a temporary file before a
+/// run reads it (twice): 16 GiB.
+pub const MAX_SPOOL_BYTES: u64 = 16 << 30;
+
+/// The error for a row longer than [`MAX_ROW_BYTES`] starting at `line`.
+pub fn row_too_long(line: u64) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::InvalidData,
+        format!(
+            "the row at line {line} runs over {} MiB, the most one row may hold: is a quote left \
+             open, or is this not an export?",
+            MAX_ROW_BYTES >> 20
+        ),
+    )
+}
+
+/// The export at `path` as a file that can be read more than once: a regular file as it is;
+/// standard input (`-`), a named pipe or a device copied first to an anonymous temporary file
+/// (see [`spool`]).
+pub fn open_export(path: &Path) -> io::Result<File> {
+    if path == Path::new("-") {
+        return spool(&mut io::stdin().lock());
+    }
+    let mut file = File::open(path)?;
+    let meta = file.metadata()?;
+    if meta.is_file() {
+        Ok(file)
+    } else if meta.is_dir() {
+        Err(io::Error::new(
+            io::ErrorKind::IsADirectory,
+            "it is a directory, not an export",
+        ))
+    } else {
+        spool(&mut file)
+    }
+}
+
+/// `input` copied to an anonymous temporary file (deleted when closed), at most
+/// [`MAX_SPOOL_BYTES`], and refused as soon as a line runs over [`MAX_ROW_BYTES`] (an endless
+/// stream of bytes without a line end is not an export).
+pub fn spool(input: &mut dyn Read) -> io::Result<File> {
+    spool_within(input, MAX_SPOOL_BYTES)
+}
+
+fn spool_within(input: &mut dyn Read, most: u64) -> io::Result<File> {
+    let mut file = tempfile::tempfile()?;
+    let mut buffer = vec![0; 1 << 16];
+    let (mut total, mut since_break, mut line) = (0u64, 0usize, 1u64);
+    loop {
+        let n = match input.read(&mut buffer) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        let chunk = &buffer[..n];
+        match memchr::memrchr(b'\n', chunk) {
+            Some(last) => {
+                line += memchr::memchr_iter(b'\n', chunk).count() as u64;
+                since_break = n - last - 1;
+            }
+            None => since_break += n,
+        }
+        if since_break > MAX_ROW_BYTES {
+            return Err(row_too_long(line));
+        }
+        total += n as u64;
+        if total > most {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!(
+                    "the input runs over {} bytes, the most idic copies from a stream: save it \
+                     to a file and name the file",
+                    crate::batch::summary::group(most)
+                ),
+            ));
+        }
+        file.write_all(chunk)?;
+    }
+    file.rewind()?;
+    Ok(file)
+}
 
 /// The formats an export can come in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -393,6 +481,7 @@ impl BatchReader {
             };
             let (end, breaks) = match cut {
                 Some(cut) => cut,
+                None if text.len() > MAX_ROW_BYTES => return Err(row_too_long(self.line)),
                 // The last row has no line end.
                 None if self.eof => (text.len(), line_breaks(&text).count() as u64),
                 // A row longer than the batch: read more.
@@ -488,6 +577,51 @@ fn csv_rows(text: &[u8], first: bool) -> Option<(usize, u64)> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_spool_copies_whole_lines_and_stops_at_its_limits() {
+        let text = "Id\nC1\nC2\n".repeat(1000);
+        let mut file = super::spool(&mut text.as_bytes()).unwrap();
+        let mut back = String::new();
+        std::io::Read::read_to_string(&mut file, &mut back).unwrap();
+        assert_eq!(back, text);
+        let err = super::spool_within(&mut text.as_bytes(), 100).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "the input runs over 100 bytes, the most idic copies from a stream: save it to a \
+             file and name the file"
+        );
+        let mut endless = std::io::Read::take(std::io::repeat(b'x'), 3 << 20);
+        let err = super::spool(&mut endless).unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("the row at line 1 runs over 1 MiB"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_row_longer_than_the_limit_stops_the_reading() {
+        let mut file = tempfile::tempfile().unwrap();
+        let long = "x".repeat(super::MAX_ROW_BYTES + 10);
+        std::io::Write::write_all(&mut file, format!("Id\nC1\n\"{long}\n").as_bytes()).unwrap();
+        let (mut reader, _) =
+            super::BatchReader::open(&file, super::InputFormat::Csv, 1 << 16).unwrap();
+        let mut rows = 0;
+        let err = loop {
+            match reader.next_batch(None) {
+                Ok(Some(_)) => rows += 1,
+                Ok(None) => panic!("read to the end"),
+                Err(e) => break e,
+            }
+        };
+        assert_eq!(rows, 1);
+        assert!(
+            err.to_string()
+                .starts_with("the row at line 3 runs over 1 MiB"),
+            "{err}"
+        );
+    }
+
     use super::*;
     use std::io::Write;
 

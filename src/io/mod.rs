@@ -17,6 +17,6 @@ pub use access::{AccessError, ReadAccess, MAX_TEST_FILE};
 pub use encode::{Encoder, OutputFormat};
 pub use find::{find_row, FindError, FoundRow};
 pub use guard::Files;
-pub use input::{BatchReader, InputFormat, RawRows};
+pub use input::{open_export, BatchReader, InputFormat, RawRows, MAX_ROW_BYTES, MAX_SPOOL_BYTES};
 pub use output::{commit_all, Output};
 pub use records::{ColumnMap, HeaderError, RecordReader, Reject, RejectCode};
