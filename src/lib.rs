@@ -18,3 +18,4 @@ pub mod reload;
 pub mod source;
 pub mod syntax;
 pub mod testing;
+pub mod text;

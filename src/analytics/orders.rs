@@ -28,6 +28,7 @@ use crate::io::cells::{CellError, CellReader};
 use crate::io::input::{BatchReader, InputFormat, Row};
 use crate::model::{Comments, Field, FieldFormat, FieldType, Spanned};
 use crate::source::Span;
+use crate::text::printable;
 use chrono::{Datelike, NaiveDate};
 use std::collections::HashMap;
 use std::fmt;
@@ -129,11 +130,13 @@ pub struct OrderReject {
     pub reason: String,
 }
 
+/// The reject as one line for people, control characters escaped ([`printable`]).
 impl fmt::Display for OrderReject {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let reason = printable(&self.reason);
         match &self.column {
-            Some(column) => write!(f, "line {}, {column}: {}", self.line, self.reason),
-            None => write!(f, "line {}: {}", self.line, self.reason),
+            Some(column) => write!(f, "line {}, {}: {reason}", self.line, printable(column)),
+            None => write!(f, "line {}: {reason}", self.line),
         }
     }
 }
@@ -194,9 +197,9 @@ pub enum OrdersError {
     /// A configured column is not in the CSV header.
     #[error("the orders file has no column {column} (its columns: {header})")]
     NoSuchColumn {
-        /// The column, as configured.
+        /// The column, as configured (control characters escaped, as in the header).
         column: String,
-        /// The header's names, comma-separated.
+        /// The header's names, comma-separated, control characters escaped ([`printable`]).
         header: String,
     },
     /// The configuration does not fit the format (a position for JSONL, a name for text, a
@@ -545,8 +548,12 @@ impl Aggregator {
                         .iter()
                         .position(|h| h == name)
                         .ok_or_else(|| OrdersError::NoSuchColumn {
-                            column: column.to_string(),
-                            header: header.join(", "),
+                            column: printable(&column.to_string()).into_owned(),
+                            header: header
+                                .iter()
+                                .map(|h| printable(h))
+                                .collect::<Vec<_>>()
+                                .join(", "),
                         })
                 }
             })

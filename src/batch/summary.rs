@@ -6,6 +6,7 @@
 use crate::engine::population::{FitReport, PopulationReport};
 use crate::engine::{Decision, Program, Suppression};
 use crate::io::{Reject, RejectCode};
+use crate::text::printable;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -414,18 +415,25 @@ impl Summary {
         serde_json::to_string_pretty(self).expect("a summary serializes") + "\n"
     }
 
-    /// The summary as aligned text for people.
+    /// The summary as aligned text for people; names and paths with their control characters
+    /// escaped ([`printable`]).
     pub fn to_text(&self) -> String {
         let mut out = String::new();
+        let path = printable(&self.rule_set.path);
         let name = if self.rule_set.name.is_empty() {
-            self.rule_set.path.clone()
+            path.into_owned()
         } else {
-            format!("{} ({})", self.rule_set.name, self.rule_set.path)
+            format!("{} ({path})", printable(&self.rule_set.name))
         };
         let _ = writeln!(out, "rule set  {name}");
         let _ = writeln!(out, "hash      {}", self.rule_set.content_hash);
         let _ = writeln!(out, "as of     {}", self.as_of);
-        let _ = writeln!(out, "input     {} ({})", self.input.path, self.input.format);
+        let _ = writeln!(
+            out,
+            "input     {} ({})",
+            printable(&self.input.path),
+            self.input.format
+        );
         let _ = writeln!(
             out,
             "rows      {} read = {} decided + {} rejected",
@@ -438,7 +446,7 @@ impl Summary {
             let at = if r.at.is_empty() {
                 String::new()
             } else {
-                format!(" in `{}`", r.at)
+                format!(" in `{}`", printable(&r.at))
             };
             let _ = writeln!(out, "{label:<9} {:>8} {}{at}", group(r.count), r.code);
         }
@@ -548,7 +556,7 @@ fn population_text(p: &PopulationReport, out: &mut String) {
     if let Some(o) = &p.orders {
         match (&o.file, &o.tally) {
             (Some(file), Some(t)) => {
-                let _ = writeln!(out, "orders    {file}: {}", t.describe());
+                let _ = writeln!(out, "orders    {}: {}", printable(file), t.describe());
                 let _ = writeln!(
                     out,
                     "          {} customers of the orders file have no row in the export",
@@ -631,7 +639,8 @@ fn population_text(p: &PopulationReport, out: &mut String) {
         if let Some(e) = &m.error {
             let _ = writeln!(
                 out,
-                "model     not fitted: {e}; p_alive, expected_purchases and model_clv are missing"
+                "model     not fitted: {}; p_alive, expected_purchases and model_clv are missing",
+                printable(e)
             );
         }
         let _ = writeln!(

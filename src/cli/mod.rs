@@ -1,6 +1,21 @@
 //! Subcommands, one file each. Exit codes: 0 success (warnings allowed), 1 findings (errors in
 //! rule files, files needing formatting), 2 usage or I/O errors.
 
+/// `eprintln!` for people: the control characters of the message (paths, names, data) are
+/// escaped, except the line breaks between its lines ([`idic::text::printable_lines`]).
+macro_rules! say {
+    ($($arg:tt)*) => {
+        eprintln!("{}", idic::text::printable_lines(&format!($($arg)*)))
+    };
+}
+
+/// [`say!`] on standard output.
+macro_rules! show {
+    ($($arg:tt)*) => {
+        println!("{}", idic::text::printable_lines(&format!($($arg)*)))
+    };
+}
+
 mod analyze;
 mod check;
 mod convert;
@@ -61,6 +76,26 @@ impl Cli {
             Command::Analyze(args) => analyze::run(args),
             Command::Explain(args) => explain::run(args),
             Command::Watch(args) => watch::run(args),
+        }
+    }
+}
+
+/// How a command that writes CSV for people writes its cells: the same flag on every one.
+#[derive(clap::Args)]
+struct CsvArgs {
+    /// Write CSV cells exactly as they are, for programs to read [default: spreadsheet-safe: a
+    /// cell starting with `=`, `+`, `-`, `@`, a tab or a carriage return gets a leading `'`, and
+    /// control characters show as `\u001b`].
+    #[arg(long)]
+    raw_csv: bool,
+}
+
+impl CsvArgs {
+    fn cells(&self) -> idic::io::CsvCells {
+        if self.raw_csv {
+            idic::io::CsvCells::Raw
+        } else {
+            idic::io::CsvCells::Safe
         }
     }
 }

@@ -63,6 +63,8 @@ pub struct Args {
     /// No progress bar (it only shows when standard error is a terminal).
     #[arg(long)]
     quiet: bool,
+    #[command(flatten)]
+    csv: super::CsvArgs,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -73,7 +75,7 @@ enum SummaryFormat {
 
 /// A usage or I/O problem: said on standard error, exit 2.
 pub(super) fn usage(message: impl std::fmt::Display) -> Exit {
-    eprintln!("error: {message}");
+    say!("error: {message}");
     Exit::Usage
 }
 
@@ -84,7 +86,7 @@ pub fn run(args: Args) -> Exit {
     };
     let warnings = checked.diagnostics.len();
     if warnings > 0 {
-        eprintln!(
+        say!(
             "warning: the rule set has {warnings} warning{}; `idic check {}` shows them",
             if warnings == 1 { "" } else { "s" },
             args.rules.display()
@@ -151,6 +153,7 @@ pub fn run(args: Args) -> Exit {
         },
         progress: !args.quiet && std::io::stderr().is_terminal(),
         orders: args.orders.clone(),
+        csv_cells: args.csv.cells(),
         ..Options::default()
     };
     let started = Instant::now();
@@ -164,8 +167,8 @@ pub fn run(args: Args) -> Exit {
     let outcome = match batch::run(&program, as_of, &input, format, &options, sinks) {
         Ok(outcome) => outcome,
         Err(e @ RunError::TooManyRejects { .. }) | Err(e @ RunError::Rules(_)) => {
-            eprintln!("error: {e}");
-            eprintln!("nothing was written: the previous outputs, if any, are untouched");
+            say!("error: {e}");
+            say!("nothing was written: the previous outputs, if any, are untouched");
             return Exit::Findings;
         }
         Err(e) => return usage(e),
@@ -209,7 +212,7 @@ pub fn run(args: Args) -> Exit {
     }
 
     let rows = summary.rows;
-    eprintln!(
+    say!(
         "{} rows read: {} decided, {} rejected ({:.2} s)",
         batch::summary::group(rows.read),
         batch::summary::group(rows.decided),
@@ -219,7 +222,7 @@ pub fn run(args: Args) -> Exit {
     let orders = summary.population.orders.as_ref();
     if let Some(tally) = orders.and_then(|o| o.tally.as_ref()) {
         if tally.rejected > 0 {
-            eprintln!(
+            say!(
                 "  {} rows of the orders file rejected, the first at {} (`--summary` lists them)",
                 batch::summary::group(tally.rejected),
                 tally
@@ -231,13 +234,13 @@ pub fn run(args: Args) -> Exit {
     }
     if args.rejects.is_none() && rows.rejected > 0 {
         for reject in &outcome.first_rejects {
-            eprintln!("  rejected {reject}");
+            say!("  rejected {reject}");
         }
         let more = rows.rejected - outcome.first_rejects.len() as u64;
         if more > 0 {
-            eprintln!("  ... and {} more", batch::summary::group(more));
+            say!("  ... and {} more", batch::summary::group(more));
         }
-        eprintln!("  (write every rejected row with `--rejects FILE`)");
+        say!("  (write every rejected row with `--rejects FILE`)");
     }
     Exit::Ok
 }
@@ -273,7 +276,7 @@ pub(super) fn load(rules: &Path, nothing: &str) -> Result<(Program, Checked), Ex
                     super::color_stderr()
                 )
             );
-            eprintln!("error: `{}` has errors; {nothing}", rules.display());
+            say!("error: `{}` has errors; {nothing}", rules.display());
             Err(Exit::Findings)
         }
     }

@@ -9,7 +9,7 @@ pub mod input;
 pub mod output;
 pub mod records;
 
-pub use encode::{Encoder, OutputFormat};
+pub use encode::{CsvCells, Encoder, OutputFormat};
 pub use find::{find_row, FindError, FoundRow};
 pub use input::{BatchReader, InputFormat, RawRows};
 pub use output::Output;

@@ -5,6 +5,7 @@ use super::cells::{CellError, CellReader};
 use super::input::Row;
 use crate::diagnostics;
 use crate::engine::Program;
+use crate::text::printable;
 use rhai::Dynamic;
 use std::fmt;
 
@@ -103,23 +104,25 @@ impl Reject {
     }
 }
 
+/// The reject as one line for people, control characters escaped ([`printable`]).
 impl fmt::Display for Reject {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "line {}", self.line)?;
         if let Some(id) = &self.id {
-            write!(f, " (id `{id}`)")?;
+            write!(f, " (id `{}`)", printable(id))?;
         }
         f.write_str(": ")?;
         if let Some(column) = &self.column {
-            write!(f, "column `{column}`: ")?;
+            write!(f, "column `{}`: ", printable(column))?;
         }
-        f.write_str(&self.reason)
+        f.write_str(&printable(&self.reason))
     }
 }
 
 /// A declared column that the export does not have.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HeaderError {
+    /// What is wrong, column names with their control characters escaped ([`printable`]).
     pub message: String,
 }
 
@@ -219,14 +222,15 @@ impl RecordReader {
             match found.as_slice() {
                 [i] => index.push(*i),
                 [] => {
-                    let mut line = format!("column `{}` is not in the header", f.column);
+                    let mut line =
+                        format!("column `{}` is not in the header", printable(&f.column));
                     let close = closest(&f.column, header);
                     if !close.is_empty() {
                         line.push_str(&format!(
                             " (closest: {})",
                             close
                                 .iter()
-                                .map(|c| format!("`{c}`"))
+                                .map(|c| format!("`{}`", printable(c)))
                                 .collect::<Vec<_>>()
                                 .join(", ")
                         ));
@@ -235,7 +239,7 @@ impl RecordReader {
                 }
                 many => problems.push(format!(
                     "column `{}` appears {} times in the header (columns {})",
-                    f.column,
+                    printable(&f.column),
                     many.len(),
                     many.iter()
                         .map(|i| (i + 1).to_string())
@@ -468,13 +472,13 @@ fn json_kind(v: &serde_json::Value) -> &'static str {
     }
 }
 
-/// Bytes as text, invalid UTF-8 replaced.
 /// An id cell, trimmed, unless it is empty.
 pub(crate) fn id_cell(cell: &[u8]) -> Option<&[u8]> {
     let id = cell.trim_ascii();
     (!id.is_empty()).then_some(id)
 }
 
+/// Bytes as text, invalid UTF-8 replaced.
 pub(crate) fn lossy(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
