@@ -609,3 +609,34 @@ fn jsonl_rows_are_rejected_with_line_and_reason() {
         "expected a JSON object with one key per column, found a list"
     );
 }
+
+#[test]
+fn a_jsonl_export_starting_with_a_byte_order_mark_loses_no_row() {
+    let dir = scratch("bom-jsonl");
+    let export = dir.join("customers.jsonl");
+    let lines: Vec<String> = example_rows()
+        .iter()
+        .take(3)
+        .map(|row| serde_json::to_string(row).unwrap())
+        .collect();
+    std::fs::write(&export, format!("\u{feff}{}\n", lines.join("\n"))).unwrap();
+    let assert = run("rules/retail", &export).assert().success();
+    let stderr = String::from_utf8_lossy(&assert.get_output().stderr).into_owned();
+    assert!(
+        stderr.contains("3 rows read: 3 decided, 0 rejected"),
+        "{stderr}"
+    );
+    let decided = jsonl(&String::from_utf8_lossy(&assert.get_output().stdout));
+    assert_eq!(decided[0]["id"], "C000101");
+    // `explain` finds the first row as `run` reads it.
+    let assert = idic()
+        .args(["explain", "rules/retail", "--row", "1", "--customers"])
+        .arg(&export)
+        .assert()
+        .success();
+    let stdout = String::from_utf8_lossy(&assert.get_output().stdout);
+    assert!(
+        stdout.starts_with("customer C000101: row 1 (line 1)"),
+        "{stdout}"
+    );
+}

@@ -25,7 +25,7 @@
 
 use crate::analytics::{Btyd, Period, Rfm};
 use crate::io::cells::{CellError, CellReader};
-use crate::io::input::{BatchReader, InputFormat, Row};
+use crate::io::input::{BatchReader, InputFormat, Row, BYTE_ORDER_MARK};
 use crate::model::{Comments, Field, FieldFormat, FieldType, Spanned};
 use crate::source::Span;
 use crate::text::printable;
@@ -377,7 +377,11 @@ pub fn read_orders(
                     break;
                 }
                 line += 1;
-                let Ok(text) = std::str::from_utf8(&buf) else {
+                let bytes = match buf.strip_prefix(BYTE_ORDER_MARK) {
+                    Some(rest) if line == 1 => rest,
+                    _ => &buf[..],
+                };
+                let Ok(text) = std::str::from_utf8(bytes) else {
                     agg.reject(line, None, "the line is not valid UTF-8".into());
                     continue;
                 };
@@ -877,6 +881,25 @@ mod tests {
         assert_eq!((t.rows, t.used, t.after_as_of, t.rejected), (4, 1, 1, 2));
         let lines: Vec<u64> = t.rejects.iter().map(|r| r.line).collect();
         assert_eq!(lines, [2, 3]);
+    }
+
+    #[test]
+    fn a_byte_order_mark_starts_no_row_in_any_format() {
+        let columns = [named(), named(), OrderColumns::cdnow()];
+        let files = [
+            (
+                OrderFormat::Jsonl,
+                "{\"customer\":\"a\",\"amount\":10,\"date\":\"2020-01-01\"}\n",
+            ),
+            (OrderFormat::Csv, "customer,amount,date\na,10,2020-01-01\n"),
+            (OrderFormat::Text, "a 1 20200101 1 10\n"),
+        ];
+        for ((format, text), columns) in files.into_iter().zip(&columns) {
+            let orders = read(&format!("\u{feff}{text}"), format, columns, "2020-01-31");
+            let t = &orders.tally;
+            assert_eq!((t.rows, t.used, t.rejected), (1, 1, 0), "{format:?}: {t:?}");
+            assert_eq!(orders.customers[0].customer, "a", "{format:?}");
+        }
     }
 
     #[test]

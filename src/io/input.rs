@@ -11,6 +11,9 @@ use std::fs::File;
 use std::io::{self, Read, Seek};
 use std::path::Path;
 
+/// The UTF-8 byte-order mark, which some programs write at the start of a text file.
+pub(crate) const BYTE_ORDER_MARK: &[u8] = b"\xef\xbb\xbf";
+
 /// The formats an export can come in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum InputFormat {
@@ -307,6 +310,7 @@ impl BatchReader {
             eof: false,
             batch_bytes: batch_bytes.max(1),
         };
+        reader.skip_byte_order_mark()?;
         let header = match format {
             InputFormat::Csv => Some(reader.header()?),
             InputFormat::Jsonl => None,
@@ -330,6 +334,19 @@ impl BatchReader {
         reader.batch(Vec::new(), true)
     }
 
+    /// Skips the UTF-8 byte-order mark some programs (spreadsheets, Windows tools) write first:
+    /// it is not part of the first column's name or the first JSON line.
+    fn skip_byte_order_mark(&mut self) -> io::Result<()> {
+        let mut start = std::mem::take(&mut self.carry);
+        self.fill(&mut start, BYTE_ORDER_MARK.len())?;
+        if start.starts_with(BYTE_ORDER_MARK) {
+            start.drain(..BYTE_ORDER_MARK.len());
+            self.byte = BYTE_ORDER_MARK.len() as u64;
+        }
+        self.carry = start;
+        Ok(())
+    }
+
     /// Reads the first row as column names.
     fn header(&mut self) -> io::Result<Vec<String>> {
         let Some(rows) = self.batch(Vec::new(), true)? else {
@@ -341,17 +358,7 @@ impl BatchReader {
             if let Row::Csv(record) = row {
                 names = record
                     .iter()
-                    .enumerate()
-                    .map(|(i, h)| {
-                        let h = String::from_utf8_lossy(h);
-                        // A UTF-8 byte-order mark some spreadsheet programs write.
-                        let h = if i == 0 {
-                            h.trim_start_matches('\u{feff}')
-                        } else {
-                            &h
-                        };
-                        h.to_string()
-                    })
+                    .map(|h| String::from_utf8_lossy(h).into_owned())
                     .collect();
             }
         });
@@ -676,5 +683,36 @@ mod tests {
         let got = rows("\u{feff}Customer ID,Name\nC1,Ada\n", InputFormat::Csv, 100);
         assert_eq!(got[0].1, ["Customer ID", "Name"]);
         assert_eq!(got[1], (2, vec!["C1".to_string(), "Ada".to_string()]));
+        // A quoted first name opens its quotes right after the mark.
+        let got = rows(
+            "\u{feff}\"Customer ID\",\"a,b\"\nC1,2\n",
+            InputFormat::Csv,
+            100,
+        );
+        assert_eq!(got[0].1, ["Customer ID", "a,b"]);
+    }
+
+    #[test]
+    fn a_byte_order_mark_is_not_part_of_the_first_json_line() {
+        for size in [1, 2, 3, 4, 100] {
+            let got = rows("\u{feff}{\"a\":1}\n{\"a\":2}\n", InputFormat::Jsonl, size);
+            assert_eq!(
+                got,
+                [
+                    (1, vec!["{\"a\":1}".to_string()]),
+                    (2, vec!["{\"a\":2}".to_string()])
+                ],
+                "batches of {size}"
+            );
+        }
+        // Only a whole mark at the very start is one; a file shorter than it is read as it is.
+        assert_eq!(
+            rows("{}", InputFormat::Jsonl, 100),
+            [(1, vec!["{}".to_string()])]
+        );
+        assert_eq!(
+            rows("\n\u{feff}{}", InputFormat::Jsonl, 100)[0].1,
+            ["\u{feff}{}"]
+        );
     }
 }
