@@ -640,3 +640,59 @@ fn a_jsonl_export_starting_with_a_byte_order_mark_loses_no_row() {
         "{stdout}"
     );
 }
+
+#[test]
+fn a_quote_never_closed_is_one_reject_that_names_the_lines_it_took() {
+    let dir = scratch("unclosed-quote");
+    let text = std::fs::read_to_string(repo().join("examples/customers.csv")).unwrap();
+    let mut lines = text.lines();
+    let header = lines.next().unwrap();
+    // Thirteen rows without quotes of their own; row 5 opens a quote before its first name and
+    // never closes it: its cell takes the 8 rows after it.
+    let mut rows: Vec<String> = lines
+        .filter(|l| !l.contains('"'))
+        .take(13)
+        .map(str::to_string)
+        .collect();
+    rows[4] = rows[4].replacen(',', ",\"", 1);
+    let export = dir.join("customers.csv");
+    std::fs::write(&export, format!("{header}\n{}\n", rows.join("\n"))).unwrap();
+    let (out, rejects, summary) = (
+        dir.join("decisions.jsonl"),
+        dir.join("rejects.csv"),
+        dir.join("summary.json"),
+    );
+    run("rules/retail", &export)
+        .arg("--out")
+        .arg(&out)
+        .arg("--rejects")
+        .arg(&rejects)
+        .args(["--summary-format", "json", "--summary"])
+        .arg(&summary)
+        .assert()
+        .success();
+    assert_eq!(jsonl(&std::fs::read_to_string(&out).unwrap()).len(), 4);
+    let rejected = csv_rows(&std::fs::read_to_string(&rejects).unwrap());
+    assert_eq!(rejected.len(), 1);
+    let id = rows[4].split(',').next().unwrap();
+    assert_eq!(
+        (
+            rejected[0]["line"].as_str(),
+            rejected[0]["id"].as_str(),
+            rejected[0]["code"].as_str()
+        ),
+        ("6", id, "field-count")
+    );
+    assert_eq!(
+        rejected[0]["reason"],
+        "the row has 2 cells, the header has 16 columns: it runs over lines 6 to 14, as a quote \
+         that opens one of its cells is probably never closed, so lines 7 to 14 were read into \
+         it rather than as rows of their own"
+    );
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&summary).unwrap()).unwrap();
+    assert_eq!(
+        summary["rows"],
+        serde_json::json!({"read": 5, "decided": 4, "rejected": 1})
+    );
+}

@@ -575,7 +575,7 @@ impl<'a> Worker<'a> {
             let line = at.line;
             let values = match self.cx.survey.duplicate_of(line) {
                 Some(first) => Err(self.duplicate(line, row, first)),
-                None => self.cx.records.read(self.cx.map, row, line),
+                None => self.cx.records.read(self.cx.map, row, at),
             };
             let values = values.and_then(|mut values| {
                 let population = self.cx.population;

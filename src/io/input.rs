@@ -53,12 +53,15 @@ pub struct RawRows {
     first_byte: u64,
 }
 
-/// Where a row starts in the export.
+/// Where a row is in the export.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct At {
-    /// The line (1-based; a CSV header is line 1).
+    /// The line it starts on (1-based; a CSV header is line 1).
     pub line: u64,
-    /// The byte offset in the file.
+    /// The line it ends on: after `line` when a quoted CSV cell holds line breaks (or a quote
+    /// is never closed, and the lines after it are read into its cell).
+    pub last_line: u64,
+    /// The byte offset of its start in the file.
     pub byte: u64,
 }
 
@@ -70,8 +73,8 @@ pub enum Row<'a> {
 }
 
 impl RawRows {
-    /// Calls `f` with each row and where it starts; `record` is scratch space for CSV. Blank
-    /// lines hold no row.
+    /// Calls `f` with each row and where it is; `record` is scratch space for CSV. Blank lines
+    /// hold no row.
     pub fn each(&self, record: &mut csv::ByteRecord, mut f: impl FnMut(At, Row<'_>)) {
         match self.format {
             InputFormat::Csv => {
@@ -88,13 +91,19 @@ impl RawRows {
                     while matches!(self.text.get(start), Some(b'\r' | b'\n')) {
                         start += 1;
                     }
-                    f(self.at(&mut lines, start), Row::Csv(record));
+                    // The reader stops after the row's line end, or at the end of the text.
+                    let end = reader.position().byte() as usize;
+                    f(self.at(&mut lines, start, end), Row::Csv(record));
                 }
             }
             InputFormat::Jsonl => {
                 let mut byte = self.first_byte;
                 for (line, text) in (self.first_line..).zip(self.text.split(|&b| b == b'\n')) {
-                    let at = At { line, byte };
+                    let at = At {
+                        line,
+                        last_line: line,
+                        byte,
+                    };
                     byte += text.len() as u64 + 1;
                     let text = text.strip_suffix(b"\r").unwrap_or(text);
                     if !text.iter().all(u8::is_ascii_whitespace) {
@@ -105,11 +114,13 @@ impl RawRows {
         }
     }
 
-    /// Where the row starting at `offset` of the text is.
-    fn at(&self, lines: &mut Lines<'_>, offset: usize) -> At {
+    /// Where the row from `start` of the text to `end` (after its line end, if it has one) is.
+    fn at(&self, lines: &mut Lines<'_>, start: usize, end: usize) -> At {
         At {
-            line: lines.at(offset),
-            byte: self.first_byte + offset as u64,
+            line: lines.at(start),
+            // The line of its last byte: its line end, or its last character.
+            last_line: lines.at(end.max(start + 1) - 1),
+            byte: self.first_byte + start as u64,
         }
     }
 }
@@ -131,7 +142,7 @@ impl RawRows {
                 pos += 1; // a blank line holds no row
                 continue;
             }
-            let at = self.at(&mut lines, pos);
+            let start = pos;
             cells.iter_mut().for_each(|c| *c = None);
             let mut index = 0;
             loop {
@@ -151,7 +162,7 @@ impl RawRows {
                 }
                 index += 1;
             }
-            f(at, &cells);
+            f(self.at(&mut lines, start, pos), &cells);
         }
     }
 }
@@ -575,8 +586,8 @@ mod tests {
         }
     }
 
-    /// Every row's line and cells of a whole text, through [`RawRows::each`].
-    fn whole(text: &[u8]) -> Vec<(u64, Vec<Vec<u8>>)> {
+    /// Every row's place and cells of a whole text, through [`RawRows::each`].
+    fn places(text: &[u8]) -> Vec<(At, Vec<Vec<u8>>)> {
         let rows = RawRows {
             format: InputFormat::Csv,
             text: text.to_vec(),
@@ -586,10 +597,18 @@ mod tests {
         let mut out = Vec::new();
         rows.each(&mut csv::ByteRecord::new(), |at, row| {
             if let Row::Csv(r) = row {
-                out.push((at.line, r.iter().map(<[u8]>::to_vec).collect()));
+                out.push((at, r.iter().map(<[u8]>::to_vec).collect()));
             }
         });
         out
+    }
+
+    /// Every row's line and cells of a whole text, through [`RawRows::each`].
+    fn whole(text: &[u8]) -> Vec<(u64, Vec<Vec<u8>>)> {
+        places(text)
+            .into_iter()
+            .map(|(at, cells)| (at.line, cells))
+            .collect()
     }
 
     proptest::proptest! {
@@ -606,11 +625,11 @@ mod tests {
             let mut got = Vec::new();
             rows.each_cells(&columns, |at, cells| {
                 let cells: Vec<_> = cells.iter().map(|c| c.as_ref().map(|c| c.to_vec())).collect();
-                got.push((at.line, cells));
+                got.push((at, cells));
             });
-            let want: Vec<(u64, Vec<Option<Vec<u8>>>)> = whole(&text)
+            let want: Vec<(At, Vec<Option<Vec<u8>>>)> = places(&text)
                 .into_iter()
-                .map(|(line, cells)| (line, columns.iter().map(|&c| cells.get(c).cloned()).collect()))
+                .map(|(at, cells)| (at, columns.iter().map(|&c| cells.get(c).cloned()).collect()))
                 .collect();
             proptest::prop_assert_eq!(got, want);
         }
@@ -643,11 +662,29 @@ mod tests {
 
     #[test]
     fn lines_count_every_kind_of_line_end() {
-        let lines: Vec<u64> = whole(b"a\r\nb\rc\n\"x\r\ny\"\nd")
+        let lines: Vec<(u64, u64)> = places(b"a\r\nb\rc\n\"x\r\ny\"\nd")
             .iter()
-            .map(|r| r.0)
+            .map(|(at, _)| (at.line, at.last_line))
             .collect();
-        assert_eq!(lines, [1, 2, 3, 4, 6]);
+        assert_eq!(lines, [(1, 1), (2, 2), (3, 3), (4, 5), (6, 6)]);
+    }
+
+    #[test]
+    fn a_quote_never_closed_runs_the_row_to_the_last_line() {
+        let text = "id,name\nC1,\"Ada\nC2,Bo\r\nC3,Cy\n";
+        for size in [1, 7, 100] {
+            let mut file = tempfile::tempfile().unwrap();
+            file.write_all(text.as_bytes()).unwrap();
+            let (mut reader, _) = BatchReader::open(&file, InputFormat::Csv, size).unwrap();
+            let mut got = Vec::new();
+            while let Some(batch) = reader.next_batch(None).unwrap() {
+                batch.each(&mut csv::ByteRecord::new(), |at, _| {
+                    got.push((at.line, at.last_line))
+                });
+                batch.each_cells(&[0], |at, _| got.push((at.line, at.last_line)));
+            }
+            assert_eq!(got, [(2, 4), (2, 4)], "batches of {size}");
+        }
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! which line, which column and why.
 
 use super::cells::{CellError, CellReader};
-use super::input::Row;
+use super::input::{At, Row};
 use crate::diagnostics;
 use crate::engine::Program;
 use crate::text::printable;
@@ -280,18 +280,18 @@ impl RecordReader {
         }
     }
 
-    /// Reads one row (`line` is where it starts) into the values of the schema's fields.
+    /// Reads one row (`at` is where it is) into the values of the schema's fields.
     pub fn read(
         &self,
         map: Option<&ColumnMap>,
         row: Row<'_>,
-        line: u64,
+        at: At,
     ) -> Result<Vec<Dynamic>, Reject> {
         match (row, map) {
-            (Row::Csv(record), Some(map)) => self.read_csv(map, record, line),
-            (Row::Json(text), _) => self.read_json(text, line),
+            (Row::Csv(record), Some(map)) => self.read_csv(map, record, at),
+            (Row::Json(text), _) => self.read_json(text, at.line),
             (Row::Csv(_), None) => Err(Reject {
-                line,
+                line: at.line,
                 id: None,
                 column: None,
                 rule: None,
@@ -348,8 +348,9 @@ impl RecordReader {
         &self,
         map: &ColumnMap,
         row: &csv::ByteRecord,
-        line: u64,
+        at: At,
     ) -> Result<Vec<Dynamic>, Reject> {
+        let line = at.line;
         let id = || self.csv_id(map, row).map(lossy);
         if row.len() != map.width {
             return Err(Reject {
@@ -358,11 +359,7 @@ impl RecordReader {
                 column: None,
                 rule: None,
                 code: RejectCode::FieldCount,
-                reason: format!(
-                    "the row has {} cells, the header has {} columns",
-                    row.len(),
-                    map.width
-                ),
+                reason: field_count(row.len(), map.width, at),
             });
         }
         let mut values = Vec::with_capacity(self.room);
@@ -436,6 +433,23 @@ impl RecordReader {
         }
         Ok(values)
     }
+}
+
+/// Why a row with `cells` cells does not fit a header of `width` columns. A row that runs over
+/// several lines most often holds a quote that is never closed: the lines after it were read
+/// into its cell, and their customers are in this one reject.
+fn field_count(cells: usize, width: usize, at: At) -> String {
+    let found = format!("the row has {cells} cells, the header has {width} columns");
+    if at.last_line == at.line {
+        return found;
+    }
+    format!(
+        "{found}: it runs over lines {} to {}, as a quote that opens one of its cells is probably never closed, so lines {} to {} were read into it rather than as rows of their own",
+        at.line,
+        at.last_line,
+        at.line + 1,
+        at.last_line
+    )
 }
 
 fn cell_reject(e: CellError, f: &FieldReader, line: u64, id: Option<String>) -> Reject {
