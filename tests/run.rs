@@ -696,3 +696,17 @@ fn a_quote_never_closed_is_one_reject_that_names_the_lines_it_took() {
         serde_json::json!({"read": 5, "decided": 4, "rejected": 1})
     );
 }
+
+#[test]
+fn a_control_character_in_a_header_name_is_shown_escaped() {
+    let dir = scratch("nul-header");
+    let text = std::fs::read_to_string(repo().join("examples/customers.csv")).unwrap();
+    let export = dir.join("customers.csv");
+    std::fs::write(&export, text.replacen("Customer ID", "Customer\0 ID", 1)).unwrap();
+    let assert = run("rules/retail", &export).assert().code(2);
+    let stderr = String::from_utf8(assert.get_output().stderr.clone()).unwrap();
+    assert_eq!(
+        stderr,
+        "error: column `Customer ID` is not in the header (closest: `Customer\\u{0} ID`)\n"
+    );
+}
