@@ -710,3 +710,62 @@ fn a_control_character_in_a_header_name_is_shown_escaped() {
         "error: column `Customer ID` is not in the header (closest: `Customer\\u{0} ID`)\n"
     );
 }
+
+#[test]
+fn a_json_summary_on_standard_error_is_all_a_run_writes_there() {
+    // A rule set with a warning (a segment nothing uses) and an export with rejected rows: the
+    // warning, the status line and the first rejects would all go to standard error.
+    let dir = scratch("json-stderr");
+    let rules = dir.join("rules");
+    std::fs::create_dir_all(&rules).unwrap();
+    std::fs::copy(
+        repo().join("rules/retail/retail.idic"),
+        rules.join("retail.idic"),
+    )
+    .unwrap();
+    std::fs::write(
+        rules.join("extra.idic"),
+        "segment unused_one = orders > 100\n",
+    )
+    .unwrap();
+    let json_summary = |extra: &[&str]| {
+        let mut cmd = run(rules.to_str().unwrap(), "tests/fixtures/malformed.csv");
+        cmd.args(["--summary", "-", "--summary-format", "json"])
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let output = json_summary(&[]);
+    assert_eq!(output.status.code(), Some(0));
+    let summary: serde_json::Value = serde_json::from_slice(&output.stderr)
+        .unwrap_or_else(|e| panic!("{e}:\n{}", String::from_utf8_lossy(&output.stderr)));
+    assert_eq!(
+        summary["rows"],
+        serde_json::json!({"read": 13, "decided": 4, "rejected": 9})
+    );
+    assert_eq!(summary["rule_set"]["warnings"], 1);
+    assert_eq!(jsonl(&String::from_utf8_lossy(&output.stdout)).len(), 4);
+
+    // Rejects on standard error too would spoil it: refused before anything runs.
+    let output = json_summary(&["--rejects", "-"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(output.stdout.is_empty());
+    assert!(String::from_utf8_lossy(&output.stderr)
+        .contains("`--rejects -` and a JSON `--summary -` would share standard error"),);
+
+    // A text summary on standard error still comes with the warning and the status line.
+    let output = run(rules.to_str().unwrap(), "tests/fixtures/malformed.csv")
+        .args(["--summary", "-"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.starts_with("warning: the rule set has 1 warning"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("warnings  1 (`idic check "), "{stderr}");
+    assert!(
+        stderr.contains("13 rows read: 4 decided, 9 rejected"),
+        "{stderr}"
+    );
+}

@@ -194,6 +194,8 @@ pub struct RuleSetInfo {
     pub name: String,
     pub path: String,
     pub content_hash: String,
+    /// How many warnings `idic check` gives the rule set.
+    pub warnings: usize,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -275,6 +277,8 @@ pub struct ActionCount {
 /// What the summary says about the run besides the counts.
 pub struct RunInfo<'a> {
     pub rules_path: &'a str,
+    /// How many warnings the rule set has.
+    pub rule_warnings: usize,
     pub input_path: &'a str,
     pub input_format: &'static str,
     pub as_of: chrono::NaiveDate,
@@ -296,6 +300,7 @@ impl Summary {
                 name: program.name().to_string(),
                 path: info.rules_path.to_string(),
                 content_hash: program.content_hash().to_string(),
+                warnings: info.rule_warnings,
             },
             as_of: info.as_of.format("%Y-%m-%d").to_string(),
             input: InputInfo {
@@ -421,12 +426,19 @@ impl Summary {
         let mut out = String::new();
         let path = printable(&self.rule_set.path);
         let name = if self.rule_set.name.is_empty() {
-            path.into_owned()
+            path.to_string()
         } else {
             format!("{} ({path})", printable(&self.rule_set.name))
         };
         let _ = writeln!(out, "rule set  {name}");
         let _ = writeln!(out, "hash      {}", self.rule_set.content_hash);
+        if self.rule_set.warnings > 0 {
+            let _ = writeln!(
+                out,
+                "warnings  {} (`idic check {path}` shows them)",
+                self.rule_set.warnings
+            );
+        }
         let _ = writeln!(out, "as of     {}", self.as_of);
         let _ = writeln!(
             out,

@@ -80,12 +80,21 @@ pub(super) fn usage(message: impl std::fmt::Display) -> Exit {
 }
 
 pub fn run(args: Args) -> Exit {
+    // A JSON summary on standard error is all a successful run writes there, so that the stream
+    // reads as one JSON value: the summary carries the counts, the rejects' and the warnings'.
+    let stderr_is_json = args.summary.as_deref() == Some(Path::new("-"))
+        && args.summary_format == SummaryFormat::Json;
+    if stderr_is_json && args.rejects.as_deref() == Some(Path::new("-")) {
+        return usage(
+            "`--rejects -` and a JSON `--summary -` would share standard error: send one of them to a file",
+        );
+    }
     let (program, checked) = match load(&args.rules, "nothing was run") {
         Ok(loaded) => loaded,
         Err(exit) => return exit,
     };
     let warnings = checked.diagnostics.len();
-    if warnings > 0 {
+    if warnings > 0 && !stderr_is_json {
         say!(
             "warning: the rule set has {warnings} warning{}; `idic check {}` shows them",
             if warnings == 1 { "" } else { "s" },
@@ -151,7 +160,7 @@ pub fn run(args: Args) -> Exit {
         } else {
             args.max_errors
         },
-        progress: !args.quiet && std::io::stderr().is_terminal(),
+        progress: !args.quiet && !stderr_is_json && std::io::stderr().is_terminal(),
         orders: args.orders.clone(),
         csv_cells: args.csv.cells(),
         ..Options::default()
@@ -181,6 +190,7 @@ pub fn run(args: Args) -> Exit {
         &outcome.tally,
         &RunInfo {
             rules_path: &rules,
+            rule_warnings: warnings,
             input_path: if stdin {
                 "(standard input)"
             } else {
@@ -209,6 +219,9 @@ pub fn run(args: Args) -> Exit {
         {
             return usage(format!("cannot write the summary: {e}"));
         }
+    }
+    if stderr_is_json {
+        return Exit::Ok;
     }
 
     let rows = summary.rows;
