@@ -1,6 +1,6 @@
 //! Text from exports and rule files made safe to show people: control characters written as
-//! visible escapes on terminals ([`printable`], [`printable_lines`]), CSV cells defused for spreadsheets
-//! ([`spreadsheet_cell`]), and padding to a width that cannot panic ([`pad`]).
+//! visible escapes on terminals ([`printable`], [`printable_lines`]), CSV cells defused for
+//! spreadsheets ([`spreadsheet_cell`]), and padding to a width that cannot panic ([`pad`]).
 
 use std::borrow::Cow;
 use std::fmt::{self, Write as _};

@@ -444,7 +444,9 @@ fn field_count(cells: usize, width: usize, at: At) -> String {
         return found;
     }
     format!(
-        "{found}: it runs over lines {} to {}, as a quote that opens one of its cells is probably never closed, so lines {} to {} were read into it rather than as rows of their own",
+        "{found}: it runs over lines {} to {}, as a quote that opens one of its cells is \
+         probably never closed, so lines {} to {} were read into it rather than as rows of \
+         their own",
         at.line,
         at.last_line,
         at.line + 1,
