@@ -1,8 +1,10 @@
 //! One diagnostic type for every finding (syntax, model, check), and its three renderings:
 //! `human` (source snippet with a caret), `plain` (one stable line, for snapshots and grep)
-//! and `json` (for CI tools).
+//! and `json` (for CI tools). The text renderings show control characters from rule files
+//! escaped ([`printable`]); JSON escapes them its own way.
 
 use crate::source::{Sources, Span};
+use crate::text::printable;
 use serde::Serialize;
 use std::fmt::Write as _;
 use std::path::PathBuf;
@@ -173,15 +175,20 @@ fn severity_word(s: Severity) -> &'static str {
     }
 }
 
+/// A path as text renderings show it.
+fn shown_path(path: &std::path::Path) -> String {
+    printable(&path.display().to_string()).into_owned()
+}
+
 fn location_text(d: &Diagnostic, sources: &Sources) -> Option<String> {
     match d.location.as_ref()? {
-        Location::File(path) => Some(path.display().to_string()),
+        Location::File(path) => Some(shown_path(path)),
         Location::Span(span) => {
             let file = sources.get(span.file);
             let (a, b) = (file.line_col(span.start), file.line_col(span.end));
             Some(format!(
                 "{}:{}:{}-{}:{}",
-                file.path.display(),
+                shown_path(&file.path),
                 a.line,
                 a.column,
                 b.line,
@@ -196,9 +203,9 @@ fn render_plain(d: &Diagnostic, sources: &Sources) -> String {
     if let Some(loc) = location_text(d, sources) {
         let _ = write!(out, " {loc}");
     }
-    let _ = writeln!(out, ": {}", d.message);
+    let _ = writeln!(out, ": {}", printable(&d.message));
     if let Some(help) = &d.help {
-        let _ = writeln!(out, "  help: {help}");
+        let _ = writeln!(out, "  help: {}", printable(help));
     }
     out
 }
@@ -243,17 +250,34 @@ fn render_human(d: &Diagnostic, sources: &Sources, color: bool) -> String {
         Severity::Warning => "1;33",
     };
     let header = format!("{}[{}]", severity_word(d.severity), d.code);
-    let mut out = format!("{}: {}\n", paint(tone, &header), paint("1", &d.message));
+    let message = printable(&d.message);
+    let mut out = format!("{}: {}\n", paint(tone, &header), paint("1", &message));
     match &d.location {
         Some(Location::Span(span)) => {
             let file = sources.get(span.file);
             let (a, b) = (file.line_col(span.start), file.line_col(span.end));
-            let line_text = file
+            let line: Vec<char> = file
                 .text
                 .lines()
                 .nth(a.line - 1)
                 .unwrap_or("")
-                .replace('\t', " ");
+                .chars()
+                .collect();
+            // A tab shows as one space, other control characters escaped; the carets go under
+            // what is shown.
+            let shown = |chars: &[char]| -> String {
+                let text: String = chars
+                    .iter()
+                    .map(|&c| if c == '\t' { ' ' } else { c })
+                    .collect();
+                printable(&text).into_owned()
+            };
+            let start = (a.column - 1).min(line.len());
+            let end = if b.line == a.line {
+                (b.column - 1).clamp(start, line.len())
+            } else {
+                line.len()
+            };
             let gutter = a.line.to_string().len();
             let pad = " ".repeat(gutter);
             let bar = paint("1;34", "|");
@@ -261,7 +285,7 @@ fn render_human(d: &Diagnostic, sources: &Sources, color: bool) -> String {
                 out,
                 "{pad}{} {}:{}:{}",
                 paint("1;34", "-->"),
-                file.path.display(),
+                shown_path(&file.path),
                 a.line,
                 a.column
             );
@@ -270,25 +294,19 @@ fn render_human(d: &Diagnostic, sources: &Sources, color: bool) -> String {
                 out,
                 "{} {bar} {}",
                 paint("1;34", &a.line.to_string()),
-                line_text
+                shown(&line)
             );
-            let width = line_text.chars().count();
-            let end_col = if b.line == a.line {
-                b.column
-            } else {
-                width + 1
-            };
-            let carets = "^".repeat(end_col.saturating_sub(a.column).max(1));
-            let indent = " ".repeat(a.column - 1);
+            let carets = "^".repeat(shown(&line[start..end]).chars().count().max(1));
+            let indent = " ".repeat(shown(&line[..start]).chars().count());
             let _ = writeln!(out, "{pad} {bar} {indent}{}", paint(tone, &carets));
         }
         Some(Location::File(path)) => {
-            let _ = writeln!(out, " {} {}", paint("1;34", "-->"), path.display());
+            let _ = writeln!(out, " {} {}", paint("1;34", "-->"), shown_path(path));
         }
         None => {}
     }
     if let Some(help) = &d.help {
-        let _ = writeln!(out, "  {} {help}", paint("1;36", "= help:"));
+        let _ = writeln!(out, "  {} {}", paint("1;36", "= help:"), printable(help));
     }
     out.push('\n');
     out

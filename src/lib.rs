@@ -19,3 +19,4 @@ pub mod reload;
 pub mod source;
 pub mod syntax;
 pub mod testing;
+pub mod text;

@@ -174,3 +174,89 @@ fn convert_refuses_what_the_other_format_cannot_say() {
     assert!(out.stdout.is_empty(), "nothing written");
     assert!(String::from_utf8_lossy(&out.stderr).contains("cannot be written as DSL"));
 }
+
+/// A rule set whose field name is 70,000 characters long: beyond `format!`'s widest padding
+/// (65,535), which the printer's aligned columns once reached and panicked on.
+#[test]
+fn a_name_too_long_is_an_error_and_fmt_and_convert_do_not_panic_on_it() {
+    let dir = temp_dir("long-name");
+    let name = "n".repeat(70_000);
+    let file = dir.join("long.idic");
+    let rules = format!(
+        "customer {{\n  id string from \"ID\" key\n  {name} int from \"N\"\n}}\n\nsegment big = {name} > 1\n"
+    );
+    std::fs::write(&file, &rules).unwrap();
+    let file = file.to_str().unwrap();
+
+    let fmt = idic().args(["fmt", "--stdout", file]).output().unwrap();
+    let formatted = String::from_utf8(fmt.stdout).unwrap();
+    assert_eq!(
+        fmt.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&fmt.stderr)
+    );
+    // The short name is padded to the long one, by hand.
+    let id_line = formatted.lines().find(|l| l.starts_with("  id ")).unwrap();
+    assert_eq!(
+        id_line,
+        format!("  id{} string from \"ID\" key", " ".repeat(70_000 - 2))
+    );
+    assert!(formatted.contains(&format!("segment big = {name} > 1")));
+
+    for to in ["toml", "dsl"] {
+        let out = idic().args(["convert", file, "--to", to]).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "--to {to}: {stderr}");
+        assert!(!stderr.contains("panicked"), "--to {to}: {stderr}");
+        assert!(
+            String::from_utf8_lossy(&out.stdout).contains(&name),
+            "--to {to}"
+        );
+    }
+
+    let check = idic()
+        .args(["check", "--format", "plain", file])
+        .output()
+        .unwrap();
+    assert_eq!(check.status.code(), Some(1));
+    let stdout = String::from_utf8_lossy(&check.stdout);
+    assert!(
+        stdout.contains("error[name-too-long]")
+            && stdout.contains("field name `nnnnnnnnnnnnnnnnnnnn...` is 70,000 characters long")
+            && stdout.contains("help: names are at most 255 characters"),
+        "{}",
+        &stdout[..stdout.len().min(500)]
+    );
+}
+
+/// A TOML key can hold any text; a name must be one the DSL and expressions can write.
+#[test]
+fn a_toml_name_no_expression_can_read_is_an_error() {
+    let dir = temp_dir("bad-name");
+    let file = dir.join("r.toml");
+    std::fs::write(
+        &file,
+        "[customer]\nid = { type = \"string\", from = \"ID\", key = true }\n\n[metrics]\n\"days quiet\" = \"1\"\n\"x\\u001b[2J\" = \"2\"\n",
+    )
+    .unwrap();
+    let out = idic()
+        .args(["check", "--format", "plain", file.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let errors: Vec<&str> = stdout.lines().filter(|l| l.starts_with("error")).collect();
+    assert_eq!(errors.len(), 2, "{stdout}");
+    assert!(
+        errors[0].ends_with(":5:1-5:13: `days quiet` is not a valid metric name"),
+        "{stdout}"
+    );
+    assert!(
+        errors[1].ends_with(": `x\\u{1b}[2J` is not a valid metric name"),
+        "{stdout}"
+    );
+    assert!(stdout.contains(
+        "help: a name is ASCII letters, digits and `_`, and does not start with a digit"
+    ));
+}

@@ -417,6 +417,7 @@ fn a_run_keeps_the_version_it_started_with() {
         .unwrap();
         let info = RunInfo {
             rules_path: "rules/retail",
+            rule_warnings: 0,
             input_path: "customers.csv",
             input_format: "csv",
             as_of,

@@ -609,3 +609,163 @@ fn jsonl_rows_are_rejected_with_line_and_reason() {
         "expected a JSON object with one key per column, found a list"
     );
 }
+
+#[test]
+fn a_jsonl_export_starting_with_a_byte_order_mark_loses_no_row() {
+    let dir = scratch("bom-jsonl");
+    let export = dir.join("customers.jsonl");
+    let lines: Vec<String> = example_rows()
+        .iter()
+        .take(3)
+        .map(|row| serde_json::to_string(row).unwrap())
+        .collect();
+    std::fs::write(&export, format!("\u{feff}{}\n", lines.join("\n"))).unwrap();
+    let assert = run("rules/retail", &export).assert().success();
+    let stderr = String::from_utf8_lossy(&assert.get_output().stderr).into_owned();
+    assert!(
+        stderr.contains("3 rows read: 3 decided, 0 rejected"),
+        "{stderr}"
+    );
+    let decided = jsonl(&String::from_utf8_lossy(&assert.get_output().stdout));
+    assert_eq!(decided[0]["id"], "C000101");
+    // `explain` finds the first row as `run` reads it.
+    let assert = idic()
+        .args(["explain", "rules/retail", "--row", "1", "--customers"])
+        .arg(&export)
+        .assert()
+        .success();
+    let stdout = String::from_utf8_lossy(&assert.get_output().stdout);
+    assert!(
+        stdout.starts_with("customer C000101: row 1 (line 1)"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn a_quote_never_closed_is_one_reject_that_names_the_lines_it_took() {
+    let dir = scratch("unclosed-quote");
+    let text = std::fs::read_to_string(repo().join("examples/customers.csv")).unwrap();
+    let mut lines = text.lines();
+    let header = lines.next().unwrap();
+    // Thirteen rows without quotes of their own; row 5 opens a quote before its first name and
+    // never closes it: its cell takes the 8 rows after it.
+    let mut rows: Vec<String> = lines
+        .filter(|l| !l.contains('"'))
+        .take(13)
+        .map(str::to_string)
+        .collect();
+    rows[4] = rows[4].replacen(',', ",\"", 1);
+    let export = dir.join("customers.csv");
+    std::fs::write(&export, format!("{header}\n{}\n", rows.join("\n"))).unwrap();
+    let (out, rejects, summary) = (
+        dir.join("decisions.jsonl"),
+        dir.join("rejects.csv"),
+        dir.join("summary.json"),
+    );
+    run("rules/retail", &export)
+        .arg("--out")
+        .arg(&out)
+        .arg("--rejects")
+        .arg(&rejects)
+        .args(["--summary-format", "json", "--summary"])
+        .arg(&summary)
+        .assert()
+        .success();
+    assert_eq!(jsonl(&std::fs::read_to_string(&out).unwrap()).len(), 4);
+    let rejected = csv_rows(&std::fs::read_to_string(&rejects).unwrap());
+    assert_eq!(rejected.len(), 1);
+    let id = rows[4].split(',').next().unwrap();
+    assert_eq!(
+        (
+            rejected[0]["line"].as_str(),
+            rejected[0]["id"].as_str(),
+            rejected[0]["code"].as_str()
+        ),
+        ("6", id, "field-count")
+    );
+    assert_eq!(
+        rejected[0]["reason"],
+        "the row has 2 cells, the header has 16 columns: it runs over lines 6 to 14, as a quote \
+         that opens one of its cells is probably never closed, so lines 7 to 14 were read into \
+         it rather than as rows of their own"
+    );
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&summary).unwrap()).unwrap();
+    assert_eq!(
+        summary["rows"],
+        serde_json::json!({"read": 5, "decided": 4, "rejected": 1})
+    );
+}
+
+#[test]
+fn a_control_character_in_a_header_name_is_shown_escaped() {
+    let dir = scratch("nul-header");
+    let text = std::fs::read_to_string(repo().join("examples/customers.csv")).unwrap();
+    let export = dir.join("customers.csv");
+    std::fs::write(&export, text.replacen("Customer ID", "Customer\0 ID", 1)).unwrap();
+    let assert = run("rules/retail", &export).assert().code(2);
+    let stderr = String::from_utf8(assert.get_output().stderr.clone()).unwrap();
+    assert_eq!(
+        stderr,
+        "error: column `Customer ID` is not in the header (closest: `Customer\\u{0} ID`)\n"
+    );
+}
+
+#[test]
+fn a_json_summary_on_standard_error_is_all_a_run_writes_there() {
+    // A rule set with a warning (a segment nothing uses) and an export with rejected rows: the
+    // warning, the status line and the first rejects would all go to standard error.
+    let dir = scratch("json-stderr");
+    let rules = dir.join("rules");
+    std::fs::create_dir_all(&rules).unwrap();
+    std::fs::copy(
+        repo().join("rules/retail/retail.idic"),
+        rules.join("retail.idic"),
+    )
+    .unwrap();
+    std::fs::write(
+        rules.join("extra.idic"),
+        "segment unused_one = orders > 100\n",
+    )
+    .unwrap();
+    let json_summary = |extra: &[&str]| {
+        let mut cmd = run(rules.to_str().unwrap(), "tests/fixtures/malformed.csv");
+        cmd.args(["--summary", "-", "--summary-format", "json"])
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let output = json_summary(&[]);
+    assert_eq!(output.status.code(), Some(0));
+    let summary: serde_json::Value = serde_json::from_slice(&output.stderr)
+        .unwrap_or_else(|e| panic!("{e}:\n{}", String::from_utf8_lossy(&output.stderr)));
+    assert_eq!(
+        summary["rows"],
+        serde_json::json!({"read": 13, "decided": 4, "rejected": 9})
+    );
+    assert_eq!(summary["rule_set"]["warnings"], 1);
+    assert_eq!(jsonl(&String::from_utf8_lossy(&output.stdout)).len(), 4);
+
+    // Rejects on standard error too would spoil it: refused before anything runs.
+    let output = json_summary(&["--rejects", "-"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(output.stdout.is_empty());
+    assert!(String::from_utf8_lossy(&output.stderr)
+        .contains("`--rejects -` and a JSON `--summary -` would share standard error"),);
+
+    // A text summary on standard error still comes with the warning and the status line.
+    let output = run(rules.to_str().unwrap(), "tests/fixtures/malformed.csv")
+        .args(["--summary", "-"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.starts_with("warning: the rule set has 1 warning"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("warnings  1 (`idic check "), "{stderr}");
+    assert!(
+        stderr.contains("13 rows read: 4 decided, 9 rejected"),
+        "{stderr}"
+    );
+}

@@ -25,9 +25,10 @@
 
 use crate::analytics::{Btyd, Period, Rfm};
 use crate::io::cells::{CellError, CellReader};
-use crate::io::input::{BatchReader, InputFormat, Row};
+use crate::io::input::{BatchReader, InputFormat, Row, BYTE_ORDER_MARK};
 use crate::model::{Comments, Field, FieldFormat, FieldType, Spanned};
 use crate::source::Span;
+use crate::text::printable;
 use chrono::{Datelike, NaiveDate};
 use std::collections::HashMap;
 use std::fmt;
@@ -128,11 +129,13 @@ pub struct OrderReject {
     pub reason: String,
 }
 
+/// The reject as one line for people, control characters escaped ([`printable`]).
 impl fmt::Display for OrderReject {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let reason = printable(&self.reason);
         match &self.column {
-            Some(column) => write!(f, "line {}, {column}: {}", self.line, self.reason),
-            None => write!(f, "line {}: {}", self.line, self.reason),
+            Some(column) => write!(f, "line {}, {}: {reason}", self.line, printable(column)),
+            None => write!(f, "line {}: {reason}", self.line),
         }
     }
 }
@@ -193,9 +196,9 @@ pub enum OrdersError {
     /// A configured column is not in the CSV header.
     #[error("the orders file has no column {column} (its columns: {header})")]
     NoSuchColumn {
-        /// The column, as configured.
+        /// The column, as configured (control characters escaped, as in the header).
         column: String,
-        /// The header's names, comma-separated.
+        /// The header's names, comma-separated, control characters escaped ([`printable`]).
         header: String,
     },
     /// The configuration does not fit the format (a position for JSONL, a name for text, a
@@ -377,7 +380,11 @@ pub fn read_orders(
                 if buf.len() as u64 == limit && buf.last() != Some(&b'\n') {
                     return Err(crate::io::input::row_too_long(line).into());
                 }
-                let Ok(text) = std::str::from_utf8(&buf) else {
+                let bytes = match buf.strip_prefix(BYTE_ORDER_MARK) {
+                    Some(rest) if line == 1 => rest,
+                    _ => &buf[..],
+                };
+                let Ok(text) = std::str::from_utf8(bytes) else {
                     agg.reject(line, None, "the line is not valid UTF-8".into());
                     continue;
                 };
@@ -548,8 +555,12 @@ impl Aggregator {
                         .iter()
                         .position(|h| h == name)
                         .ok_or_else(|| OrdersError::NoSuchColumn {
-                            column: column.to_string(),
-                            header: header.join(", "),
+                            column: printable(&column.to_string()).into_owned(),
+                            header: header
+                                .iter()
+                                .map(|h| printable(h))
+                                .collect::<Vec<_>>()
+                                .join(", "),
                         })
                 }
             })
@@ -873,6 +884,25 @@ mod tests {
         assert_eq!((t.rows, t.used, t.after_as_of, t.rejected), (4, 1, 1, 2));
         let lines: Vec<u64> = t.rejects.iter().map(|r| r.line).collect();
         assert_eq!(lines, [2, 3]);
+    }
+
+    #[test]
+    fn a_byte_order_mark_starts_no_row_in_any_format() {
+        let columns = [named(), named(), OrderColumns::cdnow()];
+        let files = [
+            (
+                OrderFormat::Jsonl,
+                "{\"customer\":\"a\",\"amount\":10,\"date\":\"2020-01-01\"}\n",
+            ),
+            (OrderFormat::Csv, "customer,amount,date\na,10,2020-01-01\n"),
+            (OrderFormat::Text, "a 1 20200101 1 10\n"),
+        ];
+        for ((format, text), columns) in files.into_iter().zip(&columns) {
+            let orders = read(&format!("\u{feff}{text}"), format, columns, "2020-01-31");
+            let t = &orders.tally;
+            assert_eq!((t.rows, t.used, t.rejected), (1, 1, 0), "{format:?}: {t:?}");
+            assert_eq!(orders.customers[0].customer, "a", "{format:?}");
+        }
     }
 
     #[test]

@@ -33,8 +33,8 @@ use crate::engine::population::{Observed, PopulationReport};
 use crate::engine::{Evaluator, Population, Program};
 use crate::io::input::Row;
 use crate::io::{
-    BatchReader, ColumnMap, Encoder, HeaderError, InputFormat, OutputFormat, RawRows, RecordReader,
-    Reject,
+    BatchReader, ColumnMap, CsvCells, Encoder, HeaderError, InputFormat, OutputFormat, RawRows,
+    RecordReader, Reject,
 };
 use chrono::NaiveDate;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -60,6 +60,8 @@ pub struct Options {
     pub progress: bool,
     /// The orders file, for a rule set with an `orders` block naming its columns.
     pub orders: Option<std::path::PathBuf>,
+    /// How the cells of CSV decisions and rejects are written (spreadsheet-safe by default).
+    pub csv_cells: CsvCells,
 }
 
 impl Default for Options {
@@ -71,6 +73,7 @@ impl Default for Options {
             batch_bytes: 256 * 1024,
             progress: false,
             orders: None,
+            csv_cells: CsvCells::default(),
         }
     }
 }
@@ -547,11 +550,12 @@ fn write_decisions(
     let mut tally = Tally::new(program);
     let mut first_rejects = Vec::new();
 
-    let mut header = Encoder::new(sinks.decisions_format);
+    let cells = options.csv_cells;
+    let mut header = Encoder::new(sinks.decisions_format, cells);
     header.decisions_header(program);
     sinks.decisions.write_all(&header.take()).map_err(io)?;
     if let Some((out, format)) = sinks.rejects.as_mut() {
-        let mut header = Encoder::new(*format);
+        let mut header = Encoder::new(*format, cells);
         header.rejects_header();
         out.write_all(&header.take()).map_err(io)?;
     }
@@ -562,7 +566,7 @@ fn write_decisions(
         reader,
         options.threads,
         progress,
-        || Worker::new(program, as_of, cx, decisions_format, rejects_format),
+        || Worker::new(program, as_of, cx, cells, decisions_format, rejects_format),
         Worker::batch,
         |batch: &mut Decided| {
             if let Some(limit) = cx.limit {
@@ -609,6 +613,7 @@ impl<'a> Worker<'a> {
         program: &'a Program,
         as_of: NaiveDate,
         cx: &'a Context<'a>,
+        cells: CsvCells,
         decisions: OutputFormat,
         rejects: Option<OutputFormat>,
     ) -> Worker<'a> {
@@ -616,8 +621,8 @@ impl<'a> Worker<'a> {
             program,
             evaluator: Evaluator::new(program, as_of),
             cx,
-            decisions: Encoder::new(decisions),
-            rejects: rejects.map(Encoder::new),
+            decisions: Encoder::new(decisions, cells),
+            rejects: rejects.map(|format| Encoder::new(format, cells)),
             money: program.money_fields(),
             record: csv::ByteRecord::new(),
         }
@@ -631,7 +636,7 @@ impl<'a> Worker<'a> {
             let line = at.line;
             let values = match self.cx.survey.duplicate_of(line) {
                 Some(first) => Err(self.duplicate(line, row, first)),
-                None => self.cx.records.read(self.cx.map, row, line),
+                None => self.cx.records.read(self.cx.map, row, at),
             };
             let values = values.and_then(|mut values| {
                 let population = self.cx.population;

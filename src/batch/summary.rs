@@ -6,6 +6,7 @@
 use crate::engine::population::{FitReport, PopulationReport};
 use crate::engine::{Decision, Program, Suppression};
 use crate::io::{Reject, RejectCode};
+use crate::text::printable;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -193,6 +194,8 @@ pub struct RuleSetInfo {
     pub name: String,
     pub path: String,
     pub content_hash: String,
+    /// How many warnings `idic check` gives the rule set.
+    pub warnings: usize,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -274,6 +277,8 @@ pub struct ActionCount {
 /// What the summary says about the run besides the counts.
 pub struct RunInfo<'a> {
     pub rules_path: &'a str,
+    /// How many warnings the rule set has.
+    pub rule_warnings: usize,
     pub input_path: &'a str,
     pub input_format: &'static str,
     pub as_of: chrono::NaiveDate,
@@ -295,6 +300,7 @@ impl Summary {
                 name: program.name().to_string(),
                 path: info.rules_path.to_string(),
                 content_hash: program.content_hash().to_string(),
+                warnings: info.rule_warnings,
             },
             as_of: info.as_of.format("%Y-%m-%d").to_string(),
             input: InputInfo {
@@ -414,18 +420,32 @@ impl Summary {
         serde_json::to_string_pretty(self).expect("a summary serializes") + "\n"
     }
 
-    /// The summary as aligned text for people.
+    /// The summary as aligned text for people; names and paths with their control characters
+    /// escaped ([`printable`]).
     pub fn to_text(&self) -> String {
         let mut out = String::new();
+        let path = printable(&self.rule_set.path);
         let name = if self.rule_set.name.is_empty() {
-            self.rule_set.path.clone()
+            path.to_string()
         } else {
-            format!("{} ({})", self.rule_set.name, self.rule_set.path)
+            format!("{} ({path})", printable(&self.rule_set.name))
         };
         let _ = writeln!(out, "rule set  {name}");
         let _ = writeln!(out, "hash      {}", self.rule_set.content_hash);
+        if self.rule_set.warnings > 0 {
+            let _ = writeln!(
+                out,
+                "warnings  {} (`idic check {path}` shows them)",
+                self.rule_set.warnings
+            );
+        }
         let _ = writeln!(out, "as of     {}", self.as_of);
-        let _ = writeln!(out, "input     {} ({})", self.input.path, self.input.format);
+        let _ = writeln!(
+            out,
+            "input     {} ({})",
+            printable(&self.input.path),
+            self.input.format
+        );
         let _ = writeln!(
             out,
             "rows      {} read = {} decided + {} rejected",
@@ -438,7 +458,7 @@ impl Summary {
             let at = if r.at.is_empty() {
                 String::new()
             } else {
-                format!(" in `{}`", r.at)
+                format!(" in `{}`", printable(&r.at))
             };
             let _ = writeln!(out, "{label:<9} {:>8} {}{at}", group(r.count), r.code);
         }
@@ -548,7 +568,7 @@ fn population_text(p: &PopulationReport, out: &mut String) {
     if let Some(o) = &p.orders {
         match (&o.file, &o.tally) {
             (Some(file), Some(t)) => {
-                let _ = writeln!(out, "orders    {file}: {}", t.describe());
+                let _ = writeln!(out, "orders    {}: {}", printable(file), t.describe());
                 let _ = writeln!(
                     out,
                     "          {} customers of the orders file have no row in the export",
@@ -631,7 +651,8 @@ fn population_text(p: &PopulationReport, out: &mut String) {
         if let Some(e) = &m.error {
             let _ = writeln!(
                 out,
-                "model     not fitted: {e}; p_alive, expected_purchases and model_clv are missing"
+                "model     not fitted: {}; p_alive, expected_purchases and model_clv are missing",
+                printable(e)
             );
         }
         let _ = writeln!(

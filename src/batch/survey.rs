@@ -265,6 +265,7 @@ mod tests {
                 id.as_bytes(),
                 At {
                     line: i as u64 + 2,
+                    last_line: i as u64 + 2,
                     byte: i as u64,
                 },
             );

@@ -125,6 +125,7 @@ pub fn check_rules(
     }
     let mut out = Vec::new();
     schema::check(rules, &mut out);
+    names::check_spelling(rules, &mut out);
     let names = Names::collect(rules, sources, &mut out);
     tiers::check(rules, &mut out);
     population::check(rules, &names, &mut out);

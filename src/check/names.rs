@@ -2,7 +2,7 @@
 //! variables in expressions); tiers, triggers and each trigger's actions have their own.
 
 use crate::diagnostics::Diagnostic;
-use crate::model::{FieldType, Ident, Origin, RuleSet, Spanned};
+use crate::model::{FieldType, Ident, Origin, RuleSet, Spanned, TableBody};
 use crate::source::{Sources, Span};
 use std::collections::HashMap;
 
@@ -108,6 +108,72 @@ impl Names {
     pub fn kind(&self, name: &str) -> Option<Kind> {
         self.vars.get(name).map(|&(k, _)| k)
     }
+}
+
+/// The longest name a rule set may declare, in characters.
+pub const MAX_NAME_CHARS: usize = 255;
+
+/// Reports every declared name that is not one expressions and the DSL can write (ASCII letters,
+/// digits and `_`, not starting with a digit: a TOML key can be any text) or that is longer
+/// than [`MAX_NAME_CHARS`].
+pub fn check_spelling(rules: &RuleSet, out: &mut Vec<Diagnostic>) {
+    let mut declared: Vec<(&Ident, &str)> = Vec::new();
+    let fields = rules.schema.iter().flat_map(|s| &s.fields);
+    declared.extend(fields.map(|f| (&f.name, "field")));
+    declared.extend(rules.metrics.iter().map(|m| (&m.name, "metric")));
+    declared.extend(rules.segments.iter().map(|s| (&s.name, "segment")));
+    declared.extend(rules.scores.iter().map(|s| (&s.name, "score")));
+    for t in &rules.tables {
+        declared.push((&t.name, "table"));
+        if let TableBody::Rules(cells) = &t.body {
+            declared.extend(cells.iter().map(|c| (&c.name, "table segment")));
+        }
+    }
+    for (list, kind) in [(&rules.tiers, "tier"), (&rules.lifecycle, "stage")] {
+        declared.extend(list.iter().flat_map(|l| &l.tiers).map(|t| (&t.name, kind)));
+    }
+    for t in &rules.triggers {
+        declared.push((&t.name, "trigger"));
+        for a in &t.actions {
+            declared.push((&a.name, "action"));
+            declared.extend(a.params.iter().map(|p| (&p.name, "parameter")));
+        }
+    }
+    for (name, kind) in declared {
+        let chars = name.value.chars().count();
+        if chars > MAX_NAME_CHARS {
+            let start: String = name.value.chars().take(20).collect();
+            out.push(
+                Diagnostic::error(
+                    "name-too-long",
+                    format!(
+                        "{kind} name `{start}...` is {} characters long",
+                        crate::batch::summary::group(chars as u64)
+                    ),
+                )
+                .at(name.span)
+                .help(format!("names are at most {MAX_NAME_CHARS} characters")),
+            );
+        } else if !is_identifier(&name.value) {
+            out.push(
+                Diagnostic::error(
+                    "bad-name",
+                    format!("`{}` is not a valid {kind} name", name.value),
+                )
+                .at(name.span)
+                .help("a name is ASCII letters, digits and `_`, and does not start with a digit"),
+            );
+        }
+    }
+}
+
+/// A name as the DSL and expressions write it: `[A-Za-z_][A-Za-z0-9_]*`.
+fn is_identifier(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
 fn duplicate(name: &Ident, kind: &str, first: &str, at: Span, sources: &Sources) -> Diagnostic {

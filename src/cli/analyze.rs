@@ -11,7 +11,7 @@ use idic::analytics::btyd::ClvOptions;
 use idic::analytics::orders::{read_orders, Column, OrderColumns, OrderFormat};
 use idic::analytics::portfolio::{analyze, Customer, Options, Portfolio};
 use idic::analytics::Period;
-use idic::io::{Files, OutputFormat};
+use idic::io::{CsvCells, Files, OutputFormat};
 use std::path::{Path, PathBuf};
 
 #[derive(clap::Args)]
@@ -64,6 +64,8 @@ pub struct Args {
     /// Where the per-customer rows go (.csv or .jsonl; `-` is standard output) [default: none].
     #[arg(long, value_name = "FILE")]
     out: Option<PathBuf>,
+    #[command(flatten)]
+    csv: super::CsvArgs,
     /// Where the report goes; `-` is standard output.
     #[arg(long, value_name = "FILE", default_value = "-")]
     report: PathBuf,
@@ -156,11 +158,11 @@ pub fn run(args: Args) -> Exit {
         ));
     }
     for reject in &orders.tally.rejects {
-        eprintln!("rejected: {}: {reject}", args.orders.display());
+        say!("rejected: {}: {reject}", args.orders.display());
     }
     let shown = orders.tally.rejects.len() as u64;
     if orders.tally.rejected > shown {
-        eprintln!(
+        say!(
             "rejected: {} more rows of `{}`",
             orders.tally.rejected - shown,
             args.orders.display()
@@ -181,10 +183,10 @@ pub fn run(args: Args) -> Exit {
     };
     let portfolio = analyze(&orders, &options);
     for e in &portfolio.report.fit_errors {
-        eprintln!("warning: {e}");
+        say!("warning: {e}");
     }
     if let Some(out) = &args.out {
-        if let Err(e) = super::write_text(out, &customers_text(out, &portfolio)) {
+        if let Err(e) = super::write_text(out, &customers_text(out, &portfolio, args.csv.cells())) {
             return usage(format!("cannot write `{}`: {e}", out.display()));
         }
     }
@@ -208,8 +210,9 @@ fn column(text: &str) -> Column {
     }
 }
 
-/// The per-customer rows as CSV, or JSONL when `out` ends in `.jsonl`.
-fn customers_text(out: &Path, portfolio: &Portfolio) -> String {
+/// The per-customer rows as CSV (cells written as `cells` says), or JSONL when `out` ends in
+/// `.jsonl`.
+fn customers_text(out: &Path, portfolio: &Portfolio, cells: CsvCells) -> String {
     if OutputFormat::of(out) == Some(OutputFormat::Jsonl) {
         return portfolio
             .customers
@@ -239,18 +242,22 @@ fn customers_text(out: &Path, portfolio: &Portfolio) -> String {
         "clv",
     ]);
     for c in &portfolio.customers {
-        let _ = w.write_record(row(c));
+        let _ = w.write_record(row(c, cells));
     }
     String::from_utf8(w.into_inner().unwrap_or_default()).expect("CSV of text is UTF-8")
 }
 
-fn row(c: &Customer) -> Vec<String> {
+/// One customer's cells. The text ones (the id from the orders file, the dates and the segment)
+/// are written as `cells` says; the numbers idic computed are written as they are, so that a
+/// spreadsheet reads them as numbers.
+fn row(c: &Customer, cells: CsvCells) -> Vec<String> {
     let opt = |v: Option<f64>, decimals: i32| v.map(|v| num(v, decimals)).unwrap_or_default();
     let score = |i: usize| c.scores.map(|s| s[i].to_string()).unwrap_or_default();
+    let text = |t: &str| cells.cell(t).into_owned();
     vec![
-        c.id.clone(),
-        c.first_purchase.to_string(),
-        c.last_purchase.to_string(),
+        text(&c.id),
+        text(&c.first_purchase.to_string()),
+        text(&c.last_purchase.to_string()),
         num(c.btyd.frequency, 0),
         num(c.btyd.recency, 4),
         num(c.btyd.t, 4),
@@ -264,7 +271,7 @@ fn row(c: &Customer) -> Vec<String> {
         score(0),
         score(1),
         score(2),
-        c.segment.clone().unwrap_or_default(),
+        text(c.segment.as_deref().unwrap_or_default()),
         opt(c.p_alive, 6),
         opt(c.expected_purchases, 6),
         opt(c.clv, 2),

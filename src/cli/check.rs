@@ -2,6 +2,7 @@
 
 use super::Exit;
 use idic::diagnostics::{render, summary_line, Format};
+use idic::text::printable;
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 
@@ -40,7 +41,7 @@ pub fn run(args: Args) -> Exit {
     if args.format == Format::Human {
         out.push_str(&format!(
             "{}: {}\n",
-            args.rules.display(),
+            printable(&args.rules.display().to_string()),
             summary_line(diags)
         ));
     }

@@ -22,14 +22,14 @@ pub fn run(args: Args) -> Exit {
         let mut files = idic::io::Files::default();
         files.reads(format!("`{}`", args.file.display()), &args.file);
         if let Err(clash) = files.writes(super::named("--out", out), out).check() {
-            eprintln!("error: {clash}");
+            say!("error: {clash}");
             return Exit::Usage;
         }
     }
     let bytes = match std::fs::read(&args.file) {
         Ok(bytes) => bytes,
         Err(e) => {
-            eprintln!("error: cannot read `{}`: {e}", args.file.display());
+            say!("error: cannot read `{}`: {e}", args.file.display());
             return Exit::Usage;
         }
     };
@@ -58,7 +58,7 @@ pub fn run(args: Args) -> Exit {
         RuleFormat::Toml => {
             let dropped = syntax::count_comments(&rules);
             if dropped > 0 {
-                eprintln!("note: TOML output keeps no comments ({dropped} dropped)");
+                say!("note: TOML output keeps no comments ({dropped} dropped)");
             }
             syntax::toml::print(&rules)
         }
@@ -67,7 +67,7 @@ pub fn run(args: Args) -> Exit {
     // line break outside brackets has no DSL spelling).
     let (back, diags) = syntax::parse(Default::default(), &text, args.to);
     if !diags.is_empty() || back != rules {
-        eprintln!(
+        say!(
             "error[convert]: `{}` cannot be written as {} without changing its meaning",
             args.file.display(),
             match args.to {
@@ -76,9 +76,9 @@ pub fn run(args: Args) -> Exit {
             }
         );
         if let Some(d) = diags.first() {
-            eprintln!("  the converted text would read: {}", d.message);
+            say!("  the converted text would read: {}", d.message);
         }
-        eprintln!(
+        say!(
             "  = help: an expression in the DSL must be balanced and end its line outside brackets"
         );
         return Exit::Findings;
@@ -86,7 +86,7 @@ pub fn run(args: Args) -> Exit {
     match &args.out {
         Some(path) => {
             if let Err(e) = super::write_text(path, &text) {
-                eprintln!("error: cannot write `{}`: {e}", path.display());
+                say!("error: cannot write `{}`: {e}", path.display());
                 return Exit::Usage;
             }
         }

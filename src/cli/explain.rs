@@ -11,6 +11,7 @@ use idic::batch::{self, Options};
 use idic::engine::{explain, Explanation};
 use idic::io::{find_row, FindError, InputFormat, Reject};
 use idic::model::RowSelect;
+use idic::text::printable;
 use serde::Serialize;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -86,8 +87,8 @@ pub fn run(args: Args) -> Exit {
         (None, None) => return usage("say which customer: `--id ID` or `--row N`"),
     };
     let rejected = |reject: &Reject, row: u64| {
-        eprintln!("error: {reject}");
-        eprintln!(
+        say!("error: {reject}");
+        say!(
             "`idic run` rejects row {row} of `{file}` ({}), so there is no decision to explain",
             reject.code.as_str()
         );
@@ -102,7 +103,7 @@ pub fn run(args: Args) -> Exit {
         Err(FindError::Read(e)) => return usage(format!("cannot read `{file}`: {e}")),
         Err(FindError::Header(e)) => return usage(format!("`{file}`: {e}")),
         Err(FindError::Rules(e)) => {
-            eprintln!("error: {e}");
+            say!("error: {e}");
             return Exit::Findings;
         }
         Err(FindError::Rejected { row, reject }) => return rejected(&reject, row),
@@ -139,10 +140,11 @@ pub fn run(args: Args) -> Exit {
     };
     let text = match args.format {
         ExplainFormat::Human => format!(
-            "customer {}: row {} (line {}) of {file}, as of {}\n\n{}",
-            explanation.id,
+            "customer {}: row {} (line {}) of {}, as of {}\n\n{}",
+            printable(&explanation.id),
             found.row,
             found.line,
+            printable(&file),
             explanation.as_of,
             explanation.to_text()
         ),

@@ -38,7 +38,7 @@ pub fn run(args: Args) -> Exit {
             let bytes = match std::fs::read(&file) {
                 Ok(bytes) => bytes,
                 Err(e) => {
-                    eprintln!("error: cannot read `{}`: {e}", file.display());
+                    say!("error: cannot read `{}`: {e}", file.display());
                     return Exit::Usage;
                 }
             };
@@ -53,7 +53,7 @@ pub fn run(args: Args) -> Exit {
             let Some(fragment) = fragment.filter(|_| errors.is_empty()) else {
                 let color = super::color_stderr();
                 eprint!("{}", render(&errors, &loaded.sources, Format::Human, color));
-                eprintln!("{}: not formatted: fix the errors first", file.display());
+                say!("{}: not formatted: fix the errors first", file.display());
                 exit = Exit::Findings;
                 continue;
             };
@@ -63,13 +63,13 @@ pub fn run(args: Args) -> Exit {
                 print!("{formatted}");
             } else if formatted != *original {
                 if args.check {
-                    println!("{}", file.display());
+                    show!("{}", file.display());
                     exit = Exit::Findings;
                 } else if let Err(e) = super::write_text(&file, &formatted) {
-                    eprintln!("error: cannot write `{}`: {e}", file.display());
+                    say!("error: cannot write `{}`: {e}", file.display());
                     return Exit::Usage;
                 } else {
-                    eprintln!("formatted {}", file.display());
+                    say!("formatted {}", file.display());
                 }
             }
         }

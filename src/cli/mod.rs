@@ -1,6 +1,21 @@
 //! Subcommands, one file each. Exit codes: 0 success (warnings allowed), 1 findings (errors in
 //! rule files, files needing formatting), 2 usage or I/O errors.
 
+/// `eprintln!` for people: the control characters of the message (paths, names, data) are
+/// escaped, except the line breaks between its lines ([`idic::text::printable_lines`]).
+macro_rules! say {
+    ($($arg:tt)*) => {
+        eprintln!("{}", idic::text::printable_lines(&format!($($arg)*)))
+    };
+}
+
+/// [`say!`] on standard output.
+macro_rules! show {
+    ($($arg:tt)*) => {
+        println!("{}", idic::text::printable_lines(&format!($($arg)*)))
+    };
+}
+
 mod analyze;
 mod check;
 mod convert;
@@ -94,6 +109,26 @@ fn write_text(path: &std::path::Path, text: &str) -> std::io::Result<()> {
 /// How the user named a file on the command line: `` `--out x.csv` ``.
 fn named(flag: &str, path: &std::path::Path) -> String {
     format!("`{flag} {}`", path.display())
+}
+
+/// How a command that writes CSV for people writes its cells: the same flag on every one.
+#[derive(clap::Args)]
+struct CsvArgs {
+    /// Write CSV cells exactly as they are, for programs to read [default: spreadsheet-safe: a
+    /// cell starting with `=`, `+`, `-`, `@`, a tab or a carriage return gets a leading `'`, and
+    /// control characters show as `\u001b`].
+    #[arg(long)]
+    raw_csv: bool,
+}
+
+impl CsvArgs {
+    fn cells(&self) -> idic::io::CsvCells {
+        if self.raw_csv {
+            idic::io::CsvCells::Raw
+        } else {
+            idic::io::CsvCells::Safe
+        }
+    }
 }
 
 /// Whether to color human output on stderr.

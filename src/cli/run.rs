@@ -67,6 +67,8 @@ pub struct Args {
     quiet: bool,
     #[command(flatten)]
     reads: super::ReadArgs,
+    #[command(flatten)]
+    csv: super::CsvArgs,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -90,18 +92,27 @@ fn percent(text: &str) -> Result<f64, String> {
 
 /// A usage or I/O problem: said on standard error, exit 2.
 pub(super) fn usage(message: impl std::fmt::Display) -> Exit {
-    eprintln!("error: {message}");
+    say!("error: {message}");
     Exit::Usage
 }
 
 pub fn run(args: Args) -> Exit {
+    // A JSON summary on standard error is all a successful run writes there, so that the stream
+    // reads as one JSON value: the summary carries the counts, the rejects' and the warnings'.
+    let stderr_is_json = args.summary.as_deref() == Some(Path::new("-"))
+        && args.summary_format == SummaryFormat::Json;
+    if stderr_is_json && args.rejects.as_deref() == Some(Path::new("-")) {
+        return usage(
+            "`--rejects -` and a JSON `--summary -` would share standard error: send one of them to a file",
+        );
+    }
     let (program, checked) = match load(&args.rules, &args.reads, "nothing was run") {
         Ok(loaded) => loaded,
         Err(exit) => return exit,
     };
     let warnings = checked.diagnostics.len();
-    if warnings > 0 {
-        eprintln!(
+    if warnings > 0 && !stderr_is_json {
+        say!(
             "warning: the rule set has {warnings} warning{}; `idic check {}` shows them",
             if warnings == 1 { "" } else { "s" },
             args.rules.display()
@@ -181,8 +192,9 @@ pub fn run(args: Args) -> Exit {
             args.max_errors
         },
         max_reject_rate: args.max_reject_rate,
-        progress: !args.quiet && std::io::stderr().is_terminal(),
+        progress: !args.quiet && !stderr_is_json && std::io::stderr().is_terminal(),
         orders: args.orders.clone(),
+        csv_cells: args.csv.cells(),
         ..Options::default()
     };
     let started = Instant::now();
@@ -196,13 +208,13 @@ pub fn run(args: Args) -> Exit {
     let outcome = match batch::run(&program, as_of, &input, format, &options, sinks) {
         Ok(outcome) => outcome,
         Err(e @ RunError::TooManyRejects { .. }) | Err(e @ RunError::Rules(_)) => {
-            eprintln!("error: {e}");
-            eprintln!("{NOTHING_WRITTEN}");
+            say!("error: {e}");
+            say!("{NOTHING_WRITTEN}");
             return Exit::Findings;
         }
         Err(e @ RunError::Internal(_)) => {
-            eprintln!("error: {e}");
-            eprintln!("{NOTHING_WRITTEN}");
+            say!("error: {e}");
+            say!("{NOTHING_WRITTEN}");
             return Exit::Usage;
         }
         Err(e) => return usage(e),
@@ -215,6 +227,7 @@ pub fn run(args: Args) -> Exit {
         &outcome.tally,
         &RunInfo {
             rules_path: &rules,
+            rule_warnings: warnings,
             input_path: if stdin {
                 "(standard input)"
             } else {
@@ -245,9 +258,12 @@ pub fn run(args: Args) -> Exit {
     if let Err(message) = commit_all(outputs) {
         return usage(message);
     }
+    if stderr_is_json {
+        return Exit::Ok;
+    }
 
     let rows = summary.rows;
-    eprintln!(
+    say!(
         "{} rows read: {} decided, {} rejected ({:.2} s)",
         batch::summary::group(rows.read),
         batch::summary::group(rows.decided),
@@ -257,7 +273,7 @@ pub fn run(args: Args) -> Exit {
     let orders = summary.population.orders.as_ref();
     if let Some(tally) = orders.and_then(|o| o.tally.as_ref()) {
         if tally.rejected > 0 {
-            eprintln!(
+            say!(
                 "  {} rows of the orders file rejected, the first at {} (`--summary` lists them)",
                 batch::summary::group(tally.rejected),
                 tally
@@ -269,13 +285,13 @@ pub fn run(args: Args) -> Exit {
     }
     if args.rejects.is_none() && rows.rejected > 0 {
         for reject in &outcome.first_rejects {
-            eprintln!("  rejected {reject}");
+            say!("  rejected {reject}");
         }
         let more = rows.rejected - outcome.first_rejects.len() as u64;
         if more > 0 {
-            eprintln!("  ... and {} more", batch::summary::group(more));
+            say!("  ... and {} more", batch::summary::group(more));
         }
-        eprintln!("  (write every rejected row with `--rejects FILE`)");
+        say!("  (write every rejected row with `--rejects FILE`)");
     }
     Exit::Ok
 }
@@ -316,7 +332,7 @@ pub(super) fn load(
                     super::color_stderr()
                 )
             );
-            eprintln!("error: `{}` has errors; {nothing}", rules.display());
+            say!("error: `{}` has errors; {nothing}", rules.display());
             Err(Exit::Findings)
         }
     }

@@ -46,7 +46,7 @@ pub fn run(args: Args) -> Exit {
     }
     let report = run_tests(&program, args.filter.as_deref());
     if program.rules().tests.is_empty() {
-        eprintln!(
+        say!(
             "note: `{}` has no tests; write `test` blocks beside the rules (see the README)",
             args.rules.display()
         );
@@ -70,7 +70,7 @@ pub fn run(args: Args) -> Exit {
             // Machine formats keep their shape: the gaps go to standard error.
             Format::Json | Format::Junit => {
                 for gap in &gaps {
-                    eprintln!("not exercised: {gap}");
+                    say!("not exercised: {gap}");
                 }
             }
         }
@@ -78,7 +78,7 @@ pub fn run(args: Args) -> Exit {
     // A closed pipe (`idic test ... | head`) is not an error worth a panic.
     let _ = std::io::stdout().write_all(out.as_bytes());
     if report.cases.is_empty() && args.fail_on_empty {
-        eprintln!(
+        say!(
             "error: no test ran{}",
             match &args.filter {
                 Some(f) => format!(" (none matches `{f}`)"),

@@ -49,7 +49,7 @@ enum Message {
 
 /// A usage or I/O problem: said on standard error, exit 2.
 fn usage(message: impl std::fmt::Display) -> Exit {
-    eprintln!("error: {message}");
+    say!("error: {message}");
     Exit::Usage
 }
 
@@ -67,7 +67,7 @@ pub fn run(args: Args) -> Exit {
         Ok(reloader) => reloader,
         Err(reload::Error::Rules(error)) => {
             report(&error);
-            eprintln!(
+            say!(
                 "error: `{}` cannot be watched until this is fixed",
                 args.rules.display()
             );
@@ -106,7 +106,7 @@ pub fn run(args: Args) -> Exit {
             }
         }
     });
-    println!(
+    show!(
         "watching `{}` for changes (debounce {} ms); Ctrl-C stops",
         args.rules.display(),
         debounce.as_millis()
@@ -131,10 +131,10 @@ pub fn run(args: Args) -> Exit {
                         good = counts;
                     }
                     // The new version is in use, but says nothing about this sample.
-                    Err(message) => eprintln!("error: {message}"),
+                    Err(message) => say!("error: {message}"),
                 }
                 let now = Instant::now();
-                println!(
+                show!(
                     "counts refreshed {} ms after the change (debounce {} ms, then {} ms to load, test and count)",
                     now.duration_since(change.first_event).as_millis(),
                     debounce.as_millis(),
@@ -144,16 +144,16 @@ pub fn run(args: Args) -> Exit {
             ReloadEvent::Kept { version, error, .. } => {
                 failing = true;
                 report(&error);
-                eprintln!("keeping version {version}");
+                say!("keeping version {version}");
             }
             ReloadEvent::Unchanged { version, .. } => {
                 if std::mem::take(&mut failing) {
-                    println!("the rule files are back to version {version}");
+                    show!("the rule files are back to version {version}");
                 }
             }
         }
     }
-    eprintln!("stopped");
+    say!("stopped");
     Exit::Ok
 }
 
@@ -171,19 +171,12 @@ fn report(error: &ReloadError) {
         ),
         ReloadError::Tests(report) => {
             for case in report.failures() {
-                eprintln!("test {} ... FAILED", case.name);
-                eprintln!("  --> {}:{}", case.file.display(), case.line);
-                for failure in &case.failures {
-                    eprintln!("  {}", failure.summary());
-                    for line in &failure.why {
-                        eprintln!("      {line}");
-                    }
-                }
+                eprint!("{}", case.to_text());
             }
             let failed = report.failures().count();
-            eprintln!("error: {failed} of {} tests failed", report.cases.len());
+            say!("error: {failed} of {} tests failed", report.cases.len());
         }
-        ReloadError::Watch(_) | ReloadError::Internal(_) => eprintln!("error: {error}"),
+        ReloadError::Watch(_) | ReloadError::Internal(_) => say!("error: {error}"),
     }
 }
 
@@ -197,7 +190,7 @@ fn print_version(loaded: &Loaded, changed: &str) {
     } else {
         format!(" ({changed} changed)")
     };
-    println!(
+    show!(
         "version {}  {}  {tests}{changed}",
         loaded.version,
         loaded.hash()

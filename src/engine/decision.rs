@@ -306,14 +306,15 @@ pub fn text(v: &Dynamic) -> String {
 }
 
 /// A rule value for people reading an explanation: `missing` for no value, text in quotes,
-/// anything else as [`text`] writes it.
+/// anything else as [`text`] writes it; control characters escaped (`\u{1b}`) either way.
 pub fn display(v: &Dynamic) -> String {
     if v.is_unit() {
         "missing".into()
     } else if v.is_string() {
+        // Debug quotes and escapes as `printable` does.
         format!("{:?}", text(v))
     } else {
-        text(v)
+        crate::text::printable(&text(v)).into_owned()
     }
 }
 

@@ -10,6 +10,7 @@
 
 use super::decision::{display, to_json};
 use super::{Decision, EvalError, Evaluator, Program, Suppression};
+use crate::text::{pad, printable};
 use chrono::NaiveDate;
 use rhai::Dynamic;
 use serde::Serialize;
@@ -564,7 +565,8 @@ fn starts_with_statement(s: &str) -> bool {
 }
 
 impl Explanation {
-    /// The explanation for people: aligned sections of plain words, no colors.
+    /// The explanation for people: aligned sections of plain words, no colors; control
+    /// characters in values and rule text are escaped ([`printable`]).
     pub fn to_text(&self) -> String {
         let mut out = String::new();
         let d: serde_json::Value =
@@ -652,7 +654,10 @@ impl Explanation {
         let row = |out: &mut String, name: &str, verdict: &str, text: &str| {
             let _ = writeln!(
                 out,
-                "  {name:name_width$}  {verdict:verdict_width$}  {text}"
+                "  {}  {}  {}",
+                pad(&printable(name), name_width),
+                pad(verdict, verdict_width),
+                printable(text)
             );
         };
 
@@ -730,26 +735,26 @@ impl Explanation {
                     &format!("priority {}: {}", t.priority, t.condition.source),
                 );
                 condition_lines(&mut out, &t.condition, indent);
-                let pad = " ".repeat(indent);
+                let margin = " ".repeat(indent);
                 let consent = format!("{} = {}", t.consent.name, t.consent.shown);
                 match t.reason.as_deref() {
                     Some("consent") => {
                         let _ = writeln!(
                             out,
-                            "{pad}suppressed by consent: {consent}, and no message goes out without it"
+                            "{margin}suppressed by consent: {consent}, and no message goes out without it"
                         );
                     }
                     Some(code) => {
                         let _ = writeln!(
                             out,
-                            "{pad}suppressed ({code}): the {} place{} went to higher priorities: {}",
+                            "{margin}suppressed ({code}): the {} place{} went to higher priorities: {}",
                             t.taken_by.len(),
                             if t.taken_by.len() == 1 { "" } else { "s" },
                             t.taken_by.join(", ")
                         );
                     }
                     None if t.status == TriggerStatus::Fired => {
-                        let _ = writeln!(out, "{pad}consent: {consent}");
+                        let _ = writeln!(out, "{margin}consent: {consent}");
                     }
                     None => {}
                 }
@@ -762,29 +767,35 @@ impl Explanation {
     }
 }
 
-/// The widest of `items`, in characters.
 /// Rows of three cells, the first two padded to their widest.
-fn columns<'a>(out: &mut String, rows: impl Iterator<Item = [&'a str; 3]> + Clone) {
-    let first = width(rows.clone().map(|r| r[0]));
-    let second = width(rows.clone().map(|r| r[1]));
-    for [a, b, c] in rows {
-        let _ = writeln!(out, "  {a:first$}  {b:second$}  {c}");
+fn columns<'a>(out: &mut String, rows: impl Iterator<Item = [&'a str; 3]>) {
+    let rows: Vec<[std::borrow::Cow<'a, str>; 3]> = rows.map(|r| r.map(printable)).collect();
+    let first = width(rows.iter().map(|r| r[0].as_ref()));
+    let second = width(rows.iter().map(|r| r[1].as_ref()));
+    for [a, b, c] in &rows {
+        let _ = writeln!(out, "  {}  {}  {c}", pad(a, first), pad(b, second));
     }
 }
 
+/// The widest of `items` as shown, in characters.
 fn width<'a>(items: impl Iterator<Item = &'a str>) -> usize {
-    items.map(|s| s.chars().count()).max().unwrap_or(0)
+    items.map(shown_width).max().unwrap_or(0)
+}
+
+/// How many characters `text` takes as shown ([`printable`]).
+fn shown_width(text: &str) -> usize {
+    printable(text).chars().count()
 }
 
 /// The lines under a condition, `indent` columns in: its parts and their values (nested parts
 /// further in), or, when it does not split, the names it reads.
 fn condition_lines(out: &mut String, c: &Condition, indent: usize) {
-    let pad = " ".repeat(indent);
+    let margin = " ".repeat(indent);
     if c.parts.is_empty() {
         if let Some(e) = &c.error {
-            let _ = writeln!(out, "{pad}cannot be evaluated: {e}");
+            let _ = writeln!(out, "{margin}cannot be evaluated: {}", printable(e));
         } else if !c.reads.is_empty() {
-            let _ = writeln!(out, "{pad}with {}", reads(c));
+            let _ = writeln!(out, "{margin}with {}", reads(c));
         }
         return;
     }
@@ -796,30 +807,28 @@ fn condition_lines(out: &mut String, c: &Condition, indent: usize) {
 fn part_width(c: &Condition, depth: usize) -> usize {
     c.parts
         .iter()
-        .map(|p| (2 * depth + p.source.chars().count()).max(part_width(p, depth + 1)))
+        .map(|p| (2 * depth + shown_width(&p.source)).max(part_width(p, depth + 1)))
         .max()
         .unwrap_or(0)
 }
 
 fn part_lines(out: &mut String, c: &Condition, indent: usize, depth: usize, text_width: usize) {
-    let pad = " ".repeat(indent + 2 * depth);
-    let value_width = c
-        .parts
-        .iter()
-        .map(|p| p.shown.chars().count())
-        .max()
-        .unwrap_or(0)
-        .max(5);
+    let margin = " ".repeat(indent + 2 * depth);
+    let value_width = width(c.parts.iter().map(|p| p.shown.as_str())).max(5);
     let source_width = text_width - 2 * depth;
     for p in &c.parts {
-        let mut line = format!("{pad}{:source_width$}  {:value_width$}", p.source, p.shown);
+        let mut line = format!(
+            "{margin}{}  {}",
+            pad(&printable(&p.source), source_width),
+            pad(&printable(&p.shown), value_width)
+        );
         // `loyal  true` needs no `(loyal = true)`.
         let just_a_name = matches!(p.reads.as_slice(), [r] if r.name == p.source);
         if p.parts.is_empty() && !p.reads.is_empty() && !just_a_name {
             let _ = write!(line, "  ({})", reads(p));
         }
         if let Some(e) = &p.error {
-            let _ = write!(line, "  ({e})");
+            let _ = write!(line, "  ({})", printable(e));
         }
         if !p.reached {
             line.push_str("  (not reached)");
@@ -833,7 +842,7 @@ fn part_lines(out: &mut String, c: &Condition, indent: usize, depth: usize, text
         part_lines(out, p, indent, depth + 1, text_width);
     }
     if c.join == Some(Join::Or) && c.truth() == Some(false) {
-        let _ = writeln!(out, "{pad}no part is true");
+        let _ = writeln!(out, "{margin}no part is true");
     }
 }
 
@@ -848,21 +857,28 @@ fn reads(c: &Condition) -> String {
 
 /// An action as `idic run` writes it: template, offer and each parameter as JSON.
 fn action_lines(out: &mut String, a: &ActionTaken, indent: usize) {
-    let pad = " ".repeat(indent);
+    let margin = " ".repeat(indent);
     let quoted = |v: &Option<String>| match v {
         Some(s) => format!("{s:?}"),
         None => "none".to_string(),
     };
     let _ = writeln!(
         out,
-        "{pad}action {}: template {}, offer {}",
+        "{margin}action {}: template {}, offer {}",
         a.action,
         quoted(&a.template),
         quoted(&a.offer)
     );
     let name_width = width(a.params.0.iter().map(|(n, _)| n.as_str()));
     for (name, value) in &a.params.0 {
-        let _ = writeln!(out, "{pad}  {name:name_width$} = {value}");
+        // JSON escapes C0 controls but not DEL and C1.
+        let value = value.to_string();
+        let _ = writeln!(
+            out,
+            "{margin}  {} = {}",
+            pad(&printable(name), name_width),
+            printable(&value)
+        );
     }
 }
 

@@ -35,6 +35,7 @@
 //! `thousands "."` is refused for decimal and money fields (`1.234,50` cannot be read).
 
 use crate::model::{Field, FieldType, Literal};
+use crate::text::printable;
 use chrono::format::{Item, Numeric, Pad, Parsed, StrftimeItems};
 use chrono::{NaiveDate, NaiveDateTime, NaiveTime, TimeDelta, TimeZone, Utc};
 use rhai::{Array, Dynamic, ImmutableString};
@@ -478,21 +479,14 @@ fn json_int(n: &serde_json::Number) -> Option<i64> {
     (f.fract() == 0.0 && (min..-min).contains(&f)).then_some(f as i64)
 }
 
-/// `text` as shown in an error: control characters escaped, at most [`FOUND_MAX`] characters.
+/// `text` as shown in an error: at most [`FOUND_MAX`] characters, control characters escaped
+/// ([`printable`]).
 fn shown(text: &str) -> String {
-    let mut out = String::with_capacity(text.len().min(FOUND_MAX + 3));
-    for (n, c) in text.chars().enumerate() {
-        if n == FOUND_MAX {
-            out.push_str("...");
-            break;
-        }
-        if c.is_control() {
-            out.extend(c.escape_default());
-        } else {
-            out.push(c);
-        }
+    let mut out: String = text.chars().take(FOUND_MAX).collect();
+    if out.len() < text.len() {
+        out.push_str("...");
     }
-    out
+    printable(&out).into_owned()
 }
 
 /// "a whole number such as `42`" and the like, for a prepared field.
@@ -1528,7 +1522,7 @@ mod tests {
         assert!(invalid(&r, &exactly).ends_with(&format!("`{exactly}`")));
         assert_eq!(
             invalid(&r, "1\n2"),
-            "expected a whole number such as `42`, found `1\\n2`"
+            "expected a whole number such as `42`, found `1\\u{a}2`"
         );
     }
 

@@ -6,9 +6,13 @@
 //!   order, empty where an action has none), suppressed triggers as `trigger=reason`, and
 //!   `params` is a JSON object keyed by `trigger.action` holding each action's parameters.
 //! - Rejects: CSV `line,id,column,rule,code,reason`, or JSONL objects with those keys.
+//!
+//! CSV is spreadsheet-safe unless asked otherwise ([`CsvCells`]); JSONL is written as it is.
 
 use crate::engine::{csv_header, Decision, Program};
 use crate::io::Reject;
+use crate::text::spreadsheet_cell;
+use std::borrow::Cow;
 
 /// How decisions (and rejects) are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -30,12 +34,35 @@ impl OutputFormat {
     }
 }
 
+/// How CSV cells are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum CsvCells {
+    /// Safe to open in a spreadsheet ([`spreadsheet_cell`]): a cell starting with `=`, `+`,
+    /// `-`, `@`, a tab or a carriage return gets a leading `'`, and control characters other
+    /// than tab and line breaks are written as `\u001b`. For files people open.
+    #[default]
+    Safe,
+    /// Every cell exactly as it is, for programs that read the file (`--raw-csv`).
+    Raw,
+}
+
+impl CsvCells {
+    /// `cell` as this mode writes it.
+    pub fn cell(self, cell: &str) -> Cow<'_, str> {
+        match self {
+            CsvCells::Safe => spreadsheet_cell(cell),
+            CsvCells::Raw => Cow::Borrowed(cell),
+        }
+    }
+}
+
 /// The columns of a CSV rejects file.
 pub const REJECT_HEADER: [&str; 6] = ["line", "id", "column", "rule", "code", "reason"];
 
 /// Encodes rows of one format into a buffer taken with [`Encoder::take`]; one per thread.
 pub struct Encoder {
     format: OutputFormat,
+    cells: CsvCells,
     json: Vec<u8>,
     csv: csv::Writer<Vec<u8>>,
 }
@@ -48,9 +75,11 @@ fn csv_writer(buffer: Vec<u8>) -> csv::Writer<Vec<u8>> {
 }
 
 impl Encoder {
-    pub fn new(format: OutputFormat) -> Encoder {
+    /// An encoder of `format`; `cells` says how CSV cells are written.
+    pub fn new(format: OutputFormat, cells: CsvCells) -> Encoder {
         Encoder {
             format,
+            cells,
             json: Vec::new(),
             csv: csv_writer(Vec::new()),
         }
@@ -134,8 +163,13 @@ impl Encoder {
         }
     }
 
-    fn csv_row<S: AsRef<[u8]>>(&mut self, cells: &[S]) {
+    fn csv_row<S: AsRef<str>>(&mut self, cells: &[S]) {
+        let mode = self.cells;
+        let bytes = cells.iter().map(|c| match mode.cell(c.as_ref()) {
+            Cow::Borrowed(s) => Cow::Borrowed(s.as_bytes()),
+            Cow::Owned(s) => Cow::Owned(s.into_bytes()),
+        });
         // Writing to a Vec cannot fail.
-        let _ = self.csv.write_record(cells);
+        let _ = self.csv.write_record(bytes);
     }
 }

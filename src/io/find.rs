@@ -76,7 +76,7 @@ pub fn find_row(
             let first = id.as_ref().and_then(|id| first_lines.get(id).copied());
             let values = match first {
                 Some(first) => Err(Reject::duplicate(at.line, id, records.key_column(), first)),
-                None => records.read(map, r, at.line),
+                None => records.read(map, r, at),
             };
             found = Some(match values {
                 Ok(values) => Ok(FoundRow {

@@ -99,6 +99,9 @@ fn spool_within(input: &mut dyn Read, most: u64) -> io::Result<File> {
     Ok(file)
 }
 
+/// The UTF-8 byte-order mark, which some programs write at the start of a text file.
+pub(crate) const BYTE_ORDER_MARK: &[u8] = b"\xef\xbb\xbf";
+
 /// The formats an export can come in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum InputFormat {
@@ -138,12 +141,15 @@ pub struct RawRows {
     first_byte: u64,
 }
 
-/// Where a row starts in the export.
+/// Where a row is in the export.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct At {
-    /// The line (1-based; a CSV header is line 1).
+    /// The line it starts on (1-based; a CSV header is line 1).
     pub line: u64,
-    /// The byte offset in the file.
+    /// The line it ends on: after `line` when a quoted CSV cell holds line breaks (or a quote
+    /// is never closed, and the lines after it are read into its cell).
+    pub last_line: u64,
+    /// The byte offset of its start in the file.
     pub byte: u64,
 }
 
@@ -155,8 +161,8 @@ pub enum Row<'a> {
 }
 
 impl RawRows {
-    /// Calls `f` with each row and where it starts; `record` is scratch space for CSV. Blank
-    /// lines hold no row.
+    /// Calls `f` with each row and where it is; `record` is scratch space for CSV. Blank lines
+    /// hold no row.
     pub fn each(&self, record: &mut csv::ByteRecord, mut f: impl FnMut(At, Row<'_>)) {
         match self.format {
             InputFormat::Csv => {
@@ -173,13 +179,19 @@ impl RawRows {
                     while matches!(self.text.get(start), Some(b'\r' | b'\n')) {
                         start += 1;
                     }
-                    f(self.at(&mut lines, start), Row::Csv(record));
+                    // The reader stops after the row's line end, or at the end of the text.
+                    let end = reader.position().byte() as usize;
+                    f(self.at(&mut lines, start, end), Row::Csv(record));
                 }
             }
             InputFormat::Jsonl => {
                 let mut byte = self.first_byte;
                 for (line, text) in (self.first_line..).zip(self.text.split(|&b| b == b'\n')) {
-                    let at = At { line, byte };
+                    let at = At {
+                        line,
+                        last_line: line,
+                        byte,
+                    };
                     byte += text.len() as u64 + 1;
                     let text = text.strip_suffix(b"\r").unwrap_or(text);
                     if !text.iter().all(u8::is_ascii_whitespace) {
@@ -190,11 +202,13 @@ impl RawRows {
         }
     }
 
-    /// Where the row starting at `offset` of the text is.
-    fn at(&self, lines: &mut Lines<'_>, offset: usize) -> At {
+    /// Where the row from `start` of the text to `end` (after its line end, if it has one) is.
+    fn at(&self, lines: &mut Lines<'_>, start: usize, end: usize) -> At {
         At {
-            line: lines.at(offset),
-            byte: self.first_byte + offset as u64,
+            line: lines.at(start),
+            // The line of its last byte: its line end, or its last character.
+            last_line: lines.at(end.max(start + 1) - 1),
+            byte: self.first_byte + start as u64,
         }
     }
 }
@@ -216,7 +230,7 @@ impl RawRows {
                 pos += 1; // a blank line holds no row
                 continue;
             }
-            let at = self.at(&mut lines, pos);
+            let start = pos;
             cells.iter_mut().for_each(|c| *c = None);
             let mut index = 0;
             loop {
@@ -236,7 +250,7 @@ impl RawRows {
                 }
                 index += 1;
             }
-            f(at, &cells);
+            f(self.at(&mut lines, start, pos), &cells);
         }
     }
 }
@@ -395,6 +409,7 @@ impl BatchReader {
             eof: false,
             batch_bytes: batch_bytes.max(1),
         };
+        reader.skip_byte_order_mark()?;
         let header = match format {
             InputFormat::Csv => Some(reader.header()?),
             InputFormat::Jsonl => None,
@@ -418,6 +433,19 @@ impl BatchReader {
         reader.batch(Vec::new(), true)
     }
 
+    /// Skips the UTF-8 byte-order mark some programs (spreadsheets, Windows tools) write first:
+    /// it is not part of the first column's name or the first JSON line.
+    fn skip_byte_order_mark(&mut self) -> io::Result<()> {
+        let mut start = std::mem::take(&mut self.carry);
+        self.fill(&mut start, BYTE_ORDER_MARK.len())?;
+        if start.starts_with(BYTE_ORDER_MARK) {
+            start.drain(..BYTE_ORDER_MARK.len());
+            self.byte = BYTE_ORDER_MARK.len() as u64;
+        }
+        self.carry = start;
+        Ok(())
+    }
+
     /// Reads the first row as column names.
     fn header(&mut self) -> io::Result<Vec<String>> {
         let Some(rows) = self.batch(Vec::new(), true)? else {
@@ -429,17 +457,7 @@ impl BatchReader {
             if let Row::Csv(record) = row {
                 names = record
                     .iter()
-                    .enumerate()
-                    .map(|(i, h)| {
-                        let h = String::from_utf8_lossy(h);
-                        // A UTF-8 byte-order mark some spreadsheet programs write.
-                        let h = if i == 0 {
-                            h.trim_start_matches('\u{feff}')
-                        } else {
-                            &h
-                        };
-                        h.to_string()
-                    })
+                    .map(|h| String::from_utf8_lossy(h).into_owned())
                     .collect();
             }
         });
@@ -702,8 +720,8 @@ mod tests {
         }
     }
 
-    /// Every row's line and cells of a whole text, through [`RawRows::each`].
-    fn whole(text: &[u8]) -> Vec<(u64, Vec<Vec<u8>>)> {
+    /// Every row's place and cells of a whole text, through [`RawRows::each`].
+    fn places(text: &[u8]) -> Vec<(At, Vec<Vec<u8>>)> {
         let rows = RawRows {
             format: InputFormat::Csv,
             text: text.to_vec(),
@@ -713,10 +731,18 @@ mod tests {
         let mut out = Vec::new();
         rows.each(&mut csv::ByteRecord::new(), |at, row| {
             if let Row::Csv(r) = row {
-                out.push((at.line, r.iter().map(<[u8]>::to_vec).collect()));
+                out.push((at, r.iter().map(<[u8]>::to_vec).collect()));
             }
         });
         out
+    }
+
+    /// Every row's line and cells of a whole text, through [`RawRows::each`].
+    fn whole(text: &[u8]) -> Vec<(u64, Vec<Vec<u8>>)> {
+        places(text)
+            .into_iter()
+            .map(|(at, cells)| (at.line, cells))
+            .collect()
     }
 
     proptest::proptest! {
@@ -733,11 +759,11 @@ mod tests {
             let mut got = Vec::new();
             rows.each_cells(&columns, |at, cells| {
                 let cells: Vec<_> = cells.iter().map(|c| c.as_ref().map(|c| c.to_vec())).collect();
-                got.push((at.line, cells));
+                got.push((at, cells));
             });
-            let want: Vec<(u64, Vec<Option<Vec<u8>>>)> = whole(&text)
+            let want: Vec<(At, Vec<Option<Vec<u8>>>)> = places(&text)
                 .into_iter()
-                .map(|(line, cells)| (line, columns.iter().map(|&c| cells.get(c).cloned()).collect()))
+                .map(|(at, cells)| (at, columns.iter().map(|&c| cells.get(c).cloned()).collect()))
                 .collect();
             proptest::prop_assert_eq!(got, want);
         }
@@ -770,11 +796,29 @@ mod tests {
 
     #[test]
     fn lines_count_every_kind_of_line_end() {
-        let lines: Vec<u64> = whole(b"a\r\nb\rc\n\"x\r\ny\"\nd")
+        let lines: Vec<(u64, u64)> = places(b"a\r\nb\rc\n\"x\r\ny\"\nd")
             .iter()
-            .map(|r| r.0)
+            .map(|(at, _)| (at.line, at.last_line))
             .collect();
-        assert_eq!(lines, [1, 2, 3, 4, 6]);
+        assert_eq!(lines, [(1, 1), (2, 2), (3, 3), (4, 5), (6, 6)]);
+    }
+
+    #[test]
+    fn a_quote_never_closed_runs_the_row_to_the_last_line() {
+        let text = "id,name\nC1,\"Ada\nC2,Bo\r\nC3,Cy\n";
+        for size in [1, 7, 100] {
+            let mut file = tempfile::tempfile().unwrap();
+            file.write_all(text.as_bytes()).unwrap();
+            let (mut reader, _) = BatchReader::open(&file, InputFormat::Csv, size).unwrap();
+            let mut got = Vec::new();
+            while let Some(batch) = reader.next_batch(None).unwrap() {
+                batch.each(&mut csv::ByteRecord::new(), |at, _| {
+                    got.push((at.line, at.last_line))
+                });
+                batch.each_cells(&[0], |at, _| got.push((at.line, at.last_line)));
+            }
+            assert_eq!(got, [(2, 4), (2, 4)], "batches of {size}");
+        }
     }
 
     #[test]
@@ -810,5 +854,36 @@ mod tests {
         let got = rows("\u{feff}Customer ID,Name\nC1,Ada\n", InputFormat::Csv, 100);
         assert_eq!(got[0].1, ["Customer ID", "Name"]);
         assert_eq!(got[1], (2, vec!["C1".to_string(), "Ada".to_string()]));
+        // A quoted first name opens its quotes right after the mark.
+        let got = rows(
+            "\u{feff}\"Customer ID\",\"a,b\"\nC1,2\n",
+            InputFormat::Csv,
+            100,
+        );
+        assert_eq!(got[0].1, ["Customer ID", "a,b"]);
+    }
+
+    #[test]
+    fn a_byte_order_mark_is_not_part_of_the_first_json_line() {
+        for size in [1, 2, 3, 4, 100] {
+            let got = rows("\u{feff}{\"a\":1}\n{\"a\":2}\n", InputFormat::Jsonl, size);
+            assert_eq!(
+                got,
+                [
+                    (1, vec!["{\"a\":1}".to_string()]),
+                    (2, vec!["{\"a\":2}".to_string()])
+                ],
+                "batches of {size}"
+            );
+        }
+        // Only a whole mark at the very start is one; a file shorter than it is read as it is.
+        assert_eq!(
+            rows("{}", InputFormat::Jsonl, 100),
+            [(1, vec!["{}".to_string()])]
+        );
+        assert_eq!(
+            rows("\n\u{feff}{}", InputFormat::Jsonl, 100)[0].1,
+            ["\u{feff}{}"]
+        );
     }
 }

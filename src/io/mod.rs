@@ -14,7 +14,7 @@ pub mod output;
 pub mod records;
 
 pub use access::{AccessError, ReadAccess, MAX_TEST_FILE};
-pub use encode::{Encoder, OutputFormat};
+pub use encode::{CsvCells, Encoder, OutputFormat};
 pub use find::{find_row, FindError, FoundRow};
 pub use guard::Files;
 pub use input::{open_export, BatchReader, InputFormat, RawRows, MAX_ROW_BYTES, MAX_SPOOL_BYTES};

@@ -2,9 +2,10 @@
 //! which line, which column and why.
 
 use super::cells::{CellError, CellReader};
-use super::input::Row;
+use super::input::{At, Row};
 use crate::diagnostics;
 use crate::engine::Program;
+use crate::text::printable;
 use rhai::Dynamic;
 use std::fmt;
 
@@ -103,23 +104,25 @@ impl Reject {
     }
 }
 
+/// The reject as one line for people, control characters escaped ([`printable`]).
 impl fmt::Display for Reject {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "line {}", self.line)?;
         if let Some(id) = &self.id {
-            write!(f, " (id `{id}`)")?;
+            write!(f, " (id `{}`)", printable(id))?;
         }
         f.write_str(": ")?;
         if let Some(column) = &self.column {
-            write!(f, "column `{column}`: ")?;
+            write!(f, "column `{}`: ", printable(column))?;
         }
-        f.write_str(&self.reason)
+        f.write_str(&printable(&self.reason))
     }
 }
 
 /// A declared column that the export does not have.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HeaderError {
+    /// What is wrong, column names with their control characters escaped ([`printable`]).
     pub message: String,
 }
 
@@ -219,14 +222,15 @@ impl RecordReader {
             match found.as_slice() {
                 [i] => index.push(*i),
                 [] => {
-                    let mut line = format!("column `{}` is not in the header", f.column);
+                    let mut line =
+                        format!("column `{}` is not in the header", printable(&f.column));
                     let close = closest(&f.column, header);
                     if !close.is_empty() {
                         line.push_str(&format!(
                             " (closest: {})",
                             close
                                 .iter()
-                                .map(|c| format!("`{c}`"))
+                                .map(|c| format!("`{}`", printable(c)))
                                 .collect::<Vec<_>>()
                                 .join(", ")
                         ));
@@ -235,7 +239,7 @@ impl RecordReader {
                 }
                 many => problems.push(format!(
                     "column `{}` appears {} times in the header (columns {})",
-                    f.column,
+                    printable(&f.column),
                     many.len(),
                     many.iter()
                         .map(|i| (i + 1).to_string())
@@ -276,18 +280,18 @@ impl RecordReader {
         }
     }
 
-    /// Reads one row (`line` is where it starts) into the values of the schema's fields.
+    /// Reads one row (`at` is where it is) into the values of the schema's fields.
     pub fn read(
         &self,
         map: Option<&ColumnMap>,
         row: Row<'_>,
-        line: u64,
+        at: At,
     ) -> Result<Vec<Dynamic>, Reject> {
         match (row, map) {
-            (Row::Csv(record), Some(map)) => self.read_csv(map, record, line),
-            (Row::Json(text), _) => self.read_json(text, line),
+            (Row::Csv(record), Some(map)) => self.read_csv(map, record, at),
+            (Row::Json(text), _) => self.read_json(text, at.line),
             (Row::Csv(_), None) => Err(Reject {
-                line,
+                line: at.line,
                 id: None,
                 column: None,
                 rule: None,
@@ -344,8 +348,9 @@ impl RecordReader {
         &self,
         map: &ColumnMap,
         row: &csv::ByteRecord,
-        line: u64,
+        at: At,
     ) -> Result<Vec<Dynamic>, Reject> {
+        let line = at.line;
         let id = || self.csv_id(map, row).map(lossy);
         if row.len() != map.width {
             return Err(Reject {
@@ -354,11 +359,7 @@ impl RecordReader {
                 column: None,
                 rule: None,
                 code: RejectCode::FieldCount,
-                reason: format!(
-                    "the row has {} cells, the header has {} columns",
-                    row.len(),
-                    map.width
-                ),
+                reason: field_count(row.len(), map.width, at),
             });
         }
         let mut values = Vec::with_capacity(self.room);
@@ -434,6 +435,25 @@ impl RecordReader {
     }
 }
 
+/// Why a row with `cells` cells does not fit a header of `width` columns. A row that runs over
+/// several lines most often holds a quote that is never closed: the lines after it were read
+/// into its cell, and their customers are in this one reject.
+fn field_count(cells: usize, width: usize, at: At) -> String {
+    let found = format!("the row has {cells} cells, the header has {width} columns");
+    if at.last_line == at.line {
+        return found;
+    }
+    format!(
+        "{found}: it runs over lines {} to {}, as a quote that opens one of its cells is \
+         probably never closed, so lines {} to {} were read into it rather than as rows of \
+         their own",
+        at.line,
+        at.last_line,
+        at.line + 1,
+        at.last_line
+    )
+}
+
 fn cell_reject(e: CellError, f: &FieldReader, line: u64, id: Option<String>) -> Reject {
     let code = match e {
         CellError::Missing => RejectCode::MissingValue,
@@ -468,13 +488,13 @@ fn json_kind(v: &serde_json::Value) -> &'static str {
     }
 }
 
-/// Bytes as text, invalid UTF-8 replaced.
 /// An id cell, trimmed, unless it is empty.
 pub(crate) fn id_cell(cell: &[u8]) -> Option<&[u8]> {
     let id = cell.trim_ascii();
     (!id.is_empty()).then_some(id)
 }
 
+/// Bytes as text, invalid UTF-8 replaced.
 pub(crate) fn lossy(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }

@@ -8,6 +8,7 @@
 
 use super::dsl::quote;
 use crate::model::*;
+use crate::text::pad;
 use std::fmt::Write as _;
 
 const INDENT: &str = "  ";
@@ -153,7 +154,12 @@ impl Printer {
     fn properties(&mut self, props: &[(&str, String)], inner: &InnerComments) {
         let keys = width(props.iter().map(|(k, _)| k.len()));
         for (i, (kw, value)) in props.iter().enumerate() {
-            self.entry(i == 0, 1, &inner.get(kw), &format!("{kw:keys$} {value}"));
+            self.entry(
+                i == 0,
+                1,
+                &inner.get(kw),
+                &format!("{} {value}", pad(kw, keys)),
+            );
         }
     }
 
@@ -168,10 +174,14 @@ impl Printer {
                 .map(|f| quote(&f.column.value).chars().count() + 5),
         );
         for (i, f) in s.fields.iter().enumerate() {
-            let mut text = format!("{:names$} {:types$} ", f.name.value, type_text(f));
+            let mut text = format!(
+                "{} {} ",
+                pad(&f.name.value, names),
+                pad(&type_text(f), types)
+            );
             let from = format!("from {}", quote(&f.column.value));
             if has_options(f) {
-                let _ = write!(text, "{from:froms$}");
+                let _ = write!(text, "{}", pad(&from, froms));
             } else {
                 text.push_str(&from);
             }
@@ -218,10 +228,10 @@ impl Printer {
                 None => "otherwise".to_string(),
             };
             let rest = match activity(tier) {
-                Some(a) => format!("{a:activities$}{condition}"),
+                Some(a) => format!("{}{condition}", pad(&a, activities)),
                 None => condition,
             };
-            let text = format!("{:names$} {rest}", tier.name.value);
+            let text = format!("{} {rest}", pad(&tier.name.value, names));
             self.entry(i == 0, 1, &tier.comments, &text);
         }
         self.close(0, &t.inner, &t.comments);
@@ -284,7 +294,7 @@ impl Printer {
                 ParamValue::Expr(e) => e.source.clone(),
                 ParamValue::Template(t) => quote(&t.value),
             };
-            let text = format!("{:names$} = {value}", p.name.value);
+            let text = format!("{} = {value}", pad(&p.name.value, names));
             self.entry(i == 0, 2, &p.comments, &text);
         }
         self.close(1, &a.inner, &a.comments);
@@ -311,7 +321,7 @@ impl Printer {
             self.entry(first, 1, &t.inner.get("customer"), "customer {");
             let names = width(t.values.iter().map(|f| f.name.value.len()));
             for (i, f) in t.values.iter().enumerate() {
-                let text = format!("{:names$} = {}", f.name.value, f.value.value);
+                let text = format!("{} = {}", pad(&f.name.value, names), f.value.value);
                 self.entry(i == 0, 2, &f.comments, &text);
             }
             self.close(
@@ -355,10 +365,20 @@ impl Printer {
                     .chain((!e.params.is_empty()).then_some("param".len())),
             );
             for (i, (kw, value)) in lines.iter().enumerate() {
-                self.entry(i == 0, 2, &e.inner.get(kw), &format!("{kw:keys$} {value}"));
+                self.entry(
+                    i == 0,
+                    2,
+                    &e.inner.get(kw),
+                    &format!("{} {value}", pad(kw, keys)),
+                );
             }
             for (i, p) in e.params.iter().enumerate() {
-                let text = format!("{:keys$} {} = {}", "param", p.path.value, p.value.value);
+                let text = format!(
+                    "{} {} = {}",
+                    pad("param", keys),
+                    p.path.value,
+                    p.value.value
+                );
                 self.entry(i == 0 && lines.is_empty(), 2, &p.comments, &text);
             }
             self.close(1, &e.inner, &Comments::default());
@@ -383,7 +403,7 @@ impl Printer {
         for c in &o.columns {
             let from = format!("from {}", quote(&c.column.value));
             let mut text = if has_format(&c.format) {
-                format!("{from:froms$}")
+                pad(&from, froms).to_string()
             } else {
                 from
             };
@@ -433,7 +453,7 @@ impl Printer {
         );
         for (i, (c, kw, value)) in lines.iter().enumerate() {
             let keys = if POLICIES.contains(kw) { long } else { short };
-            self.entry(i == 0, 1, c, &format!("{kw:keys$} {value}"));
+            self.entry(i == 0, 1, c, &format!("{} {value}", pad(kw, keys)));
         }
         self.close(0, &o.inner, &o.comments);
     }
@@ -449,8 +469,9 @@ impl Printer {
         );
         for (i, s) in scores.iter().enumerate() {
             let mut text = format!(
-                "score {:names$} = {:sources$}",
-                s.name.value, s.source.value
+                "score {} = {}",
+                pad(&s.name.value, names),
+                pad(&s.source.value, sources)
             );
             if let Some(b) = &s.bins {
                 let _ = write!(text, " bins {}", b.value);
@@ -513,9 +534,9 @@ impl Printer {
             })
             .collect();
         for (i, (rule, parts)) in rules.iter().zip(&ranges).enumerate() {
-            let mut text = format!("{:names$}", rule.name.value);
+            let mut text = pad(&rule.name.value, names).to_string();
             for (part, w) in parts.iter().zip(&widths) {
-                let _ = write!(text, " {part:w$}");
+                let _ = write!(text, " {}", pad(part, *w));
             }
             self.entry(i == 0, 1, &rule.comments, &text);
         }
@@ -544,7 +565,12 @@ impl Printer {
         for group in [&settings, &params] {
             let keys = width(group.iter().map(|(k, _)| k.len()));
             for (kw, value) in group {
-                self.entry(first, 1, &m.inner.get(kw), &format!("{kw:keys$} {value}"));
+                self.entry(
+                    first,
+                    1,
+                    &m.inner.get(kw),
+                    &format!("{} {value}", pad(kw, keys)),
+                );
                 first = false;
             }
         }

@@ -53,6 +53,13 @@ impl Failure {
     }
 }
 
+impl CaseResult {
+    /// The case as `idic test` shows it: its verdict and, when it failed, why.
+    pub fn to_text(&self) -> String {
+        report::case_text(self)
+    }
+}
+
 impl TestReport {
     /// True when no case failed (also when there are none).
     pub fn passed(&self) -> bool {

@@ -1,7 +1,8 @@
 //! What the tests exercised ([`Coverage`]), and a [`TestReport`] as text, JSON or JUnit XML.
 
-use super::TestReport;
+use super::{CaseResult, TestReport};
 use crate::engine::{Decision, Program};
+use crate::text::printable;
 use serde::Serialize;
 use std::fmt::Write as _;
 
@@ -107,25 +108,7 @@ impl Coverage {
 }
 
 pub(super) fn human(report: &TestReport) -> String {
-    let mut out = String::new();
-    for case in &report.cases {
-        let verdict = if case.failures.is_empty() {
-            "ok"
-        } else {
-            "FAILED"
-        };
-        let _ = writeln!(out, "test {} ... {verdict}", case.name);
-        if case.failures.is_empty() {
-            continue;
-        }
-        let _ = writeln!(out, "  --> {}:{}", case.file.display(), case.line);
-        for f in &case.failures {
-            let _ = writeln!(out, "  {}", f.summary());
-            for line in &f.why {
-                let _ = writeln!(out, "      {line}");
-            }
-        }
-    }
+    let mut out: String = report.cases.iter().map(case_text).collect();
     let failed = report.failures().count();
     let _ = writeln!(
         out,
@@ -134,6 +117,30 @@ pub(super) fn human(report: &TestReport) -> String {
         if report.cases.len() == 1 { "" } else { "s" },
         report.cases.len() - failed,
     );
+    out
+}
+
+/// One test as the human report shows it: `test NAME ... ok`, or `... FAILED` followed by where
+/// the test is written, each expectation that did not hold and why; names, values and paths
+/// with their control characters escaped ([`printable`]).
+pub(super) fn case_text(case: &CaseResult) -> String {
+    let verdict = if case.failures.is_empty() {
+        "ok"
+    } else {
+        "FAILED"
+    };
+    let mut out = format!("test {} ... {verdict}\n", printable(&case.name));
+    if case.failures.is_empty() {
+        return out;
+    }
+    let file = case.file.display().to_string();
+    let _ = writeln!(out, "  --> {}:{}", printable(&file), case.line);
+    for f in &case.failures {
+        let _ = writeln!(out, "  {}", printable(&f.summary()));
+        for line in &f.why {
+            let _ = writeln!(out, "      {}", printable(line));
+        }
+    }
     out
 }
 

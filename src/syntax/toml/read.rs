@@ -13,6 +13,7 @@ use crate::model::{
 };
 use crate::source::{FileId, Span};
 use crate::syntax::dsl::split_hint;
+use crate::text::printable;
 use chrono::NaiveDate;
 use std::ops::Range;
 use std::str::FromStr;
@@ -208,22 +209,6 @@ fn close_key(wanted: &str, allowed: &[&str]) -> Option<String> {
         .map(|k| format!("did you mean `{k}`?"))
 }
 
-/// Messages quote user input, which may hold line breaks (`"a\nb" = 1`): escape them.
-fn one_line(text: &str) -> String {
-    if !text.contains(char::is_control) {
-        return text.to_string();
-    }
-    text.chars()
-        .map(|c| {
-            if c.is_control() {
-                c.escape_default().to_string()
-            } else {
-                c.to_string()
-            }
-        })
-        .collect()
-}
-
 fn has(entries: &[Entry], key: &str) -> bool {
     entries.iter().any(|e| e.key == key)
 }
@@ -295,9 +280,11 @@ impl Reader<'_> {
     }
 
     fn error(&mut self, code: &'static str, message: String, at: Span, help: Option<String>) {
-        let mut d = Diagnostic::error(code, one_line(&message)).at(at);
+        // Messages quote user input, which may hold line breaks (`"a\nb" = 1`): one line in
+        // every rendering, JSON too.
+        let mut d = Diagnostic::error(code, printable(&message)).at(at);
         if let Some(help) = help {
-            d = d.help(one_line(&help));
+            d = d.help(printable(&help));
         }
         self.diags.push(d);
     }
