@@ -147,7 +147,7 @@ pub fn render(diags: &[Diagnostic], sources: &Sources, format: Format, color: bo
         Format::Plain => diags.iter().map(|d| render_plain(d, sources)).collect(),
         Format::Json => {
             let objects: Vec<_> = diags.iter().map(|d| json_object(d, sources)).collect();
-            serde_json::to_string_pretty(&objects).expect("diagnostics serialize") + "\n"
+            crate::text::json_pretty(&objects)
         }
         Format::Human => diags
             .iter()

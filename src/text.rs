@@ -1,6 +1,7 @@
 //! Text from exports and rule files made safe to show people: control characters written as
-//! visible escapes on terminals ([`printable`], [`printable_lines`]), CSV cells defused for
-//! spreadsheets ([`spreadsheet_cell`]), and padding to a width that cannot panic ([`pad`]).
+//! visible escapes on terminals ([`printable`], [`printable_lines`]) and in JSON
+//! ([`write_json`], [`json_pretty`]), CSV cells defused for spreadsheets
+//! ([`spreadsheet_cell`]), and padding to a width that cannot panic ([`pad`]).
 
 use std::borrow::Cow;
 use std::fmt::{self, Write as _};
@@ -71,6 +72,90 @@ fn escape(text: &str, keep: impl Fn(char) -> bool, style: Escape) -> Cow<'_, str
     Cow::Owned(out)
 }
 
+/// Writes `value` as compact JSON, as `serde_json` does, but with DEL and the C1 controls
+/// escaped too (`\u009b`): `serde_json` escapes only C0, and a terminal may act on C1 (U+009B is
+/// a control sequence introducer). The JSON means the same.
+pub fn write_json<W: std::io::Write, T: serde::Serialize + ?Sized>(
+    out: W,
+    value: &T,
+) -> serde_json::Result<()> {
+    let mut serializer =
+        serde_json::Serializer::with_formatter(out, Controls(serde_json::ser::CompactFormatter));
+    value.serialize(&mut serializer)
+}
+
+/// `value` as pretty JSON with a final line feed, controls escaped as by [`write_json`].
+pub fn json_pretty<T: serde::Serialize + ?Sized>(value: &T) -> String {
+    let mut out = Vec::new();
+    let formatter = Controls(serde_json::ser::PrettyFormatter::new());
+    let mut serializer = serde_json::Serializer::with_formatter(&mut out, formatter);
+    // Values built by idic serialize (string keys, finite numbers).
+    value
+        .serialize(&mut serializer)
+        .expect("idic's values serialize as JSON");
+    out.push(b'\n');
+    String::from_utf8(out).expect("JSON is UTF-8")
+}
+
+/// A `serde_json` formatter escaping DEL and C1 besides what `F` escapes.
+struct Controls<F>(F);
+
+impl<F: serde_json::ser::Formatter> serde_json::ser::Formatter for Controls<F> {
+    fn write_string_fragment<W: ?Sized + std::io::Write>(
+        &mut self,
+        out: &mut W,
+        fragment: &str,
+    ) -> std::io::Result<()> {
+        let mut from = 0;
+        // DEL is 0x7F, C1 is 0xC2 then 0x80 to 0x9F.
+        for at in memchr::memchr2_iter(0x7f, 0xc2, fragment.as_bytes()) {
+            let Some(c) = fragment[at..].chars().next().filter(|c| c.is_control()) else {
+                continue;
+            };
+            out.write_all(&fragment.as_bytes()[from..at])?;
+            write!(out, "\\u{:04x}", u32::from(c))?;
+            from = at + c.len_utf8();
+        }
+        out.write_all(&fragment.as_bytes()[from..])
+    }
+
+    fn begin_array<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.0.begin_array(w)
+    }
+    fn end_array<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.0.end_array(w)
+    }
+    fn begin_array_value<W: ?Sized + std::io::Write>(
+        &mut self,
+        w: &mut W,
+        first: bool,
+    ) -> std::io::Result<()> {
+        self.0.begin_array_value(w, first)
+    }
+    fn end_array_value<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.0.end_array_value(w)
+    }
+    fn begin_object<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.0.begin_object(w)
+    }
+    fn end_object<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.0.end_object(w)
+    }
+    fn begin_object_key<W: ?Sized + std::io::Write>(
+        &mut self,
+        w: &mut W,
+        first: bool,
+    ) -> std::io::Result<()> {
+        self.0.begin_object_key(w, first)
+    }
+    fn begin_object_value<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.0.begin_object_value(w)
+    }
+    fn end_object_value<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.0.end_object_value(w)
+    }
+}
+
 /// `text` followed by spaces up to `width` characters: what `{:width$}` does for a string, but
 /// for any width (`format!` panics on a width over 65,535, which a long name can reach).
 pub fn pad(text: &str, width: usize) -> Padded<'_> {
@@ -117,6 +202,30 @@ mod tests {
         assert_eq!(printable(&once), once);
         // A message keeps its own lines.
         assert_eq!(printable_lines("a\x1b\nb\r\n"), "a\\u{1b}\nb\\u{d}\n");
+    }
+
+    #[test]
+    fn json_escapes_del_and_c1_and_means_the_same() {
+        let value = serde_json::json!({"id": "C1\u{9b}2J\u{7f}", "name": "Zoë £ \u{1b}", "n": [1]});
+        let mut compact = Vec::new();
+        write_json(&mut compact, &value).unwrap();
+        let compact = String::from_utf8(compact).unwrap();
+        assert_eq!(
+            compact,
+            r#"{"id":"C1\u009b2J\u007f","n":[1],"name":"Zoë £ \u001b"}"#
+        );
+        assert!(!compact.chars().any(char::is_control));
+        let back: serde_json::Value = serde_json::from_str(&compact).unwrap();
+        assert_eq!(back, value);
+        let pretty = json_pretty(&value);
+        assert_eq!(
+            pretty,
+            serde_json::to_string_pretty(&back)
+                .unwrap()
+                .replace('\u{9b}', "\\u009b")
+                .replace('\u{7f}', "\\u007f")
+                + "\n"
+        );
     }
 
     #[test]

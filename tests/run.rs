@@ -681,13 +681,12 @@ fn a_quote_never_closed_is_one_reject_that_names_the_lines_it_took() {
             rejected[0]["id"].as_str(),
             rejected[0]["code"].as_str()
         ),
-        ("6", id, "field-count")
+        ("6", id, "open-quote")
     );
     assert_eq!(
         rejected[0]["reason"],
-        "the row has 2 cells, the header has 16 columns: it runs over lines 6 to 14, as a quote \
-         that opens one of its cells is probably never closed, so lines 7 to 14 were read into \
-         it rather than as rows of their own"
+        "a quote opened in this row is never closed, so lines 7 to 14, to the end of the export, \
+         were read into the cell it opens rather than as rows of their own"
     );
     let summary: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&summary).unwrap()).unwrap();

@@ -200,6 +200,36 @@ trigger by_order {
 }
 
 #[test]
+fn nan_inside_a_list_parameter_rejects_the_customer_too() {
+    let dir = scratch("trust-nan-list");
+    let rules = rules(
+        &dir,
+        r#"trigger parts {
+  activity retention
+  when     true
+  channel  email consent email
+  action a template "a" {
+    parts = [1.0, #{ share: spent / to_float(orders) }]
+  }
+}"#,
+    );
+    let customers = export(&dir, &[(2, "10.00"), (0, "5.00")]);
+    let out = run(&rules, &customers, &["--out", "-", "--rejects", "-"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert_eq!(stdout.lines().count(), 1, "{stdout}");
+    assert!(
+        stdout.contains(r#""parts":[1.0,{"share":5.0}]"#),
+        "{stdout}"
+    );
+    assert!(
+        text(&out.stderr).contains("parameter `a.parts` gave infinity, not a number"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
 fn to_int_of_nan_is_an_error_not_zero() {
     let dir = scratch("trust-to-int");
     let rules = rules(&dir, "metric zz = to_int(spent * 0.0 / 0.0)");
@@ -645,4 +675,127 @@ fn a_named_pipe_is_read_like_a_file() {
     let stdout = text(&out.stdout);
     assert_eq!(stdout.lines().count(), 2, "{stdout}");
     assert!(stdout.starts_with(r#"{"id":"C1""#), "{stdout}");
+}
+
+// 10. Smaller: a quote never closed in a column the rules do not read.
+
+#[test]
+fn rows_swallowed_by_a_quote_never_closed_are_a_reject_not_a_silence() {
+    let dir = scratch("trust-open-quote");
+    let rules = rules(&dir, "");
+    let customers = dir.join("customers.csv");
+    // The note is read by no rule: before, C1 was decided and C2 and C3 vanished into its note.
+    std::fs::write(
+        &customers,
+        "Id,Orders,Spent,Email,Note\nC0,1,1.00,yes,a\nC1,1,1.00,yes,\"oops\nC2,1,1.00,yes,b\nC3,1,1.00,yes,c\n",
+    )
+    .unwrap();
+    let out = run(&rules, &customers, &["--out", "-", "--rejects", "-"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout).lines().count(), 1);
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains(
+            "3,C1,,,open-quote,\"a quote opened in this row is never closed, so lines 4 to 5, to \
+             the end of the export, were read into the cell it opens rather than as rows of their own\""
+        ),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("2 rows read: 1 decided, 1 rejected"),
+        "{stderr}"
+    );
+}
+
+/// A rule set over `Id,Orders,Spent,Email` with a tier, so that the summary sums money.
+fn tiered(dir: &Path) -> PathBuf {
+    rules(dir, "tiers {\n  all otherwise\n}")
+}
+
+#[test]
+fn money_sums_are_exact_and_amounts_that_would_break_them_are_rejected() {
+    let dir = scratch("trust-money");
+    let rules = tiered(&dir);
+    let huge = "9".repeat(300);
+    let customers = export(
+        &dir,
+        &[
+            (1, "9999999999999.99"),
+            (1, "9999999999999.99"),
+            (1, "-5.10"),
+            (1, &huge),
+            (1, "1e20"),
+        ],
+    );
+    let out = run(
+        &rules,
+        &customers,
+        &[
+            "--out",
+            "/dev/null",
+            "--summary",
+            "-",
+            "--summary-format",
+            "json",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let summary: serde_json::Value = serde_json::from_slice(&out.stderr).unwrap();
+    let sum = &summary["tiers"][0]["value"][0]["sum"];
+    assert_eq!(sum.to_string(), "19999999999994.88");
+    assert_eq!(summary["rows"]["rejected"], 2);
+    let text_summary = run(
+        &rules,
+        &customers,
+        &["--out", "/dev/null", "--summary", "-"],
+    );
+    let stderr = text(&text_summary.stderr);
+    assert!(stderr.contains("19,999,999,999,994.88"), "{stderr}");
+    assert!(!stderr.contains("inf"), "{stderr}");
+}
+
+#[test]
+fn jsonl_rows_read_as_strictly_as_csv_rows() {
+    let dir = scratch("trust-jsonl-strict");
+    let rules = tiered(&dir);
+    let customers = dir.join("customers.jsonl");
+    std::fs::write(
+        &customers,
+        concat!(
+            r#"{"Id":"C1","Orders":1,"Spent":1,"Spent":2,"Email":"yes"}"#,
+            "\n",
+            r#"{"Id":"C2","Orders":-9223372036854775809,"Spent":1,"Email":"yes"}"#,
+            "\n",
+            r#"{"Id":"C3","Orders":3.0,"Spent":1,"Email":"yes"}"#,
+            "\n",
+        ),
+    )
+    .unwrap();
+    let out = run(&rules, &customers, &["--out", "-", "--rejects", "-"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert_eq!(stdout.lines().count(), 1, "{stdout}");
+    assert!(stdout.starts_with(r#"{"id":"C3""#), "{stdout}");
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr
+            .contains("1,,,,bad-json,invalid JSON at column 39: the key `Spent` is given twice\n"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("2,C2,Orders,,bad-value,\"expected a whole number such as `42`"),
+        "{stderr}"
+    );
+    // The same cell in CSV.
+    let csv = export(&dir, &[(1, "1.00")]);
+    let text_csv = std::fs::read_to_string(&csv)
+        .unwrap()
+        .replace("C0,1,", "C0,-9223372036854775809,");
+    std::fs::write(&csv, text_csv).unwrap();
+    let out = run(&rules, &csv, &["--out", "-", "--rejects", "-"]);
+    assert!(
+        text(&out.stderr).contains("2,C0,Orders,,bad-value,\"expected a whole number such as `42`"),
+        "{}",
+        text(&out.stderr)
+    );
 }

@@ -414,9 +414,7 @@ pub fn read_orders(
                         })
                     }),
                     Row::Json(bytes) => {
-                        match serde_json::from_slice::<serde_json::Map<String, serde_json::Value>>(
-                            bytes,
-                        ) {
+                        match crate::io::records::json_object(bytes) {
                             Ok(object) => agg.json_row(at.line, &object),
                             Err(e) => {
                                 // Every line is a row: read, then rejected.
@@ -424,7 +422,11 @@ pub fn read_orders(
                                 agg.reject(
                                     at.line,
                                     None,
-                                    format!("the line is not a JSON object: {e}"),
+                                    format!(
+                                        "the line is not a JSON object (at column {}): {}",
+                                        e.column(),
+                                        crate::io::records::json_error_text(&e)
+                                    ),
                                 )
                             }
                         }

@@ -22,7 +22,7 @@ pub struct Tally {
     /// Per tier.
     pub tiers: Vec<u64>,
     /// Per tier, then per money field (tier-major).
-    pub tier_money: Vec<f64>,
+    pub tier_money: Vec<Cents>,
     /// Per lifecycle stage.
     pub stages: Vec<u64>,
     /// Per trigger: how often it fired.
@@ -45,7 +45,7 @@ impl Tally {
         Tally {
             segments: vec![0; program.segment_names().len()],
             tiers: vec![0; tiers],
-            tier_money: vec![0.0; tiers * program.money_fields().len()],
+            tier_money: vec![Cents::default(); tiers * program.money_fields().len()],
             stages: vec![0; program.stage_names().len()],
             fired: vec![0; triggers],
             suppressed: vec![0; triggers * Suppression::ALL.len()],
@@ -88,7 +88,7 @@ impl Tally {
         ] {
             counts.fill(0);
         }
-        self.tier_money.fill(0.0);
+        self.tier_money.fill(Cents::default());
         self.rejects.clear();
     }
 
@@ -102,7 +102,7 @@ impl Tally {
         if let Some(t) = decision.tier {
             self.tiers[t] += 1;
             for (i, m) in money.iter().enumerate() {
-                self.tier_money[t * money.len() + i] += m.unwrap_or(0.0);
+                self.tier_money[t * money.len() + i] += Cents::of(m.unwrap_or(0.0));
             }
         }
         if let Some(s) = decision.stage {
@@ -149,7 +149,7 @@ impl Tally {
         sum(&mut self.actions, &other.actions);
         sum(&mut self.cells, &other.cells);
         for (a, b) in self.tier_money.iter_mut().zip(&other.tier_money) {
-            *a += b;
+            *a += *b;
         }
         for (key, n) in &other.rejects {
             *self.rejects.entry(key.clone()).or_default() += n;
@@ -256,7 +256,52 @@ pub struct StageCount {
 #[derive(Debug, Clone, Serialize)]
 pub struct FieldSum {
     pub field: String,
-    pub sum: f64,
+    pub sum: Cents,
+}
+
+/// An exact sum of money in cents: amounts (below [`crate::io::cells::MAX_MONEY`], where a
+/// decimal rounds back to its cents exactly) are added as whole cents, which 128 bits hold for
+/// any number of customers. JSON writes it as a number with two decimals, digit for digit.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Cents(pub i128);
+
+impl Cents {
+    /// An amount to the nearest cent.
+    pub fn of(amount: f64) -> Cents {
+        Cents((amount * 100.0).round() as i128)
+    }
+
+    /// `1234567.5` as `1234567.50`, exactly.
+    fn decimal(self) -> String {
+        let sign = if self.0 < 0 { "-" } else { "" };
+        let abs = self.0.unsigned_abs();
+        format!("{sign}{}.{:02}", abs / 100, abs % 100)
+    }
+
+    /// `1,234,567.50`.
+    pub fn text(self) -> String {
+        let sign = if self.0 < 0 { "-" } else { "" };
+        let abs = self.0.unsigned_abs();
+        format!(
+            "{sign}{}.{:02}",
+            group_digits(&(abs / 100).to_string()),
+            abs % 100
+        )
+    }
+}
+
+impl std::ops::AddAssign for Cents {
+    fn add_assign(&mut self, other: Cents) {
+        self.0 += other.0;
+    }
+}
+
+impl Serialize for Cents {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let number = serde_json::value::RawValue::from_string(self.decimal())
+            .map_err(serde::ser::Error::custom)?;
+        number.serialize(serializer)
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -337,7 +382,7 @@ impl Summary {
                         .enumerate()
                         .map(|(i, &f)| FieldSum {
                             field: program.fields()[f].name.value.clone(),
-                            sum: cents(tally.tier_money[t * money.len() + i]),
+                            sum: tally.tier_money[t * money.len() + i],
                         })
                         .collect(),
                 })
@@ -417,7 +462,7 @@ impl Summary {
 
     /// The summary as pretty JSON.
     pub fn to_json(&self) -> String {
-        serde_json::to_string_pretty(self).expect("a summary serializes") + "\n"
+        crate::text::json_pretty(self)
     }
 
     /// The summary as aligned text for people; names and paths with their control characters
@@ -486,7 +531,7 @@ impl Summary {
         for t in &self.tiers {
             let _ = write!(out, "{:<w$}  {:>10}", t.name, group(t.customers));
             for v in &t.value {
-                let _ = write!(out, "  {:>16}", money_text(v.sum));
+                let _ = write!(out, "  {:>16}", v.sum.text());
             }
             out.push('\n');
         }
@@ -690,6 +735,33 @@ fn group_digits(digits: &str) -> String {
         out.push(c);
     }
     out
+}
+
+#[cfg(test)]
+mod cents_tests {
+    use super::Cents;
+
+    #[test]
+    fn sums_of_money_are_exact_to_the_cent() {
+        let mut sum = Cents::default();
+        let mut float = 0.0;
+        for _ in 0..1_000_000 {
+            sum += Cents::of(0.1);
+            float += 0.1;
+        }
+        assert_eq!(sum.text(), "100,000.00");
+        assert_ne!(format!("{float}"), "100000");
+        // Near the largest amount, every cent is kept.
+        let mut big = Cents::default();
+        for amount in [9_999_999_999_999.99, 9_999_999_999_999.99, -5.1, 0.01] {
+            big += Cents::of(amount);
+        }
+        assert_eq!(big.text(), "19,999,999,999,994.89");
+        assert_eq!(Cents(-1234).text(), "-12.34");
+        let mut out = Vec::new();
+        crate::text::write_json(&mut out, &[big, Cents(5)]).unwrap();
+        assert_eq!(String::from_utf8(out).unwrap(), "[19999999999994.89,0.05]");
+    }
 }
 
 #[cfg(test)]

@@ -266,6 +266,7 @@ mod tests {
                 At {
                     line: i as u64 + 2,
                     last_line: i as u64 + 2,
+                    unclosed: false,
                     byte: i as u64,
                 },
             );

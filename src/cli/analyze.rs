@@ -192,9 +192,7 @@ pub fn run(args: Args) -> Exit {
     }
     let report = match args.report_format {
         ReportFormat::Text => portfolio.report.to_text(),
-        ReportFormat::Json => {
-            serde_json::to_string_pretty(&portfolio.report).expect("a report serializes") + "\n"
-        }
+        ReportFormat::Json => idic::text::json_pretty(&portfolio.report),
     };
     if let Err(e) = super::write_text(&args.report, &report) {
         return usage(format!("cannot write `{}`: {e}", args.report.display()));
@@ -217,7 +215,11 @@ fn customers_text(out: &Path, portfolio: &Portfolio, cells: CsvCells) -> String 
         return portfolio
             .customers
             .iter()
-            .map(|c| serde_json::to_string(c).expect("a row serializes") + "\n")
+            .map(|c| {
+                let mut line = Vec::new();
+                idic::text::write_json(&mut line, c).expect("a row serializes");
+                String::from_utf8(line).expect("JSON is UTF-8") + "\n"
+            })
             .collect();
     }
     let mut w = csv::Writer::from_writer(Vec::new());

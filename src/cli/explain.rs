@@ -155,9 +155,7 @@ pub fn run(args: Args) -> Exit {
                 line: found.line,
                 explanation: &explanation,
             };
-            let mut json = serde_json::to_string_pretty(&report).expect("an explanation is JSON");
-            json.push('\n');
-            json
+            idic::text::json_pretty(&report)
         }
     };
     // A closed pipe (`idic explain ... | head`) is not an error worth a panic.

@@ -259,9 +259,9 @@ fn json_opt_str(out: &mut Vec<u8>, s: Option<&str>) {
     }
 }
 
-/// A JSON string literal.
+/// A JSON string literal (control characters escaped, C1 included).
 pub(crate) fn json_str(out: &mut Vec<u8>, s: &str) {
-    serde_json::to_writer(&mut *out, s).expect("writing to a Vec cannot fail");
+    crate::text::write_json(&mut *out, s).expect("writing to a Vec cannot fail");
 }
 
 /// A rule value as JSON: missing is `null`, dates are `"YYYY-MM-DD"` strings, date-times

@@ -223,8 +223,8 @@ impl<'p> Evaluator<'p> {
     /// would reach the outputs as `null` or a wrong number.
     fn eval(&mut self, unit: usize) -> Result<Dynamic, EvalError> {
         let value = self.eval_any(unit)?;
-        match value.as_float() {
-            Ok(x) if !x.is_finite() => {
+        match non_finite(&value) {
+            Some(x) => {
                 let plan = &self.program.units[unit];
                 Err(EvalError {
                     rule: format!("{} {}", plan.kind, plan.name),
@@ -236,7 +236,7 @@ impl<'p> Evaluator<'p> {
                     ),
                 })
             }
-            _ => Ok(value),
+            None => Ok(value),
         }
     }
 
@@ -315,6 +315,22 @@ impl<'p> Evaluator<'p> {
         }
         out
     }
+}
+
+/// The first NaN or infinity in `value`, looking into lists and maps.
+fn non_finite(value: &Dynamic) -> Option<f64> {
+    if let Ok(x) = value.as_float() {
+        return (!x.is_finite()).then_some(x);
+    }
+    if value.is_array() {
+        let list = value.read_lock::<rhai::Array>()?;
+        return list.iter().find_map(non_finite);
+    }
+    if value.is_map() {
+        let map = value.read_lock::<rhai::Map>()?;
+        return map.values().find_map(non_finite);
+    }
+    None
 }
 
 /// A value in a sentence: `()` as "no value", others with their type, e.g. "the number 3".

@@ -20,7 +20,8 @@
 //!   infinities are refused;
 //! - **money**: a decimal with the declared currency symbol, which may be left out or written
 //!   before or after the amount, before or after a minus sign, with or without a space:
-//!   `$1,234.50`, `-$12.00`, `$-12.00`, `12.00 $`, `1234.5`;
+//!   `$1,234.50`, `-$12.00`, `$-12.00`, `12.00 $`, `1234.5`; below [`MAX_MONEY`] (ten
+//!   trillion) in absolute value;
 //! - **bool**: the declared `words` (`yes`/`no`), or without them `true`/`false`, `yes`/`no`,
 //!   `y`/`n`, `1`/`0`, all case-insensitive;
 //! - **date**: the declared `format` (chrono/strftime), or ISO `2026-01-31`, or without a
@@ -40,6 +41,19 @@ use chrono::format::{Item, Numeric, Pad, Parsed, StrftimeItems};
 use chrono::{NaiveDate, NaiveDateTime, NaiveTime, TimeDelta, TimeZone, Utc};
 use rhai::{Array, Dynamic, ImmutableString};
 use std::fmt::{self, Write as _};
+
+/// Money amounts are below ten trillion (in absolute value): there, a decimal read from the
+/// cell is within a fifth of a cent of the amount written, so it rounds back to its cents
+/// exactly and sums of money are exact.
+pub const MAX_MONEY: f64 = 10_000_000_000_000.0;
+
+/// The error for a money amount of [`MAX_MONEY`] or more.
+fn too_large(found: String) -> CellError {
+    CellError::Invalid {
+        found,
+        expected: "an amount below 10,000,000,000,000 (ten trillion)".to_string(),
+    }
+}
 
 /// How many characters of an offending cell an error message shows.
 const FOUND_MAX: usize = 40;
@@ -99,10 +113,11 @@ enum Kind {
     Int {
         thousands: Option<Box<[u8]>>,
     },
-    /// Decimal and money: both may carry a currency symbol.
+    /// Decimal and money: both may carry a currency symbol; money stays below [`MAX_MONEY`].
     Number {
         thousands: Option<Box<[u8]>>,
         currency: Option<Box<str>>,
+        money: bool,
     },
     Bool(Words),
     Date(DateFormat),
@@ -185,6 +200,16 @@ enum Read {
     Value(Dynamic),
     Empty,
     Invalid,
+    /// A money amount of [`MAX_MONEY`] or more.
+    TooLarge,
+}
+
+/// An amount read, as a money field keeps it: [`Read::TooLarge`] from [`MAX_MONEY`] on.
+fn amount(x: Option<f64>, money: bool) -> Read {
+    match x {
+        Some(x) if money && x.abs() >= MAX_MONEY => Read::TooLarge,
+        x => x.map(Dynamic::from_float).into(),
+    }
 }
 
 impl From<Option<Dynamic>> for Read {
@@ -248,6 +273,7 @@ impl CellReader {
                 thousands: thousands(false)?,
             },
             FieldType::Decimal | FieldType::Money => Kind::Number {
+                money: field.ty.value == FieldType::Money,
                 thousands: thousands(true)?,
                 currency: format
                     .currency
@@ -313,6 +339,7 @@ impl CellReader {
             Read::Value(value) => Ok(value),
             Read::Empty => self.empty(),
             Read::Invalid => Err(self.invalid(shown(text.trim()))),
+            Read::TooLarge => Err(too_large(shown(text.trim()))),
         }
     }
 
@@ -327,11 +354,9 @@ impl CellReader {
             (None | Some(Json::Null), _) => Read::Empty,
             (Some(Json::String(s)), _) => return self.read(s),
             (Some(Json::Number(n)), Kind::Int { .. }) => json_int(n).map(Dynamic::from_int).into(),
-            (Some(Json::Number(n)), Kind::Number { .. }) => n
-                .as_f64()
-                .filter(|f| f.is_finite())
-                .map(Dynamic::from_float)
-                .into(),
+            (Some(Json::Number(n)), Kind::Number { money, .. }) => {
+                amount(n.as_f64().filter(|f| f.is_finite()), *money)
+            }
             (Some(Json::Number(n)), Kind::String) => {
                 Read::Value(Dynamic::from(ImmutableString::from(n.to_string())))
             }
@@ -349,6 +374,9 @@ impl CellReader {
                 let text = value.map_or_else(String::new, |v| v.to_string());
                 Err(self.invalid(shown(&text)))
             }
+            Read::TooLarge => Err(too_large(shown(
+                &value.map_or_else(String::new, |v| v.to_string()),
+            ))),
         }
     }
 
@@ -382,9 +410,11 @@ impl CellReader {
             Kind::Number {
                 thousands,
                 currency,
-            } => parse_amount(t, thousands.as_deref(), currency.as_deref())
-                .map(Dynamic::from_float)
-                .into(),
+                money,
+            } => amount(
+                parse_amount(t, thousands.as_deref(), currency.as_deref()),
+                *money,
+            ),
             Kind::Bool(words) => words.read(t).map(Dynamic::from_bool).into(),
             Kind::Date(format) => format.date(t).map(Dynamic::from).into(),
             Kind::DateTime(format) => format.datetime(t).map(Dynamic::from).into(),
@@ -473,10 +503,12 @@ fn json_int(n: &serde_json::Number) -> Option<i64> {
     if n.is_u64() {
         return None;
     }
+    // A decimal such as `3.0`, or a whole number beyond 64 bits that the JSON reader made a
+    // decimal: only whole values a decimal holds exactly (to 2^53) are sure to be the number
+    // written, as in a CSV cell; the others are out of range.
     let f = n.as_f64()?;
-    // 2^63 is exactly representable; every integral f64 below it fits.
-    let min = i64::MIN as f64;
-    (f.fract() == 0.0 && (min..-min).contains(&f)).then_some(f as i64)
+    const EXACT: f64 = 9_007_199_254_740_992.0;
+    (f.fract() == 0.0 && (-EXACT..=EXACT).contains(&f)).then_some(f as i64)
 }
 
 /// `text` as shown in an error: at most [`FOUND_MAX`] characters, control characters escaped
@@ -506,6 +538,7 @@ fn expected(kind: &Kind, ty: FieldType, format: &str) -> String {
         Kind::Number {
             thousands,
             currency,
+            ..
         } => {
             let cur = currency.as_deref().map_or(String::new(), |c| {
                 // `EUR 12.50`, but `$12.50`.
@@ -1536,9 +1569,15 @@ mod tests {
             Ok(7)
         );
         assert_eq!(
-            orders.read_json(Some(&json!(-9.0e18))).unwrap().as_int(),
-            Ok(-9_000_000_000_000_000_000)
+            orders.read_json(Some(&json!(-9.0e15))).unwrap().as_int(),
+            Ok(-9_000_000_000_000_000)
         );
+        // Beyond 2^53 a decimal may not be the number written: below i64::MIN, say, which the
+        // JSON reader makes a decimal that would read as i64::MIN. Refused, as in CSV.
+        let below: serde_json::Value = serde_json::from_str("-9223372036854775809").unwrap();
+        for beyond in [below, json!(-9.0e18), json!(1.0e16)] {
+            assert!(orders.read_json(Some(&beyond)).is_err(), "{beyond}");
+        }
         assert_eq!(orders.read_json(None).unwrap_err(), CellError::Missing);
         assert_eq!(
             orders.read_json(Some(&json!(null))).unwrap_err(),

@@ -156,7 +156,7 @@ impl Encoder {
                     "code": reject.code.as_str(),
                     "reason": reject.reason,
                 });
-                serde_json::to_writer(&mut self.json, &object)
+                crate::text::write_json(&mut self.json, &object)
                     .expect("writing to a Vec cannot fail");
                 self.json.push(b'\n');
             }

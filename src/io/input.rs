@@ -149,6 +149,8 @@ pub struct At {
     /// The line it ends on: after `line` when a quoted CSV cell holds line breaks (or a quote
     /// is never closed, and the lines after it are read into its cell).
     pub last_line: u64,
+    /// A CSV row whose quote is never closed: it runs to the end of the export.
+    pub unclosed: bool,
     /// The byte offset of its start in the file.
     pub byte: u64,
 }
@@ -190,6 +192,7 @@ impl RawRows {
                     let at = At {
                         line,
                         last_line: line,
+                        unclosed: false,
                         byte,
                     };
                     byte += text.len() as u64 + 1;
@@ -208,6 +211,8 @@ impl RawRows {
             line: lines.at(start),
             // The line of its last byte: its line end, or its last character.
             last_line: lines.at(end.max(start + 1) - 1),
+            // Only the last row of an export can end without its line end.
+            unclosed: end == self.text.len() && quote_left_open(&self.text[start.min(end)..end]),
             byte: self.first_byte + start as u64,
         }
     }
@@ -539,6 +544,30 @@ impl BatchReader {
         }
         Ok(())
     }
+}
+
+/// Whether a quote that opens a quoted cell of the CSV `row` is never closed (the rules of
+/// [`csv_rows`]).
+fn quote_left_open(row: &[u8]) -> bool {
+    let mut i = 0;
+    while let Some(at) = memchr(b'"', &row[i..]).map(|a| i + a) {
+        i = at + 1;
+        if at > 0 && !matches!(row[at - 1], b',' | b'\n' | b'\r') {
+            continue;
+        }
+        loop {
+            let Some(q) = memchr(b'"', &row[i..]).map(|q| i + q) else {
+                return true;
+            };
+            if row.get(q + 1) == Some(&b'"') {
+                i = q + 2;
+            } else {
+                i = q + 1;
+                break;
+            }
+        }
+    }
+    false
 }
 
 /// Where the whole CSV rows of `text` (which starts at a row boundary) end, and how many line

@@ -28,6 +28,8 @@ pub enum RejectCode {
     RuleFailed,
     /// The customer has no orders, and the rule set rejects such customers.
     NoOrders,
+    /// A CSV row opens a quote it never closes: the rest of the export is in its cell.
+    OpenQuote,
 }
 
 impl RejectCode {
@@ -42,6 +44,7 @@ impl RejectCode {
             RejectCode::DuplicateId => "duplicate-id",
             RejectCode::RuleFailed => "rule-failed",
             RejectCode::NoOrders => "no-orders",
+            RejectCode::OpenQuote => "open-quote",
         }
     }
 }
@@ -272,8 +275,7 @@ impl RecordReader {
         match (row, map) {
             (Row::Csv(record), Some(map)) => self.csv_id(map, record).map(lossy),
             (Row::Json(text), _) => {
-                let object: serde_json::Map<String, serde_json::Value> =
-                    serde_json::from_slice(text).ok()?;
+                let object = json_object(text).ok()?;
                 json_id(&object, &self.fields[self.key].column)
             }
             (Row::Csv(_), None) => None,
@@ -328,8 +330,7 @@ impl RecordReader {
 
     /// [`RecordReader::read_some`] for a JSONL line.
     pub fn read_some_json(&self, wanted: &[usize], text: &[u8], values: &mut [Dynamic]) -> bool {
-        let Ok(object) = serde_json::from_slice::<serde_json::Map<String, serde_json::Value>>(text)
-        else {
+        let Ok(object) = json_object(text) else {
             return false;
         };
         wanted.iter().all(|&i| {
@@ -352,6 +353,26 @@ impl RecordReader {
     ) -> Result<Vec<Dynamic>, Reject> {
         let line = at.line;
         let id = || self.csv_id(map, row).map(lossy);
+        if at.unclosed {
+            return Err(Reject {
+                line,
+                id: id(),
+                column: None,
+                rule: None,
+                code: RejectCode::OpenQuote,
+                reason: if at.last_line == at.line {
+                    "a quote opened in this row is never closed".to_string()
+                } else {
+                    format!(
+                        "a quote opened in this row is never closed, so lines {} to {}, to the \
+                         end of the export, were read into the cell it opens rather than as rows \
+                         of their own",
+                        at.line + 1,
+                        at.last_line
+                    )
+                },
+            });
+        }
         if row.len() != map.width {
             return Err(Reject {
                 line,
@@ -415,14 +436,20 @@ impl RecordReader {
             code: RejectCode::BadJson,
             reason,
         };
-        let value: serde_json::Value = serde_json::from_slice(text)
-            .map_err(|e| bad(format!("invalid JSON at column {}: {e}", e.column())))?;
-        let serde_json::Value::Object(object) = value else {
-            return Err(bad(format!(
-                "expected a JSON object with one key per column, found {}",
-                json_kind(&value)
-            )));
-        };
+        let object = json_object(text).map_err(|e| {
+            // Not an object at all: say what it is.
+            match serde_json::from_slice::<serde_json::Value>(text) {
+                Ok(value) if !value.is_object() => bad(format!(
+                    "expected a JSON object with one key per column, found {}",
+                    json_kind(&value)
+                )),
+                _ => bad(format!(
+                    "invalid JSON at column {}: {}",
+                    e.column(),
+                    json_error_text(&e)
+                )),
+            }
+        })?;
         let id = json_id(&object, &self.fields[self.key].column);
         let mut values = Vec::with_capacity(self.room);
         for f in &self.fields {
@@ -467,6 +494,46 @@ fn cell_reject(e: CellError, f: &FieldReader, line: u64, id: Option<String>) -> 
         code,
         reason: e.to_string(),
     }
+}
+
+/// A JSONL line as one object whose every key is there once. A key given twice is an error:
+/// JSON readers disagree on which of its values counts, so the row says nothing for sure.
+pub fn json_object(
+    text: &[u8],
+) -> Result<serde_json::Map<String, serde_json::Value>, serde_json::Error> {
+    use serde::de::{Deserializer, Error, MapAccess, Visitor};
+    struct Keys;
+    impl<'de> Visitor<'de> for Keys {
+        type Value = serde_json::Map<String, serde_json::Value>;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a JSON object with one key per column")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut keys: A) -> Result<Self::Value, A::Error> {
+            let mut object = serde_json::Map::new();
+            while let Some(key) = keys.next_key::<String>()? {
+                if object.contains_key(&key) {
+                    return Err(A::Error::custom(format!(
+                        "the key `{}` is given twice",
+                        crate::text::printable(&key)
+                    )));
+                }
+                let value = keys.next_value()?;
+                object.insert(key, value);
+            }
+            Ok(object)
+        }
+    }
+    let mut reader = serde_json::Deserializer::from_slice(text);
+    let object = (&mut reader).deserialize_map(Keys)?;
+    reader.end()?;
+    Ok(object)
+}
+
+/// A JSON reader's error without the position it appends (`at line 1 column 5`).
+pub fn json_error_text(e: &serde_json::Error) -> String {
+    let text = e.to_string();
+    let at = format!(" at line {} column {}", e.line(), e.column());
+    text.strip_suffix(&at).unwrap_or(&text).to_string()
 }
 
 fn json_id(object: &serde_json::Map<String, serde_json::Value>, column: &str) -> Option<String> {

@@ -192,7 +192,7 @@ pub(super) fn json(report: &TestReport) -> String {
             })
             .collect(),
     };
-    serde_json::to_string_pretty(&value).expect("a report serializes") + "\n"
+    crate::text::json_pretty(&value)
 }
 
 /// JUnit XML: one `<testsuite>` per rule file, one `<testcase>` per test, a `<failure>` with
