@@ -29,7 +29,7 @@ pub fn printable_lines(text: &str) -> Cow<'_, str> {
     escape(text, |c| c == '\n', Escape::Braced)
 }
 
-/// A CSV cell as spreadsheet-safe CSV writes it (OWASP's advice against CSV injection): a cell
+/// A CSV cell as spreadsheet-safe CSV writes it, defused against formula injection: a cell
 /// starting with `=`, `+`, `-`, `@`, a tab or a carriage return gets a `'` in front, so that a
 /// spreadsheet reads it as text and never as a formula; control characters other than tab,
 /// line feed and carriage return (which CSV quoting carries) are written as `\u001b`.

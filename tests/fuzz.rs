@@ -24,7 +24,7 @@ use idic::engine::Program;
 use idic::io::{InputFormat, OutputFormat};
 use proptest::prelude::*;
 use proptest::test_runner::RngSeed;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// `cases` for the suite, or `IDIC_FUZZ_CASES`; the seed is fixed (`IDIC_FUZZ_SEED`).
 fn config(cases: u32) -> ProptestConfig {
@@ -82,12 +82,9 @@ fn apply(bytes: &mut Vec<u8>, edit: &Edit) {
     }
 }
 
-fn edit() -> impl Strategy<Value = Edit> {
-    // Inserted bytes favour the characters that matter to the grammar.
-    let byte = prop_oneof![
-        prop::sample::select(b"{}()[]\"'`;,=/*?:\n \t#_-.0123456789abcdexyz".to_vec()),
-        any::<u8>(),
-    ];
+/// Byte edits whose inserted bytes favour `favoured` (what matters to the format).
+fn edit(favoured: &'static [u8]) -> impl Strategy<Value = Edit> {
+    let byte = prop_oneof![prop::sample::select(favoured.to_vec()), any::<u8>()];
     prop_oneof![
         (any::<usize>(), byte).prop_map(|(at, b)| Edit::Insert(at, b)),
         any::<usize>().prop_map(Edit::Delete),
@@ -101,7 +98,7 @@ proptest! {
     #[test]
     fn mutated_rule_files_never_panic(
         seed in any::<prop::sample::Index>(),
-        edits in prop::collection::vec(edit(), 1..6),
+        edits in prop::collection::vec(edit(RULE_BYTES), 1..6),
     ) {
         let seeds = seeds();
         let (name, mut bytes) = seeds[seed.index(seeds.len())].clone();
@@ -182,8 +179,10 @@ fn typed(ty: Ty, depth: u32) -> BoxedStrategy<String> {
         .boxed(),
         Ty::Dec => prop_oneof![
             Just("spent".to_string()),
-            prop::sample::select(vec!["0.0", "0.1", "1.5", "-2.25", "1e308", "-1e308", "1e-300"])
-                .prop_map(String::from),
+            prop::sample::select(vec![
+                "0.0", "0.1", "1.5", "-2.25", "1e308", "-1e308", "1e-300"
+            ])
+            .prop_map(String::from),
         ]
         .boxed(),
         Ty::Bool => prop::sample::select(vec!["email", "true", "false", "is_missing(last)"])
@@ -228,7 +227,17 @@ fn typed(ty: Ty, depth: u32) -> BoxedStrategy<String> {
             dec().prop_map(|a| format!("to_int({a})")),
             text().prop_map(|a| format!("len({a})")),
             list().prop_map(|a| format!("{a}.len()")),
-            (op(&["year", "month", "day", "weekday", "days_since", "months_since"]), date())
+            (
+                op(&[
+                    "year",
+                    "month",
+                    "day",
+                    "weekday",
+                    "days_since",
+                    "months_since"
+                ]),
+                date()
+            )
                 .prop_map(|(f, a)| format!("{f}({a})")),
             (date(), date()).prop_map(|(a, b)| format!("days_between({a}, {b})")),
             (0u8..30, int())
@@ -258,7 +267,11 @@ fn typed(ty: Ty, depth: u32) -> BoxedStrategy<String> {
             bool().prop_map(|a| format!("!({a})")),
             (text(), list()).prop_map(|(a, b)| format!("({a} in {b})")),
             (text(), text()).prop_map(|(a, b)| format!("({a} in {b})")),
-            (op(&["starts_with", "ends_with", "contains"]), text(), text())
+            (
+                op(&["starts_with", "ends_with", "contains"]),
+                text(),
+                text()
+            )
                 .prop_map(|(f, a, b)| format!("{f}({a}, {b})")),
             (op(&["has_any", "has_all"]), list(), list())
                 .prop_map(|(f, a, b)| format!("{f}({a}, {b})")),
@@ -302,7 +315,14 @@ enum Ty {
 
 /// A typed expression, or (one in eight) one drawn without regard to type.
 fn expression() -> impl Strategy<Value = String> {
-    let types = prop::sample::select(vec![Ty::Int, Ty::Dec, Ty::Bool, Ty::Str, Ty::Date, Ty::List]);
+    let types = prop::sample::select(vec![
+        Ty::Int,
+        Ty::Dec,
+        Ty::Bool,
+        Ty::Str,
+        Ty::Date,
+        Ty::List,
+    ]);
     prop_oneof![
         7 => types.prop_flat_map(|ty| typed(ty, 3)),
         1 => untyped(),
@@ -317,7 +337,16 @@ fn leaf() -> impl Strategy<Value = String> {
         .prop_map(String::from),
         any::<i64>().prop_map(|i| i.to_string()),
         prop::sample::select(vec![
-            "0", "1", "-1", "2", "9223372036854775807", "0.0", "1e308", "-1e308", "0.1", "1.5",
+            "0",
+            "1",
+            "-1",
+            "2",
+            "9223372036854775807",
+            "0.0",
+            "1e308",
+            "-1e308",
+            "0.1",
+            "1.5",
         ])
         .prop_map(String::from),
         "[a-z ;]{0,6}".prop_map(|s| format!("\"{s}\"")),
@@ -333,15 +362,54 @@ fn untyped() -> impl Strategy<Value = String> {
         "+", "-", "*", "/", "%", "**", "==", "!=", "<", "<=", ">", ">=", "&&", "||", "??", "in",
     ]);
     let one = prop::sample::select(vec![
-        "days_since", "months_since", "to_int", "to_float", "len", "abs", "lower", "upper",
-        "trim", "round_money", "is_missing", "parse_int", "parse_float", "month", "year",
-        "weekday", "to_string", "floor", "sqrt", "ln", "sign", "date", "datetime", "keys",
-        "to_chars", "reverse", "sort",
+        "days_since",
+        "months_since",
+        "to_int",
+        "to_float",
+        "len",
+        "abs",
+        "lower",
+        "upper",
+        "trim",
+        "round_money",
+        "is_missing",
+        "parse_int",
+        "parse_float",
+        "month",
+        "year",
+        "weekday",
+        "to_string",
+        "floor",
+        "sqrt",
+        "ln",
+        "sign",
+        "date",
+        "datetime",
+        "keys",
+        "to_chars",
+        "reverse",
+        "sort",
     ]);
     let two = prop::sample::select(vec![
-        "add_days", "days_between", "max", "min", "round_to", "contains", "starts_with",
-        "has_any", "has_all", "index_of", "split", "pad", "get", "clv_historic", "sub_string",
-        "truncate", "crop", "push", "append",
+        "add_days",
+        "days_between",
+        "max",
+        "min",
+        "round_to",
+        "contains",
+        "starts_with",
+        "has_any",
+        "has_all",
+        "index_of",
+        "split",
+        "pad",
+        "get",
+        "clv_historic",
+        "sub_string",
+        "truncate",
+        "crop",
+        "push",
+        "append",
     ]);
     leaf().prop_recursive(4, 48, 3, move |inner| {
         prop_oneof![
@@ -414,7 +482,10 @@ fn exports() -> &'static [(InputFormat, Vec<u8>); 2] {
     static EXPORTS: std::sync::OnceLock<[(InputFormat, Vec<u8>); 2]> = std::sync::OnceLock::new();
     EXPORTS.get_or_init(|| {
         use idic::generate::{write_export, ExportFormat, ExportSpec};
-        let mut out = [(InputFormat::Csv, Vec::new()), (InputFormat::Jsonl, Vec::new())];
+        let mut out = [
+            (InputFormat::Csv, Vec::new()),
+            (InputFormat::Jsonl, Vec::new()),
+        ];
         for (format, bytes) in &mut out {
             let spec = ExportSpec {
                 customers: 30,
@@ -430,18 +501,9 @@ fn exports() -> &'static [(InputFormat, Vec<u8>); 2] {
     })
 }
 
-/// Edits that favour what matters to CSV and JSON.
-fn row_edit() -> impl Strategy<Value = Edit> {
-    let byte = prop_oneof![
-        prop::sample::select(b",\"\n\r{}[]:\\0123456789-.$ \t".to_vec()),
-        any::<u8>(),
-    ];
-    prop_oneof![
-        (any::<usize>(), byte).prop_map(|(at, b)| Edit::Insert(at, b)),
-        any::<usize>().prop_map(Edit::Delete),
-        (any::<usize>(), any::<usize>()).prop_map(|(a, b)| Edit::Swap(a, b)),
-    ]
-}
+/// What matters to the rule grammar, and to CSV and JSON.
+const RULE_BYTES: &[u8] = b"{}()[]\"'`;,=/*?:\n \t#_-.0123456789abcdexyz";
+const ROW_BYTES: &[u8] = b",\"\n\r{}[]:\\0123456789-.$ \t";
 
 proptest! {
     #![proptest_config(config(300))]
@@ -449,7 +511,7 @@ proptest! {
     #[test]
     fn every_row_of_a_mutated_export_is_decided_or_rejected(
         jsonl in any::<bool>(),
-        edits in prop::collection::vec(row_edit(), 1..10),
+        edits in prop::collection::vec(edit(ROW_BYTES), 1..10),
         threads in 1usize..3,
     ) {
         let (format, bytes) = &exports()[usize::from(jsonl)];
@@ -486,11 +548,23 @@ proptest! {
 
 // CLI paths.
 
-/// The paths a flag may name, relative to a fresh directory holding `rules.idic`, `x.csv`,
-/// links to both and a directory `sub`.
+/// The paths a flag may name, relative to a fresh directory holding the rule set `rules/`
+/// (`rules/rules.idic`), the export `x.csv`, links to both and an empty directory `sub`.
 const PATHS: &[&str] = &[
-    "x.csv", "link.csv", "sub/../x.csv", "rules.idic", "rlink.idic", "a.csv", "./a.csv",
-    "b.jsonl", "new.toml", "sub", "/dev/null", "-", "missing/x.csv",
+    "x.csv",
+    "link.csv",
+    "sub/../x.csv",
+    "rules/rules.idic",
+    "rlink.idic",
+    "rules",
+    "a.csv",
+    "./a.csv",
+    "b.jsonl",
+    "rules/new.toml",
+    "sub",
+    "/dev/null",
+    "-",
+    "missing/x.csv",
 ];
 
 proptest! {
@@ -505,16 +579,17 @@ proptest! {
         let dir = tempfile::tempdir().unwrap();
         let at = |p: &str| dir.path().join(p);
         let rules = std::fs::read_to_string(common::repo().join("tests/fixtures/paths.idic")).unwrap();
-        std::fs::write(at("rules.idic"), &rules).unwrap();
+        std::fs::create_dir_all(at("rules")).unwrap();
+        std::fs::write(at("rules/rules.idic"), &rules).unwrap();
         let export = "Id,Email\nC1,yes\nC2,no\n";
         std::fs::write(at("x.csv"), export).unwrap();
         std::os::unix::fs::symlink(at("x.csv"), at("link.csv")).unwrap();
-        std::os::unix::fs::symlink(at("rules.idic"), at("rlink.idic")).unwrap();
+        std::os::unix::fs::symlink(at("rules/rules.idic"), at("rlink.idic")).unwrap();
         std::fs::create_dir(at("sub")).unwrap();
         let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_idic"));
         command
             .current_dir(dir.path())
-            .args(["run", "rules.idic", "--customers", paths[0], "--out", paths[1]])
+            .args(["run", "rules", "--customers", paths[0], "--out", paths[1]])
             .stdin(std::process::Stdio::null());
         if with_rejects {
             command.args(["--rejects", paths[2]]);
@@ -527,11 +602,11 @@ proptest! {
         prop_assert!(matches!(out.status.code(), Some(0..=2)), "{paths:?}: {stderr}");
         prop_assert!(!stderr.contains("panicked"), "{paths:?}: {stderr}");
         prop_assert_eq!(std::fs::read_to_string(at("x.csv")).unwrap(), export);
-        prop_assert_eq!(std::fs::read_to_string(at("rules.idic")).unwrap(), rules);
+        prop_assert_eq!(std::fs::read_to_string(at("rules/rules.idic")).unwrap(), rules);
         prop_assert!(std::fs::symlink_metadata(at("link.csv")).unwrap().is_symlink());
-        prop_assert!(!at("new.toml").exists());
-        // Nothing is left but what was there and the outputs.
-        for entry in std::fs::read_dir(dir.path()).unwrap() {
+        prop_assert!(!at("rules/new.toml").exists());
+        // No temporary is left.
+        for entry in std::fs::read_dir(dir.path()).unwrap().chain(std::fs::read_dir(at("rules")).unwrap()) {
             let name = entry.unwrap().file_name().to_string_lossy().into_owned();
             prop_assert!(!name.ends_with(".idic-tmp"), "{name}");
         }

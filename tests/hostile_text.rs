@@ -248,6 +248,20 @@ test \"a \x1b[31mred\x1b[0m test that fails\" {
     hostile
 }
 
+impl Hostile {
+    /// `idic COMMAND hostile.idic --customers hostile.csv ARGS...`.
+    fn on_export(&self, command: &str, args: &[&str]) -> (Option<i32>, String, String) {
+        output(
+            idic()
+                .arg(command)
+                .arg(&self.rules)
+                .arg("--customers")
+                .arg(&self.export)
+                .args(args),
+        )
+    }
+}
+
 fn output(cmd: &mut Command) -> (Option<i32>, String, String) {
     let out = cmd.output().unwrap();
     (
@@ -284,14 +298,7 @@ fn run_explain_and_test_show_control_characters_escaped() {
     let h = hostile_rules(&dir);
 
     // Rejects on standard error and the text summary.
-    let (code, _, stderr) = output(
-        idic()
-            .arg("run")
-            .arg(&h.rules)
-            .arg("--customers")
-            .arg(&h.export)
-            .args(["--summary", "-"]),
-    );
+    let (code, _, stderr) = h.on_export("run", &["--summary", "-"]);
     assert_eq!(code, Some(0), "{stderr}");
     assert_printable("run", &stderr);
     for shown in [
@@ -303,26 +310,12 @@ fn run_explain_and_test_show_control_characters_escaped() {
         assert!(stderr.contains(shown), "{shown}:\n{stderr}");
     }
     // With a rejects file, the run stops at the first reject and says it.
-    let (code, _, stderr) = output(
-        idic()
-            .arg("run")
-            .arg(&h.rules)
-            .arg("--customers")
-            .arg(&h.export)
-            .arg("--strict"),
-    );
+    let (code, _, stderr) = h.on_export("run", &["--strict"]);
     assert_eq!(code, Some(1));
     assert_printable("run --strict", &stderr);
 
     // An explanation: the id, field values (text and lists), conditions.
-    let (code, stdout, stderr) = output(
-        idic()
-            .arg("explain")
-            .arg(&h.rules)
-            .arg("--customers")
-            .arg(&h.export)
-            .args(["--row", "1"]),
-    );
+    let (code, stdout, stderr) = h.on_export("explain", &["--row", "1"]);
     assert_eq!(code, Some(0), "{stderr}");
     assert_printable("explain", &stdout);
     for shown in [
@@ -334,14 +327,7 @@ fn run_explain_and_test_show_control_characters_escaped() {
         assert!(stdout.contains(shown), "{shown}:\n{stdout}");
     }
     // A row `run` rejects: the error names its column.
-    let (code, _, stderr) = output(
-        idic()
-            .arg("explain")
-            .arg(&h.rules)
-            .arg("--customers")
-            .arg(&h.export)
-            .args(["--row", "3"]),
-    );
+    let (code, _, stderr) = h.on_export("explain", &["--row", "3"]);
     assert_eq!(code, Some(1));
     assert_printable("explain of a rejected row", &stderr);
     assert!(stderr.contains("column `Name\\u{1b}[2J`"), "{stderr}");

@@ -17,6 +17,13 @@ fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
+/// Asserts that `output` (a command's standard output or error) contains `wanted`.
+#[track_caller]
+fn says(output: &[u8], wanted: &str) {
+    let output = text(output);
+    assert!(output.contains(wanted), "`{wanted}` not in:\n{output}");
+}
+
 /// A small rule set over `Id,Orders,Spent,Email` exports; `extra` is added to it.
 fn rules(dir: &Path, extra: &str) -> PathBuf {
     let path = dir.join("rules.idic");
@@ -222,10 +229,9 @@ fn nan_inside_a_list_parameter_rejects_the_customer_too() {
         stdout.contains(r#""parts":[1.0,{"share":5.0}]"#),
         "{stdout}"
     );
-    assert!(
-        text(&out.stderr).contains("parameter `a.parts` gave infinity, not a number"),
-        "{}",
-        text(&out.stderr)
+    says(
+        &out.stderr,
+        "parameter `a.parts` gave infinity, not a number",
     );
 }
 
@@ -377,11 +383,7 @@ fn tests_cannot_read_or_print_files_outside_the_rule_set() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
-    assert!(
-        text(&out.stdout).contains("the row cannot be read: line 2"),
-        "{}",
-        text(&out.stdout)
-    );
+    says(&out.stdout, "the row cannot be read: line 2");
     std::fs::write(set.join("tests.idic"), case("device", "zero.csv")).unwrap();
     let out = idic()
         .arg("check")
@@ -389,10 +391,9 @@ fn tests_cannot_read_or_print_files_outside_the_rule_set() {
         .args(["--allow-read", "/dev"])
         .output()
         .unwrap();
-    assert!(
-        text(&out.stdout).contains("`zero.csv` cannot be read: it is not a regular file"),
-        "{}",
-        text(&out.stdout)
+    says(
+        &out.stdout,
+        "`zero.csv` cannot be read: it is not a regular file",
     );
 }
 
@@ -471,11 +472,7 @@ fn an_output_naming_an_input_a_rule_file_or_another_output_is_refused_before_any
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
-    assert!(
-        text(&out.stderr).contains("with a rule file's name"),
-        "{}",
-        text(&out.stderr)
-    );
+    says(&out.stderr, "with a rule file's name");
     assert!(!set.join("decisions.toml").exists());
     assert!(rules.exists());
 }
@@ -605,12 +602,9 @@ fn endless_inputs_stop_with_an_error_in_bounded_time_and_memory() {
             .output()
             .unwrap();
         assert_eq!(out.status.code(), Some(2));
-        assert!(
-            text(&out.stderr).contains(
-                "cannot read `/dev/zero`: the row at line 1 runs over 1 MiB, the most one row may hold"
-            ),
-            "{}",
-            text(&out.stderr)
+        says(
+            &out.stderr,
+            "cannot read `/dev/zero`: the row at line 1 runs over 1 MiB, the most one row may hold",
         );
         assert!(started.elapsed() < Duration::from_secs(10));
     }
@@ -623,10 +617,9 @@ fn endless_inputs_stop_with_an_error_in_bounded_time_and_memory() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
-    assert!(
-        text(&out.stderr).contains("cannot read standard input: the row at line 1 runs over 1 MiB"),
-        "{}",
-        text(&out.stderr)
+    says(
+        &out.stderr,
+        "cannot read standard input: the row at line 1 runs over 1 MiB",
     );
     // Nor an endless orders file.
     let customers = export(&dir, &[(1, "1.00")]);
@@ -646,11 +639,7 @@ fn endless_inputs_stop_with_an_error_in_bounded_time_and_memory() {
         &["--orders", zero.to_str().unwrap()],
     );
     assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
-    assert!(
-        text(&out.stderr).contains("runs over 1 MiB"),
-        "{}",
-        text(&out.stderr)
-    );
+    says(&out.stderr, "runs over 1 MiB");
 }
 
 #[test]
@@ -793,9 +782,8 @@ fn jsonl_rows_read_as_strictly_as_csv_rows() {
         .replace("C0,1,", "C0,-9223372036854775809,");
     std::fs::write(&csv, text_csv).unwrap();
     let out = run(&rules, &csv, &["--out", "-", "--rejects", "-"]);
-    assert!(
-        text(&out.stderr).contains("2,C0,Orders,,bad-value,\"expected a whole number such as `42`"),
-        "{}",
-        text(&out.stderr)
+    says(
+        &out.stderr,
+        "2,C0,Orders,,bad-value,\"expected a whole number such as `42`",
     );
 }

@@ -185,19 +185,24 @@ pub fn run(args: Args) -> Exit {
     for e in &portfolio.report.fit_errors {
         say!("warning: {e}");
     }
+    let mut texts = Vec::new();
     if let Some(out) = &args.out {
-        if let Err(e) = super::write_text(out, &customers_text(out, &portfolio, args.csv.cells())) {
-            return usage(format!("cannot write `{}`: {e}", out.display()));
-        }
+        let rows = customers_text(out, &portfolio, args.csv.cells());
+        texts.push((named("--out", out), out.as_path(), rows));
     }
     let report = match args.report_format {
         ReportFormat::Text => portfolio.report.to_text(),
         ReportFormat::Json => idic::text::json_pretty(&portfolio.report),
     };
-    if let Err(e) = super::write_text(&args.report, &report) {
-        return usage(format!("cannot write `{}`: {e}", args.report.display()));
+    texts.push((
+        named("--report", &args.report),
+        args.report.as_path(),
+        report,
+    ));
+    match super::write_texts(texts) {
+        Ok(()) => Exit::Ok,
+        Err(message) => usage(message),
     }
-    Exit::Ok
 }
 
 /// `3` is a position, anything else a name.

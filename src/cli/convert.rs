@@ -85,8 +85,10 @@ pub fn run(args: Args) -> Exit {
     }
     match &args.out {
         Some(path) => {
-            if let Err(e) = super::write_text(path, &text) {
-                say!("error: cannot write `{}`: {e}", path.display());
+            if let Err(message) =
+                super::write_texts(vec![(super::named("--out", path), path, text)])
+            {
+                say!("error: {message}");
                 return Exit::Usage;
             }
         }

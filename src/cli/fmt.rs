@@ -65,8 +65,10 @@ pub fn run(args: Args) -> Exit {
                 if args.check {
                     show!("{}", file.display());
                     exit = Exit::Findings;
-                } else if let Err(e) = super::write_text(&file, &formatted) {
-                    say!("error: cannot write `{}`: {e}", file.display());
+                } else if let Err(e) =
+                    super::write_texts(vec![(format!("`{}`", file.display()), &file, formatted)])
+                {
+                    say!("error: {e}");
                     return Exit::Usage;
                 } else {
                     say!("formatted {}", file.display());

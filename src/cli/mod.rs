@@ -97,13 +97,20 @@ impl ReadArgs {
     }
 }
 
-/// Writes `text` to `path` (a file that appears only when complete, never half-written), or to
-/// standard output for `-`.
-fn write_text(path: &std::path::Path, text: &str) -> std::io::Result<()> {
+/// Writes each text to its path (`-`: standard output), named as the user named it: files that
+/// appear only when complete, all put in place together once every one is written
+/// ([`idic::io::commit_all`]). The error says what was written and what was not.
+fn write_texts(texts: Vec<(String, &std::path::Path, String)>) -> Result<(), String> {
     use std::io::Write;
-    let mut out = idic::io::Output::to(path, idic::io::Output::stdout)?;
-    out.write_all(text.as_bytes())?;
-    out.commit()
+    let mut outputs = Vec::with_capacity(texts.len());
+    for (name, path, text) in texts {
+        let mut out = idic::io::Output::to(path, idic::io::Output::stdout)
+            .map_err(|e| format!("cannot write {name}: {e}"))?;
+        out.write_all(text.as_bytes())
+            .map_err(|e| format!("cannot write {name}: {e}"))?;
+        outputs.push((name, out));
+    }
+    idic::io::commit_all(outputs)
 }
 
 /// How the user named a file on the command line: `` `--out x.csv` ``.
