@@ -1,6 +1,6 @@
 //! Text from exports and rule files made safe to show people: control characters written as
 //! visible escapes on terminals ([`printable`], [`printable_lines`]) and in JSON
-//! ([`write_json`], [`json_pretty`]), CSV cells defused for spreadsheets
+//! ([`escape_json_controls`], [`write_json`], [`json_pretty`]), CSV cells defused for spreadsheets
 //! ([`spreadsheet_cell`]), and padding to a width that cannot panic ([`pad`]).
 
 use std::borrow::Cow;
@@ -46,13 +46,13 @@ pub fn spreadsheet_cell(cell: &str) -> Cow<'_, str> {
 fn escape(text: &str, keep: impl Fn(char) -> bool, style: Escape) -> Cow<'_, str> {
     // C0 and DEL are single bytes; C1 (U+0080 to U+009F) is 0xC2 then a second byte. Most text
     // has none of these bytes and is returned after one pass over its bytes.
-    let suspect = |b: &u8| *b < 0x20 || *b == 0x7f || *b == 0xc2;
+    // A fold of bitwise tests without an early exit: the compiler checks many bytes at once.
+    let suspect = |b: u8| (b < 0x20) | (b == 0x7f) | (b == 0xc2);
+    if !text.bytes().fold(false, |any, b| any | suspect(b)) {
+        return Cow::Borrowed(text);
+    }
     let escaped = |c: char| c.is_control() && !keep(c);
-    let Some(first) = text
-        .bytes()
-        .position(|b| suspect(&b))
-        .and_then(|from| text[from..].find(escaped).map(|at| from + at))
-    else {
+    let Some(first) = text.find(escaped) else {
         return Cow::Borrowed(text);
     };
     let mut out = String::with_capacity(text.len() + 8);
@@ -72,87 +72,51 @@ fn escape(text: &str, keep: impl Fn(char) -> bool, style: Escape) -> Cow<'_, str
     Cow::Owned(out)
 }
 
-/// Writes `value` as compact JSON, as `serde_json` does, but with DEL and the C1 controls
-/// escaped too (`\u009b`): `serde_json` escapes only C0, and a terminal may act on C1 (U+009B is
-/// a control sequence introducer). The JSON means the same.
-pub fn write_json<W: std::io::Write, T: serde::Serialize + ?Sized>(
-    out: W,
+/// Appends `value` as compact JSON, as `serde_json` writes it, with DEL and the C1 controls
+/// escaped too ([`escape_json_controls`]). The JSON means the same.
+pub fn write_json<T: serde::Serialize + ?Sized>(
+    out: &mut Vec<u8>,
     value: &T,
 ) -> serde_json::Result<()> {
-    let mut serializer =
-        serde_json::Serializer::with_formatter(out, Controls(serde_json::ser::CompactFormatter));
-    value.serialize(&mut serializer)
+    let from = out.len();
+    serde_json::to_writer(&mut *out, value)?;
+    escape_json_controls(out, from);
+    Ok(())
 }
 
 /// `value` as pretty JSON with a final line feed, controls escaped as by [`write_json`].
 pub fn json_pretty<T: serde::Serialize + ?Sized>(value: &T) -> String {
-    let mut out = Vec::new();
-    let formatter = Controls(serde_json::ser::PrettyFormatter::new());
-    let mut serializer = serde_json::Serializer::with_formatter(&mut out, formatter);
     // Values built by idic serialize (string keys, finite numbers).
-    value
-        .serialize(&mut serializer)
-        .expect("idic's values serialize as JSON");
+    let mut out = serde_json::to_vec_pretty(value).expect("idic's values serialize as JSON");
+    escape_json_controls(&mut out, 0);
     out.push(b'\n');
     String::from_utf8(out).expect("JSON is UTF-8")
 }
 
-/// A `serde_json` formatter escaping DEL and C1 besides what `F` escapes.
-struct Controls<F>(F);
-
-impl<F: serde_json::ser::Formatter> serde_json::ser::Formatter for Controls<F> {
-    fn write_string_fragment<W: ?Sized + std::io::Write>(
-        &mut self,
-        out: &mut W,
-        fragment: &str,
-    ) -> std::io::Result<()> {
-        let mut from = 0;
-        // DEL is 0x7F, C1 is 0xC2 then 0x80 to 0x9F.
-        for at in memchr::memchr2_iter(0x7f, 0xc2, fragment.as_bytes()) {
-            let Some(c) = fragment[at..].chars().next().filter(|c| c.is_control()) else {
+/// Escapes DEL and the C1 controls (U+0080 to U+009F) in the JSON text `json[from..]` as
+/// `\u007f`, `\u009b`...: `serde_json` escapes only C0, and a terminal may act on C1 (U+009B
+/// is a control sequence introducer). Outside strings JSON is ASCII, so every such character
+/// is in a string, where the escape means the same. One scan when there is none.
+pub fn escape_json_controls(json: &mut Vec<u8>, from: usize) {
+    // DEL is 0x7F; C1 is 0xC2 then 0x80 to 0x9F.
+    let Some(first) = memchr::memchr2(0x7f, 0xc2, &json[from..]).map(|at| from + at) else {
+        return;
+    };
+    let tail = json.split_off(first);
+    let mut bytes = tail.iter().copied().peekable();
+    while let Some(b) = bytes.next() {
+        let code = match (b, bytes.peek()) {
+            (0x7f, _) => 0x7f,
+            (0xc2, Some(&next)) if (0x80..=0x9f).contains(&next) => {
+                bytes.next();
+                next
+            }
+            _ => {
+                json.push(b);
                 continue;
-            };
-            out.write_all(&fragment.as_bytes()[from..at])?;
-            write!(out, "\\u{:04x}", u32::from(c))?;
-            from = at + c.len_utf8();
-        }
-        out.write_all(&fragment.as_bytes()[from..])
-    }
-
-    fn begin_array<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
-        self.0.begin_array(w)
-    }
-    fn end_array<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
-        self.0.end_array(w)
-    }
-    fn begin_array_value<W: ?Sized + std::io::Write>(
-        &mut self,
-        w: &mut W,
-        first: bool,
-    ) -> std::io::Result<()> {
-        self.0.begin_array_value(w, first)
-    }
-    fn end_array_value<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
-        self.0.end_array_value(w)
-    }
-    fn begin_object<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
-        self.0.begin_object(w)
-    }
-    fn end_object<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
-        self.0.end_object(w)
-    }
-    fn begin_object_key<W: ?Sized + std::io::Write>(
-        &mut self,
-        w: &mut W,
-        first: bool,
-    ) -> std::io::Result<()> {
-        self.0.begin_object_key(w, first)
-    }
-    fn begin_object_value<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
-        self.0.begin_object_value(w)
-    }
-    fn end_object_value<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
-        self.0.end_object_value(w)
+            }
+        };
+        json.extend_from_slice(format!("\\u{code:04x}").as_bytes());
     }
 }
 
@@ -218,14 +182,17 @@ mod tests {
         let back: serde_json::Value = serde_json::from_str(&compact).unwrap();
         assert_eq!(back, value);
         let pretty = json_pretty(&value);
+        assert!(pretty.contains(r#""id": "C1\u009b2J\u007f""#), "{pretty}");
+        assert!(!pretty.chars().any(|c| c.is_control() && c != '\n'));
         assert_eq!(
-            pretty,
-            serde_json::to_string_pretty(&back)
-                .unwrap()
-                .replace('\u{9b}', "\\u009b")
-                .replace('\u{7f}', "\\u007f")
-                + "\n"
+            serde_json::from_str::<serde_json::Value>(&pretty).unwrap(),
+            value
         );
+        // Only the part after `from` is looked at; the letters after 0xC2 are kept.
+        let mut line = b"\x7f{}".to_vec();
+        line.extend_from_slice("[\"\u{85}\u{a0}\u{7f}\"]".as_bytes());
+        escape_json_controls(&mut line, 1);
+        assert_eq!(line, "\u{7f}{}[\"\\u0085\u{a0}\\u007f\"]".as_bytes());
     }
 
     #[test]

@@ -65,7 +65,14 @@ impl Decision {
     /// Appends the decision as one JSON line:
     /// `{"id":..,"tier":..,("stage":.. with a lifecycle),("tables":{"name":..} with tables),"segments":[..],"triggers":[..],"actions":[{"trigger":..,"action":..,
     /// "template":..,"offer":..,"params":{..}}],"suppressed":[{"trigger":..,"reason":..}]}`.
+    /// Control characters are escaped, C1 included ([`crate::text::escape_json_controls`]).
     pub fn write_json(&self, program: &Program, out: &mut Vec<u8>) {
+        let from = out.len();
+        self.write_json_unescaped(program, out);
+        crate::text::escape_json_controls(out, from);
+    }
+
+    fn write_json_unescaped(&self, program: &Program, out: &mut Vec<u8>) {
         out.extend_from_slice(b"{\"id\":");
         json_str(out, &self.id);
         out.extend_from_slice(b",\"tier\":");
@@ -259,9 +266,9 @@ fn json_opt_str(out: &mut Vec<u8>, s: Option<&str>) {
     }
 }
 
-/// A JSON string literal (control characters escaped, C1 included).
+/// A JSON string literal (C0 escaped; C1 by the caller).
 pub(crate) fn json_str(out: &mut Vec<u8>, s: &str) {
-    crate::text::write_json(&mut *out, s).expect("writing to a Vec cannot fail");
+    serde_json::to_writer(&mut *out, s).expect("writing to a Vec cannot fail");
 }
 
 /// A rule value as JSON: missing is `null`, dates are `"YYYY-MM-DD"` strings, date-times

@@ -224,22 +224,26 @@ impl<'p> Evaluator<'p> {
     fn eval(&mut self, unit: usize) -> Result<Dynamic, EvalError> {
         let value = self.eval_any(unit)?;
         match non_finite(&value) {
-            Some(x) => {
-                let plan = &self.program.units[unit];
-                Err(EvalError {
-                    rule: format!("{} {}", plan.kind, plan.name),
-                    message: format!(
-                        "{} `{}` gave {}, not a number: is something divided by zero or too large?",
-                        plan.kind,
-                        plan.name,
-                        expr::float_word(x)
-                    ),
-                })
-            }
+            Some(x) => Err(self.not_a_number(unit, x)),
             None => Ok(value),
         }
     }
 
+    #[cold]
+    fn not_a_number(&self, unit: usize, x: f64) -> EvalError {
+        let plan = &self.program.units[unit];
+        EvalError {
+            rule: format!("{} {}", plan.kind, plan.name),
+            message: format!(
+                "{} `{}` gave {}, not a number: is something divided by zero or too large?",
+                plan.kind,
+                plan.name,
+                expr::float_word(x)
+            ),
+        }
+    }
+
+    #[inline(always)]
     fn eval_any(&mut self, unit: usize) -> Result<Dynamic, EvalError> {
         let compiled = &self.compiled[unit];
         if let Some(native) = &compiled.native {
@@ -288,7 +292,8 @@ impl<'p> Evaluator<'p> {
 
     /// A condition's value, which must be true or false.
     fn condition(&mut self, unit: usize) -> Result<bool, EvalError> {
-        let value = self.eval(unit)?;
+        // Only `true` or `false` passes: a NaN cannot.
+        let value = self.eval_any(unit)?;
         value.as_bool().map_err(|_| {
             let plan = &self.program.units[unit];
             EvalError {
@@ -318,9 +323,10 @@ impl<'p> Evaluator<'p> {
 }
 
 /// The first NaN or infinity in `value`, looking into lists and maps.
+#[inline]
 fn non_finite(value: &Dynamic) -> Option<f64> {
-    if let Ok(x) = value.as_float() {
-        return (!x.is_finite()).then_some(x);
+    if value.is_float() {
+        return value.as_float().ok().filter(|x| !x.is_finite());
     }
     if value.is_array() {
         let list = value.read_lock::<rhai::Array>()?;
