@@ -197,12 +197,49 @@ trigger by_order {
     assert!(stdout.contains(r#""per_order":5.0,"whole":0"#), "{stdout}");
     let stderr = text(&out.stderr);
     assert!(
-        stderr.contains("metric `per_order` gave infinity, not a number"),
+        stderr.contains("metric `per_order` failed: division by zero: 5 / 0"),
         "{stderr}"
     );
     assert!(
-        stderr.contains("metric `per_order` gave NaN, not a number"),
+        stderr.contains("metric `per_order` failed: division by zero: 0 / 0"),
         "{stderr}"
+    );
+}
+
+#[test]
+fn conditions_never_compare_a_nan_or_an_infinity() {
+    let dir = scratch("trust-nan-conditions");
+    // Before, 500 / 0 was in neither segment and 0 / 0 was "equal to 0": quietly wrong.
+    let rules = rules(
+        &dir,
+        "segment big_avg = spent / to_float(orders) > 100.0\n\
+         segment zero_avg = spent / to_float(orders) == 0.0\n\
+         segment parsed = orders > 1 && parse_float(`${orders}e400`) > 1.0",
+    );
+    let customers = export(&dir, &[(0, "500.00"), (0, "0.00"), (2, "10.00")]);
+    let out = run(&rules, &customers, &["--out", "-", "--rejects", "-"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stdout).lines().count(),
+        0,
+        "{}",
+        text(&out.stdout)
+    );
+    says(
+        &out.stderr,
+        "2,C0,,segment big_avg,rule-failed,segment `big_avg` failed: division by zero: 500 / 0",
+    );
+    says(
+        &out.stderr,
+        "3,C1,,segment big_avg,rule-failed,segment `big_avg` failed: division by zero: 0 / 0",
+    );
+    says(&out.stderr, "4,C2,,segment parsed,rule-failed,segment `parsed` failed: `parse_float` cannot read `2e400` as a finite number");
+    // A number too large for a decimal is refused where it is written.
+    let out = check(&self::rules(&dir, "metric huge = 1e400 * orders"));
+    assert_eq!(out.status.code(), Some(1));
+    says(
+        &out.stdout,
+        "a number too large for a decimal (beyond 1.8e308)",
     );
 }
 
@@ -231,20 +268,20 @@ fn nan_inside_a_list_parameter_rejects_the_customer_too() {
     );
     says(
         &out.stderr,
-        "parameter `a.parts` gave infinity, not a number",
+        "parameter `a.parts` failed: division by zero: 5 / 0",
     );
 }
 
 #[test]
 fn to_int_of_nan_is_an_error_not_zero() {
+    // Before, `to_int` of 0.0 / 0.0 was 0 for every customer; no NaN reaches it now.
     let dir = scratch("trust-to-int");
     let rules = rules(&dir, "metric zz = to_int(spent * 0.0 / 0.0)");
     let out = check(&rules);
-    let stdout = text(&out.stdout);
-    assert_eq!(out.status.code(), Some(1), "{stdout}");
-    assert!(
-        stdout.contains("`to_int` cannot turn NaN into a whole number"),
-        "{stdout}"
+    assert_eq!(out.status.code(), Some(1));
+    says(
+        &out.stdout,
+        "metric `zz` fails for every sample customer tried: division by zero: 0 / 0",
     );
 }
 
@@ -786,4 +823,43 @@ fn jsonl_rows_read_as_strictly_as_csv_rows() {
         &out.stderr,
         "2,C0,Orders,,bad-value,\"expected a whole number such as `42`",
     );
+}
+
+// 5 and 6, siblings: rule files are the rule set's own, and bounded.
+
+#[test]
+fn a_rule_file_linking_out_of_the_rule_set_or_endless_is_refused() {
+    let dir = scratch("trust-rule-links");
+    let set = dir.join("set");
+    std::fs::create_dir_all(&set).unwrap();
+    rules(&set, "");
+    std::fs::write(dir.join("secret.txt"), "TOPSECRET line\n").unwrap();
+    std::os::unix::fs::symlink(dir.join("secret.txt"), set.join("evil.idic")).unwrap();
+    let out = check(&set);
+    assert_eq!(out.status.code(), Some(2));
+    let all = format!("{}{}", text(&out.stdout), text(&out.stderr));
+    assert!(!all.contains("TOPSECRET"), "{all}");
+    says(
+        &out.stderr,
+        "evil.idic` is a link to a file outside the rule set's directory",
+    );
+    // A link inside the rule set is one of its files.
+    std::fs::remove_file(set.join("evil.idic")).unwrap();
+    std::os::unix::fs::symlink(set.join("rules.idic"), set.join("same.idic")).unwrap();
+    assert_ne!(check(&set).status.code(), Some(2));
+    // Devices are no rule files, for any command.
+    for command in [
+        &["check", "/dev/zero"][..],
+        &["fmt", "--stdout", "/dev/zero"],
+        &["convert", "/dev/zero", "--to", "toml"],
+    ] {
+        let started = Instant::now();
+        let out = idic().args(command).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{command:?}");
+        says(
+            &[out.stdout, out.stderr].concat(),
+            "`/dev/zero` is not a regular file",
+        );
+        assert!(started.elapsed() < Duration::from_secs(10));
+    }
 }

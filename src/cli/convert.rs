@@ -26,10 +26,10 @@ pub fn run(args: Args) -> Exit {
             return Exit::Usage;
         }
     }
-    let bytes = match std::fs::read(&args.file) {
+    let bytes = match syntax::read_rule_file(&args.file) {
         Ok(bytes) => bytes,
-        Err(e) => {
-            say!("error: cannot read `{}`: {e}", args.file.display());
+        Err(io) => {
+            say!("error: {}", io.message);
             return Exit::Usage;
         }
     };

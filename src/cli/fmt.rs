@@ -35,10 +35,10 @@ pub fn run(args: Args) -> Exit {
             if RuleFormat::of(&file) == Some(RuleFormat::Toml) {
                 continue;
             }
-            let bytes = match std::fs::read(&file) {
+            let bytes = match syntax::read_rule_file(&file) {
                 Ok(bytes) => bytes,
-                Err(e) => {
-                    say!("error: cannot read `{}`: {e}", file.display());
+                Err(io) => {
+                    say!("error: {}", io.message);
                     return Exit::Usage;
                 }
             };

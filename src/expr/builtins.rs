@@ -93,6 +93,7 @@ pub(crate) fn register(engine: &mut Engine, as_of: NaiveDate) {
 
     register_printing(engine);
     register_comparisons(engine);
+    register_finite_arithmetic(engine);
 
     engine
         .register_fn("date", date)
@@ -183,6 +184,93 @@ pub(crate) fn register(engine: &mut Engine, as_of: NaiveDate) {
             .into())
         }
     });
+}
+
+/// Decimal arithmetic and maths that fail instead of giving NaN or an infinity (which would
+/// compare wrongly, `NaN == 0.0` being true in rhai, and reach the outputs): `+ - * / % **`
+/// between decimals and whole numbers, and rhai's functions that can leave the finite numbers
+/// (`sqrt(-1.0)`, `ln(0.0)`, `exp(1e308)`, `parse_float("inf")`...). They shadow rhai's own,
+/// which the sandbox allows by turning rhai's fast operators off.
+fn register_finite_arithmetic(engine: &mut Engine) {
+    type Checked = Result<FLOAT, Box<EvalAltResult>>;
+    fn finite(op: &'static str, x: FLOAT, y: FLOAT, result: FLOAT) -> Checked {
+        if result.is_finite() {
+            return Ok(result);
+        }
+        let why = if y == 0.0 && matches!(op, "/" | "%") {
+            "division by zero"
+        } else if result.is_nan() {
+            "not a number"
+        } else {
+            "overflow"
+        };
+        Err(format!("{why}: {x} {op} {y}").into())
+    }
+    // `x op= y` on a decimal `x` too (rhai's own would not call the operators above).
+    macro_rules! assignments {
+        ($($op:tt $assign:tt => $f:expr),*) => {$(
+            engine
+                .register_fn($op, |x: FLOAT, y: FLOAT| finite($op, x, y, $f(x, y)))
+                .register_fn($op, |x: FLOAT, y: INT| finite($op, x, y as FLOAT, $f(x, y as FLOAT)))
+                .register_fn($op, |x: INT, y: FLOAT| finite($op, x as FLOAT, y, $f(x as FLOAT, y)))
+                .register_fn($assign, |x: &mut FLOAT, y: FLOAT| -> Result<(), Box<EvalAltResult>> {
+                    *x = finite($op, *x, y, $f(*x, y))?;
+                    Ok(())
+                })
+                .register_fn($assign, |x: &mut FLOAT, y: INT| -> Result<(), Box<EvalAltResult>> {
+                    *x = finite($op, *x, y as FLOAT, $f(*x, y as FLOAT))?;
+                    Ok(())
+                });
+        )*};
+    }
+    assignments!(
+        "+" "+=" => |x: FLOAT, y: FLOAT| x + y,
+        "-" "-=" => |x: FLOAT, y: FLOAT| x - y,
+        "*" "*=" => |x: FLOAT, y: FLOAT| x * y,
+        "/" "/=" => |x: FLOAT, y: FLOAT| x / y,
+        "%" "%=" => |x: FLOAT, y: FLOAT| x % y,
+        "**" "**=" => |x: FLOAT, y: FLOAT| x.powf(y)
+    );
+    type Maths = (&'static str, fn(FLOAT) -> FLOAT);
+    let maths: [Maths; 12] = [
+        ("sqrt", FLOAT::sqrt),
+        ("ln", FLOAT::ln),
+        ("log", FLOAT::log10),
+        ("exp", FLOAT::exp),
+        ("sinh", FLOAT::sinh),
+        ("cosh", FLOAT::cosh),
+        ("asin", FLOAT::asin),
+        ("acos", FLOAT::acos),
+        ("asinh", FLOAT::asinh),
+        ("acosh", FLOAT::acosh),
+        ("atanh", FLOAT::atanh),
+        ("to_degrees", FLOAT::to_degrees),
+    ];
+    for (name, f) in maths {
+        engine.register_fn(name, move |x: FLOAT| -> Checked {
+            let result = f(x);
+            if result.is_finite() {
+                Ok(result)
+            } else {
+                Err(format!("`{name}` of {x} is not a finite number").into())
+            }
+        });
+    }
+    engine
+        .register_fn("log", |x: FLOAT, base: FLOAT| -> Checked {
+            let result = x.log(base);
+            if result.is_finite() {
+                Ok(result)
+            } else {
+                Err(format!("`log` of {x} to base {base} is not a finite number").into())
+            }
+        })
+        .register_fn("parse_float", |text: &str| -> Checked {
+            match text.trim().parse::<FLOAT>() {
+                Ok(x) if x.is_finite() => Ok(x),
+                _ => Err(format!("`parse_float` cannot read `{text}` as a finite number").into()),
+            }
+        });
 }
 
 fn register_printing(engine: &mut Engine) {
@@ -589,6 +677,10 @@ pub(crate) fn round_half_away(x: FLOAT, digits: INT) -> FLOAT {
     let digits = digits.clamp(-15, 15) as i32;
     let factor = 10_f64.powi(digits.abs());
     let scaled = if digits >= 0 { x * factor } else { x / factor };
+    if !scaled.is_finite() {
+        // So large a number has no decimals left to round.
+        return x;
+    }
     let cleaned = if scaled.abs() < 1e9 {
         (scaled * 1e6).round() / 1e6
     } else {

@@ -101,7 +101,29 @@ pub fn compile_in(
         .help("write the calculation inline, or as a metric"));
     }
     check_function_names(engine, expr, &ast, visible)?;
+    check_numbers(expr, &ast)?;
     Ok(ast)
+}
+
+/// A decimal written too large for a number (`1e400`) would be an infinity.
+fn check_numbers(expr: &model::Expr, ast: &AST) -> Result<(), Diagnostic> {
+    let mut too_large = None;
+    ast.walk(&mut |path: &[ASTNode]| {
+        if let Some(ASTNode::Expr(Expr::FloatConstant(x, pos))) = path.last() {
+            if !x.is_finite() {
+                too_large = Some(*pos);
+            }
+        }
+        too_large.is_none()
+    });
+    match too_large {
+        None => Ok(()),
+        Some(pos) => Err(Diagnostic::error(
+            "expr-syntax",
+            "a number too large for a decimal (beyond 1.8e308)",
+        )
+        .at(span_at(expr, pos))),
+    }
 }
 
 /// A diagnostic for a rhai parse error in `expr`.

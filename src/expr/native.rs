@@ -1045,12 +1045,14 @@ impl Native {
                         Scalar::Int(int_arith(*op, a, b).ok_or(Bail)?)
                     }
                     (Scalar::Int(a), Scalar::Float(b)) => {
-                        Scalar::Float(float_arith(*op, float(a), b))
+                        Scalar::Float(float_arith(*op, float(a), b).ok_or(Bail)?)
                     }
                     (Scalar::Float(a), Scalar::Int(b)) => {
-                        Scalar::Float(float_arith(*op, a, float(b)))
+                        Scalar::Float(float_arith(*op, a, float(b)).ok_or(Bail)?)
                     }
-                    (Scalar::Float(a), Scalar::Float(b)) => Scalar::Float(float_arith(*op, a, b)),
+                    (Scalar::Float(a), Scalar::Float(b)) => {
+                        Scalar::Float(float_arith(*op, a, b).ok_or(Bail)?)
+                    }
                     // `() + text` is text; other mixtures fail in rhai.
                     _ => Scalar::Other,
                 }
@@ -1296,9 +1298,9 @@ fn arith<'a>(op: Arith, a: Val<'a>, b: Val<'a>) -> Result<Val<'a>, Bail> {
     let float = |x: INT| x as FLOAT;
     Ok(match (a, b) {
         (Val::Int(x), Val::Int(y)) => Val::Int(int_arith(op, x, y).ok_or(Bail)?),
-        (Val::Float(x), Val::Float(y)) => Val::Float(float_arith(op, x, y)),
-        (Val::Int(x), Val::Float(y)) => Val::Float(float_arith(op, float(x), y)),
-        (Val::Float(x), Val::Int(y)) => Val::Float(float_arith(op, x, float(y))),
+        (Val::Float(x), Val::Float(y)) => Val::Float(float_arith(op, x, y).ok_or(Bail)?),
+        (Val::Int(x), Val::Float(y)) => Val::Float(float_arith(op, float(x), y).ok_or(Bail)?),
+        (Val::Float(x), Val::Int(y)) => Val::Float(float_arith(op, x, float(y)).ok_or(Bail)?),
         // rhai's `() + text` and `text + ()` give the text.
         (Val::Unit, s) | (s, Val::Unit) if op == Arith::Add && s.is_text() => s,
         (a, b) if op == Arith::Add => match (a.text(), b.text()) {
@@ -1331,15 +1333,18 @@ fn int_arith(op: Arith, x: INT, y: INT) -> Option<INT> {
     }
 }
 
-fn float_arith(op: Arith, x: FLOAT, y: FLOAT) -> FLOAT {
-    match op {
+/// idic's arithmetic on decimals: `None` when the result is NaN or an infinity, which the
+/// sandbox's operators refuse (division by zero, overflow).
+fn float_arith(op: Arith, x: FLOAT, y: FLOAT) -> Option<FLOAT> {
+    let result = match op {
         Arith::Add => x + y,
         Arith::Sub => x - y,
         Arith::Mul => x * y,
         Arith::Div => x / y,
         Arith::Rem => x % y,
         Arith::Pow => x.powf(y),
-    }
+    };
+    result.is_finite().then_some(result)
 }
 
 /// rhai's comparison of decimals (and of a whole number with a decimal): relative to the

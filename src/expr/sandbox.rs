@@ -157,8 +157,21 @@ pub fn sandbox(as_of: chrono::NaiveDate) -> (Engine, Clock) {
     BasicMapPackage::new().register_into_engine(&mut engine);
     BasicFnPackage::new().register_into_engine(&mut engine);
     engine.set_strict_variables(true);
+    // Lets idic's checked decimal arithmetic shadow rhai's built-in operators.
+    engine.set_fast_operators(false);
     engine.set_optimization_level(OptimizationLevel::None);
-    engine.disable_symbol("eval");
+    // Keywords beyond what a rule needs: calling functions by name, and looking at the engine.
+    for keyword in [
+        "eval",
+        "Fn",
+        "call",
+        "curry",
+        "is_def_fn",
+        "is_def_var",
+        "is_shared",
+    ] {
+        engine.disable_symbol(keyword);
+    }
     engine.on_print(|_| {});
     engine.on_debug(|_, _, _| {});
     engine.set_max_operations(MAX_OPERATIONS);
@@ -423,6 +436,66 @@ mod tests {
     }
 
     #[test]
+    fn no_function_or_operator_makes_a_nan_or_an_infinity_from_finite_values() {
+        let engine = sandbox();
+        let values = [
+            "0.0",
+            "-1.0",
+            "2.0",
+            "0.5",
+            "1e308",
+            "-1e308",
+            "1e-308",
+            "0",
+            "-1",
+            "2",
+            "9223372036854775807",
+            "\"nan\"",
+            "\"inf\"",
+            "\"-inf\"",
+            "\"1e400\"",
+        ];
+        let mut found = Vec::new();
+        let mut calls = Vec::new();
+        for name in function_names(&engine) {
+            let operator = !name.starts_with(|c: char| c.is_alphabetic() || c == '_');
+            if name.starts_with("get$") || name == "E" || name == "PI" {
+                continue;
+            }
+            for a in values {
+                if operator {
+                    calls.extend(values.iter().map(|b| format!("{a} {name} {b}")));
+                } else {
+                    calls.push(format!("{name}({a})"));
+                    calls.extend(values.iter().map(|b| format!("{name}({a}, {b})")));
+                }
+            }
+        }
+        // A literal beyond the decimals (`1e400`) is refused when compiling (`expr::compile`).
+        calls.extend(
+            [
+                "let x = 1e308; x += 1e308; x",
+                "let x = 1e308; x *= 10; x",
+                "let x = 2.0; x /= 0; x",
+            ]
+            .map(String::from),
+        );
+        for call in &calls {
+            if let Ok(value) = engine.eval::<Dynamic>(call) {
+                if value.as_float().is_ok_and(|x| !x.is_finite()) {
+                    found.push(format!("{call} = {value}"));
+                }
+            }
+        }
+        assert!(
+            found.is_empty(),
+            "{} of {} calls: {found:#?}",
+            found.len(),
+            calls.len()
+        );
+    }
+
+    #[test]
     fn nothing_reaches_the_clock_the_process_or_files() {
         let engine = sandbox();
         for script in [
@@ -436,12 +509,18 @@ mod tests {
             "let x = 1; take(x)",
             "let x = 1; x.tag",
             "timestamp()",
+            "Fn(\"to_string\").call(1)",
+            "curry(Fn(\"x\"), 1)",
+            "is_def_var(\"x\")",
+            "is_def_fn(\"a\", 1)",
         ] {
             let err = engine.eval::<Dynamic>(script).expect_err(script);
             assert!(
                 matches!(
                     *err,
-                    EvalAltResult::ErrorFunctionNotFound(..) | EvalAltResult::ErrorDotExpr(..)
+                    EvalAltResult::ErrorFunctionNotFound(..)
+                        | EvalAltResult::ErrorDotExpr(..)
+                        | EvalAltResult::ErrorParsing(..)
                 ),
                 "{script}: {err}"
             );

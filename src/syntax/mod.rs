@@ -44,22 +44,68 @@ impl Loaded {
     }
 }
 
+/// The largest rule file read (16 MiB): a rule set is text written by people.
+pub const MAX_RULE_FILE: u64 = 16 << 20;
+
 /// The rule files of a path: the file itself, or a directory's `.idic` and `.toml` files in
-/// name order. `Err` is an I/O problem (missing path, unreadable directory).
+/// name order. A directory's rule files are its own: one that is a link to a file outside it
+/// is refused (a link in a pull request must not make `check` print another file's lines).
+/// `Err` is an I/O problem (missing path, unreadable directory, such a link).
 pub fn rule_files(path: &Path) -> Result<Vec<PathBuf>, Diagnostic> {
     let meta = std::fs::metadata(path).map_err(|e| io_error(path, &e))?;
     if !meta.is_dir() {
         return Ok(vec![path.to_path_buf()]);
     }
+    let root = std::fs::canonicalize(path).map_err(|e| io_error(path, &e))?;
     let mut files = Vec::new();
     for entry in std::fs::read_dir(path).map_err(|e| io_error(path, &e))? {
         let p = entry.map_err(|e| io_error(path, &e))?.path();
-        if p.is_file() && is_rule_file(&p) {
-            files.push(p);
+        if !is_rule_file(&p) || !p.is_file() {
+            continue;
         }
+        let real = std::fs::canonicalize(&p).map_err(|e| io_error(&p, &e))?;
+        if !real.starts_with(&root) {
+            return Err(Diagnostic::error(
+                "io",
+                format!(
+                    "`{}` is a link to a file outside the rule set's directory: a rule set is \
+                     read from its own files only",
+                    p.display()
+                ),
+            ));
+        }
+        files.push(p);
     }
     files.sort();
     Ok(files)
+}
+
+/// A rule file's bytes: a regular file of at most [`MAX_RULE_FILE`] bytes (not `/dev/zero`).
+pub fn read_rule_file(path: &Path) -> Result<Vec<u8>, Diagnostic> {
+    use std::io::Read;
+    let file = std::fs::File::open(path).map_err(|e| io_error(path, &e))?;
+    let meta = file.metadata().map_err(|e| io_error(path, &e))?;
+    if !meta.is_file() {
+        return Err(Diagnostic::error(
+            "io",
+            format!("`{}` is not a regular file", path.display()),
+        ));
+    }
+    let mut bytes = Vec::new();
+    file.take(MAX_RULE_FILE + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| io_error(path, &e))?;
+    if bytes.len() as u64 > MAX_RULE_FILE {
+        return Err(Diagnostic::error(
+            "io",
+            format!(
+                "`{}` holds more than {} MiB, the most a rule file may: is it a rule file?",
+                path.display(),
+                MAX_RULE_FILE >> 20
+            ),
+        ));
+    }
+    Ok(bytes)
 }
 
 /// Whether a directory's entry at `path` is a rule file by its name: `.idic` or `.toml`, but
@@ -93,7 +139,7 @@ pub fn load(path: &Path) -> Result<Loaded, Diagnostic> {
         return Ok(loaded);
     }
     for file in files {
-        let bytes = std::fs::read(&file).map_err(|e| io_error(&file, &e))?;
+        let bytes = read_rule_file(&file)?;
         if let (_, Some(fragment)) = load_bytes(&mut loaded, &file, bytes) {
             merge(&mut loaded, fragment);
         }
