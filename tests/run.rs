@@ -750,7 +750,7 @@ fn a_json_summary_on_standard_error_is_all_a_run_writes_there() {
     assert_eq!(output.status.code(), Some(2));
     assert!(output.stdout.is_empty());
     assert!(String::from_utf8_lossy(&output.stderr)
-        .contains("`--rejects -` and a JSON `--summary -` would share standard error"),);
+        .contains("`--rejects` and a JSON `--summary -` would share standard error"),);
 
     // A text summary on standard error still comes with the warning and the status line.
     let output = run(rules.to_str().unwrap(), "tests/fixtures/malformed.csv")

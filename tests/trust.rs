@@ -863,3 +863,92 @@ fn a_rule_file_linking_out_of_the_rule_set_or_endless_is_refused() {
         assert!(started.elapsed() < Duration::from_secs(10));
     }
 }
+
+#[test]
+fn standard_streams_redirected_to_an_input_are_that_input() {
+    let dir = scratch("trust-streams");
+    let rules = rules(&dir, "");
+    let customers = export(&dir, &[(1, "1.00")]);
+    let original = std::fs::read(&customers).unwrap();
+    let idic = || {
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_idic"));
+        command.arg("run").arg(&rules);
+        command
+    };
+    // `--customers - < x.csv --out x.csv`.
+    let out = idic()
+        .args(["--customers", "-", "--out"])
+        .arg(&customers)
+        .stdin(std::fs::File::open(&customers).unwrap())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    says(&out.stderr, "is the same file as `--customers -`");
+    // `--customers x.csv --out - >> x.csv`: the decisions would be read back as rows.
+    let appended = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&customers)
+        .unwrap();
+    let out = idic()
+        .arg("--customers")
+        .arg(&customers)
+        .stdout(appended)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    says(
+        &out.stderr,
+        "`--out -` goes to the same file as `--customers",
+    );
+    assert_eq!(std::fs::read(&customers).unwrap(), original);
+    // A JSON summary on standard error shares it with no rejects, whatever their name.
+    let out = run(
+        &rules,
+        &customers,
+        &[
+            "--summary",
+            "-",
+            "--summary-format",
+            "json",
+            "--rejects",
+            "/dev/stderr",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    says(
+        &out.stderr,
+        "`--rejects` and a JSON `--summary -` would share standard error",
+    );
+}
+
+#[test]
+fn a_named_pipe_is_no_test_row_and_no_rule_file() {
+    let dir = scratch("trust-test-fifo");
+    let set = dir.join("set");
+    std::fs::create_dir_all(&set).unwrap();
+    rules(&set, "");
+    for fifo in [set.join("rows.csv"), dir.join("pipe.idic")] {
+        let made = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap();
+        assert!(made.success());
+    }
+    std::fs::write(
+        set.join("tests.idic"),
+        "test \"t\" {\n  from \"rows.csv\" row 1\n  expect { fires hello }\n}\n",
+    )
+    .unwrap();
+    // Before, opening the pipe waited for a writer for ever.
+    let started = Instant::now();
+    let out = check(&set);
+    assert_eq!(out.status.code(), Some(1));
+    says(
+        &out.stdout,
+        "`rows.csv` cannot be read: it is not a regular file",
+    );
+    let out = check(&dir.join("pipe.idic"));
+    assert_eq!(out.status.code(), Some(2));
+    says(&out.stderr, "pipe.idic` is not a regular file");
+    assert!(started.elapsed() < Duration::from_secs(10));
+}

@@ -11,6 +11,7 @@ use idic::analytics::btyd::ClvOptions;
 use idic::analytics::orders::{read_orders, Column, OrderColumns, OrderFormat};
 use idic::analytics::portfolio::{analyze, Customer, Options, Portfolio};
 use idic::analytics::Period;
+use idic::io::guard::Std;
 use idic::io::{CsvCells, Files, OutputFormat};
 use std::path::{Path, PathBuf};
 
@@ -131,9 +132,9 @@ pub fn run(args: Args) -> Exit {
     let mut files = Files::default();
     files
         .reads(named("--orders", &args.orders), &args.orders)
-        .writes(named("--report", &args.report), &args.report);
+        .writes(named("--report", &args.report), &args.report, Std::Out);
     if let Some(out) = &args.out {
-        files.writes(named("--out", out), out);
+        files.writes(named("--out", out), out, Std::Out);
     }
     if let Err(clash) = files.check() {
         return usage(clash);

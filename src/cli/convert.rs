@@ -21,7 +21,11 @@ pub fn run(args: Args) -> Exit {
     if let Some(out) = &args.out {
         let mut files = idic::io::Files::default();
         files.reads(format!("`{}`", args.file.display()), &args.file);
-        if let Err(clash) = files.writes(super::named("--out", out), out).check() {
+        let out_stream = idic::io::guard::Std::Out;
+        if let Err(clash) = files
+            .writes(super::named("--out", out), out, out_stream)
+            .check()
+        {
             say!("error: {clash}");
             return Exit::Usage;
         }

@@ -10,6 +10,7 @@ use idic::batch::{self, summary::RunInfo, Options, RunError, Sinks, Summary};
 use idic::check::Checked;
 use idic::diagnostics::{render, Format};
 use idic::engine::Program;
+use idic::io::guard::Std;
 use idic::io::{commit_all, open_export, Files, InputFormat, Output, OutputFormat};
 use idic::model::AsOf;
 use std::io::{IsTerminal, Write};
@@ -101,9 +102,12 @@ pub fn run(args: Args) -> Exit {
     // reads as one JSON value: the summary carries the counts, the rejects' and the warnings'.
     let stderr_is_json = args.summary.as_deref() == Some(Path::new("-"))
         && args.summary_format == SummaryFormat::Json;
-    if stderr_is_json && args.rejects.as_deref() == Some(Path::new("-")) {
+    let rejects_on_stderr = args.rejects.as_deref().is_some_and(|r| {
+        r == Path::new("-") || idic::io::guard::same_file(r, Path::new("/dev/stderr"))
+    });
+    if stderr_is_json && rejects_on_stderr {
         return usage(
-            "`--rejects -` and a JSON `--summary -` would share standard error: send one of them to a file",
+            "`--rejects` and a JSON `--summary -` would share standard error: send one of them to a file",
         );
     }
     let (program, checked) = match load(&args.rules, &args.reads, "nothing was run") {
@@ -143,13 +147,13 @@ pub fn run(args: Args) -> Exit {
     files
         .rule_set(&args.rules, &checked.rule_files(), &checked.test_files())
         .reads(named("--customers", &args.customers), &args.customers)
-        .writes(named("--out", &args.out), &args.out);
+        .writes(named("--out", &args.out), &args.out, Std::Out);
     if let Some(orders) = &args.orders {
         files.reads(named("--orders", orders), orders);
     }
     for (flag, path) in [("--rejects", &args.rejects), ("--summary", &args.summary)] {
         if let Some(path) = path {
-            files.writes(named(flag, path), path);
+            files.writes(named(flag, path), path, Std::Err);
         }
     }
     if let Err(clash) = files.check() {

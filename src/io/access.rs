@@ -99,6 +99,10 @@ impl ReadAccess {
         if !self.roots.iter().any(|root| real.starts_with(root)) {
             return Err(AccessError::Outside { real });
         }
+        // Opening a named pipe would wait for a writer: look before opening.
+        if !std::fs::metadata(&real).is_ok_and(|m| m.is_file()) {
+            return Err(AccessError::NotAFile);
+        }
         let file = File::open(&real).map_err(AccessError::Io)?;
         // The handle's own metadata: what is read is what was checked.
         let meta = file.metadata().map_err(AccessError::Io)?;
@@ -173,6 +177,14 @@ mod tests {
             access.open(&rules.join("data")),
             Err(AccessError::NotAFile)
         ));
+        // A named pipe is refused without waiting for a writer.
+        let fifo = rules.join("fifo.csv");
+        assert!(std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success());
+        assert!(matches!(access.open(&fifo), Err(AccessError::NotAFile)));
         let big = rules.join("big.csv");
         let file = File::create(&big).unwrap();
         file.set_len(MAX_TEST_FILE + 1).unwrap();

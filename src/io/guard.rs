@@ -15,8 +15,40 @@ use std::path::{Path, PathBuf};
 pub struct Files {
     reads: Vec<(String, PathBuf)>,
     writes: Vec<(String, PathBuf)>,
+    /// Outputs to standard output or error, as `/dev/stdout` or `/dev/stderr`: compared with
+    /// the inputs only (several outputs may share a stream).
+    streams: Vec<(String, PathBuf)>,
     /// Directories whose rule files make up a rule set.
     rule_dirs: Vec<PathBuf>,
+}
+
+/// The standard stream an output's `-` stands for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Std {
+    Out,
+    Err,
+}
+
+/// The standard streams as files (Linux and macOS).
+const STDIN: &str = "/dev/stdin";
+const STDOUT: &str = "/dev/stdout";
+const STDERR: &str = "/dev/stderr";
+
+/// Whether `a` and `b` are one file, stream or device (by device and inode, links followed):
+/// `--rejects /dev/stderr` is standard error.
+pub fn same_file(a: &Path, b: &Path) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        match (std::fs::metadata(a), std::fs::metadata(b)) {
+            (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
+            _ => false,
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        a == b
+    }
 }
 
 /// What a path is, for telling whether two paths are one file.
@@ -31,9 +63,6 @@ enum Identity {
 }
 
 fn identity(path: &Path) -> Identity {
-    if path == Path::new("-") {
-        return Identity::Stream;
-    }
     match std::fs::metadata(path) {
         Ok(meta) if meta.is_file() || meta.is_dir() => node(path, &meta),
         Ok(_) => Identity::Stream,
@@ -67,17 +96,28 @@ fn planned(path: &Path) -> PathBuf {
 }
 
 impl Files {
-    /// A file the command reads (`-`, standard input, is ignored).
+    /// A file the command reads; `-` is standard input, which is a file when the shell
+    /// redirected one (`< x.csv`).
     pub fn reads(&mut self, what: impl Into<String>, path: &Path) -> &mut Files {
-        if path != Path::new("-") {
-            self.reads.push((what.into(), path.to_path_buf()));
-        }
+        let path = if path == Path::new("-") {
+            Path::new(STDIN)
+        } else {
+            path
+        };
+        self.reads.push((what.into(), path.to_path_buf()));
         self
     }
 
-    /// A file the command writes (`-`, a standard stream, is ignored).
-    pub fn writes(&mut self, what: impl Into<String>, path: &Path) -> &mut Files {
-        if path != Path::new("-") {
+    /// A file the command writes; `-` is `stream`, standard output or error ([`Std`]), which
+    /// is a file when the shell redirected it (`> x.csv`, `>> x.csv`).
+    pub fn writes(&mut self, what: impl Into<String>, path: &Path, stream: Std) -> &mut Files {
+        if path == Path::new("-") {
+            let stream = match stream {
+                Std::Out => STDOUT,
+                Std::Err => STDERR,
+            };
+            self.streams.push((what.into(), PathBuf::from(stream)));
+        } else {
             self.writes.push((what.into(), path.to_path_buf()));
         }
         self
@@ -110,6 +150,19 @@ impl Files {
     /// both.
     pub fn check(&self) -> Result<(), String> {
         let reads: Vec<Identity> = self.reads.iter().map(|(_, p)| identity(p)).collect();
+        for (what, path) in &self.streams {
+            let id = identity(path);
+            if let Some(i) = reads
+                .iter()
+                .position(|r| *r == id && id != Identity::Stream)
+            {
+                return Err(format!(
+                    "{what} goes to the same file as {}: writing it would destroy it; name \
+                     another file",
+                    self.reads[i].0
+                ));
+            }
+        }
         let mut written: Vec<(&str, Identity)> = Vec::new();
         for (what, path) in &self.writes {
             let id = identity(path);
@@ -171,7 +224,7 @@ mod tests {
         ] {
             let err = Files::default()
                 .reads("`--customers x.csv`", &x)
-                .writes("`--out out`", &out)
+                .writes("`--out out`", &out, Std::Out)
                 .check()
                 .unwrap_err();
             assert_eq!(
@@ -189,8 +242,12 @@ mod tests {
         let dir = dir();
         let d = dir.path().join("d.csv");
         let err = Files::default()
-            .writes("`--out d.csv`", &d)
-            .writes("`--rejects ./d.csv`", &dir.path().join(".").join("d.csv"))
+            .writes("`--out d.csv`", &d, Std::Out)
+            .writes(
+                "`--rejects ./d.csv`",
+                &dir.path().join(".").join("d.csv"),
+                Std::Err,
+            )
             .check()
             .unwrap_err();
         assert_eq!(
@@ -199,15 +256,15 @@ mod tests {
              of its own"
         );
         assert!(Files::default()
-            .writes("`--out /dev/null`", Path::new("/dev/null"))
-            .writes("`--rejects /dev/null`", Path::new("/dev/null"))
-            .writes("`--summary -`", Path::new("-"))
+            .writes("`--out /dev/null`", Path::new("/dev/null"), Std::Out)
+            .writes("`--rejects /dev/null`", Path::new("/dev/null"), Std::Err)
+            .writes("`--summary -`", Path::new("-"), Std::Err)
             .check()
             .is_ok());
         assert!(Files::default()
             .reads("`--customers x.csv`", &dir.path().join("x.csv"))
-            .writes("`--out d.csv`", &d)
-            .writes("`--rejects r.csv`", &dir.path().join("r.csv"))
+            .writes("`--out d.csv`", &d, Std::Out)
+            .writes("`--rejects r.csv`", &dir.path().join("r.csv"), Std::Err)
             .check()
             .is_ok());
     }
@@ -220,14 +277,14 @@ mod tests {
         let mut files = Files::default();
         files.rule_set(&rules, &[], &[]);
         let err = files
-            .writes("`--out rules/out.toml`", &rules.join("out.toml"))
+            .writes("`--out rules/out.toml`", &rules.join("out.toml"), Std::Out)
             .check()
             .unwrap_err();
         assert!(err.contains("with a rule file's name"), "{err}");
         let mut files = Files::default();
         files.rule_set(&rules, &[], &[]);
         assert!(files
-            .writes("`--out rules/out.csv`", &rules.join("out.csv"))
+            .writes("`--out rules/out.csv`", &rules.join("out.csv"), Std::Out)
             .check()
             .is_ok());
     }

@@ -83,7 +83,17 @@ pub fn rule_files(path: &Path) -> Result<Vec<PathBuf>, Diagnostic> {
 /// A rule file's bytes: a regular file of at most [`MAX_RULE_FILE`] bytes (not `/dev/zero`).
 pub fn read_rule_file(path: &Path) -> Result<Vec<u8>, Diagnostic> {
     use std::io::Read;
-    let file = std::fs::File::open(path).map_err(|e| io_error(path, &e))?;
+    // Opening a named pipe would wait for a writer: look before opening.
+    let meta = std::fs::metadata(path).map_err(|e| io_error(path, &e))?;
+    let file = match meta.is_file() {
+        true => std::fs::File::open(path).map_err(|e| io_error(path, &e))?,
+        false => {
+            return Err(Diagnostic::error(
+                "io",
+                format!("`{}` is not a regular file", path.display()),
+            ))
+        }
+    };
     let meta = file.metadata().map_err(|e| io_error(path, &e))?;
     if !meta.is_file() {
         return Err(Diagnostic::error(
