@@ -122,6 +122,19 @@ fn field(f: &Field, out: &mut Vec<Diagnostic>) {
                     .at(date.span)
                     .help("use chrono/strftime codes such as `%d/%m/%Y` or `%Y-%m-%d %H:%M`"),
             );
+        } else if !reads_its_own_dates(f, &date.value) {
+            out.push(
+                Diagnostic::error(
+                    "bad-format",
+                    format!(
+                        "the date format `{}` cannot read back the dates it writes: every \
+                         cell would be rejected",
+                        date.value
+                    ),
+                )
+                .at(date.span)
+                .help("a date format needs a year, a month and a day, e.g. `%d/%m/%Y`"),
+            );
         }
     }
     if let Some(words) = &fmt.words {
@@ -180,6 +193,34 @@ fn field(f: &Field, out: &mut Vec<Diagnostic>) {
 }
 
 /// The first `%` code of a date format that chrono does not know (`%Q`), if one is to blame.
+/// Whether a cell written in `format` (31 January 2026, 09:30) reads back, as a run reads
+/// it, as that day: `%e` or `%H:%M` alone never can.
+fn reads_its_own_dates(f: &Field, format: &str) -> bool {
+    let Ok(reader) = crate::io::cells::CellReader::new(f) else {
+        return true;
+    };
+    let Some(sample) =
+        chrono::NaiveDate::from_ymd_opt(2026, 1, 31).and_then(|d| d.and_hms_opt(9, 30, 0))
+    else {
+        return true;
+    };
+    let mut cell = String::new();
+    if std::fmt::Write::write_fmt(&mut cell, format_args!("{}", sample.format(format))).is_err() {
+        return false;
+    }
+    match reader.read(&cell) {
+        Ok(value) => {
+            let day = value.clone().try_cast::<chrono::NaiveDate>().or_else(|| {
+                value
+                    .try_cast::<chrono::NaiveDateTime>()
+                    .map(|dt| dt.date())
+            });
+            day == Some(sample.date())
+        }
+        Err(_) => false,
+    }
+}
+
 fn bad_code(format: &str) -> Option<&str> {
     let mut rest = format;
     while let Some(at) = rest.find('%') {
