@@ -952,3 +952,62 @@ fn a_named_pipe_is_no_test_row_and_no_rule_file() {
     says(&out.stderr, "pipe.idic` is not a regular file");
     assert!(started.elapsed() < Duration::from_secs(10));
 }
+
+// Siblings of 2: no panic when standard output or error goes away, a clear error when full.
+
+#[test]
+fn closed_or_full_standard_streams_are_no_panic() {
+    let retail = common::repo().join("rules/retail");
+    let retail_file = retail.join("retail.idic");
+    let commands: [Vec<&std::ffi::OsStr>; 4] = [
+        vec!["fmt".as_ref(), "--stdout".as_ref(), retail.as_os_str()],
+        vec![
+            "convert".as_ref(),
+            retail_file.as_os_str(),
+            "--to".as_ref(),
+            "toml".as_ref(),
+        ],
+        vec!["test".as_ref(), retail.as_os_str()],
+        vec![
+            "check".as_ref(),
+            retail.as_os_str(),
+            "--format".as_ref(),
+            "json".as_ref(),
+        ],
+    ];
+    for args in &commands {
+        for closed in ["stdout", "stderr"] {
+            let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_idic"));
+            command.args(args);
+            let (out, err) = if closed == "stdout" {
+                (std::process::Stdio::piped(), std::process::Stdio::null())
+            } else {
+                (std::process::Stdio::null(), std::process::Stdio::piped())
+            };
+            let mut child = command.stdout(out).stderr(err).spawn().unwrap();
+            // The reader goes away before idic writes.
+            drop(child.stdout.take());
+            drop(child.stderr.take());
+            let status = child.wait().unwrap();
+            assert_ne!(
+                status.code(),
+                Some(101),
+                "{args:?} with {closed} closed panicked"
+            );
+        }
+        let full = std::fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/full")
+            .unwrap();
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_idic"))
+            .args(args)
+            .stdout(full)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?} to /dev/full");
+        says(
+            &out.stderr,
+            "cannot write to standard output: No space left on device",
+        );
+    }
+}

@@ -3,7 +3,7 @@
 use super::Exit;
 use idic::diagnostics::{render, summary_line, Format};
 use idic::text::printable;
-use std::io::{IsTerminal, Write};
+use std::io::IsTerminal;
 use std::path::PathBuf;
 
 #[derive(clap::Args)]
@@ -31,7 +31,7 @@ pub fn run(args: Args) -> Exit {
                 args.format,
                 super::color_stderr(),
             );
-            eprint!("{text}");
+            super::err(&text);
             return Exit::Usage;
         }
     };
@@ -46,7 +46,7 @@ pub fn run(args: Args) -> Exit {
         ));
     }
     // A closed pipe (`idic check ... | head`) is not an error worth a panic.
-    let _ = std::io::stdout().write_all(out.as_bytes());
+    super::out(&out);
     if diags.iter().any(|d| d.is_error()) {
         Exit::Findings
     } else {

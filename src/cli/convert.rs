@@ -46,15 +46,12 @@ pub fn run(args: Args) -> Exit {
         .cloned()
         .collect();
     let Some(rules) = fragment.filter(|_| errors.is_empty()) else {
-        eprint!(
-            "{}",
-            render(
-                &errors,
-                &loaded.sources,
-                Format::Human,
-                super::color_stderr()
-            )
-        );
+        super::err(&render(
+            &errors,
+            &loaded.sources,
+            Format::Human,
+            super::color_stderr(),
+        ));
         return Exit::Findings;
     };
     let text = match args.to {
@@ -96,7 +93,7 @@ pub fn run(args: Args) -> Exit {
                 return Exit::Usage;
             }
         }
-        None => print!("{text}"),
+        None => super::out(&text),
     }
     Exit::Ok
 }

@@ -13,7 +13,6 @@ use idic::io::{find_row, FindError, InputFormat, Reject};
 use idic::model::RowSelect;
 use idic::text::printable;
 use serde::Serialize;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 #[derive(clap::Args)]
@@ -159,6 +158,6 @@ pub fn run(args: Args) -> Exit {
         }
     };
     // A closed pipe (`idic explain ... | head`) is not an error worth a panic.
-    let _ = std::io::stdout().write_all(text.as_bytes());
+    super::out(&text);
     Exit::Ok
 }

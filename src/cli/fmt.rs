@@ -24,10 +24,7 @@ pub fn run(args: Args) -> Exit {
         let files = match syntax::rule_files(path) {
             Ok(files) => files,
             Err(io) => {
-                eprint!(
-                    "{}",
-                    render(&[io], &Default::default(), Format::Human, false)
-                );
+                super::err(&render(&[io], &Default::default(), Format::Human, false));
                 return Exit::Usage;
             }
         };
@@ -52,7 +49,7 @@ pub fn run(args: Args) -> Exit {
                 .collect();
             let Some(fragment) = fragment.filter(|_| errors.is_empty()) else {
                 let color = super::color_stderr();
-                eprint!("{}", render(&errors, &loaded.sources, Format::Human, color));
+                super::err(&render(&errors, &loaded.sources, Format::Human, color));
                 say!("{}: not formatted: fix the errors first", file.display());
                 exit = Exit::Findings;
                 continue;
@@ -60,7 +57,7 @@ pub fn run(args: Args) -> Exit {
             let formatted = syntax::printer::print(&fragment);
             let original = &loaded.sources.iter().next().expect("one file").1.text;
             if args.stdout {
-                print!("{formatted}");
+                super::out(&formatted);
             } else if formatted != *original {
                 if args.check {
                     show!("{}", file.display());

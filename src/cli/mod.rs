@@ -1,18 +1,19 @@
 //! Subcommands, one file each. Exit codes: 0 success (warnings allowed), 1 findings (errors in
 //! rule files, files needing formatting), 2 usage or I/O errors.
 
-/// `eprintln!` for people: the control characters of the message (paths, names, data) are
-/// escaped, except the line breaks between its lines ([`idic::text::printable_lines`]).
+/// A line for people on standard error ([`err`]): the control characters of the message
+/// (paths, names, data) are escaped, except the line breaks between its lines
+/// ([`idic::text::printable_lines`]).
 macro_rules! say {
     ($($arg:tt)*) => {
-        eprintln!("{}", idic::text::printable_lines(&format!($($arg)*)))
+        $crate::cli::err(&format!("{}\n", idic::text::printable_lines(&format!($($arg)*))))
     };
 }
 
-/// [`say!`] on standard output.
+/// [`say!`] on standard output ([`out`]).
 macro_rules! show {
     ($($arg:tt)*) => {
-        println!("{}", idic::text::printable_lines(&format!($($arg)*)))
+        $crate::cli::out(&format!("{}\n", idic::text::printable_lines(&format!($($arg)*))))
     };
 }
 
@@ -26,7 +27,37 @@ mod test;
 mod watch;
 
 use clap::{Parser, Subcommand};
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
+use std::sync::Mutex;
+
+/// The first failure to write standard output, other than its reader going away.
+static OUT_FAILED: Mutex<Option<String>> = Mutex::new(None);
+
+/// Writes `text` to standard output. A reader that went away (`idic test | head`) ends the
+/// output quietly; any other failure (`> /dev/full`) is kept for [`out_failure`]: never a
+/// panic, as `print!` would.
+pub fn out(text: &str) {
+    let mut stdout = std::io::stdout().lock();
+    if let Err(e) = stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+    {
+        if e.kind() != std::io::ErrorKind::BrokenPipe {
+            let mut failed = OUT_FAILED.lock().unwrap_or_else(|p| p.into_inner());
+            failed.get_or_insert_with(|| format!("cannot write to standard output: {e}"));
+        }
+    }
+}
+
+/// Writes `text` to standard error; a failure there has nowhere to be told, and is no panic.
+pub fn err(text: &str) {
+    let _ = std::io::stderr().lock().write_all(text.as_bytes());
+}
+
+/// Why standard output could not be written, if it could not.
+pub fn out_failure() -> Option<String> {
+    OUT_FAILED.lock().unwrap_or_else(|p| p.into_inner()).take()
+}
 
 /// A declarative rules engine for customer management.
 #[derive(Parser)]

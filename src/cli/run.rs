@@ -312,30 +312,24 @@ pub(super) fn load(
     let checked = match idic::check::check_path_with(rules, access) {
         Ok(checked) => checked,
         Err(io) => {
-            eprint!(
-                "{}",
-                render(
-                    &[io],
-                    &Default::default(),
-                    Format::Human,
-                    super::color_stderr()
-                )
-            );
+            super::err(&render(
+                &[io],
+                &Default::default(),
+                Format::Human,
+                super::color_stderr(),
+            ));
             return Err(Exit::Usage);
         }
     };
     match Program::new(&checked) {
         Ok(program) => Ok((program, checked)),
         Err(errors) => {
-            eprint!(
-                "{}",
-                render(
-                    &errors,
-                    &checked.sources,
-                    Format::Human,
-                    super::color_stderr()
-                )
-            );
+            super::err(&render(
+                &errors,
+                &checked.sources,
+                Format::Human,
+                super::color_stderr(),
+            ));
             say!("error: `{}` has errors; {nothing}", rules.display());
             Err(Exit::Findings)
         }

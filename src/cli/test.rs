@@ -6,7 +6,6 @@
 use super::Exit;
 use idic::diagnostics::{render, Format as DiagnosticFormat};
 use idic::testing::{run_tests, Format};
-use std::io::Write;
 use std::path::PathBuf;
 
 #[derive(clap::Args)]
@@ -42,7 +41,7 @@ pub fn run(args: Args) -> Exit {
             DiagnosticFormat::Human,
             super::color_stderr(),
         );
-        eprint!("{text}");
+        super::err(&text);
     }
     let report = run_tests(&program, args.filter.as_deref());
     if program.rules().tests.is_empty() {
@@ -76,7 +75,7 @@ pub fn run(args: Args) -> Exit {
         }
     }
     // A closed pipe (`idic test ... | head`) is not an error worth a panic.
-    let _ = std::io::stdout().write_all(out.as_bytes());
+    super::out(&out);
     if report.cases.is_empty() && args.fail_on_empty {
         say!(
             "error: no test ran{}",

@@ -89,7 +89,7 @@ pub fn run(args: Args) -> Exit {
         Err(message) => return usage(message),
     };
     print_version(&loaded, "");
-    print!("{}", good.table());
+    super::out(&good.table());
 
     let (messages, received) = mpsc::channel();
     let stop = messages.clone();
@@ -127,7 +127,7 @@ pub fn run(args: Args) -> Exit {
                 print_version(&loaded, &files.join(", "));
                 match sample.count(&loaded.program) {
                     Ok(counts) => {
-                        print!("{}", counts.changes_from(&good));
+                        super::out(&counts.changes_from(&good));
                         good = counts;
                     }
                     // The new version is in use, but says nothing about this sample.
@@ -160,18 +160,15 @@ pub fn run(args: Args) -> Exit {
 /// Says why a rule set did not load: diagnostics with their source lines, or the failing tests.
 fn report(error: &ReloadError) {
     match error {
-        ReloadError::Load(e) => eprint!(
-            "{}",
-            render(
-                &e.diagnostics,
-                &e.sources,
-                Format::Human,
-                super::color_stderr()
-            )
-        ),
+        ReloadError::Load(e) => super::err(&render(
+            &e.diagnostics,
+            &e.sources,
+            Format::Human,
+            super::color_stderr(),
+        )),
         ReloadError::Tests(report) => {
             for case in report.failures() {
-                eprint!("{}", case.to_text());
+                super::err(&case.to_text());
             }
             let failed = report.failures().count();
             say!("error: {failed} of {} tests failed", report.cases.len());
