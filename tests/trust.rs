@@ -1011,3 +1011,36 @@ fn closed_or_full_standard_streams_are_no_panic() {
         );
     }
 }
+
+#[test]
+fn a_cell_longer_than_a_rule_value_may_be_is_its_columns_reject() {
+    let dir = scratch("trust-long-cell");
+    let path = dir.join("rules.idic");
+    std::fs::write(
+        &path,
+        r#"ruleset "t" { as_of "2026-11-01" }
+customer {
+  id   string from "Id" key
+  tags list   from "Tags"
+  note string from "Note"
+}
+segment tagged = "vip" in tags
+"#,
+    )
+    .unwrap();
+    let tags = vec!["xy"; 6000].join(";");
+    let note = "n".repeat(20_000);
+    let customers = dir.join("customers.csv");
+    std::fs::write(
+        &customers,
+        format!("Id,Tags,Note\nC1,{tags},short\nC2,vip,{note}\nC3,vip,fine\n"),
+    )
+    .unwrap();
+    let out = run(&path, &customers, &["--out", "-", "--rejects", "-"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout).lines().count(), 1);
+    // Before, C1 was blamed on the rule: "segment `tagged` built a string longer than ...".
+    says(&out.stderr, "2,C1,Tags,,bad-value,\"expected a text of at most 10,000 bytes, the most a value may hold in the rules, found `xy;xy;");
+    says(&out.stderr, "(17999 bytes)");
+    says(&out.stderr, "3,C2,Note,,bad-value,");
+}

@@ -55,6 +55,18 @@ fn too_large(found: String) -> CellError {
     }
 }
 
+/// The error for a text or list longer than the rules' values may be
+/// ([`crate::expr::MAX_STRING_SIZE`] bytes, [`crate::expr::MAX_ARRAY_SIZE`] items).
+fn too_long(found: &str) -> CellError {
+    CellError::Invalid {
+        found: format!("{} ({} bytes)", shown(found), found.len()),
+        expected: format!(
+            "a text of at most {} bytes, the most a value may hold in the rules",
+            crate::batch::summary::group(crate::expr::MAX_STRING_SIZE as u64)
+        ),
+    }
+}
+
 /// How many characters of an offending cell an error message shows.
 const FOUND_MAX: usize = 40;
 
@@ -202,6 +214,8 @@ enum Read {
     Invalid,
     /// A money amount of [`MAX_MONEY`] or more.
     TooLarge,
+    /// A text or list longer than a value may be in the rules.
+    TooLong,
 }
 
 /// An amount read, as a money field keeps it: [`Read::TooLarge`] from [`MAX_MONEY`] on.
@@ -340,6 +354,7 @@ impl CellReader {
             Read::Empty => self.empty(),
             Read::Invalid => Err(self.invalid(shown(text.trim()))),
             Read::TooLarge => Err(too_large(shown(text.trim()))),
+            Read::TooLong => Err(too_long(text)),
         }
     }
 
@@ -377,6 +392,7 @@ impl CellReader {
             Read::TooLarge => Err(too_large(shown(
                 &value.map_or_else(String::new, |v| v.to_string()),
             ))),
+            Read::TooLong => Err(too_long(&value.map_or_else(String::new, |v| v.to_string()))),
         }
     }
 
@@ -402,7 +418,9 @@ impl CellReader {
         if t.is_empty() {
             return Read::Empty;
         }
+        let long = text.len() > crate::expr::MAX_STRING_SIZE;
         match &self.kind {
+            Kind::String | Kind::List(_) if long => Read::TooLong,
             Kind::String => Read::Value(string(text)),
             Kind::Int { thousands } => parse_int(t.as_bytes(), thousands.as_deref())
                 .map(Dynamic::from_int)
@@ -478,6 +496,10 @@ fn list<'t>(parts: impl Iterator<Item = &'t str> + Clone) -> Array {
 }
 
 fn json_list(items: &[serde_json::Value]) -> Read {
+    let bytes: usize = items.iter().filter_map(|i| i.as_str()).map(str::len).sum();
+    if bytes > crate::expr::MAX_STRING_SIZE || items.len() > crate::expr::MAX_ARRAY_SIZE {
+        return Read::TooLong;
+    }
     let mut out = Array::with_capacity(items.len());
     for item in items {
         let serde_json::Value::String(s) = item else {
