@@ -1044,3 +1044,33 @@ segment tagged = "vip" in tags
     says(&out.stderr, "(17999 bytes)");
     says(&out.stderr, "3,C2,Note,,bad-value,");
 }
+
+#[test]
+fn the_same_number_reads_the_same_from_csv_and_jsonl() {
+    let dir = scratch("trust-numbers");
+    // Before, JSONL read 9999999999999.995 as ...996 and CSV as ...994 (the nearest).
+    let rules = rules(
+        &dir,
+        "trigger show {\n  activity retention\n  when     email\n  channel  email consent email\n  \
+         action s template \"s\" {\n    spent = spent\n  }\n}",
+    );
+    let csv = export(
+        &dir,
+        &[(1, "9999999999999.995"), (2, "0.1"), (3, "1234.565")],
+    );
+    let jsonl = dir.join("customers.jsonl");
+    std::fs::write(
+        &jsonl,
+        "{\"Id\":\"C0\",\"Orders\":1,\"Spent\":9999999999999.995,\"Email\":\"yes\"}\n\
+         {\"Id\":\"C1\",\"Orders\":2,\"Spent\":0.1,\"Email\":\"yes\"}\n\
+         {\"Id\":\"C2\",\"Orders\":3,\"Spent\":1234.565,\"Email\":\"yes\"}\n",
+    )
+    .unwrap();
+    let decided = |export: &Path| text(&run(&rules, export, &["--out", "-"]).stdout);
+    let from_csv = decided(&csv);
+    assert!(
+        from_csv.contains(r#""spent":9999999999999.994"#),
+        "{from_csv}"
+    );
+    assert_eq!(from_csv, decided(&jsonl));
+}
