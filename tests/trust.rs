@@ -1074,3 +1074,38 @@ fn the_same_number_reads_the_same_from_csv_and_jsonl() {
     );
     assert_eq!(from_csv, decided(&jsonl));
 }
+
+#[test]
+fn an_output_that_cannot_be_written_is_refused_before_the_run_and_named_after() {
+    let dir = scratch("trust-output-paths");
+    let rules = rules(&dir, "");
+    let customers = export(&dir, &[(1, "1.00")]);
+    let dangling = dir.join("dangling.csv");
+    std::os::unix::fs::symlink(dir.join("nowhere/x.csv"), &dangling).unwrap();
+    for (out, said) in [
+        (
+            dir.join("nodir/").display().to_string() + "/",
+            "ends with `/`, as a directory does",
+        ),
+        (
+            dir.join("missing/x.csv").display().to_string(),
+            "there is no directory",
+        ),
+        (dangling.display().to_string(), "which does not exist"),
+    ] {
+        let result = run(&rules, &customers, &["--out", &out]);
+        assert_eq!(result.status.code(), Some(2), "{out}");
+        says(&result.stderr, said);
+        // Refused before reading: nothing ran.
+        assert!(!text(&result.stderr).contains("rows read"), "{out}");
+    }
+    assert!(std::fs::symlink_metadata(&dangling).unwrap().is_symlink());
+    assert!(!dir.join("nowhere").exists());
+    let result = run(
+        &rules,
+        &customers,
+        &["--out", "/dev/null", "--rejects", "/dev/full"],
+    );
+    assert_eq!(result.status.code(), Some(2));
+    says(&result.stderr, "`/dev/full`: No space left on device");
+}

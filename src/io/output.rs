@@ -17,6 +17,8 @@ use std::path::{Path, PathBuf};
 
 /// One output of a run.
 pub struct Output {
+    /// What it is called in errors: its path, or `standard output`.
+    name: String,
     target: Target,
     writer: BufWriter<Box<dyn Write + Send>>,
 }
@@ -105,6 +107,7 @@ impl Output {
     /// Standard output.
     pub fn stdout() -> Output {
         Output {
+            name: "standard output".into(),
             target: Target::Stream,
             writer: BufWriter::with_capacity(1 << 16, Box::new(io::stdout())),
         }
@@ -113,6 +116,7 @@ impl Output {
     /// Standard error.
     pub fn stderr() -> Output {
         Output {
+            name: "standard error".into(),
             target: Target::Stream,
             writer: BufWriter::new(Box::new(io::stderr())),
         }
@@ -126,6 +130,12 @@ impl Output {
             Some(p) if !p.as_os_str().is_empty() => p,
             _ => Path::new("."),
         };
+        if !dir.is_dir() {
+            return Err(io::Error::new(
+                io::ErrorKind::NotFound,
+                format!("there is no directory `{}`", dir.display()),
+            ));
+        }
         let name = path
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
@@ -164,6 +174,7 @@ impl Output {
             due: syncer.due.clone(),
         };
         Ok(Output {
+            name: format!("`{}`", path.display()),
             target: Target::File {
                 path: path.to_path_buf(),
                 temp,
@@ -181,6 +192,12 @@ impl Output {
         if path == Path::new("-") {
             return Ok(stream());
         }
+        if path.as_os_str().as_encoded_bytes().ends_with(b"/") {
+            return Err(io::Error::new(
+                io::ErrorKind::IsADirectory,
+                "it ends with `/`, as a directory does; name a file",
+            ));
+        }
         match std::fs::metadata(path) {
             // Known now, not after the run when the rename fails.
             Ok(meta) if meta.is_dir() => Err(io::Error::new(
@@ -190,6 +207,7 @@ impl Output {
             Ok(meta) if !meta.is_file() => {
                 let device = std::fs::OpenOptions::new().write(true).open(path)?;
                 Ok(Output {
+                    name: format!("`{}`", path.display()),
                     target: Target::Stream,
                     writer: BufWriter::with_capacity(1 << 16, Box::new(device)),
                 })
@@ -198,6 +216,14 @@ impl Output {
             Ok(meta) if meta.is_file() && path.is_symlink() => {
                 Output::file(&std::fs::canonicalize(path)?)
             }
+            // Written through, a link to nowhere would become a file anywhere it points.
+            Err(_) if path.is_symlink() => Err(io::Error::new(
+                io::ErrorKind::NotFound,
+                format!(
+                    "it is a link to `{}`, which does not exist",
+                    std::fs::read_link(path).unwrap_or_default().display()
+                ),
+            )),
             _ => Output::file(path),
         }
     }
@@ -209,7 +235,9 @@ impl Output {
 
     /// Flushes; for a file, syncs it to disk: only the rename is left.
     fn sync(mut self) -> io::Result<Synced> {
-        self.writer.flush()?;
+        if let Err(e) = self.writer.flush() {
+            return Err(self.named(e));
+        }
         match self.target {
             Target::Stream => Ok(Synced::Stream),
             Target::File {
@@ -344,17 +372,24 @@ fn remove_stale(dir: &Path, prefix: &str) {
     }
 }
 
+impl Output {
+    /// `e` naming this output: a run writes several.
+    fn named(&self, e: io::Error) -> io::Error {
+        io::Error::new(e.kind(), format!("{}: {e}", self.name))
+    }
+}
+
 impl Write for Output {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.writer.write(buf)
+        self.writer.write(buf).map_err(|e| self.named(e))
     }
 
     fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
-        self.writer.write_all(buf)
+        self.writer.write_all(buf).map_err(|e| self.named(e))
     }
 
     fn flush(&mut self) -> io::Result<()> {
-        self.writer.flush()
+        self.writer.flush().map_err(|e| self.named(e))
     }
 }
 
