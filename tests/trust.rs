@@ -778,6 +778,15 @@ fn money_sums_are_exact_and_amounts_that_would_break_them_are_rejected() {
     let stderr = text(&text_summary.stderr);
     assert!(stderr.contains("19,999,999,999,994.88"), "{stderr}");
     assert!(!stderr.contains("inf"), "{stderr}");
+    // Amounts finer than a cent add up before the sum is rounded (before: 0.00).
+    let fine: Vec<(u32, &str)> = (0..1000).map(|_| (1, "0.004")).collect();
+    let customers = export(&dir, &fine);
+    let out = run(
+        &rules,
+        &customers,
+        &["--out", "/dev/null", "--summary", "-"],
+    );
+    says(&out.stderr, "  4.00\n");
 }
 
 #[test]

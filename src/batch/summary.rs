@@ -22,7 +22,7 @@ pub struct Tally {
     /// Per tier.
     pub tiers: Vec<u64>,
     /// Per tier, then per money field (tier-major).
-    pub tier_money: Vec<Cents>,
+    pub tier_money: Vec<MoneySum>,
     /// Per lifecycle stage.
     pub stages: Vec<u64>,
     /// Per trigger: how often it fired.
@@ -45,7 +45,7 @@ impl Tally {
         Tally {
             segments: vec![0; program.segment_names().len()],
             tiers: vec![0; tiers],
-            tier_money: vec![Cents::default(); tiers * program.money_fields().len()],
+            tier_money: vec![MoneySum::default(); tiers * program.money_fields().len()],
             stages: vec![0; program.stage_names().len()],
             fired: vec![0; triggers],
             suppressed: vec![0; triggers * Suppression::ALL.len()],
@@ -88,7 +88,7 @@ impl Tally {
         ] {
             counts.fill(0);
         }
-        self.tier_money.fill(Cents::default());
+        self.tier_money.fill(MoneySum::default());
         self.rejects.clear();
     }
 
@@ -102,7 +102,7 @@ impl Tally {
         if let Some(t) = decision.tier {
             self.tiers[t] += 1;
             for (i, m) in money.iter().enumerate() {
-                self.tier_money[t * money.len() + i] += Cents::of(m.unwrap_or(0.0));
+                self.tier_money[t * money.len() + i] += MoneySum::of(m.unwrap_or(0.0));
             }
         }
         if let Some(s) = decision.stage {
@@ -256,32 +256,57 @@ pub struct StageCount {
 #[derive(Debug, Clone, Serialize)]
 pub struct FieldSum {
     pub field: String,
-    pub sum: Cents,
+    pub sum: MoneySum,
 }
 
-/// An exact sum of money in cents: amounts (below [`crate::io::cells::MAX_MONEY`], where a
-/// decimal rounds back to its cents exactly) are added as whole cents, which 128 bits hold for
-/// any number of customers. JSON writes it as a number with two decimals, digit for digit.
+/// An exact sum of money, in millionths of the currency unit: each amount (below
+/// [`crate::io::cells::MAX_MONEY`]) is added as its whole cents when it is one, as a decimal
+/// holds it within its precision, else to the millionth (`0.004`, a fuel price's `3.499`), in
+/// 128 bits that no number of customers fills. Shown to the cent, rounded once, at the end;
+/// JSON writes it as a number with two decimals, digit for digit.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Cents(pub i128);
+pub struct MoneySum(pub i128);
 
-impl Cents {
-    /// An amount to the nearest cent.
-    pub fn of(amount: f64) -> Cents {
-        Cents((amount * 100.0).round() as i128)
+/// Millionths in a cent.
+const PER_CENT: i128 = 10_000;
+
+impl MoneySum {
+    /// An amount: whole cents when it is some, else millionths.
+    pub fn of(amount: f64) -> MoneySum {
+        let cents = (amount * 100.0).round();
+        let millionths = (amount * 1e6).round();
+        // How far off a decimal of this size may be, in millionths.
+        let slack = (amount.abs() * f64::EPSILON * 1e6).max(50.0);
+        MoneySum(if (millionths - cents * 1e4).abs() <= slack {
+            cents as i128 * PER_CENT
+        } else {
+            millionths as i128
+        })
+    }
+
+    /// The sum in whole cents, halves away from zero.
+    fn cents(self) -> i128 {
+        let half = PER_CENT / 2;
+        if self.0 >= 0 {
+            (self.0 + half) / PER_CENT
+        } else {
+            (self.0 - half) / PER_CENT
+        }
     }
 
     /// `1234567.5` as `1234567.50`, exactly.
     fn decimal(self) -> String {
-        let sign = if self.0 < 0 { "-" } else { "" };
-        let abs = self.0.unsigned_abs();
+        let cents = self.cents();
+        let sign = if cents < 0 { "-" } else { "" };
+        let abs = cents.unsigned_abs();
         format!("{sign}{}.{:02}", abs / 100, abs % 100)
     }
 
     /// `1,234,567.50`.
     pub fn text(self) -> String {
-        let sign = if self.0 < 0 { "-" } else { "" };
-        let abs = self.0.unsigned_abs();
+        let cents = self.cents();
+        let sign = if cents < 0 { "-" } else { "" };
+        let abs = cents.unsigned_abs();
         format!(
             "{sign}{}.{:02}",
             group_digits(&(abs / 100).to_string()),
@@ -290,13 +315,13 @@ impl Cents {
     }
 }
 
-impl std::ops::AddAssign for Cents {
-    fn add_assign(&mut self, other: Cents) {
+impl std::ops::AddAssign for MoneySum {
+    fn add_assign(&mut self, other: MoneySum) {
         self.0 += other.0;
     }
 }
 
-impl Serialize for Cents {
+impl Serialize for MoneySum {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let number = serde_json::value::RawValue::from_string(self.decimal())
             .map_err(serde::ser::Error::custom)?;
@@ -738,28 +763,40 @@ fn group_digits(digits: &str) -> String {
 }
 
 #[cfg(test)]
-mod cents_tests {
-    use super::Cents;
+mod money_sum_tests {
+    use super::MoneySum;
 
     #[test]
     fn sums_of_money_are_exact_to_the_cent() {
-        let mut sum = Cents::default();
+        let mut sum = MoneySum::default();
         let mut float = 0.0;
         for _ in 0..1_000_000 {
-            sum += Cents::of(0.1);
+            sum += MoneySum::of(0.1);
             float += 0.1;
         }
         assert_eq!(sum.text(), "100,000.00");
         assert_ne!(format!("{float}"), "100000");
         // Near the largest amount, every cent is kept.
-        let mut big = Cents::default();
+        let mut big = MoneySum::default();
         for amount in [9_999_999_999_999.99, 9_999_999_999_999.99, -5.1, 0.01] {
-            big += Cents::of(amount);
+            big += MoneySum::of(amount);
         }
         assert_eq!(big.text(), "19,999,999,999,994.89");
-        assert_eq!(Cents(-1234).text(), "-12.34");
+        assert_eq!(MoneySum::of(-12.34).text(), "-12.34");
+        // Amounts finer than a cent are kept until the sum is shown.
+        let mut fine = MoneySum::default();
+        for _ in 0..1000 {
+            fine += MoneySum::of(0.004);
+        }
+        assert_eq!(fine.text(), "4.00");
+        let mut fuel = MoneySum::default();
+        for _ in 0..3 {
+            fuel += MoneySum::of(3.499);
+        }
+        assert_eq!(fuel.text(), "10.50");
+        assert_eq!(MoneySum::of(-0.005).text(), "-0.01");
         let mut out = Vec::new();
-        crate::text::write_json(&mut out, &[big, Cents(5)]).unwrap();
+        crate::text::write_json(&mut out, &[big, MoneySum::of(0.05)]).unwrap();
         assert_eq!(String::from_utf8(out).unwrap(), "[19999999999994.89,0.05]");
     }
 }
