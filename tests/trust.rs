@@ -1118,3 +1118,36 @@ fn an_output_that_cannot_be_written_is_refused_before_the_run_and_named_after() 
     assert_eq!(result.status.code(), Some(2));
     says(&result.stderr, "`/dev/full`: No space left on device");
 }
+
+#[test]
+fn rows_running_over_several_lines_are_pointed_out() {
+    let dir = scratch("trust-spanning");
+    let rules = rules(&dir, "");
+    let customers = dir.join("customers.csv");
+    // A stray quote in C1's note closed by another in C3's: C2 and C3 are in C1's note.
+    std::fs::write(
+        &customers,
+        "Id,Orders,Spent,Email,Note\nC0,1,1.00,yes,a\nC1,1,1.00,yes,\"oops\nC2,1,1.00,yes,b\nC3,1,1.00,yes,c\",x\nC4,1,1.00,yes,d\n",
+    )
+    .unwrap();
+    let out = run(
+        &rules,
+        &customers,
+        &[
+            "--out",
+            "/dev/null",
+            "--summary",
+            "-",
+            "--summary-format",
+            "json",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0));
+    let summary: serde_json::Value = serde_json::from_slice(&out.stderr).unwrap();
+    assert_eq!(
+        summary["spanning"],
+        serde_json::json!({"rows": 1, "lines": [[3, 5]]})
+    );
+    let out = run(&rules, &customers, &["--out", "/dev/null"]);
+    says(&out.stderr, "note: 1 row runs over several lines (lines 3 to 5): a quoted cell holding line breaks, or a quote left open");
+}

@@ -128,7 +128,8 @@ impl std::fmt::Display for RunError {
                 RejectLimit::Share { rate, rows, count } => write!(
                     f,
                     "stopped: more than {}% of the {} rows ({}) rejected; the last was {last}",
-                    rate * 100.0,
+                    // As written: 0.0001, not 0.00009999999999999999.
+                    (rate * 100.0 * 1e9).round() / 1e9,
                     summary::group(*rows),
                     summary::group(*count)
                 ),
@@ -634,6 +635,7 @@ impl<'a> Worker<'a> {
         let mut record = std::mem::take(&mut self.record);
         rows.each(&mut record, |at, row| {
             let line = at.line;
+            done.tally.row_at(at.line, at.last_line);
             let values = match self.cx.survey.duplicate_of(line) {
                 Some(first) => Err(self.duplicate(line, row, first)),
                 None => self.cx.records.read(self.cx.map, row, at),

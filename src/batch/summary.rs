@@ -35,6 +35,11 @@ pub struct Tally {
     pub cells: Vec<u64>,
     /// Rejects by code and column or rule.
     pub rejects: BTreeMap<(RejectCode, String), u64>,
+    /// CSV rows that run over several lines (a quoted cell holding line breaks, or a quote
+    /// left open that a later quote closed, taking the rows between into its cell).
+    pub spanning: u64,
+    /// The first [`Tally::SPANNING_SHOWN`] of them, as their first and last lines.
+    pub first_spanning: Vec<(u64, u64)>,
 }
 
 impl Tally {
@@ -90,6 +95,21 @@ impl Tally {
         }
         self.tier_money.fill(MoneySum::default());
         self.rejects.clear();
+        self.spanning = 0;
+        self.first_spanning.clear();
+    }
+
+    /// How many rows running over several lines the summary names.
+    pub const SPANNING_SHOWN: usize = 5;
+
+    /// Notes where a row is, when it runs over several lines.
+    pub fn row_at(&mut self, first_line: u64, last_line: u64) {
+        if last_line > first_line {
+            self.spanning += 1;
+            if self.first_spanning.len() < Self::SPANNING_SHOWN {
+                self.first_spanning.push((first_line, last_line));
+            }
+        }
     }
 
     /// Counts a decision; `money` holds the customer's money fields (missing ones as `None`).
@@ -154,6 +174,10 @@ impl Tally {
         for (key, n) in &other.rejects {
             *self.rejects.entry(key.clone()).or_default() += n;
         }
+        self.spanning += other.spanning;
+        let room = Self::SPANNING_SHOWN.saturating_sub(self.first_spanning.len());
+        self.first_spanning
+            .extend(other.first_spanning.iter().take(room).copied());
     }
 }
 
@@ -169,6 +193,9 @@ pub struct Summary {
     pub as_of: String,
     pub input: InputInfo,
     pub rows: Rows,
+    /// Present when rows ran over several lines.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub spanning: Option<Spanning>,
     pub rejects: Vec<RejectCount>,
     /// Orders, score edges and the model (absent when the rule set declares none).
     #[serde(skip_serializing_if = "PopulationReport::is_empty")]
@@ -210,6 +237,38 @@ pub struct Rows {
     pub read: u64,
     pub decided: u64,
     pub rejected: u64,
+}
+
+/// CSV rows that ran over several lines, when there are any: a quoted cell holding line breaks,
+/// or a quote left open that a later quote closed (the rows between are in that cell).
+#[derive(Debug, Clone, Serialize)]
+pub struct Spanning {
+    pub rows: u64,
+    /// The first ones, as `[first line, last line]`.
+    pub lines: Vec<(u64, u64)>,
+}
+
+impl Spanning {
+    /// "2 rows run over several lines (lines 3 to 5, 9 to 10): ...".
+    pub fn sentence(&self) -> String {
+        let ranges: Vec<String> = self
+            .lines
+            .iter()
+            .map(|(a, b)| format!("{a} to {b}"))
+            .collect();
+        let more = if self.rows > self.lines.len() as u64 {
+            ", ..."
+        } else {
+            ""
+        };
+        format!(
+            "{} row{} over several lines (lines {}{more}): a quoted cell holding line breaks, \
+             or a quote left open that swallowed the rows after it",
+            group(self.rows),
+            if self.rows == 1 { " runs" } else { "s run" },
+            ranges.join(", ")
+        )
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -382,6 +441,10 @@ impl Summary {
                 decided: tally.decided,
                 rejected: tally.rejected,
             },
+            spanning: (tally.spanning > 0).then(|| Spanning {
+                rows: tally.spanning,
+                lines: tally.first_spanning.clone(),
+            }),
             rejects: tally
                 .rejects
                 .iter()
@@ -523,6 +586,9 @@ impl Summary {
             group(self.rows.decided),
             group(self.rows.rejected)
         );
+        if let Some(spanning) = &self.spanning {
+            let _ = writeln!(out, "note      {}", spanning.sentence());
+        }
         for (i, r) in self.rejects.iter().enumerate() {
             let label = if i == 0 { "rejected" } else { "" };
             let at = if r.at.is_empty() {

@@ -274,6 +274,9 @@ pub fn run(args: Args) -> Exit {
         batch::summary::group(rows.rejected),
         summary.elapsed_seconds
     );
+    if let Some(spanning) = &summary.spanning {
+        say!("  note: {}", spanning.sentence());
+    }
     let orders = summary.population.orders.as_ref();
     if let Some(tally) = orders.and_then(|o| o.tally.as_ref()) {
         if tally.rejected > 0 {
