@@ -1151,3 +1151,26 @@ fn rows_running_over_several_lines_are_pointed_out() {
     let out = run(&rules, &customers, &["--out", "/dev/null"]);
     says(&out.stderr, "note: 1 row runs over several lines (lines 3 to 5): a quoted cell holding line breaks, or a quote left open");
 }
+
+#[test]
+fn an_export_in_another_dialect_says_what_it_looks_like() {
+    let dir = scratch("trust-dialects");
+    let rules = rules(&dir, "");
+    let semicolons = dir.join("semicolons.csv");
+    std::fs::write(&semicolons, "Id;Orders;Spent;Email\nC1;1;1.00;yes\n").unwrap();
+    let out = run(&rules, &semicolons, &[]);
+    assert_eq!(out.status.code(), Some(2));
+    says(
+        &out.stderr,
+        "is the export separated by semicolons? idic reads commas",
+    );
+    let utf16 = dir.join("utf16.csv");
+    let text: Vec<u8> = "Id,Orders,Spent,Email\nC1,1,1.00,yes\n"
+        .encode_utf16()
+        .flat_map(u16::to_le_bytes)
+        .collect();
+    std::fs::write(&utf16, text).unwrap();
+    let out = run(&rules, &utf16, &[]);
+    assert_eq!(out.status.code(), Some(2));
+    says(&out.stderr, "is the export UTF-16? save it as UTF-8");
+}

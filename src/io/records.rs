@@ -135,6 +135,21 @@ impl fmt::Display for HeaderError {
     }
 }
 
+/// Why a header may not be read as the export means it: another separator than the comma, or
+/// another encoding than UTF-8.
+fn header_hint(header: &[String]) -> Option<&'static str> {
+    let text = header.concat();
+    if text.contains('\0') {
+        Some("the header holds NUL characters: is the export UTF-16? save it as UTF-8")
+    } else if header.len() == 1 && text.contains(';') {
+        Some("the header is one column holding `;`: is the export separated by semicolons? idic reads commas")
+    } else if header.len() == 1 && text.contains('\t') {
+        Some("the header is one column holding tabs: is the export separated by tabs? idic reads commas")
+    } else {
+        None
+    }
+}
+
 /// Where each field's column sits in a CSV header.
 #[derive(Debug, Clone)]
 pub struct ColumnMap {
@@ -257,7 +272,7 @@ impl RecordReader {
                 width: header.len(),
             })
         } else {
-            let message = match problems.as_slice() {
+            let mut message = match problems.as_slice() {
                 [one] => one.clone(),
                 many => format!(
                     "{} columns of the schema do not match the export's header:\n  {}",
@@ -265,6 +280,9 @@ impl RecordReader {
                     many.join("\n  ")
                 ),
             };
+            if let Some(hint) = header_hint(header) {
+                message.push_str(&format!("\n  {hint}"));
+            }
             Err(HeaderError { message })
         }
     }
