@@ -139,8 +139,10 @@ impl fmt::Display for HeaderError {
 /// another encoding than UTF-8.
 fn header_hint(header: &[String]) -> Option<&'static str> {
     let text = header.concat();
-    if text.contains('\0') {
-        Some("the header holds NUL characters: is the export UTF-16? save it as UTF-8")
+    let nuls = text.chars().filter(|&c| c == '\0').count();
+    // UTF-16 read as UTF-8 puts a NUL beside every ASCII letter; one stray NUL is just a typo.
+    if nuls > 0 && nuls * 4 >= text.chars().count() {
+        Some("the header is mostly NUL characters: is the export UTF-16? save it as UTF-8")
     } else if header.len() == 1 && text.contains(';') {
         Some("the header is one column holding `;`: is the export separated by semicolons? idic reads commas")
     } else if header.len() == 1 && text.contains('\t') {
