@@ -33,9 +33,17 @@ pub fn printable_lines(text: &str) -> Cow<'_, str> {
 /// starting with `=`, `+`, `-`, `@`, a tab or a carriage return gets a `'` in front, so that a
 /// spreadsheet reads it as text and never as a formula; control characters other than tab,
 /// line feed and carriage return (which CSV quoting carries) are written as `\u001b`.
+#[inline]
 pub fn spreadsheet_cell(cell: &str) -> Cow<'_, str> {
+    // Most cells of a decision are empty or names: done in a few instructions. A cell's first
+    // byte is the same before and after escaping but for an escaped control, which then
+    // starts with `\`.
+    let formula = matches!(
+        cell.as_bytes().first(),
+        Some(b'=' | b'+' | b'-' | b'@' | b'\t' | b'\r')
+    );
     let cell = escape(cell, |c| matches!(c, '\t' | '\n' | '\r'), Escape::Json);
-    if cell.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+    if formula {
         Cow::Owned(format!("'{cell}"))
     } else {
         cell
@@ -43,6 +51,7 @@ pub fn spreadsheet_cell(cell: &str) -> Cow<'_, str> {
 }
 
 /// `text` with its control characters, except those `keep` accepts, escaped in `style`.
+#[inline]
 fn escape(text: &str, keep: impl Fn(char) -> bool, style: Escape) -> Cow<'_, str> {
     // C0 and DEL are single bytes; C1 (U+0080 to U+009F) is 0xC2 then a second byte. Most text
     // has none of these bytes and is returned after one pass over its bytes.
@@ -51,6 +60,12 @@ fn escape(text: &str, keep: impl Fn(char) -> bool, style: Escape) -> Cow<'_, str
     if !text.bytes().fold(false, |any, b| any | suspect(b)) {
         return Cow::Borrowed(text);
     }
+    escape_slowly(text, keep, style)
+}
+
+/// [`escape`] once a suspect byte is found.
+#[cold]
+fn escape_slowly(text: &str, keep: impl Fn(char) -> bool, style: Escape) -> Cow<'_, str> {
     let escaped = |c: char| c.is_control() && !keep(c);
     let Some(first) = text.find(escaped) else {
         return Cow::Borrowed(text);

@@ -157,6 +157,39 @@ fn run_writes_spreadsheet_safe_csv_unless_raw_csv_is_asked() {
 }
 
 #[test]
+fn templates_and_offers_from_a_rule_file_are_defused_too() {
+    // Names in a decision (tiers, segments, triggers, actions) are held by `check` to letters,
+    // digits and `_`; templates and offers are any text a rule file holds.
+    let dir = scratch("hostile-templates");
+    let rules = dir.join("rules");
+    std::fs::create_dir(&rules).unwrap();
+    let retail = std::fs::read_to_string(repo().join("rules/retail/retail.idic")).unwrap();
+    let hostile = retail
+        .replace(
+            "\"winback_we_miss_you\"",
+            "\"=HYPERLINK(\\\"http://evil.example\\\")\"",
+        )
+        .replace("\"COMEBACK\"", "\"@SUM(A1)\\u{1b}[2J\"");
+    assert_ne!(hostile, retail);
+    std::fs::write(rules.join("retail.idic"), hostile).unwrap();
+    let out = dir.join("decisions.csv");
+    idic()
+        .arg("run")
+        .arg(&rules)
+        .args(["--customers", "examples/customers.csv", "--out"])
+        .arg(&out)
+        .assert()
+        .success();
+    let decisions = csv_rows(&std::fs::read_to_string(&out).unwrap());
+    let winback = decisions
+        .iter()
+        .find(|r| r["actions"] == "winback_lapsed.come_back")
+        .expect("a customer won back");
+    assert_eq!(winback["templates"], "'=HYPERLINK(\"http://evil.example\")");
+    assert_eq!(winback["offers"], "'@SUM(A1)\\u001b[2J");
+}
+
+#[test]
 fn analyze_writes_spreadsheet_safe_csv_unless_raw_csv_is_asked() {
     let dir = scratch("hostile-analyze-csv");
     let orders = dir.join("orders.csv");

@@ -138,8 +138,9 @@ impl Decision {
         out.extend_from_slice(b"]}\n");
     }
 
-    /// The decision as the cells of one CSV row, in [`csv_header`] order.
-    pub fn csv_cells(&self, program: &Program) -> Vec<String> {
+    /// The decision as the cells of one CSV row, in [`csv_header`] order, each with where its
+    /// text comes from.
+    pub fn csv_cells(&self, program: &Program) -> Vec<(String, CellSource)> {
         let join = |names: &mut dyn Iterator<Item = &str>| names.collect::<Vec<_>>().join(";");
         let mut params = Vec::new();
         params.push(b'{');
@@ -152,48 +153,83 @@ impl Decision {
             json_params(&mut params, program, a);
         }
         params.push(b'}');
+        use CellSource::{Names, Outside};
         let mut cells = vec![
-            self.id.clone(),
-            self.tier
-                .map_or_else(String::new, |t| program.tier_name(t).to_string()),
-            join(&mut self.segments.iter().map(|&s| program.segment_name(s))),
-            join(&mut self.fired.iter().map(|&t| program.trigger_name(t))),
-            self.actions
-                .iter()
-                .map(|a| action_key(program, a))
-                .collect::<Vec<_>>()
-                .join(";"),
-            join(
-                &mut self
-                    .actions
-                    .iter()
-                    .map(|a| program.action(a.trigger, a.action).1.unwrap_or("")),
+            (self.id.clone(), Outside),
+            (
+                self.tier
+                    .map_or_else(String::new, |t| program.tier_name(t).to_string()),
+                Names,
             ),
-            join(
-                &mut self
-                    .actions
-                    .iter()
-                    .map(|a| program.action(a.trigger, a.action).2.unwrap_or("")),
+            (
+                join(&mut self.segments.iter().map(|&s| program.segment_name(s))),
+                Names,
             ),
-            self.suppressed
-                .iter()
-                .map(|(t, why)| format!("{}={}", program.trigger_name(*t), why.code()))
-                .collect::<Vec<_>>()
-                .join(";"),
-            String::from_utf8(params).expect("JSON is UTF-8"),
+            (
+                join(&mut self.fired.iter().map(|&t| program.trigger_name(t))),
+                Names,
+            ),
+            (
+                self.actions
+                    .iter()
+                    .map(|a| action_key(program, a))
+                    .collect::<Vec<_>>()
+                    .join(";"),
+                Names,
+            ),
+            (
+                join(
+                    &mut self
+                        .actions
+                        .iter()
+                        .map(|a| program.action(a.trigger, a.action).1.unwrap_or("")),
+                ),
+                Outside,
+            ),
+            (
+                join(
+                    &mut self
+                        .actions
+                        .iter()
+                        .map(|a| program.action(a.trigger, a.action).2.unwrap_or("")),
+                ),
+                Outside,
+            ),
+            (
+                self.suppressed
+                    .iter()
+                    .map(|(t, why)| format!("{}={}", program.trigger_name(*t), why.code()))
+                    .collect::<Vec<_>>()
+                    .join(";"),
+                Names,
+            ),
+            (String::from_utf8(params).expect("JSON is UTF-8"), Outside),
         ];
         let mut at = 2;
         if program.has_lifecycle() {
             let stage = self.stage.map_or("", |s| program.stage_name(s));
-            cells.insert(at, stage.to_string());
+            cells.insert(at, (stage.to_string(), Names));
             at += 1;
         }
         for (t, cell) in self.cells.iter().enumerate() {
             let segment = cell.map_or("", |i| program.table_segment(t, i));
-            cells.insert(at + t, segment.to_string());
+            cells.insert(at + t, (segment.to_string(), Names));
         }
         cells
     }
+}
+
+/// Where the text of a CSV decision cell comes from, for writers that defuse text against
+/// spreadsheets ([`Decision::csv_cells`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CellSource {
+    /// Only names from the rule set (tiers, stages, segments, triggers, actions) and idic's own
+    /// words (suppression reasons), joined by `;`, `.` or `=`: `check` holds a name to ASCII
+    /// letters, digits and `_`, never starting with a digit, so such a cell has no control
+    /// character and cannot start a formula.
+    Names,
+    /// Text from outside idic's names: the customer's id, templates, offers, parameter values.
+    Outside,
 }
 
 /// The columns of CSV decisions: `stage` (after `tier`) only when the rule set declares a

@@ -8,7 +8,7 @@ pub mod explain;
 pub mod population;
 mod program;
 
-pub use decision::{csv_header, display, text, ActionOutcome, Decision, Suppression};
+pub use decision::{csv_header, display, text, ActionOutcome, CellSource, Decision, Suppression};
 pub use evaluate::{EvalError, Evaluator};
 pub use explain::{explain, Explanation};
 pub use population::Population;

@@ -9,7 +9,7 @@
 //!
 //! CSV is spreadsheet-safe unless asked otherwise ([`CsvCells`]); JSONL is written as it is.
 
-use crate::engine::{csv_header, Decision, Program};
+use crate::engine::{csv_header, CellSource, Decision, Program};
 use crate::io::Reject;
 use crate::text::spreadsheet_cell;
 use std::borrow::Cow;
@@ -127,7 +127,14 @@ impl Encoder {
             OutputFormat::Jsonl => decision.write_json(program, &mut self.json),
             OutputFormat::Csv => {
                 let cells = decision.csv_cells(program);
-                self.csv_row(&cells);
+                let mode = self.cells;
+                // Names are safe as they are; only outside text may need defusing.
+                let bytes = cells.iter().map(|(text, source)| match source {
+                    CellSource::Names => Cow::Borrowed(text.as_bytes()),
+                    CellSource::Outside => bytes(mode.cell(text)),
+                });
+                // Writing to a Vec cannot fail.
+                let _ = self.csv.write_record(bytes);
             }
         }
     }
@@ -165,11 +172,17 @@ impl Encoder {
 
     fn csv_row<S: AsRef<str>>(&mut self, cells: &[S]) {
         let mode = self.cells;
-        let bytes = cells.iter().map(|c| match mode.cell(c.as_ref()) {
-            Cow::Borrowed(s) => Cow::Borrowed(s.as_bytes()),
-            Cow::Owned(s) => Cow::Owned(s.into_bytes()),
-        });
         // Writing to a Vec cannot fail.
-        let _ = self.csv.write_record(bytes);
+        let _ = self
+            .csv
+            .write_record(cells.iter().map(|c| bytes(mode.cell(c.as_ref()))));
+    }
+}
+
+/// A cell's text as bytes, borrowed when it is.
+fn bytes(cell: Cow<'_, str>) -> Cow<'_, [u8]> {
+    match cell {
+        Cow::Borrowed(s) => Cow::Borrowed(s.as_bytes()),
+        Cow::Owned(s) => Cow::Owned(s.into_bytes()),
     }
 }
