@@ -469,6 +469,108 @@ proptest! {
     }
 }
 
+/// The schema's fields as an evaluation scope holds them for three customers, with the type of
+/// each name.
+fn scopes() -> (
+    Vec<rhai::Scope<'static>>,
+    impl Fn(&str) -> Option<idic::expr::ValueType>,
+) {
+    use chrono::NaiveDate;
+    use idic::expr::ValueType;
+    use rhai::{Array, Dynamic};
+    let list = |items: &[&'static str]| {
+        Dynamic::from(
+            items
+                .iter()
+                .map(|&s| Dynamic::from(s.to_string()))
+                .collect::<Array>(),
+        )
+    };
+    let date = |y, m, d| Dynamic::from(NaiveDate::from_ymd_opt(y, m, d).unwrap());
+    let rows = [
+        (
+            3,
+            120.5,
+            true,
+            list(&["vip", "x"]),
+            date(2026, 10, 1),
+            "Ada",
+        ),
+        (0, 0.0, false, Dynamic::UNIT, Dynamic::UNIT, ""),
+        (
+            i64::MAX,
+            1e13,
+            true,
+            list(&[""]),
+            date(9999, 12, 31),
+            "a\"b",
+        ),
+    ];
+    let scopes = rows
+        .into_iter()
+        .map(|(orders, spent, email, tags, last, name)| {
+            let mut scope = rhai::Scope::new();
+            scope.push("orders", orders as i64);
+            scope.push("spent", spent as f64);
+            scope.push("email", email);
+            scope.push_dynamic("tags", tags);
+            scope.push_dynamic("last", last);
+            scope.push("name", name.to_string());
+            scope
+        })
+        .collect();
+    let types = |name: &str| {
+        Some(match name {
+            "orders" => ValueType::Int,
+            "spent" => ValueType::Decimal,
+            "email" => ValueType::Bool,
+            "tags" => ValueType::List,
+            "last" => ValueType::Date,
+            "name" => ValueType::Str,
+            "as_of" => ValueType::Date,
+            _ => return None,
+        })
+    };
+    (scopes, types)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { max_global_rejects: 100_000, ..config(300) })]
+
+    /// The batch engine runs an expression in which no decimal can appear with rhai's fast
+    /// operators: it must compute exactly what the checked engine computes.
+    #[test]
+    fn decimal_free_expressions_compute_the_same_with_fast_operators(metric in expression()) {
+        use idic::expr;
+        let as_of = chrono::NaiveDate::from_ymd_opt(2026, 11, 1).unwrap();
+        let (checked, clock) = expr::sandbox(as_of);
+        let fast = expr::fast_engine(as_of, &clock);
+        let source = idic::model::Expr {
+            span: idic::source::Span::new(idic::source::FileId(0), 0, metric.len()),
+            source: metric,
+            verbatim: true,
+        };
+        let names = ["orders", "spent", "email", "tags", "last", "name"];
+        let Ok(ast) = expr::compile(&checked, &source, &names) else {
+            return Err(TestCaseError::reject("does not compile"));
+        };
+        let (scopes, types) = scopes();
+        prop_assume!(expr::decimal_free(&ast, &types));
+        for mut scope in scopes {
+            let rewind = scope.len();
+            let exact = checked.eval_ast_with_scope::<rhai::Dynamic>(&mut scope, &ast);
+            scope.rewind(rewind);
+            let quick = fast.eval_ast_with_scope::<rhai::Dynamic>(&mut scope, &ast);
+            scope.rewind(rewind);
+            match (exact, quick) {
+                (Ok(a), Ok(b)) => prop_assert_eq!(format!("{a:?}"), format!("{b:?}")),
+                (Err(a), Err(b)) => prop_assert_eq!(a.to_string(), b.to_string()),
+                (a, b) => prop_assert!(false, "checked {:?}, fast {:?}", a, b),
+            }
+        }
+    }
+}
+
 // CSV and JSONL rows.
 
 /// The retail rules, loaded once.

@@ -30,12 +30,16 @@ impl std::error::Error for EvalError {}
 struct Compiled {
     ast: AST,
     native: Option<Native>,
+    /// No decimal can appear in it: rhai's fast operators compute it alike ([`expr::decimal_free`]).
+    decimal_free: bool,
 }
 
 /// Evaluates one customer at a time; one per thread (rhai engines are not shared).
 pub struct Evaluator<'p> {
     program: &'p Program,
     engine: Engine,
+    /// The same sandbox with rhai's fast operators, for decimal-free expressions.
+    fast: Engine,
     /// Bounds the time of each customer's evaluations.
     clock: expr::Clock,
     compiled: Vec<Compiled>,
@@ -61,8 +65,10 @@ impl<'p> Evaluator<'p> {
     /// Compiles every expression of `program` in a fresh sandbox evaluating as of `as_of`.
     pub fn new(program: &'p Program, as_of: NaiveDate) -> Evaluator<'p> {
         let (engine, clock) = expr::sandbox(as_of);
+        let fast = expr::fast_engine(as_of, &clock);
         let visible = expr::Visible::new(program.slot_names());
         let slot_of = |name: &str| program.slot_of(name);
+        let slot_type = |name: &str| program.slot_type(name);
         let compiled = program
             .units
             .iter()
@@ -71,12 +77,18 @@ impl<'p> Evaluator<'p> {
                 let ast = expr::compile_in(&engine, &unit.expr, &visible)
                     .unwrap_or_else(|_| AST::empty());
                 let native = Native::lower(&ast, &slot_of, as_of);
-                Compiled { ast, native }
+                let decimal_free = expr::decimal_free(&ast, &slot_type);
+                Compiled {
+                    ast,
+                    native,
+                    decimal_free,
+                }
             })
             .collect();
         Evaluator {
             program,
             engine,
+            fast,
             clock,
             compiled,
             scope: Scope::new(),
@@ -257,7 +269,12 @@ impl<'p> Evaluator<'p> {
             self.scope
                 .push_dynamic(name.as_str(), self.slots[*slot].clone());
         }
-        self.engine
+        let engine = if compiled.decimal_free {
+            &self.fast
+        } else {
+            &self.engine
+        };
+        engine
             .eval_ast_with_scope::<Dynamic>(&mut self.scope, &compiled.ast)
             .map_err(|err| EvalError {
                 rule: format!("{} {}", plan.kind, plan.name),

@@ -5,7 +5,7 @@
 
 use crate::check::Checked;
 use crate::diagnostics::Diagnostic;
-use crate::expr;
+use crate::expr::{self, ValueType};
 use crate::io::ReadAccess;
 use crate::model::{placeholders, AsOf, Expr, FieldType, ParamValue, RuleSet, Trigger};
 use crate::source::Sources;
@@ -511,6 +511,28 @@ impl Program {
 
     pub(crate) fn slot_of(&self, name: &str) -> Option<usize> {
         self.slot_of.get(name).copied()
+    }
+
+    /// The type of the value in the slot named `name`, as far as the program knows it without
+    /// the rule set's type inference: fields by their schema type, segments `bool`, `tier` and
+    /// `stage` strings, `as_of` a date (not a slot), anything else unknown; `None` for a name
+    /// that is no slot.
+    pub(crate) fn slot_type(&self, name: &str) -> Option<ValueType> {
+        let Some(slot) = self.slot_of(name) else {
+            return (name == "as_of").then_some(ValueType::Date);
+        };
+        let fields = self.fields();
+        // Segments come just before `tier` and `stage`.
+        let segments = self.tier_slot() - self.segment_names().len()..self.tier_slot();
+        Some(if slot < fields.len() {
+            ValueType::from(fields[slot].ty.value)
+        } else if segments.contains(&slot) {
+            ValueType::Bool
+        } else if slot == self.tier_slot() || slot == self.stage_slot() {
+            ValueType::Str
+        } else {
+            ValueType::Unknown
+        })
     }
 
     pub(crate) fn slot_names(&self) -> impl Iterator<Item = &str> {

@@ -22,6 +22,7 @@
 
 mod builtins;
 mod compile;
+mod fast_operators;
 pub mod native;
 mod position;
 mod sandbox;
@@ -29,12 +30,13 @@ mod types;
 
 pub use builtins::{Builtin, BUILTINS, DATETIME_TYPE, DATE_TYPE};
 pub use compile::{compile, compile_in, parse_diagnostic, references, Visible};
+pub use fast_operators::{decimal_free, NO_DECIMAL_FROM};
 pub use position::{offset_of, span_at, span_at_len};
 pub use sandbox::{
-    dry_run, dry_run_at, engine, error_text, function_names, limit_message, runtime_message,
-    sandbox, Clock, DryRunError, LimitError, TimeLimit, MAX_ARRAY_SIZE, MAX_CALL_LEVELS,
-    MAX_CUSTOMER_TIME, MAX_EVAL_TIME, MAX_EXPR_DEPTH, MAX_FN_EXPR_DEPTH, MAX_MAP_SIZE,
-    MAX_OPERATIONS, MAX_STRING_SIZE,
+    dry_run, dry_run_at, engine, error_text, fast_engine, function_names, limit_message,
+    runtime_message, sandbox, Clock, DryRunError, LimitError, TimeLimit, MAX_ARRAY_SIZE,
+    MAX_CALL_LEVELS, MAX_CUSTOMER_TIME, MAX_EVAL_TIME, MAX_EXPR_DEPTH, MAX_FN_EXPR_DEPTH,
+    MAX_MAP_SIZE, MAX_OPERATIONS, MAX_STRING_SIZE,
 };
 pub use types::{infer, sample_scope, sample_value, Inferred, TypeError, ValueType, SAMPLES};
 
