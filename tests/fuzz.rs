@@ -510,8 +510,8 @@ fn scopes() -> (
         .into_iter()
         .map(|(orders, spent, email, tags, last, name)| {
             let mut scope = rhai::Scope::new();
-            scope.push("orders", orders as i64);
-            scope.push("spent", spent as f64);
+            scope.push("orders", orders);
+            scope.push("spent", spent);
             scope.push("email", email);
             scope.push_dynamic("tags", tags);
             scope.push_dynamic("last", last);
