@@ -18,7 +18,8 @@
 //!
 //! Most rule expressions are simple (comparisons, `&&`, `??`, `if`, `switch`, the builtins):
 //! [`native::Native::lower`] turns such an AST into native code that evaluates 2 to 10 times
-//! faster, is `Send + Sync`, and bails to rhai whenever it could differ from it.
+//! faster, is `Send + Sync`, and bails to rhai whenever it could differ from it. What rhai
+//! evaluates runs in a [`fast_engine`] when [`decimal_free`] says no decimal can appear in it.
 
 mod builtins;
 mod compile;
