@@ -10,6 +10,9 @@
 //! - CLI paths: `idic run` with its inputs and outputs drawn from files, links, directories,
 //!   devices and names to come must exit 0, 1 or 2 and leave every input as it was.
 //!
+//! And one differential target: an expression in which no decimal can appear computes the same
+//! in the batch engine's fast rhai engine as in the checked one.
+//!
 //! The suite runs each with a fixed seed and a few hundred cases; a long run sets
 //! `IDIC_FUZZ_CASES` (and `IDIC_FUZZ_SEED` for other cases):
 //!
