@@ -17,6 +17,16 @@ pub struct EvalError {
     pub message: String,
 }
 
+impl EvalError {
+    /// The failure of `unit`'s rule, said by `message`.
+    fn of(unit: &super::program::Unit, message: String) -> EvalError {
+        EvalError {
+            rule: format!("{} {}", unit.kind, unit.name),
+            message,
+        }
+    }
+}
+
 impl fmt::Display for EvalError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.message)
@@ -244,15 +254,15 @@ impl<'p> Evaluator<'p> {
     #[cold]
     fn not_a_number(&self, unit: usize, x: f64) -> EvalError {
         let plan = &self.program.units[unit];
-        EvalError {
-            rule: format!("{} {}", plan.kind, plan.name),
-            message: format!(
+        EvalError::of(
+            plan,
+            format!(
                 "{} `{}` gave {}, not a number: is something divided by zero or too large?",
                 plan.kind,
                 plan.name,
                 expr::float_word(x)
             ),
-        }
+        )
     }
 
     #[inline(always)]
@@ -276,10 +286,7 @@ impl<'p> Evaluator<'p> {
         };
         engine
             .eval_ast_with_scope::<Dynamic>(&mut self.scope, &compiled.ast)
-            .map_err(|err| EvalError {
-                rule: format!("{} {}", plan.kind, plan.name),
-                message: expr::runtime_message(plan.kind, &plan.name, &err),
-            })
+            .map_err(|err| EvalError::of(plan, expr::runtime_message(plan.kind, &plan.name, &err)))
     }
 
     /// The first of `plans` (tiers or lifecycle stages) whose condition holds; its name goes
@@ -313,15 +320,15 @@ impl<'p> Evaluator<'p> {
         let value = self.eval_any(unit)?;
         value.as_bool().map_err(|_| {
             let plan = &self.program.units[unit];
-            EvalError {
-                rule: format!("{} {}", plan.kind, plan.name),
-                message: format!(
+            EvalError::of(
+                plan,
+                format!(
                     "the condition of {} `{}` gave {}, not true or false",
                     plan.kind,
                     plan.name,
                     describe(&value)
                 ),
-            }
+            )
         })
     }
 
