@@ -244,6 +244,40 @@ fn conditions_never_compare_a_nan_or_an_infinity() {
 }
 
 #[test]
+fn no_route_around_the_checks_computes_an_infinity() {
+    // Found by the second review: a loop's `break` value escaped every analysis (the names in
+    // scope, the fast operators), and `hypot` was rhai's own, unchecked.
+    let dir = scratch("trust-nan-routes");
+    let out = check(&rules(
+        &dir,
+        "segment odd = orders == 0 && (orders / loop { break orders * 1.0 }) == 0",
+    ));
+    assert_eq!(out.status.code(), Some(1));
+    says(
+        &out.stdout,
+        "a rule expression cannot `break` out of a loop with a value",
+    );
+    let rules = rules(
+        &dir,
+        "segment huge = hypot(spent * 1e307, 1.7e308) >= 1.7e308
+         metric shown = `${hypot(spent * 1e307, 1.7e308)}`",
+    );
+    let customers = export(&dir, &[(1, "10.00"), (1, "0.00")]);
+    let out = run(&rules, &customers, &["--out", "-", "--rejects", "-"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stdout).lines().count(),
+        1,
+        "{}",
+        text(&out.stdout)
+    );
+    says(
+        &out.stderr,
+        "`hypot` of 1e308 and 1.7e308 is too large for a decimal",
+    );
+}
+
+#[test]
 fn nan_inside_a_list_parameter_rejects_the_customer_too() {
     let dir = scratch("trust-nan-list");
     let rules = rules(
@@ -512,6 +546,22 @@ fn an_output_naming_an_input_a_rule_file_or_another_output_is_refused_before_any
     says(&out.stderr, "with a rule file's name");
     assert!(!set.join("decisions.toml").exists());
     assert!(rules.exists());
+    // Run as a single rule file, the rule set still may not overwrite a rule file beside it
+    // (found by the second review: `--out set/tests.idic` replaced it).
+    let tests = set.join("tests.idic");
+    std::fs::write(&tests, "// tests\n").unwrap();
+    let out = idic()
+        .arg("run")
+        .arg(&rules)
+        .arg("--customers")
+        .arg(&customers)
+        .arg("--out")
+        .arg(&tests)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    says(&out.stderr, "with a rule file's name");
+    assert_eq!(std::fs::read_to_string(&tests).unwrap(), "// tests\n");
 }
 
 #[test]

@@ -11,6 +11,7 @@
 //!
 //! Functions are callable as functions or as methods: `month(d)` is `d.month()`.
 
+use super::float_word;
 use chrono::{Datelike, Months, NaiveDate, NaiveDateTime, NaiveTime};
 use rhai::{Array, Dynamic, Engine, EvalAltResult, ImmutableString, Module, FLOAT, INT};
 use std::cmp::Ordering;
@@ -177,11 +178,7 @@ pub(crate) fn register(engine: &mut Engine, as_of: NaiveDate) {
         if whole.is_finite() && whole >= INT::MIN as FLOAT && whole < INT::MAX as FLOAT {
             Ok(whole as INT)
         } else {
-            Err(format!(
-                "`to_int` cannot turn {} into a whole number",
-                super::float_word(x)
-            )
-            .into())
+            Err(format!("`to_int` cannot turn {} into a whole number", float_word(x)).into())
         }
     });
 }
@@ -204,7 +201,7 @@ fn register_finite_arithmetic(engine: &mut Engine) {
         } else {
             "overflow"
         };
-        Err(format!("{why}: {x} {op} {y}").into())
+        Err(format!("{why}: {} {op} {}", float_word(x), float_word(y)).into())
     }
     // `x op= y` on a decimal `x` too (rhai's own would not call the operators above).
     macro_rules! assignments {
@@ -252,7 +249,7 @@ fn register_finite_arithmetic(engine: &mut Engine) {
             if result.is_finite() {
                 Ok(result)
             } else {
-                Err(format!("`{name}` of {x} is not a finite number").into())
+                Err(format!("`{name}` of {} is not a finite number", float_word(x)).into())
             }
         });
     }
@@ -262,7 +259,25 @@ fn register_finite_arithmetic(engine: &mut Engine) {
             if result.is_finite() {
                 Ok(result)
             } else {
-                Err(format!("`log` of {x} to base {base} is not a finite number").into())
+                Err(format!(
+                    "`log` of {} to base {} is not a finite number",
+                    float_word(x),
+                    float_word(base)
+                )
+                .into())
+            }
+        })
+        .register_fn("hypot", |x: FLOAT, y: FLOAT| -> Checked {
+            let result = x.hypot(y);
+            if result.is_finite() {
+                Ok(result)
+            } else {
+                Err(format!(
+                    "`hypot` of {} and {} is too large for a decimal",
+                    float_word(x),
+                    float_word(y)
+                )
+                .into())
             }
         })
         .register_fn("parse_float", |text: &str| -> Checked {

@@ -100,9 +100,32 @@ pub fn compile_in(
         .at(expr.span)
         .help("write the calculation inline, or as a metric"));
     }
+    check_break_values(expr, &ast)?;
     check_function_names(engine, expr, &ast, visible)?;
     check_numbers(expr, &ast)?;
     Ok(ast)
+}
+
+/// `break` with a value (`loop { break x }`): rhai's walk over an AST never visits that value,
+/// so the names it reads, the numbers it writes and the functions it calls would escape every
+/// analysis (the names in scope, the dry run's types, the fast operators).
+fn check_break_values(expr: &model::Expr, ast: &AST) -> Result<(), Diagnostic> {
+    let mut found = None;
+    ast.walk(&mut |path: &[ASTNode]| {
+        if let Some(ASTNode::Stmt(Stmt::BreakLoop(Some(_), _, pos))) = path.last() {
+            found = Some(*pos);
+        }
+        found.is_none()
+    });
+    match found {
+        None => Ok(()),
+        Some(pos) => Err(Diagnostic::error(
+            "expr-syntax",
+            "a rule expression cannot `break` out of a loop with a value",
+        )
+        .at(span_at_len(expr, pos, "break".len()))
+        .help("set a variable before `break`, and read it after the loop")),
+    }
 }
 
 /// A decimal written too large for a number (`1e400`) would be an infinity.
@@ -501,6 +524,25 @@ mod tests {
             &["tags"]
         )
         .is_ok());
+    }
+
+    #[test]
+    fn a_break_with_a_value_is_refused_and_a_plain_break_is_not() {
+        // rhai's walk skips a break's value: `spent` would be read without being in scope.
+        let (file, e) = placed("metric m = ", "loop { break spent * 1.0 }", "");
+        let diag = compile(&sandbox(), &e, &["spent"]).unwrap_err();
+        assert_eq!(diag.code, "expr-syntax");
+        assert_eq!(
+            diag.message,
+            "a rule expression cannot `break` out of a loop with a value"
+        );
+        let span = diag.span().unwrap();
+        assert_eq!(&file.text[span.start..span.end], "break");
+        // Inside a closure too.
+        let nested = expr("tags.map(|t| loop { break t }).len()");
+        assert!(compile(&sandbox(), &nested, &["tags"]).is_err());
+        let plain = expr("{ let n = 0; loop { n += 1; if n > 3 { break } } n }");
+        assert!(compile(&sandbox(), &plain, &[]).is_ok());
     }
 
     #[test]

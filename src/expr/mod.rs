@@ -72,6 +72,9 @@ pub fn float_word(x: f64) -> String {
         "NaN".to_string()
     } else if x.is_infinite() {
         if x > 0.0 { "infinity" } else { "-infinity" }.to_string()
+    } else if x != 0.0 && !(1e-6..1e16).contains(&x.abs()) {
+        // `1e308`, not 309 digits.
+        format!("{x:e}")
     } else {
         x.to_string()
     }

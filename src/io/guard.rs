@@ -124,7 +124,7 @@ impl Files {
     }
 
     /// The rule set at `origin` reads `rule_files` and its tests read `test_files`; an output
-    /// in its directory must not be a rule file.
+    /// in its directory (the rule file's, for a rule set of one file) must not be a rule file.
     pub fn rule_set(
         &mut self,
         origin: &Path,
@@ -142,6 +142,11 @@ impl Files {
         }
         if origin.is_dir() {
             self.rule_dirs.push(planned(origin));
+        } else {
+            // A rule file's directory may hold the other files of a rule set it belongs to.
+            let absolute = planned(origin);
+            self.rule_dirs
+                .extend(absolute.parent().map(Path::to_path_buf));
         }
         self
     }
@@ -287,5 +292,18 @@ mod tests {
             .writes("`--out rules/out.csv`", &rules.join("out.csv"), Std::Out)
             .check()
             .is_ok());
+        // A rule set of one file: its directory's other rule files are not outputs either.
+        let single = rules.join("retail.idic");
+        std::fs::write(&single, "").unwrap();
+        std::fs::write(rules.join("tests.idic"), "").unwrap();
+        for name in ["tests.idic", "new.toml"] {
+            let mut files = Files::default();
+            files.rule_set(&single, std::slice::from_ref(&single), &[]);
+            let err = files
+                .writes("`--out`", &rules.join(name), Std::Out)
+                .check()
+                .unwrap_err();
+            assert!(err.contains("with a rule file's name"), "{name}: {err}");
+        }
     }
 }
