@@ -420,6 +420,7 @@ impl Summary {
     pub fn new(program: &Program, tally: &Tally, info: &RunInfo<'_>) -> Summary {
         let money = program.money_fields();
         let reasons = Suppression::ALL.len();
+        let listed = program.suppressions();
         let count = |name: &str, count: u64| Count {
             name: name.to_string(),
             count,
@@ -512,7 +513,7 @@ impl Summary {
                 .map(|(t, name)| TriggerCount {
                     name: name.to_string(),
                     fired: tally.fired[t],
-                    suppressed: Suppression::ALL
+                    suppressed: listed
                         .iter()
                         .map(|why| count(why.code(), tally.suppressed[t * reasons + *why as usize]))
                         .collect(),
@@ -527,7 +528,7 @@ impl Summary {
                     count: c,
                 })
                 .collect(),
-            suppressed: Suppression::ALL
+            suppressed: listed
                 .iter()
                 .map(|why| {
                     let total = (0..program.trigger_names().len())
@@ -663,15 +664,20 @@ impl Summary {
 
         let w = width(&mut self.triggers.iter().map(|t| t.name.len()));
         let _ = write!(out, "\n{:<w$}  {:>10}", "trigger", "fired");
-        let reasons: Vec<&str> = self.suppressed.iter().map(|c| c.name.as_str()).collect();
-        for r in &reasons {
-            let _ = write!(out, "  {:>16}", format!("not: {r}"));
+        let reasons: Vec<String> = self
+            .suppressed
+            .iter()
+            .map(|c| format!("not: {}", c.name))
+            .collect();
+        let widths: Vec<usize> = reasons.iter().map(|r| r.len().max(16)).collect();
+        for (r, &rw) in reasons.iter().zip(&widths) {
+            let _ = write!(out, "  {r:>rw$}");
         }
         out.push('\n');
         for t in &self.triggers {
             let _ = write!(out, "{:<w$}  {:>10}", t.name, group(t.fired));
-            for c in &t.suppressed {
-                let _ = write!(out, "  {:>16}", group(c.count));
+            for (c, &rw) in t.suppressed.iter().zip(&widths) {
+                let _ = write!(out, "  {:>rw$}", group(c.count));
             }
             out.push('\n');
         }

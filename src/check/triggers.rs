@@ -1,14 +1,40 @@
 //! Triggers: what each must declare, the consent field that governs its channel, and actions
-//! that do something.
+//! that do something; the global holdout that keeps customers from all of them.
 
 use super::a;
 use super::names::{Kind, Names};
 use crate::diagnostics::{suggest, Diagnostic};
-use crate::model::{FieldType, RuleSet, Trigger};
+use crate::model::{FieldType, Holdout, RuleSet, Trigger};
 
 pub fn check(rules: &RuleSet, names: &Names, out: &mut Vec<Diagnostic>) {
     for t in &rules.triggers {
         trigger(t, names, out);
+    }
+    if let Some(h) = rules.settings.as_ref().and_then(|s| s.holdout.as_ref()) {
+        holdout(h, out);
+    }
+}
+
+/// A share from 0 to 100 % in steps of 0.01 (a bucket of 10,000), and a salt.
+fn holdout(h: &Holdout, out: &mut Vec<Diagnostic>) {
+    let percent = h.percent.value;
+    let hundredths = percent * 100.0;
+    if !(0.0..=100.0).contains(&percent) || (hundredths - hundredths.round()).abs() > 1e-9 {
+        out.push(
+            Diagnostic::error(
+                "bad-value",
+                format!("the holdout must be 0% to 100% in steps of 0.01%, found {percent}%"),
+            )
+            .at(h.percent.span)
+            .help("customers fall in 10,000 buckets: write a share such as `5%` or `2.5%`"),
+        );
+    }
+    if h.salt.value.is_empty() {
+        out.push(
+            Diagnostic::error("bad-value", "the holdout's salt is empty")
+                .at(h.salt.span)
+                .help("give it a name such as `holdout-2026`: another salt draws another group"),
+        );
     }
 }
 

@@ -44,18 +44,25 @@ pub struct ActionOutcome {
 pub enum Suppression {
     /// The customer has not consented to the trigger's channel (false or missing).
     Consent,
+    /// The customer is in the rule set's global holdout.
+    Holdout,
     /// Higher-priority triggers took every place allowed by `max_triggers`.
     MaxTriggers,
 }
 
 impl Suppression {
     /// Every reason, in the order the summary lists them.
-    pub const ALL: [Suppression; 2] = [Suppression::Consent, Suppression::MaxTriggers];
+    pub const ALL: [Suppression; 3] = [
+        Suppression::Consent,
+        Suppression::Holdout,
+        Suppression::MaxTriggers,
+    ];
 
-    /// The reason code written in outputs: `consent` or `cap:max_triggers`.
+    /// The reason code written in outputs: `consent`, `holdout:global` or `cap:max_triggers`.
     pub fn code(self) -> &'static str {
         match self {
             Suppression::Consent => "consent",
+            Suppression::Holdout => "holdout:global",
             Suppression::MaxTriggers => "cap:max_triggers",
         }
     }

@@ -208,6 +208,15 @@ impl<'p> Evaluator<'p> {
                 decision.suppressed.push((i, Suppression::Consent));
             }
         }
+        if let Some(holdout) = &program.holdout {
+            if holdout.place(&decision.id).1 {
+                for &i in &self.eligible {
+                    decision.suppressed.push((i, Suppression::Holdout));
+                }
+                self.eligible.clear();
+                decision.suppressed.sort_by_key(|&(i, _)| i);
+            }
+        }
         // Highest priority first; the sort is stable, so declaration order breaks ties.
         self.eligible
             .sort_by_key(|&i| std::cmp::Reverse(program.triggers[i].priority));

@@ -45,10 +45,23 @@ pub struct Explanation {
     pub stages: Vec<TierCheck>,
     /// `max_triggers`, when the rule set caps triggers per customer.
     pub max_triggers: Option<usize>,
+    /// Where the customer falls in the global holdout, when the rule set declares one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub holdout: Option<HoldoutPlace>,
     /// Every trigger, in declaration order.
     pub triggers: Vec<TriggerCheck>,
     /// The decision exactly as `idic run` writes it as a JSON line.
     pub decision: Box<serde_json::value::RawValue>,
+}
+
+/// A customer's place in the global holdout.
+#[derive(Debug, Clone, Serialize)]
+pub struct HoldoutPlace {
+    /// The customer's bucket, `0..10000`.
+    pub bucket: u64,
+    /// Buckets below this are held out.
+    pub below: u64,
+    pub held_out: bool,
 }
 
 /// A field's value as `idic run` reads it.
@@ -161,7 +174,7 @@ pub struct TriggerCheck {
     pub priority: i64,
     pub status: TriggerStatus,
     /// For a suppressed trigger, the reason code as `idic run` writes it (`consent`,
-    /// `cap:max_triggers`).
+    /// `holdout:global`, `cap:max_triggers`).
     pub reason: Option<String>,
     pub condition: Condition,
     /// The consent field of the trigger's channel and its value.
@@ -306,6 +319,14 @@ pub fn explain(
         stage: decision.stage.map(|s| program.stage_name(s).to_string()),
         stages,
         max_triggers: program.max_triggers(),
+        holdout: program.holdout().map(|h| {
+            let (bucket, held_out) = h.place(&decision.id);
+            HoldoutPlace {
+                bucket,
+                below: h.below,
+                held_out,
+            }
+        }),
         triggers,
         decision: decision_json,
     })
@@ -610,6 +631,18 @@ impl Explanation {
         let _ = writeln!(out, "  segments    {}", list(names("segments")));
         let _ = writeln!(out, "  fired       {}", list(names("triggers")));
         let _ = writeln!(out, "  suppressed  {}", list(suppressed));
+        if let Some(h) = &self.holdout {
+            let place = if h.held_out {
+                "held out"
+            } else {
+                "not held out"
+            };
+            let _ = writeln!(
+                out,
+                "  holdout     bucket {} of 10000: {place} (buckets below {} are)",
+                h.bucket, h.below
+            );
+        }
 
         let _ = writeln!(out, "\nfields (as read from the export)");
         let fields = self.fields.iter();
@@ -742,6 +775,12 @@ impl Explanation {
                         let _ = writeln!(
                             out,
                             "{margin}suppressed by consent: {consent}, and no message goes out without it"
+                        );
+                    }
+                    Some("holdout:global") => {
+                        let _ = writeln!(
+                            out,
+                            "{margin}suppressed by the global holdout: the customer's bucket is held out of every trigger"
                         );
                     }
                     Some(code) => {

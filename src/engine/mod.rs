@@ -5,11 +5,13 @@
 mod decision;
 mod evaluate;
 pub mod explain;
+mod holdout;
 pub mod population;
 mod program;
 
 pub use decision::{csv_header, display, text, ActionOutcome, CellSource, Decision, Suppression};
 pub use evaluate::{EvalError, Evaluator};
 pub use explain::{explain, Explanation};
+pub use holdout::{holdout_bucket, GlobalHoldout, BUCKETS};
 pub use population::Population;
 pub use program::{LoadError, Program, TestPlace};

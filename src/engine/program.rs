@@ -116,6 +116,8 @@ pub struct Program {
     pub(crate) stages: Vec<TierPlan>,
     pub(crate) triggers: Vec<TriggerPlan>,
     pub(crate) max_triggers: Option<usize>,
+    /// The global holdout, when the rule set declares one.
+    pub(crate) holdout: Option<super::GlobalHoldout>,
     /// Where each test case is written.
     test_places: Vec<TestPlace>,
 }
@@ -291,6 +293,9 @@ impl Program {
             max_triggers: settings
                 .and_then(|s| s.max_triggers.as_ref())
                 .map(|m| m.value as usize),
+            holdout: settings
+                .and_then(|s| s.holdout.as_ref())
+                .map(|h| super::GlobalHoldout::new(h.percent.value, &h.salt.value)),
             units: builder.units,
             rules: rules.clone(),
             slots,
@@ -418,6 +423,20 @@ impl Program {
             .map(|t| t.actions.len())
             .sum::<usize>()
             + a
+    }
+
+    /// The global holdout, when the rule set declares one.
+    pub fn holdout(&self) -> Option<&super::GlobalHoldout> {
+        self.holdout.as_ref()
+    }
+
+    /// The reasons a trigger of this rule set can be suppressed for, in the order summaries
+    /// list them: `holdout:global` only with a holdout.
+    pub fn suppressions(&self) -> Vec<super::Suppression> {
+        super::Suppression::ALL
+            .into_iter()
+            .filter(|&why| why != super::Suppression::Holdout || self.holdout.is_some())
+            .collect()
     }
 
     /// Most triggers fired per customer (`max_triggers`), `None` for all.

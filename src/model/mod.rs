@@ -140,9 +140,22 @@ pub struct Settings {
     pub as_of: Option<Spanned<AsOf>>,
     /// Most triggers that fire per customer, highest priority first; `None` is all.
     pub max_triggers: Option<Spanned<u32>>,
+    /// A share of customers held out of every trigger, for measuring.
+    pub holdout: Option<Holdout>,
     pub span: Span,
     pub comments: Comments,
     pub inner: InnerComments,
+}
+
+/// `holdout 5% salt "2026"`: the customers whose bucket ([`crate::engine::holdout_bucket`])
+/// is below `percent * 100` are held out of every trigger (suppressed as `holdout:global`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Holdout {
+    /// The share held out, in percent (0 to 100, at most two decimals).
+    pub percent: Spanned<f64>,
+    /// Mixed into the hash: another salt draws another group.
+    pub salt: Spanned<String>,
+    pub span: Span,
 }
 
 /// The date rules are evaluated at.

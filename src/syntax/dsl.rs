@@ -245,6 +245,7 @@ fn rule_name(rule: Rule) -> Option<&'static str> {
         Rule::as_of => "`as_of`",
         Rule::today => "`today`",
         Rule::max_triggers => "`max_triggers`",
+        Rule::holdout => "`holdout`",
         Rule::field => "a field",
         Rule::field_type | Rule::type_word => "a field type",
         Rule::optional => "`?`",
@@ -722,36 +723,51 @@ impl<'a> Lower<'a> {
     fn ruleset(&mut self, pair: Pair<'a, Rule>) -> Settings {
         let span = self.span(&pair);
         let end = pair.as_span().end();
-        let ((name, as_of, max_triggers, inner), comments) = self.node(&pair.clone(), |l| {
-            let mut inner = InnerComments::default();
-            let mut parts = children(pair);
-            let name = l.string(parts.next().expect("name"));
-            let (mut as_of, mut max_triggers) = (None, None);
-            for prop in parts {
-                let prop_span = l.span(&prop);
-                let rule = prop.as_rule();
-                let (_, c) = l.node(&prop.clone(), |l| {
-                    let value = children(prop).next().expect("value");
-                    match rule {
-                        Rule::as_of => {
-                            let v = l.as_of(value);
-                            l.once(&mut as_of, v, "as_of", prop_span);
+        let ((name, as_of, max_triggers, holdout, inner), comments) =
+            self.node(&pair.clone(), |l| {
+                let mut inner = InnerComments::default();
+                let mut parts = children(pair);
+                let name = l.string(parts.next().expect("name"));
+                let (mut as_of, mut max_triggers, mut holdout) = (None, None, None);
+                for prop in parts {
+                    let prop_span = l.span(&prop);
+                    let rule = prop.as_rule();
+                    let (_, c) = l.node(&prop.clone(), |l| {
+                        let mut values = children(prop);
+                        let value = values.next().expect("value");
+                        match rule {
+                            Rule::as_of => {
+                                let v = l.as_of(value);
+                                l.once(&mut as_of, v, "as_of", prop_span);
+                            }
+                            Rule::holdout => {
+                                let span = l.span(&value);
+                                let v = value.as_str().trim_end_matches('%').parse::<f64>();
+                                let percent = l.word_value(v.map_err(|e| e.to_string()), span);
+                                let salt = l.string(values.next().expect("salt"));
+                                let v = percent.map(|percent| Holdout {
+                                    percent,
+                                    salt,
+                                    span: prop_span,
+                                });
+                                l.once(&mut holdout, v, "holdout", prop_span);
+                            }
+                            _ => {
+                                let v = l.integer(value, "`max_triggers`");
+                                l.once(&mut max_triggers, v, "max_triggers", prop_span);
+                            }
                         }
-                        _ => {
-                            let v = l.integer(value, "`max_triggers`");
-                            l.once(&mut max_triggers, v, "max_triggers", prop_span);
-                        }
-                    }
-                });
-                inner.0.insert(keyword(rule), c);
-            }
-            l.close_block(&mut inner, end);
-            (name, as_of, max_triggers, inner)
-        });
+                    });
+                    inner.0.insert(keyword(rule), c);
+                }
+                l.close_block(&mut inner, end);
+                (name, as_of, max_triggers, holdout, inner)
+            });
         Settings {
             name,
             as_of,
             max_triggers,
+            holdout,
             span,
             comments,
             inner,
@@ -1659,6 +1675,7 @@ fn keyword(rule: Rule) -> &'static str {
     match rule {
         Rule::as_of => "as_of",
         Rule::max_triggers => "max_triggers",
+        Rule::holdout => "holdout",
         Rule::key => "key",
         Rule::default => "default",
         Rule::format => "format",

@@ -146,6 +146,10 @@ impl Printer {
         if let Some(m) = &s.max_triggers {
             props.push(("max_triggers", m.value.to_string()));
         }
+        if let Some(h) = &s.holdout {
+            let salt = quote(&h.salt.value);
+            props.push(("holdout", format!("{}% salt {salt}", h.percent.value)));
+        }
         self.properties(&props, &s.inner);
         self.close(0, &s.inner, &s.comments);
     }

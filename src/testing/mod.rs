@@ -286,6 +286,15 @@ fn compare(
                         vec![format!("{consent} = {}", show(evaluator.value_of(consent)))],
                     )
                 }
+                (false, Some((_, Suppression::Holdout))) => {
+                    let (bucket, below) = program
+                        .holdout()
+                        .map_or((0, 0), |h| (h.place(&decision.id).0, h.below));
+                    (
+                        "it is suppressed: the customer is in the global holdout".to_string(),
+                        vec![format!("bucket {bucket}, held out below {below}")],
+                    )
+                }
                 (false, Some((_, Suppression::MaxTriggers))) => {
                     let taken: Vec<String> = decision
                         .fired

@@ -5,7 +5,7 @@ use super::tree::{self, Entry, Kind, Node};
 use crate::diagnostics::{suggest, Diagnostic};
 use crate::model::{
     parse_period, Action, Activity, AsOf, CellRange, CellRule, CellTable, Channel, ChannelKind,
-    Comments, Duration, Expect, ExpectParam, Expr, Field, FieldFormat, FieldType, Ident,
+    Comments, Duration, Expect, ExpectParam, Expr, Field, FieldFormat, FieldType, Holdout, Ident,
     InnerComments, Literal, Metric, Model, OrderColumn, OrderRole, OrderTotal, Orders, Param,
     ParamValue, RowSelect, RuleSet, Schema, Score, Segment, Settings, Spanned, TableBody, TestCase,
     TestField, TestRow, TestValue, Tier, Tiers, Ties, TotalKind, Trigger, UnmatchedOrders,
@@ -43,7 +43,8 @@ const EXPECT_KEYS: &[&str] = &[
     "not_fires",
     "params",
 ];
-const SETTINGS_KEYS: &[&str] = &["name", "as_of", "max_triggers"];
+const SETTINGS_KEYS: &[&str] = &["name", "as_of", "max_triggers", "holdout"];
+const HOLDOUT_KEYS: &[&str] = &["percent", "salt"];
 const FIELD_KEYS: &[&str] = &[
     "type",
     "from",
@@ -505,12 +506,13 @@ impl Reader<'_> {
     fn settings(&mut self, e: &Entry) -> Option<Settings> {
         let help = "write a `[ruleset]` table with `name = \"...\"` in it".to_string();
         let entries = self.table(e, help)?;
-        let (mut name, mut as_of, mut max_triggers) = (None, None, None);
+        let (mut name, mut as_of, mut max_triggers, mut holdout) = (None, None, None, None);
         for f in entries {
             match f.key.as_str() {
                 "name" => name = self.string(f),
                 "as_of" => as_of = self.as_of(f),
                 "max_triggers" => max_triggers = self.max_triggers(f),
+                "holdout" => holdout = self.holdout(f),
                 _ => self.unknown(f, "in `[ruleset]`", SETTINGS_KEYS),
             }
         }
@@ -523,6 +525,7 @@ impl Reader<'_> {
             name: name?,
             as_of,
             max_triggers,
+            holdout,
             span: self.span(&e.value.span),
             comments: no_comments(),
             inner: InnerComments::default(),
@@ -553,6 +556,35 @@ impl Reader<'_> {
                 None
             }
         }
+    }
+
+    /// `holdout = { percent = 5, salt = "2026" }`.
+    fn holdout(&mut self, e: &Entry) -> Option<Holdout> {
+        let help = "write `holdout = { percent = 5, salt = \"...\" }`".to_string();
+        let entries = self.table(e, help.clone())?;
+        let (mut percent, mut salt) = (None, None);
+        for f in entries {
+            match f.key.as_str() {
+                "percent" => {
+                    percent = self
+                        .number(&f.value, "`percent`")
+                        .map(|x| Spanned::new(x, self.span(&f.value.span)));
+                }
+                "salt" => salt = self.string(f),
+                _ => self.unknown(f, "in `holdout`", HOLDOUT_KEYS),
+            }
+        }
+        for key in HOLDOUT_KEYS {
+            if !has(entries, key) {
+                let at = self.table_at(&e.value.span, &e.span());
+                self.missing(key, "in `holdout`", at, help.clone());
+            }
+        }
+        Some(Holdout {
+            percent: percent?,
+            salt: salt?,
+            span: self.span(&e.value.span),
+        })
     }
 
     fn max_triggers(&mut self, e: &Entry) -> Option<Spanned<u32>> {

@@ -161,6 +161,14 @@ fn settings_section(s: &Settings) -> String {
     if let Some(max) = &s.max_triggers {
         let _ = writeln!(out, "max_triggers = {}", max.value);
     }
+    if let Some(h) = &s.holdout {
+        let _ = writeln!(
+            out,
+            "holdout = {{ percent = {:?}, salt = {} }}",
+            h.percent.value,
+            string(&h.salt.value)
+        );
+    }
     out
 }
 
