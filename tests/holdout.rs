@@ -209,3 +209,14 @@ fn a_test_beside_the_rules_says_when_the_holdout_stopped_a_trigger() {
         "{stdout}"
     );
 }
+
+#[test]
+fn spaces_around_an_id_do_not_move_the_customer() {
+    // ` C000120 ` is C000120 (bucket 282), as for finding duplicates: held out at 5 %.
+    let dir = scratch("holdout-spaces");
+    let rules = rules(&dir, "5");
+    let export = dir.join("spaced.csv");
+    std::fs::write(&export, "Id,Email\n C000120 ,yes\n").unwrap();
+    let (_, held) = run(&rules, &export, "1");
+    assert_eq!(held.len(), 1, "{held:?}");
+}

@@ -637,10 +637,14 @@ impl Explanation {
             } else {
                 "not held out"
             };
+            let rule = match h.below {
+                0 => "no bucket is".to_string(),
+                below => format!("buckets 0 to {} are", below - 1),
+            };
             let _ = writeln!(
                 out,
-                "  holdout     bucket {} of 10000: {place} (buckets below {} are)",
-                h.bucket, h.below
+                "  holdout     bucket {} of 10000: {place} ({rule})",
+                h.bucket
             );
         }
 

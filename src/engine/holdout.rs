@@ -3,7 +3,7 @@
 //!
 //! A customer's bucket is the first 8 bytes, read as a big-endian unsigned integer, of the
 //! SHA-256 digest of the salt (UTF-8), one `0x1F` byte and the customer id (UTF-8, as the key
-//! is read), modulo 10,000. The separator keeps `("ab", "c")` and `("a", "bc")` apart. A customer
+//! is read, without the whitespace around it), modulo 10,000. The separator keeps `("ab", "c")` and `("a", "bc")` apart. A customer
 //! is held out when the bucket is below `percent * 100`: the same customer stays in or out from
 //! run to run, and raising the percentage only adds the next buckets.
 
@@ -42,9 +42,10 @@ impl GlobalHoldout {
         }
     }
 
-    /// Customer `id`'s bucket and whether it is held out.
+    /// Customer `id`'s bucket and whether it is held out; the id is taken without the
+    /// whitespace around it, as duplicates are found, so that ` C1` and `C1` are one customer.
     pub fn place(&self, id: &str) -> (u64, bool) {
-        let bucket = holdout_bucket(&self.salt, id);
+        let bucket = holdout_bucket(&self.salt, id.trim());
         (bucket, bucket < self.below)
     }
 }
