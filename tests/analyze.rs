@@ -1,5 +1,5 @@
 //! `idic analyze`: the CDNOW portfolio (golden BG/NBD and Gamma-Gamma values, the customer of
-//! DOMAIN.md's prediction example, score edges), the worked example of DOMAIN.md, order
+//! docs/domain.md's prediction example, score edges), the worked example of docs/domain.md, order
 //! independence, and bad input.
 
 mod common;
@@ -102,7 +102,7 @@ fn the_cdnow_portfolio() {
 
     let rows = csv_rows(&std::fs::read_to_string(&out).unwrap());
     assert_eq!(rows.len(), 2357);
-    // DOMAIN.md's prediction example is customer 00004: x = 2, t_x = 30.43, T = 38.86.
+    // docs/domain.md's prediction example is customer 00004: x = 2, t_x = 30.43, T = 38.86.
     let c = rows.iter().find(|r| r["id"] == "00004").unwrap();
     assert_eq!(
         (&c["frequency"][..], &c["recency"][..], &c["T"][..]),

@@ -1,5 +1,5 @@
 //! First-match tables over score cells: named segments by ranges of R, F and (optionally) M
-//! scores, such as the RFM segment grid of `DOMAIN.md`, and a static proof of what a table
+//! scores, such as the RFM segment grid of `docs/domain.md`, and a static proof of what a table
 //! does over every cell.
 //!
 //! A [`Table`] is an ordered list of [`Rule`]s and the bin counts of its axes; a customer's
@@ -569,7 +569,7 @@ fn compact(table: &Table, pick: impl Fn(usize) -> bool) -> Cells {
 pub const PRESETS: &[&str] = &["rfm10"];
 
 /// A shipped table by name: `rfm10`, the 10-segment grid over R and F (5 bins each) of
-/// `DOMAIN.md`, an exact partition of the 25 cells.
+/// `docs/domain.md`, an exact partition of the 25 cells.
 pub fn preset(name: &str) -> Option<Table> {
     match name {
         "rfm10" => Some(rfm10()),
@@ -577,7 +577,7 @@ pub fn preset(name: &str) -> Option<Table> {
     }
 }
 
-/// The 10-segment R/F grid of `DOMAIN.md` ("Named RFM segments").
+/// The 10-segment R/F grid of `docs/domain.md` ("Named RFM segments").
 fn rfm10() -> Table {
     let g = |name: &str, r: (u8, u8), f: (u8, u8)| {
         Rule::rf(name, Range::new(r.0, r.1), Range::new(f.0, f.1))
@@ -631,7 +631,7 @@ mod tests {
         assert_eq!(proof.bad_ranges, []);
         assert!(proof.is_partition());
         assert_eq!(proof.assigned.iter().sum::<usize>(), 25);
-        // DOMAIN.md's grid, cell by cell (rows R 5 down to 1, columns F 1 to 5).
+        // docs/domain.md's grid, cell by cell (rows R 5 down to 1, columns F 1 to 5).
         let grid = [
             "new_customers potential_loyalists potential_loyalists champions champions",
             "promising potential_loyalists potential_loyalists loyal loyal",
@@ -676,7 +676,7 @@ mod tests {
 
     #[test]
     fn the_published_11_row_table_is_ambiguous() {
-        // DOMAIN.md: four segments can never be assigned, 42 cells match more than one row
+        // docs/domain.md: four segments can never be assigned, 42 cells match more than one row
         // and 36 match none.
         let table = published_11();
         let proof = prove(&table);

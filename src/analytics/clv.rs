@@ -1,4 +1,4 @@
-//! The simple customer-lifetime-value formulas of `DOMAIN.md`; the model-based one (BG/NBD and
+//! The simple customer-lifetime-value formulas of `docs/domain.md`; the model-based one (BG/NBD and
 //! Gamma-Gamma) is [`crate::analytics::btyd::customer_lifetime_value`].
 //!
 //! Every function checks its arguments and returns a [`ClvError`] rather than a NaN or an

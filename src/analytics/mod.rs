@@ -1,6 +1,6 @@
 //! Differentiate: purchase history into the metrics marketers target by (RFM and
 //! buy-till-you-die summaries, population scores, CLV, churn models). The conventions are
-//! those of `DOMAIN.md` (shared with the team): RFM and BTYD are named apart, never mixed.
+//! those of `docs/domain.md`: RFM and BTYD are named apart, never mixed.
 
 pub mod btyd;
 pub mod cells;

@@ -3,7 +3,7 @@
 //! [`read_orders`] reads an orders file (CSV with a header, JSONL, or whitespace-separated text
 //! without a header such as the CDNOW sample) and aggregates it per customer into a
 //! [`History`], from which [`History::btyd`] and [`History::rfm`] give the two summaries of
-//! `DOMAIN.md` (named apart, never mixed).
+//! `docs/domain.md` (named apart, never mixed).
 //!
 //! The rules:
 //! - orders dated after `as_of` are ignored, and counted ([`OrderTally::after_as_of`]);
@@ -744,7 +744,7 @@ mod tests {
         }
     }
 
-    /// DOMAIN.md's worked example, in every format.
+    /// docs/domain.md's worked example, in every format.
     #[test]
     fn worked_example() {
         let csv = "customer,date,amount\nc1,2020-01-01,$10\nc1,2020-01-10,20\nc1,2020-01-01,5.00\n";

@@ -1,5 +1,5 @@
 //! Population scores: a metric (recency, frequency, monetary, CLV, ...) into a score `1..=bins`
-//! from the whole population of customers, per `DOMAIN.md` ("RFM: scores").
+//! from the whole population of customers, per `docs/domain.md` ("RFM: scores").
 //!
 //! Scoring takes two passes. In the first, every scored customer's value is pushed into a
 //! [`Collector`] (prospects and missing values are not pushed, and get no score); it keeps one
