@@ -209,7 +209,8 @@ impl<'p> Evaluator<'p> {
             }
         }
         if let Some(holdout) = &program.holdout {
-            if holdout.place(&decision.id).1 {
+            // Hashed only for a customer who would be contacted.
+            if !self.eligible.is_empty() && holdout.place(&decision.id).1 {
                 for &i in &self.eligible {
                     decision.suppressed.push((i, Suppression::Holdout));
                 }
