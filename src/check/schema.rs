@@ -4,6 +4,7 @@ use super::a;
 use crate::diagnostics::Diagnostic;
 use crate::io::cells::thousands_problem;
 use crate::model::{Field, FieldType, Literal, RuleSet};
+use std::fmt::Write as _;
 
 pub fn check(rules: &RuleSet, out: &mut Vec<Diagnostic>) {
     let Some(schema) = &rules.schema else {
@@ -192,7 +193,6 @@ fn field(f: &Field, out: &mut Vec<Diagnostic>) {
     }
 }
 
-/// The first `%` code of a date format that chrono does not know (`%Q`), if one is to blame.
 /// Whether a cell written in `format` (31 January 2026, 09:30) reads back, as a run reads
 /// it, as that day: `%e` or `%H:%M` alone never can.
 fn reads_its_own_dates(f: &Field, format: &str) -> bool {
@@ -204,8 +204,9 @@ fn reads_its_own_dates(f: &Field, format: &str) -> bool {
     else {
         return true;
     };
+    // `write!`, not `to_string`: chrono reports a format it cannot apply as an error.
     let mut cell = String::new();
-    if std::fmt::Write::write_fmt(&mut cell, format_args!("{}", sample.format(format))).is_err() {
+    if write!(cell, "{}", sample.format(format)).is_err() {
         return false;
     }
     match reader.read(&cell) {
@@ -221,6 +222,7 @@ fn reads_its_own_dates(f: &Field, format: &str) -> bool {
     }
 }
 
+/// The first `%` code of a date format that chrono does not know (`%Q`), if one is to blame.
 fn bad_code(format: &str) -> Option<&str> {
     let mut rest = format;
     while let Some(at) = rest.find('%') {

@@ -87,7 +87,8 @@ impl<'p> Evaluator<'p> {
                 let ast = expr::compile_in(&engine, &unit.expr, &visible)
                     .unwrap_or_else(|_| AST::empty());
                 let native = Native::lower(&ast, &slot_of, as_of);
-                let decimal_free = expr::decimal_free(&ast, &slot_type);
+                // Only what rhai evaluates runs in either engine.
+                let decimal_free = native.is_none() && expr::decimal_free(&ast, &slot_type);
                 Compiled {
                     ast,
                     native,

@@ -243,42 +243,39 @@ fn register_finite_arithmetic(engine: &mut Engine) {
         ("atanh", FLOAT::atanh),
         ("to_degrees", FLOAT::to_degrees),
     ];
+    // `result`, or the failure `why` says when it is a NaN or an infinity.
+    fn finite_or(result: FLOAT, why: impl FnOnce() -> String) -> Checked {
+        if result.is_finite() {
+            Ok(result)
+        } else {
+            Err(why().into())
+        }
+    }
     for (name, f) in maths {
         engine.register_fn(name, move |x: FLOAT| -> Checked {
-            let result = f(x);
-            if result.is_finite() {
-                Ok(result)
-            } else {
-                Err(format!("`{name}` of {} is not a finite number", float_word(x)).into())
-            }
+            finite_or(f(x), || {
+                format!("`{name}` of {} is not a finite number", float_word(x))
+            })
         });
     }
     engine
         .register_fn("log", |x: FLOAT, base: FLOAT| -> Checked {
-            let result = x.log(base);
-            if result.is_finite() {
-                Ok(result)
-            } else {
-                Err(format!(
+            finite_or(x.log(base), || {
+                format!(
                     "`log` of {} to base {} is not a finite number",
                     float_word(x),
                     float_word(base)
                 )
-                .into())
-            }
+            })
         })
         .register_fn("hypot", |x: FLOAT, y: FLOAT| -> Checked {
-            let result = x.hypot(y);
-            if result.is_finite() {
-                Ok(result)
-            } else {
-                Err(format!(
+            finite_or(x.hypot(y), || {
+                format!(
                     "`hypot` of {} and {} is too large for a decimal",
                     float_word(x),
                     float_word(y)
                 )
-                .into())
-            }
+            })
         })
         .register_fn("parse_float", |text: &str| -> Checked {
             match text.trim().parse::<FLOAT>() {

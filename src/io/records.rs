@@ -531,14 +531,17 @@ pub fn json_object(
         fn visit_map<A: MapAccess<'de>>(self, mut keys: A) -> Result<Self::Value, A::Error> {
             let mut object = serde_json::Map::new();
             while let Some(key) = keys.next_key::<String>()? {
-                if object.contains_key(&key) {
-                    return Err(A::Error::custom(format!(
-                        "the key `{}` is given twice",
-                        crate::text::printable(&key)
-                    )));
+                match object.entry(key) {
+                    serde_json::map::Entry::Occupied(given) => {
+                        return Err(A::Error::custom(format!(
+                            "the key `{}` is given twice",
+                            crate::text::printable(given.key())
+                        )));
+                    }
+                    serde_json::map::Entry::Vacant(place) => {
+                        place.insert(keys.next_value()?);
+                    }
                 }
-                let value = keys.next_value()?;
-                object.insert(key, value);
             }
             Ok(object)
         }
