@@ -103,6 +103,8 @@ pub struct Program {
     /// Slot names: fields (schema order), population variables (see
     /// [`RuleSet::population_variables`]), metrics, segments, then `tier` and `stage`.
     slots: Vec<String>,
+    /// Per slot, its type as far as the program knows it ([`Program::slot_type`]).
+    slot_types: Vec<ValueType>,
     slot_of: HashMap<String, usize>,
     key: usize,
     /// How many population variables follow the fields.
@@ -213,6 +215,17 @@ impl Program {
             .chain(rules.segments.iter().map(|s| s.name.value.clone()))
             .chain(["tier".to_string(), "stage".to_string()])
             .collect();
+        // What the program knows of each slot's type without check's inference: metrics are
+        // unknown.
+        let slot_types: Vec<ValueType> = schema
+            .fields
+            .iter()
+            .map(|f| ValueType::from(f.ty.value))
+            .chain(population.iter().map(|v| ValueType::from(v.ty)))
+            .chain(rules.metrics.iter().map(|_| ValueType::Unknown))
+            .chain(rules.segments.iter().map(|_| ValueType::Bool))
+            .chain([ValueType::Str, ValueType::Str])
+            .collect();
         let slot_of: HashMap<String, usize> = slots
             .iter()
             .enumerate()
@@ -299,6 +312,7 @@ impl Program {
             units: builder.units,
             rules: rules.clone(),
             slots,
+            slot_types,
             slot_of,
             key,
             population: population.len(),
@@ -533,25 +547,14 @@ impl Program {
     }
 
     /// The type of the value in the slot named `name`, as far as the program knows it without
-    /// the rule set's type inference: fields by their schema type, segments `bool`, `tier` and
-    /// `stage` strings, `as_of` a date (not a slot), anything else unknown; `None` for a name
-    /// that is no slot.
+    /// the rule set's type inference: fields and population variables by their declared type,
+    /// segments `bool`, `tier` and `stage` strings, metrics unknown; `as_of` is a date (not a
+    /// slot); `None` for a name that is no slot.
     pub(crate) fn slot_type(&self, name: &str) -> Option<ValueType> {
-        let Some(slot) = self.slot_of(name) else {
-            return (name == "as_of").then_some(ValueType::Date);
-        };
-        let fields = self.fields();
-        // Segments come just before `tier` and `stage`.
-        let segments = self.tier_slot() - self.segment_names().len()..self.tier_slot();
-        Some(if slot < fields.len() {
-            ValueType::from(fields[slot].ty.value)
-        } else if segments.contains(&slot) {
-            ValueType::Bool
-        } else if slot == self.tier_slot() || slot == self.stage_slot() {
-            ValueType::Str
-        } else {
-            ValueType::Unknown
-        })
+        match self.slot_of(name) {
+            Some(slot) => Some(self.slot_types[slot]),
+            None => (name == "as_of").then_some(ValueType::Date),
+        }
     }
 
     pub(crate) fn slot_names(&self) -> impl Iterator<Item = &str> {
