@@ -363,14 +363,7 @@ impl MoneySum {
 
     /// `1,234,567.50`.
     pub fn text(self) -> String {
-        let cents = self.cents();
-        let sign = if cents < 0 { "-" } else { "" };
-        let abs = cents.unsigned_abs();
-        format!(
-            "{sign}{}.{:02}",
-            group_digits(&(abs / 100).to_string()),
-            abs % 100
-        )
+        group_decimal(&self.decimal())
     }
 }
 
@@ -812,9 +805,13 @@ pub fn cents(x: f64) -> f64 {
 
 /// `1234567.5` as `1,234,567.50`.
 pub fn money_text(x: f64) -> String {
-    let text = format!("{:.2}", x.abs());
-    let (whole, fraction) = text.split_once('.').unwrap_or((&text, "00"));
-    let sign = if x < 0.0 { "-" } else { "" };
+    group_decimal(&format!("{x:.2}"))
+}
+
+/// `-1234567.50` as `-1,234,567.50`.
+fn group_decimal(text: &str) -> String {
+    let (sign, digits) = text.split_at(usize::from(text.starts_with('-')));
+    let (whole, fraction) = digits.split_once('.').unwrap_or((digits, "00"));
     format!("{sign}{}.{fraction}", group_digits(whole))
 }
 
