@@ -5,7 +5,7 @@
 use assert_cmd::Command;
 use idic::batch::{self, Options, Sinks};
 use idic::engine::explain::{Join, TriggerStatus};
-use idic::engine::{explain, Program};
+use idic::engine::{explain, Program, Suppression};
 use idic::io::{find_row, InputFormat, OutputFormat};
 use idic::model::RowSelect;
 use std::path::{Path, PathBuf};
@@ -117,7 +117,7 @@ fn a_trigger_suppressed_by_the_cap_names_the_winners() {
     let capped: Vec<_> = e
         .triggers
         .iter()
-        .filter(|t| t.reason.as_deref() == Some("cap:max_triggers"))
+        .filter(|t| t.reason == Some(Suppression::MaxTriggers))
         .collect();
     let names: Vec<&str> = capped.iter().map(|t| t.name.as_str()).collect();
     assert_eq!(names, ["welcome_new"]);
@@ -271,17 +271,20 @@ fn explain_decides_as_run_for_every_example_customer() {
             // Each action as `idic run` writes it, parameters in their order.
             for a in &t.actions {
                 let written = format!(
-                    "{{\"trigger\":\"{}\",\"action\":\"{}\",\"template\":{},\"offer\":{},\"params\":{}}}",
+                    "{{\"trigger\":\"{}\",\"action\":\"{}\",\"channel\":\"{}\",\"activity\":\"{}\",\"service\":{},\"template\":{},\"offer\":{},\"params\":{}}}",
                     t.name,
                     a.action,
+                    a.channel,
+                    a.activity,
+                    a.service,
                     serde_json::to_string(&a.template).unwrap(),
                     serde_json::to_string(&a.offer).unwrap(),
                     serde_json::to_string(&a.params).unwrap()
                 );
                 assert!(line.contains(&written), "{written}\n{line}");
             }
-            if t.reason.as_deref() == Some("consent") {
-                assert_ne!(t.consent.value, true);
+            if t.reason == Some(Suppression::Consent) {
+                assert_ne!(t.consent.as_ref().expect("a marketing trigger").value, true);
             }
             check_parts(&t.condition);
         }

@@ -4,7 +4,7 @@
 use super::a;
 use super::names::{Kind, Names};
 use crate::diagnostics::{suggest, Diagnostic};
-use crate::model::{FieldType, Holdout, RuleSet, Trigger};
+use crate::model::{Activity, FieldType, Holdout, RuleSet, Spanned, Trigger};
 
 pub fn check(rules: &RuleSet, names: &Names, out: &mut Vec<Diagnostic>) {
     for t in &rules.triggers {
@@ -38,6 +38,63 @@ fn holdout(h: &Holdout, out: &mut Vec<Diagnostic>) {
     }
 }
 
+/// A service trigger: a reason, an activity that is not marketing, no consent field.
+fn service(t: &Trigger, reason: &Spanned<String>, out: &mut Vec<Diagnostic>) {
+    let name = &t.name.value;
+    if reason.value.trim().is_empty() {
+        out.push(
+            Diagnostic::error(
+                "bad-value",
+                format!("service trigger `{name}` gives no reason"),
+            )
+            .at(reason.span)
+            .help("say why it needs no marketing consent, e.g. `service \"reply to a complaint\"`"),
+        );
+    }
+    if let Some(activity) = &t.activity {
+        let offer = t.actions.iter().find_map(|a| a.offer.as_ref());
+        let marketing = match (&activity.value, offer) {
+            (Activity::Welcome, Some(offer)) => Some(format!(
+                "a welcome with an offer (`{}`) is marketing",
+                offer.value
+            )),
+            (a, _) if a.is_marketing() => Some(format!("`{a}` is a marketing activity")),
+            _ => None,
+        };
+        if let Some(why) = marketing {
+            out.push(
+                Diagnostic::error(
+                    "service-marketing",
+                    format!("service trigger `{name}` cannot serve marketing: {why}"),
+                )
+                .at(activity.span)
+                .help(
+                    "a service message needs no marketing consent, so it may only serve \
+                     `dissatisfaction`, a `welcome` without an offer or a `custom:` activity; \
+                     remove `service` to make it a marketing trigger",
+                ),
+            );
+        }
+    }
+    if let Some(consent) = t.channel.as_ref().and_then(|c| c.consent.as_ref()) {
+        out.push(
+            Diagnostic::error(
+                "service-consent",
+                format!(
+                    "service trigger `{name}` names the consent field `{}`",
+                    consent.value
+                ),
+            )
+            .at(consent.span)
+            .help(format!(
+                "a service message goes out without marketing consent: remove `consent {}`, \
+                 or remove `service` to make it a marketing trigger",
+                consent.value
+            )),
+        );
+    }
+}
+
 fn trigger(t: &Trigger, names: &Names, out: &mut Vec<Diagnostic>) {
     let name = &t.name.value;
     let missing = |what: &str, example: &str| {
@@ -51,11 +108,16 @@ fn trigger(t: &Trigger, names: &Names, out: &mut Vec<Diagnostic>) {
     if t.activity.is_none() {
         out.push(missing("activity", "activity retention"));
     }
+    if let Some(reason) = &t.service {
+        service(t, reason, out);
+    }
     if t.condition.is_none() {
         out.push(missing("when", "when at_risk"));
     }
     match &t.channel {
         None => out.push(missing("channel", "channel email consent email_ok")),
+        // A service trigger names no consent: `service` reports one.
+        Some(_) if t.service.is_some() => {}
         Some(channel) => match &channel.consent {
             None => out.push(
                 Diagnostic::error(

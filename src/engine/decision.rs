@@ -50,6 +50,12 @@ pub enum Suppression {
     MaxTriggers,
 }
 
+impl serde::Serialize for Suppression {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.code())
+    }
+}
+
 impl Suppression {
     /// Every reason, in the order the summary lists them.
     pub const ALL: [Suppression; 3] = [
@@ -68,9 +74,35 @@ impl Suppression {
     }
 }
 
+/// Which side of a trigger's measurement a customer who entered it is on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Arm {
+    /// Contacted.
+    Treated,
+    /// Held out by the trigger's own holdout: recorded, never contacted.
+    Control,
+}
+
+impl Arm {
+    /// `treated` or `control`, as outputs and the contact history write it.
+    pub fn word(self) -> &'static str {
+        match self {
+            Arm::Treated => "treated",
+            Arm::Control => "control",
+        }
+    }
+}
+
 impl Decision {
+    /// The triggers the customer entered, each with its arm: those that fired (treated), in
+    /// firing order.
+    pub fn arms(&self) -> impl Iterator<Item = (usize, Arm)> + '_ {
+        self.fired.iter().map(|&t| (t, Arm::Treated))
+    }
+
     /// Appends the decision as one JSON line:
-    /// `{"id":..,"tier":..,("stage":.. with a lifecycle),("tables":{"name":..} with tables),"segments":[..],"triggers":[..],"actions":[{"trigger":..,"action":..,
+    /// `{"id":..,"tier":..,("stage":.. with a lifecycle),("tables":{"name":..} with tables),"segments":[..],"triggers":[..],"arms":{"trigger":"treated"|"control"},
+    /// "actions":[{"trigger":..,"action":..,"channel":..,"activity":..,"service":true|false,
     /// "template":..,"offer":..,"params":{..}}],"suppressed":[{"trigger":..,"reason":..}]}`.
     /// Control characters are escaped, C1 included ([`crate::text::escape_json_controls`]).
     pub fn write_json(&self, program: &Program, out: &mut Vec<u8>) {
@@ -113,6 +145,16 @@ impl Decision {
         json_names(out, self.segments.iter().map(|&s| program.segment_name(s)));
         out.extend_from_slice(b",\"triggers\":");
         json_names(out, self.fired.iter().map(|&t| program.trigger_name(t)));
+        out.extend_from_slice(b",\"arms\":{");
+        for (i, (t, arm)) in self.arms().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            json_str(out, program.trigger_name(t));
+            out.push(b':');
+            json_str(out, arm.word());
+        }
+        out.push(b'}');
         out.extend_from_slice(b",\"actions\":[");
         for (i, a) in self.actions.iter().enumerate() {
             if i > 0 {
@@ -123,6 +165,16 @@ impl Decision {
             json_str(out, program.trigger_name(a.trigger));
             out.extend_from_slice(b",\"action\":");
             json_str(out, name);
+            out.extend_from_slice(b",\"channel\":");
+            json_str(out, &program.trigger_channel(a.trigger).to_string());
+            out.extend_from_slice(b",\"activity\":");
+            json_str(out, &program.trigger_activity(a.trigger).to_string());
+            out.extend_from_slice(b",\"service\":");
+            out.extend_from_slice(if program.trigger_service_reason(a.trigger).is_some() {
+                b"true"
+            } else {
+                b"false"
+            });
             out.extend_from_slice(b",\"template\":");
             json_opt_str(out, template);
             out.extend_from_slice(b",\"offer\":");
@@ -177,11 +229,35 @@ impl Decision {
                 Names,
             ),
             (
+                self.arms()
+                    .map(|(t, arm)| format!("{}={}", program.trigger_name(t), arm.word()))
+                    .collect::<Vec<_>>()
+                    .join(";"),
+                Names,
+            ),
+            (
                 self.actions
                     .iter()
                     .map(|a| action_key(program, a))
                     .collect::<Vec<_>>()
                     .join(";"),
+                Names,
+            ),
+            (
+                self.action_column(|a| program.trigger_channel(a.trigger).to_string()),
+                Names,
+            ),
+            (
+                self.action_column(|a| program.trigger_activity(a.trigger).to_string()),
+                Names,
+            ),
+            (
+                self.action_column(|a| {
+                    program
+                        .trigger_service_reason(a.trigger)
+                        .is_some()
+                        .to_string()
+                }),
                 Names,
             ),
             (
@@ -224,6 +300,11 @@ impl Decision {
         }
         cells
     }
+
+    /// One word per action, joined by `;`.
+    fn action_column(&self, word: impl Fn(&ActionOutcome) -> String) -> String {
+        self.actions.iter().map(word).collect::<Vec<_>>().join(";")
+    }
 }
 
 /// Where the text of a CSV decision cell comes from, for writers that defuse text against
@@ -247,7 +328,11 @@ pub fn csv_header(program: &Program) -> Vec<&str> {
         "tier",
         "segments",
         "triggers",
+        "arms",
         "actions",
+        "channels",
+        "activities",
+        "service",
         "templates",
         "offers",
         "suppressed",

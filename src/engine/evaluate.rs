@@ -203,19 +203,25 @@ impl<'p> Evaluator<'p> {
             if !self.condition(trigger.unit)? {
                 continue;
             }
-            if self.slots[trigger.consent].as_bool() == Ok(true) {
+            let consented = match trigger.consent {
+                Some(slot) => self.slots[slot].as_bool() == Ok(true),
+                None => true,
+            };
+            if consented {
                 self.eligible.push(i);
             } else {
                 decision.suppressed.push((i, Suppression::Consent));
             }
         }
         if let Some(holdout) = &program.holdout {
-            // Hashed only for a customer who would be contacted.
-            if !self.eligible.is_empty() && holdout.place(&decision.id).1 {
-                for &i in &self.eligible {
+            // Service triggers skip it; hashed only for a customer a marketing trigger would
+            // contact.
+            let marketing = |&i: &usize| program.triggers[i].service.is_none();
+            if self.eligible.iter().any(marketing) && holdout.place(&decision.id).1 {
+                for &i in self.eligible.iter().filter(|i| marketing(i)) {
                     decision.suppressed.push((i, Suppression::Holdout));
                 }
-                self.eligible.clear();
+                self.eligible.retain(|i| !marketing(i));
                 decision.suppressed.sort_by_key(|&(i, _)| i);
             }
         }

@@ -173,12 +173,15 @@ pub struct TriggerCheck {
     pub name: String,
     pub priority: i64,
     pub status: TriggerStatus,
-    /// For a suppressed trigger, the reason code as `idic run` writes it (`consent`,
-    /// `holdout:global`, `cap:max_triggers`).
-    pub reason: Option<String>,
+    /// For a suppressed trigger, why (written as `idic run` writes the reason code).
+    pub reason: Option<Suppression>,
     pub condition: Condition,
-    /// The consent field of the trigger's channel and its value.
-    pub consent: Read,
+    /// The trigger's channel.
+    pub channel: String,
+    /// The consent field of the trigger's channel and its value; `None` for a service trigger.
+    pub consent: Option<Read>,
+    /// For a service trigger, the reason it needs no marketing consent.
+    pub service: Option<String>,
     /// For a trigger suppressed by `max_triggers`: the triggers that took the places.
     pub taken_by: Vec<String>,
     /// For a fired trigger: its actions as `idic run` writes them.
@@ -189,6 +192,9 @@ pub struct TriggerCheck {
 #[derive(Debug, Clone, Serialize)]
 pub struct ActionTaken {
     pub action: String,
+    pub channel: String,
+    pub activity: String,
+    pub service: bool,
     pub template: Option<String>,
     pub offer: Option<String>,
     pub params: Params,
@@ -343,7 +349,7 @@ fn trigger(
     let name = program.trigger_name(i).to_string();
     let suppressed = decision.suppressed.iter().find(|(t, _)| *t == i);
     let (status, reason) = match suppressed {
-        Some((_, why)) => (TriggerStatus::Suppressed, Some(why.code().to_string())),
+        Some((_, why)) => (TriggerStatus::Suppressed, Some(*why)),
         None if decision.fired.contains(&i) => (TriggerStatus::Fired, None),
         None => (TriggerStatus::NotEligible, None),
     };
@@ -363,6 +369,9 @@ fn trigger(
             let (action, template, offer) = program.action(i, a.action);
             ActionTaken {
                 action: action.to_string(),
+                channel: program.trigger_channel(i).to_string(),
+                activity: program.trigger_activity(i).to_string(),
+                service: program.trigger_service_reason(i).is_some(),
                 template: template.map(str::to_string),
                 offer: offer.map(str::to_string),
                 params: Params(
@@ -380,7 +389,9 @@ fn trigger(
         status,
         reason,
         condition: condition(ev, program.trigger_condition(i).0, read),
-        consent: read(program.trigger_consent(i)),
+        channel: program.trigger_channel(i).to_string(),
+        consent: program.trigger_consent(i).map(read),
+        service: program.trigger_service_reason(i).map(str::to_string),
         taken_by,
         actions,
         name,
@@ -773,31 +784,38 @@ impl Explanation {
                 );
                 condition_lines(&mut out, &t.condition, indent);
                 let margin = " ".repeat(indent);
-                let consent = format!("{} = {}", t.consent.name, t.consent.shown);
-                match t.reason.as_deref() {
-                    Some("consent") => {
+                let consent = match (&t.consent, &t.service) {
+                    (Some(c), _) => format!("{} = {}", c.name, c.shown),
+                    (None, Some(reason)) => {
+                        format!("none needed, a service message ({reason})")
+                    }
+                    (None, None) => String::new(),
+                };
+                match t.reason {
+                    Some(Suppression::Consent) => {
                         let _ = writeln!(
                             out,
                             "{margin}suppressed by consent: {consent}, and no message goes out without it"
                         );
                     }
-                    Some("holdout:global") => {
+                    Some(Suppression::Holdout) => {
                         let _ = writeln!(
                             out,
-                            "{margin}suppressed by the global holdout: the customer's bucket is held out of every trigger"
+                            "{margin}suppressed by the global holdout: the customer's bucket is held out of every marketing trigger"
                         );
                     }
-                    Some(code) => {
+                    Some(why @ Suppression::MaxTriggers) => {
                         let _ = writeln!(
                             out,
-                            "{margin}suppressed ({code}): the {} place{} went to higher priorities: {}",
+                            "{margin}suppressed ({}): the {} place{} went to higher priorities: {}",
+                            why.code(),
                             t.taken_by.len(),
                             if t.taken_by.len() == 1 { "" } else { "s" },
                             t.taken_by.join(", ")
                         );
                     }
                     None if t.status == TriggerStatus::Fired => {
-                        let _ = writeln!(out, "{margin}consent: {consent}");
+                        let _ = writeln!(out, "{margin}{} consent: {consent}", t.channel);
                     }
                     None => {}
                 }

@@ -20,7 +20,7 @@ use crate::analytics::scores::{Collector, Method, Scorer, Spec};
 use crate::analytics::{declared, Btyd, Period};
 use crate::batch::summary::cents;
 use crate::io::{Reject, RejectCode};
-use crate::model::{DurationUnit, TotalKind, UnmatchedOrders, WithoutOrders, ORDER_VARIABLES};
+use crate::model::{TotalKind, UnmatchedOrders, WithoutOrders, ORDER_VARIABLES};
 use chrono::{NaiveDate, NaiveDateTime};
 use rhai::Dynamic;
 use serde::Serialize;
@@ -242,14 +242,9 @@ impl Population {
         let period = block
             .and_then(|o| o.period.as_ref())
             .map_or(Period::Day, |p| p.value);
-        let lookback = block.and_then(|o| o.lookback.as_ref()).map(|l| {
-            let d = l.value;
-            match d.unit {
-                DurationUnit::Days => d.amount,
-                DurationUnit::Weeks => d.amount * 7,
-                DurationUnit::Months => d.amount * 30,
-            }
-        });
+        let lookback = block
+            .and_then(|o| o.lookback.as_ref())
+            .map(|l| l.value.days());
         let field = |name: &str| program.fields().iter().position(|f| f.name.value == name);
         let source = match (block, orders) {
             (None, Some(path)) => {

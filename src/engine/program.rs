@@ -7,7 +7,9 @@ use crate::check::Checked;
 use crate::diagnostics::Diagnostic;
 use crate::expr::{self, ValueType};
 use crate::io::ReadAccess;
-use crate::model::{placeholders, AsOf, Expr, FieldType, ParamValue, RuleSet, Trigger};
+use crate::model::{
+    placeholders, Activity, AsOf, ChannelKind, Expr, FieldType, ParamValue, RuleSet, Trigger,
+};
 use crate::source::Sources;
 use chrono::NaiveDate;
 use sha2::{Digest, Sha256};
@@ -42,13 +44,19 @@ pub(crate) struct TierPlan {
     pub activity: Option<String>,
 }
 
-/// A trigger: its condition, consent slot, priority and actions.
+/// A trigger: its condition, consent slot, channel, treatment policy and actions.
 #[derive(Debug, Clone)]
 pub(crate) struct TriggerPlan {
     pub name: String,
     pub unit: usize,
-    pub consent: usize,
+    /// The consent field's slot; `None` for a service trigger, which needs none.
+    pub consent: Option<usize>,
     pub priority: i64,
+    pub channel: ChannelKind,
+    pub activity: Activity,
+    /// For a service (transactional) trigger, the reason it needs no marketing consent; such
+    /// a trigger skips marketing holdouts and caps.
+    pub service: Option<String>,
     pub actions: Vec<ActionPlan>,
 }
 
@@ -525,9 +533,26 @@ impl Program {
         self.triggers[i].priority
     }
 
-    /// The consent field of trigger `i`.
-    pub fn trigger_consent(&self, i: usize) -> &str {
-        &self.slots[self.triggers[i].consent]
+    /// The consent field of trigger `i`; `None` for a service trigger.
+    pub fn trigger_consent(&self, i: usize) -> Option<&str> {
+        self.triggers[i]
+            .consent
+            .map(|slot| self.slots[slot].as_str())
+    }
+
+    /// The channel of trigger `i`.
+    pub fn trigger_channel(&self, i: usize) -> &ChannelKind {
+        &self.triggers[i].channel
+    }
+
+    /// The activity of trigger `i`.
+    pub fn trigger_activity(&self, i: usize) -> &Activity {
+        &self.triggers[i].activity
+    }
+
+    /// For a service (transactional) trigger, the reason it needs no marketing consent.
+    pub fn trigger_service_reason(&self, i: usize) -> Option<&str> {
+        self.triggers[i].service.as_deref()
     }
 
     fn unit_text(&self, unit: usize) -> (&str, Vec<&str>) {
@@ -664,17 +689,24 @@ struct Builder<'a> {
 
 impl Builder<'_> {
     fn trigger(&mut self, t: &Trigger) -> Result<TriggerPlan, Vec<Diagnostic>> {
-        // `check` reports a trigger without a condition or a bool consent field as an error.
+        // `check` reports a trigger without a condition, channel or activity, or a marketing
+        // trigger without a bool consent field, as an error.
         let consent = t
             .channel
             .as_ref()
             .and_then(|c| c.consent.as_ref())
             .and_then(|c| self.slot_of.get(&c.value).copied());
-        let (Some(condition), Some(consent)) = (&t.condition, consent) else {
+        let service = t.service.as_ref().map(|r| r.value.clone());
+        let (Some(condition), Some(channel), Some(activity), true) = (
+            &t.condition,
+            &t.channel,
+            &t.activity,
+            service.is_some() || consent.is_some(),
+        ) else {
             return Err(vec![Diagnostic::error(
                 "missing-property",
                 format!(
-                    "trigger `{}` has no condition or no consent field",
+                    "trigger `{}` has no condition, channel, activity or consent field",
                     t.name.value
                 ),
             )
@@ -706,8 +738,11 @@ impl Builder<'_> {
         Ok(TriggerPlan {
             name: t.name.value.clone(),
             unit,
-            consent,
+            consent: consent.filter(|_| service.is_none()),
             priority: t.priority.as_ref().map_or(0, |p| p.value),
+            channel: channel.kind.value.clone(),
+            activity: activity.value.clone(),
+            service,
             actions,
         })
     }

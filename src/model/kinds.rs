@@ -61,6 +61,16 @@ pub enum Activity {
 }
 
 impl Activity {
+    /// Selling or promotion, which a service (transactional) trigger may not serve: every
+    /// activity but dissatisfaction, welcome and custom ones (a welcome with an offer is
+    /// marketing too: see `check`).
+    pub fn is_marketing(&self) -> bool {
+        !matches!(
+            self,
+            Activity::Dissatisfaction | Activity::Welcome | Activity::Custom(_)
+        )
+    }
+
     pub const WORDS: [&'static str; 7] = [
         "targeting",
         "conversion",

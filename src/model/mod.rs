@@ -284,8 +284,14 @@ pub struct Trigger {
     pub channel: Option<Channel>,
     /// Higher fires first; default 0.
     pub priority: Option<Spanned<i64>>,
-    /// Least time between two firings for one customer (used by treatment policy).
+    /// A service (transactional) trigger, with the reason it needs no marketing consent:
+    /// it skips marketing holdouts and caps.
+    pub service: Option<Spanned<String>>,
+    /// Least time between two contacts of one customer by this trigger, from the contact
+    /// history.
     pub cooldown: Option<Spanned<Duration>>,
+    /// Whether a customer this trigger has already entered (either arm) may enter it again.
+    pub reentry: Option<Spanned<Reentry>>,
     pub actions: Vec<Action>,
     pub span: Span,
     pub comments: Comments,
@@ -313,6 +319,54 @@ pub enum DurationUnit {
     Days,
     Weeks,
     Months,
+}
+
+impl Duration {
+    /// The duration in days (a month counts 30).
+    pub fn days(self) -> u32 {
+        match self.unit {
+            DurationUnit::Days => self.amount,
+            DurationUnit::Weeks => self.amount.saturating_mul(7),
+            DurationUnit::Months => self.amount.saturating_mul(30),
+        }
+    }
+}
+
+/// When a customer who entered a trigger may enter it again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reentry {
+    /// Once per customer, ever.
+    Never,
+    /// Again once this long has passed since the last entry.
+    After(Duration),
+    /// On any run (cooldown permitting).
+    Any,
+}
+
+impl fmt::Display for Reentry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Reentry::Never => f.write_str("never"),
+            Reentry::After(d) => write!(f, "after {d}"),
+            Reentry::Any => f.write_str("any"),
+        }
+    }
+}
+
+impl std::str::FromStr for Reentry {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        let words: Vec<&str> = s.split_whitespace().collect();
+        match words[..] {
+            ["never"] => Ok(Reentry::Never),
+            ["any"] => Ok(Reentry::Any),
+            ["after", d] => d.parse().map(Reentry::After),
+            _ => Err(format!(
+                "expected `never`, `any` or `after` and a duration such as `after 180d`, found `{s}`"
+            )),
+        }
+    }
 }
 
 impl fmt::Display for Duration {

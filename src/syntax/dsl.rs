@@ -264,6 +264,9 @@ fn rule_name(rule: Rule) -> Option<&'static str> {
         Rule::channel => "`channel`",
         Rule::priority => "`priority`",
         Rule::cooldown => "`cooldown`",
+        Rule::service => "`service`",
+        Rule::reentry => "`reentry`",
+        Rule::reentry_rule => "`never`, `any` or `after` and a duration",
         Rule::kind_word => "a name",
         Rule::duration => "a duration such as `30d`",
         Rule::action => "`action`",
@@ -1353,7 +1356,9 @@ impl<'a> Lower<'a> {
                 condition: None,
                 channel: None,
                 priority: None,
+                service: None,
                 cooldown: None,
+                reentry: None,
                 actions: Vec::new(),
                 span,
                 comments: Comments::default(),
@@ -1396,6 +1401,14 @@ impl<'a> Lower<'a> {
                         Rule::priority => {
                             let v = l.integer(value, "a priority");
                             l.once(&mut t.priority, v, word, prop_span);
+                        }
+                        Rule::service => {
+                            let v = Some(l.string(value));
+                            l.once(&mut t.service, v, word, prop_span);
+                        }
+                        Rule::reentry => {
+                            let v = l.parsed::<Reentry>(value);
+                            l.once(&mut t.reentry, v, word, prop_span);
                         }
                         _ => {
                             let v = l.parsed::<Duration>(value);
@@ -1688,6 +1701,8 @@ fn keyword(rule: Rule) -> &'static str {
         Rule::channel => "channel",
         Rule::priority => "priority",
         Rule::cooldown => "cooldown",
+        Rule::service => "service",
+        Rule::reentry => "reentry",
         Rule::template => "template",
         Rule::offer => "offer",
         Rule::period => "period",

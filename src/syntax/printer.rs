@@ -247,6 +247,9 @@ impl Printer {
         if let Some(a) = &t.activity {
             props.push(("activity", a.value.to_string()));
         }
+        if let Some(reason) = &t.service {
+            props.push(("service", quote(&reason.value)));
+        }
         if let Some(c) = &t.condition {
             props.push(("when", c.source.clone()));
         }
@@ -262,6 +265,9 @@ impl Printer {
         }
         if let Some(d) = &t.cooldown {
             props.push(("cooldown", d.value.to_string()));
+        }
+        if let Some(r) = &t.reentry {
+            props.push(("reentry", r.value.to_string()));
         }
         self.properties(&props, &t.inner);
         for (i, a) in t.actions.iter().enumerate() {

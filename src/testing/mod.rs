@@ -280,7 +280,8 @@ fn compare(
             let (actual, lines) = match (fired, suppressed) {
                 (true, _) => ("it fires".to_string(), why(&rule, source, &reads)),
                 (false, Some((_, Suppression::Consent))) => {
-                    let consent = program.trigger_consent(i);
+                    // Only a marketing trigger, which names its consent field, is.
+                    let consent = program.trigger_consent(i).unwrap_or_default();
                     (
                         "it is suppressed: no consent".to_string(),
                         vec![format!("{consent} = {}", show(evaluator.value_of(consent)))],

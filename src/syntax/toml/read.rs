@@ -7,9 +7,9 @@ use crate::model::{
     parse_period, Action, Activity, AsOf, CellRange, CellRule, CellTable, Channel, ChannelKind,
     Comments, Duration, Expect, ExpectParam, Expr, Field, FieldFormat, FieldType, Holdout, Ident,
     InnerComments, Literal, Metric, Model, OrderColumn, OrderRole, OrderTotal, Orders, Param,
-    ParamValue, RowSelect, RuleSet, Schema, Score, Segment, Settings, Spanned, TableBody, TestCase,
-    TestField, TestRow, TestValue, Tier, Tiers, Ties, TotalKind, Trigger, UnmatchedOrders,
-    WithoutOrders, BGNBD_PARAMS, GAMMA_GAMMA_PARAMS,
+    ParamValue, Reentry, RowSelect, RuleSet, Schema, Score, Segment, Settings, Spanned, TableBody,
+    TestCase, TestField, TestRow, TestValue, Tier, Tiers, Ties, TotalKind, Trigger,
+    UnmatchedOrders, WithoutOrders, BGNBD_PARAMS, GAMMA_GAMMA_PARAMS,
 };
 use crate::source::{FileId, Span};
 use crate::syntax::dsl::split_hint;
@@ -60,7 +60,8 @@ const FIELD_KEYS: &[&str] = &[
 const TIER_KEYS: &[&str] = &["name", "when", "otherwise"];
 const STAGE_KEYS: &[&str] = &["name", "activity", "when", "otherwise"];
 const TRIGGER_KEYS: &[&str] = &[
-    "activity", "when", "channel", "consent", "priority", "cooldown", "actions",
+    "activity", "service", "when", "channel", "consent", "priority", "cooldown", "reentry",
+    "actions",
 ];
 const ACTION_KEYS: &[&str] = &["name", "template", "offer", "params"];
 const EXPR_KEYS: &[&str] = &["expr"];
@@ -902,6 +903,7 @@ impl Reader<'_> {
         let place = format!("in trigger `{}`", t.key);
         let (mut activity, mut condition, mut channel, mut consent) = (None, None, None, None);
         let (mut priority, mut cooldown, mut actions) = (None, None, Vec::new());
+        let (mut service, mut reentry) = (None, None);
         for f in entries {
             match f.key.as_str() {
                 "activity" => activity = self.word::<Activity>(f),
@@ -910,6 +912,8 @@ impl Reader<'_> {
                 "consent" => consent = self.string(f).map(|c| (c, f)),
                 "priority" => priority = self.int(f),
                 "cooldown" => cooldown = self.duration(f),
+                "service" => service = self.string(f),
+                "reentry" => reentry = self.word::<Reentry>(f),
                 "actions" => actions = self.actions(f, &t.key),
                 _ => self.unknown(f, &place, TRIGGER_KEYS),
             }
@@ -941,7 +945,9 @@ impl Reader<'_> {
             condition,
             channel,
             priority,
+            service,
             cooldown,
+            reentry,
             actions,
             span: self.span(&t.value.span),
             comments: no_comments(),

@@ -371,6 +371,9 @@ fn trigger(t: &Trigger, sections: &mut Vec<String>) {
     if let Some(activity) = &t.activity {
         let _ = writeln!(out, "activity = {}", string(&activity.value.to_string()));
     }
+    if let Some(reason) = &t.service {
+        let _ = writeln!(out, "service = {}", string(&reason.value));
+    }
     if let Some(condition) = &t.condition {
         let _ = writeln!(out, "when = {}", text(&condition.source));
     }
@@ -385,6 +388,9 @@ fn trigger(t: &Trigger, sections: &mut Vec<String>) {
     }
     if let Some(cooldown) = &t.cooldown {
         let _ = writeln!(out, "cooldown = {}", string(&cooldown.value.to_string()));
+    }
+    if let Some(reentry) = &t.reentry {
+        let _ = writeln!(out, "reentry = {}", string(&reentry.value.to_string()));
     }
     sections.push(out);
     for a in &t.actions {
