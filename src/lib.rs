@@ -12,6 +12,7 @@ pub mod diagnostics;
 pub mod engine;
 pub mod expr;
 pub mod generate;
+pub mod history;
 pub mod io;
 pub mod model;
 pub mod panics;

@@ -31,6 +31,7 @@ pub use survey::Survey;
 
 use crate::engine::population::{Observed, PopulationReport};
 use crate::engine::{Evaluator, Population, Program};
+use crate::history::{Index, NewContact, Recording};
 use crate::io::input::Row;
 use crate::io::{
     BatchReader, ColumnMap, CsvCells, Encoder, HeaderError, InputFormat, OutputFormat, RawRows,
@@ -84,6 +85,16 @@ pub struct Sinks<'a> {
     pub decisions_format: OutputFormat,
     /// Every reject, when wanted.
     pub rejects: Option<(&'a mut (dyn Write + Send), OutputFormat)>,
+}
+
+/// The contact history of a run: what its treatment policy reads, and where it records the
+/// contacts it decides.
+#[derive(Default)]
+pub struct History<'a> {
+    /// Earlier contacts, read for the run's `as_of`.
+    pub read: Option<&'a Index>,
+    /// Where the run's contacts go (uncommitted until the caller commits).
+    pub record: Option<&'a mut Recording>,
 }
 
 /// Why a run stopped before the end of the export.
@@ -192,7 +203,7 @@ fn read_error(e: std::io::Error) -> RunError {
     RunError::Io(format!("cannot read the export: {e}"))
 }
 
-/// Runs `program` as of `as_of` over the export in `file`.
+/// Runs `program` as of `as_of` over the export in `file`, without a contact history.
 pub fn run(
     program: &Program,
     as_of: NaiveDate,
@@ -200,6 +211,28 @@ pub fn run(
     format: InputFormat,
     options: &Options,
     sinks: Sinks<'_>,
+) -> Result<Outcome, RunError> {
+    run_with_history(
+        program,
+        as_of,
+        file,
+        format,
+        options,
+        sinks,
+        History::default(),
+    )
+}
+
+/// Runs `program` as of `as_of` over the export in `file`, its policy reading and recording
+/// the contact history as `history` says.
+pub fn run_with_history(
+    program: &Program,
+    as_of: NaiveDate,
+    file: &File,
+    format: InputFormat,
+    options: &Options,
+    sinks: Sinks<'_>,
+    history: History<'_>,
 ) -> Result<Outcome, RunError> {
     let total = file.metadata().map(|m| m.len()).unwrap_or(0);
     let progress = progress_bar(options.progress, total);
@@ -219,18 +252,22 @@ pub fn run(
     let (reader, _) = open()?;
     let written = write_decisions(
         program,
-        as_of,
         reader,
         &Context {
+            as_of,
             records: &records,
             map,
             survey: &survey,
             population: &population,
             limit: RejectLimit::of(options, rows),
+            history: history.read,
+            as_of_text: as_of.format("%Y-%m-%d").to_string(),
+            recording: history.record.is_some(),
         },
         options,
         &progress,
         sinks,
+        history.record,
     );
     progress.finish_and_clear();
     let (tally, first_rejects) = written?;
@@ -519,13 +556,20 @@ fn in_parallel<S, T: Send + Default>(
     }
 }
 
-/// What workers need to type rows, and when to stop.
+/// What workers need to type rows and decide, and when to stop.
 struct Context<'a> {
+    as_of: NaiveDate,
     records: &'a RecordReader,
     map: Option<&'a ColumnMap>,
     survey: &'a Survey,
     population: &'a Population,
     limit: Option<RejectLimit>,
+    /// Earlier contacts, for the treatment policy.
+    history: Option<&'a Index>,
+    /// `as_of` as the history writes dates.
+    as_of_text: String,
+    /// The run records its contacts.
+    recording: bool,
 }
 
 /// A batch of decisions as a worker finished it.
@@ -535,17 +579,19 @@ struct Decided {
     rejects_out: Vec<u8>,
     rejects: Vec<Reject>,
     tally: Tally,
+    /// The contacts decided, when the run records them.
+    contacts: Vec<NewContact>,
 }
 
 /// Pass 2: decides for every row and writes decisions and rejects in input order.
 fn write_decisions(
     program: &Program,
-    as_of: NaiveDate,
     reader: BatchReader,
     cx: &Context<'_>,
     options: &Options,
     progress: &ProgressBar,
     mut sinks: Sinks<'_>,
+    mut record: Option<&mut Recording>,
 ) -> Result<(Tally, Vec<Reject>), RunError> {
     let io = |e: std::io::Error| RunError::Io(format!("cannot write the output: {e}"));
     let mut tally = Tally::new(program);
@@ -567,7 +613,7 @@ fn write_decisions(
         reader,
         options.threads,
         progress,
-        || Worker::new(program, as_of, cx, cells, decisions_format, rejects_format),
+        || Worker::new(program, cx, cells, decisions_format, rejects_format),
         Worker::batch,
         |batch: &mut Decided| {
             if let Some(limit) = cx.limit {
@@ -584,6 +630,12 @@ fn write_decisions(
             sinks.decisions.write_all(&batch.decisions).map_err(io)?;
             if let Some((out, _)) = sinks.rejects.as_mut() {
                 out.write_all(&batch.rejects_out).map_err(io)?;
+            }
+            if let Some(record) = record.as_mut() {
+                record
+                    .add(&batch.contacts)
+                    .map_err(|e| RunError::Io(e.to_string()))?;
+                batch.contacts.clear();
             }
             tally.add(&batch.tally);
             let room = Outcome::FIRST_REJECTS.saturating_sub(first_rejects.len());
@@ -612,15 +664,18 @@ struct Worker<'a> {
 impl<'a> Worker<'a> {
     fn new(
         program: &'a Program,
-        as_of: NaiveDate,
         cx: &'a Context<'a>,
         cells: CsvCells,
         decisions: OutputFormat,
         rejects: Option<OutputFormat>,
     ) -> Worker<'a> {
+        let evaluator = Evaluator::new(program, cx.as_of);
         Worker {
             program,
-            evaluator: Evaluator::new(program, as_of),
+            evaluator: match cx.history {
+                Some(history) => evaluator.with_history(history),
+                None => evaluator,
+            },
             cx,
             decisions: Encoder::new(decisions, cells),
             rejects: rejects.map(|format| Encoder::new(format, cells)),
@@ -645,7 +700,7 @@ impl<'a> Worker<'a> {
                 population.inputs(self.program, line, &mut values)?;
                 Ok(values)
             });
-            self.row(line, values, &mut done.tally, &mut done.rejects);
+            self.row(line, values, done);
         });
         self.record = record;
         self.decisions.take_into(&mut done.decisions);
@@ -660,13 +715,7 @@ impl<'a> Worker<'a> {
     }
 
     /// Evaluates one typed row, or counts its reject.
-    fn row(
-        &mut self,
-        line: u64,
-        values: Result<Vec<rhai::Dynamic>, Reject>,
-        tally: &mut Tally,
-        rejects: &mut Vec<Reject>,
-    ) {
+    fn row(&mut self, line: u64, values: Result<Vec<rhai::Dynamic>, Reject>, done: &mut Decided) {
         let result = values.and_then(|values| {
             let money: Vec<Option<f64>> = self
                 .money
@@ -682,14 +731,17 @@ impl<'a> Worker<'a> {
         match result {
             Ok((decision, money)) => {
                 self.decisions.decision(self.program, &decision);
-                tally.decided(self.program, &decision, &money);
+                done.tally.decided(self.program, &decision, &money);
+                if self.cx.recording {
+                    decision.contacts(self.program, &self.cx.as_of_text, &mut done.contacts);
+                }
             }
             Err(reject) => {
                 if let Some(enc) = self.rejects.as_mut() {
                     enc.reject(&reject);
                 }
-                tally.rejected(&reject);
-                rejects.push(reject);
+                done.tally.rejected(&reject);
+                done.rejects.push(reject);
             }
         }
     }

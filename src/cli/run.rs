@@ -9,7 +9,9 @@ use super::{named, Exit};
 use idic::batch::{self, summary::RunInfo, Options, RunError, Sinks, Summary};
 use idic::check::Checked;
 use idic::diagnostics::{render, Format};
-use idic::engine::Program;
+use idic::engine::{Program, Reach};
+use idic::history::store::{self, Store};
+use idic::history::{Index, Recording, RunKind, RunRecord, Window};
 use idic::io::guard::Std;
 use idic::io::{commit_all, open_export, Files, InputFormat, Output, OutputFormat};
 use idic::model::AsOf;
@@ -63,6 +65,14 @@ pub struct Args {
     /// Stop (exit 1) once more than this share of the export's rows is rejected, e.g. `5%`.
     #[arg(long, value_name = "PERCENT", value_parser = percent)]
     max_reject_rate: Option<f64>,
+    /// The contact history: a SQLite file, or a directory to keep `history.sqlite` in (created
+    /// when missing). Cooldowns and re-entry read it; the run's contacts are recorded in it once
+    /// every output is written.
+    #[arg(long, value_name = "PATH")]
+    history: Option<PathBuf>,
+    /// Read the contact history but record nothing.
+    #[arg(long, requires = "history")]
+    dry_run: bool,
     /// No progress bar (it only shows when standard error is a terminal).
     #[arg(long)]
     quiet: bool,
@@ -151,6 +161,15 @@ pub fn run(args: Args) -> Exit {
     if let Some(orders) = &args.orders {
         files.reads(named("--orders", orders), orders);
     }
+    let history_path = args.history.as_deref().map(store::resolve);
+    if let (Some(flag), Some(path)) = (&args.history, &history_path) {
+        if flag == Path::new("-") {
+            return usage(
+                "`--history -`: the contact history is a file or a directory, not a stream",
+            );
+        }
+        files.writes(named("--history", flag), path, Std::Out);
+    }
     for (flag, path) in [("--rejects", &args.rejects), ("--summary", &args.summary)] {
         if let Some(path) = path {
             files.writes(named(flag, path), path, Std::Err);
@@ -202,6 +221,24 @@ pub fn run(args: Args) -> Exit {
         ..Options::default()
     };
     let started = Instant::now();
+    let mut history = match &history_path {
+        Some(path) => match open_history(
+            path,
+            &program,
+            as_of,
+            &input,
+            &args,
+            if stdin {
+                "(standard input)".to_string()
+            } else {
+                args.customers.display().to_string()
+            },
+        ) {
+            Ok(history) => Some(history),
+            Err(message) => return usage(message),
+        },
+        None => None,
+    };
     let sinks = Sinks {
         decisions: &mut out,
         decisions_format: out_format,
@@ -209,7 +246,15 @@ pub fn run(args: Args) -> Exit {
             .as_mut()
             .map(|r| (r as &mut (dyn Write + Send), rejects_format)),
     };
-    let outcome = match batch::run(&program, as_of, &input, format, &options, sinks) {
+    let memory = match history.as_mut() {
+        Some(h) => batch::History {
+            read: h.index.as_ref(),
+            record: h.recording.as_mut(),
+        },
+        None => batch::History::default(),
+    };
+    let run = batch::run_with_history(&program, as_of, &input, format, &options, sinks, memory);
+    let outcome = match run {
         Ok(outcome) => outcome,
         Err(e @ RunError::TooManyRejects { .. }) | Err(e @ RunError::Rules(_)) => {
             say!("error: {e}");
@@ -262,6 +307,15 @@ pub fn run(args: Args) -> Exit {
     if let Err(message) = commit_all(outputs) {
         return usage(message);
     }
+    // The contacts are recorded once the decisions are in place.
+    let recorded = match history.map(Opened::finish).transpose() {
+        Ok(recorded) => recorded,
+        Err(e) => {
+            return usage(format!(
+                "{e}; the decisions were written, but their contacts were not recorded: run again to record them"
+            ))
+        }
+    };
     if stderr_is_json {
         return Exit::Ok;
     }
@@ -276,6 +330,13 @@ pub fn run(args: Args) -> Exit {
     );
     if let Some(spanning) = &summary.spanning {
         say!("  note: {}", spanning.sentence());
+    }
+    match recorded {
+        Some(line) => say!("  {line}"),
+        None if program.history_reach().is_some() => say!(
+            "  note: no contact history (`--history`): cooldowns and re-entry saw no earlier contacts, and none were recorded"
+        ),
+        None => {}
     }
     let orders = summary.population.orders.as_ref();
     if let Some(tally) = orders.and_then(|o| o.tally.as_ref()) {
@@ -301,6 +362,148 @@ pub fn run(args: Args) -> Exit {
         say!("  (write every rejected row with `--rejects FILE`)");
     }
     Exit::Ok
+}
+
+/// The contact history of a run: what it read and, unless a dry run or already recorded,
+/// the recording under way.
+struct Opened {
+    path: String,
+    index: Option<Index>,
+    recording: Option<Recording>,
+    /// The same run, recorded before.
+    previous: Option<store::Recorded>,
+    dry_run: bool,
+}
+
+/// Opens the history at `path` for a run of `program` as of `as_of` over `input`: locks it
+/// (unless `--dry-run`), finds an earlier recording of the same run, reads what the policy
+/// needs and starts recording.
+fn open_history(
+    path: &Path,
+    program: &Program,
+    as_of: chrono::NaiveDate,
+    input: &std::fs::File,
+    args: &Args,
+    input_name: String,
+) -> Result<Opened, String> {
+    let digest = |file: &std::fs::File, what: &str| {
+        idic::io::digest::sha256(file).map_err(|e| format!("cannot read {what}: {e}"))
+    };
+    let input_hash = digest(input, "the export")?;
+    let orders_hash = match &args.orders {
+        Some(orders) => {
+            let file = std::fs::File::open(orders)
+                .map_err(|e| format!("cannot read `{}`: {e}", orders.display()))?;
+            digest(&file, "the orders file")?
+        }
+        None => String::new(),
+    };
+    let as_of_text = as_of.format("%Y-%m-%d").to_string();
+    // The run's key: what makes its decisions.
+    let key = {
+        use sha2::{Digest, Sha256};
+        let mut hasher = Sha256::new();
+        for part in [
+            "idic-run-1",
+            program.content_hash(),
+            &input_hash,
+            &orders_hash,
+            &as_of_text,
+        ] {
+            hasher.update((part.len() as u64).to_le_bytes());
+            hasher.update(part.as_bytes());
+        }
+        format!("sha256:{}", idic::io::digest::hex(&hasher.finalize()))
+    };
+    let store = if args.dry_run {
+        Store::read(path)
+    } else {
+        Store::lock(path).map(Some)
+    }
+    .map_err(|e| e.to_string())?;
+    let shown = path.display().to_string();
+    let Some(store) = store else {
+        // A dry run on a history not created yet: nothing earlier.
+        return Ok(Opened {
+            path: shown,
+            index: None,
+            recording: None,
+            previous: None,
+            dry_run: true,
+        });
+    };
+    let previous = store.recorded(&key).map_err(|e| e.to_string())?;
+    let index = match program.history_reach() {
+        Some(reach) => {
+            let since = match reach {
+                Reach::All => None,
+                Reach::Days(days) => as_of.checked_sub_days(chrono::Days::new(u64::from(days))),
+            };
+            let triggers: Vec<&str> = program.trigger_names().collect();
+            let window = Window {
+                since,
+                until: as_of,
+                skip_run: previous.as_ref().map(|p| p.run),
+                triggers: &triggers,
+            };
+            Some(store.load(&window).map_err(|e| e.to_string())?)
+        }
+        None => None,
+    };
+    let recording = if args.dry_run || previous.is_some() {
+        None
+    } else {
+        let run = RunRecord {
+            key,
+            kind: RunKind::Run,
+            as_of: Some(as_of_text),
+            ruleset: Some(program.name().to_string()),
+            ruleset_hash: Some(program.content_hash().to_string()),
+            input: input_name,
+            input_hash,
+        };
+        Some(store.record(&run).map_err(|e| e.to_string())?)
+    };
+    Ok(Opened {
+        path: shown,
+        index,
+        recording,
+        previous,
+        dry_run: args.dry_run,
+    })
+}
+
+impl Opened {
+    /// Commits the recording; says what was read and recorded.
+    fn finish(self) -> Result<String, String> {
+        let read = match &self.index {
+            Some(index) => format!(
+                "read {} earlier contact{}",
+                batch::summary::group(index.len() as u64),
+                if index.len() == 1 { "" } else { "s" }
+            ),
+            None => "read nothing (no cooldown or re-entry rule needs it)".to_string(),
+        };
+        let path = &self.path;
+        let done = match (self.recording, self.previous, self.dry_run) {
+            (Some(recording), _, _) => {
+                let run = recording.run();
+                let n = recording.commit().map_err(|e| e.to_string())?;
+                format!(
+                    "recorded {} contact{} as run {run}",
+                    batch::summary::group(n),
+                    if n == 1 { "" } else { "s" }
+                )
+            }
+            (None, _, true) => "a dry run: recorded nothing".to_string(),
+            (None, Some(previous), false) => format!(
+                "this run (the same rules, export and as_of) was recorded as run {} at {}: recorded nothing again",
+                previous.run, previous.recorded_at
+            ),
+            (None, None, false) => "recorded nothing".to_string(),
+        };
+        Ok(format!("history `{path}`: {read}; {done}"))
+    }
 }
 
 /// Loads, checks and plans the rule set at `rules`. Problems are printed on standard error like

@@ -4,6 +4,7 @@
 //! writers turn indices into names.
 
 use super::Program;
+use crate::history::{Arm, NewContact};
 use chrono::{NaiveDate, NaiveDateTime};
 use rhai::Dynamic;
 use std::fmt::Write as _;
@@ -46,6 +47,11 @@ pub enum Suppression {
     Consent,
     /// The customer is in the rule set's global holdout.
     Holdout,
+    /// The customer entered the trigger before, and its `reentry` does not let them in again
+    /// yet (or ever).
+    Reentry,
+    /// The trigger contacted the customer within its `cooldown`.
+    Cooldown,
     /// Higher-priority triggers took every place allowed by `max_triggers`.
     MaxTriggers,
 }
@@ -58,37 +64,23 @@ impl serde::Serialize for Suppression {
 
 impl Suppression {
     /// Every reason, in the order the summary lists them.
-    pub const ALL: [Suppression; 3] = [
+    pub const ALL: [Suppression; 5] = [
         Suppression::Consent,
         Suppression::Holdout,
+        Suppression::Reentry,
+        Suppression::Cooldown,
         Suppression::MaxTriggers,
     ];
 
-    /// The reason code written in outputs: `consent`, `holdout:global` or `cap:max_triggers`.
+    /// The reason code written in outputs: `consent`, `holdout:global`, `reentry`,
+    /// `cooldown` or `cap:max_triggers`.
     pub fn code(self) -> &'static str {
         match self {
             Suppression::Consent => "consent",
             Suppression::Holdout => "holdout:global",
+            Suppression::Reentry => "reentry",
+            Suppression::Cooldown => "cooldown",
             Suppression::MaxTriggers => "cap:max_triggers",
-        }
-    }
-}
-
-/// Which side of a trigger's measurement a customer who entered it is on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Arm {
-    /// Contacted.
-    Treated,
-    /// Held out by the trigger's own holdout: recorded, never contacted.
-    Control,
-}
-
-impl Arm {
-    /// `treated` or `control`, as outputs and the contact history write it.
-    pub fn word(self) -> &'static str {
-        match self {
-            Arm::Treated => "treated",
-            Arm::Control => "control",
         }
     }
 }
@@ -98,6 +90,38 @@ impl Decision {
     /// firing order.
     pub fn arms(&self) -> impl Iterator<Item = (usize, Arm)> + '_ {
         self.fired.iter().map(|&t| (t, Arm::Treated))
+    }
+
+    /// Appends the contacts this decision makes, one per action of each trigger entered (one
+    /// without an action for a trigger that has none), as the contact history records them
+    /// (dated `date`).
+    pub fn contacts(&self, program: &Program, date: &str, out: &mut Vec<NewContact>) {
+        let segments = || {
+            let names: Vec<&str> = self
+                .segments
+                .iter()
+                .map(|&s| program.segment_name(s))
+                .collect();
+            (!names.is_empty()).then(|| names.join(";"))
+        };
+        for (t, arm) in self.arms() {
+            let actions = program.action_count(t);
+            for a in (0..actions).map(Some).chain((actions == 0).then_some(None)) {
+                out.push(NewContact {
+                    date: date.to_string(),
+                    customer: self.id.trim().to_string(),
+                    trigger: Some(program.trigger_name(t).to_string()),
+                    action: a.map(|a| program.action(t, a).0.to_string()),
+                    channel: program.trigger_channel(t).to_string(),
+                    activity: Some(program.trigger_activity(t).to_string()),
+                    service: program.trigger_service_reason(t).is_some(),
+                    arm,
+                    tier: self.tier.map(|i| program.tier_name(i).to_string()),
+                    stage: self.stage.map(|i| program.stage_name(i).to_string()),
+                    segments: segments(),
+                });
+            }
+        }
     }
 
     /// Appends the decision as one JSON line:

@@ -4,6 +4,8 @@
 use super::decision::{push_text, ActionOutcome, Decision, Suppression};
 use super::program::{ParamPlan, Piece, Program, Step, TierPlan};
 use crate::expr::{self, native::Native};
+use crate::history::{Arm, Index};
+use crate::model::Reentry;
 use chrono::NaiveDate;
 use rhai::{Dynamic, Engine, Scope, AST};
 use std::fmt;
@@ -62,6 +64,11 @@ pub struct Evaluator<'p> {
     as_of: NaiveDate,
     /// Triggers whose conditions held, reused between customers.
     eligible: Vec<usize>,
+    /// Earlier contacts, for cooldowns and re-entry; `as_of` as a day of the history.
+    history: Option<(&'p Index, u16)>,
+    /// Per trigger, the customer's last entry (either arm) and last contact (treated), as
+    /// days of the history.
+    last: Vec<(Option<u16>, Option<u16>)>,
 }
 
 /// Which first-match list [`Evaluator::first_match`] walks.
@@ -115,7 +122,16 @@ impl<'p> Evaluator<'p> {
                 .collect(),
             as_of,
             eligible: Vec::new(),
+            history: None,
+            last: vec![(None, None); program.triggers.len()],
         }
+    }
+
+    /// Lets cooldowns and re-entry rules see the earlier contacts in `history`, read for
+    /// this evaluator's `as_of`.
+    pub fn with_history(mut self, history: &'p Index) -> Evaluator<'p> {
+        self.history = Some((history, history.today()));
+        self
     }
 
     /// The program this evaluator runs.
@@ -225,6 +241,11 @@ impl<'p> Evaluator<'p> {
                 decision.suppressed.sort_by_key(|&(i, _)| i);
             }
         }
+        if let Some((history, today)) = self.history {
+            if !self.eligible.is_empty() {
+                self.reentry_and_cooldown(history, today, &mut decision);
+            }
+        }
         // Highest priority first; the sort is stable, so declaration order breaks ties.
         self.eligible
             .sort_by_key(|&i| std::cmp::Reverse(program.triggers[i].priority));
@@ -256,6 +277,47 @@ impl<'p> Evaluator<'p> {
             }
         }
         Ok(decision)
+    }
+
+    /// Suppresses the eligible triggers that the customer's earlier contacts keep out: a
+    /// `reentry` rule (counting entries in either arm), then a `cooldown` (counting contacts).
+    fn reentry_and_cooldown(&mut self, history: &Index, today: u16, decision: &mut Decision) {
+        for last in &mut self.last {
+            *last = (None, None);
+        }
+        for contact in history.contacts(&decision.id) {
+            let Some(last) = self.last.get_mut(usize::from(contact.trigger)) else {
+                continue;
+            };
+            last.0 = last.0.max(Some(contact.day));
+            if contact.arm == Arm::Treated {
+                last.1 = last.1.max(Some(contact.day));
+            }
+        }
+        let (triggers, last) = (&self.program.triggers, &self.last);
+        let before = decision.suppressed.len();
+        self.eligible.retain(|&i| {
+            let t = &triggers[i];
+            let (entry, contact) = last[i];
+            let since = |day: u16| u32::from(today.saturating_sub(day));
+            let why = match (t.reentry, entry) {
+                (Reentry::Never, Some(_)) => Some(Suppression::Reentry),
+                (Reentry::After(wait), Some(day)) if since(day) < wait.days() => {
+                    Some(Suppression::Reentry)
+                }
+                _ => match (t.cooldown, contact) {
+                    (Some(days), Some(day)) if since(day) < days => Some(Suppression::Cooldown),
+                    _ => None,
+                },
+            };
+            if let Some(why) = why {
+                decision.suppressed.push((i, why));
+            }
+            why.is_none()
+        });
+        if decision.suppressed.len() > before {
+            decision.suppressed.sort_by_key(|&(i, _)| i);
+        }
     }
 
     /// The value of unit `unit` for the current customer: never a NaN or an infinity, which

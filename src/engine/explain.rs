@@ -182,6 +182,8 @@ pub struct TriggerCheck {
     pub consent: Option<Read>,
     /// For a service trigger, the reason it needs no marketing consent.
     pub service: Option<String>,
+    /// Its re-entry rule and cooldown, and the customer's last entry and contact, in words.
+    pub policy: String,
     /// For a trigger suppressed by `max_triggers`: the triggers that took the places.
     pub taken_by: Vec<String>,
     /// For a fired trigger: its actions as `idic run` writes them.
@@ -392,6 +394,7 @@ fn trigger(
         channel: program.trigger_channel(i).to_string(),
         consent: program.trigger_consent(i).map(read),
         service: program.trigger_service_reason(i).map(str::to_string),
+        policy: program.trigger_policy(i),
         taken_by,
         actions,
         name,
@@ -803,6 +806,9 @@ impl Explanation {
                             out,
                             "{margin}suppressed by the global holdout: the customer's bucket is held out of every marketing trigger"
                         );
+                    }
+                    Some(why @ (Suppression::Reentry | Suppression::Cooldown)) => {
+                        let _ = writeln!(out, "{margin}suppressed ({}): {}", why.code(), t.policy);
                     }
                     Some(why @ Suppression::MaxTriggers) => {
                         let _ = writeln!(

@@ -14,4 +14,4 @@ pub use evaluate::{EvalError, Evaluator};
 pub use explain::{explain, Explanation};
 pub use holdout::{holdout_bucket, GlobalHoldout, BUCKETS};
 pub use population::Population;
-pub use program::{LoadError, Program, TestPlace};
+pub use program::{LoadError, Program, Reach, TestPlace};

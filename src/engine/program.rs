@@ -8,7 +8,8 @@ use crate::diagnostics::Diagnostic;
 use crate::expr::{self, ValueType};
 use crate::io::ReadAccess;
 use crate::model::{
-    placeholders, Activity, AsOf, ChannelKind, Expr, FieldType, ParamValue, RuleSet, Trigger,
+    placeholders, Activity, AsOf, ChannelKind, Expr, FieldType, ParamValue, Reentry, RuleSet,
+    Trigger,
 };
 use crate::source::Sources;
 use chrono::NaiveDate;
@@ -57,7 +58,19 @@ pub(crate) struct TriggerPlan {
     /// For a service (transactional) trigger, the reason it needs no marketing consent; such
     /// a trigger skips marketing holdouts and caps.
     pub service: Option<String>,
+    /// Least days between two contacts by this trigger.
+    pub cooldown: Option<u32>,
+    pub reentry: Reentry,
     pub actions: Vec<ActionPlan>,
+}
+
+/// How far back the treatment policy reads the contact history.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reach {
+    /// Every contact (a trigger that a customer enters only once).
+    All,
+    /// The contacts of the last this many days, `as_of` included.
+    Days(u32),
 }
 
 /// An action with its parameters.
@@ -412,6 +425,11 @@ impl Program {
         &self.triggers[i].name
     }
 
+    /// How many actions trigger `t` has.
+    pub fn action_count(&self, t: usize) -> usize {
+        self.triggers[t].actions.len()
+    }
+
     /// Action `a` of trigger `t`: its name, template and offer.
     pub fn action(&self, t: usize, a: usize) -> (&str, Option<&str>, Option<&str>) {
         let action = &self.triggers[t].actions[a];
@@ -453,12 +471,35 @@ impl Program {
     }
 
     /// The reasons a trigger of this rule set can be suppressed for, in the order summaries
-    /// list them: `holdout:global` only with a holdout.
+    /// list them: `holdout:global` only with a holdout, `reentry` and `cooldown` only when a
+    /// trigger declares them.
     pub fn suppressions(&self) -> Vec<super::Suppression> {
         super::Suppression::ALL
             .into_iter()
-            .filter(|&why| why != super::Suppression::Holdout || self.holdout.is_some())
+            .filter(|&why| match why {
+                super::Suppression::Holdout => self.holdout.is_some(),
+                super::Suppression::Reentry => {
+                    self.triggers.iter().any(|t| t.reentry != Reentry::Any)
+                }
+                super::Suppression::Cooldown => self.triggers.iter().any(|t| t.cooldown.is_some()),
+                _ => true,
+            })
             .collect()
+    }
+
+    /// How far back the rule set's cooldowns and re-entry rules read the contact history;
+    /// `None` when none does.
+    pub fn history_reach(&self) -> Option<Reach> {
+        let mut days = None;
+        for t in &self.triggers {
+            let reach = match t.reentry {
+                Reentry::Never => return Some(Reach::All),
+                Reentry::After(d) => Some(d.days()),
+                Reentry::Any => None,
+            };
+            days = days.max(reach).max(t.cooldown);
+        }
+        days.map(Reach::Days)
     }
 
     /// Most triggers fired per customer (`max_triggers`), `None` for all.
@@ -538,6 +579,20 @@ impl Program {
         self.triggers[i]
             .consent
             .map(|slot| self.slots[slot].as_str())
+    }
+
+    /// Trigger `i`'s re-entry rule and cooldown in words, e.g. `re-entry any, cooldown 30 days`.
+    pub fn trigger_policy(&self, i: usize) -> String {
+        let t = &self.triggers[i];
+        let reentry = match t.reentry {
+            Reentry::Never => "enters once".to_string(),
+            Reentry::After(d) => format!("enters again {} days after the last entry", d.days()),
+            Reentry::Any => "enters any time".to_string(),
+        };
+        match t.cooldown {
+            Some(days) => format!("{reentry}, cooldown {days} days after the last contact"),
+            None => reentry,
+        }
     }
 
     /// The channel of trigger `i`.
@@ -743,6 +798,8 @@ impl Builder<'_> {
             channel: channel.kind.value.clone(),
             activity: activity.value.clone(),
             service,
+            cooldown: t.cooldown.as_ref().map(|d| d.value.days()),
+            reentry: t.reentry.as_ref().map_or(Reentry::Any, |r| r.value),
             actions,
         })
     }
@@ -866,11 +923,5 @@ fn content_hash(sources: &Sources) -> String {
         hasher.update((file.text.len() as u64).to_le_bytes());
         hasher.update(file.text.as_bytes());
     }
-    let digest = hasher.finalize();
-    let mut hex = String::with_capacity(71);
-    hex.push_str("sha256:");
-    for byte in digest {
-        hex.push_str(&format!("{byte:02x}"));
-    }
-    hex
+    format!("sha256:{}", crate::io::digest::hex(&hasher.finalize()))
 }

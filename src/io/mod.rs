@@ -6,6 +6,7 @@
 
 pub mod access;
 pub mod cells;
+pub mod digest;
 pub mod encode;
 pub mod find;
 pub mod guard;

@@ -296,6 +296,10 @@ fn compare(
                         vec![format!("bucket {bucket}, held out below {below}")],
                     )
                 }
+                (false, Some((_, why @ (Suppression::Reentry | Suppression::Cooldown)))) => (
+                    format!("it is suppressed: {} (the test's history)", why.code()),
+                    Vec::new(),
+                ),
                 (false, Some((_, Suppression::MaxTriggers))) => {
                     let taken: Vec<String> = decision
                         .fired

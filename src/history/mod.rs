@@ -1,0 +1,11 @@
+//! The contact history: every contact idic decided (and those imported from elsewhere), kept
+//! between runs so that cooldowns, re-entry and caps see what earlier runs did.
+//!
+//! [`store`] keeps it on disk (SQLite) and records a run atomically; [`index`] holds what a
+//! run reads of it in memory, found by customer id.
+
+pub mod index;
+pub mod store;
+
+pub use index::{Arm, Contact, Index};
+pub use store::{HistoryError, NewContact, Recording, RunKind, RunRecord, Store, Window};

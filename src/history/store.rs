@@ -1,0 +1,634 @@
+//! The contact history on disk: one SQLite database that `sqlite3`, DuckDB or pandas read as
+//! they read any other (the tables are described in the README).
+//!
+//! A run that records holds the database's write lock from before it reads the history until
+//! it has recorded (or failed), so two runs on one history never decide from the same state:
+//! the second is refused at once with a clear message. Everything a run records is one
+//! transaction, committed only after its outputs are in place: a run that fails, is stopped or
+//! is killed leaves the history as it was (SQLite's write-ahead log rolls an unfinished
+//! transaction back when the database is next opened). A run is known by its key, a digest of
+//! the rule set, the export and `as_of`: recording the same run again records nothing.
+
+use super::index::{day_of, Arm, Contact, Index, IndexBuilder, OTHER};
+use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
+use std::path::{Path, PathBuf};
+
+/// The schema version this idic writes (`PRAGMA user_version`).
+const VERSION: i64 = 1;
+
+/// The first 16 bytes of every SQLite database.
+const SQLITE_MAGIC: &[u8; 16] = b"SQLite format 3\0";
+
+/// The file a history directory holds.
+pub const FILE_NAME: &str = "history.sqlite";
+
+const SCHEMA: &str = "
+CREATE TABLE runs (
+    run          INTEGER PRIMARY KEY,
+    kind         TEXT NOT NULL CHECK (kind IN ('run', 'import')),
+    key          TEXT NOT NULL UNIQUE,
+    as_of        TEXT,
+    ruleset      TEXT,
+    ruleset_hash TEXT,
+    input        TEXT NOT NULL,
+    input_hash   TEXT NOT NULL,
+    recorded_at  TEXT NOT NULL,
+    contacts     INTEGER NOT NULL
+);
+CREATE TABLE contacts (
+    run      INTEGER NOT NULL REFERENCES runs (run),
+    date     TEXT NOT NULL,
+    customer TEXT NOT NULL,
+    trigger  TEXT,
+    action   TEXT,
+    channel  TEXT NOT NULL,
+    activity TEXT,
+    service  INTEGER NOT NULL DEFAULT 0,
+    arm      TEXT NOT NULL CHECK (arm IN ('treated', 'control')),
+    tier     TEXT,
+    stage    TEXT,
+    segments TEXT
+);
+CREATE INDEX contacts_by_date ON contacts (date);
+CREATE VIEW contact_log AS
+    SELECT c.run, r.kind, r.as_of, r.ruleset, r.ruleset_hash, c.date, c.customer, c.trigger,
+           c.action, c.channel, c.activity, c.service, c.arm, c.tier, c.stage, c.segments
+    FROM contacts c JOIN runs r USING (run);
+";
+
+/// What went wrong with a contact history, as a sentence naming it.
+#[derive(Debug, thiserror::Error)]
+pub enum HistoryError {
+    /// Another run holds the history.
+    #[error("the contact history `{0}` is in use by another run; nothing was run: try again when that run is done")]
+    Busy(String),
+    /// The file is not a contact history idic can read.
+    #[error("`{path}` is not a contact history: {why}")]
+    NotHistory { path: String, why: String },
+    /// A date the history cannot hold.
+    #[error("{0}")]
+    Date(String),
+    /// SQLite failed.
+    #[error("the contact history `{path}`: {error}")]
+    Sqlite { path: String, error: String },
+}
+
+/// Where the history named by `--history PATH` lives: `PATH/history.sqlite` when `PATH` is a
+/// directory or ends with `/`, else `PATH` itself.
+pub fn resolve(path: &Path) -> PathBuf {
+    let text = path.as_os_str().to_string_lossy();
+    if path.is_dir() || text.ends_with('/') || text.ends_with(std::path::MAIN_SEPARATOR) {
+        path.join(FILE_NAME)
+    } else {
+        path.to_path_buf()
+    }
+}
+
+/// A run as the history keeps it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunRecord {
+    /// Digest of what makes the run (`run`: rule set, export and `as_of`; `import`: the file).
+    pub key: String,
+    pub kind: RunKind,
+    pub as_of: Option<String>,
+    pub ruleset: Option<String>,
+    pub ruleset_hash: Option<String>,
+    /// The export or imported file, as named.
+    pub input: String,
+    pub input_hash: String,
+}
+
+/// How contacts came into the history.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunKind {
+    /// Decided by `idic run`.
+    Run,
+    /// Imported from a send log by `idic history import`.
+    Import,
+}
+
+impl RunKind {
+    fn word(self) -> &'static str {
+        match self {
+            RunKind::Run => "run",
+            RunKind::Import => "import",
+        }
+    }
+}
+
+/// A run recorded earlier.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Recorded {
+    /// Its number in the history.
+    pub run: i64,
+    /// When it was recorded (UTC, RFC 3339).
+    pub recorded_at: String,
+    pub contacts: u64,
+}
+
+/// One contact to record, with what measuring it needs later.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewContact {
+    /// `YYYY-MM-DD`.
+    pub date: String,
+    pub customer: String,
+    pub trigger: Option<String>,
+    pub action: Option<String>,
+    pub channel: String,
+    pub activity: Option<String>,
+    pub service: bool,
+    pub arm: Arm,
+    pub tier: Option<String>,
+    pub stage: Option<String>,
+    /// The customer's segments, joined by `;`.
+    pub segments: Option<String>,
+}
+
+/// What a run reads of the history: contacts up to `until` (its `as_of`), from `since` on
+/// (all when `None`), leaving out an earlier recording of the same run.
+#[derive(Debug, Clone)]
+pub struct Window<'a> {
+    pub since: Option<chrono::NaiveDate>,
+    pub until: chrono::NaiveDate,
+    pub skip_run: Option<i64>,
+    /// The rule set's triggers, whose names the index turns into indices.
+    pub triggers: &'a [&'a str],
+}
+
+/// An open contact history.
+pub struct Store {
+    conn: Connection,
+    path: String,
+    /// A write transaction is open (the run holds the lock).
+    writing: bool,
+}
+
+fn sqlite(path: &str) -> impl Fn(rusqlite::Error) -> HistoryError + '_ {
+    move |e| HistoryError::Sqlite {
+        path: path.to_string(),
+        error: e.to_string(),
+    }
+}
+
+/// Refuses an existing file that is not a SQLite database, so that idic never writes into
+/// one (SQLite would take an empty file for a new database).
+fn is_database(path: &Path, shown: &str) -> Result<bool, HistoryError> {
+    use std::io::Read;
+    let mut file = match std::fs::File::open(path) {
+        Ok(file) => file,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
+        Err(e) => {
+            return Err(HistoryError::Sqlite {
+                path: shown.to_string(),
+                error: e.to_string(),
+            })
+        }
+    };
+    let mut magic = [0u8; 16];
+    let read = file.read(&mut magic).unwrap_or(0);
+    if read < 16 || &magic != SQLITE_MAGIC {
+        return Err(HistoryError::NotHistory {
+            path: shown.to_string(),
+            why: "the file exists and is not a SQLite database; name a new file or a directory"
+                .to_string(),
+        });
+    }
+    Ok(true)
+}
+
+impl Store {
+    /// Opens the history at `path` for a run that records, creating it (and a missing last
+    /// directory) when new, and takes its write lock, which is held until [`Store::commit`]
+    /// or until the store is dropped (recording nothing).
+    pub fn lock(path: &Path) -> Result<Store, HistoryError> {
+        let shown = path.display().to_string();
+        let exists = is_database(path, &shown)?;
+        if !exists {
+            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                if !dir.exists() {
+                    std::fs::create_dir(dir).map_err(|e| HistoryError::Sqlite {
+                        path: shown.clone(),
+                        error: format!("cannot create `{}`: {e}", dir.display()),
+                    })?;
+                }
+            }
+        }
+        let conn = Connection::open(path).map_err(sqlite(&shown))?;
+        let mut store = Store {
+            conn,
+            path: shown,
+            writing: false,
+        };
+        // Another application's database is refused before anything in it changes.
+        store.schema(false)?;
+        let conn = &store.conn;
+        let shown = store.path.clone();
+        conn.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;")
+            .map_err(sqlite(&shown))?;
+        // The lock is taken at once or refused.
+        conn.busy_timeout(std::time::Duration::ZERO)
+            .map_err(sqlite(&shown))?;
+        match conn.execute_batch("BEGIN IMMEDIATE") {
+            Ok(()) => {}
+            Err(rusqlite::Error::SqliteFailure(e, _))
+                if e.code == rusqlite::ErrorCode::DatabaseBusy
+                    || e.code == rusqlite::ErrorCode::DatabaseLocked =>
+            {
+                return Err(HistoryError::Busy(shown));
+            }
+            Err(e) => return Err(sqlite(&shown)(e)),
+        }
+        // Readers (`idic history show`, a dry run) may hold the database a moment at commit.
+        conn.busy_timeout(std::time::Duration::from_secs(30))
+            .map_err(sqlite(&shown))?;
+        store.writing = true;
+        // Again under the lock: another run may have created the tables meanwhile.
+        store.schema(true)?;
+        Ok(store)
+    }
+
+    /// Opens the history at `path` to read it; `None` when there is none yet.
+    pub fn read(path: &Path) -> Result<Option<Store>, HistoryError> {
+        let shown = path.display().to_string();
+        if !is_database(path, &shown)? {
+            return Ok(None);
+        }
+        let conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(sqlite(&shown))?;
+        conn.busy_timeout(std::time::Duration::from_secs(30))
+            .map_err(sqlite(&shown))?;
+        let store = Store {
+            conn,
+            path: shown,
+            writing: false,
+        };
+        store.schema(false)?;
+        Ok(Some(store))
+    }
+
+    /// Checks the schema version, creating the tables in a new database when `create`.
+    fn schema(&self, create: bool) -> Result<(), HistoryError> {
+        let version: i64 = self
+            .conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .map_err(sqlite(&self.path))?;
+        let tables: i64 = self
+            .conn
+            .query_row("SELECT count(*) FROM sqlite_schema", [], |r| r.get(0))
+            .map_err(sqlite(&self.path))?;
+        match version {
+            VERSION => Ok(()),
+            0 if tables == 0 && create => self
+                .conn
+                .execute_batch(&format!("{SCHEMA} PRAGMA user_version = {VERSION};"))
+                .map_err(sqlite(&self.path)),
+            0 if tables == 0 => Ok(()),
+            0 => Err(HistoryError::NotHistory {
+                path: self.path.clone(),
+                why: "a SQLite database of something else".to_string(),
+            }),
+            v => Err(HistoryError::NotHistory {
+                path: self.path.clone(),
+                why: format!(
+                    "written by a newer idic (schema version {v}; this idic reads version {VERSION})"
+                ),
+            }),
+        }
+    }
+
+    /// Whether the database has idic's tables (a new, empty one has none).
+    fn has_tables(&self) -> Result<bool, HistoryError> {
+        let version: i64 = self
+            .conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .map_err(sqlite(&self.path))?;
+        Ok(version == VERSION)
+    }
+
+    /// The history's path, as named.
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+
+    /// The run recorded earlier with `key`, if any.
+    pub fn recorded(&self, key: &str) -> Result<Option<Recorded>, HistoryError> {
+        if !self.has_tables()? {
+            return Ok(None);
+        }
+        self.conn
+            .query_row(
+                "SELECT run, recorded_at, contacts FROM runs WHERE key = ?1",
+                [key],
+                |r| {
+                    Ok(Recorded {
+                        run: r.get(0)?,
+                        recorded_at: r.get(1)?,
+                        contacts: r.get::<_, i64>(2)?.max(0) as u64,
+                    })
+                },
+            )
+            .optional()
+            .map_err(sqlite(&self.path))
+    }
+
+    /// The contacts in `window`, indexed by customer. A contact dated outside the days the
+    /// index can hold (2000 to 2179) is left out.
+    pub fn load(&self, window: &Window<'_>) -> Result<Index, HistoryError> {
+        let today = day_of(window.until).ok_or_else(|| {
+            HistoryError::Date(format!(
+                "as_of {} is outside the days a contact history holds (2000-01-01 to 2179-06-06)",
+                window.until
+            ))
+        })?;
+        let mut builder = IndexBuilder::default();
+        if !self.has_tables()? {
+            return Ok(builder.finish(today));
+        }
+        let until = window.until.format("%Y-%m-%d").to_string();
+        let since = window
+            .since
+            .map_or_else(String::new, |d| d.format("%Y-%m-%d").to_string());
+        let mut statement = self
+            .conn
+            .prepare(
+                "SELECT customer, date, trigger, channel, arm FROM contacts
+                 WHERE date >= ?1 AND date <= ?2 AND run IS NOT ?3",
+            )
+            .map_err(sqlite(&self.path))?;
+        let mut rows = statement
+            .query(params![since, until, window.skip_run])
+            .map_err(sqlite(&self.path))?;
+        while let Some(row) = rows.next().map_err(sqlite(&self.path))? {
+            let text = |i: usize| row.get_ref(i).ok().and_then(|v| v.as_str().ok());
+            let (Some(customer), Some(date), Some(channel), Some(arm)) = (
+                text(0),
+                text(1).and_then(parse_day),
+                text(3),
+                text(4).and_then(Arm::from_word),
+            ) else {
+                continue;
+            };
+            let trigger = text(2)
+                .and_then(|t| window.triggers.iter().position(|n| *n == t))
+                .and_then(|i| u16::try_from(i).ok())
+                .unwrap_or(OTHER);
+            let Some(channel) = builder.channel(channel) else {
+                continue;
+            };
+            builder.push(
+                customer,
+                Contact {
+                    day: date,
+                    trigger,
+                    channel,
+                    arm,
+                },
+            );
+        }
+        Ok(builder.finish(today))
+    }
+
+    /// Starts recording `run` in the transaction [`Store::lock`] opened.
+    pub fn record(self, run: &RunRecord) -> Result<Recording, HistoryError> {
+        if !self.writing {
+            return Err(HistoryError::Sqlite {
+                path: self.path.clone(),
+                error: "opened to read only".to_string(),
+            });
+        }
+        self.conn
+            .execute(
+                "INSERT INTO runs (kind, key, as_of, ruleset, ruleset_hash, input, input_hash,
+                                   recorded_at, contacts)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, '', 0)",
+                params![
+                    run.kind.word(),
+                    run.key,
+                    run.as_of,
+                    run.ruleset,
+                    run.ruleset_hash,
+                    run.input,
+                    run.input_hash
+                ],
+            )
+            .map_err(sqlite(&self.path))?;
+        Ok(Recording {
+            run: self.conn.last_insert_rowid(),
+            store: self,
+            contacts: 0,
+        })
+    }
+}
+
+/// A run being recorded: its contacts are added as they are decided and become part of the
+/// history together, at [`Recording::commit`]; dropped before, it records nothing.
+pub struct Recording {
+    store: Store,
+    run: i64,
+    contacts: u64,
+}
+
+impl Recording {
+    /// The run's number in the history.
+    pub fn run(&self) -> i64 {
+        self.run
+    }
+
+    /// Adds contacts to the run.
+    pub fn add(&mut self, contacts: &[NewContact]) -> Result<(), HistoryError> {
+        let (run, path) = (self.run, &self.store.path);
+        let mut statement = self
+            .store
+            .conn
+            .prepare_cached(
+                "INSERT INTO contacts (run, date, customer, trigger, action, channel, activity,
+                                       service, arm, tier, stage, segments)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+            )
+            .map_err(sqlite(path))?;
+        for c in contacts {
+            statement
+                .execute(params![
+                    run,
+                    c.date,
+                    c.customer,
+                    c.trigger,
+                    c.action,
+                    c.channel,
+                    c.activity,
+                    c.service,
+                    c.arm.word(),
+                    c.tier,
+                    c.stage,
+                    c.segments
+                ])
+                .map_err(sqlite(path))?;
+        }
+        self.contacts += contacts.len() as u64;
+        Ok(())
+    }
+
+    /// Records the run, stamped with the wall-clock time: everything since [`Store::lock`]
+    /// becomes durable at once, and the lock is released. Gives the contacts recorded.
+    pub fn commit(self) -> Result<u64, HistoryError> {
+        let (conn, path) = (&self.store.conn, &self.store.path);
+        let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        conn.execute(
+            "UPDATE runs SET recorded_at = ?1, contacts = ?2 WHERE run = ?3",
+            params![now, self.contacts as i64, self.run],
+        )
+        .map_err(sqlite(path))?;
+        conn.execute_batch("COMMIT").map_err(sqlite(path))?;
+        // Fold the log into the database file, so that the file alone is the whole history;
+        // a reader holding it only postpones this.
+        let _ = conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)");
+        Ok(self.contacts)
+    }
+}
+
+/// `YYYY-MM-DD` as a day number ([`day_of`]).
+fn parse_day(text: &str) -> Option<u16> {
+    chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d")
+        .ok()
+        .and_then(day_of)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(key: &str) -> RunRecord {
+        RunRecord {
+            key: key.to_string(),
+            kind: RunKind::Run,
+            as_of: Some("2026-11-01".to_string()),
+            ruleset: Some("t".to_string()),
+            ruleset_hash: Some("sha256:0".to_string()),
+            input: "customers.csv".to_string(),
+            input_hash: "sha256:1".to_string(),
+        }
+    }
+
+    fn contact(customer: &str, date: &str, trigger: &str) -> NewContact {
+        NewContact {
+            date: date.to_string(),
+            customer: customer.to_string(),
+            trigger: Some(trigger.to_string()),
+            action: Some("a".to_string()),
+            channel: "email".to_string(),
+            activity: Some("winback".to_string()),
+            service: false,
+            arm: Arm::Treated,
+            tier: None,
+            stage: None,
+            segments: None,
+        }
+    }
+
+    fn date(text: &str) -> chrono::NaiveDate {
+        chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d").unwrap()
+    }
+
+    #[test]
+    fn recorded_contacts_are_read_back_and_a_dropped_run_records_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = resolve(&dir.path().join("state/"));
+        assert!(path.ends_with("state/history.sqlite"));
+        let mut recording = Store::lock(&path).unwrap().record(&run("k1")).unwrap();
+        let id = recording.run();
+        recording
+            .add(&[
+                contact("C1", "2026-10-01", "winback"),
+                contact("C2", "2026-10-01", "welcome"),
+            ])
+            .unwrap();
+        assert_eq!(recording.commit().unwrap(), 2);
+
+        // A second run is dropped before it commits: nothing of it stays.
+        let mut recording = Store::lock(&path).unwrap().record(&run("k2")).unwrap();
+        recording
+            .add(&[contact("C1", "2026-10-02", "winback")])
+            .unwrap();
+        drop(recording);
+
+        let store = Store::read(&path).unwrap().unwrap();
+        assert_eq!(store.recorded("k1").unwrap().unwrap().contacts, 2);
+        assert_eq!(store.recorded("k2").unwrap(), None);
+        let index = store
+            .load(&Window {
+                since: None,
+                until: date("2026-11-01"),
+                skip_run: None,
+                triggers: &["welcome", "winback"],
+            })
+            .unwrap();
+        let c1: Vec<Contact> = index.contacts("C1").collect();
+        assert_eq!(c1.len(), 1);
+        assert_eq!(c1[0].trigger, 1);
+        assert_eq!(c1[0].day, day_of(date("2026-10-01")).unwrap());
+        // The window leaves out later contacts and the run being recorded again.
+        let later = store
+            .load(&Window {
+                since: Some(date("2026-10-02")),
+                until: date("2026-11-01"),
+                skip_run: None,
+                triggers: &[],
+            })
+            .unwrap();
+        assert!(later.is_empty());
+        let skipped = store
+            .load(&Window {
+                since: None,
+                until: date("2026-11-01"),
+                skip_run: Some(id),
+                triggers: &[],
+            })
+            .unwrap();
+        assert!(skipped.is_empty());
+    }
+
+    #[test]
+    fn a_second_writer_is_refused_while_the_first_holds_the_lock() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("h.sqlite");
+        let first = Store::lock(&path).unwrap();
+        match Store::lock(&path) {
+            Err(HistoryError::Busy(p)) => assert_eq!(p, path.display().to_string()),
+            Err(e) => panic!("{e}"),
+            Ok(_) => panic!("two writers"),
+        }
+        // Readers are not refused.
+        assert!(Store::read(&path).is_ok());
+        drop(first);
+        assert!(Store::lock(&path).is_ok());
+    }
+
+    #[test]
+    fn a_file_that_is_not_a_history_is_never_written() {
+        let dir = tempfile::tempdir().unwrap();
+        for (name, bytes) in [
+            ("empty.csv", &b""[..]),
+            ("text.csv", &b"id,name\n1,Ada\n"[..]),
+        ] {
+            let path = dir.path().join(name);
+            std::fs::write(&path, bytes).unwrap();
+            let err = Store::lock(&path).err().expect("refused");
+            assert!(
+                err.to_string().contains("is not a contact history"),
+                "{err}"
+            );
+            assert_eq!(std::fs::read(&path).unwrap(), bytes);
+        }
+        // Another application's database is refused too.
+        let other = dir.path().join("other.sqlite");
+        Connection::open(&other)
+            .unwrap()
+            .execute_batch("CREATE TABLE t (x)")
+            .unwrap();
+        let err = Store::lock(&other).err().expect("refused");
+        assert!(err.to_string().contains("something else"), "{err}");
+    }
+}
