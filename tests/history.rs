@@ -1,0 +1,380 @@
+//! The contact history (`idic run --history`): cooldowns and re-entry over several nights, a
+//! run recorded once and atomically, dry runs, one run at a time, and the same history for any
+//! number of threads.
+
+mod common;
+
+use assert_cmd::Command;
+use common::scratch;
+use rand::{Rng, SeedableRng};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+fn idic() -> Command {
+    Command::cargo_bin("idic").unwrap()
+}
+
+/// Every customer is eligible for `nudge` (email, cooldown 30 days) and the service trigger
+/// `care` (a call, again 2 days after the last); VIPs for `once` (SMS, never again).
+const RULES: &str = r#"ruleset "memory" {
+  as_of "2026-11-01"
+}
+customer {
+  id    string from "Id" key
+  email bool   from "Email"
+  sms   bool   from "Sms"
+  vip   bool   from "Vip"
+}
+trigger care {
+  activity dissatisfaction
+  service  "a reply to the customer's complaint"
+  when     true
+  channel  call
+  priority 30
+  reentry  after 2d
+  action call_back template "care"
+}
+trigger once {
+  activity welcome
+  when     vip
+  channel  sms consent sms
+  priority 20
+  reentry  never
+  action vip_welcome template "vip"
+}
+trigger nudge {
+  activity retention
+  when     true
+  channel  email consent email
+  priority 10
+  cooldown 30d
+  action reminder template "nudge" offer "TEN"
+}
+"#;
+
+struct Setup {
+    dir: PathBuf,
+    rules: PathBuf,
+    export: PathBuf,
+}
+
+/// The rules and an export of `n` customers: every one has email consent, every third SMS
+/// consent and is a VIP.
+fn setup(name: &str, n: usize) -> Setup {
+    let dir = scratch(name);
+    let rules = dir.join("memory.idic");
+    std::fs::write(&rules, RULES).unwrap();
+    let export = dir.join("customers.csv");
+    let mut text = String::from("Id,Email,Sms,Vip\n");
+    for i in 0..n {
+        let third = if i % 3 == 0 { "yes" } else { "no" };
+        text.push_str(&format!("C{i:07},yes,{third},{third}\n"));
+    }
+    std::fs::write(&export, text).unwrap();
+    Setup { dir, rules, export }
+}
+
+/// Runs the rules as of `as_of` with the history at `history`; gives the decisions (JSONL) and
+/// standard error.
+fn run(s: &Setup, history: &Path, as_of: &str, extra: &[&str]) -> (String, String) {
+    let out = idic()
+        .arg("run")
+        .arg(&s.rules)
+        .arg("--customers")
+        .arg(&s.export)
+        .arg("--history")
+        .arg(history)
+        .args(["--as-of", as_of, "--quiet"])
+        .args(extra)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    (String::from_utf8(out.stdout).unwrap(), stderr)
+}
+
+/// Per customer, the triggers that fired and those suppressed with their reasons.
+fn outcomes(decisions: &str) -> BTreeMap<String, (Vec<String>, Vec<String>)> {
+    decisions
+        .lines()
+        .map(|line| {
+            let d: serde_json::Value = serde_json::from_str(line).unwrap();
+            let names = |v: &serde_json::Value| {
+                v.as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|t| match t.as_str() {
+                        Some(name) => name.to_string(),
+                        None => format!("{}={}", t["trigger"].as_str().unwrap(), t["reason"]),
+                    })
+                    .collect::<Vec<_>>()
+            };
+            (
+                d["id"].as_str().unwrap().to_string(),
+                (names(&d["triggers"]), names(&d["suppressed"])),
+            )
+        })
+        .collect()
+}
+
+/// The history's content, as ordinary SQL reads it: every run (all but the wall-clock time
+/// of recording) and every contact, in the order recorded.
+fn dump(history: &Path) -> Vec<String> {
+    let db =
+        rusqlite::Connection::open_with_flags(history, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .unwrap();
+    let mut rows = Vec::new();
+    for sql in [
+        "SELECT run, kind, key, as_of, ruleset, ruleset_hash, input, input_hash, contacts FROM runs ORDER BY run",
+        "SELECT rowid, run, date, customer, trigger, action, channel, activity, service, arm, tier, stage, segments FROM contacts ORDER BY rowid",
+    ] {
+        let mut statement = db.prepare(sql).unwrap();
+        let columns = statement.column_count();
+        let mut result = statement.query([]).unwrap();
+        while let Some(row) = result.next().unwrap() {
+            let cells: Vec<String> = (0..columns)
+                .map(|i| match row.get_ref(i).unwrap() {
+                    rusqlite::types::ValueRef::Null => "NULL".to_string(),
+                    rusqlite::types::ValueRef::Integer(n) => n.to_string(),
+                    rusqlite::types::ValueRef::Text(t) => String::from_utf8_lossy(t).into_owned(),
+                    other => format!("{other:?}"),
+                })
+                .collect();
+            rows.push(cells.join("|"));
+        }
+    }
+    rows
+}
+
+#[test]
+fn three_nights_cooldown_and_reentry_hold_and_every_contact_is_recorded_once() {
+    let s = setup("history-nights", 30);
+    let history = s.dir.join("state/");
+    let (night1, said) = run(&s, &history, "2026-11-01", &[]);
+    assert!(
+        said.contains("read 0 earlier contacts; recorded 70 contacts as run 1"),
+        "{said}"
+    );
+    let (night2, said) = run(&s, &history, "2026-11-02", &[]);
+    assert!(
+        said.contains("read 70 earlier contacts; recorded 0 contacts as run 2"),
+        "{said}"
+    );
+    let (night3, said) = run(&s, &history, "2026-11-03", &[]);
+    assert!(
+        said.contains("read 70 earlier contacts; recorded 30 contacts as run 3"),
+        "{said}"
+    );
+    let (one, two, three) = (outcomes(&night1), outcomes(&night2), outcomes(&night3));
+    for (id, (fired, suppressed)) in &one {
+        let vip = id[1..].parse::<usize>().unwrap() % 3 == 0;
+        let mut expected = vec!["care".to_string()];
+        if vip {
+            expected.push("once".to_string());
+        }
+        expected.push("nudge".to_string());
+        assert_eq!(fired, &expected, "{id} night 1");
+        assert!(suppressed.is_empty());
+        // Night 2: the call may come again only after 2 days, the VIP welcome never, the
+        // nudge not within 30 days.
+        let mut held = vec!["care=\"reentry\"".to_string()];
+        if vip {
+            held.push("once=\"reentry\"".to_string());
+        }
+        held.push("nudge=\"cooldown\"".to_string());
+        assert_eq!(two[id], (Vec::new(), held.clone()), "{id} night 2");
+        // Night 3: two days after the first call, the next one.
+        held.remove(0);
+        assert_eq!(three[id], (vec!["care".to_string()], held), "{id} night 3");
+    }
+    let rows = dump(&history.join("history.sqlite"));
+    let contacts: Vec<&String> = rows.iter().filter(|r| r.contains("|C00")).collect();
+    assert_eq!(contacts.len(), 100);
+    // Each contact says what measuring it needs: run, date, customer, trigger, action,
+    // channel, activity, service, arm (no tier, stage or segment in these rules).
+    for contact in [
+        "|1|2026-11-01|C0000003|once|vip_welcome|sms|welcome|0|treated|NULL|NULL|NULL",
+        "|1|2026-11-01|C0000004|nudge|reminder|email|retention|0|treated|NULL|NULL|NULL",
+        "|3|2026-11-03|C0000004|care|call_back|call|dissatisfaction|1|treated|NULL|NULL|NULL",
+    ] {
+        assert!(
+            rows.iter().any(|r| r.ends_with(contact)),
+            "{contact}\n{rows:#?}"
+        );
+    }
+}
+
+#[test]
+fn a_run_recorded_twice_is_recorded_once_and_decides_the_same() {
+    let s = setup("history-twice", 12);
+    let history = s.dir.join("h.sqlite");
+    let (first, _) = run(&s, &history, "2026-11-01", &[]);
+    let before = dump(&history);
+    let (again, said) = run(&s, &history, "2026-11-01", &[]);
+    assert!(
+        said.contains("this run (the same rules, export and as_of) was recorded as run 1 at 20"),
+        "{said}"
+    );
+    assert!(said.contains("recorded nothing again"), "{said}");
+    // Its own contacts do not stop it: the same decisions.
+    assert_eq!(first, again);
+    assert_eq!(dump(&history), before);
+    // Another as_of is another run.
+    let (_, said) = run(&s, &history, "2026-11-05", &[]);
+    assert!(said.contains("as run 2"), "{said}");
+}
+
+#[test]
+fn a_dry_run_reads_the_history_and_records_nothing() {
+    let s = setup("history-dry", 12);
+    let history = s.dir.join("h.sqlite");
+    // No history yet: nothing is created.
+    let (_, said) = run(&s, &history, "2026-11-01", &["--dry-run"]);
+    assert!(said.contains("a dry run: recorded nothing"), "{said}");
+    assert!(!history.exists());
+    run(&s, &history, "2026-11-01", &[]);
+    let bytes = std::fs::read(&history).unwrap();
+    let (decisions, said) = run(&s, &history, "2026-11-02", &["--dry-run"]);
+    assert!(said.contains("read 28 earlier contacts"), "{said}");
+    assert!(decisions.contains("\"reason\":\"cooldown\""));
+    assert_eq!(std::fs::read(&history).unwrap(), bytes);
+}
+
+#[test]
+fn decisions_and_history_are_the_same_for_any_number_of_threads() {
+    let s = setup("history-threads", 3000);
+    let mut seen: Vec<(Vec<String>, Vec<String>)> = Vec::new();
+    for threads in ["1", "2", "4"] {
+        let history = s.dir.join(format!("h{threads}.sqlite"));
+        let mut decisions = Vec::new();
+        for night in ["2026-11-01", "2026-11-02", "2026-11-03", "2026-12-05"] {
+            let (d, _) = run(&s, &history, night, &["--threads", threads]);
+            decisions.push(d);
+        }
+        seen.push((decisions, dump(&history)));
+    }
+    assert!(seen[0].1.len() > 9000, "{}", seen[0].1.len());
+    assert_eq!(seen[0], seen[1]);
+    assert_eq!(seen[0], seen[2]);
+}
+
+#[test]
+fn a_second_run_on_a_history_in_use_is_refused_and_changes_nothing() {
+    let s = setup("history-busy", 5);
+    let history = s.dir.join("h.sqlite");
+    run(&s, &history, "2026-11-01", &[]);
+    let before = dump(&history);
+    let held = idic::history::Store::lock(&history).unwrap();
+    let out = idic()
+        .arg("run")
+        .arg(&s.rules)
+        .arg("--customers")
+        .arg(&s.export)
+        .arg("--history")
+        .arg(&history)
+        .args(["--as-of", "2026-11-02", "--out"])
+        .arg(s.dir.join("out.jsonl"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("is in use by another run; nothing was run"),
+        "{stderr}"
+    );
+    assert!(!s.dir.join("out.jsonl").exists());
+    drop(held);
+    assert_eq!(dump(&history), before);
+}
+
+#[test]
+fn a_file_that_is_not_a_history_is_refused_untouched() {
+    let s = setup("history-not", 5);
+    let other = s.dir.join("notes.csv");
+    std::fs::write(&other, "a,b\n1,2\n").unwrap();
+    let out = idic()
+        .arg("run")
+        .arg(&s.rules)
+        .arg("--customers")
+        .arg(&s.export)
+        .arg("--history")
+        .arg(&other)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("`") && stderr.contains("is not a contact history"),
+        "{stderr}"
+    );
+    assert_eq!(std::fs::read(&other).unwrap(), b"a,b\n1,2\n");
+    // Nor can the history be the export.
+    let out = idic()
+        .arg("run")
+        .arg(&s.rules)
+        .arg("--customers")
+        .arg(&s.export)
+        .arg("--history")
+        .arg(&s.export)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("is the same file as"));
+}
+
+/// kill -9 at random moments of a run leaves the history exactly as before the run or
+/// exactly as after it, and the next run goes on from there.
+#[test]
+fn a_run_killed_at_any_moment_leaves_the_history_before_or_after() {
+    let s = setup("history-kill", 40_000);
+    let history = s.dir.join("h.sqlite");
+    let out = s.dir.join("out.jsonl");
+    let command = |as_of: &str| {
+        let mut c = std::process::Command::new(assert_cmd::cargo::cargo_bin("idic"));
+        c.arg("run")
+            .arg(&s.rules)
+            .arg("--customers")
+            .arg(&s.export)
+            .arg("--history")
+            .arg(&history)
+            .args(["--as-of", as_of, "--quiet", "--out"])
+            .arg(&out)
+            .stderr(std::process::Stdio::null());
+        c
+    };
+    assert!(command("2026-11-01").status().unwrap().success());
+    let before = dump(&history);
+    let copy = s.dir.join("copy.sqlite");
+    std::fs::copy(&history, &copy).unwrap();
+    // How long a whole run takes, and the history after one.
+    let started = Instant::now();
+    assert!(command("2026-11-03").status().unwrap().success());
+    let whole = started.elapsed();
+    let after = dump(&history);
+    assert_ne!(before, after);
+
+    let mut rng = rand_pcg::Pcg64::seed_from_u64(12);
+    let mut before_seen = 0;
+    for kill in 0..12 {
+        std::fs::copy(&copy, &history).unwrap();
+        let _ = std::fs::remove_file(history.with_extension("sqlite-wal"));
+        let _ = std::fs::remove_file(history.with_extension("sqlite-shm"));
+        let mut child = command("2026-11-03").spawn().unwrap();
+        // Anywhere from the start to a little after a whole run.
+        let at = whole.mul_f64(rng.random_range(0.0..1.2));
+        std::thread::sleep(at);
+        let _ = child.kill();
+        child.wait().unwrap();
+        let now = dump(&history);
+        if now == before {
+            before_seen += 1;
+        } else {
+            assert_eq!(now, after, "kill {kill} at {at:?} left a third state");
+        }
+        // The next run is not stuck behind the killed one.
+        assert!(command("2026-11-03").status().unwrap().success());
+        assert_eq!(dump(&history), after, "kill {kill}: the run after");
+    }
+    assert!(before_seen > 0, "no kill landed before the commit");
+}
