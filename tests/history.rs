@@ -378,3 +378,67 @@ fn a_run_killed_at_any_moment_leaves_the_history_before_or_after() {
     }
     assert!(before_seen > 0, "no kill landed before the commit");
 }
+
+#[test]
+fn explain_shows_the_contacts_read_and_the_step_that_stopped_each_trigger() {
+    let s = setup("history-explain", 6);
+    let history = s.dir.join("state/");
+    run(&s, &history, "2026-11-01", &[]);
+    let out = idic()
+        .arg("explain")
+        .arg(&s.rules)
+        .arg("--customers")
+        .arg(&s.export)
+        .args(["--id", "C0000003", "--as-of", "2026-11-02", "--history"])
+        .arg(&history)
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    for line in [
+        "  suppressed  care (reentry), once (reentry), nudge (cooldown)",
+        "  history     3 earlier contacts read",
+        "              2026-11-01 (1 day before): once on sms, treated",
+        "suppressed (reentry): it enters again 2 days after the last entry; last entered 2026-11-01",
+        "suppressed (reentry): it enters once; last entered 2026-11-01",
+        "suppressed (cooldown): it enters any time, cooldown 30 days after the last contact; last contacted 2026-11-01",
+    ] {
+        assert!(text.contains(line), "{line}\n{text}");
+    }
+    // The same as JSON, and the decision as `idic run` writes it.
+    let out = idic()
+        .arg("explain")
+        .arg(&s.rules)
+        .arg("--customers")
+        .arg(&s.export)
+        .args([
+            "--id",
+            "C0000003",
+            "--as-of",
+            "2026-11-02",
+            "--format",
+            "json",
+            "--history",
+        ])
+        .arg(&history)
+        .output()
+        .unwrap();
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let e = &json;
+    assert_eq!(e["history"].as_array().unwrap().len(), 3);
+    assert_eq!(e["history"][0]["days_ago"], 1);
+    let nudge = e["triggers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == "nudge")
+        .unwrap();
+    assert_eq!(nudge["reason"], "cooldown");
+    assert_eq!(nudge["last_contact"], "2026-11-01");
+    let (decisions, _) = run(&s, &history, "2026-11-02", &["--dry-run"]);
+    let line = decisions.lines().find(|l| l.contains("C0000003")).unwrap();
+    assert_eq!(
+        e["decision"],
+        serde_json::from_str::<serde_json::Value>(line).unwrap()
+    );
+}

@@ -40,6 +40,11 @@ pub struct Args {
     /// the whole export, as `idic run` does).
     #[arg(long, value_name = "FILE")]
     orders: Option<PathBuf>,
+    /// The contact history (a file or a directory, as `idic run --history`): read, never
+    /// written, to show the customer's earlier contacts and the cooldowns and re-entry rules
+    /// they trigger.
+    #[arg(long, value_name = "PATH")]
+    history: Option<PathBuf>,
     /// How to print the explanation.
     #[arg(long, value_enum, value_name = "FORMAT", default_value = "human")]
     format: ExplainFormat,
@@ -133,7 +138,14 @@ pub fn run(args: Args) -> Exit {
             return rejected(&reject, found.row);
         }
     }
-    let explanation = match explain(&program, as_of, values) {
+    let index = match &args.history {
+        Some(path) => match read_history(path, &program, as_of) {
+            Ok(index) => Some(index),
+            Err(message) => return usage(message),
+        },
+        None => None,
+    };
+    let explanation = match explain(&program, as_of, values, index.as_ref()) {
         Ok(explanation) => explanation,
         Err(e) => return rejected(&Reject::rule_failed(found.line, &key, e), found.row),
     };
@@ -160,4 +172,26 @@ pub fn run(args: Args) -> Exit {
     // A closed pipe (`idic explain ... | head`) is not an error worth a panic.
     super::out(&text);
     Exit::Ok
+}
+
+/// Every earlier contact up to `as_of` in the history at `path` (none when it does not exist
+/// yet).
+fn read_history(
+    path: &Path,
+    program: &idic::engine::Program,
+    as_of: chrono::NaiveDate,
+) -> Result<idic::history::Index, String> {
+    use idic::history::{store, Store, Window};
+    let path = store::resolve(path);
+    let triggers: Vec<&str> = program.trigger_names().collect();
+    let window = Window {
+        since: None,
+        until: as_of,
+        skip_run: None,
+        triggers: &triggers,
+    };
+    match Store::read(&path).map_err(|e| e.to_string())? {
+        Some(store) => store.load(&window).map_err(|e| e.to_string()),
+        None => Err(format!("no contact history at `{}`", path.display())),
+    }
 }

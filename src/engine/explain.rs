@@ -10,6 +10,8 @@
 
 use super::decision::{display, to_json};
 use super::{Decision, EvalError, Evaluator, Program, Suppression};
+use crate::history::index::date_of;
+use crate::history::{Arm, Contact, Index};
 use crate::text::{pad, printable};
 use chrono::NaiveDate;
 use rhai::Dynamic;
@@ -48,10 +50,27 @@ pub struct Explanation {
     /// Where the customer falls in the global holdout, when the rule set declares one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub holdout: Option<HoldoutPlace>,
+    /// The customer's earlier contacts the policy read, oldest first; `None` without a
+    /// contact history.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub history: Option<Vec<PastContact>>,
     /// Every trigger, in declaration order.
     pub triggers: Vec<TriggerCheck>,
     /// The decision exactly as `idic run` writes it as a JSON line.
     pub decision: Box<serde_json::value::RawValue>,
+}
+
+/// An earlier contact of the customer, from the contact history.
+#[derive(Debug, Clone, Serialize)]
+pub struct PastContact {
+    /// `YYYY-MM-DD`.
+    pub date: String,
+    pub days_ago: u32,
+    /// The trigger, when it is one of the rule set's.
+    pub trigger: Option<String>,
+    pub channel: String,
+    /// `treated` or `control`.
+    pub arm: &'static str,
 }
 
 /// A customer's place in the global holdout.
@@ -182,8 +201,14 @@ pub struct TriggerCheck {
     pub consent: Option<Read>,
     /// For a service trigger, the reason it needs no marketing consent.
     pub service: Option<String>,
-    /// Its re-entry rule and cooldown, and the customer's last entry and contact, in words.
+    /// Its re-entry rule and cooldown in words.
     pub policy: String,
+    /// The customer's last entry into it (either arm) and last contact by it, from the
+    /// contact history (`YYYY-MM-DD`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_entry: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_contact: Option<String>,
     /// For a trigger suppressed by `max_triggers`: the triggers that took the places.
     pub taken_by: Vec<String>,
     /// For a fired trigger: its actions as `idic run` writes them.
@@ -224,9 +249,19 @@ pub fn explain(
     program: &Program,
     as_of: NaiveDate,
     values: Vec<Dynamic>,
+    history: Option<&Index>,
 ) -> Result<Explanation, EvalError> {
-    let mut evaluator = Evaluator::new(program, as_of);
+    let evaluator = Evaluator::new(program, as_of);
+    let mut evaluator = match history {
+        Some(history) => evaluator.with_history(history),
+        None => evaluator,
+    };
     let decision = evaluator.evaluate(values)?;
+    let past: Option<Vec<Contact>> = history.map(|h| {
+        let mut past: Vec<Contact> = h.contacts(&decision.id).collect();
+        past.sort_by_key(|c| c.day);
+        past
+    });
     let ev = &evaluator;
     let read = |name: &str| -> Read {
         let value = ev.value_of(name).cloned().unwrap_or(Dynamic::UNIT);
@@ -313,8 +348,32 @@ pub fn explain(
     let decision_json = serde_json::value::RawValue::from_string(line.trim_end().to_string())
         .expect("a decision writes valid JSON");
     let triggers = (0..program.trigger_names().len())
-        .map(|i| trigger(program, &decision, i, ev, &read))
+        .map(|i| {
+            let mut t = trigger(program, &decision, i, ev, &read);
+            let of = |arm: Option<Arm>| {
+                past.iter()
+                    .flatten()
+                    .filter(|c| usize::from(c.trigger) == i && arm.is_none_or(|a| c.arm == a))
+                    .map(|c| date_of(c.day).format("%Y-%m-%d").to_string())
+                    .next_back()
+            };
+            t.last_entry = of(None);
+            t.last_contact = of(Some(Arm::Treated));
+            t
+        })
         .collect();
+    let history = history.zip(past.as_ref()).map(|(h, past)| {
+        past.iter()
+            .map(|c| PastContact {
+                date: date_of(c.day).format("%Y-%m-%d").to_string(),
+                days_ago: u32::from(h.today().saturating_sub(c.day)),
+                trigger: (usize::from(c.trigger) < program.trigger_names().len())
+                    .then(|| program.trigger_name(usize::from(c.trigger)).to_string()),
+                channel: h.channel_name(c.channel).to_string(),
+                arm: c.arm.word(),
+            })
+            .collect()
+    });
     Ok(Explanation {
         id: decision.id.clone(),
         as_of: as_of.format("%Y-%m-%d").to_string(),
@@ -335,6 +394,7 @@ pub fn explain(
                 held_out,
             }
         }),
+        history,
         triggers,
         decision: decision_json,
     })
@@ -395,6 +455,8 @@ fn trigger(
         consent: program.trigger_consent(i).map(read),
         service: program.trigger_service_reason(i).map(str::to_string),
         policy: program.trigger_policy(i),
+        last_entry: None,
+        last_contact: None,
         taken_by,
         actions,
         name,
@@ -662,6 +724,29 @@ impl Explanation {
             );
         }
 
+        if let Some(history) = &self.history {
+            let _ = writeln!(
+                out,
+                "  history     {} earlier contact{} read",
+                history.len(),
+                if history.len() == 1 { "" } else { "s" }
+            );
+            for c in history {
+                let _ = writeln!(
+                    out,
+                    "              {} ({} day{} before): {} on {}, {}",
+                    c.date,
+                    c.days_ago,
+                    if c.days_ago == 1 { "" } else { "s" },
+                    c.trigger
+                        .as_deref()
+                        .unwrap_or("(not a trigger of these rules)"),
+                    c.channel,
+                    c.arm
+                );
+            }
+        }
+
         let _ = writeln!(out, "\nfields (as read from the export)");
         let fields = self.fields.iter();
         columns(&mut out, fields.map(|f| [f.name.as_str(), &f.ty, &f.shown]));
@@ -808,7 +893,22 @@ impl Explanation {
                         );
                     }
                     Some(why @ (Suppression::Reentry | Suppression::Cooldown)) => {
-                        let _ = writeln!(out, "{margin}suppressed ({}): {}", why.code(), t.policy);
+                        let last = match why {
+                            Suppression::Reentry => {
+                                t.last_entry.as_ref().map(|d| format!("; last entered {d}"))
+                            }
+                            _ => t
+                                .last_contact
+                                .as_ref()
+                                .map(|d| format!("; last contacted {d}")),
+                        };
+                        let _ = writeln!(
+                            out,
+                            "{margin}suppressed ({}): it {}{}",
+                            why.code(),
+                            t.policy,
+                            last.unwrap_or_default()
+                        );
                     }
                     Some(why @ Suppression::MaxTriggers) => {
                         let _ = writeln!(

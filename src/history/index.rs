@@ -51,6 +51,11 @@ pub fn day_of(date: chrono::NaiveDate) -> Option<u16> {
     u16::try_from(date.signed_duration_since(EPOCH).num_days()).ok()
 }
 
+/// The date of day number `day` ([`day_of`]).
+pub fn date_of(day: u16) -> chrono::NaiveDate {
+    EPOCH + chrono::Days::new(u64::from(day))
+}
+
 /// One earlier contact of a customer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Contact {
@@ -226,6 +231,7 @@ mod tests {
     fn days_count_from_2000_to_june_2179() {
         let d = |y, m, day| chrono::NaiveDate::from_ymd_opt(y, m, day).unwrap();
         assert_eq!(day_of(d(2000, 1, 1)), Some(0));
+        assert_eq!(date_of(9801), d(2026, 11, 1));
         assert_eq!(day_of(d(2026, 11, 1)), Some(9801));
         assert_eq!(day_of(d(1999, 12, 31)), None);
         assert_eq!(day_of(d(2179, 6, 6)), Some(65_535));
