@@ -91,11 +91,14 @@ pub struct Sinks<'a> {
 /// contacts it decides.
 #[derive(Default)]
 pub struct History<'a> {
-    /// Earlier contacts, read for the run's `as_of`.
-    pub read: Option<&'a Index>,
+    /// Reads the earlier contacts for the run's `as_of`, before the first pass.
+    pub read: Option<HistoryReader<'a>>,
     /// Where the run's contacts go (uncommitted until the caller commits).
     pub record: Option<&'a mut Recording>,
 }
+
+/// Reads a contact history, or says why it cannot.
+pub type HistoryReader<'a> = Box<dyn FnOnce() -> Result<Index, String> + Send + 'a>;
 
 /// Why a run stopped before the end of the export.
 #[derive(Debug)]
@@ -192,6 +195,8 @@ pub struct Outcome {
     pub population: PopulationReport,
     /// The first [`Outcome::FIRST_REJECTS`] rejects, in input order.
     pub first_rejects: Vec<Reject>,
+    /// How many earlier contacts the policy read, when it read the contact history.
+    pub history_read: Option<u64>,
 }
 
 impl Outcome {
@@ -236,6 +241,14 @@ pub fn run_with_history(
 ) -> Result<Outcome, RunError> {
     let total = file.metadata().map(|m| m.len()).unwrap_or(0);
     let progress = progress_bar(options.progress, total);
+    // Read first: the readers' memory is in place before the workers' (reading later, or
+    // beside the first pass, makes the peak larger and the run no faster).
+    progress.set_message("reading history");
+    let index = history
+        .read
+        .map(|read| crate::panics::catch(read).and_then(|index| index))
+        .transpose()
+        .map_err(RunError::Io)?;
     let Prepared {
         rows,
         records,
@@ -260,7 +273,7 @@ pub fn run_with_history(
             survey: &survey,
             population: &population,
             limit: RejectLimit::of(options, rows),
-            history: history.read,
+            history: index.as_ref(),
             as_of_text: as_of.format("%Y-%m-%d").to_string(),
             recording: history.record.is_some(),
         },
@@ -276,6 +289,7 @@ pub fn run_with_history(
         survey,
         population: population.report().clone(),
         first_rejects,
+        history_read: index.map(|i| i.len() as u64),
     })
 }
 

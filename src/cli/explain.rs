@@ -184,14 +184,17 @@ fn read_history(
     use idic::history::{store, Store, Window};
     let path = store::resolve(path);
     let triggers: Vec<&str> = program.trigger_names().collect();
+    let channels = program.channel_names();
+    let channels: Vec<&str> = channels.iter().map(String::as_str).collect();
     let window = Window {
         since: None,
         until: as_of,
         skip_run: None,
         triggers: &triggers,
+        channels: &channels,
     };
     match Store::read(&path).map_err(|e| e.to_string())? {
-        Some(store) => store.load(&window).map_err(|e| e.to_string()),
+        Some(store) => store.reader().load(&window).map_err(|e| e.to_string()),
         None => Err(format!("no contact history at `{}`", path.display())),
     }
 }

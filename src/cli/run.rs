@@ -11,7 +11,7 @@ use idic::check::Checked;
 use idic::diagnostics::{render, Format};
 use idic::engine::{Program, Reach};
 use idic::history::store::{self, Store};
-use idic::history::{Index, Recording, RunKind, RunRecord, Window};
+use idic::history::{Reader, Recording, RunKind, RunRecord, Window};
 use idic::io::guard::Std;
 use idic::io::{commit_all, open_export, Files, InputFormat, Output, OutputFormat};
 use idic::model::AsOf;
@@ -248,7 +248,7 @@ pub fn run(args: Args) -> Exit {
     };
     let memory = match history.as_mut() {
         Some(h) => batch::History {
-            read: h.index.as_ref(),
+            read: h.read.take().map(|r| r.into_reader(&program)),
             record: h.recording.as_mut(),
         },
         None => batch::History::default(),
@@ -308,7 +308,8 @@ pub fn run(args: Args) -> Exit {
         return usage(message);
     }
     // The contacts are recorded once the decisions are in place.
-    let recorded = match history.map(Opened::finish).transpose() {
+    let read = outcome.history_read;
+    let recorded = match history.map(|h| h.finish(read)).transpose() {
         Ok(recorded) => recorded,
         Err(e) => {
             return usage(format!(
@@ -368,7 +369,8 @@ pub fn run(args: Args) -> Exit {
 /// the recording under way.
 struct Opened {
     path: String,
-    index: Option<Index>,
+    /// What the policy reads, when it reads the history.
+    read: Option<Read>,
     recording: Option<Recording>,
     /// The same run, recorded before.
     previous: Option<store::Recorded>,
@@ -426,30 +428,22 @@ fn open_history(
         // A dry run on a history not created yet: nothing earlier.
         return Ok(Opened {
             path: shown,
-            index: None,
+            read: None,
             recording: None,
             previous: None,
             dry_run: true,
         });
     };
     let previous = store.recorded(&key).map_err(|e| e.to_string())?;
-    let index = match program.history_reach() {
-        Some(reach) => {
-            let since = match reach {
-                Reach::All => None,
-                Reach::Days(days) => as_of.checked_sub_days(chrono::Days::new(u64::from(days))),
-            };
-            let triggers: Vec<&str> = program.trigger_names().collect();
-            let window = Window {
-                since,
-                until: as_of,
-                skip_run: previous.as_ref().map(|p| p.run),
-                triggers: &triggers,
-            };
-            Some(store.load(&window).map_err(|e| e.to_string())?)
-        }
-        None => None,
-    };
+    let read = program.history_reach().map(|reach| Read {
+        reader: store.reader(),
+        since: match reach {
+            Reach::All => None,
+            Reach::Days(days) => as_of.checked_sub_days(chrono::Days::new(u64::from(days))),
+        },
+        until: as_of,
+        skip_run: previous.as_ref().map(|p| p.run),
+    });
     let recording = if args.dry_run || previous.is_some() {
         None
     } else {
@@ -466,21 +460,49 @@ fn open_history(
     };
     Ok(Opened {
         path: shown,
-        index,
+        read,
         recording,
         previous,
         dry_run: args.dry_run,
     })
 }
 
+/// What a run's policy reads of the history: the contacts from `since` (all when `None`) to
+/// `until`, but those of `skip_run`.
+struct Read {
+    reader: Reader,
+    since: Option<chrono::NaiveDate>,
+    until: chrono::NaiveDate,
+    skip_run: Option<i64>,
+}
+
+impl Read {
+    /// Reads for `program`, on the thread the batch gives it.
+    fn into_reader(self, program: &Program) -> batch::HistoryReader<'_> {
+        Box::new(move || {
+            let triggers: Vec<&str> = program.trigger_names().collect();
+            let channels = program.channel_names();
+            let channels: Vec<&str> = channels.iter().map(String::as_str).collect();
+            let window = Window {
+                since: self.since,
+                until: self.until,
+                skip_run: self.skip_run,
+                triggers: &triggers,
+                channels: &channels,
+            };
+            self.reader.load(&window).map_err(|e| e.to_string())
+        })
+    }
+}
+
 impl Opened {
-    /// Commits the recording; says what was read and recorded.
-    fn finish(self) -> Result<String, String> {
-        let read = match &self.index {
-            Some(index) => format!(
+    /// Commits the recording; says what was read (`read` contacts) and recorded.
+    fn finish(self, read: Option<u64>) -> Result<String, String> {
+        let read = match read {
+            Some(n) => format!(
                 "read {} earlier contact{}",
-                batch::summary::group(index.len() as u64),
-                if index.len() == 1 { "" } else { "s" }
+                batch::summary::group(n),
+                if n == 1 { "" } else { "s" }
             ),
             None => "read nothing (no cooldown or re-entry rule needs it)".to_string(),
         };

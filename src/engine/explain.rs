@@ -369,7 +369,10 @@ pub fn explain(
                 days_ago: u32::from(h.today().saturating_sub(c.day)),
                 trigger: (usize::from(c.trigger) < program.trigger_names().len())
                     .then(|| program.trigger_name(usize::from(c.trigger)).to_string()),
-                channel: h.channel_name(c.channel).to_string(),
+                channel: h
+                    .channel_name(c.channel)
+                    .unwrap_or("another channel")
+                    .to_string(),
                 arm: c.arm.word(),
             })
             .collect()

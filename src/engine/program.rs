@@ -595,6 +595,18 @@ impl Program {
         }
     }
 
+    /// The channels the triggers use, each once, in the order they first appear.
+    pub fn channel_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = Vec::new();
+        for t in &self.triggers {
+            let name = t.channel.to_string();
+            if !names.contains(&name) {
+                names.push(name);
+            }
+        }
+        names
+    }
+
     /// The channel of trigger `i`.
     pub fn trigger_channel(&self, i: usize) -> &ChannelKind {
         &self.triggers[i].channel

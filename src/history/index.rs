@@ -40,6 +40,9 @@ impl Arm {
 /// imported contact without one).
 pub const OTHER: u16 = u16::MAX;
 
+/// A contact's channel when it is not one of the rule set's.
+pub const OTHER_CHANNEL: u8 = u8::MAX;
+
 /// Days are counted from this date, so that a day fits in 16 bits (up to 6 June 2179).
 pub const EPOCH: chrono::NaiveDate = match chrono::NaiveDate::from_ymd_opt(2000, 1, 1) {
     Some(d) => d,
@@ -63,7 +66,8 @@ pub struct Contact {
     pub day: u16,
     /// The trigger's index in the rule set, or [`OTHER`].
     pub trigger: u16,
-    /// The channel's index in the history's channel list ([`Index::channel_name`]).
+    /// The channel's index among the rule set's channels ([`Index::channel_name`]), or
+    /// [`OTHER_CHANNEL`].
     pub channel: u8,
     pub arm: Arm,
 }
@@ -76,12 +80,18 @@ struct Entry {
 }
 
 /// Earlier contacts by customer.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Index {
+    /// Sorted by fingerprint.
     entries: Vec<Entry>,
+    /// Where the entries whose fingerprint starts with each `bits`-bit prefix begin, and one
+    /// more at the end: a lookup reads two of these and about two entries.
+    directory: Vec<u32>,
+    bits: u32,
     channels: Vec<String>,
     /// The day the history was read for (`as_of`).
     today: u16,
+    hashers: (ahash::RandomState, ahash::RandomState),
 }
 
 /// Two fixed, independent hashers: the fingerprint and its check.
@@ -105,33 +115,41 @@ fn hashers() -> (ahash::RandomState, ahash::RandomState) {
 /// Builds an [`Index`] from contacts in any order.
 pub struct IndexBuilder {
     index: Index,
-    hashers: (ahash::RandomState, ahash::RandomState),
-}
-
-impl Default for IndexBuilder {
-    fn default() -> Self {
-        IndexBuilder {
-            index: Index::default(),
-            hashers: hashers(),
-        }
-    }
 }
 
 impl IndexBuilder {
-    /// The channel list's index of `name`, added when new (at most 255 channels).
-    pub fn channel(&mut self, name: &str) -> Option<u8> {
-        let channels = &mut self.index.channels;
-        if let Some(i) = channels.iter().position(|c| c == name) {
-            return u8::try_from(i).ok();
+    /// An empty index whose channels are `channels` (at most 255), in that order; any other
+    /// channel is [`OTHER_CHANNEL`].
+    pub fn new(channels: &[&str]) -> IndexBuilder {
+        IndexBuilder {
+            index: Index {
+                entries: Vec::new(),
+                directory: Vec::new(),
+                bits: 0,
+                channels: channels.iter().take(255).map(|c| c.to_string()).collect(),
+                today: 0,
+                hashers: hashers(),
+            },
         }
-        let i = u8::try_from(channels.len()).ok()?;
-        channels.push(name.to_string());
-        Some(i)
     }
 
-    /// Adds a contact of customer `id`.
-    pub fn push(&mut self, id: &str, contact: Contact) {
-        let (key, check) = fingerprint(&self.hashers, id);
+    /// The index of channel `name`.
+    pub fn channel(&self, name: &[u8]) -> u8 {
+        self.index
+            .channels
+            .iter()
+            .position(|c| c.as_bytes() == name)
+            .map_or(OTHER_CHANNEL, |i| i as u8)
+    }
+
+    /// Adds the contacts `other` holds (built with the same channels).
+    pub fn append(&mut self, mut other: IndexBuilder) {
+        self.index.entries.append(&mut other.index.entries);
+    }
+
+    /// Adds a contact of customer `id` (its bytes, surrounding whitespace aside).
+    pub fn push(&mut self, id: &[u8], contact: Contact) {
+        let (key, check) = fingerprint(&self.index.hashers, id);
         self.index.entries.push(Entry {
             key,
             check,
@@ -139,31 +157,59 @@ impl IndexBuilder {
         });
     }
 
-    /// The index of the history as of day `today`, sorted for lookups. Contacts of one
-    /// customer keep the order they came in.
+    /// The index of the history as of day `today`, sorted for lookups.
     pub fn finish(mut self, today: u16) -> Index {
-        self.index.today = today;
-        self.index.entries.shrink_to_fit();
-        self.index.entries.sort_by_key(|e| (e.key, e.check));
+        let index = &mut self.index;
+        index.today = today;
+        index.entries.shrink_to_fit();
+        // Sorted on two threads: split at the median, then each half.
+        let order = |e: &Entry| (e.key, e.check, e.contact.day);
+        if index.entries.len() > 100_000 {
+            let mid = index.entries.len() / 2;
+            index.entries.select_nth_unstable_by_key(mid, order);
+            let (low, high) = index.entries.split_at_mut(mid);
+            std::thread::scope(|scope| {
+                scope.spawn(|| low.sort_unstable_by_key(order));
+                high.sort_unstable_by_key(order);
+            });
+        } else {
+            index.entries.sort_unstable_by_key(order);
+        }
+        // About two entries per prefix: 4 bytes of directory for every 32 of entries.
+        index.bits = (usize::BITS - index.entries.len().leading_zeros()).clamp(1, 25) - 1;
+        let prefixes = 1usize << index.bits;
+        index.directory = Vec::with_capacity(prefixes + 1);
+        let mut at = 0;
+        for prefix in 0..prefixes {
+            while at < index.entries.len() && index.prefix(index.entries[at].key) < prefix {
+                at += 1;
+            }
+            index.directory.push(at as u32);
+        }
+        index.directory.push(index.entries.len() as u32);
         self.index
     }
 }
 
-fn fingerprint(hashers: &(ahash::RandomState, ahash::RandomState), id: &str) -> (u64, u16) {
-    let id = id.trim();
+fn fingerprint(hashers: &(ahash::RandomState, ahash::RandomState), id: &[u8]) -> (u64, u16) {
+    let id = id.trim_ascii();
     (hashers.0.hash_one(id), hashers.1.hash_one(id) as u16)
 }
 
 impl Index {
-    /// The earlier contacts of customer `id` (surrounding whitespace aside).
+    /// The directory slot of fingerprint `key`: its first `bits` bits.
+    fn prefix(&self, key: u64) -> usize {
+        (key >> 1 >> (63 - self.bits)) as usize
+    }
+
+    /// The earlier contacts of customer `id` (surrounding whitespace aside), oldest first.
     pub fn contacts<'a>(&'a self, id: &str) -> impl Iterator<Item = Contact> + 'a {
-        let (key, check) = fingerprint(&hashers(), id);
-        let start = self
-            .entries
-            .partition_point(|e| (e.key, e.check) < (key, check));
-        self.entries[start..]
+        let (key, check) = fingerprint(&self.hashers, id.trim().as_bytes());
+        let prefix = self.prefix(key);
+        let range = self.directory[prefix] as usize..self.directory[prefix + 1] as usize;
+        self.entries[range]
             .iter()
-            .take_while(move |e| e.key == key && e.check == check)
+            .filter(move |e| e.key == key && e.check == check)
             .map(|e| e.contact)
     }
 
@@ -172,17 +218,9 @@ impl Index {
         self.today
     }
 
-    /// The name of channel `i`.
-    pub fn channel_name(&self, i: u8) -> &str {
-        &self.channels[usize::from(i)]
-    }
-
-    /// The channel list's index of `name`, when any contact used it.
-    pub fn channel_of(&self, name: &str) -> Option<u8> {
-        self.channels
-            .iter()
-            .position(|c| c == name)
-            .and_then(|i| u8::try_from(i).ok())
+    /// The name of channel `i`; `None` for [`OTHER_CHANNEL`].
+    pub fn channel_name(&self, i: u8) -> Option<&str> {
+        self.channels.get(usize::from(i)).map(String::as_str)
     }
 
     /// How many contacts it holds.
@@ -211,20 +249,27 @@ mod tests {
 
     #[test]
     fn a_customers_contacts_are_found_whatever_the_order_they_came_in() {
-        let mut b = IndexBuilder::default();
-        assert_eq!(b.channel("email"), Some(0));
-        assert_eq!(b.channel("sms"), Some(1));
-        assert_eq!(b.channel("email"), Some(0));
+        let mut b = IndexBuilder::new(&["email", "sms"]);
+        assert_eq!(b.channel(b"email"), 0);
+        assert_eq!(b.channel(b"sms"), 1);
+        assert_eq!(b.channel(b"fax"), OTHER_CHANNEL);
+        let mut other = IndexBuilder::new(&["email", "sms"]);
         for i in 0..1000u16 {
-            b.push(&format!("C{}", i % 100), contact(i, i % 7));
+            let half = if i % 2 == 0 { &mut b } else { &mut other };
+            half.push(format!("C{}", i % 100).as_bytes(), contact(i, i % 7));
         }
+        b.append(other);
         let index = b.finish(2000);
         assert_eq!(index.len(), 1000);
         let days: Vec<u16> = index.contacts(" C42 ").map(|c| c.day).collect();
+        // Every customer is found through the directory.
+        for i in 0..100 {
+            assert_eq!(index.contacts(&format!("C{i}")).count(), 10, "C{i}");
+        }
         assert_eq!(days, (0..10).map(|k| 42 + 100 * k).collect::<Vec<_>>());
         assert_eq!(index.contacts("C100").count(), 0);
-        assert_eq!(index.channel_of("sms"), Some(1));
-        assert_eq!(index.channel_name(1), "sms");
+        assert_eq!(index.channel_name(1), Some("sms"));
+        assert_eq!(index.channel_name(OTHER_CHANNEL), None);
     }
 
     #[test]

@@ -153,11 +153,16 @@ pub struct Window<'a> {
     pub skip_run: Option<i64>,
     /// The rule set's triggers, whose names the index turns into indices.
     pub triggers: &'a [&'a str],
+    /// The rule set's channels, likewise.
+    pub channels: &'a [&'a str],
 }
 
 /// An open contact history.
 pub struct Store {
     conn: Connection,
+    /// The database file.
+    file: PathBuf,
+    /// As named, for messages.
     path: String,
     /// A write transaction is open (the run holds the lock).
     writing: bool,
@@ -216,6 +221,7 @@ impl Store {
         let conn = Connection::open(path).map_err(sqlite(&shown))?;
         let mut store = Store {
             conn,
+            file: path.to_path_buf(),
             path: shown,
             writing: false,
         };
@@ -262,6 +268,7 @@ impl Store {
             .map_err(sqlite(&shown))?;
         let store = Store {
             conn,
+            file: path.to_path_buf(),
             path: shown,
             writing: false,
         };
@@ -334,61 +341,12 @@ impl Store {
             .map_err(sqlite(&self.path))
     }
 
-    /// The contacts in `window`, indexed by customer. A contact dated outside the days the
-    /// index can hold (2000 to 2179) is left out.
-    pub fn load(&self, window: &Window<'_>) -> Result<Index, HistoryError> {
-        let today = day_of(window.until).ok_or_else(|| {
-            HistoryError::Date(format!(
-                "as_of {} is outside the days a contact history holds (2000-01-01 to 2179-06-06)",
-                window.until
-            ))
-        })?;
-        let mut builder = IndexBuilder::default();
-        if !self.has_tables()? {
-            return Ok(builder.finish(today));
+    /// A reader of the history's contacts, which can go to another thread.
+    pub fn reader(&self) -> Reader {
+        Reader {
+            file: self.file.clone(),
+            path: self.path.clone(),
         }
-        let until = window.until.format("%Y-%m-%d").to_string();
-        let since = window
-            .since
-            .map_or_else(String::new, |d| d.format("%Y-%m-%d").to_string());
-        let mut statement = self
-            .conn
-            .prepare(
-                "SELECT customer, date, trigger, channel, arm FROM contacts
-                 WHERE date >= ?1 AND date <= ?2 AND run IS NOT ?3",
-            )
-            .map_err(sqlite(&self.path))?;
-        let mut rows = statement
-            .query(params![since, until, window.skip_run])
-            .map_err(sqlite(&self.path))?;
-        while let Some(row) = rows.next().map_err(sqlite(&self.path))? {
-            let text = |i: usize| row.get_ref(i).ok().and_then(|v| v.as_str().ok());
-            let (Some(customer), Some(date), Some(channel), Some(arm)) = (
-                text(0),
-                text(1).and_then(parse_day),
-                text(3),
-                text(4).and_then(Arm::from_word),
-            ) else {
-                continue;
-            };
-            let trigger = text(2)
-                .and_then(|t| window.triggers.iter().position(|n| *n == t))
-                .and_then(|i| u16::try_from(i).ok())
-                .unwrap_or(OTHER);
-            let Some(channel) = builder.channel(channel) else {
-                continue;
-            };
-            builder.push(
-                customer,
-                Contact {
-                    day: date,
-                    trigger,
-                    channel,
-                    arm,
-                },
-            );
-        }
-        Ok(builder.finish(today))
     }
 
     /// Starts recording `run` in the transaction [`Store::lock`] opened.
@@ -421,6 +379,156 @@ impl Store {
             contacts: 0,
         })
     }
+}
+
+/// Reads the contacts of a history, on connections of its own (one per core), so that it can
+/// work on another thread while the history stays locked.
+#[derive(Debug, Clone)]
+pub struct Reader {
+    file: PathBuf,
+    path: String,
+}
+
+impl Reader {
+    /// The contacts in `window`, indexed by customer. A contact dated outside the days the
+    /// index can hold (2000 to 6 June 2179) is left out.
+    pub fn load(&self, window: &Window<'_>) -> Result<Index, HistoryError> {
+        let today = day_of(window.until).ok_or_else(|| {
+            HistoryError::Date(format!(
+                "as_of {} is outside the days a contact history holds (2000-01-01 to 2179-06-06)",
+                window.until
+            ))
+        })?;
+        let mut builder = IndexBuilder::new(window.channels);
+        let fail = sqlite(&self.path);
+        let conn = Connection::open_with_flags(&self.file, OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .map_err(&fail)?;
+        let version: i64 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .map_err(&fail)?;
+        if version != VERSION {
+            // A new history, its tables not made yet.
+            return Ok(builder.finish(today));
+        }
+        let last: i64 = conn
+            .query_row("SELECT coalesce(max(rowid), 0) FROM contacts", [], |r| {
+                r.get(0)
+            })
+            .map_err(&fail)?;
+        // The contacts are read in slices of rows, one per core, each on its own connection:
+        // the history cannot change meanwhile (a run that records holds its write lock, and
+        // other readers only read).
+        let threads = std::thread::available_parallelism().map_or(1, usize::from);
+        let slices = if last < 100_000 {
+            1
+        } else {
+            threads.clamp(1, 8) as i64
+        };
+        let per = last / slices + 1;
+        let (file, path) = (&self.file, self.path.as_str());
+        let parts: Vec<Result<IndexBuilder, HistoryError>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..slices)
+                .map(|i| {
+                    let rows = i * per + 1..=(i + 1) * per;
+                    scope.spawn(move || load_rows(file, path, window, rows))
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| {
+                    h.join().unwrap_or_else(|_| {
+                        Err(HistoryError::Sqlite {
+                            path: path.to_string(),
+                            error: "internal error (a bug in idic) while reading".to_string(),
+                        })
+                    })
+                })
+                .collect()
+        });
+        for part in parts {
+            builder.append(part?);
+        }
+        Ok(builder.finish(today))
+    }
+}
+
+/// The contacts in `window` among rows `rows` (by rowid) of the history in `file` (named
+/// `path`), read on a connection of their own.
+fn load_rows(
+    file: &Path,
+    path: &str,
+    window: &Window<'_>,
+    rows: std::ops::RangeInclusive<i64>,
+) -> Result<IndexBuilder, HistoryError> {
+    let fail = sqlite(path);
+    let conn = Connection::open_with_flags(
+        file,
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(&fail)?;
+    let mut sql = String::from(
+        "SELECT customer, date, trigger, channel, arm FROM contacts \
+         WHERE rowid BETWEEN ?1 AND ?2 AND date <= ?3",
+    );
+    if window.since.is_some() {
+        sql.push_str(" AND date >= ?4");
+    }
+    if window.skip_run.is_some() {
+        sql.push_str(" AND run <> ?5");
+    }
+    let mut statement = conn.prepare(&sql).map_err(&fail)?;
+    let date = |d: chrono::NaiveDate| d.format("%Y-%m-%d").to_string();
+    statement
+        .raw_bind_parameter(1, *rows.start())
+        .and_then(|()| statement.raw_bind_parameter(2, *rows.end()))
+        .and_then(|()| statement.raw_bind_parameter(3, date(window.until)))
+        .map_err(&fail)?;
+    if let Some(since) = window.since {
+        statement
+            .raw_bind_parameter(4, date(since))
+            .map_err(&fail)?;
+    }
+    if let Some(run) = window.skip_run {
+        statement.raw_bind_parameter(5, run).map_err(&fail)?;
+    }
+    let mut result = statement.raw_query();
+    let mut builder = IndexBuilder::new(window.channels);
+    // A run's contacts share their date: parsed once.
+    let mut last_date: (Vec<u8>, Option<u16>) = (Vec::new(), None);
+    while let Some(row) = result.next().map_err(&fail)? {
+        let bytes = |i: usize| row.get_ref(i).ok().and_then(|v| v.as_bytes().ok());
+        let day = bytes(1).and_then(|d| {
+            if d != last_date.0.as_slice() {
+                let parsed = std::str::from_utf8(d).ok().and_then(parse_day);
+                last_date = (d.to_vec(), parsed);
+            }
+            last_date.1
+        });
+        let arm = match bytes(4) {
+            Some(b"treated") => Some(Arm::Treated),
+            Some(b"control") => Some(Arm::Control),
+            _ => None,
+        };
+        let (Some(customer), Some(day), Some(channel), Some(arm)) = (bytes(0), day, bytes(3), arm)
+        else {
+            continue;
+        };
+        let trigger = bytes(2)
+            .and_then(|t| window.triggers.iter().position(|n| n.as_bytes() == t))
+            .and_then(|i| u16::try_from(i).ok())
+            .unwrap_or(OTHER);
+        let channel = builder.channel(channel);
+        builder.push(
+            customer,
+            Contact {
+                day,
+                trigger,
+                channel,
+                arm,
+            },
+        );
+    }
+    Ok(builder)
 }
 
 /// A run being recorded: its contacts are added as they are decided and become part of the
@@ -558,11 +666,13 @@ mod tests {
         assert_eq!(store.recorded("k1").unwrap().unwrap().contacts, 2);
         assert_eq!(store.recorded("k2").unwrap(), None);
         let index = store
+            .reader()
             .load(&Window {
                 since: None,
                 until: date("2026-11-01"),
                 skip_run: None,
                 triggers: &["welcome", "winback"],
+                channels: &["email"],
             })
             .unwrap();
         let c1: Vec<Contact> = index.contacts("C1").collect();
@@ -571,20 +681,24 @@ mod tests {
         assert_eq!(c1[0].day, day_of(date("2026-10-01")).unwrap());
         // The window leaves out later contacts and the run being recorded again.
         let later = store
+            .reader()
             .load(&Window {
                 since: Some(date("2026-10-02")),
                 until: date("2026-11-01"),
                 skip_run: None,
                 triggers: &[],
+                channels: &[],
             })
             .unwrap();
         assert!(later.is_empty());
         let skipped = store
+            .reader()
             .load(&Window {
                 since: None,
                 until: date("2026-11-01"),
                 skip_run: Some(id),
                 triggers: &[],
+                channels: &[],
             })
             .unwrap();
         assert!(skipped.is_empty());

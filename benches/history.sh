@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# What the contact history costs a run: `idic run` with the shipped retail rules on a generated
+# export, without a history, reading one (`--dry-run`), and reading and recording one.
+#
+#   benches/history.sh                        # 1,000,000 customers, 3,000,000 earlier contacts
+#   benches/history.sh 200000 600000          # other sizes
+#   RUNS=5 THREADS=1 benches/history.sh       # best of 5, on one thread
+#
+# The export is generated once (deterministic, seed 7, under target/bench/). The history is
+# made by idic (its schema) and filled by Python's sqlite3 with the given number of contacts
+# over 30 earlier nights (as_of 2026-10-01 to 2026-10-30), each a random customer of the
+# export and a random retail trigger. The retail rules read every contact (their welcome is
+# entered once, `reentry never`). Each recording run starts from a fresh copy of the history.
+# Prints the best wall time of $RUNS runs and the largest peak RSS (GNU time) of each.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+runs=${RUNS:-3}
+threads=${THREADS:-2}
+customers=${1:-1000000}
+contacts=${2:-3000000}
+
+cargo build --release --quiet --bin idic --example generate_customers
+mkdir -p target/bench
+export_file=target/bench/customers-$customers.csv
+[ -f "$export_file" ] || target/release/examples/generate_customers \
+  --customers "$customers" --seed 7 --out "$export_file"
+
+history=target/bench/history-$customers-$contacts.sqlite
+if [ ! -f "$history" ]; then
+  head -2 "$export_file" > target/bench/one.csv
+  target/release/idic run rules/retail --customers target/bench/one.csv --as-of 2026-09-30 \
+    --history "$history" --out /dev/null --quiet 2>/dev/null
+  python3 - "$export_file" "$history" "$contacts" <<'PY'
+import csv, random, sqlite3, sys
+export, path, total = sys.argv[1], sys.argv[2], int(sys.argv[3])
+with open(export, newline="") as f:
+    ids = [row[0] for row in csv.reader(f)][1:]
+triggers = [("service_call", "call_back", "call", "dissatisfaction", 1),
+            ("service_email", "apology", "email", "dissatisfaction", 1),
+            ("retention_save", "save_offer", "email", "retention", 0),
+            ("welcome_new", "welcome_series", "email", "welcome", 0),
+            ("champion_early_access", "early_access", "email", "custom:advocacy", 0),
+            ("upsell_next_tier", "tier_progress", "email", "value_development", 0),
+            ("second_order_nudge", "sms_nudge", "sms", "value_development", 0),
+            ("winback_lapsed", "come_back", "email", "winback", 0)]
+rng = random.Random(7)
+db = sqlite3.connect(path)
+nights = 30
+for night in range(nights):
+    date = f"2026-10-{night + 1:02d}"
+    cur = db.execute(
+        "INSERT INTO runs (kind, key, as_of, ruleset, ruleset_hash, input, input_hash, recorded_at, contacts)"
+        " VALUES ('run', ?, ?, 'retail', 'bench', 'bench', 'bench', '2026-12-06T00:00:00Z', ?)",
+        (f"bench-{night}", date, total // nights))
+    run = cur.lastrowid
+    rows = []
+    for _ in range(total // nights):
+        t = triggers[rng.randrange(len(triggers))]
+        rows.append((run, date, ids[rng.randrange(len(ids))], t[0], t[1], t[2], t[3], t[4],
+                     "treated", "silver", "active", "loyal"))
+    db.executemany("INSERT INTO contacts (run, date, customer, trigger, action, channel, activity,"
+                   " service, arm, tier, stage, segments) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", rows)
+db.commit()
+db.execute("VACUUM")
+db.close()
+PY
+fi
+
+run() { # label, extra arguments...
+  local label=$1; shift
+  local best="" rss=0
+  for _ in $(seq "$runs"); do
+    cp "$history" target/bench/history-run.sqlite
+    /usr/bin/time -f '%e %M' -o target/bench/time.txt target/release/idic run rules/retail \
+      --customers "$export_file" --as-of 2026-11-01 --out target/bench/decisions-history.jsonl \
+      --threads "$threads" --quiet "$@" 2>/dev/null
+    read -r wall kb < target/bench/time.txt
+    if [ -z "$best" ] || awk "BEGIN{exit !($wall < $best)}"; then best=$wall; fi
+    if [ "$kb" -gt "$rss" ]; then rss=$kb; fi
+  done
+  printf '%-34s %10.2f %10.1f\n' "$label" "$best" "$(awk "BEGIN{print $rss / 1024}")"
+}
+
+printf '%s customers, %s earlier contacts, %s threads, best of %s\n' \
+  "$customers" "$contacts" "$threads" "$runs"
+printf '%-34s %10s %10s\n' run "wall (s)" "RSS (MB)"
+run "no history"
+run "reading the history (--dry-run)" --history target/bench/history-run.sqlite --dry-run
+run "reading and recording" --history target/bench/history-run.sqlite
