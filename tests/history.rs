@@ -442,3 +442,92 @@ fn explain_shows_the_contacts_read_and_the_step_that_stopped_each_trigger() {
         serde_json::from_str::<serde_json::Value>(line).unwrap()
     );
 }
+
+#[test]
+fn history_show_stats_and_export_read_what_was_recorded() {
+    let s = setup("history-commands", 30);
+    let history = s.dir.join("state/");
+    for night in ["2026-11-01", "2026-11-02", "2026-11-03"] {
+        run(&s, &history, night, &[]);
+    }
+    let output = |args: &[&str]| {
+        let out = idic()
+            .arg("history")
+            .args(&args[..1])
+            .arg(&history)
+            .args(&args[1..])
+            .output()
+            .unwrap();
+        let text = String::from_utf8(out.stdout).unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{text}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        text
+    };
+    let shown = output(&["show", "C0000003"]);
+    assert!(
+        shown.starts_with("customer C0000003: 4 contacts in `"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("2026-11-01  run 1  once   vip_welcome on sms, treated\n"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("2026-11-03  run 3  care   call_back on call, treated, a service message\n"),
+        "{shown}"
+    );
+    let stats: serde_json::Value =
+        serde_json::from_str(&output(&["stats", "--format", "json"])).unwrap();
+    assert_eq!(stats["runs"], 3);
+    assert_eq!(stats["contacts"], 100);
+    assert_eq!(
+        stats["by_day"],
+        serde_json::json!([
+            {"date": "2026-11-01", "contacts": 70},
+            {"date": "2026-11-03", "contacts": 30}
+        ])
+    );
+    let care = stats["by_trigger"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["trigger"] == "care")
+        .unwrap();
+    assert_eq!(care["contacts"], 60);
+    // The export holds every contact, in the order recorded, as the database has them.
+    let csv = output(&["export"]);
+    let rows = common::csv_rows(&csv);
+    assert_eq!(rows.len(), 100);
+    let dumped: Vec<String> = dump(&history.join("history.sqlite"))
+        .into_iter()
+        .filter(|r| r.contains("|C00"))
+        .collect();
+    for (row, db) in rows.iter().zip(&dumped) {
+        assert!(
+            db.contains(&format!(
+                "|{}|{}|{}|",
+                row["date"], row["customer"], row["trigger"]
+            )),
+            "{db} {row:?}"
+        );
+    }
+    let jsonl = output(&["export", "--out-format", "jsonl"]);
+    assert_eq!(jsonl.lines().count(), 100);
+    let first: serde_json::Value = serde_json::from_str(jsonl.lines().next().unwrap()).unwrap();
+    assert_eq!(first["run"], 1);
+    assert_eq!(first["arm"], "treated");
+    // An export never replaces the history.
+    let out = idic()
+        .args(["history", "export"])
+        .arg(&history)
+        .arg("--out")
+        .arg(history.join("history.sqlite"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("writing it would destroy it"));
+}

@@ -22,6 +22,7 @@ mod check;
 mod convert;
 mod explain;
 mod fmt;
+mod history;
 mod run;
 mod test;
 mod watch;
@@ -86,6 +87,9 @@ enum Command {
     Explain(explain::Args),
     /// Reload a rule set whenever it is saved, showing how its counts on a sample change.
     Watch(watch::Args),
+    /// What a contact history holds: one customer's contacts, counts, or all of it as CSV or
+    /// JSONL.
+    History(history::Args),
 }
 
 /// How a command ended.
@@ -107,6 +111,7 @@ impl Cli {
             Command::Analyze(args) => analyze::run(args),
             Command::Explain(args) => explain::run(args),
             Command::Watch(args) => watch::run(args),
+            Command::History(args) => history::run(args),
         }
     }
 }

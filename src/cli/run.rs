@@ -375,6 +375,8 @@ struct Opened {
     /// The same run, recorded before.
     previous: Option<store::Recorded>,
     dry_run: bool,
+    /// A dry run on a history that does not exist yet.
+    missing: bool,
 }
 
 /// Opens the history at `path` for a run of `program` as of `as_of` over `input`: locks it
@@ -432,6 +434,7 @@ fn open_history(
             recording: None,
             previous: None,
             dry_run: true,
+            missing: true,
         });
     };
     let previous = store.recorded(&key).map_err(|e| e.to_string())?;
@@ -464,6 +467,7 @@ fn open_history(
         recording,
         previous,
         dry_run: args.dry_run,
+        missing: false,
     })
 }
 
@@ -499,6 +503,7 @@ impl Opened {
     /// Commits the recording; says what was read (`read` contacts) and recorded.
     fn finish(self, read: Option<u64>) -> Result<String, String> {
         let read = match read {
+            _ if self.missing => "none there yet".to_string(),
             Some(n) => format!(
                 "read {} earlier contact{}",
                 batch::summary::group(n),

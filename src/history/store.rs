@@ -144,6 +144,33 @@ pub struct NewContact {
     pub segments: Option<String>,
 }
 
+/// Counts of a contact history ([`Store::stats`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Stats {
+    pub runs: u64,
+    pub contacts: u64,
+    /// Per trigger (`None`: an imported contact without one), channel and arm.
+    pub by_trigger: Vec<TriggerCount>,
+    /// Per contact date, oldest first.
+    pub by_day: Vec<DayCount>,
+}
+
+/// Contacts of one trigger on one channel in one arm.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct TriggerCount {
+    pub trigger: Option<String>,
+    pub channel: String,
+    pub arm: String,
+    pub contacts: u64,
+}
+
+/// Contacts dated one day.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct DayCount {
+    pub date: String,
+    pub contacts: u64,
+}
+
 /// What a run reads of the history: contacts up to `until` (its `as_of`), from `since` on
 /// (all when `None`), leaving out an earlier recording of the same run.
 #[derive(Debug, Clone)]
@@ -339,6 +366,103 @@ impl Store {
             )
             .optional()
             .map_err(sqlite(&self.path))
+    }
+
+    /// Calls `each` with every contact (of `customer` only, when given), with its run, in the
+    /// order recorded; stops at its first error.
+    pub fn each_contact<E: From<HistoryError>>(
+        &self,
+        customer: Option<&str>,
+        mut each: impl FnMut(i64, &NewContact) -> Result<(), E>,
+    ) -> Result<(), E> {
+        if !self.has_tables()? {
+            return Ok(());
+        }
+        let fail = sqlite(&self.path);
+        let mut statement = self
+            .conn
+            .prepare(
+                "SELECT run, date, customer, trigger, action, channel, activity, service, arm, \
+                 tier, stage, segments FROM contacts WHERE ?1 IS NULL OR customer = ?1 \
+                 ORDER BY rowid",
+            )
+            .map_err(&fail)?;
+        let mut rows = statement.query([customer]).map_err(&fail)?;
+        while let Some(row) = rows.next().map_err(&fail)? {
+            let read = || -> rusqlite::Result<(i64, NewContact)> {
+                let arm: String = row.get(8)?;
+                Ok((
+                    row.get(0)?,
+                    NewContact {
+                        date: row.get(1)?,
+                        customer: row.get(2)?,
+                        trigger: row.get(3)?,
+                        action: row.get(4)?,
+                        channel: row.get(5)?,
+                        activity: row.get(6)?,
+                        service: row.get(7)?,
+                        arm: Arm::from_word(&arm).unwrap_or(Arm::Treated),
+                        tier: row.get(9)?,
+                        stage: row.get(10)?,
+                        segments: row.get(11)?,
+                    },
+                ))
+            };
+            let (run, contact) = read().map_err(&fail)?;
+            each(run, &contact)?;
+        }
+        Ok(())
+    }
+
+    /// Counts of the history: runs, contacts per trigger, channel and arm, and per day.
+    pub fn stats(&self) -> Result<Stats, HistoryError> {
+        let mut stats = Stats::default();
+        if !self.has_tables()? {
+            return Ok(stats);
+        }
+        let fail = sqlite(&self.path);
+        let count = |sql: &str| -> Result<u64, HistoryError> {
+            self.conn
+                .query_row(sql, [], |r| r.get::<_, i64>(0))
+                .map(|n| n.max(0) as u64)
+                .map_err(&fail)
+        };
+        stats.runs = count("SELECT count(*) FROM runs")?;
+        stats.contacts = count("SELECT count(*) FROM contacts")?;
+        let mut statement = self
+            .conn
+            .prepare(
+                "SELECT coalesce(trigger, ''), channel, arm, count(*) FROM contacts \
+                 GROUP BY 1, 2, 3 ORDER BY 1, 2, 3",
+            )
+            .map_err(&fail)?;
+        stats.by_trigger = statement
+            .query_map([], |r| {
+                Ok(TriggerCount {
+                    trigger: r
+                        .get::<_, String>(0)
+                        .map(|t| (!t.is_empty()).then_some(t))?,
+                    channel: r.get(1)?,
+                    arm: r.get(2)?,
+                    contacts: r.get::<_, i64>(3)?.max(0) as u64,
+                })
+            })
+            .and_then(Iterator::collect)
+            .map_err(&fail)?;
+        let mut statement = self
+            .conn
+            .prepare("SELECT date, count(*) FROM contacts GROUP BY 1 ORDER BY 1")
+            .map_err(&fail)?;
+        stats.by_day = statement
+            .query_map([], |r| {
+                Ok(DayCount {
+                    date: r.get(0)?,
+                    contacts: r.get::<_, i64>(1)?.max(0) as u64,
+                })
+            })
+            .and_then(Iterator::collect)
+            .map_err(&fail)?;
+        Ok(stats)
     }
 
     /// A reader of the history's contacts, which can go to another thread.

@@ -1,0 +1,291 @@
+//! `idic history show|stats|export HISTORY`: what a contact history holds, read without
+//! changing it. Exit codes: 0 done, 2 usage or I/O (no such history, an unwritable output).
+
+use super::run::usage;
+use super::{named, Exit};
+use idic::history::store::{self, Stats};
+use idic::history::{HistoryError, NewContact, Store};
+use idic::io::guard::Std;
+use idic::io::{Files, Output, OutputFormat};
+use idic::text::{pad, printable, spreadsheet_cell};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+#[derive(clap::Args)]
+pub struct Args {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(clap::Subcommand)]
+enum Command {
+    /// One customer's contacts, oldest first.
+    Show {
+        /// The contact history: a SQLite file, or the directory holding `history.sqlite`.
+        history: PathBuf,
+        /// The customer's id.
+        id: String,
+        /// How to print them.
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
+    },
+    /// Runs and contacts, per trigger, channel and arm, and per day.
+    Stats {
+        /// The contact history: a SQLite file, or the directory holding `history.sqlite`.
+        history: PathBuf,
+        /// How to print them.
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
+    },
+    /// Every contact, in the order recorded, as CSV or JSONL.
+    Export {
+        /// The contact history: a SQLite file, or the directory holding `history.sqlite`.
+        history: PathBuf,
+        /// Where the contacts go; `-` is standard output.
+        #[arg(long, value_name = "FILE", default_value = "-")]
+        out: PathBuf,
+        /// The format [default: from --out's extension, else csv].
+        #[arg(long, value_enum, value_name = "FORMAT")]
+        out_format: Option<OutputFormat>,
+        #[command(flatten)]
+        csv: super::CsvArgs,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Format {
+    Text,
+    Json,
+}
+
+/// The columns of an export, in order.
+const COLUMNS: [&str; 12] = [
+    "run", "date", "customer", "trigger", "action", "channel", "activity", "service", "arm",
+    "tier", "stage", "segments",
+];
+
+pub fn run(args: Args) -> Exit {
+    let result = match args.command {
+        Command::Show {
+            history,
+            id,
+            format,
+        } => open(&history).and_then(|store| show(&store, &id, format)),
+        Command::Stats { history, format } => open(&history).and_then(|store| {
+            let stats = store.stats().map_err(|e| e.to_string())?;
+            super::out(&match format {
+                Format::Text => stats_text(&stats),
+                Format::Json => idic::text::json_pretty(&stats),
+            });
+            Ok(Exit::Ok)
+        }),
+        Command::Export {
+            history,
+            out,
+            out_format,
+            csv,
+        } => export(&history, &out, out_format, csv.cells()),
+    };
+    result.unwrap_or_else(usage)
+}
+
+/// The history at `path` (a directory holds `history.sqlite`), which must exist.
+fn open(path: &Path) -> Result<Store, String> {
+    let file = store::resolve(path);
+    match Store::read(&file).map_err(|e| e.to_string())? {
+        Some(store) => Ok(store),
+        None => Err(format!("no contact history at `{}`", file.display())),
+    }
+}
+
+fn show(store: &Store, id: &str, format: Format) -> Result<Exit, String> {
+    let mut contacts: Vec<(i64, NewContact)> = Vec::new();
+    store
+        .each_contact(Some(id.trim()), |run, c| {
+            contacts.push((run, c.clone()));
+            Ok::<(), HistoryError>(())
+        })
+        .map_err(|e| e.to_string())?;
+    if format == Format::Json {
+        let rows: Vec<Row<'_>> = contacts.iter().map(|(r, c)| json(*r, c)).collect();
+        super::out(&idic::text::json_pretty(&rows));
+        return Ok(Exit::Ok);
+    }
+    let mut text = format!(
+        "customer {}: {} contact{} in `{}`\n",
+        printable(id),
+        contacts.len(),
+        if contacts.len() == 1 { "" } else { "s" },
+        store.path()
+    );
+    let trigger = |c: &NewContact| printable(c.trigger.as_deref().unwrap_or("-")).into_owned();
+    let wide = contacts
+        .iter()
+        .map(|(_, c)| trigger(c).chars().count())
+        .max();
+    for (run, c) in &contacts {
+        let service = if c.service { ", a service message" } else { "" };
+        text.push_str(&format!(
+            "  {}  run {run}  {}  {} on {}, {}{service}\n",
+            c.date,
+            pad(&trigger(c), wide.unwrap_or(0)),
+            printable(c.action.as_deref().unwrap_or("-")),
+            printable(&c.channel),
+            c.arm.word(),
+        ));
+    }
+    super::out(&text);
+    Ok(Exit::Ok)
+}
+
+fn stats_text(stats: &Stats) -> String {
+    let mut text = format!("{} runs, {} contacts\n", stats.runs, stats.contacts);
+    if !stats.by_trigger.is_empty() {
+        let rows: Vec<[String; 4]> = stats
+            .by_trigger
+            .iter()
+            .map(|t| {
+                [
+                    printable(t.trigger.as_deref().unwrap_or("(none)")).into_owned(),
+                    printable(&t.channel).into_owned(),
+                    printable(&t.arm).into_owned(),
+                    t.contacts.to_string(),
+                ]
+            })
+            .chain(std::iter::once(
+                ["trigger", "channel", "arm", "contacts"].map(str::to_string),
+            ))
+            .collect();
+        let width = |i: usize| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0);
+        let (a, b, c, d) = (width(0), width(1), width(2), width(3));
+        let line = |r: &[String; 4]| {
+            format!(
+                "{}  {}  {}  {:>d$}\n",
+                pad(&r[0], a),
+                pad(&r[1], b),
+                pad(&r[2], c),
+                r[3]
+            )
+        };
+        text.push('\n');
+        text.push_str(&line(&rows[rows.len() - 1]));
+        for r in &rows[..rows.len() - 1] {
+            text.push_str(&line(r));
+        }
+    }
+    if !stats.by_day.is_empty() {
+        text.push_str("\ndate        contacts\n");
+        for d in &stats.by_day {
+            text.push_str(&format!("{}  {:>8}\n", printable(&d.date), d.contacts));
+        }
+    }
+    text
+}
+
+/// A contact as JSON, keyed by [`COLUMNS`] in their order.
+#[derive(serde::Serialize)]
+struct Row<'a> {
+    run: i64,
+    date: &'a str,
+    customer: &'a str,
+    trigger: Option<&'a str>,
+    action: Option<&'a str>,
+    channel: &'a str,
+    activity: Option<&'a str>,
+    service: bool,
+    arm: &'static str,
+    tier: Option<&'a str>,
+    stage: Option<&'a str>,
+    segments: Option<&'a str>,
+}
+
+fn json(run: i64, c: &NewContact) -> Row<'_> {
+    Row {
+        run,
+        date: &c.date,
+        customer: &c.customer,
+        trigger: c.trigger.as_deref(),
+        action: c.action.as_deref(),
+        channel: &c.channel,
+        activity: c.activity.as_deref(),
+        service: c.service,
+        arm: c.arm.word(),
+        tier: c.tier.as_deref(),
+        stage: c.stage.as_deref(),
+        segments: c.segments.as_deref(),
+    }
+}
+
+fn export(
+    history: &Path,
+    out: &Path,
+    format: Option<OutputFormat>,
+    cells: idic::io::CsvCells,
+) -> Result<Exit, String> {
+    let file = store::resolve(history);
+    let mut files = Files::default();
+    files
+        .reads(format!("the history `{}`", file.display()), &file)
+        .writes(named("--out", out), out, Std::Out);
+    files.check()?;
+    let store = open(history)?;
+    let format = format
+        .or_else(|| OutputFormat::of(out))
+        .unwrap_or(OutputFormat::Csv);
+    let mut output = Output::to(out, Output::stdout)
+        .map_err(|e| format!("cannot write `{}`: {e}", out.display()))?;
+    let fail = |e: std::io::Error| HistoryError::Sqlite {
+        path: out.display().to_string(),
+        error: format!("cannot write: {e}"),
+    };
+    let safe = |cell: &str| -> String {
+        match cells {
+            idic::io::CsvCells::Safe => spreadsheet_cell(cell).into_owned(),
+            idic::io::CsvCells::Raw => cell.to_string(),
+        }
+    };
+    let mut buffer = Vec::new();
+    match format {
+        OutputFormat::Csv => {
+            let mut writer = csv::Writer::from_writer(&mut output);
+            writer.write_record(COLUMNS).map_err(|e| e.to_string())?;
+            store
+                .each_contact(None, |run, c| {
+                    let opt = |v: &Option<String>| v.as_deref().map(safe).unwrap_or_default();
+                    writer
+                        .write_record([
+                            run.to_string(),
+                            c.date.clone(),
+                            safe(&c.customer),
+                            opt(&c.trigger),
+                            opt(&c.action),
+                            safe(&c.channel),
+                            opt(&c.activity),
+                            u8::from(c.service).to_string(),
+                            c.arm.word().to_string(),
+                            opt(&c.tier),
+                            opt(&c.stage),
+                            opt(&c.segments),
+                        ])
+                        .map_err(|e| fail(e.into()))
+                })
+                .map_err(|e| e.to_string())?;
+            writer.flush().map_err(|e| e.to_string())?;
+        }
+        OutputFormat::Jsonl => {
+            store
+                .each_contact(None, |run, c| {
+                    buffer.clear();
+                    idic::text::write_json(&mut buffer, &json(run, c))
+                        .map_err(|e| fail(e.into()))?;
+                    buffer.push(b'\n');
+                    output.write_all(&buffer).map_err(fail)
+                })
+                .map_err(|e| e.to_string())?;
+        }
+    }
+    output
+        .commit()
+        .map_err(|e| format!("cannot write `{}`: {e}", out.display()))?;
+    Ok(Exit::Ok)
+}
