@@ -118,6 +118,10 @@ fn expectations(rules: &RuleSet, test: &TestCase, out: &mut Vec<Diagnostic>) {
             .collect();
         known_name("stage", stage, &stages, out);
     }
+    for (trigger, _) in &expect.suppressed {
+        known_name("trigger", trigger, &triggers, out);
+    }
+    history(rules, test, &triggers, out);
     for p in &expect.params {
         if let Err((message, help)) = param_path(rules, &p.path.value) {
             let mut d = Diagnostic::error("unknown-name", message).at(p.path.span);
@@ -125,6 +129,40 @@ fn expectations(rules: &RuleSet, test: &TestCase, out: &mut Vec<Diagnostic>) {
                 d = d.help(help);
             }
             out.push(d);
+        }
+    }
+}
+
+/// A test's earlier contacts name the rule set's triggers and fall within the days a contact
+/// history holds.
+fn history(rules: &RuleSet, test: &TestCase, triggers: &[&str], out: &mut Vec<Diagnostic>) {
+    let as_of = test.as_of.as_ref().map(|d| d.value).or_else(|| {
+        match rules
+            .settings
+            .as_ref()
+            .and_then(|s| s.as_of.as_ref())?
+            .value
+        {
+            AsOf::Date(d) => Some(d),
+            AsOf::Today => None,
+        }
+    });
+    for past in &test.history {
+        known_name("trigger", &past.trigger, triggers, out);
+        let days = u64::from(past.ago.value.days());
+        let when = as_of.and_then(|d| d.checked_sub_days(chrono::Days::new(days)));
+        if as_of.is_some() && when.and_then(crate::history::index::day_of).is_none() {
+            out.push(
+                Diagnostic::error(
+                    "bad-value",
+                    format!(
+                        "`{} ago` is before 2000, earlier than a contact history goes",
+                        past.ago.value
+                    ),
+                )
+                .at(past.ago.span)
+                .help("give a contact within the days a history holds (2000 to 2179)"),
+            );
         }
     }
 }

@@ -40,50 +40,7 @@ pub struct ActionOutcome {
     pub params: Vec<Dynamic>,
 }
 
-/// Why an eligible trigger did not fire.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Suppression {
-    /// The customer has not consented to the trigger's channel (false or missing).
-    Consent,
-    /// The customer is in the rule set's global holdout.
-    Holdout,
-    /// The customer entered the trigger before, and its `reentry` does not let them in again
-    /// yet (or ever).
-    Reentry,
-    /// The trigger contacted the customer within its `cooldown`.
-    Cooldown,
-    /// Higher-priority triggers took every place allowed by `max_triggers`.
-    MaxTriggers,
-}
-
-impl serde::Serialize for Suppression {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(self.code())
-    }
-}
-
-impl Suppression {
-    /// Every reason, in the order the summary lists them.
-    pub const ALL: [Suppression; 5] = [
-        Suppression::Consent,
-        Suppression::Holdout,
-        Suppression::Reentry,
-        Suppression::Cooldown,
-        Suppression::MaxTriggers,
-    ];
-
-    /// The reason code written in outputs: `consent`, `holdout:global`, `reentry`,
-    /// `cooldown` or `cap:max_triggers`.
-    pub fn code(self) -> &'static str {
-        match self {
-            Suppression::Consent => "consent",
-            Suppression::Holdout => "holdout:global",
-            Suppression::Reentry => "reentry",
-            Suppression::Cooldown => "cooldown",
-            Suppression::MaxTriggers => "cap:max_triggers",
-        }
-    }
-}
+pub use crate::model::Suppression;
 
 impl Decision {
     /// The triggers the customer entered, each with its arm: those that fired (treated), in

@@ -8,33 +8,7 @@
 //! ids of a million-customer history share all 80 bits with a chance of about 1 in 2.4
 //! trillion per run; the fingerprints never leave the process.
 
-/// Which side of a trigger's measurement a customer who entered it is on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Arm {
-    /// Contacted.
-    Treated,
-    /// Held out by the trigger's own holdout: recorded, never contacted.
-    Control,
-}
-
-impl Arm {
-    /// `treated` or `control`, as outputs and the contact history write it.
-    pub fn word(self) -> &'static str {
-        match self {
-            Arm::Treated => "treated",
-            Arm::Control => "control",
-        }
-    }
-
-    /// The arm a word names.
-    pub fn from_word(word: &str) -> Option<Arm> {
-        match word {
-            "treated" => Some(Arm::Treated),
-            "control" => Some(Arm::Control),
-            _ => None,
-        }
-    }
-}
+pub use crate::model::Arm;
 
 /// A contact's trigger when it is not one of the rule set's (another rule set's, or an
 /// imported contact without one).

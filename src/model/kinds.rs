@@ -187,6 +187,100 @@ impl FromStr for ChannelKind {
     }
 }
 
+/// Why an eligible trigger did not fire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Suppression {
+    /// The customer has not consented to the trigger's channel (false or missing).
+    Consent,
+    /// The customer is in the rule set's global holdout.
+    Holdout,
+    /// The customer entered the trigger before, and its `reentry` does not let them in again
+    /// yet (or ever).
+    Reentry,
+    /// The trigger contacted the customer within its `cooldown`.
+    Cooldown,
+    /// Higher-priority triggers took every place allowed by `max_triggers`.
+    MaxTriggers,
+}
+
+impl serde::Serialize for Suppression {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.code())
+    }
+}
+
+impl FromStr for Suppression {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let codes: Vec<&str> = Suppression::ALL.iter().map(|w| w.code()).collect();
+        parse_word(s, "reason", &codes, |i| Suppression::ALL[i], None)
+    }
+}
+
+impl Suppression {
+    /// Every reason, in the order the summary lists them.
+    pub const ALL: [Suppression; 5] = [
+        Suppression::Consent,
+        Suppression::Holdout,
+        Suppression::Reentry,
+        Suppression::Cooldown,
+        Suppression::MaxTriggers,
+    ];
+
+    /// The reason code written in outputs: `consent`, `holdout:global`, `reentry`,
+    /// `cooldown` or `cap:max_triggers`.
+    pub fn code(self) -> &'static str {
+        match self {
+            Suppression::Consent => "consent",
+            Suppression::Holdout => "holdout:global",
+            Suppression::Reentry => "reentry",
+            Suppression::Cooldown => "cooldown",
+            Suppression::MaxTriggers => "cap:max_triggers",
+        }
+    }
+}
+
+/// Which side of a trigger's measurement a customer who entered it is on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Arm {
+    /// Contacted.
+    Treated,
+    /// Held out by the trigger's own holdout: recorded, never contacted.
+    Control,
+}
+
+impl Arm {
+    /// `treated` or `control`, as outputs and the contact history write it.
+    pub fn word(self) -> &'static str {
+        match self {
+            Arm::Treated => "treated",
+            Arm::Control => "control",
+        }
+    }
+
+    /// The arm a word names.
+    pub fn from_word(word: &str) -> Option<Arm> {
+        match word {
+            "treated" => Some(Arm::Treated),
+            "control" => Some(Arm::Control),
+            _ => None,
+        }
+    }
+}
+
+impl FromStr for Arm {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        parse_word(
+            s,
+            "arm",
+            &["treated", "control"],
+            |i| [Arm::Treated, Arm::Control][i],
+            None,
+        )
+    }
+}
+
 impl fmt::Display for FieldType {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.word())

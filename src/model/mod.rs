@@ -12,7 +12,7 @@ use std::fmt;
 
 mod kinds;
 mod population;
-pub use kinds::{Activity, ChannelKind, FieldType};
+pub use kinds::{Activity, Arm, ChannelKind, FieldType, Suppression};
 pub use population::*;
 
 /// Comments written before (and on the same line after) a node; kept by `fmt`, not by TOML.
@@ -488,12 +488,24 @@ pub struct TestCase {
     pub from: Option<TestRow>,
     /// Field values (overriding the row's, when there is one), in the order written.
     pub values: Vec<TestField>,
+    /// The customer's earlier contacts, for cooldowns and re-entry rules.
+    pub history: Vec<PastContact>,
     pub expect: Expect,
     pub span: Span,
     pub comments: Comments,
     /// Comments before `as_of`, `from`, `customer`, `expect`, the customer block's closing
     /// brace (`"customer}"`) and the test's (`"}"`).
     pub inner: InnerComments,
+}
+
+/// `winback 20d ago` (or `... ago control`) in a test's `history` block: the trigger entered
+/// that long before the test's `as_of`, in that arm (`treated` when not said).
+#[derive(Debug, Clone, PartialEq)]
+pub struct PastContact {
+    pub trigger: Ident,
+    pub ago: Spanned<Duration>,
+    pub arm: Option<Spanned<Arm>>,
+    pub comments: Comments,
 }
 
 /// `name = value` in a test's `customer` block.
@@ -567,8 +579,10 @@ pub struct Expect {
     pub not_fires: Vec<Ident>,
     /// Action parameters: `action.param` or `trigger.action.param`, and the value.
     pub params: Vec<ExpectParam>,
+    /// Triggers that must be suppressed, each with its reason.
+    pub suppressed: Vec<(Ident, Spanned<Suppression>)>,
     /// Comments before the lines of each kind (`"segments"`, `"not segments"`, `"tier"`, `"stage"`,
-    /// `"fires"`, `"not fires"`) and before the closing brace (`"}"`).
+    /// `"fires"`, `"not fires"`, `"suppressed"`) and before the closing brace (`"}"`).
     pub inner: InnerComments,
 }
 
@@ -604,5 +618,6 @@ impl Expect {
             && self.fires.is_empty()
             && self.not_fires.is_empty()
             && self.params.is_empty()
+            && self.suppressed.is_empty()
     }
 }

@@ -291,6 +291,11 @@ fn rule_name(rule: Rule) -> Option<&'static str> {
         Rule::list => "a list",
         Rule::missing => "`missing`",
         Rule::expect => "`expect`",
+        Rule::test_history => "`history`",
+        Rule::past_contact => "an earlier contact such as `winback 20d ago`",
+        Rule::arm_word => "`treated` or `control`",
+        Rule::expect_suppressed => "`suppressed`",
+        Rule::reason_code => "a reason such as `cooldown`",
         Rule::expect_segments | Rule::kw_segments => "`segments`",
         Rule::expect_not_segments | Rule::expect_not_fires | Rule::kw_not => "`not`",
         Rule::expect_tier => "`tier`",
@@ -1437,6 +1442,7 @@ impl<'a> Lower<'a> {
                 as_of: None,
                 from: None,
                 values: Vec::new(),
+                history: Vec::new(),
                 expect: Expect::default(),
                 span,
                 comments: Comments::default(),
@@ -1510,6 +1516,34 @@ impl<'a> Lower<'a> {
                             test.inner.0.insert("customer}", c);
                         }
                     }
+                    Rule::test_history => {
+                        for line in children(prop) {
+                            let (past, comments) = l.node(&line.clone(), |l| {
+                                let mut parts = children(line);
+                                let trigger = l.ident(parts.next().expect("trigger"));
+                                let ago = l.parsed::<Duration>(parts.next().expect("duration"));
+                                let arm = parts.next().map(|a| l.parsed::<Arm>(a));
+                                match (ago, arm) {
+                                    (Some(ago), None) => Some((trigger, ago, None)),
+                                    (Some(ago), Some(Some(arm))) => Some((trigger, ago, Some(arm))),
+                                    _ => None,
+                                }
+                            });
+                            if let Some((trigger, ago, arm)) = past {
+                                test.history.push(PastContact {
+                                    trigger,
+                                    ago,
+                                    arm,
+                                    comments,
+                                });
+                            }
+                        }
+                        let mut inner = InnerComments::default();
+                        l.close_block(&mut inner, close);
+                        if let Some(c) = inner.0.remove("}") {
+                            test.inner.0.insert("history}", c);
+                        }
+                    }
                     _ => {
                         for e in children(prop) {
                             l.expectation(e, &mut test.expect);
@@ -1568,6 +1602,13 @@ impl<'a> Lower<'a> {
                     let stage = Some(l.ident(value));
                     l.once(&mut expect.stage, stage, "stage", span);
                 }
+                Rule::expect_suppressed => {
+                    let trigger = l.ident(value);
+                    let reason = parts.next().expect("reason");
+                    if let Some(reason) = l.parsed::<Suppression>(reason) {
+                        expect.suppressed.push((trigger, reason));
+                    }
+                }
                 _ => {
                     let path = Spanned::new(value.as_str().to_string(), l.span(&value));
                     if let Some(value) = l.test_value(parts.next().expect("value")) {
@@ -1592,6 +1633,7 @@ impl<'a> Lower<'a> {
             Rule::expect_tier => "tier",
             Rule::expect_stage => "stage",
             Rule::expect_fires => "fires",
+            Rule::expect_suppressed => "suppressed",
             _ => "not fires",
         };
         // Lines of one kind print as one: their comments gather above it.
@@ -1716,6 +1758,7 @@ fn keyword(rule: Rule) -> &'static str {
         Rule::test_as_of => "as_of",
         Rule::test_from => "from",
         Rule::test_customer => "customer",
+        Rule::test_history => "history",
         Rule::expect => "expect",
         _ => "?",
     }

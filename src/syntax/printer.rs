@@ -341,6 +341,19 @@ impl Printer {
             );
             first = false;
         }
+        if !t.history.is_empty() || !t.inner.get("history}").is_empty() {
+            self.entry(first, 1, &t.inner.get("history"), "history {");
+            let names = width(t.history.iter().map(|p| p.trigger.value.len()));
+            for (i, p) in t.history.iter().enumerate() {
+                let mut text = format!("{} {} ago", pad(&p.trigger.value, names), p.ago.value);
+                if let Some(arm) = &p.arm {
+                    let _ = write!(text, " {}", arm.value.word());
+                }
+                self.entry(i == 0, 2, &p.comments, &text);
+            }
+            self.close(1, &rename_close(&t.inner, "history}"), &Comments::default());
+            first = false;
+        }
         let e = &t.expect;
         if !e.is_empty() || !e.inner.get("}").is_empty() {
             self.entry(first, 1, &t.inner.get("expect"), "expect {");
@@ -367,6 +380,12 @@ impl Printer {
                 if !names.is_empty() {
                     lines.push((kw, join(names)));
                 }
+            }
+            for (trigger, reason) in &e.suppressed {
+                lines.push((
+                    "suppressed",
+                    format!("{} {}", trigger.value, reason.value.code()),
+                ));
             }
             let keys = width(
                 lines

@@ -8,7 +8,9 @@ mod report;
 
 pub use report::{Coverage, Format};
 
-use crate::engine::{display, text, Decision, EvalError, Evaluator, Program, Suppression};
+use crate::engine::{display, text, Decision, Evaluator, Program, Suppression};
+use crate::history::index::{day_of, IndexBuilder};
+use crate::history::{Arm, Contact, Index};
 use crate::model::{AsOf, ExpectParam, Ident, TestCase, TestValue};
 use chrono::NaiveDate;
 use rhai::Dynamic;
@@ -98,13 +100,23 @@ pub fn run_tests(program: &Program, filter: Option<&str>) -> TestReport {
             continue;
         }
         let place = program.test_place(i);
-        let failures = match run_one(program, test, &place.base, &mut evaluators) {
-            Ok((decision, evaluator_date)) => {
-                let evaluator = &evaluators[&evaluator_date];
-                report.coverage.saw(&decision);
-                compare(program, test, &decision, evaluator)
-            }
+        let prepared =
+            date(program, test).and_then(|as_of| Ok((as_of, values(program, test, &place.base)?)));
+        let failures = match prepared {
             Err(failure) => vec![failure],
+            // Tests without a history share an evaluator per date.
+            Ok((as_of, values)) if test.history.is_empty() => {
+                let evaluator = evaluators
+                    .entry(as_of)
+                    .or_insert_with(|| Evaluator::new(program, as_of));
+                decide_and_compare(program, test, evaluator, values, &mut report.coverage)
+            }
+            Ok((as_of, values)) => {
+                let id = text(&values[program.key_field()]);
+                let index = past_contacts(program, test, as_of, &id);
+                let mut evaluator = Evaluator::new(program, as_of).with_history(&index);
+                decide_and_compare(program, test, &mut evaluator, values, &mut report.coverage)
+            }
         };
         report.cases.push(CaseResult {
             name: test.name.value.clone(),
@@ -116,24 +128,25 @@ pub fn run_tests(program: &Program, filter: Option<&str>) -> TestReport {
     report
 }
 
-/// Decides for one test's customer; the date is the key of the evaluator used.
-fn run_one<'p>(
-    program: &'p Program,
+/// The date `test` decides at: its own, else the rule set's.
+fn date(program: &Program, test: &TestCase) -> Result<NaiveDate, Failure> {
+    match (&test.as_of, program.default_as_of()) {
+        (Some(d), _) => Ok(d.value),
+        (None, Some(AsOf::Date(d))) => Ok(d),
+        _ => Err(Failure {
+            expected: "a date to decide at".into(),
+            actual: "neither the test nor the rule set gives one".into(),
+            why: vec!["add `as_of \"YYYY-MM-DD\"` to the test".into()],
+        }),
+    }
+}
+
+/// The values of `test`'s customer, its tables filled in.
+fn values(
+    program: &Program,
     test: &TestCase,
     base: &std::path::Path,
-    evaluators: &mut HashMap<NaiveDate, Evaluator<'p>>,
-) -> Result<(Decision, NaiveDate), Failure> {
-    let as_of = match (&test.as_of, program.default_as_of()) {
-        (Some(d), _) => d.value,
-        (None, Some(AsOf::Date(d))) => d,
-        _ => {
-            return Err(Failure {
-                expected: "a date to decide at".into(),
-                actual: "neither the test nor the rule set gives one".into(),
-                why: vec!["add `as_of \"YYYY-MM-DD\"` to the test".into()],
-            })
-        }
-    };
+) -> Result<Vec<rhai::Dynamic>, Failure> {
     let population = program.rules().population_fields();
     let mut values = customer::values(program.fields(), &population, test, base, program.access())
         .map_err(|e| Failure {
@@ -142,17 +155,57 @@ fn run_one<'p>(
             why: Vec::new(),
         })?;
     program.fill_tables(&mut values);
-    let evaluator = evaluators
-        .entry(as_of)
-        .or_insert_with(|| Evaluator::new(program, as_of));
-    evaluator
-        .evaluate(values)
-        .map(|d| (d, as_of))
-        .map_err(|e: EvalError| Failure {
+    Ok(values)
+}
+
+/// The contact history `test` gives its customer `id`, as of `as_of`.
+fn past_contacts(program: &Program, test: &TestCase, as_of: NaiveDate, id: &str) -> Index {
+    let channels = program.channel_names();
+    let channels: Vec<&str> = channels.iter().map(String::as_str).collect();
+    let mut builder = IndexBuilder::new(&channels);
+    for past in &test.history {
+        // `check` holds the trigger to the rule set's and the day to the history's.
+        let trigger = program
+            .trigger_names()
+            .position(|n| n == past.trigger.value);
+        let day = as_of
+            .checked_sub_days(chrono::Days::new(u64::from(past.ago.value.days())))
+            .and_then(day_of);
+        if let (Some(trigger), Some(day)) = (trigger, day) {
+            let channel = program.trigger_channel(trigger).to_string();
+            builder.push(
+                id.as_bytes(),
+                Contact {
+                    day,
+                    trigger: trigger as u16,
+                    channel: builder.channel(channel.as_bytes()),
+                    arm: past.arm.as_ref().map_or(Arm::Treated, |a| a.value),
+                },
+            );
+        }
+    }
+    builder.finish(day_of(as_of).unwrap_or(0))
+}
+
+/// Decides for `test`'s customer with `evaluator` and compares.
+fn decide_and_compare(
+    program: &Program,
+    test: &TestCase,
+    evaluator: &mut Evaluator<'_>,
+    values: Vec<rhai::Dynamic>,
+    coverage: &mut Coverage,
+) -> Vec<Failure> {
+    match evaluator.evaluate(values) {
+        Ok(decision) => {
+            coverage.saw(&decision);
+            compare(program, test, &decision, evaluator)
+        }
+        Err(e) => vec![Failure {
             expected: "a decision".into(),
             actual: format!("a rule failed: {}", e.message),
             why: Vec::new(),
-        })
+        }],
+    }
 }
 
 /// Every expectation of `test` that `decision` does not meet.
@@ -265,6 +318,37 @@ fn compare(
         });
     }
     let trigger_index = |name: &str| program.trigger_names().position(|n| n == name);
+    for (name, reason) in &test.expect.suppressed {
+        let Some(i) = trigger_index(&name.value) else {
+            continue;
+        };
+        let actual = decision
+            .suppressed
+            .iter()
+            .find(|(t, _)| *t == i)
+            .map(|(_, r)| *r);
+        if actual == Some(reason.value) {
+            continue;
+        }
+        let (source, reads) = program.trigger_condition(i);
+        let (actual, lines) = match actual {
+            Some(other) => (format!("it is suppressed ({})", other.code()), Vec::new()),
+            None if decision.fired.contains(&i) => ("it fires".to_string(), Vec::new()),
+            None => (
+                "its condition is false".to_string(),
+                why(&format!("trigger `{}` when", name.value), source, &reads),
+            ),
+        };
+        failures.push(Failure {
+            expected: format!(
+                "trigger `{}` suppressed ({})",
+                name.value,
+                reason.value.code()
+            ),
+            actual,
+            why: lines,
+        });
+    }
     for (names, want_fired) in [(&test.expect.fires, true), (&test.expect.not_fires, false)] {
         for name in names {
             let Some(i) = trigger_index(&name.value) else {

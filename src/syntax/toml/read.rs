@@ -4,12 +4,13 @@
 use super::tree::{self, Entry, Kind, Node};
 use crate::diagnostics::{suggest, Diagnostic};
 use crate::model::{
-    parse_period, Action, Activity, AsOf, CellRange, CellRule, CellTable, Channel, ChannelKind,
-    Comments, Duration, Expect, ExpectParam, Expr, Field, FieldFormat, FieldType, Holdout, Ident,
-    InnerComments, Literal, Metric, Model, OrderColumn, OrderRole, OrderTotal, Orders, Param,
-    ParamValue, Reentry, RowSelect, RuleSet, Schema, Score, Segment, Settings, Spanned, TableBody,
-    TestCase, TestField, TestRow, TestValue, Tier, Tiers, Ties, TotalKind, Trigger,
-    UnmatchedOrders, WithoutOrders, BGNBD_PARAMS, GAMMA_GAMMA_PARAMS,
+    parse_period, Action, Activity, Arm, AsOf, CellRange, CellRule, CellTable, Channel,
+    ChannelKind, Comments, Duration, Expect, ExpectParam, Expr, Field, FieldFormat, FieldType,
+    Holdout, Ident, InnerComments, Literal, Metric, Model, OrderColumn, OrderRole, OrderTotal,
+    Orders, Param, ParamValue, PastContact, Reentry, RowSelect, RuleSet, Schema, Score, Segment,
+    Settings, Spanned, Suppression, TableBody, TestCase, TestField, TestRow, TestValue, Tier,
+    Tiers, Ties, TotalKind, Trigger, UnmatchedOrders, WithoutOrders, BGNBD_PARAMS,
+    GAMMA_GAMMA_PARAMS,
 };
 use crate::source::{FileId, Span};
 use crate::syntax::dsl::split_hint;
@@ -32,7 +33,8 @@ const ROOT_KEYS: &[&str] = &[
     "triggers",
     "tests",
 ];
-const TEST_KEYS: &[&str] = &["name", "as_of", "from", "customer", "expect"];
+const TEST_KEYS: &[&str] = &["name", "as_of", "from", "customer", "history", "expect"];
+const PAST_CONTACT_KEYS: &[&str] = &["trigger", "ago", "arm"];
 const FROM_KEYS: &[&str] = &["file", "id", "row"];
 const EXPECT_KEYS: &[&str] = &[
     "segments",
@@ -42,6 +44,7 @@ const EXPECT_KEYS: &[&str] = &[
     "fires",
     "not_fires",
     "params",
+    "suppressed",
 ];
 const SETTINGS_KEYS: &[&str] = &["name", "as_of", "max_triggers", "holdout"];
 const HOLDOUT_KEYS: &[&str] = &["percent", "salt"];
@@ -1113,6 +1116,7 @@ impl Reader<'_> {
             as_of: None,
             from: None,
             values: Vec::new(),
+            history: Vec::new(),
             expect: Expect::default(),
             span: self.span(&n.span),
             comments: no_comments(),
@@ -1161,6 +1165,7 @@ impl Reader<'_> {
                     }
                 }
                 "expect" => test.expect = self.expect(f, &place),
+                "history" => test.history = self.history(f, &place),
                 _ => self.unknown(f, &place, TEST_KEYS),
             }
         }
@@ -1287,10 +1292,78 @@ impl Reader<'_> {
                         }
                     }
                 }
+                "suppressed" => {
+                    let help = "write `trigger = \"reason\"` lines in a \
+                                `[tests.expect.suppressed]` table"
+                        .to_string();
+                    if let Some(lines) = self.table(f, help) {
+                        for line in lines {
+                            let trigger = Spanned::new(line.key.clone(), self.span(&line.key_span));
+                            if let Some(reason) = self.word::<Suppression>(line) {
+                                expect.suppressed.push((trigger, reason));
+                            }
+                        }
+                    }
+                }
                 _ => self.unknown(f, &format!("in `expect` {place}"), EXPECT_KEYS),
             }
         }
         expect
+    }
+
+    /// `history = [{ trigger = "winback", ago = "20d", arm = "control" }, ...]`.
+    fn history(&mut self, e: &Entry, place: &str) -> Vec<PastContact> {
+        let example = "write `history = [{ trigger = \"winback\", ago = \"20d\" }]`";
+        let Kind::Array(items) = &e.value.kind else {
+            self.wrong_type(
+                "`history`",
+                "an array of tables",
+                &e.value,
+                Some(example.into()),
+            );
+            return Vec::new();
+        };
+        let mut history = Vec::new();
+        for item in items {
+            let Kind::Table(entries) = &item.kind else {
+                self.wrong_type(
+                    "each earlier contact",
+                    "a table",
+                    item,
+                    Some(example.into()),
+                );
+                continue;
+            };
+            let (mut trigger, mut ago, mut arm) = (None, None, None);
+            for f in entries {
+                match f.key.as_str() {
+                    "trigger" => trigger = self.string(f),
+                    "ago" => ago = self.duration(f),
+                    "arm" => arm = self.word::<Arm>(f),
+                    _ => self.unknown(f, &format!("in `history` {place}"), PAST_CONTACT_KEYS),
+                }
+            }
+            let at = self.span(&item.span);
+            match (trigger, ago) {
+                (Some(trigger), Some(ago)) => history.push(PastContact {
+                    trigger,
+                    ago,
+                    arm,
+                    comments: no_comments(),
+                }),
+                (None, _) if !has(entries, "trigger") => self.missing(
+                    "trigger",
+                    &format!("in `history` {place}"),
+                    at,
+                    example.into(),
+                ),
+                (_, None) if !has(entries, "ago") => {
+                    self.missing("ago", &format!("in `history` {place}"), at, example.into())
+                }
+                _ => {}
+            }
+        }
+        history
     }
 
     /// An array of names.

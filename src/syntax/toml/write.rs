@@ -94,6 +94,23 @@ fn test(t: &TestCase, sections: &mut Vec<String>) {
             string(&row.file.value)
         );
     }
+    if !t.history.is_empty() {
+        let items: Vec<String> = t
+            .history
+            .iter()
+            .map(|p| {
+                let arm = p.arm.as_ref().map_or_else(String::new, |a| {
+                    format!(", arm = {}", string(a.value.word()))
+                });
+                format!(
+                    "{{ trigger = {}, ago = {}{arm} }}",
+                    string(&p.trigger.value),
+                    string(&p.ago.value.to_string())
+                )
+            })
+            .collect();
+        let _ = writeln!(out, "history = [{}]", items.join(", "));
+    }
     sections.push(out);
     if !t.values.is_empty() {
         let rows: Vec<_> = t
@@ -135,6 +152,14 @@ fn test(t: &TestCase, sections: &mut Vec<String>) {
             .map(|p| (key(&p.path.value), test_value(&p.value.value)))
             .collect();
         sections.push(format!("[tests.expect.params]\n{}", aligned(&rows)));
+    }
+    if !e.suppressed.is_empty() {
+        let rows: Vec<_> = e
+            .suppressed
+            .iter()
+            .map(|(t, why)| (key(&t.value), string(why.value.code())))
+            .collect();
+        sections.push(format!("[tests.expect.suppressed]\n{}", aligned(&rows)));
     }
 }
 
