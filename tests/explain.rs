@@ -117,7 +117,7 @@ fn a_trigger_suppressed_by_the_cap_names_the_winners() {
     let capped: Vec<_> = e
         .triggers
         .iter()
-        .filter(|t| t.reason == Some(Suppression::MaxTriggers))
+        .filter(|t| t.why == Some(Suppression::MaxTriggers))
         .collect();
     let names: Vec<&str> = capped.iter().map(|t| t.name.as_str()).collect();
     assert_eq!(names, ["welcome_new"]);
@@ -283,7 +283,7 @@ fn explain_decides_as_run_for_every_example_customer() {
                 );
                 assert!(line.contains(&written), "{written}\n{line}");
             }
-            if t.reason == Some(Suppression::Consent) {
+            if t.why == Some(Suppression::Consent) {
                 assert_ne!(t.consent.as_ref().expect("a marketing trigger").value, true);
             }
             check_parts(&t.condition);

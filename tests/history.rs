@@ -531,3 +531,55 @@ fn history_show_stats_and_export_read_what_was_recorded() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("writing it would destroy it"));
 }
+
+#[test]
+fn a_triggers_control_arm_is_recorded_and_never_contacted() {
+    let s = setup("history-control", 300);
+    // The nudge holds 30% of its customers back as a control group, once per 30 days.
+    let rules = RULES.replace(
+        "  cooldown 30d\n  action reminder",
+        "  cooldown 30d\n  reentry  after 30d\n  holdout  30% salt \"nudge-2026\"\n  action reminder",
+    );
+    assert_ne!(rules, RULES);
+    std::fs::write(&s.rules, rules).unwrap();
+    let history = s.dir.join("h.sqlite");
+    let (night1, _) = run(&s, &history, "2026-11-01", &[]);
+    let mut controls = Vec::new();
+    for line in night1.lines() {
+        let d: serde_json::Value = serde_json::from_str(line).unwrap();
+        let id = d["id"].as_str().unwrap().to_string();
+        let held = idic::engine::holdout_bucket("nudge-2026", &id) < 3000;
+        let arm = &d["arms"]["nudge"];
+        let contacted = d["actions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a["trigger"] == "nudge");
+        if held {
+            assert_eq!(arm, "control", "{line}");
+            assert!(!contacted, "{line}");
+            assert!(
+                line.contains(r#"{"trigger":"nudge","reason":"holdout:nudge"}"#),
+                "{line}"
+            );
+            controls.push(id);
+        } else {
+            assert_eq!(arm, "treated", "{line}");
+            assert!(contacted, "{line}");
+        }
+    }
+    assert!((60..=120).contains(&controls.len()), "{}", controls.len());
+    // Recorded as controls, never with an action sent.
+    let rows = dump(&history);
+    for id in &controls {
+        let row = rows
+            .iter()
+            .find(|r| r.contains(&format!("|{id}|nudge|")))
+            .unwrap();
+        assert!(row.contains("|control|"), "{row}");
+    }
+    // The next night, treated and controls alike wait out the re-entry: nothing new.
+    let (night2, said) = run(&s, &history, "2026-11-02", &[]);
+    assert!(said.contains("recorded 0 contacts"), "{said}");
+    assert!(!night2.contains("\"nudge\":\"control\""));
+}

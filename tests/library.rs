@@ -16,7 +16,7 @@ fn one_customer_from_cells() {
     assert_eq!(program.name(), "retail");
     assert!(program.content_hash().starts_with("sha256:"));
     let cells = [
-        ("Customer ID", "C900001"),
+        ("Customer ID", "C900003"), // in neither the global nor the win-back holdout
         ("First Name", "Ada"),
         ("Last Name", "Byron"),
         ("Email", "ada@example.com"),

@@ -1,5 +1,5 @@
-//! Triggers: what each must declare, the consent field that governs its channel, and actions
-//! that do something; the global holdout that keeps customers from all of them.
+//! Triggers: what each must declare, the consent field that governs its channel, service
+//! triggers, actions that do something, and holdouts (the global one and each trigger's own).
 
 use super::a;
 use super::names::{Kind, Names};
@@ -110,6 +110,22 @@ fn trigger(t: &Trigger, names: &Names, out: &mut Vec<Diagnostic>) {
     }
     if let Some(reason) = &t.service {
         service(t, reason, out);
+    }
+    if let Some(h) = &t.holdout {
+        holdout(h, out);
+        if t.service.is_some() {
+            out.push(
+                Diagnostic::error(
+                    "service-holdout",
+                    format!("service trigger `{name}` has a holdout"),
+                )
+                .at(h.span)
+                .help(
+                    "a service message goes to everyone it concerns: holdouts measure \
+                     marketing; remove the holdout, or `service`",
+                ),
+            );
+        }
     }
     if t.condition.is_none() {
         out.push(missing("when", "when at_risk"));

@@ -27,6 +27,9 @@ pub struct Decision {
     pub fired: Vec<usize>,
     /// Triggers whose condition held but that did not fire, and why, in declaration order.
     pub suppressed: Vec<(usize, Suppression)>,
+    /// Triggers whose own holdout took the customer: their control arm (also in `suppressed`),
+    /// in declaration order.
+    pub control: Vec<usize>,
     /// The actions of the fired triggers, in firing order, with their parameters.
     pub actions: Vec<ActionOutcome>,
 }
@@ -44,9 +47,10 @@ pub use crate::model::Suppression;
 
 impl Decision {
     /// The triggers the customer entered, each with its arm: those that fired (treated), in
-    /// firing order.
+    /// firing order, then those whose control arm the customer is in.
     pub fn arms(&self) -> impl Iterator<Item = (usize, Arm)> + '_ {
-        self.fired.iter().map(|&t| (t, Arm::Treated))
+        let treated = self.fired.iter().map(|&t| (t, Arm::Treated));
+        treated.chain(self.control.iter().map(|&t| (t, Arm::Control)))
     }
 
     /// Appends the contacts this decision makes, one per action of each trigger entered (one
@@ -172,7 +176,7 @@ impl Decision {
             out.extend_from_slice(b"{\"trigger\":");
             json_str(out, program.trigger_name(*t));
             out.extend_from_slice(b",\"reason\":");
-            json_str(out, why.code());
+            json_str(out, &why.reason(program.trigger_name(*t)));
             out.push(b'}');
         }
         out.extend_from_slice(b"]}\n");
@@ -262,7 +266,10 @@ impl Decision {
             (
                 self.suppressed
                     .iter()
-                    .map(|(t, why)| format!("{}={}", program.trigger_name(*t), why.code()))
+                    .map(|(t, why)| {
+                        let name = program.trigger_name(*t);
+                        format!("{name}={}", why.reason(name))
+                    })
                     .collect::<Vec<_>>()
                     .join(";"),
                 Names,

@@ -246,6 +246,24 @@ impl<'p> Evaluator<'p> {
                 self.reentry_and_cooldown(history, today, &mut decision);
             }
         }
+        // Each trigger's own holdout draws its control arm: recorded, not contacted.
+        let before = decision.suppressed.len();
+        let triggers = &program.triggers;
+        let id = &decision.id;
+        let (mut control, mut suppressed) = (Vec::new(), Vec::new());
+        self.eligible.retain(|&i| {
+            let held = triggers[i].holdout.as_ref().is_some_and(|h| h.place(id).1);
+            if held {
+                control.push(i);
+                suppressed.push((i, Suppression::TriggerHoldout));
+            }
+            !held
+        });
+        decision.control = control;
+        decision.suppressed.append(&mut suppressed);
+        if decision.suppressed.len() > before {
+            decision.suppressed.sort_by_key(|&(i, _)| i);
+        }
         // Highest priority first; the sort is stable, so declaration order breaks ties.
         self.eligible
             .sort_by_key(|&i| std::cmp::Reverse(program.triggers[i].priority));

@@ -192,8 +192,11 @@ pub struct TriggerCheck {
     pub name: String,
     pub priority: i64,
     pub status: TriggerStatus,
-    /// For a suppressed trigger, why (written as `idic run` writes the reason code).
-    pub reason: Option<Suppression>,
+    /// For a suppressed trigger, why.
+    #[serde(skip)]
+    pub why: Option<Suppression>,
+    /// The same as `idic run` writes it (`cooldown`, `holdout:winback`...).
+    pub reason: Option<String>,
     pub condition: Condition,
     /// The trigger's channel.
     pub channel: String,
@@ -203,6 +206,9 @@ pub struct TriggerCheck {
     pub service: Option<String>,
     /// Its re-entry rule and cooldown in words.
     pub policy: String,
+    /// Where the customer falls in the trigger's own holdout, in words, when it has one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub holdout: Option<String>,
     /// The customer's last entry into it (either arm) and last contact by it, from the
     /// contact history (`YYYY-MM-DD`).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -413,7 +419,7 @@ fn trigger(
 ) -> TriggerCheck {
     let name = program.trigger_name(i).to_string();
     let suppressed = decision.suppressed.iter().find(|(t, _)| *t == i);
-    let (status, reason) = match suppressed {
+    let (status, why) = match suppressed {
         Some((_, why)) => (TriggerStatus::Suppressed, Some(*why)),
         None if decision.fired.contains(&i) => (TriggerStatus::Fired, None),
         None => (TriggerStatus::NotEligible, None),
@@ -452,12 +458,21 @@ fn trigger(
     TriggerCheck {
         priority: program.trigger_priority(i),
         status,
-        reason,
+        why,
+        reason: why.map(|w| w.reason(&name).into_owned()),
         condition: condition(ev, program.trigger_condition(i).0, read),
         channel: program.trigger_channel(i).to_string(),
         consent: program.trigger_consent(i).map(read),
         service: program.trigger_service_reason(i).map(str::to_string),
         policy: program.trigger_policy(i),
+        holdout: program.trigger_holdout(i).map(|h| {
+            let (bucket, held) = h.place(&decision.id);
+            format!(
+                "bucket {bucket} of 10000, {} (buckets below {} are)",
+                if held { "held out" } else { "not held out" },
+                h.below
+            )
+        }),
         last_entry: None,
         last_contact: None,
         taken_by,
@@ -882,7 +897,7 @@ impl Explanation {
                     }
                     (None, None) => String::new(),
                 };
-                match t.reason {
+                match t.why {
                     Some(Suppression::Consent) => {
                         let _ = writeln!(
                             out,
@@ -911,6 +926,13 @@ impl Explanation {
                             why.code(),
                             t.policy,
                             last.unwrap_or_default()
+                        );
+                    }
+                    Some(Suppression::TriggerHoldout) => {
+                        let _ = writeln!(
+                            out,
+                            "{margin}in its own holdout ({}): a control, recorded and not contacted",
+                            t.holdout.as_deref().unwrap_or_default()
                         );
                     }
                     Some(why @ Suppression::MaxTriggers) => {

@@ -1,5 +1,5 @@
-//! The global holdout: which customers are held out of every trigger, so that what the
-//! treatments achieve can be measured against them.
+//! Holdouts: which customers are held out of every marketing trigger (the global holdout) or of
+//! one trigger (its own, drawing its control arm), so that what treatments achieve can be measured.
 //!
 //! A customer's bucket is the first 8 bytes, read as a big-endian unsigned integer, of the
 //! SHA-256 digest of the salt (UTF-8), one `0x1F` byte and the customer id (UTF-8, as the key
@@ -24,19 +24,19 @@ pub fn holdout_bucket(salt: &str, id: &str) -> u64 {
     u64::from_be_bytes(first) % BUCKETS
 }
 
-/// A declared global holdout, ready to test customers.
+/// A declared holdout (the global one or a trigger's), ready to place customers.
 #[derive(Debug, Clone, PartialEq)]
-pub struct GlobalHoldout {
+pub struct HoldoutSplit {
     /// The salt mixed into the hash.
     pub salt: String,
     /// Buckets below this are held out (`percent * 100`).
     pub below: u64,
 }
 
-impl GlobalHoldout {
+impl HoldoutSplit {
     /// The holdout of `percent` (0 to 100, at most two decimals, as `check` holds it).
-    pub fn new(percent: f64, salt: &str) -> GlobalHoldout {
-        GlobalHoldout {
+    pub fn new(percent: f64, salt: &str) -> HoldoutSplit {
+        HoldoutSplit {
             salt: salt.to_string(),
             below: (percent * 100.0).round() as u64,
         }
@@ -61,12 +61,12 @@ mod tests {
 
     #[test]
     fn raising_the_share_keeps_everyone_held_out() {
-        let (five, ten) = (GlobalHoldout::new(5.0, "s"), GlobalHoldout::new(10.0, "s"));
+        let (five, ten) = (HoldoutSplit::new(5.0, "s"), HoldoutSplit::new(10.0, "s"));
         for i in 0..10_000 {
             let id = format!("C{i}");
             assert!(!five.place(&id).1 || ten.place(&id).1, "{id}");
         }
-        assert_eq!(GlobalHoldout::new(0.25, "s").below, 25);
-        assert_eq!(GlobalHoldout::new(100.0, "s").below, BUCKETS);
+        assert_eq!(HoldoutSplit::new(0.25, "s").below, 25);
+        assert_eq!(HoldoutSplit::new(100.0, "s").below, BUCKETS);
     }
 }

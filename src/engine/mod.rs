@@ -12,6 +12,6 @@ mod program;
 pub use decision::{csv_header, display, text, ActionOutcome, CellSource, Decision, Suppression};
 pub use evaluate::{EvalError, Evaluator};
 pub use explain::{explain, Explanation};
-pub use holdout::{holdout_bucket, GlobalHoldout, BUCKETS};
+pub use holdout::{holdout_bucket, HoldoutSplit, BUCKETS};
 pub use population::Population;
 pub use program::{LoadError, Program, Reach, TestPlace};

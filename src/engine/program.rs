@@ -61,6 +61,8 @@ pub(crate) struct TriggerPlan {
     /// Least days between two contacts by this trigger.
     pub cooldown: Option<u32>,
     pub reentry: Reentry,
+    /// Its own holdout, which draws its control arm.
+    pub holdout: Option<super::HoldoutSplit>,
     pub actions: Vec<ActionPlan>,
 }
 
@@ -140,7 +142,7 @@ pub struct Program {
     pub(crate) triggers: Vec<TriggerPlan>,
     pub(crate) max_triggers: Option<usize>,
     /// The global holdout, when the rule set declares one.
-    pub(crate) holdout: Option<super::GlobalHoldout>,
+    pub(crate) holdout: Option<super::HoldoutSplit>,
     /// Where each test case is written.
     test_places: Vec<TestPlace>,
 }
@@ -329,7 +331,7 @@ impl Program {
                 .map(|m| m.value as usize),
             holdout: settings
                 .and_then(|s| s.holdout.as_ref())
-                .map(|h| super::GlobalHoldout::new(h.percent.value, &h.salt.value)),
+                .map(|h| super::HoldoutSplit::new(h.percent.value, &h.salt.value)),
             units: builder.units,
             rules: rules.clone(),
             slots,
@@ -466,7 +468,7 @@ impl Program {
     }
 
     /// The global holdout, when the rule set declares one.
-    pub fn holdout(&self) -> Option<&super::GlobalHoldout> {
+    pub fn holdout(&self) -> Option<&super::HoldoutSplit> {
         self.holdout.as_ref()
     }
 
@@ -482,6 +484,9 @@ impl Program {
                     self.triggers.iter().any(|t| t.reentry != Reentry::Any)
                 }
                 super::Suppression::Cooldown => self.triggers.iter().any(|t| t.cooldown.is_some()),
+                super::Suppression::TriggerHoldout => {
+                    self.triggers.iter().any(|t| t.holdout.is_some())
+                }
                 _ => true,
             })
             .collect()
@@ -605,6 +610,11 @@ impl Program {
             }
         }
         names
+    }
+
+    /// Trigger `i`'s own holdout, when it declares one.
+    pub fn trigger_holdout(&self, i: usize) -> Option<&super::HoldoutSplit> {
+        self.triggers[i].holdout.as_ref()
     }
 
     /// The channel of trigger `i`.
@@ -812,6 +822,10 @@ impl Builder<'_> {
             service,
             cooldown: t.cooldown.as_ref().map(|d| d.value.days()),
             reentry: t.reentry.as_ref().map_or(Reentry::Any, |r| r.value),
+            holdout: t
+                .holdout
+                .as_ref()
+                .map(|h| super::HoldoutSplit::new(h.percent.value, &h.salt.value)),
             actions,
         })
     }

@@ -199,6 +199,8 @@ pub enum Suppression {
     Reentry,
     /// The trigger contacted the customer within its `cooldown`.
     Cooldown,
+    /// The customer is in the trigger's own holdout: its control arm, recorded, not contacted.
+    TriggerHoldout,
     /// Higher-priority triggers took every place allowed by `max_triggers`.
     MaxTriggers,
 }
@@ -211,31 +213,53 @@ impl serde::Serialize for Suppression {
 
 impl FromStr for Suppression {
     type Err = String;
+    /// A code, or `holdout:<trigger>` for a trigger's own holdout.
     fn from_str(s: &str) -> Result<Self, String> {
-        let codes: Vec<&str> = Suppression::ALL.iter().map(|w| w.code()).collect();
+        if s.strip_prefix("holdout:").is_some_and(|t| t != "global") {
+            return Ok(Suppression::TriggerHoldout);
+        }
+        let codes: Vec<&str> = Suppression::ALL
+            .iter()
+            .map(|w| match w {
+                Suppression::TriggerHoldout => "holdout:<trigger>",
+                other => other.code(),
+            })
+            .collect();
         parse_word(s, "reason", &codes, |i| Suppression::ALL[i], None)
     }
 }
 
 impl Suppression {
     /// Every reason, in the order the summary lists them.
-    pub const ALL: [Suppression; 5] = [
+    pub const ALL: [Suppression; 6] = [
         Suppression::Consent,
         Suppression::Holdout,
         Suppression::Reentry,
         Suppression::Cooldown,
+        Suppression::TriggerHoldout,
         Suppression::MaxTriggers,
     ];
 
-    /// The reason code written in outputs: `consent`, `holdout:global`, `reentry`,
-    /// `cooldown` or `cap:max_triggers`.
+    /// The reason's code: `consent`, `holdout:global`, `reentry`, `cooldown`,
+    /// `holdout:trigger` (a trigger's own holdout, written `holdout:<trigger>` beside a
+    /// trigger: [`Suppression::reason`]) or `cap:max_triggers`.
     pub fn code(self) -> &'static str {
         match self {
             Suppression::Consent => "consent",
             Suppression::Holdout => "holdout:global",
             Suppression::Reentry => "reentry",
             Suppression::Cooldown => "cooldown",
+            Suppression::TriggerHoldout => "holdout:trigger",
             Suppression::MaxTriggers => "cap:max_triggers",
+        }
+    }
+
+    /// The reason as written beside trigger `trigger` in decisions: its code, but
+    /// `holdout:<trigger>` for the trigger's own holdout.
+    pub fn reason(self, trigger: &str) -> std::borrow::Cow<'static, str> {
+        match self {
+            Suppression::TriggerHoldout => format!("holdout:{trigger}").into(),
+            other => other.code().into(),
         }
     }
 }

@@ -292,6 +292,8 @@ pub struct Trigger {
     pub cooldown: Option<Spanned<Duration>>,
     /// Whether a customer this trigger has already entered (either arm) may enter it again.
     pub reentry: Option<Spanned<Reentry>>,
+    /// The trigger's own holdout: its control arm, recorded and never contacted.
+    pub holdout: Option<Holdout>,
     pub actions: Vec<Action>,
     pub span: Span,
     pub comments: Comments,

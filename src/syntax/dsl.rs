@@ -749,15 +749,8 @@ impl<'a> Lower<'a> {
                                 l.once(&mut as_of, v, "as_of", prop_span);
                             }
                             Rule::holdout => {
-                                let span = l.span(&value);
-                                let v = value.as_str().trim_end_matches('%').parse::<f64>();
-                                let percent = l.word_value(v.map_err(|e| e.to_string()), span);
-                                let salt = l.string(values.next().expect("salt"));
-                                let v = percent.map(|percent| Holdout {
-                                    percent,
-                                    salt,
-                                    span: prop_span,
-                                });
+                                let salt = values.next().expect("salt");
+                                let v = l.holdout(value, salt, prop_span);
                                 l.once(&mut holdout, v, "holdout", prop_span);
                             }
                             _ => {
@@ -1350,6 +1343,24 @@ impl<'a> Lower<'a> {
             .filter(|_| ok)
     }
 
+    /// `holdout 5% salt "..."`: its percentage and salt.
+    fn holdout(
+        &mut self,
+        percent: Pair<'a, Rule>,
+        salt: Pair<'a, Rule>,
+        span: Span,
+    ) -> Option<Holdout> {
+        let at = self.span(&percent);
+        let v = percent.as_str().trim_end_matches('%').parse::<f64>();
+        let percent = self.word_value(v.map_err(|e| e.to_string()), at);
+        let salt = self.string(salt);
+        percent.map(|percent| Holdout {
+            percent,
+            salt,
+            span,
+        })
+    }
+
     fn trigger(&mut self, pair: Pair<'a, Rule>) -> Trigger {
         let span = self.span(&pair);
         let end = pair.as_span().end();
@@ -1364,6 +1375,7 @@ impl<'a> Lower<'a> {
                 service: None,
                 cooldown: None,
                 reentry: None,
+                holdout: None,
                 actions: Vec::new(),
                 span,
                 comments: Comments::default(),
@@ -1414,6 +1426,11 @@ impl<'a> Lower<'a> {
                         Rule::reentry => {
                             let v = l.parsed::<Reentry>(value);
                             l.once(&mut t.reentry, v, word, prop_span);
+                        }
+                        Rule::holdout => {
+                            let salt = values.next().expect("salt");
+                            let v = l.holdout(value, salt, prop_span);
+                            l.once(&mut t.holdout, v, word, prop_span);
                         }
                         _ => {
                             let v = l.parsed::<Duration>(value);

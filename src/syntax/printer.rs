@@ -147,8 +147,7 @@ impl Printer {
             props.push(("max_triggers", m.value.to_string()));
         }
         if let Some(h) = &s.holdout {
-            let salt = quote(&h.salt.value);
-            props.push(("holdout", format!("{}% salt {salt}", h.percent.value)));
+            props.push(("holdout", holdout(h)));
         }
         self.properties(&props, &s.inner);
         self.close(0, &s.inner, &s.comments);
@@ -269,6 +268,9 @@ impl Printer {
         if let Some(r) = &t.reentry {
             props.push(("reentry", r.value.to_string()));
         }
+        if let Some(h) = &t.holdout {
+            props.push(("holdout", holdout(h)));
+        }
         self.properties(&props, &t.inner);
         for (i, a) in t.actions.iter().enumerate() {
             self.action(i == 0 && props.is_empty(), a);
@@ -384,7 +386,7 @@ impl Printer {
             for (trigger, reason) in &e.suppressed {
                 lines.push((
                     "suppressed",
-                    format!("{} {}", trigger.value, reason.value.code()),
+                    format!("{} {}", trigger.value, reason.value.reason(&trigger.value)),
                 ));
             }
             let keys = width(
@@ -643,6 +645,11 @@ fn model_params(names: &[&str], values: &[f64]) -> String {
 }
 
 /// Inner comments with those under `key` moved to `"}"`, for closing a nested block.
+/// `5% salt "..."`.
+fn holdout(h: &Holdout) -> String {
+    format!("{}% salt {}", h.percent.value, quote(&h.salt.value))
+}
+
 fn rename_close(inner: &InnerComments, key: &str) -> InnerComments {
     let mut out = InnerComments::default();
     out.0.insert("}", inner.get(key));

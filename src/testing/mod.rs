@@ -332,7 +332,10 @@ fn compare(
         }
         let (source, reads) = program.trigger_condition(i);
         let (actual, lines) = match actual {
-            Some(other) => (format!("it is suppressed ({})", other.code()), Vec::new()),
+            Some(other) => (
+                format!("it is suppressed ({})", other.reason(&name.value)),
+                Vec::new(),
+            ),
             None if decision.fired.contains(&i) => ("it fires".to_string(), Vec::new()),
             None => (
                 "its condition is false".to_string(),
@@ -343,7 +346,7 @@ fn compare(
             expected: format!(
                 "trigger `{}` suppressed ({})",
                 name.value,
-                reason.value.code()
+                reason.value.reason(&name.value)
             ),
             actual,
             why: lines,
@@ -384,6 +387,15 @@ fn compare(
                     format!("it is suppressed: {} (the test's history)", why.code()),
                     Vec::new(),
                 ),
+                (false, Some((_, Suppression::TriggerHoldout))) => {
+                    let (bucket, below) = program
+                        .trigger_holdout(i)
+                        .map_or((0, 0), |h| (h.place(&decision.id).0, h.below));
+                    (
+                        "it is suppressed: the customer is in its holdout (a control)".to_string(),
+                        vec![format!("bucket {bucket}, held out below {below}")],
+                    )
+                }
                 (false, Some((_, Suppression::MaxTriggers))) => {
                     let taken: Vec<String> = decision
                         .fired

@@ -906,7 +906,7 @@ impl Reader<'_> {
         let place = format!("in trigger `{}`", t.key);
         let (mut activity, mut condition, mut channel, mut consent) = (None, None, None, None);
         let (mut priority, mut cooldown, mut actions) = (None, None, Vec::new());
-        let (mut service, mut reentry) = (None, None);
+        let (mut service, mut reentry, mut holdout) = (None, None, None);
         for f in entries {
             match f.key.as_str() {
                 "activity" => activity = self.word::<Activity>(f),
@@ -917,6 +917,7 @@ impl Reader<'_> {
                 "cooldown" => cooldown = self.duration(f),
                 "service" => service = self.string(f),
                 "reentry" => reentry = self.word::<Reentry>(f),
+                "holdout" => holdout = self.holdout(f),
                 "actions" => actions = self.actions(f, &t.key),
                 _ => self.unknown(f, &place, TRIGGER_KEYS),
             }
@@ -951,6 +952,7 @@ impl Reader<'_> {
             service,
             cooldown,
             reentry,
+            holdout,
             actions,
             span: self.span(&t.value.span),
             comments: no_comments(),

@@ -1,9 +1,9 @@
 //! Writes a rule set as TOML that reads back into an equal rule set.
 
 use crate::model::{
-    period_word, Action, CellTable, Expr, Field, Ident, Literal, Model, Orders, ParamValue,
-    RowSelect, RuleSet, Score, Settings, TableBody, TestCase, TestValue, Tier, Ties, Trigger,
-    BGNBD_PARAMS, GAMMA_GAMMA_PARAMS,
+    period_word, Action, CellTable, Expr, Field, Holdout, Ident, Literal, Model, Orders,
+    ParamValue, RowSelect, RuleSet, Score, Settings, TableBody, TestCase, TestValue, Tier, Ties,
+    Trigger, BGNBD_PARAMS, GAMMA_GAMMA_PARAMS,
 };
 use std::fmt::Write as _;
 
@@ -157,7 +157,7 @@ fn test(t: &TestCase, sections: &mut Vec<String>) {
         let rows: Vec<_> = e
             .suppressed
             .iter()
-            .map(|(t, why)| (key(&t.value), string(why.value.code())))
+            .map(|(t, why)| (key(&t.value), string(&why.value.reason(&t.value))))
             .collect();
         sections.push(format!("[tests.expect.suppressed]\n{}", aligned(&rows)));
     }
@@ -187,12 +187,7 @@ fn settings_section(s: &Settings) -> String {
         let _ = writeln!(out, "max_triggers = {}", max.value);
     }
     if let Some(h) = &s.holdout {
-        let _ = writeln!(
-            out,
-            "holdout = {{ percent = {:?}, salt = {} }}",
-            h.percent.value,
-            string(&h.salt.value)
-        );
+        let _ = writeln!(out, "holdout = {}", holdout(h));
     }
     out
 }
@@ -390,6 +385,15 @@ fn tier(table: &str, t: &Tier) -> String {
     out
 }
 
+/// `{ percent = 5.0, salt = "..." }`.
+fn holdout(h: &Holdout) -> String {
+    format!(
+        "{{ percent = {:?}, salt = {} }}",
+        h.percent.value,
+        string(&h.salt.value)
+    )
+}
+
 fn trigger(t: &Trigger, sections: &mut Vec<String>) {
     let path = format!("triggers.{}", key(&t.name.value));
     let mut out = format!("[{path}]\n");
@@ -416,6 +420,9 @@ fn trigger(t: &Trigger, sections: &mut Vec<String>) {
     }
     if let Some(reentry) = &t.reentry {
         let _ = writeln!(out, "reentry = {}", string(&reentry.value.to_string()));
+    }
+    if let Some(h) = &t.holdout {
+        let _ = writeln!(out, "holdout = {}", holdout(h));
     }
     sections.push(out);
     for a in &t.actions {
