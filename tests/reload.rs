@@ -571,6 +571,10 @@ fn watch_prints_counts_and_what_each_change_changed() {
     watch.until(|l| l.starts_with("big_spenders"));
     // Customers per lifecycle stage: 134 lapsed (checked independently in tests/run.rs).
     watch.until(|l| l.starts_with("lapsed ") && l.trim_end().ends_with(" 134"));
+    // Suppressions per reason, over all triggers (as in the summary of tests/run.rs): 75 for
+    // consent, and the win-back's 5 controls.
+    watch.until(|l| l.starts_with("consent ") && l.trim_end().ends_with(" 75"));
+    watch.until(|l| l.starts_with("holdout:trigger ") && l.trim_end().ends_with(" 5"));
     watch.until(|l| l.starts_with("watching"));
 
     let text = copy.edited(

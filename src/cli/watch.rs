@@ -262,6 +262,14 @@ impl Sample {
         lines.extend(names("tier", &mut program.tier_names(), &t.tiers));
         lines.extend(names("stage", &mut program.stage_names(), &t.stages));
         lines.extend(names("trigger", &mut program.trigger_names(), &t.fired));
+        // Why eligible triggers did not fire, over all triggers.
+        let reasons = idic::engine::Suppression::ALL.len();
+        for why in program.suppressions() {
+            let total = (0..program.trigger_names().len())
+                .map(|i| t.suppressed[i * reasons + why as usize])
+                .sum();
+            lines.push(Line::new("reason", why.code(), total));
+        }
         Ok(Counts {
             lines,
             as_of: as_of.format("%Y-%m-%d").to_string(),
@@ -289,7 +297,8 @@ impl Line {
 
 /// What a version decides for the sample.
 struct Counts {
-    /// Rows decided and rejected, customers per segment and tier, firings per trigger.
+    /// Rows decided and rejected, customers per segment and tier, firings per trigger,
+    /// suppressions per reason.
     lines: Vec<Line>,
     as_of: String,
 }
@@ -318,10 +327,10 @@ impl Counts {
         for line in self.lines.iter().filter(|l| l.kind != "rows") {
             if line.kind != kind {
                 kind = line.kind;
-                let heading = if kind == "trigger" {
-                    "fired"
-                } else {
-                    "customers"
+                let heading = match kind {
+                    "trigger" => "fired",
+                    "reason" => "suppressed",
+                    _ => "customers",
                 };
                 out.push_str(&format!("\n{kind:<w$}  {heading:>10}\n"));
             }
