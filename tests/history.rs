@@ -583,3 +583,77 @@ fn a_triggers_control_arm_is_recorded_and_never_contacted() {
     assert!(said.contains("recorded 0 contacts"), "{said}");
     assert!(!night2.contains("\"nudge\":\"control\""));
 }
+
+#[test]
+fn the_do_not_contact_list_keeps_every_trigger_out_service_ones_included() {
+    let s = setup("history-dnc", 6);
+    let list = s.dir.join("dnc.csv");
+    // C0000000 off every channel, C0000003 off calls only; C0000004 named twice.
+    std::fs::write(
+        &list,
+        "Customer,Channel\nC0000000,\nC0000003,call\nC0000004,sms\nC0000004,push\n",
+    )
+    .unwrap();
+    let history = s.dir.join("h.sqlite");
+    let (decisions, _) = run(
+        &s,
+        &history,
+        "2026-11-01",
+        &["--suppress", list.to_str().unwrap()],
+    );
+    let o = outcomes(&decisions);
+    let reason = |t: &str| format!("{t}=\"suppressed_list\"");
+    assert_eq!(
+        o["C0000000"],
+        (
+            Vec::new(),
+            vec![reason("care"), reason("once"), reason("nudge")]
+        )
+    );
+    assert_eq!(
+        o["C0000003"],
+        (
+            vec!["once".to_string(), "nudge".to_string()],
+            vec![reason("care")]
+        )
+    );
+    assert_eq!(o["C0000004"].0, ["care", "nudge"]);
+    // Nothing is recorded for the customers kept out.
+    let rows = dump(&history);
+    assert!(!rows.iter().any(|r| r.contains("|C0000000|")));
+    // explain says why.
+    let out = idic()
+        .arg("explain")
+        .arg(&s.rules)
+        .arg("--customers")
+        .arg(&s.export)
+        .args(["--id", "C0000003", "--suppress"])
+        .arg(&list)
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.contains("suppressed by the do-not-contact list: the customer is on it for call"),
+        "{text}"
+    );
+    // A typo in the list stops the run before anything is written: no message slips through.
+    std::fs::write(&list, "id,channel\nC0000001,emial\n").unwrap();
+    let out = idic()
+        .arg("run")
+        .arg(&s.rules)
+        .arg("--customers")
+        .arg(&s.export)
+        .arg("--suppress")
+        .arg(&list)
+        .arg("--out")
+        .arg(s.dir.join("never.jsonl"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("line 2: unknown channel `emial`"),
+        "{stderr}"
+    );
+    assert!(!s.dir.join("never.jsonl").exists());
+}

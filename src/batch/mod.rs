@@ -32,6 +32,7 @@ pub use survey::Survey;
 use crate::engine::population::{Observed, PopulationReport};
 use crate::engine::{Evaluator, Population, Program};
 use crate::history::{Index, NewContact, Recording};
+use crate::io::do_not_contact::DoNotContact;
 use crate::io::input::Row;
 use crate::io::{
     BatchReader, ColumnMap, CsvCells, Encoder, HeaderError, InputFormat, OutputFormat, RawRows,
@@ -63,6 +64,8 @@ pub struct Options {
     pub orders: Option<std::path::PathBuf>,
     /// How the cells of CSV decisions and rejects are written (spreadsheet-safe by default).
     pub csv_cells: CsvCells,
+    /// Customers no trigger may contact (`--suppress`).
+    pub do_not_contact: Option<std::sync::Arc<DoNotContact>>,
 }
 
 impl Default for Options {
@@ -75,6 +78,7 @@ impl Default for Options {
             progress: false,
             orders: None,
             csv_cells: CsvCells::default(),
+            do_not_contact: None,
         }
     }
 }
@@ -627,7 +631,16 @@ fn write_decisions(
         reader,
         options.threads,
         progress,
-        || Worker::new(program, cx, cells, decisions_format, rejects_format),
+        || {
+            Worker::new(
+                program,
+                cx,
+                options.do_not_contact.as_deref(),
+                cells,
+                decisions_format,
+                rejects_format,
+            )
+        },
         Worker::batch,
         |batch: &mut Decided| {
             if let Some(limit) = cx.limit {
@@ -679,17 +692,21 @@ impl<'a> Worker<'a> {
     fn new(
         program: &'a Program,
         cx: &'a Context<'a>,
+        do_not_contact: Option<&'a DoNotContact>,
         cells: CsvCells,
         decisions: OutputFormat,
         rejects: Option<OutputFormat>,
     ) -> Worker<'a> {
-        let evaluator = Evaluator::new(program, cx.as_of);
+        let mut evaluator = Evaluator::new(program, cx.as_of);
+        if let Some(history) = cx.history {
+            evaluator = evaluator.with_history(history);
+        }
+        if let Some(list) = do_not_contact {
+            evaluator = evaluator.with_do_not_contact(list);
+        }
         Worker {
             program,
-            evaluator: match cx.history {
-                Some(history) => evaluator.with_history(history),
-                None => evaluator,
-            },
+            evaluator,
             cx,
             decisions: Encoder::new(decisions, cells),
             rejects: rejects.map(|format| Encoder::new(format, cells)),

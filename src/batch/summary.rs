@@ -413,7 +413,14 @@ impl Summary {
     pub fn new(program: &Program, tally: &Tally, info: &RunInfo<'_>) -> Summary {
         let money = program.money_fields();
         let reasons = Suppression::ALL.len();
-        let listed = program.suppressions();
+        let mut listed = program.suppressions();
+        // The do-not-contact list is the run's, not the rules': listed when it kept anyone out.
+        let list = Suppression::SuppressedList;
+        if (0..program.trigger_names().len())
+            .any(|t| tally.suppressed[t * reasons + list as usize] > 0)
+        {
+            listed.insert(1, list);
+        }
         let count = |name: &str, count: u64| Count {
             name: name.to_string(),
             count,

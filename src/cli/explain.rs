@@ -9,6 +9,7 @@ use super::run::{input_format, load, resolve_as_of, usage};
 use super::Exit;
 use idic::batch::{self, Options};
 use idic::engine::{explain, Explanation};
+use idic::io::do_not_contact::DoNotContact;
 use idic::io::{find_row, FindError, InputFormat, Reject};
 use idic::model::RowSelect;
 use idic::text::printable;
@@ -45,6 +46,9 @@ pub struct Args {
     /// they trigger.
     #[arg(long, value_name = "PATH")]
     history: Option<PathBuf>,
+    /// A do-not-contact list, as `idic run --suppress` reads it.
+    #[arg(long, value_name = "FILE")]
+    suppress: Option<PathBuf>,
     /// How to print the explanation.
     #[arg(long, value_enum, value_name = "FORMAT", default_value = "human")]
     format: ExplainFormat,
@@ -145,7 +149,18 @@ pub fn run(args: Args) -> Exit {
         },
         None => None,
     };
-    let explanation = match explain(&program, as_of, values, index.as_ref()) {
+    let do_not_contact = match args.suppress.as_deref().map(DoNotContact::read) {
+        Some(Ok(list)) => Some(list),
+        Some(Err(message)) => return usage(message),
+        None => None,
+    };
+    let explanation = match explain(
+        &program,
+        as_of,
+        values,
+        index.as_ref(),
+        do_not_contact.as_ref(),
+    ) {
         Ok(explanation) => explanation,
         Err(e) => return rejected(&Reject::rule_failed(found.line, &key, e), found.row),
     };

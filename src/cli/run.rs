@@ -12,6 +12,7 @@ use idic::diagnostics::{render, Format};
 use idic::engine::{Program, Reach};
 use idic::history::store::{self, Store};
 use idic::history::{Reader, Recording, RunKind, RunRecord, Window};
+use idic::io::do_not_contact::DoNotContact;
 use idic::io::guard::Std;
 use idic::io::{commit_all, open_export, Files, InputFormat, Output, OutputFormat};
 use idic::model::AsOf;
@@ -70,6 +71,10 @@ pub struct Args {
     /// every output is written.
     #[arg(long, value_name = "PATH")]
     history: Option<PathBuf>,
+    /// A do-not-contact list: CSV with an `id` column and, optionally, `channel` (empty: every
+    /// channel). No trigger, service ones included, contacts a listed customer there.
+    #[arg(long, value_name = "FILE")]
+    suppress: Option<PathBuf>,
     /// Read the contact history but record nothing.
     #[arg(long, requires = "history")]
     dry_run: bool,
@@ -161,6 +166,9 @@ pub fn run(args: Args) -> Exit {
     if let Some(orders) = &args.orders {
         files.reads(named("--orders", orders), orders);
     }
+    if let Some(list) = &args.suppress {
+        files.reads(named("--suppress", list), list);
+    }
     let history_path = args.history.as_deref().map(store::resolve);
     if let (Some(flag), Some(path)) = (&args.history, &history_path) {
         if flag == Path::new("-") {
@@ -205,6 +213,11 @@ pub fn run(args: Args) -> Exit {
         Err(e) => return usage(format!("cannot read `{}`: {e}", args.customers.display())),
     };
 
+    let do_not_contact = match args.suppress.as_deref().map(DoNotContact::read) {
+        Some(Ok(list)) => Some(std::sync::Arc::new(list)),
+        Some(Err(message)) => return usage(format!("{message}; nothing was run")),
+        None => None,
+    };
     let options = Options {
         threads: args
             .threads
@@ -218,6 +231,7 @@ pub fn run(args: Args) -> Exit {
         progress: !args.quiet && !stderr_is_json && std::io::stderr().is_terminal(),
         orders: args.orders.clone(),
         csv_cells: args.csv.cells(),
+        do_not_contact,
         ..Options::default()
     };
     let started = Instant::now();

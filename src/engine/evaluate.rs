@@ -5,6 +5,7 @@ use super::decision::{push_text, ActionOutcome, Decision, Suppression};
 use super::program::{ParamPlan, Piece, Program, Step, TierPlan};
 use crate::expr::{self, native::Native};
 use crate::history::{Arm, Index};
+use crate::io::do_not_contact::DoNotContact;
 use crate::model::Reentry;
 use chrono::NaiveDate;
 use rhai::{Dynamic, Engine, Scope, AST};
@@ -66,6 +67,8 @@ pub struct Evaluator<'p> {
     eligible: Vec<usize>,
     /// Earlier contacts, for cooldowns and re-entry; `as_of` as a day of the history.
     history: Option<(&'p Index, u16)>,
+    /// Customers no trigger may contact.
+    do_not_contact: Option<&'p DoNotContact>,
     /// Per trigger, the customer's last entry (either arm) and last contact (treated), as
     /// days of the history.
     last: Vec<(Option<u16>, Option<u16>)>,
@@ -123,8 +126,16 @@ impl<'p> Evaluator<'p> {
             as_of,
             eligible: Vec::new(),
             history: None,
+            do_not_contact: None,
             last: vec![(None, None); program.triggers.len()],
         }
+    }
+
+    /// Keeps every trigger, service ones included, from the customers `list` names on the
+    /// channels it names.
+    pub fn with_do_not_contact(mut self, list: &'p DoNotContact) -> Evaluator<'p> {
+        self.do_not_contact = Some(list);
+        self
     }
 
     /// Lets cooldowns and re-entry rules see the earlier contacts in `history`, read for
@@ -215,6 +226,7 @@ impl<'p> Evaluator<'p> {
         decision.stage = self.first_match(&program.stages, program.stage_slot(), Rung::Stage)?;
 
         self.eligible.clear();
+        let listed = self.do_not_contact.filter(|list| list.lists(&decision.id));
         for (i, trigger) in program.triggers.iter().enumerate() {
             if !self.condition(trigger.unit)? {
                 continue;
@@ -223,10 +235,12 @@ impl<'p> Evaluator<'p> {
                 Some(slot) => self.slots[slot].as_bool() == Ok(true),
                 None => true,
             };
-            if consented {
-                self.eligible.push(i);
-            } else {
+            if !consented {
                 decision.suppressed.push((i, Suppression::Consent));
+            } else if listed.is_some_and(|list| list.forbids(&decision.id, &trigger.channel)) {
+                decision.suppressed.push((i, Suppression::SuppressedList));
+            } else {
+                self.eligible.push(i);
             }
         }
         if let Some(holdout) = &program.holdout {

@@ -12,6 +12,7 @@ use super::decision::{display, to_json};
 use super::{Decision, EvalError, Evaluator, Program, Suppression};
 use crate::history::index::date_of;
 use crate::history::{Arm, Contact, Index};
+use crate::io::do_not_contact::DoNotContact;
 use crate::text::{pad, printable};
 use chrono::NaiveDate;
 use rhai::Dynamic;
@@ -256,12 +257,15 @@ pub fn explain(
     as_of: NaiveDate,
     values: Vec<Dynamic>,
     history: Option<&Index>,
+    do_not_contact: Option<&DoNotContact>,
 ) -> Result<Explanation, EvalError> {
-    let evaluator = Evaluator::new(program, as_of);
-    let mut evaluator = match history {
-        Some(history) => evaluator.with_history(history),
-        None => evaluator,
-    };
+    let mut evaluator = Evaluator::new(program, as_of);
+    if let Some(history) = history {
+        evaluator = evaluator.with_history(history);
+    }
+    if let Some(list) = do_not_contact {
+        evaluator = evaluator.with_do_not_contact(list);
+    }
     let decision = evaluator.evaluate(values)?;
     let past: Option<Vec<Contact>> = history.map(|h| {
         let mut past: Vec<Contact> = h.contacts(&decision.id).collect();
@@ -902,6 +906,13 @@ impl Explanation {
                         let _ = writeln!(
                             out,
                             "{margin}suppressed by consent: {consent}, and no message goes out without it"
+                        );
+                    }
+                    Some(Suppression::SuppressedList) => {
+                        let _ = writeln!(
+                            out,
+                            "{margin}suppressed by the do-not-contact list: the customer is on it for {}",
+                            t.channel
                         );
                     }
                     Some(Suppression::Holdout) => {

@@ -487,6 +487,8 @@ impl Program {
                 super::Suppression::TriggerHoldout => {
                     self.triggers.iter().any(|t| t.holdout.is_some())
                 }
+                // A run's list, not the rules': see the summary.
+                super::Suppression::SuppressedList => false,
                 _ => true,
             })
             .collect()

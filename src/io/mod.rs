@@ -2,11 +2,12 @@
 //! ([`input`]) or one row at a time ([`find`]),
 //! rows typed per the schema ([`records`], cell by cell with [`cells`]), decisions and rejects
 //! encoded ([`encode`]) and written to files that appear only when complete ([`output`]) and
-//! never replace an input ([`guard`]).
+//! never replace an input ([`guard`]); a do-not-contact list ([`do_not_contact`]).
 
 pub mod access;
 pub mod cells;
 pub mod digest;
+pub mod do_not_contact;
 pub mod encode;
 pub mod find;
 pub mod guard;

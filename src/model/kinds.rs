@@ -192,6 +192,8 @@ impl FromStr for ChannelKind {
 pub enum Suppression {
     /// The customer has not consented to the trigger's channel (false or missing).
     Consent,
+    /// The customer is on the run's do-not-contact list for the trigger's channel.
+    SuppressedList,
     /// The customer is in the rule set's global holdout.
     Holdout,
     /// The customer entered the trigger before, and its `reentry` does not let them in again
@@ -231,8 +233,9 @@ impl FromStr for Suppression {
 
 impl Suppression {
     /// Every reason, in the order the summary lists them.
-    pub const ALL: [Suppression; 6] = [
+    pub const ALL: [Suppression; 7] = [
         Suppression::Consent,
+        Suppression::SuppressedList,
         Suppression::Holdout,
         Suppression::Reentry,
         Suppression::Cooldown,
@@ -240,12 +243,13 @@ impl Suppression {
         Suppression::MaxTriggers,
     ];
 
-    /// The reason's code: `consent`, `holdout:global`, `reentry`, `cooldown`,
+    /// The reason's code: `consent`, `suppressed_list`, `holdout:global`, `reentry`, `cooldown`,
     /// `holdout:trigger` (a trigger's own holdout, written `holdout:<trigger>` beside a
     /// trigger: [`Suppression::reason`]) or `cap:max_triggers`.
     pub fn code(self) -> &'static str {
         match self {
             Suppression::Consent => "consent",
+            Suppression::SuppressedList => "suppressed_list",
             Suppression::Holdout => "holdout:global",
             Suppression::Reentry => "reentry",
             Suppression::Cooldown => "cooldown",

@@ -387,6 +387,10 @@ fn compare(
                     format!("it is suppressed: {} (the test's history)", why.code()),
                     Vec::new(),
                 ),
+                (false, Some((_, Suppression::SuppressedList))) => (
+                    "it is suppressed: the customer is on the do-not-contact list".to_string(),
+                    Vec::new(),
+                ),
                 (false, Some((_, Suppression::TriggerHoldout))) => {
                     let (bucket, below) = program
                         .trigger_holdout(i)
