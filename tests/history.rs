@@ -530,6 +530,15 @@ fn history_show_stats_and_export_read_what_was_recorded() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("writing it would destroy it"));
+    // Nor SQLite's log beside it.
+    let out = idic()
+        .args(["history", "export"])
+        .arg(&history)
+        .arg("--out")
+        .arg(history.join("history.sqlite-wal"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
 }
 
 #[test]
@@ -656,4 +665,55 @@ fn the_do_not_contact_list_keeps_every_trigger_out_service_ones_included() {
         "{stderr}"
     );
     assert!(!s.dir.join("never.jsonl").exists());
+}
+
+#[test]
+fn a_recorded_run_decides_again_as_it_did_and_explain_agrees_with_it() {
+    let s = setup("history-again", 12);
+    let history = s.dir.join("h.sqlite");
+    run(&s, &history, "2026-11-01", &[]);
+    let (first, _) = run(&s, &history, "2026-11-05", &[]);
+    // A run dated before it and recorded after it (the call again on 4 November, 3 days after
+    // the first) does not change it when it runs again.
+    let (_, said) = run(&s, &history, "2026-11-04", &[]);
+    assert!(said.contains("recorded 12 contacts as run 3"), "{said}");
+    let (again, said) = run(&s, &history, "2026-11-05", &[]);
+    assert!(said.contains("recorded nothing again"), "{said}");
+    assert_eq!(first, again);
+    // explain reads the history as that run read it: the same decision, byte for byte.
+    let out = idic()
+        .arg("explain")
+        .arg(&s.rules)
+        .arg("--customers")
+        .arg(&s.export)
+        .args([
+            "--id",
+            "C0000003",
+            "--as-of",
+            "2026-11-03",
+            "--format",
+            "json",
+            "--history",
+        ])
+        .arg(&history)
+        .output()
+        .unwrap();
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let line = first.lines().find(|l| l.contains("C0000003")).unwrap();
+    assert_eq!(
+        json["decision"],
+        serde_json::from_str::<serde_json::Value>(line).unwrap()
+    );
+    // A do-not-contact list makes another run: without it, the same night records.
+    let list = s.dir.join("dnc.csv");
+    std::fs::write(&list, "id\nC0000001\n").unwrap();
+    let (_, said) = run(
+        &s,
+        &history,
+        "2026-11-09",
+        &["--suppress", list.to_str().unwrap()],
+    );
+    assert!(said.contains("as run 4"), "{said}");
+    let (_, said) = run(&s, &history, "2026-11-09", &[]);
+    assert!(said.contains("as run 5"), "{said}");
 }

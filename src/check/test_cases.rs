@@ -4,7 +4,7 @@
 
 use crate::diagnostics::{suggest, Diagnostic};
 use crate::io::ReadAccess;
-use crate::model::{AsOf, ExpectParam, Field, Ident, RuleSet, TestCase, TestValue};
+use crate::model::{AsOf, ExpectParam, Field, Ident, RuleSet, Suppression, TestCase, TestValue};
 use crate::source::Sources;
 use crate::testing::customer;
 use std::collections::HashMap;
@@ -118,8 +118,22 @@ fn expectations(rules: &RuleSet, test: &TestCase, out: &mut Vec<Diagnostic>) {
             .collect();
         known_name("stage", stage, &stages, out);
     }
-    for (trigger, _) in &expect.suppressed {
+    for (trigger, reason) in &expect.suppressed {
         known_name("trigger", trigger, &triggers, out);
+        let own = rules
+            .triggers
+            .iter()
+            .find(|t| t.name.value == trigger.value);
+        if reason.value == Suppression::TriggerHoldout && own.is_some_and(|t| t.holdout.is_none()) {
+            out.push(
+                Diagnostic::error(
+                    "bad-value",
+                    format!("trigger `{}` has no holdout of its own", trigger.value),
+                )
+                .at(reason.span)
+                .help("give it one (`holdout 10% salt \"...\"`) or expect another reason"),
+            );
+        }
     }
     history(rules, test, &triggers, out);
     for p in &expect.params {

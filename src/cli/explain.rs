@@ -143,7 +143,7 @@ pub fn run(args: Args) -> Exit {
         }
     }
     let index = match &args.history {
-        Some(path) => match read_history(path, &program, as_of) {
+        Some(path) => match read_history(path, &program, as_of, &export, &args) {
             Ok(index) => Some(index),
             Err(message) => return usage(message),
         },
@@ -189,27 +189,38 @@ pub fn run(args: Args) -> Exit {
     Exit::Ok
 }
 
-/// Every earlier contact up to `as_of` in the history at `path` (none when it does not exist
-/// yet).
+/// Every earlier contact up to `as_of` in the history at `path`, as `idic run` reads it for
+/// the same export, orders file and do-not-contact list: when that run was recorded, only the
+/// runs recorded before it.
 fn read_history(
     path: &Path,
     program: &idic::engine::Program,
     as_of: chrono::NaiveDate,
+    export: &std::fs::File,
+    args: &Args,
 ) -> Result<idic::history::Index, String> {
     use idic::history::{store, Store, Window};
     let path = store::resolve(path);
+    let Some(store) = Store::read(&path).map_err(|e| e.to_string())? else {
+        return Err(format!("no contact history at `{}`", path.display()));
+    };
+    let (key, _) = super::run::run_key(
+        program,
+        as_of,
+        export,
+        args.orders.as_deref(),
+        args.suppress.as_deref(),
+    )?;
+    let previous = store.recorded(&key).map_err(|e| e.to_string())?;
     let triggers: Vec<&str> = program.trigger_names().collect();
     let channels = program.channel_names();
     let channels: Vec<&str> = channels.iter().map(String::as_str).collect();
     let window = Window {
         since: None,
         until: as_of,
-        skip_run: None,
+        before_run: previous.map(|p| p.run),
         triggers: &triggers,
         channels: &channels,
     };
-    match Store::read(&path).map_err(|e| e.to_string())? {
-        Some(store) => store.reader().load(&window).map_err(|e| e.to_string()),
-        None => Err(format!("no contact history at `{}`", path.display())),
-    }
+    store.reader().load(&window).map_err(|e| e.to_string())
 }

@@ -227,6 +227,9 @@ fn export(
     files
         .reads(format!("the history `{}`", file.display()), &file)
         .writes(named("--out", out), out, Std::Out);
+    for sidecar in store::sidecars(&file) {
+        files.reads(format!("the history's `{}`", sidecar.display()), &sidecar);
+    }
     files.check()?;
     let store = open(history)?;
     let format = format

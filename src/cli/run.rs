@@ -177,6 +177,9 @@ pub fn run(args: Args) -> Exit {
             );
         }
         files.writes(named("--history", flag), path, Std::Out);
+        for sidecar in store::sidecars(path) {
+            files.reads(format!("the history's `{}`", sidecar.display()), &sidecar);
+        }
     }
     for (flag, path) in [("--rejects", &args.rejects), ("--summary", &args.summary)] {
         if let Some(path) = path {
@@ -404,35 +407,14 @@ fn open_history(
     args: &Args,
     input_name: String,
 ) -> Result<Opened, String> {
-    let digest = |file: &std::fs::File, what: &str| {
-        idic::io::digest::sha256(file).map_err(|e| format!("cannot read {what}: {e}"))
-    };
-    let input_hash = digest(input, "the export")?;
-    let orders_hash = match &args.orders {
-        Some(orders) => {
-            let file = std::fs::File::open(orders)
-                .map_err(|e| format!("cannot read `{}`: {e}", orders.display()))?;
-            digest(&file, "the orders file")?
-        }
-        None => String::new(),
-    };
+    let (key, input_hash) = run_key(
+        program,
+        as_of,
+        input,
+        args.orders.as_deref(),
+        args.suppress.as_deref(),
+    )?;
     let as_of_text = as_of.format("%Y-%m-%d").to_string();
-    // The run's key: what makes its decisions.
-    let key = {
-        use sha2::{Digest, Sha256};
-        let mut hasher = Sha256::new();
-        for part in [
-            "idic-run-1",
-            program.content_hash(),
-            &input_hash,
-            &orders_hash,
-            &as_of_text,
-        ] {
-            hasher.update((part.len() as u64).to_le_bytes());
-            hasher.update(part.as_bytes());
-        }
-        format!("sha256:{}", idic::io::digest::hex(&hasher.finalize()))
-    };
     let store = if args.dry_run {
         Store::read(path)
     } else {
@@ -459,7 +441,7 @@ fn open_history(
             Reach::Days(days) => as_of.checked_sub_days(chrono::Days::new(u64::from(days))),
         },
         until: as_of,
-        skip_run: previous.as_ref().map(|p| p.run),
+        before_run: previous.as_ref().map(|p| p.run),
     });
     let recording = if args.dry_run || previous.is_some() {
         None
@@ -485,13 +467,48 @@ fn open_history(
     })
 }
 
+/// The key of a run of `program` as of `as_of` over the export `input` (with the orders file
+/// and do-not-contact list given), and the export's digest: the same key is the same run.
+pub(super) fn run_key(
+    program: &Program,
+    as_of: chrono::NaiveDate,
+    input: &std::fs::File,
+    orders: Option<&Path>,
+    suppress: Option<&Path>,
+) -> Result<(String, String), String> {
+    let digest = |file: &std::fs::File, what: &str| {
+        idic::io::digest::sha256(file).map_err(|e| format!("cannot read {what}: {e}"))
+    };
+    let input_hash = digest(input, "the export")?;
+    let file_hash = |path: Option<&Path>| -> Result<String, String> {
+        match path {
+            Some(path) => {
+                let file = std::fs::File::open(path)
+                    .map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
+                digest(&file, &format!("`{}`", path.display()))
+            }
+            None => Ok(String::new()),
+        }
+    };
+    let (orders, suppress) = (file_hash(orders)?, file_hash(suppress)?);
+    let as_of = as_of.format("%Y-%m-%d").to_string();
+    let key = store::run_key(&[
+        program.content_hash(),
+        &input_hash,
+        &orders,
+        &suppress,
+        &as_of,
+    ]);
+    Ok((key, input_hash))
+}
+
 /// What a run's policy reads of the history: the contacts from `since` (all when `None`) to
-/// `until`, but those of `skip_run`.
+/// `until`, of the runs before `before_run`.
 struct Read {
     reader: Reader,
     since: Option<chrono::NaiveDate>,
     until: chrono::NaiveDate,
-    skip_run: Option<i64>,
+    before_run: Option<i64>,
 }
 
 impl Read {
@@ -504,7 +521,7 @@ impl Read {
             let window = Window {
                 since: self.since,
                 until: self.until,
-                skip_run: self.skip_run,
+                before_run: self.before_run,
                 triggers: &triggers,
                 channels: &channels,
             };

@@ -16,6 +16,19 @@ use std::path::{Path, PathBuf};
 /// The schema version this idic writes (`PRAGMA user_version`).
 const VERSION: i64 = 1;
 
+/// The run key of a run: SHA-256 over what makes its decisions (`parts`: the rule set's content
+/// hash, the export's digest, the orders file's, the do-not-contact list's, `as_of`), each
+/// part preceded by its length.
+pub fn run_key(parts: &[&str]) -> String {
+    use sha2::{Digest, Sha256};
+    let mut hasher = Sha256::new();
+    for part in std::iter::once("idic-run-1").chain(parts.iter().copied()) {
+        hasher.update((part.len() as u64).to_le_bytes());
+        hasher.update(part.as_bytes());
+    }
+    format!("sha256:{}", crate::io::digest::hex(&hasher.finalize()))
+}
+
 /// The first 16 bytes of every SQLite database.
 const SQLITE_MAGIC: &[u8; 16] = b"SQLite format 3\0";
 
@@ -82,6 +95,17 @@ pub fn resolve(path: &Path) -> PathBuf {
     } else {
         path.to_path_buf()
     }
+}
+
+/// The files SQLite keeps beside the history at `path` (its write-ahead log and shared
+/// memory), which no output may be.
+pub fn sidecars(path: &Path) -> [PathBuf; 2] {
+    let with = |suffix: &str| {
+        let mut name = path.as_os_str().to_os_string();
+        name.push(suffix);
+        PathBuf::from(name)
+    };
+    [with("-wal"), with("-shm")]
 }
 
 /// A run as the history keeps it.
@@ -172,12 +196,13 @@ pub struct DayCount {
 }
 
 /// What a run reads of the history: contacts up to `until` (its `as_of`), from `since` on
-/// (all when `None`), leaving out an earlier recording of the same run.
+/// (all when `None`), of the runs recorded before run `before_run` when given (the same run,
+/// recorded earlier, then decides again exactly as it did).
 #[derive(Debug, Clone)]
 pub struct Window<'a> {
     pub since: Option<chrono::NaiveDate>,
     pub until: chrono::NaiveDate,
-    pub skip_run: Option<i64>,
+    pub before_run: Option<i64>,
     /// The rule set's triggers, whose names the index turns into indices.
     pub triggers: &'a [&'a str],
     /// The rule set's channels, likewise.
@@ -221,8 +246,7 @@ fn is_database(path: &Path, shown: &str) -> Result<bool, HistoryError> {
     if read < 16 || &magic != SQLITE_MAGIC {
         return Err(HistoryError::NotHistory {
             path: shown.to_string(),
-            why: "the file exists and is not a SQLite database; name a new file or a directory"
-                .to_string(),
+            why: "the file exists and is not a SQLite database".to_string(),
         });
     }
     Ok(true)
@@ -234,7 +258,13 @@ impl Store {
     /// or until the store is dropped (recording nothing).
     pub fn lock(path: &Path) -> Result<Store, HistoryError> {
         let shown = path.display().to_string();
-        let exists = is_database(path, &shown)?;
+        let exists = is_database(path, &shown).map_err(|e| match e {
+            HistoryError::NotHistory { path, why } => HistoryError::NotHistory {
+                path,
+                why: format!("{why}; name a new file or a directory"),
+            },
+            e => e,
+        })?;
         if !exists {
             if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
                 if !dir.exists() {
@@ -597,8 +627,8 @@ fn load_rows(
     if window.since.is_some() {
         sql.push_str(" AND date >= ?4");
     }
-    if window.skip_run.is_some() {
-        sql.push_str(" AND run <> ?5");
+    if window.before_run.is_some() {
+        sql.push_str(" AND run < ?5");
     }
     let mut statement = conn.prepare(&sql).map_err(&fail)?;
     let date = |d: chrono::NaiveDate| d.format("%Y-%m-%d").to_string();
@@ -612,7 +642,7 @@ fn load_rows(
             .raw_bind_parameter(4, date(since))
             .map_err(&fail)?;
     }
-    if let Some(run) = window.skip_run {
+    if let Some(run) = window.before_run {
         statement.raw_bind_parameter(5, run).map_err(&fail)?;
     }
     let mut result = statement.raw_query();
@@ -794,7 +824,7 @@ mod tests {
             .load(&Window {
                 since: None,
                 until: date("2026-11-01"),
-                skip_run: None,
+                before_run: None,
                 triggers: &["welcome", "winback"],
                 channels: &["email"],
             })
@@ -809,7 +839,7 @@ mod tests {
             .load(&Window {
                 since: Some(date("2026-10-02")),
                 until: date("2026-11-01"),
-                skip_run: None,
+                before_run: None,
                 triggers: &[],
                 channels: &[],
             })
@@ -820,7 +850,7 @@ mod tests {
             .load(&Window {
                 since: None,
                 until: date("2026-11-01"),
-                skip_run: Some(id),
+                before_run: Some(id),
                 triggers: &[],
                 channels: &[],
             })

@@ -1527,11 +1527,7 @@ impl<'a> Lower<'a> {
                                 });
                             }
                         }
-                        let mut inner = InnerComments::default();
-                        l.close_block(&mut inner, close);
-                        if let Some(c) = inner.0.remove("}") {
-                            test.inner.0.insert("customer}", c);
-                        }
+                        l.close_nested(&mut test.inner, close, "customer}");
                     }
                     Rule::test_history => {
                         for line in children(prop) {
@@ -1555,11 +1551,7 @@ impl<'a> Lower<'a> {
                                 });
                             }
                         }
-                        let mut inner = InnerComments::default();
-                        l.close_block(&mut inner, close);
-                        if let Some(c) = inner.0.remove("}") {
-                            test.inner.0.insert("history}", c);
-                        }
+                        l.close_nested(&mut test.inner, close, "history}");
                     }
                     _ => {
                         for e in children(prop) {
@@ -1577,6 +1569,16 @@ impl<'a> Lower<'a> {
         });
         test.comments = comments;
         test
+    }
+
+    /// The comments before the closing brace (at `close`) of a block inside a test, kept in the
+    /// test's comments under `key`.
+    fn close_nested(&mut self, test: &mut InnerComments, close: usize, key: &'static str) {
+        let mut inner = InnerComments::default();
+        self.close_block(&mut inner, close);
+        if let Some(c) = inner.0.remove("}") {
+            test.0.insert(key, c);
+        }
     }
 
     /// One line of an `expect` block, added to `expect` with its comments.
@@ -1622,7 +1624,11 @@ impl<'a> Lower<'a> {
                 Rule::expect_suppressed => {
                     let trigger = l.ident(value);
                     let reason = parts.next().expect("reason");
-                    if let Some(reason) = l.parsed::<Suppression>(reason) {
+                    let written = reason.as_str();
+                    if let Some(d) = other_holdout(&trigger.value, written) {
+                        let span = l.span(&reason);
+                        l.diagnostics.push(d.at(span));
+                    } else if let Some(reason) = l.parsed::<Suppression>(reason) {
                         expect.suppressed.push((trigger, reason));
                     }
                 }
@@ -1779,6 +1785,20 @@ fn keyword(rule: Rule) -> &'static str {
         Rule::expect => "expect",
         _ => "?",
     }
+}
+
+/// A test's `holdout:<name>` reason that names another trigger's holdout than its own.
+pub(crate) fn other_holdout(trigger: &str, written: &str) -> Option<Diagnostic> {
+    let named = written.strip_prefix("holdout:")?;
+    (named != "global" && named != trigger).then(|| {
+        Diagnostic::error(
+            "bad-value",
+            format!("`{written}` is not the holdout of trigger `{trigger}`"),
+        )
+        .help(format!(
+            "write `holdout:{trigger}` for its own holdout, or `holdout:global`"
+        ))
+    })
 }
 
 fn has_blank_line(between: &str) -> bool {

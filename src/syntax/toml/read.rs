@@ -13,7 +13,7 @@ use crate::model::{
     GAMMA_GAMMA_PARAMS,
 };
 use crate::source::{FileId, Span};
-use crate::syntax::dsl::split_hint;
+use crate::syntax::dsl::{other_holdout, split_hint};
 use crate::text::printable;
 use chrono::NaiveDate;
 use std::ops::Range;
@@ -1301,7 +1301,14 @@ impl Reader<'_> {
                     if let Some(lines) = self.table(f, help) {
                         for line in lines {
                             let trigger = Spanned::new(line.key.clone(), self.span(&line.key_span));
-                            if let Some(reason) = self.word::<Suppression>(line) {
+                            let other = match &line.value.kind {
+                                Kind::Str(written) => other_holdout(&line.key, written),
+                                _ => None,
+                            };
+                            if let Some(d) = other {
+                                let span = self.span(&line.value.span);
+                                self.diags.push(d.at(span));
+                            } else if let Some(reason) = self.word::<Suppression>(line) {
                                 expect.suppressed.push((trigger, reason));
                             }
                         }
