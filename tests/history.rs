@@ -379,6 +379,34 @@ fn a_run_killed_at_any_moment_leaves_the_history_before_or_after() {
     assert!(before_seen > 0, "no kill landed before the commit");
 }
 
+/// `idic explain --format json --history` for customer `id` as of `as_of`.
+fn explain_json(s: &Setup, history: &Path, id: &str, as_of: &str) -> serde_json::Value {
+    let out = idic()
+        .arg("explain")
+        .arg(&s.rules)
+        .arg("--customers")
+        .arg(&s.export)
+        .args([
+            "--id",
+            id,
+            "--as-of",
+            as_of,
+            "--format",
+            "json",
+            "--history",
+        ])
+        .arg(history)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
 #[test]
 fn explain_shows_the_contacts_read_and_the_step_that_stopped_each_trigger() {
     let s = setup("history-explain", 6);
@@ -406,24 +434,7 @@ fn explain_shows_the_contacts_read_and_the_step_that_stopped_each_trigger() {
         assert!(text.contains(line), "{line}\n{text}");
     }
     // The same as JSON, and the decision as `idic run` writes it.
-    let out = idic()
-        .arg("explain")
-        .arg(&s.rules)
-        .arg("--customers")
-        .arg(&s.export)
-        .args([
-            "--id",
-            "C0000003",
-            "--as-of",
-            "2026-11-02",
-            "--format",
-            "json",
-            "--history",
-        ])
-        .arg(&history)
-        .output()
-        .unwrap();
-    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let json = explain_json(&s, &history, "C0000003", "2026-11-02");
     let e = &json;
     assert_eq!(e["history"].as_array().unwrap().len(), 3);
     assert_eq!(e["history"][0]["days_ago"], 1);
@@ -681,24 +692,7 @@ fn a_recorded_run_decides_again_as_it_did_and_explain_agrees_with_it() {
     assert!(said.contains("recorded nothing again"), "{said}");
     assert_eq!(first, again);
     // explain reads the history as that run read it: the same decision, byte for byte.
-    let out = idic()
-        .arg("explain")
-        .arg(&s.rules)
-        .arg("--customers")
-        .arg(&s.export)
-        .args([
-            "--id",
-            "C0000003",
-            "--as-of",
-            "2026-11-03",
-            "--format",
-            "json",
-            "--history",
-        ])
-        .arg(&history)
-        .output()
-        .unwrap();
-    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let json = explain_json(&s, &history, "C0000003", "2026-11-05");
     let line = first.lines().find(|l| l.contains("C0000003")).unwrap();
     assert_eq!(
         json["decision"],
