@@ -667,7 +667,11 @@ impl Summary {
         let reasons: Vec<String> = self
             .suppressed
             .iter()
-            .map(|c| format!("not: {}", c.name))
+            .map(|c| match c.name.as_str() {
+                // A trigger's own holdout: its control arm, beside the treated (`fired`).
+                "holdout:trigger" => "control".to_string(),
+                name => format!("not: {name}"),
+            })
             .collect();
         let widths: Vec<usize> = reasons.iter().map(|r| r.len().max(16)).collect();
         for (r, &rw) in reasons.iter().zip(&widths) {
