@@ -214,7 +214,6 @@ fn read_history(
     let previous = store.recorded(&key).map_err(|e| e.to_string())?;
     let triggers: Vec<&str> = program.trigger_names().collect();
     let channels = program.channel_names();
-    let channels: Vec<&str> = channels.iter().map(String::as_str).collect();
     let window = Window {
         since: None,
         until: as_of,

@@ -517,7 +517,6 @@ impl Read {
         Box::new(move || {
             let triggers: Vec<&str> = program.trigger_names().collect();
             let channels = program.channel_names();
-            let channels: Vec<&str> = channels.iter().map(String::as_str).collect();
             let window = Window {
                 since: self.since,
                 until: self.until,

@@ -151,9 +151,9 @@ impl Decision {
             out.extend_from_slice(b",\"action\":");
             json_str(out, name);
             out.extend_from_slice(b",\"channel\":");
-            json_str(out, &program.trigger_channel(a.trigger).to_string());
+            json_str(out, program.trigger_channel(a.trigger));
             out.extend_from_slice(b",\"activity\":");
-            json_str(out, &program.trigger_activity(a.trigger).to_string());
+            json_str(out, program.trigger_activity(a.trigger));
             out.extend_from_slice(b",\"service\":");
             out.extend_from_slice(if program.trigger_service_reason(a.trigger).is_some() {
                 b"true"
@@ -229,20 +229,30 @@ impl Decision {
                 Names,
             ),
             (
-                self.action_column(|a| program.trigger_channel(a.trigger).to_string()),
+                join(
+                    &mut self
+                        .actions
+                        .iter()
+                        .map(|a| program.trigger_channel(a.trigger)),
+                ),
                 Names,
             ),
             (
-                self.action_column(|a| program.trigger_activity(a.trigger).to_string()),
+                join(
+                    &mut self
+                        .actions
+                        .iter()
+                        .map(|a| program.trigger_activity(a.trigger)),
+                ),
                 Names,
             ),
             (
-                self.action_column(|a| {
-                    program
-                        .trigger_service_reason(a.trigger)
-                        .is_some()
-                        .to_string()
-                }),
+                join(&mut self.actions.iter().map(|a| {
+                    match program.trigger_service_reason(a.trigger) {
+                        Some(_) => "true",
+                        None => "false",
+                    }
+                })),
                 Names,
             ),
             (
@@ -287,11 +297,6 @@ impl Decision {
             cells.insert(at + t, (segment.to_string(), Names));
         }
         cells
-    }
-
-    /// One word per action, joined by `;`.
-    fn action_column(&self, word: impl Fn(&ActionOutcome) -> String) -> String {
-        self.actions.iter().map(word).collect::<Vec<_>>().join(";")
     }
 }
 

@@ -65,8 +65,8 @@ pub struct Evaluator<'p> {
     as_of: NaiveDate,
     /// Triggers whose conditions held, reused between customers.
     eligible: Vec<usize>,
-    /// Earlier contacts, for cooldowns and re-entry; `as_of` as a day of the history.
-    history: Option<(&'p Index, u16)>,
+    /// Earlier contacts, for cooldowns and re-entry.
+    history: Option<&'p Index>,
     /// Customers no trigger may contact.
     do_not_contact: Option<&'p DoNotContact>,
     /// Per trigger, the customer's last entry (either arm) and last contact (treated), as
@@ -141,7 +141,7 @@ impl<'p> Evaluator<'p> {
     /// Lets cooldowns and re-entry rules see the earlier contacts in `history`, read for
     /// this evaluator's `as_of`.
     pub fn with_history(mut self, history: &'p Index) -> Evaluator<'p> {
-        self.history = Some((history, history.today()));
+        self.history = Some(history);
         self
     }
 
@@ -248,36 +248,32 @@ impl<'p> Evaluator<'p> {
             // contact.
             let marketing = |&i: &usize| program.triggers[i].service.is_none();
             if self.eligible.iter().any(marketing) && holdout.place(&decision.id).1 {
-                for &i in self.eligible.iter().filter(|i| marketing(i)) {
-                    decision.suppressed.push((i, Suppression::Holdout));
-                }
-                self.eligible.retain(|i| !marketing(i));
-                decision.suppressed.sort_by_key(|&(i, _)| i);
+                self.eligible.retain(|i| {
+                    if marketing(i) {
+                        decision.suppressed.push((*i, Suppression::Holdout));
+                    }
+                    !marketing(i)
+                });
             }
         }
-        if let Some((history, today)) = self.history {
+        if let Some(history) = self.history {
             if !self.eligible.is_empty() {
-                self.reentry_and_cooldown(history, today, &mut decision);
+                self.reentry_and_cooldown(history, &mut decision);
             }
         }
         // Each trigger's own holdout draws its control arm: recorded, not contacted.
-        let before = decision.suppressed.len();
-        let triggers = &program.triggers;
         let id = &decision.id;
-        let (mut control, mut suppressed) = (Vec::new(), Vec::new());
         self.eligible.retain(|&i| {
-            let held = triggers[i].holdout.as_ref().is_some_and(|h| h.place(id).1);
+            let held = program.triggers[i]
+                .holdout
+                .as_ref()
+                .is_some_and(|h| h.place(id).1);
             if held {
-                control.push(i);
-                suppressed.push((i, Suppression::TriggerHoldout));
+                decision.control.push(i);
+                decision.suppressed.push((i, Suppression::TriggerHoldout));
             }
             !held
         });
-        decision.control = control;
-        decision.suppressed.append(&mut suppressed);
-        if decision.suppressed.len() > before {
-            decision.suppressed.sort_by_key(|&(i, _)| i);
-        }
         // Highest priority first; the sort is stable, so declaration order breaks ties.
         self.eligible
             .sort_by_key(|&i| std::cmp::Reverse(program.triggers[i].priority));
@@ -287,9 +283,10 @@ impl<'p> Evaluator<'p> {
                     decision.suppressed.push((i, Suppression::MaxTriggers));
                 }
                 self.eligible.truncate(max);
-                decision.suppressed.sort_by_key(|&(i, _)| i);
             }
         }
+        // Each step added its own: in declaration order, as outputs list them.
+        decision.suppressed.sort_unstable_by_key(|&(i, _)| i);
         decision.fired = self.eligible.clone();
 
         for &t in &decision.fired {
@@ -313,7 +310,8 @@ impl<'p> Evaluator<'p> {
 
     /// Suppresses the eligible triggers that the customer's earlier contacts keep out: a
     /// `reentry` rule (counting entries in either arm), then a `cooldown` (counting contacts).
-    fn reentry_and_cooldown(&mut self, history: &Index, today: u16, decision: &mut Decision) {
+    fn reentry_and_cooldown(&mut self, history: &Index, decision: &mut Decision) {
+        let today = history.today();
         for last in &mut self.last {
             *last = (None, None);
         }
@@ -327,7 +325,6 @@ impl<'p> Evaluator<'p> {
             }
         }
         let (triggers, last) = (&self.program.triggers, &self.last);
-        let before = decision.suppressed.len();
         self.eligible.retain(|&i| {
             let t = &triggers[i];
             let (entry, contact) = last[i];
@@ -347,9 +344,6 @@ impl<'p> Evaluator<'p> {
             }
             why.is_none()
         });
-        if decision.suppressed.len() > before {
-            decision.suppressed.sort_by_key(|&(i, _)| i);
-        }
     }
 
     /// The value of unit `unit` for the current customer: never a NaN or an infinity, which

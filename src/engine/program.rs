@@ -8,8 +8,7 @@ use crate::diagnostics::Diagnostic;
 use crate::expr::{self, ValueType};
 use crate::io::ReadAccess;
 use crate::model::{
-    placeholders, Activity, AsOf, ChannelKind, Expr, FieldType, ParamValue, Reentry, RuleSet,
-    Trigger,
+    placeholders, AsOf, ChannelKind, Expr, FieldType, ParamValue, Reentry, RuleSet, Trigger,
 };
 use crate::source::Sources;
 use chrono::NaiveDate;
@@ -54,7 +53,10 @@ pub(crate) struct TriggerPlan {
     pub consent: Option<usize>,
     pub priority: i64,
     pub channel: ChannelKind,
-    pub activity: Activity,
+    /// Its channel's index in [`Program::channel_names`].
+    pub channel_index: usize,
+    /// Its activity's word, as outputs write it.
+    pub activity: String,
     /// For a service (transactional) trigger, the reason it needs no marketing consent; such
     /// a trigger skips marketing holdouts and caps.
     pub service: Option<String>,
@@ -140,6 +142,8 @@ pub struct Program {
     /// Lifecycle stages, tried in order (empty without a `lifecycle`).
     pub(crate) stages: Vec<TierPlan>,
     pub(crate) triggers: Vec<TriggerPlan>,
+    /// The channels the triggers use, each once, in the order they first appear.
+    channels: Vec<String>,
     pub(crate) max_triggers: Option<usize>,
     /// The global holdout, when the rule set declares one.
     pub(crate) holdout: Option<super::HoldoutSplit>,
@@ -292,8 +296,18 @@ impl Program {
         let stages = first_match(&rules.lifecycle, "stage");
 
         let mut triggers = Vec::new();
+        let mut channels: Vec<String> = Vec::new();
         for t in &rules.triggers {
-            triggers.push(builder.trigger(t)?);
+            let mut plan = builder.trigger(t)?;
+            let name = plan.channel.to_string();
+            plan.channel_index = match channels.iter().position(|c| *c == name) {
+                Some(i) => i,
+                None => {
+                    channels.push(name);
+                    channels.len() - 1
+                }
+            };
+            triggers.push(plan);
         }
 
         let test_places = rules
@@ -344,6 +358,7 @@ impl Program {
             tiers,
             stages,
             triggers,
+            channels,
         })
     }
 
@@ -603,15 +618,8 @@ impl Program {
     }
 
     /// The channels the triggers use, each once, in the order they first appear.
-    pub fn channel_names(&self) -> Vec<String> {
-        let mut names: Vec<String> = Vec::new();
-        for t in &self.triggers {
-            let name = t.channel.to_string();
-            if !names.contains(&name) {
-                names.push(name);
-            }
-        }
-        names
+    pub fn channel_names(&self) -> Vec<&str> {
+        self.channels.iter().map(String::as_str).collect()
     }
 
     /// Trigger `i`'s own holdout, when it declares one.
@@ -619,13 +627,13 @@ impl Program {
         self.triggers[i].holdout.as_ref()
     }
 
-    /// The channel of trigger `i`.
-    pub fn trigger_channel(&self, i: usize) -> &ChannelKind {
-        &self.triggers[i].channel
+    /// The channel of trigger `i`, as outputs write it (`email`, `custom:whatsapp`).
+    pub fn trigger_channel(&self, i: usize) -> &str {
+        &self.channels[self.triggers[i].channel_index]
     }
 
-    /// The activity of trigger `i`.
-    pub fn trigger_activity(&self, i: usize) -> &Activity {
+    /// The activity of trigger `i`, as outputs write it.
+    pub fn trigger_activity(&self, i: usize) -> &str {
         &self.triggers[i].activity
     }
 
@@ -820,7 +828,8 @@ impl Builder<'_> {
             consent: consent.filter(|_| service.is_none()),
             priority: t.priority.as_ref().map_or(0, |p| p.value),
             channel: channel.kind.value.clone(),
-            activity: activity.value.clone(),
+            channel_index: 0,
+            activity: activity.value.to_string(),
             service,
             cooldown: t.cooldown.as_ref().map(|d| d.value.days()),
             reentry: t.reentry.as_ref().map_or(Reentry::Any, |r| r.value),

@@ -161,7 +161,6 @@ fn values(
 /// The contact history `test` gives its customer `id`, as of `as_of`.
 fn past_contacts(program: &Program, test: &TestCase, as_of: NaiveDate, id: &str) -> Index {
     let channels = program.channel_names();
-    let channels: Vec<&str> = channels.iter().map(String::as_str).collect();
     let mut builder = IndexBuilder::new(&channels);
     for past in &test.history {
         // `check` holds the trigger to the rule set's and the day to the history's.
@@ -172,7 +171,7 @@ fn past_contacts(program: &Program, test: &TestCase, as_of: NaiveDate, id: &str)
             .checked_sub_days(chrono::Days::new(u64::from(past.ago.value.days())))
             .and_then(day_of);
         if let (Some(trigger), Some(day)) = (trigger, day) {
-            let channel = program.trigger_channel(trigger).to_string();
+            let channel = program.trigger_channel(trigger);
             builder.push(
                 id.as_bytes(),
                 Contact {
