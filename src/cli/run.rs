@@ -11,7 +11,7 @@ use idic::check::Checked;
 use idic::diagnostics::{render, Format};
 use idic::engine::{Program, Reach};
 use idic::history::store::{self, Store};
-use idic::history::{Reader, Recording, RunKind, RunRecord, Window};
+use idic::history::{Reader, Recording, RunRecord, Window};
 use idic::io::do_not_contact::DoNotContact;
 use idic::io::guard::Std;
 use idic::io::{commit_all, open_export, Files, InputFormat, Output, OutputFormat};
@@ -448,10 +448,9 @@ fn open_history(
     } else {
         let run = RunRecord {
             key,
-            kind: RunKind::Run,
-            as_of: Some(as_of_text),
-            ruleset: Some(program.name().to_string()),
-            ruleset_hash: Some(program.content_hash().to_string()),
+            as_of: as_of_text,
+            ruleset: program.name().to_string(),
+            ruleset_hash: program.content_hash().to_string(),
             input: input_name,
             input_hash,
         };

@@ -8,4 +8,4 @@ pub mod index;
 pub mod store;
 
 pub use index::{Arm, Contact, Index};
-pub use store::{HistoryError, NewContact, Reader, Recording, RunKind, RunRecord, Store, Window};
+pub use store::{HistoryError, NewContact, Reader, Recording, RunRecord, Store, Window};

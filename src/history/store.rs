@@ -108,36 +108,17 @@ pub fn sidecars(path: &Path) -> [PathBuf; 2] {
     [with("-wal"), with("-shm")]
 }
 
-/// A run as the history keeps it.
+/// A run of `idic run` as the history keeps it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RunRecord {
-    /// Digest of what makes the run (`run`: rule set, export and `as_of`; `import`: the file).
+    /// Digest of what makes the run ([`run_key`]).
     pub key: String,
-    pub kind: RunKind,
-    pub as_of: Option<String>,
-    pub ruleset: Option<String>,
-    pub ruleset_hash: Option<String>,
-    /// The export or imported file, as named.
+    pub as_of: String,
+    pub ruleset: String,
+    pub ruleset_hash: String,
+    /// The export, as named.
     pub input: String,
     pub input_hash: String,
-}
-
-/// How contacts came into the history.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RunKind {
-    /// Decided by `idic run`.
-    Run,
-    /// Imported from a send log by `idic history import`.
-    Import,
-}
-
-impl RunKind {
-    fn word(self) -> &'static str {
-        match self {
-            RunKind::Run => "run",
-            RunKind::Import => "import",
-        }
-    }
 }
 
 /// A run recorded earlier.
@@ -218,6 +199,8 @@ pub struct Store {
     path: String,
     /// A write transaction is open (the run holds the lock).
     writing: bool,
+    /// The database had idic's tables when opened (a new one has none until a run commits).
+    tables: bool,
 }
 
 fn sqlite(path: &str) -> impl Fn(rusqlite::Error) -> HistoryError + '_ {
@@ -227,9 +210,10 @@ fn sqlite(path: &str) -> impl Fn(rusqlite::Error) -> HistoryError + '_ {
     }
 }
 
-/// Refuses an existing file that is not a SQLite database, so that idic never writes into
-/// one (SQLite would take an empty file for a new database).
-fn is_database(path: &Path, shown: &str) -> Result<bool, HistoryError> {
+/// Whether `path` holds a database; an existing file that is not a SQLite database is refused
+/// (the error ending with `advice`), so that idic never writes into one (SQLite would take an
+/// empty file for a new database).
+fn is_database(path: &Path, shown: &str, advice: &str) -> Result<bool, HistoryError> {
     use std::io::Read;
     let mut file = match std::fs::File::open(path) {
         Ok(file) => file,
@@ -246,7 +230,7 @@ fn is_database(path: &Path, shown: &str) -> Result<bool, HistoryError> {
     if read < 16 || &magic != SQLITE_MAGIC {
         return Err(HistoryError::NotHistory {
             path: shown.to_string(),
-            why: "the file exists and is not a SQLite database".to_string(),
+            why: format!("the file exists and is not a SQLite database{advice}"),
         });
     }
     Ok(true)
@@ -258,13 +242,7 @@ impl Store {
     /// or until the store is dropped (recording nothing).
     pub fn lock(path: &Path) -> Result<Store, HistoryError> {
         let shown = path.display().to_string();
-        let exists = is_database(path, &shown).map_err(|e| match e {
-            HistoryError::NotHistory { path, why } => HistoryError::NotHistory {
-                path,
-                why: format!("{why}; name a new file or a directory"),
-            },
-            e => e,
-        })?;
+        let exists = is_database(path, &shown, "; name a new file or a directory")?;
         if !exists {
             if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
                 if !dir.exists() {
@@ -281,6 +259,7 @@ impl Store {
             file: path.to_path_buf(),
             path: shown,
             writing: false,
+            tables: false,
         };
         // Another application's database is refused before anything in it changes.
         store.schema(false)?;
@@ -306,14 +285,14 @@ impl Store {
             .map_err(sqlite(&shown))?;
         store.writing = true;
         // Again under the lock: another run may have created the tables meanwhile.
-        store.schema(true)?;
+        store.tables = store.schema(true)?;
         Ok(store)
     }
 
     /// Opens the history at `path` to read it; `None` when there is none yet.
     pub fn read(path: &Path) -> Result<Option<Store>, HistoryError> {
         let shown = path.display().to_string();
-        if !is_database(path, &shown)? {
+        if !is_database(path, &shown, "")? {
             return Ok(None);
         }
         let conn = Connection::open_with_flags(
@@ -323,18 +302,20 @@ impl Store {
         .map_err(sqlite(&shown))?;
         conn.busy_timeout(std::time::Duration::from_secs(30))
             .map_err(sqlite(&shown))?;
-        let store = Store {
+        let mut store = Store {
             conn,
             file: path.to_path_buf(),
             path: shown,
             writing: false,
+            tables: false,
         };
-        store.schema(false)?;
+        store.tables = store.schema(false)?;
         Ok(Some(store))
     }
 
-    /// Checks the schema version, creating the tables in a new database when `create`.
-    fn schema(&self, create: bool) -> Result<(), HistoryError> {
+    /// Checks the schema version, creating the tables in a new database when `create`; gives
+    /// whether the tables were there already.
+    fn schema(&self, create: bool) -> Result<bool, HistoryError> {
         let version: i64 = self
             .conn
             .query_row("PRAGMA user_version", [], |r| r.get(0))
@@ -344,12 +325,13 @@ impl Store {
             .query_row("SELECT count(*) FROM sqlite_schema", [], |r| r.get(0))
             .map_err(sqlite(&self.path))?;
         match version {
-            VERSION => Ok(()),
+            VERSION => Ok(true),
             0 if tables == 0 && create => self
                 .conn
                 .execute_batch(&format!("{SCHEMA} PRAGMA user_version = {VERSION};"))
+                .map(|()| false)
                 .map_err(sqlite(&self.path)),
-            0 if tables == 0 => Ok(()),
+            0 if tables == 0 => Ok(false),
             0 => Err(HistoryError::NotHistory {
                 path: self.path.clone(),
                 why: "a SQLite database of something else".to_string(),
@@ -363,15 +345,6 @@ impl Store {
         }
     }
 
-    /// Whether the database has idic's tables (a new, empty one has none).
-    fn has_tables(&self) -> Result<bool, HistoryError> {
-        let version: i64 = self
-            .conn
-            .query_row("PRAGMA user_version", [], |r| r.get(0))
-            .map_err(sqlite(&self.path))?;
-        Ok(version == VERSION)
-    }
-
     /// The history's path, as named.
     pub fn path(&self) -> &str {
         &self.path
@@ -379,7 +352,7 @@ impl Store {
 
     /// The run recorded earlier with `key`, if any.
     pub fn recorded(&self, key: &str) -> Result<Option<Recorded>, HistoryError> {
-        if !self.has_tables()? {
+        if !self.tables {
             return Ok(None);
         }
         self.conn
@@ -405,7 +378,7 @@ impl Store {
         customer: Option<&str>,
         mut each: impl FnMut(i64, &NewContact) -> Result<(), E>,
     ) -> Result<(), E> {
-        if !self.has_tables()? {
+        if !self.tables {
             return Ok(());
         }
         let fail = sqlite(&self.path);
@@ -431,7 +404,7 @@ impl Store {
                         channel: row.get(5)?,
                         activity: row.get(6)?,
                         service: row.get(7)?,
-                        arm: Arm::from_word(&arm).unwrap_or(Arm::Treated),
+                        arm: arm.parse().unwrap_or(Arm::Treated),
                         tier: row.get(9)?,
                         stage: row.get(10)?,
                         segments: row.get(11)?,
@@ -447,7 +420,7 @@ impl Store {
     /// Counts of the history: runs, contacts per trigger, channel and arm, and per day.
     pub fn stats(&self) -> Result<Stats, HistoryError> {
         let mut stats = Stats::default();
-        if !self.has_tables()? {
+        if !self.tables {
             return Ok(stats);
         }
         let fail = sqlite(&self.path);
@@ -500,6 +473,7 @@ impl Store {
         Reader {
             file: self.file.clone(),
             path: self.path.clone(),
+            tables: self.tables,
         }
     }
 
@@ -515,9 +489,8 @@ impl Store {
             .execute(
                 "INSERT INTO runs (kind, key, as_of, ruleset, ruleset_hash, input, input_hash,
                                    recorded_at, contacts)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, '', 0)",
+                 VALUES ('run', ?1, ?2, ?3, ?4, ?5, ?6, '', 0)",
                 params![
-                    run.kind.word(),
                     run.key,
                     run.as_of,
                     run.ruleset,
@@ -541,6 +514,8 @@ impl Store {
 pub struct Reader {
     file: PathBuf,
     path: String,
+    /// Committed tables to read (a history made by the run reading it has none yet).
+    tables: bool,
 }
 
 impl Reader {
@@ -554,16 +529,12 @@ impl Reader {
             ))
         })?;
         let mut builder = IndexBuilder::new(window.channels);
+        if !self.tables {
+            return Ok(builder.finish(today));
+        }
         let fail = sqlite(&self.path);
         let conn = Connection::open_with_flags(&self.file, OpenFlags::SQLITE_OPEN_READ_ONLY)
             .map_err(&fail)?;
-        let version: i64 = conn
-            .query_row("PRAGMA user_version", [], |r| r.get(0))
-            .map_err(&fail)?;
-        if version != VERSION {
-            // A new history, its tables not made yet.
-            return Ok(builder.finish(today));
-        }
         let last: i64 = conn
             .query_row("SELECT coalesce(max(rowid), 0) FROM contacts", [], |r| {
                 r.get(0)
@@ -658,11 +629,9 @@ fn load_rows(
             }
             last_date.1
         });
-        let arm = match bytes(4) {
-            Some(b"treated") => Some(Arm::Treated),
-            Some(b"control") => Some(Arm::Control),
-            _ => None,
-        };
+        let arm = bytes(4)
+            .and_then(|b| std::str::from_utf8(b).ok())
+            .and_then(|w| w.parse::<Arm>().ok());
         let (Some(customer), Some(day), Some(channel), Some(arm)) = (bytes(0), day, bytes(3), arm)
         else {
             continue;
@@ -765,10 +734,9 @@ mod tests {
     fn run(key: &str) -> RunRecord {
         RunRecord {
             key: key.to_string(),
-            kind: RunKind::Run,
-            as_of: Some("2026-11-01".to_string()),
-            ruleset: Some("t".to_string()),
-            ruleset_hash: Some("sha256:0".to_string()),
+            as_of: "2026-11-01".to_string(),
+            ruleset: "t".to_string(),
+            ruleset_hash: "sha256:0".to_string(),
             input: "customers.csv".to_string(),
             input_hash: "sha256:1".to_string(),
         }

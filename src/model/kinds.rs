@@ -285,15 +285,6 @@ impl Arm {
             Arm::Control => "control",
         }
     }
-
-    /// The arm a word names.
-    pub fn from_word(word: &str) -> Option<Arm> {
-        match word {
-            "treated" => Some(Arm::Treated),
-            "control" => Some(Arm::Control),
-            _ => None,
-        }
-    }
 }
 
 impl FromStr for Arm {
