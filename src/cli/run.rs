@@ -266,7 +266,10 @@ pub fn run(args: Args) -> Exit {
     let memory = match history.as_mut() {
         Some(h) => batch::History {
             read: h.read.take().map(|r| r.into_reader(&program)),
-            record: h.recording.as_mut(),
+            record: match &mut h.outcome {
+                Recorded::Now(recording) => Some(recording),
+                _ => None,
+            },
         },
         None => batch::History::default(),
     };
@@ -388,12 +391,19 @@ struct Opened {
     path: String,
     /// What the policy reads, when it reads the history.
     read: Option<Read>,
-    recording: Option<Recording>,
-    /// The same run, recorded before.
-    previous: Option<store::Recorded>,
-    dry_run: bool,
-    /// A dry run on a history that does not exist yet.
-    missing: bool,
+    outcome: Recorded,
+}
+
+/// What a run does with the history once its outputs are written.
+enum Recorded {
+    /// Commits its contacts.
+    Now(Recording),
+    /// Nothing: the same run was recorded before.
+    Before(store::Recorded),
+    /// Nothing: a dry run.
+    DryRun,
+    /// Nothing: a dry run, and no history there yet.
+    NoHistory,
 }
 
 /// Opens the history at `path` for a run of `program` as of `as_of` over `input`: locks it
@@ -427,10 +437,7 @@ fn open_history(
         return Ok(Opened {
             path: shown,
             read: None,
-            recording: None,
-            previous: None,
-            dry_run: true,
-            missing: true,
+            outcome: Recorded::NoHistory,
         });
     };
     let previous = store.recorded(&key).map_err(|e| e.to_string())?;
@@ -443,26 +450,25 @@ fn open_history(
         until: as_of,
         before_run: previous.as_ref().map(|p| p.run),
     });
-    let recording = if args.dry_run || previous.is_some() {
-        None
-    } else {
-        let run = RunRecord {
-            key,
-            as_of: as_of_text,
-            ruleset: program.name().to_string(),
-            ruleset_hash: program.content_hash().to_string(),
-            input: input_name,
-            input_hash,
-        };
-        Some(store.record(&run).map_err(|e| e.to_string())?)
+    let outcome = match previous {
+        _ if args.dry_run => Recorded::DryRun,
+        Some(previous) => Recorded::Before(previous),
+        None => {
+            let run = RunRecord {
+                key,
+                as_of: as_of_text,
+                ruleset: program.name().to_string(),
+                ruleset_hash: program.content_hash().to_string(),
+                input: input_name,
+                input_hash,
+            };
+            Recorded::Now(store.record(&run).map_err(|e| e.to_string())?)
+        }
     };
     Ok(Opened {
         path: shown,
         read,
-        recording,
-        previous,
-        dry_run: args.dry_run,
-        missing: false,
+        outcome,
     })
 }
 
@@ -532,7 +538,7 @@ impl Opened {
     /// Commits the recording; says what was read (`read` contacts) and recorded.
     fn finish(self, read: Option<u64>) -> Result<String, String> {
         let read = match read {
-            _ if self.missing => "none there yet".to_string(),
+            _ if matches!(self.outcome, Recorded::NoHistory) => "none there yet".to_string(),
             Some(n) => format!(
                 "read {} earlier contact{}",
                 batch::summary::group(n),
@@ -541,8 +547,8 @@ impl Opened {
             None => "read nothing (no cooldown or re-entry rule needs it)".to_string(),
         };
         let path = &self.path;
-        let done = match (self.recording, self.previous, self.dry_run) {
-            (Some(recording), _, _) => {
+        let done = match self.outcome {
+            Recorded::Now(recording) => {
                 let run = recording.run();
                 let n = recording.commit().map_err(|e| e.to_string())?;
                 format!(
@@ -551,12 +557,11 @@ impl Opened {
                     if n == 1 { "" } else { "s" }
                 )
             }
-            (None, _, true) => "a dry run: recorded nothing".to_string(),
-            (None, Some(previous), false) => format!(
+            Recorded::DryRun | Recorded::NoHistory => "a dry run: recorded nothing".to_string(),
+            Recorded::Before(previous) => format!(
                 "this run (the same rules, export and as_of) was recorded as run {} at {}: recorded nothing again",
                 previous.run, previous.recorded_at
             ),
-            (None, None, false) => "recorded nothing".to_string(),
         };
         Ok(format!("history `{path}`: {read}; {done}"))
     }
