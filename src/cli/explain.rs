@@ -199,7 +199,7 @@ fn read_history(
     export: &std::fs::File,
     args: &Args,
 ) -> Result<idic::history::Index, String> {
-    use idic::history::{store, Store, Window};
+    use idic::history::{store, Store};
     let path = store::resolve(path);
     let Some(store) = Store::read(&path).map_err(|e| e.to_string())? else {
         return Err(format!("no contact history at `{}`", path.display()));
@@ -212,14 +212,11 @@ fn read_history(
         args.suppress.as_deref(),
     )?;
     let previous = store.recorded(&key).map_err(|e| e.to_string())?;
-    let triggers: Vec<&str> = program.trigger_names().collect();
-    let channels = program.channel_names();
-    let window = Window {
+    super::run::Read {
+        reader: store.reader(),
         since: None,
         until: as_of,
         before_run: previous.map(|p| p.run),
-        triggers: &triggers,
-        channels: &channels,
-    };
-    store.reader().load(&window).map_err(|e| e.to_string())
+    }
+    .load(program)
 }

@@ -11,7 +11,7 @@ use idic::check::Checked;
 use idic::diagnostics::{render, Format};
 use idic::engine::{Program, Reach};
 use idic::history::store::{self, Store};
-use idic::history::{Reader, Recording, RunRecord, Window};
+use idic::history::{Index, Reader, Recording, RunRecord, Window};
 use idic::io::do_not_contact::DoNotContact;
 use idic::io::guard::Std;
 use idic::io::{commit_all, open_export, Files, InputFormat, Output, OutputFormat};
@@ -509,28 +509,31 @@ pub(super) fn run_key(
 
 /// What a run's policy reads of the history: the contacts from `since` (all when `None`) to
 /// `until`, of the runs before `before_run`.
-struct Read {
-    reader: Reader,
-    since: Option<chrono::NaiveDate>,
-    until: chrono::NaiveDate,
-    before_run: Option<i64>,
+pub(super) struct Read {
+    pub(super) reader: Reader,
+    pub(super) since: Option<chrono::NaiveDate>,
+    pub(super) until: chrono::NaiveDate,
+    pub(super) before_run: Option<i64>,
 }
 
 impl Read {
+    /// The contacts, indexed for `program`'s triggers and channels.
+    pub(super) fn load(&self, program: &Program) -> Result<Index, String> {
+        let triggers: Vec<&str> = program.trigger_names().collect();
+        let channels = program.channel_names();
+        let window = Window {
+            since: self.since,
+            until: self.until,
+            before_run: self.before_run,
+            triggers: &triggers,
+            channels: &channels,
+        };
+        self.reader.load(&window).map_err(|e| e.to_string())
+    }
+
     /// Reads for `program`, on the thread the batch gives it.
     fn into_reader(self, program: &Program) -> batch::HistoryReader<'_> {
-        Box::new(move || {
-            let triggers: Vec<&str> = program.trigger_names().collect();
-            let channels = program.channel_names();
-            let window = Window {
-                since: self.since,
-                until: self.until,
-                before_run: self.before_run,
-                triggers: &triggers,
-                channels: &channels,
-            };
-            self.reader.load(&window).map_err(|e| e.to_string())
-        })
+        Box::new(move || self.load(program))
     }
 }
 
