@@ -4,16 +4,11 @@
 
 mod common;
 
-use assert_cmd::Command;
-use common::scratch;
+use common::{idic, scratch};
 use rand::{Rng, SeedableRng};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
-
-fn idic() -> Command {
-    Command::cargo_bin("idic").unwrap()
-}
 
 /// Every customer is eligible for `nudge` (email, cooldown 30 days) and the service trigger
 /// `care` (a call, again 2 days after the last); VIPs for `once` (SMS, never again).
@@ -53,6 +48,16 @@ trigger nudge {
 }
 "#;
 
+/// `idic COMMAND RULES --customers EXPORT` on `s`'s rules and export.
+fn on_export(s: &Setup, command: &str) -> assert_cmd::Command {
+    let mut cmd = idic();
+    cmd.arg(command)
+        .arg(&s.rules)
+        .arg("--customers")
+        .arg(&s.export);
+    cmd
+}
+
 struct Setup {
     dir: PathBuf,
     rules: PathBuf,
@@ -78,11 +83,7 @@ fn setup(name: &str, n: usize) -> Setup {
 /// Runs the rules as of `as_of` with the history at `history`; gives the decisions (JSONL) and
 /// standard error.
 fn run(s: &Setup, history: &Path, as_of: &str, extra: &[&str]) -> (String, String) {
-    let out = idic()
-        .arg("run")
-        .arg(&s.rules)
-        .arg("--customers")
-        .arg(&s.export)
+    let out = on_export(s, "run")
         .arg("--history")
         .arg(history)
         .args(["--as-of", as_of, "--quiet"])
@@ -266,11 +267,7 @@ fn a_second_run_on_a_history_in_use_is_refused_and_changes_nothing() {
     run(&s, &history, "2026-11-01", &[]);
     let before = dump(&history);
     let held = idic::history::Store::lock(&history).unwrap();
-    let out = idic()
-        .arg("run")
-        .arg(&s.rules)
-        .arg("--customers")
-        .arg(&s.export)
+    let out = on_export(&s, "run")
         .arg("--history")
         .arg(&history)
         .args(["--as-of", "2026-11-02", "--out"])
@@ -293,11 +290,7 @@ fn a_file_that_is_not_a_history_is_refused_untouched() {
     let s = setup("history-not", 5);
     let other = s.dir.join("notes.csv");
     std::fs::write(&other, "a,b\n1,2\n").unwrap();
-    let out = idic()
-        .arg("run")
-        .arg(&s.rules)
-        .arg("--customers")
-        .arg(&s.export)
+    let out = on_export(&s, "run")
         .arg("--history")
         .arg(&other)
         .output()
@@ -310,11 +303,7 @@ fn a_file_that_is_not_a_history_is_refused_untouched() {
     );
     assert_eq!(std::fs::read(&other).unwrap(), b"a,b\n1,2\n");
     // Nor can the history be the export.
-    let out = idic()
-        .arg("run")
-        .arg(&s.rules)
-        .arg("--customers")
-        .arg(&s.export)
+    let out = on_export(&s, "run")
         .arg("--history")
         .arg(&s.export)
         .output()
@@ -381,11 +370,7 @@ fn a_run_killed_at_any_moment_leaves_the_history_before_or_after() {
 
 /// `idic explain --format json --history` for customer `id` as of `as_of`.
 fn explain_json(s: &Setup, history: &Path, id: &str, as_of: &str) -> serde_json::Value {
-    let out = idic()
-        .arg("explain")
-        .arg(&s.rules)
-        .arg("--customers")
-        .arg(&s.export)
+    let out = on_export(s, "explain")
         .args([
             "--id",
             id,
@@ -412,11 +397,7 @@ fn explain_shows_the_contacts_read_and_the_step_that_stopped_each_trigger() {
     let s = setup("history-explain", 6);
     let history = s.dir.join("state/");
     run(&s, &history, "2026-11-01", &[]);
-    let out = idic()
-        .arg("explain")
-        .arg(&s.rules)
-        .arg("--customers")
-        .arg(&s.export)
+    let out = on_export(&s, "explain")
         .args(["--id", "C0000003", "--as-of", "2026-11-02", "--history"])
         .arg(&history)
         .output()
@@ -642,11 +623,7 @@ fn the_do_not_contact_list_keeps_every_trigger_out_service_ones_included() {
     let rows = dump(&history);
     assert!(!rows.iter().any(|r| r.contains("|C0000000|")));
     // explain says why.
-    let out = idic()
-        .arg("explain")
-        .arg(&s.rules)
-        .arg("--customers")
-        .arg(&s.export)
+    let out = on_export(&s, "explain")
         .args(["--id", "C0000003", "--suppress"])
         .arg(&list)
         .output()
@@ -658,11 +635,7 @@ fn the_do_not_contact_list_keeps_every_trigger_out_service_ones_included() {
     );
     // A typo in the list stops the run before anything is written: no message slips through.
     std::fs::write(&list, "id,channel\nC0000001,emial\n").unwrap();
-    let out = idic()
-        .arg("run")
-        .arg(&s.rules)
-        .arg("--customers")
-        .arg(&s.export)
+    let out = on_export(&s, "run")
         .arg("--suppress")
         .arg(&list)
         .arg("--out")

@@ -3,14 +3,9 @@
 
 mod common;
 
-use assert_cmd::Command;
-use common::scratch;
+use common::{idic, scratch};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-
-fn idic() -> Command {
-    Command::cargo_bin("idic").unwrap()
-}
 
 /// A rule set with one trigger every customer is eligible for, holding out `percent`.
 fn rules(dir: &Path, percent: &str) -> PathBuf {

@@ -6,14 +6,8 @@
 mod common;
 
 use assert_cmd::Command;
-use common::{csv_rows, repo, scratch};
+use common::{csv_rows, idic, repo, scratch};
 use std::path::{Path, PathBuf};
-
-fn idic() -> Command {
-    let mut cmd = Command::cargo_bin("idic").unwrap();
-    cmd.current_dir(repo());
-    cmd
-}
 
 /// The control characters of `text` other than tab and line breaks (what CSV quoting carries).
 fn controls_in_cell(text: &str) -> Vec<char> {

@@ -4,16 +4,10 @@
 mod common;
 
 use assert_cmd::Command;
-use common::{csv_rows, repo, scratch};
+use common::{csv_rows, idic, repo, scratch};
 use idic::generate::{write_export, ExportFormat, ExportSpec};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-
-fn idic() -> Command {
-    let mut cmd = Command::cargo_bin("idic").unwrap();
-    cmd.current_dir(repo());
-    cmd
-}
 
 /// `idic run RULES --customers CUSTOMERS`.
 fn run(rules: &str, customers: impl AsRef<std::ffi::OsStr>) -> Command {

@@ -3,15 +3,10 @@
 
 mod common;
 
-use assert_cmd::Command;
-use common::scratch;
+use common::{idic, scratch};
 use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::time::{Duration, Instant};
-
-fn idic() -> Command {
-    Command::cargo_bin("idic").unwrap()
-}
 
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()

@@ -10,6 +10,13 @@ pub fn repo() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// The idic binary, run from the repository root.
+pub fn idic() -> assert_cmd::Command {
+    let mut cmd = assert_cmd::Command::cargo_bin("idic").unwrap();
+    cmd.current_dir(repo());
+    cmd
+}
+
 /// A fresh, empty directory for one test under cargo's temporary directory.
 pub fn scratch(name: &str) -> PathBuf {
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
