@@ -247,10 +247,12 @@ pub fn run_with_history(
     let progress = progress_bar(options.progress, total);
     // Read first: the readers' memory is in place before the workers' (reading later, or
     // beside the first pass, makes the peak larger and the run no faster).
-    progress.set_message("reading history");
     let index = history
         .read
-        .map(|read| crate::panics::catch(read).and_then(|index| index))
+        .map(|read| {
+            progress.set_message("reading history");
+            crate::panics::catch(read).and_then(|index| index)
+        })
         .transpose()
         .map_err(RunError::Io)?;
     let Prepared {

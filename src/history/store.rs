@@ -237,6 +237,17 @@ fn is_database(path: &Path, shown: &str, advice: &str) -> Result<bool, HistoryEr
 }
 
 impl Store {
+    /// A store on `conn`, the database at `path` (named `shown`), its tables not checked yet.
+    fn on(conn: Connection, path: &Path, shown: String) -> Store {
+        Store {
+            conn,
+            file: path.to_path_buf(),
+            path: shown,
+            writing: false,
+            tables: false,
+        }
+    }
+
     /// Opens the history at `path` for a run that records, creating it (and a missing last
     /// directory) when new, and takes its write lock, which is held until [`Store::commit`]
     /// or until the store is dropped (recording nothing).
@@ -254,13 +265,7 @@ impl Store {
             }
         }
         let conn = Connection::open(path).map_err(sqlite(&shown))?;
-        let mut store = Store {
-            conn,
-            file: path.to_path_buf(),
-            path: shown,
-            writing: false,
-            tables: false,
-        };
+        let mut store = Store::on(conn, path, shown);
         // Another application's database is refused before anything in it changes.
         store.schema(false)?;
         let conn = &store.conn;
@@ -302,13 +307,7 @@ impl Store {
         .map_err(sqlite(&shown))?;
         conn.busy_timeout(std::time::Duration::from_secs(30))
             .map_err(sqlite(&shown))?;
-        let mut store = Store {
-            conn,
-            file: path.to_path_buf(),
-            path: shown,
-            writing: false,
-            tables: false,
-        };
+        let mut store = Store::on(conn, path, shown);
         store.tables = store.schema(false)?;
         Ok(Some(store))
     }
