@@ -57,14 +57,15 @@ impl Decision {
     /// without an action for a trigger that has none), as the contact history records them
     /// (dated `date`).
     pub fn contacts(&self, program: &Program, date: &str, out: &mut Vec<NewContact>) {
-        let segments = || {
-            let names: Vec<&str> = self
-                .segments
-                .iter()
-                .map(|&s| program.segment_name(s))
-                .collect();
-            (!names.is_empty()).then(|| names.join(";"))
-        };
+        if self.fired.is_empty() && self.control.is_empty() {
+            return;
+        }
+        let names: Vec<&str> = self
+            .segments
+            .iter()
+            .map(|&s| program.segment_name(s))
+            .collect();
+        let segments = (!names.is_empty()).then(|| names.join(";"));
         for (t, arm) in self.arms() {
             let actions = program.action_count(t);
             for a in (0..actions).map(Some).chain((actions == 0).then_some(None)) {
@@ -79,7 +80,7 @@ impl Decision {
                     arm,
                     tier: self.tier.map(|i| program.tier_name(i).to_string()),
                     stage: self.stage.map(|i| program.stage_name(i).to_string()),
-                    segments: segments(),
+                    segments: segments.clone(),
                 });
             }
         }
