@@ -106,7 +106,7 @@ fn a_trigger_suppressed_by_the_cap_names_the_winners() {
         "signup",
         rhai::Dynamic::from(chrono::NaiveDate::from_ymd_opt(2026, 10, 20).unwrap()),
     );
-    let e = explain(&program, as_of(), values, None, None).unwrap();
+    let e = explain(&program, as_of(), values, None, None, None).unwrap();
     let fired: Vec<&str> = e
         .triggers
         .iter()
@@ -242,7 +242,7 @@ fn explain_decides_as_run_for_every_example_customer() {
         )
         .unwrap_or_else(|e| panic!("row {n}: {e:?}"));
         assert_eq!(found.row, n);
-        let e = explain(&program, as_of(), found.values, None, None).unwrap();
+        let e = explain(&program, as_of(), found.values, None, None, None).unwrap();
         // Byte for byte what `idic run` wrote.
         assert_eq!(e.decision.get(), *line, "row {n}");
         assert!(line.starts_with(&format!("{{\"id\":\"{}\",", e.id)));

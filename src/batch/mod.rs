@@ -30,10 +30,11 @@ pub use summary::{Summary, Tally};
 pub use survey::Survey;
 
 use crate::engine::population::{Observed, PopulationReport};
+use crate::engine::volume::{Ranking, VolumeCut};
 use crate::engine::{Evaluator, Population, Program};
 use crate::history::{Index, NewContact, Recording};
 use crate::io::do_not_contact::DoNotContact;
-use crate::io::input::Row;
+use crate::io::input::{At, Row};
 use crate::io::{
     BatchReader, ColumnMap, CsvCells, Encoder, HeaderError, InputFormat, OutputFormat, RawRows,
     RecordReader, Reject,
@@ -265,6 +266,30 @@ pub fn run_with_history(
     let map = map.as_ref();
     let open = || BatchReader::open(file, format, options.batch_bytes).map_err(read_error);
 
+    let cx = Context {
+        as_of,
+        records: &records,
+        map,
+        survey: &survey,
+        population: &population,
+        limit: RejectLimit::of(options, rows),
+        history: index.as_ref(),
+        as_of_text: as_of.format("%Y-%m-%d").to_string(),
+        recording: history.record.is_some(),
+        volume_cut: None,
+    };
+    // Volumes rank the customers of the whole export: one more pass finds the cutoffs.
+    let cut = if program.has_volume() {
+        progress.set_message("ranking for volumes");
+        Some(rank_volumes(program, open()?.0, &cx, options, &progress)?)
+    } else {
+        None
+    };
+    let cx = Context {
+        volume_cut: cut.as_ref(),
+        ..cx
+    };
+
     // Pass 2: decide.
     progress.set_message("deciding");
     progress.set_position(0);
@@ -272,17 +297,7 @@ pub fn run_with_history(
     let written = write_decisions(
         program,
         reader,
-        &Context {
-            as_of,
-            records: &records,
-            map,
-            survey: &survey,
-            population: &population,
-            limit: RejectLimit::of(options, rows),
-            history: index.as_ref(),
-            as_of_text: as_of.format("%Y-%m-%d").to_string(),
-            recording: history.record.is_some(),
-        },
+        &cx,
         options,
         &progress,
         sinks,
@@ -310,6 +325,34 @@ pub fn population(
 ) -> Result<Population, RunError> {
     let progress = ProgressBar::hidden();
     prepare(program, as_of, file, format, options, &progress).map(|p| p.population)
+}
+
+/// The cutoffs of `program`'s volumes over the export in `file` as `idic run` ranks it (with
+/// the earlier contacts of `history`), for deciding one customer alone (`explain`).
+pub fn volume_cut(
+    program: &Program,
+    as_of: NaiveDate,
+    file: &File,
+    format: InputFormat,
+    options: &Options,
+    history: Option<&Index>,
+) -> Result<VolumeCut, RunError> {
+    let progress = ProgressBar::hidden();
+    let p = prepare(program, as_of, file, format, options, &progress)?;
+    let cx = Context {
+        as_of,
+        records: &p.records,
+        map: p.map.as_ref(),
+        survey: &p.survey,
+        population: &p.population,
+        limit: None,
+        history,
+        as_of_text: String::new(),
+        recording: false,
+        volume_cut: None,
+    };
+    let (reader, _) = BatchReader::open(file, format, options.batch_bytes).map_err(read_error)?;
+    rank_volumes(program, reader, &cx, options, &progress)
 }
 
 /// What pass 1 leaves for deciding.
@@ -590,6 +633,60 @@ struct Context<'a> {
     as_of_text: String,
     /// The run records its contacts.
     recording: bool,
+    /// The cutoffs of the triggers' volumes, once ranked.
+    volume_cut: Option<&'a VolumeCut>,
+}
+
+/// The cutoffs of the triggers' volumes: every customer decided once, each volume keeping
+/// the best its volume allows.
+fn rank_volumes(
+    program: &Program,
+    reader: BatchReader,
+    cx: &Context<'_>,
+    options: &Options,
+    progress: &ProgressBar,
+) -> Result<VolumeCut, RunError> {
+    let mut ranking = volume_ranking(program);
+    in_parallel(
+        reader,
+        options.threads,
+        progress,
+        || {
+            Worker::new(
+                program,
+                cx,
+                options.do_not_contact.as_deref(),
+                options.csv_cells,
+                OutputFormat::Jsonl,
+                None,
+            )
+        },
+        |worker: &mut Worker<'_>, rows: &RawRows, done: &mut Ranking| {
+            if done.is_empty() {
+                *done = volume_ranking(program);
+            }
+            worker.each_row(rows, |worker, _, values| {
+                // A row that fails is rejected when deciding.
+                if let Ok(values) = values {
+                    if worker.evaluator.evaluate(values).is_ok() {
+                        for (t, key) in worker.evaluator.ranked() {
+                            done.offer(*t, key.clone());
+                        }
+                    }
+                }
+            });
+        },
+        |done: &mut Ranking| {
+            ranking.merge(std::mem::take(done));
+            Ok(())
+        },
+    )?;
+    Ok(ranking.cutoffs())
+}
+
+/// An empty ranking of `program`'s volumes.
+fn volume_ranking(program: &Program) -> Ranking {
+    Ranking::new((0..program.trigger_names().len()).map(|t| program.trigger_volume(t)))
 }
 
 /// A batch of decisions as a worker finished it.
@@ -703,6 +800,9 @@ impl<'a> Worker<'a> {
         if let Some(history) = cx.history {
             evaluator = evaluator.with_history(history);
         }
+        if let Some(cut) = cx.volume_cut {
+            evaluator = evaluator.with_volume_cut(cut);
+        }
         if let Some(list) = do_not_contact {
             evaluator = evaluator.with_do_not_contact(list);
         }
@@ -720,26 +820,37 @@ impl<'a> Worker<'a> {
     fn batch(&mut self, rows: &RawRows, done: &mut Decided) {
         done.tally.reset(self.program);
         done.rejects.clear();
-        let mut record = std::mem::take(&mut self.record);
-        rows.each(&mut record, |at, row| {
-            let line = at.line;
+        self.each_row(rows, |worker, at, values| {
             done.tally.row_at(at.line, at.last_line);
-            let values = match self.cx.survey.duplicate_of(line) {
-                Some(first) => Err(self.duplicate(line, row, first)),
-                None => self.cx.records.read(self.cx.map, row, at),
-            };
-            let values = values.and_then(|mut values| {
-                let population = self.cx.population;
-                population.inputs(self.program, line, &mut values)?;
-                Ok(values)
-            });
-            self.row(line, values, done);
+            worker.row(at.line, values, done);
         });
-        self.record = record;
         self.decisions.take_into(&mut done.decisions);
         if let Some(rejects) = self.rejects.as_mut() {
             rejects.take_into(&mut done.rejects_out);
         }
+    }
+
+    /// Gives `f` each row of `rows` typed, with its population variables, or its reject.
+    fn each_row(
+        &mut self,
+        rows: &RawRows,
+        mut f: impl FnMut(&mut Self, At, Result<Vec<rhai::Dynamic>, Reject>),
+    ) {
+        let mut record = std::mem::take(&mut self.record);
+        let (cx, program) = (self.cx, self.program);
+        rows.each(&mut record, |at, row| {
+            let line = at.line;
+            let values = match cx.survey.duplicate_of(line) {
+                Some(first) => Err(self.duplicate(line, row, first)),
+                None => cx.records.read(cx.map, row, at),
+            };
+            let values = values.and_then(|mut values| {
+                cx.population.inputs(program, line, &mut values)?;
+                Ok(values)
+            });
+            f(self, at, values);
+        });
+        self.record = record;
     }
 
     fn duplicate(&self, line: u64, row: Row<'_>, first: u64) -> Reject {

@@ -53,7 +53,7 @@ impl Tally {
             tier_money: vec![MoneySum::default(); tiers * program.money_fields().len()],
             stages: vec![0; program.stage_names().len()],
             fired: vec![0; triggers],
-            suppressed: vec![0; triggers * Suppression::ALL.len()],
+            suppressed: vec![0; triggers * program.reason_columns().len()],
             actions: vec![0; program.actions().count()],
             cells: vec![0; cell_offset(program, program.table_count())],
             ..Tally::default()
@@ -131,8 +131,9 @@ impl Tally {
         for &t in &decision.fired {
             self.fired[t] += 1;
         }
+        let reasons = program.reason_columns().len();
         for &(t, why) in &decision.suppressed {
-            self.suppressed[t * Suppression::ALL.len() + why as usize] += 1;
+            self.suppressed[t * reasons + program.reason_column(why)] += 1;
         }
         for a in &decision.actions {
             self.actions[program.action_index(a.trigger, a.action)] += 1;
@@ -412,15 +413,18 @@ impl Summary {
     /// The summary of a run of `program` that counted `tally`.
     pub fn new(program: &Program, tally: &Tally, info: &RunInfo<'_>) -> Summary {
         let money = program.money_fields();
-        let reasons = Suppression::ALL.len();
-        let mut listed = program.suppressions();
+        let reasons = program.reason_columns().len();
         // The do-not-contact list is the run's, not the rules': listed when it kept anyone out.
-        let list = Suppression::SuppressedList;
-        if (0..program.trigger_names().len())
-            .any(|t| tally.suppressed[t * reasons + list as usize] > 0)
-        {
-            listed.insert(1, list);
-        }
+        let list = program.reason_column(Suppression::SuppressedList);
+        let any_listed =
+            (0..program.trigger_names().len()).any(|t| tally.suppressed[t * reasons + list] > 0);
+        let listed: Vec<(usize, &str)> = program
+            .reason_columns()
+            .iter()
+            .enumerate()
+            .filter(|&(c, _)| c != list || any_listed)
+            .map(|(c, (_, label))| (c, label.as_str()))
+            .collect();
         let count = |name: &str, count: u64| Count {
             name: name.to_string(),
             count,
@@ -515,7 +519,7 @@ impl Summary {
                     fired: tally.fired[t],
                     suppressed: listed
                         .iter()
-                        .map(|why| count(why.code(), tally.suppressed[t * reasons + *why as usize]))
+                        .map(|&(c, label)| count(label, tally.suppressed[t * reasons + c]))
                         .collect(),
                 })
                 .collect(),
@@ -530,11 +534,11 @@ impl Summary {
                 .collect(),
             suppressed: listed
                 .iter()
-                .map(|why| {
+                .map(|&(c, label)| {
                     let total = (0..program.trigger_names().len())
-                        .map(|t| tally.suppressed[t * reasons + *why as usize])
+                        .map(|t| tally.suppressed[t * reasons + c])
                         .sum();
-                    count(why.code(), total)
+                    count(label, total)
                 })
                 .collect(),
             population: PopulationReport::default(),

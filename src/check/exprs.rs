@@ -20,6 +20,8 @@ enum Place {
     Stage,
     Trigger,
     Parameter,
+    /// The rank of a trigger's `volume`.
+    Rank,
 }
 
 impl Place {
@@ -31,6 +33,7 @@ impl Place {
             Place::Stage => "lifecycle stage",
             Place::Trigger => "trigger",
             Place::Parameter => "parameter",
+            Place::Rank => "volume rank of trigger",
         }
     }
 
@@ -44,12 +47,15 @@ impl Place {
 
     /// Whether the chosen tier is visible here.
     fn sees_tier(self) -> bool {
-        matches!(self, Place::Stage | Place::Trigger | Place::Parameter)
+        matches!(
+            self,
+            Place::Stage | Place::Trigger | Place::Parameter | Place::Rank
+        )
     }
 
     /// Whether the lifecycle stage is visible here.
     fn sees_stage(self) -> bool {
-        matches!(self, Place::Trigger | Place::Parameter)
+        matches!(self, Place::Trigger | Place::Parameter | Place::Rank)
     }
 }
 
@@ -111,6 +117,13 @@ fn units(rules: &RuleSet) -> Vec<Unit<'_>> {
                 place: Place::Trigger,
                 name: &t.name.value,
                 expr: c,
+            });
+        }
+        if let Some(v) = &t.volume {
+            units.push(Unit {
+                place: Place::Rank,
+                name: &t.name.value,
+                expr: &v.rank,
             });
         }
         for p in t.actions.iter().flat_map(|a| &a.params) {
@@ -318,6 +331,24 @@ pub fn check(rules: &RuleSet, names: &Names, sources: &Sources, out: &mut Vec<Di
                 )
                 .at(unit.expr.span)
                 .help("compare it with something, e.g. `spent >= 100`"),
+            );
+        }
+        if let Some(ty) = ty.filter(|t| {
+            unit.place == Place::Rank
+                && !matches!(t, ValueType::Int | ValueType::Decimal | ValueType::Unknown)
+        }) {
+            out.push(
+                Diagnostic::error(
+                    "type-mismatch",
+                    format!(
+                        "the {} `{}` is {}, not a number",
+                        unit.place.word(),
+                        unit.name,
+                        ty.describe()
+                    ),
+                )
+                .at(unit.expr.span)
+                .help("rank customers by a number, e.g. `volume 500 by model_clv`"),
             );
         }
         if unit.place.is_condition() && refs.is_empty() {

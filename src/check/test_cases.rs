@@ -4,7 +4,9 @@
 
 use crate::diagnostics::{suggest, Diagnostic};
 use crate::io::ReadAccess;
-use crate::model::{AsOf, ExpectParam, Field, Ident, RuleSet, Suppression, TestCase, TestValue};
+use crate::model::{
+    AsOf, ExpectParam, Field, Ident, RuleSet, Spanned, Suppression, TestCase, TestValue,
+};
 use crate::source::Sources;
 use crate::testing::customer;
 use std::collections::HashMap;
@@ -120,19 +122,14 @@ fn expectations(rules: &RuleSet, test: &TestCase, out: &mut Vec<Diagnostic>) {
     }
     for (trigger, reason) in &expect.suppressed {
         known_name("trigger", trigger, &triggers, out);
-        let own = rules
+        if let Some(t) = rules
             .triggers
             .iter()
-            .find(|t| t.name.value == trigger.value);
-        if reason.value == Suppression::TriggerHoldout && own.is_some_and(|t| t.holdout.is_none()) {
-            out.push(
-                Diagnostic::error(
-                    "bad-value",
-                    format!("trigger `{}` has no holdout of its own", trigger.value),
-                )
-                .at(reason.span)
-                .help("give it one (`holdout 10% salt \"...\"`) or expect another reason"),
-            );
+            .position(|t| t.name.value == trigger.value)
+        {
+            if let Err(d) = reason_of(rules, t, reason) {
+                out.push(d);
+            }
         }
     }
     history(rules, test, &triggers, out);
@@ -179,6 +176,36 @@ fn history(rules: &RuleSet, test: &TestCase, triggers: &[&str], out: &mut Vec<Di
             );
         }
     }
+}
+
+/// The reason `code` names for trigger `t`: one its rules can give
+/// ([`RuleSet::reasons`]), or an error that lists them.
+pub fn reason_of(
+    rules: &RuleSet,
+    t: usize,
+    code: &Spanned<String>,
+) -> Result<Suppression, Diagnostic> {
+    let reasons = rules.reasons(t);
+    if let Some((why, _)) = reasons.iter().find(|(_, c)| *c == code.value) {
+        return Ok(*why);
+    }
+    let name = &rules.triggers[t].name.value;
+    let mut codes: Vec<String> = reasons.iter().map(|(_, c)| format!("`{c}`")).collect();
+    let last = codes.pop().unwrap_or_default();
+    let list = match codes.is_empty() {
+        true => last,
+        false => format!("{} or {last}", codes.join(", ")),
+    };
+    let help = match suggest(&code.value, reasons.iter().map(|(_, c)| c.as_str())) {
+        Some(did_you_mean) => format!("{did_you_mean} Its rules can suppress it as {list}"),
+        None => format!("its rules can suppress it as {list}"),
+    };
+    Err(Diagnostic::error(
+        "unknown-name",
+        format!("trigger `{name}` is never suppressed as `{}`", code.value),
+    )
+    .at(code.span)
+    .help(help))
 }
 
 fn known_name(kind: &str, name: &Ident, known: &[&str], out: &mut Vec<Diagnostic>) {

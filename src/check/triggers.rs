@@ -4,14 +4,129 @@
 use super::a;
 use super::names::{Kind, Names};
 use crate::diagnostics::{suggest, Diagnostic};
-use crate::model::{Activity, FieldType, Holdout, RuleSet, Spanned, Trigger};
+use crate::model::{
+    Activity, Cap, CapScope, ChannelKind, Exclusion, FieldType, Holdout, RuleSet, Spanned, Trigger,
+};
 
 pub fn check(rules: &RuleSet, names: &Names, out: &mut Vec<Diagnostic>) {
     for t in &rules.triggers {
         trigger(t, names, out);
     }
-    if let Some(h) = rules.settings.as_ref().and_then(|s| s.holdout.as_ref()) {
-        holdout(h, out);
+    if let Some(s) = &rules.settings {
+        if let Some(h) = &s.holdout {
+            holdout(h, out);
+        }
+        caps(rules, &s.caps, out);
+        exclusions(rules, &s.exclusions, out);
+        for (limit, word) in [
+            (&s.max_triggers, "max_triggers"),
+            (&s.max_per_channel, "max_per_channel"),
+        ] {
+            if let Some(n) = limit.as_ref().filter(|n| n.value == 0) {
+                out.push(
+                    Diagnostic::error("bad-value", format!("`{word} 0` lets no trigger fire"))
+                        .at(n.span)
+                        .help(format!("give at least 1, or remove `{word}` for no limit")),
+                );
+            }
+        }
+    }
+}
+
+/// Each cap counts a channel some trigger uses (or `marketing`), allows at least one contact
+/// over at least one day, and is declared once.
+fn caps(rules: &RuleSet, caps: &[Cap], out: &mut Vec<Diagnostic>) {
+    let used: Vec<&ChannelKind> = rules
+        .triggers
+        .iter()
+        .filter_map(|t| t.channel.as_ref().map(|c| &c.kind.value))
+        .collect();
+    for (i, cap) in caps.iter().enumerate() {
+        if let CapScope::Channel(channel) = &cap.scope.value {
+            if !used.contains(&channel) {
+                let words: Vec<String> = used.iter().map(|c| c.to_string()).collect();
+                let mut words: Vec<&str> = words.iter().map(String::as_str).collect();
+                words.dedup();
+                let mut d = Diagnostic::error(
+                    "unknown-name",
+                    format!("no trigger uses the channel `{channel}` this cap counts"),
+                )
+                .at(cap.scope.span);
+                d = match suggest(&channel.to_string(), words.iter().copied()) {
+                    Some(help) => d.help(help),
+                    None => d.help(format!(
+                        "the triggers use {}; `marketing` counts every channel",
+                        words
+                            .iter()
+                            .map(|w| format!("`{w}`"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )),
+                };
+                out.push(d);
+            }
+        }
+        if cap.max.value == 0 {
+            out.push(
+                Diagnostic::error("bad-value", "a cap of 0 lets no contact through")
+                    .at(cap.max.span)
+                    .help("give at least 1; to stop a channel, remove its triggers"),
+            );
+        }
+        if cap.window.value.days() == 0 {
+            out.push(
+                Diagnostic::error("bad-value", "a cap's window must be at least one day")
+                    .at(cap.window.span)
+                    .help("write a window such as `per 7d`"),
+            );
+        }
+        let same = |c: &Cap| {
+            c.scope.value == cap.scope.value && c.window.value.days() == cap.window.value.days()
+        };
+        if caps[..i].iter().any(same) {
+            out.push(
+                Diagnostic::error(
+                    "duplicate-property",
+                    format!("the cap `{}` is declared twice", cap.code()),
+                )
+                .at(cap.span)
+                .help("keep one of them"),
+            );
+        }
+    }
+}
+
+/// Each exclusion names two different triggers of the rule set.
+fn exclusions(rules: &RuleSet, exclusions: &[Exclusion], out: &mut Vec<Diagnostic>) {
+    let names: Vec<&str> = rules
+        .triggers
+        .iter()
+        .map(|t| t.name.value.as_str())
+        .collect();
+    for e in exclusions {
+        for name in [&e.first, &e.second] {
+            if !names.contains(&name.value.as_str()) {
+                let mut d = Diagnostic::error(
+                    "unknown-name",
+                    format!("unknown trigger `{}` in an exclusion", name.value),
+                )
+                .at(name.span);
+                if let Some(help) = suggest(&name.value, names.iter().copied()) {
+                    d = d.help(help);
+                }
+                out.push(d);
+            }
+        }
+        if e.first.value == e.second.value {
+            out.push(
+                Diagnostic::error(
+                    "bad-value",
+                    format!("trigger `{}` is excluded with itself", e.first.value),
+                )
+                .at(e.second.span)
+                .help("an exclusion names two triggers that never fire together"),
+            );
+        }
     }
 }
 
@@ -129,6 +244,13 @@ fn trigger(t: &Trigger, names: &Names, out: &mut Vec<Diagnostic>) {
     }
     if t.condition.is_none() {
         out.push(missing("when", "when at_risk"));
+    }
+    if let Some(v) = t.volume.as_ref().filter(|v| v.max.value == 0) {
+        out.push(
+            Diagnostic::error("bad-value", format!("trigger `{name}` has a volume of 0"))
+                .at(v.max.span)
+                .help("give the most customers it may contact in a run, at least 1"),
+        );
     }
     match &t.channel {
         None => out.push(missing("channel", "channel email consent email_ok")),

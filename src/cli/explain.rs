@@ -154,12 +154,27 @@ pub fn run(args: Args) -> Exit {
         Some(Err(message)) => return usage(message),
         None => None,
     };
+    // A volume ranks every customer of the export, as `idic run` does.
+    let volume_cut = if program.has_volume() {
+        let options = Options {
+            orders: args.orders.clone(),
+            do_not_contact: do_not_contact.clone().map(std::sync::Arc::new),
+            ..Options::default()
+        };
+        match batch::volume_cut(&program, as_of, &export, format, &options, index.as_ref()) {
+            Ok(cut) => Some(cut),
+            Err(e) => return usage(e),
+        }
+    } else {
+        None
+    };
     let explanation = match explain(
         &program,
         as_of,
         values,
         index.as_ref(),
         do_not_contact.as_ref(),
+        volume_cut.as_ref(),
     ) {
         Ok(explanation) => explanation,
         Err(e) => return rejected(&Reject::rule_failed(found.line, &key, e), found.row),

@@ -263,12 +263,16 @@ impl Sample {
         lines.extend(names("stage", &mut program.stage_names(), &t.stages));
         lines.extend(names("trigger", &mut program.trigger_names(), &t.fired));
         // Why eligible triggers did not fire, over all triggers.
-        let reasons = idic::engine::Suppression::ALL.len();
-        for why in program.suppressions() {
+        let reasons = program.reason_columns();
+        for (c, (why, label)) in reasons.iter().enumerate() {
             let total = (0..program.trigger_names().len())
-                .map(|i| t.suppressed[i * reasons + why as usize])
+                .map(|i| t.suppressed[i * reasons.len() + c])
                 .sum();
-            lines.push(Line::new("reason", why.code(), total));
+            // The list is the run's: shown when it keeps anyone out.
+            if *why == idic::engine::Suppression::SuppressedList && total == 0 {
+                continue;
+            }
+            lines.push(Line::new("reason", label, total));
         }
         Ok(Counts {
             lines,

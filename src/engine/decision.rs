@@ -177,7 +177,7 @@ impl Decision {
             out.extend_from_slice(b"{\"trigger\":");
             json_str(out, program.trigger_name(*t));
             out.extend_from_slice(b",\"reason\":");
-            json_str(out, &why.reason(program.trigger_name(*t)));
+            json_str(out, program.reason(*t, *why));
             out.push(b'}');
         }
         out.extend_from_slice(b"]}\n");
@@ -279,7 +279,7 @@ impl Decision {
                     .iter()
                     .map(|(t, why)| {
                         let name = program.trigger_name(*t);
-                        format!("{name}={}", why.reason(name))
+                        format!("{name}={}", program.reason(*t, *why))
                     })
                     .collect::<Vec<_>>()
                     .join(";"),

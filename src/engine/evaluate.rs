@@ -2,7 +2,9 @@
 //! `max_triggers`) and the parameters of the actions that fire.
 
 use super::decision::{push_text, ActionOutcome, Decision, Suppression};
+use super::holdout::stable_hash;
 use super::program::{ParamPlan, Piece, Program, Step, TierPlan};
+use super::volume::{RankKey, VolumeCut};
 use crate::expr::{self, native::Native};
 use crate::history::{Arm, Index};
 use crate::io::do_not_contact::DoNotContact;
@@ -72,6 +74,15 @@ pub struct Evaluator<'p> {
     /// Per trigger, the customer's last entry (either arm) and last contact (treated), as
     /// days of the history.
     last: Vec<(Option<u16>, Option<u16>)>,
+    /// Per frequency cap, the customer's marketing contacts it counts: earlier, then this
+    /// run's too.
+    cap_used: Vec<u32>,
+    /// Per channel, the triggers fired on it for the customer in this run.
+    channel_used: Vec<u32>,
+    /// Per volume-limited trigger, the last key its volume keeps (when known).
+    volume_cut: Option<&'p VolumeCut>,
+    /// The last customer's place in the volume of each volume-limited trigger that fired.
+    ranked: Vec<(usize, RankKey)>,
 }
 
 /// Which first-match list [`Evaluator::first_match`] walks.
@@ -128,7 +139,25 @@ impl<'p> Evaluator<'p> {
             history: None,
             do_not_contact: None,
             last: vec![(None, None); program.triggers.len()],
+            cap_used: vec![0; program.caps.len()],
+            channel_used: vec![0; program.channel_names().len()],
+            volume_cut: None,
+            ranked: Vec::new(),
         }
+    }
+
+    /// Applies the triggers' volumes: a customer ranked below the cutoff of a trigger's
+    /// volume is not contacted by it (suppressed as `volume`). Without cutoffs, every customer
+    /// is kept and [`Evaluator::ranked`] says where each stands.
+    pub fn with_volume_cut(mut self, cut: &'p VolumeCut) -> Evaluator<'p> {
+        self.volume_cut = Some(cut);
+        self
+    }
+
+    /// Where the last customer decided stands in the volume of each volume-limited trigger
+    /// that fired for them (before any cut).
+    pub fn ranked(&self) -> &[(usize, RankKey)] {
+        &self.ranked
     }
 
     /// Keeps every trigger, service ones included, from the customers `list` names on the
@@ -256,38 +285,21 @@ impl<'p> Evaluator<'p> {
                 });
             }
         }
+        self.cap_used.fill(0);
         if let Some(history) = self.history {
             if !self.eligible.is_empty() {
-                self.reentry_and_cooldown(history, &mut decision);
+                self.read_history(history, &decision.id);
+                self.reentry_and_cooldown(&mut decision);
             }
         }
-        // Each trigger's own holdout draws its control arm: recorded, not contacted.
-        let id = &decision.id;
-        self.eligible.retain(|&i| {
-            let held = program.triggers[i]
-                .holdout
-                .as_ref()
-                .is_some_and(|h| h.place(id).1);
-            if held {
-                decision.control.push(i);
-                decision.suppressed.push((i, Suppression::TriggerHoldout));
-            }
-            !held
-        });
-        // Highest priority first; the sort is stable, so declaration order breaks ties.
-        self.eligible
-            .sort_by_key(|&i| std::cmp::Reverse(program.triggers[i].priority));
-        if let Some(max) = program.max_triggers() {
-            if self.eligible.len() > max {
-                for &i in &self.eligible[max..] {
-                    decision.suppressed.push((i, Suppression::MaxTriggers));
-                }
-                self.eligible.truncate(max);
-            }
+        self.rank_eligible(&decision.id);
+        self.arbitrate(&mut decision);
+        self.ranked.clear();
+        if program.has_volume() && !decision.fired.is_empty() {
+            self.volume(&mut decision)?;
         }
         // Each step added its own: in declaration order, as outputs list them.
         decision.suppressed.sort_unstable_by_key(|&(i, _)| i);
-        decision.fired = self.eligible.clone();
 
         for &t in &decision.fired {
             for (a, action) in program.triggers[t].actions.iter().enumerate() {
@@ -308,22 +320,47 @@ impl<'p> Evaluator<'p> {
         Ok(decision)
     }
 
-    /// Suppresses the eligible triggers that the customer's earlier contacts keep out: a
-    /// `reentry` rule (counting entries in either arm), then a `cooldown` (counting contacts).
-    fn reentry_and_cooldown(&mut self, history: &Index, decision: &mut Decision) {
-        let today = history.today();
+    /// Reads customer `id`'s earlier contacts: per trigger the last entry and contact, per cap
+    /// the marketing contacts within its window.
+    fn read_history(&mut self, history: &Index, id: &str) {
+        let (today, program) = (history.today(), self.program);
         for last in &mut self.last {
             *last = (None, None);
         }
-        for contact in history.contacts(&decision.id) {
-            let Some(last) = self.last.get_mut(usize::from(contact.trigger)) else {
+        for contact in history.contacts(id) {
+            if contact.arm != Arm::Treated {
+                if let Some(last) = self.last.get_mut(usize::from(contact.trigger)) {
+                    last.0 = last.0.max(Some(contact.day));
+                }
                 continue;
-            };
-            last.0 = last.0.max(Some(contact.day));
-            if contact.arm == Arm::Treated {
+            }
+            let trigger = program.triggers.get(usize::from(contact.trigger));
+            if let Some(last) = self.last.get_mut(usize::from(contact.trigger)) {
+                last.0 = last.0.max(Some(contact.day));
                 last.1 = last.1.max(Some(contact.day));
             }
+            // A contact of another rule set's trigger counts as marketing.
+            if trigger.is_some_and(|t| t.service.is_some()) {
+                continue;
+            }
+            let since = u32::from(today.saturating_sub(contact.day));
+            let channel = usize::from(contact.channel);
+            for (used, cap) in self.cap_used.iter_mut().zip(&program.caps) {
+                let on_channel = cap.channel.is_none_or(|c| c == channel);
+                if on_channel && since < cap.days {
+                    *used += 1;
+                }
+            }
         }
+    }
+
+    /// Suppresses the eligible triggers that the customer's earlier contacts keep out: a
+    /// `reentry` rule (counting entries in either arm), then a `cooldown` (counting contacts).
+    fn reentry_and_cooldown(&mut self, decision: &mut Decision) {
+        let Some(history) = self.history else {
+            return;
+        };
+        let today = history.today();
         let (triggers, last) = (&self.program.triggers, &self.last);
         self.eligible.retain(|&i| {
             let t = &triggers[i];
@@ -344,6 +381,131 @@ impl<'p> Evaluator<'p> {
             }
             why.is_none()
         });
+    }
+
+    /// Orders the eligible triggers as arbitration takes them: highest priority first, ties by
+    /// [`stable_hash`] of the trigger's name and the customer id (lowest first).
+    fn rank_eligible(&mut self, id: &str) {
+        let triggers = &self.program.triggers;
+        let key = |i: usize| std::cmp::Reverse(triggers[i].priority);
+        self.eligible.sort_by_key(|&i| key(i));
+        let tied = self.eligible.windows(2).any(|w| key(w[0]) == key(w[1]));
+        if tied {
+            let id = id.trim();
+            self.eligible
+                .sort_by_cached_key(|&i| (key(i), stable_hash(&triggers[i].name, id)));
+        }
+    }
+
+    /// Takes the ranked eligible triggers one by one through the frequency caps, the
+    /// trigger's own holdout and arbitration (exclusions, `max_triggers`, `max_per_channel`);
+    /// those that pass fire, and count against the caps and limits of the ones after them.
+    fn arbitrate(&mut self, decision: &mut Decision) {
+        let program = self.program;
+        self.channel_used.fill(0);
+        for &i in &self.eligible {
+            let t = &program.triggers[i];
+            let marketing = t.service.is_none();
+            // Frequency caps: the history's contacts plus this run's.
+            let capped = program
+                .caps
+                .iter()
+                .zip(&self.cap_used)
+                .position(|(cap, used)| {
+                    marketing && cap.counts(t.channel_index) && *used >= cap.max
+                });
+            if let Some(c) = capped {
+                decision.suppressed.push((i, Suppression::Cap(c as u16)));
+                continue;
+            }
+            // Its own holdout draws its control arm: recorded, not contacted.
+            if t.holdout.as_ref().is_some_and(|h| h.place(&decision.id).1) {
+                decision.control.push(i);
+                decision.suppressed.push((i, Suppression::TriggerHoldout));
+                continue;
+            }
+            let fired = &decision.fired;
+            if let Some(&by) = program.excluded[i].iter().find(|k| fired.contains(k)) {
+                decision
+                    .suppressed
+                    .push((i, Suppression::ExcludedBy(by as u16)));
+                continue;
+            }
+            // A full limit: lost to the last trigger that filled it when of one priority.
+            let lost = |full: Suppression, holders: &mut dyn Iterator<Item = usize>| {
+                let winner = holders
+                    .filter(|&k| program.triggers[k].priority == t.priority)
+                    .last();
+                winner.map_or(full, |k| Suppression::LostTo(k as u16))
+            };
+            if program.max_triggers.is_some_and(|max| fired.len() >= max) {
+                let why = lost(Suppression::MaxTriggers, &mut fired.iter().copied());
+                decision.suppressed.push((i, why));
+                continue;
+            }
+            let channel = t.channel_index;
+            if program
+                .max_per_channel
+                .is_some_and(|max| self.channel_used[channel] as usize >= max)
+            {
+                let mut same = fired
+                    .iter()
+                    .copied()
+                    .filter(|&k| program.triggers[k].channel_index == channel);
+                let why = lost(Suppression::ChannelLimit, &mut same);
+                decision.suppressed.push((i, why));
+                continue;
+            }
+            decision.fired.push(i);
+            self.channel_used[channel] += 1;
+            if marketing {
+                for (used, cap) in self.cap_used.iter_mut().zip(&program.caps) {
+                    if cap.counts(channel) {
+                        *used += 1;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Ranks the customer in the volume of each volume-limited trigger that fired, and drops
+    /// the triggers whose cutoff they are below.
+    fn volume(&mut self, decision: &mut Decision) -> Result<(), EvalError> {
+        let program = self.program;
+        for &t in &decision.fired {
+            let Some(volume) = program.triggers[t].volume else {
+                continue;
+            };
+            let value = self.eval(volume.rank)?;
+            let rank = if value.is_unit() {
+                f64::NEG_INFINITY
+            } else if let Ok(i) = value.as_int() {
+                i as f64
+            } else if let Ok(x) = value.as_float() {
+                x
+            } else {
+                let plan = &program.units[volume.rank];
+                return Err(EvalError::of(
+                    plan,
+                    format!(
+                        "the volume rank of trigger `{}` gave {}, not a number",
+                        plan.name,
+                        describe(&value)
+                    ),
+                ));
+            };
+            let key = RankKey::new(&program.triggers[t].name, &decision.id, rank);
+            self.ranked.push((t, key));
+        }
+        if let Some(cut) = self.volume_cut {
+            for (t, key) in &self.ranked {
+                if !cut.keeps(*t, key) {
+                    decision.fired.retain(|f| f != t);
+                    decision.suppressed.push((*t, Suppression::Volume));
+                }
+            }
+        }
+        Ok(())
     }
 
     /// The value of unit `unit` for the current customer: never a NaN or an infinity, which
@@ -674,6 +836,156 @@ trigger middle {
             err.message,
             "the condition of segment `regular` gave no value, not true or false"
         );
+    }
+
+    /// Four email triggers and an SMS one, all eligible for an `orders >= 3` customer.
+    const ARBITRATION: &str = r#"
+ruleset "a" {
+  as_of "2026-01-31"
+  SETTINGS
+}
+customer {
+  id     string from "Id" key
+  orders int    from "Orders"
+  ok     bool   from "OK"
+}
+segment regular = orders >= 3
+trigger first {
+  activity retention
+  when     regular
+  channel  email consent ok
+  priority 9
+  action a template "a"
+}
+trigger tied_b {
+  activity retention
+  when     regular
+  channel  email consent ok
+  priority 5
+  action b template "b"
+}
+trigger tied_c {
+  activity retention
+  when     regular
+  channel  email consent ok
+  priority 5
+  action c template "c"
+}
+trigger text {
+  activity winback
+  when     regular
+  channel  sms consent ok
+  priority 1
+  action t template "t"
+}
+trigger notice {
+  activity dissatisfaction
+  service  "an order problem"
+  when     regular
+  channel  email
+  priority 0
+  action n template "n"
+}
+"#;
+
+    /// The triggers fired and each suppressed one's reason, for customer `id`.
+    fn arbitrated(settings: &str, id: &str) -> (Vec<String>, Vec<String>) {
+        let p = program(&ARBITRATION.replace("SETTINGS", settings));
+        let values = vec![
+            Dynamic::from(ImmutableString::from(id)),
+            Dynamic::from(5_i64),
+            Dynamic::from(true),
+        ];
+        let d = Evaluator::new(&p, NaiveDate::from_ymd_opt(2026, 1, 31).unwrap())
+            .evaluate(values)
+            .unwrap();
+        let fired = d
+            .fired
+            .iter()
+            .map(|&t| p.trigger_name(t).to_string())
+            .collect();
+        let suppressed = d
+            .suppressed
+            .iter()
+            .map(|&(t, why)| format!("{}={}", p.trigger_name(t), p.reason(t, why)))
+            .collect();
+        (fired, suppressed)
+    }
+
+    #[test]
+    fn a_cap_counts_this_runs_contacts_and_service_messages_pass_it() {
+        let (fired, suppressed) = arbitrated("cap email 2 per 7d", "C1");
+        // `notice` is a service message: not capped, and not counted.
+        assert_eq!(fired[..2], ["first", fired[1].as_str()]);
+        assert!(fired.contains(&"text".to_string()) && fired.contains(&"notice".to_string()));
+        assert_eq!(fired.len(), 4, "{fired:?}");
+        assert_eq!(suppressed.len(), 1, "{suppressed:?}");
+        assert!(suppressed[0].ends_with("=cap:email:7d"), "{suppressed:?}");
+        // A cap over every marketing channel counts the SMS too.
+        let (fired, suppressed) = arbitrated("cap marketing 1 per 30d", "C1");
+        assert_eq!(fired, ["first", "notice"]);
+        assert!(suppressed.iter().all(|s| s.ends_with("=cap:marketing:30d")));
+        assert_eq!(suppressed.len(), 3);
+    }
+
+    #[test]
+    fn a_full_channel_is_lost_to_the_tie_winner_or_to_higher_priorities() {
+        let (fired, suppressed) = arbitrated("max_per_channel 2", "C1");
+        let winner = &fired[1];
+        let loser = if winner == "tied_b" {
+            "tied_c"
+        } else {
+            "tied_b"
+        };
+        assert_eq!(fired, ["first", winner.as_str(), "text"]);
+        // The loser tied with the winner; the service notice came after higher priorities.
+        // Suppressions are listed in declaration order.
+        assert_eq!(
+            suppressed,
+            [
+                format!("{loser}=lost_to:{winner}"),
+                "notice=cap:channel".to_string()
+            ]
+        );
+    }
+
+    #[test]
+    fn ties_are_drawn_by_a_stable_hash_not_by_declaration_order() {
+        let winners: std::collections::BTreeSet<String> = (0..40)
+            .map(|i| arbitrated("max_triggers 2", &format!("C{i}")).0[1].clone())
+            .collect();
+        // Over 40 customers both tied triggers win some draws: the order of the rule file
+        // does not decide.
+        assert_eq!(winners.len(), 2, "{winners:?}");
+        // The same customer always gets the same winner, whichever trigger is declared first.
+        let swapped = ARBITRATION
+            .replace("trigger tied_b", "trigger tied_x")
+            .replace("trigger tied_c", "trigger tied_b")
+            .replace("trigger tied_x", "trigger tied_c");
+        for i in 0..10 {
+            let id = format!("C{i}");
+            let p = program(&swapped.replace("SETTINGS", "max_triggers 2"));
+            let values = vec![
+                Dynamic::from(ImmutableString::from(id.as_str())),
+                Dynamic::from(5_i64),
+                Dynamic::from(true),
+            ];
+            let d = Evaluator::new(&p, NaiveDate::from_ymd_opt(2026, 1, 31).unwrap())
+                .evaluate(values)
+                .unwrap();
+            assert_eq!(
+                p.trigger_name(d.fired[1]),
+                arbitrated("max_triggers 2", &id).0[1],
+                "{id}"
+            );
+        }
+    }
+
+    #[test]
+    fn an_exclusion_keeps_the_later_trigger_out() {
+        let (fired, suppressed) = arbitrated("exclude text with first", "C1");
+        assert!(!fired.contains(&"text".to_string()), "{fired:?}");
+        assert_eq!(suppressed, ["text=excluded_by:first"]);
     }
 
     #[test]

@@ -9,6 +9,7 @@
 //! way rhai combines them (left to right, stopping early), give the condition's own value.
 
 use super::decision::{display, to_json};
+use super::volume::VolumeCut;
 use super::{Decision, EvalError, Evaluator, Program, Suppression};
 use crate::history::index::date_of;
 use crate::history::{Arm, Contact, Index};
@@ -216,8 +217,13 @@ pub struct TriggerCheck {
     pub last_entry: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub last_contact: Option<String>,
-    /// For a trigger suppressed by `max_triggers`: the triggers that took the places.
+    /// For a trigger suppressed by `max_triggers` or `max_per_channel`: the triggers that
+    /// took the places.
     pub taken_by: Vec<String>,
+    /// For a trigger stopped by a cap, an exclusion, a lost draw or its volume: the rule that
+    /// stopped it, in words.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub arbitration: Option<String>,
     /// For a fired trigger: its actions as `idic run` writes them.
     pub actions: Vec<ActionTaken>,
 }
@@ -258,6 +264,7 @@ pub fn explain(
     values: Vec<Dynamic>,
     history: Option<&Index>,
     do_not_contact: Option<&DoNotContact>,
+    volume_cut: Option<&VolumeCut>,
 ) -> Result<Explanation, EvalError> {
     let mut evaluator = Evaluator::new(program, as_of);
     if let Some(history) = history {
@@ -265,6 +272,9 @@ pub fn explain(
     }
     if let Some(list) = do_not_contact {
         evaluator = evaluator.with_do_not_contact(list);
+    }
+    if let Some(cut) = volume_cut {
+        evaluator = evaluator.with_volume_cut(cut);
     }
     let decision = evaluator.evaluate(values)?;
     let past: Option<Vec<Contact>> = history.map(|h| {
@@ -413,6 +423,30 @@ pub fn explain(
     })
 }
 
+/// The rule that stopped trigger `i` for reason `why` when it is a cap, an exclusion, a lost
+/// draw or a volume, in words.
+fn arbitration(program: &Program, i: usize, why: Suppression) -> Option<String> {
+    let name = |k: u16| program.trigger_name(usize::from(k));
+    Some(match why {
+        Suppression::Cap(c) => format!(
+            "the cap of {} is reached, counting the earlier contacts and this run's",
+            program.cap_words(usize::from(c))
+        ),
+        Suppression::LostTo(k) => format!(
+            "a limit was full and `{}`, of the same priority, won the draw for this customer",
+            name(k)
+        ),
+        Suppression::ExcludedBy(k) => {
+            format!("it never fires with `{}`, which fires", name(k))
+        }
+        Suppression::Volume => format!(
+            "its {} contacts of the run went to customers ranked higher",
+            program.trigger_volume(i).unwrap_or_default()
+        ),
+        _ => return None,
+    })
+}
+
 /// Trigger `i`: its status from the decision, its condition taken apart.
 fn trigger(
     program: &Program,
@@ -428,10 +462,17 @@ fn trigger(
         None if decision.fired.contains(&i) => (TriggerStatus::Fired, None),
         None => (TriggerStatus::NotEligible, None),
     };
+    let channel = program.trigger_channel(i);
     let taken_by = match suppressed {
         Some((_, Suppression::MaxTriggers)) => decision
             .fired
             .iter()
+            .map(|&t| program.trigger_name(t).to_string())
+            .collect(),
+        Some((_, Suppression::ChannelLimit)) => decision
+            .fired
+            .iter()
+            .filter(|&&t| program.trigger_channel(t) == channel)
             .map(|&t| program.trigger_name(t).to_string())
             .collect(),
         _ => Vec::new(),
@@ -463,7 +504,8 @@ fn trigger(
         priority: program.trigger_priority(i),
         status,
         why,
-        reason: why.map(|w| w.reason(&name).into_owned()),
+        reason: why.map(|w| program.reason(i, w).to_string()),
+        arbitration: why.and_then(|w| arbitration(program, i, w)),
         condition: condition(ev, program.trigger_condition(i).0, read),
         channel: program.trigger_channel(i).to_string(),
         consent: program.trigger_consent(i).map(read),
@@ -934,7 +976,7 @@ impl Explanation {
                         let _ = writeln!(
                             out,
                             "{margin}suppressed ({}): it {}{}",
-                            why.code(),
+                            t.reason.as_deref().unwrap_or_default(),
                             t.policy,
                             last.unwrap_or_default()
                         );
@@ -946,14 +988,22 @@ impl Explanation {
                             t.holdout.as_deref().unwrap_or_default()
                         );
                     }
-                    Some(why @ Suppression::MaxTriggers) => {
+                    Some(Suppression::MaxTriggers | Suppression::ChannelLimit) => {
                         let _ = writeln!(
                             out,
                             "{margin}suppressed ({}): the {} place{} went to higher priorities: {}",
-                            why.code(),
+                            t.reason.as_deref().unwrap_or_default(),
                             t.taken_by.len(),
                             if t.taken_by.len() == 1 { "" } else { "s" },
                             t.taken_by.join(", ")
+                        );
+                    }
+                    Some(_) => {
+                        let _ = writeln!(
+                            out,
+                            "{margin}suppressed ({}): {}",
+                            t.reason.as_deref().unwrap_or_default(),
+                            t.arbitration.as_deref().unwrap_or_default()
                         );
                     }
                     None if t.status == TriggerStatus::Fired => {

@@ -14,6 +14,13 @@ pub const BUCKETS: u64 = 10_000;
 
 /// The bucket of customer `id` under `salt`, in `0..BUCKETS`.
 pub fn holdout_bucket(salt: &str, id: &str) -> u64 {
+    stable_hash(salt, id) % BUCKETS
+}
+
+/// The first 8 bytes, big-endian, of SHA-256 over `salt`, `0x1F` and `id`: the draw that
+/// places customers in holdout buckets and breaks ties between triggers of one priority (salted
+/// with the trigger's name) and between customers of one rank for a `volume`.
+pub fn stable_hash(salt: &str, id: &str) -> u64 {
     let mut hash = Sha256::new();
     hash.update(salt.as_bytes());
     hash.update([0x1f]);
@@ -21,7 +28,7 @@ pub fn holdout_bucket(salt: &str, id: &str) -> u64 {
     let digest = hash.finalize();
     let mut first = [0u8; 8];
     first.copy_from_slice(&digest[..8]);
-    u64::from_be_bytes(first) % BUCKETS
+    u64::from_be_bytes(first)
 }
 
 /// A declared holdout (the global one or a trigger's), ready to place customers.

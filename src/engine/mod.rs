@@ -8,10 +8,11 @@ pub mod explain;
 mod holdout;
 pub mod population;
 mod program;
+pub mod volume;
 
 pub use decision::{csv_header, display, text, ActionOutcome, CellSource, Decision, Suppression};
 pub use evaluate::{EvalError, Evaluator};
 pub use explain::{explain, Explanation};
-pub use holdout::{holdout_bucket, HoldoutSplit, BUCKETS};
+pub use holdout::{holdout_bucket, stable_hash, HoldoutSplit, BUCKETS};
 pub use population::Population;
 pub use program::{LoadError, Program, Reach, TestPlace};

@@ -8,7 +8,8 @@ use crate::diagnostics::Diagnostic;
 use crate::expr::{self, ValueType};
 use crate::io::ReadAccess;
 use crate::model::{
-    placeholders, AsOf, ChannelKind, Expr, FieldType, ParamValue, Reentry, RuleSet, Trigger,
+    placeholders, AsOf, CapScope, ChannelKind, Expr, FieldType, ParamValue, Reentry, RuleSet,
+    Suppression, Trigger,
 };
 use crate::source::Sources;
 use chrono::NaiveDate;
@@ -65,7 +66,32 @@ pub(crate) struct TriggerPlan {
     pub reentry: Reentry,
     /// Its own holdout, which draws its control arm.
     pub holdout: Option<super::HoldoutSplit>,
+    /// Its most contacts per run and the rank that chooses them.
+    pub volume: Option<VolumePlan>,
     pub actions: Vec<ActionPlan>,
+}
+
+/// A trigger's `volume`: at most `max` customers per run, the highest `rank` (a unit) first.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct VolumePlan {
+    pub max: usize,
+    pub rank: usize,
+}
+
+/// A frequency cap: at most `max` marketing contacts within the last `days` days.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct CapPlan {
+    /// The channel it counts (an index of [`Program::channel_names`]); `None` for every channel.
+    pub channel: Option<usize>,
+    pub max: u32,
+    pub days: u32,
+}
+
+impl CapPlan {
+    /// Whether the cap counts contacts on channel `channel`.
+    pub fn counts(&self, channel: usize) -> bool {
+        self.channel.is_none_or(|c| c == channel)
+    }
 }
 
 /// How far back the treatment policy reads the contact history.
@@ -145,6 +171,17 @@ pub struct Program {
     /// The channels the triggers use, each once, in the order they first appear.
     channels: Vec<String>,
     pub(crate) max_triggers: Option<usize>,
+    /// Most triggers per customer and run on one channel.
+    pub(crate) max_per_channel: Option<usize>,
+    /// Frequency caps, in declaration order.
+    pub(crate) caps: Vec<CapPlan>,
+    /// Per trigger, the triggers declared exclusive with it.
+    pub(crate) excluded: Vec<Vec<usize>>,
+    /// Per trigger, every reason it can be suppressed for, with its code.
+    reasons: Vec<Vec<(Suppression, String)>>,
+    /// The reasons summaries count, each with its label: one column for every `lost_to` and
+    /// every `excluded_by` ([`reason_column`]).
+    reason_columns: Vec<(Suppression, String)>,
     /// The global holdout, when the rule set declares one.
     pub(crate) holdout: Option<super::HoldoutSplit>,
     /// Where each test case is written.
@@ -335,7 +372,52 @@ impl Program {
             })
             .collect();
         let settings = rules.settings.as_ref();
+        let caps = settings
+            .iter()
+            .flat_map(|s| &s.caps)
+            .map(|c| CapPlan {
+                channel: match &c.scope.value {
+                    CapScope::Marketing => None,
+                    // `check` refuses a cap on a channel no trigger uses.
+                    CapScope::Channel(kind) => channels.iter().position(|n| *n == kind.to_string()),
+                },
+                max: c.max.value,
+                days: c.window.value.days(),
+            })
+            .collect();
+        let trigger_of = |name: &str| rules.triggers.iter().position(|t| t.name.value == name);
+        let mut excluded = vec![Vec::new(); triggers.len()];
+        for e in settings.iter().flat_map(|s| &s.exclusions) {
+            if let (Some(a), Some(b)) = (trigger_of(&e.first.value), trigger_of(&e.second.value)) {
+                excluded[a].push(b);
+                excluded[b].push(a);
+            }
+        }
+        let reasons: Vec<Vec<(Suppression, String)>> = (0..rules.triggers.len())
+            .map(|t| rules.reasons(t))
+            .collect();
+        let mut reason_columns: Vec<(Suppression, String)> = Vec::new();
+        for (why, code) in reasons.iter().flatten() {
+            let column = reason_column(*why);
+            if !reason_columns.iter().any(|(w, _)| *w == column) {
+                let label = match column {
+                    Suppression::TriggerHoldout => "holdout:trigger".to_string(),
+                    Suppression::LostTo(_) => "lost_to".to_string(),
+                    Suppression::ExcludedBy(_) => "excluded_by".to_string(),
+                    _ => code.clone(),
+                };
+                reason_columns.push((column, label));
+            }
+        }
+        reason_columns.sort_by_key(|(why, _)| *why);
         Ok(Program {
+            max_per_channel: settings
+                .and_then(|s| s.max_per_channel.as_ref())
+                .map(|m| m.value as usize),
+            caps,
+            excluded,
+            reasons,
+            reason_columns,
             test_places,
             name: settings.map_or_else(String::new, |s| s.name.value.clone()),
             hash: content_hash(&checked.sources),
@@ -487,29 +569,56 @@ impl Program {
         self.holdout.as_ref()
     }
 
-    /// The reasons a trigger of this rule set can be suppressed for, in the order summaries
-    /// list them: `holdout:global` only with a holdout, `reentry` and `cooldown` only when a
-    /// trigger declares them.
-    pub fn suppressions(&self) -> Vec<super::Suppression> {
-        super::Suppression::ALL
-            .into_iter()
-            .filter(|&why| match why {
-                super::Suppression::Holdout => self.holdout.is_some(),
-                super::Suppression::Reentry => {
-                    self.triggers.iter().any(|t| t.reentry != Reentry::Any)
-                }
-                super::Suppression::Cooldown => self.triggers.iter().any(|t| t.cooldown.is_some()),
-                super::Suppression::TriggerHoldout => {
-                    self.triggers.iter().any(|t| t.holdout.is_some())
-                }
-                // A run's list, not the rules': see the summary.
-                super::Suppression::SuppressedList => false,
-                _ => true,
-            })
-            .collect()
+    /// The reasons summaries count, in the order of the policy's steps, each with its label:
+    /// a reason's code, but `holdout:trigger` for the triggers' own holdouts and one `lost_to`
+    /// and one `excluded_by` for all triggers. `suppressed_list` is always among them.
+    pub fn reason_columns(&self) -> &[(Suppression, String)] {
+        &self.reason_columns
     }
 
-    /// How far back the rule set's cooldowns and re-entry rules read the contact history;
+    /// The column of [`Program::reason_columns`] that counts `why`.
+    pub fn reason_column(&self, why: Suppression) -> usize {
+        let column = reason_column(why);
+        self.reason_columns
+            .iter()
+            .position(|(w, _)| *w == column)
+            .unwrap_or_default()
+    }
+
+    /// Cap `c` in words: `3 email contacts per 7 days`.
+    pub fn cap_words(&self, c: usize) -> String {
+        let cap = &self.caps[c];
+        let channel = cap
+            .channel
+            .map_or("marketing", |ch| self.channels[ch].as_str());
+        format!("{} {channel} contacts per {} days", cap.max, cap.days)
+    }
+
+    /// Whether a trigger declares a `volume`, which needs the whole export ranked first.
+    pub fn has_volume(&self) -> bool {
+        self.triggers.iter().any(|t| t.volume.is_some())
+    }
+
+    /// Trigger `i`'s most contacts per run, when it declares a `volume`.
+    pub fn trigger_volume(&self, i: usize) -> Option<usize> {
+        self.triggers[i].volume.map(|v| v.max)
+    }
+
+    /// Every reason trigger `t` can be suppressed for, with its code.
+    pub fn trigger_reasons(&self, t: usize) -> &[(Suppression, String)] {
+        &self.reasons[t]
+    }
+
+    /// The code of reason `why` beside trigger `t`: `cooldown`, `holdout:winback`,
+    /// `cap:email:7d`, `lost_to:welcome`.
+    pub fn reason(&self, t: usize, why: Suppression) -> &str {
+        self.reasons[t]
+            .iter()
+            .find(|(w, _)| *w == why)
+            .map_or("", |(_, code)| code.as_str())
+    }
+
+    /// How far back the rule set's cooldowns, re-entry rules and caps read the contact history;
     /// `None` when none does.
     pub fn history_reach(&self) -> Option<Reach> {
         let mut days = None;
@@ -520,6 +629,9 @@ impl Program {
                 Reentry::Any => None,
             };
             days = days.max(reach).max(t.cooldown);
+        }
+        for cap in &self.caps {
+            days = days.max(Some(cap.days));
         }
         days.map(Reach::Days)
     }
@@ -837,6 +949,10 @@ impl Builder<'_> {
                 .holdout
                 .as_ref()
                 .map(|h| super::HoldoutSplit::new(h.percent.value, &h.salt.value)),
+            volume: t.volume.as_ref().map(|v| VolumePlan {
+                max: v.max.value as usize,
+                rank: self.unit("volume", &t.name.value, &v.rank),
+            }),
             actions,
         })
     }
@@ -860,6 +976,16 @@ impl Builder<'_> {
             reads,
         });
         self.units.len() - 1
+    }
+}
+
+/// The summary column that counts `why`: one for every `lost_to` and one for every
+/// `excluded_by`.
+fn reason_column(why: Suppression) -> Suppression {
+    match why {
+        Suppression::LostTo(_) => Suppression::LostTo(0),
+        Suppression::ExcludedBy(_) => Suppression::ExcludedBy(0),
+        other => other,
     }
 }
 

@@ -187,7 +187,8 @@ impl FromStr for ChannelKind {
     }
 }
 
-/// Why an eligible trigger did not fire.
+/// Why an eligible trigger did not fire. The reasons that name a cap or another trigger hold
+/// its index in the rule set; [`crate::model::RuleSet::reasons`] writes each as its code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Suppression {
     /// The customer has not consented to the trigger's channel (false or missing).
@@ -201,70 +202,41 @@ pub enum Suppression {
     Reentry,
     /// The trigger contacted the customer within its `cooldown`.
     Cooldown,
+    /// The rule set's frequency cap of this index is reached: `cap:<channel>:<window>`.
+    Cap(u16),
     /// The customer is in the trigger's own holdout: its control arm, recorded, not contacted.
     TriggerHoldout,
     /// Higher-priority triggers took every place allowed by `max_triggers`.
     MaxTriggers,
-}
-
-impl serde::Serialize for Suppression {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(self.code())
-    }
-}
-
-impl FromStr for Suppression {
-    type Err = String;
-    /// A code, or `holdout:<trigger>` for a trigger's own holdout.
-    fn from_str(s: &str) -> Result<Self, String> {
-        if s.strip_prefix("holdout:").is_some_and(|t| t != "global") {
-            return Ok(Suppression::TriggerHoldout);
-        }
-        let codes: Vec<&str> = Suppression::ALL
-            .iter()
-            .map(|w| match w {
-                Suppression::TriggerHoldout => "holdout:<trigger>",
-                other => other.code(),
-            })
-            .collect();
-        parse_word(s, "reason", &codes, |i| Suppression::ALL[i], None)
-    }
+    /// Higher-priority triggers took every place `max_per_channel` allows on its channel.
+    ChannelLimit,
+    /// A limit was full and the trigger lost the stable-hash draw to this trigger, of the
+    /// same priority.
+    LostTo(u16),
+    /// This trigger, declared exclusive with it, fires for the customer.
+    ExcludedBy(u16),
+    /// The trigger's `volume` for the run went to customers ranked higher.
+    Volume,
 }
 
 impl Suppression {
-    /// Every reason, in the order the summary lists them.
-    pub const ALL: [Suppression; 7] = [
-        Suppression::Consent,
-        Suppression::SuppressedList,
-        Suppression::Holdout,
-        Suppression::Reentry,
-        Suppression::Cooldown,
-        Suppression::TriggerHoldout,
-        Suppression::MaxTriggers,
-    ];
-
-    /// The reason's code: `consent`, `suppressed_list`, `holdout:global`, `reentry`, `cooldown`,
-    /// `holdout:trigger` (a trigger's own holdout, written `holdout:<trigger>` beside a
-    /// trigger: [`Suppression::reason`]) or `cap:max_triggers`.
-    pub fn code(self) -> &'static str {
-        match self {
+    /// The reason's code when it names nothing: `consent`, `suppressed_list`,
+    /// `holdout:global`, `reentry`, `cooldown`, `cap:max_triggers`, `cap:channel` or `volume`.
+    pub fn plain_code(self) -> Option<&'static str> {
+        Some(match self {
             Suppression::Consent => "consent",
             Suppression::SuppressedList => "suppressed_list",
             Suppression::Holdout => "holdout:global",
             Suppression::Reentry => "reentry",
             Suppression::Cooldown => "cooldown",
-            Suppression::TriggerHoldout => "holdout:trigger",
             Suppression::MaxTriggers => "cap:max_triggers",
-        }
-    }
-
-    /// The reason as written beside trigger `trigger` in decisions: its code, but
-    /// `holdout:<trigger>` for the trigger's own holdout.
-    pub fn reason(self, trigger: &str) -> std::borrow::Cow<'static, str> {
-        match self {
-            Suppression::TriggerHoldout => format!("holdout:{trigger}").into(),
-            other => other.code().into(),
-        }
+            Suppression::ChannelLimit => "cap:channel",
+            Suppression::Volume => "volume",
+            Suppression::Cap(_)
+            | Suppression::TriggerHoldout
+            | Suppression::LostTo(_)
+            | Suppression::ExcludedBy(_) => return None,
+        })
     }
 }
 

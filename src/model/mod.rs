@@ -116,6 +116,76 @@ pub struct RuleSet {
 }
 
 impl RuleSet {
+    /// Every reason trigger `t` can be suppressed for, with its code as decisions and tests
+    /// write it (`cooldown`, `holdout:winback`, `cap:email:7d`, `lost_to:welcome`), in the
+    /// order of the treatment policy's steps. `suppressed_list` is always possible: the list
+    /// is the run's.
+    pub fn reasons(&self, t: usize) -> Vec<(Suppression, String)> {
+        let trigger = &self.triggers[t];
+        let settings = self.settings.as_ref();
+        let marketing = trigger.service.is_none();
+        let channel = trigger.channel.as_ref().map(|c| &c.kind.value);
+        let mut out: Vec<(Suppression, String)> = Vec::new();
+        let plain = |out: &mut Vec<(Suppression, String)>, why: Suppression, holds: bool| {
+            if holds {
+                out.push((why, why.plain_code().unwrap_or_default().to_string()));
+            }
+        };
+        plain(&mut out, Suppression::Consent, marketing);
+        plain(&mut out, Suppression::SuppressedList, true);
+        let holdout = settings.is_some_and(|s| s.holdout.is_some());
+        plain(&mut out, Suppression::Holdout, marketing && holdout);
+        let reentry = trigger
+            .reentry
+            .as_ref()
+            .is_some_and(|r| r.value != Reentry::Any);
+        plain(&mut out, Suppression::Reentry, reentry);
+        plain(&mut out, Suppression::Cooldown, trigger.cooldown.is_some());
+        for (i, cap) in settings.iter().flat_map(|s| &s.caps).enumerate() {
+            let applies = match &cap.scope.value {
+                CapScope::Marketing => true,
+                CapScope::Channel(c) => Some(c) == channel,
+            };
+            if marketing && applies {
+                out.push((Suppression::Cap(i as u16), cap.code()));
+            }
+        }
+        if trigger.holdout.is_some() {
+            let code = format!("holdout:{}", trigger.name.value);
+            out.push((Suppression::TriggerHoldout, code));
+        }
+        let max_triggers = settings.is_some_and(|s| s.max_triggers.is_some());
+        let per_channel = settings.is_some_and(|s| s.max_per_channel.is_some());
+        plain(&mut out, Suppression::MaxTriggers, max_triggers);
+        plain(&mut out, Suppression::ChannelLimit, per_channel);
+        if max_triggers || per_channel {
+            let priority = |t: &Trigger| t.priority.as_ref().map_or(0, |p| p.value);
+            for (u, other) in self.triggers.iter().enumerate() {
+                if u != t && priority(other) == priority(trigger) {
+                    let code = format!("lost_to:{}", other.name.value);
+                    out.push((Suppression::LostTo(u as u16), code));
+                }
+            }
+        }
+        for e in settings.iter().flat_map(|s| &s.exclusions) {
+            let other = if e.first.value == trigger.name.value {
+                &e.second.value
+            } else if e.second.value == trigger.name.value {
+                &e.first.value
+            } else {
+                continue;
+            };
+            if let Some(u) = self.triggers.iter().position(|x| x.name.value == *other) {
+                let why = Suppression::ExcludedBy(u as u16);
+                if !out.iter().any(|(w, _)| *w == why) {
+                    out.push((why, format!("excluded_by:{other}")));
+                }
+            }
+        }
+        plain(&mut out, Suppression::Volume, trigger.volume.is_some());
+        out
+    }
+
     /// True when the rule set declares nothing at all.
     pub fn is_empty(&self) -> bool {
         self.settings.is_none()
@@ -142,9 +212,74 @@ pub struct Settings {
     pub max_triggers: Option<Spanned<u32>>,
     /// A share of customers held out of every trigger, for measuring.
     pub holdout: Option<Holdout>,
+    /// Most triggers fired per customer on one channel in one run; `None` is no limit.
+    pub max_per_channel: Option<Spanned<u32>>,
+    /// Frequency caps over rolling windows, counting earlier contacts and this run's.
+    pub caps: Vec<Cap>,
+    /// Pairs of triggers never fired together for one customer in one run.
+    pub exclusions: Vec<Exclusion>,
     pub span: Span,
     pub comments: Comments,
     pub inner: InnerComments,
+}
+
+/// `cap email 3 per 7d`: at most `max` marketing contacts on the channel (or on every
+/// channel, for `marketing`) within the last `window`, this run's included.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Cap {
+    pub scope: Spanned<CapScope>,
+    pub max: Spanned<u32>,
+    pub window: Spanned<Duration>,
+    pub span: Span,
+    pub comments: Comments,
+}
+
+impl Cap {
+    /// The reason code of a contact this cap stops: `cap:email:7d`.
+    pub fn code(&self) -> String {
+        format!("cap:{}:{}", self.scope.value, self.window.value)
+    }
+}
+
+/// What a frequency cap counts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CapScope {
+    /// The contacts on one channel.
+    Channel(ChannelKind),
+    /// The marketing contacts on every channel.
+    Marketing,
+}
+
+impl fmt::Display for CapScope {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CapScope::Channel(c) => write!(f, "{c}"),
+            CapScope::Marketing => f.write_str("marketing"),
+        }
+    }
+}
+
+impl std::str::FromStr for CapScope {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        if s == "marketing" {
+            return Ok(CapScope::Marketing);
+        }
+        s.parse()
+            .map(CapScope::Channel)
+            .map_err(|e: String| format!("{e}, or `marketing` for every channel"))
+    }
+}
+
+/// `exclude winback with welcome_new`: never both for one customer in one run; the one
+/// arbitration reaches second is suppressed as `excluded_by:<the other>`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Exclusion {
+    pub first: Ident,
+    pub second: Ident,
+    pub span: Span,
+    pub comments: Comments,
 }
 
 /// `holdout 5% salt "2026"`: the customers whose bucket ([`crate::engine::holdout_bucket`])
@@ -294,10 +429,21 @@ pub struct Trigger {
     pub reentry: Option<Spanned<Reentry>>,
     /// The trigger's own holdout: its control arm, recorded and never contacted.
     pub holdout: Option<Holdout>,
+    /// Most customers it contacts in one run, and which first.
+    pub volume: Option<Volume>,
     pub actions: Vec<Action>,
     pub span: Span,
     pub comments: Comments,
     pub inner: InnerComments,
+}
+
+/// `volume 500 by model_clv`: at most `max` customers contacted by the trigger in one run,
+/// the highest `rank` first (ties by a stable hash); the others are suppressed as `volume`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Volume {
+    pub max: Spanned<u32>,
+    pub rank: Expr,
+    pub span: Span,
 }
 
 /// The channel a trigger speaks through and the consent field that governs it.
@@ -582,7 +728,8 @@ pub struct Expect {
     /// Action parameters: `action.param` or `trigger.action.param`, and the value.
     pub params: Vec<ExpectParam>,
     /// Triggers that must be suppressed, each with its reason.
-    pub suppressed: Vec<(Ident, Spanned<Suppression>)>,
+    /// The reason is written as its code; `check` resolves it ([`RuleSet::reasons`]).
+    pub suppressed: Vec<(Ident, Spanned<String>)>,
     /// Comments before the lines of each kind (`"segments"`, `"not segments"`, `"tier"`, `"stage"`,
     /// `"fires"`, `"not fires"`, `"suppressed"`) and before the closing brace (`"}"`).
     pub inner: InnerComments,

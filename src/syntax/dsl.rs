@@ -245,7 +245,11 @@ fn rule_name(rule: Rule) -> Option<&'static str> {
         Rule::as_of => "`as_of`",
         Rule::today => "`today`",
         Rule::max_triggers => "`max_triggers`",
+        Rule::max_per_channel => "`max_per_channel`",
         Rule::holdout => "`holdout`",
+        Rule::cap => "`cap`",
+        Rule::exclude => "`exclude`",
+        Rule::volume => "`volume`",
         Rule::field => "a field",
         Rule::field_type | Rule::type_word => "a field type",
         Rule::optional => "`?`",
@@ -731,48 +735,92 @@ impl<'a> Lower<'a> {
     fn ruleset(&mut self, pair: Pair<'a, Rule>) -> Settings {
         let span = self.span(&pair);
         let end = pair.as_span().end();
-        let ((name, as_of, max_triggers, holdout, inner), comments) =
-            self.node(&pair.clone(), |l| {
-                let mut inner = InnerComments::default();
-                let mut parts = children(pair);
-                let name = l.string(parts.next().expect("name"));
-                let (mut as_of, mut max_triggers, mut holdout) = (None, None, None);
-                for prop in parts {
-                    let prop_span = l.span(&prop);
-                    let rule = prop.as_rule();
-                    let (_, c) = l.node(&prop.clone(), |l| {
-                        let mut values = children(prop);
-                        let value = values.next().expect("value");
-                        match rule {
-                            Rule::as_of => {
-                                let v = l.as_of(value);
-                                l.once(&mut as_of, v, "as_of", prop_span);
-                            }
-                            Rule::holdout => {
-                                let salt = values.next().expect("salt");
-                                let v = l.holdout(value, salt, prop_span);
-                                l.once(&mut holdout, v, "holdout", prop_span);
-                            }
-                            _ => {
-                                let v = l.integer(value, "`max_triggers`");
-                                l.once(&mut max_triggers, v, "max_triggers", prop_span);
+        let (mut settings, comments) = self.node(&pair.clone(), |l| {
+            let mut parts = children(pair);
+            let mut s = Settings {
+                name: l.string(parts.next().expect("name")),
+                as_of: None,
+                max_triggers: None,
+                holdout: None,
+                max_per_channel: None,
+                caps: Vec::new(),
+                exclusions: Vec::new(),
+                span,
+                comments: Comments::default(),
+                inner: InnerComments::default(),
+            };
+            for prop in parts {
+                let prop_span = l.span(&prop);
+                let rule = prop.as_rule();
+                let (_, c) = l.node(&prop.clone(), |l| {
+                    let mut values = children(prop);
+                    let value = values.next().expect("value");
+                    match rule {
+                        Rule::as_of => {
+                            let v = l.as_of(value);
+                            l.once(&mut s.as_of, v, "as_of", prop_span);
+                        }
+                        Rule::holdout => {
+                            let salt = values.next().expect("salt");
+                            let v = l.holdout(value, salt, prop_span);
+                            l.once(&mut s.holdout, v, "holdout", prop_span);
+                        }
+                        Rule::cap => {
+                            let scope = l.parsed::<CapScope>(value);
+                            let max = l.integer(values.next().expect("max"), "a cap");
+                            let window = l.parsed::<Duration>(values.next().expect("window"));
+                            if let (Some(scope), Some(max), Some(window)) = (scope, max, window) {
+                                s.caps.push(Cap {
+                                    scope,
+                                    max,
+                                    window,
+                                    span: prop_span,
+                                    comments: Comments::default(),
+                                });
                             }
                         }
-                    });
-                    inner.0.insert(keyword(rule), c);
+                        Rule::exclude => {
+                            let first = l.ident(value);
+                            let second = l.ident(values.next().expect("second"));
+                            s.exclusions.push(Exclusion {
+                                first,
+                                second,
+                                span: prop_span,
+                                comments: Comments::default(),
+                            });
+                        }
+                        Rule::max_per_channel => {
+                            let v = l.integer(value, "`max_per_channel`");
+                            l.once(&mut s.max_per_channel, v, "max_per_channel", prop_span);
+                        }
+                        _ => {
+                            let v = l.integer(value, "`max_triggers`");
+                            l.once(&mut s.max_triggers, v, "max_triggers", prop_span);
+                        }
+                    }
+                });
+                // A cap or an exclusion may repeat: each keeps its own comments.
+                match rule {
+                    Rule::cap => {
+                        if let Some(cap) = s.caps.last_mut().filter(|c| c.span == prop_span) {
+                            cap.comments = c;
+                        }
+                    }
+                    Rule::exclude => {
+                        if let Some(e) = s.exclusions.last_mut() {
+                            e.comments = c;
+                        }
+                    }
+                    _ => {
+                        s.inner.0.insert(keyword(rule), c);
+                    }
                 }
-                l.close_block(&mut inner, end);
-                (name, as_of, max_triggers, holdout, inner)
-            });
-        Settings {
-            name,
-            as_of,
-            max_triggers,
-            holdout,
-            span,
-            comments,
-            inner,
-        }
+            }
+            l.close_block(&mut s.inner, end);
+            s
+        });
+        settings.comments = comments;
+        settings
     }
 
     fn as_of(&mut self, pair: Pair<'a, Rule>) -> Option<Spanned<AsOf>> {
@@ -1376,6 +1424,7 @@ impl<'a> Lower<'a> {
                 cooldown: None,
                 reentry: None,
                 holdout: None,
+                volume: None,
                 actions: Vec::new(),
                 span,
                 comments: Comments::default(),
@@ -1431,6 +1480,16 @@ impl<'a> Lower<'a> {
                             let salt = values.next().expect("salt");
                             let v = l.holdout(value, salt, prop_span);
                             l.once(&mut t.holdout, v, word, prop_span);
+                        }
+                        Rule::volume => {
+                            let max = l.integer(value, "a volume");
+                            let rank = l.expr(values.next().expect("rank"));
+                            let v = max.map(|max| Volume {
+                                max,
+                                rank,
+                                span: prop_span,
+                            });
+                            l.once(&mut t.volume, v, word, prop_span);
                         }
                         _ => {
                             let v = l.parsed::<Duration>(value);
@@ -1624,13 +1683,8 @@ impl<'a> Lower<'a> {
                 Rule::expect_suppressed => {
                     let trigger = l.ident(value);
                     let reason = parts.next().expect("reason");
-                    let written = reason.as_str();
-                    if let Some(d) = other_holdout(&trigger.value, written) {
-                        let span = l.span(&reason);
-                        l.diagnostics.push(d.at(span));
-                    } else if let Some(reason) = l.parsed::<Suppression>(reason) {
-                        expect.suppressed.push((trigger, reason));
-                    }
+                    let code = Spanned::new(reason.as_str().to_string(), l.span(&reason));
+                    expect.suppressed.push((trigger, code));
                 }
                 _ => {
                     let path = Spanned::new(value.as_str().to_string(), l.span(&value));
@@ -1753,7 +1807,9 @@ fn keyword(rule: Rule) -> &'static str {
     match rule {
         Rule::as_of => "as_of",
         Rule::max_triggers => "max_triggers",
+        Rule::max_per_channel => "max_per_channel",
         Rule::holdout => "holdout",
+        Rule::volume => "volume",
         Rule::key => "key",
         Rule::default => "default",
         Rule::format => "format",
@@ -1785,20 +1841,6 @@ fn keyword(rule: Rule) -> &'static str {
         Rule::expect => "expect",
         _ => "?",
     }
-}
-
-/// A test's `holdout:<name>` reason that names another trigger's holdout than its own.
-pub(crate) fn other_holdout(trigger: &str, written: &str) -> Option<Diagnostic> {
-    let named = written.strip_prefix("holdout:")?;
-    (named != "global" && named != trigger).then(|| {
-        Diagnostic::error(
-            "bad-value",
-            format!("`{written}` is not the holdout of trigger `{trigger}`"),
-        )
-        .help(format!(
-            "write `holdout:{trigger}` for its own holdout, or `holdout:global`"
-        ))
-    })
 }
 
 fn has_blank_line(between: &str) -> bool {

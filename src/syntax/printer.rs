@@ -146,10 +146,39 @@ impl Printer {
         if let Some(m) = &s.max_triggers {
             props.push(("max_triggers", m.value.to_string()));
         }
+        if let Some(m) = &s.max_per_channel {
+            props.push(("max_per_channel", m.value.to_string()));
+        }
         if let Some(h) = &s.holdout {
             props.push(("holdout", holdout(h)));
         }
-        self.properties(&props, &s.inner);
+        // Caps and exclusions repeat, each with its own comments.
+        let repeated: Vec<(&str, String, &Comments)> = s
+            .caps
+            .iter()
+            .map(|c| {
+                let text = format!("{} {} per {}", c.scope.value, c.max.value, c.window.value);
+                ("cap", text, &c.comments)
+            })
+            .chain(s.exclusions.iter().map(|e| {
+                let text = format!("{} with {}", e.first.value, e.second.value);
+                ("exclude", text, &e.comments)
+            }))
+            .collect();
+        let keys = width(
+            props
+                .iter()
+                .map(|(k, _)| k.len())
+                .chain(repeated.iter().map(|(k, _, _)| k.len())),
+        );
+        for (i, (kw, value)) in props.iter().enumerate() {
+            let text = format!("{} {value}", pad(kw, keys));
+            self.entry(i == 0, 1, &s.inner.get(kw), &text);
+        }
+        for (i, (kw, value, comments)) in repeated.iter().enumerate() {
+            let text = format!("{} {value}", pad(kw, keys));
+            self.entry(i == 0 && props.is_empty(), 1, comments, &text);
+        }
         self.close(0, &s.inner, &s.comments);
     }
 
@@ -271,6 +300,9 @@ impl Printer {
         if let Some(h) = &t.holdout {
             props.push(("holdout", holdout(h)));
         }
+        if let Some(v) = &t.volume {
+            props.push(("volume", format!("{} by {}", v.max.value, v.rank.source)));
+        }
         self.properties(&props, &t.inner);
         for (i, a) in t.actions.iter().enumerate() {
             self.action(i == 0 && props.is_empty(), a);
@@ -384,10 +416,7 @@ impl Printer {
                 }
             }
             for (trigger, reason) in &e.suppressed {
-                lines.push((
-                    "suppressed",
-                    format!("{} {}", trigger.value, reason.value.reason(&trigger.value)),
-                ));
+                lines.push(("suppressed", format!("{} {}", trigger.value, reason.value)));
             }
             let keys = width(
                 lines

@@ -4,16 +4,16 @@
 use super::tree::{self, Entry, Kind, Node};
 use crate::diagnostics::{suggest, Diagnostic};
 use crate::model::{
-    parse_period, Action, Activity, Arm, AsOf, CellRange, CellRule, CellTable, Channel,
-    ChannelKind, Comments, Duration, Expect, ExpectParam, Expr, Field, FieldFormat, FieldType,
-    Holdout, Ident, InnerComments, Literal, Metric, Model, OrderColumn, OrderRole, OrderTotal,
-    Orders, Param, ParamValue, PastContact, Reentry, RowSelect, RuleSet, Schema, Score, Segment,
-    Settings, Spanned, Suppression, TableBody, TestCase, TestField, TestRow, TestValue, Tier,
-    Tiers, Ties, TotalKind, Trigger, UnmatchedOrders, WithoutOrders, BGNBD_PARAMS,
+    parse_period, Action, Activity, Arm, AsOf, Cap, CapScope, CellRange, CellRule, CellTable,
+    Channel, ChannelKind, Comments, Duration, Exclusion, Expect, ExpectParam, Expr, Field,
+    FieldFormat, FieldType, Holdout, Ident, InnerComments, Literal, Metric, Model, OrderColumn,
+    OrderRole, OrderTotal, Orders, Param, ParamValue, PastContact, Reentry, RowSelect, RuleSet,
+    Schema, Score, Segment, Settings, Spanned, TableBody, TestCase, TestField, TestRow, TestValue,
+    Tier, Tiers, Ties, TotalKind, Trigger, UnmatchedOrders, Volume, WithoutOrders, BGNBD_PARAMS,
     GAMMA_GAMMA_PARAMS,
 };
 use crate::source::{FileId, Span};
-use crate::syntax::dsl::{other_holdout, split_hint};
+use crate::syntax::dsl::split_hint;
 use crate::text::printable;
 use chrono::NaiveDate;
 use std::ops::Range;
@@ -46,7 +46,18 @@ const EXPECT_KEYS: &[&str] = &[
     "params",
     "suppressed",
 ];
-const SETTINGS_KEYS: &[&str] = &["name", "as_of", "max_triggers", "holdout"];
+const SETTINGS_KEYS: &[&str] = &[
+    "name",
+    "as_of",
+    "max_triggers",
+    "max_per_channel",
+    "holdout",
+    "caps",
+    "exclusions",
+];
+const CAP_KEYS: &[&str] = &["channel", "max", "per"];
+const EXCLUSION_KEYS: &[&str] = &["trigger", "with"];
+const VOLUME_KEYS: &[&str] = &["max", "by"];
 const HOLDOUT_KEYS: &[&str] = &["percent", "salt"];
 const FIELD_KEYS: &[&str] = &[
     "type",
@@ -64,7 +75,7 @@ const TIER_KEYS: &[&str] = &["name", "when", "otherwise"];
 const STAGE_KEYS: &[&str] = &["name", "activity", "when", "otherwise"];
 const TRIGGER_KEYS: &[&str] = &[
     "activity", "service", "when", "channel", "consent", "priority", "cooldown", "reentry",
-    "actions",
+    "holdout", "volume", "actions",
 ];
 const ACTION_KEYS: &[&str] = &["name", "template", "offer", "params"];
 const EXPR_KEYS: &[&str] = &["expr"];
@@ -511,12 +522,16 @@ impl Reader<'_> {
         let help = "write a `[ruleset]` table with `name = \"...\"` in it".to_string();
         let entries = self.table(e, help)?;
         let (mut name, mut as_of, mut max_triggers, mut holdout) = (None, None, None, None);
+        let (mut max_per_channel, mut caps, mut exclusions) = (None, Vec::new(), Vec::new());
         for f in entries {
             match f.key.as_str() {
                 "name" => name = self.string(f),
                 "as_of" => as_of = self.as_of(f),
-                "max_triggers" => max_triggers = self.max_triggers(f),
+                "max_triggers" => max_triggers = self.count(f),
+                "max_per_channel" => max_per_channel = self.count(f),
                 "holdout" => holdout = self.holdout(f),
+                "caps" => caps = self.caps(f),
+                "exclusions" => exclusions = self.exclusions(f),
                 _ => self.unknown(f, "in `[ruleset]`", SETTINGS_KEYS),
             }
         }
@@ -530,9 +545,123 @@ impl Reader<'_> {
             as_of,
             max_triggers,
             holdout,
+            max_per_channel,
+            caps,
+            exclusions,
             span: self.span(&e.value.span),
             comments: no_comments(),
             inner: InnerComments::default(),
+        })
+    }
+
+    /// The tables of array `e`, each with its span; `example` helps when it is not one.
+    fn array_of_tables<'t>(&mut self, e: &'t Entry, example: &str) -> Vec<(&'t [Entry], Span)> {
+        let Kind::Array(items) = &e.value.kind else {
+            let what = format!("`{}`", e.key);
+            self.wrong_type(&what, "an array of tables", &e.value, Some(example.into()));
+            return Vec::new();
+        };
+        let mut tables = Vec::new();
+        for item in items {
+            match &item.kind {
+                Kind::Table(entries) => tables.push((entries.as_slice(), self.span(&item.span))),
+                _ => self.wrong_type("each item", "a table", item, Some(example.into())),
+            }
+        }
+        tables
+    }
+
+    /// Reports the keys of `keys` missing from `entries` (at `at`); true when none is.
+    fn has_all(
+        &mut self,
+        entries: &[Entry],
+        keys: &[&str],
+        place: &str,
+        at: Span,
+        help: &str,
+    ) -> bool {
+        let mut all = true;
+        for key in keys {
+            if !has(entries, key) {
+                self.missing(key, place, at, help.into());
+                all = false;
+            }
+        }
+        all
+    }
+
+    /// `caps = [{ channel = "email", max = 3, per = "7d" }]`.
+    fn caps(&mut self, e: &Entry) -> Vec<Cap> {
+        let example = "write `caps = [{ channel = \"email\", max = 3, per = \"7d\" }]`";
+        let mut caps = Vec::new();
+        for (entries, at) in self.array_of_tables(e, example) {
+            let (mut scope, mut max, mut window) = (None, None, None);
+            for f in entries {
+                match f.key.as_str() {
+                    "channel" => scope = self.word::<CapScope>(f),
+                    "max" => max = self.count(f),
+                    "per" => window = self.duration(f),
+                    _ => self.unknown(f, "in a cap", CAP_KEYS),
+                }
+            }
+            self.has_all(entries, CAP_KEYS, "in a cap", at, example);
+            if let (Some(scope), Some(max), Some(window)) = (scope, max, window) {
+                caps.push(Cap {
+                    scope,
+                    max,
+                    window,
+                    span: at,
+                    comments: no_comments(),
+                });
+            }
+        }
+        caps
+    }
+
+    /// `exclusions = [{ trigger = "winback", with = "welcome_new" }]`.
+    fn exclusions(&mut self, e: &Entry) -> Vec<Exclusion> {
+        let example = "write `exclusions = [{ trigger = \"winback\", with = \"welcome_new\" }]`";
+        let mut exclusions = Vec::new();
+        for (entries, at) in self.array_of_tables(e, example) {
+            let (mut first, mut second) = (None, None);
+            for f in entries {
+                match f.key.as_str() {
+                    "trigger" => first = self.string(f),
+                    "with" => second = self.string(f),
+                    _ => self.unknown(f, "in an exclusion", EXCLUSION_KEYS),
+                }
+            }
+            self.has_all(entries, EXCLUSION_KEYS, "in an exclusion", at, example);
+            if let (Some(first), Some(second)) = (first, second) {
+                exclusions.push(Exclusion {
+                    first,
+                    second,
+                    span: at,
+                    comments: no_comments(),
+                });
+            }
+        }
+        exclusions
+    }
+
+    /// `volume = { max = 500, by = "model_clv" }`.
+    fn volume(&mut self, e: &Entry) -> Option<Volume> {
+        let example = "write `volume = { max = 500, by = \"model_clv\" }`";
+        let entries = self.table(e, example.into())?;
+        let (mut max, mut rank) = (None, None);
+        for f in entries {
+            match f.key.as_str() {
+                "max" => max = self.count(f),
+                "by" => rank = self.expr(f),
+                _ => self.unknown(f, "in `volume`", VOLUME_KEYS),
+            }
+        }
+        let at = self.table_at(&e.value.span, &e.span());
+        self.has_all(entries, VOLUME_KEYS, "in `volume`", at, example);
+        Some(Volume {
+            max: max?,
+            rank: rank?,
+            span: self.span(&e.value.span),
         })
     }
 
@@ -591,14 +720,16 @@ impl Reader<'_> {
         })
     }
 
-    fn max_triggers(&mut self, e: &Entry) -> Option<Spanned<u32>> {
+    /// A count such as `max_triggers`: a whole number from 0.
+    fn count(&mut self, e: &Entry) -> Option<Spanned<u32>> {
         let n = self.int(e)?;
         match u32::try_from(n.value) {
             Ok(v) => Some(Spanned::new(v, n.span)),
             Err(_) => {
                 self.bad_value(
                     format!(
-                        "`max_triggers` must be between 0 and {}, found `{}`",
+                        "`{}` must be between 0 and {}, found `{}`",
+                        e.key,
                         u32::MAX,
                         n.value
                     ),
@@ -906,7 +1037,7 @@ impl Reader<'_> {
         let place = format!("in trigger `{}`", t.key);
         let (mut activity, mut condition, mut channel, mut consent) = (None, None, None, None);
         let (mut priority, mut cooldown, mut actions) = (None, None, Vec::new());
-        let (mut service, mut reentry, mut holdout) = (None, None, None);
+        let (mut service, mut reentry, mut holdout, mut volume) = (None, None, None, None);
         for f in entries {
             match f.key.as_str() {
                 "activity" => activity = self.word::<Activity>(f),
@@ -918,6 +1049,7 @@ impl Reader<'_> {
                 "service" => service = self.string(f),
                 "reentry" => reentry = self.word::<Reentry>(f),
                 "holdout" => holdout = self.holdout(f),
+                "volume" => volume = self.volume(f),
                 "actions" => actions = self.actions(f, &t.key),
                 _ => self.unknown(f, &place, TRIGGER_KEYS),
             }
@@ -953,6 +1085,7 @@ impl Reader<'_> {
             cooldown,
             reentry,
             holdout,
+            volume,
             actions,
             span: self.span(&t.value.span),
             comments: no_comments(),
@@ -1301,14 +1434,7 @@ impl Reader<'_> {
                     if let Some(lines) = self.table(f, help) {
                         for line in lines {
                             let trigger = Spanned::new(line.key.clone(), self.span(&line.key_span));
-                            let other = match &line.value.kind {
-                                Kind::Str(written) => other_holdout(&line.key, written),
-                                _ => None,
-                            };
-                            if let Some(d) = other {
-                                let span = self.span(&line.value.span);
-                                self.diags.push(d.at(span));
-                            } else if let Some(reason) = self.word::<Suppression>(line) {
+                            if let Some(reason) = self.string(line) {
                                 expect.suppressed.push((trigger, reason));
                             }
                         }

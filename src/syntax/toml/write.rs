@@ -157,7 +157,7 @@ fn test(t: &TestCase, sections: &mut Vec<String>) {
         let rows: Vec<_> = e
             .suppressed
             .iter()
-            .map(|(t, why)| (key(&t.value), string(&why.value.reason(&t.value))))
+            .map(|(t, why)| (key(&t.value), string(&why.value)))
             .collect();
         sections.push(format!("[tests.expect.suppressed]\n{}", aligned(&rows)));
     }
@@ -186,8 +186,40 @@ fn settings_section(s: &Settings) -> String {
     if let Some(max) = &s.max_triggers {
         let _ = writeln!(out, "max_triggers = {}", max.value);
     }
+    if let Some(max) = &s.max_per_channel {
+        let _ = writeln!(out, "max_per_channel = {}", max.value);
+    }
     if let Some(h) = &s.holdout {
         let _ = writeln!(out, "holdout = {}", holdout(h));
+    }
+    if !s.caps.is_empty() {
+        let caps: Vec<String> = s
+            .caps
+            .iter()
+            .map(|c| {
+                format!(
+                    "  {{ channel = {}, max = {}, per = {} }},\n",
+                    string(&c.scope.value.to_string()),
+                    c.max.value,
+                    string(&c.window.value.to_string())
+                )
+            })
+            .collect();
+        let _ = writeln!(out, "caps = [\n{}]", caps.concat());
+    }
+    if !s.exclusions.is_empty() {
+        let pairs: Vec<String> = s
+            .exclusions
+            .iter()
+            .map(|e| {
+                format!(
+                    "  {{ trigger = {}, with = {} }},\n",
+                    string(&e.first.value),
+                    string(&e.second.value)
+                )
+            })
+            .collect();
+        let _ = writeln!(out, "exclusions = [\n{}]", pairs.concat());
     }
     out
 }
@@ -423,6 +455,10 @@ fn trigger(t: &Trigger, sections: &mut Vec<String>) {
     }
     if let Some(h) = &t.holdout {
         let _ = writeln!(out, "holdout = {}", holdout(h));
+    }
+    if let Some(v) = &t.volume {
+        let by = text(&v.rank.source);
+        let _ = writeln!(out, "volume = {{ max = {}, by = {by} }}", v.max.value);
     }
     sections.push(out);
     for a in &t.actions {
