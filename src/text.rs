@@ -135,6 +135,17 @@ pub fn escape_json_controls(json: &mut Vec<u8>, from: usize) {
     }
 }
 
+/// `items` quoted and listed in a sentence: `` `a`, `b` and `c` `` (`conjunction` "and"
+/// or "or").
+pub fn listing(items: &[String], conjunction: &str) -> String {
+    let quoted: Vec<String> = items.iter().map(|i| format!("`{i}`")).collect();
+    match quoted.split_last() {
+        None => String::new(),
+        Some((last, [])) => last.clone(),
+        Some((last, rest)) => format!("{} {conjunction} {last}", rest.join(", ")),
+    }
+}
+
 /// `text` followed by spaces up to `width` characters: what `{:width$}` does for a string, but
 /// for any width (`format!` panics on a width over 65,535, which a long name can reach).
 pub fn pad(text: &str, width: usize) -> Padded<'_> {

@@ -1,6 +1,7 @@
-//! The contact history (`idic run --history`): cooldowns and re-entry over several nights, a
-//! run recorded once and atomically, dry runs, one run at a time, and the same history for any
-//! number of threads.
+//! The treatment policy over runs and over the whole export: the contact history (`idic run
+//! --history`) with cooldowns, re-entry and caps over several nights, a run recorded once and
+//! atomically, dry runs, one run at a time, the same history for any number of threads, and
+//! volume limits ranked over every customer.
 
 mod common;
 
@@ -683,4 +684,208 @@ fn a_recorded_run_decides_again_as_it_did_and_explain_agrees_with_it() {
     assert!(said.contains("as run 4"), "{said}");
     let (_, said) = run(&s, &history, "2026-11-09", &[]);
     assert!(said.contains("as run 5"), "{said}");
+}
+
+/// Three marketing emails and a service email every night for everyone, at most two marketing
+/// emails in any 3 days.
+const CAPPED: &str = r#"ruleset "capped" {
+  as_of "2026-11-01"
+  cap   email 2 per 3d
+}
+customer {
+  id    string from "Id" key
+  email bool   from "Email"
+  sms   bool   from "Sms"
+  vip   bool   from "Vip"
+}
+trigger first {
+  activity retention
+  when     true
+  channel  email consent email
+  priority 30
+  action a template "a"
+}
+trigger second {
+  activity value_development
+  when     true
+  channel  email consent email
+  priority 20
+  action b template "b"
+}
+trigger third {
+  activity winback
+  when     true
+  channel  email consent email
+  priority 10
+  action c template "c"
+}
+trigger receipt {
+  activity dissatisfaction
+  service  "the refund the customer asked for"
+  when     true
+  channel  email
+  priority 0
+  action r template "r"
+}
+"#;
+
+#[test]
+fn a_cap_holds_over_its_rolling_window_across_nights() {
+    let s = setup("history-caps", 12);
+    std::fs::write(&s.rules, CAPPED).unwrap();
+    let history = s.dir.join("state.sqlite");
+    let capped = |t: &str| format!("{t}=\"cap:email:3d\"");
+    let nights = [
+        // Two emails fit; the third is over the cap; the service email is never capped.
+        (
+            "2026-11-01",
+            vec!["first", "second", "receipt"],
+            vec![capped("third")],
+        ),
+        // The two emails of the night before fill the window.
+        (
+            "2026-11-02",
+            vec!["receipt"],
+            vec![capped("first"), capped("second"), capped("third")],
+        ),
+        (
+            "2026-11-03",
+            vec!["receipt"],
+            vec![capped("first"), capped("second"), capped("third")],
+        ),
+        // Three days on, the first night's emails are out of the window.
+        (
+            "2026-11-04",
+            vec!["first", "second", "receipt"],
+            vec![capped("third")],
+        ),
+    ];
+    for (as_of, fired, suppressed) in nights {
+        let (decisions, _) = run(&s, &history, as_of, &[]);
+        let all = outcomes(&decisions);
+        assert_eq!(all.len(), 12);
+        for (id, outcome) in all {
+            let want: Vec<String> = fired.iter().map(|t| t.to_string()).collect();
+            assert_eq!(outcome, (want, suppressed.clone()), "{id} on {as_of}");
+        }
+    }
+}
+
+/// A call centre that makes 40 calls a run, to the customers who spent most; the others get
+/// a mail.
+const VOLUME: &str = r#"ruleset "calls" {
+  as_of "2026-11-01"
+  max_triggers 1
+}
+customer {
+  id    string from "Id" key
+  spent int    from "Spent"
+  ok    bool   from "OK"
+}
+trigger call {
+  activity retention
+  when     spent >= 10
+  channel  call consent ok
+  priority 10
+  volume   40 by spent
+  action ring template "call"
+}
+trigger mail {
+  activity retention
+  when     true
+  channel  email consent ok
+  priority 1
+  action letter template "mail"
+}
+"#;
+
+#[test]
+fn a_volume_keeps_the_best_ranked_whatever_the_row_order_or_threads() {
+    let s = setup("volume", 0);
+    std::fs::write(&s.rules, VOLUME).unwrap();
+    // 600 customers, spending 0 to 99: many share a rank, so the hash decides among them.
+    let mut rng = rand_pcg::Pcg64::seed_from_u64(7);
+    let mut rows: Vec<(String, u32)> = (0..600)
+        .map(|i| (format!("C{i:04}"), rng.random_range(0..100)))
+        .collect();
+    let write = |rows: &[(String, u32)]| {
+        let text: String = std::iter::once("Id,Spent,OK\n".to_string())
+            .chain(rows.iter().map(|(id, spent)| format!("{id},{spent},yes\n")))
+            .collect();
+        std::fs::write(&s.export, text).unwrap();
+    };
+    let decide = |threads: &str| {
+        let out = on_export(&s, "run")
+            .args(["--threads", threads, "--quiet"])
+            .output()
+            .unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    write(&rows);
+    let decisions = decide("1");
+    assert_eq!(decide("2"), decisions, "2 threads");
+    let all = outcomes(&decisions);
+    let called: BTreeMap<String, u32> = rows
+        .iter()
+        .filter(|(id, _)| all[id].0 == ["call"])
+        .map(|(id, spent)| (id.clone(), *spent))
+        .collect();
+    assert_eq!(called.len(), 40);
+    // The customers ranked below the last one called are not called (`volume`): the mail
+    // takes the place.
+    let lowest = *called.values().min().unwrap();
+    for (id, spent) in &rows {
+        let (fired, suppressed) = &all[id];
+        if called.contains_key(id) {
+            continue;
+        }
+        if *spent >= 10 {
+            assert_eq!(suppressed, &["call=\"volume\"".to_string()], "{id}");
+            assert!(*spent <= lowest, "{id} spent {spent}, more than {lowest}");
+        }
+        assert_eq!(fired, &["mail".to_string()], "{id}");
+    }
+    // The same customers are called from the rows in another order, on 3 threads.
+    rows.reverse();
+    write(&rows);
+    let reordered = outcomes(&decide("3"));
+    for (id, outcome) in &all {
+        assert_eq!(&reordered[id], outcome, "{id}");
+    }
+    // `explain` ranks the export as the run does.
+    let explain = |id: &str| {
+        let out = on_export(&s, "explain")
+            .args(["--id", id, "--format", "json"])
+            .output()
+            .unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()
+    };
+    let kept = called.keys().next().unwrap();
+    assert_eq!(
+        explain(kept)["decision"]["triggers"],
+        serde_json::json!(["call"])
+    );
+    let cut = rows
+        .iter()
+        .find(|(id, spent)| *spent >= 10 && !called.contains_key(id))
+        .unwrap();
+    let e = explain(&cut.0);
+    let call = &e["triggers"][0];
+    assert_eq!(call["reason"], "volume", "{e:#}");
+    assert_eq!(
+        call["arbitration"],
+        "its 40 contacts of the run went to customers ranked higher"
+    );
 }

@@ -190,12 +190,8 @@ pub fn reason_of(
         return Ok(*why);
     }
     let name = &rules.triggers[t].name.value;
-    let mut codes: Vec<String> = reasons.iter().map(|(_, c)| format!("`{c}`")).collect();
-    let last = codes.pop().unwrap_or_default();
-    let list = match codes.is_empty() {
-        true => last,
-        false => format!("{} or {last}", codes.join(", ")),
-    };
+    let codes: Vec<String> = reasons.iter().map(|(_, c)| c.clone()).collect();
+    let list = crate::text::listing(&codes, "or");
     let help = match suggest(&code.value, reasons.iter().map(|(_, c)| c.as_str())) {
         Some(did_you_mean) => format!("{did_you_mean} Its rules can suppress it as {list}"),
         None => format!("its rules can suppress it as {list}"),

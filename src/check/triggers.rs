@@ -7,6 +7,7 @@ use crate::diagnostics::{suggest, Diagnostic};
 use crate::model::{
     Activity, Cap, CapScope, ChannelKind, Exclusion, FieldType, Holdout, RuleSet, Spanned, Trigger,
 };
+use crate::text::listing;
 
 pub fn check(rules: &RuleSet, names: &Names, out: &mut Vec<Diagnostic>) {
     for t in &rules.triggers {
@@ -44,23 +45,22 @@ fn caps(rules: &RuleSet, caps: &[Cap], out: &mut Vec<Diagnostic>) {
     for (i, cap) in caps.iter().enumerate() {
         if let CapScope::Channel(channel) = &cap.scope.value {
             if !used.contains(&channel) {
-                let words: Vec<String> = used.iter().map(|c| c.to_string()).collect();
-                let mut words: Vec<&str> = words.iter().map(String::as_str).collect();
-                words.dedup();
+                let mut words: Vec<String> = Vec::new();
+                for c in &used {
+                    if !words.contains(&c.to_string()) {
+                        words.push(c.to_string());
+                    }
+                }
                 let mut d = Diagnostic::error(
                     "unknown-name",
                     format!("no trigger uses the channel `{channel}` this cap counts"),
                 )
                 .at(cap.scope.span);
-                d = match suggest(&channel.to_string(), words.iter().copied()) {
+                d = match suggest(&channel.to_string(), words.iter().map(String::as_str)) {
                     Some(help) => d.help(help),
                     None => d.help(format!(
                         "the triggers use {}; `marketing` counts every channel",
-                        words
-                            .iter()
-                            .map(|w| format!("`{w}`"))
-                            .collect::<Vec<_>>()
-                            .join(", ")
+                        listing(&words, "and")
                     )),
                 };
                 out.push(d);

@@ -293,11 +293,7 @@ impl<'p> Evaluator<'p> {
             }
         }
         self.rank_eligible(&decision.id);
-        self.arbitrate(&mut decision);
-        self.ranked.clear();
-        if program.has_volume() && !decision.fired.is_empty() {
-            self.volume(&mut decision)?;
-        }
+        self.arbitrate(&mut decision)?;
         // Each step added its own: in declaration order, as outputs list them.
         decision.suppressed.sort_unstable_by_key(|&(i, _)| i);
 
@@ -398,12 +394,18 @@ impl<'p> Evaluator<'p> {
     }
 
     /// Takes the ranked eligible triggers one by one through the frequency caps, the
-    /// trigger's own holdout and arbitration (exclusions, `max_triggers`, `max_per_channel`);
-    /// those that pass fire, and count against the caps and limits of the ones after them.
-    fn arbitrate(&mut self, decision: &mut Decision) {
+    /// trigger's own holdout, arbitration (exclusions, `max_triggers`, `max_per_channel`) and
+    /// its volume; those that pass fire, and count against the caps and limits of the ones
+    /// after them.
+    fn arbitrate(&mut self, decision: &mut Decision) -> Result<(), EvalError> {
         let program = self.program;
         self.channel_used.fill(0);
-        for &i in &self.eligible {
+        self.ranked.clear();
+        // Once a volume has cut this customer, no later volume takes them: the ranking saw
+        // them with that place taken.
+        let mut cut = false;
+        for k in 0..self.eligible.len() {
+            let i = self.eligible[k];
             let t = &program.triggers[i];
             let marketing = t.service.is_none();
             // Frequency caps: the history's contacts plus this run's.
@@ -456,6 +458,16 @@ impl<'p> Evaluator<'p> {
                 decision.suppressed.push((i, why));
                 continue;
             }
+            if let Some(volume) = t.volume {
+                let key = self.rank_key(i, volume.rank, &decision.id)?;
+                let kept = !cut && self.volume_cut.is_none_or(|c| c.keeps(i, &key));
+                self.ranked.push((i, key));
+                if !kept {
+                    cut = true;
+                    decision.suppressed.push((i, Suppression::Volume));
+                    continue;
+                }
+            }
             decision.fired.push(i);
             self.channel_used[channel] += 1;
             if marketing {
@@ -466,46 +478,30 @@ impl<'p> Evaluator<'p> {
                 }
             }
         }
+        Ok(())
     }
 
-    /// Ranks the customer in the volume of each volume-limited trigger that fired, and drops
-    /// the triggers whose cutoff they are below.
-    fn volume(&mut self, decision: &mut Decision) -> Result<(), EvalError> {
-        let program = self.program;
-        for &t in &decision.fired {
-            let Some(volume) = program.triggers[t].volume else {
-                continue;
-            };
-            let value = self.eval(volume.rank)?;
-            let rank = if value.is_unit() {
-                f64::NEG_INFINITY
-            } else if let Ok(i) = value.as_int() {
-                i as f64
-            } else if let Ok(x) = value.as_float() {
-                x
-            } else {
-                let plan = &program.units[volume.rank];
-                return Err(EvalError::of(
-                    plan,
-                    format!(
-                        "the volume rank of trigger `{}` gave {}, not a number",
-                        plan.name,
-                        describe(&value)
-                    ),
-                ));
-            };
-            let key = RankKey::new(&program.triggers[t].name, &decision.id, rank);
-            self.ranked.push((t, key));
-        }
-        if let Some(cut) = self.volume_cut {
-            for (t, key) in &self.ranked {
-                if !cut.keeps(*t, key) {
-                    decision.fired.retain(|f| f != t);
-                    decision.suppressed.push((*t, Suppression::Volume));
-                }
-            }
-        }
-        Ok(())
+    /// Where customer `id` stands in trigger `t`'s volume, ranked by unit `rank`.
+    fn rank_key(&mut self, t: usize, rank: usize, id: &str) -> Result<RankKey, EvalError> {
+        let value = self.eval(rank)?;
+        let rank = if value.is_unit() {
+            f64::NEG_INFINITY
+        } else if let Ok(i) = value.as_int() {
+            i as f64
+        } else if let Ok(x) = value.as_float() {
+            x
+        } else {
+            let plan = &self.program.units[rank];
+            return Err(EvalError::of(
+                plan,
+                format!(
+                    "the volume rank of trigger `{}` gave {}, not a number",
+                    plan.name,
+                    describe(&value)
+                ),
+            ));
+        };
+        Ok(RankKey::new(&self.program.triggers[t].name, id, rank))
     }
 
     /// The value of unit `unit` for the current customer: never a NaN or an infinity, which

@@ -269,6 +269,8 @@ pub fn count_comments(rules: &RuleSet) -> usize {
     let mut n = c(&rules.end_comments);
     if let Some(s) = &rules.settings {
         n += c(&s.comments) + inner(&s.inner);
+        n += s.caps.iter().map(|cap| c(&cap.comments)).sum::<usize>();
+        n += s.exclusions.iter().map(|e| c(&e.comments)).sum::<usize>();
     }
     if let Some(s) = &rules.schema {
         n += c(&s.comments) + inner(&s.inner);

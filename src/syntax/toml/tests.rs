@@ -793,9 +793,44 @@ trigger t {
 }
 "#;
 
+/// Every arbitration setting: caps on a channel and on all marketing, a channel limit,
+/// exclusions and a volume.
+const POLICY_DSL: &str = r#"ruleset "policy" {
+  max_triggers    2
+  max_per_channel 1
+  // Comments stay with their cap.
+  cap             custom:whatsapp 2 per 2w
+  cap             marketing 5 per 1m
+  exclude         call with note
+  exclude         note with call
+}
+customer {
+  id    string from "Id" key
+  value int    from "Value"
+  ok    bool   from "OK"
+}
+trigger call {
+  activity retention
+  when     value > 3
+  channel  custom:whatsapp consent ok
+  volume   500 by value * 2
+  action a template "a"
+}
+trigger note {
+  activity retention
+  when     true
+  channel  email consent ok
+  action b template "b"
+}
+"#;
+
 #[test]
 fn dsl_models_round_trip_through_toml() {
-    let mut texts = vec![DSL.to_string(), POPULATION_DSL.to_string()];
+    let mut texts = vec![
+        DSL.to_string(),
+        POPULATION_DSL.to_string(),
+        POLICY_DSL.to_string(),
+    ];
     for path in ["rules/retail/retail.idic", "rules/cdnow/cdnow.idic"] {
         let path = format!("{}/{path}", env!("CARGO_MANIFEST_DIR"));
         if let Ok(text) = std::fs::read_to_string(path) {
