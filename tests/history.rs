@@ -889,3 +889,119 @@ fn a_volume_keeps_the_best_ranked_whatever_the_row_order_or_threads() {
         "its 40 contacts of the run went to customers ranked higher"
     );
 }
+
+/// The `memory` rules with a mapping for a send log: who, when (a date-time), which campaign;
+/// every contact of the log went out by email.
+fn with_contacts_block(s: &Setup) {
+    let rules = RULES.replace(
+        "trigger care {",
+        r#"contacts {
+  customer from "Recipient"
+  date     from "Sent At" format "%d/%m/%Y %H:%M"
+  trigger  from "Campaign"
+  channel  email
+}
+trigger care {"#,
+    );
+    std::fs::write(&s.rules, rules).unwrap();
+}
+
+#[test]
+fn an_imported_send_log_counts_for_cooldowns_with_its_rejects_named() {
+    let s = setup("history-import", 3);
+    with_contacts_block(&s);
+    let log = s.dir.join("sendlog.csv");
+    std::fs::write(
+        &log,
+        "Recipient,Sent At,Campaign\n\
+         C0000001,20/10/2026 09:30,nudge\n\
+         C0000002,21/10/2026 11:00,newsletter\n\
+         ,21/10/2026 11:00,nudge\n\
+         C0000000,31/02/2026 10:00,nudge\n",
+    )
+    .unwrap();
+    let history = s.dir.join("state.sqlite");
+    let import = |extra: &[&str]| {
+        let out = idic()
+            .args(["history", "import"])
+            .arg(&history)
+            .arg(&log)
+            .arg("--rules")
+            .arg(&s.rules)
+            .args(extra)
+            .output()
+            .unwrap();
+        (out.status.code(), String::from_utf8(out.stderr).unwrap())
+    };
+    // With --strict, a reject imports nothing.
+    let (code, said) = import(&["--strict"]);
+    assert_eq!(code, Some(1), "{said}");
+    assert!(said.contains("2 of 4 rows"), "{said}");
+    let (code, said) = import(&[]);
+    assert_eq!(code, Some(0), "{said}");
+    // Each reject with its line, its column and why.
+    assert!(
+        said.contains("sendlog.csv:4 `Recipient`: no customer id"),
+        "{said}"
+    );
+    assert!(
+        said.contains("sendlog.csv:5 `Sent At`: expected a date-time")
+            && said.contains("31/02/2026"),
+        "{said}"
+    );
+    assert!(said.contains("imported 2 contacts"), "{said}");
+    assert!(said.contains("as run 1; 2 rows rejected"), "{said}");
+    let (code, said) = import(&[]);
+    assert_eq!(code, Some(0));
+    assert!(
+        said.contains("imported into") && said.contains("before, as run 1"),
+        "{said}"
+    );
+    // The imported nudge of 20 October holds the nudge back on 1 November (30-day cooldown);
+    // a campaign the rules do not have holds nothing back.
+    let (decisions, said) = run(&s, &history, "2026-11-01", &[]);
+    assert!(said.contains("read 2 earlier contacts"), "{said}");
+    let all = outcomes(&decisions);
+    assert_eq!(all["C0000001"].1, ["nudge=\"cooldown\""]);
+    assert!(all["C0000002"].0.contains(&"nudge".to_string()));
+    let rows = dump(&history);
+    assert!(
+        rows.iter()
+            .any(|r| r.contains("|import|") && r.contains("sendlog.csv")),
+        "{rows:#?}"
+    );
+    assert!(
+        rows.iter().any(|r| r.ends_with(
+            "|1|2026-10-20|C0000001|nudge|NULL|email|retention|0|treated|NULL|NULL|NULL"
+        )),
+        "{rows:#?}"
+    );
+}
+
+#[test]
+fn an_import_without_a_mapping_or_a_mapped_column_says_what_to_do() {
+    let s = setup("history-import-bad", 1);
+    let log = s.dir.join("calls.csv");
+    std::fs::write(&log, "Who,When\nC0000000,2026-10-01\n").unwrap();
+    let import = || {
+        let out = idic()
+            .args(["history", "import"])
+            .arg(s.dir.join("state"))
+            .arg(&log)
+            .arg("--rules")
+            .arg(&s.rules)
+            .output()
+            .unwrap();
+        (out.status.code(), String::from_utf8(out.stderr).unwrap())
+    };
+    let (code, said) = import();
+    assert_eq!(code, Some(2));
+    assert!(said.contains("has no `contacts` block"), "{said}");
+    with_contacts_block(&s);
+    let (code, said) = import();
+    assert_eq!(code, Some(2));
+    assert!(
+        said.contains("the log has no column `Recipient`") && said.contains("`Who`, `When`"),
+        "{said}"
+    );
+}

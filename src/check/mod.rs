@@ -3,11 +3,13 @@
 //! Passes, each in its own module: [`schema`] (fields, key, formats), [`names`] (one namespace
 //! for fields, metrics and segments; duplicates), [`tiers`] (catch-all, unreachable tiers),
 //! [`population`] (orders, scores, tables over score cells, the model),
-//! [`triggers`] (activity, channel, consent, actions), [`exprs`] (compile every expression,
+//! [`triggers`] (activity, channel, consent, actions, caps, exclusions), [`contacts`] (a
+//! contact log's columns), [`exprs`] (compile every expression,
 //! unknown names, cycles, types, resource limits, lints) and [`test_cases`] (dates, customers
 //! and expectations of the tests a rule set carries). Semantic checks run only when the
 //! files parsed: a syntax error would otherwise cause a cascade of false findings.
 
+mod contacts;
 mod exprs;
 mod names;
 mod population;
@@ -131,6 +133,9 @@ pub fn check_rules(
     tiers::check(rules, &mut out);
     population::check(rules, &names, &mut out);
     triggers::check(rules, &names, &mut out);
+    if let Some(log) = &rules.contacts {
+        contacts::check(log, &mut out);
+    }
     exprs::check(rules, &names, sources, &mut out);
     test_cases::check(rules, sources, access, &mut out);
     // What uses a segment is only known when every expression compiled.

@@ -1,5 +1,7 @@
 //! `idic history show|stats|export HISTORY`: what a contact history holds, read without
-//! changing it. Exit codes: 0 done, 2 usage or I/O (no such history, an unwritable output).
+//! changing it; `idic history import HISTORY LOG --rules RULES`: contacts made outside idic
+//! added to it. Exit codes: 0 done, 1 the rule set has errors or `--strict` met a reject, 2
+//! usage or I/O (no such history, an unwritable output, a log without a mapped column).
 
 use super::run::usage;
 use super::{named, Exit};
@@ -36,6 +38,24 @@ enum Command {
         /// How to print them.
         #[arg(long, value_enum, default_value = "text")]
         format: Format,
+    },
+    /// Adds the contacts of a log made outside idic (a send log, a call list), its columns
+    /// mapped by the rule set's `contacts` block; a log imported before is not imported again.
+    Import {
+        /// The contact history: a SQLite file, or the directory holding `history.sqlite`,
+        /// created when missing.
+        history: PathBuf,
+        /// The log: CSV with a header, or JSONL.
+        log: PathBuf,
+        /// The rule set whose `contacts` block maps the log's columns.
+        #[arg(long, value_name = "RULES")]
+        rules: PathBuf,
+        /// The log's format [default: from its extension].
+        #[arg(long, value_enum, value_name = "FORMAT")]
+        input_format: Option<idic::io::InputFormat>,
+        /// Import nothing, with exit code 1, when a row is rejected.
+        #[arg(long)]
+        strict: bool,
     },
     /// Every contact, in the order recorded, as CSV or JSONL.
     Export {
@@ -85,6 +105,13 @@ pub fn run(args: Args) -> Exit {
             out_format,
             csv,
         } => export(&history, &out, out_format, csv.cells()),
+        Command::Import {
+            history,
+            log,
+            rules,
+            input_format,
+            strict,
+        } => import(&history, &log, &rules, input_format, strict),
     };
     result.unwrap_or_else(usage)
 }
@@ -139,7 +166,14 @@ fn show(store: &Store, id: &str, format: Format) -> Result<Exit, String> {
 }
 
 fn stats_text(stats: &Stats) -> String {
-    let mut text = format!("{} runs, {} contacts\n", stats.runs, stats.contacts);
+    let plural = |n: u64| if n == 1 { "" } else { "s" };
+    let mut text = format!(
+        "{} run{}, {} contact{}\n",
+        stats.runs,
+        plural(stats.runs),
+        stats.contacts,
+        plural(stats.contacts)
+    );
     if !stats.by_trigger.is_empty() {
         let rows: Vec<[String; 4]> = stats
             .by_trigger
@@ -290,5 +324,115 @@ fn export(
     output
         .commit()
         .map_err(|e| format!("cannot write `{}`: {e}", out.display()))?;
+    Ok(Exit::Ok)
+}
+
+/// How many rejects `import` shows; the count says how many there were.
+const REJECTS_SHOWN: usize = 10;
+
+fn import(
+    history: &Path,
+    log: &Path,
+    rules: &Path,
+    format: Option<idic::io::InputFormat>,
+    strict: bool,
+) -> Result<Exit, String> {
+    use idic::history::import::{read_log, LogReject};
+    use idic::history::{store::run_key, RunKind, RunRecord};
+    let (program, _) =
+        match super::run::load(rules, &super::ReadArgs::default(), "nothing imported") {
+            Ok(loaded) => loaded,
+            Err(exit) => return Ok(exit),
+        };
+    let Some(mapping) = program.rules().contacts.as_ref() else {
+        return Err(format!(
+            "`{}` has no `contacts` block to map the log's columns: add one, e.g. \
+             `contacts {{ customer from \"Customer ID\"; date from \"Sent At\"; channel email }}`",
+            rules.display()
+        ));
+    };
+    let format = match super::run::input_format(format, log) {
+        Ok(format) => format,
+        Err(exit) => return Ok(exit),
+    };
+    let shown = log.display().to_string();
+    let file = idic::io::open_export(log).map_err(|e| format!("cannot read `{shown}`: {e}"))?;
+    let digest =
+        idic::io::digest::sha256(&file).map_err(|e| format!("cannot read `{shown}`: {e}"))?;
+    let key = run_key(&["import", &digest, program.content_hash()]);
+    let path = store::resolve(history);
+    let store = Store::lock(&path).map_err(|e| e.to_string())?;
+    if let Some(before) = store.recorded(&key).map_err(|e| e.to_string())? {
+        say!(
+            "`{shown}` was imported into `{}` before, as run {} on {} ({} contacts): nothing imported",
+            path.display(),
+            before.run,
+            before.recorded_at,
+            before.contacts
+        );
+        return Ok(Exit::Ok);
+    }
+    let mut recording = store
+        .record(&RunRecord {
+            kind: RunKind::Import,
+            key,
+            as_of: None,
+            ruleset: program.name().to_string(),
+            ruleset_hash: program.content_hash().to_string(),
+            input: shown.clone(),
+            input_hash: digest,
+        })
+        .map_err(|e| e.to_string())?;
+    let mut shown_rejects: Vec<LogReject> = Vec::new();
+    let tally = read_log(
+        &file,
+        format,
+        mapping,
+        program.rules(),
+        |contacts| recording.add(contacts).map_err(|e| e.to_string()),
+        |reject| {
+            if shown_rejects.len() < REJECTS_SHOWN {
+                shown_rejects.push(reject);
+            }
+        },
+    )
+    .map_err(|e| format!("`{shown}`: {e}"))?;
+    for r in &shown_rejects {
+        let column = r
+            .column
+            .as_ref()
+            .map(|c| format!(" `{}`", printable(c)))
+            .unwrap_or_default();
+        say!(
+            "reject: {shown}:{}{column}: {}",
+            r.line,
+            printable(&r.reason)
+        );
+    }
+    if tally.rejects > shown_rejects.len() as u64 {
+        say!(
+            "... and {} more rejects",
+            tally.rejects - shown_rejects.len() as u64
+        );
+    }
+    if strict && tally.rejects > 0 {
+        // Dropped without a commit: nothing is recorded.
+        drop(recording);
+        say!(
+            "error: {} of {} rows of `{shown}` rejected; with --strict nothing was imported",
+            tally.rejects,
+            tally.rows
+        );
+        return Ok(Exit::Findings);
+    }
+    let run = recording.run();
+    let n = recording.commit().map_err(|e| e.to_string())?;
+    say!(
+        "imported {n} contact{} from `{shown}` into `{}` as run {run}; {} row{} rejected",
+        if n == 1 { "" } else { "s" },
+        path.display(),
+        tally.rejects,
+        if tally.rejects == 1 { "" } else { "s" }
+    );
     Ok(Exit::Ok)
 }

@@ -117,7 +117,7 @@ impl Cli {
 }
 
 /// What a rule set's tests may read besides the rule set's own directory.
-#[derive(clap::Args)]
+#[derive(clap::Args, Default)]
 pub struct ReadArgs {
     /// Let the rule set's tests read export rows under DIR too (repeatable); otherwise they
     /// read only inside the rule set's directory.

@@ -11,7 +11,7 @@ use idic::check::Checked;
 use idic::diagnostics::{render, Format};
 use idic::engine::{Program, Reach};
 use idic::history::store::{self, Store};
-use idic::history::{Index, Reader, Recording, RunRecord, Window};
+use idic::history::{Index, Reader, Recording, RunKind, RunRecord, Window};
 use idic::io::do_not_contact::DoNotContact;
 use idic::io::guard::Std;
 use idic::io::{commit_all, open_export, Files, InputFormat, Output, OutputFormat};
@@ -455,8 +455,9 @@ fn open_history(
         Some(previous) => Recorded::Before(previous),
         None => {
             let run = RunRecord {
+                kind: RunKind::Run,
                 key,
-                as_of: as_of_text,
+                as_of: Some(as_of_text),
                 ruleset: program.name().to_string(),
                 ruleset_hash: program.content_hash().to_string(),
                 input: input_name,

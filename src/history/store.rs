@@ -108,12 +108,33 @@ pub fn sidecars(path: &Path) -> [PathBuf; 2] {
     [with("-wal"), with("-shm")]
 }
 
-/// A run of `idic run` as the history keeps it.
+/// What put a run's contacts in the history.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunKind {
+    /// `idic run`.
+    Run,
+    /// `idic history import`: contacts made outside idic.
+    Import,
+}
+
+impl RunKind {
+    /// As the `runs` table's `kind` column holds it.
+    pub fn word(self) -> &'static str {
+        match self {
+            RunKind::Run => "run",
+            RunKind::Import => "import",
+        }
+    }
+}
+
+/// A run of `idic run` (or an import) as the history keeps it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RunRecord {
+    pub kind: RunKind,
     /// Digest of what makes the run ([`run_key`]).
     pub key: String,
-    pub as_of: String,
+    /// The date decided at; `None` for an import.
+    pub as_of: Option<String>,
     pub ruleset: String,
     pub ruleset_hash: String,
     /// The export, as named.
@@ -488,14 +509,15 @@ impl Store {
             .execute(
                 "INSERT INTO runs (kind, key, as_of, ruleset, ruleset_hash, input, input_hash,
                                    recorded_at, contacts)
-                 VALUES ('run', ?1, ?2, ?3, ?4, ?5, ?6, '', 0)",
+                 VALUES (?7, ?1, ?2, ?3, ?4, ?5, ?6, '', 0)",
                 params![
                     run.key,
                     run.as_of,
                     run.ruleset,
                     run.ruleset_hash,
                     run.input,
-                    run.input_hash
+                    run.input_hash,
+                    run.kind.word()
                 ],
             )
             .map_err(sqlite(&self.path))?;
@@ -732,8 +754,9 @@ mod tests {
 
     fn run(key: &str) -> RunRecord {
         RunRecord {
+            kind: RunKind::Run,
             key: key.to_string(),
-            as_of: "2026-11-01".to_string(),
+            as_of: Some("2026-11-01".to_string()),
             ruleset: "t".to_string(),
             ruleset_hash: "sha256:0".to_string(),
             input: "customers.csv".to_string(),

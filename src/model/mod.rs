@@ -102,6 +102,8 @@ pub struct RuleSet {
     pub lifecycle: Option<Tiers>,
     /// Where purchase history comes from.
     pub orders: Option<Orders>,
+    /// How a log of contacts made outside idic is read (`idic history import`).
+    pub contacts: Option<ContactLog>,
     /// Population scores.
     pub scores: Vec<Score>,
     /// Named segments over score cells.
@@ -195,6 +197,7 @@ impl RuleSet {
             && self.tiers.is_none()
             && self.lifecycle.is_none()
             && self.orders.is_none()
+            && self.contacts.is_none()
             && self.scores.is_empty()
             && self.tables.is_empty()
             && self.model.is_none()

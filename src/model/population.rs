@@ -32,6 +32,53 @@ pub struct Orders {
     pub inner: InnerComments,
 }
 
+/// `contacts { ... }`: how `idic history import` reads a log of contacts made outside idic
+/// (an email service's send log, a call centre's calls): which column holds what.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ContactLog {
+    /// Columns of the log, in the order written.
+    pub columns: Vec<ContactColumn>,
+    /// One channel for every contact (`channel email`), when no column says it.
+    pub channel: Option<Spanned<crate::model::ChannelKind>>,
+    pub span: Span,
+    pub comments: Comments,
+    /// Comments before each line, keyed by its keyword.
+    pub inner: InnerComments,
+}
+
+impl ContactLog {
+    /// The column holding `role`, when declared.
+    pub fn column(&self, role: ContactRole) -> Option<&ContactColumn> {
+        self.columns.iter().find(|c| c.role.value == role)
+    }
+}
+
+/// A column of a contact log: `date from "Sent At" format "%d/%m/%Y %H:%M"`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ContactColumn {
+    pub role: Spanned<ContactRole>,
+    pub column: Spanned<String>,
+    /// The date format (for `date`).
+    pub format: Option<Spanned<String>>,
+    pub span: Span,
+    pub comments: Comments,
+}
+
+/// What a column of a contact log holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ContactRole {
+    /// The customer id, as the export's key holds it.
+    Customer,
+    /// When the contact was made: a date or a date-time (its date is kept).
+    Date,
+    /// The channel word (`email`, `sms`... in any case).
+    Channel,
+    /// The trigger or campaign (optional): a trigger of the rule set counts for its cooldown.
+    Trigger,
+    /// The action or template (optional).
+    Action,
+}
+
 /// A column of the orders file: `date from "Order Date" format "%Y%m%d"`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct OrderColumn {
@@ -222,6 +269,7 @@ macro_rules! words {
 }
 
 words!(OrderRole, "an orders column", Customer => "customer", Date => "date", Amount => "amount", Quantity => "quantity");
+words!(ContactRole, "a contacts column", Customer => "customer", Date => "date", Channel => "channel", Trigger => "trigger", Action => "action");
 words!(TotalKind, "an order total", Count => "count", First => "first", Last => "last", Spent => "spent");
 words!(UnmatchedOrders, "a policy for unmatched orders", Count => "count", Fail => "fail");
 words!(WithoutOrders, "a policy for customers without orders", Keep => "keep", Reject => "reject");

@@ -214,6 +214,10 @@ fn rule_name(rule: Rule) -> Option<&'static str> {
         Rule::stage => "a stage",
         Rule::trigger => "`trigger`",
         Rule::orders => "`orders`",
+        Rule::contacts => "`contacts`",
+        Rule::contact_column => "a contacts column",
+        Rule::contact_role => "`customer`, `date`, `channel`, `trigger` or `action`",
+        Rule::contact_channel => "`channel`",
         Rule::order_column => "an orders column",
         Rule::order_role => "`customer`, `date`, `amount` or `quantity`",
         Rule::order_total => "an order total",
@@ -528,6 +532,14 @@ impl<'a> Lower<'a> {
                         self.duplicate("`orders` block", first.span, orders.span);
                     } else {
                         rules.orders = Some(orders);
+                    }
+                }
+                Rule::contacts => {
+                    let log = self.contacts(block);
+                    if let Some(first) = &rules.contacts {
+                        self.duplicate("`contacts` block", first.span, log.span);
+                    } else {
+                        rules.contacts = Some(log);
                     }
                 }
                 Rule::model => {
@@ -1091,6 +1103,64 @@ impl<'a> Lower<'a> {
         });
         orders.comments = comments;
         orders
+    }
+
+    /// `contacts { ... }`: the columns of a contact log, and its one channel.
+    fn contacts(&mut self, pair: Pair<'a, Rule>) -> ContactLog {
+        let span = self.span(&pair);
+        let end = pair.as_span().end();
+        let (mut log, comments) = self.node(&pair.clone(), |l| {
+            let mut log = ContactLog {
+                columns: Vec::new(),
+                channel: None,
+                span,
+                comments: Comments::default(),
+                inner: InnerComments::default(),
+            };
+            for line in children(pair) {
+                let line_span = l.span(&line);
+                if line.as_rule() == Rule::contact_channel {
+                    let (channel, c) = l.node(&line.clone(), |l| {
+                        let word = children(line).next().expect("channel");
+                        l.parsed::<ChannelKind>(word)
+                    });
+                    l.once(&mut log.channel, channel, "channel", line_span);
+                    if !c.is_empty() || c.blank_before {
+                        log.inner.0.insert("channel", c);
+                    }
+                    continue;
+                }
+                let (column, c) = l.node(&line.clone(), |l| {
+                    let mut parts = children(line);
+                    let role = l.parsed::<ContactRole>(parts.next().expect("role"));
+                    let column = l.string(parts.next().expect("column"));
+                    let format = parts
+                        .next()
+                        .map(|f| l.string(children(f).next().expect("format")));
+                    role.map(|role| ContactColumn {
+                        role,
+                        column,
+                        format,
+                        span: line_span,
+                        comments: Comments::default(),
+                    })
+                });
+                if let Some(column) = column {
+                    if log.column(column.role.value).is_some() {
+                        l.once(&mut Some(()), Some(()), column.role.value.word(), line_span);
+                    } else {
+                        log.columns.push(ContactColumn {
+                            comments: c,
+                            ..column
+                        });
+                    }
+                }
+            }
+            l.close_block(&mut log.inner, end);
+            log
+        });
+        log.comments = comments;
+        log
     }
 
     /// `date from "Order Date" format "%Y%m%d"`: a column of the orders file.

@@ -236,6 +236,12 @@ fn merge(loaded: &mut Loaded, fragment: RuleSet) {
             None => rules.lifecycle = Some(l),
         }
     }
+    if let Some(log) = fragment.contacts {
+        match &rules.contacts {
+            Some(first) => once("`contacts`", first.span, log.span),
+            None => rules.contacts = Some(log),
+        }
+    }
     if let Some(o) = fragment.orders {
         match &rules.orders {
             Some(first) => once("`orders`", first.span, o.span),
@@ -281,6 +287,10 @@ pub fn count_comments(rules: &RuleSet) -> usize {
     for t in rules.tiers.iter().chain(&rules.lifecycle) {
         n += c(&t.comments) + inner(&t.inner);
         n += t.tiers.iter().map(|t| c(&t.comments)).sum::<usize>();
+    }
+    if let Some(log) = &rules.contacts {
+        n += c(&log.comments) + inner(&log.inner);
+        n += log.columns.iter().map(|l| c(&l.comments)).sum::<usize>();
     }
     if let Some(o) = &rules.orders {
         n += c(&o.comments) + inner(&o.inner);

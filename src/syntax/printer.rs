@@ -25,6 +25,9 @@ pub fn print(rules: &RuleSet) -> String {
     if let Some(o) = &rules.orders {
         p.orders(o);
     }
+    if let Some(log) = &rules.contacts {
+        p.contacts(log);
+    }
     for (i, m) in rules.metrics.iter().enumerate() {
         let line = format!("metric {} = {}", m.name.value, m.expr.source);
         p.one_liner(i == 0, &m.comments, &line);
@@ -447,8 +450,36 @@ impl Printer {
     }
 }
 
-/// The population declarations: `orders`, `score`, `table`, `model`.
+/// The population declarations: `orders`, `score`, `table`, `model`; and a contact log's
+/// columns.
 impl Printer {
+    /// The columns, then the one channel; the column names line up.
+    fn contacts(&mut self, log: &ContactLog) {
+        self.open(&log.comments, "contacts");
+        let roles = width(
+            log.columns
+                .iter()
+                .map(|c| c.role.value.word().len())
+                .chain(log.channel.iter().map(|_| "channel".len())),
+        );
+        for (i, c) in log.columns.iter().enumerate() {
+            let mut text = format!(
+                "{} from {}",
+                pad(c.role.value.word(), roles),
+                quote(&c.column.value)
+            );
+            if let Some(f) = &c.format {
+                let _ = write!(text, " format {}", quote(&f.value));
+            }
+            self.entry(i == 0, 1, &c.comments, &text);
+        }
+        if let Some(channel) = &log.channel {
+            let text = format!("{} {}", pad("channel", roles), channel.value);
+            self.entry(log.columns.is_empty(), 1, &log.inner.get("channel"), &text);
+        }
+        self.close(0, &log.inner, &log.comments);
+    }
+
     /// The columns, the totals, then the settings; the short keywords (columns, totals,
     /// `period`, `lookback`) line up, and the two long policy keywords with each other.
     fn orders(&mut self, o: &Orders) {

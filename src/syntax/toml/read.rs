@@ -5,12 +5,12 @@ use super::tree::{self, Entry, Kind, Node};
 use crate::diagnostics::{suggest, Diagnostic};
 use crate::model::{
     parse_period, Action, Activity, Arm, AsOf, Cap, CapScope, CellRange, CellRule, CellTable,
-    Channel, ChannelKind, Comments, Duration, Exclusion, Expect, ExpectParam, Expr, Field,
-    FieldFormat, FieldType, Holdout, Ident, InnerComments, Literal, Metric, Model, OrderColumn,
-    OrderRole, OrderTotal, Orders, Param, ParamValue, PastContact, Reentry, RowSelect, RuleSet,
-    Schema, Score, Segment, Settings, Spanned, TableBody, TestCase, TestField, TestRow, TestValue,
-    Tier, Tiers, Ties, TotalKind, Trigger, UnmatchedOrders, Volume, WithoutOrders, BGNBD_PARAMS,
-    GAMMA_GAMMA_PARAMS,
+    Channel, ChannelKind, Comments, ContactColumn, ContactLog, ContactRole, Duration, Exclusion,
+    Expect, ExpectParam, Expr, Field, FieldFormat, FieldType, Holdout, Ident, InnerComments,
+    Literal, Metric, Model, OrderColumn, OrderRole, OrderTotal, Orders, Param, ParamValue,
+    PastContact, Reentry, RowSelect, RuleSet, Schema, Score, Segment, Settings, Spanned, TableBody,
+    TestCase, TestField, TestRow, TestValue, Tier, Tiers, Ties, TotalKind, Trigger,
+    UnmatchedOrders, Volume, WithoutOrders, BGNBD_PARAMS, GAMMA_GAMMA_PARAMS,
 };
 use crate::source::{FileId, Span};
 use crate::syntax::dsl::split_hint;
@@ -23,6 +23,7 @@ const ROOT_KEYS: &[&str] = &[
     "ruleset",
     "customer",
     "orders",
+    "contacts",
     "metrics",
     "segments",
     "scores",
@@ -468,6 +469,7 @@ impl Reader<'_> {
                         .collect();
                 }
                 "orders" => rules.orders = self.orders(e),
+                "contacts" => rules.contacts = self.contacts(e),
                 "scores" => rules.scores = self.scores(e),
                 "tables" => rules.tables = self.tables(e),
                 "model" => rules.model = self.model(e),
@@ -1526,8 +1528,62 @@ impl Reader<'_> {
     }
 }
 
-/// `[orders]`, `[[scores]]`, `[[tables]]` and `[model]`.
+/// `[orders]`, `[[scores]]`, `[[tables]]` and `[model]`; and `[contacts]`.
 impl Reader<'_> {
+    /// `[contacts]`: `customer = { from = "..." }` per column, or `channel = "email"`.
+    fn contacts(&mut self, e: &Entry) -> Option<ContactLog> {
+        let help = "write a `[contacts]` table with a line per column of the contact log, \
+                    e.g. `customer = { from = \"Customer ID\" }`";
+        let entries = self.table(e, help.to_string())?;
+        let mut log = ContactLog {
+            columns: Vec::new(),
+            channel: None,
+            span: self.span(&e.value.span),
+            comments: no_comments(),
+            inner: InnerComments::default(),
+        };
+        for f in entries {
+            let Ok(role) = f.key.parse::<ContactRole>() else {
+                self.unknown(f, "in `[contacts]`", ContactRole::WORDS);
+                continue;
+            };
+            if role == ContactRole::Channel && matches!(f.value.kind, Kind::Str(_)) {
+                log.channel = self.word::<ChannelKind>(f);
+                continue;
+            }
+            let Kind::Table(options) = &f.value.kind else {
+                let help = format!("write `{} = {{ from = \"<column header>\" }}`", f.key);
+                let what = format!("contacts column `{}`", f.key);
+                self.wrong_type(&what, "a table", &f.value, Some(help));
+                continue;
+            };
+            let place = format!("in contacts column `{}`", f.key);
+            let (mut column, mut format) = (None, None);
+            for o in options {
+                match o.key.as_str() {
+                    "from" => column = self.string(o),
+                    "format" => format = self.string(o),
+                    _ => self.unknown(o, &place, &["from", "format"]),
+                }
+            }
+            if !has(options, "from") {
+                let at = self.table_at(&f.value.span, &f.span());
+                let help = "add `from = \"...\"`, the header of the log's column".to_string();
+                self.missing("from", &place, at, help);
+            }
+            if let Some(column) = column {
+                log.columns.push(ContactColumn {
+                    role: Spanned::new(role, self.span(&f.key_span)),
+                    column,
+                    format,
+                    span: self.span(&f.span()),
+                    comments: no_comments(),
+                });
+            }
+        }
+        Some(log)
+    }
+
     fn orders(&mut self, e: &Entry) -> Option<Orders> {
         let help = "write an `[orders]` table with a line per orders-file column, \
                     e.g. `customer = { from = \"Customer ID\" }`";

@@ -794,7 +794,7 @@ trigger t {
 "#;
 
 /// Every arbitration setting: caps on a channel and on all marketing, a channel limit,
-/// exclusions and a volume.
+/// exclusions and a volume; and a contact log's mapping.
 const POLICY_DSL: &str = r#"ruleset "policy" {
   max_triggers    2
   max_per_channel 1
@@ -808,6 +808,12 @@ customer {
   id    string from "Id" key
   value int    from "Value"
   ok    bool   from "OK"
+}
+contacts {
+  customer from "Recipient"
+  date     from "Sent" format "%d/%m/%Y %H:%M"
+  action   from "Template"
+  channel  email
 }
 trigger call {
   activity retention

@@ -1,9 +1,9 @@
 //! Writes a rule set as TOML that reads back into an equal rule set.
 
 use crate::model::{
-    period_word, Action, CellTable, Expr, Field, Holdout, Ident, Literal, Model, Orders,
-    ParamValue, RowSelect, RuleSet, Score, Settings, TableBody, TestCase, TestValue, Tier, Ties,
-    Trigger, BGNBD_PARAMS, GAMMA_GAMMA_PARAMS,
+    period_word, Action, CellTable, ContactLog, Expr, Field, Holdout, Ident, Literal, Model,
+    Orders, ParamValue, RowSelect, RuleSet, Score, Settings, TableBody, TestCase, TestValue, Tier,
+    Ties, Trigger, BGNBD_PARAMS, GAMMA_GAMMA_PARAMS,
 };
 use std::fmt::Write as _;
 
@@ -34,6 +34,9 @@ pub(super) fn print(rules: &RuleSet) -> String {
     }
     if let Some(o) = &rules.orders {
         sections.push(orders(o));
+    }
+    if let Some(log) = &rules.contacts {
+        sections.push(contacts(log));
     }
     if !rules.metrics.is_empty() {
         let rows: Vec<_> = rules
@@ -257,6 +260,23 @@ fn field(f: &Field) -> String {
         }
     }
     format!("{{ {} }}", parts.join(", "))
+}
+
+/// The `[contacts]` table: a line per column, then the one channel.
+fn contacts(log: &ContactLog) -> String {
+    let mut rows: Vec<(String, String)> = Vec::new();
+    for c in &log.columns {
+        let mut value = format!("{{ from = {}", string(&c.column.value));
+        if let Some(f) = &c.format {
+            let _ = write!(value, ", format = {}", string(&f.value));
+        }
+        value.push_str(" }");
+        rows.push((c.role.value.word().to_string(), value));
+    }
+    if let Some(channel) = &log.channel {
+        rows.push(("channel".to_string(), string(&channel.value.to_string())));
+    }
+    format!("[contacts]\n{}", aligned(&rows))
 }
 
 /// The `[orders]` table: columns, totals and settings lined up, the two policies apart.
