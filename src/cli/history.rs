@@ -57,6 +57,19 @@ enum Command {
         #[arg(long)]
         strict: bool,
     },
+    /// Keeps, of the contacts older than `--keep`, only each customer's last per trigger,
+    /// channel and arm (what re-entry and cooldowns read), and shrinks the file.
+    Compact {
+        /// The contact history: a SQLite file, or the directory holding `history.sqlite`.
+        history: PathBuf,
+        /// How far back every contact is kept, counted from `--as-of`: a duration such as
+        /// `400d`, `52w` or `13m`; at least the longest cap window of the rules that read it.
+        #[arg(long, value_name = "DURATION")]
+        keep: String,
+        /// The date `--keep` counts back from, `YYYY-MM-DD`, or `today`.
+        #[arg(long, value_name = "DATE")]
+        as_of: String,
+    },
     /// Every contact, in the order recorded, as CSV or JSONL.
     Export {
         /// The contact history: a SQLite file, or the directory holding `history.sqlite`.
@@ -112,6 +125,11 @@ pub fn run(args: Args) -> Exit {
             input_format,
             strict,
         } => import(&history, &log, &rules, input_format, strict),
+        Command::Compact {
+            history,
+            keep,
+            as_of,
+        } => compact(&history, &keep, &as_of),
     };
     result.unwrap_or_else(usage)
 }
@@ -433,6 +451,39 @@ fn import(
         path.display(),
         tally.rejects,
         if tally.rejects == 1 { "" } else { "s" }
+    );
+    Ok(Exit::Ok)
+}
+
+fn compact(history: &Path, keep: &str, as_of: &str) -> Result<Exit, String> {
+    let keep: idic::model::Duration = keep.parse().map_err(|e| format!("`--keep {keep}`: {e}"))?;
+    let as_of = super::run::resolve_as_of(Some(as_of), None)?;
+    let before = as_of
+        .checked_sub_days(chrono::Days::new(u64::from(keep.days())))
+        .ok_or_else(|| format!("`--keep {keep}` goes back before any date"))?;
+    let file = store::resolve(history);
+    if Store::read(&file).map_err(|e| e.to_string())?.is_none() {
+        return Err(format!("no contact history at `{}`", file.display()));
+    }
+    let size = || std::fs::metadata(&file).map(|m| m.len()).unwrap_or(0);
+    let was = size();
+    let store = Store::lock(&file).map_err(|e| e.to_string())?;
+    let done = store.compact(before).map_err(|e| e.to_string())?;
+    let mb = |bytes: u64| format!("{:.1} MB", bytes as f64 / 1e6);
+    say!(
+        "compacted `{}`: of the contacts dated before {before}, removed {} and kept {} (each \
+         customer's last per trigger, channel and arm); fingerprinted {} run{} for fast \
+         reading; {}",
+        file.display(),
+        done.removed,
+        done.kept,
+        done.fingerprinted,
+        if done.fingerprinted == 1 { "" } else { "s" },
+        if done.vacuumed {
+            format!("the file went from {} to {}", mb(was), mb(size()))
+        } else {
+            "the file will shrink at the next compaction (another run took it)".to_string()
+        }
     );
     Ok(Exit::Ok)
 }

@@ -4,9 +4,11 @@
 //! Each contact takes 16 bytes: an 80-bit fingerprint of the customer id (64 bits to sort
 //! and search by, 16 more to tell apart ids whose first 64 bits agree), the day, the trigger
 //! (as an index into the rule set's triggers), the channel and the arm. The contacts are
-//! sorted by fingerprint, so a customer's are one slice found by binary search. Two different
-//! ids of a million-customer history share all 80 bits with a chance of about 1 in 2.4
-//! trillion per run; the fingerprints never leave the process.
+//! sorted by fingerprint, so a customer's are one slice found through a directory of
+//! prefixes. Two different ids of a million-customer history share all 80 bits with a chance
+//! of about 1 in 2.4 trillion per run. The fingerprint is a fixed hash ([`fingerprint`]), so
+//! the history keeps each run's contacts fingerprinted too, and a run reads those instead of
+//! the rows.
 
 pub use crate::model::Arm;
 
@@ -65,24 +67,20 @@ pub struct Index {
     channels: Vec<String>,
     /// The day the history was read for (`as_of`).
     today: u16,
-    hashers: (ahash::RandomState, ahash::RandomState),
 }
 
-/// Two fixed, independent hashers: the fingerprint and its check.
-fn hashers() -> (ahash::RandomState, ahash::RandomState) {
+/// The seeds of a fingerprint's two halves.
+const SEEDS: (u64, u64) = (0x243f_6a88_85a3_08d3, 0x4528_21e6_38d0_1377);
+
+/// The fingerprint of customer `id` (its bytes, surrounding ASCII whitespace aside): XXH3
+/// (64 bits) of the id under seed `0x243f6a8885a308d3`, and the low 16 bits of XXH3 under seed
+/// `0x452821e638d01377`. XXH3's output is fixed by its specification, so the fingerprints the
+/// history keeps ([`super::store`]) stay valid on any machine and idic version.
+pub fn fingerprint(id: &[u8]) -> (u64, u16) {
+    let id = id.trim_ascii();
     (
-        ahash::RandomState::with_seeds(
-            0x243f_6a88_85a3_08d3,
-            0x1319_8a2e_0370_7344,
-            0xa409_3822_299f_31d0,
-            0x082e_fa98_ec4e_6c89,
-        ),
-        ahash::RandomState::with_seeds(
-            0x4528_21e6_38d0_1377,
-            0xbe54_66cf_34e9_0c6c,
-            0xc0ac_29b7_c97c_50dd,
-            0x3f84_d5b5_b547_0917,
-        ),
+        xxhash_rust::xxh3::xxh3_64_with_seed(id, SEEDS.0),
+        xxhash_rust::xxh3::xxh3_64_with_seed(id, SEEDS.1) as u16,
     )
 }
 
@@ -102,7 +100,6 @@ impl IndexBuilder {
                 bits: 0,
                 channels: channels.iter().take(255).map(|c| c.to_string()).collect(),
                 today: 0,
-                hashers: hashers(),
             },
         }
     }
@@ -123,7 +120,12 @@ impl IndexBuilder {
 
     /// Adds a contact of customer `id` (its bytes, surrounding whitespace aside).
     pub fn push(&mut self, id: &[u8], contact: Contact) {
-        let (key, check) = fingerprint(&self.index.hashers, id);
+        let (key, check) = fingerprint(id);
+        self.push_fingerprint(key, check, contact);
+    }
+
+    /// Adds a contact of the customer whose [`fingerprint`] is `(key, check)`.
+    pub fn push_fingerprint(&mut self, key: u64, check: u16, contact: Contact) {
         self.index.entries.push(Entry {
             key,
             check,
@@ -165,11 +167,6 @@ impl IndexBuilder {
     }
 }
 
-fn fingerprint(hashers: &(ahash::RandomState, ahash::RandomState), id: &[u8]) -> (u64, u16) {
-    let id = id.trim_ascii();
-    (hashers.0.hash_one(id), hashers.1.hash_one(id) as u16)
-}
-
 impl Index {
     /// The directory slot of fingerprint `key`: its first `bits` bits.
     fn prefix(&self, key: u64) -> usize {
@@ -178,7 +175,7 @@ impl Index {
 
     /// The earlier contacts of customer `id` (surrounding whitespace aside), oldest first.
     pub fn contacts<'a>(&'a self, id: &str) -> impl Iterator<Item = Contact> + 'a {
-        let (key, check) = fingerprint(&self.hashers, id.trim().as_bytes());
+        let (key, check) = fingerprint(id.trim().as_bytes());
         let prefix = self.prefix(key);
         let range = self.directory[prefix] as usize..self.directory[prefix + 1] as usize;
         self.entries[range]

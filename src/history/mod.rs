@@ -10,4 +10,6 @@ pub mod index;
 pub mod store;
 
 pub use index::{Arm, Contact, Index};
-pub use store::{HistoryError, NewContact, Reader, Recording, RunKind, RunRecord, Store, Window};
+pub use store::{
+    Compacted, HistoryError, NewContact, Reader, Recording, RunKind, RunRecord, Store, Window,
+};

@@ -9,12 +9,12 @@
 //! transaction back when the database is next opened). A run is known by its key, a digest of
 //! the rule set, the export and `as_of`: recording the same run again records nothing.
 
-use super::index::{day_of, Arm, Contact, Index, IndexBuilder, OTHER};
+use super::index::{day_of, fingerprint, Arm, Contact, Index, IndexBuilder, OTHER};
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 use std::path::{Path, PathBuf};
 
-/// The schema version this idic writes (`PRAGMA user_version`).
-const VERSION: i64 = 1;
+/// The schema version this idic writes (`PRAGMA user_version`): 2 added `contact_keys`.
+const VERSION: i64 = 2;
 
 /// The run key of a run: SHA-256 over what makes its decisions (`parts`: the rule set's content
 /// hash, the export's digest, the orders file's, the do-not-contact list's, `as_of`), each
@@ -67,6 +67,28 @@ CREATE VIEW contact_log AS
     SELECT c.run, r.kind, r.as_of, r.ruleset, r.ruleset_hash, c.date, c.customer, c.trigger,
            c.action, c.channel, c.activity, c.service, c.arm, c.tier, c.stage, c.segments
     FROM contacts c JOIN runs r USING (run);
+";
+
+/// Each run's contacts fingerprinted as a run reads them ([`RunKeys`]), so that a run reads one
+/// blob per earlier run instead of its rows. Derived from `contacts`: a change to a run's rows
+/// (by idic's compaction or by anyone's SQL) drops the run's blob, and its rows are read
+/// instead until `idic history compact` makes it again.
+const KEYS_SCHEMA: &str = "
+CREATE TABLE contact_keys (
+    run       INTEGER PRIMARY KEY REFERENCES runs (run),
+    first_day INTEGER NOT NULL,
+    last_day  INTEGER NOT NULL,
+    triggers  TEXT NOT NULL,
+    channels  TEXT NOT NULL,
+    entries   BLOB NOT NULL
+);
+CREATE TRIGGER contact_keys_stale_on_delete AFTER DELETE ON contacts
+    BEGIN DELETE FROM contact_keys WHERE run = OLD.run; END;
+CREATE TRIGGER contact_keys_stale_on_update AFTER UPDATE ON contacts
+    BEGIN DELETE FROM contact_keys WHERE run IN (OLD.run, NEW.run); END;
+CREATE TRIGGER contact_keys_stale_on_insert AFTER INSERT ON contacts
+    WHEN EXISTS (SELECT 1 FROM contact_keys WHERE run = NEW.run)
+    BEGIN DELETE FROM contact_keys WHERE run = NEW.run; END;
 ";
 
 /// What went wrong with a contact history, as a sentence naming it.
@@ -190,6 +212,82 @@ pub struct TriggerCount {
     pub contacts: u64,
 }
 
+/// What [`Store::compact`] did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Compacted {
+    /// Contacts removed.
+    pub removed: u64,
+    /// Contacts before the date kept: each customer's last per trigger, channel and arm.
+    pub kept: u64,
+    /// Runs whose contacts were fingerprinted anew.
+    pub fingerprinted: u64,
+    /// The file was rewritten to its new size.
+    pub vacuumed: bool,
+}
+
+/// A run's contacts as the `contact_keys` table keeps them: the trigger and channel names the
+/// run used, and 16 bytes per contact, little-endian: the customer's [`fingerprint`] (8 bytes,
+/// then its 2-byte check), the day ([`day_of`]), the trigger (a position in `triggers`,
+/// `0xFFFF` for none), the channel (a position in `channels`) and the arm (0 treated, 1
+/// control).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RunKeys {
+    triggers: Vec<String>,
+    channels: Vec<String>,
+    entries: Vec<u8>,
+    days: Option<(u16, u16)>,
+}
+
+/// The size of one [`RunKeys`] entry.
+const KEY_BYTES: usize = 16;
+
+impl RunKeys {
+    /// Adds a contact.
+    fn add(&mut self, customer: &str, day: u16, trigger: Option<&str>, channel: &str, arm: Arm) {
+        let (key, check) = fingerprint(customer.as_bytes());
+        let code = |names: &mut Vec<String>, name: &str| match names.iter().position(|n| n == name) {
+            Some(i) => i,
+            None => {
+                names.push(name.to_string());
+                names.len() - 1
+            }
+        };
+        let trigger = trigger.map_or(u16::MAX, |t| {
+            u16::try_from(code(&mut self.triggers, t)).unwrap_or(u16::MAX)
+        });
+        let channel = u8::try_from(code(&mut self.channels, channel)).unwrap_or(u8::MAX);
+        self.entries.extend_from_slice(&key.to_le_bytes());
+        self.entries.extend_from_slice(&check.to_le_bytes());
+        self.entries.extend_from_slice(&day.to_le_bytes());
+        self.entries.extend_from_slice(&trigger.to_le_bytes());
+        self.entries.push(channel);
+        self.entries.push(u8::from(arm == Arm::Control));
+        self.days = Some(match self.days {
+            Some((first, last)) => (first.min(day), last.max(day)),
+            None => (day, day),
+        });
+    }
+
+    /// Writes them as run `run`'s.
+    fn insert(&self, conn: &Connection, run: i64) -> rusqlite::Result<()> {
+        let (first, last) = self.days.unwrap_or_default();
+        let json = |names: &[String]| serde_json::to_string(names).unwrap_or_default();
+        conn.execute(
+            "INSERT OR REPLACE INTO contact_keys (run, first_day, last_day, triggers, channels, entries)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![
+                run,
+                first,
+                last,
+                json(&self.triggers),
+                json(&self.channels),
+                self.entries
+            ],
+        )?;
+        Ok(())
+    }
+}
+
 /// Contacts dated one day.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct DayCount {
@@ -222,6 +320,8 @@ pub struct Store {
     writing: bool,
     /// The database had idic's tables when opened (a new one has none until a run commits).
     tables: bool,
+    /// It has the `contact_keys` table (schema version 2).
+    keys: bool,
 }
 
 fn sqlite(path: &str) -> impl Fn(rusqlite::Error) -> HistoryError + '_ {
@@ -266,6 +366,7 @@ impl Store {
             path: shown,
             writing: false,
             tables: false,
+            keys: false,
         }
     }
 
@@ -312,6 +413,7 @@ impl Store {
         store.writing = true;
         // Again under the lock: another run may have created the tables meanwhile.
         store.tables = store.schema(true)?;
+        store.keys = true;
         Ok(store)
     }
 
@@ -330,6 +432,7 @@ impl Store {
             .map_err(sqlite(&shown))?;
         let mut store = Store::on(conn, path, shown);
         store.tables = store.schema(false)?;
+        store.keys = store.has_keys()?;
         Ok(Some(store))
     }
 
@@ -346,9 +449,18 @@ impl Store {
             .map_err(sqlite(&self.path))?;
         match version {
             VERSION => Ok(true),
+            // Version 1 lacks `contact_keys`: read as it is, and given them when written.
+            1 if create => self
+                .conn
+                .execute_batch(&format!("{KEYS_SCHEMA} PRAGMA user_version = {VERSION};"))
+                .map(|()| true)
+                .map_err(sqlite(&self.path)),
+            1 => Ok(true),
             0 if tables == 0 && create => self
                 .conn
-                .execute_batch(&format!("{SCHEMA} PRAGMA user_version = {VERSION};"))
+                .execute_batch(&format!(
+                    "{SCHEMA} {KEYS_SCHEMA} PRAGMA user_version = {VERSION};"
+                ))
                 .map(|()| false)
                 .map_err(sqlite(&self.path)),
             0 if tables == 0 => Ok(false),
@@ -363,6 +475,18 @@ impl Store {
                 ),
             }),
         }
+    }
+
+    /// Whether the database has the `contact_keys` table.
+    fn has_keys(&self) -> Result<bool, HistoryError> {
+        self.conn
+            .query_row(
+                "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = 'contact_keys'",
+                [],
+                |r| r.get::<_, i64>(0),
+            )
+            .map(|n| n > 0)
+            .map_err(sqlite(&self.path))
     }
 
     /// The history's path, as named.
@@ -494,7 +618,97 @@ impl Store {
             file: self.file.clone(),
             path: self.path.clone(),
             tables: self.tables,
+            keys: self.keys,
         }
+    }
+
+    /// Compacts the history: of the contacts dated before `before`, keeps each customer's last
+    /// one per trigger, channel and arm (all that re-entry and cooldowns read of them) and
+    /// removes the others, and fingerprints every run that lacks it ([`RunKeys`]), in the
+    /// transaction [`Store::lock`] opened; then gives the space back to the file system.
+    pub fn compact(self, before: chrono::NaiveDate) -> Result<Compacted, HistoryError> {
+        let (conn, path) = (&self.conn, self.path.clone());
+        let fail = sqlite(&path);
+        if !self.tables {
+            return Ok(Compacted::default());
+        }
+        let date = before.format("%Y-%m-%d").to_string();
+        let older: u64 = conn
+            .query_row("SELECT count(*) FROM contacts WHERE date < ?1", [&date], |r| {
+                r.get(0)
+            })
+            .map_err(&fail)?;
+        let removed = conn
+            .execute(
+                "DELETE FROM contacts WHERE date < ?1 AND rowid NOT IN (
+                     SELECT rowid FROM (
+                         SELECT rowid, row_number() OVER (
+                             PARTITION BY customer, trigger, channel, arm
+                             ORDER BY date DESC, rowid DESC) AS n
+                         FROM contacts WHERE date < ?1)
+                     WHERE n = 1)",
+                [&date],
+            )
+            .map_err(&fail)? as u64;
+        let fingerprinted = self.fingerprint_runs()?;
+        conn.execute_batch("COMMIT").map_err(&fail)?;
+        // The pages freed go back to the file system: the file shrinks. Another run may take
+        // the history meanwhile; the compaction stands, the file shrinks next time.
+        conn.busy_timeout(std::time::Duration::from_secs(5))
+            .map_err(&fail)?;
+        let vacuumed = conn.execute_batch("VACUUM").is_ok();
+        let _ = conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)");
+        Ok(Compacted {
+            removed,
+            kept: older - removed,
+            fingerprinted,
+            vacuumed,
+        })
+    }
+
+    /// Makes the [`RunKeys`] of every run that has none (recorded by another program, or
+    /// whose rows changed); gives how many runs.
+    fn fingerprint_runs(&self) -> Result<u64, HistoryError> {
+        let fail = sqlite(&self.path);
+        let mut statement = self
+            .conn
+            .prepare(
+                "SELECT run, date, customer, trigger, channel, arm FROM contacts
+                 WHERE run NOT IN (SELECT run FROM contact_keys) ORDER BY run, rowid",
+            )
+            .map_err(&fail)?;
+        let mut rows = statement.query([]).map_err(&fail)?;
+        let mut runs: Vec<(i64, RunKeys)> = Vec::new();
+        while let Some(row) = rows.next().map_err(&fail)? {
+            let run: i64 = row.get(0).map_err(&fail)?;
+            if runs.last().is_none_or(|(r, _)| *r != run) {
+                runs.push((run, RunKeys::default()));
+            }
+            let text = |i: usize| row.get::<_, Option<String>>(i).ok().flatten();
+            let arm = text(5).and_then(|a| a.parse::<Arm>().ok());
+            let day = text(1).as_deref().and_then(parse_day);
+            if let (Some(customer), Some(day), Some(channel), Some(arm)) =
+                (text(2), day, text(4), arm)
+            {
+                let keys = &mut runs.last_mut().expect("pushed").1;
+                keys.add(&customer, day, text(3).as_deref(), &channel, arm);
+            }
+        }
+        drop(rows);
+        drop(statement);
+        for (run, keys) in &runs {
+            keys.insert(&self.conn, *run).map_err(&fail)?;
+        }
+        // Runs without a contact: an empty blob says there is nothing to read.
+        self.conn
+            .execute(
+                "INSERT INTO contact_keys (run, first_day, last_day, triggers, channels, entries)
+                 SELECT run, 0, 0, '[]', '[]', x'' FROM runs
+                 WHERE run NOT IN (SELECT run FROM contact_keys)",
+                [],
+            )
+            .map_err(&fail)?;
+        Ok(runs.len() as u64)
     }
 
     /// Starts recording `run` in the transaction [`Store::lock`] opened.
@@ -525,6 +739,8 @@ impl Store {
             run: self.conn.last_insert_rowid(),
             store: self,
             contacts: 0,
+            keys: RunKeys::default(),
+            last_date: (String::new(), None),
         })
     }
 }
@@ -537,6 +753,8 @@ pub struct Reader {
     path: String,
     /// Committed tables to read (a history made by the run reading it has none yet).
     tables: bool,
+    /// Runs' contacts fingerprinted ([`RunKeys`]) to read instead of their rows.
+    keys: bool,
 }
 
 impl Reader {
@@ -556,6 +774,21 @@ impl Reader {
         let fail = sqlite(&self.path);
         let conn = Connection::open_with_flags(&self.file, OpenFlags::SQLITE_OPEN_READ_ONLY)
             .map_err(&fail)?;
+        if self.keys {
+            read_keys(&conn, window, &mut builder).map_err(&fail)?;
+            // Only runs without fingerprints are read row by row: none, usually.
+            let unkeyed: i64 = conn
+                .query_row(
+                    "SELECT count(*) FROM runs WHERE run NOT IN (SELECT run FROM contact_keys)
+                     AND (?1 IS NULL OR run < ?1)",
+                    [window.before_run],
+                    |r| r.get(0),
+                )
+                .map_err(&fail)?;
+            if unkeyed == 0 {
+                return Ok(builder.finish(today));
+            }
+        }
         let last: i64 = conn
             .query_row("SELECT coalesce(max(rowid), 0) FROM contacts", [], |r| {
                 r.get(0)
@@ -571,12 +804,12 @@ impl Reader {
             threads.clamp(1, 8) as i64
         };
         let per = last / slices + 1;
-        let (file, path) = (&self.file, self.path.as_str());
+        let (file, path, keys) = (&self.file, self.path.as_str(), self.keys);
         let parts: Vec<Result<IndexBuilder, HistoryError>> = std::thread::scope(|scope| {
             let handles: Vec<_> = (0..slices)
                 .map(|i| {
                     let rows = i * per + 1..=(i + 1) * per;
-                    scope.spawn(move || load_rows(file, path, window, rows))
+                    scope.spawn(move || load_rows(file, path, window, rows, keys))
                 })
                 .collect();
             handles
@@ -598,13 +831,72 @@ impl Reader {
     }
 }
 
+/// The fingerprinted contacts in `window` of the runs that have them ([`RunKeys`]).
+fn read_keys(
+    conn: &Connection,
+    window: &Window<'_>,
+    builder: &mut IndexBuilder,
+) -> rusqlite::Result<()> {
+    let until = day_of(window.until).unwrap_or(u16::MAX);
+    let since = window.since.and_then(day_of).unwrap_or(0);
+    let mut statement = conn.prepare(
+        "SELECT triggers, channels, entries FROM contact_keys
+         WHERE last_day >= ?1 AND first_day <= ?2 AND (?3 IS NULL OR run < ?3)",
+    )?;
+    let mut rows = statement.query(params![since, until, window.before_run])?;
+    while let Some(row) = rows.next()? {
+        let names = |i: usize| -> Vec<String> {
+            let text = row.get_ref(i).ok().and_then(|v| v.as_str().ok());
+            text.and_then(|t| serde_json::from_str(t).ok())
+                .unwrap_or_default()
+        };
+        let triggers: Vec<u16> = names(0)
+            .iter()
+            .map(|t| {
+                window
+                    .triggers
+                    .iter()
+                    .position(|n| n == t)
+                    .and_then(|i| u16::try_from(i).ok())
+                    .unwrap_or(OTHER)
+            })
+            .collect();
+        let channels: Vec<u8> = names(1).iter().map(|c| builder.channel(c.as_bytes())).collect();
+        let entries = row.get_ref(2)?.as_blob().unwrap_or_default();
+        for e in entries.chunks_exact(KEY_BYTES) {
+            let u16_at = |i: usize| u16::from_le_bytes([e[i], e[i + 1]]);
+            let day = u16_at(10);
+            if day < since || day > until {
+                continue;
+            }
+            let key = u64::from_le_bytes(e[..8].try_into().expect("8 bytes"));
+            let trigger = triggers.get(usize::from(u16_at(12))).copied().unwrap_or(OTHER);
+            let channel = channels
+                .get(usize::from(e[14]))
+                .copied()
+                .unwrap_or(super::index::OTHER_CHANNEL);
+            let arm = if e[15] == 1 { Arm::Control } else { Arm::Treated };
+            let contact = Contact {
+                day,
+                trigger,
+                channel,
+                arm,
+            };
+            builder.push_fingerprint(key, u16_at(8), contact);
+        }
+    }
+    Ok(())
+}
+
 /// The contacts in `window` among rows `rows` (by rowid) of the history in `file` (named
-/// `path`), read on a connection of their own.
+/// `path`), read on a connection of their own; only those of runs without fingerprints when
+/// the history has them (`keys`).
 fn load_rows(
     file: &Path,
     path: &str,
     window: &Window<'_>,
     rows: std::ops::RangeInclusive<i64>,
+    keys: bool,
 ) -> Result<IndexBuilder, HistoryError> {
     let fail = sqlite(path);
     let conn = Connection::open_with_flags(
@@ -621,6 +913,9 @@ fn load_rows(
     }
     if window.before_run.is_some() {
         sql.push_str(" AND run < ?5");
+    }
+    if keys {
+        sql.push_str(" AND run NOT IN (SELECT run FROM contact_keys)");
     }
     let mut statement = conn.prepare(&sql).map_err(&fail)?;
     let date = |d: chrono::NaiveDate| d.format("%Y-%m-%d").to_string();
@@ -681,6 +976,10 @@ pub struct Recording {
     store: Store,
     run: i64,
     contacts: u64,
+    /// The run's contacts fingerprinted, written beside them at commit.
+    keys: RunKeys,
+    /// The last date parsed, and its day.
+    last_date: (String, Option<u16>),
 }
 
 impl Recording {
@@ -702,6 +1001,14 @@ impl Recording {
             )
             .map_err(sqlite(path))?;
         for c in contacts {
+            if c.date != self.last_date.0 {
+                self.last_date = (c.date.clone(), parse_day(&c.date));
+            }
+            // A contact outside the days a history holds is kept, never read.
+            if let Some(day) = self.last_date.1 {
+                let trigger = c.trigger.as_deref();
+                self.keys.add(&c.customer, day, trigger, &c.channel, c.arm);
+            }
             statement
                 .execute(params![
                     run,
@@ -733,6 +1040,7 @@ impl Recording {
             params![now, self.contacts as i64, self.run],
         )
         .map_err(sqlite(path))?;
+        self.keys.insert(conn, self.run).map_err(sqlite(path))?;
         conn.execute_batch("COMMIT").map_err(sqlite(path))?;
         // Fold the log into the database file, so that the file alone is the whole history;
         // a reader holding it only postpones this.
@@ -888,5 +1196,102 @@ mod tests {
             .unwrap();
         let err = Store::lock(&other).err().expect("refused");
         assert!(err.to_string().contains("something else"), "{err}");
+    }
+
+    /// Every contact of `ids` in `index`, in a comparable order.
+    fn all_of(index: &Index, ids: &[String]) -> Vec<(String, u16, u16, u8, bool)> {
+        let mut out: Vec<_> = ids
+            .iter()
+            .flat_map(|id| {
+                index.contacts(id).map(move |c| {
+                    (id.clone(), c.day, c.trigger, c.channel, c.arm == Arm::Control)
+                })
+            })
+            .collect();
+        out.sort();
+        out
+    }
+
+    #[test]
+    fn fingerprinted_runs_read_as_their_rows_do_and_go_stale_when_the_rows_change() {
+        use rand::{Rng, SeedableRng};
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("h.sqlite");
+        let mut rng = rand_pcg::Pcg64::seed_from_u64(3);
+        let ids: Vec<String> = (0..300).map(|i| format!("C{i}")).collect();
+        let triggers = ["welcome", "winback", "elsewhere"];
+        let channels = ["email", "sms", "fax"];
+        for night in 1..=20 {
+            let mut recording = Store::lock(&path)
+                .unwrap()
+                .record(&run(&format!("k{night}")))
+                .unwrap();
+            let contacts: Vec<NewContact> = (0..200)
+                .map(|_| {
+                    let mut c = contact(
+                        &ids[rng.random_range(0..ids.len())],
+                        // Some contacts outside the window read below.
+                        &format!("2026-10-{:02}", rng.random_range(1..=31)),
+                        triggers[rng.random_range(0..3)],
+                    );
+                    c.channel = channels[rng.random_range(0..3)].to_string();
+                    if rng.random_range(0..5) == 0 {
+                        c.arm = Arm::Control;
+                    }
+                    if rng.random_range(0..10) == 0 {
+                        c.trigger = None;
+                    }
+                    c
+                })
+                .collect();
+            recording.add(&contacts).unwrap();
+            recording.commit().unwrap();
+        }
+        let window = Window {
+            since: Some(date("2026-10-05")),
+            until: date("2026-10-28"),
+            before_run: Some(15),
+            triggers: &["winback", "welcome"],
+            channels: &["sms", "email"],
+        };
+        let read = || Store::read(&path).unwrap().unwrap().reader().load(&window).unwrap();
+        let keyed = read();
+        assert!(keyed.len() > 1000, "{}", keyed.len());
+        // The same history without its fingerprints: read from the rows.
+        let db = Connection::open(&path).unwrap();
+        let blobs: i64 = db
+            .query_row("SELECT count(*) FROM contact_keys", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(blobs, 20);
+        db.execute("DELETE FROM contact_keys WHERE run % 2 = 0", [])
+            .unwrap();
+        let half = read();
+        db.execute("DELETE FROM contact_keys", []).unwrap();
+        let rows = read();
+        assert_eq!(all_of(&keyed, &ids), all_of(&rows, &ids));
+        assert_eq!(all_of(&half, &ids), all_of(&rows, &ids));
+        // Compaction fingerprints them again.
+        drop(db);
+        let done = Store::lock(&path).unwrap().compact(date("2000-01-01")).unwrap();
+        assert_eq!((done.removed, done.fingerprinted), (0, 20));
+        assert_eq!(all_of(&read(), &ids), all_of(&rows, &ids));
+        // A change to a run's rows by SQL drops its fingerprints: the rows are read.
+        let db = Connection::open(&path).unwrap();
+        db.execute("UPDATE contacts SET date = '2026-10-10' WHERE run = 3", [])
+            .unwrap();
+        db.execute("DELETE FROM contacts WHERE run = 4 AND customer = 'C7'", [])
+            .unwrap();
+        let stale: Vec<i64> = db
+            .prepare("SELECT run FROM runs WHERE run NOT IN (SELECT run FROM contact_keys)")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(stale, [3, 4]);
+        let changed = read();
+        db.execute("DELETE FROM contact_keys", []).unwrap();
+        assert_eq!(all_of(&changed, &ids), all_of(&read(), &ids));
+        assert_ne!(all_of(&changed, &ids), all_of(&rows, &ids));
     }
 }
