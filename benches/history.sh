@@ -13,7 +13,8 @@
 # history idic records itself does not need). The retail rules read every contact (their
 # welcome is entered once, `reentry never`). Each recording run starts from a fresh copy of the
 # history.
-# Prints the best wall time of $RUNS runs and the largest peak RSS (GNU time) of each.
+# The three runs take turns $RUNS times; prints the best wall time and the largest peak RSS
+# (GNU time) of each.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=${RUNS:-3}
@@ -70,24 +71,35 @@ PY
   target/release/idic history compact "$history" --keep 100000d --as-of 2026-11-01 2>/dev/null
 fi
 
-run() { # label, extra arguments...
-  local label=$1; shift
-  local best="" rss=0
-  for _ in $(seq "$runs"); do
-    cp "$history" target/bench/history-run.sqlite
-    /usr/bin/time -f '%e %M' -o target/bench/time.txt target/release/idic run rules/retail \
-      --customers "$export_file" --as-of 2026-11-01 --out target/bench/decisions-history.jsonl \
-      --threads "$threads" --quiet "$@" 2>/dev/null
-    read -r wall kb < target/bench/time.txt
-    if [ -z "$best" ] || awk "BEGIN{exit !($wall < $best)}"; then best=$wall; fi
-    if [ "$kb" -gt "$rss" ]; then rss=$kb; fi
-  done
-  printf '%-34s %10.2f %10.1f\n' "$label" "$best" "$(awk "BEGIN{print $rss / 1024}")"
+# One run of mode $1 (none, dry, record): its wall time and peak RSS (KB) appended to
+# target/bench/$1.txt.
+once() {
+  local extra=()
+  case $1 in
+    dry) extra=(--history target/bench/history-run.sqlite --dry-run) ;;
+    record) extra=(--history target/bench/history-run.sqlite) ;;
+  esac
+  cp "$history" target/bench/history-run.sqlite
+  /usr/bin/time -f '%e %M' -a -o "target/bench/$1.txt" target/release/idic run rules/retail \
+    --customers "$export_file" --as-of 2026-11-01 --out target/bench/decisions-history.jsonl \
+    --threads "$threads" --quiet "${extra[@]}" 2>/dev/null
 }
 
-printf '%s customers, %s earlier contacts, %s threads, best of %s\n' \
+# The modes take turns, so that a machine's slower moments fall on all three alike.
+rm -f target/bench/{none,dry,record}.txt
+for _ in $(seq "$runs"); do
+  for mode in none dry record; do once "$mode"; done
+done
+
+# Label, mode: the best wall time and the largest peak RSS of the mode's runs.
+report() {
+  sort -n "target/bench/$2.txt" | awk -v label="$1" \
+    'NR == 1 {best = $1} $2 > rss {rss = $2} END {printf "%-34s %10.2f %10.1f\n", label, best, rss / 1024}'
+}
+
+printf '%s customers, %s earlier contacts, %s threads, best of %s (taking turns)\n' \
   "$customers" "$contacts" "$threads" "$runs"
 printf '%-34s %10s %10s\n' run "wall (s)" "RSS (MB)"
-run "no history"
-run "reading the history (--dry-run)" --history target/bench/history-run.sqlite --dry-run
-run "reading and recording" --history target/bench/history-run.sqlite
+report "no history" none
+report "reading the history (--dry-run)" dry
+report "reading and recording" record

@@ -1005,3 +1005,29 @@ fn an_import_without_a_mapping_or_a_mapped_column_says_what_to_do() {
         "{said}"
     );
 }
+
+#[test]
+fn compaction_keeps_what_the_policy_reads_and_decisions_do_not_change() {
+    let s = setup("history-compact", 30);
+    let history = s.dir.join("state.sqlite");
+    for night in 1..=5 {
+        run(&s, &history, &format!("2026-11-0{night}"), &[]);
+    }
+    let before = run(&s, &history, "2026-11-06", &["--dry-run"]).0;
+    let rows = dump(&history).len();
+    let out = idic()
+        .args(["history", "compact"])
+        .arg(&history)
+        .args(["--keep", "1d", "--as-of", "2026-11-05"])
+        .output()
+        .unwrap();
+    let said = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(out.status.code(), Some(0), "{said}");
+    // The calls of 1 November are older than the kept day and repeated on 3 November.
+    assert!(
+        said.contains("dated before 2026-11-04, removed 30 and kept"),
+        "{said}"
+    );
+    assert_eq!(dump(&history).len(), rows - 30);
+    assert_eq!(run(&s, &history, "2026-11-06", &["--dry-run"]).0, before);
+}

@@ -267,7 +267,7 @@ pub fn run(args: Args) -> Exit {
         Some(h) => batch::History {
             read: h.read.take().map(|r| r.into_reader(&program)),
             record: match &mut h.outcome {
-                Recorded::Now(recording) => Some(recording),
+                Recorded::Now(recording) => Some(&mut **recording),
                 _ => None,
             },
         },
@@ -397,7 +397,7 @@ struct Opened {
 /// What a run does with the history once its outputs are written.
 enum Recorded {
     /// Commits its contacts.
-    Now(Recording),
+    Now(Box<Recording>),
     /// Nothing: the same run was recorded before.
     Before(store::Recorded),
     /// Nothing: a dry run.
@@ -463,7 +463,7 @@ fn open_history(
                 input: input_name,
                 input_hash,
             };
-            Recorded::Now(store.record(&run).map_err(|e| e.to_string())?)
+            Recorded::Now(Box::new(store.record(&run).map_err(|e| e.to_string())?))
         }
     };
     Ok(Opened {

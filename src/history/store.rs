@@ -62,7 +62,6 @@ CREATE TABLE contacts (
     stage    TEXT,
     segments TEXT
 );
-CREATE INDEX contacts_by_date ON contacts (date);
 CREATE VIEW contact_log AS
     SELECT c.run, r.kind, r.as_of, r.ruleset, r.ruleset_hash, c.date, c.customer, c.trigger,
            c.action, c.channel, c.activity, c.service, c.arm, c.tier, c.stage, c.segments
@@ -70,9 +69,12 @@ CREATE VIEW contact_log AS
 ";
 
 /// Each run's contacts fingerprinted as a run reads them ([`RunKeys`]), so that a run reads one
-/// blob per earlier run instead of its rows. Derived from `contacts`: a change to a run's rows
-/// (by idic's compaction or by anyone's SQL) drops the run's blob, and its rows are read
-/// instead until `idic history compact` makes it again.
+/// blob per earlier run instead of its rows. Derived from `contacts`: a change to or a deletion
+/// of a run's rows (by idic's compaction or by anyone's SQL) drops the run's blob, and its rows
+/// are read instead until `idic history compact` makes it again. (Rows added by SQL to a run
+/// idic recorded are not watched: an insert trigger would cost every recording more than a
+/// run spends deciding; contacts from elsewhere come in as runs of their own.) Version 1's
+/// index on `date` is dropped: no reader needs it since.
 const KEYS_SCHEMA: &str = "
 CREATE TABLE contact_keys (
     run       INTEGER PRIMARY KEY REFERENCES runs (run),
@@ -86,9 +88,7 @@ CREATE TRIGGER contact_keys_stale_on_delete AFTER DELETE ON contacts
     BEGIN DELETE FROM contact_keys WHERE run = OLD.run; END;
 CREATE TRIGGER contact_keys_stale_on_update AFTER UPDATE ON contacts
     BEGIN DELETE FROM contact_keys WHERE run IN (OLD.run, NEW.run); END;
-CREATE TRIGGER contact_keys_stale_on_insert AFTER INSERT ON contacts
-    WHEN EXISTS (SELECT 1 FROM contact_keys WHERE run = NEW.run)
-    BEGIN DELETE FROM contact_keys WHERE run = NEW.run; END;
+DROP INDEX IF EXISTS contacts_by_date;
 ";
 
 /// What went wrong with a contact history, as a sentence naming it.
@@ -245,7 +245,8 @@ impl RunKeys {
     /// Adds a contact.
     fn add(&mut self, customer: &str, day: u16, trigger: Option<&str>, channel: &str, arm: Arm) {
         let (key, check) = fingerprint(customer.as_bytes());
-        let code = |names: &mut Vec<String>, name: &str| match names.iter().position(|n| n == name) {
+        let code = |names: &mut Vec<String>, name: &str| match names.iter().position(|n| n == name)
+        {
             Some(i) => i,
             None => {
                 names.push(name.to_string());
@@ -634,9 +635,11 @@ impl Store {
         }
         let date = before.format("%Y-%m-%d").to_string();
         let older: u64 = conn
-            .query_row("SELECT count(*) FROM contacts WHERE date < ?1", [&date], |r| {
-                r.get(0)
-            })
+            .query_row(
+                "SELECT count(*) FROM contacts WHERE date < ?1",
+                [&date],
+                |r| r.get(0),
+            )
             .map_err(&fail)?;
         let removed = conn
             .execute(
@@ -861,7 +864,10 @@ fn read_keys(
                     .unwrap_or(OTHER)
             })
             .collect();
-        let channels: Vec<u8> = names(1).iter().map(|c| builder.channel(c.as_bytes())).collect();
+        let channels: Vec<u8> = names(1)
+            .iter()
+            .map(|c| builder.channel(c.as_bytes()))
+            .collect();
         let entries = row.get_ref(2)?.as_blob().unwrap_or_default();
         for e in entries.chunks_exact(KEY_BYTES) {
             let u16_at = |i: usize| u16::from_le_bytes([e[i], e[i + 1]]);
@@ -870,12 +876,19 @@ fn read_keys(
                 continue;
             }
             let key = u64::from_le_bytes(e[..8].try_into().expect("8 bytes"));
-            let trigger = triggers.get(usize::from(u16_at(12))).copied().unwrap_or(OTHER);
+            let trigger = triggers
+                .get(usize::from(u16_at(12)))
+                .copied()
+                .unwrap_or(OTHER);
             let channel = channels
                 .get(usize::from(e[14]))
                 .copied()
                 .unwrap_or(super::index::OTHER_CHANNEL);
-            let arm = if e[15] == 1 { Arm::Control } else { Arm::Treated };
+            let arm = if e[15] == 1 {
+                Arm::Control
+            } else {
+                Arm::Treated
+            };
             let contact = Contact {
                 day,
                 trigger,
@@ -990,6 +1003,16 @@ impl Recording {
 
     /// Adds contacts to the run.
     pub fn add(&mut self, contacts: &[NewContact]) -> Result<(), HistoryError> {
+        for c in contacts {
+            if c.date != self.last_date.0 {
+                self.last_date = (c.date.clone(), parse_day(&c.date));
+            }
+            // A contact outside the days a history holds is kept, never read.
+            if let Some(day) = self.last_date.1 {
+                let trigger = c.trigger.as_deref();
+                self.keys.add(&c.customer, day, trigger, &c.channel, c.arm);
+            }
+        }
         let (run, path) = (self.run, &self.store.path);
         let mut statement = self
             .store
@@ -1001,14 +1024,6 @@ impl Recording {
             )
             .map_err(sqlite(path))?;
         for c in contacts {
-            if c.date != self.last_date.0 {
-                self.last_date = (c.date.clone(), parse_day(&c.date));
-            }
-            // A contact outside the days a history holds is kept, never read.
-            if let Some(day) = self.last_date.1 {
-                let trigger = c.trigger.as_deref();
-                self.keys.add(&c.customer, day, trigger, &c.channel, c.arm);
-            }
             statement
                 .execute(params![
                     run,
@@ -1204,7 +1219,13 @@ mod tests {
             .iter()
             .flat_map(|id| {
                 index.contacts(id).map(move |c| {
-                    (id.clone(), c.day, c.trigger, c.channel, c.arm == Arm::Control)
+                    (
+                        id.clone(),
+                        c.day,
+                        c.trigger,
+                        c.channel,
+                        c.arm == Arm::Control,
+                    )
                 })
             })
             .collect();
@@ -1254,7 +1275,14 @@ mod tests {
             triggers: &["winback", "welcome"],
             channels: &["sms", "email"],
         };
-        let read = || Store::read(&path).unwrap().unwrap().reader().load(&window).unwrap();
+        let read = || {
+            Store::read(&path)
+                .unwrap()
+                .unwrap()
+                .reader()
+                .load(&window)
+                .unwrap()
+        };
         let keyed = read();
         assert!(keyed.len() > 1000, "{}", keyed.len());
         // The same history without its fingerprints: read from the rows.
@@ -1272,7 +1300,10 @@ mod tests {
         assert_eq!(all_of(&half, &ids), all_of(&rows, &ids));
         // Compaction fingerprints them again.
         drop(db);
-        let done = Store::lock(&path).unwrap().compact(date("2000-01-01")).unwrap();
+        let done = Store::lock(&path)
+            .unwrap()
+            .compact(date("2000-01-01"))
+            .unwrap();
         assert_eq!((done.removed, done.fingerprinted), (0, 20));
         assert_eq!(all_of(&read(), &ids), all_of(&rows, &ids));
         // A change to a run's rows by SQL drops its fingerprints: the rows are read.
