@@ -951,6 +951,10 @@ fn an_imported_send_log_counts_for_cooldowns_with_its_rejects_named() {
     );
     assert!(said.contains("imported 2 contacts"), "{said}");
     assert!(said.contains("as run 1; 2 rows rejected"), "{said}");
+    // Imported before, even after an edit of the rules elsewhere than the mapping.
+    let mut rules = std::fs::read_to_string(&s.rules).unwrap();
+    rules.push_str("// a comment added later\n");
+    std::fs::write(&s.rules, rules).unwrap();
     let (code, said) = import(&[]);
     assert_eq!(code, Some(0));
     assert!(
@@ -1030,4 +1034,52 @@ fn compaction_keeps_what_the_policy_reads_and_decisions_do_not_change() {
     );
     assert_eq!(dump(&history).len(), rows - 30);
     assert_eq!(run(&s, &history, "2026-11-06", &["--dry-run"]).0, before);
+}
+
+#[test]
+fn a_customer_cut_by_one_volume_is_ranked_for_the_next() {
+    let s = setup("volume-chain", 0);
+    let rules = r#"ruleset "v" {
+  as_of        "2026-11-01"
+  max_triggers 1
+}
+customer {
+  id    string from "Id" key
+  score int    from "Score"
+  ok    bool   from "OK"
+}
+trigger first {
+  activity retention
+  when     score >= 0
+  channel  email consent ok
+  priority 9
+  volume   1 by score
+  action a template "a"
+}
+trigger second {
+  activity retention
+  when     score >= 0
+  channel  sms consent ok
+  priority 5
+  volume   3 by score;
+  action b template "b"
+}
+"#;
+    std::fs::write(&s.rules, rules).unwrap();
+    std::fs::write(
+        &s.export,
+        "Id,Score,OK\nA,5,yes\nB,3,yes\nC,9,yes\nD,1,yes\nE,7,yes\n",
+    )
+    .unwrap();
+    let out = on_export(&s, "run").arg("--quiet").output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let all = outcomes(&String::from_utf8(out.stdout).unwrap());
+    // `first` takes the best (C); of the others, `second` takes its 3 best: E, A, B.
+    let fired = |id: &str| all[id].0.clone();
+    assert_eq!(fired("C"), ["first"]);
+    for id in ["E", "A", "B"] {
+        assert_eq!(fired(id), ["second"], "{id}");
+    }
+    assert!(fired("D").is_empty());
+    assert_eq!(all["D"].1, ["first=\"volume\"", "second=\"volume\""]);
 }

@@ -26,7 +26,7 @@
 use crate::analytics::{Btyd, Period, Rfm};
 use crate::io::cells::{CellError, CellReader};
 use crate::io::input::{BatchReader, InputFormat, Row, BYTE_ORDER_MARK};
-use crate::model::{Comments, Field, FieldFormat, FieldType, Spanned};
+use crate::model::{Field, FieldFormat, FieldType, Spanned};
 use crate::source::Span;
 use crate::text::printable;
 use chrono::{Datelike, NaiveDate};
@@ -468,18 +468,7 @@ struct Aggregator {
 
 /// A schema field for a [`CellReader`].
 fn field(ty: FieldType, format: FieldFormat) -> Field {
-    let spanned = |s: String| Spanned::new(s, Span::default());
-    Field {
-        name: spanned("order".into()),
-        ty: Spanned::new(ty, Span::default()),
-        column: spanned(String::new()),
-        optional: false,
-        key: false,
-        default: None,
-        format,
-        span: Span::default(),
-        comments: Comments::default(),
-    }
+    Field::of_column("order", ty, format)
 }
 
 impl Aggregator {

@@ -281,7 +281,13 @@ pub fn run_with_history(
     // Volumes rank the customers of the whole export: one more pass finds the cutoffs.
     let cut = if program.has_volume() {
         progress.set_message("ranking for volumes");
-        Some(rank_volumes(program, open()?.0, &cx, options, &progress)?)
+        Some(rank_volumes(
+            program,
+            &|| Ok(open()?.0),
+            &cx,
+            options,
+            &progress,
+        )?)
     } else {
         None
     };
@@ -351,8 +357,12 @@ pub fn volume_cut(
         recording: false,
         volume_cut: None,
     };
-    let (reader, _) = BatchReader::open(file, format, options.batch_bytes).map_err(read_error)?;
-    rank_volumes(program, reader, &cx, options, &progress)
+    let open = || {
+        BatchReader::open(file, format, options.batch_bytes)
+            .map(|(reader, _)| reader)
+            .map_err(read_error)
+    };
+    rank_volumes(program, &open, &cx, options, &progress)
 }
 
 /// What pass 1 leaves for deciding.
@@ -637,56 +647,71 @@ struct Context<'a> {
     volume_cut: Option<&'a VolumeCut>,
 }
 
-/// The cutoffs of the triggers' volumes: every customer decided once, each volume keeping
-/// the best its volume allows.
+/// The cutoffs of the triggers' volumes: for each volume-limited trigger, highest priority
+/// first, every customer decided once with the cutoffs found so far in place, and its volume
+/// keeping the best it allows.
 fn rank_volumes(
     program: &Program,
-    reader: BatchReader,
+    open: &dyn Fn() -> Result<BatchReader, RunError>,
     cx: &Context<'_>,
     options: &Options,
     progress: &ProgressBar,
 ) -> Result<VolumeCut, RunError> {
-    let mut ranking = volume_ranking(program);
-    in_parallel(
-        reader,
-        options.threads,
-        progress,
-        || {
-            Worker::new(
-                program,
-                cx,
-                options.do_not_contact.as_deref(),
-                options.csv_cells,
-                OutputFormat::Jsonl,
-                None,
-            )
-        },
-        |worker: &mut Worker<'_>, rows: &RawRows, done: &mut Ranking| {
-            if done.is_empty() {
-                *done = volume_ranking(program);
-            }
-            worker.each_row(rows, |worker, _, values| {
-                // A row that fails is rejected when deciding.
-                if let Ok(values) = values {
-                    if worker.evaluator.evaluate(values).is_ok() {
-                        for (t, key) in worker.evaluator.ranked() {
-                            done.offer(*t, key.clone());
+    let triggers = program.trigger_names().len();
+    let mut order: Vec<usize> = (0..triggers)
+        .filter(|&t| program.trigger_volume(t).is_some())
+        .collect();
+    order.sort_by_key(|&t| std::cmp::Reverse(program.trigger_priority(t)));
+    let mut cut = VolumeCut::keep_all(triggers);
+    for t in order {
+        // Only this trigger's volume is ranked in this pass.
+        let one =
+            || Ranking::new((0..triggers).map(|u| program.trigger_volume(u).filter(|_| u == t)));
+        let mut ranking = one();
+        let cx = Context {
+            volume_cut: Some(&cut),
+            as_of_text: String::new(),
+            ..*cx
+        };
+        progress.set_position(0);
+        in_parallel(
+            open()?,
+            options.threads,
+            progress,
+            || {
+                Worker::new(
+                    program,
+                    &cx,
+                    options.do_not_contact.as_deref(),
+                    options.csv_cells,
+                    OutputFormat::Jsonl,
+                    None,
+                )
+            },
+            |worker: &mut Worker<'_>, rows: &RawRows, done: &mut Ranking| {
+                if done.is_empty() {
+                    *done = one();
+                }
+                worker.each_row(rows, |worker, _, values| {
+                    // A row that fails is rejected when deciding.
+                    if let Ok(values) = values {
+                        if worker.evaluator.evaluate(values).is_ok() {
+                            for (u, key) in worker.evaluator.ranked() {
+                                done.offer(*u, key.clone());
+                            }
                         }
                     }
-                }
-            });
-        },
-        |done: &mut Ranking| {
-            ranking.merge(std::mem::take(done));
-            Ok(())
-        },
-    )?;
-    Ok(ranking.cutoffs())
-}
-
-/// An empty ranking of `program`'s volumes.
-fn volume_ranking(program: &Program) -> Ranking {
-    Ranking::new((0..program.trigger_names().len()).map(|t| program.trigger_volume(t)))
+                });
+            },
+            |done: &mut Ranking| {
+                ranking.merge(std::mem::take(done));
+                Ok(())
+            },
+        )?;
+        let cutoff = ranking.cutoff(t);
+        cut.set(t, cutoff);
+    }
+    Ok(cut)
 }
 
 /// A batch of decisions as a worker finished it.

@@ -2,7 +2,7 @@
 //! channel comes from (one column, or one channel for every contact).
 
 use crate::diagnostics::Diagnostic;
-use crate::model::{ContactLog, ContactRole};
+use crate::model::{ContactLog, ContactRole, Field, FieldFormat, FieldType};
 
 pub fn check(log: &ContactLog, out: &mut Vec<Diagnostic>) {
     for (role, example) in [
@@ -46,11 +46,17 @@ pub fn check(log: &ContactLog, out: &mut Vec<Diagnostic>) {
         _ => {}
     }
     for column in &log.columns {
-        if let Some(format) = column
-            .format
-            .as_ref()
-            .filter(|_| column.role.value != ContactRole::Date)
-        {
+        let Some(format) = &column.format else {
+            continue;
+        };
+        if column.role.value == ContactRole::Date {
+            let read = FieldFormat {
+                date: Some(format.clone()),
+                ..FieldFormat::default()
+            };
+            let field = Field::of_column("date", FieldType::DateTime, read);
+            super::schema::date_format(&field, format, out);
+        } else {
             out.push(
                 Diagnostic::error(
                     "bad-option",

@@ -3,7 +3,7 @@
 use super::a;
 use crate::diagnostics::Diagnostic;
 use crate::io::cells::thousands_problem;
-use crate::model::{Field, FieldType, Literal, RuleSet};
+use crate::model::{Field, FieldType, Literal, RuleSet, Spanned};
 use std::fmt::Write as _;
 
 pub fn check(rules: &RuleSet, out: &mut Vec<Diagnostic>) {
@@ -108,35 +108,7 @@ fn field(f: &Field, out: &mut Vec<Diagnostic>) {
         }
     }
     if let Some(date) = &fmt.date {
-        let bad = chrono::format::StrftimeItems::new(&date.value)
-            .any(|item| matches!(item, chrono::format::Item::Error));
-        if bad || date.value.trim().is_empty() {
-            let message = match bad_code(&date.value) {
-                Some(code) => format!(
-                    "the date format `{}` has an unknown code `{code}`",
-                    date.value
-                ),
-                None => format!("`{}` is not a valid date format", date.value),
-            };
-            out.push(
-                Diagnostic::error("bad-format", message)
-                    .at(date.span)
-                    .help("use chrono/strftime codes such as `%d/%m/%Y` or `%Y-%m-%d %H:%M`"),
-            );
-        } else if !reads_its_own_dates(f, &date.value) {
-            out.push(
-                Diagnostic::error(
-                    "bad-format",
-                    format!(
-                        "the date format `{}` cannot read back the dates it writes: every \
-                         cell would be rejected",
-                        date.value
-                    ),
-                )
-                .at(date.span)
-                .help("a date format needs a year, a month and a day, e.g. `%d/%m/%Y`"),
-            );
-        }
+        date_format(f, date, out);
     }
     if let Some(words) = &fmt.words {
         let (yes, no) = &words.value;
@@ -190,6 +162,39 @@ fn field(f: &Field, out: &mut Vec<Diagnostic>) {
                 .help(format!("`{name}` is {} field", a(ty))),
             );
         }
+    }
+}
+
+/// The date format `date` of field `f` is valid chrono and reads back the dates it writes.
+pub(super) fn date_format(f: &Field, date: &Spanned<String>, out: &mut Vec<Diagnostic>) {
+    let bad = chrono::format::StrftimeItems::new(&date.value)
+        .any(|item| matches!(item, chrono::format::Item::Error));
+    if bad || date.value.trim().is_empty() {
+        let message = match bad_code(&date.value) {
+            Some(code) => format!(
+                "the date format `{}` has an unknown code `{code}`",
+                date.value
+            ),
+            None => format!("`{}` is not a valid date format", date.value),
+        };
+        out.push(
+            Diagnostic::error("bad-format", message)
+                .at(date.span)
+                .help("use chrono/strftime codes such as `%d/%m/%Y` or `%Y-%m-%d %H:%M`"),
+        );
+    } else if !reads_its_own_dates(f, &date.value) {
+        out.push(
+            Diagnostic::error(
+                "bad-format",
+                format!(
+                    "the date format `{}` cannot read back the dates it writes: every \
+                     cell would be rejected",
+                    date.value
+                ),
+            )
+            .at(date.span)
+            .help("a date format needs a year, a month and a day, e.g. `%d/%m/%Y`"),
+        );
     }
 }
 

@@ -178,14 +178,25 @@ fn history(rules: &RuleSet, test: &TestCase, triggers: &[&str], out: &mut Vec<Di
     }
 }
 
-/// The reason `code` names for trigger `t`: one its rules can give
-/// ([`RuleSet::reasons`]), or an error that lists them.
+/// The reason `code` names for trigger `t` in a test: one its rules can give
+/// ([`RuleSet::reasons`]) to a customer decided alone (not `volume`, which ranks the whole
+/// export), or an error that lists them.
 pub fn reason_of(
     rules: &RuleSet,
     t: usize,
     code: &Spanned<String>,
 ) -> Result<Suppression, Diagnostic> {
-    let reasons = rules.reasons(t);
+    let mut reasons = rules.reasons(t);
+    reasons.retain(|(why, _)| *why != Suppression::Volume);
+    if code.value == "volume" {
+        return Err(Diagnostic::error(
+            "unknown-name",
+            "a test cannot expect `volume`: it decides one customer alone, and a volume ranks \
+             the whole export",
+        )
+        .at(code.span)
+        .help("`idic run` and `idic explain` apply volumes; a test sees the trigger fire"));
+    }
     if let Some((why, _)) = reasons.iter().find(|(_, c)| *c == code.value) {
         return Ok(*why);
     }

@@ -364,8 +364,9 @@ fn import(
         };
     let Some(mapping) = program.rules().contacts.as_ref() else {
         return Err(format!(
-            "`{}` has no `contacts` block to map the log's columns: add one, e.g. \
-             `contacts {{ customer from \"Customer ID\"; date from \"Sent At\"; channel email }}`",
+            "`{}` has no `contacts` block to map the log's columns: add one, with a line per \
+             column, e.g. `customer from \"Customer ID\"`, `date from \"Sent At\"` and \
+             `channel email`",
             rules.display()
         ));
     };
@@ -374,11 +375,25 @@ fn import(
         Err(exit) => return Ok(exit),
     };
     let shown = log.display().to_string();
+    let path = store::resolve(history);
+    let same = |a: &Path, b: &Path| match (a.canonicalize(), b.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    };
+    if same(log, &path) {
+        return Err(format!(
+            "`{shown}` is the contact history itself: import a log of contacts into it"
+        ));
+    }
     let file = idic::io::open_export(log).map_err(|e| format!("cannot read `{shown}`: {e}"))?;
     let digest =
         idic::io::digest::sha256(&file).map_err(|e| format!("cannot read `{shown}`: {e}"))?;
-    let key = run_key(&["import", &digest, program.content_hash()]);
-    let path = store::resolve(history);
+    // The log and how it is read: an edit elsewhere in the rules does not import it again.
+    let key = run_key(&[
+        "import",
+        &digest,
+        &idic::history::import::mapping_text(mapping),
+    ]);
     let store = Store::lock(&path).map_err(|e| e.to_string())?;
     if let Some(before) = store.recorded(&key).map_err(|e| e.to_string())? {
         say!(
@@ -442,6 +457,20 @@ fn import(
             tally.rows
         );
         return Ok(Exit::Findings);
+    }
+    if tally.contacts == 0 {
+        // Dropped without a commit: no empty run is recorded.
+        drop(recording);
+        say!(
+            "no contact to import from `{shown}` ({} row{}, all rejected); nothing was imported",
+            tally.rows,
+            if tally.rows == 1 { "" } else { "s" }
+        );
+        return Ok(if tally.rows > 0 {
+            Exit::Findings
+        } else {
+            Exit::Ok
+        });
     }
     let run = recording.run();
     let n = recording.commit().map_err(|e| e.to_string())?;

@@ -355,7 +355,7 @@ pub fn run(args: Args) -> Exit {
     match recorded {
         Some(line) => say!("  {line}"),
         None if program.history_reach().is_some() => say!(
-            "  note: no contact history (`--history`): cooldowns and re-entry saw no earlier contacts, and none were recorded"
+            "  note: no contact history (`--history`): cooldowns, re-entry and caps saw no earlier contacts, and none were recorded"
         ),
         None => {}
     }
@@ -548,7 +548,7 @@ impl Opened {
                 batch::summary::group(n),
                 if n == 1 { "" } else { "s" }
             ),
-            None => "read nothing (no cooldown or re-entry rule needs it)".to_string(),
+            None => "read nothing (no cooldown, re-entry rule or cap needs it)".to_string(),
         };
         let path = &self.path;
         let done = match self.outcome {

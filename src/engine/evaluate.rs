@@ -401,9 +401,10 @@ impl<'p> Evaluator<'p> {
         let program = self.program;
         self.channel_used.fill(0);
         self.ranked.clear();
-        // Once a volume has cut this customer, no later volume takes them: the ranking saw
-        // them with that place taken.
-        let mut cut = false;
+        // Once a volume has cut this customer, no later volume of the same priority takes
+        // them: their order between such triggers is the customer's draw, and the ranking of
+        // those volumes saw the place taken.
+        let mut cut: Option<i64> = None;
         for k in 0..self.eligible.len() {
             let i = self.eligible[k];
             let t = &program.triggers[i];
@@ -460,10 +461,11 @@ impl<'p> Evaluator<'p> {
             }
             if let Some(volume) = t.volume {
                 let key = self.rank_key(i, volume.rank, &decision.id)?;
-                let kept = !cut && self.volume_cut.is_none_or(|c| c.keeps(i, &key));
+                let kept =
+                    cut != Some(t.priority) && self.volume_cut.is_none_or(|c| c.keeps(i, &key));
                 self.ranked.push((i, key));
                 if !kept {
-                    cut = true;
+                    cut = Some(t.priority);
                     decision.suppressed.push((i, Suppression::Volume));
                     continue;
                 }

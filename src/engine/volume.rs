@@ -1,8 +1,8 @@
 //! Volume limits: a trigger with `volume N by RANK` contacts at most N customers in a run, those
 //! it would contact with the highest rank. The customers are ranked over the whole export, so a
-//! batch run first decides everyone once to find, per trigger, the last customer kept (the
-//! cutoff), then decides again with the cutoffs: memory holds N ranks per trigger, not the
-//! export.
+//! batch run first decides everyone once per volume-limited trigger, highest priority first, to
+//! find its last customer kept (the cutoff) with the cutoffs of the triggers before it in place,
+//! then decides again with them all: memory holds N ranks per trigger, not the export.
 //!
 //! Customers of one rank are ordered by [`stable_hash`] of the trigger's name and the customer
 //! id (lowest first), then by id: the order is total, so exactly N are kept whatever the
@@ -96,18 +96,11 @@ impl Ranking {
         }
     }
 
-    /// Per trigger, the last key kept: `None` when the trigger has no volume or fewer
+    /// The last key trigger `t`'s volume keeps: `None` when it has no volume or fewer
     /// customers than its volume.
-    pub fn cutoffs(self) -> VolumeCut {
-        VolumeCut(
-            self.best
-                .into_iter()
-                .map(|best| {
-                    let (max, heap) = best?;
-                    (heap.len() >= max).then(|| heap.peek().map(|k| k.0.clone()))?
-                })
-                .collect(),
-        )
+    pub fn cutoff(&self, t: usize) -> Option<RankKey> {
+        let (max, heap) = self.best.get(t)?.as_ref()?;
+        (heap.len() >= *max).then(|| heap.peek().map(|k| k.0.clone()))?
     }
 }
 
@@ -116,6 +109,18 @@ impl Ranking {
 pub struct VolumeCut(Vec<Option<RankKey>>);
 
 impl VolumeCut {
+    /// No cut yet for any of `triggers` triggers: every customer kept.
+    pub fn keep_all(triggers: usize) -> VolumeCut {
+        VolumeCut(vec![None; triggers])
+    }
+
+    /// Trigger `t`'s cutoff, once ranked.
+    pub fn set(&mut self, t: usize, cutoff: Option<RankKey>) {
+        if let Some(slot) = self.0.get_mut(t) {
+            *slot = cutoff;
+        }
+    }
+
     /// Whether trigger `t`'s volume keeps the customer of `key`.
     pub fn keeps(&self, t: usize, key: &RankKey) -> bool {
         match self.0.get(t) {
@@ -150,7 +155,8 @@ mod tests {
                 }
             }
             a.merge(b);
-            let cut = a.cutoffs();
+            let mut cut = VolumeCut::keep_all(1);
+            cut.set(0, a.cutoff(0));
             let kept: Vec<&RankKey> = sorted.iter().filter(|k| cut.keeps(0, k)).collect();
             assert_eq!(kept, best, "split at {split}");
         }
@@ -161,7 +167,10 @@ mod tests {
         let mut r = Ranking::new([Some(5), None].into_iter());
         r.offer(0, RankKey::new("t", "A", 1.0));
         r.offer(1, RankKey::new("u", "B", 1.0));
-        let cut = r.cutoffs();
+        let mut cut = VolumeCut::keep_all(2);
+        cut.set(0, r.cutoff(0));
+        cut.set(1, r.cutoff(1));
+        assert_eq!(r.cutoff(0), None);
         assert!(cut.keeps(0, &RankKey::new("t", "Z", f64::NEG_INFINITY)));
         assert!(cut.keeps(1, &RankKey::new("u", "Z", f64::NEG_INFINITY)));
     }

@@ -9,7 +9,7 @@ use crate::io::cells::CellReader;
 use crate::io::input::Row;
 use crate::io::{BatchReader, InputFormat};
 use crate::model::{
-    ChannelKind, Comments, ContactLog, ContactRole, Field, FieldFormat, FieldType, RuleSet, Spanned,
+    ChannelKind, ContactLog, ContactRole, Field, FieldFormat, FieldType, RuleSet, Spanned,
 };
 use crate::source::Span;
 use std::fs::File;
@@ -30,6 +30,25 @@ pub struct LogTally {
     pub rows: u64,
     pub contacts: u64,
     pub rejects: u64,
+}
+
+/// The mapping of `log` as one text (each column's role, name and format, then the channel),
+/// for the key that knows a log imported before: another mapping reads another history from
+/// the same log, an edit elsewhere in the rule set does not.
+pub fn mapping_text(log: &ContactLog) -> String {
+    let mut parts: Vec<String> = log
+        .columns
+        .iter()
+        .map(|c| {
+            let format = c.format.as_ref().map_or("", |f| f.value.as_str());
+            format!("{}\u{1f}{}\u{1f}{format}", c.role.value, c.column.value)
+        })
+        .collect();
+    parts.sort();
+    if let Some(channel) = &log.channel {
+        parts.push(format!("channel\u{1f}{}", channel.value));
+    }
+    parts.join("\u{1e}")
 }
 
 /// Where each role's column is, and how its cells are read.
@@ -121,20 +140,14 @@ fn columns(log: &ContactLog, header: Option<&[String]>) -> Result<Columns, Strin
         .column(ContactRole::Date)
         .and_then(|c| c.format.clone())
         .map(|f| Spanned::new(f.value, Span::default()));
-    let date = CellReader::new(&Field {
-        name: Spanned::new("date".to_string(), Span::default()),
-        ty: Spanned::new(FieldType::DateTime, Span::default()),
-        column: Spanned::new(String::new(), Span::default()),
-        optional: false,
-        key: false,
-        default: None,
-        format: FieldFormat {
+    let date = CellReader::new(&Field::of_column(
+        "date",
+        FieldType::DateTime,
+        FieldFormat {
             date: format,
             ..FieldFormat::default()
         },
-        span: Span::default(),
-        comments: Comments::default(),
-    })?;
+    ))?;
     Ok(Columns {
         at,
         date,
@@ -198,9 +211,10 @@ fn contact(
         return Err((named(ContactRole::Date), why));
     }
     let channel = match (cell(ContactRole::Channel)?, &columns.channel) {
+        // As written, else in lower case (`Email`): a custom name keeps its case.
         (Some(word), _) => word
-            .to_lowercase()
             .parse::<ChannelKind>()
+            .or_else(|e| word.to_lowercase().parse::<ChannelKind>().map_err(|_| e))
             .map_err(|e| (named(ContactRole::Channel), e))?
             .to_string(),
         (None, Some(fixed)) => fixed.clone(),

@@ -412,9 +412,11 @@ impl Store {
         conn.busy_timeout(std::time::Duration::from_secs(30))
             .map_err(sqlite(&shown))?;
         store.writing = true;
+        // What the reader's own connection will see: the committed tables (a version 1
+        // history gets `contact_keys` in this transaction, seen only once it commits).
+        store.keys = store.has_keys()?;
         // Again under the lock: another run may have created the tables meanwhile.
         store.tables = store.schema(true)?;
-        store.keys = true;
         Ok(store)
     }
 

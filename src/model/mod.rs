@@ -238,9 +238,10 @@ pub struct Cap {
 }
 
 impl Cap {
-    /// The reason code of a contact this cap stops: `cap:email:7d`.
+    /// The reason code of a contact this cap stops, its window in days however written:
+    /// `cap:email:7d` for `per 1w`.
     pub fn code(&self) -> String {
-        format!("cap:{}:{}", self.scope.value, self.window.value)
+        format!("cap:{}:{}d", self.scope.value, self.window.value.days())
     }
 }
 
@@ -336,6 +337,24 @@ pub struct Field {
     pub format: FieldFormat,
     pub span: Span,
     pub comments: Comments,
+}
+
+impl Field {
+    /// A field of another file than the export (an orders file, a contact log), named `name`,
+    /// read as type `ty` with `format`: what reading and checking its cells needs.
+    pub fn of_column(name: &str, ty: FieldType, format: FieldFormat) -> Field {
+        Field {
+            name: Spanned::new(name.to_string(), Span::default()),
+            ty: Spanned::new(ty, Span::default()),
+            column: Spanned::new(String::new(), Span::default()),
+            optional: false,
+            key: false,
+            default: None,
+            format,
+            span: Span::default(),
+            comments: Comments::default(),
+        }
+    }
 }
 
 /// How one column is written in the export, where it differs from the plain defaults.
