@@ -1327,4 +1327,46 @@ mod tests {
         assert_eq!(all_of(&changed, &ids), all_of(&read(), &ids));
         assert_ne!(all_of(&changed, &ids), all_of(&rows, &ids));
     }
+
+    #[test]
+    fn a_version_1_history_is_read_while_a_recording_run_upgrades_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("h.sqlite");
+        let mut recording = Store::lock(&path).unwrap().record(&run("k1")).unwrap();
+        recording
+            .add(&[contact("C1", "2026-10-01", "winback")])
+            .unwrap();
+        recording.commit().unwrap();
+        let db = Connection::open(&path).unwrap();
+        db.execute_batch(
+            "DROP TRIGGER contact_keys_stale_on_delete; DROP TRIGGER contact_keys_stale_on_update;
+             DROP TABLE contact_keys; PRAGMA user_version = 1;",
+        )
+        .unwrap();
+        drop(db);
+        let window = Window {
+            since: None,
+            until: date("2026-11-01"),
+            before_run: None,
+            triggers: &["winback"],
+            channels: &["email"],
+        };
+        // Locked, and upgraded in its transaction: the reader sees the committed version 1.
+        let store = Store::lock(&path).unwrap();
+        assert_eq!(
+            store.reader().load(&window).unwrap().contacts("C1").count(),
+            1
+        );
+        let mut recording = store.record(&run("k2")).unwrap();
+        recording
+            .add(&[contact("C1", "2026-10-30", "winback")])
+            .unwrap();
+        recording.commit().unwrap();
+        let store = Store::read(&path).unwrap().unwrap();
+        assert!(store.keys);
+        assert_eq!(
+            store.reader().load(&window).unwrap().contacts("C1").count(),
+            2
+        );
+    }
 }
