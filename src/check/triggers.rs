@@ -37,9 +37,11 @@ pub fn check(rules: &RuleSet, names: &Names, out: &mut Vec<Diagnostic>) {
 /// Each cap counts a channel some trigger uses (or `marketing`), allows at least one contact
 /// over at least one day, and is declared once.
 fn caps(rules: &RuleSet, caps: &[Cap], out: &mut Vec<Diagnostic>) {
+    // Service triggers pass caps: only a marketing trigger's channel can be capped.
     let used: Vec<&ChannelKind> = rules
         .triggers
         .iter()
+        .filter(|t| t.service.is_none())
         .filter_map(|t| t.channel.as_ref().map(|c| &c.kind.value))
         .collect();
     for (i, cap) in caps.iter().enumerate() {
@@ -53,13 +55,16 @@ fn caps(rules: &RuleSet, caps: &[Cap], out: &mut Vec<Diagnostic>) {
                 }
                 let mut d = Diagnostic::error(
                     "unknown-name",
-                    format!("no trigger uses the channel `{channel}` this cap counts"),
+                    format!("no marketing trigger uses the channel `{channel}` this cap counts"),
                 )
                 .at(cap.scope.span);
                 d = match suggest(&channel.to_string(), words.iter().map(String::as_str)) {
                     Some(help) => d.help(help),
+                    None if words.is_empty() => {
+                        d.help("the rule set has no marketing trigger: a cap has nothing to count")
+                    }
                     None => d.help(format!(
-                        "the triggers use {}; `marketing` counts every channel",
+                        "the marketing triggers use {}; `marketing` counts every channel",
                         listing(&words, "and")
                     )),
                 };
@@ -103,7 +108,25 @@ fn exclusions(rules: &RuleSet, exclusions: &[Exclusion], out: &mut Vec<Diagnosti
         .iter()
         .map(|t| t.name.value.as_str())
         .collect();
-    for e in exclusions {
+    for (i, e) in exclusions.iter().enumerate() {
+        let pair = |x: &Exclusion| {
+            let mut names = [x.first.value.clone(), x.second.value.clone()];
+            names.sort_unstable();
+            names
+        };
+        if exclusions[..i].iter().any(|x| pair(x) == pair(e)) {
+            out.push(
+                Diagnostic::error(
+                    "duplicate-property",
+                    format!(
+                        "`{}` and `{}` are excluded twice",
+                        e.first.value, e.second.value
+                    ),
+                )
+                .at(e.span)
+                .help("an exclusion works both ways: keep one of them"),
+            );
+        }
         for name in [&e.first, &e.second] {
             if !names.contains(&name.value.as_str()) {
                 let mut d = Diagnostic::error(

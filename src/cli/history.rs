@@ -394,6 +394,17 @@ fn import(
         &digest,
         &idic::history::import::mapping_text(mapping),
     ]);
+    // A history this import creates is removed again when it imports nothing.
+    let created = !path.exists();
+    let forget = |recording: idic::history::Recording| {
+        drop(recording);
+        if created {
+            let _ = std::fs::remove_file(&path);
+            for sidecar in store::sidecars(&path) {
+                let _ = std::fs::remove_file(sidecar);
+            }
+        }
+    };
     let store = Store::lock(&path).map_err(|e| e.to_string())?;
     if let Some(before) = store.recorded(&key).map_err(|e| e.to_string())? {
         say!(
@@ -450,7 +461,7 @@ fn import(
     }
     if strict && tally.rejects > 0 {
         // Dropped without a commit: nothing is recorded.
-        drop(recording);
+        forget(recording);
         say!(
             "error: {} of {} rows of `{shown}` rejected; with --strict nothing was imported",
             tally.rejects,
@@ -460,7 +471,7 @@ fn import(
     }
     if tally.contacts == 0 {
         // Dropped without a commit: no empty run is recorded.
-        drop(recording);
+        forget(recording);
         say!(
             "no contact to import from `{shown}` ({} row{}, all rejected); nothing was imported",
             tally.rows,

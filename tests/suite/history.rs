@@ -935,6 +935,10 @@ fn an_imported_send_log_counts_for_cooldowns_with_its_rejects_named() {
     let (code, said) = import(&["--strict"]);
     assert_eq!(code, Some(1), "{said}");
     assert!(said.contains("2 of 4 rows"), "{said}");
+    assert!(
+        !history.exists(),
+        "an import that imports nothing creates no history"
+    );
     let (code, said) = import(&[]);
     assert_eq!(code, Some(0), "{said}");
     // Each reject with its line, its column and why.
