@@ -135,14 +135,12 @@ pub fn escape_json_controls(json: &mut Vec<u8>, from: usize) {
     }
 }
 
-/// `items` quoted and listed in a sentence: `` `a`, `b` and `c` `` (`conjunction` "and"
-/// or "or").
+/// `items` listed in a sentence: `a, b and c` (`conjunction` "and" or "or").
 pub fn listing(items: &[String], conjunction: &str) -> String {
-    let quoted: Vec<String> = items.iter().map(|i| format!("`{i}`")).collect();
-    match quoted.split_last() {
-        None => String::new(),
-        Some((last, [])) => last.clone(),
-        Some((last, rest)) => format!("{} {conjunction} {last}", rest.join(", ")),
+    match items {
+        [] => String::new(),
+        [one] => one.clone(),
+        [rest @ .., last] => format!("{} {conjunction} {last}", rest.join(", ")),
     }
 }
 

@@ -2,7 +2,7 @@
 //! channel comes from (one column, or one channel for every contact).
 
 use crate::diagnostics::Diagnostic;
-use crate::model::{ContactLog, ContactRole, Field, FieldFormat, FieldType};
+use crate::model::{ContactLog, ContactRole};
 
 pub fn check(log: &ContactLog, out: &mut Vec<Diagnostic>) {
     for (role, example) in [
@@ -50,12 +50,7 @@ pub fn check(log: &ContactLog, out: &mut Vec<Diagnostic>) {
             continue;
         };
         if column.role.value == ContactRole::Date {
-            let read = FieldFormat {
-                date: Some(format.clone()),
-                ..FieldFormat::default()
-            };
-            let field = Field::of_column("date", FieldType::DateTime, read);
-            super::schema::date_format(&field, format, out);
+            super::schema::date_format(&log.date_field(), format, out);
         } else {
             out.push(
                 Diagnostic::error(

@@ -201,7 +201,7 @@ pub fn reason_of(
         return Ok(*why);
     }
     let name = &rules.triggers[t].name.value;
-    let codes: Vec<String> = reasons.iter().map(|(_, c)| c.clone()).collect();
+    let codes: Vec<String> = reasons.iter().map(|(_, c)| format!("`{c}`")).collect();
     let list = crate::text::listing(&codes, "or");
     let help = match suggest(&code.value, reasons.iter().map(|(_, c)| c.as_str())) {
         Some(did_you_mean) => format!("{did_you_mean} Its rules can suppress it as {list}"),

@@ -5,7 +5,7 @@ use super::a;
 use super::names::{Kind, Names};
 use crate::diagnostics::{suggest, Diagnostic};
 use crate::model::{
-    Activity, Cap, CapScope, ChannelKind, Exclusion, FieldType, Holdout, RuleSet, Spanned, Trigger,
+    Activity, Cap, CapScope, Exclusion, FieldType, Holdout, RuleSet, Spanned, Trigger,
 };
 use crate::text::listing;
 
@@ -38,34 +38,31 @@ pub fn check(rules: &RuleSet, names: &Names, out: &mut Vec<Diagnostic>) {
 /// over at least one day, and is declared once.
 fn caps(rules: &RuleSet, caps: &[Cap], out: &mut Vec<Diagnostic>) {
     // Service triggers pass caps: only a marketing trigger's channel can be capped.
-    let used: Vec<&ChannelKind> = rules
-        .triggers
-        .iter()
-        .filter(|t| t.service.is_none())
-        .filter_map(|t| t.channel.as_ref().map(|c| &c.kind.value))
-        .collect();
+    let mut used: Vec<String> = Vec::new();
+    for t in rules.triggers.iter().filter(|t| t.service.is_none()) {
+        if let Some(word) = t.channel.as_ref().map(|c| c.kind.value.to_string()) {
+            if !used.contains(&word) {
+                used.push(word);
+            }
+        }
+    }
     for (i, cap) in caps.iter().enumerate() {
         if let CapScope::Channel(channel) = &cap.scope.value {
-            if !used.contains(&channel) {
-                let mut words: Vec<String> = Vec::new();
-                for c in &used {
-                    if !words.contains(&c.to_string()) {
-                        words.push(c.to_string());
-                    }
-                }
+            let word = channel.to_string();
+            if !used.contains(&word) {
                 let mut d = Diagnostic::error(
                     "unknown-name",
                     format!("no marketing trigger uses the channel `{channel}` this cap counts"),
                 )
                 .at(cap.scope.span);
-                d = match suggest(&channel.to_string(), words.iter().map(String::as_str)) {
+                d = match suggest(&word, used.iter().map(String::as_str)) {
                     Some(help) => d.help(help),
-                    None if words.is_empty() => {
+                    None if used.is_empty() => {
                         d.help("the rule set has no marketing trigger: a cap has nothing to count")
                     }
                     None => d.help(format!(
                         "the marketing triggers use {}; `marketing` counts every channel",
-                        listing(&words, "and")
+                        listing(&used.iter().map(|w| format!("`{w}`")).collect::<Vec<_>>(), "and")
                     )),
                 };
                 out.push(d);

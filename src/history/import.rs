@@ -8,10 +8,7 @@ use super::store::NewContact;
 use crate::io::cells::CellReader;
 use crate::io::input::Row;
 use crate::io::{BatchReader, InputFormat};
-use crate::model::{
-    ChannelKind, ContactLog, ContactRole, Field, FieldFormat, FieldType, RuleSet, Spanned,
-};
-use crate::source::Span;
+use crate::model::{ChannelKind, ContactLog, ContactRole, RuleSet};
 use std::fs::File;
 
 /// A row of the log that was not imported.
@@ -136,18 +133,7 @@ fn columns(log: &ContactLog, header: Option<&[String]>) -> Result<Columns, Strin
         };
         at.push(Some((name, position)));
     }
-    let format = log
-        .column(ContactRole::Date)
-        .and_then(|c| c.format.clone())
-        .map(|f| Spanned::new(f.value, Span::default()));
-    let date = CellReader::new(&Field::of_column(
-        "date",
-        FieldType::DateTime,
-        FieldFormat {
-            date: format,
-            ..FieldFormat::default()
-        },
-    ))?;
+    let date = CellReader::new(&log.date_field())?;
     Ok(Columns {
         at,
         date,

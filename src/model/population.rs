@@ -47,6 +47,17 @@ pub struct ContactLog {
 }
 
 impl ContactLog {
+    /// The `date` column as a field is read: a date-time (a date alone reads as its midnight)
+    /// in the column's format.
+    pub fn date_field(&self) -> super::Field {
+        let format = self.column(ContactRole::Date).and_then(|c| c.format.clone());
+        let format = FieldFormat {
+            date: format,
+            ..FieldFormat::default()
+        };
+        super::Field::of_column("date", super::FieldType::DateTime, format)
+    }
+
     /// The column holding `role`, when declared.
     pub fn column(&self, role: ContactRole) -> Option<&ContactColumn> {
         self.columns.iter().find(|c| c.role.value == role)

@@ -135,7 +135,7 @@ fn syntax_error(file: FileId, text: &str, e: &pest::error::Error<Rule>) -> Diagn
     let message = if expected.is_empty() {
         format!("unexpected {found}")
     } else {
-        format!("expected {}, found {found}", or_list(&expected))
+        format!("expected {}, found {found}", crate::text::listing(&expected, "or"))
     };
     let diag = Diagnostic::error("syntax", message).at(Span::new(file, pos, pos + len));
     if text[..pos].trim_end().ends_with('=') && found.starts_with("end of") {
@@ -314,14 +314,6 @@ fn rule_name(rule: Rule) -> Option<&'static str> {
         Rule::param_path => "`action.parameter`",
         _ => return None,
     })
-}
-
-fn or_list(items: &[String]) -> String {
-    match items {
-        [] => String::new(),
-        [one] => one.clone(),
-        [rest @ .., last] => format!("{} or {last}", rest.join(", ")),
-    }
 }
 
 /// What stands at `pos`, in words, and its byte length.

@@ -557,46 +557,49 @@ impl Reader<'_> {
     }
 
     /// The tables of array `e`, each with its span; `example` helps when it is not one.
-    fn array_of_tables<'t>(&mut self, e: &'t Entry, example: &str) -> Vec<(&'t [Entry], Span)> {
+    fn array_of_tables<'t>(
+        &mut self,
+        e: &'t Entry,
+        item: &str,
+        example: &str,
+    ) -> Vec<(&'t [Entry], Span)> {
         let Kind::Array(items) = &e.value.kind else {
             let what = format!("`{}`", e.key);
             self.wrong_type(&what, "an array of tables", &e.value, Some(example.into()));
             return Vec::new();
         };
         let mut tables = Vec::new();
-        for item in items {
-            match &item.kind {
-                Kind::Table(entries) => tables.push((entries.as_slice(), self.span(&item.span))),
-                _ => self.wrong_type("each item", "a table", item, Some(example.into())),
+        let what_item = item;
+        for node in items {
+            match &node.kind {
+                Kind::Table(entries) => tables.push((entries.as_slice(), self.span(&node.span))),
+                _ => self.wrong_type(what_item, "a table", node, Some(example.into())),
             }
         }
         tables
     }
 
-    /// Reports the keys of `keys` missing from `entries` (at `at`); true when none is.
-    fn has_all(
+    /// Reports the keys of `keys` missing from `entries` (at `at`).
+    fn require(
         &mut self,
         entries: &[Entry],
         keys: &[&str],
         place: &str,
         at: Span,
         help: &str,
-    ) -> bool {
-        let mut all = true;
+    ) {
         for key in keys {
             if !has(entries, key) {
                 self.missing(key, place, at, help.into());
-                all = false;
             }
         }
-        all
     }
 
     /// `caps = [{ channel = "email", max = 3, per = "7d" }]`.
     fn caps(&mut self, e: &Entry) -> Vec<Cap> {
         let example = "write `caps = [{ channel = \"email\", max = 3, per = \"7d\" }]`";
         let mut caps = Vec::new();
-        for (entries, at) in self.array_of_tables(e, example) {
+        for (entries, at) in self.array_of_tables(e, "each cap", example) {
             let (mut scope, mut max, mut window) = (None, None, None);
             for f in entries {
                 match f.key.as_str() {
@@ -606,7 +609,7 @@ impl Reader<'_> {
                     _ => self.unknown(f, "in a cap", CAP_KEYS),
                 }
             }
-            self.has_all(entries, CAP_KEYS, "in a cap", at, example);
+            self.require(entries, CAP_KEYS, "in a cap", at, example);
             if let (Some(scope), Some(max), Some(window)) = (scope, max, window) {
                 caps.push(Cap {
                     scope,
@@ -624,7 +627,7 @@ impl Reader<'_> {
     fn exclusions(&mut self, e: &Entry) -> Vec<Exclusion> {
         let example = "write `exclusions = [{ trigger = \"winback\", with = \"welcome_new\" }]`";
         let mut exclusions = Vec::new();
-        for (entries, at) in self.array_of_tables(e, example) {
+        for (entries, at) in self.array_of_tables(e, "each exclusion", example) {
             let (mut first, mut second) = (None, None);
             for f in entries {
                 match f.key.as_str() {
@@ -633,7 +636,7 @@ impl Reader<'_> {
                     _ => self.unknown(f, "in an exclusion", EXCLUSION_KEYS),
                 }
             }
-            self.has_all(entries, EXCLUSION_KEYS, "in an exclusion", at, example);
+            self.require(entries, EXCLUSION_KEYS, "in an exclusion", at, example);
             if let (Some(first), Some(second)) = (first, second) {
                 exclusions.push(Exclusion {
                     first,
@@ -659,7 +662,7 @@ impl Reader<'_> {
             }
         }
         let at = self.table_at(&e.value.span, &e.span());
-        self.has_all(entries, VOLUME_KEYS, "in `volume`", at, example);
+        self.require(entries, VOLUME_KEYS, "in `volume`", at, example);
         Some(Volume {
             max: max?,
             rank: rank?,
@@ -709,12 +712,8 @@ impl Reader<'_> {
                 _ => self.unknown(f, "in `holdout`", HOLDOUT_KEYS),
             }
         }
-        for key in HOLDOUT_KEYS {
-            if !has(entries, key) {
-                let at = self.table_at(&e.value.span, &e.span());
-                self.missing(key, "in `holdout`", at, help.clone());
-            }
-        }
+        let at = self.table_at(&e.value.span, &e.span());
+        self.require(entries, HOLDOUT_KEYS, "in `holdout`", at, &help);
         Some(Holdout {
             percent: percent?,
             salt: salt?,
@@ -1451,53 +1450,26 @@ impl Reader<'_> {
     /// `history = [{ trigger = "winback", ago = "20d", arm = "control" }, ...]`.
     fn history(&mut self, e: &Entry, place: &str) -> Vec<PastContact> {
         let example = "write `history = [{ trigger = \"winback\", ago = \"20d\" }]`";
-        let Kind::Array(items) = &e.value.kind else {
-            self.wrong_type(
-                "`history`",
-                "an array of tables",
-                &e.value,
-                Some(example.into()),
-            );
-            return Vec::new();
-        };
+        let place = format!("in `history` {place}");
         let mut history = Vec::new();
-        for item in items {
-            let Kind::Table(entries) = &item.kind else {
-                self.wrong_type(
-                    "each earlier contact",
-                    "a table",
-                    item,
-                    Some(example.into()),
-                );
-                continue;
-            };
+        for (entries, at) in self.array_of_tables(e, "each earlier contact", example) {
             let (mut trigger, mut ago, mut arm) = (None, None, None);
             for f in entries {
                 match f.key.as_str() {
                     "trigger" => trigger = self.string(f),
                     "ago" => ago = self.duration(f),
                     "arm" => arm = self.word::<Arm>(f),
-                    _ => self.unknown(f, &format!("in `history` {place}"), PAST_CONTACT_KEYS),
+                    _ => self.unknown(f, &place, PAST_CONTACT_KEYS),
                 }
             }
-            let at = self.span(&item.span);
-            match (trigger, ago) {
-                (Some(trigger), Some(ago)) => history.push(PastContact {
+            self.require(entries, &["trigger", "ago"], &place, at, example);
+            if let (Some(trigger), Some(ago)) = (trigger, ago) {
+                history.push(PastContact {
                     trigger,
                     ago,
                     arm,
                     comments: no_comments(),
-                }),
-                (None, _) if !has(entries, "trigger") => self.missing(
-                    "trigger",
-                    &format!("in `history` {place}"),
-                    at,
-                    example.into(),
-                ),
-                (_, None) if !has(entries, "ago") => {
-                    self.missing("ago", &format!("in `history` {place}"), at, example.into())
-                }
-                _ => {}
+                });
             }
         }
         history
