@@ -133,7 +133,7 @@ impl Tally {
         }
         let reasons = program.reason_columns().len();
         for &(t, why) in &decision.suppressed {
-            self.suppressed[t * reasons + program.reason_column(why)] += 1;
+            self.suppressed[t * reasons + program.reason_column(t, why)] += 1;
         }
         for a in &decision.actions {
             self.actions[program.action_index(a.trigger, a.action)] += 1;
@@ -415,7 +415,11 @@ impl Summary {
         let money = program.money_fields();
         let reasons = program.reason_columns().len();
         // The do-not-contact list is the run's, not the rules': listed when it kept anyone out.
-        let list = program.reason_column(Suppression::SuppressedList);
+        let list = program
+            .reason_columns()
+            .iter()
+            .position(|(why, _)| *why == Suppression::SuppressedList)
+            .unwrap_or_default();
         let any_listed =
             (0..program.trigger_names().len()).any(|t| tally.suppressed[t * reasons + list] > 0);
         let listed: Vec<(usize, &str)> = program

@@ -178,16 +178,27 @@ fn history(rules: &RuleSet, test: &TestCase, triggers: &[&str], out: &mut Vec<Di
     }
 }
 
-/// The reason `code` names for trigger `t` in a test: one its rules can give
-/// ([`RuleSet::reasons`]) to a customer decided alone (not `volume`, which ranks the whole
-/// export), or an error that lists them.
+/// The reason `code` names for trigger `t` in a test ([`reason_in`] its rules' reasons).
 pub fn reason_of(
     rules: &RuleSet,
     t: usize,
     code: &Spanned<String>,
 ) -> Result<Suppression, Diagnostic> {
-    let mut reasons = rules.reasons(t);
-    reasons.retain(|(why, _)| *why != Suppression::Volume);
+    reason_in(&rules.reasons(t), &rules.triggers[t].name.value, code)
+}
+
+/// The reason `code` names among `reasons`, those of trigger `name` ([`RuleSet::reasons`]), for
+/// a customer decided alone (not `volume`, which ranks the whole export), or an error that
+/// lists them.
+pub fn reason_in(
+    reasons: &[(Suppression, String)],
+    name: &str,
+    code: &Spanned<String>,
+) -> Result<Suppression, Diagnostic> {
+    let reasons: Vec<&(Suppression, String)> = reasons
+        .iter()
+        .filter(|(why, _)| *why != Suppression::Volume)
+        .collect();
     if code.value == "volume" {
         return Err(Diagnostic::error(
             "unknown-name",
@@ -200,7 +211,6 @@ pub fn reason_of(
     if let Some((why, _)) = reasons.iter().find(|(_, c)| *c == code.value) {
         return Ok(*why);
     }
-    let name = &rules.triggers[t].name.value;
     let codes: Vec<String> = reasons.iter().map(|(_, c)| format!("`{c}`")).collect();
     let list = crate::text::listing(&codes, "or");
     let help = match suggest(&code.value, reasons.iter().map(|(_, c)| c.as_str())) {

@@ -179,6 +179,8 @@ pub struct Program {
     pub(crate) excluded: Vec<Vec<usize>>,
     /// Per trigger, every reason it can be suppressed for, with its code.
     reasons: Vec<Vec<(Suppression, String)>>,
+    /// Per trigger and reason, its place in `reasons` and its summary column.
+    reason_at: HashMap<(usize, Suppression), (usize, usize)>,
     /// The reasons summaries count, each with its label: one column for every `lost_to` and
     /// every `excluded_by` ([`reason_column`]).
     reason_columns: Vec<(Suppression, String)>,
@@ -410,6 +412,14 @@ impl Program {
             }
         }
         reason_columns.sort_by_key(|(why, _)| *why);
+        let mut reason_at = HashMap::new();
+        for (t, list) in reasons.iter().enumerate() {
+            for (i, (why, _)) in list.iter().enumerate() {
+                let column = reason_column(*why);
+                let c = reason_columns.iter().position(|(w, _)| *w == column);
+                reason_at.insert((t, *why), (i, c.unwrap_or_default()));
+            }
+        }
         Ok(Program {
             max_per_channel: settings
                 .and_then(|s| s.max_per_channel.as_ref())
@@ -417,6 +427,7 @@ impl Program {
             caps,
             excluded,
             reasons,
+            reason_at,
             reason_columns,
             test_places,
             name: settings.map_or_else(String::new, |s| s.name.value.clone()),
@@ -576,13 +587,9 @@ impl Program {
         &self.reason_columns
     }
 
-    /// The column of [`Program::reason_columns`] that counts `why`.
-    pub fn reason_column(&self, why: Suppression) -> usize {
-        let column = reason_column(why);
-        self.reason_columns
-            .iter()
-            .position(|(w, _)| *w == column)
-            .unwrap_or_default()
+    /// The column of [`Program::reason_columns`] that counts `why` beside trigger `t`.
+    pub fn reason_column(&self, t: usize, why: Suppression) -> usize {
+        self.reason_at.get(&(t, why)).map_or(0, |&(_, c)| c)
     }
 
     /// Cap `c` in words: `3 email contacts per 7 days`.
@@ -612,10 +619,9 @@ impl Program {
     /// The code of reason `why` beside trigger `t`: `cooldown`, `holdout:winback`,
     /// `cap:email:7d`, `lost_to:welcome`.
     pub fn reason(&self, t: usize, why: Suppression) -> &str {
-        self.reasons[t]
-            .iter()
-            .find(|(w, _)| *w == why)
-            .map_or("", |(_, code)| code.as_str())
+        self.reason_at
+            .get(&(t, why))
+            .map_or("", |&(i, _)| self.reasons[t][i].1.as_str())
     }
 
     /// How far back the rule set's cooldowns, re-entry rules and caps read the contact history;

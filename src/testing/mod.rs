@@ -327,7 +327,8 @@ fn compare(
             .find(|(t, _)| *t == i)
             .map(|(_, r)| *r);
         // `check` refused a reason the trigger cannot have.
-        let expected = crate::check::reason_of(program.rules(), i, reason).ok();
+        let expected =
+            crate::check::reason_in(program.trigger_reasons(i), &name.value, reason).ok();
         if actual.is_some() && actual == expected {
             continue;
         }
