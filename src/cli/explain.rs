@@ -142,23 +142,26 @@ pub fn run(args: Args) -> Exit {
             return rejected(&reject, found.row);
         }
     }
-    let index = match &args.history {
-        Some(path) => match read_history(path, &program, as_of, &export, &args) {
-            Ok(index) => Some(index),
-            Err(message) => return usage(message),
-        },
+    let do_not_contact = match args.suppress.as_deref().map(DoNotContact::read) {
+        Some(Ok(list)) => Some(std::sync::Arc::new(list)),
+        Some(Err(message)) => return usage(message),
         None => None,
     };
-    let do_not_contact = match args.suppress.as_deref().map(DoNotContact::read) {
-        Some(Ok(list)) => Some(list),
-        Some(Err(message)) => return usage(message),
+    let index = match &args.history {
+        Some(path) => {
+            let list = do_not_contact.as_deref();
+            match read_history(path, &program, as_of, &export, args.orders.as_deref(), list) {
+                Ok(index) => Some(index),
+                Err(message) => return usage(message),
+            }
+        }
         None => None,
     };
     // A volume ranks every customer of the export, as `idic run` does.
     let volume_cut = if program.has_volume() {
         let options = Options {
             orders: args.orders.clone(),
-            do_not_contact: do_not_contact.clone().map(std::sync::Arc::new),
+            do_not_contact: do_not_contact.clone(),
             ..Options::default()
         };
         match batch::volume_cut(&program, as_of, &export, format, &options, index.as_ref()) {
@@ -173,7 +176,7 @@ pub fn run(args: Args) -> Exit {
         as_of,
         values,
         index.as_ref(),
-        do_not_contact.as_ref(),
+        do_not_contact.as_deref(),
         volume_cut.as_ref(),
     ) {
         Ok(explanation) => explanation,
@@ -212,20 +215,15 @@ fn read_history(
     program: &idic::engine::Program,
     as_of: chrono::NaiveDate,
     export: &std::fs::File,
-    args: &Args,
+    orders: Option<&Path>,
+    suppress: Option<&DoNotContact>,
 ) -> Result<idic::history::Index, String> {
     use idic::history::{store, Store};
     let path = store::resolve(path);
     let Some(store) = Store::read(&path).map_err(|e| e.to_string())? else {
         return Err(format!("no contact history at `{}`", path.display()));
     };
-    let (key, _) = super::run::run_key(
-        program,
-        as_of,
-        export,
-        args.orders.as_deref(),
-        args.suppress.as_deref(),
-    )?;
+    let (key, _) = super::run::run_key(program, as_of, export, orders, suppress)?;
     let previous = store.recorded(&key).map_err(|e| e.to_string())?;
     super::run::Read {
         reader: store.reader(),

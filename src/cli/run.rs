@@ -250,6 +250,7 @@ pub fn run(args: Args) -> Exit {
             } else {
                 args.customers.display().to_string()
             },
+            options.do_not_contact.as_deref(),
         ) {
             Ok(history) => Some(history),
             Err(message) => return usage(message),
@@ -416,14 +417,9 @@ fn open_history(
     input: &std::fs::File,
     args: &Args,
     input_name: String,
+    suppress: Option<&DoNotContact>,
 ) -> Result<Opened, String> {
-    let (key, input_hash) = run_key(
-        program,
-        as_of,
-        input,
-        args.orders.as_deref(),
-        args.suppress.as_deref(),
-    )?;
+    let (key, input_hash) = run_key(program, as_of, input, args.orders.as_deref(), suppress)?;
     let as_of_text = as_of.format("%Y-%m-%d").to_string();
     let store = if args.dry_run {
         Store::read(path)
@@ -480,29 +476,28 @@ pub(super) fn run_key(
     as_of: chrono::NaiveDate,
     input: &std::fs::File,
     orders: Option<&Path>,
-    suppress: Option<&Path>,
+    suppress: Option<&DoNotContact>,
 ) -> Result<(String, String), String> {
     let digest = |file: &std::fs::File, what: &str| {
         idic::io::digest::sha256(file).map_err(|e| format!("cannot read {what}: {e}"))
     };
     let input_hash = digest(input, "the export")?;
-    let file_hash = |path: Option<&Path>| -> Result<String, String> {
-        match path {
-            Some(path) => {
-                let file = std::fs::File::open(path)
-                    .map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
-                digest(&file, &format!("`{}`", path.display()))
-            }
-            None => Ok(String::new()),
+    let orders = match orders {
+        Some(path) => {
+            let file = std::fs::File::open(path)
+                .map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
+            digest(&file, &format!("`{}`", path.display()))?
         }
+        None => String::new(),
     };
-    let (orders, suppress) = (file_hash(orders)?, file_hash(suppress)?);
+    // Digested as it was read.
+    let suppress = suppress.map_or("", DoNotContact::digest);
     let as_of = as_of.format("%Y-%m-%d").to_string();
     let key = store::run_key(&[
         program.content_hash(),
         &input_hash,
         &orders,
-        &suppress,
+        suppress,
         &as_of,
     ]);
     Ok((key, input_hash))

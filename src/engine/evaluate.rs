@@ -255,7 +255,9 @@ impl<'p> Evaluator<'p> {
         decision.stage = self.first_match(&program.stages, program.stage_slot(), Rung::Stage)?;
 
         self.eligible.clear();
-        let listed = self.do_not_contact.filter(|list| list.lists(&decision.id));
+        let listed = self
+            .do_not_contact
+            .and_then(|list| list.listed(&decision.id));
         for (i, trigger) in program.triggers.iter().enumerate() {
             if !self.condition(trigger.unit)? {
                 continue;
@@ -266,7 +268,7 @@ impl<'p> Evaluator<'p> {
             };
             if !consented {
                 decision.suppressed.push((i, Suppression::Consent));
-            } else if listed.is_some_and(|list| list.forbids(&decision.id, &trigger.channel)) {
+            } else if listed.is_some_and(|l| l.forbids(&trigger.channel)) {
                 decision.suppressed.push((i, Suppression::SuppressedList));
             } else {
                 self.eligible.push(i);
@@ -324,19 +326,17 @@ impl<'p> Evaluator<'p> {
             *last = (None, None);
         }
         for contact in history.contacts(id) {
-            if contact.arm != Arm::Treated {
-                if let Some(last) = self.last.get_mut(usize::from(contact.trigger)) {
-                    last.0 = last.0.max(Some(contact.day));
-                }
-                continue;
-            }
-            let trigger = program.triggers.get(usize::from(contact.trigger));
-            if let Some(last) = self.last.get_mut(usize::from(contact.trigger)) {
+            let t = usize::from(contact.trigger);
+            let treated = contact.arm == Arm::Treated;
+            if let Some(last) = self.last.get_mut(t) {
                 last.0 = last.0.max(Some(contact.day));
-                last.1 = last.1.max(Some(contact.day));
+                if treated {
+                    last.1 = last.1.max(Some(contact.day));
+                }
             }
-            // A contact of another rule set's trigger counts as marketing.
-            if trigger.is_some_and(|t| t.service.is_some()) {
+            // Caps count treated marketing contacts; another rule set's trigger counts as
+            // marketing.
+            if !treated || program.triggers.get(t).is_some_and(|t| t.service.is_some()) {
                 continue;
             }
             let since = u32::from(today.saturating_sub(contact.day));

@@ -21,6 +21,11 @@ pub fn sha256(file: &File) -> io::Result<String> {
     Ok(format!("sha256:{}", hex(&hasher.finalize())))
 }
 
+/// `sha256:` and the hex digest of `bytes`, as [`sha256`] gives it for a file holding them.
+pub fn sha256_bytes(bytes: &[u8]) -> String {
+    format!("sha256:{}", hex(&Sha256::digest(bytes)))
+}
+
 /// Lower-case hex of `bytes`.
 pub fn hex(bytes: &[u8]) -> String {
     use std::fmt::Write;

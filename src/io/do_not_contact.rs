@@ -23,14 +23,33 @@ enum Off {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DoNotContact {
     by_id: HashMap<String, Off>,
+    /// The file's digest ([`crate::io::digest::sha256`]), for the key of a run that used it.
+    digest: String,
+}
+
+/// The channels one listed customer is off.
+#[derive(Debug, Clone, Copy)]
+pub struct Listed<'a>(&'a Off);
+
+impl Listed<'_> {
+    /// Whether no trigger may contact the customer on `channel`.
+    pub fn forbids(&self, channel: &ChannelKind) -> bool {
+        match self.0 {
+            Off::All => true,
+            Off::Channels(channels) => channels.contains(channel),
+        }
+    }
 }
 
 impl DoNotContact {
     /// Reads the list at `path`; the error names the file and line.
     pub fn read(path: &Path) -> Result<DoNotContact, String> {
         let shown = path.display();
-        let file = std::fs::File::open(path).map_err(|e| format!("cannot read `{shown}`: {e}"))?;
-        let mut reader = csv::ReaderBuilder::new().flexible(false).from_reader(file);
+        // Read once: parsed, and digested for the run's key.
+        let bytes = std::fs::read(path).map_err(|e| format!("cannot read `{shown}`: {e}"))?;
+        let mut reader = csv::ReaderBuilder::new()
+            .flexible(false)
+            .from_reader(bytes.as_slice());
         let header = reader
             .headers()
             .map_err(|e| format!("`{shown}`: {e}"))?
@@ -44,7 +63,10 @@ impl DoNotContact {
             format!("`{shown}` has no `id` column: a do-not-contact list needs one")
         })?;
         let channel = column(&["channel"]);
-        let mut list = DoNotContact::default();
+        let mut list = DoNotContact {
+            digest: crate::io::digest::sha256_bytes(&bytes),
+            ..DoNotContact::default()
+        };
         for (i, record) in reader.records().enumerate() {
             let line = i + 2;
             let record = record.map_err(|e| format!("`{shown}` line {line}: {e}"))?;
@@ -64,7 +86,13 @@ impl DoNotContact {
     }
 
     fn add(&mut self, id: &str, off: Off) {
-        let entry = self.by_id.entry(id.to_string()).or_insert(off.clone());
+        let entry = match self.by_id.entry(id.to_string()) {
+            std::collections::hash_map::Entry::Vacant(place) => {
+                place.insert(off);
+                return;
+            }
+            std::collections::hash_map::Entry::Occupied(place) => place.into_mut(),
+        };
         match (entry, off) {
             (Off::All, _) => {}
             (entry, Off::All) => *entry = Off::All,
@@ -78,18 +106,14 @@ impl DoNotContact {
         }
     }
 
-    /// Whether customer `id` may not be contacted on `channel`.
-    pub fn forbids(&self, id: &str, channel: &ChannelKind) -> bool {
-        match self.by_id.get(id.trim()) {
-            Some(Off::All) => true,
-            Some(Off::Channels(channels)) => channels.contains(channel),
-            None => false,
-        }
+    /// The channels customer `id` is off, when listed: looked up once for all triggers.
+    pub fn listed(&self, id: &str) -> Option<Listed<'_>> {
+        self.by_id.get(id.trim()).map(Listed)
     }
 
-    /// Whether customer `id` is on the list at all.
-    pub fn lists(&self, id: &str) -> bool {
-        self.by_id.contains_key(id.trim())
+    /// The file's digest: `sha256:` and hex.
+    pub fn digest(&self) -> &str {
+        &self.digest
     }
 
     /// How many customers it lists.
@@ -111,20 +135,29 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("dnc.csv");
         std::fs::write(&path, text).unwrap();
-        DoNotContact::read(&path)
+        let list = DoNotContact::read(&path)?;
+        // Digested as the run key digests any input file.
+        let file = std::fs::File::open(&path).unwrap();
+        assert_eq!(list.digest(), crate::io::digest::sha256(&file).unwrap());
+        Ok(list)
+    }
+
+    /// Whether `l` keeps customer `id` off `channel`.
+    fn forbids(l: &DoNotContact, id: &str, channel: &ChannelKind) -> bool {
+        l.listed(id).is_some_and(|x| x.forbids(channel))
     }
 
     #[test]
     fn customers_are_off_every_channel_or_the_ones_named() {
         let l = list("Customer,Channel\nC1,\n C2 ,sms\nC2,email\nC3,sms\nC3,\n").unwrap();
         assert_eq!(l.len(), 3);
-        assert!(l.forbids("C1", &ChannelKind::Call));
-        assert!(l.forbids("C2", &ChannelKind::Sms) && l.forbids("C2", &ChannelKind::Email));
-        assert!(!l.forbids("C2", &ChannelKind::Call));
-        assert!(l.forbids("C3", &ChannelKind::Push));
-        assert!(!l.forbids("C4", &ChannelKind::Email) && !l.lists("C4"));
+        assert!(forbids(&l, "C1", &ChannelKind::Call));
+        assert!(forbids(&l, "C2", &ChannelKind::Sms) && forbids(&l, "C2", &ChannelKind::Email));
+        assert!(!forbids(&l, "C2", &ChannelKind::Call));
+        assert!(forbids(&l, "C3", &ChannelKind::Push));
+        assert!(!forbids(&l, "C4", &ChannelKind::Email) && l.listed("C4").is_none());
         let ids_only = list("id\nC9\n").unwrap();
-        assert!(ids_only.forbids(" C9", &ChannelKind::Email));
+        assert!(forbids(&ids_only, " C9", &ChannelKind::Email));
     }
 
     #[test]
