@@ -62,7 +62,10 @@ fn caps(rules: &RuleSet, caps: &[Cap], out: &mut Vec<Diagnostic>) {
                     }
                     None => d.help(format!(
                         "the marketing triggers use {}; `marketing` counts every channel",
-                        listing(&used.iter().map(|w| format!("`{w}`")).collect::<Vec<_>>(), "and")
+                        listing(
+                            &used.iter().map(|w| format!("`{w}`")).collect::<Vec<_>>(),
+                            "and"
+                        )
                     )),
                 };
                 out.push(d);

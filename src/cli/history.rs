@@ -376,11 +376,11 @@ fn import(
     };
     let shown = log.display().to_string();
     let path = store::resolve(history);
-    let same = |a: &Path, b: &Path| match (a.canonicalize(), b.canonicalize()) {
-        (Ok(a), Ok(b)) => a == b,
-        _ => false,
-    };
-    if same(log, &path) {
+    let history_files = std::iter::once(path.clone()).chain(store::sidecars(&path));
+    if history_files
+        .into_iter()
+        .any(|f| idic::io::guard::same_file(log, &f))
+    {
         return Err(format!(
             "`{shown}` is the contact history itself: import a log of contacts into it"
         ));

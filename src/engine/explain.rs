@@ -425,24 +425,16 @@ pub fn explain(
 
 /// The rule that stopped trigger `i` for reason `why` when it is a cap, an exclusion, a lost
 /// draw or a volume, in words.
-fn arbitration(
-    program: &Program,
-    decision: &Decision,
-    i: usize,
-    why: Suppression,
-) -> Option<String> {
+fn arbitration(program: &Program, i: usize, why: Suppression) -> Option<String> {
     let name = |k: u16| program.trigger_name(usize::from(k));
-    let full = match program.max_triggers() {
-        Some(max) if decision.fired.len() >= max => "`max_triggers`",
-        _ => "`max_per_channel`",
-    };
     Some(match why {
         Suppression::Cap(c) => format!(
             "the cap of {} is reached, counting the earlier contacts and this run's",
             program.cap_words(usize::from(c))
         ),
         Suppression::LostTo(k) => format!(
-            "{full} was full and `{}`, of the same priority, won the draw for this customer",
+            "`max_triggers` or `max_per_channel` was full and `{}`, of the same priority, won \
+             the draw for this customer",
             name(k)
         ),
         Suppression::ExcludedBy(k) => {
@@ -514,7 +506,7 @@ fn trigger(
         status,
         why,
         reason: why.map(|w| program.reason(i, w).to_string()),
-        arbitration: why.and_then(|w| arbitration(program, decision, i, w)),
+        arbitration: why.and_then(|w| arbitration(program, i, w)),
         condition: condition(ev, program.trigger_condition(i).0, read),
         channel: program.trigger_channel(i).to_string(),
         consent: program.trigger_consent(i).map(read),

@@ -50,7 +50,9 @@ impl ContactLog {
     /// The `date` column as a field is read: a date-time (a date alone reads as its midnight)
     /// in the column's format.
     pub fn date_field(&self) -> super::Field {
-        let format = self.column(ContactRole::Date).and_then(|c| c.format.clone());
+        let format = self
+            .column(ContactRole::Date)
+            .and_then(|c| c.format.clone());
         let format = FieldFormat {
             date: format,
             ..FieldFormat::default()

@@ -135,7 +135,10 @@ fn syntax_error(file: FileId, text: &str, e: &pest::error::Error<Rule>) -> Diagn
     let message = if expected.is_empty() {
         format!("unexpected {found}")
     } else {
-        format!("expected {}, found {found}", crate::text::listing(&expected, "or"))
+        format!(
+            "expected {}, found {found}",
+            crate::text::listing(&expected, "or")
+        )
     };
     let diag = Diagnostic::error("syntax", message).at(Span::new(file, pos, pos + len));
     if text[..pos].trim_end().ends_with('=') && found.starts_with("end of") {
@@ -737,6 +740,11 @@ impl<'a> Lower<'a> {
     }
 
     fn ruleset(&mut self, pair: Pair<'a, Rule>) -> Settings {
+        /// A `ruleset` line that may repeat.
+        enum Repeated {
+            Cap(Cap),
+            Exclusion(Exclusion),
+        }
         let span = self.span(&pair);
         let end = pair.as_span().end();
         let (mut settings, comments) = self.node(&pair.clone(), |l| {
@@ -756,7 +764,8 @@ impl<'a> Lower<'a> {
             for prop in parts {
                 let prop_span = l.span(&prop);
                 let rule = prop.as_rule();
-                let (_, c) = l.node(&prop.clone(), |l| {
+                // A cap or an exclusion may repeat: each comes back with its own comments.
+                let (repeated, c) = l.node(&prop.clone(), |l| {
                     let mut values = children(prop);
                     let value = values.next().expect("value");
                     match rule {
@@ -774,24 +783,24 @@ impl<'a> Lower<'a> {
                             let max = l.integer(values.next().expect("max"), "a cap");
                             let window = l.parsed::<Duration>(values.next().expect("window"));
                             if let (Some(scope), Some(max), Some(window)) = (scope, max, window) {
-                                s.caps.push(Cap {
+                                return Some(Repeated::Cap(Cap {
                                     scope,
                                     max,
                                     window,
                                     span: prop_span,
                                     comments: Comments::default(),
-                                });
+                                }));
                             }
                         }
                         Rule::exclude => {
                             let first = l.ident(value);
                             let second = l.ident(values.next().expect("second"));
-                            s.exclusions.push(Exclusion {
+                            return Some(Repeated::Exclusion(Exclusion {
                                 first,
                                 second,
                                 span: prop_span,
                                 comments: Comments::default(),
-                            });
+                            }));
                         }
                         Rule::max_per_channel => {
                             let v = l.integer(value, "`max_per_channel`");
@@ -802,20 +811,16 @@ impl<'a> Lower<'a> {
                             l.once(&mut s.max_triggers, v, "max_triggers", prop_span);
                         }
                     }
+                    None
                 });
-                // A cap or an exclusion may repeat: each keeps its own comments.
-                match rule {
-                    Rule::cap => {
-                        if let Some(cap) = s.caps.last_mut().filter(|c| c.span == prop_span) {
-                            cap.comments = c;
-                        }
+                match repeated {
+                    Some(Repeated::Cap(cap)) => s.caps.push(Cap { comments: c, ..cap }),
+                    Some(Repeated::Exclusion(e)) => {
+                        s.exclusions.push(Exclusion { comments: c, ..e });
                     }
-                    Rule::exclude => {
-                        if let Some(e) = s.exclusions.last_mut() {
-                            e.comments = c;
-                        }
-                    }
-                    _ => {
+                    // A cap that did not parse takes its comments along.
+                    None if rule == Rule::cap => {}
+                    None => {
                         s.inner.0.insert(keyword(rule), c);
                     }
                 }

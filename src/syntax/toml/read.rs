@@ -580,14 +580,7 @@ impl Reader<'_> {
     }
 
     /// Reports the keys of `keys` missing from `entries` (at `at`).
-    fn require(
-        &mut self,
-        entries: &[Entry],
-        keys: &[&str],
-        place: &str,
-        at: Span,
-        help: &str,
-    ) {
+    fn require(&mut self, entries: &[Entry], keys: &[&str], place: &str, at: Span, help: &str) {
         for key in keys {
             if !has(entries, key) {
                 self.missing(key, place, at, help.into());
