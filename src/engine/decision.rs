@@ -25,11 +25,9 @@ pub struct Decision {
     pub cells: Vec<Option<usize>>,
     /// Triggers that fired, by index, highest priority first (declaration order among equals).
     pub fired: Vec<usize>,
-    /// Triggers whose condition held but that did not fire, and why, in declaration order.
+    /// Triggers whose condition held but that did not fire, and why, in declaration order; those
+    /// suppressed as [`Suppression::TriggerHoldout`] are in their control arm.
     pub suppressed: Vec<(usize, Suppression)>,
-    /// Triggers whose own holdout took the customer: their control arm (also in `suppressed`),
-    /// in declaration order.
-    pub control: Vec<usize>,
     /// The actions of the fired triggers, in firing order, with their parameters.
     pub actions: Vec<ActionOutcome>,
 }
@@ -50,14 +48,17 @@ impl Decision {
     /// firing order, then those whose control arm the customer is in.
     pub fn arms(&self) -> impl Iterator<Item = (usize, Arm)> + '_ {
         let treated = self.fired.iter().map(|&t| (t, Arm::Treated));
-        treated.chain(self.control.iter().map(|&t| (t, Arm::Control)))
+        let control = self.suppressed.iter().filter_map(|&(t, why)| {
+            (why == Suppression::TriggerHoldout).then_some((t, Arm::Control))
+        });
+        treated.chain(control)
     }
 
     /// Appends the contacts this decision makes, one per action of each trigger entered (one
     /// without an action for a trigger that has none), as the contact history records them
     /// (dated `date`).
     pub fn contacts(&self, program: &Program, date: &str, out: &mut Vec<NewContact>) {
-        if self.fired.is_empty() && self.control.is_empty() {
+        if self.arms().next().is_none() {
             return;
         }
         let names: Vec<&str> = self

@@ -423,7 +423,6 @@ impl<'p> Evaluator<'p> {
             }
             // Its own holdout draws its control arm: recorded, not contacted.
             if t.holdout.as_ref().is_some_and(|h| h.place(&decision.id).1) {
-                decision.control.push(i);
                 decision.suppressed.push((i, Suppression::TriggerHoldout));
                 continue;
             }
