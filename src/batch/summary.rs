@@ -213,6 +213,9 @@ pub struct Summary {
     pub actions: Vec<ActionCount>,
     /// Suppressed trigger firings by reason code.
     pub suppressed: Vec<Count>,
+    /// The reason each of `suppressed` (and each trigger's) counts.
+    #[serde(skip)]
+    pub reasons: Vec<Suppression>,
     pub threads: usize,
     pub elapsed_seconds: f64,
 }
@@ -422,12 +425,12 @@ impl Summary {
             .unwrap_or_default();
         let any_listed =
             (0..program.trigger_names().len()).any(|t| tally.suppressed[t * reasons + list] > 0);
-        let listed: Vec<(usize, &str)> = program
+        let listed: Vec<(usize, &str, Suppression)> = program
             .reason_columns()
             .iter()
             .enumerate()
             .filter(|&(c, _)| c != list || any_listed)
-            .map(|(c, (_, label))| (c, label.as_str()))
+            .map(|(c, (why, label))| (c, label.as_str(), *why))
             .collect();
         let count = |name: &str, count: u64| Count {
             name: name.to_string(),
@@ -523,7 +526,7 @@ impl Summary {
                     fired: tally.fired[t],
                     suppressed: listed
                         .iter()
-                        .map(|&(c, label)| count(label, tally.suppressed[t * reasons + c]))
+                        .map(|&(c, label, _)| count(label, tally.suppressed[t * reasons + c]))
                         .collect(),
                 })
                 .collect(),
@@ -536,9 +539,10 @@ impl Summary {
                     count: c,
                 })
                 .collect(),
+            reasons: listed.iter().map(|&(_, _, why)| why).collect(),
             suppressed: listed
                 .iter()
-                .map(|&(c, label)| {
+                .map(|&(c, label, _)| {
                     let total = (0..program.trigger_names().len())
                         .map(|t| tally.suppressed[t * reasons + c])
                         .sum();
@@ -675,10 +679,11 @@ impl Summary {
         let reasons: Vec<String> = self
             .suppressed
             .iter()
-            .map(|c| match c.name.as_str() {
+            .zip(&self.reasons)
+            .map(|(c, why)| match why {
                 // A trigger's own holdout: its control arm, beside the treated (`fired`).
-                "holdout:trigger" => "control".to_string(),
-                name => format!("not: {name}"),
+                Suppression::TriggerHoldout => "control".to_string(),
+                _ => format!("not: {}", c.name),
             })
             .collect();
         let widths: Vec<usize> = reasons.iter().map(|r| r.len().max(16)).collect();
