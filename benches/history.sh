@@ -28,7 +28,7 @@ export_file=target/bench/customers-$customers.csv
 [ -f "$export_file" ] || target/release/examples/generate_customers \
   --customers "$customers" --seed 7 --out "$export_file"
 
-history=target/bench/history-$customers-$contacts.sqlite
+history=target/bench/history-v3-$customers-$contacts.sqlite
 if [ ! -f "$history" ]; then
   head -2 "$export_file" > target/bench/one.csv
   target/release/idic run rules/retail --customers target/bench/one.csv --as-of 2026-09-30 \
@@ -56,13 +56,17 @@ for night in range(nights):
         " VALUES ('run', ?, ?, 'retail', 'bench', 'bench', 'bench', '2026-12-06T00:00:00Z', ?)",
         (f"bench-{night}", date, total // nights))
     run = cur.lastrowid
-    rows = []
-    for _ in range(total // nights):
-        t = triggers[rng.randrange(len(triggers))]
-        rows.append((run, date, ids[rng.randrange(len(ids))], t[0], t[1], t[2], t[3], t[4],
-                     "treated", "silver", "active", "loyal"))
-    db.executemany("INSERT INTO contacts (run, date, customer, trigger, action, channel, activity,"
-                   " service, arm, tier, stage, segments) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", rows)
+    # One treatment per trigger a night (the schema's `treatments`), its customers in `contacted`.
+    numbers = []
+    for t in triggers:
+        cur = db.execute(
+            "INSERT INTO treatments (run, date, trigger, action, channel, activity, service, arm,"
+            " tier, stage, segments) VALUES (?,?,?,?,?,?,?,'treated','silver','active','loyal')",
+            (run, date) + t)
+        numbers.append(cur.lastrowid)
+    rows = [(numbers[rng.randrange(len(numbers))], ids[rng.randrange(len(ids))])
+            for _ in range(total // nights)]
+    db.executemany("INSERT INTO contacted (treatment, customer) VALUES (?, ?)", rows)
 db.commit()
 db.execute("VACUUM")
 db.close()

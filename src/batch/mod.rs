@@ -506,9 +506,10 @@ fn in_parallel<S, T: Send + Default>(
         done: bool,
     }
     /// Finished batches on their way to the sink, in order.
-    struct Output<T, K> {
-        sink: K,
+    struct Output<T> {
         waiting: BTreeMap<u64, T>,
+        /// A worker is handing batches to the sink: the others leave theirs and go on.
+        writing: bool,
         error: Option<RunError>,
     }
     fn lock<X>(m: &Mutex<X>) -> MutexGuard<'_, X> {
@@ -523,10 +524,12 @@ fn in_parallel<S, T: Send + Default>(
         done: false,
     });
     let output = Mutex::new(Output {
-        sink,
         waiting: BTreeMap::new(),
+        writing: false,
         error: None,
     });
+    // Taken by the worker writing, outside `output`, so that the others never wait for it.
+    let sink = Mutex::new(sink);
     // The next batch the sink takes (changed with `output` held).
     let next = AtomicU64::new(0);
     // Results the sink is done with, for the workers to fill again.
@@ -545,7 +548,7 @@ fn in_parallel<S, T: Send + Default>(
     std::thread::scope(|scope| {
         for i in 0..threads {
             let (input, output, moved, stop, fail) = (&input, &output, &moved, &stop, &fail);
-            let (next, spare) = (&next, &spare);
+            let (next, spare, sink) = (&next, &spare, &sink);
             let (state, work) = (&state, &work);
             spawn(scope, format!("idic-worker-{i}"), move || {
                 // A panic is the run's failure, never a hang: the other workers stop too.
@@ -591,24 +594,31 @@ fn in_parallel<S, T: Send + Default>(
 
                         let mut out = lock(output);
                         out.waiting.insert(seq, result);
-                        let mut wrote = false;
+                        if out.writing {
+                            continue;
+                        }
+                        // This worker writes every batch that is next, until none is.
+                        out.writing = true;
                         loop {
                             let now = next.load(Ordering::Acquire);
                             let Some(mut ready) = out.waiting.remove(&now) else {
+                                out.writing = false;
                                 break;
                             };
-                            if !stop.load(Ordering::Relaxed) {
-                                if let Err(e) = (out.sink)(&mut ready) {
-                                    out.error.get_or_insert(e);
-                                    stop.store(true, Ordering::Relaxed);
-                                }
-                            }
-                            next.store(now + 1, Ordering::Release);
+                            drop(out);
+                            let written = if stop.load(Ordering::Relaxed) {
+                                Ok(())
+                            } else {
+                                (lock(sink))(&mut ready)
+                            };
                             lock(spare).push(ready);
-                            wrote = true;
-                        }
-                        drop(out);
-                        if wrote {
+                            out = lock(output);
+                            if let Err(e) = written {
+                                out.error.get_or_insert(e);
+                                stop.store(true, Ordering::Relaxed);
+                            }
+                            // Moved on with `output` held, so that no waiting worker misses it.
+                            next.store(now + 1, Ordering::Release);
                             moved.notify_all();
                         }
                     }
@@ -716,13 +726,13 @@ fn rank_volumes(
 
 /// A batch of decisions as a worker finished it.
 #[derive(Default)]
-struct Decided {
+struct Decided<'p> {
     decisions: Vec<u8>,
     rejects_out: Vec<u8>,
     rejects: Vec<Reject>,
     tally: Tally,
     /// The contacts decided, when the run records them.
-    contacts: Vec<NewContact>,
+    contacts: Vec<NewContact<'p>>,
 }
 
 /// Pass 2: decides for every row and writes decisions and rejects in input order.
@@ -842,7 +852,7 @@ impl<'a> Worker<'a> {
         }
     }
 
-    fn batch(&mut self, rows: &RawRows, done: &mut Decided) {
+    fn batch(&mut self, rows: &RawRows, done: &mut Decided<'a>) {
         done.tally.reset(self.program);
         done.rejects.clear();
         self.each_row(rows, |worker, at, values| {
@@ -884,7 +894,12 @@ impl<'a> Worker<'a> {
     }
 
     /// Evaluates one typed row, or counts its reject.
-    fn row(&mut self, line: u64, values: Result<Vec<rhai::Dynamic>, Reject>, done: &mut Decided) {
+    fn row(
+        &mut self,
+        line: u64,
+        values: Result<Vec<rhai::Dynamic>, Reject>,
+        done: &mut Decided<'a>,
+    ) {
         let result = values.and_then(|values| {
             let money: Vec<Option<f64>> = self
                 .money

@@ -10,6 +10,7 @@ use idic::history::{HistoryError, NewContact, Store};
 use idic::io::guard::Std;
 use idic::io::{Files, Output, OutputFormat};
 use idic::text::{pad, printable, spreadsheet_cell};
+use std::borrow::Cow;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -144,7 +145,7 @@ fn open(path: &Path) -> Result<Store, String> {
 }
 
 fn show(store: &Store, id: &str, format: Format) -> Result<Exit, String> {
-    let mut contacts: Vec<(i64, NewContact)> = Vec::new();
+    let mut contacts: Vec<(i64, NewContact<'static>)> = Vec::new();
     store
         .each_contact(Some(id.trim()), |run, c| {
             contacts.push((run, c.clone()));
@@ -163,7 +164,7 @@ fn show(store: &Store, id: &str, format: Format) -> Result<Exit, String> {
         if contacts.len() == 1 { "" } else { "s" },
         store.path()
     );
-    let trigger = |c: &NewContact| printable(c.trigger.as_deref().unwrap_or("-")).into_owned();
+    let trigger = |c: &NewContact<'_>| printable(c.trigger.as_deref().unwrap_or("-")).into_owned();
     let wide = contacts
         .iter()
         .map(|(_, c)| trigger(c).chars().count())
@@ -251,7 +252,7 @@ struct Row<'a> {
     segments: Option<&'a str>,
 }
 
-fn json(run: i64, c: &NewContact) -> Row<'_> {
+fn json<'a>(run: i64, c: &'a NewContact<'_>) -> Row<'a> {
     Row {
         run,
         date: &c.date,
@@ -306,11 +307,11 @@ fn export(
             writer.write_record(COLUMNS).map_err(|e| e.to_string())?;
             store
                 .each_contact(None, |run, c| {
-                    let opt = |v: &Option<String>| v.as_deref().map(safe).unwrap_or_default();
+                    let opt = |v: &Option<Cow<'_, str>>| v.as_deref().map(safe).unwrap_or_default();
                     writer
                         .write_record([
                             run.to_string(),
-                            c.date.clone(),
+                            c.date.to_string(),
                             safe(&c.customer),
                             opt(&c.trigger),
                             opt(&c.action),

@@ -7,6 +7,7 @@ use super::Program;
 use crate::history::{Arm, NewContact};
 use chrono::{NaiveDate, NaiveDateTime};
 use rhai::Dynamic;
+use std::borrow::Cow;
 use std::fmt::Write as _;
 
 /// What the rules decided for one customer.
@@ -57,7 +58,7 @@ impl Decision {
     /// Appends the contacts this decision makes, one per action of each trigger entered (one
     /// without an action for a trigger that has none), as the contact history records them
     /// (dated `date`).
-    pub fn contacts(&self, program: &Program, date: &str, out: &mut Vec<NewContact>) {
+    pub fn contacts<'p>(&self, program: &'p Program, date: &'p str, out: &mut Vec<NewContact<'p>>) {
         if self.arms().next().is_none() {
             return;
         }
@@ -71,17 +72,17 @@ impl Decision {
             let actions = program.action_count(t);
             for a in (0..actions).map(Some).chain((actions == 0).then_some(None)) {
                 out.push(NewContact {
-                    date: date.to_string(),
-                    customer: self.id.trim().to_string(),
-                    trigger: Some(program.trigger_name(t).to_string()),
-                    action: a.map(|a| program.action(t, a).0.to_string()),
-                    channel: program.trigger_channel(t).to_string(),
-                    activity: Some(program.trigger_activity(t).to_string()),
+                    date: Cow::Borrowed(date),
+                    customer: Cow::Owned(self.id.trim().to_string()),
+                    trigger: Some(Cow::Borrowed(program.trigger_name(t))),
+                    action: a.map(|a| Cow::Borrowed(program.action(t, a).0)),
+                    channel: Cow::Borrowed(program.trigger_channel(t)),
+                    activity: Some(Cow::Borrowed(program.trigger_activity(t))),
                     service: program.trigger_service_reason(t).is_some(),
                     arm,
-                    tier: self.tier.map(|i| program.tier_name(i).to_string()),
-                    stage: self.stage.map(|i| program.stage_name(i).to_string()),
-                    segments: segments.clone(),
+                    tier: self.tier.map(|i| Cow::Borrowed(program.tier_name(i))),
+                    stage: self.stage.map(|i| Cow::Borrowed(program.stage_name(i))),
+                    segments: segments.clone().map(Cow::Owned),
                 });
             }
         }

@@ -9,6 +9,7 @@ use crate::io::cells::CellReader;
 use crate::io::input::Row;
 use crate::io::{BatchReader, InputFormat};
 use crate::model::{ChannelKind, ContactLog, ContactRole, RuleSet};
+use std::borrow::Cow;
 use std::fs::File;
 
 /// A row of the log that was not imported.
@@ -66,7 +67,7 @@ pub fn read_log(
     format: InputFormat,
     log: &ContactLog,
     rules: &RuleSet,
-    mut batch: impl FnMut(&[NewContact]) -> Result<(), String>,
+    mut batch: impl FnMut(&[NewContact<'_>]) -> Result<(), String>,
     mut reject: impl FnMut(LogReject),
 ) -> Result<LogTally, String> {
     let io = |e: std::io::Error| format!("cannot read the log: {e}");
@@ -146,7 +147,7 @@ fn contact(
     columns: &Columns,
     rules: &RuleSet,
     row: Row<'_>,
-) -> Result<NewContact, (Option<String>, String)> {
+) -> Result<NewContact<'static>, (Option<String>, String)> {
     let object = match row {
         Row::Json(bytes) => Some(crate::io::records::json_object(bytes).map_err(|e| {
             let why = crate::io::records::json_error_text(&e);
@@ -212,12 +213,12 @@ fn contact(
         .as_ref()
         .and_then(|t| rules.triggers.iter().find(|r| r.name.value == *t));
     Ok(NewContact {
-        date: date.format("%Y-%m-%d").to_string(),
-        customer,
-        trigger,
-        action: cell(ContactRole::Action)?,
-        channel,
-        activity: known.and_then(|t| t.activity.as_ref().map(|a| a.value.to_string())),
+        date: date.format("%Y-%m-%d").to_string().into(),
+        customer: customer.into(),
+        trigger: trigger.map(Cow::Owned),
+        action: cell(ContactRole::Action)?.map(Cow::Owned),
+        channel: channel.into(),
+        activity: known.and_then(|t| t.activity.as_ref().map(|a| a.value.to_string().into())),
         service: known.is_some_and(|t| t.service.is_some()),
         arm: Arm::Treated,
         tier: None,

@@ -11,10 +11,12 @@
 
 use super::index::{day_of, fingerprint, Arm, Contact, Index, IndexBuilder, OTHER};
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
+use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 
-/// The schema version this idic writes (`PRAGMA user_version`): 2 added `contact_keys`.
-const VERSION: i64 = 2;
+/// The schema version this idic writes (`PRAGMA user_version`): 2 added `contact_keys`; 3
+/// split `contacts` into `treatments` and `contacted`, with `contacts` a view joining them.
+const VERSION: u8 = 3;
 
 /// The run key of a run: SHA-256 over what makes its decisions (`parts`: the rule set's content
 /// hash, the export's digest, the orders file's, the do-not-contact list's, `as_of`), each
@@ -35,7 +37,12 @@ const SQLITE_MAGIC: &[u8; 16] = b"SQLite format 3\0";
 /// The file a history directory holds.
 pub const FILE_NAME: &str = "history.sqlite";
 
-const SCHEMA: &str = "
+/// Version 3's tables. A contact is a customer (`contacted`) and what was done, which most
+/// contacts of a run share (`treatments`: the trigger, action, channel and arm, and the
+/// customer's tier, stage and segments for measuring): a run records two small values a
+/// contact. The view `contacts` joins them back into one row per contact, as version 1 and 2
+/// kept them in a table of that name, numbered by `contact`.
+const TABLES: &str = "
 CREATE TABLE runs (
     run          INTEGER PRIMARY KEY,
     kind         TEXT NOT NULL CHECK (kind IN ('run', 'import')),
@@ -48,34 +55,6 @@ CREATE TABLE runs (
     recorded_at  TEXT NOT NULL,
     contacts     INTEGER NOT NULL
 );
-CREATE TABLE contacts (
-    run      INTEGER NOT NULL REFERENCES runs (run),
-    date     TEXT NOT NULL,
-    customer TEXT NOT NULL,
-    trigger  TEXT,
-    action   TEXT,
-    channel  TEXT NOT NULL,
-    activity TEXT,
-    service  INTEGER NOT NULL DEFAULT 0,
-    arm      TEXT NOT NULL CHECK (arm IN ('treated', 'control')),
-    tier     TEXT,
-    stage    TEXT,
-    segments TEXT
-);
-CREATE VIEW contact_log AS
-    SELECT c.run, r.kind, r.as_of, r.ruleset, r.ruleset_hash, c.date, c.customer, c.trigger,
-           c.action, c.channel, c.activity, c.service, c.arm, c.tier, c.stage, c.segments
-    FROM contacts c JOIN runs r USING (run);
-";
-
-/// Each run's contacts fingerprinted as a run reads them ([`RunKeys`]), so that a run reads one
-/// blob per earlier run instead of its rows. Derived from `contacts`: a change to or a deletion
-/// of a run's rows (by idic's compaction or by anyone's SQL) drops the run's blob, and its rows
-/// are read instead until `idic history compact` makes it again. (Rows added by SQL to a run
-/// idic recorded are not watched: an insert trigger would cost every recording more than a
-/// run spends deciding; contacts from elsewhere come in as runs of their own.) Version 1's
-/// index on `date` is dropped: no reader needs it since.
-const KEYS_SCHEMA: &str = "
 CREATE TABLE contact_keys (
     run       INTEGER PRIMARY KEY REFERENCES runs (run),
     first_day INTEGER NOT NULL,
@@ -84,12 +63,103 @@ CREATE TABLE contact_keys (
     channels  TEXT NOT NULL,
     entries   BLOB NOT NULL
 );
-CREATE TRIGGER contact_keys_stale_on_delete AFTER DELETE ON contacts
-    BEGIN DELETE FROM contact_keys WHERE run = OLD.run; END;
-CREATE TRIGGER contact_keys_stale_on_update AFTER UPDATE ON contacts
-    BEGIN DELETE FROM contact_keys WHERE run IN (OLD.run, NEW.run); END;
-DROP INDEX IF EXISTS contacts_by_date;
 ";
+
+/// `treatments`, `contacted`, the views over them and the triggers that keep `contact_keys`
+/// true, for a new history and for one upgraded to version 3.
+const CONTACT_TABLES: &str = "
+CREATE TABLE treatments (
+    treatment INTEGER PRIMARY KEY,
+    run       INTEGER NOT NULL REFERENCES runs (run),
+    date      TEXT NOT NULL,
+    trigger   TEXT,
+    action    TEXT,
+    channel   TEXT NOT NULL,
+    activity  TEXT,
+    service   INTEGER NOT NULL DEFAULT 0,
+    arm       TEXT NOT NULL CHECK (arm IN ('treated', 'control')),
+    tier      TEXT,
+    stage     TEXT,
+    segments  TEXT
+);
+CREATE TABLE contacted (
+    contact   INTEGER PRIMARY KEY,
+    treatment INTEGER NOT NULL,
+    customer  TEXT NOT NULL
+);
+CREATE VIEW contacts AS
+    SELECT c.contact, t.run, t.date, c.customer, t.trigger, t.action, t.channel, t.activity,
+           t.service, t.arm, t.tier, t.stage, t.segments
+    FROM contacted c JOIN treatments t USING (treatment);
+CREATE VIEW contact_log AS
+    SELECT c.contact, c.run, r.kind, r.as_of, r.ruleset, r.ruleset_hash, c.date, c.customer,
+           c.trigger, c.action, c.channel, c.activity, c.service, c.arm, c.tier, c.stage,
+           c.segments
+    FROM contacts c JOIN runs r USING (run);
+CREATE TRIGGER contact_keys_stale_on_delete AFTER DELETE ON contacted
+    BEGIN DELETE FROM contact_keys
+          WHERE run = (SELECT run FROM treatments WHERE treatment = OLD.treatment); END;
+CREATE TRIGGER contact_keys_stale_on_update AFTER UPDATE ON contacted
+    BEGIN DELETE FROM contact_keys WHERE run IN (
+          SELECT run FROM treatments WHERE treatment IN (OLD.treatment, NEW.treatment)); END;
+CREATE TRIGGER treatment_keys_stale_on_delete AFTER DELETE ON treatments
+    BEGIN DELETE FROM contact_keys WHERE run = OLD.run; END;
+CREATE TRIGGER treatment_keys_stale_on_update AFTER UPDATE ON treatments
+    BEGIN DELETE FROM contact_keys WHERE run IN (OLD.run, NEW.run); END;
+CREATE TRIGGER contacts_delete INSTEAD OF DELETE ON contacts
+    BEGIN DELETE FROM contacted WHERE contact = OLD.contact; END;
+";
+
+/// Each run's contacts fingerprinted as a run reads them ([`RunKeys`]), so that a run reads one
+/// blob per earlier run instead of its rows. Derived from the contacts: a change to or a
+/// deletion of a run's rows (by idic's compaction or by anyone's SQL) drops the run's blob, and
+/// its rows are read instead until `idic history compact` makes it again. (Rows added by SQL
+/// to a run idic recorded are not watched: an insert trigger would cost every recording more
+/// than a run spends deciding; contacts from elsewhere come in as runs of their own.)
+///
+/// Version 1 had the `contacts` table alone, version 2 added `contact_keys`: both are moved
+/// into version 3's tables, each contact keeping its number (its rowid) and its run's blob.
+fn upgrade(from: u8) -> String {
+    let keys = if from < 2 {
+        "CREATE TABLE contact_keys (
+             run       INTEGER PRIMARY KEY REFERENCES runs (run),
+             first_day INTEGER NOT NULL,
+             last_day  INTEGER NOT NULL,
+             triggers  TEXT NOT NULL,
+             channels  TEXT NOT NULL,
+             entries   BLOB NOT NULL
+         );"
+    } else {
+        ""
+    };
+    format!(
+        "{keys}
+        DROP VIEW contact_log;
+        DROP TRIGGER IF EXISTS contact_keys_stale_on_delete;
+        DROP TRIGGER IF EXISTS contact_keys_stale_on_update;
+        ALTER TABLE contacts RENAME TO contacts_before;
+        {CONTACT_TABLES}
+        INSERT INTO treatments (run, date, trigger, action, channel, activity, service, arm,
+                                tier, stage, segments)
+            SELECT run, date, trigger, action, channel, activity, service, arm, tier, stage,
+                   segments
+            FROM contacts_before
+            GROUP BY run, date, trigger, action, channel, activity, service, arm, tier, stage,
+                     segments
+            ORDER BY min(rowid);
+        CREATE INDEX treatments_upgrading ON treatments (run, date, trigger, action, channel);
+        INSERT INTO contacted (contact, treatment, customer)
+            SELECT b.rowid, t.treatment, b.customer FROM contacts_before b JOIN treatments t
+            ON t.run = b.run AND t.date = b.date AND t.trigger IS b.trigger
+               AND t.action IS b.action AND t.channel = b.channel AND t.activity IS b.activity
+               AND t.service = b.service AND t.arm = b.arm AND t.tier IS b.tier
+               AND t.stage IS b.stage AND t.segments IS b.segments
+            ORDER BY b.rowid;
+        DROP INDEX treatments_upgrading;
+        DROP TABLE contacts_before;
+        PRAGMA user_version = {VERSION};"
+    )
+}
 
 /// What went wrong with a contact history, as a sentence naming it.
 #[derive(Debug, thiserror::Error)]
@@ -174,22 +244,43 @@ pub struct Recorded {
     pub contacts: u64,
 }
 
-/// One contact to record, with what measuring it needs later.
+/// One contact to record, with what measuring it needs later; a run's contacts borrow the
+/// names they share (from its rule set).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NewContact {
+pub struct NewContact<'a> {
     /// `YYYY-MM-DD`.
-    pub date: String,
-    pub customer: String,
-    pub trigger: Option<String>,
-    pub action: Option<String>,
-    pub channel: String,
-    pub activity: Option<String>,
+    pub date: Cow<'a, str>,
+    pub customer: Cow<'a, str>,
+    pub trigger: Option<Cow<'a, str>>,
+    pub action: Option<Cow<'a, str>>,
+    pub channel: Cow<'a, str>,
+    pub activity: Option<Cow<'a, str>>,
     pub service: bool,
     pub arm: Arm,
-    pub tier: Option<String>,
-    pub stage: Option<String>,
+    pub tier: Option<Cow<'a, str>>,
+    pub stage: Option<Cow<'a, str>>,
     /// The customer's segments, joined by `;`.
-    pub segments: Option<String>,
+    pub segments: Option<Cow<'a, str>>,
+}
+
+impl NewContact<'_> {
+    /// The contact, owning its names.
+    pub fn owned(&self) -> NewContact<'static> {
+        let own = |t: &Option<Cow<'_, str>>| t.as_deref().map(|t| Cow::Owned(t.to_string()));
+        NewContact {
+            date: Cow::Owned(self.date.to_string()),
+            customer: Cow::Owned(self.customer.to_string()),
+            trigger: own(&self.trigger),
+            action: own(&self.action),
+            channel: Cow::Owned(self.channel.to_string()),
+            activity: own(&self.activity),
+            service: self.service,
+            arm: self.arm,
+            tier: own(&self.tier),
+            stage: own(&self.stage),
+            segments: own(&self.segments),
+        }
+    }
 }
 
 /// Counts of a contact history ([`Store::stats`]).
@@ -319,10 +410,33 @@ pub struct Store {
     path: String,
     /// A write transaction is open (the run holds the lock).
     writing: bool,
-    /// The database had idic's tables when opened (a new one has none until a run commits).
-    tables: bool,
-    /// It has the `contact_keys` table (schema version 2).
-    keys: bool,
+    /// The schema as committed when opened (a new history has none until a run commits).
+    schema: Schema,
+}
+
+/// A history's schema version as committed (0: no tables yet), which says how to read it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Schema(u8);
+
+impl Schema {
+    /// It has idic's tables.
+    fn tables(self) -> bool {
+        self.0 > 0
+    }
+
+    /// It has runs' contacts fingerprinted (`contact_keys`, from version 2).
+    fn keys(self) -> bool {
+        self.0 >= 2
+    }
+
+    /// The column of `contacts` that numbers them in the order recorded.
+    fn number(self) -> &'static str {
+        if self.0 >= 3 {
+            "contact"
+        } else {
+            "rowid"
+        }
+    }
 }
 
 fn sqlite(path: &str) -> impl Fn(rusqlite::Error) -> HistoryError + '_ {
@@ -366,8 +480,7 @@ impl Store {
             file: path.to_path_buf(),
             path: shown,
             writing: false,
-            tables: false,
-            keys: false,
+            schema: Schema(0),
         }
     }
 
@@ -412,11 +525,10 @@ impl Store {
         conn.busy_timeout(std::time::Duration::from_secs(30))
             .map_err(sqlite(&shown))?;
         store.writing = true;
-        // What the reader's own connection will see: the committed tables (a version 1
-        // history gets `contact_keys` in this transaction, seen only once it commits).
-        store.keys = store.has_keys()?;
-        // Again under the lock: another run may have created the tables meanwhile.
-        store.tables = store.schema(true)?;
+        // Again under the lock, another run may have created the tables meanwhile. The
+        // schema kept is the committed one, which the reader's own connection sees: an older
+        // history is upgraded in this transaction, seen only once it commits.
+        store.schema = store.schema(true)?;
         Ok(store)
     }
 
@@ -434,62 +546,52 @@ impl Store {
         conn.busy_timeout(std::time::Duration::from_secs(30))
             .map_err(sqlite(&shown))?;
         let mut store = Store::on(conn, path, shown);
-        store.tables = store.schema(false)?;
-        store.keys = store.has_keys()?;
+        store.schema = store.schema(false)?;
         Ok(Some(store))
     }
 
-    /// Checks the schema version, creating the tables in a new database when `create`; gives
-    /// whether the tables were there already.
-    fn schema(&self, create: bool) -> Result<bool, HistoryError> {
+    /// Checks the schema version, creating the tables in a new database or upgrading an older
+    /// one when `create`; gives the schema as it was.
+    fn schema(&self, create: bool) -> Result<Schema, HistoryError> {
+        let fail = sqlite(&self.path);
         let version: i64 = self
             .conn
             .query_row("PRAGMA user_version", [], |r| r.get(0))
-            .map_err(sqlite(&self.path))?;
+            .map_err(&fail)?;
         let tables: i64 = self
             .conn
             .query_row("SELECT count(*) FROM sqlite_schema", [], |r| r.get(0))
-            .map_err(sqlite(&self.path))?;
-        match version {
-            VERSION => Ok(true),
-            // Version 1 lacks `contact_keys`: read as it is, and given them when written.
-            1 if create => self
-                .conn
-                .execute_batch(&format!("{KEYS_SCHEMA} PRAGMA user_version = {VERSION};"))
-                .map(|()| true)
-                .map_err(sqlite(&self.path)),
-            1 => Ok(true),
-            0 if tables == 0 && create => self
-                .conn
-                .execute_batch(&format!(
-                    "{SCHEMA} {KEYS_SCHEMA} PRAGMA user_version = {VERSION};"
-                ))
-                .map(|()| false)
-                .map_err(sqlite(&self.path)),
-            0 if tables == 0 => Ok(false),
-            0 => Err(HistoryError::NotHistory {
+            .map_err(&fail)?;
+        let newer = |v: i64| HistoryError::NotHistory {
+            path: self.path.clone(),
+            why: format!(
+                "written by a newer idic (schema version {v}; this idic reads version {VERSION})"
+            ),
+        };
+        match u8::try_from(version) {
+            Ok(v @ 1..=VERSION) => {
+                // Older versions are read as they are, and upgraded when written.
+                if create && v < VERSION {
+                    self.conn.execute_batch(&upgrade(v)).map_err(&fail)?;
+                }
+                Ok(Schema(v))
+            }
+            Ok(0) if tables == 0 => {
+                if create {
+                    self.conn
+                        .execute_batch(&format!(
+                            "{TABLES} {CONTACT_TABLES} PRAGMA user_version = {VERSION};"
+                        ))
+                        .map_err(&fail)?;
+                }
+                Ok(Schema(0))
+            }
+            Ok(0) => Err(HistoryError::NotHistory {
                 path: self.path.clone(),
                 why: "a SQLite database of something else".to_string(),
             }),
-            v => Err(HistoryError::NotHistory {
-                path: self.path.clone(),
-                why: format!(
-                    "written by a newer idic (schema version {v}; this idic reads version {VERSION})"
-                ),
-            }),
+            _ => Err(newer(version)),
         }
-    }
-
-    /// Whether the database has the `contact_keys` table.
-    fn has_keys(&self) -> Result<bool, HistoryError> {
-        self.conn
-            .query_row(
-                "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = 'contact_keys'",
-                [],
-                |r| r.get::<_, i64>(0),
-            )
-            .map(|n| n > 0)
-            .map_err(sqlite(&self.path))
     }
 
     /// The history's path, as named.
@@ -499,7 +601,7 @@ impl Store {
 
     /// The run recorded earlier with `key`, if any.
     pub fn recorded(&self, key: &str) -> Result<Option<Recorded>, HistoryError> {
-        if !self.tables {
+        if !self.schema.tables() {
             return Ok(None);
         }
         self.conn
@@ -523,38 +625,41 @@ impl Store {
     pub fn each_contact<E: From<HistoryError>>(
         &self,
         customer: Option<&str>,
-        mut each: impl FnMut(i64, &NewContact) -> Result<(), E>,
+        mut each: impl FnMut(i64, &NewContact<'static>) -> Result<(), E>,
     ) -> Result<(), E> {
-        if !self.tables {
+        if !self.schema.tables() {
             return Ok(());
         }
         let fail = sqlite(&self.path);
         let mut statement = self
             .conn
-            .prepare(
+            .prepare(&format!(
                 "SELECT run, date, customer, trigger, action, channel, activity, service, arm, \
                  tier, stage, segments FROM contacts WHERE ?1 IS NULL OR customer = ?1 \
-                 ORDER BY rowid",
-            )
+                 ORDER BY {}",
+                self.schema.number()
+            ))
             .map_err(&fail)?;
         let mut rows = statement.query([customer]).map_err(&fail)?;
         while let Some(row) = rows.next().map_err(&fail)? {
-            let read = || -> rusqlite::Result<(i64, NewContact)> {
+            let read = || -> rusqlite::Result<(i64, NewContact<'static>)> {
+                let text = |i: usize| row.get::<_, String>(i).map(Cow::Owned);
+                let maybe = |i: usize| row.get::<_, Option<String>>(i).map(|t| t.map(Cow::Owned));
                 let arm: String = row.get(8)?;
                 Ok((
                     row.get(0)?,
                     NewContact {
-                        date: row.get(1)?,
-                        customer: row.get(2)?,
-                        trigger: row.get(3)?,
-                        action: row.get(4)?,
-                        channel: row.get(5)?,
-                        activity: row.get(6)?,
+                        date: text(1)?,
+                        customer: text(2)?,
+                        trigger: maybe(3)?,
+                        action: maybe(4)?,
+                        channel: text(5)?,
+                        activity: maybe(6)?,
                         service: row.get(7)?,
                         arm: arm.parse().unwrap_or(Arm::Treated),
-                        tier: row.get(9)?,
-                        stage: row.get(10)?,
-                        segments: row.get(11)?,
+                        tier: maybe(9)?,
+                        stage: maybe(10)?,
+                        segments: maybe(11)?,
                     },
                 ))
             };
@@ -567,7 +672,7 @@ impl Store {
     /// Counts of the history: runs, contacts per trigger, channel and arm, and per day.
     pub fn stats(&self) -> Result<Stats, HistoryError> {
         let mut stats = Stats::default();
-        if !self.tables {
+        if !self.schema.tables() {
             return Ok(stats);
         }
         let fail = sqlite(&self.path);
@@ -620,8 +725,7 @@ impl Store {
         Reader {
             file: self.file.clone(),
             path: self.path.clone(),
-            tables: self.tables,
-            keys: self.keys,
+            schema: self.schema,
         }
     }
 
@@ -632,7 +736,7 @@ impl Store {
     pub fn compact(self, before: chrono::NaiveDate) -> Result<Compacted, HistoryError> {
         let (conn, path) = (&self.conn, self.path.clone());
         let fail = sqlite(&path);
-        if !self.tables {
+        if !self.schema.tables() {
             return Ok(Compacted::default());
         }
         let date = before.format("%Y-%m-%d").to_string();
@@ -643,18 +747,24 @@ impl Store {
                 |r| r.get(0),
             )
             .map_err(&fail)?;
+        // (The lock upgraded the history to this version's tables.)
         let removed = conn
             .execute(
-                "DELETE FROM contacts WHERE date < ?1 AND rowid NOT IN (
-                     SELECT rowid FROM (
-                         SELECT rowid, row_number() OVER (
+                "DELETE FROM contacted WHERE contact IN (
+                     SELECT contact FROM (
+                         SELECT contact, row_number() OVER (
                              PARTITION BY customer, trigger, channel, arm
-                             ORDER BY date DESC, rowid DESC) AS n
+                             ORDER BY date DESC, contact DESC) AS n
                          FROM contacts WHERE date < ?1)
-                     WHERE n = 1)",
+                     WHERE n > 1)",
                 [&date],
             )
             .map_err(&fail)? as u64;
+        conn.execute(
+            "DELETE FROM treatments WHERE treatment NOT IN (SELECT treatment FROM contacted)",
+            [],
+        )
+        .map_err(&fail)?;
         let fingerprinted = self.fingerprint_runs()?;
         conn.execute_batch("COMMIT").map_err(&fail)?;
         // The pages freed go back to the file system: the file shrinks. Another run may take
@@ -679,7 +789,7 @@ impl Store {
             .conn
             .prepare(
                 "SELECT run, date, customer, trigger, channel, arm FROM contacts
-                 WHERE run NOT IN (SELECT run FROM contact_keys) ORDER BY run, rowid",
+                 WHERE run NOT IN (SELECT run FROM contact_keys) ORDER BY run, contact",
             )
             .map_err(&fail)?;
         let mut rows = statement.query([]).map_err(&fail)?;
@@ -746,6 +856,7 @@ impl Store {
             contacts: 0,
             keys: RunKeys::default(),
             last_date: (String::new(), None),
+            treatments: Treatments::default(),
         })
     }
 }
@@ -756,10 +867,8 @@ impl Store {
 pub struct Reader {
     file: PathBuf,
     path: String,
-    /// Committed tables to read (a history made by the run reading it has none yet).
-    tables: bool,
-    /// Runs' contacts fingerprinted ([`RunKeys`]) to read instead of their rows.
-    keys: bool,
+    /// The committed schema (a history made by the run reading it has no tables yet).
+    schema: Schema,
 }
 
 impl Reader {
@@ -773,13 +882,13 @@ impl Reader {
             ))
         })?;
         let mut builder = IndexBuilder::new(window.channels);
-        if !self.tables {
+        if !self.schema.tables() {
             return Ok(builder.finish(today));
         }
         let fail = sqlite(&self.path);
         let conn = Connection::open_with_flags(&self.file, OpenFlags::SQLITE_OPEN_READ_ONLY)
             .map_err(&fail)?;
-        if self.keys {
+        if self.schema.keys() {
             read_keys(&conn, window, &mut builder).map_err(&fail)?;
             // Only runs without fingerprints are read row by row: none, usually.
             let unkeyed: i64 = conn
@@ -795,9 +904,14 @@ impl Reader {
             }
         }
         let last: i64 = conn
-            .query_row("SELECT coalesce(max(rowid), 0) FROM contacts", [], |r| {
-                r.get(0)
-            })
+            .query_row(
+                &format!(
+                    "SELECT coalesce(max({}), 0) FROM contacts",
+                    self.schema.number()
+                ),
+                [],
+                |r| r.get(0),
+            )
             .map_err(&fail)?;
         // The contacts are read in slices of rows, one per core, each on its own connection:
         // the history cannot change meanwhile (a run that records holds its write lock, and
@@ -809,12 +923,12 @@ impl Reader {
             threads.clamp(1, 8) as i64
         };
         let per = last / slices + 1;
-        let (file, path, keys) = (&self.file, self.path.as_str(), self.keys);
+        let (file, path, schema) = (&self.file, self.path.as_str(), self.schema);
         let parts: Vec<Result<IndexBuilder, HistoryError>> = std::thread::scope(|scope| {
             let handles: Vec<_> = (0..slices)
                 .map(|i| {
                     let rows = i * per + 1..=(i + 1) * per;
-                    scope.spawn(move || load_rows(file, path, window, rows, keys))
+                    scope.spawn(move || load_rows(file, path, window, rows, schema))
                 })
                 .collect();
             handles
@@ -903,15 +1017,15 @@ fn read_keys(
     Ok(())
 }
 
-/// The contacts in `window` among rows `rows` (by rowid) of the history in `file` (named
+/// The contacts in `window` among contacts `rows` (by number) of the history in `file` (named
 /// `path`), read on a connection of their own; only those of runs without fingerprints when
-/// the history has them (`keys`).
+/// the history has them.
 fn load_rows(
     file: &Path,
     path: &str,
     window: &Window<'_>,
     rows: std::ops::RangeInclusive<i64>,
-    keys: bool,
+    schema: Schema,
 ) -> Result<IndexBuilder, HistoryError> {
     let fail = sqlite(path);
     let conn = Connection::open_with_flags(
@@ -919,9 +1033,10 @@ fn load_rows(
         OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )
     .map_err(&fail)?;
-    let mut sql = String::from(
+    let mut sql = format!(
         "SELECT customer, date, trigger, channel, arm FROM contacts \
-         WHERE rowid BETWEEN ?1 AND ?2 AND date <= ?3",
+         WHERE {} BETWEEN ?1 AND ?2 AND date <= ?3",
+        schema.number()
     );
     if window.since.is_some() {
         sql.push_str(" AND date >= ?4");
@@ -929,7 +1044,7 @@ fn load_rows(
     if window.before_run.is_some() {
         sql.push_str(" AND run < ?5");
     }
-    if keys {
+    if schema.keys() {
         sql.push_str(" AND run NOT IN (SELECT run FROM contact_keys)");
     }
     let mut statement = conn.prepare(&sql).map_err(&fail)?;
@@ -995,6 +1110,83 @@ pub struct Recording {
     keys: RunKeys,
     /// The last date parsed, and its day.
     last_date: (String, Option<u16>),
+    treatments: Treatments,
+}
+
+/// The treatments a run has recorded so far, each under its number.
+#[derive(Default)]
+struct Treatments {
+    /// By the hash of their [`treatment`]: a contact of each, and the number.
+    numbers: std::collections::HashMap<u64, Vec<(NewContact<'static>, i64)>>,
+}
+
+/// What tells a contact's treatment from another's: everything but the customer.
+type Treatment<'a> = (
+    &'a str,
+    Option<&'a str>,
+    Option<&'a str>,
+    &'a str,
+    Option<&'a str>,
+    bool,
+    Arm,
+    Option<&'a str>,
+    Option<&'a str>,
+    Option<&'a str>,
+);
+
+fn treatment<'a>(c: &'a NewContact<'_>) -> Treatment<'a> {
+    (
+        &c.date,
+        c.trigger.as_deref(),
+        c.action.as_deref(),
+        &c.channel,
+        c.activity.as_deref(),
+        c.service,
+        c.arm,
+        c.tier.as_deref(),
+        c.stage.as_deref(),
+        c.segments.as_deref(),
+    )
+}
+
+impl Treatments {
+    /// The number of `contact`'s treatment in run `run`, recorded when new.
+    fn of(
+        &mut self,
+        conn: &Connection,
+        run: i64,
+        contact: &NewContact<'_>,
+    ) -> rusqlite::Result<i64> {
+        use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
+        let wanted = treatment(contact);
+        let hash = BuildHasherDefault::<DefaultHasher>::default().hash_one(wanted);
+        let known = self.numbers.entry(hash).or_default();
+        if let Some((_, number)) = known.iter().find(|(c, _)| treatment(c) == wanted) {
+            return Ok(*number);
+        }
+        let c = contact;
+        conn.prepare_cached(
+            "INSERT INTO treatments (run, date, trigger, action, channel, activity, service, arm,
+                                     tier, stage, segments)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+        )?
+        .execute(params![
+            run,
+            c.date,
+            c.trigger,
+            c.action,
+            c.channel,
+            c.activity,
+            c.service,
+            c.arm.word(),
+            c.tier,
+            c.stage,
+            c.segments
+        ])?;
+        let number = conn.last_insert_rowid();
+        known.push((contact.owned(), number));
+        Ok(number)
+    }
 }
 
 impl Recording {
@@ -1004,44 +1196,25 @@ impl Recording {
     }
 
     /// Adds contacts to the run.
-    pub fn add(&mut self, contacts: &[NewContact]) -> Result<(), HistoryError> {
+    pub fn add(&mut self, contacts: &[NewContact<'_>]) -> Result<(), HistoryError> {
+        let fail = sqlite(&self.store.path);
+        let conn = &self.store.conn;
+        let mut contacted = conn
+            .prepare_cached("INSERT INTO contacted (treatment, customer) VALUES (?1, ?2)")
+            .map_err(&fail)?;
         for c in contacts {
             if c.date != self.last_date.0 {
-                self.last_date = (c.date.clone(), parse_day(&c.date));
+                self.last_date = (c.date.to_string(), parse_day(&c.date));
             }
             // A contact outside the days a history holds is kept, never read.
             if let Some(day) = self.last_date.1 {
                 let trigger = c.trigger.as_deref();
                 self.keys.add(&c.customer, day, trigger, &c.channel, c.arm);
             }
-        }
-        let (run, path) = (self.run, &self.store.path);
-        let mut statement = self
-            .store
-            .conn
-            .prepare_cached(
-                "INSERT INTO contacts (run, date, customer, trigger, action, channel, activity,
-                                       service, arm, tier, stage, segments)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
-            )
-            .map_err(sqlite(path))?;
-        for c in contacts {
-            statement
-                .execute(params![
-                    run,
-                    c.date,
-                    c.customer,
-                    c.trigger,
-                    c.action,
-                    c.channel,
-                    c.activity,
-                    c.service,
-                    c.arm.word(),
-                    c.tier,
-                    c.stage,
-                    c.segments
-                ])
-                .map_err(sqlite(path))?;
+            let treatment = self.treatments.of(conn, self.run, c).map_err(&fail)?;
+            contacted
+                .execute(params![treatment, c.customer])
+                .map_err(&fail)?;
         }
         self.contacts += contacts.len() as u64;
         Ok(())
@@ -1089,14 +1262,14 @@ mod tests {
         }
     }
 
-    fn contact(customer: &str, date: &str, trigger: &str) -> NewContact {
+    fn contact<'a>(customer: &'a str, date: &'a str, trigger: &'a str) -> NewContact<'a> {
         NewContact {
-            date: date.to_string(),
-            customer: customer.to_string(),
-            trigger: Some(trigger.to_string()),
-            action: Some("a".to_string()),
-            channel: "email".to_string(),
-            activity: Some("winback".to_string()),
+            date: date.into(),
+            customer: customer.into(),
+            trigger: Some(trigger.into()),
+            action: Some("a".into()),
+            channel: "email".into(),
+            activity: Some("winback".into()),
             service: false,
             arm: Arm::Treated,
             tier: None,
@@ -1251,13 +1424,15 @@ mod tests {
                 .unwrap();
             let contacts: Vec<NewContact> = (0..200)
                 .map(|_| {
+                    // Some contacts outside the window read below.
+                    let date = format!("2026-10-{:02}", rng.random_range(1..=31));
                     let mut c = contact(
                         &ids[rng.random_range(0..ids.len())],
-                        // Some contacts outside the window read below.
-                        &format!("2026-10-{:02}", rng.random_range(1..=31)),
+                        "",
                         triggers[rng.random_range(0..3)],
                     );
-                    c.channel = channels[rng.random_range(0..3)].to_string();
+                    c.date = date.into();
+                    c.channel = channels[rng.random_range(0..3)].into();
                     if rng.random_range(0..5) == 0 {
                         c.arm = Arm::Control;
                     }
@@ -1310,10 +1485,20 @@ mod tests {
         assert_eq!(all_of(&read(), &ids), all_of(&rows, &ids));
         // A change to a run's rows by SQL drops its fingerprints: the rows are read.
         let db = Connection::open(&path).unwrap();
-        db.execute("UPDATE contacts SET date = '2026-10-10' WHERE run = 3", [])
-            .unwrap();
+        db.execute(
+            "UPDATE treatments SET date = '2026-10-10' WHERE run = 3",
+            [],
+        )
+        .unwrap();
+        // (A deletion from the view deletes from `contacted`.)
         db.execute("DELETE FROM contacts WHERE run = 4 AND customer = 'C7'", [])
             .unwrap();
+        db.execute(
+            "UPDATE contacted SET customer = 'C8' WHERE customer = 'C9'
+             AND treatment IN (SELECT treatment FROM treatments WHERE run = 5)",
+            [],
+        )
+        .unwrap();
         let stale: Vec<i64> = db
             .prepare("SELECT run FROM runs WHERE run NOT IN (SELECT run FROM contact_keys)")
             .unwrap()
@@ -1321,52 +1506,146 @@ mod tests {
             .unwrap()
             .collect::<Result<_, _>>()
             .unwrap();
-        assert_eq!(stale, [3, 4]);
+        assert_eq!(stale, [3, 4, 5]);
         let changed = read();
         db.execute("DELETE FROM contact_keys", []).unwrap();
         assert_eq!(all_of(&changed, &ids), all_of(&read(), &ids));
         assert_ne!(all_of(&changed, &ids), all_of(&rows, &ids));
     }
 
-    #[test]
-    fn a_version_1_history_is_read_while_a_recording_run_upgrades_it() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("h.sqlite");
-        let mut recording = Store::lock(&path).unwrap().record(&run("k1")).unwrap();
-        recording
-            .add(&[contact("C1", "2026-10-01", "winback")])
-            .unwrap();
-        recording.commit().unwrap();
-        let db = Connection::open(&path).unwrap();
+    /// A history as version 1 (`contacts` alone) or 2 (with `contact_keys`) wrote it, with
+    /// run 1 holding two contacts of C1, one of C2 and one of C3 (treated as the first of C1),
+    /// and (version 2) their fingerprints.
+    fn old_history(path: &Path, version: u8) {
+        let db = Connection::open(path).unwrap();
         db.execute_batch(
-            "DROP TRIGGER contact_keys_stale_on_delete; DROP TRIGGER contact_keys_stale_on_update;
-             DROP TABLE contact_keys; PRAGMA user_version = 1;",
+            "CREATE TABLE runs (
+                 run INTEGER PRIMARY KEY,
+                 kind TEXT NOT NULL CHECK (kind IN ('run', 'import')),
+                 key TEXT NOT NULL UNIQUE, as_of TEXT, ruleset TEXT, ruleset_hash TEXT,
+                 input TEXT NOT NULL, input_hash TEXT NOT NULL, recorded_at TEXT NOT NULL,
+                 contacts INTEGER NOT NULL);
+             CREATE TABLE contacts (
+                 run INTEGER NOT NULL REFERENCES runs (run), date TEXT NOT NULL,
+                 customer TEXT NOT NULL, trigger TEXT, action TEXT, channel TEXT NOT NULL,
+                 activity TEXT, service INTEGER NOT NULL DEFAULT 0,
+                 arm TEXT NOT NULL CHECK (arm IN ('treated', 'control')),
+                 tier TEXT, stage TEXT, segments TEXT);
+             CREATE VIEW contact_log AS
+                 SELECT c.run, r.kind, r.as_of, r.ruleset, r.ruleset_hash, c.date, c.customer,
+                        c.trigger, c.action, c.channel, c.activity, c.service, c.arm, c.tier,
+                        c.stage, c.segments
+                 FROM contacts c JOIN runs r USING (run);
+             CREATE INDEX contacts_by_date ON contacts (date);
+             INSERT INTO runs VALUES (1, 'run', 'k1', '2026-10-01', 'r', 'sha256:0', 'x.csv',
+                                      'sha256:1', '2026-10-01T00:00:00Z', 4);
+             INSERT INTO contacts VALUES
+                 (1, '2026-10-01', 'C1', 'winback', 'a', 'email', 'winback', 0, 'treated',
+                  'gold', NULL, 'vip;new'),
+                 (1, '2026-10-01', 'C2', 'winback', 'a', 'email', 'winback', 0, 'control',
+                  'gold', NULL, 'vip;new'),
+                 (1, '2026-10-01', 'C1', NULL, NULL, 'sms', NULL, 1, 'treated', NULL, NULL, NULL),
+                 (1, '2026-10-01', 'C3', 'winback', 'a', 'email', 'winback', 0, 'treated',
+                  'gold', NULL, 'vip;new');
+             PRAGMA user_version = 1;",
         )
         .unwrap();
-        drop(db);
-        let window = Window {
-            since: None,
-            until: date("2026-11-01"),
-            before_run: None,
-            triggers: &["winback"],
-            channels: &["email"],
-        };
-        // Locked, and upgraded in its transaction: the reader sees the committed version 1.
-        let store = Store::lock(&path).unwrap();
-        assert_eq!(
-            store.reader().load(&window).unwrap().contacts("C1").count(),
-            1
-        );
-        let mut recording = store.record(&run("k2")).unwrap();
-        recording
-            .add(&[contact("C1", "2026-10-30", "winback")])
+        if version == 2 {
+            db.execute_batch(
+                "CREATE TABLE contact_keys (
+                     run INTEGER PRIMARY KEY REFERENCES runs (run),
+                     first_day INTEGER NOT NULL, last_day INTEGER NOT NULL,
+                     triggers TEXT NOT NULL, channels TEXT NOT NULL, entries BLOB NOT NULL);
+                 CREATE TRIGGER contact_keys_stale_on_delete AFTER DELETE ON contacts
+                     BEGIN DELETE FROM contact_keys WHERE run = OLD.run; END;
+                 CREATE TRIGGER contact_keys_stale_on_update AFTER UPDATE ON contacts
+                     BEGIN DELETE FROM contact_keys WHERE run IN (OLD.run, NEW.run); END;
+                 DROP INDEX contacts_by_date;
+                 PRAGMA user_version = 2;",
+            )
             .unwrap();
-        recording.commit().unwrap();
-        let store = Store::read(&path).unwrap().unwrap();
-        assert!(store.keys);
-        assert_eq!(
-            store.reader().load(&window).unwrap().contacts("C1").count(),
-            2
-        );
+            let mut keys = RunKeys::default();
+            let day = parse_day("2026-10-01").unwrap();
+            keys.add("C1", day, Some("winback"), "email", Arm::Treated);
+            keys.add("C2", day, Some("winback"), "email", Arm::Control);
+            keys.add("C1", day, None, "sms", Arm::Treated);
+            keys.add("C3", day, Some("winback"), "email", Arm::Treated);
+            keys.insert(&db, 1).unwrap();
+        }
+    }
+
+    /// Every contact of the history at `path`, with its run, as `idic history export` reads them.
+    fn every_contact(path: &Path) -> Vec<(i64, NewContact<'static>)> {
+        let mut all = Vec::new();
+        Store::read(path)
+            .unwrap()
+            .unwrap()
+            .each_contact(None, |run, c| {
+                all.push((run, c.clone()));
+                Ok::<(), HistoryError>(())
+            })
+            .unwrap();
+        all
+    }
+
+    #[test]
+    fn older_histories_are_read_as_they_are_and_upgraded_by_a_recording_run() {
+        for version in [1, 2] {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("h.sqlite");
+            old_history(&path, version);
+            let before = every_contact(&path);
+            assert_eq!(before.len(), 4);
+            assert_eq!(before[2].1.channel, "sms");
+            assert_eq!(before[1].1.arm, Arm::Control);
+            let window = Window {
+                since: None,
+                until: date("2026-11-01"),
+                before_run: None,
+                triggers: &["winback"],
+                channels: &["email", "sms"],
+            };
+            // Locked, and upgraded in its transaction: the reader sees the committed version.
+            let store = Store::lock(&path).unwrap();
+            assert_eq!(store.schema, Schema(version));
+            let reader = store.reader();
+            assert_eq!(reader.load(&window).unwrap().contacts("C1").count(), 2);
+            let mut recording = store.record(&run("k2")).unwrap();
+            recording
+                .add(&[contact("C1", "2026-10-30", "winback")])
+                .unwrap();
+            recording.commit().unwrap();
+            // Version 3, every contact as it was (its number kept), and the new one.
+            let store = Store::read(&path).unwrap().unwrap();
+            assert_eq!(store.schema, Schema(VERSION));
+            let after = every_contact(&path);
+            assert_eq!(after[..4], before[..], "version {version}");
+            assert_eq!(after.len(), 5);
+            assert_eq!(
+                store.reader().load(&window).unwrap().contacts("C1").count(),
+                3
+            );
+            let db = Connection::open(&path).unwrap();
+            let numbers: Vec<i64> = db
+                .prepare("SELECT contact FROM contacts ORDER BY contact")
+                .unwrap()
+                .query_map([], |r| r.get(0))
+                .unwrap()
+                .collect::<Result<_, _>>()
+                .unwrap();
+            assert_eq!(numbers, [1, 2, 3, 4, 5]);
+            // Three treatments for run 1's four contacts, and its fingerprints kept
+            // (version 2) or read from its rows until compaction makes them (version 1).
+            let treatments: i64 = db
+                .query_row("SELECT count(*) FROM treatments WHERE run = 1", [], |r| {
+                    r.get(0)
+                })
+                .unwrap();
+            assert_eq!(treatments, 3);
+            let keyed: i64 = db
+                .query_row("SELECT count(*) FROM contact_keys", [], |r| r.get(0))
+                .unwrap();
+            assert_eq!(keyed, if version == 2 { 2 } else { 1 });
+        }
     }
 }

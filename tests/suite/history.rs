@@ -127,7 +127,7 @@ fn dump(history: &Path) -> Vec<String> {
     let mut rows = Vec::new();
     for sql in [
         "SELECT run, kind, key, as_of, ruleset, ruleset_hash, input, input_hash, contacts FROM runs ORDER BY run",
-        "SELECT rowid, run, date, customer, trigger, action, channel, activity, service, arm, tier, stage, segments FROM contacts ORDER BY rowid",
+        "SELECT contact, run, date, customer, trigger, action, channel, activity, service, arm, tier, stage, segments FROM contacts ORDER BY contact",
     ] {
         let mut statement = db.prepare(sql).unwrap();
         let columns = statement.column_count();
