@@ -62,18 +62,21 @@ impl Decision {
         if self.arms().next().is_none() {
             return;
         }
-        let names: Vec<&str> = self
-            .segments
-            .iter()
-            .map(|&s| program.segment_name(s))
-            .collect();
-        let segments = (!names.is_empty()).then(|| names.join(";"));
+        let segments: Option<Cow<'p, str>> = match self.segments.as_slice() {
+            [] => None,
+            [one] => Some(Cow::Borrowed(program.segment_name(*one))),
+            many => {
+                let names: Vec<&str> = many.iter().map(|&s| program.segment_name(s)).collect();
+                Some(Cow::Owned(names.join(";")))
+            }
+        };
+        let customer = self.id.trim();
         for (t, arm) in self.arms() {
             let actions = program.action_count(t);
             for a in (0..actions).map(Some).chain((actions == 0).then_some(None)) {
                 out.push(NewContact {
                     date: Cow::Borrowed(date),
-                    customer: Cow::Owned(self.id.trim().to_string()),
+                    customer: Cow::Owned(customer.to_string()),
                     trigger: Some(Cow::Borrowed(program.trigger_name(t))),
                     action: a.map(|a| Cow::Borrowed(program.action(t, a).0)),
                     channel: Cow::Borrowed(program.trigger_channel(t)),
@@ -82,7 +85,7 @@ impl Decision {
                     arm,
                     tier: self.tier.map(|i| Cow::Borrowed(program.tier_name(i))),
                     stage: self.stage.map(|i| Cow::Borrowed(program.stage_name(i))),
-                    segments: segments.clone().map(Cow::Owned),
+                    segments: segments.clone(),
                 });
             }
         }
