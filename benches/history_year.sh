@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# A year of nightly runs in one contact history: how big it grows, what reading it costs a run,
+# and what `idic history compact` gives back.
+#
+#   benches/history_year.sh                 # 100,000 customers (13.3M contacts in a year)
+#   benches/history_year.sh 1000000         # the full scale (133M contacts; ~5 GB, slow)
+#
+# The export is generated (seed 7, under target/bench/). The history is made by idic and filled
+# by Python's sqlite3 with 365 nights (2025-11-01 to 2026-10-31) of contacts, each night
+# contacting 36.5 % of the customers (the rate of the retail rules on this export) at random
+# with a random retail trigger, then fingerprinted (`idic history compact`, which a history
+# idic records itself does not need). Then, on that history: a run that reads it
+# (`--dry-run`, as of 2026-11-01), `compact --keep 90d`, and the same run again. Prints the
+# file size, wall time and peak RSS (GNU time) of each step.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+customers=${1:-100000}
+
+cargo build --release --quiet --bin idic --example generate_customers
+mkdir -p target/bench
+export_file=target/bench/customers-$customers.csv
+[ -f "$export_file" ] || target/release/examples/generate_customers \
+  --customers "$customers" --seed 7 --out "$export_file"
+
+history=target/bench/history-year-$customers.sqlite
+rm -f "$history" "$history"-wal "$history"-shm
+head -2 "$export_file" > target/bench/one.csv
+target/release/idic run rules/retail --customers target/bench/one.csv --as-of 2025-10-01 \
+  --history "$history" --out /dev/null --quiet 2>/dev/null
+python3 - "$export_file" "$history" <<'PY'
+import csv, datetime, random, sqlite3, sys
+export, path = sys.argv[1], sys.argv[2]
+with open(export, newline="") as f:
+    ids = [row[0] for row in csv.reader(f)][1:]
+triggers = [("service_call", "call_back", "call", "dissatisfaction", 1),
+            ("service_email", "apology", "email", "dissatisfaction", 1),
+            ("retention_save", "save_offer", "email", "retention", 0),
+            ("welcome_new", "welcome_series", "email", "welcome", 0),
+            ("champion_early_access", "early_access", "email", "custom:advocacy", 0),
+            ("upsell_next_tier", "tier_progress", "email", "value_development", 0),
+            ("second_order_nudge", "sms_nudge", "sms", "value_development", 0),
+            ("winback_lapsed", "come_back", "email", "winback", 0)]
+rng = random.Random(7)
+db = sqlite3.connect(path)
+per_night = len(ids) * 365 // 1000
+first = datetime.date(2025, 11, 1)
+for night in range(365):
+    date = (first + datetime.timedelta(days=night)).isoformat()
+    cur = db.execute(
+        "INSERT INTO runs (kind, key, as_of, ruleset, ruleset_hash, input, input_hash, recorded_at, contacts)"
+        " VALUES ('run', ?, ?, 'retail', 'bench', 'bench', 'bench', '2026-12-06T00:00:00Z', ?)",
+        (f"year-{night}", date, per_night))
+    run = cur.lastrowid
+    numbers = []
+    for t in triggers:
+        cur = db.execute(
+            "INSERT INTO treatments (run, date, trigger, action, channel, activity, service, arm,"
+            " tier, stage, segments) VALUES (?,?,?,?,?,?,?,'treated','silver','active','loyal')",
+            (run, date) + t)
+        numbers.append(cur.lastrowid)
+    db.executemany("INSERT INTO contacted (treatment, customer) VALUES (?, ?)",
+                   ((numbers[rng.randrange(8)], ids[rng.randrange(len(ids))])
+                    for _ in range(per_night)))
+db.commit()
+db.close()
+PY
+
+size() { du -m "$history" | cut -f1; }
+# Step label, then the command: its wall time and peak RSS.
+step() {
+  local label=$1
+  shift
+  /usr/bin/time -f '%e %M' -o target/bench/year-step.txt "$@" >/dev/null 2>&1
+  read -r wall rss < target/bench/year-step.txt
+  printf '%-44s %8.2f s %8.1f MB   history %6s MB\n' "$label" "$wall" "$((rss / 1024))" "$(size)"
+}
+contacts=$(python3 -c "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute('SELECT count(*) FROM contacted').fetchone()[0])" "$history")
+printf '%s customers, %s contacts over 365 nights\n' "$customers" "$contacts"
+step "fingerprinting the runs Python wrote" \
+  target/release/idic history compact "$history" --keep 100000d --as-of 2026-11-01
+run=(target/release/idic run rules/retail --customers "$export_file" --as-of 2026-11-01
+  --history "$history" --dry-run --out target/bench/year-decisions.jsonl --quiet)
+step "a run reading the whole year (--dry-run)" "${run[@]}"
+step "compact --keep 90d" \
+  target/release/idic history compact "$history" --keep 90d --as-of 2026-11-01
+step "the same run after compacting" "${run[@]}"
