@@ -4,17 +4,19 @@
 #
 #   benches/history_year.sh                 # 100,000 customers (13.3M contacts in a year)
 #   benches/history_year.sh 1000000         # the full scale (133M contacts; ~5 GB, slow)
+#   KEEP=14d benches/history_year.sh         # compact to 14 days (the retail rules' longest cap)
 #
 # The export is generated (seed 7, under target/bench/). The history is made by idic and filled
 # by Python's sqlite3 with 365 nights (2025-11-01 to 2026-10-31) of contacts, each night
 # contacting 36.5 % of the customers (the rate of the retail rules on this export) at random
 # with a random retail trigger, then fingerprinted (`idic history compact`, which a history
 # idic records itself does not need). Then, on that history: a run that reads it
-# (`--dry-run`, as of 2026-11-01), `compact --keep 90d`, and the same run again. Prints the
-# file size, wall time and peak RSS (GNU time) of each step.
+# (`--dry-run`, as of 2026-11-01), `compact --keep $KEEP` (90d unless given), and the same
+# run again. Prints the file size, wall time and peak RSS (GNU time) of each step.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 customers=${1:-100000}
+keep=${KEEP:-90d}
 
 cargo build --release --quiet --bin idic --example generate_customers
 mkdir -p target/bench
@@ -81,6 +83,6 @@ step "fingerprinting the runs Python wrote" \
 run=(target/release/idic run rules/retail --customers "$export_file" --as-of 2026-11-01
   --history "$history" --dry-run --out target/bench/year-decisions.jsonl --quiet)
 step "a run reading the whole year (--dry-run)" "${run[@]}"
-step "compact --keep 90d" \
-  target/release/idic history compact "$history" --keep 90d --as-of 2026-11-01
+step "compact --keep $keep" \
+  target/release/idic history compact "$history" --keep "$keep" --as-of 2026-11-01
 step "the same run after compacting" "${run[@]}"
