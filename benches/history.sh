@@ -7,9 +7,9 @@
 #   RUNS=5 THREADS=1 benches/history.sh       # best of 5, on one thread
 #
 # The export is generated once (deterministic, seed 7, under target/bench/). The history is
-# made by idic (its schema) and filled by Python's sqlite3 with the given number of contacts
-# over 30 earlier nights (as_of 2026-10-01 to 2026-10-30), each a random customer of the
-# export and a random retail trigger, then fingerprinted (`idic history compact`, which a
+# made by idic (its schema) and filled by `benches/fill_history.py` with the given number of
+# contacts over 30 earlier nights (as_of 2026-10-01 to 2026-10-30), each a random customer of
+# the export and a random retail trigger, then fingerprinted (`idic history compact`, which a
 # history idic records itself does not need). The retail rules read every contact (their
 # welcome is entered once, `reentry never`). Each recording run starts from a fresh copy of the
 # history.
@@ -33,44 +33,7 @@ if [ ! -f "$history" ]; then
   head -2 "$export_file" > target/bench/one.csv
   target/release/idic run rules/retail --customers target/bench/one.csv --as-of 2026-09-30 \
     --history "$history" --out /dev/null --quiet 2>/dev/null
-  python3 - "$export_file" "$history" "$contacts" <<'PY'
-import csv, random, sqlite3, sys
-export, path, total = sys.argv[1], sys.argv[2], int(sys.argv[3])
-with open(export, newline="") as f:
-    ids = [row[0] for row in csv.reader(f)][1:]
-triggers = [("service_call", "call_back", "call", "dissatisfaction", 1),
-            ("service_email", "apology", "email", "dissatisfaction", 1),
-            ("retention_save", "save_offer", "email", "retention", 0),
-            ("welcome_new", "welcome_series", "email", "welcome", 0),
-            ("champion_early_access", "early_access", "email", "custom:advocacy", 0),
-            ("upsell_next_tier", "tier_progress", "email", "value_development", 0),
-            ("second_order_nudge", "sms_nudge", "sms", "value_development", 0),
-            ("winback_lapsed", "come_back", "email", "winback", 0)]
-rng = random.Random(7)
-db = sqlite3.connect(path)
-nights = 30
-for night in range(nights):
-    date = f"2026-10-{night + 1:02d}"
-    cur = db.execute(
-        "INSERT INTO runs (kind, key, as_of, ruleset, ruleset_hash, input, input_hash, recorded_at, contacts)"
-        " VALUES ('run', ?, ?, 'retail', 'bench', 'bench', 'bench', '2026-12-06T00:00:00Z', ?)",
-        (f"bench-{night}", date, total // nights))
-    run = cur.lastrowid
-    # One treatment per trigger a night (the schema's `treatments`), its customers in `contacted`.
-    numbers = []
-    for t in triggers:
-        cur = db.execute(
-            "INSERT INTO treatments (run, date, trigger, action, channel, activity, service, arm,"
-            " tier, stage, segments) VALUES (?,?,?,?,?,?,?,'treated','silver','active','loyal')",
-            (run, date) + t)
-        numbers.append(cur.lastrowid)
-    rows = [(numbers[rng.randrange(len(numbers))], ids[rng.randrange(len(ids))])
-            for _ in range(total // nights)]
-    db.executemany("INSERT INTO contacted (treatment, customer) VALUES (?, ?)", rows)
-db.commit()
-db.execute("VACUUM")
-db.close()
-PY
+  python3 benches/fill_history.py "$export_file" "$history" 2026-10-01 30 $((contacts / 30))
   # Rows written by another program: fingerprinted for fast reading, as idic does for its own.
   target/release/idic history compact "$history" --keep 100000d --as-of 2026-11-01 2>/dev/null
 fi

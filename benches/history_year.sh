@@ -6,11 +6,11 @@
 #   benches/history_year.sh 1000000         # the full scale (133M contacts; ~5 GB, slow)
 #   KEEP=14d benches/history_year.sh         # compact to 14 days (the retail rules' longest cap)
 #
-# The export is generated (seed 7, under target/bench/). The history is made by idic and filled
-# by Python's sqlite3 with 365 nights (2025-11-01 to 2026-10-31) of contacts, each night
-# contacting 36.5 % of the customers (the rate of the retail rules on this export) at random
-# with a random retail trigger, then fingerprinted (`idic history compact`, which a history
-# idic records itself does not need). Then, on that history: a run that reads it
+# The export is generated (seed 7, under target/bench/). The history is made by idic and
+# filled by `benches/fill_history.py` with 365 nights (2025-11-01 to 2026-10-31) of contacts,
+# each night contacting 36.5 % of the customers (the rate of the retail rules on this export)
+# at random with a random retail trigger, then fingerprinted (`idic history compact`, which a
+# history idic records itself does not need). Then, on that history: a run that reads it
 # (`--dry-run`, as of 2026-11-01), `compact --keep $KEEP` (90d unless given), and the same
 # run again. Prints the file size, wall time and peak RSS (GNU time) of each step.
 set -euo pipefail
@@ -29,43 +29,8 @@ rm -f "$history" "$history"-wal "$history"-shm
 head -2 "$export_file" > target/bench/one.csv
 target/release/idic run rules/retail --customers target/bench/one.csv --as-of 2025-10-01 \
   --history "$history" --out /dev/null --quiet 2>/dev/null
-python3 - "$export_file" "$history" <<'PY'
-import csv, datetime, random, sqlite3, sys
-export, path = sys.argv[1], sys.argv[2]
-with open(export, newline="") as f:
-    ids = [row[0] for row in csv.reader(f)][1:]
-triggers = [("service_call", "call_back", "call", "dissatisfaction", 1),
-            ("service_email", "apology", "email", "dissatisfaction", 1),
-            ("retention_save", "save_offer", "email", "retention", 0),
-            ("welcome_new", "welcome_series", "email", "welcome", 0),
-            ("champion_early_access", "early_access", "email", "custom:advocacy", 0),
-            ("upsell_next_tier", "tier_progress", "email", "value_development", 0),
-            ("second_order_nudge", "sms_nudge", "sms", "value_development", 0),
-            ("winback_lapsed", "come_back", "email", "winback", 0)]
-rng = random.Random(7)
-db = sqlite3.connect(path)
-per_night = len(ids) * 365 // 1000
-first = datetime.date(2025, 11, 1)
-for night in range(365):
-    date = (first + datetime.timedelta(days=night)).isoformat()
-    cur = db.execute(
-        "INSERT INTO runs (kind, key, as_of, ruleset, ruleset_hash, input, input_hash, recorded_at, contacts)"
-        " VALUES ('run', ?, ?, 'retail', 'bench', 'bench', 'bench', '2026-12-06T00:00:00Z', ?)",
-        (f"year-{night}", date, per_night))
-    run = cur.lastrowid
-    numbers = []
-    for t in triggers:
-        cur = db.execute(
-            "INSERT INTO treatments (run, date, trigger, action, channel, activity, service, arm,"
-            " tier, stage, segments) VALUES (?,?,?,?,?,?,?,'treated','silver','active','loyal')",
-            (run, date) + t)
-        numbers.append(cur.lastrowid)
-    db.executemany("INSERT INTO contacted (treatment, customer) VALUES (?, ?)",
-                   ((numbers[rng.randrange(8)], ids[rng.randrange(len(ids))])
-                    for _ in range(per_night)))
-db.commit()
-db.close()
-PY
+python3 benches/fill_history.py "$export_file" "$history" 2025-11-01 365 \
+  $((customers * 365 / 1000))
 
 size() { du -m "$history" | cut -f1; }
 # Step label, then the command: its wall time and peak RSS.

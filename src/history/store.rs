@@ -1521,13 +1521,10 @@ mod tests {
             [],
         )
         .unwrap();
-        let stale: Vec<i64> = db
-            .prepare("SELECT run FROM runs WHERE run NOT IN (SELECT run FROM contact_keys)")
-            .unwrap()
-            .query_map([], |r| r.get(0))
-            .unwrap()
-            .collect::<Result<_, _>>()
-            .unwrap();
+        let stale = integers(
+            &db,
+            "SELECT run FROM runs WHERE run NOT IN (SELECT run FROM contact_keys)",
+        );
         assert_eq!(stale, [3, 4, 5]);
         let changed = read();
         db.execute("DELETE FROM contact_keys", []).unwrap();
@@ -1596,6 +1593,16 @@ mod tests {
         }
     }
 
+    /// The integers `sql` selects.
+    fn integers(db: &Connection, sql: &str) -> Vec<i64> {
+        db.prepare(sql)
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
+    }
+
     /// Every contact of the history at `path`, with its run, as `idic history export` reads them.
     fn every_contact(path: &Path) -> Vec<(i64, NewContact<'static>)> {
         let mut all = Vec::new();
@@ -1648,26 +1655,14 @@ mod tests {
                 3
             );
             let db = Connection::open(&path).unwrap();
-            let numbers: Vec<i64> = db
-                .prepare("SELECT contact FROM contacts ORDER BY contact")
-                .unwrap()
-                .query_map([], |r| r.get(0))
-                .unwrap()
-                .collect::<Result<_, _>>()
-                .unwrap();
+            let numbers = integers(&db, "SELECT contact FROM contacts ORDER BY contact");
             assert_eq!(numbers, [1, 2, 3, 4, 5]);
             // Three treatments for run 1's four contacts, and its fingerprints kept
             // (version 2) or read from its rows until compaction makes them (version 1).
-            let treatments: i64 = db
-                .query_row("SELECT count(*) FROM treatments WHERE run = 1", [], |r| {
-                    r.get(0)
-                })
-                .unwrap();
-            assert_eq!(treatments, 3);
-            let keyed: i64 = db
-                .query_row("SELECT count(*) FROM contact_keys", [], |r| r.get(0))
-                .unwrap();
-            assert_eq!(keyed, if version == 2 { 2 } else { 1 });
+            let treatments = integers(&db, "SELECT count(*) FROM treatments WHERE run = 1");
+            assert_eq!(treatments, [3]);
+            let keyed = integers(&db, "SELECT count(*) FROM contact_keys");
+            assert_eq!(keyed, [if version == 2 { 2 } else { 1 }]);
         }
     }
 }
