@@ -37,12 +37,8 @@ const SQLITE_MAGIC: &[u8; 16] = b"SQLite format 3\0";
 /// The file a history directory holds.
 pub const FILE_NAME: &str = "history.sqlite";
 
-/// Version 3's tables. A contact is a customer (`contacted`) and what was done, which most
-/// contacts of a run share (`treatments`: the trigger, action, channel and arm, and the
-/// customer's tier, stage and segments for measuring): a run records two small values a
-/// contact. The view `contacts` joins them back into one row per contact, as version 1 and 2
-/// kept them in a table of that name, numbered by `contact`.
-const TABLES: &str = "
+/// The runs, as every version keeps them.
+const RUNS_TABLE: &str = "
 CREATE TABLE runs (
     run          INTEGER PRIMARY KEY,
     kind         TEXT NOT NULL CHECK (kind IN ('run', 'import')),
@@ -55,6 +51,10 @@ CREATE TABLE runs (
     recorded_at  TEXT NOT NULL,
     contacts     INTEGER NOT NULL
 );
+";
+
+/// Each run's contacts fingerprinted as a run reads them ([`RunKeys`]): see [`upgrade`].
+const KEYS_TABLE: &str = "
 CREATE TABLE contact_keys (
     run       INTEGER PRIMARY KEY REFERENCES runs (run),
     first_day INTEGER NOT NULL,
@@ -65,8 +65,12 @@ CREATE TABLE contact_keys (
 );
 ";
 
-/// `treatments`, `contacted`, the views over them and the triggers that keep `contact_keys`
-/// true, for a new history and for one upgraded to version 3.
+/// Version 3's contacts, for a new history and for one upgraded. A contact is a customer
+/// (`contacted`) and what was done, which most contacts of a run share (`treatments`: the
+/// trigger, action, channel and arm, and the customer's tier, stage and segments for
+/// measuring): a run records two small values a contact. The view `contacts` joins them back
+/// into one row per contact, as versions 1 and 2 kept them in a table of that name, numbered
+/// by `contact`. Triggers keep `contact_keys` true.
 const CONTACT_TABLES: &str = "
 CREATE TABLE treatments (
     treatment INTEGER PRIMARY KEY,
@@ -120,18 +124,7 @@ CREATE TRIGGER contacts_delete INSTEAD OF DELETE ON contacts
 /// Version 1 had the `contacts` table alone, version 2 added `contact_keys`: both are moved
 /// into version 3's tables, each contact keeping its number (its rowid) and its run's blob.
 fn upgrade(from: u8) -> String {
-    let keys = if from < 2 {
-        "CREATE TABLE contact_keys (
-             run       INTEGER PRIMARY KEY REFERENCES runs (run),
-             first_day INTEGER NOT NULL,
-             last_day  INTEGER NOT NULL,
-             triggers  TEXT NOT NULL,
-             channels  TEXT NOT NULL,
-             entries   BLOB NOT NULL
-         );"
-    } else {
-        ""
-    };
+    let keys = if from < 2 { KEYS_TABLE } else { "" };
     format!(
         "{keys}
         DROP VIEW contact_log;
@@ -580,7 +573,7 @@ impl Store {
                 if create {
                     self.conn
                         .execute_batch(&format!(
-                            "{TABLES} {CONTACT_TABLES} PRAGMA user_version = {VERSION};"
+                            "{RUNS_TABLE} {KEYS_TABLE} {CONTACT_TABLES} PRAGMA user_version = {VERSION};"
                         ))
                         .map_err(&fail)?;
                 }
