@@ -1,24 +1,10 @@
 //! The command line as a user meets it: exit codes, output formats, `fmt` and `convert`.
 
-use assert_cmd::Command;
-use std::path::Path;
+use crate::common::{idic, scratch};
 
-fn idic() -> Command {
-    Command::cargo_bin("idic").unwrap()
-}
-
+/// `path` in the repository, in full.
 fn repo(path: &str) -> String {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join(path)
-        .display()
-        .to_string()
-}
-
-fn temp_dir(name: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("idic-cli-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+    crate::common::repo().join(path).display().to_string()
 }
 
 #[test]
@@ -38,7 +24,7 @@ fn check_exits_0_on_the_shipped_rules() {
 
 #[test]
 fn check_exits_1_on_errors_and_2_on_a_missing_path() {
-    let dir = temp_dir("exit");
+    let dir = scratch("cli-exit");
     let file = dir.join("broken.idic");
     std::fs::write(&file, "segment x = \n").unwrap();
     idic()
@@ -57,7 +43,7 @@ fn check_exits_1_on_errors_and_2_on_a_missing_path() {
 
 #[test]
 fn json_output_has_one_object_per_diagnostic_with_positions() {
-    let dir = temp_dir("json");
+    let dir = scratch("cli-json");
     let file = dir.join("r.idic");
     std::fs::write(
         &file,
@@ -86,7 +72,7 @@ fn json_output_has_one_object_per_diagnostic_with_positions() {
 
 #[test]
 fn fmt_check_names_unformatted_files_and_fmt_fixes_them() {
-    let dir = temp_dir("fmt");
+    let dir = scratch("cli-fmt");
     let file = dir.join("r.idic");
     let messy = "// keep me\nsegment   big =  spent > 10   // and me\nmetric m = 1\n";
     std::fs::write(&file, messy).unwrap();
@@ -119,7 +105,7 @@ fn fmt_check_names_unformatted_files_and_fmt_fixes_them() {
 
 #[test]
 fn fmt_refuses_a_file_with_syntax_errors() {
-    let dir = temp_dir("fmt-broken");
+    let dir = scratch("cli-fmt-broken");
     let file = dir.join("r.idic");
     std::fs::write(&file, "segment x = (1\n").unwrap();
     idic()
@@ -131,7 +117,7 @@ fn fmt_refuses_a_file_with_syntax_errors() {
 
 #[test]
 fn convert_to_toml_and_back_is_the_same_rule_set() {
-    let dir = temp_dir("convert");
+    let dir = scratch("cli-convert");
     let toml = dir.join("retail.toml");
     let out = idic()
         .args(["convert", &repo("rules/retail/retail.idic"), "--to", "toml"])
@@ -158,7 +144,7 @@ fn convert_to_toml_and_back_is_the_same_rule_set() {
 
 #[test]
 fn convert_refuses_what_the_other_format_cannot_say() {
-    let dir = temp_dir("convert-refuse");
+    let dir = scratch("cli-convert-refuse");
     let toml = dir.join("r.toml");
     // A line break outside brackets ends a DSL expression: no DSL spelling keeps this one.
     std::fs::write(
@@ -179,7 +165,7 @@ fn convert_refuses_what_the_other_format_cannot_say() {
 /// (65,535), which the printer's aligned columns once reached and panicked on.
 #[test]
 fn a_name_too_long_is_an_error_and_fmt_and_convert_do_not_panic_on_it() {
-    let dir = temp_dir("long-name");
+    let dir = scratch("cli-long-name");
     let name = "n".repeat(70_000);
     let file = dir.join("long.idic");
     let rules = format!(
@@ -233,7 +219,7 @@ fn a_name_too_long_is_an_error_and_fmt_and_convert_do_not_panic_on_it() {
 /// A TOML key can hold any text; a name must be one the DSL and expressions can write.
 #[test]
 fn a_toml_name_no_expression_can_read_is_an_error() {
-    let dir = temp_dir("bad-name");
+    let dir = scratch("cli-bad-name");
     let file = dir.join("r.toml");
     std::fs::write(
         &file,

@@ -2,24 +2,12 @@
 //! customers of `examples/customers.csv` (rule set `rules/retail`, as of 2026-11-01); the
 //! library test holds explain's decision to `idic run`'s for all 400 of them.
 
-use assert_cmd::Command;
+use crate::common::{idic, repo, scratch};
 use idic::batch::{self, Options, Sinks};
 use idic::engine::explain::{Join, TriggerStatus};
 use idic::engine::{explain, Program, Suppression};
 use idic::io::{find_row, InputFormat, OutputFormat};
 use idic::model::RowSelect;
-use std::path::{Path, PathBuf};
-
-fn root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// `idic` run from the repository root, so paths in the output are relative.
-fn idic() -> Command {
-    let mut cmd = Command::cargo_bin("idic").unwrap();
-    cmd.current_dir(root());
-    cmd
-}
 
 /// `idic explain rules/retail --customers examples/customers.csv ARGS...`: exit code, stdout,
 /// stderr.
@@ -45,13 +33,6 @@ fn human(id: &str) -> String {
     let (code, out, err) = explain_cli(&["--id", id]);
     assert_eq!(code, Some(0), "{err}");
     out
-}
-
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("idic-explain-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
 }
 
 /// A champion (33 orders, $6,059.96, tagged vip, last order 22 days before as_of): platinum,
@@ -83,7 +64,7 @@ fn a_trigger_suppressed_by_the_cap_names_the_winners() {
     let program = retail();
     let mut values = find_row(
         program.fields(),
-        &std::fs::File::open(root().join("examples/customers.csv")).unwrap(),
+        &std::fs::File::open(repo().join("examples/customers.csv")).unwrap(),
         InputFormat::Csv,
         &RowSelect::Id("C000259".into()),
     )
@@ -195,7 +176,7 @@ fn json_parses_and_agrees_with_the_human_output() {
 }
 
 fn retail() -> Program {
-    Program::load(&root().join("rules/retail")).unwrap()
+    Program::load(&repo().join("rules/retail")).unwrap()
 }
 
 fn as_of() -> chrono::NaiveDate {
@@ -209,7 +190,7 @@ fn as_of() -> chrono::NaiveDate {
 #[test]
 fn explain_decides_as_run_for_every_example_customer() {
     let program = retail();
-    let path = root().join("examples/customers.csv");
+    let path = repo().join("examples/customers.csv");
     let mut decisions = Vec::new();
     let outcome = batch::run(
         &program,
@@ -408,8 +389,8 @@ fn a_rule_set_with_errors_is_reported_like_check() {
 /// an earlier row's id is a duplicate, as in a run, and `--id` finds the first.
 #[test]
 fn a_rejected_row_gives_runs_reason() {
-    let dir = temp_dir("reject");
-    let text = std::fs::read_to_string(root().join("examples/customers.csv")).unwrap();
+    let dir = scratch("explain-reject");
+    let text = std::fs::read_to_string(repo().join("examples/customers.csv")).unwrap();
     let mut lines = text.lines();
     let header = lines.next().unwrap();
     let good = lines.next().unwrap(); // C000101
@@ -488,7 +469,7 @@ fn as_of_moves_the_day_counts() {
 #[test]
 fn a_jsonl_export_explains_like_its_csv_twin() {
     use idic::generate::{write_export, ExportFormat, ExportSpec};
-    let dir = temp_dir("jsonl");
+    let dir = scratch("explain-jsonl");
     let mut outputs = Vec::new();
     for (format, name) in [
         (ExportFormat::Csv, "customers.csv"),

@@ -3,7 +3,7 @@
 //! atomically, dry runs, one run at a time, the same history for any number of threads, and
 //! volume limits ranked over every customer.
 
-use crate::common::{idic, scratch};
+use crate::common::{idic, scratch, stdout_of};
 use rand::{Rng, SeedableRng};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -367,28 +367,41 @@ fn a_run_killed_at_any_moment_leaves_the_history_before_or_after() {
     assert!(before_seen > 0, "no kill landed before the commit");
 }
 
-/// `idic explain --format json --history` for customer `id` as of `as_of`.
-fn explain_json(s: &Setup, history: &Path, id: &str, as_of: &str) -> serde_json::Value {
-    let out = on_export(s, "explain")
-        .args([
-            "--id",
-            id,
-            "--as-of",
-            as_of,
-            "--format",
-            "json",
-            "--history",
-        ])
-        .arg(history)
+/// `idic history SUB HISTORY`.
+fn history_cmd(sub: &str, history: &Path) -> assert_cmd::Command {
+    let mut cmd = idic();
+    cmd.args(["history", sub]).arg(history);
+    cmd
+}
+
+/// `idic history import HISTORY LOG --rules` with `s`'s rules: the exit code and what it said.
+fn history_import(s: &Setup, history: &Path, log: &Path, extra: &[&str]) -> (Option<i32>, String) {
+    let out = history_cmd("import", history)
+        .arg(log)
+        .arg("--rules")
+        .arg(&s.rules)
+        .args(extra)
         .output()
         .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    (out.status.code(), String::from_utf8(out.stderr).unwrap())
+}
+
+/// `idic explain --format json --history` for customer `id` as of `as_of`.
+fn explain_json(s: &Setup, history: &Path, id: &str, as_of: &str) -> serde_json::Value {
+    let out = stdout_of(
+        on_export(s, "explain")
+            .args([
+                "--id",
+                id,
+                "--as-of",
+                as_of,
+                "--format",
+                "json",
+                "--history",
+            ])
+            .arg(history),
     );
-    serde_json::from_slice(&out.stdout).unwrap()
+    serde_json::from_str(&out).unwrap()
 }
 
 #[test]
@@ -442,10 +455,7 @@ fn history_show_stats_and_export_read_what_was_recorded() {
         run(&s, &history, night, &[]);
     }
     let output = |args: &[&str]| {
-        let out = idic()
-            .arg("history")
-            .args(&args[..1])
-            .arg(&history)
+        let out = history_cmd(args[0], &history)
             .args(&args[1..])
             .output()
             .unwrap();
@@ -512,9 +522,7 @@ fn history_show_stats_and_export_read_what_was_recorded() {
     assert_eq!(first["run"], 1);
     assert_eq!(first["arm"], "treated");
     // An export never replaces the history.
-    let out = idic()
-        .args(["history", "export"])
-        .arg(&history)
+    let out = history_cmd("export", &history)
         .arg("--out")
         .arg(history.join("history.sqlite"))
         .output()
@@ -522,9 +530,7 @@ fn history_show_stats_and_export_read_what_was_recorded() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("writing it would destroy it"));
     // Nor SQLite's log beside it.
-    let out = idic()
-        .args(["history", "export"])
-        .arg(&history)
+    let out = history_cmd("export", &history)
         .arg("--out")
         .arg(history.join("history.sqlite-wal"))
         .output()
@@ -812,19 +818,8 @@ fn a_volume_keeps_the_best_ranked_whatever_the_row_order_or_threads() {
             .collect();
         std::fs::write(&s.export, text).unwrap();
     };
-    let decide = |threads: &str| {
-        let out = on_export(&s, "run")
-            .args(["--threads", threads, "--quiet"])
-            .output()
-            .unwrap();
-        assert_eq!(
-            out.status.code(),
-            Some(0),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap()
-    };
+    let decide =
+        |threads: &str| stdout_of(on_export(&s, "run").args(["--threads", threads, "--quiet"]));
     write(&rows);
     let decisions = decide("1");
     assert_eq!(decide("2"), decisions, "2 threads");
@@ -858,17 +853,8 @@ fn a_volume_keeps_the_best_ranked_whatever_the_row_order_or_threads() {
     }
     // `explain` ranks the export as the run does.
     let explain = |id: &str| {
-        let out = on_export(&s, "explain")
-            .args(["--id", id, "--format", "json"])
-            .output()
-            .unwrap();
-        assert_eq!(
-            out.status.code(),
-            Some(0),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()
+        let out = stdout_of(on_export(&s, "explain").args(["--id", id, "--format", "json"]));
+        serde_json::from_str::<serde_json::Value>(&out).unwrap()
     };
     let kept = called.keys().next().unwrap();
     assert_eq!(
@@ -919,18 +905,7 @@ fn an_imported_send_log_counts_for_cooldowns_with_its_rejects_named() {
     )
     .unwrap();
     let history = s.dir.join("state.sqlite");
-    let import = |extra: &[&str]| {
-        let out = idic()
-            .args(["history", "import"])
-            .arg(&history)
-            .arg(&log)
-            .arg("--rules")
-            .arg(&s.rules)
-            .args(extra)
-            .output()
-            .unwrap();
-        (out.status.code(), String::from_utf8(out.stderr).unwrap())
-    };
+    let import = |extra: &[&str]| history_import(&s, &history, &log, extra);
     // With --strict, a reject imports nothing.
     let (code, said) = import(&["--strict"]);
     assert_eq!(code, Some(1), "{said}");
@@ -989,17 +964,7 @@ fn an_import_without_a_mapping_or_a_mapped_column_says_what_to_do() {
     let s = setup("history-import-bad", 1);
     let log = s.dir.join("calls.csv");
     std::fs::write(&log, "Who,When\nC0000000,2026-10-01\n").unwrap();
-    let import = || {
-        let out = idic()
-            .args(["history", "import"])
-            .arg(s.dir.join("state"))
-            .arg(&log)
-            .arg("--rules")
-            .arg(&s.rules)
-            .output()
-            .unwrap();
-        (out.status.code(), String::from_utf8(out.stderr).unwrap())
-    };
+    let import = || history_import(&s, &s.dir.join("state"), &log, &[]);
     let (code, said) = import();
     assert_eq!(code, Some(2));
     assert!(said.contains("has no `contacts` block"), "{said}");
@@ -1021,9 +986,7 @@ fn compaction_keeps_what_the_policy_reads_and_decisions_do_not_change() {
     }
     let before = run(&s, &history, "2026-11-06", &["--dry-run"]).0;
     let rows = dump(&history).len();
-    let out = idic()
-        .args(["history", "compact"])
-        .arg(&history)
+    let out = history_cmd("compact", &history)
         .args(["--keep", "1d", "--as-of", "2026-11-05"])
         .output()
         .unwrap();
@@ -1073,9 +1036,7 @@ trigger second {
         "Id,Score,OK\nA,5,yes\nB,3,yes\nC,9,yes\nD,1,yes\nE,7,yes\n",
     )
     .unwrap();
-    let out = on_export(&s, "run").arg("--quiet").output().unwrap();
-    assert_eq!(out.status.code(), Some(0));
-    let all = outcomes(&String::from_utf8(out.stdout).unwrap());
+    let all = outcomes(&stdout_of(on_export(&s, "run").arg("--quiet")));
     // `first` takes the best (C); of the others, `second` takes its 3 best: E, A, B.
     let fired = |id: &str| all[id].0.clone();
     assert_eq!(fired("C"), ["first"]);

@@ -1,7 +1,7 @@
 //! The global holdout (`holdout 5% salt "..."` in the `ruleset` block): a stable, reproducible
 //! share of customers held out of every trigger, suppressed as `holdout:global`.
 
-use crate::common::{idic, scratch};
+use crate::common::{idic, scratch, stdout_of};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
@@ -45,22 +45,15 @@ fn export(dir: &Path, n: usize) -> PathBuf {
 
 /// The decisions of a run (JSONL bytes) and the ids held out.
 fn run(rules: &Path, export: &Path, threads: &str) -> (Vec<u8>, BTreeSet<String>) {
-    let out = idic()
-        .arg("run")
-        .arg(rules)
-        .arg("--customers")
-        .arg(export)
-        .args(["--threads", threads, "--quiet"])
-        .output()
-        .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let out = stdout_of(
+        idic()
+            .arg("run")
+            .arg(rules)
+            .arg("--customers")
+            .arg(export)
+            .args(["--threads", threads, "--quiet"]),
     );
-    let held: BTreeSet<String> = String::from_utf8(out.stdout.clone())
-        .unwrap()
+    let held: BTreeSet<String> = out
         .lines()
         .filter_map(|line| {
             let d: serde_json::Value = serde_json::from_str(line).unwrap();
@@ -68,7 +61,7 @@ fn run(rules: &Path, export: &Path, threads: &str) -> (Vec<u8>, BTreeSet<String>
             (reason == "holdout:global").then(|| d["id"].as_str().unwrap().to_string())
         })
         .collect();
-    (out.stdout, held)
+    (out.into_bytes(), held)
 }
 
 #[test]
@@ -122,16 +115,15 @@ fn buckets_follow_the_written_formula() {
     let export = dir.join("two.csv");
     std::fs::write(&export, "Id,Email\nC000101,yes\nC000120,yes\n").unwrap();
     for (id, bucket, held) in [("C000101", 7005, false), ("C000120", 282, true)] {
-        let out = idic()
-            .arg("explain")
-            .arg(&rules)
-            .arg("--customers")
-            .arg(&export)
-            .args(["--id", id, "--format", "json"])
-            .output()
-            .unwrap();
-        assert_eq!(out.status.code(), Some(0));
-        let e: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let out = stdout_of(
+            idic()
+                .arg("explain")
+                .arg(&rules)
+                .arg("--customers")
+                .arg(&export)
+                .args(["--id", id, "--format", "json"]),
+        );
+        let e: serde_json::Value = serde_json::from_str(&out).unwrap();
         assert_eq!(e["holdout"]["bucket"], bucket);
         assert_eq!(e["holdout"]["held_out"], held);
         let reason = &e["triggers"][0]["reason"];

@@ -3,7 +3,7 @@
 //! and on small hand-made files: golden values, order and thread independence, policies and
 //! bad input.
 
-use crate::common::{csv_rows, repo};
+use crate::common::{csv_rows, repo, succeeded};
 use assert_cmd::Command;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -40,15 +40,6 @@ fn run(
         cmd.arg("--orders").arg(orders);
     }
     cmd.output().unwrap()
-}
-
-/// Asserts the command succeeded, showing its standard error if not.
-fn succeeded(out: &std::process::Output) {
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
 }
 
 fn summary(dir: &Path) -> serde_json::Value {

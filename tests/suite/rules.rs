@@ -1,13 +1,10 @@
 //! The shipped rule sets: they check clean, their DSL and TOML twins are one model, every rule
 //! file in the repo is a fixed point of `fmt`, and `convert` round-trips.
 
+use crate::common::repo;
 use idic::model::RuleSet;
 use idic::syntax::{self, printer, Loaded, RuleFormat};
 use std::path::{Path, PathBuf};
-
-fn repo() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
 
 /// Every `.idic` and `.toml` file under `rules/` and `tests/`.
 fn rule_files() -> Vec<PathBuf> {

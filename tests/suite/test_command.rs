@@ -1,22 +1,14 @@
 //! `idic test`: the shipped rule sets pass their own tests, a wrong expectation fails with a
 //! readable report, and the JSON and JUnit reports say the same in machine form.
 
-use assert_cmd::Command;
-use std::path::{Path, PathBuf};
-
-fn idic() -> Command {
-    let mut cmd = Command::cargo_bin("idic").unwrap();
-    cmd.current_dir(env!("CARGO_MANIFEST_DIR"));
-    cmd
-}
+use crate::common::{idic, repo, scratch};
+use std::path::PathBuf;
 
 /// The retail rules with `tests/fixtures/wrong_expectations.idic` as their tests, in a fresh
 /// directory of the test's own (`name`): tests run in parallel.
 fn wrong_expectations(name: &str) -> PathBuf {
-    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+    let repo = repo();
+    let dir = scratch(name);
     std::fs::copy(
         repo.join("rules/retail/retail.idic"),
         dir.join("retail.idic"),

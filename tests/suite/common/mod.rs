@@ -1,6 +1,4 @@
-//! Helpers shared by the integration tests (each test file compiles its own copy, so a helper
-//! one file does not use is not dead code there).
-#![allow(dead_code)]
+//! Helpers shared by the integration tests' modules.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -40,4 +38,23 @@ pub fn csv_rows(text: &str) -> Vec<HashMap<String, String>> {
                 .collect()
         })
         .collect()
+}
+
+/// Asserts that a command exited with 0, showing its standard error if not.
+#[track_caller]
+pub fn succeeded(out: &std::process::Output) {
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Runs `cmd`, asserts that it succeeded ([`succeeded`]) and gives its standard output.
+#[track_caller]
+pub fn stdout_of(cmd: &mut assert_cmd::Command) -> String {
+    let out = cmd.output().unwrap();
+    succeeded(&out);
+    String::from_utf8(out.stdout).unwrap()
 }
