@@ -117,9 +117,10 @@ CREATE TRIGGER contacts_delete INSTEAD OF DELETE ON contacts
 /// Each run's contacts fingerprinted as a run reads them ([`RunKeys`]), so that a run reads one
 /// blob per earlier run instead of its rows. Derived from the contacts: a change to or a
 /// deletion of a run's rows (by idic's compaction or by anyone's SQL) drops the run's blob, and
-/// its rows are read instead until `idic history compact` makes it again. (Rows added by SQL
-/// to a run idic recorded are not watched: an insert trigger would cost every recording more
-/// than a run spends deciding; contacts from elsewhere come in as runs of their own.)
+/// its rows are read instead until the next recording run or compaction makes it again (as for
+/// runs another program wrote). (Rows added by SQL to a run idic recorded are not watched: an
+/// insert trigger would cost every recording more than a run spends deciding; contacts from
+/// elsewhere come in as runs of their own.)
 ///
 /// Version 1 had the `contacts` table alone, version 2 added `contact_keys`: both are moved
 /// into version 3's tables, each contact keeping its number (its rowid) and its run's blob.
@@ -257,12 +258,12 @@ pub struct NewContact<'a> {
 }
 
 impl NewContact<'_> {
-    /// The contact, owning its names.
-    pub fn owned(&self) -> NewContact<'static> {
+    /// The contact's treatment (all but the customer), owning its names.
+    fn treatment_only(&self) -> NewContact<'static> {
         let own = |t: &Option<Cow<'_, str>>| t.as_deref().map(|t| Cow::Owned(t.to_string()));
         NewContact {
             date: Cow::Owned(self.date.to_string()),
-            customer: Cow::Owned(self.customer.to_string()),
+            customer: Cow::Borrowed(""),
             trigger: own(&self.trigger),
             action: own(&self.action),
             channel: Cow::Owned(self.channel.to_string()),
@@ -778,6 +779,17 @@ impl Store {
     /// whose rows changed); gives how many runs.
     fn fingerprint_runs(&self) -> Result<u64, HistoryError> {
         let fail = sqlite(&self.path);
+        let stale: i64 = self
+            .conn
+            .query_row(
+                "SELECT count(*) FROM runs WHERE run NOT IN (SELECT run FROM contact_keys)",
+                [],
+                |r| r.get(0),
+            )
+            .map_err(&fail)?;
+        if stale == 0 {
+            return Ok(0);
+        }
         let mut statement = self
             .conn
             .prepare(
@@ -1109,8 +1121,9 @@ pub struct Recording {
 /// The treatments a run has recorded so far, each under its number.
 #[derive(Default)]
 struct Treatments {
-    /// By the hash of their [`treatment`]: a contact of each, and the number.
-    numbers: foldhash::HashMap<u64, Vec<(NewContact<'static>, i64)>>,
+    /// By the hash of their [`treatment`]: the treatment (a contact without its customer) and
+    /// its number.
+    numbers: std::collections::HashMap<u64, Vec<(NewContact<'static>, i64)>>,
 }
 
 /// What tells a contact's treatment from another's: everything but the customer.
@@ -1150,9 +1163,9 @@ impl Treatments {
         run: i64,
         contact: &NewContact<'_>,
     ) -> rusqlite::Result<i64> {
-        use std::hash::BuildHasher;
         let wanted = treatment(contact);
-        let hash = foldhash::fast::FixedState::default().hash_one(wanted);
+        // A fast hash (the map's own only spreads these).
+        let hash = ahash::RandomState::with_seeds(1, 2, 3, 4).hash_one(wanted);
         let known = self.numbers.entry(hash).or_default();
         if let Some((_, number)) = known.iter().find(|(c, _)| treatment(c) == wanted) {
             return Ok(*number);
@@ -1177,7 +1190,7 @@ impl Treatments {
             c.segments
         ])?;
         let number = conn.last_insert_rowid();
-        known.push((contact.owned(), number));
+        known.push((contact.treatment_only(), number));
         Ok(number)
     }
 }
@@ -1192,13 +1205,9 @@ impl Recording {
     pub fn add(&mut self, contacts: &[NewContact<'_>]) -> Result<(), HistoryError> {
         let fail = sqlite(&self.store.path);
         let conn = &self.store.conn;
-        // Contacts go in by `ROWS` a statement (fewer statements to step), the rest one by one.
+        // Contacts go in by up to `ROWS` a statement: fewer statements to step.
         const ROWS: usize = 32;
         let mut treatments = [0i64; ROWS];
-        let many = format!(
-            "INSERT INTO contacted (treatment, customer) VALUES {}",
-            vec!["(?, ?)"; ROWS].join(", ")
-        );
         for chunk in contacts.chunks(ROWS) {
             for (c, number) in chunk.iter().zip(treatments.iter_mut()) {
                 if c.date != self.last_date.0 {
@@ -1211,25 +1220,19 @@ impl Recording {
                 }
                 *number = self.treatments.of(conn, self.run, c).map_err(&fail)?;
             }
-            if chunk.len() == ROWS {
-                let mut statement = conn.prepare_cached(&many).map_err(&fail)?;
-                for (i, c) in chunk.iter().enumerate() {
-                    statement
-                        .raw_bind_parameter(2 * i + 1, treatments[i])
-                        .and_then(|()| statement.raw_bind_parameter(2 * i + 2, &c.customer))
-                        .map_err(&fail)?;
-                }
-                statement.raw_execute().map_err(&fail)?;
-            } else {
-                let mut statement = conn
-                    .prepare_cached("INSERT INTO contacted (treatment, customer) VALUES (?1, ?2)")
+            let values = vec!["(?, ?)"; chunk.len()].join(", ");
+            let mut statement = conn
+                .prepare_cached(&format!(
+                    "INSERT INTO contacted (treatment, customer) VALUES {values}"
+                ))
+                .map_err(&fail)?;
+            for (i, (c, number)) in chunk.iter().zip(treatments).enumerate() {
+                statement
+                    .raw_bind_parameter(2 * i + 1, number)
+                    .and_then(|()| statement.raw_bind_parameter(2 * i + 2, &c.customer))
                     .map_err(&fail)?;
-                for (c, number) in chunk.iter().zip(treatments) {
-                    statement
-                        .execute(params![number, c.customer])
-                        .map_err(&fail)?;
-                }
             }
+            statement.raw_execute().map_err(&fail)?;
         }
         self.contacts += contacts.len() as u64;
         Ok(())
@@ -1246,6 +1249,9 @@ impl Recording {
         )
         .map_err(sqlite(path))?;
         self.keys.insert(conn, self.run).map_err(sqlite(path))?;
+        // Runs whose rows changed since they were fingerprinted (or that another program
+        // wrote) are fingerprinted again, so that the next runs read no rows.
+        self.store.fingerprint_runs()?;
         conn.execute_batch("COMMIT").map_err(sqlite(path))?;
         // Fold the log into the database file, so that the file alone is the whole history;
         // a reader holding it only postpones this.
@@ -1651,11 +1657,11 @@ mod tests {
             let numbers = integers(&db, "SELECT contact FROM contacts ORDER BY contact");
             assert_eq!(numbers, [1, 2, 3, 4, 5]);
             // Three treatments for run 1's four contacts, and its fingerprints kept
-            // (version 2) or read from its rows until compaction makes them (version 1).
+            // (version 2) or made by the recording run (version 1).
             let treatments = integers(&db, "SELECT count(*) FROM treatments WHERE run = 1");
             assert_eq!(treatments, [3]);
             let keyed = integers(&db, "SELECT count(*) FROM contact_keys");
-            assert_eq!(keyed, [if version == 2 { 2 } else { 1 }]);
+            assert_eq!(keyed, [2]);
         }
     }
 }
