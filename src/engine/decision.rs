@@ -24,7 +24,7 @@ pub struct Decision {
     /// Per table over score cells, the segment (by rule index); `None` for a customer without
     /// scores or in a cell no rule takes.
     pub cells: Vec<Option<usize>>,
-    /// Triggers that fired, by index, highest priority first (declaration order among equals).
+    /// Triggers that fired, by index, highest priority first (among equals, in the customer's draw).
     pub fired: Vec<usize>,
     /// Triggers whose condition held but that did not fire, and why, in declaration order; those
     /// suppressed as [`Suppression::TriggerHoldout`] are in their control arm.

@@ -291,7 +291,7 @@ impl<'p> Evaluator<'p> {
         if let Some(history) = self.history {
             if !self.eligible.is_empty() {
                 self.read_history(history, &decision.id);
-                self.reentry_and_cooldown(&mut decision);
+                self.reentry_and_cooldown(history.today(), &mut decision);
             }
         }
         self.rank_eligible(&decision.id);
@@ -342,8 +342,7 @@ impl<'p> Evaluator<'p> {
             let since = u32::from(today.saturating_sub(contact.day));
             let channel = usize::from(contact.channel);
             for (used, cap) in self.cap_used.iter_mut().zip(&program.caps) {
-                let on_channel = cap.channel.is_none_or(|c| c == channel);
-                if on_channel && since < cap.days {
+                if cap.counts(channel) && since < cap.days {
                     *used += 1;
                 }
             }
@@ -352,11 +351,7 @@ impl<'p> Evaluator<'p> {
 
     /// Suppresses the eligible triggers that the customer's earlier contacts keep out: a
     /// `reentry` rule (counting entries in either arm), then a `cooldown` (counting contacts).
-    fn reentry_and_cooldown(&mut self, decision: &mut Decision) {
-        let Some(history) = self.history else {
-            return;
-        };
-        let today = history.today();
+    fn reentry_and_cooldown(&mut self, today: u16, decision: &mut Decision) {
         let (triggers, last) = (&self.program.triggers, &self.last);
         self.eligible.retain(|&i| {
             let t = &triggers[i];
@@ -385,11 +380,23 @@ impl<'p> Evaluator<'p> {
         let triggers = &self.program.triggers;
         let key = |i: usize| std::cmp::Reverse(triggers[i].priority);
         self.eligible.sort_by_key(|&i| key(i));
-        let tied = self.eligible.windows(2).any(|w| key(w[0]) == key(w[1]));
-        if tied {
-            let id = id.trim();
-            self.eligible
-                .sort_by_cached_key(|&i| (key(i), stable_hash(&triggers[i].name, id)));
+        // Only triggers tied with another are drawn. Those with a volume then keep, among the
+        // places they drew, the order their volumes are ranked in (declaration order): each
+        // ranking pass then sees the customer as the decision will.
+        for tied in self.eligible.chunk_by_mut(|&a, &b| key(a) == key(b)) {
+            if tied.len() > 1 {
+                let id = id.trim();
+                tied.sort_by_cached_key(|&i| stable_hash(&triggers[i].name, id));
+                let has_volume = |i: &usize| triggers[*i].volume.is_some();
+                let mut volumes: Vec<usize> = tied.iter().copied().filter(has_volume).collect();
+                if volumes.len() > 1 {
+                    volumes.sort_unstable();
+                    let places = tied.iter_mut().filter(|i| has_volume(i));
+                    for (place, i) in places.zip(volumes) {
+                        *place = i;
+                    }
+                }
+            }
         }
     }
 
@@ -401,10 +408,6 @@ impl<'p> Evaluator<'p> {
         let program = self.program;
         self.channel_used.fill(0);
         self.ranked.clear();
-        // Once a volume has cut this customer, no later volume of the same priority takes
-        // them: their order between such triggers is the customer's draw, and the ranking of
-        // those volumes saw the place taken.
-        let mut cut: Option<i64> = None;
         for k in 0..self.eligible.len() {
             let i = self.eligible[k];
             let t = &program.triggers[i];
@@ -460,11 +463,9 @@ impl<'p> Evaluator<'p> {
             }
             if let Some(volume) = t.volume {
                 let key = self.rank_key(i, volume.rank, &decision.id)?;
-                let kept =
-                    cut != Some(t.priority) && self.volume_cut.is_none_or(|c| c.keeps(i, &key));
+                let kept = self.volume_cut.is_none_or(|c| c.keeps(i, &key));
                 self.ranked.push((i, key));
                 if !kept {
-                    cut = Some(t.priority);
                     decision.suppressed.push((i, Suppression::Volume));
                     continue;
                 }
@@ -487,9 +488,7 @@ impl<'p> Evaluator<'p> {
         let value = self.eval(rank)?;
         let rank = if value.is_unit() {
             f64::NEG_INFINITY
-        } else if let Ok(i) = value.as_int() {
-            i as f64
-        } else if let Ok(x) = value.as_float() {
+        } else if let Some(x) = super::population::number(&value) {
             x
         } else {
             let plan = &self.program.units[rank];

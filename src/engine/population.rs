@@ -749,7 +749,7 @@ fn fit(
 }
 
 /// A typed number field's value (int or decimal), if it has one.
-fn number(v: &Dynamic) -> Option<f64> {
+pub(super) fn number(v: &Dynamic) -> Option<f64> {
     v.as_float()
         .ok()
         .or_else(|| v.as_int().ok().map(|i| i as f64))

@@ -1046,3 +1046,64 @@ trigger second {
     assert!(fired("D").is_empty());
     assert_eq!(all["D"].1, ["first=\"volume\"", "second=\"volume\""]);
 }
+
+#[test]
+fn two_volumes_of_one_priority_each_fill_their_places() {
+    let s = setup("volume-tie", 0);
+    let rules = r#"ruleset "v" {
+  as_of "2026-11-01"
+}
+customer {
+  id    string from "Id" key
+  score int    from "Score"
+  ok    bool   from "OK"
+}
+trigger high {
+  activity retention
+  when     score >= 0
+  channel  email consent ok
+  volume   3 by score
+  action a template "a"
+}
+trigger low {
+  activity retention
+  when     score >= 0
+  channel  sms consent ok
+  volume   3 by 100 - score
+  action b template "b"
+}
+"#;
+    std::fs::write(&s.rules, rules).unwrap();
+    let rows: String = (1..=20).map(|i| format!("C{i:02},{i},yes\n")).collect();
+    std::fs::write(&s.export, format!("Id,Score,OK\n{rows}")).unwrap();
+    let all = outcomes(&stdout_of(on_export(&s, "run").arg("--quiet")));
+    let fired = |t: &str| {
+        all.values()
+            .filter(|(f, _)| f.iter().any(|n| n == t))
+            .count()
+    };
+    // Each takes its 3 places: `low`'s ranking leaves out the customers `high` cut first in
+    // their draw (those `low` can no longer take), so none of its places is lost.
+    assert_eq!((fired("high"), fired("low")), (3, 3), "{all:#?}");
+    // One trigger a customer, both by score: `high` (declared first) takes the 3 best, `low`
+    // the next 3, and no customer is counted by both.
+    let one_each = rules
+        .replace(
+            "as_of \"2026-11-01\"",
+            "as_of \"2026-11-01\"\n  max_triggers 1",
+        )
+        .replace("100 - score", "score");
+    std::fs::write(&s.rules, one_each).unwrap();
+    let all = outcomes(&stdout_of(on_export(&s, "run").arg("--quiet")));
+    let who = |t: &str| -> Vec<&str> {
+        let mut ids: Vec<&str> = all
+            .iter()
+            .filter(|(_, (f, _))| f.iter().any(|n| n == t))
+            .map(|(id, _)| id.as_str())
+            .collect();
+        ids.sort();
+        ids
+    };
+    assert_eq!(who("high"), ["C18", "C19", "C20"], "{all:#?}");
+    assert_eq!(who("low"), ["C15", "C16", "C17"], "{all:#?}");
+}
