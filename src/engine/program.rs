@@ -380,23 +380,35 @@ impl Program {
             .map(|c| CapPlan {
                 channel: match &c.scope.value {
                     CapScope::Marketing => None,
-                    // `check` refuses a cap on a channel no trigger uses.
-                    CapScope::Channel(kind) => channels.iter().position(|n| *n == kind.to_string()),
+                    // `check` refuses a cap on a channel no trigger uses; one would count
+                    // nothing.
+                    CapScope::Channel(kind) => {
+                        let name = kind.to_string();
+                        Some(
+                            channels
+                                .iter()
+                                .position(|n| *n == name)
+                                .unwrap_or(usize::MAX),
+                        )
+                    }
                 },
                 max: c.max.value,
                 days: c.window.value.days(),
             })
             .collect();
-        let trigger_of = |name: &str| rules.triggers.iter().position(|t| t.name.value == name);
-        let mut excluded = vec![Vec::new(); triggers.len()];
-        for e in settings.iter().flat_map(|s| &s.exclusions) {
-            if let (Some(a), Some(b)) = (trigger_of(&e.first.value), trigger_of(&e.second.value)) {
-                excluded[a].push(b);
-                excluded[b].push(a);
-            }
-        }
         let reasons: Vec<Vec<(Suppression, String)>> = (0..rules.triggers.len())
             .map(|t| rules.reasons(t))
+            .collect();
+        // The triggers each one is excluded with, as its reasons name them.
+        let excluded: Vec<Vec<usize>> = reasons
+            .iter()
+            .map(|list| {
+                let by = |(why, _): &(Suppression, String)| match why {
+                    Suppression::ExcludedBy(u) => Some(usize::from(*u)),
+                    _ => None,
+                };
+                list.iter().filter_map(by).collect()
+            })
             .collect();
         let mut reason_columns: Vec<(Suppression, String)> = Vec::new();
         for (why, code) in reasons.iter().flatten() {

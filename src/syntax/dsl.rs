@@ -681,7 +681,12 @@ impl<'a> Lower<'a> {
             return;
         }
         let before = &self.text[..end];
-        let word = if before.ends_with('=') { "=" } else { "when" };
+        // The keyword the expression follows: `=`, `when`, `by`...
+        let word = if before.ends_with('=') {
+            "="
+        } else {
+            before.split_whitespace().next_back().unwrap_or("when")
+        };
         self.diagnostics.push(
             Diagnostic::error("syntax", "expected an expression, found end of line")
                 .at(Span::new(self.file, end, end))
