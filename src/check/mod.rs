@@ -26,7 +26,6 @@ use crate::syntax::{self, Loaded};
 use std::path::{Path, PathBuf};
 
 pub use names::{Kind, Names};
-pub use test_cases::{reason_in, reason_of};
 
 /// A checked rule set: its sources, its model and every diagnostic (loading and checking),
 /// ordered by file and position.

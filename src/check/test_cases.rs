@@ -178,23 +178,11 @@ fn history(rules: &RuleSet, test: &TestCase, triggers: &[&str], out: &mut Vec<Di
     }
 }
 
-/// The reason `code` names for trigger `t` in a test ([`reason_in`] its rules' reasons).
-pub fn reason_of(
-    rules: &RuleSet,
-    t: usize,
-    code: &Spanned<String>,
-) -> Result<Suppression, Diagnostic> {
-    reason_in(&rules.reasons(t), &rules.triggers[t].name.value, code)
-}
-
-/// The reason `code` names among `reasons`, those of trigger `name` ([`RuleSet::reasons`]), for
-/// a customer decided alone (not `volume`, which ranks the whole export), or an error that
-/// lists them.
-pub fn reason_in(
-    reasons: &[(Suppression, String)],
-    name: &str,
-    code: &Spanned<String>,
-) -> Result<Suppression, Diagnostic> {
+/// The reason `code` names for trigger `t` ([`RuleSet::reasons`]) in a test, which decides a
+/// customer alone (so not `volume`, which ranks the whole export), or an error that lists them.
+fn reason_of(rules: &RuleSet, t: usize, code: &Spanned<String>) -> Result<Suppression, Diagnostic> {
+    let name = &rules.triggers[t].name.value;
+    let reasons = rules.reasons(t);
     let reasons: Vec<&(Suppression, String)> = reasons
         .iter()
         .filter(|(why, _)| *why != Suppression::Volume)

@@ -623,11 +623,6 @@ impl Program {
         self.triggers[i].volume.map(|v| v.max)
     }
 
-    /// Every reason trigger `t` can be suppressed for, with its code.
-    pub fn trigger_reasons(&self, t: usize) -> &[(Suppression, String)] {
-        &self.reasons[t]
-    }
-
     /// The code of reason `why` beside trigger `t`: `cooldown`, `holdout:winback`,
     /// `cap:email:7d`, `lost_to:welcome`.
     pub fn reason(&self, t: usize, why: Suppression) -> &str {
