@@ -503,7 +503,8 @@ fn compact(history: &Path, keep: &str, as_of: &str) -> Result<Exit, String> {
         .checked_sub_days(chrono::Days::new(u64::from(keep.days())))
         .ok_or_else(|| format!("`--keep {keep}` goes back before any date"))?;
     let file = store::resolve(history);
-    if Store::read(&file).map_err(|e| e.to_string())?.is_none() {
+    // (Locking refuses a file that is not a history.)
+    if !file.exists() {
         return Err(format!("no contact history at `{}`", file.display()));
     }
     let size = || std::fs::metadata(&file).map(|m| m.len()).unwrap_or(0);
@@ -520,7 +521,9 @@ fn compact(history: &Path, keep: &str, as_of: &str) -> Result<Exit, String> {
         done.kept,
         done.fingerprinted,
         if done.fingerprinted == 1 { "" } else { "s" },
-        if done.vacuumed {
+        if done.removed == 0 {
+            format!("the file is {}", mb(size()))
+        } else if done.vacuumed {
             format!("the file went from {} to {}", mb(was), mb(size()))
         } else {
             "the file will shrink at the next compaction (another run took it)".to_string()

@@ -306,7 +306,7 @@ pub struct Compacted {
     pub kept: u64,
     /// Runs whose contacts were fingerprinted anew.
     pub fingerprinted: u64,
-    /// The file was rewritten to its new size.
+    /// The file was rewritten to its new size (when contacts were removed).
     pub vacuumed: bool,
 }
 
@@ -765,7 +765,7 @@ impl Store {
         // the history meanwhile; the compaction stands, the file shrinks next time.
         conn.busy_timeout(std::time::Duration::from_secs(5))
             .map_err(&fail)?;
-        let vacuumed = conn.execute_batch("VACUUM").is_ok();
+        let vacuumed = removed > 0 && conn.execute_batch("VACUUM").is_ok();
         let _ = conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)");
         Ok(Compacted {
             removed,
