@@ -893,20 +893,29 @@ impl Reader {
         let fail = sqlite(&self.path);
         let conn = Connection::open_with_flags(&self.file, OpenFlags::SQLITE_OPEN_READ_ONLY)
             .map_err(&fail)?;
+        // The runs read row by row: those without fingerprints (none, usually), found in the
+        // snapshot their blobs were read from, so that a run fingerprinted meanwhile (by a
+        // recording run or a compaction) is read once, not skipped; all of them before
+        // version 2.
+        let mut unkeyed: Option<Vec<i64>> = None;
         if self.schema.keys() {
+            conn.execute_batch("BEGIN").map_err(&fail)?;
             read_keys(&conn, window, &mut builder).map_err(&fail)?;
-            // Only runs without fingerprints are read row by row: none, usually.
-            let unkeyed: i64 = conn
-                .query_row(
-                    "SELECT count(*) FROM runs WHERE run NOT IN (SELECT run FROM contact_keys)
+            let runs: Vec<i64> = conn
+                .prepare(
+                    "SELECT run FROM runs WHERE run NOT IN (SELECT run FROM contact_keys)
                      AND (?1 IS NULL OR run < ?1)",
-                    [window.before_run],
-                    |r| r.get(0),
                 )
+                .and_then(|mut s| {
+                    s.query_map([window.before_run], |r| r.get(0))?
+                        .collect::<Result<_, _>>()
+                })
                 .map_err(&fail)?;
-            if unkeyed == 0 {
+            conn.execute_batch("COMMIT").map_err(&fail)?;
+            if runs.is_empty() {
                 return Ok(builder.finish(today));
             }
+            unkeyed = Some(runs);
         }
         let last: i64 = conn
             .query_row(
@@ -918,9 +927,7 @@ impl Reader {
                 |r| r.get(0),
             )
             .map_err(&fail)?;
-        // The contacts are read in slices of rows, one per core, each on its own connection:
-        // the history cannot change meanwhile (a run that records holds its write lock, and
-        // other readers only read).
+        // The contacts are read in slices of rows, one per core, each on its own connection.
         let threads = std::thread::available_parallelism().map_or(1, usize::from);
         let slices = if last < 100_000 {
             1
@@ -929,11 +936,12 @@ impl Reader {
         };
         let per = last / slices + 1;
         let (file, path, schema) = (&self.file, self.path.as_str(), self.schema);
+        let runs = unkeyed.as_deref();
         let parts: Vec<Result<IndexBuilder, HistoryError>> = std::thread::scope(|scope| {
             let handles: Vec<_> = (0..slices)
                 .map(|i| {
                     let rows = i * per + 1..=(i + 1) * per;
-                    scope.spawn(move || load_rows(file, path, window, rows, schema))
+                    scope.spawn(move || load_rows(file, path, window, rows, schema, runs))
                 })
                 .collect();
             handles
@@ -1023,14 +1031,14 @@ fn read_keys(
 }
 
 /// The contacts in `window` among contacts `rows` (by number) of the history in `file` (named
-/// `path`), read on a connection of their own; only those of runs without fingerprints when
-/// the history has them.
+/// `path`), read on a connection of their own; only those of `runs` when given.
 fn load_rows(
     file: &Path,
     path: &str,
     window: &Window<'_>,
     rows: std::ops::RangeInclusive<i64>,
     schema: Schema,
+    runs: Option<&[i64]>,
 ) -> Result<IndexBuilder, HistoryError> {
     let fail = sqlite(path);
     let conn = Connection::open_with_flags(
@@ -1049,8 +1057,9 @@ fn load_rows(
     if window.before_run.is_some() {
         sql.push_str(" AND run < ?5");
     }
-    if schema.keys() {
-        sql.push_str(" AND run NOT IN (SELECT run FROM contact_keys)");
+    if let Some(runs) = runs {
+        let list: Vec<String> = runs.iter().map(i64::to_string).collect();
+        sql.push_str(&format!(" AND run IN ({})", list.join(", ")));
     }
     let mut statement = conn.prepare(&sql).map_err(&fail)?;
     let date = |d: chrono::NaiveDate| d.format("%Y-%m-%d").to_string();
