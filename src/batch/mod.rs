@@ -316,7 +316,7 @@ pub fn run_with_history(
         survey,
         population: population.report().clone(),
         first_rejects,
-        history_read: index.map(|i| i.len() as u64),
+        history_read: index.map(|i| i.read()),
     })
 }
 

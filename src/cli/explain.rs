@@ -9,6 +9,7 @@ use super::run::{input_format, load, resolve_as_of, usage};
 use super::Exit;
 use idic::batch::{self, Options};
 use idic::engine::{explain, Explanation};
+use idic::history::Keep;
 use idic::io::do_not_contact::DoNotContact;
 use idic::io::{find_row, FindError, InputFormat, Reject};
 use idic::model::RowSelect;
@@ -147,24 +148,45 @@ pub fn run(args: Args) -> Exit {
         Some(Err(message)) => return usage(message),
         None => None,
     };
-    let index = match &args.history {
-        Some(path) => {
-            let list = do_not_contact.as_deref();
-            match read_history(path, &program, as_of, &export, args.orders.as_deref(), list) {
-                Ok(index) => Some(index),
-                Err(message) => return usage(message),
-            }
-        }
-        None => None,
+    // The customer's earlier contacts; a volume ranks every customer of the export, as `idic
+    // run` does, with what the policy reads of everyone's.
+    let list = do_not_contact.as_deref();
+    let read = |keep: Keep| match &args.history {
+        Some(path) => read_history(
+            path,
+            &program,
+            as_of,
+            &export,
+            args.orders.as_deref(),
+            list,
+            keep,
+        )
+        .map(Some),
+        None => Ok(None),
     };
-    // A volume ranks every customer of the export, as `idic run` does.
+    let index = match read(Keep::Customer(idic::engine::text(&key))) {
+        Ok(index) => index,
+        Err(message) => return usage(message),
+    };
     let volume_cut = if program.has_volume() {
         let options = Options {
             orders: args.orders.clone(),
             do_not_contact: do_not_contact.clone(),
             ..Options::default()
         };
-        match batch::volume_cut(&program, as_of, &export, format, &options, index.as_ref()) {
+        let reach = program.history_reach();
+        let everyone = match reach.map(|reach| read(Keep::Policy(reach))).transpose() {
+            Ok(index) => index.flatten(),
+            Err(message) => return usage(message),
+        };
+        match batch::volume_cut(
+            &program,
+            as_of,
+            &export,
+            format,
+            &options,
+            everyone.as_ref(),
+        ) {
             Ok(cut) => Some(cut),
             Err(e) => return usage(e),
         }
@@ -207,9 +229,9 @@ pub fn run(args: Args) -> Exit {
     Exit::Ok
 }
 
-/// Every earlier contact up to `as_of` in the history at `path`, as `idic run` reads it for
-/// the same export, orders file and do-not-contact list: when that run was recorded, only the
-/// runs recorded before it.
+/// The earlier contacts up to `as_of` in the history at `path` that `keep` keeps, as `idic
+/// run` reads them for the same export, orders file and do-not-contact list: when that run
+/// was recorded, only the runs recorded before it.
 fn read_history(
     path: &Path,
     program: &idic::engine::Program,
@@ -217,6 +239,7 @@ fn read_history(
     export: &std::fs::File,
     orders: Option<&Path>,
     suppress: Option<&DoNotContact>,
+    keep: Keep,
 ) -> Result<idic::history::Index, String> {
     use idic::history::{store, Store};
     let path = store::resolve(path);
@@ -230,6 +253,7 @@ fn read_history(
         since: None,
         until: as_of,
         before_run: previous.map(|p| p.run),
+        keep,
     }
     .load(program)
 }

@@ -70,6 +70,10 @@ enum Command {
         /// The date `--keep` counts back from, `YYYY-MM-DD`, or `today`.
         #[arg(long, value_name = "DATE")]
         as_of: String,
+        /// Rule sets that read the history (repeatable): a `--keep` shorter than one of their
+        /// caps is refused, as it would let that cap count too few contacts.
+        #[arg(long, value_name = "RULES")]
+        rules: Vec<PathBuf>,
     },
     /// Every contact, in the order recorded, as CSV or JSONL.
     Export {
@@ -130,7 +134,8 @@ pub fn run(args: Args) -> Exit {
             history,
             keep,
             as_of,
-        } => compact(&history, &keep, &as_of),
+            rules,
+        } => compact(&history, &keep, &as_of, &rules),
     };
     result.unwrap_or_else(usage)
 }
@@ -496,8 +501,29 @@ fn import(
     Ok(Exit::Ok)
 }
 
-fn compact(history: &Path, keep: &str, as_of: &str) -> Result<Exit, String> {
+fn compact(history: &Path, keep: &str, as_of: &str, rules: &[PathBuf]) -> Result<Exit, String> {
     let keep: idic::model::Duration = keep.parse().map_err(|e| format!("`--keep {keep}`: {e}"))?;
+    for path in rules {
+        let (program, _) =
+            match super::run::load(path, &super::ReadArgs::default(), "nothing compacted") {
+                Ok(loaded) => loaded,
+                Err(exit) => return Ok(exit),
+            };
+        let caps = program.rules().settings.iter().flat_map(|s| &s.caps);
+        if let Some(cap) = caps.max_by_key(|c| c.window.value.days()) {
+            let window = cap.window.value;
+            if keep.days() < window.days() {
+                return Err(format!(
+                    "`--keep {keep}` is shorter than the cap `{} {} per {window}` of `{}`, \
+                     which would then count too few contacts: keep at least {window}; nothing \
+                     compacted",
+                    cap.scope.value,
+                    cap.max.value,
+                    path.display()
+                ));
+            }
+        }
+    }
     let as_of = super::run::resolve_as_of(Some(as_of), None)?;
     let before = as_of
         .checked_sub_days(chrono::Days::new(u64::from(keep.days())))
@@ -521,12 +547,16 @@ fn compact(history: &Path, keep: &str, as_of: &str) -> Result<Exit, String> {
         done.kept,
         done.fingerprinted,
         if done.fingerprinted == 1 { "" } else { "s" },
-        if done.removed == 0 {
-            format!("the file is {}", mb(size()))
-        } else if done.vacuumed {
+        if done.vacuumed {
             format!("the file went from {} to {}", mb(was), mb(size()))
+        } else if done.free > 0 {
+            format!(
+                "the file is {}, {} of it free for the next runs to fill",
+                mb(size()),
+                mb(done.free)
+            )
         } else {
-            "the file will shrink at the next compaction (another run took it)".to_string()
+            format!("the file is {}", mb(size()))
         }
     );
     Ok(Exit::Ok)

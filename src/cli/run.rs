@@ -9,9 +9,9 @@ use super::{named, Exit};
 use idic::batch::{self, summary::RunInfo, Options, RunError, Sinks, Summary};
 use idic::check::Checked;
 use idic::diagnostics::{render, Format};
-use idic::engine::{Program, Reach};
+use idic::engine::Program;
 use idic::history::store::{self, Store};
-use idic::history::{Index, Reader, Recording, RunKind, RunRecord, Window};
+use idic::history::{Index, Keep, Reader, Recording, RunKind, RunRecord, Window};
 use idic::io::do_not_contact::DoNotContact;
 use idic::io::guard::Std;
 use idic::io::{commit_all, open_export, Files, InputFormat, Output, OutputFormat};
@@ -439,12 +439,12 @@ fn open_history(
     let previous = store.recorded(&key).map_err(|e| e.to_string())?;
     let read = program.history_reach().map(|reach| Read {
         reader: store.reader(),
-        since: match reach {
-            Reach::All => None,
-            Reach::Days(days) => as_of.checked_sub_days(chrono::Days::new(u64::from(days))),
-        },
+        since: reach
+            .days()
+            .and_then(|days| as_of.checked_sub_days(chrono::Days::new(u64::from(days)))),
         until: as_of,
         before_run: previous.as_ref().map(|p| p.run),
+        keep: Keep::Policy(reach),
     });
     let outcome = match previous {
         _ if args.dry_run => Recorded::DryRun,
@@ -504,12 +504,13 @@ pub(super) fn run_key(
 }
 
 /// What a run's policy reads of the history: the contacts from `since` (all when `None`) to
-/// `until`, of the runs before `before_run`.
+/// `until`, of the runs before `before_run`, of which the index keeps `keep`.
 pub(super) struct Read {
     pub(super) reader: Reader,
     pub(super) since: Option<chrono::NaiveDate>,
     pub(super) until: chrono::NaiveDate,
     pub(super) before_run: Option<i64>,
+    pub(super) keep: Keep,
 }
 
 impl Read {
@@ -523,6 +524,7 @@ impl Read {
             before_run: self.before_run,
             triggers: &triggers,
             channels: &channels,
+            keep: self.keep.clone(),
         };
         self.reader.load(&window).map_err(|e| e.to_string())
     }

@@ -15,4 +15,4 @@ pub use evaluate::{EvalError, Evaluator};
 pub use explain::{explain, Explanation};
 pub use holdout::{holdout_bucket, stable_hash, HoldoutSplit, BUCKETS};
 pub use population::Population;
-pub use program::{LoadError, Program, Reach, TestPlace};
+pub use program::{LoadError, Program, TestPlace};

@@ -6,6 +6,7 @@
 use crate::check::Checked;
 use crate::diagnostics::Diagnostic;
 use crate::expr::{self, ValueType};
+use crate::history::{Reach, TriggerReach};
 use crate::io::ReadAccess;
 use crate::model::{
     placeholders, AsOf, CapScope, ChannelKind, Expr, FieldType, ParamValue, Reentry, RuleSet,
@@ -92,15 +93,6 @@ impl CapPlan {
     pub fn counts(&self, channel: usize) -> bool {
         self.channel.is_none_or(|c| c == channel)
     }
-}
-
-/// How far back the treatment policy reads the contact history.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Reach {
-    /// Every contact (a trigger that a customer enters only once).
-    All,
-    /// The contacts of the last this many days, `as_of` included.
-    Days(u32),
 }
 
 /// An action with its parameters.
@@ -631,22 +623,22 @@ impl Program {
             .map_or("", |&(i, _)| self.reasons[t][i].1.as_str())
     }
 
-    /// How far back the rule set's cooldowns, re-entry rules and caps read the contact history;
-    /// `None` when none does.
+    /// How far back its treatment policy reads the contact history: `None` when it reads
+    /// none of it.
     pub fn history_reach(&self) -> Option<Reach> {
-        let mut days = None;
-        for t in &self.triggers {
-            let reach = match t.reentry {
-                Reentry::Never => return Some(Reach::All),
-                Reentry::After(d) => Some(d.days()),
-                Reentry::Any => None,
-            };
-            days = days.max(reach).max(t.cooldown);
-        }
-        for cap in &self.caps {
-            days = days.max(Some(cap.days));
-        }
-        days.map(Reach::Days)
+        let triggers = self.triggers.iter().map(|t| TriggerReach {
+            entry: match t.reentry {
+                Reentry::Never => u32::MAX,
+                Reentry::After(d) => d.days(),
+                Reentry::Any => 0,
+            },
+            contact: t.cooldown.unwrap_or(0),
+        });
+        let reach = Reach {
+            triggers: triggers.collect(),
+            caps: self.caps.iter().map(|c| c.days).max().unwrap_or(0),
+        };
+        (reach.days() != Some(0)).then_some(reach)
     }
 
     /// Most triggers fired per customer (`max_triggers`), `None` for all.

@@ -9,7 +9,7 @@ pub mod import;
 pub mod index;
 pub mod store;
 
-pub use index::{Arm, Contact, Index};
+pub use index::{Arm, Contact, Index, Keep, Reach, TriggerReach};
 pub use store::{
     Compacted, HistoryError, NewContact, Reader, Recording, RunKind, RunRecord, Store, Window,
 };

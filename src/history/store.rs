@@ -9,7 +9,7 @@
 //! transaction back when the database is next opened). A run is known by its key, a digest of
 //! the rule set, the export and `as_of`: recording the same run again records nothing.
 
-use super::index::{day_of, fingerprint, Arm, Contact, Index, IndexBuilder, OTHER};
+use super::index::{day_of, fingerprint, Arm, Contact, Index, IndexBuilder, Keep, OTHER};
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 use std::borrow::Cow;
 use std::path::{Path, PathBuf};
@@ -306,8 +306,10 @@ pub struct Compacted {
     pub kept: u64,
     /// Runs whose contacts were fingerprinted anew.
     pub fingerprinted: u64,
-    /// The file was rewritten to its new size (when contacts were removed).
+    /// The file was rewritten to its new size (when what was removed freed a quarter of it).
     pub vacuumed: bool,
+    /// Bytes of the file left free, for the next runs to fill.
+    pub free: u64,
 }
 
 /// A run's contacts as the `contact_keys` table keeps them: the trigger and channel names the
@@ -393,6 +395,8 @@ pub struct Window<'a> {
     pub triggers: &'a [&'a str],
     /// The rule set's channels, likewise.
     pub channels: &'a [&'a str],
+    /// Which of the contacts the index keeps.
+    pub keep: Keep,
 }
 
 /// An open contact history.
@@ -726,7 +730,8 @@ impl Store {
     /// Compacts the history: of the contacts dated before `before`, keeps each customer's last
     /// one per trigger, channel and arm (all that re-entry and cooldowns read of them) and
     /// removes the others, and fingerprints every run that lacks it ([`RunKeys`]), in the
-    /// transaction [`Store::lock`] opened; then gives the space back to the file system.
+    /// transaction [`Store::lock`] opened; then gives the space back to the file system when
+    /// it is a quarter of the file or more.
     pub fn compact(self, before: chrono::NaiveDate) -> Result<Compacted, HistoryError> {
         let (conn, path) = (&self.conn, self.path.clone());
         let fail = sqlite(&path);
@@ -761,17 +766,25 @@ impl Store {
         .map_err(&fail)?;
         let fingerprinted = self.fingerprint_runs()?;
         conn.execute_batch("COMMIT").map_err(&fail)?;
-        // The pages freed go back to the file system: the file shrinks. Another run may take
-        // the history meanwhile; the compaction stands, the file shrinks next time.
+        // The pages freed go back to the file system when they are a quarter of the file or
+        // more (fewer are left for the next runs to fill: rewriting a large file each night
+        // for a few pages is not worth it). Another run may take the history meanwhile; the
+        // compaction stands, the file shrinks next time.
+        let pages = |pragma: &str| conn.query_row(pragma, [], |r| r.get::<_, i64>(0));
+        let (free, all) = (pages("PRAGMA freelist_count"), pages("PRAGMA page_count"));
+        let worth = matches!((free, all), (Ok(free), Ok(all)) if free > 0 && 4 * free >= all);
         conn.busy_timeout(std::time::Duration::from_secs(5))
             .map_err(&fail)?;
-        let vacuumed = removed > 0 && conn.execute_batch("VACUUM").is_ok();
+        let vacuumed = worth && conn.execute_batch("VACUUM").is_ok();
         let _ = conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)");
+        let free =
+            pages("PRAGMA freelist_count").unwrap_or(0) * pages("PRAGMA page_size").unwrap_or(0);
         Ok(Compacted {
             removed,
             kept: older - removed,
             fingerprinted,
             vacuumed,
+            free: free as u64,
         })
     }
 
@@ -798,11 +811,16 @@ impl Store {
             )
             .map_err(&fail)?;
         let mut rows = statement.query([]).map_err(&fail)?;
-        let mut runs: Vec<(i64, RunKeys)> = Vec::new();
+        // Each run's keys are written once its rows are read: one run's in memory at a time.
+        let mut run: Option<(i64, RunKeys)> = None;
+        let mut fingerprinted = 0;
         while let Some(row) = rows.next().map_err(&fail)? {
-            let run: i64 = row.get(0).map_err(&fail)?;
-            if runs.last().is_none_or(|(r, _)| *r != run) {
-                runs.push((run, RunKeys::default()));
+            let number: i64 = row.get(0).map_err(&fail)?;
+            if run.as_ref().is_none_or(|(r, _)| *r != number) {
+                if let Some((done, keys)) = run.replace((number, RunKeys::default())) {
+                    keys.insert(&self.conn, done).map_err(&fail)?;
+                    fingerprinted += 1;
+                }
             }
             let text = |i: usize| row.get::<_, Option<String>>(i).ok().flatten();
             let arm = text(5).and_then(|a| a.parse::<Arm>().ok());
@@ -810,14 +828,15 @@ impl Store {
             if let (Some(customer), Some(day), Some(channel), Some(arm)) =
                 (text(2), day, text(4), arm)
             {
-                let keys = &mut runs.last_mut().expect("pushed").1;
+                let keys = &mut run.as_mut().expect("set above").1;
                 keys.add(&customer, day, text(3).as_deref(), &channel, arm);
             }
         }
         drop(rows);
         drop(statement);
-        for (run, keys) in &runs {
-            keys.insert(&self.conn, *run).map_err(&fail)?;
+        if let Some((done, keys)) = run {
+            keys.insert(&self.conn, done).map_err(&fail)?;
+            fingerprinted += 1;
         }
         // Runs without a contact: an empty blob says there is nothing to read.
         self.conn
@@ -828,7 +847,7 @@ impl Store {
                 [],
             )
             .map_err(&fail)?;
-        Ok(runs.len() as u64)
+        Ok(fingerprinted)
     }
 
     /// Starts recording `run` in the transaction [`Store::lock`] opened.
@@ -886,9 +905,9 @@ impl Reader {
                 window.until
             ))
         })?;
-        let mut builder = IndexBuilder::new(window.channels);
+        let mut builder = IndexBuilder::new(window.channels, today, window.keep.clone());
         if !self.schema.tables() {
-            return Ok(builder.finish(today));
+            return Ok(builder.finish());
         }
         let fail = sqlite(&self.path);
         let conn = Connection::open_with_flags(&self.file, OpenFlags::SQLITE_OPEN_READ_ONLY)
@@ -913,7 +932,7 @@ impl Reader {
                 .map_err(&fail)?;
             conn.execute_batch("COMMIT").map_err(&fail)?;
             if runs.is_empty() {
-                return Ok(builder.finish(today));
+                return Ok(builder.finish());
             }
             unkeyed = Some(runs);
         }
@@ -941,7 +960,8 @@ impl Reader {
             let handles: Vec<_> = (0..slices)
                 .map(|i| {
                     let rows = i * per + 1..=(i + 1) * per;
-                    scope.spawn(move || load_rows(file, path, window, rows, schema, runs))
+                    let part = builder.part();
+                    scope.spawn(move || load_rows(file, path, window, rows, schema, runs, part))
                 })
                 .collect();
             handles
@@ -959,7 +979,7 @@ impl Reader {
         for part in parts {
             builder.append(part?);
         }
-        Ok(builder.finish(today))
+        Ok(builder.finish())
     }
 }
 
@@ -1030,8 +1050,9 @@ fn read_keys(
     Ok(())
 }
 
-/// The contacts in `window` among contacts `rows` (by number) of the history in `file` (named
-/// `path`), read on a connection of their own; only those of `runs` when given.
+/// Adds to `builder` the contacts in `window` among contacts `rows` (by number) of the history
+/// in `file` (named `path`), read on a connection of their own; only those of `runs` when
+/// given.
 fn load_rows(
     file: &Path,
     path: &str,
@@ -1039,6 +1060,7 @@ fn load_rows(
     rows: std::ops::RangeInclusive<i64>,
     schema: Schema,
     runs: Option<&[i64]>,
+    mut builder: IndexBuilder,
 ) -> Result<IndexBuilder, HistoryError> {
     let fail = sqlite(path);
     let conn = Connection::open_with_flags(
@@ -1077,7 +1099,6 @@ fn load_rows(
         statement.raw_bind_parameter(5, run).map_err(&fail)?;
     }
     let mut result = statement.raw_query();
-    let mut builder = IndexBuilder::new(window.channels);
     // A run's contacts share their date: parsed once.
     let mut last_date: (Vec<u8>, Option<u16>) = (Vec::new(), None);
     while let Some(row) = result.next().map_err(&fail)? {
@@ -1345,6 +1366,7 @@ mod tests {
                 before_run: None,
                 triggers: &["welcome", "winback"],
                 channels: &["email"],
+                keep: Keep::All,
             })
             .unwrap();
         let c1: Vec<Contact> = index.contacts("C1").collect();
@@ -1360,6 +1382,7 @@ mod tests {
                 before_run: None,
                 triggers: &[],
                 channels: &[],
+                keep: Keep::All,
             })
             .unwrap();
         assert!(later.is_empty());
@@ -1371,6 +1394,7 @@ mod tests {
                 before_run: Some(id),
                 triggers: &[],
                 channels: &[],
+                keep: Keep::All,
             })
             .unwrap();
         assert!(skipped.is_empty());
@@ -1481,6 +1505,7 @@ mod tests {
             before_run: Some(15),
             triggers: &["winback", "welcome"],
             channels: &["sms", "email"],
+            keep: Keep::All,
         };
         let read = || {
             Store::read(&path)
@@ -1641,6 +1666,7 @@ mod tests {
                 before_run: None,
                 triggers: &["winback"],
                 channels: &["email", "sms"],
+                keep: Keep::All,
             };
             // Locked, and upgraded in its transaction: the reader sees the committed version.
             let store = Store::lock(&path).unwrap();

@@ -241,7 +241,7 @@ impl Suppression {
 }
 
 /// Which side of a trigger's measurement a customer who entered it is on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Arm {
     /// Contacted.
     Treated,

@@ -9,7 +9,7 @@ mod report;
 pub use report::{Coverage, Format};
 
 use crate::engine::{display, text, Decision, Evaluator, Program, Suppression};
-use crate::history::index::{day_of, IndexBuilder};
+use crate::history::index::{day_of, IndexBuilder, Keep};
 use crate::history::{Arm, Contact, Index};
 use crate::model::{AsOf, ExpectParam, Ident, TestCase, TestValue};
 use chrono::NaiveDate;
@@ -161,7 +161,8 @@ fn values(
 /// The contact history `test` gives its customer `id`, as of `as_of`.
 fn past_contacts(program: &Program, test: &TestCase, as_of: NaiveDate, id: &str) -> Index {
     let channels = program.channel_names();
-    let mut builder = IndexBuilder::new(&channels);
+    let today = day_of(as_of).unwrap_or(0);
+    let mut builder = IndexBuilder::new(&channels, today, Keep::All);
     for past in &test.history {
         // `check` holds the trigger to the rule set's and the day to the history's.
         let trigger = program
@@ -183,7 +184,7 @@ fn past_contacts(program: &Program, test: &TestCase, as_of: NaiveDate, id: &str)
             );
         }
     }
-    builder.finish(day_of(as_of).unwrap_or(0))
+    builder.finish()
 }
 
 /// Decides for `test`'s customer with `evaluator` and compares.

@@ -3,7 +3,7 @@
 //! atomically, dry runs, one run at a time, the same history for any number of threads, and
 //! volume limits ranked over every customer.
 
-use crate::common::{idic, scratch, stdout_of};
+use crate::common::{idic, repo, scratch, stdout_of};
 use rand::{Rng, SeedableRng};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -986,8 +986,24 @@ fn compaction_keeps_what_the_policy_reads_and_decisions_do_not_change() {
     }
     let before = run(&s, &history, "2026-11-06", &["--dry-run"]).0;
     let rows = dump(&history).len();
+    // A rule set whose caps would count too few is named, and nothing is compacted.
+    let retail = repo().join("rules/retail");
     let out = history_cmd("compact", &history)
-        .args(["--keep", "1d", "--as-of", "2026-11-05"])
+        .args(["--keep", "1d", "--as-of", "2026-11-05", "--rules"])
+        .arg(&retail)
+        .output()
+        .unwrap();
+    let said = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(out.status.code(), Some(2), "{said}");
+    assert!(
+        said.contains("`--keep 1d` is shorter than the cap `sms 1 per 14d` of `")
+            && said.contains("keep at least 14d; nothing compacted"),
+        "{said}"
+    );
+    assert_eq!(dump(&history).len(), rows);
+    let out = history_cmd("compact", &history)
+        .args(["--keep", "1d", "--as-of", "2026-11-05", "--rules"])
+        .arg(&s.rules)
         .output()
         .unwrap();
     let said = String::from_utf8(out.stderr).unwrap();
