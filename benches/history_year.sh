@@ -11,8 +11,9 @@
 # each night contacting 36.5 % of the customers (the rate of the retail rules on this export)
 # at random with a random retail trigger, then fingerprinted (`idic history compact`, which a
 # history idic records itself does not need). Then, on that history: a run that reads it
-# (`--dry-run`, as of 2026-11-01), `compact --keep $KEEP` (90d unless given), and the same
-# run again. Prints the file size, wall time and peak RSS (GNU time) of each step.
+# (`--dry-run`, as of 2026-11-01), `compact --keep $KEEP` (90d unless given), the same run
+# again, then one more night's contacts and the compaction a nightly job would then make (as of
+# 2026-11-02). Prints the file size, wall time and peak RSS (GNU time) of each step.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 customers=${1:-100000}
@@ -51,3 +52,6 @@ step "a run reading the whole year (--dry-run)" "${run[@]}"
 step "compact --keep $keep" \
   target/release/idic history compact "$history" --keep "$keep" --as-of 2026-11-01
 step "the same run after compacting" "${run[@]}"
+python3 benches/fill_history.py "$export_file" "$history" 2026-11-01 1 $((customers * 365 / 1000))
+step "a night later: compact as of 2026-11-02" \
+  target/release/idic history compact "$history" --keep "$keep" --as-of 2026-11-02

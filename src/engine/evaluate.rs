@@ -335,7 +335,7 @@ impl<'p> Evaluator<'p> {
                 }
             }
             // Caps count treated marketing contacts; another rule set's trigger counts as
-            // marketing.
+            // marketing (the index leaves out its service messages).
             if !treated || program.triggers.get(t).is_some_and(|t| t.service.is_some()) {
                 continue;
             }

@@ -223,6 +223,12 @@ impl IndexBuilder {
         self.push_fingerprint(key, check, contact);
     }
 
+    /// Counts a contact read that no step of the policy reads (another rule set's service
+    /// message).
+    pub fn skip(&mut self) {
+        self.index.read += 1;
+    }
+
     /// Adds a contact of the customer whose [`fingerprint`] is `(key, check)`.
     pub fn push_fingerprint(&mut self, key: u64, check: u16, contact: Contact) {
         self.index.read += 1;

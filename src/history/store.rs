@@ -315,8 +315,9 @@ pub struct Compacted {
 /// A run's contacts as the `contact_keys` table keeps them: the trigger and channel names the
 /// run used, and 16 bytes per contact, little-endian: the customer's [`fingerprint`] (8 bytes,
 /// then its 2-byte check), the day ([`day_of`]), the trigger (a position in `triggers`,
-/// `0xFFFF` for none), the channel (a position in `channels`) and the arm (0 treated, 1
-/// control).
+/// `0xFFFF` for none), the channel (a position in `channels`) and a byte of flags: 1 for the
+/// control arm (else treated), 2 for a service message. (Blobs written before the service flag
+/// have it clear.)
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RunKeys {
     triggers: Vec<String>,
@@ -330,7 +331,14 @@ const KEY_BYTES: usize = 16;
 
 impl RunKeys {
     /// Adds a contact.
-    fn add(&mut self, customer: &str, day: u16, trigger: Option<&str>, channel: &str, arm: Arm) {
+    fn add(
+        &mut self,
+        customer: &str,
+        day: u16,
+        trigger: Option<&str>,
+        channel: &str,
+        (arm, service): (Arm, bool),
+    ) {
         let (key, check) = fingerprint(customer.as_bytes());
         let code = |names: &mut Vec<String>, name: &str| match names.iter().position(|n| n == name)
         {
@@ -349,7 +357,8 @@ impl RunKeys {
         self.entries.extend_from_slice(&day.to_le_bytes());
         self.entries.extend_from_slice(&trigger.to_le_bytes());
         self.entries.push(channel);
-        self.entries.push(u8::from(arm == Arm::Control));
+        self.entries
+            .push(u8::from(arm == Arm::Control) | u8::from(service) << 1);
         self.days = Some(match self.days {
             Some((first, last)) => (first.min(day), last.max(day)),
             None => (day, day),
@@ -806,7 +815,7 @@ impl Store {
         let mut statement = self
             .conn
             .prepare(
-                "SELECT run, date, customer, trigger, channel, arm FROM contacts
+                "SELECT run, date, customer, trigger, channel, arm, service FROM contacts
                  WHERE run NOT IN (SELECT run FROM contact_keys) ORDER BY run, contact",
             )
             .map_err(&fail)?;
@@ -829,7 +838,8 @@ impl Store {
                 (text(2), day, text(4), arm)
             {
                 let keys = &mut run.as_mut().expect("set above").1;
-                keys.add(&customer, day, text(3).as_deref(), &channel, arm);
+                let service = row.get::<_, Option<i64>>(6).ok().flatten().unwrap_or(0) != 0;
+                keys.add(&customer, day, text(3).as_deref(), &channel, (arm, service));
             }
         }
         drop(rows);
@@ -1033,7 +1043,12 @@ fn read_keys(
                 .get(usize::from(e[14]))
                 .copied()
                 .unwrap_or(super::index::OTHER_CHANNEL);
-            let arm = if e[15] == 1 {
+            // Another rule set's service message: no step of this one reads it.
+            if e[15] & 2 != 0 && trigger == OTHER {
+                builder.skip();
+                continue;
+            }
+            let arm = if e[15] & 1 == 1 {
                 Arm::Control
             } else {
                 Arm::Treated
@@ -1069,7 +1084,7 @@ fn load_rows(
     )
     .map_err(&fail)?;
     let mut sql = format!(
-        "SELECT customer, date, trigger, channel, arm FROM contacts \
+        "SELECT customer, date, trigger, channel, arm, service FROM contacts \
          WHERE {} BETWEEN ?1 AND ?2 AND date <= ?3",
         schema.number()
     );
@@ -1121,6 +1136,11 @@ fn load_rows(
             .and_then(|t| window.triggers.iter().position(|n| n.as_bytes() == t))
             .and_then(|i| u16::try_from(i).ok())
             .unwrap_or(OTHER);
+        // Another rule set's service message: no step of this one reads it.
+        if trigger == OTHER && row.get_ref(5).ok().and_then(|v| v.as_i64().ok()) == Some(1) {
+            builder.skip();
+            continue;
+        }
         let channel = builder.channel(channel);
         builder.push(
             customer,
@@ -1246,7 +1266,8 @@ impl Recording {
                 // A contact outside the days a history holds is kept, never read.
                 if let Some(day) = self.last_date.1 {
                     let trigger = c.trigger.as_deref();
-                    self.keys.add(&c.customer, day, trigger, &c.channel, c.arm);
+                    self.keys
+                        .add(&c.customer, day, trigger, &c.channel, (c.arm, c.service));
                 }
                 *number = self.treatments.of(conn, self.run, c).map_err(&fail)?;
             }
@@ -1463,6 +1484,42 @@ mod tests {
     }
 
     #[test]
+    fn another_rule_sets_service_messages_are_read_but_not_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("h.sqlite");
+        let mut recording = Store::lock(&path).unwrap().record(&run("k1")).unwrap();
+        let mut dunning = contact("C1", "2026-10-01", "dunning");
+        dunning.service = true;
+        let mut care = contact("C1", "2026-10-01", "care");
+        care.service = true;
+        let offer = contact("C1", "2026-10-01", "offer");
+        recording.add(&[dunning, care, offer]).unwrap();
+        recording.commit().unwrap();
+        let load = || {
+            let store = Store::read(&path).unwrap().unwrap();
+            let window = Window {
+                since: None,
+                until: date("2026-11-01"),
+                before_run: None,
+                triggers: &["care"],
+                channels: &["email"],
+                keep: Keep::All,
+            };
+            let index = store.reader().load(&window).unwrap();
+            let mut triggers: Vec<u16> = index.contacts("C1").map(|c| c.trigger).collect();
+            triggers.sort_unstable();
+            (index.read(), triggers)
+        };
+        // The other rule set's dunning notice counts against no cap of this one and is not
+        // one of its triggers; its own service trigger and the other's offer are kept.
+        assert_eq!(load(), (3, vec![0, OTHER]));
+        // Read from the rows alike.
+        let db = Connection::open(&path).unwrap();
+        db.execute("DELETE FROM contact_keys", []).unwrap();
+        assert_eq!(load(), (3, vec![0, OTHER]));
+    }
+
+    #[test]
     fn fingerprinted_runs_read_as_their_rows_do_and_go_stale_when_the_rows_change() {
         use rand::{Rng, SeedableRng};
         let dir = tempfile::tempdir().unwrap();
@@ -1596,7 +1653,7 @@ mod tests {
                   'gold', NULL, 'vip;new'),
                  (1, '2026-10-01', 'C2', 'winback', 'a', 'email', 'winback', 0, 'control',
                   'gold', NULL, 'vip;new'),
-                 (1, '2026-10-01', 'C1', NULL, NULL, 'sms', NULL, 1, 'treated', NULL, NULL, NULL),
+                 (1, '2026-10-01', 'C1', NULL, NULL, 'sms', NULL, 0, 'treated', NULL, NULL, NULL),
                  (1, '2026-10-01', 'C3', 'winback', 'a', 'email', 'winback', 0, 'treated',
                   'gold', NULL, 'vip;new');
              PRAGMA user_version = 1;",
@@ -1618,10 +1675,10 @@ mod tests {
             .unwrap();
             let mut keys = RunKeys::default();
             let day = parse_day("2026-10-01").unwrap();
-            keys.add("C1", day, Some("winback"), "email", Arm::Treated);
-            keys.add("C2", day, Some("winback"), "email", Arm::Control);
-            keys.add("C1", day, None, "sms", Arm::Treated);
-            keys.add("C3", day, Some("winback"), "email", Arm::Treated);
+            keys.add("C1", day, Some("winback"), "email", (Arm::Treated, false));
+            keys.add("C2", day, Some("winback"), "email", (Arm::Control, false));
+            keys.add("C1", day, None, "sms", (Arm::Treated, false));
+            keys.add("C3", day, Some("winback"), "email", (Arm::Treated, false));
             keys.insert(&db, 1).unwrap();
         }
     }
