@@ -755,19 +755,47 @@ impl Store {
                 |r| r.get(0),
             )
             .map_err(&fail)?;
-        // (The lock upgraded the history to this version's tables.)
+        // (The lock upgraded the history to this version's tables.) The contacts to remove
+        // are listed first, in order, with their runs, whose fingerprints go stale: deleting
+        // them then takes one pass without the trigger that would mark each run stale row by
+        // row (and hold every row's number in memory until the end), put back after.
+        conn.execute_batch(
+            "CREATE TEMP TABLE compact_removed (contact INTEGER PRIMARY KEY, run INTEGER NOT NULL)",
+        )
+        .map_err(&fail)?;
+        conn.execute(
+            "INSERT INTO compact_removed
+             SELECT contact, run FROM (
+                 SELECT contact, run, row_number() OVER (
+                     PARTITION BY customer, trigger, channel, arm
+                     ORDER BY date DESC, contact DESC) AS n
+                 FROM contacts WHERE date < ?1)
+             WHERE n > 1 ORDER BY contact",
+            [&date],
+        )
+        .map_err(&fail)?;
+        let stale_trigger: String = conn
+            .query_row(
+                "SELECT sql FROM sqlite_master
+                 WHERE type = 'trigger' AND name = 'contact_keys_stale_on_delete'",
+                [],
+                |r| r.get(0),
+            )
+            .map_err(&fail)?;
+        conn.execute_batch("DROP TRIGGER contact_keys_stale_on_delete")
+            .map_err(&fail)?;
         let removed = conn
             .execute(
-                "DELETE FROM contacted WHERE contact IN (
-                     SELECT contact FROM (
-                         SELECT contact, row_number() OVER (
-                             PARTITION BY customer, trigger, channel, arm
-                             ORDER BY date DESC, contact DESC) AS n
-                         FROM contacts WHERE date < ?1)
-                     WHERE n > 1)",
-                [&date],
+                "DELETE FROM contacted WHERE contact IN (SELECT contact FROM compact_removed)",
+                [],
             )
             .map_err(&fail)? as u64;
+        conn.execute_batch(&format!(
+            "{stale_trigger};
+             DELETE FROM contact_keys WHERE run IN (SELECT DISTINCT run FROM compact_removed);
+             DROP TABLE compact_removed;"
+        ))
+        .map_err(&fail)?;
         conn.execute(
             "DELETE FROM treatments WHERE treatment NOT IN (SELECT treatment FROM contacted)",
             [],
@@ -1484,6 +1512,49 @@ mod tests {
     }
 
     #[test]
+    fn compaction_refingerprints_a_run_that_lost_some_of_a_treatments_contacts() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("h.sqlite");
+        for (key, contacts) in [
+            (
+                "k1",
+                vec![
+                    contact("C1", "2026-10-01", "winback"),
+                    contact("C2", "2026-10-01", "winback"),
+                ],
+            ),
+            ("k2", vec![contact("C1", "2026-10-05", "winback")]),
+        ] {
+            let mut recording = Store::lock(&path).unwrap().record(&run(key)).unwrap();
+            recording.add(&contacts).unwrap();
+            recording.commit().unwrap();
+        }
+        // C1's first contact is superseded by its second; C2's, alone, stays, and with it the
+        // treatment the two shared.
+        let done = Store::lock(&path)
+            .unwrap()
+            .compact(date("2026-10-10"))
+            .unwrap();
+        assert_eq!((done.removed, done.kept, done.fingerprinted), (1, 2, 1));
+        let index = Store::read(&path)
+            .unwrap()
+            .unwrap()
+            .reader()
+            .load(&Window {
+                since: None,
+                until: date("2026-11-01"),
+                before_run: None,
+                triggers: &["winback"],
+                channels: &["email"],
+                keep: Keep::All,
+            })
+            .unwrap();
+        let days: Vec<u16> = index.contacts("C1").map(|c| c.day).collect();
+        assert_eq!(days, [day_of(date("2026-10-05")).unwrap()]);
+        assert_eq!(index.contacts("C2").count(), 1);
+    }
+
+    #[test]
     fn another_rule_sets_service_messages_are_read_but_not_kept() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("h.sqlite");
@@ -1620,6 +1691,29 @@ mod tests {
         db.execute("DELETE FROM contact_keys", []).unwrap();
         assert_eq!(all_of(&changed, &ids), all_of(&read(), &ids));
         assert_ne!(all_of(&changed, &ids), all_of(&rows, &ids));
+        // A compaction that removes contacts makes the fingerprints of the runs it touched
+        // again: they read as the rows left.
+        drop(db);
+        Store::lock(&path)
+            .unwrap()
+            .compact(date("2000-01-01"))
+            .unwrap();
+        let done = Store::lock(&path)
+            .unwrap()
+            .compact(date("2026-10-20"))
+            .unwrap();
+        assert!(done.removed > 100 && done.fingerprinted > 0, "{done:?}");
+        let compacted = read();
+        let db = Connection::open(&path).unwrap();
+        db.execute("DELETE FROM contact_keys", []).unwrap();
+        assert_eq!(all_of(&compacted, &ids), all_of(&read(), &ids));
+        assert_ne!(all_of(&compacted, &ids), all_of(&changed, &ids));
+        // The trigger that marks a run stale is back.
+        let triggers = integers(
+            &db,
+            "SELECT count(*) FROM sqlite_master WHERE name = 'contact_keys_stale_on_delete'",
+        );
+        assert_eq!(triggers, [1]);
     }
 
     /// A history as version 1 (`contacts` alone) or 2 (with `contact_keys`) wrote it, with
