@@ -5,7 +5,7 @@
 use super::cells::{self, Range, Rule, Table};
 use super::orders::{Column, OrderColumns};
 use super::scores::{Method, ScoreError, Spec};
-use crate::model::{CellTable, OrderRole, Orders, Score, TableBody, Ties};
+use crate::model::{CellTable, OrderRole, Orders, Score, Spanned, TableBody, Ties};
 
 /// Bins of a score that does not say.
 pub const DEFAULT_BINS: u32 = 5;
@@ -78,20 +78,22 @@ pub fn column(written: &str) -> Column {
     }
 }
 
-/// How to read the orders file an `orders` block describes; `None` without customer, date and
-/// amount columns.
-pub fn order_columns(orders: &Orders) -> Option<OrderColumns> {
+/// How to read the orders file an `orders` block describes, where the texts `missing` mean no
+/// value; `None` without customer, date and amount columns.
+pub fn order_columns(orders: &Orders, missing: &[Spanned<String>]) -> Option<OrderColumns> {
     let col = |role| orders.column(role);
     let (customer, date, amount) = (
         col(OrderRole::Customer)?,
         col(OrderRole::Date)?,
         col(OrderRole::Amount)?,
     );
-    let text = |s: &Option<crate::model::Spanned<String>>| s.as_ref().map(|s| s.value.clone());
+    let text = |s: &Option<Spanned<String>>| s.as_ref().map(|s| s.value.clone());
+    let texts = |s: &[Spanned<String>]| s.iter().map(|s| s.value.clone()).collect();
     Some(OrderColumns {
         customer: column(&customer.column.value),
         date: column(&date.column.value),
-        date_format: text(&date.format.date),
+        date_formats: texts(&date.format.dates),
+        missing: texts(missing),
         amount: column(&amount.column.value),
         quantity: col(OrderRole::Quantity).map(|q| column(&q.column.value)),
         currency: text(&amount.format.currency),

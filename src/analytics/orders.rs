@@ -88,10 +88,13 @@ impl OrderFormat {
 pub struct OrderColumns {
     /// The customer id (text; surrounding spaces trimmed; empty is rejected).
     pub customer: Column,
-    /// The order date: ISO (`2026-11-01`, or a date-time whose date is kept), or `date_format`.
+    /// The order date: ISO (`2026-11-01`, or a date-time whose date is kept), or one of
+    /// `date_formats`.
     pub date: Column,
-    /// A chrono format for the dates, e.g. `%Y%m%d` (CDNOW) or `%d/%m/%Y`.
-    pub date_format: Option<String>,
+    /// chrono formats for the dates, tried in order, e.g. `%Y%m%d` (CDNOW) or `%d/%m/%Y`.
+    pub date_formats: Vec<String>,
+    /// Texts that mean no value in any of the columns, e.g. `N/A`.
+    pub missing: Vec<String>,
     /// The order's amount; negative amounts are rejected.
     pub amount: Column,
     /// The number of items, if wanted (summed into [`History::quantity`]); negative is rejected.
@@ -109,7 +112,8 @@ impl OrderColumns {
         OrderColumns {
             customer: Column::Position(1),
             date: Column::Position(3),
-            date_format: Some("%Y%m%d".into()),
+            date_formats: vec!["%Y%m%d".into()],
+            missing: Vec::new(),
             amount: Column::Position(5),
             quantity: Some(Column::Position(4)),
             currency: None,
@@ -474,10 +478,12 @@ fn field(ty: FieldType, format: FieldFormat) -> Field {
 impl Aggregator {
     fn new(columns: &OrderColumns, as_of: NaiveDate) -> Result<Aggregator, OrdersError> {
         let spanned = |s: &String| Spanned::new(s.clone(), Span::default());
+        let missing: Vec<_> = columns.missing.iter().map(spanned).collect();
         let date = CellReader::new(&field(
             FieldType::Date,
             FieldFormat {
-                date: columns.date_format.as_ref().map(spanned),
+                dates: columns.date_formats.iter().map(spanned).collect(),
+                missing: missing.clone(),
                 ..FieldFormat::default()
             },
         ))
@@ -487,6 +493,7 @@ impl Aggregator {
             FieldFormat {
                 currency: columns.currency.as_ref().map(spanned),
                 thousands: columns.thousands.as_ref().map(spanned),
+                missing: missing.clone(),
                 ..FieldFormat::default()
             },
         ))
@@ -495,6 +502,7 @@ impl Aggregator {
             FieldType::Decimal,
             FieldFormat {
                 thousands: columns.thousands.as_ref().map(spanned),
+                missing,
                 ..FieldFormat::default()
             },
         ))
@@ -725,7 +733,8 @@ mod tests {
         OrderColumns {
             customer: Column::Name("customer".into()),
             date: Column::Name("date".into()),
-            date_format: None,
+            date_formats: Vec::new(),
+            missing: Vec::new(),
             amount: Column::Name("amount".into()),
             quantity: None,
             currency: Some("$".into()),
@@ -747,7 +756,8 @@ mod tests {
         let text_columns = OrderColumns {
             customer: Column::Position(1),
             date: Column::Position(3),
-            date_format: Some("%Y%m%d".into()),
+            date_formats: vec!["%Y%m%d".into()],
+            missing: Vec::new(),
             amount: Column::Position(4),
             quantity: None,
             currency: None,

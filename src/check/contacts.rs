@@ -46,11 +46,13 @@ pub fn check(log: &ContactLog, out: &mut Vec<Diagnostic>) {
         _ => {}
     }
     for column in &log.columns {
-        let Some(format) = &column.format else {
+        let Some(format) = column.formats.first() else {
             continue;
         };
         if column.role.value == ContactRole::Date {
-            super::schema::date_format(&log.date_field(), format, out);
+            for format in &column.formats {
+                super::schema::date_format(&log.date_field(), format, out);
+            }
         } else {
             out.push(
                 Diagnostic::error(

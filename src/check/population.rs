@@ -6,7 +6,9 @@
 use super::names::{Kind, Names};
 use crate::analytics::{cells, declared};
 use crate::diagnostics::{suggest, Diagnostic};
-use crate::model::{CellTable, FieldType, Orders, Origin, RuleSet, Score, TableBody, TotalKind};
+use crate::model::{
+    CellTable, Field, FieldType, OrderRole, Orders, Origin, RuleSet, Score, TableBody, TotalKind,
+};
 use crate::source::Span;
 
 pub fn check(rules: &RuleSet, names: &Names, out: &mut Vec<Diagnostic>) {
@@ -53,6 +55,12 @@ pub fn check(rules: &RuleSet, names: &Names, out: &mut Vec<Diagnostic>) {
 }
 
 fn check_orders(orders: &Orders, names: &Names, out: &mut Vec<Diagnostic>) {
+    if let Some(date) = orders.column(OrderRole::Date) {
+        let field = Field::of_column("date", FieldType::Date, date.format.clone());
+        for format in &date.format.dates {
+            super::schema::date_format(&field, format, out);
+        }
+    }
     let missing_columns: Vec<&str> = ["customer", "date", "amount"]
         .into_iter()
         .filter(|w| !orders.columns.iter().any(|c| c.role.value.word() == *w))

@@ -44,12 +44,36 @@ pub fn check(rules: &RuleSet, out: &mut Vec<Diagnostic>) {
             }
         }
     }
+    let everywhere = rules.missing_words();
+    missing_words(everywhere, out);
     for f in &schema.fields {
-        field(f, out);
+        field(f, everywhere, out);
     }
 }
 
-fn field(f: &Field, out: &mut Vec<Diagnostic>) {
+/// The `missing` words `words` are not empty and none is given twice.
+fn missing_words(words: &[Spanned<String>], out: &mut Vec<Diagnostic>) {
+    for (i, w) in words.iter().enumerate() {
+        if w.value.trim().is_empty() {
+            out.push(
+                Diagnostic::error("bad-format", "a `missing` word cannot be empty")
+                    .at(w.span)
+                    .help("an empty cell is missing already: write the text the export puts for no value, such as `N/A`"),
+            );
+        } else if words[..i]
+            .iter()
+            .any(|before| before.value.trim() == w.value.trim())
+        {
+            out.push(
+                Diagnostic::warning("duplicate-word", format!("`{}` is given twice", w.value))
+                    .at(w.span)
+                    .help("keep one of them"),
+            );
+        }
+    }
+}
+
+fn field(f: &Field, everywhere: &[Spanned<String>], out: &mut Vec<Diagnostic>) {
     let ty = f.ty.value;
     let name = &f.name.value;
     if f.key && f.optional {
@@ -66,7 +90,7 @@ fn field(f: &Field, out: &mut Vec<Diagnostic>) {
     let misplaced = [
         (
             "format",
-            fmt.date.as_ref().map(|v| v.span),
+            fmt.dates.first().map(|v| v.span),
             matches!(ty, FieldType::Date | FieldType::DateTime),
             "date and datetime",
         ),
@@ -107,15 +131,35 @@ fn field(f: &Field, out: &mut Vec<Diagnostic>) {
             );
         }
     }
-    if let Some(date) = &fmt.date {
+    for date in &fmt.dates {
         date_format(f, date, out);
     }
+    missing_words(&fmt.missing, out);
     if let Some(words) = &fmt.words {
         let (yes, no) = &words.value;
         if yes.eq_ignore_ascii_case(no) || yes.is_empty() || no.is_empty() {
             out.push(
                 Diagnostic::error("bad-format", "the words for true and false must differ")
                     .at(words.span),
+            );
+        }
+        // A cell that is both a value and no value says nothing for sure.
+        let all = fmt.missing.iter().chain(everywhere);
+        for w in all.filter(|w| {
+            [yes, no]
+                .iter()
+                .any(|v| v.trim().eq_ignore_ascii_case(w.value.trim()))
+        }) {
+            out.push(
+                Diagnostic::error(
+                    "bad-format",
+                    format!(
+                        "`{}` is both a `missing` word and one of the words of `{name}`",
+                        w.value
+                    ),
+                )
+                .at(words.span)
+                .help("a cell must read one way: drop it from `missing` or from `words`"),
             );
         }
     }
@@ -165,7 +209,8 @@ fn field(f: &Field, out: &mut Vec<Diagnostic>) {
     }
 }
 
-/// The date format `date` of field `f` is valid chrono and reads back the dates it writes.
+/// The date format `date` (one of field `f`'s) is valid chrono and reads back the dates it
+/// writes.
 pub(super) fn date_format(f: &Field, date: &Spanned<String>, out: &mut Vec<Diagnostic>) {
     let bad = chrono::format::StrftimeItems::new(&date.value)
         .any(|item| matches!(item, chrono::format::Item::Error));
@@ -182,7 +227,7 @@ pub(super) fn date_format(f: &Field, date: &Spanned<String>, out: &mut Vec<Diagn
                 .at(date.span)
                 .help("use chrono/strftime codes such as `%d/%m/%Y` or `%Y-%m-%d %H:%M`"),
         );
-    } else if !reads_its_own_dates(f, &date.value) {
+    } else if !reads_its_own_dates(f, date) {
         out.push(
             Diagnostic::error(
                 "bad-format",
@@ -199,11 +244,14 @@ pub(super) fn date_format(f: &Field, date: &Spanned<String>, out: &mut Vec<Diagn
 }
 
 /// Whether a cell written in `format` (31 January 2026, 09:30) reads back, as a run reads
-/// it, as that day: `%e` or `%H:%M` alone never can.
-fn reads_its_own_dates(f: &Field, format: &str) -> bool {
-    let Ok(reader) = crate::io::cells::CellReader::new(f) else {
+/// it with that format alone, as that day: `%e` or `%H:%M` alone never can.
+fn reads_its_own_dates(f: &Field, format: &Spanned<String>) -> bool {
+    let mut alone = f.clone();
+    alone.format.dates = vec![format.clone()];
+    let Ok(reader) = crate::io::cells::CellReader::new(&alone) else {
         return true;
     };
+    let format = format.value.as_str();
     let Some(sample) =
         chrono::NaiveDate::from_ymd_opt(2026, 1, 31).and_then(|d| d.and_hms_opt(9, 30, 0))
     else {

@@ -18,6 +18,7 @@ pub fn check(rules: &RuleSet, sources: &Sources, access: &ReadAccess, out: &mut 
         if let Some(schema) = &rules.schema {
             built(
                 &schema.fields,
+                rules.missing_words(),
                 &rules.population_fields(),
                 test,
                 sources,
@@ -284,6 +285,7 @@ fn param_path(rules: &RuleSet, path: &str) -> Result<(), (String, Option<String>
 /// The test's customer can be built as `idic test` builds it, and gives every required field.
 fn built(
     fields: &[Field],
+    missing: &[Spanned<String>],
     population: &[Field],
     test: &TestCase,
     sources: &Sources,
@@ -370,7 +372,7 @@ fn built(
             );
         }
     } else if !value_errors {
-        if let Err(e) = customer::values(fields, population, test, &base, access) {
+        if let Err(e) = customer::values(fields, missing, population, test, &base, access) {
             let mut d = Diagnostic::error("bad-test-row", e.message).at(e.span);
             if let Some(help) = e.help {
                 d = d.help(help);

@@ -35,9 +35,13 @@ pub struct Args {
     /// The order-date column.
     #[arg(long, value_name = "COLUMN", default_value = "date")]
     date: String,
-    /// The dates' chrono format, e.g. `%Y%m%d` [default: ISO 8601].
+    /// The dates' chrono format, e.g. `%Y%m%d` [default: ISO 8601]; repeat it for dates
+    /// written several ways, tried in order.
     #[arg(long, value_name = "FORMAT")]
-    date_format: Option<String>,
+    date_format: Vec<String>,
+    /// A text that means no value in any column, e.g. `N/A` (repeatable).
+    #[arg(long, value_name = "TEXT")]
+    missing: Vec<String>,
     /// The amount column.
     #[arg(long, value_name = "COLUMN", default_value = "amount")]
     amount: String,
@@ -142,7 +146,8 @@ pub fn run(args: Args) -> Exit {
     let columns = OrderColumns {
         customer: column(&args.customer),
         date: column(&args.date),
-        date_format: args.date_format.clone(),
+        date_formats: args.date_format.clone(),
+        missing: args.missing.clone(),
         amount: column(&args.amount),
         quantity: args.quantity.as_deref().map(column),
         currency: args.currency.clone(),

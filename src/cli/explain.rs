@@ -107,7 +107,8 @@ pub fn run(args: Args) -> Exit {
         Ok(export) => export,
         Err(e) => return usage(format!("cannot read `{file}`: {e}")),
     };
-    let found = match find_row(program.fields(), &export, format, &select) {
+    let missing = program.rules().missing_words();
+    let found = match find_row(program.fields(), missing, &export, format, &select) {
         Ok(found) => found,
         Err(FindError::Read(e)) => return usage(format!("cannot read `{file}`: {e}")),
         Err(FindError::Header(e)) => return usage(format!("`{file}`: {e}")),

@@ -255,7 +255,8 @@ impl Population {
             }
             (None, None) => None,
             (Some(block), Some(path)) => {
-                let Some(columns) = declared::order_columns(block) else {
+                let missing = program.rules().missing_words();
+                let Some(columns) = declared::order_columns(block, missing) else {
                     return Err(format!(
                         "`--orders {}` was given, but the rule set's `orders` block names no orders-file columns (`customer`, `date`, `amount`)",
                         path.display()

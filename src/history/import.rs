@@ -38,7 +38,8 @@ pub fn mapping_text(log: &ContactLog) -> String {
         .columns
         .iter()
         .map(|c| {
-            let format = c.format.as_ref().map_or("", |f| f.value.as_str());
+            let formats: Vec<&str> = c.formats.iter().map(|f| f.value.as_str()).collect();
+            let format = formats.join("\u{1d}");
             format!("{}\u{1f}{}\u{1f}{format}", c.role.value, c.column.value)
         })
         .collect();

@@ -11,8 +11,10 @@
 //! [`NaiveDateTime`]; list: [`Array`] of strings; a missing value: `()`.
 //!
 //! How a cell reads, by field type:
-//! - **empty** (nothing but whitespace, or a list without items): the field's default if it
-//!   declares one, else `()` for an optional field (`?`), else [`CellError::Missing`];
+//! - **empty** (nothing but whitespace, one of the field's or the rule set's `missing` words
+//!   such as `N/A`, compared after trimming, case and all, or a list without items): the
+//!   field's default if it declares one, else `()` for an optional field (`?`), else
+//!   [`CellError::Missing`];
 //! - **string**: the text as it is, spaces included;
 //! - **int**: an optional sign and digits, surrounding spaces ignored; with `thousands ","`,
 //!   `1,234,567` (groups of three digits after the first group of one to three);
@@ -24,11 +26,13 @@
 //!   trillion) in absolute value;
 //! - **bool**: the declared `words` (`yes`/`no`), or without them `true`/`false`, `yes`/`no`,
 //!   `y`/`n`, `1`/`0`, all case-insensitive;
-//! - **date**: the declared `format` (chrono/strftime), or ISO `2026-01-31`, or without a
-//!   declared format an ISO date-time whose date (as written, before any offset) is kept;
-//! - **datetime**: the declared `format`, or ISO `2026-01-31 09:30[:00[.250]]` (or with `T`),
-//!   optionally ending in `Z` or an offset such as `+02:00` (converted to UTC), or a date (its
-//!   midnight);
+//! - **date**: the declared formats (chrono/strftime), the first that reads the cell, or ISO
+//!   `2026-01-31`, or without a declared format an ISO date-time whose date (as written, before
+//!   any offset) is kept; a year of fewer than four digits (`12/31/25` read by `%Y`) is refused,
+//!   as `%y` reads two-digit years only where declared;
+//! - **datetime**: likewise, or ISO `2026-01-31 09:30[:00[.250]]` (or with `T`), optionally
+//!   ending in `Z` or an offset such as `+02:00` (converted to UTC, as is an offset a declared
+//!   format reads with `%z`), or a date (its midnight);
 //! - **list**: items split at the declared `separator` (default `;`), each trimmed, empty items
 //!   dropped.
 //!
@@ -85,6 +89,8 @@ const ISO_DATE: &[Item<'static>] = &[
 #[derive(Debug, Clone)]
 pub struct CellReader {
     kind: Kind,
+    /// Texts that read as an empty cell (trimmed).
+    missing: Box<[Box<str>]>,
     optional: bool,
     default: Option<Value>,
     /// What the field expects, in words with an example (for [`CellError::Invalid`]).
@@ -132,8 +138,9 @@ enum Kind {
         money: bool,
     },
     Bool(Words),
-    Date(DateFormat),
-    DateTime(DateFormat),
+    /// The formats, tried in order (ISO alone when none is declared).
+    Date(Box<[DateFormat]>),
+    DateTime(Box<[DateFormat]>),
     List(Separator),
 }
 
@@ -266,20 +273,23 @@ impl CellReader {
             }
             Ok(Some(sep.as_bytes().into()))
         };
-        let date_format = || -> Result<DateFormat, String> {
-            let Some(text) = &format.date else {
-                return Ok(DateFormat::Iso);
-            };
-            match StrftimeItems::new(&text.value).parse_to_owned() {
-                Ok(items) if !text.value.trim().is_empty() => {
-                    let fixed = FixedWidth::new(&items);
-                    Ok(DateFormat::Declared(items.into_boxed_slice(), fixed))
-                }
-                _ => Err(format!(
-                    "the date format `{}` of `{name}` is not a valid chrono format",
-                    text.value
-                )),
+        let date_format = || -> Result<Box<[DateFormat]>, String> {
+            if format.dates.is_empty() {
+                return Ok(Box::new([DateFormat::Iso]));
             }
+            let declared = format.dates.iter().map(|text| {
+                match StrftimeItems::new(&text.value).parse_to_owned() {
+                    Ok(items) if !text.value.trim().is_empty() => {
+                        let fixed = FixedWidth::new(&items);
+                        Ok(DateFormat::Declared(items.into_boxed_slice(), fixed))
+                    }
+                    _ => Err(format!(
+                        "the date format `{}` of `{name}` is not a valid chrono format",
+                        text.value
+                    )),
+                }
+            });
+            declared.collect()
         };
         let kind = match field.ty.value {
             FieldType::String => Kind::String,
@@ -328,14 +338,16 @@ impl CellReader {
                 }
             }),
         };
-        let format_text = format.date.as_ref().map_or("", |d| d.value.as_str());
-        let expected = expected(&kind, field.ty.value, format_text).into_boxed_str();
+        let formats: Vec<&str> = format.dates.iter().map(|d| d.value.as_str()).collect();
+        let expected = expected(&kind, field.ty.value, &formats).into_boxed_str();
         let mut reader = CellReader {
             kind,
+            missing: Box::new([]),
             optional: field.optional,
             default: None,
             expected,
         };
+        reader = reader.with_missing(&format.missing);
         if let Some(default) = &field.default {
             reader.default = Some(reader.default_value(&default.value).ok_or_else(|| {
                 format!(
@@ -345,6 +357,17 @@ impl CellReader {
             })?);
         }
         Ok(reader)
+    }
+
+    /// The reader with the texts `words` (the rule set's `missing` words) read as an empty
+    /// cell too.
+    pub fn with_missing(mut self, words: &[crate::model::Spanned<String>]) -> CellReader {
+        if !words.is_empty() {
+            let mut missing = self.missing.into_vec();
+            missing.extend(words.iter().map(|w| Box::from(w.value.trim())));
+            self.missing = missing.into_boxed_slice();
+        }
+        self
     }
 
     /// Reads one CSV cell's text.
@@ -415,7 +438,7 @@ impl CellReader {
     /// Reads `text` per the field's type; the hot path.
     fn parse(&self, text: &str) -> Read {
         let t = text.trim();
-        if t.is_empty() {
+        if t.is_empty() || self.missing.iter().any(|w| **w == *t) {
             return Read::Empty;
         }
         let long = text.len() > crate::expr::MAX_STRING_SIZE;
@@ -434,8 +457,16 @@ impl CellReader {
                 *money,
             ),
             Kind::Bool(words) => words.read(t).map(Dynamic::from_bool).into(),
-            Kind::Date(format) => format.date(t).map(Dynamic::from).into(),
-            Kind::DateTime(format) => format.datetime(t).map(Dynamic::from).into(),
+            Kind::Date(formats) => formats
+                .iter()
+                .find_map(|f| f.date(t))
+                .map(Dynamic::from)
+                .into(),
+            Kind::DateTime(formats) => formats
+                .iter()
+                .find_map(|f| f.datetime(t))
+                .map(Dynamic::from)
+                .into(),
             Kind::List(sep) => {
                 let items = match sep {
                     Separator::Char(c) => list(text.split(*c)),
@@ -463,15 +494,17 @@ impl CellReader {
                 Value::List(items.map(Box::from).collect())
             }
             // Like a cell; an ISO date also fits (that is what `check` accepts).
-            (Literal::Str(s), Kind::Date(format)) => Value::Date(
-                format
-                    .date(s.trim())
-                    .or_else(|| DateFormat::Iso.date(s.trim()))?,
+            (Literal::Str(s), Kind::Date(formats)) => Value::Date(
+                formats
+                    .iter()
+                    .chain([&DateFormat::Iso])
+                    .find_map(|f| f.date(s.trim()))?,
             ),
-            (Literal::Str(s), Kind::DateTime(format)) => Value::DateTime(
-                format
-                    .datetime(s.trim())
-                    .or_else(|| DateFormat::Iso.datetime(s.trim()))?,
+            (Literal::Str(s), Kind::DateTime(formats)) => Value::DateTime(
+                formats
+                    .iter()
+                    .chain([&DateFormat::Iso])
+                    .find_map(|f| f.datetime(s.trim()))?,
             ),
             (Literal::Int(i), Kind::Int { .. }) => Value::Int(*i),
             (Literal::Int(i), Kind::Number { .. }) => Value::Float(*i as f64),
@@ -544,7 +577,7 @@ fn shown(text: &str) -> String {
 }
 
 /// "a whole number such as `42`" and the like, for a prepared field.
-fn expected(kind: &Kind, ty: FieldType, format: &str) -> String {
+fn expected(kind: &Kind, ty: FieldType, formats: &[&str]) -> String {
     let sep = |thousands: &Option<Box<[u8]>>| {
         thousands
             .as_deref()
@@ -581,26 +614,33 @@ fn expected(kind: &Kind, ty: FieldType, format: &str) -> String {
         }
         Kind::Bool(Words::Standard) => "`true`/`false`, `yes`/`no`, `y`/`n` or `1`/`0`".into(),
         Kind::Bool(Words::Declared { yes, no, .. }) => format!("`{yes}` or `{no}`"),
-        Kind::Date(DateFormat::Iso) => "a date such as `2026-01-31`".into(),
-        Kind::DateTime(DateFormat::Iso) => "a date-time such as `2026-01-31 09:30:00`".into(),
-        Kind::Date(DateFormat::Declared(items, _))
-        | Kind::DateTime(DateFormat::Declared(items, _)) => {
-            let what = if ty == FieldType::Date {
-                "a date"
-            } else {
-                "a date-time"
-            };
+        Kind::Date(dates) | Kind::DateTime(dates) => {
+            let date = ty == FieldType::Date;
+            let what = if date { "a date" } else { "a date-time" };
             let sample = NaiveDate::from_ymd_opt(2026, 1, 31)
                 .and_then(|d| d.and_hms_opt(9, 30, 0))
                 .map(|dt| Utc.from_utc_datetime(&dt));
-            let mut example = String::new();
-            let formatted = sample
-                .is_some_and(|s| write!(example, "{}", s.format_with_items(items.iter())).is_ok());
-            if formatted && !example.trim().is_empty() {
-                format!("{what} such as `{example}` (format `{format}`)")
-            } else {
-                format!("{what} in the format `{format}`")
-            }
+            let shown = dates
+                .iter()
+                .zip(formats.iter().map(Some).chain(std::iter::repeat(None)));
+            let ways: Vec<String> = shown
+                .map(|(d, format)| match (d, format) {
+                    (DateFormat::Declared(items, _), Some(format)) => {
+                        let mut example = String::new();
+                        let formatted = sample.is_some_and(|s| {
+                            write!(example, "{}", s.format_with_items(items.iter())).is_ok()
+                        });
+                        if formatted && !example.trim().is_empty() {
+                            format!("`{example}` (format `{format}`)")
+                        } else {
+                            format!("the format `{format}`")
+                        }
+                    }
+                    _ if date => "`2026-01-31`".to_string(),
+                    _ => "`2026-01-31 09:30:00`".to_string(),
+                })
+                .collect();
+            format!("{what} such as {}", ways.join(" or "))
         }
         Kind::List(_) => "a list of texts such as `[\"vip\", \"newsletter\"]`".into(),
     }
@@ -990,9 +1030,25 @@ fn parse_items(t: &str, items: &[Item<'static>]) -> Option<Parsed> {
     Some(parsed)
 }
 
+/// Whether `date`'s year has four digits: one of fewer (`12/31/25` read by `%Y`, `25-1-5`) is
+/// a mistake, not the first century.
+fn full_year(date: &NaiveDate) -> bool {
+    (1000..=9999).contains(&chrono::Datelike::year(date))
+}
+
 impl DateFormat {
     /// The date a trimmed, non-empty cell holds.
     fn date(&self, t: &str) -> Option<NaiveDate> {
+        self.any_date(t).filter(full_year)
+    }
+
+    /// The date-time (in UTC when the cell carries an offset) a trimmed, non-empty cell holds.
+    fn datetime(&self, t: &str) -> Option<NaiveDateTime> {
+        self.any_datetime(t).filter(|dt| full_year(&dt.date()))
+    }
+
+    /// [`DateFormat::date`], whatever the year.
+    fn any_date(&self, t: &str) -> Option<NaiveDate> {
         match self {
             DateFormat::Declared(items, fixed) => {
                 if let Some(dt) = fixed.as_ref().and_then(|f| f.read(t.as_bytes())) {
@@ -1015,8 +1071,8 @@ impl DateFormat {
         }
     }
 
-    /// The date-time (in UTC when the cell carries an offset) a trimmed, non-empty cell holds.
-    fn datetime(&self, t: &str) -> Option<NaiveDateTime> {
+    /// [`DateFormat::datetime`], whatever the year.
+    fn any_datetime(&self, t: &str) -> Option<NaiveDateTime> {
         match self {
             DateFormat::Declared(items, fixed) => {
                 if let Some(dt) = fixed.as_ref().and_then(|f| f.read(t.as_bytes())) {
@@ -1384,6 +1440,68 @@ mod tests {
             "expected a date such as `Jan 31, 2026` (format `%b %d, %Y`), found `31 Jan 2026`"
         );
         assert!(new_error(r#"d date from "D" format "%Q""#).contains("not a valid chrono format"));
+    }
+
+    #[test]
+    fn several_formats_are_tried_in_order_and_short_years_refused() {
+        let r = reader(r#"d date from "D" format "%m/%d/%Y", "%Y-%m-%d""#);
+        assert_eq!(date(r.read("12/31/2025").unwrap()), ymd(2025, 12, 31));
+        assert_eq!(date(r.read("2025-12-31").unwrap()), ymd(2025, 12, 31));
+        // The first that reads the cell wins: `01/02/2026` is January.
+        assert_eq!(date(r.read("01/02/2026").unwrap()), ymd(2026, 1, 2));
+        assert_eq!(
+            invalid(&r, "31/12/2025"),
+            "expected a date such as `01/31/2026` (format `%m/%d/%Y`) or `2026-01-31` (format \
+             `%Y-%m-%d`), found `31/12/2025`"
+        );
+        // `%Y` reading two digits is a mistake, not the year 25; `%y` reads them where declared.
+        assert_eq!(
+            invalid(&r, "12/31/25"),
+            "expected a date such as `01/31/2026` (format `%m/%d/%Y`) or `2026-01-31` (format \
+             `%Y-%m-%d`), found `12/31/25`"
+        );
+        invalid(&reader(r#"d date from "D""#), "25-1-5");
+        let r = reader(r#"d date from "D" format "%m/%d/%Y", "%m/%d/%y""#);
+        assert_eq!(date(r.read("12/31/25").unwrap()), ymd(2025, 12, 31));
+        assert_eq!(date(r.read("12/31/2025").unwrap()), ymd(2025, 12, 31));
+        // A date-time's offset, read by `%z`, is taken to UTC.
+        let r = reader(r#"t datetime from "T" format "%d.%m.%Y %H:%M %z", "%d.%m.%Y""#);
+        assert_eq!(
+            datetime(r.read("31.01.2026 23:30 -0500").unwrap()),
+            ymd_hms(2026, 2, 1, 4, 30, 0)
+        );
+        assert_eq!(
+            datetime(r.read("31.01.2026").unwrap()),
+            ymd_hms(2026, 1, 31, 0, 0, 0)
+        );
+    }
+
+    #[test]
+    fn missing_words_read_as_an_empty_cell() {
+        let r = reader(r#"x money? from "X" currency "$" missing "N/A", "-""#);
+        assert!(r.read(" N/A ").unwrap().is_unit());
+        assert!(r.read("-").unwrap().is_unit());
+        assert_eq!(float(&r, "$12.50"), 12.5);
+        // Case and all: `n/a` is not one of them.
+        invalid(&r, "n/a");
+        // The rule set's words come on top of the field's.
+        let everywhere = [crate::model::Spanned::new(
+            "n/a".to_string(),
+            Default::default(),
+        )];
+        let r = r.with_missing(&everywhere);
+        assert!(r.read("n/a").unwrap().is_unit());
+        assert!(r.read("N/A").unwrap().is_unit());
+        // A required field says the cell is empty; a default fills it.
+        let r = reader(r#"x int from "X" missing "unknown""#);
+        assert_eq!(r.read("unknown").unwrap_err(), CellError::Missing);
+        let r = reader(r#"x int from "X" default 0 missing "unknown""#);
+        assert_eq!(int(&r, "unknown"), 0);
+        // JSONL strings alike.
+        assert_eq!(
+            r.read_json(Some(&json!("unknown"))).unwrap().as_int(),
+            Ok(0)
+        );
     }
 
     #[test]
@@ -1881,18 +1999,19 @@ mod tests {
         ) {
             let day_first = format!("{day:02}/{month:02}/{year:04}");
             let r = reader(r#"d date from "D" format "%d/%m/%Y""#);
-            let want = NaiveDate::parse_from_str(&day_first, "%d/%m/%Y").ok();
+            // (A year before 1000 is refused: fewer than four digits are a mistake.)
+            let want = NaiveDate::parse_from_str(&day_first, "%d/%m/%Y").ok().filter(full_year);
             prop_assert_eq!(r.read(&day_first).ok().map(date), want, "{}", day_first);
 
             let format = "%Y-%m-%d %H:%M:%S";
             let stamp = format!("{year:04}-{month:02}-{day:02} {hour:02}:{minute:02}:{second:02}");
             let r = reader(&format!(r#"t datetime from "T" format "{format}""#));
-            let want = NaiveDateTime::parse_from_str(&stamp, format).ok();
+            let want = NaiveDateTime::parse_from_str(&stamp, format).ok().filter(|t| full_year(&t.date()));
             prop_assert_eq!(r.read(&stamp).ok().map(datetime), want, "{}", stamp);
 
             let compact = format!("{year:04}{month:02}{day:02}{hour:02}{minute:02}");
             let r = reader(r#"t datetime from "T" format "%Y%m%d%H%M""#);
-            let want = NaiveDateTime::parse_from_str(&compact, "%Y%m%d%H%M").ok();
+            let want = NaiveDateTime::parse_from_str(&compact, "%Y%m%d%H%M").ok().filter(|t| full_year(&t.date()));
             prop_assert_eq!(r.read(&compact).ok().map(datetime), want, "{}", compact);
         }
 

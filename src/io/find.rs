@@ -37,14 +37,15 @@ pub enum FindError {
 }
 
 /// Finds the row `select` names in the export `file` and reads it into the values of `fields`
-/// (one of them the key), as `idic run` would.
+/// (one of them the key, `missing` the rule set's words for no value), as `idic run` would.
 pub fn find_row(
     fields: &[Field],
+    missing: &[crate::model::Spanned<String>],
     file: &File,
     format: InputFormat,
     select: &RowSelect,
 ) -> Result<FoundRow, FindError> {
-    let records = RecordReader::for_fields(fields).map_err(FindError::Rules)?;
+    let records = RecordReader::for_fields(fields, missing).map_err(FindError::Rules)?;
     let (mut reader, header) = BatchReader::open(file, format, 1 << 16).map_err(FindError::Read)?;
     let map = match &header {
         Some(h) => Some(records.map_header(h).map_err(FindError::Header)?),

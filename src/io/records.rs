@@ -185,13 +185,17 @@ impl RecordReader {
     /// How the program's schema reads rows. `Err`: a field's default does not fit its type.
     /// Values come with room for the population variables deciding appends.
     pub fn new(program: &Program) -> Result<RecordReader, String> {
-        let mut reader = Self::for_fields(program.fields())?;
+        let mut reader = Self::for_fields(program.fields(), program.rules().missing_words())?;
         reader.room = program.inputs();
         Ok(reader)
     }
 
-    /// How rows with these fields (one of them the key) read.
-    pub fn for_fields(fields: &[crate::model::Field]) -> Result<RecordReader, String> {
+    /// How rows with these fields (one of them the key) read, the texts `missing` (the rule
+    /// set's `missing` words) meaning no value in any of them.
+    pub fn for_fields(
+        fields: &[crate::model::Field],
+        missing: &[crate::model::Spanned<String>],
+    ) -> Result<RecordReader, String> {
         let key = fields.iter().position(|f| f.key).unwrap_or(0);
         let fields: Vec<FieldReader> = fields
             .iter()
@@ -199,7 +203,8 @@ impl RecordReader {
                 Ok(FieldReader {
                     column: f.column.value.clone(),
                     cells: CellReader::new(f)
-                        .map_err(|e| format!("field `{}`: {e}", f.name.value))?,
+                        .map_err(|e| format!("field `{}`: {e}", f.name.value))?
+                        .with_missing(missing),
                 })
             })
             .collect::<Result<_, String>>()?;

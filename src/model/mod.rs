@@ -118,6 +118,12 @@ pub struct RuleSet {
 }
 
 impl RuleSet {
+    /// The texts that mean no value in every column the rule set reads (`ruleset { missing
+    /// ... }`).
+    pub fn missing_words(&self) -> &[Spanned<String>] {
+        self.settings.as_ref().map_or(&[], |s| &s.missing)
+    }
+
     /// Every reason trigger `t` can be suppressed for, with its code as decisions and tests
     /// write it (`cooldown`, `holdout:winback`, `cap:email:7d`, `lost_to:welcome`), in the
     /// order of the treatment policy's steps. `suppressed_list` is always possible: the list
@@ -219,6 +225,8 @@ pub struct Settings {
     pub max_per_channel: Option<Spanned<u32>>,
     /// Frequency caps over rolling windows, counting earlier contacts and this run's.
     pub caps: Vec<Cap>,
+    /// Texts that mean no value in every column the rule set reads, e.g. `N/A`, `-`.
+    pub missing: Vec<Spanned<String>>,
     /// Pairs of triggers never fired together for one customer in one run.
     pub exclusions: Vec<Exclusion>,
     pub span: Span,
@@ -360,8 +368,11 @@ impl Field {
 /// How one column is written in the export, where it differs from the plain defaults.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct FieldFormat {
-    /// chrono format for dates and datetimes, e.g. `%d/%m/%Y`.
-    pub date: Option<Spanned<String>>,
+    /// chrono formats for dates and datetimes, tried in order, e.g. `%m/%d/%Y` then
+    /// `%Y-%m-%d`; none: ISO.
+    pub dates: Vec<Spanned<String>>,
+    /// Texts that mean no value, as an empty cell does, e.g. `N/A` (besides the rule set's).
+    pub missing: Vec<Spanned<String>>,
     /// Words for true and false, e.g. `yes`/`no`.
     pub words: Option<Spanned<(String, String)>>,
     /// Currency symbol stripped from money, e.g. `$`.

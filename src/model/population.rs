@@ -50,11 +50,9 @@ impl ContactLog {
     /// The `date` column as a field is read: a date-time (a date alone reads as its midnight)
     /// in the column's format.
     pub fn date_field(&self) -> super::Field {
-        let format = self
-            .column(ContactRole::Date)
-            .and_then(|c| c.format.clone());
+        let formats = self.column(ContactRole::Date).map(|c| c.formats.clone());
         let format = FieldFormat {
-            date: format,
+            dates: formats.unwrap_or_default(),
             ..FieldFormat::default()
         };
         super::Field::of_column("date", super::FieldType::DateTime, format)
@@ -71,8 +69,8 @@ impl ContactLog {
 pub struct ContactColumn {
     pub role: Spanned<ContactRole>,
     pub column: Spanned<String>,
-    /// The date format (for `date`).
-    pub format: Option<Spanned<String>>,
+    /// The date formats (for `date`), tried in order.
+    pub formats: Vec<Spanned<String>>,
     pub span: Span,
     pub comments: Comments,
 }

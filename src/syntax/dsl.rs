@@ -58,7 +58,7 @@ fn syntax_error(file: FileId, text: &str, e: &pest::error::Error<Rule>) -> Diagn
     };
     let in_orders = matches!(&e.variant, ErrorVariant::ParsingError { positives, .. }
         if positives.iter().any(orders_line));
-    let not_for_orders = ["key", "default", "words", "separator"];
+    let not_for_orders = ["key", "default", "missing", "words", "separator"];
     match &e.variant {
         // A block keyword inside a block: the block before it was not closed.
         ErrorVariant::ParsingError { negatives, .. } if negatives.contains(&Rule::block_start) => {
@@ -74,7 +74,14 @@ fn syntax_error(file: FileId, text: &str, e: &pest::error::Error<Rule>) -> Diagn
             let range_due = positives.contains(&Rule::score_range);
             for r in positives {
                 let skip = orders_line(r)
-                    || matches!(r, Rule::key | Rule::default | Rule::words | Rule::separator);
+                    || matches!(
+                        r,
+                        Rule::key
+                            | Rule::default
+                            | Rule::missing_words
+                            | Rule::words
+                            | Rule::separator
+                    );
                 if (in_orders && skip) || (range_due && *r == Rule::ident) {
                     continue;
                 }
@@ -263,6 +270,7 @@ fn rule_name(rule: Rule) -> Option<&'static str> {
         Rule::key => "`key`",
         Rule::default => "`default`",
         Rule::format => "`format`",
+        Rule::missing_words => "`missing`",
         Rule::words => "`words`",
         Rule::bare_word => "a word",
         Rule::currency => "`currency`",
@@ -731,6 +739,25 @@ impl<'a> Lower<'a> {
     }
 
     /// Reports a property written twice in one block.
+    /// The strings of a list option (`format "a", "b"`).
+    fn strings(&mut self, pair: Pair<'a, Rule>) -> Vec<Spanned<String>> {
+        children(pair).map(|s| self.string(s)).collect()
+    }
+
+    /// Sets list option `pair` (`keyword`) into `slot`, unless it was given before.
+    fn list_once(
+        &mut self,
+        slot: &mut Vec<Spanned<String>>,
+        pair: Pair<'a, Rule>,
+        keyword: &str,
+        span: Span,
+    ) {
+        let values = self.strings(pair);
+        let mut taken = (!slot.is_empty()).then(|| std::mem::take(slot));
+        self.once(&mut taken, Some(values), keyword, span);
+        *slot = taken.unwrap_or_default();
+    }
+
     fn once<T>(&mut self, slot: &mut Option<T>, value: Option<T>, keyword: &str, span: Span) {
         if slot.is_some() {
             let msg = format!("`{keyword}` is given twice");
@@ -761,6 +788,7 @@ impl<'a> Lower<'a> {
                 holdout: None,
                 max_per_channel: None,
                 caps: Vec::new(),
+                missing: Vec::new(),
                 exclusions: Vec::new(),
                 span,
                 comments: Comments::default(),
@@ -769,6 +797,13 @@ impl<'a> Lower<'a> {
             for prop in parts {
                 let prop_span = l.span(&prop);
                 let rule = prop.as_rule();
+                if rule == Rule::missing_words {
+                    let (_, c) = l.node(&prop.clone(), |l| {
+                        l.list_once(&mut s.missing, prop, "missing", prop_span);
+                    });
+                    s.inner.0.insert(keyword(rule), c);
+                    continue;
+                }
                 // A cap or an exclusion may repeat: each comes back with its own comments.
                 let (repeated, c) = l.node(&prop.clone(), |l| {
                     let mut values = children(prop);
@@ -914,6 +949,16 @@ impl<'a> Lower<'a> {
                 field.key = true;
                 continue;
             }
+            if matches!(rule, Rule::format | Rule::missing_words) {
+                let list = match rule {
+                    Rule::format => &mut field.format.dates,
+                    _ => &mut field.format.missing,
+                };
+                let mut taken = std::mem::take(list);
+                self.list_once(&mut taken, opt, word, opt_span);
+                *list = taken;
+                continue;
+            }
             let mut values = children(opt);
             let value = values.next().expect("option value");
             match rule {
@@ -930,7 +975,6 @@ impl<'a> Lower<'a> {
                 _ => {
                     let s = Some(self.string(value));
                     let slot = match rule {
-                        Rule::format => &mut field.format.date,
                         Rule::currency => &mut field.format.currency,
                         Rule::thousands => &mut field.format.thousands,
                         _ => &mut field.format.separator,
@@ -1136,13 +1180,11 @@ impl<'a> Lower<'a> {
                     let mut parts = children(line);
                     let role = l.parsed::<ContactRole>(parts.next().expect("role"));
                     let column = l.string(parts.next().expect("column"));
-                    let format = parts
-                        .next()
-                        .map(|f| l.string(children(f).next().expect("format")));
+                    let formats = parts.next().map_or_else(Vec::new, |f| l.strings(f));
                     role.map(|role| ContactColumn {
                         role,
                         column,
-                        format,
+                        formats,
                         span: line_span,
                         comments: Comments::default(),
                     })
@@ -1177,7 +1219,12 @@ impl<'a> Lower<'a> {
             let rule = opt.as_rule();
             let word = keyword(rule);
             let slot = match rule {
-                Rule::format => &mut format.date,
+                Rule::format => {
+                    let mut dates = std::mem::take(&mut format.dates);
+                    self.list_once(&mut dates, opt, word, opt_span);
+                    format.dates = dates;
+                    continue;
+                }
                 Rule::currency => &mut format.currency,
                 Rule::thousands => &mut format.thousands,
                 _ => {
@@ -1187,7 +1234,10 @@ impl<'a> Lower<'a> {
                             format!("`{word}` does not apply to a column of the orders file"),
                         )
                         .at(opt_span)
-                        .help("an orders column takes `format`, `currency` and `thousands`"),
+                        .help(
+                            "an orders column takes `format`, `currency` and `thousands` (the \
+                             rule set's `missing` words apply to the orders file too)",
+                        ),
                     );
                     continue;
                 }
@@ -1885,6 +1935,7 @@ fn keyword(rule: Rule) -> &'static str {
         Rule::key => "key",
         Rule::default => "default",
         Rule::format => "format",
+        Rule::missing_words => "missing",
         Rule::words => "words",
         Rule::currency => "currency",
         Rule::thousands => "thousands",

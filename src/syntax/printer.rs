@@ -155,6 +155,9 @@ impl Printer {
         if let Some(h) = &s.holdout {
             props.push(("holdout", holdout(h)));
         }
+        if !s.missing.is_empty() {
+            props.push(("missing", quoted_list(&s.missing)));
+        }
         // Caps and exclusions repeat, each with its own comments.
         let repeated: Vec<(&str, String, &Comments)> = s
             .caps
@@ -227,8 +230,11 @@ impl Printer {
                 let _ = write!(text, " default {}", literal(&d.value));
             }
             let fmt = &f.format;
-            if let Some(v) = &fmt.date {
-                let _ = write!(text, " format {}", quote(&v.value));
+            if !fmt.dates.is_empty() {
+                let _ = write!(text, " format {}", quoted_list(&fmt.dates));
+            }
+            if !fmt.missing.is_empty() {
+                let _ = write!(text, " missing {}", quoted_list(&fmt.missing));
             }
             if let Some(v) = &fmt.words {
                 let _ = write!(text, " words {}/{}", word(&v.value.0), word(&v.value.1));
@@ -468,8 +474,8 @@ impl Printer {
                 pad(c.role.value.word(), roles),
                 quote(&c.column.value)
             );
-            if let Some(f) = &c.format {
-                let _ = write!(text, " format {}", quote(&f.value));
+            if !c.formats.is_empty() {
+                let _ = write!(text, " format {}", quoted_list(&c.formats));
             }
             self.entry(i == 0, 1, &c.comments, &text);
         }
@@ -499,11 +505,10 @@ impl Printer {
                 from
             };
             let fmt = &c.format;
-            for (kw, v) in [
-                ("format", &fmt.date),
-                ("currency", &fmt.currency),
-                ("thousands", &fmt.thousands),
-            ] {
+            if !fmt.dates.is_empty() {
+                let _ = write!(text, " format {}", quoted_list(&fmt.dates));
+            }
+            for (kw, v) in [("currency", &fmt.currency), ("thousands", &fmt.thousands)] {
                 if let Some(v) = v {
                     let _ = write!(text, " {kw} {}", quote(&v.value));
                 }
@@ -673,7 +678,7 @@ impl Printer {
 const POLICIES: [&str; 2] = ["unmatched_orders", "customers_without_orders"];
 
 fn has_format(f: &FieldFormat) -> bool {
-    f.date.is_some() || f.currency.is_some() || f.thousands.is_some()
+    !f.dates.is_empty() || f.currency.is_some() || f.thousands.is_some()
 }
 
 fn has_score_options(s: &Score) -> bool {
@@ -724,7 +729,8 @@ fn has_options(f: &Field) -> bool {
     let fmt = &f.format;
     f.key
         || f.default.is_some()
-        || fmt.date.is_some()
+        || !fmt.dates.is_empty()
+        || !fmt.missing.is_empty()
         || fmt.words.is_some()
         || fmt.currency.is_some()
         || fmt.thousands.is_some()
@@ -740,6 +746,12 @@ fn literal(l: &Literal) -> String {
         Literal::Str(s) => quote(s),
         other => other.to_string(),
     }
+}
+
+/// A list option's texts, quoted: `"N/A", "-"`.
+fn quoted_list(texts: &[Spanned<String>]) -> String {
+    let quoted: Vec<String> = texts.iter().map(|t| quote(&t.value)).collect();
+    quoted.join(", ")
 }
 
 /// A `words` entry: bare when it is a plain word, quoted otherwise.

@@ -3,7 +3,7 @@
 
 use crate::io::input::InputFormat;
 use crate::io::{find_row, AccessError, FindError, ReadAccess};
-use crate::model::{Field, FieldType, RowSelect, TestCase, TestRow, TestValue};
+use crate::model::{Field, FieldType, RowSelect, Spanned, TestCase, TestRow, TestValue};
 use crate::source::Span;
 use chrono::{NaiveDate, NaiveDateTime};
 use rhai::{Array, Dynamic, ImmutableString};
@@ -19,17 +19,18 @@ pub struct CustomerError {
 
 /// The values of `fields` for `test`'s customer, in schema order, then those of the population
 /// variables (`population`, see [`crate::model::RuleSet::population_fields`]: missing unless
-/// the test gives them); `base` is the directory its `from` path is relative to, and `access`
-/// what it may read.
+/// the test gives them); `missing` are the rule set's words for no value in a row it starts
+/// from, `base` the directory its `from` path is relative to, and `access` what it may read.
 pub fn values(
     fields: &[Field],
+    missing: &[Spanned<String>],
     population: &[Field],
     test: &TestCase,
     base: &Path,
     access: &ReadAccess,
 ) -> Result<Vec<Dynamic>, CustomerError> {
     let mut values = match &test.from {
-        Some(row) => read_row(fields, row, base, access)?,
+        Some(row) => read_row(fields, missing, row, base, access)?,
         None => fields.iter().map(default_of).collect(),
     };
     values.extend(population.iter().map(|_| Dynamic::UNIT));
@@ -129,6 +130,7 @@ fn describe(v: &TestValue) -> String {
 /// The values of the export row a test starts from, read as `idic run` reads them.
 fn read_row(
     fields: &[Field],
+    missing: &[Spanned<String>],
     row: &TestRow,
     base: &Path,
     access: &ReadAccess,
@@ -160,7 +162,7 @@ fn read_row(
                 None,
             )
         })?;
-    match find_row(fields, &file, format, &row.select.value) {
+    match find_row(fields, missing, &file, format, &row.select.value) {
         Ok(found) => Ok(found.values),
         Err(FindError::Read(e)) => Err(at_file(
             format!("cannot read `{}`: {e}", path.display()),

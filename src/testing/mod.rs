@@ -148,12 +148,20 @@ fn values(
     base: &std::path::Path,
 ) -> Result<Vec<rhai::Dynamic>, Failure> {
     let population = program.rules().population_fields();
-    let mut values = customer::values(program.fields(), &population, test, base, program.access())
-        .map_err(|e| Failure {
-            expected: "a customer".into(),
-            actual: format!("it cannot be built: {}", e.message),
-            why: Vec::new(),
-        })?;
+    let missing = program.rules().missing_words();
+    let mut values = customer::values(
+        program.fields(),
+        missing,
+        &population,
+        test,
+        base,
+        program.access(),
+    )
+    .map_err(|e| Failure {
+        expected: "a customer".into(),
+        actual: format!("it cannot be built: {}", e.message),
+        why: Vec::new(),
+    })?;
     program.fill_tables(&mut values);
     Ok(values)
 }

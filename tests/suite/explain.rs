@@ -64,6 +64,7 @@ fn a_trigger_suppressed_by_the_cap_names_the_winners() {
     let program = retail();
     let mut values = find_row(
         program.fields(),
+        program.rules().missing_words(),
         &std::fs::File::open(repo().join("examples/customers.csv")).unwrap(),
         InputFormat::Csv,
         &RowSelect::Id("C000259".into()),
@@ -217,6 +218,7 @@ fn explain_decides_as_run_for_every_example_customer() {
     for (n, line) in (1..).zip(&lines) {
         let found = find_row(
             program.fields(),
+            program.rules().missing_words(),
             &std::fs::File::open(&path).unwrap(),
             InputFormat::Csv,
             &RowSelect::Row(n),

@@ -175,7 +175,7 @@ fn retail_schema_reads_the_example_export() {
         .iter()
         .find(|f| f.name.value == "last_order")
         .unwrap();
-    let format = &last_order.format.date.as_ref().unwrap().value;
+    let format = &last_order.format.dates[0].value;
     let at = header
         .iter()
         .position(|h| *h == last_order.column.value)

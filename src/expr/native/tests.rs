@@ -655,13 +655,13 @@ fn cell_value(field: &model::Field, cell: &str) -> Dynamic {
             (cell == yes).into()
         }
         FieldType::Date => {
-            let f = format.date.as_ref().map_or("%Y-%m-%d", |f| &f.value);
+            let f = format.dates.first().map_or("%Y-%m-%d", |f| &f.value);
             Dynamic::from(NaiveDate::parse_from_str(cell, f).unwrap())
         }
         FieldType::DateTime => {
             let f = format
-                .date
-                .as_ref()
+                .dates
+                .first()
                 .map_or("%Y-%m-%d %H:%M:%S", |f| &f.value);
             Dynamic::from(NaiveDateTime::parse_from_str(cell, f).unwrap())
         }

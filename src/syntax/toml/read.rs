@@ -55,6 +55,7 @@ const SETTINGS_KEYS: &[&str] = &[
     "holdout",
     "caps",
     "exclusions",
+    "missing",
 ];
 const CAP_KEYS: &[&str] = &["channel", "max", "per"];
 const EXCLUSION_KEYS: &[&str] = &["trigger", "with"];
@@ -67,6 +68,7 @@ const FIELD_KEYS: &[&str] = &[
     "key",
     "default",
     "format",
+    "missing",
     "words",
     "currency",
     "thousands",
@@ -356,6 +358,34 @@ impl Reader<'_> {
         self.wrong_type(&format!("`{}`", e.key), "a string", &e.value, help);
     }
 
+    /// A string or an array of strings (`format = ["%m/%d/%Y", "%Y-%m-%d"]`), each with its
+    /// span; an empty array is refused, as is an empty list in the DSL.
+    fn strings(&mut self, e: &Entry) -> Vec<Spanned<String>> {
+        let items = match &e.value.kind {
+            Kind::Str(_) => return self.string(e).into_iter().collect(),
+            Kind::Array(items) if !items.is_empty() => items,
+            _ => {
+                let help = format!("write `{0} = \"...\"` or `{0} = [\"...\", \"...\"]`", e.key);
+                let what = format!("`{}`", e.key);
+                self.wrong_type(
+                    &what,
+                    "a string or a non-empty array of strings",
+                    &e.value,
+                    Some(help),
+                );
+                return Vec::new();
+            }
+        };
+        let mut out = Vec::new();
+        for item in items {
+            match &item.kind {
+                Kind::Str(s) => out.push(Spanned::new(s.clone(), self.content(&item.span, s).0)),
+                _ => self.wrong_type(&format!("each of `{}`", e.key), "a string", item, None),
+            }
+        }
+        out
+    }
+
     fn string(&mut self, e: &Entry) -> Option<Spanned<String>> {
         match &e.value.kind {
             Kind::Str(s) => Some(Spanned::new(s.clone(), self.content(&e.value.span, s).0)),
@@ -525,9 +555,11 @@ impl Reader<'_> {
         let entries = self.table(e, help)?;
         let (mut name, mut as_of, mut max_triggers, mut holdout) = (None, None, None, None);
         let (mut max_per_channel, mut caps, mut exclusions) = (None, Vec::new(), Vec::new());
+        let mut missing = Vec::new();
         for f in entries {
             match f.key.as_str() {
                 "name" => name = self.string(f),
+                "missing" => missing = self.strings(f),
                 "as_of" => as_of = self.as_of(f),
                 "max_triggers" => max_triggers = self.count(f),
                 "max_per_channel" => max_per_channel = self.count(f),
@@ -549,6 +581,7 @@ impl Reader<'_> {
             holdout,
             max_per_channel,
             caps,
+            missing,
             exclusions,
             span: self.span(&e.value.span),
             comments: no_comments(),
@@ -773,7 +806,8 @@ impl Reader<'_> {
                 "optional" => optional = self.bool(o).unwrap_or(false),
                 "key" => key = self.bool(o).unwrap_or(false),
                 "default" => default = self.literal(o),
-                "format" => format.date = self.string(o),
+                "format" => format.dates = self.strings(o),
+                "missing" => format.missing = self.strings(o),
                 "words" => format.words = self.words(o),
                 "currency" => format.currency = self.string(o),
                 "thousands" => format.thousands = self.string(o),
@@ -1523,11 +1557,11 @@ impl Reader<'_> {
                 continue;
             };
             let place = format!("in contacts column `{}`", f.key);
-            let (mut column, mut format) = (None, None);
+            let (mut column, mut formats) = (None, Vec::new());
             for o in options {
                 match o.key.as_str() {
                     "from" => column = self.string(o),
-                    "format" => format = self.string(o),
+                    "format" => formats = self.strings(o),
                     _ => self.unknown(o, &place, &["from", "format"]),
                 }
             }
@@ -1540,7 +1574,7 @@ impl Reader<'_> {
                 log.columns.push(ContactColumn {
                     role: Spanned::new(role, self.span(&f.key_span)),
                     column,
-                    format,
+                    formats,
                     span: self.span(&f.span()),
                     comments: no_comments(),
                 });
@@ -1599,7 +1633,7 @@ impl Reader<'_> {
         for o in entries {
             match o.key.as_str() {
                 "from" => column = self.string(o),
-                "format" => format.date = self.string(o),
+                "format" => format.dates = self.strings(o),
                 "currency" => format.currency = self.string(o),
                 "thousands" => format.thousands = self.string(o),
                 _ => self.unknown(o, &place, ORDER_COLUMN_KEYS),

@@ -197,7 +197,7 @@ fn full_rule_set_parses_to_the_model() {
     assert_eq!(slice(FULL, id.column.span), "Customer ID");
     let last = &fields[1];
     assert!(last.optional);
-    assert_eq!(last.format.date.as_ref().unwrap().value, "%d/%m/%Y");
+    assert_eq!(last.format.dates[0].value, "%d/%m/%Y");
     let spent = &fields[2];
     assert_eq!(spent.ty.value, FieldType::Money);
     assert_eq!(spent.format.currency.as_ref().unwrap().value, "$");

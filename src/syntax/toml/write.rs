@@ -2,8 +2,8 @@
 
 use crate::model::{
     period_word, Action, CellTable, ContactLog, Expr, Field, Holdout, Ident, Literal, Model,
-    Orders, ParamValue, RowSelect, RuleSet, Score, Settings, TableBody, TestCase, TestValue, Tier,
-    Ties, Trigger, BGNBD_PARAMS, GAMMA_GAMMA_PARAMS,
+    Orders, ParamValue, RowSelect, RuleSet, Score, Settings, Spanned, TableBody, TestCase,
+    TestValue, Tier, Ties, Trigger, BGNBD_PARAMS, GAMMA_GAMMA_PARAMS,
 };
 use std::fmt::Write as _;
 
@@ -195,6 +195,9 @@ fn settings_section(s: &Settings) -> String {
     if let Some(h) = &s.holdout {
         let _ = writeln!(out, "holdout = {}", holdout(h));
     }
+    if !s.missing.is_empty() {
+        let _ = writeln!(out, "missing = {}", strings(&s.missing));
+    }
     if !s.caps.is_empty() {
         let caps: Vec<String> = s
             .caps
@@ -243,8 +246,11 @@ fn field(f: &Field) -> String {
         parts.push(format!("default = {}", literal(&default.value)));
     }
     let fmt = &f.format;
-    if let Some(date) = &fmt.date {
-        parts.push(format!("format = {}", string(&date.value)));
+    if !fmt.dates.is_empty() {
+        parts.push(format!("format = {}", strings(&fmt.dates)));
+    }
+    if !fmt.missing.is_empty() {
+        parts.push(format!("missing = {}", strings(&fmt.missing)));
     }
     if let Some(words) = &fmt.words {
         let (yes, no) = &words.value;
@@ -262,13 +268,24 @@ fn field(f: &Field) -> String {
     format!("{{ {} }}", parts.join(", "))
 }
 
+/// One text as a string, several as an array: `"%d/%m/%Y"`, `["N/A", "-"]`.
+fn strings(texts: &[Spanned<String>]) -> String {
+    match texts {
+        [one] => string(&one.value),
+        _ => {
+            let items: Vec<String> = texts.iter().map(|t| string(&t.value)).collect();
+            format!("[{}]", items.join(", "))
+        }
+    }
+}
+
 /// The `[contacts]` table: a line per column, then the one channel.
 fn contacts(log: &ContactLog) -> String {
     let mut rows: Vec<(String, String)> = Vec::new();
     for c in &log.columns {
         let mut value = format!("{{ from = {}", string(&c.column.value));
-        if let Some(f) = &c.format {
-            let _ = write!(value, ", format = {}", string(&f.value));
+        if !c.formats.is_empty() {
+            let _ = write!(value, ", format = {}", strings(&c.formats));
         }
         value.push_str(" }");
         rows.push((c.role.value.word().to_string(), value));
@@ -284,8 +301,10 @@ fn orders(o: &Orders) -> String {
     let mut rows: Vec<(String, String)> = Vec::new();
     for c in &o.columns {
         let mut parts = vec![format!("from = {}", string(&c.column.value))];
+        if !c.format.dates.is_empty() {
+            parts.push(format!("format = {}", strings(&c.format.dates)));
+        }
         for (name, value) in [
-            ("format", &c.format.date),
             ("currency", &c.format.currency),
             ("thousands", &c.format.thousands),
         ] {
