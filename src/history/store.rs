@@ -784,12 +784,27 @@ impl Store {
             .map_err(&fail)?;
         conn.execute_batch("DROP TRIGGER contact_keys_stale_on_delete")
             .map_err(&fail)?;
-        let removed = conn
-            .execute(
-                "DELETE FROM contacted WHERE contact IN (SELECT contact FROM compact_removed)",
+        // By ranges of contact numbers: SQLite holds the numbers of the rows a `DELETE` removes
+        // until it ends, so that a range of a million at most bounds that memory (16 MB).
+        let (low, high): (i64, i64) = conn
+            .query_row(
+                "SELECT coalesce(min(contact), 0), coalesce(max(contact), -1) FROM compact_removed",
                 [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
             )
-            .map_err(&fail)? as u64;
+            .map_err(&fail)?;
+        let mut delete = conn
+            .prepare(
+                "DELETE FROM contacted WHERE contact IN (
+                     SELECT contact FROM compact_removed WHERE contact BETWEEN ?1 AND ?2)",
+            )
+            .map_err(&fail)?;
+        const RANGE: i64 = 1 << 20;
+        let mut removed = 0;
+        for from in (low..=high).step_by(RANGE as usize) {
+            removed += delete.execute([from, from + RANGE - 1]).map_err(&fail)? as u64;
+        }
+        drop(delete);
         conn.execute_batch(&format!(
             "{stale_trigger};
              DELETE FROM contact_keys WHERE run IN (SELECT DISTINCT run FROM compact_removed);
