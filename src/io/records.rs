@@ -409,24 +409,19 @@ impl RecordReader {
             });
         }
         let mut values = Vec::with_capacity(self.room);
+        let mut bad = BadCells::default();
         for (f, &i) in self.fields.iter().zip(&map.index) {
             let bytes = row.get(i).unwrap_or_default();
             let Ok(text) = std::str::from_utf8(bytes) else {
-                return Err(Reject {
-                    line,
-                    id: id(),
-                    column: Some(f.column.clone()),
-                    rule: None,
-                    code: RejectCode::NotUtf8,
-                    reason: "the cell is not UTF-8 text".into(),
-                });
+                bad.add(f, RejectCode::NotUtf8, "the cell is not UTF-8 text".into());
+                continue;
             };
             match f.cells.read(text) {
                 Ok(v) => values.push(v),
-                Err(e) => return Err(cell_reject(e, f, line, id())),
+                Err(e) => bad.cell(f, e),
             }
         }
-        Ok(values)
+        bad.into_result(values, line, id)
     }
 
     /// Reads a customer whose cells `cell` gives by column name (`None`: no such column, read
@@ -442,13 +437,14 @@ impl RecordReader {
             .filter(|s| !s.is_empty())
             .map(str::to_string);
         let mut values = Vec::with_capacity(self.room);
+        let mut bad = BadCells::default();
         for f in &self.fields {
             match f.cells.read(cell(&f.column).unwrap_or("")) {
                 Ok(v) => values.push(v),
-                Err(e) => return Err(cell_reject(e, f, line, id)),
+                Err(e) => bad.cell(f, e),
             }
         }
-        Ok(values)
+        bad.into_result(values, line, || id)
     }
 
     /// Reads one JSONL line: a JSON object whose keys are column names.
@@ -477,13 +473,14 @@ impl RecordReader {
         })?;
         let id = json_id(&object, &self.fields[self.key].column);
         let mut values = Vec::with_capacity(self.room);
+        let mut bad = BadCells::default();
         for f in &self.fields {
             match f.cells.read_json(object.get(&f.column)) {
                 Ok(v) => values.push(v),
-                Err(e) => return Err(cell_reject(e, f, line, id)),
+                Err(e) => bad.cell(f, e),
             }
         }
-        Ok(values)
+        bad.into_result(values, line, || id)
     }
 }
 
@@ -506,18 +503,59 @@ fn field_count(cells: usize, width: usize, at: At) -> String {
     )
 }
 
-fn cell_reject(e: CellError, f: &FieldReader, line: u64, id: Option<String>) -> Reject {
-    let code = match e {
-        CellError::Missing => RejectCode::MissingValue,
-        CellError::Invalid { .. } => RejectCode::BadValue,
-    };
-    Reject {
-        line,
-        id,
-        column: Some(f.column.clone()),
-        rule: None,
-        code,
-        reason: e.to_string(),
+/// The cells of a row that could not be read: its reject names every one.
+#[derive(Default)]
+struct BadCells {
+    /// Each cell's column, code and reason, in the schema's order.
+    cells: Vec<(String, RejectCode, String)>,
+}
+
+impl BadCells {
+    fn add(&mut self, f: &FieldReader, code: RejectCode, reason: String) {
+        self.cells.push((f.column.clone(), code, reason));
+    }
+
+    fn cell(&mut self, f: &FieldReader, e: CellError) {
+        let code = match e {
+            CellError::Missing => RejectCode::MissingValue,
+            CellError::Invalid { .. } => RejectCode::BadValue,
+        };
+        self.add(f, code, e.to_string());
+    }
+
+    /// The row's `values` when every cell read; else its reject (on `line`, of the customer
+    /// `id` gives), with the first bad cell's column and code, and a reason naming every one:
+    /// "2 cells cannot be read: `Total Spent`: expected ..., found `N/A`; `Signed Up`: ...".
+    fn into_result(
+        self,
+        values: Vec<Dynamic>,
+        line: u64,
+        id: impl FnOnce() -> Option<String>,
+    ) -> Result<Vec<Dynamic>, Reject> {
+        let mut cells = self.cells.into_iter();
+        let Some((column, code, reason)) = cells.next() else {
+            return Ok(values);
+        };
+        let more: Vec<String> = cells
+            .map(|(column, _, reason)| format!("`{column}`: {reason}"))
+            .collect();
+        let reason = if more.is_empty() {
+            reason
+        } else {
+            format!(
+                "{} cells cannot be read: `{column}`: {reason}; {}",
+                more.len() + 1,
+                more.join("; ")
+            )
+        };
+        Err(Reject {
+            line,
+            id: id(),
+            column: Some(column),
+            rule: None,
+            code,
+            reason,
+        })
     }
 }
 
