@@ -158,7 +158,7 @@ fn field(f: &Field, everywhere: &[Spanned<String>], out: &mut Vec<Diagnostic>) {
                         w.value
                     ),
                 )
-                .at(words.span)
+                .at(w.span)
                 .help("a cell must read one way: drop it from `missing` or from `words`"),
             );
         }

@@ -277,6 +277,68 @@ fn malformed_rows_are_rejected_with_line_and_reason() {
 }
 
 #[test]
+fn a_reject_names_every_cell_that_cannot_be_read() {
+    let dir = scratch("every-bad-cell");
+    let header = std::fs::read_to_string(repo().join("tests/fixtures/malformed.csv"))
+        .unwrap()
+        .lines()
+        .next()
+        .unwrap()
+        .to_string();
+    let csv = dir.join("three-bad-cells.csv");
+    std::fs::write(
+        &csv,
+        format!(
+            "{header}\nC9,Ann,Lee,ann@example.org,2019-01-12,31/13/2026,seven,$1.2.3,yes,no,,US,,,0,\n"
+        ),
+    )
+    .unwrap();
+    let jsonl = dir.join("three-bad-cells.jsonl");
+    let mut object = serde_json::Map::new();
+    for (column, value) in header.split(',').zip(
+        "C9,Ann,Lee,ann@example.org,2019-01-12,31/13/2026,seven,$1.2.3,yes,no,,US,,,0,".split(','),
+    ) {
+        object.insert(
+            column.to_string(),
+            serde_json::Value::String(value.to_string()),
+        );
+    }
+    std::fs::write(&jsonl, format!("{}\n", serde_json::Value::Object(object))).unwrap();
+    for export in [csv, jsonl] {
+        let rejects = dir.join("rejects.csv");
+        run("rules/retail", &export)
+            .arg("--out")
+            .arg(dir.join("decisions.jsonl"))
+            .arg("--rejects")
+            .arg(&rejects)
+            .assert()
+            .success();
+        let rows = csv_rows(&std::fs::read_to_string(&rejects).unwrap());
+        assert_eq!(rows.len(), 1, "{}", export.display());
+        let reject = &rows[0];
+        // The first bad cell's column and code; the reason names all three.
+        assert_eq!(reject["column"], "Last Order Date");
+        assert_eq!(reject["code"], "bad-value");
+        let reason = &reject["reason"];
+        assert!(
+            reason.starts_with("3 cells cannot be read: `Last Order Date`: expected a date"),
+            "{reason}"
+        );
+        assert!(
+            reason
+                .contains("; `Total Orders`: expected a whole number such as `42`, found `seven`"),
+            "{reason}"
+        );
+        assert!(
+            reason.contains(
+                "; `Total Spent`: expected an amount such as `$1,234.50`, found `$1.2.3`"
+            ),
+            "{reason}"
+        );
+    }
+}
+
+#[test]
 fn strict_and_max_errors_stop_and_leave_the_last_good_output() {
     let dir = scratch("strict");
     let out = dir.join("decisions.csv");
