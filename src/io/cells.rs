@@ -19,11 +19,14 @@
 //! - **int**: an optional sign and digits, surrounding spaces ignored; with `thousands ","`,
 //!   `1,234,567` (groups of three digits after the first group of one to three);
 //! - **decimal**: like int, plus an optional fraction (`.5`) and exponent (`1e3`); `NaN` and
-//!   infinities are refused;
+//!   infinities are refused; a percentage reads as its fraction (`12%`, `12.5 %`: 0.12, 0.125);
 //! - **money**: a decimal with the declared currency symbol, which may be left out or written
 //!   before or after the amount, before or after a minus sign, with or without a space:
 //!   `$1,234.50`, `-$12.00`, `$-12.00`, `12.00 $`, `1234.5`; below [`MAX_MONEY`] (ten
-//!   trillion) in absolute value;
+//!   trillion) in absolute value; a currency code is declared as a symbol is (`currency
+//!   "USD"`: `USD 12.00`, `12.00 USD`);
+//! - decimal and money alike: an amount in parentheses is negative, as accounting exports
+//!   write it (`(12.50)`, `($1,234.50)`);
 //! - **bool**: the declared `words` (`yes`/`no`), or without them `true`/`false`, `yes`/`no`,
 //!   `y`/`n`, `1`/`0`, all case-insensitive;
 //! - **date**: the declared formats (chrono/strftime), the first that reads the cell, or ISO
@@ -453,7 +456,7 @@ impl CellReader {
                 currency,
                 money,
             } => amount(
-                parse_amount(t, thousands.as_deref(), currency.as_deref()),
+                parse_number(t, thousands.as_deref(), currency.as_deref(), *money),
                 *money,
             ),
             Kind::Bool(words) => words.read(t).map(Dynamic::from_bool).into(),
@@ -829,6 +832,28 @@ fn parse_decimal(t: &str, sep: Option<&[u8]>, signed: bool) -> Option<f64> {
 
 /// A decimal with an optional currency symbol before or after it, before or after a minus sign,
 /// with or without a space: `$1,234.50`, `-$12.00`, `$-12.00`, `12.00 $`, `1234.5`.
+/// A decimal or money cell ([`parse_amount`]), or the same in parentheses for a negative
+/// amount, as accounting exports write one (`(12.50)`, `($12.50)`), or for a decimal a
+/// percentage (`12%`, `12.5 %`: 0.12 and 0.125).
+fn parse_number(t: &str, sep: Option<&[u8]>, currency: Option<&str>, money: bool) -> Option<f64> {
+    if let Some(inner) = t.strip_prefix('(').and_then(|r| r.strip_suffix(')')) {
+        let inner = inner.trim();
+        if inner.is_empty() || inner.starts_with(['-', '+', '(']) {
+            return None;
+        }
+        // (`+ 0.0`: a negative zero is zero.)
+        return parse_amount(inner, sep, currency).map(|v| -v + 0.0);
+    }
+    match t.strip_suffix('%') {
+        Some(percent) if !money && !percent.trim_end().is_empty() => {
+            parse_amount(percent.trim_end(), sep, currency).map(|v| v / 100.0)
+        }
+        _ => parse_amount(t, sep, currency),
+    }
+}
+
+/// A number with an optional sign, and the currency symbol or code (when declared) before
+/// or after it.
 fn parse_amount(t: &str, sep: Option<&[u8]>, currency: Option<&str>) -> Option<f64> {
     let Some(cur) = currency else {
         return parse_decimal(t, sep, true);
@@ -1474,6 +1499,30 @@ mod tests {
             datetime(r.read("31.01.2026").unwrap()),
             ymd_hms(2026, 1, 31, 0, 0, 0)
         );
+    }
+
+    #[test]
+    fn accounting_negatives_percentages_and_currency_codes() {
+        let r = reader(r#"m money from "M" currency "$" thousands ",""#);
+        assert_eq!(float(&r, "(12.50)"), -12.5);
+        assert_eq!(float(&r, "($1,234.50)"), -1234.5);
+        assert_eq!(float(&r, "( $3 )"), -3.0);
+        assert_eq!(float(&r, "(0.00)").to_bits(), 0.0f64.to_bits());
+        for bad in ["(-12)", "()", "(12", "12)", "((12))", "12%"] {
+            invalid(&r, bad);
+        }
+        let r = reader(r#"m money from "M" currency "USD""#);
+        assert_eq!(float(&r, "USD 12.00"), 12.0);
+        assert_eq!(float(&r, "12.00 USD"), 12.0);
+        assert_eq!(float(&r, "(USD 7.25)"), -7.25);
+        let r = reader(r#"x decimal from "X""#);
+        assert_eq!(float(&r, "12%"), 0.12);
+        assert_eq!(float(&r, "12.5 %"), 0.125);
+        assert_eq!(float(&r, "(2.5)"), -2.5);
+        assert_eq!(float(&r, "-3%"), -0.03);
+        for bad in ["%", "12%%", "% 12"] {
+            invalid(&r, bad);
+        }
     }
 
     #[test]
