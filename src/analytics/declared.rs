@@ -98,5 +98,6 @@ pub fn order_columns(orders: &Orders, missing: &[Spanned<String>]) -> Option<Ord
         quantity: col(OrderRole::Quantity).map(|q| column(&q.column.value)),
         currency: text(&amount.format.currency),
         thousands: text(&amount.format.thousands),
+        decimal: text(&amount.format.decimal),
     })
 }

@@ -101,8 +101,10 @@ pub struct OrderColumns {
     pub quantity: Option<Column>,
     /// A currency symbol amounts may carry, before or after the number (`$1,234.50`).
     pub currency: Option<String>,
-    /// A thousands separator amounts may carry (`,`); the decimal point is always `.`.
+    /// A thousands separator amounts may carry (`,`).
     pub thousands: Option<String>,
+    /// The amounts' decimal mark, `.` (when `None`) or `,`.
+    pub decimal: Option<String>,
 }
 
 impl OrderColumns {
@@ -118,6 +120,7 @@ impl OrderColumns {
             quantity: Some(Column::Position(4)),
             currency: None,
             thousands: None,
+            decimal: None,
         }
     }
 }
@@ -493,6 +496,7 @@ impl Aggregator {
             FieldFormat {
                 currency: columns.currency.as_ref().map(spanned),
                 thousands: columns.thousands.as_ref().map(spanned),
+                decimal: columns.decimal.as_ref().map(spanned),
                 missing: missing.clone(),
                 ..FieldFormat::default()
             },
@@ -502,6 +506,7 @@ impl Aggregator {
             FieldType::Decimal,
             FieldFormat {
                 thousands: columns.thousands.as_ref().map(spanned),
+                decimal: columns.decimal.as_ref().map(spanned),
                 missing,
                 ..FieldFormat::default()
             },
@@ -739,6 +744,7 @@ mod tests {
             quantity: None,
             currency: Some("$".into()),
             thousands: Some(",".into()),
+            decimal: None,
         }
     }
 
@@ -762,6 +768,7 @@ mod tests {
             quantity: None,
             currency: None,
             thousands: None,
+            decimal: None,
         };
         for orders in [
             read(csv, OrderFormat::Csv, &named(), "2020-01-31"),

@@ -2,7 +2,7 @@
 
 use super::a;
 use crate::diagnostics::Diagnostic;
-use crate::io::cells::thousands_problem;
+use crate::io::cells::{decimal_mark, thousands_problem};
 use crate::model::{Field, FieldType, Literal, RuleSet, Spanned};
 use std::fmt::Write as _;
 
@@ -113,6 +113,12 @@ fn field(f: &Field, everywhere: &[Spanned<String>], out: &mut Vec<Diagnostic>) {
             "int, decimal and money",
         ),
         (
+            "decimal",
+            fmt.decimal.as_ref().map(|v| v.span),
+            matches!(ty, FieldType::Money | FieldType::Decimal),
+            "money and decimal",
+        ),
+        (
             "separator",
             fmt.separator.as_ref().map(|v| v.span),
             ty == FieldType::List,
@@ -163,13 +169,32 @@ fn field(f: &Field, everywhere: &[Spanned<String>], out: &mut Vec<Diagnostic>) {
             );
         }
     }
+    let fractional = matches!(ty, FieldType::Decimal | FieldType::Money);
+    let point = match decimal_mark(fmt) {
+        Ok(point) => point,
+        Err(e) => {
+            let at = fmt.decimal.as_ref().map_or(f.span, |d| d.span);
+            out.push(
+                Diagnostic::error("bad-format", format!("`{name}`: {e}"))
+                    .at(at)
+                    .help(
+                        "write `decimal \",\"` for amounts such as `1.234,50`; `.` is the default",
+                    ),
+            );
+            '.'
+        }
+    };
     if let Some(sep) = fmt.thousands.as_ref().filter(|_| ty.is_numeric()) {
-        let numeric_point = matches!(ty, FieldType::Decimal | FieldType::Money);
-        if let Some(problem) = thousands_problem(&sep.value, numeric_point) {
-            let help = if numeric_point && !sep.value.is_empty() {
-                "export amounts with a decimal point (`1,240.50` or `1240.50`), or leave out `thousands`"
-            } else {
-                "write the character that groups thousands, such as `,` or a space"
+        let number_point = fractional.then_some(point);
+        if let Some(problem) = thousands_problem(&sep.value, number_point) {
+            let help = match number_point {
+                Some('.') if sep.value == "." => {
+                    "for amounts such as `1.234,50`, declare the decimal comma too: `decimal \",\"`"
+                }
+                Some(_) if !sep.value.is_empty() => {
+                    "group thousands with another mark than the decimal one, such as a space, or leave out `thousands`"
+                }
+                _ => "write the character that groups thousands, such as `,` or a space",
             };
             out.push(
                 Diagnostic::error(

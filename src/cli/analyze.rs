@@ -54,6 +54,9 @@ pub struct Args {
     /// A thousands separator the amounts carry, e.g. `,`.
     #[arg(long)]
     thousands: Option<String>,
+    /// The amounts' decimal mark, `.` [default] or `,` (`1.234,50` with `--thousands .`).
+    #[arg(long, value_name = "MARK")]
+    decimal: Option<String>,
     /// The RFM window in days [default: all history].
     #[arg(long, value_name = "DAYS")]
     lookback: Option<u32>,
@@ -152,6 +155,7 @@ pub fn run(args: Args) -> Exit {
         quantity: args.quantity.as_deref().map(column),
         currency: args.currency.clone(),
         thousands: args.thousands.clone(),
+        decimal: args.decimal.clone(),
     };
     let orders = match read_orders(&args.orders, format, &columns, as_of) {
         Ok(orders) => orders,

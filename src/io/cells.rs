@@ -42,7 +42,7 @@
 //! The decimal point is always `.`: there is no decimal-comma support in the model, so a
 //! `thousands "."` is refused for decimal and money fields (`1.234,50` cannot be read).
 
-use crate::model::{Field, FieldType, Literal};
+use crate::model::{Field, FieldFormat, FieldType, Literal};
 use crate::text::printable;
 use chrono::format::{Item, Numeric, Pad, Parsed, StrftimeItems};
 use chrono::{NaiveDate, NaiveDateTime, NaiveTime, TimeDelta, TimeZone, Utc};
@@ -139,6 +139,9 @@ enum Kind {
         thousands: Option<Box<[u8]>>,
         currency: Option<Box<str>>,
         money: bool,
+        /// The decimal mark is `,`: cells are read with `.` and `,` swapped (and `thousands`
+        /// and `currency` are kept swapped).
+        comma: bool,
     },
     Bool(Words),
     /// The formats, tried in order (ISO alone when none is declared).
@@ -242,16 +245,44 @@ impl From<Option<Dynamic>> for Read {
     }
 }
 
-/// Why `sep` cannot be a thousands separator (of a field with a decimal point when
-/// `numeric_point`), as the end of a sentence; `None` when it can.
-pub fn thousands_problem(sep: &str, numeric_point: bool) -> Option<&'static str> {
+/// Why `sep` cannot be a thousands separator (of a field whose numbers have the decimal mark
+/// `point`, `None` for whole numbers), as the end of a sentence; `None` when it can.
+pub fn thousands_problem(sep: &str, point: Option<char>) -> Option<String> {
     if sep.is_empty() || sep.bytes().any(|b| b.is_ascii_digit()) {
-        Some("must be a non-empty text without digits")
-    } else if numeric_point && sep.contains(['.', 'e', 'E', '+', '-']) {
-        Some("clashes with the decimal point: decimal commas are not supported")
+        Some("must be a non-empty text without digits".to_string())
+    } else if let Some(point) = point.filter(|p| sep.contains(*p)) {
+        Some(format!(
+            "is also the decimal mark `{point}`: a number would read two ways"
+        ))
+    } else if point.is_some() && sep.contains(['e', 'E', '+', '-']) {
+        Some("clashes with the signs and exponents of decimal numbers".to_string())
     } else {
         None
     }
+}
+
+/// The decimal mark a field declares (`decimal`), `.` by default; `Err` when it is neither
+/// `.` nor `,`.
+pub fn decimal_mark(format: &FieldFormat) -> Result<char, String> {
+    match format.decimal.as_ref().map(|d| d.value.as_str()) {
+        None | Some(".") => Ok('.'),
+        Some(",") => Ok(','),
+        Some(other) => Err(format!(
+            "the decimal mark must be `.` or `,`, not `{other}`"
+        )),
+    }
+}
+
+/// `text` with `.` and `,` swapped: a number written with a decimal comma (`1.234,50`) as one
+/// with a decimal point (`1,234.50`).
+fn swap_marks(text: &str) -> String {
+    text.chars()
+        .map(|c| match c {
+            '.' => ',',
+            ',' => '.',
+            c => c,
+        })
+        .collect()
 }
 
 impl CellReader {
@@ -264,17 +295,31 @@ impl CellReader {
     pub fn new(field: &Field) -> Result<CellReader, String> {
         let name = &field.name.value;
         let format = &field.format;
-        let thousands = |numeric_point: bool| -> Result<Option<Box<[u8]>>, String> {
+        let point = decimal_mark(format).map_err(|e| format!("`{name}`: {e}"))?;
+        // With a decimal comma, cells are read with `.` and `,` swapped.
+        let swapped = |text: &str| {
+            if point == ',' {
+                swap_marks(text)
+            } else {
+                text.to_string()
+            }
+        };
+        let thousands = |number_point: Option<char>| -> Result<Option<Box<[u8]>>, String> {
             let Some(sep) = &format.thousands else {
                 return Ok(None);
             };
             let sep = sep.value.as_str();
-            if let Some(problem) = thousands_problem(sep, numeric_point) {
+            if let Some(problem) = thousands_problem(sep, number_point) {
                 return Err(format!(
                     "the thousands separator `{sep}` of `{name}` {problem}"
                 ));
             }
-            Ok(Some(sep.as_bytes().into()))
+            let sep = if number_point.is_some() {
+                swapped(sep)
+            } else {
+                sep.to_string()
+            };
+            Ok(Some(sep.into_bytes().into()))
         };
         let date_format = || -> Result<Box<[DateFormat]>, String> {
             if format.dates.is_empty() {
@@ -297,17 +342,18 @@ impl CellReader {
         let kind = match field.ty.value {
             FieldType::String => Kind::String,
             FieldType::Int => Kind::Int {
-                thousands: thousands(false)?,
+                thousands: thousands(None)?,
             },
             FieldType::Decimal | FieldType::Money => Kind::Number {
                 money: field.ty.value == FieldType::Money,
-                thousands: thousands(true)?,
+                thousands: thousands(Some(point))?,
                 currency: format
                     .currency
                     .as_ref()
                     .map(|c| c.value.trim())
                     .filter(|c| !c.is_empty())
-                    .map(Box::from),
+                    .map(|c| swapped(c).into_boxed_str()),
+                comma: point == ',',
             },
             FieldType::Bool => Kind::Bool(match &format.words {
                 None => Words::Standard,
@@ -455,10 +501,20 @@ impl CellReader {
                 thousands,
                 currency,
                 money,
-            } => amount(
-                parse_number(t, thousands.as_deref(), currency.as_deref(), *money),
-                *money,
-            ),
+                comma,
+            } => {
+                let swapped;
+                let t = if *comma {
+                    swapped = swap_marks(t);
+                    swapped.as_str()
+                } else {
+                    t
+                };
+                amount(
+                    parse_number(t, thousands.as_deref(), currency.as_deref(), *money),
+                    *money,
+                )
+            }
             Kind::Bool(words) => words.read(t).map(Dynamic::from_bool).into(),
             Kind::Date(formats) => formats
                 .iter()
@@ -596,6 +652,7 @@ fn expected(kind: &Kind, ty: FieldType, formats: &[&str]) -> String {
         Kind::Number {
             thousands,
             currency,
+            comma,
             ..
         } => {
             let cur = currency.as_deref().map_or(String::new(), |c| {
@@ -607,12 +664,18 @@ fn expected(kind: &Kind, ty: FieldType, formats: &[&str]) -> String {
                 }
             });
             let sep = sep(thousands);
-            if ty == FieldType::Money {
+            let example = if ty == FieldType::Money {
                 format!("an amount such as `{cur}1{sep}234.50`")
             } else if thousands.is_some() || currency.is_some() {
                 format!("a number such as `{cur}1{sep}234.5`")
             } else {
                 "a number such as `12.5`".into()
+            };
+            // (Kept swapped: swapped back for the message.)
+            if *comma {
+                swap_marks(&example)
+            } else {
+                example
             }
         }
         Kind::Bool(Words::Standard) => "`true`/`false`, `yes`/`no`, `y`/`n` or `1`/`0`".into(),
@@ -830,8 +893,6 @@ fn parse_decimal(t: &str, sep: Option<&[u8]>, signed: bool) -> Option<f64> {
     value.is_finite().then_some(value)
 }
 
-/// A decimal with an optional currency symbol before or after it, before or after a minus sign,
-/// with or without a space: `$1,234.50`, `-$12.00`, `$-12.00`, `12.00 $`, `1234.5`.
 /// A decimal or money cell ([`parse_amount`]), or the same in parentheses for a negative
 /// amount, as accounting exports write one (`(12.50)`, `($12.50)`), or for a decimal a
 /// percentage (`12%`, `12.5 %`: 0.12 and 0.125).
@@ -852,8 +913,8 @@ fn parse_number(t: &str, sep: Option<&[u8]>, currency: Option<&str>, money: bool
     }
 }
 
-/// A number with an optional sign, and the currency symbol or code (when declared) before
-/// or after it.
+/// A decimal with an optional currency symbol or code before or after it, before or after a
+/// minus sign, with or without a space: `$1,234.50`, `-$12.00`, `$-12.00`, `12.00 $`, `1234.5`.
 fn parse_amount(t: &str, sep: Option<&[u8]>, currency: Option<&str>) -> Option<f64> {
     let Some(cur) = currency else {
         return parse_decimal(t, sep, true);
@@ -1375,12 +1436,13 @@ mod tests {
     }
 
     #[test]
-    fn decimal_commas_are_refused_up_front() {
+    fn a_thousands_separator_that_is_the_decimal_mark_is_refused_up_front() {
         assert_eq!(
             new_error(r#"spent money from "S" thousands ".""#),
-            "the thousands separator `.` of `spent` clashes with the decimal point: decimal commas are not supported"
+            "the thousands separator `.` of `spent` is also the decimal mark `.`: a number would \
+             read two ways"
         );
-        assert!(new_error(r#"x decimal from "X" thousands ".""#).contains("decimal commas"));
+        assert!(new_error(r#"x decimal from "X" thousands "e""#).contains("exponents"));
     }
 
     #[test]
@@ -1523,6 +1585,33 @@ mod tests {
         for bad in ["%", "12%%", "% 12"] {
             invalid(&r, bad);
         }
+    }
+
+    #[test]
+    fn decimal_commas_where_declared() {
+        let r = reader(r#"m money from "M" currency "€" thousands "." decimal ",""#);
+        assert_eq!(float(&r, "1.234,50 €"), 1234.5);
+        assert_eq!(float(&r, "€-12,5"), -12.5);
+        assert_eq!(float(&r, "(1.000,00)"), -1000.0);
+        assert_eq!(
+            invalid(&r, "1,234.50"),
+            "expected an amount such as `€1.234,50`, found `1,234.50`"
+        );
+        let r = reader(r#"x decimal from "X" thousands " " decimal ",""#);
+        assert_eq!(float(&r, "1 234,5"), 1234.5);
+        assert_eq!(float(&r, "12,5%"), 0.125);
+        invalid(&r, "1 234.5");
+        // The default is the point; a mark is `.` or `,`; never both for one number.
+        assert_eq!(
+            float(&reader(r#"x decimal from "X" decimal ".""#), "2.5"),
+            2.5
+        );
+        assert!(new_error(r#"x decimal from "X" decimal ";""#).contains("must be `.` or `,`"));
+        assert!(new_error(r#"x decimal from "X" thousands "," decimal ",""#)
+            .contains("is also the decimal mark `,`"));
+        assert!(
+            new_error(r#"x money from "X" thousands ".""#).contains("is also the decimal mark `.`")
+        );
     }
 
     #[test]

@@ -379,6 +379,8 @@ pub struct FieldFormat {
     pub currency: Option<Spanned<String>>,
     /// Thousands separator stripped from numbers, e.g. `,`.
     pub thousands: Option<Spanned<String>>,
+    /// The decimal mark of decimal and money cells, `.` or `,` (`.` when not declared).
+    pub decimal: Option<Spanned<String>>,
     /// Separator between the items of a list, e.g. `;` or `|`.
     pub separator: Option<Spanned<String>>,
 }

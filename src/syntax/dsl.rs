@@ -275,6 +275,7 @@ fn rule_name(rule: Rule) -> Option<&'static str> {
         Rule::bare_word => "a word",
         Rule::currency => "`currency`",
         Rule::thousands => "`thousands`",
+        Rule::decimal => "`decimal`",
         Rule::separator => "`separator`",
         Rule::tier => "a tier",
         Rule::otherwise => "`otherwise`",
@@ -977,6 +978,7 @@ impl<'a> Lower<'a> {
                     let slot = match rule {
                         Rule::currency => &mut field.format.currency,
                         Rule::thousands => &mut field.format.thousands,
+                        Rule::decimal => &mut field.format.decimal,
                         _ => &mut field.format.separator,
                     };
                     let mut taken = slot.take();
@@ -1227,6 +1229,7 @@ impl<'a> Lower<'a> {
                 }
                 Rule::currency => &mut format.currency,
                 Rule::thousands => &mut format.thousands,
+                Rule::decimal => &mut format.decimal,
                 _ => {
                     self.diagnostics.push(
                         Diagnostic::error(
@@ -1235,7 +1238,8 @@ impl<'a> Lower<'a> {
                         )
                         .at(opt_span)
                         .help(
-                            "an orders column takes `format`, `currency` and `thousands` (the \
+                            "an orders column takes `format`, `currency`, `thousands` and \
+                             `decimal` (the \
                              rule set's `missing` words apply to the orders file too)",
                         ),
                     );
@@ -1939,6 +1943,7 @@ fn keyword(rule: Rule) -> &'static str {
         Rule::words => "words",
         Rule::currency => "currency",
         Rule::thousands => "thousands",
+        Rule::decimal => "decimal",
         Rule::separator => "separator",
         Rule::activity => "activity",
         Rule::when => "when",

@@ -242,6 +242,7 @@ impl Printer {
             for (kw, v) in [
                 ("currency", &fmt.currency),
                 ("thousands", &fmt.thousands),
+                ("decimal", &fmt.decimal),
                 ("separator", &fmt.separator),
             ] {
                 if let Some(v) = v {
@@ -508,7 +509,11 @@ impl Printer {
             if !fmt.dates.is_empty() {
                 let _ = write!(text, " format {}", quoted_list(&fmt.dates));
             }
-            for (kw, v) in [("currency", &fmt.currency), ("thousands", &fmt.thousands)] {
+            for (kw, v) in [
+                ("currency", &fmt.currency),
+                ("thousands", &fmt.thousands),
+                ("decimal", &fmt.decimal),
+            ] {
                 if let Some(v) = v {
                     let _ = write!(text, " {kw} {}", quote(&v.value));
                 }
@@ -678,7 +683,7 @@ impl Printer {
 const POLICIES: [&str; 2] = ["unmatched_orders", "customers_without_orders"];
 
 fn has_format(f: &FieldFormat) -> bool {
-    !f.dates.is_empty() || f.currency.is_some() || f.thousands.is_some()
+    !f.dates.is_empty() || f.currency.is_some() || f.thousands.is_some() || f.decimal.is_some()
 }
 
 fn has_score_options(s: &Score) -> bool {
@@ -734,6 +739,7 @@ fn has_options(f: &Field) -> bool {
         || fmt.words.is_some()
         || fmt.currency.is_some()
         || fmt.thousands.is_some()
+        || fmt.decimal.is_some()
         || fmt.separator.is_some()
 }
 

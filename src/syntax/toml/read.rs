@@ -72,6 +72,7 @@ const FIELD_KEYS: &[&str] = &[
     "words",
     "currency",
     "thousands",
+    "decimal",
     "separator",
 ];
 const TIER_KEYS: &[&str] = &["name", "when", "otherwise"];
@@ -96,7 +97,7 @@ const ORDERS_KEYS: &[&str] = &[
     "unmatched_orders",
     "customers_without_orders",
 ];
-const ORDER_COLUMN_KEYS: &[&str] = &["from", "format", "currency", "thousands"];
+const ORDER_COLUMN_KEYS: &[&str] = &["from", "format", "currency", "thousands", "decimal"];
 const SCORE_KEYS: &[&str] = &["name", "of", "bins", "reverse", "ties", "edges"];
 const TIES_KEYS: &[&str] = &["hash"];
 const TABLE_KEYS: &[&str] = &["name", "over", "preset", "rules"];
@@ -811,6 +812,7 @@ impl Reader<'_> {
                 "words" => format.words = self.words(o),
                 "currency" => format.currency = self.string(o),
                 "thousands" => format.thousands = self.string(o),
+                "decimal" => format.decimal = self.string(o),
                 "separator" => format.separator = self.string(o),
                 _ => self.unknown(o, &place, FIELD_KEYS),
             }
@@ -1636,6 +1638,7 @@ impl Reader<'_> {
                 "format" => format.dates = self.strings(o),
                 "currency" => format.currency = self.string(o),
                 "thousands" => format.thousands = self.string(o),
+                "decimal" => format.decimal = self.string(o),
                 _ => self.unknown(o, &place, ORDER_COLUMN_KEYS),
             }
         }

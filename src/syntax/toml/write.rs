@@ -259,6 +259,7 @@ fn field(f: &Field) -> String {
     for (name, value) in [
         ("currency", &fmt.currency),
         ("thousands", &fmt.thousands),
+        ("decimal", &fmt.decimal),
         ("separator", &fmt.separator),
     ] {
         if let Some(value) = value {
@@ -307,6 +308,7 @@ fn orders(o: &Orders) -> String {
         for (name, value) in [
             ("currency", &c.format.currency),
             ("thousands", &c.format.thousands),
+            ("decimal", &c.format.decimal),
         ] {
             if let Some(value) = value {
                 parts.push(format!("{name} = {}", string(&value.value)));
