@@ -1473,6 +1473,12 @@ mod tests {
         assert!(boolean(&r, "sí"));
         assert!(!boolean(&r, "NO"));
         invalid(&r, "si");
+
+        // Words of several words, in any case.
+        let r = reader(r#"ok bool from "OK" words "opted in"/"opted out""#);
+        assert!(boolean(&r, "Opted In"));
+        assert!(!boolean(&r, " OPTED OUT "));
+        invalid(&r, "opted");
     }
 
     #[test]

@@ -276,6 +276,63 @@ fn malformed_rows_are_rejected_with_line_and_reason() {
     assert_eq!(counted, 9);
 }
 
+/// A B2B export as exports come (tests/fixtures/messy/accounts.csv: a byte-order mark, CRLF,
+/// `N/A` and `-`, dates two ways, refunds in parentheses, percentages, a stray quote, a
+/// duplicate id, a row broken in three cells): every row is read but the duplicate and the
+/// broken one.
+#[test]
+fn a_messy_export_is_read_but_for_its_duplicate_and_its_broken_row() {
+    let dir = scratch("messy-export");
+    let (out, rejects, summary) = (
+        dir.join("decisions.jsonl"),
+        dir.join("rejects.csv"),
+        dir.join("summary.json"),
+    );
+    run(
+        "tests/fixtures/messy/accounts.idic",
+        "tests/fixtures/messy/accounts.csv",
+    )
+    .arg("--out")
+    .arg(&out)
+    .arg("--rejects")
+    .arg(&rejects)
+    .args(["--summary-format", "json", "--summary"])
+    .arg(&summary)
+    .assert()
+    .success();
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&summary).unwrap()).unwrap();
+    assert_eq!(
+        summary["rows"],
+        serde_json::json!({"read": 9, "decided": 7, "rejected": 2})
+    );
+    let decisions = jsonl(&std::fs::read_to_string(&out).unwrap());
+    let by_id: HashMap<&str, &serde_json::Value> = decisions
+        .iter()
+        .map(|d| (d["id"].as_str().unwrap(), d))
+        .collect();
+    let segments = |id: &str| by_id[id]["segments"].clone();
+    // `$12,400.00` and `"$48,210.50"` make key accounts; `12%` and `15%` big discounts.
+    assert_eq!(by_id["A-1001"]["tier"], "key_account");
+    assert_eq!(segments("A-1001"), serde_json::json!(["big_discount"]));
+    assert_eq!(segments("A-1006"), serde_json::json!(["big_discount"]));
+    // Refunds in parentheses are negative.
+    assert_eq!(segments("A-1004"), serde_json::json!(["refunded"]));
+    assert_eq!(segments("A-1008"), serde_json::json!(["refunded"]));
+    // `N/A` and `-` are no value: the contact date falls back to the sign-up date.
+    assert_eq!(by_id["A-1003"]["triggers"], serde_json::json!(["check_in"]));
+    assert_eq!(by_id["A-1005"]["triggers"], serde_json::json!(["check_in"]));
+    // `opted out`, in any case, is no consent.
+    assert_eq!(
+        by_id["A-1002"]["suppressed"],
+        serde_json::json!([{"trigger": "check_in", "reason": "consent"}])
+    );
+    insta::assert_snapshot!(
+        "messy_export_rejects_csv",
+        std::fs::read_to_string(&rejects).unwrap()
+    );
+}
+
 #[test]
 fn a_reject_names_every_cell_that_cannot_be_read() {
     let dir = scratch("every-bad-cell");
