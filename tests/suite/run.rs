@@ -283,6 +283,9 @@ fn malformed_rows_are_rejected_with_line_and_reason() {
 #[test]
 fn a_messy_export_is_read_but_for_its_duplicate_and_its_broken_row() {
     let dir = scratch("messy-export");
+    // The fixture keeps its byte-order mark and CRLF line ends (a checkout must not convert).
+    let bytes = std::fs::read(repo().join("tests/fixtures/messy/accounts.csv")).unwrap();
+    assert!(bytes.starts_with("\u{feff}".as_bytes()) && bytes.windows(2).any(|w| w == b"\r\n"));
     let (out, rejects, summary) = (
         dir.join("decisions.jsonl"),
         dir.join("rejects.csv"),
