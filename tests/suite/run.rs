@@ -206,13 +206,20 @@ fn consent_suppressed_triggers_never_fire_and_are_counted() {
     assert_eq!(fired_total, fired);
 }
 
-#[test]
-fn malformed_rows_are_rejected_with_line_and_reason() {
-    let dir = scratch("malformed");
-    let out = dir.join("decisions.jsonl");
-    let rejects = dir.join("rejects.csv");
-    let summary = dir.join("summary.json");
-    run("rules/retail", "tests/fixtures/malformed.csv")
+/// What `idic run RULES --customers EXPORT` wrote (in a scratch directory named `name`): the
+/// decisions, the rejects file (CSV) and the JSON summary.
+fn run_with_rejects(
+    name: &str,
+    rules: &str,
+    export: &str,
+) -> (Vec<serde_json::Value>, String, serde_json::Value) {
+    let dir = scratch(name);
+    let (out, rejects, summary) = (
+        dir.join("decisions.jsonl"),
+        dir.join("rejects.csv"),
+        dir.join("summary.json"),
+    );
+    run(rules, export)
         .arg("--out")
         .arg(&out)
         .arg("--rejects")
@@ -221,15 +228,25 @@ fn malformed_rows_are_rejected_with_line_and_reason() {
         .arg(&summary)
         .assert()
         .success();
+    let read = |path: &Path| std::fs::read_to_string(path).unwrap();
+    (
+        jsonl(&read(&out)),
+        read(&rejects),
+        serde_json::from_str(&read(&summary)).unwrap(),
+    )
+}
 
-    let decided: Vec<String> = jsonl(&std::fs::read_to_string(&out).unwrap())
+#[test]
+fn malformed_rows_are_rejected_with_line_and_reason() {
+    let (decisions, rejects, summary) =
+        run_with_rejects("malformed", "rules/retail", "tests/fixtures/malformed.csv");
+    let decided: Vec<String> = decisions
         .iter()
         .map(|d| d["id"].as_str().unwrap().to_string())
         .collect();
     // The good rows, and of the rows sharing C000101 only the first.
     assert_eq!(decided, ["C000101", "C000102", "C000110", "C000112"]);
 
-    let rejects = std::fs::read_to_string(&rejects).unwrap();
     let got: Vec<(String, String, String, String)> = csv_rows(&rejects)
         .into_iter()
         .map(|r| {
@@ -261,8 +278,6 @@ fn malformed_rows_are_rejected_with_line_and_reason() {
     assert_eq!(got, want);
     insta::assert_snapshot!("malformed_rejects_csv", rejects);
 
-    let summary: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&summary).unwrap()).unwrap();
     assert_eq!(
         summary["rows"],
         serde_json::json!({"read": 13, "decided": 4, "rejected": 9})
@@ -282,34 +297,18 @@ fn malformed_rows_are_rejected_with_line_and_reason() {
 /// broken one.
 #[test]
 fn a_messy_export_is_read_but_for_its_duplicate_and_its_broken_row() {
-    let dir = scratch("messy-export");
     // The fixture keeps its byte-order mark and CRLF line ends (a checkout must not convert).
     let bytes = std::fs::read(repo().join("tests/fixtures/messy/accounts.csv")).unwrap();
     assert!(bytes.starts_with("\u{feff}".as_bytes()) && bytes.windows(2).any(|w| w == b"\r\n"));
-    let (out, rejects, summary) = (
-        dir.join("decisions.jsonl"),
-        dir.join("rejects.csv"),
-        dir.join("summary.json"),
-    );
-    run(
+    let (decisions, rejects, summary) = run_with_rejects(
+        "messy-export",
         "tests/fixtures/messy/accounts.idic",
         "tests/fixtures/messy/accounts.csv",
-    )
-    .arg("--out")
-    .arg(&out)
-    .arg("--rejects")
-    .arg(&rejects)
-    .args(["--summary-format", "json", "--summary"])
-    .arg(&summary)
-    .assert()
-    .success();
-    let summary: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&summary).unwrap()).unwrap();
+    );
     assert_eq!(
         summary["rows"],
         serde_json::json!({"read": 9, "decided": 7, "rejected": 2})
     );
-    let decisions = jsonl(&std::fs::read_to_string(&out).unwrap());
     let by_id: HashMap<&str, &serde_json::Value> = decisions
         .iter()
         .map(|d| (d["id"].as_str().unwrap(), d))
@@ -330,10 +329,7 @@ fn a_messy_export_is_read_but_for_its_duplicate_and_its_broken_row() {
         by_id["A-1002"]["suppressed"],
         serde_json::json!([{"trigger": "check_in", "reason": "consent"}])
     );
-    insta::assert_snapshot!(
-        "messy_export_rejects_csv",
-        std::fs::read_to_string(&rejects).unwrap()
-    );
+    insta::assert_snapshot!("messy_export_rejects_csv", rejects);
 }
 
 #[test]
