@@ -6,6 +6,7 @@
 use super::names::{Kind, Names};
 use crate::analytics::{cells, declared};
 use crate::diagnostics::{suggest, Diagnostic};
+use crate::io::cells::{decimal_mark, thousands_problem};
 use crate::model::{
     CellTable, Field, FieldType, OrderRole, Orders, Origin, RuleSet, Score, TableBody, TotalKind,
 };
@@ -59,6 +60,73 @@ fn check_orders(orders: &Orders, names: &Names, out: &mut Vec<Diagnostic>) {
         let field = Field::of_column("date", FieldType::Date, date.format.clone());
         for format in &date.format.dates {
             super::schema::date_format(&field, format, out);
+        }
+    }
+    // Each option on the column it applies to: dates on `date`, the marks of numbers on
+    // `amount` (the quantity is read with the amount's).
+    for column in &orders.columns {
+        let role = column.role.value;
+        let fmt = &column.format;
+        let options = [
+            (
+                "format",
+                fmt.dates.first().map(|d| d.span),
+                role == OrderRole::Date,
+                "`date`",
+            ),
+            (
+                "currency",
+                fmt.currency.as_ref().map(|c| c.span),
+                role == OrderRole::Amount,
+                "`amount`",
+            ),
+            (
+                "thousands",
+                fmt.thousands.as_ref().map(|c| c.span),
+                role == OrderRole::Amount,
+                "`amount` (the quantity is read with the amount's)",
+            ),
+            (
+                "decimal",
+                fmt.decimal.as_ref().map(|c| c.span),
+                role == OrderRole::Amount,
+                "`amount` (the quantity is read with the amount's)",
+            ),
+        ];
+        for (option, span, fits, applies) in options {
+            if let (Some(span), false) = (span, fits) {
+                out.push(
+                    Diagnostic::error(
+                        "misplaced-format",
+                        format!(
+                            "`{option}` does not apply to the orders file's `{}` column",
+                            role.word()
+                        ),
+                    )
+                    .at(span)
+                    .help(format!("`{option}` applies to {applies}")),
+                );
+            }
+        }
+        if role == OrderRole::Amount {
+            let problem = match decimal_mark(fmt) {
+                Err(e) => Some((e, fmt.decimal.as_ref().map_or(column.span, |d| d.span))),
+                Ok(point) => fmt.thousands.as_ref().and_then(|sep| {
+                    thousands_problem(&sep.value, Some(point)).map(|p| {
+                        (
+                            format!("the thousands separator `{}` {p}", sep.value),
+                            sep.span,
+                        )
+                    })
+                }),
+            };
+            if let Some((message, at)) = problem {
+                out.push(
+                    Diagnostic::error("bad-format", format!("the orders file's amounts: {message}"))
+                        .at(at)
+                        .help("write `decimal \",\"` with `thousands \".\"` for amounts such as `1.234,50`, or leave them out for `1,234.50`"),
+                );
+            }
         }
     }
     let missing_columns: Vec<&str> = ["customer", "date", "amount"]

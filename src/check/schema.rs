@@ -149,25 +149,35 @@ fn field(f: &Field, everywhere: &[Spanned<String>], out: &mut Vec<Diagnostic>) {
                     .at(words.span),
             );
         }
-        // A cell that is both a value and no value says nothing for sure.
-        let all = fmt.missing.iter().chain(everywhere);
-        for w in all.filter(|w| {
-            [yes, no]
-                .iter()
-                .any(|v| v.trim().eq_ignore_ascii_case(w.value.trim()))
-        }) {
-            out.push(
-                Diagnostic::error(
-                    "bad-format",
-                    format!(
-                        "`{}` is both a `missing` word and one of the words of `{name}`",
-                        w.value
-                    ),
-                )
-                .at(w.span)
-                .help("a cell must read one way: drop it from `missing` or from `words`"),
-            );
-        }
+    }
+    // A cell that is both a value and no value says nothing for sure.
+    let standard = ["true", "false", "yes", "no", "y", "n", "1", "0"];
+    let values: Vec<&str> = match &fmt.words {
+        Some(words) => vec![words.value.0.as_str(), words.value.1.as_str()],
+        None if ty == FieldType::Bool => standard.to_vec(),
+        None => Vec::new(),
+    };
+    let all = fmt.missing.iter().chain(everywhere);
+    for w in all.filter(|w| {
+        values
+            .iter()
+            .any(|v| v.trim().eq_ignore_ascii_case(w.value.trim()))
+    }) {
+        out.push(
+            Diagnostic::error(
+                "bad-format",
+                format!(
+                    "`{}` is both a `missing` word and one of the words of `{name}`",
+                    w.value
+                ),
+            )
+            .at(w.span)
+            .help(if fmt.words.is_some() {
+                "a cell must read one way: drop it from `missing` or from `words`"
+            } else {
+                "a cell must read one way: a boolean reads `true`/`false`, `yes`/`no`, `y`/`n` and `1`/`0` unless it declares its `words`"
+            }),
+        );
     }
     let fractional = matches!(ty, FieldType::Decimal | FieldType::Money);
     let point = match decimal_mark(fmt) {
@@ -215,7 +225,9 @@ fn field(f: &Field, everywhere: &[Spanned<String>], out: &mut Vec<Diagnostic>) {
     if let Some(default) = &f.default {
         let fits = match (&default.value, ty) {
             (Literal::Str(_), FieldType::String | FieldType::List) => true,
-            (Literal::Str(s), FieldType::Date) => crate::syntax::dsl::parse_date(s).is_some(),
+            // (A year of four digits, as cells need.)
+            (Literal::Str(s), FieldType::Date) => crate::syntax::dsl::parse_date(s)
+                .is_some_and(|d| (1000..=9999).contains(&chrono::Datelike::year(&d))),
             (Literal::Int(_), t) => t.is_numeric(),
             (Literal::Decimal(_), FieldType::Decimal | FieldType::Money) => true,
             (Literal::Bool(_), FieldType::Bool) => true,
@@ -282,9 +294,11 @@ fn reads_its_own_dates(f: &Field, format: &Spanned<String>) -> bool {
     else {
         return true;
     };
-    // `write!`, not `to_string`: chrono reports a format it cannot apply as an error.
+    // `write!`, not `to_string`: chrono reports a format it cannot apply as an error. (In
+    // UTC, so that an offset, `%z`, is written too.)
     let mut cell = String::new();
-    if write!(cell, "{}", sample.format(format)).is_err() {
+    let utc = chrono::TimeZone::from_utc_datetime(&chrono::Utc, &sample);
+    if write!(cell, "{}", utc.format(format)).is_err() {
         return false;
     }
     match reader.read(&cell) {

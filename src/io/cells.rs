@@ -39,8 +39,8 @@
 //! - **list**: items split at the declared `separator` (default `;`), each trimmed, empty items
 //!   dropped.
 //!
-//! The decimal point is always `.`: there is no decimal-comma support in the model, so a
-//! `thousands "."` is refused for decimal and money fields (`1.234,50` cannot be read).
+//! The decimal mark is `.` unless a field declares `decimal ","` (`1.234,50`, read with `.` and
+//! `,` swapped); a thousands separator that is also the decimal mark is refused.
 
 use crate::model::{Field, FieldFormat, FieldType, Literal};
 use crate::text::printable;
@@ -899,15 +899,25 @@ fn parse_decimal(t: &str, sep: Option<&[u8]>, signed: bool) -> Option<f64> {
 fn parse_number(t: &str, sep: Option<&[u8]>, currency: Option<&str>, money: bool) -> Option<f64> {
     if let Some(inner) = t.strip_prefix('(').and_then(|r| r.strip_suffix(')')) {
         let inner = inner.trim();
-        if inner.is_empty() || inner.starts_with(['-', '+', '(']) {
+        // A sign inside too (`(-12)`, `($-12.50)`) says two things: refused.
+        if inner.is_empty() || inner.contains(['-', '+', '(']) {
             return None;
         }
         // (`+ 0.0`: a negative zero is zero.)
         return parse_amount(inner, sep, currency).map(|v| -v + 0.0);
     }
     match t.strip_suffix('%') {
+        // Read as `1.1e-2`, not 1.1 / 100: the nearest decimal to what is written.
         Some(percent) if !money && !percent.trim_end().is_empty() => {
-            parse_amount(percent.trim_end(), sep, currency).map(|v| v / 100.0)
+            let body = percent.trim_end();
+            let plain = body
+                .bytes()
+                .all(|b| b.is_ascii_digit() || b == b'.' || b == b'-' || b == b'+');
+            if plain {
+                parse_decimal(&format!("{body}e-2"), sep, true)
+            } else {
+                parse_amount(body, sep, currency).map(|v| v / 100.0)
+            }
         }
         _ => parse_amount(t, sep, currency),
     }
@@ -1576,7 +1586,16 @@ mod tests {
         assert_eq!(float(&r, "($1,234.50)"), -1234.5);
         assert_eq!(float(&r, "( $3 )"), -3.0);
         assert_eq!(float(&r, "(0.00)").to_bits(), 0.0f64.to_bits());
-        for bad in ["(-12)", "()", "(12", "12)", "((12))", "12%"] {
+        for bad in [
+            "(-12)",
+            "()",
+            "(12",
+            "12)",
+            "((12))",
+            "12%",
+            "($-12.50)",
+            "(1e+2)",
+        ] {
             invalid(&r, bad);
         }
         let r = reader(r#"m money from "M" currency "USD""#);
@@ -1588,6 +1607,9 @@ mod tests {
         assert_eq!(float(&r, "12.5 %"), 0.125);
         assert_eq!(float(&r, "(2.5)"), -2.5);
         assert_eq!(float(&r, "-3%"), -0.03);
+        // The nearest decimal to what is written, not 1.1 / 100.
+        assert_eq!(float(&r, "1.1%"), 0.011);
+        assert_eq!(float(&r, "0.07%"), 0.0007);
         for bad in ["%", "12%%", "% 12"] {
             invalid(&r, bad);
         }
