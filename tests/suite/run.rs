@@ -293,8 +293,8 @@ fn malformed_rows_are_rejected_with_line_and_reason() {
 
 /// A B2B export as exports come (tests/fixtures/messy/accounts.csv: a byte-order mark, CRLF,
 /// `N/A` and `-`, dates two ways, refunds in parentheses, percentages, a stray quote, a
-/// duplicate id, a row broken in three cells): every row is read but the duplicate and the
-/// broken one.
+/// duplicate id, a row broken in four cells, log-ins with their offset): every row is read but
+/// the duplicate and the broken one.
 #[test]
 fn a_messy_export_is_read_but_for_its_duplicate_and_its_broken_row() {
     // The fixture keeps its byte-order mark and CRLF line ends (a checkout must not convert).
@@ -330,6 +330,28 @@ fn a_messy_export_is_read_but_for_its_duplicate_and_its_broken_row() {
         serde_json::json!([{"trigger": "check_in", "reason": "consent"}])
     );
     insta::assert_snapshot!("messy_export_rejects_csv", rejects);
+    // As read: `$12,400.00`, `12%`, and a log-in at 23:30 five hours west of UTC.
+    let out = idic()
+        .args([
+            "explain",
+            "tests/fixtures/messy/accounts.idic",
+            "--customers",
+        ])
+        .arg("tests/fixtures/messy/accounts.csv")
+        .args(["--id", "A-1001", "--format", "json"])
+        .output()
+        .unwrap();
+    let explained: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let value = |name: &str| {
+        let fields = explained["fields"].as_array().unwrap();
+        fields.iter().find(|f| f["name"] == name).unwrap()["value"].clone()
+    };
+    assert_eq!(value("revenue"), serde_json::json!(12400.0));
+    assert_eq!(value("discount"), serde_json::json!(0.12));
+    assert_eq!(
+        value("last_login"),
+        serde_json::json!("2026-01-01 04:30:00")
+    );
 }
 
 #[test]
