@@ -8,7 +8,8 @@ use crate::analytics::{cells, declared};
 use crate::diagnostics::{suggest, Diagnostic};
 use crate::io::cells::{decimal_mark, thousands_problem};
 use crate::model::{
-    CellTable, Field, FieldType, OrderRole, Orders, Origin, RuleSet, Score, TableBody, TotalKind,
+    CellTable, Field, FieldType, FormatOption, OrderRole, Orders, Origin, RuleSet, Score,
+    TableBody, TotalKind,
 };
 use crate::source::Span;
 
@@ -67,34 +68,17 @@ fn check_orders(orders: &Orders, names: &Names, out: &mut Vec<Diagnostic>) {
     for column in &orders.columns {
         let role = column.role.value;
         let fmt = &column.format;
-        let options = [
-            (
-                "format",
-                fmt.dates.first().map(|d| d.span),
-                role == OrderRole::Date,
-                "`date`",
-            ),
-            (
-                "currency",
-                fmt.currency.as_ref().map(|c| c.span),
-                role == OrderRole::Amount,
-                "`amount`",
-            ),
-            (
-                "thousands",
-                fmt.thousands.as_ref().map(|c| c.span),
-                role == OrderRole::Amount,
-                "`amount` (the quantity is read with the amount's)",
-            ),
-            (
-                "decimal",
-                fmt.decimal.as_ref().map(|c| c.span),
-                role == OrderRole::Amount,
-                "`amount` (the quantity is read with the amount's)",
-            ),
-        ];
-        for (option, span, fits, applies) in options {
-            if let (Some(span), false) = (span, fits) {
+        for (option, span) in fmt.given() {
+            let (fits, applies) = match option {
+                FormatOption::Format => (role == OrderRole::Date, "`date`"),
+                FormatOption::Currency => (role == OrderRole::Amount, "`amount`"),
+                _ => (
+                    role == OrderRole::Amount,
+                    "`amount` (the quantity is read with the amount's)",
+                ),
+            };
+            if !fits {
+                let option = option.word();
                 out.push(
                     Diagnostic::error(
                         "misplaced-format",

@@ -3,7 +3,7 @@
 use super::a;
 use crate::diagnostics::Diagnostic;
 use crate::io::cells::{decimal_mark, thousands_problem};
-use crate::model::{Field, FieldType, Literal, RuleSet, Spanned};
+use crate::model::{Field, FieldType, FormatOption, Literal, RuleSet, Spanned};
 use std::fmt::Write as _;
 
 pub fn check(rules: &RuleSet, out: &mut Vec<Diagnostic>) {
@@ -87,46 +87,22 @@ fn field(f: &Field, everywhere: &[Spanned<String>], out: &mut Vec<Diagnostic>) {
         );
     }
     let fmt = &f.format;
-    let misplaced = [
-        (
-            "format",
-            fmt.dates.first().map(|v| v.span),
-            matches!(ty, FieldType::Date | FieldType::DateTime),
-            "date and datetime",
-        ),
-        (
-            "words",
-            fmt.words.as_ref().map(|v| v.span),
-            ty == FieldType::Bool,
-            "bool",
-        ),
-        (
-            "currency",
-            fmt.currency.as_ref().map(|v| v.span),
-            matches!(ty, FieldType::Money | FieldType::Decimal),
-            "money and decimal",
-        ),
-        (
-            "thousands",
-            fmt.thousands.as_ref().map(|v| v.span),
-            ty.is_numeric(),
-            "int, decimal and money",
-        ),
-        (
-            "decimal",
-            fmt.decimal.as_ref().map(|v| v.span),
-            matches!(ty, FieldType::Money | FieldType::Decimal),
-            "money and decimal",
-        ),
-        (
-            "separator",
-            fmt.separator.as_ref().map(|v| v.span),
-            ty == FieldType::List,
-            "list",
-        ),
-    ];
-    for (option, span, fits, types) in misplaced {
-        if let (Some(span), false) = (span, fits) {
+    for (option, span) in fmt.given() {
+        let (fits, types) = match option {
+            FormatOption::Format => (
+                matches!(ty, FieldType::Date | FieldType::DateTime),
+                "date and datetime",
+            ),
+            FormatOption::Words => (ty == FieldType::Bool, "bool"),
+            FormatOption::Currency | FormatOption::Decimal => (
+                matches!(ty, FieldType::Money | FieldType::Decimal),
+                "money and decimal",
+            ),
+            FormatOption::Thousands => (ty.is_numeric(), "int, decimal and money"),
+            FormatOption::Separator => (ty == FieldType::List, "list"),
+        };
+        if !fits {
+            let option = option.word();
             out.push(
                 Diagnostic::error(
                     "misplaced-format",

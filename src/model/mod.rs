@@ -385,6 +385,49 @@ pub struct FieldFormat {
     pub separator: Option<Spanned<String>>,
 }
 
+/// An option of [`FieldFormat`] that applies to some column types only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FormatOption {
+    Format,
+    Words,
+    Currency,
+    Thousands,
+    Decimal,
+    Separator,
+}
+
+impl FormatOption {
+    /// The option's keyword, e.g. `thousands`.
+    pub fn word(self) -> &'static str {
+        match self {
+            FormatOption::Format => "format",
+            FormatOption::Words => "words",
+            FormatOption::Currency => "currency",
+            FormatOption::Thousands => "thousands",
+            FormatOption::Decimal => "decimal",
+            FormatOption::Separator => "separator",
+        }
+    }
+}
+
+impl FieldFormat {
+    /// The type-bound options given, each with where it is written (a list, its first item).
+    pub fn given(&self) -> Vec<(FormatOption, Span)> {
+        let span = |v: &Option<Spanned<String>>| v.as_ref().map(|v| v.span);
+        [
+            (FormatOption::Format, self.dates.first().map(|v| v.span)),
+            (FormatOption::Words, self.words.as_ref().map(|v| v.span)),
+            (FormatOption::Currency, span(&self.currency)),
+            (FormatOption::Thousands, span(&self.thousands)),
+            (FormatOption::Decimal, span(&self.decimal)),
+            (FormatOption::Separator, span(&self.separator)),
+        ]
+        .into_iter()
+        .filter_map(|(option, at)| Some((option, at?)))
+        .collect()
+    }
+}
+
 /// A literal value in the rule file (field defaults).
 #[derive(Debug, Clone, PartialEq)]
 pub enum Literal {
