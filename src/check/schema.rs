@@ -202,8 +202,9 @@ fn field(f: &Field, everywhere: &[Spanned<String>], out: &mut Vec<Diagnostic>) {
         let fits = match (&default.value, ty) {
             (Literal::Str(_), FieldType::String | FieldType::List) => true,
             // (A year of four digits, as cells need.)
-            (Literal::Str(s), FieldType::Date) => crate::syntax::dsl::parse_date(s)
-                .is_some_and(|d| (1000..=9999).contains(&chrono::Datelike::year(&d))),
+            (Literal::Str(s), FieldType::Date) => {
+                crate::syntax::dsl::parse_date(s).is_some_and(|d| crate::io::cells::full_year(&d))
+            }
             (Literal::Int(_), t) => t.is_numeric(),
             (Literal::Decimal(_), FieldType::Decimal | FieldType::Money) => true,
             (Literal::Bool(_), FieldType::Bool) => true,

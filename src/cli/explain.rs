@@ -152,18 +152,27 @@ pub fn run(args: Args) -> Exit {
     // The customer's earlier contacts; a volume ranks every customer of the export, as `idic
     // run` does, with what the policy reads of everyone's.
     let list = do_not_contact.as_deref();
-    let read = |keep: Keep| match &args.history {
-        Some(path) => read_history(
-            path,
-            &program,
-            as_of,
-            &export,
-            args.orders.as_deref(),
-            list,
-            keep,
-        )
-        .map(Some),
-        None => Ok(None),
+    let history = args
+        .history
+        .as_deref()
+        .map(|path| open_history(path, &program, as_of, &export, args.orders.as_deref(), list));
+    let history = match history.transpose() {
+        Ok(history) => history,
+        Err(message) => return usage(message),
+    };
+    let read = |keep: Keep| {
+        history
+            .as_ref()
+            .map(|(reader, before_run)| {
+                super::run::Read {
+                    reader: reader.clone(),
+                    until: as_of,
+                    before_run: *before_run,
+                    keep,
+                }
+                .load(&program)
+            })
+            .transpose()
     };
     let index = match read(Keep::Customer(idic::engine::text(&key))) {
         Ok(index) => index,
@@ -230,18 +239,17 @@ pub fn run(args: Args) -> Exit {
     Exit::Ok
 }
 
-/// The earlier contacts up to `as_of` in the history at `path` that `keep` keeps, as `idic
-/// run` reads them for the same export, orders file and do-not-contact list: when that run
-/// was recorded, only the runs recorded before it.
-fn read_history(
+/// The history at `path` as `idic run` reads it for the same export, orders file and
+/// do-not-contact list: its reader, and when that run was recorded, the run before which it
+/// reads.
+fn open_history(
     path: &Path,
     program: &idic::engine::Program,
     as_of: chrono::NaiveDate,
     export: &std::fs::File,
     orders: Option<&Path>,
     suppress: Option<&DoNotContact>,
-    keep: Keep,
-) -> Result<idic::history::Index, String> {
+) -> Result<(idic::history::Reader, Option<i64>), String> {
     use idic::history::{store, Store};
     let path = store::resolve(path);
     let Some(store) = Store::read(&path).map_err(|e| e.to_string())? else {
@@ -249,12 +257,5 @@ fn read_history(
     };
     let (key, _) = super::run::run_key(program, as_of, export, orders, suppress)?;
     let previous = store.recorded(&key).map_err(|e| e.to_string())?;
-    super::run::Read {
-        reader: store.reader(),
-        since: None,
-        until: as_of,
-        before_run: previous.map(|p| p.run),
-        keep,
-    }
-    .load(program)
+    Ok((store.reader(), previous.map(|p| p.run)))
 }

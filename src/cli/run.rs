@@ -439,9 +439,6 @@ fn open_history(
     let previous = store.recorded(&key).map_err(|e| e.to_string())?;
     let read = program.history_reach().map(|reach| Read {
         reader: store.reader(),
-        since: reach
-            .days()
-            .and_then(|days| as_of.checked_sub_days(chrono::Days::new(u64::from(days)))),
         until: as_of,
         before_run: previous.as_ref().map(|p| p.run),
         keep: Keep::Policy(reach),
@@ -503,11 +500,10 @@ pub(super) fn run_key(
     Ok((key, input_hash))
 }
 
-/// What a run's policy reads of the history: the contacts from `since` (all when `None`) to
-/// `until`, of the runs before `before_run`, of which the index keeps `keep`.
+/// What a run's policy reads of the history: the contacts up to `until` (from as far back as
+/// `keep` reads), of the runs before `before_run`, of which the index keeps `keep`.
 pub(super) struct Read {
     pub(super) reader: Reader,
-    pub(super) since: Option<chrono::NaiveDate>,
     pub(super) until: chrono::NaiveDate,
     pub(super) before_run: Option<i64>,
     pub(super) keep: Keep,
@@ -519,7 +515,7 @@ impl Read {
         let triggers: Vec<&str> = program.trigger_names().collect();
         let channels = program.channel_names();
         let window = Window {
-            since: self.since,
+            since: None,
             until: self.until,
             before_run: self.before_run,
             triggers: &triggers,

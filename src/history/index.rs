@@ -250,8 +250,10 @@ impl IndexBuilder {
         }
     }
 
+    /// Reduces the entries ([`IndexBuilder::reduce`]) when [`Keep::Policy`] drops some and
+    /// they reached `reduce_at`; the other kinds keep all, sorted once at the end.
     fn reduce_when_due(&mut self) {
-        if self.index.entries.len() >= self.reduce_at {
+        if matches!(self.keep, Keep::Policy(_)) && self.index.entries.len() >= self.reduce_at {
             self.reduce();
             self.reduce_at = (2 * self.index.entries.len()).max(REDUCE_EVERY);
         }

@@ -393,8 +393,9 @@ pub struct DayCount {
 }
 
 /// What a run reads of the history: contacts up to `until` (its `as_of`), from `since` on
-/// (all when `None`), of the runs recorded before run `before_run` when given (the same run,
-/// recorded earlier, then decides again exactly as it did).
+/// (all when `None`; under [`Keep::Policy`], never before its reach), of the runs recorded
+/// before run `before_run` when given (the same run, recorded earlier, then decides again
+/// exactly as it did).
 #[derive(Debug, Clone)]
 pub struct Window<'a> {
     pub since: Option<chrono::NaiveDate>,
@@ -406,6 +407,20 @@ pub struct Window<'a> {
     pub channels: &'a [&'a str],
     /// Which of the contacts the index keeps.
     pub keep: Keep,
+}
+
+impl Window<'_> {
+    /// The first day read: `since`, or later where the policy reads less far back.
+    fn since(&self) -> Option<chrono::NaiveDate> {
+        let reach = match &self.keep {
+            Keep::Policy(reach) => reach.days().and_then(|days| {
+                self.until
+                    .checked_sub_days(chrono::Days::new(u64::from(days)))
+            }),
+            _ => None,
+        };
+        self.since.max(reach)
+    }
 }
 
 /// An open contact history.
@@ -1043,7 +1058,7 @@ fn read_keys(
     builder: &mut IndexBuilder,
 ) -> rusqlite::Result<()> {
     let until = day_of(window.until).unwrap_or(u16::MAX);
-    let since = window.since.and_then(day_of).unwrap_or(0);
+    let since = window.since().and_then(day_of).unwrap_or(0);
     let mut statement = conn.prepare(
         "SELECT triggers, channels, entries FROM contact_keys
          WHERE last_day >= ?1 AND first_day <= ?2 AND (?3 IS NULL OR run < ?3)",
@@ -1131,7 +1146,8 @@ fn load_rows(
          WHERE {} BETWEEN ?1 AND ?2 AND date <= ?3",
         schema.number()
     );
-    if window.since.is_some() {
+    let first_day = window.since();
+    if first_day.is_some() {
         sql.push_str(" AND date >= ?4");
     }
     if window.before_run.is_some() {
@@ -1148,7 +1164,7 @@ fn load_rows(
         .and_then(|()| statement.raw_bind_parameter(2, *rows.end()))
         .and_then(|()| statement.raw_bind_parameter(3, date(window.until)))
         .map_err(&fail)?;
-    if let Some(since) = window.since {
+    if let Some(since) = first_day {
         statement
             .raw_bind_parameter(4, date(since))
             .map_err(&fail)?;
@@ -1300,6 +1316,12 @@ impl Recording {
         let conn = &self.store.conn;
         // Contacts go in by up to `ROWS` a statement: fewer statements to step.
         const ROWS: usize = 32;
+        let insert = |rows: usize| {
+            let values = vec!["(?, ?)"; rows].join(", ");
+            format!("INSERT INTO contacted (treatment, customer) VALUES {values}")
+        };
+        // Every chunk but the last takes the full statement, written once.
+        let full = insert(ROWS);
         let mut treatments = [0i64; ROWS];
         for chunk in contacts.chunks(ROWS) {
             for (c, number) in chunk.iter().zip(treatments.iter_mut()) {
@@ -1314,12 +1336,12 @@ impl Recording {
                 }
                 *number = self.treatments.of(conn, self.run, c).map_err(&fail)?;
             }
-            let values = vec!["(?, ?)"; chunk.len()].join(", ");
-            let mut statement = conn
-                .prepare_cached(&format!(
-                    "INSERT INTO contacted (treatment, customer) VALUES {values}"
-                ))
-                .map_err(&fail)?;
+            let sql = if chunk.len() == ROWS {
+                Cow::Borrowed(full.as_str())
+            } else {
+                Cow::Owned(insert(chunk.len()))
+            };
+            let mut statement = conn.prepare_cached(&sql).map_err(&fail)?;
             for (i, (c, number)) in chunk.iter().zip(treatments).enumerate() {
                 statement
                     .raw_bind_parameter(2 * i + 1, number)

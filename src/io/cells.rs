@@ -1128,7 +1128,7 @@ fn parse_items(t: &str, items: &[Item<'static>]) -> Option<Parsed> {
 
 /// Whether `date`'s year has four digits: one of fewer (`12/31/25` read by `%Y`, `25-1-5`) is
 /// a mistake, not the first century.
-fn full_year(date: &NaiveDate) -> bool {
+pub(crate) fn full_year(date: &NaiveDate) -> bool {
     (1000..=9999).contains(&chrono::Datelike::year(date))
 }
 
