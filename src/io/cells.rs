@@ -39,8 +39,8 @@
 //! - **list**: items split at the declared `separator` (default `;`), each trimmed, empty items
 //!   dropped.
 //!
-//! The decimal mark is `.` unless a field declares `decimal ","` (`1.234,50`, read with `.` and
-//! `,` swapped); a thousands separator that is also the decimal mark is refused.
+//! The decimal mark is `.` unless a field declares `decimal ","` (`1.234,50`); a thousands
+//! separator that is also the decimal mark is refused.
 
 use crate::model::{Field, FieldFormat, FieldType, Literal};
 use crate::text::printable;
@@ -139,9 +139,8 @@ enum Kind {
         thousands: Option<Box<[u8]>>,
         currency: Option<Box<str>>,
         money: bool,
-        /// The decimal mark is `,`: cells are read with `.` and `,` swapped (and `thousands`
-        /// and `currency` are kept swapped).
-        comma: bool,
+        /// The decimal mark, `.` or `,`.
+        point: u8,
     },
     Bool(Words),
     /// The formats, tried in order (ISO alone when none is declared).
@@ -273,18 +272,6 @@ pub fn decimal_mark(format: &FieldFormat) -> Result<char, String> {
     }
 }
 
-/// `text` with `.` and `,` swapped: a number written with a decimal comma (`1.234,50`) as one
-/// with a decimal point (`1,234.50`).
-fn swap_marks(text: &str) -> String {
-    text.chars()
-        .map(|c| match c {
-            '.' => ',',
-            ',' => '.',
-            c => c,
-        })
-        .collect()
-}
-
 impl CellReader {
     /// Prepares the reading of `field`'s cells.
     ///
@@ -296,14 +283,6 @@ impl CellReader {
         let name = &field.name.value;
         let format = &field.format;
         let point = decimal_mark(format).map_err(|e| format!("`{name}`: {e}"))?;
-        // With a decimal comma, cells are read with `.` and `,` swapped.
-        let swapped = |text: &str| {
-            if point == ',' {
-                swap_marks(text)
-            } else {
-                text.to_string()
-            }
-        };
         let thousands = |number_point: Option<char>| -> Result<Option<Box<[u8]>>, String> {
             let Some(sep) = &format.thousands else {
                 return Ok(None);
@@ -314,12 +293,7 @@ impl CellReader {
                     "the thousands separator `{sep}` of `{name}` {problem}"
                 ));
             }
-            let sep = if number_point.is_some() {
-                swapped(sep)
-            } else {
-                sep.to_string()
-            };
-            Ok(Some(sep.into_bytes().into()))
+            Ok(Some(sep.as_bytes().into()))
         };
         let date_format = || -> Result<Box<[DateFormat]>, String> {
             if format.dates.is_empty() {
@@ -352,8 +326,8 @@ impl CellReader {
                     .as_ref()
                     .map(|c| c.value.trim())
                     .filter(|c| !c.is_empty())
-                    .map(|c| swapped(c).into_boxed_str()),
-                comma: point == ',',
+                    .map(Box::from),
+                point: point as u8,
             },
             FieldType::Bool => Kind::Bool(match &format.words {
                 None => Words::Standard,
@@ -501,20 +475,11 @@ impl CellReader {
                 thousands,
                 currency,
                 money,
-                comma,
-            } => {
-                let swapped;
-                let t = if *comma {
-                    swapped = swap_marks(t);
-                    swapped.as_str()
-                } else {
-                    t
-                };
-                amount(
-                    parse_number(t, thousands.as_deref(), currency.as_deref(), *money),
-                    *money,
-                )
-            }
+                point,
+            } => amount(
+                parse_number(t, thousands.as_deref(), currency.as_deref(), *money, *point),
+                *money,
+            ),
             Kind::Bool(words) => words.read(t).map(Dynamic::from_bool).into(),
             Kind::Date(formats) => formats
                 .iter()
@@ -652,7 +617,7 @@ fn expected(kind: &Kind, ty: FieldType, formats: &[&str]) -> String {
         Kind::Number {
             thousands,
             currency,
-            comma,
+            point,
             ..
         } => {
             let cur = currency.as_deref().map_or(String::new(), |c| {
@@ -663,19 +628,13 @@ fn expected(kind: &Kind, ty: FieldType, formats: &[&str]) -> String {
                     c.to_string()
                 }
             });
-            let sep = sep(thousands);
-            let example = if ty == FieldType::Money {
-                format!("an amount such as `{cur}1{sep}234.50`")
+            let (sep, point) = (sep(thousands), char::from(*point));
+            if ty == FieldType::Money {
+                format!("an amount such as `{cur}1{sep}234{point}50`")
             } else if thousands.is_some() || currency.is_some() {
-                format!("a number such as `{cur}1{sep}234.5`")
+                format!("a number such as `{cur}1{sep}234{point}5`")
             } else {
-                "a number such as `12.5`".into()
-            };
-            // (Kept swapped: swapped back for the message.)
-            if *comma {
-                swap_marks(&example)
-            } else {
-                example
+                format!("a number such as `12{point}5`")
             }
         }
         Kind::Bool(Words::Standard) => "`true`/`false`, `yes`/`no`, `y`/`n` or `1`/`0`".into(),
@@ -822,14 +781,14 @@ const POW10: [f64; 16] = [
 
 /// A decimal: optional sign (when `signed`), digits in thousands groups, optional `.` fraction,
 /// optional exponent. Finite results only.
-fn parse_decimal(t: &str, sep: Option<&[u8]>, signed: bool) -> Option<f64> {
+fn parse_decimal(t: &str, sep: Option<&[u8]>, point: u8, signed: bool) -> Option<f64> {
     let b = t.as_bytes();
     let sign = usize::from(signed && matches!(b.first(), Some(b'-' | b'+')));
     let int = digit_groups(b, sign, sep)?;
     let mut i = int.end;
     let mut mantissa = int.value;
     let mut frac_digits = 0;
-    if b.get(i) == Some(&b'.') {
+    if b.get(i) == Some(&point) {
         i += 1;
         while let Some(&c) = b.get(i).filter(|c| c.is_ascii_digit()) {
             mantissa = mantissa.and_then(|v| v.checked_mul(10)?.checked_add(u64::from(c - b'0')));
@@ -868,14 +827,18 @@ fn parse_decimal(t: &str, sep: Option<&[u8]>, signed: bool) -> Option<f64> {
             value
         });
     }
-    let value: f64 = if int.grouped {
-        // Copy without the separators; everything kept is ASCII.
+    let value: f64 = if int.grouped || point != b'.' {
+        // Copy without the separators and with a decimal point; everything kept is ASCII.
         let kept = b[..int.end]
             .iter()
             .enumerate()
             .filter(|&(j, c)| c.is_ascii_digit() || j < sign)
             .map(|(_, c)| *c)
-            .chain(b[int.end..].iter().copied());
+            .chain(
+                b[int.end..]
+                    .iter()
+                    .map(|&c| if c == point { b'.' } else { c }),
+            );
         let mut buf = [0u8; 64];
         if b.len() <= buf.len() {
             let mut n = 0;
@@ -896,7 +859,13 @@ fn parse_decimal(t: &str, sep: Option<&[u8]>, signed: bool) -> Option<f64> {
 /// A decimal or money cell ([`parse_amount`]), or the same in parentheses for a negative
 /// amount, as accounting exports write one (`(12.50)`, `($12.50)`), or for a decimal a
 /// percentage (`12%`, `12.5 %`: 0.12 and 0.125).
-fn parse_number(t: &str, sep: Option<&[u8]>, currency: Option<&str>, money: bool) -> Option<f64> {
+fn parse_number(
+    t: &str,
+    sep: Option<&[u8]>,
+    currency: Option<&str>,
+    money: bool,
+    point: u8,
+) -> Option<f64> {
     if let Some(inner) = t.strip_prefix('(').and_then(|r| r.strip_suffix(')')) {
         let inner = inner.trim();
         // A sign inside too (`(-12)`, `($-12.50)`) says two things: refused.
@@ -904,7 +873,7 @@ fn parse_number(t: &str, sep: Option<&[u8]>, currency: Option<&str>, money: bool
             return None;
         }
         // (`+ 0.0`: a negative zero is zero.)
-        return parse_amount(inner, sep, currency).map(|v| -v + 0.0);
+        return parse_amount(inner, sep, currency, point).map(|v| -v + 0.0);
     }
     match t.strip_suffix('%') {
         // Read as `1.1e-2`, not 1.1 / 100: the nearest decimal to what is written.
@@ -912,22 +881,22 @@ fn parse_number(t: &str, sep: Option<&[u8]>, currency: Option<&str>, money: bool
             let body = percent.trim_end();
             let plain = body
                 .bytes()
-                .all(|b| b.is_ascii_digit() || b == b'.' || b == b'-' || b == b'+');
+                .all(|b| b.is_ascii_digit() || b == point || b == b'-' || b == b'+');
             if plain {
-                parse_decimal(&format!("{body}e-2"), sep, true)
+                parse_decimal(&format!("{body}e-2"), sep, point, true)
             } else {
-                parse_amount(body, sep, currency).map(|v| v / 100.0)
+                parse_amount(body, sep, currency, point).map(|v| v / 100.0)
             }
         }
-        _ => parse_amount(t, sep, currency),
+        _ => parse_amount(t, sep, currency, point),
     }
 }
 
 /// A decimal with an optional currency symbol or code before or after it, before or after a
 /// minus sign, with or without a space: `$1,234.50`, `-$12.00`, `$-12.00`, `12.00 $`, `1234.5`.
-fn parse_amount(t: &str, sep: Option<&[u8]>, currency: Option<&str>) -> Option<f64> {
+fn parse_amount(t: &str, sep: Option<&[u8]>, currency: Option<&str>, point: u8) -> Option<f64> {
     let Some(cur) = currency else {
-        return parse_decimal(t, sep, true);
+        return parse_decimal(t, sep, point, true);
     };
     let (neg, rest) = match t.as_bytes()[0] {
         b'-' => (Some(true), &t[1..]),
@@ -941,7 +910,7 @@ fn parse_amount(t: &str, sep: Option<&[u8]>, currency: Option<&str>) -> Option<f
     } else {
         rest
     };
-    let value = parse_decimal(body, sep, neg.is_none())?;
+    let value = parse_decimal(body, sep, point, neg.is_none())?;
     Some(if neg == Some(true) { -value } else { value })
 }
 
