@@ -89,31 +89,15 @@ pub fn suggest<'a>(wanted: &str, known: impl IntoIterator<Item = &'a str>) -> Op
 }
 
 /// The known name closest to `wanted` by edit distance, if any is close enough (a third of its
-/// length).
+/// length). A swap of two neighbouring letters counts as one edit (`nsp` is one from `nps`).
 pub fn closest<'a>(wanted: &str, known: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
     let limit = (wanted.chars().count() / 3).max(1);
     known
         .into_iter()
-        .map(|k| (edit_distance(wanted, k), k))
+        .map(|k| (strsim::osa_distance(wanted, k), k))
         .filter(|&(d, _)| d <= limit)
         .min()
         .map(|(_, k)| k)
-}
-
-/// Levenshtein distance over characters.
-pub fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut prev = row[0];
-        row[0] = i + 1;
-        for (j, &cb) in b.iter().enumerate() {
-            let cur = row[j + 1];
-            row[j + 1] = (prev + usize::from(ca != cb)).min(row[j] + 1).min(cur + 1);
-            prev = cur;
-        }
-    }
-    row[b.len()]
 }
 
 /// Output format of `check` and friends.
@@ -327,9 +311,14 @@ mod tests {
     }
 
     #[test]
-    fn edit_distance_counts_single_edits() {
-        assert_eq!(edit_distance("kitten", "sitting"), 3);
-        assert_eq!(edit_distance("", "abc"), 3);
-        assert_eq!(edit_distance("same", "same"), 0);
+    fn a_swap_of_two_letters_is_one_edit() {
+        assert_eq!(
+            suggest("nsp", ["nps", "spent"]).as_deref(),
+            Some("did you mean `nps`?")
+        );
+        assert_eq!(
+            suggest("teir", ["tier", "tiers"]).as_deref(),
+            Some("did you mean `tier`?")
+        );
     }
 }

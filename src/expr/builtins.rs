@@ -59,6 +59,13 @@ pub const BUILTINS: &[Builtin] = &[
     b("days_between(a, b) -> int", "whole days from `a` to `b` (`b - a`); times of day are ignored", "days_between(date(\"2026-01-01\"), date(\"2026-03-01\"))", "59"),
     b("months_since(d) -> int", "whole calendar months from `d` to `as_of` (Jan 31 to Feb 28 is one month)", "months_since(date(\"2025-11-30\"))", "2"),
     b("add_days(d, n) -> date", "the date (or date-time) `n` days after `d`; `n` may be negative", "add_days(date(\"2026-01-31\"), 30)", "date(\"2026-03-02\")"),
+    b("add_months(d, n) -> date", "the date (or date-time) `n` calendar months after `d`, kept within the month: a day the month lacks becomes its last day", "add_months(date(\"2026-01-31\"), 1)", "date(\"2026-02-28\")"),
+    b("a - b -> int", "whole days from date `b` to date `a`, as `days_between(b, a)`: times of day are ignored", "as_of - date(\"2026-01-01\")", "30"),
+    b("days_until(d) -> int", "whole days from `as_of` to `d`; negative when `d` is past", "days_until(date(\"2026-02-14\"))", "14"),
+    b("start_of_week(d) -> date", "the Monday of the ISO week of `d`", "start_of_week(date(\"2026-01-31\"))", "date(\"2026-01-26\")"),
+    b("start_of_month(d) -> date", "the first day of the month of `d`", "start_of_month(as_of)", "date(\"2026-01-01\")"),
+    b("start_of_quarter(d) -> date", "the first day of the quarter of `d` (January, April, July, October)", "start_of_quarter(date(\"2026-05-20\"))", "date(\"2026-04-01\")"),
+    b("start_of_year(d) -> date", "January 1st of the year of `d`", "start_of_year(as_of)", "date(\"2026-01-01\")"),
     b("year(d) -> int", "the year of a date or date-time", "year(as_of)", "2026"),
     b("month(d) -> int", "the month, 1 (January) to 12", "as_of.month()", "1"),
     b("day(d) -> int", "the day of the month, 1 to 31", "day(as_of)", "31"),
@@ -74,6 +81,8 @@ pub const BUILTINS: &[Builtin] = &[
     b("contains(s, part) -> bool", "whether the text contains `part` (also `part in s`)", "contains(\"newsletter\", \"news\")", "true"),
     b("starts_with(s, prefix) -> bool", "whether the text starts with `prefix`", "\"DE-1234\".starts_with(\"DE-\")", "true"),
     b("ends_with(s, suffix) -> bool", "whether the text ends with `suffix`", "ends_with(\"a@shop.com\", \"@shop.com\")", "true"),
+    b("matches(s, pattern) -> bool", "whether a part of the text matches the regular expression `pattern` (a quoted text; `^...$` for the whole text)", "matches(\"DE-1234\", \"^[A-Z]{2}-[0-9]+$\")", "true"),
+    b("split(s, separator) -> list", "the parts of the text between separators (rhai's own; a missing text gives a missing value)", "split(\"vip;beta\", \";\")", "[\"vip\", \"beta\"]"),
     b("has_any(list, wanted) -> bool", "whether the list holds at least one item of `wanted`", "has_any([\"vip\", \"beta\"], [\"beta\", \"staff\"])", "true"),
     b("has_all(list, wanted) -> bool", "whether the list holds every item of `wanted`", "has_all([\"vip\", \"beta\"], [\"vip\", \"staff\"])", "false"),
     b("is_missing(x) -> bool", "whether `x` has no value (an optional field left empty)", "is_missing(())", "true"),
@@ -110,7 +119,21 @@ pub(crate) fn register(engine: &mut Engine, as_of: NaiveDate) {
         .register_fn("months_since", move |d: Dynamic| -> Res {
             Ok(missing_or(months_since(as_of, moment("months_since", &d)?)))
         })
-        .register_fn("add_days", add_days_dynamic);
+        .register_fn("days_until", move |d: Dynamic| -> Res {
+            Ok(missing_or(days_until(as_of, moment("days_until", &d)?)))
+        })
+        .register_fn("add_days", |d: Dynamic, n: Dynamic| {
+            shift_dynamic(Step::Days, d, n)
+        })
+        .register_fn("add_months", |d: Dynamic, n: Dynamic| {
+            shift_dynamic(Step::Months, d, n)
+        });
+    for period in [Period::Week, Period::Month, Period::Quarter, Period::Year] {
+        engine.register_fn(period.function(), move |d: Dynamic| -> Res {
+            let day = start_of(period, moment(period.function(), &d)?);
+            Ok(day.map_or(Dynamic::UNIT, Dynamic::from))
+        });
+    }
     for p in [Part::Year, Part::Month, Part::Day, Part::Weekday] {
         engine.register_fn(p.name(), move |d: Dynamic| -> Res {
             Ok(missing_or(part(p, moment(p.name(), &d)?)))
@@ -162,6 +185,16 @@ pub(crate) fn register(engine: &mut Engine, as_of: NaiveDate) {
     for name in ["contains", "starts_with", "ends_with"] {
         engine.register_fn(name, |_: (), _: ImmutableString| false);
     }
+
+    engine
+        .register_fn(
+            "matches",
+            |s: ImmutableString, pattern: ImmutableString| -> Res {
+                matches(&s, &pattern).map(Dynamic::from).map_err(Into::into)
+            },
+        )
+        .register_fn("matches", |_: (), _: ImmutableString| false)
+        .register_fn("split", |_: (), _: ImmutableString| ());
 
     engine
         .register_fn("has_any", |list: Dynamic, wanted: Dynamic| {
@@ -318,6 +351,24 @@ fn register_comparisons(engine: &mut Engine) {
         )*};
     }
     compare!(==, !=, <, <=, >, >=);
+
+    // `a - b` between dates: whole days, as `days_between(b, a)`.
+    fn minus(a: Moment, b: Moment) -> INT {
+        (a.day() - b.day()).num_days()
+    }
+    engine
+        .register_fn("-", |a: NaiveDate, b: NaiveDate| {
+            minus(Moment::Date(a), Moment::Date(b))
+        })
+        .register_fn("-", |a: NaiveDateTime, b: NaiveDateTime| {
+            minus(Moment::DateTime(a), Moment::DateTime(b))
+        })
+        .register_fn("-", |a: NaiveDate, b: NaiveDateTime| {
+            minus(Moment::Date(a), Moment::DateTime(b))
+        })
+        .register_fn("-", |a: NaiveDateTime, b: NaiveDate| {
+            minus(Moment::DateTime(a), Moment::Date(b))
+        });
 }
 
 /// The order of two dates or date-times, a date counting as its midnight (`a < b` is
@@ -557,44 +608,186 @@ pub(crate) fn months_since(as_of: NaiveDate, d: Option<Moment>) -> Option<INT> {
     })
 }
 
-/// `add_days(d, n)` for rhai: checks the kinds, then [`add_days`].
-fn add_days_dynamic(d: Dynamic, n: Dynamic) -> Res {
-    let d = moment("add_days", &d)?;
+/// `days_until(d)`: days from `as_of` to `d`; `None` when `d` is missing.
+///
+/// ```text
+/// days_until(date("2026-02-14"))   // 14 (as of 2026-01-31)
+/// ```
+pub(crate) fn days_until(as_of: NaiveDate, d: Option<Moment>) -> Option<INT> {
+    days_since(as_of, d).map(|n| -n)
+}
+
+/// What `add_days` and `add_months` move a date by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Step {
+    Days,
+    Months,
+}
+
+impl Step {
+    fn function(self) -> &'static str {
+        match self {
+            Step::Days => "add_days",
+            Step::Months => "add_months",
+        }
+    }
+
+    fn unit(self) -> &'static str {
+        match self {
+            Step::Days => "days",
+            Step::Months => "months",
+        }
+    }
+}
+
+/// `add_days(d, n)` and `add_months(d, n)` for rhai: checks the kinds, then [`shift`].
+fn shift_dynamic(step: Step, d: Dynamic, n: Dynamic) -> Res {
+    let d = moment(step.function(), &d)?;
     // The number is not looked at when the date is missing.
     let n = if d.is_none() || n.is_unit() {
         None
     } else {
         Some(n.as_int().map_err(|_| {
             format!(
-                "`add_days` needs a whole number of days, not {}",
+                "`{}` needs a whole number of {}, not {}",
+                step.function(),
+                step.unit(),
                 describe(&n)
             )
         })?)
     };
-    Ok(missing_or(add_days(d, n)?))
+    Ok(missing_or(shift(step, d, n)?))
 }
 
-/// `add_days(d, n)`: the date `n` days after `d` (a date-time stays a date-time); `None` when
-/// either is missing; an error past the supported dates.
+/// `add_days(d, n)` and `add_months(d, n)`: the date `n` days or calendar months after `d` (a
+/// date-time stays a date-time; a month keeps its day, or takes its last day when it has no
+/// such day); `None` when either is missing; an error past the supported dates.
 ///
 /// ```text
-/// add_days(date("2026-01-31"), 30)   // 2026-03-02
-/// add_days(as_of, -7)                // 2026-01-24
+/// add_days(date("2026-01-31"), 30)     // 2026-03-02
+/// add_months(date("2026-01-31"), 1)    // 2026-02-28
+/// add_months(date("2026-03-31"), -1)   // 2026-02-28
 /// ```
-pub(crate) fn add_days(d: Option<Moment>, n: Option<INT>) -> Result<Option<Moment>, String> {
+pub(crate) fn shift(
+    step: Step,
+    d: Option<Moment>,
+    n: Option<INT>,
+) -> Result<Option<Moment>, String> {
     let (Some(d), Some(n)) = (d, n) else {
         return Ok(None);
     };
-    let days = chrono::TimeDelta::try_days(n);
-    let moved = match d {
-        Moment::Date(d) => days.and_then(|n| d.checked_add_signed(n)).map(Moment::Date),
-        Moment::DateTime(t) => days
-            .and_then(|n| t.checked_add_signed(n))
-            .map(Moment::DateTime),
+    let moved = match step {
+        Step::Days => chrono::TimeDelta::try_days(n).and_then(|n| match d {
+            Moment::Date(d) => d.checked_add_signed(n).map(Moment::Date),
+            Moment::DateTime(t) => t.checked_add_signed(n).map(Moment::DateTime),
+        }),
+        Step::Months => u32::try_from(n.unsigned_abs()).ok().and_then(|m| {
+            let m = Months::new(m);
+            match (d, n < 0) {
+                (Moment::Date(d), false) => d.checked_add_months(m).map(Moment::Date),
+                (Moment::Date(d), true) => d.checked_sub_months(m).map(Moment::Date),
+                (Moment::DateTime(t), false) => t.checked_add_months(m).map(Moment::DateTime),
+                (Moment::DateTime(t), true) => t.checked_sub_months(m).map(Moment::DateTime),
+            }
+        }),
     };
-    moved
-        .map(Some)
-        .ok_or_else(|| format!("`add_days` went past the supported dates by adding {n} days"))
+    moved.map(Some).ok_or_else(|| {
+        format!(
+            "`{}` went past the supported dates by adding {n} {}",
+            step.function(),
+            step.unit()
+        )
+    })
+}
+
+/// A calendar period whose first day `start_of_week`, `start_of_month`... give.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Period {
+    Week,
+    Month,
+    Quarter,
+    Year,
+}
+
+impl Period {
+    /// The builtin's name.
+    pub(crate) fn function(self) -> &'static str {
+        match self {
+            Period::Week => "start_of_week",
+            Period::Month => "start_of_month",
+            Period::Quarter => "start_of_quarter",
+            Period::Year => "start_of_year",
+        }
+    }
+}
+
+/// The first day of the period holding `d` (a week starts on Monday); `None` when missing.
+///
+/// ```text
+/// start_of_week(date("2026-01-31"))       // 2026-01-26, a Monday
+/// start_of_quarter(date("2026-05-20"))    // 2026-04-01
+/// ```
+pub(crate) fn start_of(period: Period, d: Option<Moment>) -> Option<NaiveDate> {
+    let d = d?.day();
+    match period {
+        Period::Week => d.checked_sub_signed(chrono::TimeDelta::days(
+            d.weekday().num_days_from_monday().into(),
+        )),
+        Period::Month => d.with_day(1),
+        Period::Quarter => NaiveDate::from_ymd_opt(d.year(), (d.month0() / 3) * 3 + 1, 1),
+        Period::Year => NaiveDate::from_ymd_opt(d.year(), 1, 1),
+    }
+}
+
+/// The most compiled patterns one thread keeps for `matches`: a rule set's patterns are
+/// literals (`check` requires it), so this only bounds what a long `watch` session collects.
+const PATTERNS_KEPT: usize = 256;
+
+thread_local! {
+    static PATTERNS: std::cell::RefCell<std::collections::HashMap<ImmutableString, regex::Regex>> =
+        std::cell::RefCell::default();
+}
+
+/// A pattern of `matches`, compiled: linear-time matching, the compiled program at most 1 MB.
+pub(crate) fn compile_pattern(pattern: &str) -> Result<regex::Regex, String> {
+    regex::RegexBuilder::new(pattern)
+        .size_limit(1 << 20)
+        .dfa_size_limit(1 << 20)
+        .build()
+        .map_err(|e| match e {
+            regex::Error::CompiledTooBig(_) => {
+                format!("the pattern `{pattern}` is too large (over 1 MB compiled)")
+            }
+            e => format!(
+                "`{pattern}` is not a valid pattern: {}",
+                e.to_string()
+                    .lines()
+                    .last()
+                    .unwrap_or("")
+                    .trim()
+                    .trim_start_matches("error: ")
+            ),
+        })
+}
+
+/// `matches(s, pattern)`: whether a part of `s` matches `pattern`, compiled once per thread.
+///
+/// ```text
+/// matches("DE-1234", "^[A-Z]{2}-[0-9]+$")   // true
+/// ```
+fn matches(s: &str, pattern: &ImmutableString) -> Result<bool, String> {
+    PATTERNS.with_borrow_mut(|kept| {
+        if let Some(re) = kept.get(pattern) {
+            return Ok(re.is_match(s));
+        }
+        let re = compile_pattern(pattern).map_err(|e| format!("`matches`: {e}"))?;
+        if kept.len() >= PATTERNS_KEPT {
+            kept.clear();
+        }
+        let found = re.is_match(s);
+        kept.insert(pattern.clone(), re);
+        Ok(found)
+    })
 }
 
 /// A part of a date: `year(d)`, `month(d)`, `day(d)`, `weekday(d)`.
@@ -857,6 +1050,80 @@ mod tests {
     }
 
     #[test]
+    fn calendar_months_periods_and_differences() {
+        // Month ends are kept within the month, leap years included.
+        is(
+            "add_months(date(\"2024-01-31\"), 1)",
+            "date(\"2024-02-29\")",
+        );
+        is(
+            "add_months(date(\"2026-03-31\"), -1)",
+            "date(\"2026-02-28\")",
+        );
+        is(
+            "add_months(date(\"2026-01-15\"), 12)",
+            "date(\"2027-01-15\")",
+        );
+        is(
+            "add_months(datetime(\"2026-01-31 10:00\"), 1)",
+            "datetime(\"2026-02-28 10:00\")",
+        );
+        is("add_months(missing, 1)", "()");
+        fails(
+            "add_months(as_of, 1.5)",
+            "`add_months` needs a whole number of months",
+        );
+        fails("add_months(as_of, 99999999999)", "`add_months` went past");
+        is("days_until(date(\"2026-01-01\"))", "-30");
+        is("days_until(missing)", "()");
+        // A Monday is its own week's start; a Sunday belongs to the week before.
+        is(
+            "start_of_week(date(\"2026-01-26\"))",
+            "date(\"2026-01-26\")",
+        );
+        is(
+            "start_of_week(date(\"2026-02-01\"))",
+            "date(\"2026-01-26\")",
+        );
+        is(
+            "start_of_week(date(\"2026-01-01\"))",
+            "date(\"2025-12-29\")",
+        );
+        is(
+            "start_of_quarter(date(\"2026-12-31\"))",
+            "date(\"2026-10-01\")",
+        );
+        is(
+            "start_of_quarter(date(\"2026-03-31\"))",
+            "date(\"2026-01-01\")",
+        );
+        is(
+            "start_of_month(datetime(\"2026-02-10 23:59\"))",
+            "date(\"2026-02-01\")",
+        );
+        is("start_of_year(missing)", "()");
+        // Between dates, `-` counts whole days; times of day are ignored.
+        is("date(\"2026-03-01\") - date(\"2026-01-01\")", "59");
+        is(
+            "datetime(\"2026-01-31 01:00\") - datetime(\"2026-01-30 23:00\")",
+            "1",
+        );
+        is("as_of - datetime(\"2026-01-30 23:00\")", "1");
+        fails("as_of - 30", "");
+    }
+
+    #[test]
+    fn patterns_match_parts_of_texts() {
+        is("matches(\"DE-1234\", \"[0-9]{4}\")", "true");
+        is("matches(\"DE-1234\", \"^[0-9]\")", "false");
+        is("\"a@SHOP.com\".matches(\"(?i)@shop\\\\.com$\")", "true");
+        is("matches(missing, \"x\")", "false");
+        fails("matches(\"a\", \"[a-\")", "`[a-` is not a valid pattern");
+        is("split(missing, \";\")", "()");
+        is("split(\"vip;beta\", \";\").len()", "2");
+    }
+
+    #[test]
     fn documented_rhai_examples_hold() {
         is("\"vip\" in [\"vip\", \"beta\"]", "true");
         is("() ?? 10", "10");
@@ -866,7 +1133,7 @@ mod tests {
         is("to_int(2.9)", "2");
         is("parse_int(\"42\")", "42");
         is("\"abcdef\".sub_string(1, 3)", "\"bcd\"");
-        is("\"a;b\".split(\";\")", "[\"a\", \"b\"]");
+        is("\"DE\".to_lower()", "\"de\"");
         is("tags.filter(|t| t.starts_with(\"vip\")).len()", "1");
         is("7 / 2", "3");
         is("7 / 2.0", "3.5");

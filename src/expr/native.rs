@@ -49,7 +49,7 @@
 //!   match `1.0`) but without case conditions or ranges, blocks and parentheses holding one
 //!   expression;
 //! * calls, as functions or methods (`as_of.month()`), of idic's `days_since`,
-//!   `days_between`, `months_since`, `add_days`, `year`, `month`, `day`, `weekday`,
+//!   `days_between`, `months_since`, `add_days`, `add_months`, `year`, `month`, `day`, `weekday`,
 //!   `round_money`, `round_to`, `is_missing`, `has_any`, `has_all`, `lower`, `upper`, and
 //!   rhai's `len` (text: characters; lists: items) and `contains`. The builtins run the same
 //!   Rust functions rhai calls (`expr::builtins`); an argument of a kind no overload takes
@@ -76,7 +76,7 @@
 //!
 //! A [`Native`] is `Send + Sync` (unlike rhai's `AST`): lower once, share between workers.
 
-use super::builtins::{self, Moment, Part};
+use super::builtins::{self, Moment, Part, Step};
 use super::{MAX_ARRAY_SIZE, MAX_STRING_SIZE};
 use chrono::{NaiveDate, NaiveDateTime};
 use rhai::{
@@ -247,7 +247,8 @@ enum Func {
     DaysSince,
     DaysBetween,
     MonthsSince,
-    AddDays,
+    /// `add_days` or `add_months`.
+    Shift(Step),
     Part(Part),
     RoundMoney,
     RoundTo,
@@ -281,7 +282,8 @@ impl Func {
             ("days_since", 1) => Func::DaysSince,
             ("days_between", 2) => Func::DaysBetween,
             ("months_since", 1) => Func::MonthsSince,
-            ("add_days", 2) => Func::AddDays,
+            ("add_days", 2) => Func::Shift(Step::Days),
+            ("add_months", 2) => Func::Shift(Step::Months),
             ("year", 1) => Func::Part(Part::Year),
             ("month", 1) => Func::Part(Part::Month),
             ("day", 1) => Func::Part(Part::Day),
@@ -1115,13 +1117,13 @@ impl Native {
             Func::DaysSince => whole(builtins::days_since(self.as_of, moment(a)?)),
             Func::DaysBetween => whole(builtins::days_between(moment(a)?, moment(b()?)?)),
             Func::MonthsSince => whole(builtins::months_since(self.as_of, moment(a)?)),
-            Func::AddDays => {
+            Func::Shift(step) => {
                 let days = match b()? {
                     Val::Unit => None,
                     Val::Int(n) => Some(*n),
                     _ => return Err(Bail),
                 };
-                match builtins::add_days(moment(a)?, days) {
+                match builtins::shift(step, moment(a)?, days) {
                     Ok(None) => Val::Unit,
                     Ok(Some(Moment::Date(d))) => Val::Date(d),
                     Ok(Some(Moment::DateTime(t))) => Val::DateTime(t),

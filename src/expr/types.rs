@@ -533,6 +533,10 @@ impl Infer<'_> {
         use ValueType::*;
         // `+` with a string (or what may be one) joins text.
         let may_join = op == "+" && (matches!(a.0, Str | Unknown) || matches!(b.0, Str | Unknown));
+        // `a - b` between dates counts the days between them.
+        if op == "-" && a.0.is_moment() && b.0.is_moment() {
+            return Int;
+        }
         if !may_join {
             for side in [a, b] {
                 if side.0.is_moment() || side.0 == Bool {
@@ -552,7 +556,7 @@ impl Infer<'_> {
 
     fn no_arithmetic(&mut self, side: (ValueType, &Expr), op: &str) {
         let help = side.0.is_moment().then(|| {
-            "move a date with `add_days(d, n)`; count days with `days_since(d)` or `days_between(a, b)`"
+            "move a date with `add_days(d, n)`; count days with `days_since(d)` or `a - b` between two dates"
                 .to_string()
         });
         self.error(
@@ -596,6 +600,22 @@ impl Infer<'_> {
         );
     }
 
+    /// Checks the pattern of `matches`: a quoted text that compiles, so that it is compiled
+    /// once and cannot fail at run time.
+    fn pattern(&mut self, e: &Expr) {
+        let Expr::StringConstant(pattern, _) = e else {
+            self.error(
+                e,
+                "the pattern of `matches` must be a quoted text".to_string(),
+                Some("write it in the rule, e.g. `matches(code, \"^[A-Z]{2}-[0-9]+$\")`".into()),
+            );
+            return;
+        };
+        if let Err(why) = super::builtins::compile_pattern(pattern) {
+            self.error(e, why, None);
+        }
+    }
+
     /// Checks a literal date given to `date` or `datetime`.
     fn literal_date(&mut self, func: &str, arg: Option<&(ValueType, &Expr)>) {
         let Some((_, e @ Expr::StringConstant(text, _))) = arg else {
@@ -624,7 +644,10 @@ impl Infer<'_> {
         use ValueType::*;
         let arg = |i: usize| args.get(i).map_or(Unknown, |a| a.0);
         match (name, args.len()) {
-            ("days_since" | "months_since" | "year" | "month" | "day" | "weekday", 1) => {
+            (
+                "days_since" | "days_until" | "months_since" | "year" | "month" | "day" | "weekday",
+                1,
+            ) => {
                 self.need(name, args, 0, Need::Moment);
                 Int
             }
@@ -633,7 +656,11 @@ impl Infer<'_> {
                 self.need(name, args, 1, Need::Moment);
                 Int
             }
-            ("add_days", 2) => {
+            ("start_of_week" | "start_of_month" | "start_of_quarter" | "start_of_year", 1) => {
+                self.need(name, args, 0, Need::Moment);
+                Date
+            }
+            ("add_days" | "add_months", 2) => {
                 self.need(name, args, 0, Need::Moment);
                 self.need(name, args, 1, Need::Int);
                 if arg(0).is_moment() {
@@ -671,6 +698,11 @@ impl Infer<'_> {
             ("lower" | "upper" | "trim", 1) => {
                 self.need(name, args, 0, Need::Text);
                 Str
+            }
+            ("matches", 2) => {
+                self.need(name, args, 0, Need::Text);
+                self.pattern(args[1].1);
+                Bool
             }
             ("starts_with" | "ends_with", 2) => {
                 self.need(name, args, 0, Need::Text);
@@ -827,6 +859,29 @@ mod tests {
             "cannot compare `tags` (a list) with the string `\"vip\"`",
         );
         assert!(err.help.unwrap().contains("value in list"));
+    }
+
+    #[test]
+    fn dates_subtract_to_days_and_patterns_compile_at_check() {
+        ok("as_of - last_order", ValueType::Int);
+        ok("last_login - signup > 30", ValueType::Bool);
+        ok("add_months(last_login, 1)", ValueType::DateTime);
+        ok("start_of_quarter(last_login)", ValueType::Date);
+        ok("days_until(signup) < 0", ValueType::Bool);
+        ok("matches(name, \"^[A-Z]\")", ValueType::Bool);
+        wrong("last_order - 30", "cannot use `-` on `last_order` (a date)");
+        wrong(
+            "matches(name, \"[A-Z\")",
+            "`[A-Z` is not a valid pattern: unclosed character class",
+        );
+        wrong(
+            "matches(name, name)",
+            "the pattern of `matches` must be a quoted text",
+        );
+        wrong(
+            "start_of_month(name)",
+            "`start_of_month` needs a date, not `name` (a string)",
+        );
     }
 
     #[test]

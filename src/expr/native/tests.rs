@@ -1088,6 +1088,7 @@ const FUNCTIONS: &[(&str, usize)] = &[
     ("days_between", 2),
     ("months_since", 1),
     ("add_days", 2),
+    ("add_months", 2),
     ("year", 1),
     ("month", 1),
     ("day", 1),
