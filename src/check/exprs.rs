@@ -6,7 +6,7 @@
 use super::names::{Kind, Names, BUILTIN_NAMES};
 use crate::diagnostics::{suggest, Diagnostic};
 use crate::expr::{self, ValueType};
-use crate::model::{placeholders, AsOf, Expr, ParamValue, RuleSet, Spanned};
+use crate::model::{placeholders, AsOf, Expr, ParamValue, RuleSet, Spanned, TextFormat};
 use crate::source::{Sources, Span};
 use chrono::NaiveDate;
 use std::collections::{HashMap, HashSet};
@@ -370,11 +370,23 @@ pub fn check(rules: &RuleSet, names: &Names, sources: &Sources, out: &mut Vec<Di
     }
 
     // Placeholders of parameter texts.
-    let known: Vec<&str> = names.all().chain(BUILTIN_NAMES).collect();
+    let texts = Texts {
+        known: names.all().chain(BUILTIN_NAMES).collect(),
+        names,
+        optional: rules
+            .schema
+            .iter()
+            .flat_map(|s| &s.fields)
+            .filter(|f| f.optional)
+            .map(|f| f.name.value.as_str())
+            .collect(),
+        type_of: &|n: &str| type_of(n, names, &metric_types).unwrap_or(ValueType::Unknown),
+        sources,
+    };
     for t in &rules.triggers {
         for p in t.actions.iter().flat_map(|a| &a.params) {
             if let ParamValue::Template(text) = &p.value {
-                placeholders_known(&p.name.value, text, &known, names, sources, &mut used, out);
+                texts.check(&p.name.value, text, &mut used, out);
             }
         }
     }
@@ -625,55 +637,120 @@ fn topological<'a>(
     order
 }
 
-/// Every `{name}` in a parameter text must name a field, metric, segment or `tier`.
-fn placeholders_known<'a>(
-    param: &str,
-    text: &Spanned<String>,
-    known: &[&str],
+/// What checking the placeholders of parameter texts needs.
+struct Texts<'a> {
+    /// Every name a placeholder may hold.
+    known: Vec<&'a str>,
     names: &'a Names,
-    sources: &Sources,
-    used: &mut HashSet<&'a str>,
-    out: &mut Vec<Diagnostic>,
-) {
-    // Where the text's value starts in the file, when the file spells it as is (no escapes):
-    // the span holds the quotes (DSL) or only what is between them (TOML).
-    let raw = sources.slice(text.span);
-    let value_at = if raw == text.value {
-        Some(text.span.start)
-    } else {
-        let inner = raw.get(1..raw.len().saturating_sub(1));
-        (inner == Some(text.value.as_str())).then_some(text.span.start + 1)
-    };
-    for p in placeholders(&text.value) {
-        if let Some((name, _)) = names.vars.get_key_value(p.name) {
-            used.insert(name);
-            continue;
-        }
-        if known.contains(&p.name) {
-            continue;
-        }
-        // Point at the name inside the braces when the text is written as is.
-        let name_start = p.range.start + text.value[p.range.clone()].find(p.name).unwrap_or(0);
-        let span = value_at.map_or(text.span, |at| {
-            Span::new(
-                text.span.file,
-                at + name_start,
-                at + name_start + p.name.len(),
-            )
-        });
-        let mut d = Diagnostic::error(
-            "unknown-name",
-            format!(
-                "unknown name `{}` in the text of parameter `{param}`",
-                p.name
-            ),
-        )
-        .at(span);
-        if let Some(help) = suggest(p.name, known.iter().copied()) {
-            d = d.help(help);
+    /// The optional fields: missing for some customers.
+    optional: HashSet<&'a str>,
+    type_of: &'a dyn Fn(&str) -> ValueType,
+    sources: &'a Sources,
+}
+
+impl<'a> Texts<'a> {
+    /// Reports the placeholders of parameter `param`'s text that cannot be read, name what
+    /// does not exist, format a value their format cannot print, or print an optional field
+    /// without a fallback; marks the names they use.
+    fn check(
+        &self,
+        param: &str,
+        text: &Spanned<String>,
+        used: &mut HashSet<&'a str>,
+        out: &mut Vec<Diagnostic>,
+    ) {
+        // Where the text's value starts in the file, when the file spells it as is (no
+        // escapes): the span holds the quotes (DSL) or only what is between them (TOML).
+        let raw = self.sources.slice(text.span);
+        let value_at = if raw == text.value {
+            Some(text.span.start)
         } else {
-            d = d.help("a `{name}` in a text names a field, metric, segment or `tier`");
+            let inner = raw.get(1..raw.len().saturating_sub(1));
+            (inner == Some(text.value.as_str())).then_some(text.span.start + 1)
+        };
+        let at = |range: std::ops::Range<usize>| {
+            value_at.map_or(text.span, |at| {
+                Span::new(text.span.file, at + range.start, at + range.end)
+            })
+        };
+        for p in placeholders(&text.value) {
+            let p = match p {
+                Ok(p) => p,
+                Err(e) => {
+                    out.push(
+                        Diagnostic::error(
+                            "bad-placeholder",
+                            format!("in the text of parameter `{param}`: {}", e.message),
+                        )
+                        .at(at(e.range))
+                        .help(e.help),
+                    );
+                    continue;
+                }
+            };
+            if let Some((name, _)) = self.names.vars.get_key_value(p.name) {
+                used.insert(name);
+            } else if !self.known.contains(&p.name) {
+                let mut d = Diagnostic::error(
+                    "unknown-name",
+                    format!(
+                        "unknown name `{}` in the text of parameter `{param}`",
+                        p.name
+                    ),
+                )
+                .at(at(p.name_range.clone()));
+                d = d.help(
+                    suggest(p.name, self.known.iter().copied()).unwrap_or_else(|| {
+                        "a `{name}` in a text names a field, metric, segment or `tier`".into()
+                    }),
+                );
+                out.push(d);
+                continue;
+            }
+            let ty = (self.type_of)(p.name);
+            let wanted = match p.format {
+                Some(TextFormat::Money) if !matches!(ty, ValueType::Int | ValueType::Decimal) => {
+                    Some("a number")
+                }
+                Some(TextFormat::Date(_)) if !ty.is_moment() => Some("a date"),
+                _ => None,
+            };
+            if let Some(wanted) = wanted.filter(|_| ty.is_concrete()) {
+                out.push(
+                    Diagnostic::error(
+                        "expr-type",
+                        format!(
+                            "`{}` in the text of parameter `{param}` needs {wanted}, not `{}` ({})",
+                            &text.value[p.range.clone()],
+                            p.name,
+                            ty.describe()
+                        ),
+                    )
+                    .at(at(p.name_range.clone())),
+                );
+            }
+            if p.fallback.is_none() && self.optional.contains(p.name) {
+                out.push(
+                    Diagnostic::warning(
+                        "missing-fallback",
+                        format!(
+                            "`{}` in the text of parameter `{param}` prints nothing for a \
+                             customer without `{}`",
+                            &text.value[p.range.clone()],
+                            p.name
+                        ),
+                    )
+                    .at(at(p.name_range.clone()))
+                    .help({
+                        let written = &text.value[p.range.start..p.range.end - 1];
+                        format!(
+                            "`{}` is optional: give a fallback, e.g. `{} ?? \"...\"}}`",
+                            p.name,
+                            written.trim_end()
+                        )
+                    }),
+                );
+            }
         }
-        out.push(d);
     }
 }

@@ -5,6 +5,7 @@
 
 use super::Program;
 use crate::history::{Arm, NewContact};
+use crate::model::TextFormat;
 use chrono::{NaiveDate, NaiveDateTime};
 use rhai::Dynamic;
 use std::borrow::Cow;
@@ -457,6 +458,56 @@ pub(crate) fn to_json(v: &Dynamic) -> serde_json::Value {
     let mut out = Vec::new();
     json_value(&mut out, v);
     serde_json::from_slice(&out).expect("json_value writes valid JSON")
+}
+
+/// Writes `v` as a placeholder's `format` says: `Err` names what the format needs when `v` is
+/// not that.
+pub(crate) fn push_formatted(
+    out: &mut String,
+    v: &Dynamic,
+    format: &TextFormat,
+) -> Result<(), &'static str> {
+    match format {
+        TextFormat::Money => {
+            let x = if let Ok(i) = v.as_int() {
+                i as f64
+            } else {
+                v.as_float().map_err(|_| "a number")?
+            };
+            push_money(out, x);
+        }
+        TextFormat::Date(pattern) => {
+            let written = if let Some(d) = v.read_lock::<NaiveDate>() {
+                write!(out, "{}", d.format(pattern))
+            } else if let Some(t) = v.read_lock::<NaiveDateTime>() {
+                write!(out, "{}", t.format(pattern))
+            } else {
+                return Err("a date");
+            };
+            // `check` refused patterns chrono cannot write.
+            written.map_err(|_| "a date pattern chrono can write")?;
+        }
+    }
+    Ok(())
+}
+
+/// `x` with two decimals, halves away from zero as `round_money` rounds, and `,` between
+/// thousands: `1234.5` is `1,234.50`.
+fn push_money(out: &mut String, x: f64) {
+    let cents = crate::expr::round_to(Some(x), 2).unwrap_or(x);
+    let digits = format!("{:.2}", cents.abs());
+    let (whole, fraction) = digits.split_once('.').unwrap_or((&digits, "00"));
+    if cents < 0.0 && digits.bytes().any(|b| (b'1'..=b'9').contains(&b)) {
+        out.push('-');
+    }
+    for (i, c) in whole.chars().enumerate() {
+        if i > 0 && (whole.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out.push('.');
+    out.push_str(fraction);
 }
 
 /// Appends [`text`] of `v` to `out`.

@@ -1,9 +1,9 @@
 //! Per-customer evaluation: metrics, segments, the tier, triggers (consent, priority,
 //! `max_triggers`) and the parameters of the actions that fire.
 
-use super::decision::{push_text, ActionOutcome, Decision, Suppression};
+use super::decision::{push_formatted, push_text, ActionOutcome, Decision, Suppression};
 use super::holdout::stable_hash;
-use super::program::{ParamPlan, Piece, Program, Step, TierPlan};
+use super::program::{ParamPlan, Piece, PieceSource, Program, Step, TierPlan};
 use super::volume::{RankKey, VolumeCut};
 use crate::expr::{self, native::Native};
 use crate::history::{Arm, Index};
@@ -302,10 +302,18 @@ impl<'p> Evaluator<'p> {
         for &t in &decision.fired {
             for (a, action) in program.triggers[t].actions.iter().enumerate() {
                 let mut params = Vec::with_capacity(action.params.len());
-                for (_, plan) in &action.params {
+                for (name, plan) in &action.params {
                     params.push(match plan {
                         ParamPlan::Expr(unit) => self.eval(*unit)?,
-                        ParamPlan::Text(pieces) => Dynamic::from(self.render(pieces)),
+                        ParamPlan::Text(pieces) => {
+                            Dynamic::from(self.render(pieces).map_err(|why| EvalError {
+                                rule: format!("parameter {}.{name}", action.name),
+                                message: format!(
+                                    "parameter `{}.{name}` failed: {why}",
+                                    action.name
+                                ),
+                            })?)
+                        }
                     });
                 }
                 decision.actions.push(ActionOutcome {
@@ -595,17 +603,43 @@ impl<'p> Evaluator<'p> {
         })
     }
 
-    /// A parameter text with its placeholders filled in.
-    fn render(&self, pieces: &[Piece]) -> String {
+    /// A parameter text with its placeholders filled in; an error names a placeholder whose
+    /// value its format cannot print.
+    fn render(&self, pieces: &[Piece]) -> Result<String, String> {
         let mut out = String::new();
         for piece in pieces {
-            match piece {
-                Piece::Text(text) => out.push_str(text),
-                Piece::Slot(slot) => push_text(&mut out, &self.slots[*slot]),
-                Piece::AsOf => out.push_str(&self.as_of.format("%Y-%m-%d").to_string()),
+            let Piece::Value {
+                source,
+                written,
+                format,
+                fallback,
+            } = piece
+            else {
+                if let Piece::Text(text) = piece {
+                    out.push_str(text);
+                }
+                continue;
+            };
+            let as_of;
+            let value = match *source {
+                PieceSource::Slot(slot) => &self.slots[slot],
+                PieceSource::AsOf => {
+                    as_of = Dynamic::from(self.as_of);
+                    &as_of
+                }
+            };
+            if value.is_unit() {
+                out.push_str(fallback.as_deref().unwrap_or(""));
+                continue;
+            }
+            match format {
+                None => push_text(&mut out, value),
+                Some(format) => push_formatted(&mut out, value, format).map_err(|wanted| {
+                    format!("`{written}` needs {wanted}, not {}", describe(value))
+                })?,
             }
         }
-        out
+        Ok(out)
     }
 }
 
@@ -639,6 +673,7 @@ fn describe(value: &Dynamic) -> String {
 mod tests {
     use super::*;
     use crate::engine::Decision;
+    use crate::model::TextFormat;
     use crate::syntax::{self, Loaded};
     use rhai::ImmutableString;
     use std::path::Path;
@@ -804,6 +839,59 @@ trigger middle {
             params_of_b(None).0,
             "Hi Ada, gold since 2026-01-31;  days; {literal}"
         );
+    }
+
+    #[test]
+    fn texts_format_money_and_dates_and_fall_back() {
+        let text = RULES.replace(
+            "metric  per_order = 100 / orders",
+            "metric  per_order = 100 / orders\nmetric  spent = orders * 1234.567\n\
+             metric  label = if orders > 15 { \"many\" } else { orders }",
+        );
+        let text = text.replace(
+            r#"greeting = "Hi {name}, {tier} since {as_of}; {recency} days; {{literal}}""#,
+            r#"greeting = "{spent:money} by {as_of:date "%d %B"}, last {last:date "%b %Y" ?? "never"}; {label:money}""#,
+        );
+        let p = program(&text);
+        let greeting = |orders: i64, last: Option<&str>| {
+            let d = decide(&p, customer(orders, true, Some(false), last))?;
+            let b = d
+                .actions
+                .iter()
+                .find(|a| p.action(a.trigger, a.action).0 == "b")
+                .unwrap();
+            Ok::<_, EvalError>(b.params[0].clone().into_string().unwrap())
+        };
+        assert_eq!(
+            greeting(10, Some("2025-12-24")).unwrap(),
+            "12,345.67 by 31 January, last Dec 2025; 10.00"
+        );
+        assert_eq!(
+            greeting(10, None).unwrap(),
+            "12,345.67 by 31 January, last never; 10.00"
+        );
+        // A value the format cannot print fails the parameter, naming the placeholder.
+        let err = greeting(20, None).unwrap_err();
+        assert_eq!(err.rule, "parameter b.greeting");
+        assert_eq!(
+            err.message,
+            "parameter `b.greeting` failed: `{label:money}` needs a number, not `many` (string)"
+        );
+    }
+
+    #[test]
+    fn money_has_two_decimals_and_thousands() {
+        let money = |x: f64| {
+            let mut out = String::new();
+            push_formatted(&mut out, &Dynamic::from(x), &TextFormat::Money).unwrap();
+            out
+        };
+        assert_eq!(money(1234.5), "1,234.50");
+        assert_eq!(money(2.675), "2.68");
+        assert_eq!(money(-1234567.891), "-1,234,567.89");
+        assert_eq!(money(-0.004), "0.00");
+        assert_eq!(money(999.999), "1,000.00");
+        assert_eq!(money(0.5), "0.50");
     }
 
     #[test]

@@ -10,7 +10,7 @@ use crate::history::{Reach, TriggerReach};
 use crate::io::ReadAccess;
 use crate::model::{
     placeholders, AsOf, CapScope, ChannelKind, Expr, FieldType, ParamValue, Reentry, RuleSet,
-    Suppression, Trigger,
+    Suppression, TextFormat, Trigger,
 };
 use crate::source::Sources;
 use chrono::NaiveDate;
@@ -117,7 +117,19 @@ pub(crate) enum ParamPlan {
 #[derive(Debug, Clone)]
 pub(crate) enum Piece {
     Text(String),
-    /// The value of a slot.
+    /// A placeholder: a value, printed as its format says, or its fallback when missing.
+    Value {
+        source: PieceSource,
+        /// The placeholder as written, for error messages.
+        written: String,
+        format: Option<TextFormat>,
+        fallback: Option<String>,
+    },
+}
+
+/// Where a placeholder's value comes from.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum PieceSource {
     Slot(usize),
     /// The `as_of` date.
     AsOf,
@@ -1053,13 +1065,13 @@ fn pieces(text: &str, slot_of: &HashMap<String, usize>) -> Vec<Piece> {
     let mut literal = String::new();
     let mut at = 0;
     let unescape = |s: &str| s.replace("{{", "{").replace("}}", "}");
-    for p in placeholders(text) {
+    // `check` refused texts with a placeholder it cannot read or an unknown name.
+    for p in placeholders(text).into_iter().flatten() {
         literal.push_str(&unescape(&text[at..p.range.start]));
         at = p.range.end;
-        let piece = match slot_of.get(p.name) {
-            Some(&slot) => Piece::Slot(slot),
-            None if p.name == "as_of" => Piece::AsOf,
-            // `check` rejects unknown names; keep the text as written.
+        let source = match slot_of.get(p.name) {
+            Some(&slot) => PieceSource::Slot(slot),
+            None if p.name == "as_of" => PieceSource::AsOf,
             None => {
                 literal.push_str(&text[p.range.clone()]);
                 continue;
@@ -1068,7 +1080,12 @@ fn pieces(text: &str, slot_of: &HashMap<String, usize>) -> Vec<Piece> {
         if !literal.is_empty() {
             out.push(Piece::Text(std::mem::take(&mut literal)));
         }
-        out.push(piece);
+        out.push(Piece::Value {
+            source,
+            written: text[p.range.clone()].to_string(),
+            format: p.format,
+            fallback: p.fallback.map(str::to_string),
+        });
     }
     literal.push_str(&unescape(&text[at..]));
     if !literal.is_empty() {

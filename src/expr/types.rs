@@ -111,7 +111,8 @@ impl ValueType {
         }
     }
 
-    fn is_moment(self) -> bool {
+    /// A date or a date-time.
+    pub fn is_moment(self) -> bool {
         matches!(self, ValueType::Date | ValueType::DateTime)
     }
 
@@ -120,7 +121,7 @@ impl ValueType {
     }
 
     /// Known and not missing: a type worth checking.
-    fn is_concrete(self) -> bool {
+    pub fn is_concrete(self) -> bool {
         !matches!(self, ValueType::Unit | ValueType::Unknown)
     }
 

@@ -12,8 +12,10 @@ use std::fmt;
 
 mod kinds;
 mod population;
+mod template;
 pub use kinds::{Activity, Arm, ChannelKind, FieldType, Suppression};
 pub use population::*;
+pub use template::{placeholders, Placeholder, PlaceholderError, TextFormat};
 
 /// Comments written before (and on the same line after) a node; kept by `fmt`, not by TOML.
 #[derive(Debug, Clone, Default)]
@@ -650,50 +652,9 @@ pub enum ParamValue {
     Template(Spanned<String>),
 }
 
-/// A `{name}` placeholder in a parameter template, with its byte range inside the template.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Placeholder<'a> {
-    pub name: &'a str,
-    pub range: std::ops::Range<usize>,
-}
-
-/// The `{name}` placeholders of a template; `{{` and `}}` are literal braces.
-pub fn placeholders(template: &str) -> Vec<Placeholder<'_>> {
-    let mut out = Vec::new();
-    let bytes = template.as_bytes();
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'{' if bytes.get(i + 1) == Some(&b'{') => i += 2,
-            b'}' if bytes.get(i + 1) == Some(&b'}') => i += 2,
-            b'{' => match template[i + 1..].find('}') {
-                Some(len) => {
-                    let name = template[i + 1..i + 1 + len].trim();
-                    out.push(Placeholder {
-                        name,
-                        range: i..i + len + 2,
-                    });
-                    i += len + 2;
-                }
-                None => break,
-            },
-            _ => i += 1,
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn finds_placeholders_and_skips_escaped_braces() {
-        let t = "Hi {first_name}, {{not}} {  tier }!";
-        let names: Vec<_> = placeholders(t).into_iter().map(|p| p.name).collect();
-        assert_eq!(names, ["first_name", "tier"]);
-        assert_eq!(placeholders(t)[0].range, 3..15);
-    }
 
     #[test]
     fn durations_parse_and_print() {

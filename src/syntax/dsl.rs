@@ -301,6 +301,7 @@ fn rule_name(rule: Rule) -> Option<&'static str> {
         Rule::number => "a number",
         Rule::boolean => "`true` or `false`",
         Rule::string | Rule::string_body => "a quoted string",
+        Rule::text_string | Rule::text_body => "a quoted text",
         Rule::test => "`test`",
         Rule::test_as_of => "`as_of`",
         Rule::test_from => "`from`",
@@ -2017,6 +2018,28 @@ fn unescape(body: &str) -> String {
             None => {}
         }
     }
+    out
+}
+
+/// A parameter text as the DSL writes it: [`quote`], but for the quotes inside its
+/// placeholders (`{first_name ?? "there"}`), which are written as they are.
+pub fn quote_text(value: &str) -> String {
+    let escaped = |part: &str| {
+        let quoted = quote(part);
+        quoted[1..quoted.len() - 1].to_string()
+    };
+    let mut out = String::from("\"");
+    let mut at = 0;
+    for p in crate::model::placeholders(value).into_iter().flatten() {
+        let written = &value[p.range.clone()];
+        if written.contains('"') && !written.contains(['\\', '\n', '\r', '\t']) {
+            out.push_str(&escaped(&value[at..p.range.start]));
+            out.push_str(written);
+            at = p.range.end;
+        }
+    }
+    out.push_str(&escaped(&value[at..]));
+    out.push('"');
     out
 }
 

@@ -6,7 +6,7 @@
 //! grouping kept. Expressions are printed as written; numbers (score edges, model parameters) in
 //! Rust's shortest form that reads back to the same value.
 
-use super::dsl::quote;
+use super::dsl::{quote, quote_text};
 use crate::model::*;
 use crate::text::pad;
 use std::fmt::Write as _;
@@ -346,7 +346,7 @@ impl Printer {
         for (i, p) in a.params.iter().enumerate() {
             let value = match &p.value {
                 ParamValue::Expr(e) => e.source.clone(),
-                ParamValue::Template(t) => quote(&t.value),
+                ParamValue::Template(t) => quote_text(&t.value),
             };
             let text = format!("{} = {value}", pad(&p.name.value, names));
             self.entry(i == 0, 2, &p.comments, &text);

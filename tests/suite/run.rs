@@ -330,6 +330,16 @@ fn a_messy_export_is_read_but_for_its_duplicate_and_its_broken_row() {
         serde_json::json!([{"trigger": "check_in", "reason": "consent"}])
     );
     insta::assert_snapshot!("messy_export_rejects_csv", rejects);
+    // Texts: `N/A` takes the fallback; money gets its thousands, dates their month name.
+    let subject = |id: &str| by_id[id]["actions"][0]["params"]["subject"].clone();
+    assert_eq!(
+        subject("A-1003"),
+        "Dear customer, Initech spent 0.00 since 01 March 2024"
+    );
+    assert_eq!(
+        subject("A-1005"),
+        "Dear Sam Roy, Hooli spent 1,200.00 since 22 April 2024"
+    );
     // As read: `$12,400.00`, `12%`, and a log-in at 23:30 five hours west of UTC.
     let out = idic()
         .args([
