@@ -9,6 +9,7 @@
 //! and expectations of the tests a rule set carries). Semantic checks run only when the
 //! files parsed: a syntax error would otherwise cause a cascade of false findings.
 
+mod allows;
 mod contacts;
 mod exprs;
 mod names;
@@ -87,6 +88,7 @@ pub fn check_with(loaded: Loaded, origin: &Path, access: ReadAccess) -> Checked 
     } = loaded;
     if !diagnostics.iter().any(Diagnostic::is_error) {
         diagnostics.extend(check_rules(&rules, &sources, origin, &access));
+        allows::apply(&rules, &mut diagnostics);
     }
     diagnostics.sort_by_key(|d| {
         let span = d.span();

@@ -13,6 +13,10 @@ pub struct Args {
     /// How to print diagnostics.
     #[arg(long, value_enum, default_value_t = Format::Human)]
     format: Format,
+    /// Fail (exit 1) on warnings too, as CI should: silence one on purpose with `allow
+    /// <warning> on <name>` in the `ruleset` block.
+    #[arg(long)]
+    deny_warnings: bool,
     #[command(flatten)]
     reads: super::ReadArgs,
 }
@@ -47,7 +51,7 @@ pub fn run(args: Args) -> Exit {
     }
     // A closed pipe (`idic check ... | head`) is not an error worth a panic.
     super::out(&out);
-    if diags.iter().any(|d| d.is_error()) {
+    if diags.iter().any(|d| d.is_error() || args.deny_warnings) {
         Exit::Findings
     } else {
         Exit::Ok

@@ -120,6 +120,27 @@ pub struct RuleSet {
 }
 
 impl RuleSet {
+    /// The span of the declaration named `name`: a field, metric, segment, score, table,
+    /// tier, lifecycle stage or trigger.
+    pub fn declaration(&self, name: &str) -> Option<Span> {
+        let fields = self.schema.iter().flat_map(|s| &s.fields);
+        let tiers = self
+            .tiers
+            .iter()
+            .chain(&self.lifecycle)
+            .flat_map(|t| &t.tiers);
+        fields
+            .map(|f| (&f.name, f.span))
+            .chain(self.metrics.iter().map(|m| (&m.name, m.span)))
+            .chain(self.segments.iter().map(|s| (&s.name, s.span)))
+            .chain(self.scores.iter().map(|s| (&s.name, s.span)))
+            .chain(self.tables.iter().map(|t| (&t.name, t.span)))
+            .chain(tiers.map(|t| (&t.name, t.span)))
+            .chain(self.triggers.iter().map(|t| (&t.name, t.span)))
+            .find(|(n, _)| n.value == name)
+            .map(|(_, span)| span)
+    }
+
     /// The texts that mean no value in every column the rule set reads (`ruleset { missing
     /// ... }`).
     pub fn missing_words(&self) -> &[Spanned<String>] {
@@ -231,6 +252,8 @@ pub struct Settings {
     pub missing: Vec<Spanned<String>>,
     /// Pairs of triggers never fired together for one customer in one run.
     pub exclusions: Vec<Exclusion>,
+    /// Warnings of `check` silenced on purpose, each on one declaration.
+    pub allows: Vec<Allow>,
     pub span: Span,
     pub comments: Comments,
     pub inner: InnerComments,
@@ -284,6 +307,16 @@ impl std::str::FromStr for CapScope {
             .map(CapScope::Channel)
             .map_err(|e: String| format!("{e}, or `marketing` for every channel"))
     }
+}
+
+/// `allow unused-segment on vip_watch`: warning `warning` of `check` silenced on the declaration
+/// named `on` (a field, metric, segment, score, table, tier, stage or trigger), on purpose.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Allow {
+    pub warning: Spanned<String>,
+    pub on: Ident,
+    pub span: Span,
+    pub comments: Comments,
 }
 
 /// `exclude winback with welcome_new`: never both for one customer in one run; the one

@@ -263,6 +263,8 @@ fn rule_name(rule: Rule) -> Option<&'static str> {
         Rule::holdout => "`holdout`",
         Rule::cap => "`cap`",
         Rule::exclude => "`exclude`",
+        Rule::allow => "`allow`",
+        Rule::warning_code => "a warning's name, such as `unused-segment`",
         Rule::volume => "`volume`",
         Rule::field => "a field",
         Rule::field_type | Rule::type_word => "a field type",
@@ -778,6 +780,7 @@ impl<'a> Lower<'a> {
         enum Repeated {
             Cap(Cap),
             Exclusion(Exclusion),
+            Allow(Allow),
         }
         let span = self.span(&pair);
         let end = pair.as_span().end();
@@ -792,6 +795,7 @@ impl<'a> Lower<'a> {
                 caps: Vec::new(),
                 missing: Vec::new(),
                 exclusions: Vec::new(),
+                allows: Vec::new(),
                 span,
                 comments: Comments::default(),
                 inner: InnerComments::default(),
@@ -806,7 +810,8 @@ impl<'a> Lower<'a> {
                     s.inner.0.insert(keyword(rule), c);
                     continue;
                 }
-                // A cap or an exclusion may repeat: each comes back with its own comments.
+                // A cap, an exclusion or an allow may repeat: each comes back with its own
+                // comments.
                 let (repeated, c) = l.node(&prop.clone(), |l| {
                     let mut values = children(prop);
                     let value = values.next().expect("value");
@@ -844,6 +849,16 @@ impl<'a> Lower<'a> {
                                 comments: Comments::default(),
                             }));
                         }
+                        Rule::allow => {
+                            let warning = Spanned::new(value.as_str().to_string(), l.span(&value));
+                            let on = l.ident(values.next().expect("declaration"));
+                            return Some(Repeated::Allow(Allow {
+                                warning,
+                                on,
+                                span: prop_span,
+                                comments: Comments::default(),
+                            }));
+                        }
                         Rule::max_per_channel => {
                             let v = l.integer(value, "`max_per_channel`");
                             l.once(&mut s.max_per_channel, v, "max_per_channel", prop_span);
@@ -860,6 +875,7 @@ impl<'a> Lower<'a> {
                     Some(Repeated::Exclusion(e)) => {
                         s.exclusions.push(Exclusion { comments: c, ..e });
                     }
+                    Some(Repeated::Allow(a)) => s.allows.push(Allow { comments: c, ..a }),
                     // A cap that did not parse takes its comments along.
                     None if rule == Rule::cap => {}
                     None => {

@@ -158,7 +158,7 @@ impl Printer {
         if !s.missing.is_empty() {
             props.push(("missing", quoted_list(&s.missing)));
         }
-        // Caps and exclusions repeat, each with its own comments.
+        // Caps, exclusions and allows repeat, each with its own comments.
         let repeated: Vec<(&str, String, &Comments)> = s
             .caps
             .iter()
@@ -169,6 +169,10 @@ impl Printer {
             .chain(s.exclusions.iter().map(|e| {
                 let text = format!("{} with {}", e.first.value, e.second.value);
                 ("exclude", text, &e.comments)
+            }))
+            .chain(s.allows.iter().map(|a| {
+                let text = format!("{} on {}", a.warning.value, a.on.value);
+                ("allow", text, &a.comments)
             }))
             .collect();
         let keys = width(

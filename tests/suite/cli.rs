@@ -42,6 +42,64 @@ fn check_exits_1_on_errors_and_2_on_a_missing_path() {
 }
 
 #[test]
+fn an_allowed_warning_is_silent_in_check_and_run_and_deny_warnings_fails_on_the_others() {
+    let dir = scratch("cli-allow");
+    let retail = std::fs::read_to_string(repo("rules/retail/retail.idic")).unwrap();
+    let unused = format!("{retail}\nsegment vip_watch = spent > 5000\n");
+    let dsl = dir.join("retail.idic");
+    std::fs::write(&dsl, &unused).unwrap();
+    let check = |path: &std::path::Path, deny: bool| {
+        let mut cmd = idic();
+        cmd.args(["check", path.to_str().unwrap()]);
+        if deny {
+            cmd.arg("--deny-warnings");
+        }
+        cmd.output().unwrap()
+    };
+    // A warning passes `check` but fails `check --deny-warnings`, and `run` mentions it.
+    assert_eq!(check(&dsl, false).status.code(), Some(0));
+    let denied = check(&dsl, true);
+    assert_eq!(denied.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&denied.stdout).contains("warning[unused-segment]"));
+    let run = |rules: &std::path::Path| {
+        let out = idic()
+            .args(["run", rules.to_str().unwrap(), "--customers"])
+            .arg(repo("examples/customers.csv"))
+            .arg("--out")
+            .arg(dir.join("decisions.csv"))
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0));
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    assert!(run(&dsl).contains("1 warning"));
+    // Allowed on the segment, it is gone from both, in the DSL and in TOML.
+    let allowed = unused.replacen(
+        "  exclude      welcome_new with second_order_nudge\n",
+        "  exclude      welcome_new with second_order_nudge\n  allow unused-segment on vip_watch\n",
+        1,
+    );
+    assert_ne!(allowed, unused);
+    std::fs::write(&dsl, &allowed).unwrap();
+    let toml = dir.join("retail.toml");
+    idic()
+        .args(["convert", dsl.to_str().unwrap(), "--to", "toml", "--out"])
+        .arg(&toml)
+        .assert()
+        .success();
+    assert!(std::fs::read_to_string(&toml)
+        .unwrap()
+        .contains(r#"{ warning = "unused-segment", on = "vip_watch" }"#));
+    for rules in [&dsl, &toml] {
+        let out = check(rules, true);
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(out.status.code(), Some(0), "{text}");
+        assert!(text.contains("0 errors, 0 warnings"), "{text}");
+        assert!(!run(rules).contains("warning"));
+    }
+}
+
+#[test]
 fn json_output_has_one_object_per_diagnostic_with_positions() {
     let dir = scratch("cli-json");
     let file = dir.join("r.idic");

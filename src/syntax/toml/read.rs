@@ -4,13 +4,13 @@
 use super::tree::{self, Entry, Kind, Node};
 use crate::diagnostics::{suggest, Diagnostic};
 use crate::model::{
-    parse_period, Action, Activity, Arm, AsOf, Cap, CapScope, CellRange, CellRule, CellTable,
-    Channel, ChannelKind, Comments, ContactColumn, ContactLog, ContactRole, Duration, Exclusion,
-    Expect, ExpectParam, Expr, Field, FieldFormat, FieldType, Holdout, Ident, InnerComments,
-    Literal, Metric, Model, OrderColumn, OrderRole, OrderTotal, Orders, Param, ParamValue,
-    PastContact, Reentry, RowSelect, RuleSet, Schema, Score, Segment, Settings, Spanned, TableBody,
-    TestCase, TestField, TestRow, TestValue, Tier, Tiers, Ties, TotalKind, Trigger,
-    UnmatchedOrders, Volume, WithoutOrders, BGNBD_PARAMS, GAMMA_GAMMA_PARAMS,
+    parse_period, Action, Activity, Allow, Arm, AsOf, Cap, CapScope, CellRange, CellRule,
+    CellTable, Channel, ChannelKind, Comments, ContactColumn, ContactLog, ContactRole, Duration,
+    Exclusion, Expect, ExpectParam, Expr, Field, FieldFormat, FieldType, Holdout, Ident,
+    InnerComments, Literal, Metric, Model, OrderColumn, OrderRole, OrderTotal, Orders, Param,
+    ParamValue, PastContact, Reentry, RowSelect, RuleSet, Schema, Score, Segment, Settings,
+    Spanned, TableBody, TestCase, TestField, TestRow, TestValue, Tier, Tiers, Ties, TotalKind,
+    Trigger, UnmatchedOrders, Volume, WithoutOrders, BGNBD_PARAMS, GAMMA_GAMMA_PARAMS,
 };
 use crate::source::{FileId, Span};
 use crate::syntax::dsl::split_hint;
@@ -55,10 +55,12 @@ const SETTINGS_KEYS: &[&str] = &[
     "holdout",
     "caps",
     "exclusions",
+    "allow",
     "missing",
 ];
 const CAP_KEYS: &[&str] = &["channel", "max", "per"];
 const EXCLUSION_KEYS: &[&str] = &["trigger", "with"];
+const ALLOW_KEYS: &[&str] = &["warning", "on"];
 const VOLUME_KEYS: &[&str] = &["max", "by"];
 const HOLDOUT_KEYS: &[&str] = &["percent", "salt"];
 const FIELD_KEYS: &[&str] = &[
@@ -556,7 +558,7 @@ impl Reader<'_> {
         let entries = self.table(e, help)?;
         let (mut name, mut as_of, mut max_triggers, mut holdout) = (None, None, None, None);
         let (mut max_per_channel, mut caps, mut exclusions) = (None, Vec::new(), Vec::new());
-        let mut missing = Vec::new();
+        let (mut missing, mut allows) = (Vec::new(), Vec::new());
         for f in entries {
             match f.key.as_str() {
                 "name" => name = self.string(f),
@@ -567,6 +569,7 @@ impl Reader<'_> {
                 "holdout" => holdout = self.holdout(f),
                 "caps" => caps = self.caps(f),
                 "exclusions" => exclusions = self.exclusions(f),
+                "allow" => allows = self.allows(f),
                 _ => self.unknown(f, "in `[ruleset]`", SETTINGS_KEYS),
             }
         }
@@ -584,6 +587,7 @@ impl Reader<'_> {
             caps,
             missing,
             exclusions,
+            allows,
             span: self.span(&e.value.span),
             comments: no_comments(),
             inner: InnerComments::default(),
@@ -674,6 +678,32 @@ impl Reader<'_> {
             }
         }
         exclusions
+    }
+
+    /// `allow = [{ warning = "unused-segment", on = "vip_watch" }]`.
+    fn allows(&mut self, e: &Entry) -> Vec<Allow> {
+        let example = "write `allow = [{ warning = \"unused-segment\", on = \"vip_watch\" }]`";
+        let mut allows = Vec::new();
+        for (entries, at) in self.array_of_tables(e, "each allow", example) {
+            let (mut warning, mut on) = (None, None);
+            for f in entries {
+                match f.key.as_str() {
+                    "warning" => warning = self.string(f),
+                    "on" => on = self.string(f),
+                    _ => self.unknown(f, "in an allow", ALLOW_KEYS),
+                }
+            }
+            self.require(entries, ALLOW_KEYS, "in an allow", at, example);
+            if let (Some(warning), Some(on)) = (warning, on) {
+                allows.push(Allow {
+                    warning,
+                    on,
+                    span: at,
+                    comments: no_comments(),
+                });
+            }
+        }
+        allows
     }
 
     /// `volume = { max = 500, by = "model_clv" }`.

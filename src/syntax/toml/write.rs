@@ -227,6 +227,20 @@ fn settings_section(s: &Settings) -> String {
             .collect();
         let _ = writeln!(out, "exclusions = [\n{}]", pairs.concat());
     }
+    if !s.allows.is_empty() {
+        let allows: Vec<String> = s
+            .allows
+            .iter()
+            .map(|a| {
+                format!(
+                    "  {{ warning = {}, on = {} }},\n",
+                    string(&a.warning.value),
+                    string(&a.on.value)
+                )
+            })
+            .collect();
+        let _ = writeln!(out, "allow = [\n{}]", allows.concat());
+    }
     out
 }
 
