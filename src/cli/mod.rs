@@ -24,6 +24,7 @@ mod explain;
 mod fmt;
 mod history;
 mod run;
+mod shell;
 mod test;
 mod watch;
 
@@ -90,6 +91,10 @@ enum Command {
     /// What a contact history holds: one customer's contacts, counts, or all of it as CSV or
     /// JSONL.
     History(history::Args),
+    /// Print a completion script for a shell (bash, zsh, fish, powershell, elvish).
+    Completions(shell::CompletionArgs),
+    /// Print the manual page, or write every command's page into a directory.
+    Man(shell::ManArgs),
 }
 
 /// How a command ended.
@@ -112,6 +117,8 @@ impl Cli {
             Command::Explain(args) => explain::run(args),
             Command::Watch(args) => watch::run(args),
             Command::History(args) => history::run(args),
+            Command::Completions(args) => shell::completions(args),
+            Command::Man(args) => shell::man(args),
         }
     }
 }

@@ -304,3 +304,48 @@ fn a_toml_name_no_expression_can_read_is_an_error() {
         "help: a name is ASCII letters, digits and `_`, and does not start with a digit"
     ));
 }
+
+#[test]
+fn completions_load_in_bash_and_man_pages_cover_every_command() {
+    let script = idic().args(["completions", "bash"]).output().unwrap();
+    assert_eq!(script.status.code(), Some(0));
+    let dir = scratch("cli-shell");
+    let file = dir.join("idic.bash");
+    std::fs::write(&file, &script.stdout).unwrap();
+    // Bash reads the script and registers it; completing `idic ex` offers `explain`.
+    let out = std::process::Command::new("bash")
+        .arg("-c")
+        .arg(format!(
+            "source '{}' && COMP_WORDS=(idic ex) COMP_CWORD=1 && _idic idic ex idic && echo \"${{COMPREPLY[@]}}\"",
+            file.display()
+        ))
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "explain",
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for shell in ["zsh", "fish", "powershell", "elvish"] {
+        let out = idic().args(["completions", shell]).output().unwrap();
+        assert!(
+            String::from_utf8_lossy(&out.stdout).contains("deny-warnings"),
+            "{shell}"
+        );
+    }
+    idic().args(["completions", "tcsh"]).assert().code(2);
+
+    let page = idic().arg("man").output().unwrap();
+    assert!(String::from_utf8_lossy(&page.stdout).starts_with(".ie"));
+    let pages = dir.join("man1");
+    idic()
+        .args(["man", "--out", pages.to_str().unwrap()])
+        .assert()
+        .success();
+    let check = std::fs::read_to_string(pages.join("idic-check.1")).unwrap();
+    assert!(check.contains(".TH idic-check 1"), "{check}");
+    assert!(check.contains("deny\\-warnings"), "{check}");
+    let show = std::fs::read_to_string(pages.join("idic-history-show.1")).unwrap();
+    assert!(show.contains("idic history show"), "{show}");
+}
