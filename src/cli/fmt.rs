@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// DSL rule files or directories holding them (TOML files are left alone).
+    /// DSL rule files or directories holding them (TOML files are left alone, with a note).
     #[arg(required = true)]
     rules: Vec<PathBuf>,
     /// Change nothing; list the files that are not formatted and exit 1 if any.
@@ -30,6 +30,11 @@ pub fn run(args: Args) -> Exit {
         };
         for file in files {
             if RuleFormat::of(&file) == Some(RuleFormat::Toml) {
+                say!(
+                    "note: left {} as it is: `idic fmt` lays out DSL files only (a TOML \
+                     formatter such as `taplo fmt` lays out TOML)",
+                    file.display()
+                );
                 continue;
             }
             let bytes = match syntax::read_rule_file(&file) {

@@ -201,6 +201,76 @@ fn convert_to_toml_and_back_is_the_same_rule_set() {
 }
 
 #[test]
+fn convert_takes_a_whole_rule_set_with_the_exports_its_tests_read() {
+    let dir = scratch("cli-convert-dir");
+    let (toml, dsl) = (dir.join("toml"), dir.join("dsl"));
+    let out = idic()
+        .args(["convert", &repo("rules/retail"), "--to", "toml", "--out"])
+        .arg(&toml)
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{said}");
+    assert!(said.contains("converted 2 rule files into"), "{said}");
+    // The tests' export inside the rule set comes along, at the same place.
+    assert!(toml.join("retail.toml").is_file() && toml.join("tests.toml").is_file());
+    assert_eq!(
+        std::fs::read(toml.join("testdata/customers.csv")).unwrap(),
+        std::fs::read(repo("rules/retail/testdata/customers.csv")).unwrap()
+    );
+    idic()
+        .args(["convert", toml.to_str().unwrap(), "--to", "dsl", "--out"])
+        .arg(&dsl)
+        .assert()
+        .success();
+    // There and back: the tests pass and the decisions are the shipped rules' own.
+    let decide = |rules: &str| {
+        let out = idic()
+            .args(["run", rules, "--customers", &repo("examples/customers.csv")])
+            .args(["--out", "-"])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0));
+        out.stdout
+    };
+    for rules in [&toml, &dsl] {
+        let out = idic()
+            .args(["test", rules.to_str().unwrap()])
+            .output()
+            .unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+        assert_eq!(
+            decide(rules.to_str().unwrap()),
+            decide(&repo("rules/retail"))
+        );
+    }
+    // A directory needs `--out`, and not the rule set's own directory.
+    idic()
+        .args(["convert", &repo("rules/retail"), "--to", "toml"])
+        .assert()
+        .code(2);
+    let same = idic()
+        .args(["convert", dsl.to_str().unwrap(), "--to", "dsl", "--out"])
+        .arg(&dsl)
+        .output()
+        .unwrap();
+    assert_eq!(same.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&same.stderr).contains("writing it would destroy it"));
+    // `fmt` says it leaves TOML alone.
+    let fmt = idic()
+        .args(["fmt", toml.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(fmt.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&fmt.stderr).contains("lays out DSL files only"));
+}
+
+#[test]
 fn convert_refuses_what_the_other_format_cannot_say() {
     let dir = scratch("cli-convert-refuse");
     let toml = dir.join("r.toml");
