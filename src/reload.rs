@@ -52,6 +52,19 @@ pub struct Options {
     pub debounce: Duration,
     /// What the rule set's tests may read [default: the rule set's directory tree].
     pub access: Option<ReadAccess>,
+    /// Whether a version whose tests fail may still be swapped in.
+    pub failing_tests: FailingTests,
+}
+
+/// What a version whose tests fail does to the current one.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum FailingTests {
+    /// It is kept out: the current version stays (the default; what a service needs).
+    #[default]
+    Refuse,
+    /// It is swapped in like one that passes, its failures in [`Loaded::failing`]: a
+    /// test-first loop, the tests written before the rules that make them pass.
+    Allow,
 }
 
 impl Default for Options {
@@ -59,19 +72,24 @@ impl Default for Options {
         Options {
             debounce: Duration::from_millis(100),
             access: None,
+            failing_tests: FailingTests::Refuse,
         }
     }
 }
 
-/// One good version of the rule set: it loaded, checked and passed its tests.
+/// One good version of the rule set: it loaded, checked and passed its tests (or failed some,
+/// under [`FailingTests::Allow`]).
 #[derive(Debug)]
 pub struct Loaded {
     /// The program, to evaluate with (clone the `Arc` to keep it).
     pub program: Arc<Program>,
     /// 1 for the rule set loaded first, then one more for each swap.
     pub version: u64,
-    /// How many test cases the rule set carries (all passed).
+    /// How many test cases the rule set carries.
     pub tests: usize,
+    /// The report of its tests when some fail, which only [`FailingTests::Allow`] lets in;
+    /// `None` when all pass.
+    pub failing: Option<Arc<TestReport>>,
 }
 
 impl Loaded {
@@ -199,6 +217,7 @@ pub struct Reloader {
 struct Shared {
     path: PathBuf,
     access: ReadAccess,
+    failing_tests: FailingTests,
     current: ArcSwap<Loaded>,
     last_error: Mutex<Option<ReloadError>>,
     subscribers: Mutex<Vec<Sender<ReloadEvent>>>,
@@ -232,7 +251,7 @@ impl Reloader {
             ),
             // The loader says best what is wrong with the path.
             Err(e) => {
-                return Err(match load_and_test(path, &access) {
+                return Err(match load_and_test(path, &access, options.failing_tests) {
                     Err(error) => Error::Rules(error),
                     Ok(_) => Error::Watch {
                         path: path.to_path_buf(),
@@ -262,15 +281,12 @@ impl Reloader {
                 path: dir.clone(),
                 source,
             })?;
-        let (program, tests) = load_and_test(path, &access).map_err(Error::Rules)?;
+        let tested = load_and_test(path, &access, options.failing_tests).map_err(Error::Rules)?;
         let shared = Arc::new(Shared {
             path: path.to_path_buf(),
             access,
-            current: ArcSwap::from_pointee(Loaded {
-                program: Arc::new(program),
-                version: 1,
-                tests,
-            }),
+            failing_tests: options.failing_tests,
+            current: ArcSwap::from_pointee(tested.version(1)),
             last_error: Mutex::new(None),
             subscribers: Mutex::new(Vec::new()),
         });
@@ -338,11 +354,33 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-/// Loads, checks and plans the rule set, and runs its tests: the program and its number of
-/// tests when all pass.
-fn load_and_test(path: &Path, access: &ReadAccess) -> Result<(Program, usize), ReloadError> {
+/// A rule set that loaded, checked and ran its tests, with what they found.
+struct Tested {
+    program: Program,
+    tests: usize,
+    failing: Option<Arc<TestReport>>,
+}
+
+impl Tested {
+    fn version(self, version: u64) -> Loaded {
+        Loaded {
+            program: Arc::new(self.program),
+            version,
+            tests: self.tests,
+            failing: self.failing,
+        }
+    }
+}
+
+/// Loads, checks and plans the rule set, and runs its tests: `Err` when they fail, unless
+/// `failing` allows it.
+fn load_and_test(
+    path: &Path,
+    access: &ReadAccess,
+    failing: FailingTests,
+) -> Result<Tested, ReloadError> {
     let program = load(path, access)?;
-    tested(program)
+    tested(program, failing)
 }
 
 /// Loads and checks the rule set at `path`; a panic is an error like the others.
@@ -352,11 +390,22 @@ fn load(path: &Path, access: &ReadAccess) -> Result<Program, ReloadError> {
         .map_err(|e| ReloadError::Load(Arc::new(e)))
 }
 
-fn tested(program: Program) -> Result<(Program, usize), ReloadError> {
+fn tested(program: Program, failing: FailingTests) -> Result<Tested, ReloadError> {
     let report =
         crate::panics::catch(|| run_tests(&program, None)).map_err(ReloadError::Internal)?;
+    let tests = report.cases.len();
     if report.passed() {
-        Ok((program, report.cases.len()))
+        Ok(Tested {
+            program,
+            tests,
+            failing: None,
+        })
+    } else if failing == FailingTests::Allow {
+        Ok(Tested {
+            program,
+            tests,
+            failing: Some(Arc::new(report)),
+        })
     } else {
         Err(ReloadError::Tests(Arc::new(report)))
     }
@@ -477,7 +526,7 @@ impl Shared {
             if program.content_hash() == current.hash() {
                 Ok(None)
             } else {
-                tested(program).map(Some)
+                tested(program, self.failing_tests).map(Some)
             }
         });
         let event = match outcome {
@@ -485,12 +534,8 @@ impl Shared {
                 version: current.version,
                 change,
             },
-            Ok(Some((program, tests))) => {
-                let loaded = Loaded {
-                    program: Arc::new(program),
-                    version: current.version + 1,
-                    tests,
-                };
+            Ok(Some(tested)) => {
+                let loaded = tested.version(current.version + 1);
                 let event = ReloadEvent::Swapped {
                     version: loaded.version,
                     hash: loaded.hash().to_string(),

@@ -6,7 +6,7 @@
 //! that loads, checks and passes its tests, the counts that changed are printed against the
 //! previous good version, with the time from the change to the refreshed counts; a change that
 //! fails says why and keeps the version. Exit codes: 0 stopped with Ctrl-C; 1 the rule set has
-//! errors or failing tests at start; 2 usage or I/O (a missing rule set, an unreadable or
+//! errors or failing tests at start (unless `--allow-failing-tests`); 2 usage or I/O (a missing rule set, an unreadable or
 //! ill-fitting sample).
 
 use super::run::resolve_as_of;
@@ -15,7 +15,7 @@ use idic::batch::{self, summary::group, Options as RunOptions, RunError, Sinks};
 use idic::diagnostics::{render, Format};
 use idic::engine::Program;
 use idic::io::{InputFormat, OutputFormat};
-use idic::reload::{self, Loaded, Options, ReloadError, ReloadEvent, Reloader};
+use idic::reload::{self, FailingTests, Loaded, Options, ReloadError, ReloadEvent, Reloader};
 use std::fs::File;
 use std::path::PathBuf;
 use std::sync::mpsc;
@@ -37,6 +37,10 @@ pub struct Args {
     /// The orders file, for a rule set that reads one (read again for each version).
     #[arg(long, value_name = "FILE")]
     orders: Option<PathBuf>,
+    /// Take in a version whose tests fail (they are listed), as a test-first loop needs;
+    /// otherwise it is kept out until they pass.
+    #[arg(long)]
+    allow_failing_tests: bool,
     #[command(flatten)]
     reads: super::ReadArgs,
 }
@@ -62,6 +66,11 @@ pub fn run(args: Args) -> Exit {
     let options = Options {
         debounce,
         access: Some(access),
+        failing_tests: if args.allow_failing_tests {
+            FailingTests::Allow
+        } else {
+            FailingTests::Refuse
+        },
     };
     let reloader = match Reloader::watch(&args.rules, options) {
         Ok(reloader) => reloader,
@@ -167,9 +176,7 @@ fn report(error: &ReloadError) {
             super::color_stderr(),
         )),
         ReloadError::Tests(report) => {
-            for case in report.failures() {
-                super::err(&case.to_text());
-            }
+            failures(report);
             let failed = report.failures().count();
             say!("error: {failed} of {} tests failed", report.cases.len());
         }
@@ -177,10 +184,21 @@ fn report(error: &ReloadError) {
     }
 }
 
+/// The failing tests of `report`, each with what it expected and what happened.
+fn failures(report: &idic::testing::TestReport) {
+    for case in report.failures() {
+        super::err(&case.to_text());
+    }
+}
+
 fn print_version(loaded: &Loaded, changed: &str) {
-    let tests = match loaded.tests {
-        1 => "1 test passed".to_string(),
-        n => format!("{n} tests passed"),
+    let tests = match (&loaded.failing, loaded.tests) {
+        (Some(report), n) => {
+            failures(report);
+            format!("{} of {n} tests failing", report.failures().count())
+        }
+        (None, 1) => "1 test passed".to_string(),
+        (None, n) => format!("{n} tests passed"),
     };
     let changed = if changed.is_empty() {
         String::new()

@@ -8,7 +8,7 @@ use assert_cmd::cargo::CommandCargoExt;
 use idic::batch::{self, summary::RunInfo, Options as RunOptions, Sinks, Summary};
 use idic::engine::{Evaluator, Program};
 use idic::io::{InputFormat, OutputFormat, RecordReader};
-use idic::reload::{Options, ReloadError, ReloadEvent, Reloader};
+use idic::reload::{FailingTests, Options, ReloadError, ReloadEvent, Reloader};
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -302,6 +302,65 @@ fn a_failing_test_blocks_the_swap() {
 }
 
 #[test]
+fn allowed_failing_tests_swap_in_with_their_report() {
+    let copy = Copy::new();
+    let reloader = Reloader::watch(
+        &copy.rules(),
+        Options {
+            debounce: DEBOUNCE,
+            failing_tests: FailingTests::Allow,
+            ..Options::default()
+        },
+    )
+    .unwrap();
+    let events = reloader.subscribe();
+    assert!(reloader.current().failing.is_none());
+    // Test first: the test asks for 30% before the rule gives it.
+    let tests = copy.edited(
+        "tests.idic",
+        "come_back.discount_pct = 25",
+        "come_back.discount_pct = 30",
+    );
+    copy.save_by_rename("tests.idic", &tests);
+    assert_eq!(swapped(next(&events)), 2);
+    let current = reloader.current();
+    let report = current.failing.as_ref().expect("the failing test's report");
+    let failed: Vec<&str> = report.failures().map(|c| c.name.as_str()).collect();
+    assert_eq!(failed, ["a lapsed big spender is won back at 25%"]);
+    assert_eq!(current.tests, shipped_tests());
+    // The rule that makes it pass: all pass again.
+    let text = copy.edited(
+        "retail.idic",
+        "if spent >= 1000 { 25 }",
+        "if spent >= 1000 { 30 }",
+    );
+    copy.save_by_rename("retail.idic", &text);
+    assert_eq!(swapped(next(&events)), 3);
+    assert!(reloader.current().failing.is_none());
+}
+
+#[test]
+fn watch_goes_on_with_failing_tests_when_allowed() {
+    let copy = Copy::new();
+    let tests = copy.edited(
+        "tests.idic",
+        "come_back.discount_pct = 25",
+        "come_back.discount_pct = 30",
+    );
+    copy.save_by_rename("tests.idic", &tests);
+    // Refused at start without the flag...
+    let (code, said) = watch_fails(&copy.rules(), &copy.customers());
+    assert_eq!(code, 1, "{said}");
+    // ... and started with it, the failure listed.
+    let mut watch = Watch::start_with(&copy, &["--allow-failing-tests"]);
+    watch.until(|l| l.contains("`come_back.discount_pct` = 30"));
+    let version = watch.until(|l| l.starts_with("version 1"));
+    assert!(version.contains("1 of "), "{version}");
+    assert!(version.contains(" tests failing"), "{version}");
+    watch.until(|l| l.starts_with("watching"));
+}
+
+#[test]
 fn deleting_the_tests_reloads_and_deleting_the_rules_is_refused() {
     let copy = Copy::new();
     let (reloader, events) = copy.watch();
@@ -505,6 +564,10 @@ struct Watch {
 
 impl Watch {
     fn start(copy: &Copy) -> Watch {
+        Watch::start_with(copy, &[])
+    }
+
+    fn start_with(copy: &Copy, options: &[&str]) -> Watch {
         let mut child = Command::cargo_bin("idic")
             .unwrap()
             .arg("watch")
@@ -512,6 +575,7 @@ impl Watch {
             .arg("--customers")
             .arg(copy.customers())
             .args(["--debounce", "250"])
+            .args(options)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
