@@ -17,6 +17,7 @@ pub mod io;
 pub mod model;
 pub mod panics;
 pub mod reload;
+pub mod scaffold;
 pub mod source;
 pub mod syntax;
 pub mod testing;

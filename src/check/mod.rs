@@ -26,7 +26,7 @@ use crate::source::Sources;
 use crate::syntax::{self, Loaded};
 use std::path::{Path, PathBuf};
 
-pub use names::{Kind, Names};
+pub use names::{is_reserved, Kind, Names};
 
 /// A checked rule set: its sources, its model and every diagnostic (loading and checking),
 /// ordered by file and position.

@@ -58,7 +58,7 @@ impl Names {
             .chain(rules.metrics.iter().map(|m| (&m.name, Kind::Metric)))
             .chain(rules.segments.iter().map(|s| (&s.name, Kind::Segment)));
         for (name, kind) in vars {
-            if BUILTIN_NAMES.contains(&name.value.as_str()) || is_rhai_keyword(&name.value) {
+            if is_reserved(&name.value) {
                 out.push(
                     Diagnostic::error(
                         "reserved-name",
@@ -206,6 +206,12 @@ fn unique<'a>(
             }
         }
     }
+}
+
+/// Whether `name` cannot name a field, metric or segment: `as_of`, `tier`, `stage` or a word
+/// rhai reserves.
+pub fn is_reserved(name: &str) -> bool {
+    BUILTIN_NAMES.contains(&name) || is_rhai_keyword(name)
 }
 
 /// Words rhai reserves, which cannot be variable names.

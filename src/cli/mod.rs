@@ -23,6 +23,7 @@ mod convert;
 mod explain;
 mod fmt;
 mod history;
+mod init;
 mod run;
 mod shell;
 mod test;
@@ -71,6 +72,9 @@ pub struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Start a rule set from a customer export: fields with guessed types, tiers, a trigger
+    /// and a test.
+    Init(init::Args),
     /// Load a rule set, compile its expressions and report what is wrong.
     Check(check::Args),
     /// Print DSL rule files in the canonical layout (in place unless --check or --stdout).
@@ -108,6 +112,7 @@ pub enum Exit {
 impl Cli {
     pub fn run(self) -> Exit {
         match self.command {
+            Command::Init(args) => init::run(args),
             Command::Check(args) => check::run(args),
             Command::Fmt(args) => fmt::run(args),
             Command::Convert(args) => convert::run(args),

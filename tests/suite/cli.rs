@@ -419,3 +419,93 @@ fn completions_load_in_bash_and_man_pages_cover_every_command() {
     let show = std::fs::read_to_string(pages.join("idic-history-show.1")).unwrap();
     assert!(show.contains("idic history show"), "{show}");
 }
+
+#[test]
+fn init_guesses_a_rule_set_that_checks_runs_and_passes_its_test() {
+    let dir = scratch("cli-init");
+    // The shipped exports and the messy one; cdnow's has no date, so it is given one.
+    let exports: [(&str, &[&str], &str); 3] = [
+        (
+            "examples/customers.csv",
+            &[],
+            "400 rows read: 400 decided, 0 rejected",
+        ),
+        (
+            "examples/cdnow/customers.csv",
+            &["--as-of", "1998-07-01"],
+            "2,377 rows read: 2,377 decided, 0 rejected",
+        ),
+        // The duplicate and the broken row, and nothing else, are rejected.
+        (
+            "tests/fixtures/messy/accounts.csv",
+            &[],
+            "9 rows read: 7 decided, 2 rejected",
+        ),
+    ];
+    for (i, (export, options, counts)) in exports.into_iter().enumerate() {
+        let rules = dir.join(format!("rules-{i}"));
+        let out = idic()
+            .args(["init", rules.to_str().unwrap(), "--from", &repo(export)])
+            .args(options)
+            .output()
+            .unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let rules = rules.to_str().unwrap();
+        let check = idic()
+            .args(["check", rules, "--deny-warnings"])
+            .output()
+            .unwrap();
+        assert_eq!(
+            check.status.code(),
+            Some(0),
+            "{export}: {}",
+            String::from_utf8_lossy(&check.stdout)
+        );
+        idic().args(["fmt", "--check", rules]).assert().success();
+        let test = idic().args(["test", rules]).output().unwrap();
+        let said = String::from_utf8_lossy(&test.stdout);
+        assert!(
+            said.contains("1 test: 1 passed, 0 failed"),
+            "{export}: {said}"
+        );
+        let run = idic()
+            .args(["run", rules, "--customers", &repo(export), "--out"])
+            .arg(dir.join(format!("decisions-{i}.csv")))
+            .output()
+            .unwrap();
+        assert_eq!(run.status.code(), Some(0));
+        let said = String::from_utf8_lossy(&run.stderr);
+        assert!(said.contains(counts), "{export}: {said}");
+        // A second init into the same directory is refused.
+        idic()
+            .args(["init", rules, "--from", &repo(export)])
+            .args(options)
+            .assert()
+            .code(2);
+    }
+    // What the messy export's rules read: its types, formats and words, as a person wrote them.
+    let messy = std::fs::read_to_string(dir.join("rules-2/accounts.idic")).unwrap();
+    for line in [
+        r#"missing "N/A", "-""#,
+        r#"signed_up  date      from "Signed Up"  format "%Y-%m-%d", "%m/%d/%Y""#,
+        r#"revenue    money     from "Revenue"    currency "$" thousands ","#,
+        r#"newsletter bool      from "Newsletter" words "opted in"/"opted out""#,
+        r#"last_login datetime? from "Last Login" format "%d.%m.%Y %H:%M %z", "%Y-%m-%d""#,
+        "channel  email consent newsletter",
+    ] {
+        assert!(messy.contains(line), "{line}\n{messy}");
+    }
+    // The export without a date needs one.
+    let out = idic()
+        .args(["init", dir.join("no-date").to_str().unwrap(), "--from"])
+        .arg(repo("examples/cdnow/customers.csv"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--as-of"));
+}
