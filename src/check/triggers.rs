@@ -328,6 +328,9 @@ fn trigger(t: &Trigger, names: &Names, out: &mut Vec<Diagnostic>) {
             },
         },
     }
+    if let Some(address) = t.channel.as_ref().and_then(|c| c.address.as_ref()) {
+        address_field(address, names, out);
+    }
     if t.actions.is_empty() {
         out.push(
             Diagnostic::warning("no-action", format!("trigger `{name}` takes no action"))
@@ -348,6 +351,42 @@ fn trigger(t: &Trigger, names: &Names, out: &mut Vec<Diagnostic>) {
                 .at(a.name.span)
                 .help("add `template \"...\"` or `offer \"...\"`"),
             );
+        }
+    }
+}
+
+/// A channel's `address`: a string field of the customer schema.
+fn address_field(address: &crate::model::Ident, names: &Names, out: &mut Vec<Diagnostic>) {
+    match names.kind(&address.value) {
+        Some(Kind::Field(FieldType::String)) => {}
+        Some(kind) => out.push(
+            Diagnostic::error(
+                "type-mismatch",
+                format!(
+                    "the address `{}` is {}, not a string field",
+                    address.value,
+                    match kind {
+                        Kind::Field(ty) => a(format!("{ty} field")),
+                        other => a(other.word()),
+                    }
+                ),
+            )
+            .at(address.span)
+            .help("an address is a string field of the customer schema, such as `email string from \"Email\"`"),
+        ),
+        None => {
+            let strings = names.vars.iter().filter_map(|(n, (k, _))| {
+                (*k == Kind::Field(FieldType::String)).then_some(n.as_str())
+            });
+            let mut d = Diagnostic::error(
+                "unknown-name",
+                format!("unknown address field `{}`", address.value),
+            )
+            .at(address.span);
+            if let Some(help) = suggest(&address.value, strings) {
+                d = d.help(help);
+            }
+            out.push(d);
         }
     }
 }

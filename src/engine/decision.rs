@@ -41,6 +41,9 @@ pub struct ActionOutcome {
     pub trigger: usize,
     pub action: usize,
     pub params: Vec<Dynamic>,
+    /// The customer's address on the channel, when the channel names its field (`()` when the
+    /// customer has none).
+    pub address: Option<Dynamic>,
 }
 
 pub use crate::model::Suppression;
@@ -159,6 +162,13 @@ impl Decision {
             json_str(out, name);
             out.extend_from_slice(b",\"channel\":");
             json_str(out, program.trigger_channel(a.trigger));
+            if let Some(address) = &a.address {
+                out.extend_from_slice(b",\"address\":");
+                match address_text(address) {
+                    Some(text) => json_str(out, &text),
+                    None => out.extend_from_slice(b"null"),
+                }
+            }
             out.extend_from_slice(b",\"activity\":");
             json_str(out, program.trigger_activity(a.trigger));
             out.extend_from_slice(b",\"service\":");
@@ -293,6 +303,21 @@ impl Decision {
             ),
             (String::from_utf8(params).expect("JSON is UTF-8"), Outside),
         ];
+        if program.has_addresses() {
+            // After `channels`: one address per action, empty where there is none.
+            let addresses = self
+                .actions
+                .iter()
+                .map(|a| {
+                    a.address
+                        .as_ref()
+                        .and_then(address_text)
+                        .unwrap_or_default()
+                })
+                .collect::<Vec<_>>()
+                .join(";");
+            cells.insert(7, (addresses, Outside));
+        }
         let mut at = 2;
         if program.has_lifecycle() {
             let stage = self.stage.map_or("", |s| program.stage_name(s));
@@ -320,8 +345,18 @@ pub enum CellSource {
     Outside,
 }
 
+/// An address as decisions write it; `None` when missing.
+fn address_text(address: &Dynamic) -> Option<String> {
+    (!address.is_unit()).then(|| {
+        let mut text = String::new();
+        push_text(&mut text, address);
+        text
+    })
+}
+
 /// The columns of CSV decisions: `stage` (after `tier`) only when the rule set declares a
-/// lifecycle, then one column per table over score cells, named after it.
+/// lifecycle, then one column per table over score cells, named after it; `addresses` (after
+/// `channels`) only when a trigger's channel names an address field.
 pub fn csv_header(program: &Program) -> Vec<&str> {
     let mut header = vec![
         "id",
@@ -338,6 +373,9 @@ pub fn csv_header(program: &Program) -> Vec<&str> {
         "suppressed",
         "params",
     ];
+    if program.has_addresses() {
+        header.insert(7, "addresses");
+    }
     let mut at = 2;
     if program.has_lifecycle() {
         header.insert(at, "stage");

@@ -316,10 +316,14 @@ impl<'p> Evaluator<'p> {
                         }
                     });
                 }
+                let address = program.triggers[t]
+                    .address
+                    .map(|slot| self.slots[slot].clone());
                 decision.actions.push(ActionOutcome {
                     trigger: t,
                     action: a,
                     params,
+                    address,
                 });
             }
         }

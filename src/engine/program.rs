@@ -53,6 +53,8 @@ pub(crate) struct TriggerPlan {
     pub unit: usize,
     /// The consent field's slot; `None` for a service trigger, which needs none.
     pub consent: Option<usize>,
+    /// The slot of the field holding the customer's address on the channel, if named.
+    pub address: Option<usize>,
     pub priority: i64,
     pub channel: ChannelKind,
     /// Its channel's index in [`Program::channel_names`].
@@ -681,6 +683,16 @@ impl Program {
         !self.stages.is_empty()
     }
 
+    /// Whether a trigger's channel names an address field (decisions then carry addresses).
+    pub fn has_addresses(&self) -> bool {
+        self.triggers.iter().any(|t| t.address.is_some())
+    }
+
+    /// Whether trigger `i`'s channel names an address field.
+    pub fn trigger_has_address(&self, i: usize) -> bool {
+        self.triggers[i].address.is_some()
+    }
+
     /// Lifecycle stage names, in the order they are tried.
     pub fn stage_names(&self) -> impl ExactSizeIterator<Item = &str> {
         self.stages.iter().map(|t| t.name.as_str())
@@ -955,6 +967,10 @@ impl Builder<'_> {
             name: t.name.value.clone(),
             unit,
             consent: consent.filter(|_| service.is_none()),
+            address: channel
+                .address
+                .as_ref()
+                .and_then(|a| self.slot_of.get(&a.value).copied()),
             priority: t.priority.as_ref().map_or(0, |p| p.value),
             channel: channel.kind.value.clone(),
             channel_index: 0,

@@ -565,6 +565,9 @@ pub struct Channel {
     pub kind: Spanned<ChannelKind>,
     /// A bool field; the trigger never fires for a customer whose consent is false or missing.
     pub consent: Option<Ident>,
+    /// The field holding the customer's address on the channel (an email, a phone number),
+    /// which decisions carry with each action.
+    pub address: Option<Ident>,
     pub span: Span,
 }
 

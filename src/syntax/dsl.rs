@@ -284,6 +284,8 @@ fn rule_name(rule: Rule) -> Option<&'static str> {
         Rule::activity => "`activity`",
         Rule::when => "`when`",
         Rule::channel => "`channel`",
+        Rule::channel_consent => "`consent`",
+        Rule::channel_address => "`address`",
         Rule::priority => "`priority`",
         Rule::cooldown => "`cooldown`",
         Rule::service => "`service`",
@@ -1599,10 +1601,19 @@ impl<'a> Lower<'a> {
                         }
                         Rule::channel => {
                             let kind = l.parsed::<ChannelKind>(value);
-                            let consent = values.next().map(|c| l.ident(c));
+                            let (mut consent, mut address) = (None, None);
+                            for part in values {
+                                let rule = part.as_rule();
+                                let field = l.ident(children(part).next().expect("field"));
+                                match rule {
+                                    Rule::channel_consent => consent = Some(field),
+                                    _ => address = Some(field),
+                                }
+                            }
                             let v = kind.map(|kind| Channel {
                                 kind,
                                 consent,
+                                address,
                                 span: prop_span,
                             });
                             l.once(&mut t.channel, v, word, prop_span);

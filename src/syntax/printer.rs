@@ -300,6 +300,9 @@ impl Printer {
             if let Some(consent) = &c.consent {
                 let _ = write!(text, " consent {}", consent.value);
             }
+            if let Some(address) = &c.address {
+                let _ = write!(text, " address {}", address.value);
+            }
             props.push(("channel", text));
         }
         if let Some(p) = &t.priority {

@@ -922,3 +922,81 @@ fn a_json_summary_on_standard_error_is_all_a_run_writes_there() {
         "{stderr}"
     );
 }
+
+#[test]
+fn decisions_carry_the_address_a_channel_names() {
+    let dir = scratch("addresses");
+    let rules = dir.join("rules");
+    std::fs::create_dir_all(&rules).unwrap();
+    let text = std::fs::read_to_string(repo().join("rules/retail/retail.idic"))
+        .unwrap()
+        .replace(
+            "channel  email consent email_ok\n",
+            "channel  email consent email_ok address email\n",
+        )
+        .replace(
+            "channel  sms consent sms_ok\n",
+            "channel  sms consent sms_ok address phone\n",
+        )
+        .replace("channel  email\n", "channel  email address email\n")
+        .replace("channel  call\n", "channel  call address phone\n");
+    std::fs::write(rules.join("retail.idic"), text).unwrap();
+    let export = repo().join("examples/customers.csv");
+    let rows = csv_rows(&std::fs::read_to_string(&export).unwrap());
+    let by_id: HashMap<&str, &HashMap<String, String>> = rows
+        .iter()
+        .map(|r| (r["Customer ID"].as_str(), r))
+        .collect();
+    let out = dir.join("decisions.jsonl");
+    run(rules.to_str().unwrap(), &export)
+        .arg("--out")
+        .arg(&out)
+        .assert()
+        .success();
+    let mut seen = 0;
+    for decision in jsonl(&std::fs::read_to_string(&out).unwrap()) {
+        let row = by_id[decision["id"].as_str().unwrap()];
+        for action in decision["actions"].as_array().unwrap() {
+            // Each action carries the address of its channel, `null` when the cell is empty.
+            let column = if action["channel"] == "email" {
+                "Email"
+            } else {
+                "Phone"
+            };
+            let expected = match row[column].trim() {
+                "" => serde_json::Value::Null,
+                address => serde_json::Value::from(address),
+            };
+            assert_eq!(action["address"], expected, "{action}");
+            seen += 1;
+        }
+    }
+    assert!(seen > 100, "{seen} actions");
+    // CSV: an `addresses` column after `channels`, one per action.
+    let csv = dir.join("decisions.csv");
+    run(rules.to_str().unwrap(), &export)
+        .arg("--out")
+        .arg(&csv)
+        .assert()
+        .success();
+    let decisions = csv_rows(&std::fs::read_to_string(&csv).unwrap());
+    let first = decisions
+        .iter()
+        .find(|d| d["actions"] == "winback_lapsed.come_back")
+        .unwrap();
+    assert_eq!(first["addresses"], by_id[first["id"].as_str()]["Email"]);
+    let header = std::fs::read_to_string(&csv).unwrap();
+    assert!(header.starts_with(
+        "id,tier,stage,segments,triggers,arms,actions,channels,addresses,activities,"
+    ));
+    // Without an address, no column and no key: the shipped rules' outputs are unchanged.
+    let plain = dir.join("plain.csv");
+    run("rules/retail", &export)
+        .arg("--out")
+        .arg(&plain)
+        .assert()
+        .success();
+    assert!(!std::fs::read_to_string(&plain)
+        .unwrap()
+        .contains("addresses"));
+}

@@ -80,8 +80,8 @@ const FIELD_KEYS: &[&str] = &[
 const TIER_KEYS: &[&str] = &["name", "when", "otherwise"];
 const STAGE_KEYS: &[&str] = &["name", "activity", "when", "otherwise"];
 const TRIGGER_KEYS: &[&str] = &[
-    "activity", "service", "when", "channel", "consent", "priority", "cooldown", "reentry",
-    "holdout", "volume", "actions",
+    "activity", "service", "when", "channel", "consent", "address", "priority", "cooldown",
+    "reentry", "holdout", "volume", "actions",
 ];
 const ACTION_KEYS: &[&str] = &["name", "template", "offer", "params"];
 const EXPR_KEYS: &[&str] = &["expr"];
@@ -1096,6 +1096,7 @@ impl Reader<'_> {
         };
         let place = format!("in trigger `{}`", t.key);
         let (mut activity, mut condition, mut channel, mut consent) = (None, None, None, None);
+        let mut address = None;
         let (mut priority, mut cooldown, mut actions) = (None, None, Vec::new());
         let (mut service, mut reentry, mut holdout, mut volume) = (None, None, None, None);
         for f in entries {
@@ -1104,6 +1105,7 @@ impl Reader<'_> {
                 "when" => condition = self.expr(f),
                 "channel" => channel = self.word::<ChannelKind>(f),
                 "consent" => consent = self.string(f).map(|c| (c, f)),
+                "address" => address = self.string(f).map(|a| (a, f)),
                 "priority" => priority = self.int(f),
                 "cooldown" => cooldown = self.duration(f),
                 "service" => service = self.string(f),
@@ -1114,21 +1116,27 @@ impl Reader<'_> {
                 _ => self.unknown(f, &place, TRIGGER_KEYS),
             }
         }
-        let channel = match (channel, consent) {
-            (Some(kind), consent) => {
-                let span = consent
-                    .as_ref()
-                    .map_or(kind.span, |(c, _)| kind.span.to(c.span));
+        let named = consent.as_ref().or(address.as_ref()).map(|(_, f)| *f);
+        let channel = match (channel, named) {
+            (Some(kind), _) => {
+                let last = [&consent, &address]
+                    .into_iter()
+                    .flatten()
+                    .map(|(c, _)| c.span)
+                    .max_by_key(|s| s.end);
+                let span = last.map_or(kind.span, |end| kind.span.to(end));
                 Some(Channel {
                     kind,
                     consent: consent.map(|(c, _)| c),
+                    address: address.map(|(a, _)| a),
                     span,
                 })
             }
-            (None, Some((_, f))) if !has(entries, "channel") => {
-                let help = "`consent` names the consent field of the trigger's channel: \
-                            add `channel = \"...\"` too"
-                    .to_string();
+            (None, Some(f)) if !has(entries, "channel") => {
+                let help = format!(
+                    "`{}` names a field of the trigger's channel: add `channel = \"...\"` too",
+                    f.key
+                );
                 let at = self.span(&f.key_span);
                 self.missing("channel", &place, at, help);
                 None

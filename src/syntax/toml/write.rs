@@ -498,6 +498,9 @@ fn trigger(t: &Trigger, sections: &mut Vec<String>) {
         if let Some(consent) = &channel.consent {
             let _ = writeln!(out, "consent = {}", string(&consent.value));
         }
+        if let Some(address) = &channel.address {
+            let _ = writeln!(out, "address = {}", string(&address.value));
+        }
     }
     if let Some(priority) = &t.priority {
         let _ = writeln!(out, "priority = {}", priority.value);
