@@ -72,6 +72,9 @@ pub struct Report {
     pub gamma_gamma: Option<GammaGammaFit>,
     /// Why a model could not be fitted, one sentence each.
     pub fit_errors: Vec<String>,
+    /// What is weak in a model that was fitted (a parameter the data barely pins down), one
+    /// sentence each.
+    pub fit_warnings: Vec<String>,
     /// The CLV horizon in months and the monthly discount rate.
     pub horizon_months: u32,
     pub monthly_discount_rate: f64,
@@ -98,8 +101,8 @@ pub struct SegmentValue {
     pub customers: u64,
     /// The sum of RFM monetary (inside the lookback window).
     pub monetary: f64,
-    /// The sum of model CLV (0 when the models could not be fitted).
-    pub clv: f64,
+    /// The sum of model CLV; `None` when the models could not be fitted (not 0: unknown).
+    pub clv: Option<f64>,
 }
 
 /// The analysis of a portfolio: one row per customer (sorted by id) and the report.
@@ -134,9 +137,11 @@ pub fn analyze(orders: &Orders, options: &Options) -> Portfolio {
             name: r.name.clone(),
             customers: 0,
             monetary: 0.0,
-            clv: 0.0,
+            clv: None,
         })
         .collect();
+    // P(alive) and expected purchases need BG/NBD only; CLV needs Gamma-Gamma too.
+    let bg = bg_nbd.as_ref().ok().map(|f| &f.params);
     let models = match (&bg_nbd, &gamma_gamma) {
         (Ok(bg), Ok(gg)) => Some((&bg.params, &gg.params)),
         _ => None,
@@ -146,8 +151,8 @@ pub fn analyze(orders: &Orders, options: &Options) -> Portfolio {
     let customers = histories
         .iter()
         .map(|(h, b, rfm)| {
-            let p_alive = models.and_then(|(bg, _)| bg.p_alive(b.frequency, b.recency, b.t).ok());
-            let expected = models.and_then(|(bg, _)| {
+            let p_alive = bg.and_then(|bg| bg.p_alive(b.frequency, b.recency, b.t).ok());
+            let expected = bg.and_then(|bg| {
                 bg.conditional_expected_purchases(horizon, b.frequency, b.recency, b.t)
                     .ok()
             });
@@ -167,7 +172,9 @@ pub fn analyze(orders: &Orders, options: &Options) -> Portfolio {
                     let s = &mut segments[i];
                     s.customers += 1;
                     s.monetary += rfm.map_or(0.0, |r| r.monetary);
-                    s.clv += clv.unwrap_or(0.0);
+                    if models.is_some() {
+                        *s.clv.get_or_insert(0.0) += clv.unwrap_or(0.0);
+                    }
                     table.rules()[i].name.clone()
                 });
             Customer {
@@ -187,7 +194,7 @@ pub fn analyze(orders: &Orders, options: &Options) -> Portfolio {
         .collect();
     for s in &mut segments {
         s.monetary = cents(s.monetary);
-        s.clv = cents(s.clv);
+        s.clv = s.clv.map(cents);
     }
     let score_edges = match &scorers {
         Some([r, f, m]) => vec![
@@ -210,6 +217,23 @@ pub fn analyze(orders: &Orders, options: &Options) -> Portfolio {
                 .flatten()
                 .cloned()
                 .collect(),
+            fit_warnings: bg_nbd
+                .as_ref()
+                .ok()
+                .map(|f| {
+                    let p = &f.params;
+                    weak_fit(
+                        "BG/NBD",
+                        &[("r", p.r), ("alpha", p.alpha), ("a", p.a), ("b", p.b)],
+                    )
+                })
+                .into_iter()
+                .chain(gamma_gamma.as_ref().ok().map(|f| {
+                    let p = &f.params;
+                    weak_fit("Gamma-Gamma", &[("p", p.p), ("q", p.q), ("gamma", p.v)])
+                }))
+                .flatten()
+                .collect(),
             bg_nbd: bg_nbd.ok(),
             gamma_gamma: gamma_gamma.ok(),
             horizon_months: options.clv.months,
@@ -227,6 +251,26 @@ pub fn analyze(orders: &Orders, options: &Options) -> Portfolio {
             },
         },
     }
+}
+
+/// The widest range a fitted parameter keeps and is still pinned down by the data: beyond it
+/// (`b` in the millions, `r` near zero), the likelihood is nearly flat in that direction.
+const PINNED: std::ops::RangeInclusive<f64> = 1e-4..=1e4;
+
+/// A sentence for each parameter of `model` outside [`PINNED`], or `None`.
+fn weak_fit(model: &str, params: &[(&str, f64)]) -> Option<String> {
+    let weak: Vec<String> = params
+        .iter()
+        .filter(|(_, v)| !PINNED.contains(v))
+        .map(|(name, v)| format!("{name} = {v:.4e}"))
+        .collect();
+    (!weak.is_empty()).then(|| {
+        format!(
+            "{model}'s {} is at the edge of what the data pins down (too few repeat purchases, \
+             or too short a history): its predictions lean on that value; treat them with care",
+            weak.join(", ")
+        )
+    })
 }
 
 impl Report {
@@ -274,6 +318,15 @@ impl Report {
         for e in &self.fit_errors {
             let _ = writeln!(out, "  {e}");
         }
+        for w in &self.fit_warnings {
+            let _ = writeln!(out, "  warning: {w}");
+        }
+        if self.bg_nbd.is_some() && self.gamma_gamma.is_none() {
+            let _ = writeln!(
+                out,
+                "  P(alive) and expected purchases come from BG/NBD alone; CLV needs Gamma-Gamma: n/a"
+            );
+        }
         if !self.p_alive_deciles.is_empty() {
             let _ = writeln!(out, "\nP(alive)      customers");
             for (i, n) in self.p_alive_deciles.iter().enumerate() {
@@ -320,7 +373,7 @@ impl Report {
                     s.name,
                     group(s.customers),
                     money_text(s.monetary),
-                    money_text(s.clv)
+                    s.clv.map_or_else(|| "n/a".to_string(), money_text)
                 );
             }
         }
@@ -369,5 +422,18 @@ fn edges(score: &'static str, of: &'static str, scorer: &Scorer) -> ScoreEdges {
         score,
         of,
         edges: scorer.effective_edges(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_parameter_the_data_barely_pins_down_is_named() {
+        let weak = super::weak_fit("BG/NBD", &[("r", 0.24), ("b", 3.2e6)]).unwrap();
+        assert!(
+            weak.starts_with("BG/NBD's b = 3.2000e6 is at the edge"),
+            "{weak}"
+        );
+        assert_eq!(super::weak_fit("BG/NBD", &[("r", 0.24), ("b", 2.4)]), None);
     }
 }

@@ -296,3 +296,47 @@ fn bad_rows_are_rejected_with_line_and_reason_and_bad_arguments_are_explained() 
     );
     assert!(!stderr.contains("panicked"));
 }
+
+/// Every repeat buyer spends the same amount: Gamma-Gamma cannot be fitted, BG/NBD can.
+#[test]
+fn without_gamma_gamma_p_alive_is_given_and_clv_is_absent_not_zero() {
+    let dir = scratch("one-price");
+    let rows = dir.join("customers.csv");
+    let analyze = |format: &str| {
+        let out = Command::cargo_bin("idic")
+            .unwrap()
+            .current_dir(repo())
+            .args(["analyze", "--orders", "tests/fixtures/orders_one_price.csv"])
+            .args(["--as-of", "2025-12-01", "--report-format", format, "--out"])
+            .arg(&rows)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0));
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let report: serde_json::Value = serde_json::from_str(&analyze("json")).unwrap();
+    assert!(report["bg_nbd"].is_object(), "{report}");
+    assert!(report["gamma_gamma"].is_null());
+    assert!(report["fit_errors"][0]
+        .as_str()
+        .unwrap()
+        .contains("Gamma-Gamma"));
+    let deciles: u64 = report["p_alive_deciles"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n.as_u64().unwrap())
+        .sum();
+    assert_eq!(deciles, report["customers"].as_u64().unwrap());
+    for segment in report["segments"].as_array().unwrap() {
+        assert!(segment["clv"].is_null(), "{segment}");
+    }
+    let customers = csv_rows(&std::fs::read_to_string(&rows).unwrap());
+    assert!(customers.iter().all(|c| !c["p_alive"].is_empty()
+        && !c["expected_purchases"].is_empty()
+        && c["clv"].is_empty()));
+    let text = analyze("text");
+    assert!(text.contains("CLV needs Gamma-Gamma: n/a"), "{text}");
+    let champions = text.lines().find(|l| l.starts_with("champions")).unwrap();
+    assert!(champions.trim_end().ends_with("n/a"), "{champions}");
+}
