@@ -733,13 +733,16 @@ fn digit_groups(b: &[u8], mut i: usize, sep: Option<&[u8]>) -> Option<Digits> {
             count += 1;
             group += 1;
             i += 1;
-        } else if let Some(sep) = sep.filter(|s| group > 0 && b[i..].starts_with(s)) {
+        } else if let Some(len) = sep
+            .filter(|_| group > 0)
+            .and_then(|s| separator_at(&b[i..], s))
+        {
             if (groups == 0 && group > 3) || (groups > 0 && group != 3) {
                 return None;
             }
             groups += 1;
             group = 0;
-            i += sep.len();
+            i += len;
         } else {
             break;
         }
@@ -778,6 +781,22 @@ fn parse_int(b: &[u8], sep: Option<&[u8]>) -> Option<i64> {
 const POW10: [f64; 16] = [
     1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
 ];
+
+/// The length of the thousands separator `sep` at the start of `b`, if it is there. A space
+/// separator also takes the no-break spaces exports put between thousands (U+00A0, and U+202F
+/// as French typography writes it).
+fn separator_at(b: &[u8], sep: &[u8]) -> Option<usize> {
+    if b.starts_with(sep) {
+        return Some(sep.len());
+    }
+    if sep != b" " {
+        return None;
+    }
+    ["\u{a0}", "\u{202f}"]
+        .iter()
+        .find(|space| b.starts_with(space.as_bytes()))
+        .map(|space| space.len())
+}
 
 /// A decimal: optional sign (when `signed`), digits in thousands groups, optional `.` fraction,
 /// optional exponent. Finite results only.
@@ -857,8 +876,8 @@ fn parse_decimal(t: &str, sep: Option<&[u8]>, point: u8, signed: bool) -> Option
 }
 
 /// A decimal or money cell ([`parse_amount`]), or the same in parentheses for a negative
-/// amount, as accounting exports write one (`(12.50)`, `($12.50)`), or for a decimal a
-/// percentage (`12%`, `12.5 %`: 0.12 and 0.125).
+/// amount, as accounting exports write one (`(12.50)`, `($12.50)`, `$(12.50)`), or for a
+/// decimal a percentage (`12%`, `12.5 %`, `(12%)`: 0.12, 0.125 and -0.12).
 fn parse_number(
     t: &str,
     sep: Option<&[u8]>,
@@ -872,8 +891,15 @@ fn parse_number(
         if inner.is_empty() || inner.contains(['-', '+', '(']) {
             return None;
         }
-        // (`+ 0.0`: a negative zero is zero.)
-        return parse_amount(inner, sep, currency, point).map(|v| -v + 0.0);
+        // (`+ 0.0`: a negative zero is zero.) A percentage may be in parentheses: `(12%)`.
+        return parse_number(inner, sep, currency, money, point).map(|v| -v + 0.0);
+    }
+    // The currency outside the parentheses: `$(12.50)`, `(12.50) EUR`.
+    if let Some(cur) = currency {
+        let rest = t.strip_prefix(cur).or_else(|| t.strip_suffix(cur)).map(str::trim);
+        if let Some(inner) = rest.filter(|r| r.starts_with('(') && r.ends_with(')')) {
+            return parse_number(inner, sep, None, money, point);
+        }
     }
     match t.strip_suffix('%') {
         // Read as `1.1e-2`, not 1.1 / 100: the nearest decimal to what is written.
@@ -1555,6 +1581,9 @@ mod tests {
         assert_eq!(float(&r, "($1,234.50)"), -1234.5);
         assert_eq!(float(&r, "( $3 )"), -3.0);
         assert_eq!(float(&r, "(0.00)").to_bits(), 0.0f64.to_bits());
+        // The currency outside the parentheses.
+        assert_eq!(float(&r, "$(12.50)"), -12.5);
+        assert_eq!(float(&r, "$ (1,234.50)"), -1234.5);
         for bad in [
             "(-12)",
             "()",
@@ -1562,8 +1591,11 @@ mod tests {
             "12)",
             "((12))",
             "12%",
+            "(12%)",
             "($-12.50)",
             "(1e+2)",
+            "$($12)",
+            "$(-12)",
         ] {
             invalid(&r, bad);
         }
@@ -1576,6 +1608,14 @@ mod tests {
         assert_eq!(float(&r, "12.5 %"), 0.125);
         assert_eq!(float(&r, "(2.5)"), -2.5);
         assert_eq!(float(&r, "-3%"), -0.03);
+        assert_eq!(float(&r, "(12%)"), -0.12);
+        invalid(&r, "(-12%)");
+        // A space separator takes the no-break spaces of exports too.
+        let r = reader(r#"x decimal from "X" thousands " ""#);
+        assert_eq!(float(&r, "1 234.5"), 1234.5);
+        assert_eq!(float(&r, "1\u{a0}234.5"), 1234.5);
+        assert_eq!(float(&r, "12\u{202f}345\u{202f}678"), 12_345_678.0);
+        invalid(&r, "1\u{a0}23.5");
         // The nearest decimal to what is written, not 1.1 / 100.
         assert_eq!(float(&r, "1.1%"), 0.011);
         assert_eq!(float(&r, "0.07%"), 0.0007);
