@@ -11,6 +11,7 @@ use crate::model::{Allow, RuleSet};
 /// Every warning `check` gives: the codes an allow may name.
 pub const WARNINGS: &[&str] = &[
     "always-fails",
+    "ambiguous-format",
     "constant-condition",
     "duplicate-word",
     "empty-test",

@@ -50,9 +50,7 @@ pub fn check(log: &ContactLog, out: &mut Vec<Diagnostic>) {
             continue;
         };
         if column.role.value == ContactRole::Date {
-            for format in &column.formats {
-                super::schema::date_format(&log.date_field(), format, out);
-            }
+            super::schema::date_formats(&log.date_field(), &column.formats, out);
         } else {
             out.push(
                 Diagnostic::error(

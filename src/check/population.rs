@@ -59,9 +59,7 @@ pub fn check(rules: &RuleSet, names: &Names, out: &mut Vec<Diagnostic>) {
 fn check_orders(orders: &Orders, names: &Names, out: &mut Vec<Diagnostic>) {
     if let Some(date) = orders.column(OrderRole::Date) {
         let field = Field::of_column("date", FieldType::Date, date.format.clone());
-        for format in &date.format.dates {
-            super::schema::date_format(&field, format, out);
-        }
+        super::schema::date_formats(&field, &date.format.dates, out);
     }
     // Each option on the column it applies to: dates on `date`, the marks of numbers on
     // `amount` (the quantity is read with the amount's).

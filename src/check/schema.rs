@@ -113,9 +113,7 @@ fn field(f: &Field, everywhere: &[Spanned<String>], out: &mut Vec<Diagnostic>) {
             );
         }
     }
-    for date in &fmt.dates {
-        date_format(f, date, out);
-    }
+    date_formats(f, &fmt.dates, out);
     missing_words(&fmt.missing, out);
     if let Some(words) = &fmt.words {
         let (yes, no) = &words.value;
@@ -218,6 +216,67 @@ fn field(f: &Field, everywhere: &[Spanned<String>], out: &mut Vec<Diagnostic>) {
                 )
                 .at(default.span)
                 .help(format!("`{name}` is {} field", a(ty))),
+            );
+        }
+    }
+}
+
+/// The date formats of field `f`, each valid and reading back its dates, and none given twice
+/// or as the day-for-month swap of an earlier one (`%m/%d/%Y` then `%d/%m/%Y`: a day of 12 or
+/// less would be read month first).
+pub(super) fn date_formats(f: &Field, dates: &[Spanned<String>], out: &mut Vec<Diagnostic>) {
+    for (i, date) in dates.iter().enumerate() {
+        date_format(f, date, out);
+        let swapped: String = date
+            .value
+            .replace("%d", "\u{0}")
+            .replace("%m", "%d")
+            .replace('\u{0}', "%m");
+        let earlier = &dates[..i];
+        if let Some(twin) = earlier.iter().find(|e| e.value == date.value) {
+            out.push(
+                Diagnostic::warning(
+                    "ambiguous-format",
+                    format!("the date format `{}` is given twice", twin.value),
+                )
+                .at(date.span)
+                .help("keep one of them"),
+            );
+        } else if let Some(first) = earlier
+            .iter()
+            .find(|e| e.value == swapped && swapped != date.value)
+        {
+            // 1 February written the second way, read the first way.
+            let example = chrono::NaiveDate::from_ymd_opt(2026, 2, 1)
+                .and_then(|d| d.and_hms_opt(9, 30, 0))
+                .expect("a date-time");
+            let mut written = String::new();
+            let misread = write!(written, "{}", example.format(&date.value))
+                .ok()
+                .and_then(|()| {
+                    chrono::NaiveDateTime::parse_from_str(&written, &first.value)
+                        .map(|t| t.date())
+                        .or_else(|_| chrono::NaiveDate::parse_from_str(&written, &first.value))
+                        .ok()
+                })
+                .map(|day| {
+                    format!(
+                        ", so `{written}` is {}, not 1 February 2026",
+                        day.format("%-d %B %Y")
+                    )
+                })
+                .unwrap_or_default();
+            out.push(
+                Diagnostic::warning(
+                    "ambiguous-format",
+                    format!(
+                        "`{}` swaps the day and month of `{}`: a cell both read is read by the \
+                         first{misread}",
+                        date.value, first.value
+                    ),
+                )
+                .at(date.span)
+                .help("an export writes its dates one way: keep the format it uses"),
             );
         }
     }

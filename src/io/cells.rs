@@ -896,7 +896,10 @@ fn parse_number(
     }
     // The currency outside the parentheses: `$(12.50)`, `(12.50) EUR`.
     if let Some(cur) = currency {
-        let rest = t.strip_prefix(cur).or_else(|| t.strip_suffix(cur)).map(str::trim);
+        let rest = t
+            .strip_prefix(cur)
+            .or_else(|| t.strip_suffix(cur))
+            .map(str::trim);
         if let Some(inner) = rest.filter(|r| r.starts_with('(') && r.ends_with(')')) {
             return parse_number(inner, sep, None, money, point);
         }
