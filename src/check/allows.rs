@@ -1,21 +1,21 @@
 //! `allow unused-segment on vip_watch`: warnings silenced on purpose, one declaration each.
 //!
 //! An allow names a warning `check` gives and a declaration; the warnings of that name whose
-//! place lies inside the declaration are dropped, so neither `check` nor `run`, `test` or
-//! `watch` repeat them. An allow that names no warning, no declaration, or silences nothing
-//! is reported, so allows do not outlive their reason.
+//! place lies inside a declaration of that name (a stage may share its name with a segment)
+//! are dropped, so neither `check` nor `run`, `test` or `watch` repeat them. An allow that
+//! names no warning, no declaration, or silences nothing is reported, so allows do not
+//! outlive their reason.
 
 use crate::diagnostics::{closest, suggest, Diagnostic, Severity};
 use crate::model::{Allow, RuleSet};
+use crate::source::Span;
 
-/// Every warning `check` gives: the codes an allow may name.
+/// The warnings an allow may name: those about a declaration an allow can name.
 pub const WARNINGS: &[&str] = &[
     "always-fails",
     "ambiguous-format",
     "constant-condition",
     "duplicate-word",
-    "empty-test",
-    "lookback-unused",
     "missing-fallback",
     "no-action",
     "overlapping-rules",
@@ -24,39 +24,47 @@ pub const WARNINGS: &[&str] = &[
     "unused-segment",
 ];
 
+/// Warnings about what an allow cannot name, with that place.
+const ABOUT_OTHER_PLACES: [(&str, &str); 2] = [
+    ("empty-test", "a test"),
+    ("lookback-unused", "the `orders` block"),
+];
+
 /// The warning about an allow that silences nothing, which no allow silences.
 const UNUSED_ALLOW: &str = "unused-allow";
 
 /// Reports the allows of `rules` that cannot apply and drops the warnings the others
 /// silence from `diagnostics`.
 pub fn apply(rules: &RuleSet, diagnostics: &mut Vec<Diagnostic>) {
-    let allows = rules.settings.iter().flat_map(|s| &s.allows);
-    let mut found = Vec::new();
-    for allow in allows {
+    let allows: Vec<&Allow> = rules.settings.iter().flat_map(|s| &s.allows).collect();
+    let mut targets: Vec<Vec<Span>> = Vec::with_capacity(allows.len());
+    for allow in &allows {
         match target(rules, allow) {
-            Ok(span) => found.push((allow, span)),
-            Err(d) => diagnostics.push(d),
+            Ok(spans) => targets.push(spans),
+            Err(d) => {
+                diagnostics.push(d);
+                targets.push(Vec::new());
+            }
         }
     }
-    let mut used = vec![false; found.len()];
+    let mut used = vec![false; allows.len()];
     diagnostics.retain(|d| {
-        if d.severity != Severity::Warning {
+        let Some(at) = d.span().filter(|_| d.severity == Severity::Warning) else {
             return true;
-        }
-        let Some(at) = d.span() else { return true };
-        let silenced = found.iter().position(|(allow, span)| {
-            allow.warning.value == d.code
-                && span.file == at.file
-                && span.start <= at.start
-                && at.end <= span.end
+        };
+        let silenced = (0..allows.len()).find(|&i| {
+            allows[i].warning.value == d.code
+                && targets[i]
+                    .iter()
+                    .any(|s| s.file == at.file && s.start <= at.start && at.end <= s.end)
         });
         if let Some(i) = silenced {
             used[i] = true;
         }
         silenced.is_none()
     });
-    for ((allow, _), used) in found.iter().zip(used) {
-        if !used {
+    for (i, allow) in allows.iter().enumerate() {
+        if !used[i] && !targets[i].is_empty() {
             diagnostics.push(
                 Diagnostic::warning(
                     UNUSED_ALLOW,
@@ -72,35 +80,45 @@ pub fn apply(rules: &RuleSet, diagnostics: &mut Vec<Diagnostic>) {
     }
 }
 
-/// The span of the declaration `allow` silences a warning on, or why it cannot.
-fn target(rules: &RuleSet, allow: &Allow) -> Result<crate::source::Span, Diagnostic> {
+/// The spans of the declarations `allow` silences a warning on, or why it cannot.
+fn target(rules: &RuleSet, allow: &Allow) -> Result<Vec<Span>, Diagnostic> {
     let code = allow.warning.value.as_str();
-    if !WARNINGS.contains(&code) {
-        let mut d = Diagnostic::error(
+    if let Some((_, place)) = ABOUT_OTHER_PLACES.iter().find(|(c, _)| *c == code) {
+        return Err(Diagnostic::error(
             "unknown-warning",
-            format!("`{code}` is not a warning `check` gives"),
+            format!("`{code}` is about {place}, which an allow cannot name"),
         )
-        .at(allow.warning.span);
-        d = d.help(match closest(code, WARNINGS.iter().copied()) {
+        .at(allow.warning.span)
+        .help("mend what it says instead"));
+    }
+    if !WARNINGS.contains(&code) {
+        let help = match closest(code, WARNINGS.iter().copied()) {
             Some(near) => format!("did you mean `{near}`?"),
             None => format!(
                 "only warnings can be allowed: {}; errors must be mended",
                 WARNINGS.join(", ")
             ),
-        });
-        return Err(d);
-    }
-    rules.declaration(&allow.on.value).ok_or_else(|| {
-        let mut d = Diagnostic::error(
-            "unknown-name",
-            format!("`{}` is not declared in the rule set", allow.on.value),
+        };
+        return Err(Diagnostic::error(
+            "unknown-warning",
+            format!("`{code}` is not a warning `check` gives"),
         )
-        .at(allow.on.span);
-        if let Some(help) = suggest(&allow.on.value, declared_names(rules)) {
-            d = d.help(help);
-        }
-        d
-    })
+        .at(allow.warning.span)
+        .help(help));
+    }
+    let spans = rules.declarations(&allow.on.value);
+    if !spans.is_empty() {
+        return Ok(spans);
+    }
+    let mut d = Diagnostic::error(
+        "unknown-name",
+        format!("`{}` is not declared in the rule set", allow.on.value),
+    )
+    .at(allow.on.span);
+    if let Some(help) = suggest(&allow.on.value, declared_names(rules)) {
+        d = d.help(help);
+    }
+    Err(d)
 }
 
 /// The names an allow may be on.
@@ -123,9 +141,10 @@ fn declared_names(rules: &RuleSet) -> impl Iterator<Item = &str> {
 
 #[cfg(test)]
 mod tests {
-    use super::{UNUSED_ALLOW, WARNINGS};
+    use super::{ABOUT_OTHER_PLACES, UNUSED_ALLOW, WARNINGS};
 
-    /// Every warning the source gives is one an allow may name.
+    /// Every warning the source gives is one an allow may name, or one it cannot name for a
+    /// reason it gives.
     #[test]
     fn every_warning_code_is_listed() {
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
@@ -153,9 +172,10 @@ mod tests {
         }
         assert!(codes.len() >= WARNINGS.len(), "{codes:?}");
         for code in codes {
+            let elsewhere = ABOUT_OTHER_PLACES.iter().any(|(c, _)| *c == code);
             assert!(
-                WARNINGS.contains(&code.as_str()),
-                "`{code}` is not in WARNINGS"
+                WARNINGS.contains(&code.as_str()) || elsewhere,
+                "`{code}` is in neither list"
             );
         }
         assert!(!WARNINGS.contains(&UNUSED_ALLOW));

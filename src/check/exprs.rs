@@ -637,6 +637,23 @@ fn topological<'a>(
     order
 }
 
+/// What a value of type `ty` (a date or a date-time) lacks for `pattern` to write it: a time
+/// of day, or a time zone; `None` when the pattern writes it.
+fn unwritable(pattern: &str, ty: ValueType) -> Option<&'static str> {
+    use std::fmt::Write as _;
+    let moment = chrono::NaiveDate::from_ymd_opt(2026, 1, 31)
+        .and_then(|d| d.and_hms_opt(9, 30, 0))
+        .expect("a date-time");
+    let mut text = String::new();
+    if ty == ValueType::Date && write!(text, "{}", moment.date().format(pattern)).is_err() {
+        Some("time of day")
+    } else if write!(text, "{}", moment.format(pattern)).is_err() {
+        Some("time zone")
+    } else {
+        None
+    }
+}
+
 /// What checking the placeholders of parameter texts needs.
 struct Texts<'a> {
     /// Every name a placeholder may hold.
@@ -715,6 +732,24 @@ impl<'a> Texts<'a> {
                 Some(TextFormat::Date(_)) if !ty.is_moment() => Some("a date"),
                 _ => None,
             };
+            // A pattern with a time of day cannot write a date, nor one with a zone a date-time.
+            if let (Some(TextFormat::Date(pattern)), true) = (&p.format, ty.is_moment()) {
+                if let Some(lacks) = unwritable(pattern, ty) {
+                    out.push(
+                        Diagnostic::error(
+                            "bad-placeholder",
+                            format!(
+                                "in the text of parameter `{param}`: the pattern `{pattern}` \
+                                 cannot write `{}` ({}): it has no {lacks}",
+                                p.name,
+                                ty.describe()
+                            ),
+                        )
+                        .at(at(p.name_range.clone()))
+                        .help("keep the codes of what it holds: `%d %B %Y` for a date"),
+                    );
+                }
+            }
             if let Some(wanted) = wanted.filter(|_| ty.is_concrete()) {
                 out.push(
                     Diagnostic::error(

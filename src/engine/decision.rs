@@ -522,8 +522,9 @@ pub(crate) fn push_formatted(
             } else {
                 return Err("a date");
             };
-            // `check` refused patterns chrono cannot write.
-            written.map_err(|_| "a date pattern chrono can write")?;
+            // `check` refused patterns that cannot write the field's dates; a value of unknown
+            // type may still meet one (a time code on a date).
+            written.map_err(|_| "a date-time, for the time or zone codes of its pattern")?;
         }
     }
     Ok(())

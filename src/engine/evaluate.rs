@@ -639,7 +639,10 @@ impl<'p> Evaluator<'p> {
             match format {
                 None => push_text(&mut out, value),
                 Some(format) => push_formatted(&mut out, value, format).map_err(|wanted| {
-                    format!("`{written}` needs {wanted}, not {}", describe(value))
+                    format!(
+                        "`{written}` needs {wanted}, not {}",
+                        crate::expr::describe_value(value)
+                    )
                 })?,
             }
         }
@@ -879,7 +882,7 @@ trigger middle {
         assert_eq!(err.rule, "parameter b.greeting");
         assert_eq!(
             err.message,
-            "parameter `b.greeting` failed: `{label:money}` needs a number, not `many` (string)"
+            "parameter `b.greeting` failed: `{label:money}` needs a number, not a string"
         );
     }
 

@@ -369,6 +369,12 @@ fn register_comparisons(engine: &mut Engine) {
         .register_fn("-", |a: NaiveDateTime, b: NaiveDate| {
             minus(Moment::DateTime(a), Moment::Date(b))
         });
+    // A missing date on either side gives a missing number of days, as `days_between` does.
+    engine
+        .register_fn("-", |_: NaiveDate, _: ()| ())
+        .register_fn("-", |_: (), _: NaiveDate| ())
+        .register_fn("-", |_: NaiveDateTime, _: ()| ())
+        .register_fn("-", |_: (), _: NaiveDateTime| ());
 }
 
 /// The order of two dates or date-times, a date counting as its midnight (`a < b` is
@@ -1109,6 +1115,8 @@ mod tests {
             "1",
         );
         is("as_of - datetime(\"2026-01-30 23:00\")", "1");
+        is("as_of - missing", "()");
+        is("missing - as_of", "()");
         fails("as_of - 30", "");
     }
 

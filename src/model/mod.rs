@@ -120,9 +120,9 @@ pub struct RuleSet {
 }
 
 impl RuleSet {
-    /// The span of the declaration named `name`: a field, metric, segment, score, table,
-    /// tier, lifecycle stage or trigger.
-    pub fn declaration(&self, name: &str) -> Option<Span> {
+    /// The spans of the declarations named `name` (a field, metric, segment, score, table,
+    /// tier, lifecycle stage or trigger; a stage may share its name with a segment).
+    pub fn declarations(&self, name: &str) -> Vec<Span> {
         let fields = self.schema.iter().flat_map(|s| &s.fields);
         let tiers = self
             .tiers
@@ -137,8 +137,9 @@ impl RuleSet {
             .chain(self.tables.iter().map(|t| (&t.name, t.span)))
             .chain(tiers.map(|t| (&t.name, t.span)))
             .chain(self.triggers.iter().map(|t| (&t.name, t.span)))
-            .find(|(n, _)| n.value == name)
+            .filter(|(n, _)| n.value == name)
             .map(|(_, span)| span)
+            .collect()
     }
 
     /// The texts that mean no value in every column the rule set reads (`ruleset { missing
