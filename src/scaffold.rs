@@ -74,11 +74,17 @@ pub enum ScaffoldError {
     NoRows,
     #[error("no column holds a date to decide at: give one with `--as-of YYYY-MM-DD`")]
     NoDate,
+    #[error("{0}")]
+    Header(String),
+    #[error("the guessed rules do not parse ({0}): this is a bug in `idic init`")]
+    Unparsable(String),
 }
 
 /// A column's guessed field.
 #[derive(Debug)]
 struct Column {
+    /// Its position in the export's header.
+    index: usize,
     header: String,
     name: String,
     ty: FieldType,
@@ -105,7 +111,26 @@ pub fn scaffold(
     let mut reader = csv::ReaderBuilder::new()
         .flexible(true)
         .from_reader(text.as_bytes());
-    let headers: Vec<String> = reader.headers()?.iter().map(str::to_string).collect();
+    let headers: Vec<String> = reader
+        .headers()?
+        .iter()
+        .map(|h| h.trim().to_string())
+        .collect();
+    if let Some(hint) = crate::io::records::header_hint(&headers) {
+        return Err(ScaffoldError::Header(hint.to_string()));
+    }
+    // A run reads each column by its name: two of one name cannot both be read.
+    if let Some((i, twice)) = headers
+        .iter()
+        .enumerate()
+        .find(|(i, h)| headers[..*i].contains(h))
+    {
+        return Err(ScaffoldError::Header(format!(
+            "column {} repeats the header `{twice}`: idic reads a column by its name, so \
+             rename one of them in the export",
+            i + 1
+        )));
+    }
     let mut rows: Vec<csv::StringRecord> = Vec::new();
     for record in reader.records().take(SAMPLE_ROWS) {
         rows.push(record?);
@@ -116,6 +141,7 @@ pub fn scaffold(
     let mut missing_seen: Vec<&str> = Vec::new();
     let mut names: Vec<String> = Vec::new();
     let mut columns = Vec::new();
+    let mut notes = Vec::new();
     for (i, header) in headers.iter().enumerate() {
         let cells: Vec<&str> = rows.iter().map(|r| r.get(i).unwrap_or("").trim()).collect();
         for cell in &cells {
@@ -127,30 +153,41 @@ pub fn scaffold(
         }
         let name = field_name(header, i, &names);
         names.push(name.clone());
-        columns.push(guess(header, name, &cells));
+        columns.push(guess(header, i, name, &cells, &mut notes));
     }
     let key = key_column(&columns, &rows);
-    let as_of = match as_of.or_else(|| columns.iter().filter_map(|c| c.latest).max()) {
-        Some(day) => day,
-        None => return Err(ScaffoldError::NoDate),
+    let latest = columns
+        .iter()
+        .filter(|c| !ahead(c))
+        .filter_map(|c| c.latest)
+        .max();
+    let Some(as_of) = as_of.or(latest) else {
+        return Err(ScaffoldError::NoDate);
     };
-    let mut notes = Vec::new();
-    let rules = canonical(write_rules(
-        name,
-        &columns,
-        key,
-        &missing_seen,
-        as_of,
-        &mut notes,
-    ));
-    let tier = tier_of(&rows[0], tier_column(&columns, key));
+    let rules = write_rules(name, &columns, key, &missing_seen, as_of, &mut notes);
+    let rules = canonical(rules)?;
+    // The test reads the first row every column reads, with an id.
+    let (row, first) = rows
+        .iter()
+        .enumerate()
+        .find(|(_, r)| {
+            columns.iter().enumerate().all(|(k, c)| {
+                let cell = r.get(c.index).unwrap_or("").trim();
+                !c.misfits.iter().any(|m| m == cell) && (k != key || !cell.is_empty())
+            })
+        })
+        .unwrap_or((0, &rows[0]));
+    let tiers = tier_column(&columns, key).map(|(i, high, mid)| (columns[i].index, high, mid));
+    let tier = tier_of(first, tiers);
     let tests = canonical(format!(
-        "// The export's first customer, as `run` decides them: keep this test true as the rules\n\
+        "// A customer of the export, as `run` decides them: keep this test true as the rules\n\
          // grow, and add one per decision that matters.\n\
-         test \"the first customer of the export is {tier}\" {{\n  \
-         from \"testdata/{file}\" row 1\n  \
-         expect {{\n    tier {tier}\n  }}\n}}\n"
-    ));
+         test \"customer {n} of the export is {tier}\" {{\n  \
+         from {path} row {n}\n  \
+         expect {{\n    tier {tier}\n  }}\n}}\n",
+        n = row + 1,
+        path = crate::syntax::dsl::quote(&format!("testdata/{file}")),
+    ))?;
     let mut test_rows = csv::Writer::from_writer(Vec::new());
     test_rows.write_record(&headers)?;
     for row in rows.iter().take(TEST_ROWS) {
@@ -170,14 +207,21 @@ pub fn scaffold(
     })
 }
 
-/// `text` as `idic fmt` lays it out (it parses: it was written to).
-fn canonical(text: String) -> String {
+/// Whether a date column may lie ahead (a renewal, an expiry, a birthday): not a date of the
+/// past that `as_of` or a recency could come from.
+fn ahead(c: &Column) -> bool {
+    ["next", "renew", "due", "expir", "end", "until", "birth"]
+        .iter()
+        .any(|w| c.name.contains(w))
+}
+
+/// `text` as `idic fmt` lays it out; an error when it does not parse.
+fn canonical(text: String) -> Result<String, ScaffoldError> {
     use crate::syntax::{parse, printer, RuleFormat};
     let (rules, diagnostics) = parse(Default::default(), &text, RuleFormat::Dsl);
-    if diagnostics.is_empty() {
-        printer::print(&rules)
-    } else {
-        text
+    match diagnostics.first() {
+        None => Ok(printer::print(&rules)),
+        Some(d) => Err(ScaffoldError::Unparsable(d.message.clone())),
     }
 }
 
@@ -198,7 +242,20 @@ fn field_name(header: &str, index: usize, taken: &[String]) -> String {
     } else if name.starts_with(|c: char| c.is_ascii_digit()) {
         name = format!("c_{name}");
     }
-    if crate::check::is_reserved(&name) {
+    // The words of a field line, which a field name would be read as.
+    const FIELD_WORDS: [&str; 10] = [
+        "key",
+        "default",
+        "format",
+        "missing",
+        "words",
+        "currency",
+        "thousands",
+        "decimal",
+        "separator",
+        "from",
+    ];
+    if crate::check::is_reserved(&name) || FIELD_WORDS.contains(&name.as_str()) {
         name.push_str("_field");
     }
     let base = name.clone();
@@ -210,14 +267,22 @@ fn field_name(header: &str, index: usize, taken: &[String]) -> String {
     name
 }
 
-/// The field that reads `cells` best, allowing a few misfits.
-fn guess(header: &str, name: String, cells: &[&str]) -> Column {
+/// The field that reads `cells` (of column `index`) best, allowing a few misfits; an
+/// ambiguous date format goes into `notes`.
+fn guess(
+    header: &str,
+    index: usize,
+    name: String,
+    cells: &[&str],
+    notes: &mut Vec<String>,
+) -> Column {
     let present: Vec<&str> = cells
         .iter()
         .copied()
         .filter(|c| !c.is_empty() && !MISSING.contains(c))
         .collect();
     let mut column = Column {
+        index,
         header: header.to_string(),
         name,
         ty: FieldType::String,
@@ -293,6 +358,13 @@ fn guess(header: &str, name: String, cells: &[&str]) -> Column {
         column.options = format!("format {}", formats.join(", "));
         column.latest = dates.latest;
         column.misfits = dates.misfits;
+        if dates.ambiguous {
+            notes.push(format!(
+                "`{header}`: every sample date reads both month first and day first; it is read \
+                 as `{}`: check it against the export",
+                dates.formats[0]
+            ));
+        }
     }
     column
 }
@@ -418,6 +490,8 @@ fn numbers(cells: &[&str], fits: impl Fn(usize) -> bool) -> Option<Numbers> {
 
 /// A date column's formats, type and latest day.
 struct Dates {
+    /// Whether every cell the first format reads is read by its day-for-month swap too.
+    ambiguous: bool,
     ty: FieldType,
     formats: Vec<&'static str>,
     latest: Option<NaiveDate>,
@@ -486,7 +560,17 @@ fn dates(cells: &[&str], fits: impl Fn(usize) -> bool) -> Option<Dates> {
         .iter()
         .filter_map(|c| formats.iter().find_map(|f| day_in(c, f)))
         .max();
+    let swapped = formats[0]
+        .replace("%d", "\u{0}")
+        .replace("%m", "%d")
+        .replace('\u{0}', "%m");
+    let ambiguous = swapped != formats[0]
+        && cells
+            .iter()
+            .filter(|c| day_in(c, formats[0]).is_some())
+            .all(|c| day_in(c, &swapped).is_some());
     Some(Dates {
+        ambiguous,
         ty,
         formats,
         latest,
@@ -494,24 +578,37 @@ fn dates(cells: &[&str], fits: impl Fn(usize) -> bool) -> Option<Dates> {
     })
 }
 
-/// The key: a column named like an id (`Customer ID`, `id`), else the first whose sample
-/// values are all there and all different.
+/// The key: a column named like an id (`Customer ID` before `Store ID`) whose sample values
+/// are all there and all different, else the first such column; else an id by its name,
+/// duplicates and all (`run` rejects them).
 fn key_column(columns: &[Column], rows: &[csv::StringRecord]) -> usize {
-    let named = columns.iter().position(|c| {
+    let unique = |c: &Column| {
+        let mut seen = std::collections::HashSet::new();
+        rows.iter().all(|r| {
+            r.get(c.index)
+                .map(str::trim)
+                .is_some_and(|v| !v.is_empty() && seen.insert(v))
+        })
+    };
+    let id_like = |c: &Column| {
         let words: Vec<&str> = c.name.split('_').collect();
         words.last() == Some(&"id") || words.first() == Some(&"id")
-    });
-    named.unwrap_or_else(|| {
-        (0..columns.len())
-            .find(|&i| {
-                let mut seen = std::collections::HashSet::new();
-                rows.iter().all(|r| {
-                    r.get(i)
-                        .is_some_and(|v| !v.trim().is_empty() && seen.insert(v))
-                })
-            })
-            .unwrap_or(0)
-    })
+    };
+    let whose = |c: &Column| {
+        ["customer", "client", "account", "member", "user", "contact"]
+            .iter()
+            .any(|w| c.name.contains(w))
+    };
+    let first = |wanted: &dyn Fn(&Column) -> bool| {
+        columns
+            .iter()
+            .position(|c| wanted(c) && c.ty != FieldType::Bool && unique(c))
+    };
+    first(&|c| id_like(c) && whose(c))
+        .or_else(|| first(&id_like))
+        .or_else(|| first(&|_| true))
+        .or_else(|| columns.iter().position(id_like))
+        .unwrap_or(0)
 }
 
 /// The rule text.
@@ -550,7 +647,7 @@ fn write_rules(
                  rejected",
                 c.header,
                 c.misfits.len(),
-                type_word(c.ty),
+                c.ty.word(),
                 shown.join(", ")
             );
             let _ = writeln!(out, "  // {note}");
@@ -559,7 +656,7 @@ fn write_rules(
         let ty = if i == key {
             "string".to_string()
         } else {
-            format!("{}{}", type_word(c.ty), if c.optional { "?" } else { "" })
+            format!("{}{}", c.ty.word(), if c.optional { "?" } else { "" })
         };
         let mut line = format!(
             "  {} {} from {}",
@@ -581,7 +678,7 @@ fn write_rules(
     let recency = columns
         .iter()
         .enumerate()
-        .filter(|&(i, c)| i != key && c.latest.is_some())
+        .filter(|&(i, c)| i != key && c.latest.is_some() && !ahead(c))
         .max_by_key(|(_, c)| {
             let looks = ["last", "order", "purchase"]
                 .iter()
@@ -621,12 +718,13 @@ fn write_rules(
         }
     }
 
+    // A yes that means consent: not an opt-out, an unsubscribe or a bounce.
     let consent = columns.iter().enumerate().find(|&(i, c)| {
+        let says = |words: &[&str]| words.iter().any(|w| c.name.contains(w));
         i != key
             && c.ty == FieldType::Bool
-            && ["email", "sms", "consent", "marketing", "newsletter", "opt"]
-                .iter()
-                .any(|w| c.name.contains(w))
+            && says(&["email", "sms", "consent", "marketing", "newsletter", "opt"])
+            && !says(&["out", "unsub", "bounce", "dnc", "do_not", "block", "no_"])
     });
     match (consent, recency) {
         (Some((_, consent)), Some(_)) => {
@@ -691,7 +789,8 @@ fn tier_column(columns: &[Column], key: usize) -> Option<(usize, f64, f64)> {
     (high > mid).then_some((i, high, mid))
 }
 
-/// The tier the rules give `row`: by the value in the tier column, as the rules compare it.
+/// The tier the rules give `row`: by the value in the tier column (its position in the
+/// export), as the rules compare it.
 fn tier_of(row: &csv::StringRecord, tiers: Option<(usize, f64, f64)>) -> &'static str {
     let Some((i, high, mid)) = tiers else {
         return "customer";
@@ -729,26 +828,12 @@ fn number_text(x: f64) -> String {
     }
 }
 
-/// The DSL's word for a type.
-fn type_word(ty: FieldType) -> &'static str {
-    match ty {
-        FieldType::String => "string",
-        FieldType::Int => "int",
-        FieldType::Decimal => "decimal",
-        FieldType::Money => "money",
-        FieldType::Bool => "bool",
-        FieldType::Date => "date",
-        FieldType::DateTime => "datetime",
-        FieldType::List => "list",
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn column(cells: &[&str]) -> Column {
-        guess("X", "x".into(), cells)
+        guess("X", 0, "x".into(), cells, &mut Vec::new())
     }
 
     #[test]

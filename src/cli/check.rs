@@ -51,6 +51,9 @@ pub fn run(args: Args) -> Exit {
     }
     // A closed pipe (`idic check ... | head`) is not an error worth a panic.
     super::out(&out);
+    if args.deny_warnings && diags.iter().any(|d| !d.is_error()) {
+        say!("error: warnings fail the check (`--deny-warnings`)");
+    }
     if diags.iter().any(|d| d.is_error() || args.deny_warnings) {
         Exit::Findings
     } else {

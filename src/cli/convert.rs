@@ -66,6 +66,21 @@ fn convert_dir(args: &Args) -> Exit {
         );
         return Exit::Usage;
     };
+    if out_dir == Path::new("-") {
+        say!("error: a rule set is written into a directory: name one with `--out DIR`");
+        return Exit::Usage;
+    }
+    // A directory that holds rules already would mix them with the converted ones.
+    if let Ok(present) = syntax::rule_files(out_dir) {
+        if let Some(first) = present.first() {
+            say!(
+                "error: `{}` holds rule files already ({}): name an empty or new directory",
+                out_dir.display(),
+                first.display()
+            );
+            return Exit::Usage;
+        }
+    }
     let files = match syntax::rule_files(&args.file) {
         Ok(files) => files,
         Err(io) => {
@@ -86,7 +101,7 @@ fn convert_dir(args: &Args) -> Exit {
     };
     let mut guard = idic::io::Files::default();
     guard.rule_set(&args.file, &files, &[]);
-    let mut converted: Vec<(PathBuf, String)> = Vec::new();
+    let mut converted: Vec<(PathBuf, Vec<u8>)> = Vec::new();
     let mut exports = TestExports::new(&args.file, out_dir);
     let mut copied = 0;
     for file in &files {
@@ -115,15 +130,19 @@ fn convert_dir(args: &Args) -> Exit {
             text
         };
         exports.add(file, &rules);
-        converted.push((target, text));
+        converted.push((target, text.into_bytes()));
     }
+    // The exports as they are, bytes for bytes.
     for (export, target) in exports.copies {
-        match read_text(&export) {
-            Ok(text) => {
+        match std::fs::read(&export) {
+            Ok(bytes) => {
                 guard.reads(format!("`{}`", export.display()), &export);
-                converted.push((target, text));
+                converted.push((target, bytes));
             }
-            Err(exit) => return exit,
+            Err(e) => {
+                say!("error: cannot read `{}`: {e}", export.display());
+                return Exit::Usage;
+            }
         }
     }
     for (target, _) in &converted {

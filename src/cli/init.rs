@@ -114,6 +114,20 @@ pub fn run(args: Args) -> Exit {
     for note in &guessed.notes {
         say!("note: {note}");
     }
+    // What was written checks clean: anything else is a mistake of the guess, said plainly.
+    let access = idic::io::ReadAccess::rule_set(&args.dir);
+    if let Ok(checked) = idic::check::check_path_with(&args.dir, access) {
+        if !checked.diagnostics.is_empty() {
+            super::err(&idic::diagnostics::render(
+                &checked.diagnostics,
+                &checked.sources,
+                idic::diagnostics::Format::Human,
+                super::color_stderr(),
+            ));
+            say!("error: the guessed rules do not check clean, a bug in `idic init`: mend them by hand");
+            return Exit::Findings;
+        }
+    }
     say!(
         "wrote {}, {} and {} (the export's first rows, for the test)",
         rules.display(),

@@ -148,13 +148,13 @@ impl ReadArgs {
 /// Writes each text to its path (`-`: standard output), named as the user named it: files that
 /// appear only when complete, all put in place together once every one is written
 /// ([`idic::io::commit_all`]). The error says what was written and what was not.
-fn write_texts(texts: Vec<(String, &std::path::Path, String)>) -> Result<(), String> {
+fn write_texts<T: AsRef<[u8]>>(texts: Vec<(String, &std::path::Path, T)>) -> Result<(), String> {
     use std::io::Write;
     let mut outputs = Vec::with_capacity(texts.len());
     for (name, path, text) in texts {
         let mut out = idic::io::Output::to(path, idic::io::Output::stdout)
             .map_err(|e| format!("cannot write {name}: {e}"))?;
-        out.write_all(text.as_bytes())
+        out.write_all(text.as_ref())
             .map_err(|e| format!("cannot write {name}: {e}"))?;
         outputs.push((name, out));
     }

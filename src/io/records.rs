@@ -137,7 +137,7 @@ impl fmt::Display for HeaderError {
 
 /// Why a header may not be read as the export means it: another separator than the comma, or
 /// another encoding than UTF-8.
-fn header_hint(header: &[String]) -> Option<&'static str> {
+pub fn header_hint(header: &[String]) -> Option<&'static str> {
     let text = header.concat();
     let nuls = text.chars().filter(|&c| c == '\0').count();
     // UTF-16 read as UTF-8 puts a NUL beside every ASCII letter; one stray NUL is just a typo.

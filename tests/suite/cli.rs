@@ -260,7 +260,18 @@ fn convert_takes_a_whole_rule_set_with_the_exports_its_tests_read() {
         .output()
         .unwrap();
     assert_eq!(same.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&same.stderr).contains("writing it would destroy it"));
+    assert!(String::from_utf8_lossy(&same.stderr).contains("holds rule files already"));
+    idic()
+        .args([
+            "convert",
+            dsl.to_str().unwrap(),
+            "--to",
+            "toml",
+            "--out",
+            "-",
+        ])
+        .assert()
+        .code(2);
     // `fmt` says it leaves TOML alone.
     let fmt = idic()
         .args(["fmt", toml.to_str().unwrap()])
@@ -508,4 +519,66 @@ fn init_guesses_a_rule_set_that_checks_runs_and_passes_its_test() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--as-of"));
+}
+
+#[test]
+fn init_reads_awkward_headers_and_guesses_safely() {
+    let dir = scratch("cli-init-awkward");
+    // A header named like an option word, spaces around headers, an opt-out column before the
+    // consent, a store id before the customer's, a renewal ahead, and a first row with a bad
+    // cell; and a quote in the file name.
+    let export = dir.join("we\"ird.csv");
+    std::fs::write(
+        &export,
+        "ID,Key, Joined ,Email Opt Out,Accepts Email,Store ID,Customer ID,Next Renewal,Spent\n\
+         1,k,2024-01-02,no,yes,S1,C1,2031-01-01,oops\n\
+         2,k2,2024-03-02,yes,no,S1,C2,2031-01-01,20\n\
+         3,k3,2024-02-20,no,yes,S2,C3,2030-05-01,30\n\
+         4,k4,2024-02-21,no,yes,S2,C4,2030-05-01,40\n\
+         5,k5,2024-02-22,no,yes,S2,C5,2030-05-01,50\n",
+    )
+    .unwrap();
+    let rules = dir.join("rules");
+    let out = idic()
+        .args(["init", rules.to_str().unwrap(), "--from"])
+        .arg(&export)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = std::fs::read_to_string(rules.join("we_ird.idic")).unwrap();
+    for wanted in [
+        r#"key_field"#,
+        r#"from "Joined""#,
+        r#"customer_id   string from "Customer ID"   key"#,
+        "as_of \"2024-03-02\"",
+        "metric recency = days_since(joined)",
+        "channel  email consent accepts_email",
+    ] {
+        assert!(text.contains(wanted), "{wanted}\n{text}");
+    }
+    let rules = rules.to_str().unwrap();
+    idic()
+        .args(["check", rules, "--deny-warnings"])
+        .assert()
+        .success();
+    // The test reads row 2, the first that every column reads.
+    let tests = std::fs::read_to_string(dir.join("rules/tests.idic")).unwrap();
+    assert!(tests.contains("row 2"), "{tests}");
+    idic().args(["test", rules]).assert().success();
+    // A header given twice is refused: a run reads a column by its name.
+    let twice = dir.join("twice.csv");
+    std::fs::write(&twice, "id,Name,Name\n1,a,b\n").unwrap();
+    let out = idic()
+        .args(["init", dir.join("twice").to_str().unwrap(), "--from"])
+        .arg(&twice)
+        .args(["--as-of", "2026-01-01"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("repeats the header `Name`"));
 }
