@@ -87,7 +87,9 @@ impl Summaries {
 #[derive(Debug, Clone)]
 struct Fitted {
     bgnbd: BgNbd,
-    gamma_gamma: GammaGamma,
+    /// `None` when Gamma-Gamma could not be fitted: P(alive) and expected purchases stand,
+    /// `model_clv` is missing.
+    gamma_gamma: Option<GammaGamma>,
     /// The horizon in the period's unit.
     horizon: f64,
     clv: ClvOptions,
@@ -544,14 +546,9 @@ impl Population {
                     m.bgnbd
                         .conditional_expected_purchases(m.horizon, b.frequency, b.recency, b.t)
                         .ok(),
-                    btyd::customer_lifetime_value(
-                        &m.bgnbd,
-                        &m.gamma_gamma,
-                        &b,
-                        self.period,
-                        &m.clv,
-                    )
-                    .ok(),
+                    m.gamma_gamma.as_ref().and_then(|gg| {
+                        btyd::customer_lifetime_value(&m.bgnbd, gg, &b, self.period, &m.clv).ok()
+                    }),
                 ],
                 _ => [None; 3],
             };
@@ -740,9 +737,9 @@ fn fit(
         horizon_months: months,
         monthly_discount_percent: discount,
     };
-    let fitted = bg.zip(gg).map(|(&(bgnbd, _), &(gamma_gamma, _))| Fitted {
+    let fitted = bg.map(|&(bgnbd, _)| Fitted {
         bgnbd,
-        gamma_gamma,
+        gamma_gamma: gg.map(|g| g.0),
         horizon: f64::from(months) * clv.days_per_month / period.days(),
         clv,
     });

@@ -480,6 +480,64 @@ segment alive = (p_alive ?? -1.0) >= 0.0
 }
 
 #[test]
+fn without_gamma_gamma_the_rules_still_read_p_alive() {
+    let dir = scratch("one-price");
+    let rules = r#"
+ruleset "one_price" { as_of "2025-12-01" }
+customer { id string from "customer_id" key }
+orders {
+  customer from "customer_id"
+  date     from "date"
+  amount   from "amount"
+}
+model { horizon 12m }
+segment alive = (p_alive ?? -1.0) >= 0.0
+segment expected = (expected_purchases ?? -1.0) >= 0.0
+segment valued = !is_missing(model_clv)
+tiers {
+  all when alive || expected || valued
+  none otherwise
+}
+"#;
+    std::fs::write(dir.join("one_price.idic"), rules).unwrap();
+    let orders = repo().join("tests/fixtures/orders_one_price.csv");
+    let ids: std::collections::BTreeSet<String> = std::fs::read_to_string(&orders)
+        .unwrap()
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').next().unwrap().to_string())
+        .collect();
+    let customers: String = std::iter::once("customer_id".to_string())
+        .chain(ids.iter().cloned())
+        .collect::<Vec<_>>()
+        .join("\n");
+    std::fs::write(dir.join("customers.csv"), customers + "\n").unwrap();
+    let out = run(
+        &dir,
+        &dir.join("one_price.idic"),
+        &dir.join("customers.csv"),
+        Some(&orders),
+        &[],
+    );
+    succeeded(&out);
+    let s = summary(&dir);
+    let error = s["population"]["model"]["error"].as_str().unwrap();
+    assert!(error.contains("Gamma-Gamma"), "{error}");
+    // Every customer has P(alive) and expected purchases from BG/NBD; none has a CLV.
+    let count = |name: &str| {
+        s["segments"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|g| g["name"] == name)
+            .map_or(0, |g| g["count"].as_u64().unwrap())
+    };
+    assert_eq!(count("alive"), ids.len() as u64);
+    assert_eq!(count("expected"), ids.len() as u64);
+    assert_eq!(count("valued"), 0);
+}
+
+#[test]
 fn explain_works_the_population_out_as_run_does() {
     let dir = scratch("explain");
     let rules = Path::new("rules/cdnow");
