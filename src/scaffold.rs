@@ -243,19 +243,11 @@ fn field_name(header: &str, index: usize, taken: &[String]) -> String {
         name = format!("c_{name}");
     }
     // The words of a field line, which a field name would be read as.
-    const FIELD_WORDS: [&str; 10] = [
-        "key",
-        "default",
-        "format",
-        "missing",
-        "words",
-        "currency",
-        "thousands",
-        "decimal",
-        "separator",
-        "from",
-    ];
-    if crate::check::is_reserved(&name) || FIELD_WORDS.contains(&name.as_str()) {
+    let field_word = ["key", "default", "missing", "from"].contains(&name.as_str())
+        || crate::model::FormatOption::ALL
+            .iter()
+            .any(|o| o.word() == name);
+    if crate::check::is_reserved(&name) || field_word {
         name.push_str("_field");
     }
     let base = name.clone();

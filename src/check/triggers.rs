@@ -294,42 +294,25 @@ fn trigger(t: &Trigger, names: &Names, out: &mut Vec<Diagnostic>) {
                     channel.kind.value
                 )),
             ),
-            Some(consent) => match names.kind(&consent.value) {
-                Some(Kind::Field(FieldType::Bool)) => {}
-                Some(kind) => out.push(
-                    Diagnostic::error(
-                        "type-mismatch",
-                        format!(
-                            "the consent `{}` is {}, not a bool field",
-                            consent.value,
-                            match kind {
-                                Kind::Field(ty) => a(format!("{ty} field")),
-                                other => a(other.word()),
-                            }
-                        ),
-                    )
-                    .at(consent.span)
-                    .help("consent must be a bool field of the customer schema"),
-                ),
-                None => {
-                    let bools = names.vars.iter().filter_map(|(n, (k, _))| {
-                        (*k == Kind::Field(FieldType::Bool)).then_some(n.as_str())
-                    });
-                    let mut d = Diagnostic::error(
-                        "unknown-name",
-                        format!("unknown consent field `{}`", consent.value),
-                    )
-                    .at(consent.span);
-                    if let Some(help) = suggest(&consent.value, bools) {
-                        d = d.help(help);
-                    }
-                    out.push(d);
-                }
-            },
+            Some(consent) => channel_field(
+                consent,
+                FieldType::Bool,
+                "consent",
+                "consent must be a bool field of the customer schema",
+                names,
+                out,
+            ),
         },
     }
     if let Some(address) = t.channel.as_ref().and_then(|c| c.address.as_ref()) {
-        address_field(address, names, out);
+        channel_field(
+            address,
+            FieldType::String,
+            "address",
+            "an address is a string field of the customer schema, such as `email string from \"Email\"`",
+            names,
+            out,
+        );
     }
     if t.actions.is_empty() {
         out.push(
@@ -355,35 +338,45 @@ fn trigger(t: &Trigger, names: &Names, out: &mut Vec<Diagnostic>) {
     }
 }
 
-/// A channel's `address`: a string field of the customer schema.
-fn address_field(address: &crate::model::Ident, names: &Names, out: &mut Vec<Diagnostic>) {
-    match names.kind(&address.value) {
-        Some(Kind::Field(FieldType::String)) => {}
+/// A field a channel names (its `consent`, its `address`): a field of the customer schema of
+/// type `ty`; `role` names it in messages.
+fn channel_field(
+    field: &crate::model::Ident,
+    ty: FieldType,
+    role: &str,
+    help: &str,
+    names: &Names,
+    out: &mut Vec<Diagnostic>,
+) {
+    match names.kind(&field.value) {
+        Some(Kind::Field(t)) if t == ty => {}
         Some(kind) => out.push(
             Diagnostic::error(
                 "type-mismatch",
                 format!(
-                    "the address `{}` is {}, not a string field",
-                    address.value,
+                    "the {role} `{}` is {}, not {} field",
+                    field.value,
                     match kind {
-                        Kind::Field(ty) => a(format!("{ty} field")),
+                        Kind::Field(t) => a(format!("{t} field")),
                         other => a(other.word()),
-                    }
+                    },
+                    a(ty)
                 ),
             )
-            .at(address.span)
-            .help("an address is a string field of the customer schema, such as `email string from \"Email\"`"),
+            .at(field.span)
+            .help(help),
         ),
         None => {
-            let strings = names.vars.iter().filter_map(|(n, (k, _))| {
-                (*k == Kind::Field(FieldType::String)).then_some(n.as_str())
-            });
+            let of_type = names
+                .vars
+                .iter()
+                .filter_map(|(n, (k, _))| (*k == Kind::Field(ty)).then_some(n.as_str()));
             let mut d = Diagnostic::error(
                 "unknown-name",
-                format!("unknown address field `{}`", address.value),
+                format!("unknown {role} field `{}`", field.value),
             )
-            .at(address.span);
-            if let Some(help) = suggest(&address.value, strings) {
+            .at(field.span);
+            if let Some(help) = suggest(&field.value, of_type) {
                 d = d.help(help);
             }
             out.push(d);

@@ -433,6 +433,16 @@ pub enum FormatOption {
 }
 
 impl FormatOption {
+    /// Every type-bound option.
+    pub const ALL: [FormatOption; 6] = [
+        FormatOption::Format,
+        FormatOption::Words,
+        FormatOption::Currency,
+        FormatOption::Thousands,
+        FormatOption::Decimal,
+        FormatOption::Separator,
+    ];
+
     /// The option's keyword, e.g. `thousands`.
     pub fn word(self) -> &'static str {
         match self {
