@@ -6,6 +6,7 @@ pub mod btyd;
 pub mod cells;
 pub mod clv;
 pub mod declared;
+pub mod effect;
 pub mod orders;
 pub mod portfolio;
 pub mod scores;
