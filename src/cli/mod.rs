@@ -24,6 +24,7 @@ mod explain;
 mod fmt;
 mod history;
 mod init;
+mod measure;
 mod run;
 mod shell;
 mod test;
@@ -95,6 +96,9 @@ enum Command {
     /// What a contact history holds: one customer's contacts, counts, or all of it as CSV or
     /// JSONL.
     History(history::Args),
+    /// What treatments caused, measured against their holdouts (for now: `plan`, the
+    /// customers a holdout needs).
+    Measure(measure::Args),
     /// Print a completion script for a shell (bash, zsh, fish, powershell, elvish).
     Completions(shell::CompletionArgs),
     /// Print the manual page, or write every command's page into a directory.
@@ -122,6 +126,7 @@ impl Cli {
             Command::Explain(args) => explain::run(args),
             Command::Watch(args) => watch::run(args),
             Command::History(args) => history::run(args),
+            Command::Measure(args) => measure::run(args),
             Command::Completions(args) => shell::completions(args),
             Command::Man(args) => shell::man(args),
         }

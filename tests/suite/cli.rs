@@ -582,3 +582,51 @@ fn init_reads_awkward_headers_and_guesses_safely() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("repeats the header `Name`"));
 }
+
+#[test]
+fn measure_plan_gives_the_two_proportion_sample_size() {
+    let plan = |effect: &str| {
+        let out = idic()
+            .args(["measure", "plan", "--baseline", "5%", "--effect", effect])
+            .args(["--format", "json"])
+            .output()
+            .unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()
+    };
+    // 5% against 10% needs the textbook 435 per arm (434.4 rounded up); a relative 100% and
+    // 5 points are the same effect.
+    assert_eq!(plan("100%")["per_arm"], 435);
+    assert_eq!(plan("5pt")["per_arm"], 435);
+    // By hand: (1.96 sqrt(2 * 0.0525 * 0.9475) + 0.8416 sqrt(0.05 * 0.95 + 0.055 * 0.945))^2
+    // / 0.005^2 = 31,233.4.
+    assert_eq!(plan("0.5pt")["per_arm"], 31_234);
+    let text = idic()
+        .args(["measure", "plan", "--baseline", "0.05", "--effect", "10%"])
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&text.stdout);
+    assert!(
+        said.contains("needs      31,234 customers in each arm"),
+        "{said}"
+    );
+    // An effect past 100% or no effect at all is refused.
+    for (baseline, effect) in [("60%", "100%"), ("5%", "0pt"), ("0%", "10%"), ("5%", "ten")] {
+        idic()
+            .args([
+                "measure",
+                "plan",
+                "--baseline",
+                baseline,
+                "--effect",
+                effect,
+            ])
+            .assert()
+            .code(2);
+    }
+}
