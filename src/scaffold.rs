@@ -386,60 +386,24 @@ struct Numbers {
     misfits: Vec<String>,
 }
 
-/// One cell as a number: its value, currency, whether it has thousands separators.
+/// One cell as a number, read as `run` reads it with the options its marks call for: its
+/// value, currency symbol and whether it has `,` thousands separators.
 fn number(cell: &str) -> Option<(f64, Option<String>, bool)> {
-    let mut text = cell.trim();
-    let mut negative = false;
-    if let Some(inner) = text.strip_prefix('(').and_then(|t| t.strip_suffix(')')) {
-        negative = true;
-        text = inner.trim();
-    }
-    if let Some(rest) = text.strip_prefix('-') {
-        negative = !negative;
-        text = rest.trim_start();
-    }
-    let mut currency = None;
-    for symbol in ["$", "€", "£", "¥"] {
-        if let Some(rest) = text
-            .strip_prefix(symbol)
-            .or_else(|| text.strip_suffix(symbol))
-        {
-            currency = Some(symbol.to_string());
-            text = rest.trim();
-        }
-    }
-    // `(` inside a currency: `$(12.50)`.
-    if let Some(inner) = text.strip_prefix('(').and_then(|t| t.strip_suffix(')')) {
-        negative = !negative;
-        text = inner.trim();
-    }
-    let percent = text.ends_with('%');
-    let text = text.trim_end_matches('%').trim_end();
-    let thousands = text.contains(',');
-    if thousands {
-        let whole = text.split('.').next().unwrap_or("");
-        let groups: Vec<&str> = whole.split(',').collect();
-        let grouped = groups[0].len() <= 3
-            && !groups[0].is_empty()
-            && groups[1..].iter().all(|g| g.len() == 3);
-        if !grouped {
-            return None;
-        }
-    }
-    let plain = text.replace(',', "");
-    if plain.is_empty() || !plain.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
-        return None;
-    }
+    let cell = cell.trim();
     // `00120` is a code, not a number.
-    let whole = plain.split('.').next().unwrap_or("");
-    if whole.len() > 1 && whole.starts_with('0') {
+    let digits = cell.trim_start_matches(|c: char| !c.is_ascii_digit());
+    if digits.starts_with('0') && digits[1..].starts_with(|c: char| c.is_ascii_digit()) {
         return None;
     }
-    let mut value: f64 = plain.parse().ok()?;
-    if percent {
-        value /= 100.0;
-    }
-    Some((if negative { -value } else { value }, currency, thousands))
+    let currency = ["$", "€", "£", "¥"].into_iter().find(|s| cell.contains(s));
+    let thousands = cell.contains(',');
+    let value = crate::io::cells::read_number(
+        cell,
+        thousands.then_some(","),
+        currency,
+        currency.is_some(),
+    )?;
+    Some((value, currency.map(str::to_string), thousands))
 }
 
 /// The cells as decimals or money, if they are numbers.
@@ -552,10 +516,7 @@ fn dates(cells: &[&str], fits: impl Fn(usize) -> bool) -> Option<Dates> {
         .iter()
         .filter_map(|c| formats.iter().find_map(|f| day_in(c, f)))
         .max();
-    let swapped = formats[0]
-        .replace("%d", "\u{0}")
-        .replace("%m", "%d")
-        .replace('\u{0}', "%m");
+    let swapped = crate::io::cells::day_month_swapped(formats[0]);
     let ambiguous = swapped != formats[0]
         && cells
             .iter()

@@ -2,7 +2,7 @@
 
 use super::a;
 use crate::diagnostics::Diagnostic;
-use crate::io::cells::{decimal_mark, thousands_problem};
+use crate::io::cells::{day_month_swapped, decimal_mark, thousands_problem};
 use crate::model::{Field, FieldType, FormatOption, Literal, RuleSet, Spanned};
 use std::fmt::Write as _;
 
@@ -227,11 +227,7 @@ fn field(f: &Field, everywhere: &[Spanned<String>], out: &mut Vec<Diagnostic>) {
 pub(super) fn date_formats(f: &Field, dates: &[Spanned<String>], out: &mut Vec<Diagnostic>) {
     for (i, date) in dates.iter().enumerate() {
         date_format(f, date, out);
-        let swapped: String = date
-            .value
-            .replace("%d", "\u{0}")
-            .replace("%m", "%d")
-            .replace('\u{0}', "%m");
+        let swapped = day_month_swapped(&date.value);
         let earlier = &dates[..i];
         if let Some(twin) = earlier.iter().find(|e| e.value == date.value) {
             out.push(

@@ -688,11 +688,6 @@ impl Program {
         self.triggers.iter().any(|t| t.address.is_some())
     }
 
-    /// Whether trigger `i`'s channel names an address field.
-    pub fn trigger_has_address(&self, i: usize) -> bool {
-        self.triggers[i].address.is_some()
-    }
-
     /// Lifecycle stage names, in the order they are tried.
     pub fn stage_names(&self) -> impl ExactSizeIterator<Item = &str> {
         self.stages.iter().map(|t| t.name.as_str())

@@ -875,6 +875,17 @@ fn parse_decimal(t: &str, sep: Option<&[u8]>, point: u8, signed: bool) -> Option
     value.is_finite().then_some(value)
 }
 
+/// A number cell as a `decimal` (or, `money`, a `money`) field with thousands separator `sep`
+/// and currency `currency` reads it, the decimal mark `.`; `None` when it does not.
+pub(crate) fn read_number(
+    t: &str,
+    sep: Option<&str>,
+    currency: Option<&str>,
+    money: bool,
+) -> Option<f64> {
+    parse_number(t, sep.map(str::as_bytes), currency, money, b'.')
+}
+
 /// A decimal or money cell ([`parse_amount`]), or the same in parentheses for a negative
 /// amount, as accounting exports write one (`(12.50)`, `($12.50)`, `$(12.50)`), or for a
 /// decimal a percentage (`12%`, `12.5 %`, `(12%)`: 0.12, 0.125 and -0.12).
@@ -1122,6 +1133,15 @@ fn parse_items(t: &str, items: &[Item<'static>]) -> Option<Parsed> {
     let mut parsed = Parsed::new();
     chrono::format::parse(&mut parsed, t, items.iter()).ok()?;
     Some(parsed)
+}
+
+/// A date format with its day and month swapped (`%m/%d/%Y` for `%d/%m/%Y`): a format read
+/// after its swap misreads every cell both read (`01/02/2026`).
+pub(crate) fn day_month_swapped(format: &str) -> String {
+    format
+        .replace("%d", "\u{0}")
+        .replace("%m", "%d")
+        .replace('\u{0}', "%m")
 }
 
 /// Whether `date`'s year has four digits: one of fewer (`12/31/25` read by `%Y`, `25-1-5`) is
