@@ -36,8 +36,8 @@ pub fn run(args: Args) -> Exit {
             return Exit::Usage;
         }
     }
-    let text = match convert(&args.file, args.to) {
-        Ok((text, _)) => text,
+    let text = match load(&args.file).and_then(|(_, rules)| write_as(&args.file, &rules, args.to)) {
+        Ok(text) => text,
         Err(exit) => return exit,
     };
     match &args.out {
@@ -115,19 +115,19 @@ fn convert_dir(args: &Args) -> Exit {
             );
             return Exit::Usage;
         }
-        let (text, rules) = match convert(file, args.to) {
-            Ok(done) => done,
+        let (original, rules) = match load(file) {
+            Ok(loaded) => loaded,
             Err(exit) => return exit,
         };
         // A file already in the format keeps its layout and comments.
         let text = if RuleFormat::of(file) == Some(args.to) {
             copied += 1;
-            match read_text(file) {
+            original
+        } else {
+            match write_as(file, &rules, args.to) {
                 Ok(text) => text,
                 Err(exit) => return exit,
             }
-        } else {
-            text
         };
         exports.add(file, &rules);
         converted.push((target, text.into_bytes()));
@@ -184,18 +184,6 @@ fn convert_dir(args: &Args) -> Exit {
         say!("copied {}, which its tests read", target.display());
     }
     Exit::Ok
-}
-
-/// A file's text; `Err` once the reason is said.
-fn read_text(file: &Path) -> Result<String, Exit> {
-    let bytes = syntax::read_rule_file(file).map_err(|io| {
-        say!("error: {}", io.message);
-        Exit::Usage
-    })?;
-    String::from_utf8(bytes).map_err(|_| {
-        say!("error: `{}` is not UTF-8 text", file.display());
-        Exit::Findings
-    })
 }
 
 /// The exports a converted rule set's tests read rows from: those inside the rule set's
@@ -256,8 +244,8 @@ fn dir_of(file: &Path) -> PathBuf {
     }
 }
 
-/// One rule file in format `to`, with the rules it holds; `Err` once the reason is said.
-fn convert(file: &Path, to: RuleFormat) -> Result<(String, RuleSet), Exit> {
+/// A rule file's text and the rules it holds; `Err` once the reason is said.
+fn load(file: &Path) -> Result<(String, RuleSet), Exit> {
     let bytes = match syntax::read_rule_file(file) {
         Ok(bytes) => bytes,
         Err(io) => {
@@ -282,23 +270,37 @@ fn convert(file: &Path, to: RuleFormat) -> Result<(String, RuleSet), Exit> {
         ));
         return Err(Exit::Findings);
     };
+    let original = loaded
+        .sources
+        .iter()
+        .next()
+        .expect("one file")
+        .1
+        .text
+        .clone();
+    Ok((original, rules))
+}
+
+/// `rules`, read from `file`, written in format `to`: refused when the written text would not
+/// read back as the same rules.
+fn write_as(file: &Path, rules: &RuleSet, to: RuleFormat) -> Result<String, Exit> {
     let text = match to {
-        RuleFormat::Dsl => syntax::printer::print(&rules),
+        RuleFormat::Dsl => syntax::printer::print(rules),
         RuleFormat::Toml => {
-            let dropped = syntax::count_comments(&rules);
+            let dropped = syntax::count_comments(rules);
             if dropped > 0 {
                 say!(
                     "note: TOML output keeps no comments ({dropped} dropped from {})",
                     file.display()
                 );
             }
-            syntax::toml::print(&rules)
+            syntax::toml::print(rules)
         }
     };
     // Refuse rather than write a file that means something else (e.g. a TOML expression with a
     // line break outside brackets has no DSL spelling).
     let (back, diags) = syntax::parse(Default::default(), &text, to);
-    if !diags.is_empty() || back != rules {
+    if !diags.is_empty() || back != *rules {
         say!(
             "error[convert]: `{}` cannot be written as {} without changing its meaning",
             file.display(),
@@ -315,5 +317,5 @@ fn convert(file: &Path, to: RuleFormat) -> Result<(String, RuleSet), Exit> {
         );
         return Err(Exit::Findings);
     }
-    Ok((text, rules))
+    Ok(text)
 }
