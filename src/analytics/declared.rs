@@ -94,10 +94,11 @@ pub fn order_columns(orders: &Orders, missing: &[Spanned<String>]) -> Option<Ord
         date: column(&date.column.value),
         date_formats: texts(&date.format.dates),
         missing: texts(missing),
-        amount: column(&amount.column.value),
+        amount: Some(column(&amount.column.value)),
         quantity: col(OrderRole::Quantity).map(|q| column(&q.column.value)),
         currency: text(&amount.format.currency),
         thousands: text(&amount.format.thousands),
         decimal: text(&amount.format.decimal),
+        event: None,
     })
 }

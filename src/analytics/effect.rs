@@ -21,7 +21,7 @@ pub const Z_95: f64 = 1.959_963_984_540_054;
 pub const Z_POWER_80: f64 = 0.841_621_233_572_914_3;
 
 /// An estimate with its 95% interval.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
 pub struct Interval {
     pub estimate: f64,
     pub lower: f64,

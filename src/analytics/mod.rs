@@ -10,6 +10,7 @@ pub mod effect;
 pub mod orders;
 pub mod portfolio;
 pub mod scores;
+pub mod uplift;
 
 use serde::Serialize;
 

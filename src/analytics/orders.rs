@@ -95,8 +95,9 @@ pub struct OrderColumns {
     pub date_formats: Vec<String>,
     /// Texts that mean no value in any of the columns, e.g. `N/A`.
     pub missing: Vec<String>,
-    /// The order's amount; negative amounts are rejected.
-    pub amount: Column,
+    /// The order's amount (negative amounts are rejected); without one, every row is worth 0
+    /// (an events file of conversions without a value).
+    pub amount: Option<Column>,
     /// The number of items, if wanted (summed into [`History::quantity`]); negative is rejected.
     pub quantity: Option<Column>,
     /// A currency symbol amounts may carry, before or after the number (`$1,234.50`).
@@ -105,6 +106,9 @@ pub struct OrderColumns {
     pub thousands: Option<String>,
     /// The amounts' decimal mark, `.` (when `None`) or `,`.
     pub decimal: Option<String>,
+    /// Only rows whose cell in this column is this text (surrounding spaces aside) are read,
+    /// the others counted ([`OrderTally::other_events`]): the named event of an events file.
+    pub event: Option<(Column, String)>,
 }
 
 impl OrderColumns {
@@ -116,11 +120,12 @@ impl OrderColumns {
             date: Column::Position(3),
             date_formats: vec!["%Y%m%d".into()],
             missing: Vec::new(),
-            amount: Column::Position(5),
+            amount: Some(Column::Position(5)),
             quantity: Some(Column::Position(4)),
             currency: None,
             thousands: None,
             decimal: None,
+            event: None,
         }
     }
 }
@@ -158,6 +163,8 @@ pub struct OrderTally {
     pub purchases: u64,
     /// Rows ignored because they are dated after `as_of`.
     pub after_as_of: u64,
+    /// Rows skipped because they are of another event than the one read.
+    pub other_events: u64,
     /// Rows rejected.
     pub rejected: u64,
     /// The first [`KEPT_REJECTS`] rejected rows, in file order.
@@ -457,12 +464,15 @@ const CUSTOMER: usize = 0;
 const DATE: usize = 1;
 const AMOUNT: usize = 2;
 const QUANTITY: usize = 3;
+const EVENT: usize = 4;
 
 /// Reads rows into per-customer day lists.
 struct Aggregator {
     as_of: i32,
-    /// The configured columns, in field order (customer, date, amount, quantity).
-    columns: Vec<Column>,
+    /// The configured columns, in field order (customer, date, amount, quantity, event).
+    columns: [Option<Column>; 5],
+    /// The event read, when an event column is configured.
+    event: Option<String>,
     /// The columns as named in rejects.
     shown: Vec<String>,
     date: CellReader,
@@ -512,16 +522,21 @@ impl Aggregator {
             },
         ))
         .map_err(OrdersError::Config)?;
-        let mut list = vec![
-            columns.customer.clone(),
-            columns.date.clone(),
+        let list = [
+            Some(columns.customer.clone()),
+            Some(columns.date.clone()),
             columns.amount.clone(),
+            columns.quantity.clone(),
+            columns.event.as_ref().map(|(c, _)| c.clone()),
         ];
-        list.extend(columns.quantity.clone());
         Ok(Aggregator {
             as_of: day_number(as_of),
-            shown: list.iter().map(ToString::to_string).collect(),
+            shown: list
+                .iter()
+                .map(|c| c.as_ref().map(ToString::to_string).unwrap_or_default())
+                .collect(),
             columns: list,
+            event: columns.event.as_ref().map(|(_, name)| name.trim().to_string()),
             date,
             amount,
             quantity,
@@ -538,10 +553,10 @@ impl Aggregator {
         &self,
         format: OrderFormat,
         header: Option<&[String]>,
-    ) -> Result<Vec<usize>, OrdersError> {
+    ) -> Result<Vec<Option<usize>>, OrdersError> {
         self.columns
             .iter()
-            .map(|column| match (column, format) {
+            .map(|column| column.as_ref().map(|column| match (column, format) {
                 (Column::Position(0), _) => Err(OrdersError::Config(
                     "column positions count from 1; 0 is not a column".into(),
                 )),
@@ -567,7 +582,7 @@ impl Aggregator {
                                 .join(", "),
                         })
                 }
-            })
+            }).transpose())
             .collect()
     }
 
@@ -586,12 +601,13 @@ impl Aggregator {
     fn row<'a>(
         &mut self,
         line: u64,
-        positions: &[usize],
+        positions: &[Option<usize>],
         cell: impl Fn(usize) -> Option<Cell<'a>>,
     ) {
         self.tally.rows += 1;
-        let mut texts = [""; 4];
-        for (f, &p) in positions.iter().enumerate() {
+        let mut texts = [""; 5];
+        for (f, p) in positions.iter().enumerate() {
+            let Some(p) = *p else { continue };
             match cell(p) {
                 Some(Cell::Text(t)) => texts[f] = t,
                 Some(Cell::NotUtf8) => {
@@ -602,10 +618,13 @@ impl Aggregator {
                 }
             }
         }
-        let read = |reader: &CellReader, f: usize| reader.read(texts[f]);
-        let date = read(&self.date, DATE);
+        if self.other_event(texts[EVENT]) {
+            return;
+        }
+        let read = |reader: &CellReader, f: usize| positions[f].map(|_| reader.read(texts[f]));
+        let date = read(&self.date, DATE).expect("a date column");
         let amount = read(&self.amount, AMOUNT);
-        let quantity = (positions.len() > QUANTITY).then(|| read(&self.quantity, QUANTITY));
+        let quantity = read(&self.quantity, QUANTITY);
         self.add(line, texts[CUSTOMER].trim(), date, amount, quantity);
     }
 
@@ -613,9 +632,15 @@ impl Aggregator {
     fn json_row(&mut self, line: u64, object: &serde_json::Map<String, serde_json::Value>) {
         use serde_json::Value as Json;
         self.tally.rows += 1;
+        if let Some(Column::Name(name)) = &self.columns[EVENT] {
+            let event = object.get(name).and_then(Json::as_str).unwrap_or("");
+            if self.other_event(event) {
+                return;
+            }
+        }
         let key = |f: usize| match &self.columns[f] {
-            Column::Name(name) => object.get(name),
-            Column::Position(_) => None,
+            Some(Column::Name(name)) => object.get(name),
+            _ => None,
         };
         let id = match key(CUSTOMER) {
             Some(Json::String(s)) => s.trim().to_string(),
@@ -626,11 +651,23 @@ impl Aggregator {
                 return self.reject(line, Some(CUSTOMER), reason);
             }
         };
+        let read = |reader: &CellReader, f: usize| {
+            self.columns[f].as_ref().map(|_| reader.read_json(key(f)))
+        };
         let date = self.date.read_json(key(DATE));
-        let amount = self.amount.read_json(key(AMOUNT));
-        let quantity =
-            (self.columns.len() > QUANTITY).then(|| self.quantity.read_json(key(QUANTITY)));
+        let amount = read(&self.amount, AMOUNT);
+        let quantity = read(&self.quantity, QUANTITY);
         self.add(line, &id, date, amount, quantity);
+    }
+
+    /// Whether a row of event `event` is skipped, not of the event read (and counts it).
+    fn other_event(&mut self, event: &str) -> bool {
+        let other = self.event.as_deref().is_some_and(|e| e != event.trim());
+        if other {
+            self.tally.other_events += 1;
+            self.tally.rows -= 1;
+        }
+        other
     }
 
     /// Checks one read row and adds it to its customer's days.
@@ -639,7 +676,7 @@ impl Aggregator {
         line: u64,
         id: &str,
         date: Result<rhai::Dynamic, CellError>,
-        amount: Result<rhai::Dynamic, CellError>,
+        amount: Option<Result<rhai::Dynamic, CellError>>,
         quantity: Option<Result<rhai::Dynamic, CellError>>,
     ) {
         if id.is_empty() {
@@ -650,9 +687,10 @@ impl Aggregator {
             Ok(None) => return self.reject(line, Some(DATE), "the date is not a date".into()),
             Err(e) => return self.reject(line, Some(DATE), e.to_string()),
         };
-        let amount = match number(amount) {
-            Ok(a) => a,
-            Err(reason) => return self.reject(line, Some(AMOUNT), reason),
+        let amount = match amount.map(number) {
+            None => 0.0,
+            Some(Ok(a)) => a,
+            Some(Err(reason)) => return self.reject(line, Some(AMOUNT), reason),
         };
         let quantity = match quantity.map(number) {
             None => 0.0,
@@ -740,11 +778,12 @@ mod tests {
             date: Column::Name("date".into()),
             date_formats: Vec::new(),
             missing: Vec::new(),
-            amount: Column::Name("amount".into()),
+            amount: Some(Column::Name("amount".into())),
             quantity: None,
             currency: Some("$".into()),
             thousands: Some(",".into()),
             decimal: None,
+            event: None,
         }
     }
 
@@ -995,7 +1034,7 @@ d,7,2020-01-31,1
         let mut file = tempfile::NamedTempFile::new().unwrap();
         file.write_all(csv.as_bytes()).unwrap();
         let mut columns = named();
-        columns.amount = Column::Name("total".into());
+        columns.amount = Some(Column::Name("total".into()));
         let err =
             read_orders(file.path(), OrderFormat::Csv, &columns, date("2020-01-01")).unwrap_err();
         assert!(err.to_string().contains("`total`"), "{err}");

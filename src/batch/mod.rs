@@ -32,7 +32,7 @@ pub use survey::Survey;
 use crate::engine::population::{Observed, PopulationReport};
 use crate::engine::volume::{Ranking, VolumeCut};
 use crate::engine::{Evaluator, Population, Program};
-use crate::history::{Index, NewContact, Recording};
+use crate::history::{Index, Member, NewContact, Recording};
 use crate::io::do_not_contact::DoNotContact;
 use crate::io::input::{At, Row};
 use crate::io::{
@@ -733,6 +733,8 @@ struct Decided<'p> {
     tally: Tally,
     /// The contacts decided, when the run records them.
     contacts: Vec<NewContact<'p>>,
+    /// The customers of the global holdout's experiment, when the run records them.
+    members: Vec<Member<'p>>,
 }
 
 /// Pass 2: decides for every row and writes decisions and rejects in input order.
@@ -795,8 +797,10 @@ fn write_decisions(
             if let Some(record) = record.as_mut() {
                 record
                     .add(&batch.contacts)
+                    .and_then(|()| record.add_members(&cx.as_of_text, &batch.members))
                     .map_err(|e| RunError::Io(e.to_string()))?;
                 batch.contacts.clear();
+                batch.members.clear();
             }
             tally.add(&batch.tally);
             let room = Outcome::FIRST_REJECTS.saturating_sub(first_rejects.len());
@@ -918,6 +922,7 @@ impl<'a> Worker<'a> {
                 done.tally.decided(self.program, &decision, &money);
                 if self.cx.recording {
                     decision.contacts(self.program, &self.cx.as_of_text, &mut done.contacts);
+                    decision.audience_member(self.program, &mut done.members);
                 }
             }
             Err(reject) => {

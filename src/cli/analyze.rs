@@ -151,11 +151,12 @@ pub fn run(args: Args) -> Exit {
         date: column(&args.date),
         date_formats: args.date_format.clone(),
         missing: args.missing.clone(),
-        amount: column(&args.amount),
+        amount: Some(column(&args.amount)),
         quantity: args.quantity.as_deref().map(column),
         currency: args.currency.clone(),
         thousands: args.thousands.clone(),
         decimal: args.decimal.clone(),
+        event: None,
     };
     let orders = match read_orders(&args.orders, format, &columns, as_of) {
         Ok(orders) => orders,

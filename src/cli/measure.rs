@@ -1,12 +1,128 @@
-//! `idic measure plan`: how many customers a holdout needs to show an effect.
+//! `idic measure`: what each treatment caused, from the contact history's arms and the
+//! customers' outcomes (orders or events) within a window after each run; `idic measure plan`:
+//! how many customers a holdout needs to show an effect.
+//!
+//! Exit codes: 0 measured (weak evidence is said in words, not an error), 2 usage or I/O (no
+//! such history, an outcomes file none of whose rows can be read).
 
-use super::Exit;
-use idic::analytics::effect;
+use super::run::usage;
+use super::{named, Exit};
+use idic::analytics::effect::{self, Interval};
+use idic::analytics::orders::{read_orders, Column, OrderColumns, OrderFormat};
+use idic::analytics::uplift::{self, Cohort, Measured, Row, Treatment};
+use idic::history::{store, RunKind, Store};
+use idic::io::guard::Std;
+use idic::io::{CsvCells, Files};
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::path::PathBuf;
 
 #[derive(clap::Args)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
 pub struct Args {
     #[command(subcommand)]
-    command: Command,
+    command: Option<Command>,
+    #[command(flatten)]
+    measure: MeasureArgs,
+}
+
+#[derive(clap::Args)]
+struct MeasureArgs {
+    /// The contact history: a SQLite file, or a directory holding `history.sqlite`.
+    #[arg(long, value_name = "PATH", required = true)]
+    history: Option<PathBuf>,
+    /// The outcomes: an orders file, or an events file with `--event`.
+    #[arg(long, value_name = "FILE", required = true)]
+    outcomes: Option<PathBuf>,
+    /// Read the outcomes as the rule set's `orders` block maps an orders file.
+    #[arg(long, value_name = "RULES")]
+    rules: Option<PathBuf>,
+    /// Days after each run's `as_of` in which an outcome counts (`30d`, `2w`, `1m`).
+    #[arg(long, default_value = "30d", value_parser = window)]
+    window: u32,
+    /// The last day the outcomes are complete for [default: the latest outcome's date]: a run
+    /// whose window ends later is reported as open, not measured.
+    #[arg(long, value_name = "DATE")]
+    through: Option<String>,
+    /// Also measure each group of customers, as recorded when they were decided.
+    #[arg(long, value_enum)]
+    by: Option<By>,
+    /// How to write the measurement.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    format: Format,
+    /// Where the measurement goes; `-` is standard output.
+    #[arg(long, value_name = "FILE", default_value = "-")]
+    out: PathBuf,
+    /// The outcomes' format [default: from the extension: .csv, .jsonl, .txt or .text].
+    #[arg(long, value_enum)]
+    input_format: Option<FormatArg>,
+    /// The customer-id column: a header name (JSONL key) or a 1-based position.
+    #[arg(long, value_name = "COLUMN", default_value = "customer_id")]
+    customer: String,
+    /// The date column (a date-time keeps its date).
+    #[arg(long, value_name = "COLUMN", default_value = "date")]
+    date: String,
+    /// The dates' chrono format [default: ISO 8601]; repeatable, tried in order.
+    #[arg(long, value_name = "FORMAT")]
+    date_format: Vec<String>,
+    /// A text that means no value, e.g. `N/A` (repeatable).
+    #[arg(long, value_name = "TEXT")]
+    missing: Vec<String>,
+    /// The orders' amount column (the value an outcome brings).
+    #[arg(long, value_name = "COLUMN", default_value = "amount")]
+    amount: String,
+    /// A currency symbol the amounts carry, e.g. `$`.
+    #[arg(long)]
+    currency: Option<String>,
+    /// A thousands separator the amounts carry, e.g. `,`.
+    #[arg(long)]
+    thousands: Option<String>,
+    /// The amounts' decimal mark, `.` [default] or `,`.
+    #[arg(long, value_name = "MARK")]
+    decimal: Option<String>,
+    /// An events file: the event that counts as converting (other events are skipped).
+    #[arg(long, value_name = "NAME")]
+    event: Option<String>,
+    /// The events file's event-name column.
+    #[arg(long, value_name = "COLUMN", default_value = "event", requires = "event")]
+    event_column: String,
+    /// The events file's value column, if it has one.
+    #[arg(long, value_name = "COLUMN", requires = "event")]
+    value: Option<String>,
+    #[command(flatten)]
+    csv: super::CsvArgs,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum By {
+    Segment,
+    Tier,
+    Stage,
+    Channel,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Format {
+    Text,
+    Json,
+    Csv,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum FormatArg {
+    Csv,
+    Jsonl,
+    /// Whitespace-separated columns, no header.
+    Text,
+}
+
+/// `30d`, `2w` or `1m` (30 days) as days, at least one.
+fn window(text: &str) -> Result<u32, String> {
+    let days = text.trim().parse::<idic::model::Duration>()?.days();
+    if days == 0 {
+        return Err("a window of 0 days holds no outcome: give one such as `30d`".into());
+    }
+    Ok(days)
 }
 
 #[derive(clap::Subcommand)]
@@ -91,7 +207,16 @@ fn lift(text: &str) -> Result<Lift, String> {
 }
 
 pub fn run(args: Args) -> Exit {
-    let Command::Plan(plan) = args.command;
+    match args.command {
+        Some(Command::Plan(plan)) => run_plan(plan),
+        None => match measure(args.measure) {
+            Ok(exit) => exit,
+            Err(message) => usage(message),
+        },
+    }
+}
+
+fn run_plan(plan: PlanArgs) -> Exit {
     let treated = match plan.effect {
         Lift::Relative(r) => plan.baseline * (1.0 + r),
         Lift::Absolute(points) => plan.baseline + points,
@@ -140,4 +265,603 @@ pub fn run(args: Args) -> Exit {
         }
     }
     Exit::Ok
+}
+
+/// The groups a customer of a recorded group is measured in, by `--by`.
+fn groups_of<'g>(by: Option<By>, g: &'g idic::history::MeasuredGroup) -> Vec<&'g str> {
+    const NONE: &str = "(none)";
+    match by {
+        None => Vec::new(),
+        Some(By::Tier) => vec![g.tier.as_deref().unwrap_or(NONE)],
+        Some(By::Stage) => vec![g.stage.as_deref().unwrap_or(NONE)],
+        Some(By::Channel) => vec![g.channel.as_deref().unwrap_or("(all channels)")],
+        Some(By::Segment) => match g.segments.as_deref() {
+            None | Some("") => vec![NONE],
+            Some(list) => list.split(';').collect(),
+        },
+    }
+}
+
+/// How to read the outcomes file: the rule set's `orders` block, an events file, or the
+/// orders columns named by the flags.
+fn outcome_columns(args: &MeasureArgs) -> Result<OrderColumns, String> {
+    let column = |text: &str| match text.parse::<usize>() {
+        Ok(p) => Column::Position(p),
+        Err(_) => Column::Name(text.to_string()),
+    };
+    if let Some(rules) = &args.rules {
+        let (program, _) = super::run::load(rules, &super::ReadArgs::default(), "nothing measured")
+            .map_err(|_| format!("the rule set `{}` has errors (above)", rules.display()))?;
+        let rules_model = program.rules();
+        let block = rules_model.orders.as_ref().ok_or_else(|| {
+            format!(
+                "`--rules {}` has no `orders` block saying how to read an orders file",
+                rules.display()
+            )
+        })?;
+        return idic::analytics::declared::order_columns(block, rules_model.missing_words())
+            .ok_or_else(|| {
+                format!(
+                    "the `orders` block of `{}` names no orders-file columns (`customer`, `date`, \
+                     `amount`)",
+                    rules.display()
+                )
+            });
+    }
+    let event = args.event.as_ref();
+    Ok(OrderColumns {
+        customer: column(&args.customer),
+        date: column(&args.date),
+        date_formats: args.date_format.clone(),
+        missing: args.missing.clone(),
+        amount: match event {
+            Some(_) => args.value.as_deref().map(column),
+            None => Some(column(&args.amount)),
+        },
+        quantity: None,
+        currency: args.currency.clone(),
+        thousands: args.thousands.clone(),
+        decimal: args.decimal.clone(),
+        event: event.map(|name| (column(&args.event_column), name.clone())),
+    })
+}
+
+/// What the outcomes and the history held besides the measured figures.
+#[derive(Debug, Default, serde::Serialize)]
+struct Notes {
+    /// Outcome rows read, used, rejected, of other events, after `--through`.
+    outcome_rows: u64,
+    outcome_rows_used: u64,
+    outcome_rows_rejected: u64,
+    outcome_rows_other_events: u64,
+    outcome_rows_after_through: u64,
+    /// Customers in the outcomes that the history never recorded, and their outcome days.
+    unknown_customers: u64,
+    unknown_customer_days: u64,
+    /// Outcome days of recorded customers on or before their first recorded contact.
+    days_before_contact: u64,
+    /// Imported contacts (no arms) and service contacts (no holdout), not measured.
+    imported_contacts: u64,
+    service_contacts: u64,
+    /// Triggers recorded without a single control.
+    triggers_without_controls: Vec<String>,
+}
+
+fn measure(args: MeasureArgs) -> Result<Exit, String> {
+    let (Some(history), Some(outcomes)) = (&args.history, &args.outcomes) else {
+        return Err("give `--history PATH` and `--outcomes FILE`".into());
+    };
+    let path = store::resolve(history);
+    let mut files = Files::default();
+    files
+        .reads(named("--history", history), &path)
+        .reads(named("--outcomes", outcomes), outcomes)
+        .writes(named("--out", &args.out), &args.out, Std::Out);
+    if let Some(rules) = &args.rules {
+        files.reads(named("--rules", rules), rules);
+    }
+    files.check()?;
+    let through_flag = match &args.through {
+        Some(text) => Some(super::run::resolve_as_of(Some(text), None)?),
+        None => None,
+    };
+    let format = match args.input_format {
+        Some(FormatArg::Csv) => OrderFormat::Csv,
+        Some(FormatArg::Jsonl) => OrderFormat::Jsonl,
+        Some(FormatArg::Text) => OrderFormat::Text,
+        None => OrderFormat::of(outcomes).ok_or_else(|| {
+            format!(
+                "cannot tell the format of `{}` from its extension: pass `--input-format csv|jsonl|text`",
+                outcomes.display()
+            )
+        })?,
+    };
+    let columns = outcome_columns(&args)?;
+
+    // The history: every recorded customer once, by number.
+    let store = Store::read(&path)
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| format!("there is no contact history at `{}`", path.display()))?;
+    let mut customers: HashMap<Box<str>, u32> = HashMap::new();
+    let mut recorded: Vec<(u32, u32)> = Vec::new();
+    let measurable = store
+        .measurable(|group, customer| {
+            let next = customers.len() as u32;
+            let number = *customers.entry(customer.into()).or_insert(next);
+            recorded.push((group as u32, number));
+        })
+        .map_err(|e| e.to_string())?;
+    drop(store);
+
+    // The runs measured: idic's own, with the date they decided at.
+    let mut runs = Vec::new();
+    let mut run_index = HashMap::new();
+    for run in &measurable.runs {
+        let as_of = run.as_of.as_deref().and_then(|d| d.parse().ok());
+        if let (RunKind::Run, Some(as_of)) = (run.kind, as_of) {
+            run_index.insert(run.run, runs.len());
+            runs.push(uplift::Run {
+                number: run.run,
+                as_of,
+            });
+        }
+    }
+    let mut notes = Notes::default();
+    let mut group_names: Vec<String> = Vec::new();
+    let mut group_index: HashMap<String, u32> = HashMap::new();
+    let mut cohorts = Vec::new();
+    let mut cohort_of = vec![None; measurable.groups.len()];
+    for (i, g) in measurable.groups.iter().enumerate() {
+        let Some(&run) = run_index.get(&g.run) else {
+            continue;
+        };
+        if g.service {
+            continue;
+        }
+        let treatment = match (&g.trigger, g.global) {
+            (_, true) => Treatment::GlobalHoldout,
+            (Some(trigger), false) => Treatment::Trigger(trigger.clone()),
+            (None, false) => continue,
+        };
+        let groups = groups_of(args.by, g)
+            .into_iter()
+            .map(|name| {
+                *group_index.entry(name.to_string()).or_insert_with(|| {
+                    group_names.push(name.to_string());
+                    group_names.len() as u32 - 1
+                })
+            })
+            .collect();
+        cohort_of[i] = Some(cohorts.len() as u32);
+        cohorts.push(Cohort {
+            run,
+            treatment,
+            arm: g.arm,
+            groups,
+            counted: g.customers,
+        });
+    }
+    // Groups in name order.
+    let mut order: Vec<u32> = (0..group_names.len() as u32).collect();
+    order.sort_by(|&a, &b| group_names[a as usize].cmp(&group_names[b as usize]));
+    let mut rank = vec![0; order.len()];
+    for (i, &g) in order.iter().enumerate() {
+        rank[g as usize] = i as u32;
+    }
+    for cohort in &mut cohorts {
+        cohort.groups.iter_mut().for_each(|g| *g = rank[*g as usize]);
+    }
+    group_names.sort();
+    let mut members: Vec<(u32, u32)> = Vec::with_capacity(recorded.len());
+    for (group, customer) in recorded {
+        match cohort_of[group as usize] {
+            Some(cohort) => members.push((cohort, customer)),
+            None => {
+                let g = &measurable.groups[group as usize];
+                if g.service {
+                    notes.service_contacts += 1;
+                } else {
+                    notes.imported_contacts += 1;
+                }
+            }
+        }
+    }
+
+    // The outcomes, by recorded customer.
+    let read_until = through_flag.unwrap_or(chrono::NaiveDate::MAX);
+    let orders = read_orders(outcomes, format, &columns, read_until)
+        .map_err(|e| format!("`{}`: {e}", outcomes.display()))?;
+    if let Some(why) = orders.tally.none_readable() {
+        return Err(format!(
+            "`{}`: {why}; do the column flags (or the rules' `orders` block) fit the file?",
+            outcomes.display()
+        ));
+    }
+    if orders.tally.rows == 0 && orders.tally.other_events > 0 {
+        return Err(format!(
+            "`{}` has no event `{}` ({} rows of other events)",
+            outcomes.display(),
+            args.event.as_deref().unwrap_or_default(),
+            orders.tally.other_events
+        ));
+    }
+    for reject in orders.tally.rejects.iter().take(10) {
+        say!("rejected: {}: {reject}", outcomes.display());
+    }
+    let tally = &orders.tally;
+    notes.outcome_rows = tally.rows;
+    notes.outcome_rows_used = tally.used;
+    notes.outcome_rows_rejected = tally.rejected;
+    notes.outcome_rows_other_events = tally.other_events;
+    notes.outcome_rows_after_through = tally.after_as_of;
+    let mut by_customer: Vec<Vec<(i32, f64)>> = vec![Vec::new(); customers.len()];
+    let mut latest = None;
+    for history in &orders.customers {
+        let days: Vec<(i32, f64)> = history.days().iter().map(|d| (d.day, d.amount)).collect();
+        latest = latest.max(days.last().map(|d| d.0));
+        match customers.get(history.customer.as_str()) {
+            Some(&c) => by_customer[c as usize] = days,
+            None => {
+                notes.unknown_customers += 1;
+                notes.unknown_customer_days += days.len() as u64;
+            }
+        }
+    }
+    let through = match through_flag {
+        Some(date) => date,
+        None => latest
+            .and_then(|day| chrono::NaiveDate::from_num_days_from_ce_opt(day))
+            .ok_or_else(|| format!("`{}` holds no outcome", outcomes.display()))?,
+    };
+    let window = uplift::Window {
+        days: args.window,
+        through,
+    };
+    let measured = uplift::measure(
+        &runs,
+        &cohorts,
+        &mut members,
+        |c| &by_customer[c as usize],
+        window,
+    );
+    notes.days_before_contact = measured.before_contact;
+    notes.triggers_without_controls = measured
+        .rows
+        .iter()
+        .filter(|r| r.run.is_none() && r.group.is_none())
+        .filter(|r| r.evidence == uplift::Evidence::NoControls)
+        .map(|r| r.treatment.name().to_string())
+        .collect();
+    let report = Report {
+        runs: &runs,
+        groups: &group_names,
+        measured: &measured,
+        window,
+        by: args.by,
+        notes: &notes,
+    };
+    let text = match args.format {
+        Format::Text => report.text(),
+        Format::Json => report.json(),
+        Format::Csv => report.csv(args.csv.cells()),
+    };
+    super::write_texts(vec![(named("--out", &args.out), args.out.as_path(), text)])?;
+    Ok(Exit::Ok)
+}
+
+/// A measurement with what it needs to be written.
+struct Report<'a> {
+    runs: &'a [uplift::Run],
+    groups: &'a [String],
+    measured: &'a Measured,
+    window: uplift::Window,
+    by: Option<By>,
+    notes: &'a Notes,
+}
+
+/// The formulas, as the README names them.
+const FORMULAS: [(&str, &str); 6] = [
+    ("absolute_lift", "p_t - p_c, Newcombe's hybrid score interval (method 10) from the Wilson intervals of each arm, 95%"),
+    ("relative_lift", "p_t / p_c - 1, delta-method interval: se = (1/p_c) sqrt(se_t^2 + (p_t/p_c)^2 se_c^2)"),
+    ("value_difference", "mean value per customer, treated - control, Welch's interval (Welch-Satterthwaite degrees of freedom)"),
+    ("incremental", "absolute lift and value difference times the treated customers (all of them for the global holdout), intervals scaled alike"),
+    ("p_value", "pooled two-proportion z test, two-sided"),
+    ("minimum_detectable_effect", "absolute lift detected with 80% power at 5% two-sided significance, for equal arms of the harmonic mean of the two arms' sizes"),
+];
+
+impl Report<'_> {
+    fn run_of(&self, row: &Row) -> Option<&uplift::Run> {
+        row.run.map(|r| &self.runs[r])
+    }
+
+    fn group_of(&self, row: &Row) -> Option<&str> {
+        row.group.map(|g| self.groups[g as usize].as_str())
+    }
+
+    fn window_end(&self, run: &uplift::Run) -> chrono::NaiveDate {
+        run.as_of + chrono::Days::new(u64::from(self.window.days))
+    }
+
+    fn json(&self) -> String {
+        let interval = |i: Option<Interval>| {
+            i.map(|i| serde_json::json!({"estimate": i.estimate, "lower": i.lower, "upper": i.upper}))
+        };
+        let rows: Vec<_> = self
+            .measured
+            .rows
+            .iter()
+            .map(|r| {
+                let run = self.run_of(r);
+                serde_json::json!({
+                    "run": run.map(|r| r.number),
+                    "as_of": run.map(|r| r.as_of.to_string()),
+                    "window_ends": run.map(|r| self.window_end(r).to_string()),
+                    "treatment": r.treatment.name(),
+                    "kind": match r.treatment { Treatment::Trigger(_) => "trigger", Treatment::GlobalHoldout => "global_holdout" },
+                    "group": self.group_of(r),
+                    "treated": r.treated,
+                    "control": r.control,
+                    "treated_total": r.treated_total,
+                    "absolute_lift": interval(r.effect.absolute_lift),
+                    "relative_lift": interval(r.effect.relative_lift),
+                    "value_difference": interval(r.effect.value_difference),
+                    "incremental_conversions": interval(r.effect.incremental_conversions),
+                    "incremental_value": interval(r.effect.incremental_value),
+                    "p_value": r.effect.p_value,
+                    "minimum_detectable_effect": r.effect.minimum_detectable_effect,
+                    "evidence": r.evidence,
+                    "evidence_words": r.evidence.words(),
+                })
+            })
+            .collect();
+        let open: Vec<_> = self
+            .measured
+            .open
+            .iter()
+            .map(|&r| {
+                let run = &self.runs[r];
+                serde_json::json!({"run": run.number, "as_of": run.as_of.to_string(), "window_ends": self.window_end(run).to_string()})
+            })
+            .collect();
+        let json = serde_json::json!({
+            "window_days": self.window.days,
+            "outcomes_through": self.window.through.to_string(),
+            "by": self.by.map(|b| format!("{b:?}").to_lowercase()),
+            "confidence": 0.95,
+            "formulas": FORMULAS.iter().map(|(k, v)| (k.to_string(), serde_json::Value::from(*v))).collect::<serde_json::Map<_, _>>(),
+            "rows": rows,
+            "open_runs": open,
+            "notes": self.notes,
+        });
+        idic::text::json_pretty(&json)
+    }
+
+    fn csv(&self, cells: CsvCells) -> String {
+        let mut w = csv::Writer::from_writer(Vec::new());
+        let mut header: Vec<String> = ["run", "as_of", "window_ends", "treatment", "kind", "group"]
+            .map(String::from)
+            .to_vec();
+        for arm in ["treated", "control"] {
+            for figure in ["customers", "converted", "rate", "value_mean", "value_sd"] {
+                header.push(format!("{arm}_{figure}"));
+            }
+        }
+        header.push("treated_total".into());
+        for figure in [
+            "absolute_lift",
+            "relative_lift",
+            "value_difference",
+            "incremental_conversions",
+            "incremental_value",
+        ] {
+            for part in ["", "_lower", "_upper"] {
+                header.push(format!("{figure}{part}"));
+            }
+        }
+        header.extend(["p_value", "minimum_detectable_effect", "evidence"].map(String::from));
+        let _ = w.write_record(&header);
+        let number = |x: Option<f64>| x.map(|x| x.to_string()).unwrap_or_default();
+        for r in &self.measured.rows {
+            let run = self.run_of(r);
+            let mut record = vec![
+                run.map(|r| r.number.to_string()).unwrap_or_else(|| "all".into()),
+                run.map(|r| r.as_of.to_string()).unwrap_or_default(),
+                run.map(|r| self.window_end(r).to_string()).unwrap_or_default(),
+                cells.cell(r.treatment.name()).into_owned(),
+                match r.treatment {
+                    Treatment::Trigger(_) => "trigger".into(),
+                    Treatment::GlobalHoldout => "global_holdout".into(),
+                },
+                self.group_of(r).map(|g| cells.cell(g).into_owned()).unwrap_or_default(),
+            ];
+            for arm in [&r.treated, &r.control] {
+                record.extend([
+                    arm.customers.to_string(),
+                    arm.converted.to_string(),
+                    number(arm.rate),
+                    arm.value_mean.to_string(),
+                    arm.value_sd.to_string(),
+                ]);
+            }
+            record.push(r.treated_total.to_string());
+            let e = &r.effect;
+            for i in [
+                e.absolute_lift,
+                e.relative_lift,
+                e.value_difference,
+                e.incremental_conversions,
+                e.incremental_value,
+            ] {
+                record.extend([
+                    number(i.map(|i| i.estimate)),
+                    number(i.map(|i| i.lower)),
+                    number(i.map(|i| i.upper)),
+                ]);
+            }
+            record.extend([
+                number(e.p_value),
+                number(e.minimum_detectable_effect),
+                serde_json::to_value(r.evidence)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_string))
+                    .unwrap_or_default(),
+            ]);
+            let _ = w.write_record(&record);
+        }
+        String::from_utf8(w.into_inner().unwrap_or_default()).unwrap_or_default()
+    }
+
+    fn text(&self) -> String {
+        use idic::batch::summary::group;
+        let mut out = String::new();
+        let pct = |x: Option<f64>| x.map_or("-".to_string(), |x| format!("{:.2}%", x * 100.0));
+        let points = |i: Option<Interval>| {
+            i.map_or("-".to_string(), |i| {
+                format!(
+                    "{:+.2} pt ({:+.2} to {:+.2})",
+                    i.estimate * 100.0,
+                    i.lower * 100.0,
+                    i.upper * 100.0
+                )
+            })
+        };
+        let share = |i: Option<Interval>| {
+            i.map_or("-".to_string(), |i| {
+                format!(
+                    "{:+.1}% ({:+.1}% to {:+.1}%)",
+                    i.estimate * 100.0,
+                    i.lower * 100.0,
+                    i.upper * 100.0
+                )
+            })
+        };
+        let amount = |i: Option<Interval>| {
+            i.map_or("-".to_string(), |i| {
+                format!("{:+.2} ({:+.2} to {:+.2})", i.estimate, i.lower, i.upper)
+            })
+        };
+        let measured_runs = self.runs.len() - self.measured.open.len();
+        let _ = writeln!(
+            out,
+            "Outcomes within {} days after each run's as_of, known through {}; {} of {} runs measured; 95% intervals.",
+            self.window.days,
+            self.window.through,
+            measured_runs,
+            self.runs.len()
+        );
+        // A trigger without controls is named once, at the end.
+        let measurable = |r: &&Row| r.run.is_none() && r.evidence != uplift::Evidence::NoControls;
+        for r in self.measured.rows.iter().filter(measurable) {
+            let _ = writeln!(out);
+            let title = match (self.group_of(r), &r.treatment) {
+                (None, Treatment::GlobalHoldout) => {
+                    "(global holdout): all marketing triggers together".to_string()
+                }
+                (None, t) => t.name().to_string(),
+                (Some(g), t) => format!("{} / {g}", t.name()),
+            };
+            let _ = writeln!(out, "{title}, all measured runs");
+            let _ = writeln!(
+                out,
+                "  treated  {:>9} customers  converted {:>7}  value per customer {:.2}",
+                group(r.treated.customers),
+                pct(r.treated.rate),
+                r.treated.value_mean
+            );
+            let _ = writeln!(
+                out,
+                "  control  {:>9} customers  converted {:>7}  value per customer {:.2}",
+                group(r.control.customers),
+                pct(r.control.rate),
+                r.control.value_mean
+            );
+            if r.evidence != uplift::Evidence::NoControls && r.evidence != uplift::Evidence::NoTreated {
+                let e = &r.effect;
+                let _ = writeln!(out, "  lift     {}   relative {}", points(e.absolute_lift), share(e.relative_lift));
+                let _ = writeln!(out, "  value    {} per customer", amount(e.value_difference));
+                let _ = writeln!(
+                    out,
+                    "  incremental {} conversions, {} in value, over {} treated",
+                    e.incremental_conversions.map_or("-".to_string(), |i| format!(
+                        "{:+.0} ({:+.0} to {:+.0})",
+                        i.estimate, i.lower, i.upper
+                    )),
+                    amount(e.incremental_value),
+                    group(r.treated_total)
+                );
+                let _ = writeln!(
+                    out,
+                    "  p-value  {}   detectable at these sizes: {} (80% power)",
+                    e.p_value.map_or("-".into(), |p| format!("{p:.3}")),
+                    e.minimum_detectable_effect
+                        .map_or("-".into(), |m| format!("{:.2} pt", m * 100.0))
+                );
+            }
+            let _ = writeln!(out, "  => {}", r.evidence.words());
+            let per_run: Vec<&Row> = self
+                .measured
+                .rows
+                .iter()
+                .filter(|x| x.run.is_some() && x.treatment == r.treatment && x.group == r.group)
+                .collect();
+            if per_run.len() > 1 {
+                let _ = writeln!(out, "  {:>5} {:<10} {:>9} {:>9} {:>8} {:>8}  lift", "run", "as_of", "treated", "control", "conv. t", "conv. c");
+                for x in per_run {
+                    let run = self.run_of(x).expect("a run's row");
+                    let _ = writeln!(
+                        out,
+                        "  {:>5} {:<10} {:>9} {:>9} {:>8} {:>8}  {}",
+                        run.number,
+                        run.as_of,
+                        group(x.treated.customers),
+                        group(x.control.customers),
+                        pct(x.treated.rate),
+                        pct(x.control.rate),
+                        points(x.effect.absolute_lift)
+                    );
+                }
+            }
+        }
+        let _ = writeln!(out);
+        for &r in &self.measured.open {
+            let run = &self.runs[r];
+            let _ = writeln!(
+                out,
+                "Run {} (as_of {}) is not measured: its window ends {}, after the outcomes known (through {}).",
+                run.number,
+                run.as_of,
+                self.window_end(run),
+                self.window.through
+            );
+        }
+        let n = self.notes;
+        if !n.triggers_without_controls.is_empty() {
+            let _ = writeln!(
+                out,
+                "No controls recorded for {}: give a trigger a `holdout` to measure it.",
+                n.triggers_without_controls.join(", ")
+            );
+        }
+        let _ = writeln!(
+            out,
+            "Outcomes: {} rows, {} used, {} rejected{}{}; {} days on or before their customer's first contact ignored; {} customers the history does not list ({} days) not measured.",
+            group(n.outcome_rows),
+            group(n.outcome_rows_used),
+            group(n.outcome_rows_rejected),
+            if n.outcome_rows_other_events > 0 { format!(", {} of other events skipped", group(n.outcome_rows_other_events)) } else { String::new() },
+            if n.outcome_rows_after_through > 0 { format!(", {} after --through", group(n.outcome_rows_after_through)) } else { String::new() },
+            group(self.measured.before_contact),
+            group(n.unknown_customers),
+            group(n.unknown_customer_days)
+        );
+        if n.imported_contacts + n.service_contacts > 0 {
+            let _ = writeln!(
+                out,
+                "Not measured: {} imported contacts (no arms) and {} service messages (no holdout).",
+                group(n.imported_contacts),
+                group(n.service_contacts)
+            );
+        }
+        out
+    }
 }

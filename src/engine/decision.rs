@@ -4,7 +4,7 @@
 //! writers turn indices into names.
 
 use super::Program;
-use crate::history::{Arm, NewContact};
+use crate::history::{Arm, Member, NewContact};
 use crate::model::TextFormat;
 use chrono::{NaiveDate, NaiveDateTime};
 use rhai::Dynamic;
@@ -32,6 +32,10 @@ pub struct Decision {
     pub suppressed: Vec<(usize, Suppression)>,
     /// The actions of the fired triggers, in firing order, with their parameters.
     pub actions: Vec<ActionOutcome>,
+    /// The customer's global-holdout bucket, when the rule set declares a global holdout and
+    /// a marketing trigger was eligible and consented for the customer: who is measured
+    /// against the global holdout ([`Decision::audience`]).
+    pub holdout_bucket: Option<u64>,
 }
 
 /// An action taken for a customer: its trigger and action indices and the parameter values,
@@ -48,6 +52,11 @@ pub struct ActionOutcome {
 
 pub use crate::model::Suppression;
 
+/// The treated customers of the global holdout's experiment recorded one by one are those
+/// whose bucket is below this many times the holdout's (the control's share four times over,
+/// drawn by the same hash): enough for the comparison, without a row for every customer.
+pub const AUDIENCE_SAMPLE: u64 = 5;
+
 impl Decision {
     /// The triggers the customer entered, each with its arm: those that fired (treated), in
     /// firing order, then those whose control arm the customer is in.
@@ -59,6 +68,48 @@ impl Decision {
         treated.chain(control)
     }
 
+    /// The customer's place in the global holdout's experiment (what all marketing together
+    /// earns), when they are in it: a customer a marketing trigger would have contacted, in
+    /// the control arm (held out) or the treated arm. Of the treated, those whose bucket is
+    /// below [`AUDIENCE_SAMPLE`] times the holdout's are recorded one by one (`true`), the
+    /// others only counted.
+    pub fn audience(&self, program: &Program) -> Option<(Arm, bool)> {
+        let bucket = self.holdout_bucket?;
+        let below = program.holdout()?.below;
+        if bucket < below {
+            Some((Arm::Control, true))
+        } else {
+            Some((Arm::Treated, bucket < below.saturating_mul(AUDIENCE_SAMPLE)))
+        }
+    }
+
+    /// Appends this decision's place in the global holdout's experiment
+    /// ([`Decision::audience`]), as the contact history records it.
+    pub fn audience_member<'p>(&self, program: &'p Program, out: &mut Vec<Member<'p>>) {
+        let Some((arm, recorded)) = self.audience(program) else {
+            return;
+        };
+        out.push(Member {
+            customer: recorded.then(|| self.id.trim().to_string()),
+            arm,
+            tier: self.tier.map(|i| program.tier_name(i)),
+            stage: self.stage.map(|i| program.stage_name(i)),
+            segments: self.segments_text(program),
+        });
+    }
+
+    /// The customer's segments joined by `;`, as the history records them.
+    fn segments_text<'p>(&self, program: &'p Program) -> Option<Cow<'p, str>> {
+        match self.segments.as_slice() {
+            [] => None,
+            [one] => Some(Cow::Borrowed(program.segment_name(*one))),
+            many => {
+                let names: Vec<&str> = many.iter().map(|&s| program.segment_name(s)).collect();
+                Some(Cow::Owned(names.join(";")))
+            }
+        }
+    }
+
     /// Appends the contacts this decision makes, one per action of each trigger entered (one
     /// without an action for a trigger that has none), as the contact history records them
     /// (dated `date`).
@@ -66,14 +117,7 @@ impl Decision {
         if self.arms().next().is_none() {
             return;
         }
-        let segments: Option<Cow<'p, str>> = match self.segments.as_slice() {
-            [] => None,
-            [one] => Some(Cow::Borrowed(program.segment_name(*one))),
-            many => {
-                let names: Vec<&str> = many.iter().map(|&s| program.segment_name(s)).collect();
-                Some(Cow::Owned(names.join(";")))
-            }
-        };
+        let segments = self.segments_text(program);
         let customer = self.id.trim();
         for (t, arm) in self.arms() {
             let actions = program.action_count(t);

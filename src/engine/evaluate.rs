@@ -278,7 +278,13 @@ impl<'p> Evaluator<'p> {
             // Service triggers skip it; hashed only for a customer a marketing trigger would
             // contact.
             let marketing = |&i: &usize| program.triggers[i].service.is_none();
-            if self.eligible.iter().any(marketing) && holdout.place(&decision.id).1 {
+            let placed = self
+                .eligible
+                .iter()
+                .any(marketing)
+                .then(|| holdout.place(&decision.id));
+            decision.holdout_bucket = placed.map(|(bucket, _)| bucket);
+            if placed.is_some_and(|(_, held)| held) {
                 self.eligible.retain(|i| {
                     if marketing(i) {
                         decision.suppressed.push((*i, Suppression::Holdout));

@@ -15,8 +15,9 @@ use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 
 /// The schema version this idic writes (`PRAGMA user_version`): 2 added `contact_keys`; 3
-/// split `contacts` into `treatments` and `contacted`, with `contacts` a view joining them.
-const VERSION: u8 = 3;
+/// split `contacts` into `treatments` and `contacted`, with `contacts` a view joining them; 4
+/// added the global holdout's experiment (`holdout_groups`, `holdout_members`).
+const VERSION: u8 = 4;
 
 /// The run key of a run: SHA-256 over what makes its decisions (`parts`: the rule set's content
 /// hash, the export's digest, the orders file's, the do-not-contact list's, `as_of`), each
@@ -114,6 +115,31 @@ CREATE TRIGGER contacts_delete INSTEAD OF DELETE ON contacts
     BEGIN DELETE FROM contacted WHERE contact = OLD.contact; END;
 ";
 
+/// The global holdout's experiment, run by run (version 4): the customers a marketing trigger
+/// would have contacted, held out (`control`) or not (`treated`), in groups of one arm, tier,
+/// stage and segments. `customers` counts the group's customers; `members` lists those recorded
+/// one by one: every control, and the treated whose bucket is below
+/// [`crate::engine::decision::AUDIENCE_SAMPLE`] times the holdout's (a random sample).
+const HOLDOUT_TABLES: &str = "
+CREATE TABLE holdout_groups (
+    grp       INTEGER PRIMARY KEY,
+    run       INTEGER NOT NULL REFERENCES runs (run),
+    date      TEXT NOT NULL,
+    arm       TEXT NOT NULL CHECK (arm IN ('treated', 'control')),
+    tier      TEXT,
+    stage     TEXT,
+    segments  TEXT,
+    customers INTEGER NOT NULL
+);
+CREATE TABLE holdout_members (
+    grp       INTEGER NOT NULL REFERENCES holdout_groups (grp),
+    customer  TEXT NOT NULL
+);
+CREATE VIEW holdout_log AS
+    SELECT g.run, g.date, m.customer, g.arm, g.tier, g.stage, g.segments
+    FROM holdout_members m JOIN holdout_groups g USING (grp);
+";
+
 /// Each run's contacts fingerprinted as a run reads them ([`RunKeys`]), so that a run reads one
 /// blob per earlier run instead of its rows. Derived from the contacts: a change to or a
 /// deletion of a run's rows (by idic's compaction or by anyone's SQL) drops the run's blob, and
@@ -125,6 +151,12 @@ CREATE TRIGGER contacts_delete INSTEAD OF DELETE ON contacts
 /// Version 1 had the `contacts` table alone, version 2 added `contact_keys`: both are moved
 /// into version 3's tables, each contact keeping its number (its rowid) and its run's blob.
 fn upgrade(from: u8) -> String {
+    let contacts = if from < 3 { upgrade_contacts(from) } else { String::new() };
+    format!("{contacts} {HOLDOUT_TABLES} PRAGMA user_version = {VERSION};")
+}
+
+/// Version 1's or 2's contacts moved into version 3's tables.
+fn upgrade_contacts(from: u8) -> String {
     let keys = if from < 2 { KEYS_TABLE } else { "" };
     format!(
         "{keys}
@@ -150,8 +182,7 @@ fn upgrade(from: u8) -> String {
                AND t.stage IS b.stage AND t.segments IS b.segments
             ORDER BY b.rowid;
         DROP INDEX treatments_upgrading;
-        DROP TABLE contacts_before;
-        PRAGMA user_version = {VERSION};"
+        DROP TABLE contacts_before;"
     )
 }
 
@@ -275,6 +306,59 @@ impl NewContact<'_> {
             segments: own(&self.segments),
         }
     }
+}
+
+/// A customer of the global holdout's experiment in a run ([`HOLDOUT_TABLES`]), as the run
+/// records them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Member<'a> {
+    /// The customer id, when recorded one by one; `None` for a treated customer outside the
+    /// sample, only counted.
+    pub customer: Option<String>,
+    pub arm: Arm,
+    pub tier: Option<&'a str>,
+    pub stage: Option<&'a str>,
+    /// The customer's segments, joined by `;`.
+    pub segments: Option<Cow<'a, str>>,
+}
+
+/// What [`Store::measurable`] reads.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Measurable {
+    /// Every run, oldest first.
+    pub runs: Vec<MeasuredRun>,
+    /// Every group of customers recorded.
+    pub groups: Vec<MeasuredGroup>,
+}
+
+/// A run as `idic measure` reads it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MeasuredRun {
+    pub run: i64,
+    pub kind: RunKind,
+    /// `YYYY-MM-DD`; `None` for an import.
+    pub as_of: Option<String>,
+}
+
+/// Customers of one run recorded together: a treatment's contacts, or a group of the global
+/// holdout's experiment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MeasuredGroup {
+    pub run: i64,
+    /// The trigger; `None` for the global holdout's experiment and imported contacts without one.
+    pub trigger: Option<String>,
+    /// A group of the global holdout's experiment.
+    pub global: bool,
+    pub arm: Arm,
+    /// The trigger's channel; `None` for the global holdout's experiment.
+    pub channel: Option<String>,
+    pub service: bool,
+    pub tier: Option<String>,
+    pub stage: Option<String>,
+    /// Joined by `;`.
+    pub segments: Option<String>,
+    /// The global holdout's group: all its customers, recorded one by one or not.
+    pub customers: Option<u64>,
 }
 
 /// Counts of a contact history ([`Store::stats`]).
@@ -451,6 +535,11 @@ impl Schema {
         self.0 >= 2
     }
 
+    /// It has the global holdout's experiment (version 4).
+    fn holdout(self) -> bool {
+        self.0 >= 4
+    }
+
     /// The column of `contacts` that numbers them in the order recorded.
     fn number(self) -> &'static str {
         if self.0 >= 3 {
@@ -602,7 +691,8 @@ impl Store {
                 if create {
                     self.conn
                         .execute_batch(&format!(
-                            "{RUNS_TABLE} {KEYS_TABLE} {CONTACT_TABLES} PRAGMA user_version = {VERSION};"
+                            "{RUNS_TABLE} {KEYS_TABLE} {CONTACT_TABLES} {HOLDOUT_TABLES} \
+                             PRAGMA user_version = {VERSION};"
                         ))
                         .map_err(&fail)?;
                 }
@@ -742,6 +832,112 @@ impl Store {
         Ok(stats)
     }
 
+    /// What `idic measure` reads: the runs, the groups of customers they recorded (each run's
+    /// treatments, and its groups of the global holdout's experiment) and, through `each`,
+    /// every customer recorded in a group (by index into the groups), in no particular order.
+    pub fn measurable(
+        &self,
+        mut each: impl FnMut(usize, &str),
+    ) -> Result<Measurable, HistoryError> {
+        let mut measurable = Measurable::default();
+        if !self.schema.tables() {
+            return Ok(measurable);
+        }
+        if self.schema.0 < 3 {
+            return Err(HistoryError::NotHistory {
+                path: self.path.clone(),
+                why: format!(
+                    "written by an older idic (schema version {}): a run of this idic that \
+                     records, or `idic history compact`, upgrades it",
+                    self.schema.0
+                ),
+            });
+        }
+        let fail = sqlite(&self.path);
+        let mut runs = self
+            .conn
+            .prepare("SELECT run, kind, as_of FROM runs ORDER BY run")
+            .map_err(&fail)?;
+        measurable.runs = runs
+            .query_map([], |r| {
+                let kind: String = r.get(1)?;
+                Ok(MeasuredRun {
+                    run: r.get(0)?,
+                    kind: if kind == "import" {
+                        RunKind::Import
+                    } else {
+                        RunKind::Run
+                    },
+                    as_of: r.get(2)?,
+                })
+            })
+            .and_then(Iterator::collect)
+            .map_err(&fail)?;
+        let mut numbers = std::collections::HashMap::new();
+        let groups = |sql: &str, global: bool, groups: &mut Vec<MeasuredGroup>| {
+            let mut numbers = std::collections::HashMap::new();
+            let mut statement = self.conn.prepare(sql)?;
+            let mut rows = statement.query([])?;
+            while let Some(r) = rows.next()? {
+                let arm: String = r.get(3)?;
+                numbers.insert(r.get::<_, i64>(0)?, groups.len());
+                groups.push(MeasuredGroup {
+                    run: r.get(1)?,
+                    trigger: r.get(2)?,
+                    global,
+                    arm: arm.parse().unwrap_or(Arm::Treated),
+                    channel: r.get(4)?,
+                    service: r.get::<_, Option<bool>>(5)?.unwrap_or(false),
+                    tier: r.get(6)?,
+                    stage: r.get(7)?,
+                    segments: r.get(8)?,
+                    customers: r.get::<_, Option<i64>>(9)?.map(|n| n.max(0) as u64),
+                });
+            }
+            Ok::<_, rusqlite::Error>(numbers)
+        };
+        numbers.insert(
+            false,
+            groups(
+                "SELECT treatment, run, trigger, arm, channel, service, tier, stage, segments, \
+                 NULL FROM treatments ORDER BY treatment",
+                false,
+                &mut measurable.groups,
+            )
+            .map_err(&fail)?,
+        );
+        if self.schema.holdout() {
+            numbers.insert(
+                true,
+                groups(
+                    "SELECT grp, run, NULL, arm, NULL, 0, tier, stage, segments, customers \
+                     FROM holdout_groups ORDER BY grp",
+                    true,
+                    &mut measurable.groups,
+                )
+                .map_err(&fail)?,
+            );
+        }
+        for (global, sql) in [
+            (false, "SELECT treatment, customer FROM contacted"),
+            (true, "SELECT grp, customer FROM holdout_members"),
+        ] {
+            let Some(numbers) = numbers.get(&global) else {
+                continue;
+            };
+            let mut statement = self.conn.prepare(sql).map_err(&fail)?;
+            let mut rows = statement.query([]).map_err(&fail)?;
+            while let Some(r) = rows.next().map_err(&fail)? {
+                let number: i64 = r.get(0).map_err(&fail)?;
+                let customer = r.get_ref(1).map_err(&fail)?;
+                if let (Some(&group), Ok(customer)) = (numbers.get(&number), customer.as_str()) {
+                    each(group, customer);
+                }
+            }
+        }
+        Ok(measurable)
+    }
+
     /// A reader of the history's contacts, which can go to another thread.
     pub fn reader(&self) -> Reader {
         Reader {
@@ -830,6 +1026,14 @@ impl Store {
             "DELETE FROM treatments WHERE treatment NOT IN (SELECT treatment FROM contacted)",
             [],
         )
+        .map_err(&fail)?;
+        // The global holdout's experiment is measured, never read by the policy: it goes.
+        conn.execute(
+            "DELETE FROM holdout_members
+             WHERE grp IN (SELECT grp FROM holdout_groups WHERE date < ?1)",
+            [&date],
+        )
+        .and_then(|_| conn.execute("DELETE FROM holdout_groups WHERE date < ?1", [&date]))
         .map_err(&fail)?;
         let fingerprinted = self.fingerprint_runs()?;
         conn.execute_batch("COMMIT").map_err(&fail)?;
@@ -949,6 +1153,7 @@ impl Store {
             keys: RunKeys::default(),
             last_date: (String::new(), None),
             treatments: Treatments::default(),
+            holdout_groups: std::collections::HashMap::new(),
         })
     }
 }
@@ -1225,7 +1430,13 @@ pub struct Recording {
     /// The last date parsed, and its day.
     last_date: (String, Option<u16>),
     treatments: Treatments,
+    /// The global holdout's groups recorded so far: by arm, tier, stage and segments, the
+    /// group's number and its customers.
+    holdout_groups: std::collections::HashMap<HoldoutGroup, (i64, u64)>,
 }
+
+/// What tells a group of the global holdout's experiment from another in a run.
+type HoldoutGroup = (Arm, Option<String>, Option<String>, Option<String>);
 
 /// The treatments a run has recorded so far, each under its number.
 #[derive(Default)]
@@ -1354,6 +1565,44 @@ impl Recording {
         Ok(())
     }
 
+    /// Adds customers of the global holdout's experiment to the run, dated `date`: those with
+    /// an id one row each, every one counted in their group.
+    pub fn add_members(&mut self, date: &str, members: &[Member<'_>]) -> Result<(), HistoryError> {
+        let fail = sqlite(&self.store.path);
+        let conn = &self.store.conn;
+        let mut insert = conn
+            .prepare_cached("INSERT INTO holdout_members (grp, customer) VALUES (?1, ?2)")
+            .map_err(&fail)?;
+        for m in members {
+            let key = (
+                m.arm,
+                m.tier.map(str::to_string),
+                m.stage.map(str::to_string),
+                m.segments.as_deref().map(str::to_string),
+            );
+            let (grp, customers) = match self.holdout_groups.get_mut(&key) {
+                Some(group) => group,
+                None => {
+                    conn.prepare_cached(
+                        "INSERT INTO holdout_groups (run, date, arm, tier, stage, segments, customers)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, 0)",
+                    )
+                    .and_then(|mut s| {
+                        s.execute(params![self.run, date, m.arm.word(), key.1, key.2, key.3])
+                    })
+                    .map_err(&fail)?;
+                    let grp = conn.last_insert_rowid();
+                    self.holdout_groups.entry(key).or_insert((grp, 0))
+                }
+            };
+            *customers += 1;
+            if let Some(customer) = &m.customer {
+                insert.execute(params![*grp, customer]).map_err(&fail)?;
+            }
+        }
+        Ok(())
+    }
+
     /// Records the run, stamped with the wall-clock time: everything since [`Store::lock`]
     /// becomes durable at once, and the lock is released. Gives the contacts recorded.
     pub fn commit(self) -> Result<u64, HistoryError> {
@@ -1365,6 +1614,15 @@ impl Recording {
         )
         .map_err(sqlite(path))?;
         self.keys.insert(conn, self.run).map_err(sqlite(path))?;
+        let mut counted = conn
+            .prepare("UPDATE holdout_groups SET customers = ?1 WHERE grp = ?2")
+            .map_err(sqlite(path))?;
+        for &(grp, customers) in self.holdout_groups.values() {
+            counted
+                .execute(params![customers as i64, grp])
+                .map_err(sqlite(path))?;
+        }
+        drop(counted);
         // Runs whose rows changed since they were fingerprinted (or that another program
         // wrote) are fingerprinted again, so that the next runs read no rows.
         self.store.fingerprint_runs()?;
