@@ -1,10 +1,11 @@
 """Writes the orders of the worked example of `idic measure` (README), with a known effect.
 
-    python3 examples/measure/make_outcomes.py examples/measure/customers.csv \
-        examples/measure/history.sqlite examples/measure/orders.csv
+    python3 examples/measure/make_outcomes.py EXPORT HISTORY ORDERS
+
+(`examples/measure/make.sh` runs it.)
 
 Each customer of the export orders within the 30 days after each run's as_of with probability
-8%, and 11% (3 points more) when a marketing trigger contacted them in that run; and once more
+8%, and 12% (4 points more) when a marketing trigger contacted them in that run; and once more
 at random in the 60 days before the first run. Amounts are lognormal (median about 45).
 Seeded: the same inputs give the same file.
 """
@@ -28,7 +29,7 @@ for customer in ids:
     first = runs[0][1]
     rows.append((customer, first - datetime.timedelta(days=rng.randrange(1, 61))))
     for run, as_of in runs:
-        p = 0.11 if (run, customer) in treated else 0.08
+        p = 0.12 if (run, customer) in treated else 0.08
         if rng.random() < p:
             rows.append((customer, as_of + datetime.timedelta(days=rng.randrange(1, 31))))
 rows.sort(key=lambda r: (r[1], r[0]))

@@ -536,7 +536,10 @@ impl Aggregator {
                 .map(|c| c.as_ref().map(ToString::to_string).unwrap_or_default())
                 .collect(),
             columns: list,
-            event: columns.event.as_ref().map(|(_, name)| name.trim().to_string()),
+            event: columns
+                .event
+                .as_ref()
+                .map(|(_, name)| name.trim().to_string()),
             date,
             amount,
             quantity,
@@ -556,33 +559,39 @@ impl Aggregator {
     ) -> Result<Vec<Option<usize>>, OrdersError> {
         self.columns
             .iter()
-            .map(|column| column.as_ref().map(|column| match (column, format) {
-                (Column::Position(0), _) => Err(OrdersError::Config(
-                    "column positions count from 1; 0 is not a column".into(),
-                )),
-                (Column::Position(p), OrderFormat::Csv | OrderFormat::Text) => Ok(p - 1),
-                (Column::Position(p), OrderFormat::Jsonl) => Err(OrdersError::Config(format!(
-                    "JSONL has keys, not positions: give column {p} by its key"
-                ))),
-                (Column::Name(_), OrderFormat::Jsonl) => Ok(usize::MAX),
-                (Column::Name(name), OrderFormat::Text) => Err(OrdersError::Config(format!(
+            .map(|column| {
+                column
+                    .as_ref()
+                    .map(|column| match (column, format) {
+                        (Column::Position(0), _) => Err(OrdersError::Config(
+                            "column positions count from 1; 0 is not a column".into(),
+                        )),
+                        (Column::Position(p), OrderFormat::Csv | OrderFormat::Text) => Ok(p - 1),
+                        (Column::Position(p), OrderFormat::Jsonl) => Err(OrdersError::Config(
+                            format!("JSONL has keys, not positions: give column {p} by its key"),
+                        )),
+                        (Column::Name(_), OrderFormat::Jsonl) => Ok(usize::MAX),
+                        (Column::Name(name), OrderFormat::Text) => {
+                            Err(OrdersError::Config(format!(
                     "whitespace-separated text has no header: give column `{name}` by its position"
-                ))),
-                (Column::Name(name), OrderFormat::Csv) => {
-                    let header = header.unwrap_or_default();
-                    header
-                        .iter()
-                        .position(|h| h == name)
-                        .ok_or_else(|| OrdersError::NoSuchColumn {
-                            column: printable(&column.to_string()).into_owned(),
-                            header: header
-                                .iter()
-                                .map(|h| printable(h))
-                                .collect::<Vec<_>>()
-                                .join(", "),
-                        })
-                }
-            }).transpose())
+                )))
+                        }
+                        (Column::Name(name), OrderFormat::Csv) => {
+                            let header = header.unwrap_or_default();
+                            header.iter().position(|h| h == name).ok_or_else(|| {
+                                OrdersError::NoSuchColumn {
+                                    column: printable(&column.to_string()).into_owned(),
+                                    header: header
+                                        .iter()
+                                        .map(|h| printable(h))
+                                        .collect::<Vec<_>>()
+                                        .join(", "),
+                                }
+                            })
+                        }
+                    })
+                    .transpose()
+            })
             .collect()
     }
 
@@ -803,11 +812,12 @@ mod tests {
             date: Column::Position(3),
             date_formats: vec!["%Y%m%d".into()],
             missing: Vec::new(),
-            amount: Column::Position(4),
+            amount: Some(Column::Position(4)),
             quantity: None,
             currency: None,
             thousands: None,
             decimal: None,
+            event: None,
         };
         for orders in [
             read(csv, OrderFormat::Csv, &named(), "2020-01-31"),

@@ -1,5 +1,9 @@
-//! What each treatment caused: its treated customers against its controls, run by run and over
-//! all runs, each arm's outcomes within a window after the run ([`measure`]).
+//! What each treatment caused: its treated customers against its controls, run by run, each
+//! arm's outcomes within a window after the run ([`measure`]).
+//!
+//! Runs are never pooled into one comparison: a trigger's controls may come back run after
+//! run while its treated wait out a cooldown, so the arms' mix of runs differs, and pooling
+//! would compare different months (Simpson's paradox).
 //!
 //! The input is plain: the runs, cohorts (the customers of one run, treatment and arm that
 //! share their groups, such as a tier), the customers in them and each customer's outcome
@@ -140,8 +144,8 @@ pub struct Effect {
 /// One measured row: a run (or all runs), a treatment and a group (or all).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Row {
-    /// The run (by index into the runs), `None` for all closed runs together.
-    pub run: Option<usize>,
+    /// The run, by index into the runs.
+    pub run: usize,
     pub treatment: Treatment,
     /// The group (by index into the group names), `None` for every customer.
     pub group: Option<u32>,
@@ -156,8 +160,8 @@ pub struct Row {
 /// What [`measure`] found.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Measured {
-    /// Per treatment, group and run (all runs first, then each run oldest first), treatments
-    /// in name order with the global holdout last (what all marketing together earned).
+    /// Per treatment, group and run (oldest first), treatments in name order with the global
+    /// holdout last (what all marketing together earned), every customer before the groups.
     pub rows: Vec<Row>,
     /// The runs whose window is not over (by index): not measured.
     pub open: Vec<usize>,
@@ -186,19 +190,6 @@ impl Tally {
         self.m2 += delta * (value - self.mean);
     }
 
-    /// Chan's pairwise merge of two tallies.
-    fn merge(&mut self, other: &Tally) {
-        if other.n > 0 {
-            let n = self.n + other.n;
-            let delta = other.mean - self.mean;
-            self.m2 += other.m2 + delta * delta * (self.n as f64 * other.n as f64) / n as f64;
-            self.mean += delta * other.n as f64 / n as f64;
-            self.n = n;
-            self.x += other.x;
-        }
-        self.total += other.total;
-    }
-
     fn values(&self) -> Values {
         let sd = if self.n > 1 {
             (self.m2 / (self.n - 1) as f64).sqrt()
@@ -224,8 +215,8 @@ impl Tally {
     }
 }
 
-/// The key of a row's arm: treatment, group, run (`None` first: all runs), arm.
-type Key = (Treatment, Option<u32>, Option<usize>, Arm);
+/// The key of a row's arm: treatment, group (`None` first: every customer), run, arm.
+type Key = (Treatment, Option<u32>, usize, Arm);
 
 /// Measures every cohort's customers: `members` lists `(cohort, customer)` pairs (a customer
 /// listed twice in one run, treatment and arm counts once), `outcomes(customer)` gives the
@@ -274,7 +265,7 @@ pub fn measure<'o>(
         let groups = std::iter::once(None).chain(c.groups.iter().copied().map(Some));
         for group in groups {
             tallies
-                .entry((c.treatment.clone(), group, Some(c.run), c.arm))
+                .entry((c.treatment.clone(), group, c.run, c.arm))
                 .or_default()
                 .add(to > from, value);
         }
@@ -282,7 +273,7 @@ pub fn measure<'o>(
     for c in cohorts.iter().filter(|c| ends[c.run] <= through) {
         let groups = std::iter::once(None).chain(c.groups.iter().copied().map(Some));
         for group in groups {
-            let key = (c.treatment.clone(), group, Some(c.run), c.arm);
+            let key = (c.treatment.clone(), group, c.run, c.arm);
             tallies.entry(key).or_default().total += c.counted.unwrap_or(0);
         }
     }
@@ -290,14 +281,6 @@ pub fn measure<'o>(
         .iter()
         .map(|(&customer, &first)| outcomes(customer).partition_point(|&(d, _)| d <= first) as u64)
         .sum();
-    // All runs together, from the runs' tallies.
-    let pooled: Vec<(Key, Tally)> = tallies
-        .iter()
-        .map(|((t, g, _, arm), tally)| ((t.clone(), *g, None, *arm), *tally))
-        .collect();
-    for (key, tally) in pooled {
-        tallies.entry(key).or_default().merge(&tally);
-    }
     let mut rows = Vec::new();
     let mut pairs = tallies.iter().peekable();
     while let Some(((treatment, group, run, arm), tally)) = pairs.next() {
@@ -325,15 +308,15 @@ pub fn measure<'o>(
 fn row(
     treatment: &Treatment,
     group: Option<u32>,
-    run: Option<usize>,
+    run: usize,
     treated: &Tally,
     control: &Tally,
 ) -> Row {
     let (x_t, n_t, x_c, n_c) = (treated.x, treated.n, control.x, control.n);
     let treated_total = n_t.max(treated.total);
     let absolute_lift = effect::absolute_lift(x_t, n_t, x_c, n_c);
-    let value_difference = effect::value_difference(treated.values(), control.values())
-        .map(|(interval, _)| interval);
+    let value_difference =
+        effect::value_difference(treated.values(), control.values()).map(|(interval, _)| interval);
     let scale = treated_total as f64;
     let p_c = (n_c > 0).then(|| x_c as f64 / n_c as f64);
     let minimum_detectable_effect = p_c.filter(|_| n_t > 0).and_then(|p_c| {
@@ -432,22 +415,28 @@ mod tests {
             days: 30,
             through: date("2026-11-15"),
         };
-        let m = measure(&runs, &cohorts, &mut members, |c| &outcomes[c as usize], window);
-        let run1 = m.rows.iter().find(|r| r.run == Some(0)).unwrap();
+        let m = measure(
+            &runs,
+            &cohorts,
+            &mut members,
+            |c| &outcomes[c as usize],
+            window,
+        );
+        let run1 = m.rows.iter().find(|r| r.run == 0).unwrap();
         assert_eq!((run1.treated.customers, run1.treated.converted), (1, 1));
         assert_eq!(run1.treated.value_mean, 7.0);
         assert_eq!((run1.control.customers, run1.control.converted), (1, 0));
         assert_eq!(run1.evidence, Evidence::TooSmall);
         // Run 2's window ends 2026-12-01, after the outcomes known: open, not measured.
         assert_eq!(m.open, vec![1]);
-        assert!(m.rows.iter().all(|r| r.run != Some(1)));
+        assert!(m.rows.iter().all(|r| r.run != 1));
         // The orders on or before each customer's first contact: customer 0's on 10-01,
         // customer 1's in September.
         assert_eq!(m.before_contact, 2);
     }
 
     #[test]
-    fn all_runs_pool_the_runs_and_a_trigger_without_controls_says_so() {
+    fn each_run_is_measured_apart_and_a_trigger_without_controls_says_so() {
         let (runs, mut cohorts) = setup();
         cohorts.push(Cohort {
             run: 0,
@@ -476,31 +465,34 @@ mod tests {
             days: 30,
             through: date("2026-12-31"),
         };
-        let m = measure(&runs, &cohorts, &mut members, |c| &outcomes[c as usize], window);
-        let all = m
+        let m = measure(
+            &runs,
+            &cohorts,
+            &mut members,
+            |c| &outcomes[c as usize],
+            window,
+        );
+        let winback = |run| {
+            let r = m
+                .rows
+                .iter()
+                .find(|r| r.run == run && r.treatment.name() == "winback");
+            let r = r.unwrap();
+            (
+                r.treated.customers,
+                r.treated.converted,
+                r.control.customers,
+                r.control.converted,
+            )
+        };
+        assert_eq!(winback(0), (8, 4, 4, 2));
+        assert_eq!(winback(1), (8, 0, 4, 0));
+        let alone = m
             .rows
             .iter()
-            .find(|r| r.run.is_none() && r.treatment.name() == "winback")
+            .find(|r| r.treatment.name() == "alone")
             .unwrap();
-        assert_eq!((all.treated.customers, all.treated.converted), (16, 4));
-        assert_eq!((all.control.customers, all.control.converted), (8, 2));
-        let alone = m.rows.iter().find(|r| r.treatment.name() == "alone").unwrap();
         assert_eq!(alone.evidence, Evidence::NoControls);
         assert_eq!(alone.effect.absolute_lift, None);
-    }
-
-    #[test]
-    fn pooled_values_match_the_values_of_all_customers_at_once() {
-        let mut a = Tally::default();
-        let mut b = Tally::default();
-        let xs = [3.0, 0.0, 12.5, 7.25, 0.0, 99.0, 1.5];
-        for (i, &x) in xs.iter().enumerate() {
-            if i < 3 { &mut a } else { &mut b }.add(x > 0.0, x);
-        }
-        a.merge(&b);
-        let all = Values::of(xs);
-        assert_eq!(a.n, 7);
-        assert!((a.values().mean - all.mean).abs() < 1e-12);
-        assert!((a.values().sd - all.sd).abs() < 1e-12);
     }
 }

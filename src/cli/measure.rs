@@ -10,7 +10,7 @@ use super::{named, Exit};
 use idic::analytics::effect::{self, Interval};
 use idic::analytics::orders::{read_orders, Column, OrderColumns, OrderFormat};
 use idic::analytics::uplift::{self, Cohort, Measured, Row, Treatment};
-use idic::history::{store, RunKind, Store};
+use idic::history::{store, Arm, RunKind, Store};
 use idic::io::guard::Std;
 use idic::io::{CsvCells, Files};
 use std::collections::HashMap;
@@ -84,7 +84,12 @@ struct MeasureArgs {
     #[arg(long, value_name = "NAME")]
     event: Option<String>,
     /// The events file's event-name column.
-    #[arg(long, value_name = "COLUMN", default_value = "event", requires = "event")]
+    #[arg(
+        long,
+        value_name = "COLUMN",
+        default_value = "event",
+        requires = "event"
+    )]
     event_column: String,
     /// The events file's value column, if it has one.
     #[arg(long, value_name = "COLUMN", requires = "event")]
@@ -144,6 +149,96 @@ struct PlanArgs {
     /// How to print the plan.
     #[arg(long, value_enum, default_value_t = PlanFormat::Text)]
     format: PlanFormat,
+    /// A contact history: say how many runs of each holdout's latest volume the plan takes.
+    #[arg(long, value_name = "PATH")]
+    history: Option<PathBuf>,
+}
+
+/// A holdout's volume in the latest run that recorded it, and what the plan asks of it.
+#[derive(Debug, serde::Serialize)]
+struct Volume {
+    treatment: String,
+    run: i64,
+    as_of: Option<String>,
+    /// Customers in each arm (the global holdout's treated: all of them, recorded or not).
+    treated: u64,
+    control: u64,
+    /// Controls needed at this run's ratio of controls to treated: `n (1 + k) / 2` with `n`
+    /// the equal arms' size and `k = control / treated`.
+    controls_needed: u64,
+    /// Runs of this volume to gather them.
+    runs_needed: u64,
+}
+
+/// Each holdout's latest volume in the history at `path`, and the runs `per_arm` takes.
+fn volumes(path: &std::path::Path, per_arm: u64) -> Result<Vec<Volume>, String> {
+    let path = store::resolve(path);
+    let store = Store::read(&path)
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| format!("there is no contact history at `{}`", path.display()))?;
+    let mut listed: Vec<std::collections::HashSet<Box<str>>> = Vec::new();
+    let measurable = store
+        .measurable(|group, customer| {
+            if listed.len() <= group {
+                listed.resize_with(group + 1, Default::default);
+            }
+            listed[group].insert(customer.into());
+        })
+        .map_err(|e| e.to_string())?;
+    // Per treatment, its latest run with controls, and the customers of each arm in it.
+    let mut latest: std::collections::BTreeMap<Treatment, i64> = Default::default();
+    let mut arms: HashMap<(Treatment, i64, Arm), std::collections::HashSet<&str>> = HashMap::new();
+    let mut counted: HashMap<(Treatment, i64), u64> = HashMap::new();
+    for (i, g) in measurable.groups.iter().enumerate() {
+        let treatment = match (&g.trigger, g.global) {
+            (_, true) => Treatment::GlobalHoldout,
+            (Some(t), false) if !g.service => Treatment::Trigger(t.clone()),
+            _ => continue,
+        };
+        let names = listed.get(i).into_iter().flatten().map(|c| &**c);
+        arms.entry((treatment.clone(), g.run, g.arm))
+            .or_default()
+            .extend(names);
+        if let (true, Arm::Treated) = (g.global, g.arm) {
+            *counted.entry((treatment.clone(), g.run)).or_default() += g.customers.unwrap_or(0);
+        }
+        if g.arm == Arm::Control {
+            let run = latest.entry(treatment).or_insert(g.run);
+            *run = (*run).max(g.run);
+        }
+    }
+    let mut volumes = Vec::new();
+    for (treatment, run) in latest {
+        let count = |arm| {
+            arms.get(&(treatment.clone(), run, arm))
+                .map_or(0, |s| s.len() as u64)
+        };
+        let control = count(Arm::Control);
+        let treated = counted
+            .get(&(treatment.clone(), run))
+            .copied()
+            .unwrap_or(0)
+            .max(count(Arm::Treated));
+        if control == 0 || treated == 0 {
+            continue;
+        }
+        let k = control as f64 / treated as f64;
+        let controls_needed = (per_arm as f64 * (1.0 + k) / 2.0).ceil() as u64;
+        volumes.push(Volume {
+            treatment: treatment.name().to_string(),
+            run,
+            as_of: measurable
+                .runs
+                .iter()
+                .find(|r| r.run == run)
+                .and_then(|r| r.as_of.clone()),
+            treated,
+            control,
+            controls_needed,
+            runs_needed: controls_needed.div_ceil(control),
+        });
+    }
+    Ok(volumes)
 }
 
 #[derive(Clone, Copy, PartialEq, clap::ValueEnum)]
@@ -231,6 +326,15 @@ fn run_plan(plan: PlanArgs) -> Exit {
         ));
     };
     let per_arm = per_arm.ceil() as u64;
+    let volumes = match plan
+        .history
+        .as_deref()
+        .map(|h| volumes(h, per_arm))
+        .transpose()
+    {
+        Ok(volumes) => volumes,
+        Err(message) => return usage(message),
+    };
     match plan.format {
         PlanFormat::Text => {
             let group = |n: u64| idic::batch::summary::group(n);
@@ -249,6 +353,21 @@ fn run_plan(plan: PlanArgs) -> Exit {
                 group(per_arm),
                 group(2 * per_arm)
             );
+            for v in volumes.iter().flatten() {
+                show!(
+                    "{:<22} run {} ({}): {} treated, {} controls; at that ratio {} controls, {} runs",
+                    v.treatment,
+                    v.run,
+                    v.as_of.as_deref().unwrap_or("-"),
+                    group(v.treated),
+                    group(v.control),
+                    group(v.controls_needed),
+                    group(v.runs_needed)
+                );
+            }
+            if volumes.as_ref().is_some_and(Vec::is_empty) {
+                show!("the history holds no run with controls to plan from");
+            }
         }
         PlanFormat::Json => {
             let json = serde_json::json!({
@@ -260,6 +379,8 @@ fn run_plan(plan: PlanArgs) -> Exit {
                 "significance": 0.05,
                 "per_arm": per_arm,
                 "formula": "two-proportion sample size, equal arms: (1.96 sqrt(2 p(1-p)) + 0.8416 sqrt(p1(1-p1) + p2(1-p2)))^2 / (p1-p2)^2, p = (p1+p2)/2",
+                "volumes": volumes,
+                "volumes_formula": "controls needed at a run's ratio k = control / treated: per_arm (1 + k) / 2; runs: that over the run's controls, rounded up",
             });
             super::out(&format!("{json}\n"));
         }
@@ -449,7 +570,10 @@ fn measure(args: MeasureArgs) -> Result<Exit, String> {
         rank[g as usize] = i as u32;
     }
     for cohort in &mut cohorts {
-        cohort.groups.iter_mut().for_each(|g| *g = rank[*g as usize]);
+        cohort
+            .groups
+            .iter_mut()
+            .for_each(|g| *g = rank[*g as usize]);
     }
     group_names.sort();
     let mut members: Vec<(u32, u32)> = Vec::with_capacity(recorded.len());
@@ -525,13 +649,20 @@ fn measure(args: MeasureArgs) -> Result<Exit, String> {
         window,
     );
     notes.days_before_contact = measured.before_contact;
-    notes.triggers_without_controls = measured
-        .rows
-        .iter()
-        .filter(|r| r.run.is_none() && r.group.is_none())
-        .filter(|r| r.evidence == uplift::Evidence::NoControls)
-        .map(|r| r.treatment.name().to_string())
-        .collect();
+    let mut without: Vec<&Treatment> = Vec::new();
+    for r in measured.rows.iter().filter(|r| r.group.is_none()) {
+        let none = r.evidence == uplift::Evidence::NoControls;
+        match without.last() {
+            Some(&t) if *t == r.treatment => {
+                if !none {
+                    without.pop();
+                }
+            }
+            _ if none => without.push(&r.treatment),
+            _ => {}
+        }
+    }
+    notes.triggers_without_controls = without.iter().map(|t| t.name().to_string()).collect();
     let report = Report {
         runs: &runs,
         groups: &group_names,
@@ -570,8 +701,8 @@ const FORMULAS: [(&str, &str); 6] = [
 ];
 
 impl Report<'_> {
-    fn run_of(&self, row: &Row) -> Option<&uplift::Run> {
-        row.run.map(|r| &self.runs[r])
+    fn run_of(&self, row: &Row) -> &uplift::Run {
+        &self.runs[row.run]
     }
 
     fn group_of(&self, row: &Row) -> Option<&str> {
@@ -584,7 +715,9 @@ impl Report<'_> {
 
     fn json(&self) -> String {
         let interval = |i: Option<Interval>| {
-            i.map(|i| serde_json::json!({"estimate": i.estimate, "lower": i.lower, "upper": i.upper}))
+            i.map(
+                |i| serde_json::json!({"estimate": i.estimate, "lower": i.lower, "upper": i.upper}),
+            )
         };
         let rows: Vec<_> = self
             .measured
@@ -593,9 +726,9 @@ impl Report<'_> {
             .map(|r| {
                 let run = self.run_of(r);
                 serde_json::json!({
-                    "run": run.map(|r| r.number),
-                    "as_of": run.map(|r| r.as_of.to_string()),
-                    "window_ends": run.map(|r| self.window_end(r).to_string()),
+                    "run": run.number,
+                    "as_of": run.as_of.to_string(),
+                    "window_ends": self.window_end(run).to_string(),
                     "treatment": r.treatment.name(),
                     "kind": match r.treatment { Treatment::Trigger(_) => "trigger", Treatment::GlobalHoldout => "global_holdout" },
                     "group": self.group_of(r),
@@ -664,15 +797,17 @@ impl Report<'_> {
         for r in &self.measured.rows {
             let run = self.run_of(r);
             let mut record = vec![
-                run.map(|r| r.number.to_string()).unwrap_or_else(|| "all".into()),
-                run.map(|r| r.as_of.to_string()).unwrap_or_default(),
-                run.map(|r| self.window_end(r).to_string()).unwrap_or_default(),
+                run.number.to_string(),
+                run.as_of.to_string(),
+                self.window_end(run).to_string(),
                 cells.cell(r.treatment.name()).into_owned(),
                 match r.treatment {
                     Treatment::Trigger(_) => "trigger".into(),
                     Treatment::GlobalHoldout => "global_holdout".into(),
                 },
-                self.group_of(r).map(|g| cells.cell(g).into_owned()).unwrap_or_default(),
+                self.group_of(r)
+                    .map(|g| cells.cell(g).into_owned())
+                    .unwrap_or_default(),
             ];
             for arm in [&r.treated, &r.control] {
                 record.extend([
@@ -712,7 +847,7 @@ impl Report<'_> {
     }
 
     fn text(&self) -> String {
-        use idic::batch::summary::group;
+        use idic::batch::summary::group as group_of_thousands;
         let mut out = String::new();
         let pct = |x: Option<f64>| x.map_or("-".to_string(), |x| format!("{:.2}%", x * 100.0));
         let points = |i: Option<Interval>| {
@@ -749,45 +884,76 @@ impl Report<'_> {
             measured_runs,
             self.runs.len()
         );
-        // A trigger without controls is named once, at the end.
-        let measurable = |r: &&Row| r.run.is_none() && r.evidence != uplift::Evidence::NoControls;
-        for r in self.measured.rows.iter().filter(measurable) {
+        // Each treatment and group: its latest run in full, then every run in a line. A
+        // trigger without controls is named once, at the end.
+        let rows = &self.measured.rows;
+        let mut from = 0;
+        while from < rows.len() {
+            let same = |x: &Row| x.treatment == rows[from].treatment && x.group == rows[from].group;
+            let to = from + rows[from..].iter().take_while(|x| same(x)).count();
+            let runs = &rows[from..to];
+            from = to;
+            if runs
+                .iter()
+                .all(|x| x.evidence == uplift::Evidence::NoControls)
+            {
+                continue;
+            }
+            let r = runs.last().expect("a run");
+            let run = self.run_of(r);
             let _ = writeln!(out);
-            let title = match (self.group_of(r), &r.treatment) {
-                (None, Treatment::GlobalHoldout) => {
-                    "(global holdout): all marketing triggers together".to_string()
-                }
-                (None, t) => t.name().to_string(),
-                (Some(g), t) => format!("{} / {g}", t.name()),
+            let name = match &r.treatment {
+                Treatment::GlobalHoldout => "(global holdout): all marketing triggers together",
+                t => t.name(),
             };
-            let _ = writeln!(out, "{title}, all measured runs");
+            let group = self
+                .group_of(r)
+                .map(|g| format!(" / {g}"))
+                .unwrap_or_default();
+            let _ = writeln!(
+                out,
+                "{name}{group}: run {} (as_of {}), the latest measured",
+                run.number, run.as_of
+            );
             let _ = writeln!(
                 out,
                 "  treated  {:>9} customers  converted {:>7}  value per customer {:.2}",
-                group(r.treated.customers),
+                group_of_thousands(r.treated.customers),
                 pct(r.treated.rate),
                 r.treated.value_mean
             );
             let _ = writeln!(
                 out,
                 "  control  {:>9} customers  converted {:>7}  value per customer {:.2}",
-                group(r.control.customers),
+                group_of_thousands(r.control.customers),
                 pct(r.control.rate),
                 r.control.value_mean
             );
-            if r.evidence != uplift::Evidence::NoControls && r.evidence != uplift::Evidence::NoTreated {
+            if r.evidence != uplift::Evidence::NoControls
+                && r.evidence != uplift::Evidence::NoTreated
+            {
                 let e = &r.effect;
-                let _ = writeln!(out, "  lift     {}   relative {}", points(e.absolute_lift), share(e.relative_lift));
-                let _ = writeln!(out, "  value    {} per customer", amount(e.value_difference));
+                let _ = writeln!(
+                    out,
+                    "  lift     {}   relative {}",
+                    points(e.absolute_lift),
+                    share(e.relative_lift)
+                );
+                let _ = writeln!(
+                    out,
+                    "  value    {} per customer",
+                    amount(e.value_difference)
+                );
                 let _ = writeln!(
                     out,
                     "  incremental {} conversions, {} in value, over {} treated",
-                    e.incremental_conversions.map_or("-".to_string(), |i| format!(
-                        "{:+.0} ({:+.0} to {:+.0})",
-                        i.estimate, i.lower, i.upper
-                    )),
+                    e.incremental_conversions
+                        .map_or("-".to_string(), |i| format!(
+                            "{:+.0} ({:+.0} to {:+.0})",
+                            i.estimate, i.lower, i.upper
+                        )),
                     amount(e.incremental_value),
-                    group(r.treated_total)
+                    group_of_thousands(r.treated_total)
                 );
                 let _ = writeln!(
                     out,
@@ -798,23 +964,21 @@ impl Report<'_> {
                 );
             }
             let _ = writeln!(out, "  => {}", r.evidence.words());
-            let per_run: Vec<&Row> = self
-                .measured
-                .rows
-                .iter()
-                .filter(|x| x.run.is_some() && x.treatment == r.treatment && x.group == r.group)
-                .collect();
-            if per_run.len() > 1 {
-                let _ = writeln!(out, "  {:>5} {:<10} {:>9} {:>9} {:>8} {:>8}  lift", "run", "as_of", "treated", "control", "conv. t", "conv. c");
-                for x in per_run {
-                    let run = self.run_of(x).expect("a run's row");
+            if runs.len() > 1 {
+                let _ = writeln!(
+                    out,
+                    "  {:>5} {:<10} {:>9} {:>9} {:>8} {:>8}  lift (95% interval)",
+                    "run", "as_of", "treated", "control", "conv. t", "conv. c"
+                );
+                for x in runs {
+                    let run = self.run_of(x);
                     let _ = writeln!(
                         out,
                         "  {:>5} {:<10} {:>9} {:>9} {:>8} {:>8}  {}",
                         run.number,
                         run.as_of,
-                        group(x.treated.customers),
-                        group(x.control.customers),
+                        group_of_thousands(x.treated.customers),
+                        group_of_thousands(x.control.customers),
                         pct(x.treated.rate),
                         pct(x.control.rate),
                         points(x.effect.absolute_lift)
@@ -845,21 +1009,21 @@ impl Report<'_> {
         let _ = writeln!(
             out,
             "Outcomes: {} rows, {} used, {} rejected{}{}; {} days on or before their customer's first contact ignored; {} customers the history does not list ({} days) not measured.",
-            group(n.outcome_rows),
-            group(n.outcome_rows_used),
-            group(n.outcome_rows_rejected),
-            if n.outcome_rows_other_events > 0 { format!(", {} of other events skipped", group(n.outcome_rows_other_events)) } else { String::new() },
-            if n.outcome_rows_after_through > 0 { format!(", {} after --through", group(n.outcome_rows_after_through)) } else { String::new() },
-            group(self.measured.before_contact),
-            group(n.unknown_customers),
-            group(n.unknown_customer_days)
+            group_of_thousands(n.outcome_rows),
+            group_of_thousands(n.outcome_rows_used),
+            group_of_thousands(n.outcome_rows_rejected),
+            if n.outcome_rows_other_events > 0 { format!(", {} of other events skipped", group_of_thousands(n.outcome_rows_other_events)) } else { String::new() },
+            if n.outcome_rows_after_through > 0 { format!(", {} after --through", group_of_thousands(n.outcome_rows_after_through)) } else { String::new() },
+            group_of_thousands(self.measured.before_contact),
+            group_of_thousands(n.unknown_customers),
+            group_of_thousands(n.unknown_customer_days)
         );
         if n.imported_contacts + n.service_contacts > 0 {
             let _ = writeln!(
                 out,
                 "Not measured: {} imported contacts (no arms) and {} service messages (no holdout).",
-                group(n.imported_contacts),
-                group(n.service_contacts)
+                group_of_thousands(n.imported_contacts),
+                group_of_thousands(n.service_contacts)
             );
         }
         out

@@ -11,5 +11,6 @@ pub mod store;
 
 pub use index::{Arm, Contact, Index, Keep, Reach, TriggerReach};
 pub use store::{
-    Compacted, HistoryError, Measurable, MeasuredGroup, MeasuredRun, Member, NewContact, Reader, Recording, RunKind, RunRecord, Store, Window,
+    Compacted, HistoryError, Measurable, MeasuredGroup, MeasuredRun, Member, NewContact, Reader,
+    Recording, RunKind, RunRecord, Store, Window,
 };

@@ -151,7 +151,11 @@ CREATE VIEW holdout_log AS
 /// Version 1 had the `contacts` table alone, version 2 added `contact_keys`: both are moved
 /// into version 3's tables, each contact keeping its number (its rowid) and its run's blob.
 fn upgrade(from: u8) -> String {
-    let contacts = if from < 3 { upgrade_contacts(from) } else { String::new() };
+    let contacts = if from < 3 {
+        upgrade_contacts(from)
+    } else {
+        String::new()
+    };
     format!("{contacts} {HOLDOUT_TABLES} PRAGMA user_version = {VERSION};")
 }
 

@@ -12,6 +12,7 @@ mod history;
 mod holdout;
 mod hostile_text;
 mod library;
+mod measure;
 mod population;
 mod reload;
 mod rules;
