@@ -14,6 +14,7 @@ use super::effect::{self, Interval, Values};
 use crate::model::Arm;
 use chrono::NaiveDate;
 use serde::Serialize;
+use std::collections::HashMap;
 
 /// An arm under this many customers is too small to conclude from (the normal approximations
 /// behind the intervals need about this many).
@@ -235,26 +236,58 @@ pub fn measure<'o>(
     let through = super::orders::day_number(window.through);
     let open: Vec<usize> = (0..runs.len()).filter(|&r| ends[r] > through).collect();
     // Each customer once per run, treatment and arm (a trigger of several actions records a
-    // contact for each).
-    let same = |c: u32| {
-        let c = &cohorts[c as usize];
-        (c.run, &c.treatment, c.arm)
-    };
-    members.sort_unstable_by(|a, b| same(a.0).cmp(&same(b.0)).then(a.1.cmp(&b.1)));
-    let mut tallies: std::collections::BTreeMap<Key, Tally> = Default::default();
-    let mut first_contact: std::collections::HashMap<u32, i32> = Default::default();
+    // contact for each): cohorts numbered by those, so that sorting compares numbers.
+    let mut units: HashMap<(usize, &Treatment, Arm), u32> = HashMap::new();
+    let unit_of: Vec<u32> = cohorts
+        .iter()
+        .map(|c| {
+            let next = units.len() as u32;
+            *units.entry((c.run, &c.treatment, c.arm)).or_insert(next)
+        })
+        .collect();
+    // Each cohort's tallies: every customer's and each group's, found once per cohort.
+    let mut slots: HashMap<Key, usize> = HashMap::new();
+    let mut tallies: Vec<Tally> = Vec::new();
+    let slots_of: Vec<Vec<usize>> = cohorts
+        .iter()
+        .map(|c| {
+            let groups = std::iter::once(None).chain(c.groups.iter().copied().map(Some));
+            groups
+                .map(|group| {
+                    let next = slots.len();
+                    let slot = *slots
+                        .entry((c.treatment.clone(), group, c.run, c.arm))
+                        .or_insert(next);
+                    if slot == tallies.len() {
+                        tallies.push(Tally::default());
+                    }
+                    if ends[c.run] <= through {
+                        tallies[slot].total += c.counted.unwrap_or(0);
+                    }
+                    slot
+                })
+                .collect()
+        })
+        .collect();
+    // A customer listed in two cohorts of one unit (two actions) counts in the first.
+    members.sort_unstable_by_key(|&(c, who)| (unit_of[c as usize], who, c));
+    let customers = members
+        .iter()
+        .map(|&(_, who)| who as usize + 1)
+        .max()
+        .unwrap_or(0);
+    let mut first_contact = vec![i32::MAX; customers];
     let mut last: Option<(u32, u32)> = None;
     for &(cohort, customer) in members.iter() {
-        if last.is_some_and(|(c, who)| who == customer && same(c) == same(cohort)) {
+        let unit = unit_of[cohort as usize];
+        if last == Some((unit, customer)) {
             continue;
         }
-        last = Some((cohort, customer));
+        last = Some((unit, customer));
         let c = &cohorts[cohort as usize];
         let as_of = ends[c.run] - window.days as i32;
-        first_contact
-            .entry(customer)
-            .and_modify(|d| *d = (*d).min(as_of))
-            .or_insert(as_of);
+        let first = &mut first_contact[customer as usize];
+        *first = (*first).min(as_of);
         if ends[c.run] > through {
             continue;
         }
@@ -262,24 +295,23 @@ pub fn measure<'o>(
         let from = days.partition_point(|&(d, _)| d <= as_of);
         let to = days.partition_point(|&(d, _)| d <= ends[c.run]);
         let value: f64 = days[from..to].iter().map(|&(_, v)| v).sum();
-        let groups = std::iter::once(None).chain(c.groups.iter().copied().map(Some));
-        for group in groups {
-            tallies
-                .entry((c.treatment.clone(), group, c.run, c.arm))
-                .or_default()
-                .add(to > from, value);
+        for &slot in &slots_of[cohort as usize] {
+            tallies[slot].add(to > from, value);
         }
     }
-    for c in cohorts.iter().filter(|c| ends[c.run] <= through) {
-        let groups = std::iter::once(None).chain(c.groups.iter().copied().map(Some));
-        for group in groups {
-            let key = (c.treatment.clone(), group, c.run, c.arm);
-            tallies.entry(key).or_default().total += c.counted.unwrap_or(0);
-        }
-    }
+    let mut tallies: Vec<(Key, Tally)> = slots
+        .into_iter()
+        .filter(|(key, _)| ends[key.2] <= through)
+        .map(|(key, slot)| (key, tallies[slot]))
+        .collect();
+    tallies.sort_unstable_by(|a, b| a.0.cmp(&b.0));
     let before_contact = first_contact
         .iter()
-        .map(|(&customer, &first)| outcomes(customer).partition_point(|&(d, _)| d <= first) as u64)
+        .enumerate()
+        .filter(|(_, &first)| first != i32::MAX)
+        .map(|(customer, &first)| {
+            outcomes(customer as u32).partition_point(|&(d, _)| d <= first) as u64
+        })
         .sum();
     let mut rows = Vec::new();
     let mut pairs = tallies.iter().peekable();

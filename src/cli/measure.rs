@@ -389,7 +389,7 @@ fn run_plan(plan: PlanArgs) -> Exit {
 }
 
 /// The groups a customer of a recorded group is measured in, by `--by`.
-fn groups_of<'g>(by: Option<By>, g: &'g idic::history::MeasuredGroup) -> Vec<&'g str> {
+fn groups_of(by: Option<By>, g: &idic::history::MeasuredGroup) -> Vec<&str> {
     const NONE: &str = "(none)";
     match by {
         None => Vec::new(),
@@ -499,20 +499,18 @@ fn measure(args: MeasureArgs) -> Result<Exit, String> {
     };
     let columns = outcome_columns(&args)?;
 
-    // The history: every recorded customer once, by number.
-    let store = Store::read(&path)
-        .map_err(|e| e.to_string())?
-        .ok_or_else(|| format!("there is no contact history at `{}`", path.display()))?;
-    let mut customers: HashMap<Box<str>, u32> = HashMap::new();
-    let mut recorded: Vec<(u32, u32)> = Vec::new();
-    let measurable = store
-        .measurable(|group, customer| {
-            let next = customers.len() as u32;
-            let number = *customers.entry(customer.into()).or_insert(next);
-            recorded.push((group as u32, number));
-        })
-        .map_err(|e| e.to_string())?;
-    drop(store);
+    // The history (every recorded customer once, by number) and the outcomes are read at
+    // once, on two threads.
+    let read_until = through_flag.unwrap_or(chrono::NaiveDate::MAX);
+    let (history_read, orders) = std::thread::scope(|scope| {
+        let orders = scope.spawn(|| read_orders(outcomes, format, &columns, read_until));
+        let history_read = read_history(&path);
+        (history_read, orders.join())
+    });
+    let (measurable, customers, recorded) = history_read?;
+    let orders = orders
+        .map_err(|_| "reading the outcomes failed".to_string())?
+        .map_err(|e| format!("`{}`: {e}", outcomes.display()))?;
 
     // The runs measured: idic's own, with the date they decided at.
     let mut runs = Vec::new();
@@ -592,9 +590,6 @@ fn measure(args: MeasureArgs) -> Result<Exit, String> {
     }
 
     // The outcomes, by recorded customer.
-    let read_until = through_flag.unwrap_or(chrono::NaiveDate::MAX);
-    let orders = read_orders(outcomes, format, &columns, read_until)
-        .map_err(|e| format!("`{}`: {e}", outcomes.display()))?;
     if let Some(why) = orders.tally.none_readable() {
         return Err(format!(
             "`{}`: {why}; do the column flags (or the rules' `orders` block) fit the file?",
@@ -634,7 +629,7 @@ fn measure(args: MeasureArgs) -> Result<Exit, String> {
     let through = match through_flag {
         Some(date) => date,
         None => latest
-            .and_then(|day| chrono::NaiveDate::from_num_days_from_ce_opt(day))
+            .and_then(chrono::NaiveDate::from_num_days_from_ce_opt)
             .ok_or_else(|| format!("`{}` holds no outcome", outcomes.display()))?,
     };
     let window = uplift::Window {
@@ -649,17 +644,15 @@ fn measure(args: MeasureArgs) -> Result<Exit, String> {
         window,
     );
     notes.days_before_contact = measured.before_contact;
+    // Treatments whose every run lacks controls (rows come by treatment, then run).
     let mut without: Vec<&Treatment> = Vec::new();
+    let mut controlled: Option<&Treatment> = None;
     for r in measured.rows.iter().filter(|r| r.group.is_none()) {
-        let none = r.evidence == uplift::Evidence::NoControls;
-        match without.last() {
-            Some(&t) if *t == r.treatment => {
-                if !none {
-                    without.pop();
-                }
-            }
-            _ if none => without.push(&r.treatment),
-            _ => {}
+        if r.evidence != uplift::Evidence::NoControls {
+            controlled = Some(&r.treatment);
+            without.retain(|t| **t != r.treatment);
+        } else if without.last() != Some(&&r.treatment) && controlled != Some(&r.treatment) {
+            without.push(&r.treatment);
         }
     }
     notes.triggers_without_controls = without.iter().map(|t| t.name().to_string()).collect();
@@ -678,6 +671,34 @@ fn measure(args: MeasureArgs) -> Result<Exit, String> {
     };
     super::write_texts(vec![(named("--out", &args.out), args.out.as_path(), text)])?;
     Ok(Exit::Ok)
+}
+
+/// The history at `path`: what it recorded, every customer in it numbered, and each recorded
+/// `(group, customer)`.
+#[allow(clippy::type_complexity)]
+fn read_history(
+    path: &std::path::Path,
+) -> Result<
+    (
+        idic::history::Measurable,
+        HashMap<Box<str>, u32>,
+        Vec<(u32, u32)>,
+    ),
+    String,
+> {
+    let store = Store::read(path)
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| format!("there is no contact history at `{}`", path.display()))?;
+    let mut customers: HashMap<Box<str>, u32> = HashMap::new();
+    let mut recorded: Vec<(u32, u32)> = Vec::new();
+    let measurable = store
+        .measurable(|group, customer| {
+            let next = customers.len() as u32;
+            let number = *customers.entry(customer.into()).or_insert(next);
+            recorded.push((group as u32, number));
+        })
+        .map_err(|e| e.to_string())?;
+    Ok((measurable, customers, recorded))
 }
 
 /// A measurement with what it needs to be written.
