@@ -96,8 +96,8 @@ enum Command {
     /// What a contact history holds: one customer's contacts, counts, or all of it as CSV or
     /// JSONL.
     History(history::Args),
-    /// What treatments caused, measured against their holdouts (for now: `plan`, the
-    /// customers a holdout needs).
+    /// What each trigger and the global holdout caused, measured against their holdouts from
+    /// the contact history and an orders or events file; `plan`: the customers a holdout needs.
     Measure(measure::Args),
     /// Print a completion script for a shell (bash, zsh, fish, powershell, elvish).
     Completions(shell::CompletionArgs),
