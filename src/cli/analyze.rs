@@ -5,10 +5,11 @@
 //! Exit codes: 0 analysed (rejected rows and unfittable models are reported, not fatal), 2
 //! usage or I/O, or an orders file not one of whose rows can be read.
 
+use super::order_flags::column;
 use super::run::{resolve_as_of, usage};
 use super::{named, Exit};
 use idic::analytics::btyd::ClvOptions;
-use idic::analytics::orders::{read_orders, Column, OrderColumns, OrderFormat};
+use idic::analytics::orders::{read_orders, OrderColumns};
 use idic::analytics::portfolio::{analyze, Customer, Options, Portfolio};
 use idic::analytics::Period;
 use idic::io::guard::Std;
@@ -26,37 +27,11 @@ pub struct Args {
     /// The unit of BTYD times.
     #[arg(long, value_enum, default_value_t = PeriodArg::Day)]
     period: PeriodArg,
-    /// The orders' format [default: from the extension: .csv, .jsonl, .txt or .text].
-    #[arg(long, value_enum)]
-    input_format: Option<FormatArg>,
-    /// The customer-id column: a header name (JSONL key) or a 1-based position.
-    #[arg(long, value_name = "COLUMN", default_value = "customer_id")]
-    customer: String,
-    /// The order-date column.
-    #[arg(long, value_name = "COLUMN", default_value = "date")]
-    date: String,
-    /// The dates' chrono format, e.g. `%Y%m%d` [default: ISO 8601]; repeat it for dates
-    /// written several ways, tried in order.
-    #[arg(long, value_name = "FORMAT")]
-    date_format: Vec<String>,
-    /// A text that means no value in any column, e.g. `N/A` (repeatable).
-    #[arg(long, value_name = "TEXT")]
-    missing: Vec<String>,
-    /// The amount column.
-    #[arg(long, value_name = "COLUMN", default_value = "amount")]
-    amount: String,
+    #[command(flatten)]
+    columns: super::order_flags::OrderFlags,
     /// The number-of-items column, if any (summed per customer).
     #[arg(long, value_name = "COLUMN")]
     quantity: Option<String>,
-    /// A currency symbol the amounts carry, e.g. `$`.
-    #[arg(long)]
-    currency: Option<String>,
-    /// A thousands separator the amounts carry, e.g. `,`.
-    #[arg(long)]
-    thousands: Option<String>,
-    /// The amounts' decimal mark, `.` [default] or `,` (`1.234,50` with `--thousands .`).
-    #[arg(long, value_name = "MARK")]
-    decimal: Option<String>,
     /// The RFM window in days [default: all history].
     #[arg(long, value_name = "DAYS")]
     lookback: Option<u32>,
@@ -89,14 +64,6 @@ enum PeriodArg {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-enum FormatArg {
-    Csv,
-    Jsonl,
-    /// Whitespace-separated columns, no header (the CDNOW sample).
-    Text,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 enum ReportFormat {
     Text,
     Json,
@@ -107,19 +74,9 @@ pub fn run(args: Args) -> Exit {
         Ok(d) => d,
         Err(e) => return usage(e),
     };
-    let format = match args.input_format {
-        Some(FormatArg::Csv) => OrderFormat::Csv,
-        Some(FormatArg::Jsonl) => OrderFormat::Jsonl,
-        Some(FormatArg::Text) => OrderFormat::Text,
-        None => match OrderFormat::of(&args.orders) {
-            Some(format) => format,
-            None => {
-                return usage(format!(
-                    "cannot tell the format of `{}` from its extension: pass `--input-format csv|jsonl|text`",
-                    args.orders.display()
-                ))
-            }
-        },
+    let format = match args.columns.format(&args.orders) {
+        Ok(format) => format,
+        Err(message) => return usage(message),
     };
     let bins = idic::analytics::scores::MIN_BINS..=idic::analytics::scores::MAX_BINS;
     if !u8::try_from(args.bins).is_ok_and(|b| bins.contains(&b)) {
@@ -147,16 +104,8 @@ pub fn run(args: Args) -> Exit {
         return usage(clash);
     }
     let columns = OrderColumns {
-        customer: column(&args.customer),
-        date: column(&args.date),
-        date_formats: args.date_format.clone(),
-        missing: args.missing.clone(),
-        amount: Some(column(&args.amount)),
         quantity: args.quantity.as_deref().map(column),
-        currency: args.currency.clone(),
-        thousands: args.thousands.clone(),
-        decimal: args.decimal.clone(),
-        event: None,
+        ..args.columns.columns()
     };
     let orders = match read_orders(&args.orders, format, &columns, as_of) {
         Ok(orders) => orders,
@@ -213,14 +162,6 @@ pub fn run(args: Args) -> Exit {
     match super::write_texts(texts) {
         Ok(()) => Exit::Ok,
         Err(message) => usage(message),
-    }
-}
-
-/// `3` is a position, anything else a name.
-fn column(text: &str) -> Column {
-    match text.parse::<usize>() {
-        Ok(p) => Column::Position(p),
-        Err(_) => Column::Name(text.to_string()),
     }
 }
 

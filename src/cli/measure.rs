@@ -5,10 +5,11 @@
 //! Exit codes: 0 measured (weak evidence is said in words, not an error), 2 usage or I/O (no
 //! such history, an outcomes file none of whose rows can be read).
 
+use super::order_flags::column;
 use super::run::usage;
 use super::{named, Exit};
 use idic::analytics::effect::{self, Interval};
-use idic::analytics::orders::{read_orders, Column, OrderColumns, OrderFormat};
+use idic::analytics::orders::{read_orders, OrderColumns};
 use idic::analytics::uplift::{self, Cohort, Measured, Row, Treatment};
 use idic::history::{store, Arm, RunKind, Store};
 use idic::io::guard::Std;
@@ -53,33 +54,8 @@ struct MeasureArgs {
     /// Where the measurement goes; `-` is standard output.
     #[arg(long, value_name = "FILE", default_value = "-")]
     out: PathBuf,
-    /// The outcomes' format [default: from the extension: .csv, .jsonl, .txt or .text].
-    #[arg(long, value_enum)]
-    input_format: Option<FormatArg>,
-    /// The customer-id column: a header name (JSONL key) or a 1-based position.
-    #[arg(long, value_name = "COLUMN", default_value = "customer_id")]
-    customer: String,
-    /// The date column (a date-time keeps its date).
-    #[arg(long, value_name = "COLUMN", default_value = "date")]
-    date: String,
-    /// The dates' chrono format [default: ISO 8601]; repeatable, tried in order.
-    #[arg(long, value_name = "FORMAT")]
-    date_format: Vec<String>,
-    /// A text that means no value, e.g. `N/A` (repeatable).
-    #[arg(long, value_name = "TEXT")]
-    missing: Vec<String>,
-    /// The orders' amount column (the value an outcome brings).
-    #[arg(long, value_name = "COLUMN", default_value = "amount")]
-    amount: String,
-    /// A currency symbol the amounts carry, e.g. `$`.
-    #[arg(long)]
-    currency: Option<String>,
-    /// A thousands separator the amounts carry, e.g. `,`.
-    #[arg(long)]
-    thousands: Option<String>,
-    /// The amounts' decimal mark, `.` [default] or `,`.
-    #[arg(long, value_name = "MARK")]
-    decimal: Option<String>,
+    #[command(flatten)]
+    columns: super::order_flags::OrderFlags,
     /// An events file: the event that counts as converting (other events are skipped).
     #[arg(long, value_name = "NAME")]
     event: Option<String>,
@@ -111,14 +87,6 @@ enum Format {
     Text,
     Json,
     Csv,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-enum FormatArg {
-    Csv,
-    Jsonl,
-    /// Whitespace-separated columns, no header.
-    Text,
 }
 
 /// `30d`, `2w` or `1m` (30 days) as days, at least one.
@@ -406,10 +374,6 @@ fn groups_of(by: Option<By>, g: &idic::history::MeasuredGroup) -> Vec<&str> {
 /// How to read the outcomes file: the rule set's `orders` block, an events file, or the
 /// orders columns named by the flags.
 fn outcome_columns(args: &MeasureArgs) -> Result<OrderColumns, String> {
-    let column = |text: &str| match text.parse::<usize>() {
-        Ok(p) => Column::Position(p),
-        Err(_) => Column::Name(text.to_string()),
-    };
     if let Some(rules) = &args.rules {
         let (program, _) = super::run::load(rules, &super::ReadArgs::default(), "nothing measured")
             .map_err(|_| format!("the rule set `{}` has errors (above)", rules.display()))?;
@@ -429,21 +393,14 @@ fn outcome_columns(args: &MeasureArgs) -> Result<OrderColumns, String> {
                 )
             });
     }
-    let event = args.event.as_ref();
-    Ok(OrderColumns {
-        customer: column(&args.customer),
-        date: column(&args.date),
-        date_formats: args.date_format.clone(),
-        missing: args.missing.clone(),
-        amount: match event {
-            Some(_) => args.value.as_deref().map(column),
-            None => Some(column(&args.amount)),
+    let columns = args.columns.columns();
+    Ok(match &args.event {
+        Some(name) => OrderColumns {
+            amount: args.value.as_deref().map(column),
+            event: Some((column(&args.event_column), name.clone())),
+            ..columns
         },
-        quantity: None,
-        currency: args.currency.clone(),
-        thousands: args.thousands.clone(),
-        decimal: args.decimal.clone(),
-        event: event.map(|name| (column(&args.event_column), name.clone())),
+        None => columns,
     })
 }
 
@@ -486,17 +443,7 @@ fn measure(args: MeasureArgs) -> Result<Exit, String> {
         Some(text) => Some(super::run::resolve_as_of(Some(text), None)?),
         None => None,
     };
-    let format = match args.input_format {
-        Some(FormatArg::Csv) => OrderFormat::Csv,
-        Some(FormatArg::Jsonl) => OrderFormat::Jsonl,
-        Some(FormatArg::Text) => OrderFormat::Text,
-        None => OrderFormat::of(outcomes).ok_or_else(|| {
-            format!(
-                "cannot tell the format of `{}` from its extension: pass `--input-format csv|jsonl|text`",
-                outcomes.display()
-            )
-        })?,
-    };
+    let format = args.columns.format(outcomes)?;
     let columns = outcome_columns(&args)?;
 
     // The history (every recorded customer once, by number) and the outcomes are read at

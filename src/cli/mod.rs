@@ -25,6 +25,7 @@ mod fmt;
 mod history;
 mod init;
 mod measure;
+mod order_flags;
 mod run;
 mod shell;
 mod test;
