@@ -11,6 +11,7 @@
 //! arms. docs/domain.md ("Measuring the effect") fixes the conventions.
 
 use super::effect::{self, Interval, Values};
+use super::orders::PurchaseDay;
 use crate::model::Arm;
 use chrono::NaiveDate;
 use serde::Serialize;
@@ -61,9 +62,9 @@ pub struct Cohort {
     pub counted: Option<u64>,
 }
 
-/// One customer's outcomes: days (as [`crate::analytics::orders::day_number`]) with the value
-/// each brought, sorted by day.
-pub type Outcomes = [(i32, f64)];
+/// One customer's outcomes: the days they bought on (or had the event), with the value each
+/// brought, sorted by day.
+pub type Outcomes = [PurchaseDay];
 
 /// What to measure over.
 #[derive(Debug, Clone, Copy)]
@@ -292,9 +293,9 @@ pub fn measure<'o>(
             continue;
         }
         let days = outcomes(customer);
-        let from = days.partition_point(|&(d, _)| d <= as_of);
-        let to = days.partition_point(|&(d, _)| d <= ends[c.run]);
-        let value: f64 = days[from..to].iter().map(|&(_, v)| v).sum();
+        let from = days.partition_point(|d| d.day <= as_of);
+        let to = days.partition_point(|d| d.day <= ends[c.run]);
+        let value: f64 = days[from..to].iter().map(|d| d.amount).sum();
         for &slot in &slots_of[cohort as usize] {
             tallies[slot].add(to > from, value);
         }
@@ -310,7 +311,7 @@ pub fn measure<'o>(
         .enumerate()
         .filter(|(_, &first)| first != i32::MAX)
         .map(|(customer, &first)| {
-            outcomes(customer as u32).partition_point(|&(d, _)| d <= first) as u64
+            outcomes(customer as u32).partition_point(|d| d.day <= first) as u64
         })
         .sum();
     let mut rows = Vec::new();
@@ -397,8 +398,9 @@ mod tests {
         text.parse().unwrap()
     }
 
-    fn day(text: &str) -> i32 {
-        super::super::orders::day_number(date(text))
+    fn bought(text: &str, amount: f64) -> PurchaseDay {
+        let day = super::super::orders::day_number(date(text));
+        PurchaseDay { day, amount }
     }
 
     /// Two runs of one trigger, the customers 0..8 treated and 8..12 controls in each.
@@ -434,14 +436,14 @@ mod tests {
         let (runs, cohorts) = setup();
         // Customer 0 twice in run 1's treated (two actions), customer 1 a control.
         let mut members = vec![(0, 0), (0, 0), (1, 1)];
-        let outcomes: Vec<Vec<(i32, f64)>> = vec![
+        let outcomes: Vec<Vec<PurchaseDay>> = vec![
             // On as_of (not counted), inside, and after the window.
             vec![
-                (day("2026-10-01"), 5.0),
-                (day("2026-10-31"), 7.0),
-                (day("2026-11-01"), 9.0),
+                bought("2026-10-01", 5.0),
+                bought("2026-10-31", 7.0),
+                bought("2026-11-01", 9.0),
             ],
-            vec![(day("2026-09-01"), 1.0)],
+            vec![bought("2026-09-01", 1.0)],
         ];
         let window = Window {
             days: 30,
@@ -483,8 +485,8 @@ mod tests {
             .chain([(4, 0)])
             .collect();
         // Inside run 1's window, after run 2's.
-        let converts = vec![(day("2026-10-15"), 10.0), (day("2026-12-15"), 10.0)];
-        let outcomes: Vec<Vec<(i32, f64)>> = (0..12)
+        let converts = vec![bought("2026-10-15", 10.0), bought("2026-12-15", 10.0)];
+        let outcomes: Vec<Vec<PurchaseDay>> = (0..12)
             .map(|c| {
                 if c % 2 == 0 {
                     converts.clone()

@@ -117,17 +117,7 @@ pub fn run(args: Args) -> Exit {
             args.orders.display()
         ));
     }
-    for reject in &orders.tally.rejects {
-        say!("rejected: {}: {reject}", args.orders.display());
-    }
-    let shown = orders.tally.rejects.len() as u64;
-    if orders.tally.rejected > shown {
-        say!(
-            "rejected: {} more rows of `{}`",
-            orders.tally.rejected - shown,
-            args.orders.display()
-        );
-    }
+    super::order_flags::say_rejects(&args.orders, &orders.tally);
     let options = Options {
         period: match args.period {
             PeriodArg::Day => Period::Day,

@@ -9,7 +9,7 @@ use super::order_flags::column;
 use super::run::usage;
 use super::{named, Exit};
 use idic::analytics::effect::{self, Interval};
-use idic::analytics::orders::{read_orders, OrderColumns};
+use idic::analytics::orders::{read_orders, OrderColumns, PurchaseDay};
 use idic::analytics::uplift::{self, Cohort, Measured, Row, Treatment};
 use idic::history::{store, Arm, RunKind, Store};
 use idic::io::guard::Std;
@@ -158,10 +158,8 @@ fn volumes(path: &std::path::Path, per_arm: u64) -> Result<Vec<Volume>, String> 
     let mut arms: HashMap<(Treatment, i64, Arm), std::collections::HashSet<&str>> = HashMap::new();
     let mut counted: HashMap<(Treatment, i64), u64> = HashMap::new();
     for (i, g) in measurable.groups.iter().enumerate() {
-        let treatment = match (&g.trigger, g.global) {
-            (_, true) => Treatment::GlobalHoldout,
-            (Some(t), false) if !g.service => Treatment::Trigger(t.clone()),
-            _ => continue,
+        let Some(treatment) = treatment_of(g) else {
+            continue;
         };
         let names = listed.get(i).into_iter().flatten().map(|c| &**c);
         arms.entry((treatment.clone(), g.run, g.arm))
@@ -356,6 +354,16 @@ fn run_plan(plan: PlanArgs) -> Exit {
     Exit::Ok
 }
 
+/// The treatment a recorded group is measured as: its trigger, or the global holdout; `None`
+/// for a service message (no holdout) and an imported contact without a trigger.
+fn treatment_of(g: &idic::history::MeasuredGroup) -> Option<Treatment> {
+    match (&g.trigger, g.global) {
+        (_, true) => Some(Treatment::GlobalHoldout),
+        (Some(trigger), false) if !g.service => Some(Treatment::Trigger(trigger.clone())),
+        _ => None,
+    }
+}
+
 /// The groups a customer of a recorded group is measured in, by `--by`.
 fn groups_of(by: Option<By>, g: &idic::history::MeasuredGroup) -> Vec<&str> {
     const NONE: &str = "(none)";
@@ -407,12 +415,8 @@ fn outcome_columns(args: &MeasureArgs) -> Result<OrderColumns, String> {
 /// What the outcomes and the history held besides the measured figures.
 #[derive(Debug, Default, serde::Serialize)]
 struct Notes {
-    /// Outcome rows read, used, rejected, of other events, after `--through`.
-    outcome_rows: u64,
-    outcome_rows_used: u64,
-    outcome_rows_rejected: u64,
-    outcome_rows_other_events: u64,
-    outcome_rows_after_through: u64,
+    /// What reading the outcomes did (rows after `--through` are `after_as_of`).
+    outcomes: idic::analytics::orders::OrderTally,
     /// Customers in the outcomes that the history never recorded, and their outcome days.
     unknown_customers: u64,
     unknown_customer_days: u64,
@@ -473,30 +477,23 @@ fn measure(args: MeasureArgs) -> Result<Exit, String> {
         }
     }
     let mut notes = Notes::default();
-    let mut group_names: Vec<String> = Vec::new();
-    let mut group_index: HashMap<String, u32> = HashMap::new();
+    // Groups in name order, numbered by their place.
+    let group_names: Vec<&str> = measurable
+        .groups
+        .iter()
+        .flat_map(|g| groups_of(args.by, g))
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
     let mut cohorts = Vec::new();
     let mut cohort_of = vec![None; measurable.groups.len()];
     for (i, g) in measurable.groups.iter().enumerate() {
-        let Some(&run) = run_index.get(&g.run) else {
+        let (Some(&run), Some(treatment)) = (run_index.get(&g.run), treatment_of(g)) else {
             continue;
-        };
-        if g.service {
-            continue;
-        }
-        let treatment = match (&g.trigger, g.global) {
-            (_, true) => Treatment::GlobalHoldout,
-            (Some(trigger), false) => Treatment::Trigger(trigger.clone()),
-            (None, false) => continue,
         };
         let groups = groups_of(args.by, g)
             .into_iter()
-            .map(|name| {
-                *group_index.entry(name.to_string()).or_insert_with(|| {
-                    group_names.push(name.to_string());
-                    group_names.len() as u32 - 1
-                })
-            })
+            .map(|name| group_names.binary_search(&name).expect("listed above") as u32)
             .collect();
         cohort_of[i] = Some(cohorts.len() as u32);
         cohorts.push(Cohort {
@@ -507,20 +504,6 @@ fn measure(args: MeasureArgs) -> Result<Exit, String> {
             counted: g.customers,
         });
     }
-    // Groups in name order.
-    let mut order: Vec<u32> = (0..group_names.len() as u32).collect();
-    order.sort_by(|&a, &b| group_names[a as usize].cmp(&group_names[b as usize]));
-    let mut rank = vec![0; order.len()];
-    for (i, &g) in order.iter().enumerate() {
-        rank[g as usize] = i as u32;
-    }
-    for cohort in &mut cohorts {
-        cohort
-            .groups
-            .iter_mut()
-            .for_each(|g| *g = rank[*g as usize]);
-    }
-    group_names.sort();
     let mut members: Vec<(u32, u32)> = Vec::with_capacity(recorded.len());
     for (group, customer) in recorded {
         match cohort_of[group as usize] {
@@ -551,20 +534,12 @@ fn measure(args: MeasureArgs) -> Result<Exit, String> {
             orders.tally.other_events
         ));
     }
-    for reject in orders.tally.rejects.iter().take(10) {
-        say!("rejected: {}: {reject}", outcomes.display());
-    }
-    let tally = &orders.tally;
-    notes.outcome_rows = tally.rows;
-    notes.outcome_rows_used = tally.used;
-    notes.outcome_rows_rejected = tally.rejected;
-    notes.outcome_rows_other_events = tally.other_events;
-    notes.outcome_rows_after_through = tally.after_as_of;
-    let mut by_customer: Vec<Vec<(i32, f64)>> = vec![Vec::new(); customers.len()];
+    super::order_flags::say_rejects(outcomes, &orders.tally);
+    let mut by_customer: Vec<&[PurchaseDay]> = vec![&[]; customers.len()];
     let mut latest = None;
     for history in &orders.customers {
-        let days: Vec<(i32, f64)> = history.days().iter().map(|d| (d.day, d.amount)).collect();
-        latest = latest.max(days.last().map(|d| d.0));
+        let days = history.days();
+        latest = latest.max(days.last().map(|d| d.day));
         match customers.get(history.customer.as_str()) {
             Some(&c) => by_customer[c as usize] = days,
             None => {
@@ -573,6 +548,7 @@ fn measure(args: MeasureArgs) -> Result<Exit, String> {
             }
         }
     }
+    notes.outcomes = orders.tally;
     let through = match through_flag {
         Some(date) => date,
         None => latest
@@ -587,22 +563,25 @@ fn measure(args: MeasureArgs) -> Result<Exit, String> {
         &runs,
         &cohorts,
         &mut members,
-        |c| &by_customer[c as usize],
+        |c| by_customer[c as usize],
         window,
     );
     notes.days_before_contact = measured.before_contact;
-    // Treatments whose every run lacks controls (rows come by treatment, then run).
-    let mut without: Vec<&Treatment> = Vec::new();
-    let mut controlled: Option<&Treatment> = None;
-    for r in measured.rows.iter().filter(|r| r.group.is_none()) {
-        if r.evidence != uplift::Evidence::NoControls {
-            controlled = Some(&r.treatment);
-            without.retain(|t| **t != r.treatment);
-        } else if without.last() != Some(&&r.treatment) && controlled != Some(&r.treatment) {
-            without.push(&r.treatment);
-        }
-    }
-    notes.triggers_without_controls = without.iter().map(|t| t.name().to_string()).collect();
+    // Treatments without controls in any run (rows come by treatment).
+    let controlled: std::collections::HashSet<&Treatment> = measured
+        .rows
+        .iter()
+        .filter(|r| r.evidence != uplift::Evidence::NoControls)
+        .map(|r| &r.treatment)
+        .collect();
+    notes.triggers_without_controls = measured
+        .rows
+        .iter()
+        .map(|r| &r.treatment)
+        .filter(|t| !controlled.contains(t))
+        .map(|t| t.name().to_string())
+        .collect();
+    notes.triggers_without_controls.dedup();
     let report = Report {
         runs: &runs,
         groups: &group_names,
@@ -648,10 +627,26 @@ fn read_history(
     Ok((measurable, customers, recorded))
 }
 
+/// An interval for people: `+2.93 pt (-4.62 to +11.07)`, each figure times `scale` with
+/// `decimals` decimals, `unit` after the estimate; `-` when there is none.
+fn interval(i: Option<Interval>, scale: f64, decimals: usize, unit: &str) -> String {
+    i.map_or("-".to_string(), |i| {
+        format!(
+            "{:+.*}{unit} ({:+.*} to {:+.*})",
+            decimals,
+            i.estimate * scale,
+            decimals,
+            i.lower * scale,
+            decimals,
+            i.upper * scale
+        )
+    })
+}
+
 /// A measurement with what it needs to be written.
 struct Report<'a> {
     runs: &'a [uplift::Run],
-    groups: &'a [String],
+    groups: &'a [&'a str],
     measured: &'a Measured,
     window: uplift::Window,
     by: Option<By>,
@@ -674,7 +669,7 @@ impl Report<'_> {
     }
 
     fn group_of(&self, row: &Row) -> Option<&str> {
-        row.group.map(|g| self.groups[g as usize].as_str())
+        row.group.map(|g| self.groups[g as usize])
     }
 
     fn window_end(&self, run: &uplift::Run) -> chrono::NaiveDate {
@@ -818,31 +813,7 @@ impl Report<'_> {
         use idic::batch::summary::group as group_of_thousands;
         let mut out = String::new();
         let pct = |x: Option<f64>| x.map_or("-".to_string(), |x| format!("{:.2}%", x * 100.0));
-        let points = |i: Option<Interval>| {
-            i.map_or("-".to_string(), |i| {
-                format!(
-                    "{:+.2} pt ({:+.2} to {:+.2})",
-                    i.estimate * 100.0,
-                    i.lower * 100.0,
-                    i.upper * 100.0
-                )
-            })
-        };
-        let share = |i: Option<Interval>| {
-            i.map_or("-".to_string(), |i| {
-                format!(
-                    "{:+.1}% ({:+.1}% to {:+.1}%)",
-                    i.estimate * 100.0,
-                    i.lower * 100.0,
-                    i.upper * 100.0
-                )
-            })
-        };
-        let amount = |i: Option<Interval>| {
-            i.map_or("-".to_string(), |i| {
-                format!("{:+.2} ({:+.2} to {:+.2})", i.estimate, i.lower, i.upper)
-            })
-        };
+        let points = |i| interval(i, 100.0, 2, " pt");
         let measured_runs = self.runs.len() - self.measured.open.len();
         let _ = writeln!(
             out,
@@ -883,20 +854,15 @@ impl Report<'_> {
                 "{name}{group}: run {} (as_of {}), the latest measured",
                 run.number, run.as_of
             );
-            let _ = writeln!(
-                out,
-                "  treated  {:>9} customers  converted {:>7}  value per customer {:.2}",
-                group_of_thousands(r.treated.customers),
-                pct(r.treated.rate),
-                r.treated.value_mean
-            );
-            let _ = writeln!(
-                out,
-                "  control  {:>9} customers  converted {:>7}  value per customer {:.2}",
-                group_of_thousands(r.control.customers),
-                pct(r.control.rate),
-                r.control.value_mean
-            );
+            for (arm, figures) in [("treated", &r.treated), ("control", &r.control)] {
+                let _ = writeln!(
+                    out,
+                    "  {arm}  {:>9} customers  converted {:>7}  value per customer {:.2}",
+                    group_of_thousands(figures.customers),
+                    pct(figures.rate),
+                    figures.value_mean
+                );
+            }
             if r.evidence != uplift::Evidence::NoControls
                 && r.evidence != uplift::Evidence::NoTreated
             {
@@ -905,22 +871,18 @@ impl Report<'_> {
                     out,
                     "  lift     {}   relative {}",
                     points(e.absolute_lift),
-                    share(e.relative_lift)
+                    interval(e.relative_lift, 100.0, 1, "%")
                 );
                 let _ = writeln!(
                     out,
                     "  value    {} per customer",
-                    amount(e.value_difference)
+                    interval(e.value_difference, 1.0, 2, "")
                 );
                 let _ = writeln!(
                     out,
                     "  incremental {} conversions, {} in value, over {} treated",
-                    e.incremental_conversions
-                        .map_or("-".to_string(), |i| format!(
-                            "{:+.0} ({:+.0} to {:+.0})",
-                            i.estimate, i.lower, i.upper
-                        )),
-                    amount(e.incremental_value),
+                    interval(e.incremental_conversions, 1.0, 0, ""),
+                    interval(e.incremental_value, 1.0, 2, ""),
                     group_of_thousands(r.treated_total)
                 );
                 let _ = writeln!(
@@ -977,11 +939,11 @@ impl Report<'_> {
         let _ = writeln!(
             out,
             "Outcomes: {} rows, {} used, {} rejected{}{}; {} days on or before their customer's first contact ignored; {} customers the history does not list ({} days) not measured.",
-            group_of_thousands(n.outcome_rows),
-            group_of_thousands(n.outcome_rows_used),
-            group_of_thousands(n.outcome_rows_rejected),
-            if n.outcome_rows_other_events > 0 { format!(", {} of other events skipped", group_of_thousands(n.outcome_rows_other_events)) } else { String::new() },
-            if n.outcome_rows_after_through > 0 { format!(", {} after --through", group_of_thousands(n.outcome_rows_after_through)) } else { String::new() },
+            group_of_thousands(n.outcomes.rows),
+            group_of_thousands(n.outcomes.used),
+            group_of_thousands(n.outcomes.rejected),
+            if n.outcomes.other_events > 0 { format!(", {} of other events skipped", group_of_thousands(n.outcomes.other_events)) } else { String::new() },
+            if n.outcomes.after_as_of > 0 { format!(", {} after --through", group_of_thousands(n.outcomes.after_as_of)) } else { String::new() },
             group_of_thousands(self.measured.before_contact),
             group_of_thousands(n.unknown_customers),
             group_of_thousands(n.unknown_customer_days)

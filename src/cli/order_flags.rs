@@ -1,6 +1,6 @@
 //! The flags that say how to read an orders file, shared by `idic analyze` and `idic measure`.
 
-use idic::analytics::orders::{Column, OrderColumns, OrderFormat};
+use idic::analytics::orders::{Column, OrderColumns, OrderFormat, OrderTally};
 use std::path::Path;
 
 #[derive(clap::Args)]
@@ -81,5 +81,21 @@ impl OrderFlags {
             decimal: self.decimal.clone(),
             event: None,
         }
+    }
+}
+
+/// Names on standard error the rejected rows `tally` kept of the file at `path`, and how many
+/// more there were.
+pub fn say_rejects(path: &Path, tally: &OrderTally) {
+    for reject in &tally.rejects {
+        say!("rejected: {}: {reject}", path.display());
+    }
+    let shown = tally.rejects.len() as u64;
+    if tally.rejected > shown {
+        say!(
+            "rejected: {} more rows of `{}`",
+            tally.rejected - shown,
+            path.display()
+        );
     }
 }

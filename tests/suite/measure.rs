@@ -286,7 +286,7 @@ fn an_events_file_counts_the_named_event() {
     let row = overall(&report, "winback");
     assert_eq!(row["treated"]["converted"], 10);
     assert_eq!(row["control"]["converted"], 1);
-    assert_eq!(report["notes"]["outcome_rows_other_events"], 10);
+    assert_eq!(report["notes"]["outcomes"]["other_events"], 10);
     // An event no row has is an error that says so.
     refused(
         idic()
