@@ -562,34 +562,7 @@ impl Aggregator {
             .map(|column| {
                 column
                     .as_ref()
-                    .map(|column| match (column, format) {
-                        (Column::Position(0), _) => Err(OrdersError::Config(
-                            "column positions count from 1; 0 is not a column".into(),
-                        )),
-                        (Column::Position(p), OrderFormat::Csv | OrderFormat::Text) => Ok(p - 1),
-                        (Column::Position(p), OrderFormat::Jsonl) => Err(OrdersError::Config(
-                            format!("JSONL has keys, not positions: give column {p} by its key"),
-                        )),
-                        (Column::Name(_), OrderFormat::Jsonl) => Ok(usize::MAX),
-                        (Column::Name(name), OrderFormat::Text) => {
-                            Err(OrdersError::Config(format!(
-                    "whitespace-separated text has no header: give column `{name}` by its position"
-                )))
-                        }
-                        (Column::Name(name), OrderFormat::Csv) => {
-                            let header = header.unwrap_or_default();
-                            header.iter().position(|h| h == name).ok_or_else(|| {
-                                OrdersError::NoSuchColumn {
-                                    column: printable(&column.to_string()).into_owned(),
-                                    header: header
-                                        .iter()
-                                        .map(|h| printable(h))
-                                        .collect::<Vec<_>>()
-                                        .join(", "),
-                                }
-                            })
-                        }
-                    })
+                    .map(|c| position(c, format, header))
                     .transpose()
             })
             .collect()
@@ -613,6 +586,11 @@ impl Aggregator {
         positions: &[Option<usize>],
         cell: impl Fn(usize) -> Option<Cell<'a>>,
     ) {
+        if let Some(Cell::Text(event)) = positions[EVENT].and_then(&cell) {
+            if self.other_event(event) {
+                return;
+            }
+        }
         self.tally.rows += 1;
         let mut texts = [""; 5];
         for (f, p) in positions.iter().enumerate() {
@@ -627,9 +605,6 @@ impl Aggregator {
                 }
             }
         }
-        if self.other_event(texts[EVENT]) {
-            return;
-        }
         let read = |reader: &CellReader, f: usize| positions[f].map(|_| reader.read(texts[f]));
         let date = read(&self.date, DATE).expect("a date column");
         let amount = read(&self.amount, AMOUNT);
@@ -640,13 +615,13 @@ impl Aggregator {
     /// A JSONL row.
     fn json_row(&mut self, line: u64, object: &serde_json::Map<String, serde_json::Value>) {
         use serde_json::Value as Json;
-        self.tally.rows += 1;
         if let Some(Column::Name(name)) = &self.columns[EVENT] {
             let event = object.get(name).and_then(Json::as_str).unwrap_or("");
             if self.other_event(event) {
                 return;
             }
         }
+        self.tally.rows += 1;
         let key = |f: usize| match &self.columns[f] {
             Some(Column::Name(name)) => object.get(name),
             _ => None,
@@ -669,12 +644,12 @@ impl Aggregator {
         self.add(line, &id, date, amount, quantity);
     }
 
-    /// Whether a row of event `event` is skipped, not of the event read (and counts it).
+    /// Whether a row of event `event` is skipped, not of the event read (and counts it: such a
+    /// row is not read).
     fn other_event(&mut self, event: &str) -> bool {
         let other = self.event.as_deref().is_some_and(|e| e != event.trim());
         if other {
             self.tally.other_events += 1;
-            self.tally.rows -= 1;
         }
         other
     }
@@ -752,6 +727,42 @@ impl Aggregator {
             as_of: NaiveDate::from_num_days_from_ce_opt(self.as_of).unwrap_or(NaiveDate::MIN),
             customers,
             tally,
+        }
+    }
+}
+
+/// The 0-based cell index of `column` in a file of `format` with `header` (CSV); JSONL has
+/// keys, not indices (`usize::MAX`).
+fn position(
+    column: &Column,
+    format: OrderFormat,
+    header: Option<&[String]>,
+) -> Result<usize, OrdersError> {
+    match (column, format) {
+        (Column::Position(0), _) => Err(OrdersError::Config(
+            "column positions count from 1; 0 is not a column".into(),
+        )),
+        (Column::Position(p), OrderFormat::Csv | OrderFormat::Text) => Ok(p - 1),
+        (Column::Position(p), OrderFormat::Jsonl) => Err(OrdersError::Config(format!(
+            "JSONL has keys, not positions: give column {p} by its key"
+        ))),
+        (Column::Name(_), OrderFormat::Jsonl) => Ok(usize::MAX),
+        (Column::Name(name), OrderFormat::Text) => Err(OrdersError::Config(format!(
+            "whitespace-separated text has no header: give column `{name}` by its position"
+        ))),
+        (Column::Name(name), OrderFormat::Csv) => {
+            let header = header.unwrap_or_default();
+            header
+                .iter()
+                .position(|h| h == name)
+                .ok_or_else(|| OrdersError::NoSuchColumn {
+                    column: printable(&column.to_string()).into_owned(),
+                    header: header
+                        .iter()
+                        .map(|h| printable(h))
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                })
         }
     }
 }

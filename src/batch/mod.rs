@@ -921,8 +921,8 @@ impl<'a> Worker<'a> {
                 self.decisions.decision(self.program, &decision);
                 done.tally.decided(self.program, &decision, &money);
                 if self.cx.recording {
-                    decision.contacts(self.program, &self.cx.as_of_text, &mut done.contacts);
-                    decision.audience_member(self.program, &mut done.members);
+                    let date = &self.cx.as_of_text;
+                    decision.record(self.program, date, &mut done.contacts, &mut done.members);
                 }
             }
             Err(reject) => {

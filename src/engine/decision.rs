@@ -32,10 +32,10 @@ pub struct Decision {
     pub suppressed: Vec<(usize, Suppression)>,
     /// The actions of the fired triggers, in firing order, with their parameters.
     pub actions: Vec<ActionOutcome>,
-    /// The customer's global-holdout bucket, when the rule set declares a global holdout and
-    /// a marketing trigger was eligible and consented for the customer: who is measured
-    /// against the global holdout ([`Decision::audience`]).
-    pub holdout_bucket: Option<u64>,
+    /// The customer's global-holdout bucket and whether it is held out, when the rule set
+    /// declares a global holdout and a marketing trigger was eligible and consented for the
+    /// customer: who is measured against the global holdout ([`Decision::audience`]).
+    pub global_holdout: Option<(u64, bool)>,
 }
 
 /// An action taken for a customer: its trigger and action indices and the parameter values,
@@ -74,28 +74,40 @@ impl Decision {
     /// below [`AUDIENCE_SAMPLE`] times the holdout's are recorded one by one (`true`), the
     /// others only counted.
     pub fn audience(&self, program: &Program) -> Option<(Arm, bool)> {
-        let bucket = self.holdout_bucket?;
-        let below = program.holdout()?.below;
-        if bucket < below {
-            Some((Arm::Control, true))
-        } else {
-            Some((Arm::Treated, bucket < below.saturating_mul(AUDIENCE_SAMPLE)))
+        match self.global_holdout? {
+            (_, true) => Some((Arm::Control, true)),
+            (bucket, false) => {
+                let sample = program.holdout()?.below.saturating_mul(AUDIENCE_SAMPLE);
+                Some((Arm::Treated, bucket < sample))
+            }
         }
     }
 
-    /// Appends this decision's place in the global holdout's experiment
-    /// ([`Decision::audience`]), as the contact history records it.
-    pub fn audience_member<'p>(&self, program: &'p Program, out: &mut Vec<Member<'p>>) {
-        let Some((arm, recorded)) = self.audience(program) else {
+    /// Appends what the contact history records of this decision (dated `date`): its contacts
+    /// ([`Decision::contacts`]) and its place in the global holdout's experiment
+    /// ([`Decision::audience`]); the segments are joined once for both.
+    pub fn record<'p>(
+        &self,
+        program: &'p Program,
+        date: &'p str,
+        contacts: &mut Vec<NewContact<'p>>,
+        members: &mut Vec<Member<'p>>,
+    ) {
+        let audience = self.audience(program);
+        if audience.is_none() && self.arms().next().is_none() {
             return;
-        };
-        out.push(Member {
-            customer: recorded.then(|| self.id.trim().to_string()),
-            arm,
-            tier: self.tier.map(|i| program.tier_name(i)),
-            stage: self.stage.map(|i| program.stage_name(i)),
-            segments: self.segments_text(program),
-        });
+        }
+        let segments = self.segments_text(program);
+        self.contacts(program, date, segments.clone(), contacts);
+        if let Some((arm, recorded)) = audience {
+            members.push(Member {
+                customer: recorded.then(|| self.id.trim().to_string()),
+                arm,
+                tier: self.tier.map(|i| Cow::Borrowed(program.tier_name(i))),
+                stage: self.stage.map(|i| Cow::Borrowed(program.stage_name(i))),
+                segments,
+            });
+        }
     }
 
     /// The customer's segments joined by `;`, as the history records them.
@@ -112,12 +124,14 @@ impl Decision {
 
     /// Appends the contacts this decision makes, one per action of each trigger entered (one
     /// without an action for a trigger that has none), as the contact history records them
-    /// (dated `date`).
-    pub fn contacts<'p>(&self, program: &'p Program, date: &'p str, out: &mut Vec<NewContact<'p>>) {
-        if self.arms().next().is_none() {
-            return;
-        }
-        let segments = self.segments_text(program);
+    /// (dated `date`, the customer's `segments` joined).
+    fn contacts<'p>(
+        &self,
+        program: &'p Program,
+        date: &'p str,
+        segments: Option<Cow<'p, str>>,
+        out: &mut Vec<NewContact<'p>>,
+    ) {
         let customer = self.id.trim();
         for (t, arm) in self.arms() {
             let actions = program.action_count(t);

@@ -283,7 +283,7 @@ impl<'p> Evaluator<'p> {
                 .iter()
                 .any(marketing)
                 .then(|| holdout.place(&decision.id));
-            decision.holdout_bucket = placed.map(|(bucket, _)| bucket);
+            decision.global_holdout = placed;
             if placed.is_some_and(|(_, held)| held) {
                 self.eligible.retain(|i| {
                     if marketing(i) {

@@ -246,6 +246,15 @@ impl RunKind {
             RunKind::Import => "import",
         }
     }
+
+    /// The kind the `runs` table's `kind` column names (the table allows only the two).
+    pub fn of_word(word: &str) -> RunKind {
+        if word == RunKind::Import.word() {
+            RunKind::Import
+        } else {
+            RunKind::Run
+        }
+    }
 }
 
 /// A run of `idic run` (or an import) as the history keeps it.
@@ -295,7 +304,6 @@ pub struct NewContact<'a> {
 impl NewContact<'_> {
     /// The contact's treatment (all but the customer), owning its names.
     fn treatment_only(&self) -> NewContact<'static> {
-        let own = |t: &Option<Cow<'_, str>>| t.as_deref().map(|t| Cow::Owned(t.to_string()));
         NewContact {
             date: Cow::Owned(self.date.to_string()),
             customer: Cow::Borrowed(""),
@@ -312,6 +320,11 @@ impl NewContact<'_> {
     }
 }
 
+/// An optional name, owned.
+fn own(name: &Option<Cow<'_, str>>) -> Option<Cow<'static, str>> {
+    name.as_deref().map(|t| Cow::Owned(t.to_string()))
+}
+
 /// A customer of the global holdout's experiment in a run ([`HOLDOUT_TABLES`]), as the run
 /// records them.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -320,10 +333,23 @@ pub struct Member<'a> {
     /// sample, only counted.
     pub customer: Option<String>,
     pub arm: Arm,
-    pub tier: Option<&'a str>,
-    pub stage: Option<&'a str>,
+    pub tier: Option<Cow<'a, str>>,
+    pub stage: Option<Cow<'a, str>>,
     /// The customer's segments, joined by `;`.
     pub segments: Option<Cow<'a, str>>,
+}
+
+impl Member<'_> {
+    /// The member's group (all but the customer), owning its names.
+    fn group_only(&self) -> Member<'static> {
+        Member {
+            customer: None,
+            arm: self.arm,
+            tier: own(&self.tier),
+            stage: own(&self.stage),
+            segments: own(&self.segments),
+        }
+    }
 }
 
 /// What [`Store::measurable`] reads.
@@ -867,20 +893,17 @@ impl Store {
                 let kind: String = r.get(1)?;
                 Ok(MeasuredRun {
                     run: r.get(0)?,
-                    kind: if kind == "import" {
-                        RunKind::Import
-                    } else {
-                        RunKind::Run
-                    },
+                    kind: RunKind::of_word(&kind),
                     as_of: r.get(2)?,
                 })
             })
             .and_then(Iterator::collect)
             .map_err(&fail)?;
-        let mut numbers = std::collections::HashMap::new();
-        let groups = |sql: &str, global: bool, groups: &mut Vec<MeasuredGroup>| {
+        // A table of groups, then the customers of each, by the group's number.
+        let mut read = |groups_sql: &str, members_sql: &str, global: bool| {
             let mut numbers = std::collections::HashMap::new();
-            let mut statement = self.conn.prepare(sql)?;
+            let groups = &mut measurable.groups;
+            let mut statement = self.conn.prepare(groups_sql)?;
             let mut rows = statement.query([])?;
             while let Some(r) = rows.next()? {
                 let arm: String = r.get(3)?;
@@ -898,46 +921,32 @@ impl Store {
                     customers: r.get::<_, Option<i64>>(9)?.map(|n| n.max(0) as u64),
                 });
             }
-            Ok::<_, rusqlite::Error>(numbers)
-        };
-        numbers.insert(
-            false,
-            groups(
-                "SELECT treatment, run, trigger, arm, channel, service, tier, stage, segments, \
-                 NULL FROM treatments ORDER BY treatment",
-                false,
-                &mut measurable.groups,
-            )
-            .map_err(&fail)?,
-        );
-        if self.schema.holdout() {
-            numbers.insert(
-                true,
-                groups(
-                    "SELECT grp, run, NULL, arm, NULL, 0, tier, stage, segments, customers \
-                     FROM holdout_groups ORDER BY grp",
-                    true,
-                    &mut measurable.groups,
-                )
-                .map_err(&fail)?,
-            );
-        }
-        for (global, sql) in [
-            (false, "SELECT treatment, customer FROM contacted"),
-            (true, "SELECT grp, customer FROM holdout_members"),
-        ] {
-            let Some(numbers) = numbers.get(&global) else {
-                continue;
-            };
-            let mut statement = self.conn.prepare(sql).map_err(&fail)?;
-            let mut rows = statement.query([]).map_err(&fail)?;
-            while let Some(r) = rows.next().map_err(&fail)? {
-                let number: i64 = r.get(0).map_err(&fail)?;
-                let customer = r.get_ref(1).map_err(&fail)?;
-                if let (Some(&group), Ok(customer)) = (numbers.get(&number), customer.as_str()) {
+            let mut statement = self.conn.prepare(members_sql)?;
+            let mut rows = statement.query([])?;
+            while let Some(r) = rows.next()? {
+                let number: i64 = r.get(0)?;
+                if let (Some(&group), Ok(customer)) = (numbers.get(&number), r.get_ref(1)?.as_str())
+                {
                     each(group, customer);
                 }
             }
+            Ok::<_, rusqlite::Error>(())
+        };
+        read(
+            "SELECT treatment, run, trigger, arm, channel, service, tier, stage, segments, NULL \
+             FROM treatments ORDER BY treatment",
+            "SELECT treatment, customer FROM contacted",
+            false,
+        )
+        .map_err(&fail)?;
+        if self.schema.holdout() {
+            read(
+                "SELECT grp, run, NULL, arm, NULL, 0, tier, stage, segments, customers \
+                 FROM holdout_groups ORDER BY grp",
+                "SELECT grp, customer FROM holdout_members",
+                true,
+            )
+            .map_err(&fail)?;
         }
         Ok(measurable)
     }
@@ -1156,8 +1165,8 @@ impl Store {
             contacts: 0,
             keys: RunKeys::default(),
             last_date: (String::new(), None),
-            treatments: Treatments::default(),
-            holdout_groups: std::collections::HashMap::new(),
+            treatments: Numbered::default(),
+            holdout_groups: Numbered::default(),
         })
     }
 }
@@ -1433,21 +1442,81 @@ pub struct Recording {
     keys: RunKeys,
     /// The last date parsed, and its day.
     last_date: (String, Option<u16>),
-    treatments: Treatments,
-    /// The global holdout's groups recorded so far: by arm, tier, stage and segments, the
-    /// group's number and its customers.
-    holdout_groups: std::collections::HashMap<HoldoutGroup, (i64, u64)>,
+    /// The treatments recorded so far (a contact without its customer), each with its number.
+    treatments: Numbered<NewContact<'static>>,
+    /// The global holdout's groups recorded so far (a member without its customer), each with
+    /// its number and how many customers it has.
+    holdout_groups: Numbered<Member<'static>>,
 }
 
-/// What tells a group of the global holdout's experiment from another in a run.
-type HoldoutGroup = (Arm, Option<String>, Option<String>, Option<String>);
+/// Rows a run has recorded in a table of groups, each found by what tells it from the others
+/// without allocating: by a fast hash of that, then compared (the map's own hash only spreads
+/// these).
+struct Numbered<T> {
+    by_hash: std::collections::HashMap<u64, Vec<(T, i64, u64)>>,
+}
 
-/// The treatments a run has recorded so far, each under its number.
-#[derive(Default)]
-struct Treatments {
-    /// By the hash of their [`treatment`]: the treatment (a contact without its customer) and
-    /// its number.
-    numbers: std::collections::HashMap<u64, Vec<(NewContact<'static>, i64)>>,
+impl<T> Default for Numbered<T> {
+    fn default() -> Self {
+        Numbered {
+            by_hash: Default::default(),
+        }
+    }
+}
+
+impl<T> Numbered<T> {
+    /// The row that `is` the one wanted (of hash `hash`), with its number and how many times
+    /// it was asked for, this time included; `insert` records a new one and gives it and its
+    /// number.
+    fn find(
+        &mut self,
+        hash: u64,
+        is: impl Fn(&T) -> bool,
+        insert: impl FnOnce() -> rusqlite::Result<(T, i64)>,
+    ) -> rusqlite::Result<(i64, &mut u64)> {
+        let known = self.by_hash.entry(hash).or_default();
+        let at = match known.iter().position(|(t, _, _)| is(t)) {
+            Some(at) => at,
+            None => {
+                let (t, number) = insert()?;
+                known.push((t, number, 0));
+                known.len() - 1
+            }
+        };
+        let (_, number, uses) = &mut known[at];
+        *uses += 1;
+        Ok((*number, uses))
+    }
+
+    /// Every row's number and how many times it was asked for.
+    fn counts(&self) -> impl Iterator<Item = (i64, u64)> + '_ {
+        self.by_hash
+            .values()
+            .flatten()
+            .map(|(_, n, uses)| (*n, *uses))
+    }
+}
+
+/// A fast hash of what tells a row of a group table from another.
+fn fast_hash(key: impl std::hash::Hash) -> u64 {
+    ahash::RandomState::with_seeds(1, 2, 3, 4).hash_one(key)
+}
+
+/// Inserts `(number, customer)` pairs with `head` (`INSERT INTO table (a, b) VALUES`), up to
+/// `ROWS` a statement: fewer statements to step.
+fn insert_pairs(conn: &Connection, head: &str, pairs: &[(i64, &str)]) -> rusqlite::Result<()> {
+    const ROWS: usize = 32;
+    for chunk in pairs.chunks(ROWS) {
+        // Every chunk but the last takes the full statement, prepared once.
+        let sql = format!("{head} {}", vec!["(?, ?)"; chunk.len()].join(", "));
+        let mut statement = conn.prepare_cached(&sql)?;
+        for (i, (number, customer)) in chunk.iter().enumerate() {
+            statement.raw_bind_parameter(2 * i + 1, number)?;
+            statement.raw_bind_parameter(2 * i + 2, customer)?;
+        }
+        statement.raw_execute()?;
+    }
+    Ok(())
 }
 
 /// What tells a contact's treatment from another's: everything but the customer.
@@ -1479,21 +1548,15 @@ fn treatment<'a>(c: &'a NewContact<'_>) -> Treatment<'a> {
     )
 }
 
-impl Treatments {
-    /// The number of `contact`'s treatment in run `run`, recorded when new.
-    fn of(
-        &mut self,
-        conn: &Connection,
-        run: i64,
-        contact: &NewContact<'_>,
-    ) -> rusqlite::Result<i64> {
-        let wanted = treatment(contact);
-        // A fast hash (the map's own only spreads these).
-        let hash = ahash::RandomState::with_seeds(1, 2, 3, 4).hash_one(wanted);
-        let known = self.numbers.entry(hash).or_default();
-        if let Some((_, number)) = known.iter().find(|(c, _)| treatment(c) == wanted) {
-            return Ok(*number);
-        }
+/// The number of `contact`'s treatment in run `run`, recorded when new.
+fn treatment_number(
+    treatments: &mut Numbered<NewContact<'static>>,
+    conn: &Connection,
+    run: i64,
+    contact: &NewContact<'_>,
+) -> rusqlite::Result<i64> {
+    let wanted = treatment(contact);
+    let insert = || {
         let c = contact;
         conn.prepare_cached(
             "INSERT INTO treatments (run, date, trigger, action, channel, activity, service, arm,
@@ -1513,10 +1576,22 @@ impl Treatments {
             c.stage,
             c.segments
         ])?;
-        let number = conn.last_insert_rowid();
-        known.push((contact.treatment_only(), number));
-        Ok(number)
-    }
+        Ok((contact.treatment_only(), conn.last_insert_rowid()))
+    };
+    let found = treatments.find(fast_hash(wanted), |c| treatment(c) == wanted, insert);
+    found.map(|(number, _)| number)
+}
+
+/// What tells a group of the global holdout's experiment from another: all but the customer.
+fn holdout_group<'a>(
+    m: &'a Member<'_>,
+) -> (Arm, Option<&'a str>, Option<&'a str>, Option<&'a str>) {
+    (
+        m.arm,
+        m.tier.as_deref(),
+        m.stage.as_deref(),
+        m.segments.as_deref(),
+    )
 }
 
 impl Recording {
@@ -1529,42 +1604,22 @@ impl Recording {
     pub fn add(&mut self, contacts: &[NewContact<'_>]) -> Result<(), HistoryError> {
         let fail = sqlite(&self.store.path);
         let conn = &self.store.conn;
-        // Contacts go in by up to `ROWS` a statement: fewer statements to step.
-        const ROWS: usize = 32;
-        let insert = |rows: usize| {
-            let values = vec!["(?, ?)"; rows].join(", ");
-            format!("INSERT INTO contacted (treatment, customer) VALUES {values}")
-        };
-        // Every chunk but the last takes the full statement, written once.
-        let full = insert(ROWS);
-        let mut treatments = [0i64; ROWS];
-        for chunk in contacts.chunks(ROWS) {
-            for (c, number) in chunk.iter().zip(treatments.iter_mut()) {
-                if c.date != self.last_date.0 {
-                    self.last_date = (c.date.to_string(), parse_day(&c.date));
-                }
-                // A contact outside the days a history holds is kept, never read.
-                if let Some(day) = self.last_date.1 {
-                    let trigger = c.trigger.as_deref();
-                    self.keys
-                        .add(&c.customer, day, trigger, &c.channel, (c.arm, c.service));
-                }
-                *number = self.treatments.of(conn, self.run, c).map_err(&fail)?;
+        let mut pairs = Vec::with_capacity(contacts.len());
+        for c in contacts {
+            if c.date != self.last_date.0 {
+                self.last_date = (c.date.to_string(), parse_day(&c.date));
             }
-            let sql = if chunk.len() == ROWS {
-                Cow::Borrowed(full.as_str())
-            } else {
-                Cow::Owned(insert(chunk.len()))
-            };
-            let mut statement = conn.prepare_cached(&sql).map_err(&fail)?;
-            for (i, (c, number)) in chunk.iter().zip(treatments).enumerate() {
-                statement
-                    .raw_bind_parameter(2 * i + 1, number)
-                    .and_then(|()| statement.raw_bind_parameter(2 * i + 2, &c.customer))
-                    .map_err(&fail)?;
+            // A contact outside the days a history holds is kept, never read.
+            if let Some(day) = self.last_date.1 {
+                let trigger = c.trigger.as_deref();
+                self.keys
+                    .add(&c.customer, day, trigger, &c.channel, (c.arm, c.service));
             }
-            statement.raw_execute().map_err(&fail)?;
+            let number = treatment_number(&mut self.treatments, conn, self.run, c);
+            pairs.push((number.map_err(&fail)?, &*c.customer));
         }
+        let head = "INSERT INTO contacted (treatment, customer) VALUES";
+        insert_pairs(conn, head, &pairs).map_err(&fail)?;
         self.contacts += contacts.len() as u64;
         Ok(())
     }
@@ -1574,37 +1629,28 @@ impl Recording {
     pub fn add_members(&mut self, date: &str, members: &[Member<'_>]) -> Result<(), HistoryError> {
         let fail = sqlite(&self.store.path);
         let conn = &self.store.conn;
-        let mut insert = conn
-            .prepare_cached("INSERT INTO holdout_members (grp, customer) VALUES (?1, ?2)")
-            .map_err(&fail)?;
+        let mut pairs = Vec::new();
         for m in members {
-            let key = (
-                m.arm,
-                m.tier.map(str::to_string),
-                m.stage.map(str::to_string),
-                m.segments.as_deref().map(str::to_string),
-            );
-            let (grp, customers) = match self.holdout_groups.get_mut(&key) {
-                Some(group) => group,
-                None => {
+            let wanted = holdout_group(m);
+            let insert =
+                || {
                     conn.prepare_cached(
-                        "INSERT INTO holdout_groups (run, date, arm, tier, stage, segments, customers)
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, 0)",
-                    )
-                    .and_then(|mut s| {
-                        s.execute(params![self.run, date, m.arm.word(), key.1, key.2, key.3])
-                    })
-                    .map_err(&fail)?;
-                    let grp = conn.last_insert_rowid();
-                    self.holdout_groups.entry(key).or_insert((grp, 0))
-                }
-            };
-            *customers += 1;
+                    "INSERT INTO holdout_groups (run, date, arm, tier, stage, segments, customers)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, 0)",
+                )?
+                .execute(params![self.run, date, m.arm.word(), wanted.1, wanted.2, wanted.3])?;
+                    Ok((m.group_only(), conn.last_insert_rowid()))
+                };
+            let (grp, _) = self
+                .holdout_groups
+                .find(fast_hash(wanted), |g| holdout_group(g) == wanted, insert)
+                .map_err(&fail)?;
             if let Some(customer) = &m.customer {
-                insert.execute(params![*grp, customer]).map_err(&fail)?;
+                pairs.push((grp, customer.as_str()));
             }
         }
-        Ok(())
+        let head = "INSERT INTO holdout_members (grp, customer) VALUES";
+        insert_pairs(conn, head, &pairs).map_err(&fail)
     }
 
     /// Records the run, stamped with the wall-clock time: everything since [`Store::lock`]
@@ -1621,7 +1667,7 @@ impl Recording {
         let mut counted = conn
             .prepare("UPDATE holdout_groups SET customers = ?1 WHERE grp = ?2")
             .map_err(sqlite(path))?;
-        for &(grp, customers) in self.holdout_groups.values() {
+        for (grp, customers) in self.holdout_groups.counts() {
             counted
                 .execute(params![customers as i64, grp])
                 .map_err(sqlite(path))?;
