@@ -354,7 +354,7 @@ fn register_comparisons(engine: &mut Engine) {
 
     // `a - b` between dates: whole days, as `days_between(b, a)`.
     fn minus(a: Moment, b: Moment) -> INT {
-        (a.day() - b.day()).num_days()
+        days_from(b, a)
     }
     engine
         .register_fn("-", |a: NaiveDate, b: NaiveDate| {
@@ -579,7 +579,12 @@ pub(crate) fn days_since(as_of: NaiveDate, d: Option<Moment>) -> Option<INT> {
 /// days_between(date("2026-01-01"), date("2026-03-01"))   // 59
 /// ```
 pub(crate) fn days_between(a: Option<Moment>, b: Option<Moment>) -> Option<INT> {
-    Some((b?.day() - a?.day()).num_days())
+    Some(days_from(a?, b?))
+}
+
+/// Whole days from `a` to `b`, a date-time counting as its date.
+fn days_from(a: Moment, b: Moment) -> INT {
+    (b.day() - a.day()).num_days()
 }
 
 /// Whole months from `from` to `to` (`from <= to`): the most `n` with `from + n months <= to`,

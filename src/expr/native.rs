@@ -48,8 +48,10 @@
 //!   `switch` with literal cases and `_` (matched by rhai's own value hashes, so `1` does not
 //!   match `1.0`) but without case conditions or ranges, blocks and parentheses holding one
 //!   expression;
-//! * calls, as functions or methods (`as_of.month()`), of idic's `days_since`,
-//!   `days_between`, `months_since`, `add_days`, `add_months`, `year`, `month`, `day`, `weekday`,
+//! * `date - date` (whole days; `()` when a side is missing);
+//! * calls, as functions or methods (`as_of.month()`), of idic's `days_since`, `days_until`,
+//!   `days_between`, `months_since`, `add_days`, `add_months`, `start_of_week`,
+//!   `start_of_month`, `start_of_quarter`, `start_of_year`, `year`, `month`, `day`, `weekday`,
 //!   `round_money`, `round_to`, `is_missing`, `has_any`, `has_all`, `lower`, `upper`, and
 //!   rhai's `len` (text: characters; lists: items) and `contains`. The builtins run the same
 //!   Rust functions rhai calls (`expr::builtins`); an argument of a kind no overload takes
@@ -76,7 +78,7 @@
 //!
 //! A [`Native`] is `Send + Sync` (unlike rhai's `AST`): lower once, share between workers.
 
-use super::builtins::{self, Moment, Part, Step};
+use super::builtins::{self, Moment, Part, Period, Step};
 use super::{MAX_ARRAY_SIZE, MAX_STRING_SIZE};
 use chrono::{NaiveDate, NaiveDateTime};
 use rhai::{
@@ -245,8 +247,11 @@ impl Cmp {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Func {
     DaysSince,
+    DaysUntil,
     DaysBetween,
     MonthsSince,
+    /// `start_of_week`, `start_of_month`, `start_of_quarter` or `start_of_year`.
+    StartOf(Period),
     /// `add_days` or `add_months`.
     Shift(Step),
     Part(Part),
@@ -267,6 +272,7 @@ impl Func {
         matches!(
             self,
             Func::DaysSince
+                | Func::DaysUntil
                 | Func::DaysBetween
                 | Func::MonthsSince
                 | Func::Part(_)
@@ -280,6 +286,11 @@ impl Func {
     fn of(name: &str, arity: usize) -> Option<Func> {
         Some(match (name, arity) {
             ("days_since", 1) => Func::DaysSince,
+            ("days_until", 1) => Func::DaysUntil,
+            ("start_of_week", 1) => Func::StartOf(Period::Week),
+            ("start_of_month", 1) => Func::StartOf(Period::Month),
+            ("start_of_quarter", 1) => Func::StartOf(Period::Quarter),
+            ("start_of_year", 1) => Func::StartOf(Period::Year),
             ("days_between", 2) => Func::DaysBetween,
             ("months_since", 1) => Func::MonthsSince,
             ("add_days", 2) => Func::Shift(Step::Days),
@@ -1115,6 +1126,10 @@ impl Native {
         let whole = |n: Option<INT>| n.map_or(Val::Unit, Val::Int);
         Ok(match func {
             Func::DaysSince => whole(builtins::days_since(self.as_of, moment(a)?)),
+            Func::DaysUntil => whole(builtins::days_until(self.as_of, moment(a)?)),
+            Func::StartOf(period) => {
+                builtins::start_of(period, moment(a)?).map_or(Val::Unit, Val::Date)
+            }
             Func::DaysBetween => whole(builtins::days_between(moment(a)?, moment(b()?)?)),
             Func::MonthsSince => whole(builtins::months_since(self.as_of, moment(a)?)),
             Func::Shift(step) => {
@@ -1305,6 +1320,10 @@ fn arith<'a>(op: Arith, a: Val<'a>, b: Val<'a>) -> Result<Val<'a>, Bail> {
         (Val::Float(x), Val::Int(y)) => Val::Float(float_arith(op, x, float(y)).ok_or(Bail)?),
         // rhai's `() + text` and `text + ()` give the text.
         (Val::Unit, s) | (s, Val::Unit) if op == Arith::Add && s.is_text() => s,
+        // idic's `date - date` in whole days, missing when a side is.
+        (a, b) if op == Arith::Sub && dated_or_missing(&a, &b) => {
+            builtins::days_between(b.moment(), a.moment()).map_or(Val::Unit, Val::Int)
+        }
         (a, b) if op == Arith::Add => match (a.text(), b.text()) {
             (Some(x), Some(y)) => {
                 if x.len() + y.len() > MAX_STRING_SIZE {
@@ -1319,6 +1338,13 @@ fn arith<'a>(op: Arith, a: Val<'a>, b: Val<'a>) -> Result<Val<'a>, Bail> {
         },
         _ => return Err(Bail),
     })
+}
+
+/// Two dates or date-times, or one and `()`: what idic's `-` between dates takes.
+fn dated_or_missing(a: &Val<'_>, b: &Val<'_>) -> bool {
+    let dated = |v: &Val<'_>| matches!(v, Val::Date(_) | Val::DateTime(_));
+    let missing = |v: &Val<'_>| matches!(v, Val::Unit);
+    (dated(a) || dated(b)) && (dated(a) || missing(a)) && (dated(b) || missing(b))
 }
 
 /// rhai's checked arithmetic on whole numbers: `None` on overflow and division by zero.

@@ -491,7 +491,26 @@ fn in_looks_through_lists_and_text() {
 }
 
 #[test]
+fn date_minus_date_counts_whole_days_natively() {
+    is("as_of - d", "30");
+    is("d - as_of", "-30");
+    is("e - d", "0");
+    is("as_of - e", "30");
+    is("d - u", "()");
+    is("u - e", "()");
+    fails("u - u");
+    fails("d - i");
+}
+
+#[test]
 fn builtins_run_idic_functions() {
+    is("days_until(d)", "-30");
+    is("days_until(u)", "()");
+    is("start_of_week(d)", "date(\"2026-09-28\")");
+    is("start_of_month(e)", "date(\"2026-10-01\")");
+    is("start_of_quarter(d)", "date(\"2026-10-01\")");
+    is("d.start_of_year()", "date(\"2026-01-01\")");
+    is("start_of_year(u)", "()");
     is("days_since(d)", "30");
     is("days_since(e)", "30");
     is("days_since(as_of)", "0");
@@ -1085,6 +1104,9 @@ const LITERALS: &[&str] = &[
 /// idic's builtins and rhai's `len` and `contains`, with their arity.
 const FUNCTIONS: &[(&str, usize)] = &[
     ("days_since", 1),
+    ("days_until", 1),
+    ("start_of_week", 1),
+    ("start_of_quarter", 1),
     ("days_between", 2),
     ("months_since", 1),
     ("add_days", 2),
