@@ -556,15 +556,39 @@ pub(crate) fn to_json(v: &Dynamic) -> serde_json::Value {
     serde_json::from_slice(&out).expect("json_value writes valid JSON")
 }
 
+/// How a placeholder writes its value ([`TextFormat`]), a date pattern parsed once per rule
+/// set rather than at every customer's text.
+#[derive(Debug, Clone)]
+pub(crate) enum Written {
+    Money,
+    Date(Box<[chrono::format::Item<'static>]>),
+}
+
+impl From<TextFormat> for Written {
+    fn from(format: TextFormat) -> Written {
+        use chrono::format::{Item, StrftimeItems};
+        match format {
+            TextFormat::Money => Written::Money,
+            // `check` refused a pattern chrono cannot read; were one to pass, it writes an error.
+            TextFormat::Date(pattern) => {
+                Written::Date(StrftimeItems::new(&pattern).parse_to_owned().map_or_else(
+                    |_| Box::new([Item::Error]) as Box<[_]>,
+                    Vec::into_boxed_slice,
+                ))
+            }
+        }
+    }
+}
+
 /// Writes `v` as a placeholder's `format` says: `Err` names what the format needs when `v` is
 /// not that.
 pub(crate) fn push_formatted(
     out: &mut String,
     v: &Dynamic,
-    format: &TextFormat,
+    format: &Written,
 ) -> Result<(), &'static str> {
     match format {
-        TextFormat::Money => {
+        Written::Money => {
             let x = if let Ok(i) = v.as_int() {
                 i as f64
             } else {
@@ -572,11 +596,11 @@ pub(crate) fn push_formatted(
             };
             push_money(out, x);
         }
-        TextFormat::Date(pattern) => {
+        Written::Date(items) => {
             let written = if let Some(d) = v.read_lock::<NaiveDate>() {
-                write!(out, "{}", d.format(pattern))
+                write!(out, "{}", d.format_with_items(items.iter()))
             } else if let Some(t) = v.read_lock::<NaiveDateTime>() {
-                write!(out, "{}", t.format(pattern))
+                write!(out, "{}", t.format_with_items(items.iter()))
             } else {
                 return Err("a date");
             };

@@ -684,9 +684,9 @@ fn describe(value: &Dynamic) -> String {
 
 #[cfg(test)]
 mod tests {
+    use super::super::decision::Written;
     use super::*;
     use crate::engine::Decision;
-    use crate::model::TextFormat;
     use crate::syntax::{self, Loaded};
     use rhai::ImmutableString;
     use std::path::Path;
@@ -896,7 +896,7 @@ trigger middle {
     fn money_has_two_decimals_and_thousands() {
         let money = |x: f64| {
             let mut out = String::new();
-            push_formatted(&mut out, &Dynamic::from(x), &TextFormat::Money).unwrap();
+            push_formatted(&mut out, &Dynamic::from(x), &Written::Money).unwrap();
             out
         };
         assert_eq!(money(1234.5), "1,234.50");

@@ -10,7 +10,7 @@ use crate::history::{Reach, TriggerReach};
 use crate::io::ReadAccess;
 use crate::model::{
     placeholders, AsOf, CapScope, ChannelKind, Expr, FieldType, ParamValue, Reentry, RuleSet,
-    Suppression, TextFormat, Trigger,
+    Suppression, Trigger,
 };
 use crate::source::Sources;
 use chrono::NaiveDate;
@@ -124,7 +124,7 @@ pub(crate) enum Piece {
         source: PieceSource,
         /// The placeholder as written, for error messages.
         written: String,
-        format: Option<TextFormat>,
+        format: Option<super::decision::Written>,
         fallback: Option<String>,
     },
 }
@@ -1094,7 +1094,7 @@ fn pieces(text: &str, slot_of: &HashMap<String, usize>) -> Vec<Piece> {
         out.push(Piece::Value {
             source,
             written: text[p.range.clone()].to_string(),
-            format: p.format,
+            format: p.format.map(Into::into),
             fallback: p.fallback.map(str::to_string),
         });
     }
