@@ -115,28 +115,13 @@ fn target(rules: &RuleSet, allow: &Allow) -> Result<Vec<Span>, Diagnostic> {
         format!("`{}` is not declared in the rule set", allow.on.value),
     )
     .at(allow.on.span);
-    if let Some(help) = suggest(&allow.on.value, declared_names(rules)) {
+    if let Some(help) = suggest(
+        &allow.on.value,
+        rules.declared().map(|(n, _)| n.value.as_str()),
+    ) {
         d = d.help(help);
     }
     Err(d)
-}
-
-/// The names an allow may be on.
-fn declared_names(rules: &RuleSet) -> impl Iterator<Item = &str> {
-    let fields = rules.schema.iter().flat_map(|s| &s.fields).map(|f| &f.name);
-    let tiers = rules
-        .tiers
-        .iter()
-        .chain(&rules.lifecycle)
-        .flat_map(|t| &t.tiers);
-    fields
-        .chain(rules.metrics.iter().map(|m| &m.name))
-        .chain(rules.segments.iter().map(|s| &s.name))
-        .chain(rules.scores.iter().map(|s| &s.name))
-        .chain(rules.tables.iter().map(|t| &t.name))
-        .chain(tiers.map(|t| &t.name))
-        .chain(rules.triggers.iter().map(|t| &t.name))
-        .map(|n| n.value.as_str())
 }
 
 #[cfg(test)]

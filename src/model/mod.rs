@@ -123,6 +123,15 @@ impl RuleSet {
     /// The spans of the declarations named `name` (a field, metric, segment, score, table,
     /// tier, lifecycle stage or trigger; a stage may share its name with a segment).
     pub fn declarations(&self, name: &str) -> Vec<Span> {
+        self.declared()
+            .filter(|(n, _)| n.value == name)
+            .map(|(_, span)| span)
+            .collect()
+    }
+
+    /// Every name the rule set declares (fields, metrics, segments, scores, tables, tiers,
+    /// lifecycle stages, triggers), with the span of its declaration.
+    pub fn declared(&self) -> impl Iterator<Item = (&Ident, Span)> {
         let fields = self.schema.iter().flat_map(|s| &s.fields);
         let tiers = self
             .tiers
@@ -137,9 +146,6 @@ impl RuleSet {
             .chain(self.tables.iter().map(|t| (&t.name, t.span)))
             .chain(tiers.map(|t| (&t.name, t.span)))
             .chain(self.triggers.iter().map(|t| (&t.name, t.span)))
-            .filter(|(n, _)| n.value == name)
-            .map(|(_, span)| span)
-            .collect()
     }
 
     /// The texts that mean no value in every column the rule set reads (`ruleset { missing
