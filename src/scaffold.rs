@@ -83,8 +83,6 @@ pub enum ScaffoldError {
 /// A column's guessed field.
 #[derive(Debug)]
 struct Column {
-    /// Its position in the export's header.
-    index: usize,
     header: String,
     name: String,
     ty: FieldType,
@@ -153,7 +151,7 @@ pub fn scaffold(
         }
         let name = field_name(header, i, &names);
         names.push(name.clone());
-        columns.push(guess(header, i, name, &cells, &mut notes));
+        columns.push(guess(header, name, &cells, &mut notes));
     }
     let key = key_column(&columns, &rows);
     let latest = columns
@@ -164,7 +162,8 @@ pub fn scaffold(
     let Some(as_of) = as_of.or(latest) else {
         return Err(ScaffoldError::NoDate);
     };
-    let rules = write_rules(name, &columns, key, &missing_seen, as_of, &mut notes);
+    let tiers = tier_column(&columns, key);
+    let rules = write_rules(name, &columns, key, tiers, &missing_seen, as_of, &mut notes);
     let rules = canonical(rules)?;
     // The test reads the first row every column reads, with an id.
     let (row, first) = rows
@@ -172,12 +171,11 @@ pub fn scaffold(
         .enumerate()
         .find(|(_, r)| {
             columns.iter().enumerate().all(|(k, c)| {
-                let cell = r.get(c.index).unwrap_or("").trim();
+                let cell = r.get(k).unwrap_or("").trim();
                 !c.misfits.iter().any(|m| m == cell) && (k != key || !cell.is_empty())
             })
         })
         .unwrap_or((0, &rows[0]));
-    let tiers = tier_column(&columns, key).map(|(i, high, mid)| (columns[i].index, high, mid));
     let tier = tier_of(first, tiers);
     let tests = canonical(format!(
         "// A customer of the export, as `run` decides them: keep this test true as the rules\n\
@@ -259,22 +257,15 @@ fn field_name(header: &str, index: usize, taken: &[String]) -> String {
     name
 }
 
-/// The field that reads `cells` (of column `index`) best, allowing a few misfits; an
+/// The field that reads `cells` (of the column `header`) best, allowing a few misfits; an
 /// ambiguous date format goes into `notes`.
-fn guess(
-    header: &str,
-    index: usize,
-    name: String,
-    cells: &[&str],
-    notes: &mut Vec<String>,
-) -> Column {
+fn guess(header: &str, name: String, cells: &[&str], notes: &mut Vec<String>) -> Column {
     let present: Vec<&str> = cells
         .iter()
         .copied()
         .filter(|c| !c.is_empty() && !MISSING.contains(c))
         .collect();
     let mut column = Column {
-        index,
         header: header.to_string(),
         name,
         ty: FieldType::String,
@@ -455,18 +446,20 @@ struct Dates {
 }
 
 /// The day `cell` names in `format`, if it reads it.
+/// A year not of four digits is not read (chrono's `%Y` takes `25`), as `run` reads none.
 fn day_in(cell: &str, format: &str) -> Option<NaiveDate> {
-    if DATE_FORMATS.contains(&format) {
-        return NaiveDate::parse_from_str(cell, format).ok();
-    }
-    if format.contains("%z") {
-        return DateTime::parse_from_str(cell, format)
+    let day = if DATE_FORMATS.contains(&format) {
+        NaiveDate::parse_from_str(cell, format).ok()
+    } else if format.contains("%z") {
+        DateTime::parse_from_str(cell, format)
             .ok()
-            .map(|t| t.naive_utc().date());
-    }
-    NaiveDateTime::parse_from_str(cell, format)
-        .ok()
-        .map(|t| t.date())
+            .map(|t| t.naive_utc().date())
+    } else {
+        NaiveDateTime::parse_from_str(cell, format)
+            .ok()
+            .map(|t| t.date())
+    };
+    day.filter(crate::io::cells::full_year)
 }
 
 /// The fewest formats (three at most) that read the cells, if any do.
@@ -535,10 +528,10 @@ fn dates(cells: &[&str], fits: impl Fn(usize) -> bool) -> Option<Dates> {
 /// are all there and all different, else the first such column; else an id by its name,
 /// duplicates and all (`run` rejects them).
 fn key_column(columns: &[Column], rows: &[csv::StringRecord]) -> usize {
-    let unique = |c: &Column| {
+    let unique = |index: usize| {
         let mut seen = std::collections::HashSet::new();
         rows.iter().all(|r| {
-            r.get(c.index)
+            r.get(index)
                 .map(str::trim)
                 .is_some_and(|v| !v.is_empty() && seen.insert(v))
         })
@@ -553,9 +546,10 @@ fn key_column(columns: &[Column], rows: &[csv::StringRecord]) -> usize {
             .any(|w| c.name.contains(w))
     };
     let first = |wanted: &dyn Fn(&Column) -> bool| {
-        columns
-            .iter()
-            .position(|c| wanted(c) && c.ty != FieldType::Bool && unique(c))
+        (0..columns.len()).find(|&i| {
+            let c = &columns[i];
+            wanted(c) && c.ty != FieldType::Bool && unique(i)
+        })
     };
     first(&|c| id_like(c) && whose(c))
         .or_else(|| first(&id_like))
@@ -569,6 +563,7 @@ fn write_rules(
     name: &str,
     columns: &[Column],
     key: usize,
+    tiers: Option<(usize, f64, f64)>,
     missing: &[&str],
     as_of: NaiveDate,
     notes: &mut Vec<String>,
@@ -648,8 +643,7 @@ fn write_rules(
         );
     }
 
-    let tiers = tier_column(columns, key).map(|(i, high, mid)| (&columns[i], high, mid));
-    match tiers {
+    match tiers.map(|(i, high, mid)| (&columns[i], high, mid)) {
         Some((c, high, mid)) => {
             let _ = writeln!(
                 out,
@@ -786,7 +780,7 @@ mod tests {
     use super::*;
 
     fn column(cells: &[&str]) -> Column {
-        guess("X", 0, "x".into(), cells, &mut Vec::new())
+        guess("X", "x".into(), cells, &mut Vec::new())
     }
 
     #[test]

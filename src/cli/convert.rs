@@ -164,7 +164,7 @@ fn convert_dir(args: &Args) -> Exit {
     }
     let texts = converted
         .iter()
-        .map(|(path, text)| (super::named("--out", path), path.as_path(), text.clone()))
+        .map(|(path, text)| (super::named("--out", path), path.as_path(), text.as_slice()))
         .collect();
     if let Err(message) = super::write_texts(texts) {
         say!("error: {message}");

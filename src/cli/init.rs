@@ -104,7 +104,7 @@ pub fn run(args: Args) -> Exit {
             (
                 format!("`{}`", path.display()),
                 path.as_path(),
-                text.clone(),
+                text.as_str(),
             )
         })
         .collect();
@@ -114,19 +114,32 @@ pub fn run(args: Args) -> Exit {
     for note in &guessed.notes {
         say!("note: {note}");
     }
-    // What was written checks clean: anything else is a mistake of the guess, said plainly.
-    let access = idic::io::ReadAccess::rule_set(&args.dir);
-    if let Ok(checked) = idic::check::check_path_with(&args.dir, access) {
-        if !checked.diagnostics.is_empty() {
-            super::err(&idic::diagnostics::render(
-                &checked.diagnostics,
-                &checked.sources,
-                idic::diagnostics::Format::Human,
-                super::color_stderr(),
-            ));
-            say!("error: the guessed rules do not check clean, a bug in `idic init`: mend them by hand");
-            return Exit::Findings;
-        }
+    // What was written checks clean and passes its test: anything else is a mistake of the
+    // guess, said plainly.
+    let bug = "a bug in `idic init`: mend them by hand";
+    let (program, checked) =
+        match super::run::load(&args.dir, &super::ReadArgs::default(), "nothing was tested") {
+            Ok(loaded) => loaded,
+            Err(_) => {
+                say!("error: the guessed rules do not check, {bug}");
+                return Exit::Findings;
+            }
+        };
+    if !checked.diagnostics.is_empty() {
+        super::err(&idic::diagnostics::render(
+            &checked.diagnostics,
+            &checked.sources,
+            idic::diagnostics::Format::Human,
+            super::color_stderr(),
+        ));
+        say!("error: the guessed rules do not check clean, {bug}");
+        return Exit::Findings;
+    }
+    let report = idic::testing::run_tests(&program, None);
+    if !report.passed() {
+        super::err(&report.render(idic::testing::Format::Human));
+        say!("error: the guessed rules fail their test, {bug}");
+        return Exit::Findings;
     }
     say!(
         "wrote {}, {} and {} (the export's first rows, for the test)",

@@ -54,7 +54,7 @@ pub fn man(args: ManArgs) -> Exit {
     }
     let written = texts
         .iter()
-        .map(|(path, text)| (super::named("--out", path), path.as_path(), text.clone()))
+        .map(|(path, text)| (super::named("--out", path), path.as_path(), text.as_str()))
         .collect();
     match super::write_texts(written) {
         Ok(()) => {

@@ -521,6 +521,37 @@ fn init_guesses_a_rule_set_that_checks_runs_and_passes_its_test() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("--as-of"));
 }
 
+/// Two-digit years (Excel's US short date) are not read as years 25 and 26: `run` reads no
+/// such date, so `init` does not type the column as one, and what it writes runs and passes.
+#[test]
+fn init_leaves_two_digit_years_unread() {
+    let dir = scratch("cli-init-two-digit-years");
+    let export = dir.join("shop.csv");
+    std::fs::write(
+        &export,
+        "Customer ID,Last Order,Spent\nC1,12/31/25,10\nC2,01/15/26,20\nC3,02/01/26,30\n",
+    )
+    .unwrap();
+    let rules = dir.join("rules");
+    let out = idic()
+        .args(["init", rules.to_str().unwrap(), "--from"])
+        .arg(&export)
+        .args(["--as-of", "2026-03-01"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = std::fs::read_to_string(rules.join("shop.idic")).unwrap();
+    assert!(!text.contains("%Y"), "{text}");
+    let rules = rules.to_str().unwrap();
+    idic().args(["check", rules]).assert().success();
+    idic().args(["test", rules]).assert().success();
+}
+
 #[test]
 fn init_reads_awkward_headers_and_guesses_safely() {
     let dir = scratch("cli-init-awkward");
