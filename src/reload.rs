@@ -390,24 +390,18 @@ fn load(path: &Path, access: &ReadAccess) -> Result<Program, ReloadError> {
         .map_err(|e| ReloadError::Load(Arc::new(e)))
 }
 
-fn tested(program: Program, failing: FailingTests) -> Result<Tested, ReloadError> {
+fn tested(program: Program, failing_tests: FailingTests) -> Result<Tested, ReloadError> {
     let report =
         crate::panics::catch(|| run_tests(&program, None)).map_err(ReloadError::Internal)?;
     let tests = report.cases.len();
-    if report.passed() {
-        Ok(Tested {
+    let failing = (!report.passed()).then(|| Arc::new(report));
+    match failing {
+        Some(report) if failing_tests == FailingTests::Refuse => Err(ReloadError::Tests(report)),
+        failing => Ok(Tested {
             program,
             tests,
-            failing: None,
-        })
-    } else if failing == FailingTests::Allow {
-        Ok(Tested {
-            program,
-            tests,
-            failing: Some(Arc::new(report)),
-        })
-    } else {
-        Err(ReloadError::Tests(Arc::new(report)))
+            failing,
+        }),
     }
 }
 

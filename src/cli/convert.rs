@@ -71,15 +71,9 @@ fn convert_dir(args: &Args) -> Exit {
         return Exit::Usage;
     }
     // A directory that holds rules already would mix them with the converted ones.
-    if let Ok(present) = syntax::rule_files(out_dir) {
-        if let Some(first) = present.first() {
-            say!(
-                "error: `{}` holds rule files already ({}): name an empty or new directory",
-                out_dir.display(),
-                first.display()
-            );
-            return Exit::Usage;
-        }
+    if let Err(message) = super::refuse_rules_in(out_dir) {
+        say!("error: {message}");
+        return Exit::Usage;
     }
     let files = match syntax::rule_files(&args.file) {
         Ok(files) => files,

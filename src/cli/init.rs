@@ -42,15 +42,8 @@ pub fn run(args: Args) -> Exit {
              to keep",
         );
     }
-    match idic::syntax::rule_files(&args.dir) {
-        Ok(files) if !files.is_empty() => {
-            return super::run::usage(format!(
-                "`{}` holds rule files already ({}): name an empty or new directory",
-                args.dir.display(),
-                files[0].display()
-            ))
-        }
-        _ => {}
+    if let Err(message) = super::refuse_rules_in(&args.dir) {
+        return super::run::usage(message);
     }
     let text = match head(&args.from) {
         Ok(text) => text,

@@ -168,6 +168,19 @@ fn write_texts<T: AsRef<[u8]>>(texts: Vec<(String, &std::path::Path, T)>) -> Res
 }
 
 /// How the user named a file on the command line: `` `--out x.csv` ``.
+/// Refuses `dir` as where new rules go when it holds rule files already, which the new ones
+/// would mix with.
+fn refuse_rules_in(dir: &std::path::Path) -> Result<(), String> {
+    match idic::syntax::rule_files(dir) {
+        Ok(files) if !files.is_empty() => Err(format!(
+            "`{}` holds rule files already ({}): name an empty or new directory",
+            dir.display(),
+            files[0].display()
+        )),
+        _ => Ok(()),
+    }
+}
+
 fn named(flag: &str, path: &std::path::Path) -> String {
     format!("`{flag} {}`", path.display())
 }

@@ -374,7 +374,7 @@ impl Decision {
                 })
                 .collect::<Vec<_>>()
                 .join(";");
-            cells.insert(7, (addresses, Outside));
+            cells.insert(ADDRESSES_AT, (addresses, Outside));
         }
         let mut at = 2;
         if program.has_lifecycle() {
@@ -405,12 +405,12 @@ pub enum CellSource {
 
 /// An address as decisions write it; `None` when missing.
 fn address_text(address: &Dynamic) -> Option<String> {
-    (!address.is_unit()).then(|| {
-        let mut text = String::new();
-        push_text(&mut text, address);
-        text
-    })
+    (!address.is_unit()).then(|| text(address))
 }
+
+/// Where the `addresses` column of CSV decisions goes: after `channels`, before the lifecycle's
+/// and tables' columns are inserted.
+const ADDRESSES_AT: usize = 7;
 
 /// The columns of CSV decisions: `stage` (after `tier`) only when the rule set declares a
 /// lifecycle, then one column per table over score cells, named after it; `addresses` (after
@@ -432,7 +432,7 @@ pub fn csv_header(program: &Program) -> Vec<&str> {
         "params",
     ];
     if program.has_addresses() {
-        header.insert(7, "addresses");
+        header.insert(ADDRESSES_AT, "addresses");
     }
     let mut at = 2;
     if program.has_lifecycle() {

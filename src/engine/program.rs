@@ -192,6 +192,8 @@ pub struct Program {
     reason_columns: Vec<(Suppression, String)>,
     /// The global holdout, when the rule set declares one.
     pub(crate) holdout: Option<super::HoldoutSplit>,
+    /// A trigger's channel names an address field (decisions carry addresses).
+    addresses: bool,
     /// Where each test case is written.
     test_places: Vec<TestPlace>,
 }
@@ -438,7 +440,9 @@ impl Program {
                 reason_at.insert((t, *why), (i, c.unwrap_or_default()));
             }
         }
+        let addresses = triggers.iter().any(|t| t.address.is_some());
         Ok(Program {
+            addresses,
             max_per_channel: settings
                 .and_then(|s| s.max_per_channel.as_ref())
                 .map(|m| m.value as usize),
@@ -685,7 +689,7 @@ impl Program {
 
     /// Whether a trigger's channel names an address field (decisions then carry addresses).
     pub fn has_addresses(&self) -> bool {
-        self.triggers.iter().any(|t| t.address.is_some())
+        self.addresses
     }
 
     /// Lifecycle stage names, in the order they are tried.
