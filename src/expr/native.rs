@@ -49,6 +49,7 @@
 //!   match `1.0`) but without case conditions or ranges, blocks and parentheses holding one
 //!   expression;
 //! * `date - date` (whole days; `()` when a side is missing);
+//! * `matches(text, "pattern")` with a literal pattern, compiled once when lowered;
 //! * calls, as functions or methods (`as_of.month()`), of idic's `days_since`, `days_until`,
 //!   `days_between`, `months_since`, `add_days`, `add_months`, `start_of_week`,
 //!   `start_of_month`, `start_of_quarter`, `start_of_year`, `year`, `month`, `day`, `weekday`,
@@ -208,6 +209,8 @@ enum Node {
     If(Box<[Node; 3]>),
     Switch(Box<Switch>),
     Call(Func, Vec<Node>),
+    /// `matches(text, "pattern")` with its literal pattern compiled once, when lowered.
+    Matches(Box<Node>, Box<regex::Regex>),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -444,6 +447,14 @@ impl Lowering<'_> {
             args.push(self.expr(a)?);
         }
         let operator = f.op_token.as_ref().filter(|_| !is_method);
+        if let (None, "matches", [_, Node::Lit(Lit::Str(pattern))]) =
+            (operator, f.name.as_str(), args.as_slice())
+        {
+            // A pattern that does not compile fails in rhai, with its message.
+            let pattern = Box::new(builtins::compile_pattern(pattern).ok()?);
+            let text = args.swap_remove(0);
+            return Some(Node::Matches(Box::new(text), pattern));
+        }
         match (operator, args.len()) {
             // `x !in y` is `!contains(y, x)`, the call carrying the `!in` token.
             (Some(Token::NotIn), _) | (None, _) => {
@@ -957,6 +968,12 @@ impl Native {
                 }
             }
             Node::Call(func, args) => self.call(*func, args, slots)?,
+            Node::Matches(text, pattern) => match self.node(text, slots)? {
+                Val::Unit => Val::Bool(false),
+                // rhai checks a variable argument against its size limits.
+                value if oversized(&value)? => return Err(Bail),
+                value => Val::Bool(pattern.is_match(&value.text().ok_or(Bail)?)),
+            },
         })
     }
 

@@ -491,6 +491,20 @@ fn in_looks_through_lists_and_text() {
 }
 
 #[test]
+fn matches_runs_its_pattern_compiled_once() {
+    is("matches(s, \"^go\")", "true");
+    is("s.matches(\"L+\")", "false");
+    is("matches(t, \"ë$\")", "true");
+    is("matches(u, \"x\")", "false");
+    fails("matches(i, \"x\")");
+    bails("matches(long, \"x\")");
+    // A pattern that does not compile is left to rhai, which fails with its message.
+    does_not_lower("matches(s, \"(\")");
+    // Only a literal pattern is compiled.
+    does_not_lower("matches(s, s)");
+}
+
+#[test]
 fn date_minus_date_counts_whole_days_natively() {
     is("as_of - d", "30");
     is("d - as_of", "-30");
