@@ -403,6 +403,21 @@ mod tests {
         PurchaseDay { day, amount }
     }
 
+    /// [`measure`] over a 30-day window, outcomes known `through`.
+    fn measured(
+        runs: &[Run],
+        cohorts: &[Cohort],
+        members: &mut [(u32, u32)],
+        outcomes: &[Vec<PurchaseDay>],
+        through: &str,
+    ) -> Measured {
+        let window = Window {
+            days: 30,
+            through: date(through),
+        };
+        measure(runs, cohorts, members, |c| &outcomes[c as usize], window)
+    }
+
     /// Two runs of one trigger, the customers 0..8 treated and 8..12 controls in each.
     fn setup() -> (Vec<Run>, Vec<Cohort>) {
         let runs = vec![
@@ -445,17 +460,7 @@ mod tests {
             ],
             vec![bought("2026-09-01", 1.0)],
         ];
-        let window = Window {
-            days: 30,
-            through: date("2026-11-15"),
-        };
-        let m = measure(
-            &runs,
-            &cohorts,
-            &mut members,
-            |c| &outcomes[c as usize],
-            window,
-        );
+        let m = measured(&runs, &cohorts, &mut members, &outcomes, "2026-11-15");
         let run1 = m.rows.iter().find(|r| r.run == 0).unwrap();
         assert_eq!((run1.treated.customers, run1.treated.converted), (1, 1));
         assert_eq!(run1.treated.value_mean, 7.0);
@@ -495,17 +500,7 @@ mod tests {
                 }
             })
             .collect();
-        let window = Window {
-            days: 30,
-            through: date("2026-12-31"),
-        };
-        let m = measure(
-            &runs,
-            &cohorts,
-            &mut members,
-            |c| &outcomes[c as usize],
-            window,
-        );
+        let m = measured(&runs, &cohorts, &mut members, &outcomes, "2026-12-31");
         let winback = |run| {
             let r = m
                 .rows

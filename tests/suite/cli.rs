@@ -1,6 +1,6 @@
 //! The command line as a user meets it: exit codes, output formats, `fmt` and `convert`.
 
-use crate::common::{idic, scratch};
+use crate::common::{idic, scratch, succeeded};
 
 /// `path` in the repository, in full.
 fn repo(path: &str) -> String {
@@ -533,17 +533,13 @@ fn init_leaves_two_digit_years_unread() {
     )
     .unwrap();
     let rules = dir.join("rules");
-    let out = idic()
-        .args(["init", rules.to_str().unwrap(), "--from"])
-        .arg(&export)
-        .args(["--as-of", "2026-03-01"])
-        .output()
-        .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    succeeded(
+        &idic()
+            .args(["init", rules.to_str().unwrap(), "--from"])
+            .arg(&export)
+            .args(["--as-of", "2026-03-01"])
+            .output()
+            .unwrap(),
     );
     let text = std::fs::read_to_string(rules.join("shop.idic")).unwrap();
     assert!(!text.contains("%Y"), "{text}");
