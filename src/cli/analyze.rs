@@ -109,7 +109,7 @@ pub fn run(args: Args) -> Exit {
     };
     let orders = match read_orders(&args.orders, format, &columns, as_of) {
         Ok(orders) => orders,
-        Err(e) => return usage(format!("`{}`: {e}", args.orders.display())),
+        Err(e) => return usage(super::order_flags::read_error(&args.orders, &e, true)),
     };
     if let Some(why) = orders.tally.none_readable() {
         return usage(format!(

@@ -461,7 +461,7 @@ fn measure(args: MeasureArgs) -> Result<Exit, String> {
     let (measurable, customers, recorded) = history_read?;
     let orders = orders
         .map_err(|_| "reading the outcomes failed".to_string())?
-        .map_err(|e| format!("`{}`: {e}", outcomes.display()))?;
+        .map_err(|e| super::order_flags::read_error(outcomes, &e, args.rules.is_none()))?;
 
     // The runs measured: idic's own, with the date they decided at.
     let mut runs = Vec::new();

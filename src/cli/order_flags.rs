@@ -1,6 +1,6 @@
 //! The flags that say how to read an orders file, shared by `idic analyze` and `idic measure`.
 
-use idic::analytics::orders::{Column, OrderColumns, OrderFormat, OrderTally};
+use idic::analytics::orders::{Column, OrderColumns, OrderFormat, OrderTally, OrdersError};
 use std::path::Path;
 
 #[derive(clap::Args)]
@@ -98,4 +98,16 @@ pub fn say_rejects(path: &Path, tally: &OrderTally) {
             path.display()
         );
     }
+}
+
+/// Why the file at `path` could not be read, with the flags that name a column when it lacks
+/// one and the flags named them (`by_flags`).
+pub fn read_error(path: &Path, e: &OrdersError, by_flags: bool) -> String {
+    let advice = match e {
+        OrdersError::NoSuchColumn { .. } if by_flags => {
+            "; name its columns with `--customer`, `--date` and `--amount`"
+        }
+        _ => "",
+    };
+    format!("`{}`: {e}{advice}", path.display())
 }

@@ -431,6 +431,15 @@ fn bad_input_is_refused_in_words() {
         ])
         .assert()
         .code(2);
+    // An export's own column names: the error lists them and names the flags.
+    let shop = dir.join("shop.csv");
+    std::fs::write(&shop, "Customer ID,Order Date,Total\nC1,2026-10-05,10\n").unwrap();
+    refused(
+        idic()
+            .args(["measure", "--history", "examples/measure/history.sqlite"])
+            .args(["--outcomes", shop.to_str().unwrap()]),
+        "(its columns: Customer ID, Order Date, Total); name its columns with `--customer`",
+    );
     // The output may not overwrite an input.
     idic()
         .args(["measure", "--history", "examples/measure/history.sqlite"])
