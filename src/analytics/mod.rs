@@ -7,6 +7,7 @@ pub mod cells;
 pub mod clv;
 pub mod declared;
 pub mod effect;
+pub mod join;
 pub mod orders;
 pub mod portfolio;
 pub mod scores;

@@ -3,7 +3,8 @@
 //! [`read_orders`] reads an orders file (CSV with a header, JSONL, or whitespace-separated text
 //! without a header such as the CDNOW sample) and aggregates it per customer into a
 //! [`History`], from which [`History::btyd`] and [`History::rfm`] give the two summaries of
-//! `docs/domain.md` (named apart, never mixed).
+//! `docs/domain.md` (named apart, never mixed). [`each_order`] reads the same orders, by the
+//! same rules, for a caller that keeps them its own way.
 //!
 //! The rules:
 //! - orders dated after `as_of` are ignored, and counted ([`OrderTally::after_as_of`]);
@@ -332,8 +333,8 @@ fn merge_days(mut days: Vec<PurchaseDay>) -> Vec<PurchaseDay> {
     days
 }
 
-/// Sorts `days` and merges entries of the same day, in place.
-fn merge_in_place(days: &mut Vec<PurchaseDay>) {
+/// Sorts `days` and merges entries of the same day (amounts summed in list order), in place.
+pub(super) fn merge_in_place(days: &mut Vec<PurchaseDay>) {
     days.sort_by_key(|d| d.day);
     days.dedup_by(|later, kept| {
         if later.day == kept.day {
@@ -376,8 +377,39 @@ pub fn read_orders(
     columns: &OrderColumns,
     as_of: NaiveDate,
 ) -> Result<Orders, OrdersError> {
+    let mut days = Aggregated::default();
+    let tally = each_order(path, format, columns, as_of, |order| days.add(order))?;
+    Ok(days.finish(as_of, tally))
+}
+
+/// One order as read and checked: whose, which day, what it brought.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Order<'a> {
+    /// The customer id, trimmed; never empty.
+    pub customer: &'a str,
+    /// The day (see [`PurchaseDay::day`]), on or before the reading's `as_of`.
+    pub day: i32,
+    /// The amount (0 when no amount column is read).
+    pub amount: f64,
+    /// The quantity (0 when no quantity column is read).
+    pub quantity: f64,
+}
+
+/// Reads the orders file at `path` and gives `each` every order dated on or before `as_of`,
+/// in file order; the rules are [`read_orders`]'s. The tally's `purchases` is left at 0: the
+/// days merge where the orders are kept.
+///
+/// Err only when the file cannot be read or the configuration does not fit it; bad rows are
+/// rejected and tallied.
+pub fn each_order(
+    path: &Path,
+    format: OrderFormat,
+    columns: &OrderColumns,
+    as_of: NaiveDate,
+    each: impl FnMut(Order<'_>),
+) -> Result<OrderTally, OrdersError> {
     let file = crate::io::open_export(path)?;
-    let mut agg = Aggregator::new(columns, as_of)?;
+    let mut agg = OrderReader::new(columns, as_of, each)?;
     match format {
         OrderFormat::Text => {
             let positions = agg.positions(format, None)?;
@@ -450,7 +482,7 @@ pub fn read_orders(
             }
         }
     }
-    Ok(agg.finish())
+    Ok(agg.tally)
 }
 
 /// One cell of a CSV or text row.
@@ -459,15 +491,15 @@ enum Cell<'a> {
     NotUtf8,
 }
 
-/// The fields of an order, in [`Aggregator::row`]'s order.
+/// The fields of an order, in [`OrderReader::row`]'s order.
 const CUSTOMER: usize = 0;
 const DATE: usize = 1;
 const AMOUNT: usize = 2;
 const QUANTITY: usize = 3;
 const EVENT: usize = 4;
 
-/// Reads rows into per-customer day lists.
-struct Aggregator {
+/// Reads rows into orders, giving each to `each`.
+struct OrderReader<F> {
     as_of: i32,
     /// The configured columns, in field order (customer, date, amount, quantity, event).
     columns: [Option<Column>; 5],
@@ -478,8 +510,7 @@ struct Aggregator {
     date: CellReader,
     amount: CellReader,
     quantity: CellReader,
-    index: HashMap<Box<str>, usize>,
-    customers: Vec<(Box<str>, Vec<PurchaseDay>, f64)>,
+    each: F,
     tally: OrderTally,
 }
 
@@ -488,8 +519,8 @@ fn field(ty: FieldType, format: FieldFormat) -> Field {
     Field::of_column("order", ty, format)
 }
 
-impl Aggregator {
-    fn new(columns: &OrderColumns, as_of: NaiveDate) -> Result<Aggregator, OrdersError> {
+impl<F: FnMut(Order<'_>)> OrderReader<F> {
+    fn new(columns: &OrderColumns, as_of: NaiveDate, each: F) -> Result<Self, OrdersError> {
         let spanned = |s: &String| Spanned::new(s.clone(), Span::default());
         let missing: Vec<_> = columns.missing.iter().map(spanned).collect();
         let date = CellReader::new(&field(
@@ -529,7 +560,7 @@ impl Aggregator {
             columns.quantity.clone(),
             columns.event.as_ref().map(|(c, _)| c.clone()),
         ];
-        Ok(Aggregator {
+        Ok(OrderReader {
             as_of: day_number(as_of),
             shown: list
                 .iter()
@@ -543,8 +574,7 @@ impl Aggregator {
             date,
             amount,
             quantity,
-            index: HashMap::new(),
-            customers: Vec::new(),
+            each,
             tally: OrderTally::default(),
         })
     }
@@ -687,31 +717,53 @@ impl Aggregator {
             return;
         }
         self.tally.used += 1;
-        let i = match self.index.get(id) {
+        (self.each)(Order {
+            customer: id,
+            day,
+            amount,
+            quantity,
+        });
+    }
+}
+
+/// Orders gathered per customer, for [`read_orders`].
+#[derive(Default)]
+struct Aggregated {
+    index: HashMap<Box<str>, usize>,
+    customers: Vec<(Box<str>, Vec<PurchaseDay>, f64)>,
+}
+
+impl Aggregated {
+    fn add(&mut self, order: Order<'_>) {
+        let i = match self.index.get(order.customer) {
             Some(&i) => i,
             None => {
-                self.index.insert(id.into(), self.customers.len());
-                self.customers.push((id.into(), Vec::new(), 0.0));
+                self.index
+                    .insert(order.customer.into(), self.customers.len());
+                self.customers
+                    .push((order.customer.into(), Vec::new(), 0.0));
                 self.customers.len() - 1
             }
         };
         let (_, days, total) = &mut self.customers[i];
-        *total += quantity;
+        *total += order.quantity;
         match days.last_mut() {
-            Some(last) if last.day == day => last.amount += amount,
+            Some(last) if last.day == order.day => last.amount += order.amount,
             _ => {
                 // Unsorted input: merge the same-day entries before the list would grow, so
                 // it holds at most about twice the customer's purchase days.
                 if days.len() == days.capacity() && days.len() >= 8 {
                     merge_in_place(days);
                 }
-                days.push(PurchaseDay { day, amount });
+                days.push(PurchaseDay {
+                    day: order.day,
+                    amount: order.amount,
+                });
             }
         }
     }
 
-    fn finish(self) -> Orders {
-        let mut tally = self.tally;
+    fn finish(self, as_of: NaiveDate, mut tally: OrderTally) -> Orders {
         let mut customers: Vec<History> = self
             .customers
             .into_iter()
@@ -724,7 +776,7 @@ impl Aggregator {
         customers.sort_unstable_by(|a, b| a.customer.cmp(&b.customer));
         tally.purchases = customers.iter().map(|h| h.days.len() as u64).sum();
         Orders {
-            as_of: NaiveDate::from_num_days_from_ce_opt(self.as_of).unwrap_or(NaiveDate::MIN),
+            as_of,
             customers,
             tally,
         }

@@ -270,35 +270,36 @@ pub fn measure<'o>(
                 .collect()
         })
         .collect();
-    // A customer listed in two cohorts of one unit (two actions) counts in the first.
-    members.sort_unstable_by_key(|&(c, who)| (unit_of[c as usize], who, c));
-    let customers = members
-        .iter()
-        .map(|&(_, who)| who as usize + 1)
-        .max()
-        .unwrap_or(0);
-    let mut first_contact = vec![i32::MAX; customers];
-    let mut last: Option<(u32, u32)> = None;
-    for &(cohort, customer) in members.iter() {
-        let unit = unit_of[cohort as usize];
-        if last == Some((unit, customer)) {
-            continue;
-        }
-        last = Some((unit, customer));
-        let c = &cohorts[cohort as usize];
-        let as_of = ends[c.run] - window.days as i32;
-        let first = &mut first_contact[customer as usize];
-        *first = (*first).min(as_of);
-        if ends[c.run] > through {
-            continue;
-        }
+    // Customer by customer, so that each one's outcome days are read once and in the order
+    // they are kept; a customer listed in two cohorts of one unit (two actions) counts in the
+    // first. Each tally still adds its customers in their numbers' order.
+    members.sort_unstable_by_key(|&(c, who)| (who, unit_of[c as usize], c));
+    let mut before_contact = 0;
+    for one in members.chunk_by(|a, b| a.1 == b.1) {
+        let customer = one[0].1;
         let days = outcomes(customer);
-        let from = days.partition_point(|d| d.day <= as_of);
-        let to = days.partition_point(|d| d.day <= ends[c.run]);
-        let value: f64 = days[from..to].iter().map(|d| d.amount).sum();
-        for &slot in &slots_of[cohort as usize] {
-            tallies[slot].add(to > from, value);
+        let mut first_contact = i32::MAX;
+        let mut last_unit = None;
+        for &(cohort, _) in one {
+            let unit = unit_of[cohort as usize];
+            if last_unit == Some(unit) {
+                continue;
+            }
+            last_unit = Some(unit);
+            let c = &cohorts[cohort as usize];
+            let as_of = ends[c.run] - window.days as i32;
+            first_contact = first_contact.min(as_of);
+            if ends[c.run] > through {
+                continue;
+            }
+            let from = days.partition_point(|d| d.day <= as_of);
+            let to = days.partition_point(|d| d.day <= ends[c.run]);
+            let value: f64 = days[from..to].iter().map(|d| d.amount).sum();
+            for &slot in &slots_of[cohort as usize] {
+                tallies[slot].add(to > from, value);
+            }
         }
+        before_contact += days.partition_point(|d| d.day <= first_contact) as u64;
     }
     let mut tallies: Vec<(Key, Tally)> = slots
         .into_iter()
@@ -306,14 +307,6 @@ pub fn measure<'o>(
         .map(|(key, slot)| (key, tallies[slot]))
         .collect();
     tallies.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-    let before_contact = first_contact
-        .iter()
-        .enumerate()
-        .filter(|(_, &first)| first != i32::MAX)
-        .map(|(customer, &first)| {
-            outcomes(customer as u32).partition_point(|d| d.day <= first) as u64
-        })
-        .sum();
     let mut rows = Vec::new();
     let mut pairs = tallies.iter().peekable();
     while let Some(((treatment, group, run, arm), tally)) = pairs.next() {

@@ -9,9 +9,12 @@ use super::order_flags::column;
 use super::run::usage;
 use super::{named, Exit};
 use idic::analytics::effect::{self, Interval};
-use idic::analytics::orders::{read_orders, OrderColumns, PurchaseDay};
+use idic::analytics::join::{self, ById};
+use idic::analytics::orders::{
+    each_order, OrderColumns, OrderFormat, OrderTally, OrdersError, PurchaseDay,
+};
 use idic::analytics::uplift::{self, Cohort, Measured, Row, Treatment};
-use idic::history::{store, Arm, RunKind, Store};
+use idic::history::{store, Arm, Measurable, RunKind, Store};
 use idic::io::guard::Std;
 use idic::io::{CsvCells, Files};
 use std::collections::HashMap;
@@ -450,18 +453,21 @@ fn measure(args: MeasureArgs) -> Result<Exit, String> {
     let format = args.columns.format(outcomes)?;
     let columns = outcome_columns(&args)?;
 
-    // The history (every recorded customer once, by number) and the outcomes are read at
-    // once, on two threads.
+    // The history and the outcomes are read at once, on two threads, each cut by customer id
+    // as it is read, then joined.
     let read_until = through_flag.unwrap_or(chrono::NaiveDate::MAX);
-    let (history_read, orders) = std::thread::scope(|scope| {
-        let orders = scope.spawn(|| read_orders(outcomes, format, &columns, read_until));
+    let (history_read, outcomes_read) = std::thread::scope(|scope| {
+        let outcomes_read = scope.spawn(|| read_outcomes(outcomes, format, &columns, read_until));
         let history_read = read_history(&path);
-        (history_read, orders.join())
+        (history_read, outcomes_read.join())
     });
-    let (measurable, customers, recorded) = history_read?;
-    let orders = orders
+    let (measurable, recorded) = history_read?;
+    let (mut tally, by_id, latest) = outcomes_read
         .map_err(|_| "reading the outcomes failed".to_string())?
         .map_err(|e| super::order_flags::read_error(outcomes, &e, args.rules.is_none()))?;
+    let threads = std::thread::available_parallelism().map_or(1, usize::from);
+    let joined = join::join(recorded, by_id, threads);
+    tally.purchases = joined.outcome_days();
 
     // The runs measured: idic's own, with the date they decided at.
     let mut runs = Vec::new();
@@ -504,8 +510,8 @@ fn measure(args: MeasureArgs) -> Result<Exit, String> {
             counted: g.customers,
         });
     }
-    let mut members: Vec<(u32, u32)> = Vec::with_capacity(recorded.len());
-    for (group, customer) in recorded {
+    let mut members: Vec<(u32, u32)> = Vec::with_capacity(joined.members.len());
+    for &(group, customer) in &joined.members {
         match cohort_of[group as usize] {
             Some(cohort) => members.push((cohort, customer)),
             None => {
@@ -519,36 +525,25 @@ fn measure(args: MeasureArgs) -> Result<Exit, String> {
         }
     }
 
-    // The outcomes, by recorded customer.
-    if let Some(why) = orders.tally.none_readable() {
+    // The outcomes.
+    if let Some(why) = tally.none_readable() {
         return Err(format!(
             "`{}`: {why}; do the column flags (or the rules' `orders` block) fit the file?",
             outcomes.display()
         ));
     }
-    if orders.tally.rows == 0 && orders.tally.other_events > 0 {
+    if tally.rows == 0 && tally.other_events > 0 {
         return Err(format!(
             "`{}` has no event `{}` ({} rows of other events)",
             outcomes.display(),
             args.event.as_deref().unwrap_or_default(),
-            orders.tally.other_events
+            tally.other_events
         ));
     }
-    super::order_flags::say_rejects(outcomes, &orders.tally);
-    let mut by_customer: Vec<&[PurchaseDay]> = vec![&[]; customers.len()];
-    let mut latest = None;
-    for history in &orders.customers {
-        let days = history.days();
-        latest = latest.max(days.last().map(|d| d.day));
-        match customers.get(history.customer.as_str()) {
-            Some(&c) => by_customer[c as usize] = days,
-            None => {
-                notes.unknown_customers += 1;
-                notes.unknown_customer_days += days.len() as u64;
-            }
-        }
-    }
-    notes.outcomes = orders.tally;
+    super::order_flags::say_rejects(outcomes, &tally);
+    notes.unknown_customers = joined.unknown_customers;
+    notes.unknown_customer_days = joined.unknown_days;
+    notes.outcomes = tally;
     let through = match through_flag {
         Some(date) => date,
         None => latest
@@ -559,13 +554,7 @@ fn measure(args: MeasureArgs) -> Result<Exit, String> {
         days: args.window,
         through,
     };
-    let measured = uplift::measure(
-        &runs,
-        &cohorts,
-        &mut members,
-        |c| by_customer[c as usize],
-        window,
-    );
+    let measured = uplift::measure(&runs, &cohorts, &mut members, |c| joined.days(c), window);
     notes.days_before_contact = measured.before_contact;
     // Treatments without controls in any run (rows come by treatment).
     let controlled: std::collections::HashSet<&Treatment> = measured
@@ -599,32 +588,38 @@ fn measure(args: MeasureArgs) -> Result<Exit, String> {
     Ok(Exit::Ok)
 }
 
-/// The history at `path`: what it recorded, every customer in it numbered, and each recorded
-/// `(group, customer)`.
-#[allow(clippy::type_complexity)]
-fn read_history(
-    path: &std::path::Path,
-) -> Result<
-    (
-        idic::history::Measurable,
-        HashMap<Box<str>, u32>,
-        Vec<(u32, u32)>,
-    ),
-    String,
-> {
+/// The history at `path`: what it recorded, and each recorded customer with the group it is
+/// listed in.
+fn read_history(path: &std::path::Path) -> Result<(Measurable, ById<u32>), String> {
     let store = Store::read(path)
         .map_err(|e| e.to_string())?
         .ok_or_else(|| format!("there is no contact history at `{}`", path.display()))?;
-    let mut customers: HashMap<Box<str>, u32> = HashMap::new();
-    let mut recorded: Vec<(u32, u32)> = Vec::new();
+    let mut recorded = ById::default();
     let measurable = store
-        .measurable(|group, customer| {
-            let next = customers.len() as u32;
-            let number = *customers.entry(customer.into()).or_insert(next);
-            recorded.push((group as u32, number));
-        })
+        .measurable(|group, customer| recorded.add(customer, group as u32))
         .map_err(|e| e.to_string())?;
-    Ok((measurable, customers, recorded))
+    Ok((measurable, recorded))
+}
+
+/// The outcomes file read up to `until`: its tally, each outcome by customer id, and the
+/// latest outcome's day.
+fn read_outcomes(
+    path: &std::path::Path,
+    format: OrderFormat,
+    columns: &OrderColumns,
+    until: chrono::NaiveDate,
+) -> Result<(OrderTally, ById<PurchaseDay>, Option<i32>), OrdersError> {
+    let mut by_id = ById::default();
+    let mut latest = None;
+    let tally = each_order(path, format, columns, until, |order| {
+        latest = latest.max(Some(order.day));
+        let day = PurchaseDay {
+            day: order.day,
+            amount: order.amount,
+        };
+        by_id.add(order.customer, day);
+    })?;
+    Ok((tally, by_id, latest))
 }
 
 /// An interval for people: `+2.93 pt (-4.62 to +11.07)`, each figure times `scale` with
