@@ -9,7 +9,7 @@ use chrono::NaiveDate;
 use criterion::{criterion_group, criterion_main, Criterion};
 use idic::analytics::btyd::{BgNbd, GammaGamma};
 use idic::analytics::orders::{read_orders, OrderColumns, OrderFormat};
-use idic::analytics::Period;
+use idic::model::Period;
 use std::hint::black_box;
 use std::path::Path;
 

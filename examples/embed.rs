@@ -6,7 +6,7 @@
 
 use idic::batch::{self, Options, Sinks};
 use idic::engine::{Evaluator, Program};
-use idic::io::{InputFormat, OutputFormat, RecordReader};
+use idic::io::{InputFormat, OutputFormat};
 use std::collections::HashMap;
 use std::path::Path;
 
@@ -31,7 +31,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     ]
     .into_iter()
     .collect();
-    let reader = RecordReader::new(&program)?;
+    let reader = program.record_reader()?;
     let values = reader
         .read_cells(|column| cells.get(column).copied(), 1)
         .map_err(|reject| reject.to_string())?;

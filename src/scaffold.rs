@@ -184,7 +184,7 @@ pub fn scaffold(
          from {path} row {n}\n  \
          expect {{\n    tier {tier}\n  }}\n}}\n",
         n = row + 1,
-        path = crate::syntax::dsl::quote(&format!("testdata/{file}")),
+        path = crate::text::quote(&format!("testdata/{file}")),
     ))?;
     let mut test_rows = csv::Writer::from_writer(Vec::new());
     test_rows.write_record(&headers)?;
@@ -574,7 +574,7 @@ fn write_rules(
         "// A first rule set, guessed by `idic init` from the export's header and rows: check\n\
          // the types, formats and words below, then shape the tiers, segments and triggers."
     );
-    let _ = writeln!(out, "ruleset {} {{", crate::syntax::dsl::quote(name));
+    let _ = writeln!(out, "ruleset {} {{", crate::text::quote(name));
     let _ = writeln!(out, "  as_of \"{as_of}\"");
     if !missing.is_empty() {
         let words: Vec<String> = missing.iter().map(|w| format!("\"{w}\"")).collect();
@@ -606,12 +606,7 @@ fn write_rules(
         } else {
             format!("{}{}", c.ty.word(), if c.optional { "?" } else { "" })
         };
-        let mut line = format!(
-            "  {} {} from {}",
-            c.name,
-            ty,
-            crate::syntax::dsl::quote(&c.header)
-        );
+        let mut line = format!("  {} {} from {}", c.name, ty, crate::text::quote(&c.header));
         if i == key {
             line.push_str(" key");
         } else if !c.options.is_empty() {

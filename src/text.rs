@@ -1,7 +1,9 @@
 //! Text from exports and rule files made safe to show people: control characters written as
 //! visible escapes on terminals ([`printable`], [`printable_lines`]) and in JSON
 //! ([`escape_json_controls`], [`write_json`], [`json_pretty`]), CSV cells defused for spreadsheets
-//! ([`spreadsheet_cell`]), and padding to a width that cannot panic ([`pad`]).
+//! ([`spreadsheet_cell`]), and padding to a width that cannot panic ([`pad`]); and the small
+//! writing helpers every layer shares: a rule-language string literal ([`quote`]), numbers
+//! grouped by thousands ([`group`], [`money_text`]) and rounded to cents ([`cents`]).
 
 use std::borrow::Cow;
 use std::fmt::{self, Write as _};
@@ -171,6 +173,59 @@ impl fmt::Display for Padded<'_> {
     }
 }
 
+/// A string literal of the rule language for `value`, escaped so that
+/// `syntax::dsl::unescape` gives it back.
+pub fn quote(value: &str) -> String {
+    let mut out = String::with_capacity(value.len() + 2);
+    out.push('"');
+    for c in value.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            '\r' => out.push_str("\\r"),
+            c if c.is_control() => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// Rounds to cents.
+pub fn cents(x: f64) -> f64 {
+    (x * 100.0).round() / 100.0
+}
+
+/// `1234567.5` as `1,234,567.50`.
+pub fn money_text(x: f64) -> String {
+    group_decimal(&format!("{x:.2}"))
+}
+
+/// `-1234567.50` as `-1,234,567.50`.
+pub fn group_decimal(text: &str) -> String {
+    let (sign, digits) = text.split_at(usize::from(text.starts_with('-')));
+    let (whole, fraction) = digits.split_once('.').unwrap_or((digits, "00"));
+    format!("{sign}{}.{fraction}", group_digits(whole))
+}
+
+/// `1234567` as `1,234,567`.
+pub fn group(n: u64) -> String {
+    group_digits(&n.to_string())
+}
+
+fn group_digits(digits: &str) -> String {
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -260,5 +315,16 @@ mod tests {
         let wide = pad("x", 70_000).to_string();
         assert_eq!(wide.len(), 70_000);
         assert!(wide.starts_with('x') && wide.trim_end() == "x");
+    }
+
+    #[test]
+    fn numbers_are_grouped() {
+        assert_eq!(group(0), "0");
+        assert_eq!(group(999), "999");
+        assert_eq!(group(1000), "1,000");
+        assert_eq!(group(1234567), "1,234,567");
+        assert_eq!(money_text(1234567.5), "1,234,567.50");
+        assert_eq!(money_text(-12.346), "-12.35");
+        assert_eq!(money_text(0.0), "0.00");
     }
 }

@@ -26,7 +26,8 @@
 //! 2F1(c-a,c-b;c;z)` when the direct series overflows or does not converge (large `x`, `z`
 //! near 1), as `lifetimes` does.
 
-use crate::analytics::{Btyd, Period};
+use crate::analytics::Btyd;
+use crate::model::Period;
 use std::collections::HashMap;
 
 /// The fewest customers [`BgNbd::fit`] and [`GammaGamma::fit`] (repeat buyers with a positive

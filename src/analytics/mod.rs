@@ -4,7 +4,6 @@
 
 pub mod btyd;
 pub mod cells;
-pub mod clv;
 pub mod declared;
 pub mod effect;
 pub mod join;
@@ -15,47 +14,18 @@ pub mod uplift;
 
 use serde::Serialize;
 
-/// The unit BTYD times are measured in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Period {
-    /// Days; times are whole numbers of days.
-    #[default]
-    Day,
-    /// Seven days; times are fractional (`days / 7`).
-    Week,
-}
-
-impl Period {
-    /// The length of this unit in days (1 or 7).
-    pub fn days(self) -> f64 {
-        match self {
-            Period::Day => 1.0,
-            Period::Week => 7.0,
-        }
-    }
-
-    /// `days` in this unit.
-    pub fn of_days(self, days: i64) -> f64 {
-        match self {
-            Period::Day => days as f64,
-            Period::Week => days as f64 / 7.0,
-        }
-    }
-}
-
 /// One customer's history in the buy-till-you-die convention of the `lifetimes` library:
 /// `frequency` repeat purchase days (purchase days - 1), `recency` the age at the last purchase
 /// (last - first purchase, NOT the time since it), `t` the age at `as_of` (as_of - first
-/// purchase), times in a [`Period`], and `monetary_value` the mean amount of the repeat
+/// purchase), times in a [`Period`](crate::model::Period), and `monetary_value` the mean amount of the repeat
 /// purchases (0 when there are none).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct Btyd {
     /// Repeat purchase days: purchase days - 1 (`x`).
     pub frequency: f64,
-    /// Age at the last purchase: last - first purchase, in the [`Period`] (`t_x`).
+    /// Age at the last purchase: last - first purchase, in the [`Period`](crate::model::Period) (`t_x`).
     pub recency: f64,
-    /// Age at `as_of`: as_of - first purchase, in the [`Period`] (`T`).
+    /// Age at `as_of`: as_of - first purchase, in the [`Period`](crate::model::Period) (`T`).
     pub t: f64,
     /// Mean amount of the repeat purchase days; 0 without repeat purchases.
     pub monetary_value: f64,

@@ -24,9 +24,10 @@
 //! same-day orders needs the days seen) and so that [`History::rfm`] can use any lookback
 //! window and [`History::btyd`] any earlier `as_of` (a calibration period).
 
-use crate::analytics::{Btyd, Period, Rfm};
+use crate::analytics::{Btyd, Rfm};
 use crate::io::cells::{CellError, CellReader};
 use crate::io::input::{BatchReader, InputFormat, Row, BYTE_ORDER_MARK};
+use crate::model::Period;
 use crate::model::{Field, FieldFormat, FieldType, Spanned};
 use crate::source::Span;
 use crate::text::printable;
@@ -180,7 +181,7 @@ impl OrderTally {
             let first = self.rejects.first();
             format!(
                 "no order could be read: all {} rows were rejected{}",
-                crate::batch::summary::group(self.rows),
+                crate::text::group(self.rows),
                 first
                     .map(|r| format!(" (the first at {r})"))
                     .unwrap_or_default()
@@ -190,7 +191,7 @@ impl OrderTally {
 
     /// `6,919 rows: 4,960 used (4,814 purchase days), 1,959 after as_of, 0 rejected`.
     pub fn describe(&self) -> String {
-        use crate::batch::summary::group;
+        use crate::text::group;
         format!(
             "{} rows: {} used ({} purchase days), {} after as_of, {} rejected",
             group(self.rows),

@@ -7,8 +7,9 @@ use super::btyd::{self, BgNbd, BgNbdFit, ClvOptions, GammaGamma, GammaGammaFit};
 use super::cells;
 use super::orders::{History, OrderTally, Orders};
 use super::scores::{Method, Scorer, Spec};
-use super::{Btyd, Period, Rfm};
-use crate::batch::summary::cents;
+use super::{Btyd, Rfm};
+use crate::model::Period;
+use crate::text::cents;
 use chrono::NaiveDate;
 use serde::Serialize;
 
@@ -276,7 +277,7 @@ fn weak_fit(model: &str, params: &[(&str, f64)]) -> Option<String> {
 impl Report {
     /// The report as aligned text for analysts.
     pub fn to_text(&self) -> String {
-        use crate::batch::summary::{group, money_text};
+        use crate::text::{group, money_text};
         use std::fmt::Write as _;
         let mut out = String::new();
         let unit = match self.period {

@@ -22,10 +22,12 @@
 //! population observes when the rules have scores, a model or an orders file. Only when the
 //! survey finds rows repeating an id is the population observed again, without those rows.
 
+pub mod encode;
 mod scan;
 pub mod summary;
 mod survey;
 
+pub use encode::Encoder;
 pub use summary::{Summary, Tally};
 pub use survey::Survey;
 
@@ -36,7 +38,7 @@ use crate::history::{Index, Member, NewContact, Recording};
 use crate::io::do_not_contact::DoNotContact;
 use crate::io::input::{At, Row};
 use crate::io::{
-    BatchReader, ColumnMap, CsvCells, Encoder, HeaderError, InputFormat, OutputFormat, RawRows,
+    BatchReader, ColumnMap, CsvCells, HeaderError, InputFormat, OutputFormat, RawRows,
     RecordReader, Reject,
 };
 use chrono::NaiveDate;
@@ -142,15 +144,15 @@ impl std::fmt::Display for RunError {
                 RejectLimit::Count(n) => write!(
                     f,
                     "stopped: more than {} rows rejected; the last was {last}",
-                    summary::group(*n)
+                    crate::text::group(*n)
                 ),
                 RejectLimit::Share { rate, rows, count } => write!(
                     f,
                     "stopped: more than {}% of the {} rows ({}) rejected; the last was {last}",
                     // As written: 0.0001, not 0.00009999999999999999.
                     (rate * 100.0 * 1e9).round() / 1e9,
-                    summary::group(*rows),
-                    summary::group(*count)
+                    crate::text::group(*rows),
+                    crate::text::group(*count)
                 ),
             },
         }
@@ -383,7 +385,7 @@ fn prepare(
     options: &Options,
     progress: &ProgressBar,
 ) -> Result<Prepared, RunError> {
-    let records = RecordReader::new(program).map_err(RunError::Rules)?;
+    let records = program.record_reader().map_err(RunError::Rules)?;
     let mut population =
         Population::new(program, as_of, options.orders.as_deref()).map_err(RunError::Population)?;
     let open = || BatchReader::open(file, format, options.batch_bytes).map_err(read_error);
@@ -913,7 +915,7 @@ impl<'a> Worker<'a> {
             let key = values[self.program.key_field()].clone();
             match self.evaluator.evaluate(values) {
                 Ok(decision) => Ok((decision, money)),
-                Err(e) => Err(Reject::rule_failed(line, &key, e)),
+                Err(e) => Err(e.reject(line, &key)),
             }
         });
         match result {

@@ -6,7 +6,7 @@
 use crate::engine::population::{FitReport, PopulationReport};
 use crate::engine::{Decision, Program, Suppression};
 use crate::io::{Reject, RejectCode};
-use crate::text::printable;
+use crate::text::{group, group_decimal, printable};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -822,39 +822,6 @@ fn population_text(p: &PopulationReport, out: &mut String) {
     }
 }
 
-/// Rounds to cents.
-pub fn cents(x: f64) -> f64 {
-    (x * 100.0).round() / 100.0
-}
-
-/// `1234567.5` as `1,234,567.50`.
-pub fn money_text(x: f64) -> String {
-    group_decimal(&format!("{x:.2}"))
-}
-
-/// `-1234567.50` as `-1,234,567.50`.
-fn group_decimal(text: &str) -> String {
-    let (sign, digits) = text.split_at(usize::from(text.starts_with('-')));
-    let (whole, fraction) = digits.split_once('.').unwrap_or((digits, "00"));
-    format!("{sign}{}.{fraction}", group_digits(whole))
-}
-
-/// `1234567` as `1,234,567`.
-pub fn group(n: u64) -> String {
-    group_digits(&n.to_string())
-}
-
-fn group_digits(digits: &str) -> String {
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
-
 #[cfg(test)]
 mod money_sum_tests {
     use super::MoneySum;
@@ -891,21 +858,5 @@ mod money_sum_tests {
         let mut out = Vec::new();
         crate::text::write_json(&mut out, &[big, MoneySum::of(0.05)]).unwrap();
         assert_eq!(String::from_utf8(out).unwrap(), "[19999999999994.89,0.05]");
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn numbers_are_grouped() {
-        assert_eq!(group(0), "0");
-        assert_eq!(group(999), "999");
-        assert_eq!(group(1000), "1,000");
-        assert_eq!(group(1234567), "1,234,567");
-        assert_eq!(money_text(1234567.5), "1,234,567.50");
-        assert_eq!(money_text(-12.346), "-12.35");
-        assert_eq!(money_text(0.0), "0.00");
     }
 }

@@ -148,7 +148,7 @@ pub fn check_spelling(rules: &RuleSet, out: &mut Vec<Diagnostic>) {
                     "name-too-long",
                     format!(
                         "{kind} name `{start}...` is {} characters long",
-                        crate::batch::summary::group(chars as u64)
+                        crate::text::group(chars as u64)
                     ),
                 )
                 .at(name.span)

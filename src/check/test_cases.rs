@@ -3,12 +3,12 @@
 //! segments, tiers, triggers and action parameters the rule set has.
 
 use crate::diagnostics::{suggest, Diagnostic};
+use crate::io::test_customer;
 use crate::io::ReadAccess;
 use crate::model::{
     AsOf, ExpectParam, Field, Ident, RuleSet, Spanned, Suppression, TestCase, TestValue,
 };
 use crate::source::Sources;
-use crate::testing::customer;
 use std::collections::HashMap;
 
 pub fn check(rules: &RuleSet, sources: &Sources, access: &ReadAccess, out: &mut Vec<Diagnostic>) {
@@ -313,7 +313,7 @@ fn built(
             );
         }
     }
-    // Every value is checked here, not only the first wrong one `customer::values` stops at.
+    // Every value is checked here, not only the first wrong one `test_customer::values` stops at.
     let mut value_errors = false;
     for v in &test.values {
         let known = || fields.iter().chain(population);
@@ -330,7 +330,7 @@ fn built(
             out.push(d);
             continue;
         };
-        if let Err(message) = customer::typed(field, &v.value.value) {
+        if let Err(message) = test_customer::typed(field, &v.value.value) {
             value_errors = true;
             out.push(Diagnostic::error("type-mismatch", message).at(v.value.span));
         }
@@ -372,7 +372,7 @@ fn built(
             );
         }
     } else if !value_errors {
-        if let Err(e) = customer::values(fields, missing, population, test, &base, access) {
+        if let Err(e) = test_customer::values(fields, missing, population, test, &base, access) {
             let mut d = Diagnostic::error("bad-test-row", e.message).at(e.span);
             if let Some(help) = e.help {
                 d = d.help(help);

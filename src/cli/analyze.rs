@@ -11,9 +11,9 @@ use super::{named, Exit};
 use idic::analytics::btyd::ClvOptions;
 use idic::analytics::orders::{read_orders, OrderColumns};
 use idic::analytics::portfolio::{analyze, Customer, Options, Portfolio};
-use idic::analytics::Period;
 use idic::io::guard::Std;
 use idic::io::{CsvCells, Files, OutputFormat};
+use idic::model::Period;
 use std::path::{Path, PathBuf};
 
 #[derive(clap::Args)]

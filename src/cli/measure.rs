@@ -306,7 +306,7 @@ fn run_plan(plan: PlanArgs) -> Exit {
     };
     match plan.format {
         PlanFormat::Text => {
-            let group = |n: u64| idic::batch::summary::group(n);
+            let group = |n: u64| idic::text::group(n);
             show!(
                 "baseline   {:.2}% conversion among controls",
                 plan.baseline * 100.0
@@ -805,7 +805,7 @@ impl Report<'_> {
     }
 
     fn text(&self) -> String {
-        use idic::batch::summary::group as group_of_thousands;
+        use idic::text::group as group_of_thousands;
         let mut out = String::new();
         let pct = |x: Option<f64>| x.map_or("-".to_string(), |x| format!("{:.2}%", x * 100.0));
         let points = |i| interval(i, 100.0, 2, " pt");

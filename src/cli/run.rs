@@ -345,9 +345,9 @@ pub fn run(args: Args) -> Exit {
     let rows = summary.rows;
     say!(
         "{} rows read: {} decided, {} rejected ({:.2} s)",
-        batch::summary::group(rows.read),
-        batch::summary::group(rows.decided),
-        batch::summary::group(rows.rejected),
+        idic::text::group(rows.read),
+        idic::text::group(rows.decided),
+        idic::text::group(rows.rejected),
         summary.elapsed_seconds
     );
     if let Some(spanning) = &summary.spanning {
@@ -365,7 +365,7 @@ pub fn run(args: Args) -> Exit {
         if tally.rejected > 0 {
             say!(
                 "  {} rows of the orders file rejected, the first at {} (`--summary` lists them)",
-                batch::summary::group(tally.rejected),
+                idic::text::group(tally.rejected),
                 tally
                     .rejects
                     .first()
@@ -379,7 +379,7 @@ pub fn run(args: Args) -> Exit {
         }
         let more = rows.rejected - outcome.first_rejects.len() as u64;
         if more > 0 {
-            say!("  ... and {} more", batch::summary::group(more));
+            say!("  ... and {} more", idic::text::group(more));
         }
         say!("  (write every rejected row with `--rejects FILE`)");
     }
@@ -538,7 +538,7 @@ impl Opened {
             _ if matches!(self.outcome, Recorded::NoHistory) => "none there yet".to_string(),
             Some(n) => format!(
                 "read {} earlier contact{}",
-                batch::summary::group(n),
+                idic::text::group(n),
                 if n == 1 { "" } else { "s" }
             ),
             None => "read nothing (no cooldown, re-entry rule or cap needs it)".to_string(),
@@ -550,7 +550,7 @@ impl Opened {
                 let n = recording.commit().map_err(|e| e.to_string())?;
                 format!(
                     "recorded {} contact{} as run {run}",
-                    batch::summary::group(n),
+                    idic::text::group(n),
                     if n == 1 { "" } else { "s" }
                 )
             }

@@ -11,11 +11,12 @@
 
 use super::run::resolve_as_of;
 use super::Exit;
-use idic::batch::{self, summary::group, Options as RunOptions, RunError, Sinks};
+use idic::batch::{self, Options as RunOptions, RunError, Sinks};
 use idic::diagnostics::{render, Format};
 use idic::engine::Program;
 use idic::io::{InputFormat, OutputFormat};
 use idic::reload::{self, FailingTests, Loaded, Options, ReloadError, ReloadEvent, Reloader};
+use idic::text::group;
 use std::fs::File;
 use std::path::PathBuf;
 use std::sync::mpsc;

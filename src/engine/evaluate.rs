@@ -8,6 +8,7 @@ use super::volume::{RankKey, VolumeCut};
 use crate::expr::{self, native::Native};
 use crate::history::{Arm, Index};
 use crate::io::do_not_contact::DoNotContact;
+use crate::io::{Reject, RejectCode};
 use crate::model::Reentry;
 use chrono::NaiveDate;
 use rhai::{Dynamic, Engine, Scope, AST};
@@ -23,6 +24,18 @@ pub struct EvalError {
 }
 
 impl EvalError {
+    /// The reject of the customer with id `key` on `line`, for whom this rule failed.
+    pub fn reject(self, line: u64, key: &Dynamic) -> Reject {
+        Reject {
+            line,
+            id: Some(super::text(key)),
+            column: None,
+            rule: Some(self.rule),
+            code: RejectCode::RuleFailed,
+            reason: self.message,
+        }
+    }
+
     /// The failure of `unit`'s rule, said by `message`.
     fn of(unit: &super::program::Unit, message: String) -> EvalError {
         EvalError {

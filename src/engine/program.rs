@@ -507,6 +507,13 @@ impl Program {
             .map(|a| a.value)
     }
 
+    /// How the schema reads rows, with room for the population variables deciding appends.
+    /// `Err`: a field's default does not fit its type.
+    pub fn record_reader(&self) -> Result<crate::io::RecordReader, String> {
+        crate::io::RecordReader::for_fields(self.fields(), self.rules.missing_words())
+            .map(|reader| reader.with_room(self.inputs()))
+    }
+
     /// The schema's fields, in declaration order (a record holds one value per field).
     pub fn fields(&self) -> &[crate::model::Field] {
         self.rules.schema.as_ref().map_or(&[], |s| &s.fields)

@@ -148,14 +148,14 @@ pub(crate) fn register(engine: &mut Engine, as_of: NaiveDate) {
         })
         .register_fn("clv_historic", |revenue: Dynamic, margin: Dynamic| -> Res {
             clv("clv_historic", &[revenue, margin], |a| {
-                crate::analytics::clv::historic(a[0], a[1])
+                super::clv::historic(a[0], a[1])
             })
         })
         .register_fn(
             "clv_simple",
             |aov: Dynamic, per_year: Dynamic, years: Dynamic, margin: Dynamic| -> Res {
                 clv("clv_simple", &[aov, per_year, years, margin], |a| {
-                    crate::analytics::clv::simple(a[0], a[1], a[2], a[3])
+                    super::clv::simple(a[0], a[1], a[2], a[3])
                 })
             },
         )
@@ -163,7 +163,7 @@ pub(crate) fn register(engine: &mut Engine, as_of: NaiveDate) {
             "clv_retention",
             |m: Dynamic, r: Dynamic, d: Dynamic| -> Res {
                 clv("clv_retention", &[m, r, d], |a| {
-                    crate::analytics::clv::retention_based(a[0], a[1], a[2])
+                    super::clv::retention_based(a[0], a[1], a[2])
                 })
             },
         );
@@ -859,7 +859,7 @@ fn number(func: &str, x: &Dynamic) -> Result<Option<FLOAT>, Box<EvalAltResult>> 
 fn clv(
     func: &str,
     args: &[Dynamic],
-    formula: impl Fn(&[FLOAT]) -> Result<FLOAT, crate::analytics::clv::ClvError>,
+    formula: impl Fn(&[FLOAT]) -> Result<FLOAT, super::clv::ClvError>,
 ) -> Res {
     let mut numbers = Vec::with_capacity(args.len());
     for a in args {

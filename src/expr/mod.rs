@@ -22,6 +22,7 @@
 //! evaluates runs in a [`fast_engine`] when [`decimal_free`] says no decimal can appear in it.
 
 mod builtins;
+mod clv;
 mod compile;
 mod fast_operators;
 pub mod native;

@@ -69,7 +69,7 @@ fn too_long(found: &str) -> CellError {
         found: format!("{} ({} bytes)", shown(found), found.len()),
         expected: format!(
             "a text of at most {} bytes, the most a value may hold in the rules",
-            crate::batch::summary::group(crate::expr::MAX_STRING_SIZE as u64)
+            crate::text::group(crate::expr::MAX_STRING_SIZE as u64)
         ),
     }
 }

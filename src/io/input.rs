@@ -89,7 +89,7 @@ fn spool_within(input: &mut dyn Read, most: u64) -> io::Result<File> {
                 format!(
                     "the input runs over {} bytes, the most idic copies from a stream: save it \
                      to a file and name the file",
-                    crate::batch::summary::group(most)
+                    crate::text::group(most)
                 ),
             ));
         }

@@ -4,7 +4,6 @@
 use super::cells::{CellError, CellReader};
 use super::input::{At, Row};
 use crate::diagnostics;
-use crate::engine::Program;
 use crate::text::printable;
 use rhai::Dynamic;
 use std::fmt;
@@ -93,18 +92,6 @@ impl Reject {
             reason: "the customer has no orders (`customers_without_orders reject`)".into(),
         }
     }
-
-    /// The reject of the customer with id `key` on `line` for whom a rule failed.
-    pub fn rule_failed(line: u64, key: &Dynamic, error: crate::engine::EvalError) -> Reject {
-        Reject {
-            line,
-            id: Some(crate::engine::text(key)),
-            column: None,
-            rule: Some(error.rule),
-            code: RejectCode::RuleFailed,
-            reason: error.message,
-        }
-    }
 }
 
 /// The reject as one line for people, control characters escaped ([`printable`]).
@@ -182,14 +169,6 @@ pub struct RecordReader {
 }
 
 impl RecordReader {
-    /// How the program's schema reads rows. `Err`: a field's default does not fit its type.
-    /// Values come with room for the population variables deciding appends.
-    pub fn new(program: &Program) -> Result<RecordReader, String> {
-        let mut reader = Self::for_fields(program.fields(), program.rules().missing_words())?;
-        reader.room = program.inputs();
-        Ok(reader)
-    }
-
     /// How rows with these fields (one of them the key) read, the texts `missing` (the rule
     /// set's `missing` words) meaning no value in any of them.
     pub fn for_fields(
@@ -213,6 +192,13 @@ impl RecordReader {
             fields,
             key,
         })
+    }
+
+    /// The reader with room for `room` values a row (at least its fields): what a run appends
+    /// after them.
+    pub fn with_room(mut self, room: usize) -> RecordReader {
+        self.room = room.max(self.fields.len());
+        self
     }
 
     /// The index of the customer-id field.

@@ -789,13 +789,12 @@ impl fmt::Display for TestValue {
     /// As written in the DSL.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            TestValue::Str(s) => write!(f, "{}", crate::syntax::dsl::quote(s)),
+            TestValue::Str(s) => write!(f, "{}", crate::text::quote(s)),
             TestValue::Int(i) => write!(f, "{i}"),
             TestValue::Decimal(d) => write!(f, "{}", Literal::Decimal(*d)),
             TestValue::Bool(b) => write!(f, "{b}"),
             TestValue::List(items) => {
-                let items: Vec<String> =
-                    items.iter().map(|i| crate::syntax::dsl::quote(i)).collect();
+                let items: Vec<String> = items.iter().map(|i| crate::text::quote(i)).collect();
                 write!(f, "[{}]", items.join(", "))
             }
             TestValue::Missing => f.write_str("missing"),

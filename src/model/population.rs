@@ -3,10 +3,38 @@
 //! (`table`) and the BG/NBD + Gamma-Gamma model (`model`).
 
 use super::{Comments, Duration, FieldFormat, Ident, InnerComments, Spanned};
-use crate::analytics::Period;
 use crate::source::Span;
 use std::fmt;
 use std::str::FromStr;
+
+/// The unit BTYD times are measured in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Period {
+    /// Days; times are whole numbers of days.
+    #[default]
+    Day,
+    /// Seven days; times are fractional (`days / 7`).
+    Week,
+}
+
+impl Period {
+    /// The length of this unit in days (1 or 7).
+    pub fn days(self) -> f64 {
+        match self {
+            Period::Day => 1.0,
+            Period::Week => 7.0,
+        }
+    }
+
+    /// `days` in this unit.
+    pub fn of_days(self, days: i64) -> f64 {
+        match self {
+            Period::Day => days as f64,
+            Period::Week => days as f64 / 7.0,
+        }
+    }
+}
 
 /// `orders { ... }`: where each customer's purchase history comes from, as of `as_of`: an
 /// orders file (`idic run --orders FILE`) with the columns named here, or totals already in the

@@ -2048,11 +2048,11 @@ fn unescape(body: &str) -> String {
     out
 }
 
-/// A parameter text as the DSL writes it: [`quote`], but for the quotes inside its
+/// A parameter text as the DSL writes it: [`crate::text::quote`], but for the quotes inside its
 /// placeholders (`{first_name ?? "there"}`), which are written as they are.
 pub fn quote_text(value: &str) -> String {
     let escaped = |part: &str| {
-        let quoted = quote(part);
+        let quoted = crate::text::quote(part);
         quoted[1..quoted.len() - 1].to_string()
     };
     let mut out = String::from("\"");
@@ -2066,25 +2066,6 @@ pub fn quote_text(value: &str) -> String {
         }
     }
     out.push_str(&escaped(&value[at..]));
-    out.push('"');
-    out
-}
-
-/// A string literal for `value`, escaped so [`unescape`] gives it back.
-pub fn quote(value: &str) -> String {
-    let mut out = String::with_capacity(value.len() + 2);
-    out.push('"');
-    for c in value.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\t' => out.push_str("\\t"),
-            '\r' => out.push_str("\\r"),
-            c if c.is_control() => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
-            c => out.push(c),
-        }
-    }
     out.push('"');
     out
 }

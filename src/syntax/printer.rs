@@ -6,9 +6,10 @@
 //! grouping kept. Expressions are printed as written; numbers (score edges, model parameters) in
 //! Rust's shortest form that reads back to the same value.
 
-use super::dsl::{quote, quote_text};
+use super::dsl::quote_text;
 use crate::model::*;
 use crate::text::pad;
+use crate::text::quote;
 use std::fmt::Write as _;
 
 const INDENT: &str = "  ";

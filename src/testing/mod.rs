@@ -3,7 +3,6 @@
 //! for each with the rule set's own [`Program`] and compares; a failure says what was expected,
 //! what happened, and the values that decided it.
 
-pub mod customer;
 mod report;
 
 pub use report::{Coverage, Format};
@@ -11,6 +10,7 @@ pub use report::{Coverage, Format};
 use crate::engine::{display, text, Decision, Evaluator, Program, Suppression};
 use crate::history::index::{day_of, IndexBuilder, Keep};
 use crate::history::{Arm, Contact, Index};
+use crate::io::test_customer;
 use crate::model::{AsOf, ExpectParam, Ident, TestCase, TestValue};
 use chrono::NaiveDate;
 use rhai::Dynamic;
@@ -149,7 +149,7 @@ fn values(
 ) -> Result<Vec<rhai::Dynamic>, Failure> {
     let population = program.rules().population_fields();
     let missing = program.rules().missing_words();
-    let mut values = customer::values(
+    let mut values = test_customer::values(
         program.fields(),
         missing,
         &population,

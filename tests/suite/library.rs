@@ -3,7 +3,7 @@
 
 use idic::batch::{self, Options, Sinks};
 use idic::engine::{Evaluator, Program};
-use idic::io::{InputFormat, OutputFormat, RecordReader};
+use idic::io::{InputFormat, OutputFormat};
 use std::path::Path;
 
 fn retail() -> Program {
@@ -29,7 +29,8 @@ fn one_customer_from_cells() {
         ("Country", "GB"),
     ];
     let cell = |column: &str| cells.iter().find(|(c, _)| *c == column).map(|(_, v)| *v);
-    let values = RecordReader::new(&program)
+    let values = program
+        .record_reader()
         .unwrap()
         .read_cells(cell, 1)
         .unwrap();
@@ -53,7 +54,8 @@ fn one_customer_from_cells() {
     assert_eq!(decision.actions[0].params[0].as_int(), Ok(25));
 
     // A cell that does not fit is a reject naming its column.
-    let reject = RecordReader::new(&program)
+    let reject = program
+        .record_reader()
         .unwrap()
         .read_cells(
             |c| {

@@ -11,6 +11,7 @@ mod fuzz;
 mod history;
 mod holdout;
 mod hostile_text;
+mod layers;
 mod library;
 mod measure;
 mod population;

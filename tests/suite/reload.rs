@@ -7,7 +7,7 @@
 use assert_cmd::cargo::CommandCargoExt;
 use idic::batch::{self, summary::RunInfo, Options as RunOptions, Sinks, Summary};
 use idic::engine::{Evaluator, Program};
-use idic::io::{InputFormat, OutputFormat, RecordReader};
+use idic::io::{InputFormat, OutputFormat};
 use idic::reload::{FailingTests, Options, ReloadError, ReloadEvent, Reloader};
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -148,7 +148,8 @@ fn big_spender_at_1600(program: &Program) -> bool {
         ("Country", "GB"),
     ];
     let cell = |column: &str| cells.iter().find(|(c, _)| *c == column).map(|(_, v)| *v);
-    let values = RecordReader::new(program)
+    let values = program
+        .record_reader()
         .unwrap()
         .read_cells(cell, 1)
         .unwrap();

@@ -1,8 +1,8 @@
 //! A test's customer as field values: from a row of an export (read exactly as `idic run` reads
 //! it), the field values the test writes on top, and defaults or missing values for the rest.
 
-use crate::io::input::InputFormat;
-use crate::io::{find_row, AccessError, FindError, ReadAccess};
+use super::input::InputFormat;
+use super::{find_row, AccessError, FindError, ReadAccess};
 use crate::model::{Field, FieldType, RowSelect, Spanned, TestCase, TestRow, TestValue};
 use crate::source::Span;
 use chrono::{NaiveDate, NaiveDateTime};

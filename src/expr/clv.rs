@@ -1,5 +1,6 @@
-//! The simple customer-lifetime-value formulas of `docs/domain.md`; the model-based one (BG/NBD and
-//! Gamma-Gamma) is [`crate::analytics::btyd::customer_lifetime_value`].
+//! The simple customer-lifetime-value formulas of `docs/domain.md`, behind the rule functions
+//! `clv_historic`, `clv_simple` and `clv_retention`; the model-based one (BG/NBD and
+//! Gamma-Gamma) is `analytics::btyd::customer_lifetime_value`.
 //!
 //! Every function checks its arguments and returns a [`ClvError`] rather than a NaN or an
 //! infinity: amounts must be finite and non-negative, margins fractions in `0..=1`, retention

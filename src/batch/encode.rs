@@ -8,53 +8,11 @@
 //! - Rejects: CSV `line,id,column,rule,code,reason`, or JSONL objects with those keys.
 //!
 //! CSV is spreadsheet-safe unless asked otherwise ([`CsvCells`]); JSONL is written as it is.
+//! One [`Encoder`] per thread.
 
 use crate::engine::{csv_header, CellSource, Decision, Program};
-use crate::io::Reject;
-use crate::text::spreadsheet_cell;
+use crate::io::{CsvCells, OutputFormat, Reject};
 use std::borrow::Cow;
-
-/// How decisions (and rejects) are written.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum OutputFormat {
-    /// Comma-separated values with a header row.
-    Csv,
-    /// One JSON object per line.
-    Jsonl,
-}
-
-impl OutputFormat {
-    /// The format a file's extension names: `.csv`, `.jsonl` or `.ndjson`.
-    pub fn of(path: &std::path::Path) -> Option<OutputFormat> {
-        match path.extension()?.to_str()?.to_ascii_lowercase().as_str() {
-            "csv" => Some(OutputFormat::Csv),
-            "jsonl" | "ndjson" => Some(OutputFormat::Jsonl),
-            _ => None,
-        }
-    }
-}
-
-/// How CSV cells are written.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum CsvCells {
-    /// Safe to open in a spreadsheet ([`spreadsheet_cell`]): a cell starting with `=`, `+`,
-    /// `-`, `@`, a tab or a carriage return gets a leading `'`, and control characters other
-    /// than tab and line breaks are written as `\u001b`. For files people open.
-    #[default]
-    Safe,
-    /// Every cell exactly as it is, for programs that read the file (`--raw-csv`).
-    Raw,
-}
-
-impl CsvCells {
-    /// `cell` as this mode writes it.
-    pub fn cell(self, cell: &str) -> Cow<'_, str> {
-        match self {
-            CsvCells::Safe => spreadsheet_cell(cell),
-            CsvCells::Raw => Cow::Borrowed(cell),
-        }
-    }
-}
 
 /// The columns of a CSV rejects file.
 pub const REJECT_HEADER: [&str; 6] = ["line", "id", "column", "rule", "code", "reason"];
