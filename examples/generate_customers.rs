@@ -1,4 +1,4 @@
-//! Writes a synthetic storefront customer export (see `idic::generate`).
+//! Writes a synthetic storefront customer export (see the `idic-generate` crate, `crates/generate`).
 //!
 //! ```sh
 //! cargo run --release --example generate_customers -- --out examples/customers.csv
@@ -16,7 +16,7 @@ use std::process::ExitCode;
 
 use chrono::NaiveDate;
 use clap::Parser;
-use idic::generate::{write_export, ExportFormat, ExportSpec};
+use idic_generate::{write_export, ExportFormat, ExportSpec};
 
 /// Write a deterministic synthetic storefront customer export (CSV or JSONL).
 #[derive(Parser)]

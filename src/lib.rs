@@ -11,7 +11,6 @@ pub mod check;
 pub mod diagnostics;
 pub mod engine;
 pub mod expr;
-pub mod generate;
 pub mod history;
 pub mod io;
 pub mod model;

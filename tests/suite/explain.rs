@@ -470,7 +470,7 @@ fn as_of_moves_the_day_counts() {
 /// same conditions, the same decision.
 #[test]
 fn a_jsonl_export_explains_like_its_csv_twin() {
-    use idic::generate::{write_export, ExportFormat, ExportSpec};
+    use idic_generate::{write_export, ExportFormat, ExportSpec};
     let dir = scratch("explain-jsonl");
     let mut outputs = Vec::new();
     for (format, name) in [

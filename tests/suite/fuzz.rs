@@ -584,7 +584,7 @@ fn retail() -> &'static Program {
 fn exports() -> &'static [(InputFormat, Vec<u8>); 2] {
     static EXPORTS: std::sync::OnceLock<[(InputFormat, Vec<u8>); 2]> = std::sync::OnceLock::new();
     EXPORTS.get_or_init(|| {
-        use idic::generate::{write_export, ExportFormat, ExportSpec};
+        use idic_generate::{write_export, ExportFormat, ExportSpec};
         let mut out = [
             (InputFormat::Csv, Vec::new()),
             (InputFormat::Jsonl, Vec::new()),

@@ -24,7 +24,7 @@ const LAYERS: &[&[&str]] = &[
     // Whole runs and tests.
     &["batch", "testing"],
     // Front ends.
-    &["reload", "scaffold", "generate", "cli"],
+    &["reload", "scaffold", "cli"],
 ];
 
 fn layer_of(module: &str) -> Option<usize> {

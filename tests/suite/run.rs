@@ -3,7 +3,7 @@
 
 use crate::common::{csv_rows, idic, repo, scratch};
 use assert_cmd::Command;
-use idic::generate::{write_export, ExportFormat, ExportSpec};
+use idic_generate::{write_export, ExportFormat, ExportSpec};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 

@@ -611,7 +611,7 @@ fn temporaries(target: &Path) -> Vec<(String, u64)> {
 
 #[test]
 fn the_next_run_removes_the_temporaries_of_killed_runs_and_only_those() {
-    use idic::generate::{write_export, ExportSpec};
+    use idic_generate::{write_export, ExportSpec};
     let dir = scratch("trust-killed");
     let big = dir.join("big.csv");
     let spec = ExportSpec {

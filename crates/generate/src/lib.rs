@@ -996,7 +996,7 @@ mod tests {
 
     #[test]
     fn the_example_export_is_the_default_spec() {
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/customers.csv");
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/customers.csv");
         let committed = std::fs::read(path).expect("examples/customers.csv");
         assert!(
             committed == export(&ExportSpec::default()),
