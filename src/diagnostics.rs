@@ -17,6 +17,122 @@ pub enum Severity {
     Warning,
 }
 
+/// Declares [`Code`]: each variant with its stable kebab-case name.
+macro_rules! codes {
+    ($($variant:ident => $name:literal,)*) => {
+        /// What a finding is about. Logic matches on the variant; the output shows its stable
+        /// kebab-case name ([`Code::as_str`]), which tests, tooling and `allow` use.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum Code {
+            $(#[doc = concat!("`", $name, "`")] $variant,)*
+        }
+
+        impl Code {
+            /// Every code, in name order.
+            pub const ALL: &'static [Code] = &[$(Code::$variant,)*];
+
+            /// The stable kebab-case name, e.g. `unknown-name`.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(Code::$variant => $name,)*
+                }
+            }
+        }
+    };
+}
+
+codes! {
+    AlwaysFails => "always-fails",
+    AmbiguousFormat => "ambiguous-format",
+    BadFormat => "bad-format",
+    BadName => "bad-name",
+    BadOption => "bad-option",
+    BadPlaceholder => "bad-placeholder",
+    BadRange => "bad-range",
+    BadScore => "bad-score",
+    BadScoreSource => "bad-score-source",
+    BadTable => "bad-table",
+    BadTestRow => "bad-test-row",
+    BadValue => "bad-value",
+    BudgetExceeded => "budget-exceeded",
+    ConstantCondition => "constant-condition",
+    ContradictoryTest => "contradictory-test",
+    Cycle => "cycle",
+    DuplicateBlock => "duplicate-block",
+    DuplicateKey => "duplicate-key",
+    DuplicateName => "duplicate-name",
+    DuplicateProperty => "duplicate-property",
+    DuplicateWord => "duplicate-word",
+    EmptyAction => "empty-action",
+    EmptyLifecycle => "empty-lifecycle",
+    EmptyRuleSet => "empty-rule-set",
+    EmptyTest => "empty-test",
+    EmptyTiers => "empty-tiers",
+    ExprRuntime => "expr-runtime",
+    ExprSyntax => "expr-syntax",
+    ExprType => "expr-type",
+    IncompleteOrders => "incomplete-orders",
+    Io => "io",
+    LookbackUnused => "lookback-unused",
+    MisplacedFormat => "misplaced-format",
+    MissingConsent => "missing-consent",
+    MissingFallback => "missing-fallback",
+    MissingKey => "missing-key",
+    MissingProperty => "missing-property",
+    MissingValue => "missing-value",
+    ModelWithoutAges => "model-without-ages",
+    ModelWithoutOrders => "model-without-orders",
+    NameTooLong => "name-too-long",
+    NoAction => "no-action",
+    NoCatchAll => "no-catch-all",
+    NoKey => "no-key",
+    NoSchema => "no-schema",
+    NotBoolean => "not-boolean",
+    NotUtf8 => "not-utf8",
+    OptionalKey => "optional-key",
+    OverlappingRules => "overlapping-rules",
+    ReservedName => "reserved-name",
+    ServiceConsent => "service-consent",
+    ServiceHoldout => "service-holdout",
+    ServiceMarketing => "service-marketing",
+    ShadowedRule => "shadowed-rule",
+    Syntax => "syntax",
+    TestNeedsDate => "test-needs-date",
+    TiesUnused => "ties-unused",
+    TomlSyntax => "toml-syntax",
+    TypeMismatch => "type-mismatch",
+    UncoveredCells => "uncovered-cells",
+    UnknownFunction => "unknown-function",
+    UnknownKey => "unknown-key",
+    UnknownName => "unknown-name",
+    UnknownPreset => "unknown-preset",
+    UnknownWarning => "unknown-warning",
+    UnreachableStage => "unreachable-stage",
+    UnreachableTier => "unreachable-tier",
+    UnusedAllow => "unused-allow",
+    UnusedSegment => "unused-segment",
+    WrongType => "wrong-type",
+}
+
+impl Code {
+    /// The code named `name`, if any.
+    pub fn named(name: &str) -> Option<Code> {
+        Code::ALL.iter().copied().find(|c| c.as_str() == name)
+    }
+}
+
+impl std::fmt::Display for Code {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for Code {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
 /// Where a diagnostic points: a span in a loaded file, or a whole file that could not be read
 /// as text (a missing file, non-UTF-8 bytes before it was loaded).
 #[derive(Debug, Clone)]
@@ -30,15 +146,15 @@ pub enum Location {
 #[derive(Debug, Clone)]
 pub struct Diagnostic {
     pub severity: Severity,
-    /// A stable kebab-case code such as `unknown-name`, for tests and tooling.
-    pub code: &'static str,
+    /// What it is about (shown as a stable kebab-case code such as `unknown-name`).
+    pub code: Code,
     pub message: String,
     pub location: Option<Location>,
     pub help: Option<String>,
 }
 
 impl Diagnostic {
-    pub fn error(code: &'static str, message: impl Into<String>) -> Self {
+    pub fn error(code: Code, message: impl Into<String>) -> Self {
         Diagnostic {
             severity: Severity::Error,
             code,
@@ -48,7 +164,7 @@ impl Diagnostic {
         }
     }
 
-    pub fn warning(code: &'static str, message: impl Into<String>) -> Self {
+    pub fn warning(code: Code, message: impl Into<String>) -> Self {
         Diagnostic {
             severity: Severity::Warning,
             ..Diagnostic::error(code, message)
@@ -115,7 +231,7 @@ pub enum Format {
 #[derive(Serialize)]
 struct JsonDiagnostic<'a> {
     severity: Severity,
-    code: &'a str,
+    code: Code,
     message: &'a str,
     file: Option<String>,
     line: Option<usize>,
@@ -299,6 +415,24 @@ fn render_human(d: &Diagnostic, sources: &Sources, color: bool) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn codes_are_kebab_case_names_in_order_each_found_by_its_name() {
+        let names: Vec<&str> = Code::ALL.iter().map(|c| c.as_str()).collect();
+        let mut sorted = names.clone();
+        sorted.sort_unstable();
+        sorted.dedup();
+        assert_eq!(names, sorted, "in name order, each once");
+        for code in Code::ALL {
+            let name = code.as_str();
+            assert!(name.split('-').all(|w| !w.is_empty()
+                && w.chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())));
+            assert_eq!(Code::named(name), Some(*code));
+            assert_eq!(code.to_string(), name);
+        }
+        assert_eq!(Code::named("no-such-code"), None);
+    }
 
     #[test]
     fn suggests_the_closest_known_name() {

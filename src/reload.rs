@@ -118,7 +118,10 @@ impl ReloadError {
     /// than read and found wrong.
     pub fn is_io(&self) -> bool {
         match self {
-            ReloadError::Load(e) => e.diagnostics.iter().any(|d| d.code == "io"),
+            ReloadError::Load(e) => e
+                .diagnostics
+                .iter()
+                .any(|d| d.code == crate::diagnostics::Code::Io),
             ReloadError::Tests(_) | ReloadError::Internal(_) => false,
             ReloadError::Watch(_) => true,
         }

@@ -6,32 +6,32 @@
 //! names no warning, no declaration, or silences nothing is reported, so allows do not
 //! outlive their reason.
 
-use crate::diagnostics::{closest, suggest, Diagnostic, Severity};
+use crate::diagnostics::{closest, suggest, Code, Diagnostic, Severity};
 use crate::model::{Allow, RuleSet};
 use crate::source::Span;
 
 /// The warnings an allow may name: those about a declaration an allow can name.
-pub const WARNINGS: &[&str] = &[
-    "always-fails",
-    "ambiguous-format",
-    "constant-condition",
-    "duplicate-word",
-    "missing-fallback",
-    "no-action",
-    "overlapping-rules",
-    "ties-unused",
-    "uncovered-cells",
-    "unused-segment",
+pub const WARNINGS: &[Code] = &[
+    Code::AlwaysFails,
+    Code::AmbiguousFormat,
+    Code::ConstantCondition,
+    Code::DuplicateWord,
+    Code::MissingFallback,
+    Code::NoAction,
+    Code::OverlappingRules,
+    Code::TiesUnused,
+    Code::UncoveredCells,
+    Code::UnusedSegment,
 ];
 
 /// Warnings about what an allow cannot name, with that place.
-const ABOUT_OTHER_PLACES: [(&str, &str); 2] = [
-    ("empty-test", "a test"),
-    ("lookback-unused", "the `orders` block"),
+const ABOUT_OTHER_PLACES: [(Code, &str); 2] = [
+    (Code::EmptyTest, "a test"),
+    (Code::LookbackUnused, "the `orders` block"),
 ];
 
 /// The warning about an allow that silences nothing, which no allow silences.
-const UNUSED_ALLOW: &str = "unused-allow";
+const UNUSED_ALLOW: Code = Code::UnusedAllow;
 
 /// Reports the allows of `rules` that cannot apply and drops the warnings the others
 /// silence from `diagnostics`.
@@ -47,13 +47,17 @@ pub fn apply(rules: &RuleSet, diagnostics: &mut Vec<Diagnostic>) {
             }
         }
     }
+    let codes: Vec<Option<Code>> = allows
+        .iter()
+        .map(|a| Code::named(&a.warning.value))
+        .collect();
     let mut used = vec![false; allows.len()];
     diagnostics.retain(|d| {
         let Some(at) = d.span().filter(|_| d.severity == Severity::Warning) else {
             return true;
         };
         let silenced = (0..allows.len()).find(|&i| {
-            allows[i].warning.value == d.code
+            codes[i] == Some(d.code)
                 && targets[i]
                     .iter()
                     .any(|s| s.file == at.file && s.start <= at.start && at.end <= s.end)
@@ -83,24 +87,26 @@ pub fn apply(rules: &RuleSet, diagnostics: &mut Vec<Diagnostic>) {
 /// The spans of the declarations `allow` silences a warning on, or why it cannot.
 fn target(rules: &RuleSet, allow: &Allow) -> Result<Vec<Span>, Diagnostic> {
     let code = allow.warning.value.as_str();
-    if let Some((_, place)) = ABOUT_OTHER_PLACES.iter().find(|(c, _)| *c == code) {
+    let named = Code::named(code);
+    if let Some((_, place)) = ABOUT_OTHER_PLACES.iter().find(|(c, _)| Some(*c) == named) {
         return Err(Diagnostic::error(
-            "unknown-warning",
+            Code::UnknownWarning,
             format!("`{code}` is about {place}, which an allow cannot name"),
         )
         .at(allow.warning.span)
         .help("mend what it says instead"));
     }
-    if !WARNINGS.contains(&code) {
-        let help = match closest(code, WARNINGS.iter().copied()) {
+    if !named.is_some_and(|c| WARNINGS.contains(&c)) {
+        let names = || WARNINGS.iter().map(|w| w.as_str());
+        let help = match closest(code, names()) {
             Some(near) => format!("did you mean `{near}`?"),
             None => format!(
                 "only warnings can be allowed: {}; errors must be mended",
-                WARNINGS.join(", ")
+                names().collect::<Vec<_>>().join(", ")
             ),
         };
         return Err(Diagnostic::error(
-            "unknown-warning",
+            Code::UnknownWarning,
             format!("`{code}` is not a warning `check` gives"),
         )
         .at(allow.warning.span)
@@ -111,7 +117,7 @@ fn target(rules: &RuleSet, allow: &Allow) -> Result<Vec<Span>, Diagnostic> {
         return Ok(spans);
     }
     let mut d = Diagnostic::error(
-        "unknown-name",
+        Code::UnknownName,
         format!("`{}` is not declared in the rule set", allow.on.value),
     )
     .at(allow.on.span);
@@ -127,6 +133,7 @@ fn target(rules: &RuleSet, allow: &Allow) -> Result<Vec<Span>, Diagnostic> {
 #[cfg(test)]
 mod tests {
     use super::{ABOUT_OTHER_PLACES, UNUSED_ALLOW, WARNINGS};
+    use crate::diagnostics::Code;
 
     /// Every warning the source gives is one an allow may name, or one it cannot name for a
     /// reason it gives.
@@ -146,8 +153,12 @@ mod tests {
                     let code = text.split("#[cfg(test)]").next().unwrap();
                     for part in code.split("Diagnostic::warning(").skip(1) {
                         let code = part.trim_start();
-                        if let Some(code) = code.strip_prefix('"') {
-                            codes.push(code[..code.find('"').unwrap()].to_string());
+                        if let Some(variant) = code.strip_prefix("Code::") {
+                            let end = variant.find(|c: char| !c.is_alphanumeric()).unwrap();
+                            let named = Code::ALL
+                                .iter()
+                                .find(|c| format!("{c:?}") == variant[..end]);
+                            codes.push(*named.unwrap());
                         } else {
                             assert!(code.starts_with("UNUSED_ALLOW"), "{}", path.display());
                         }
@@ -159,7 +170,7 @@ mod tests {
         for code in codes {
             let elsewhere = ABOUT_OTHER_PLACES.iter().any(|(c, _)| *c == code);
             assert!(
-                WARNINGS.contains(&code.as_str()) || elsewhere,
+                WARNINGS.contains(&code) || elsewhere,
                 "`{code}` is in neither list"
             );
         }

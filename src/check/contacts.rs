@@ -1,7 +1,7 @@
 //! The `contacts` block: a contact log names the customer's column, the date's and where the
 //! channel comes from (one column, or one channel for every contact).
 
-use crate::diagnostics::Diagnostic;
+use crate::diagnostics::{Code, Diagnostic};
 use crate::model::{ContactLog, ContactRole};
 
 pub fn check(log: &ContactLog, out: &mut Vec<Diagnostic>) {
@@ -15,7 +15,7 @@ pub fn check(log: &ContactLog, out: &mut Vec<Diagnostic>) {
         if log.column(role).is_none() {
             out.push(
                 Diagnostic::error(
-                    "missing-property",
+                    Code::MissingProperty,
                     format!("the `contacts` block names no `{role}` column"),
                 )
                 .at(log.span)
@@ -25,16 +25,19 @@ pub fn check(log: &ContactLog, out: &mut Vec<Diagnostic>) {
     }
     match (log.column(ContactRole::Channel), &log.channel) {
         (None, None) => out.push(
-            Diagnostic::error("missing-property", "the `contacts` block names no channel")
-                .at(log.span)
-                .help(
-                    "add `channel from \"Channel\"` for a column of channel words, or \
+            Diagnostic::error(
+                Code::MissingProperty,
+                "the `contacts` block names no channel",
+            )
+            .at(log.span)
+            .help(
+                "add `channel from \"Channel\"` for a column of channel words, or \
                      `channel email` when every contact of the log went out by email",
-                ),
+            ),
         ),
         (Some(column), Some(fixed)) => out.push(
             Diagnostic::error(
-                "duplicate-property",
+                Code::DuplicateProperty,
                 "the `contacts` block gives the channel twice: a column and one channel",
             )
             .at(fixed.span)
@@ -54,7 +57,7 @@ pub fn check(log: &ContactLog, out: &mut Vec<Diagnostic>) {
         } else {
             out.push(
                 Diagnostic::error(
-                    "bad-option",
+                    Code::BadOption,
                     format!(
                         "`format` does not apply to the `{}` column",
                         column.role.value

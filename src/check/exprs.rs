@@ -4,7 +4,7 @@
 //! naming nothing).
 
 use super::names::{Kind, Names, BUILTIN_NAMES};
-use crate::diagnostics::{suggest, Diagnostic};
+use crate::diagnostics::{suggest, Code, Diagnostic};
 use crate::expr::{self, ValueType};
 use crate::model::{placeholders, AsOf, Expr, ParamValue, RuleSet, Spanned, TextFormat};
 use crate::source::{Sources, Span};
@@ -295,7 +295,7 @@ pub fn check(rules: &RuleSet, names: &Names, sources: &Sources, out: &mut Vec<Di
             });
             out.push(
                 Diagnostic::error(
-                    "budget-exceeded",
+                    Code::BudgetExceeded,
                     expr::limit_message(unit.place.word(), unit.name, &limit),
                 )
                 .at(expr::span_at_len(unit.expr, pos, len))
@@ -321,7 +321,7 @@ pub fn check(rules: &RuleSet, names: &Names, sources: &Sources, out: &mut Vec<Di
         }) {
             out.push(
                 Diagnostic::error(
-                    "not-boolean",
+                    Code::NotBoolean,
                     format!(
                         "the condition of {} `{}` is {}, not true or false",
                         unit.place.word(),
@@ -339,7 +339,7 @@ pub fn check(rules: &RuleSet, names: &Names, sources: &Sources, out: &mut Vec<Di
         }) {
             out.push(
                 Diagnostic::error(
-                    "type-mismatch",
+                    Code::TypeMismatch,
                     format!(
                         "the {} `{}` is {}, not a number",
                         unit.place.word(),
@@ -355,7 +355,7 @@ pub fn check(rules: &RuleSet, names: &Names, sources: &Sources, out: &mut Vec<Di
             if let Ok(value) = engine.eval_ast::<bool>(ast) {
                 out.push(
                     Diagnostic::warning(
-                        "constant-condition",
+                        Code::ConstantCondition,
                         format!(
                             "the condition of {} `{}` is always {value}",
                             unit.place.word(),
@@ -395,7 +395,7 @@ pub fn check(rules: &RuleSet, names: &Names, sources: &Sources, out: &mut Vec<Di
         if !used.contains(s.name.value.as_str()) && !cyclic.contains(s.name.value.as_str()) {
             out.push(
                 Diagnostic::warning(
-                    "unused-segment",
+                    Code::UnusedSegment,
                     format!(
                         "segment `{}` is used by no trigger, tier or other segment",
                         s.name.value
@@ -445,18 +445,18 @@ fn always_fails(
     );
     let span = expr::span_at(unit.expr, first.position());
     Some(if guessed {
-        Diagnostic::warning("always-fails", message)
+        Diagnostic::warning(Code::AlwaysFails, message)
             .at(span)
             .help("the samples' texts are guesses: if real values never fail, ignore this")
     } else {
-        Diagnostic::error("always-fails", message)
+        Diagnostic::error(Code::AlwaysFails, message)
             .at(span)
             .help("every customer would be rejected by this rule")
     })
 }
 
 fn explain_unknown_name(d: Diagnostic, unit: &Unit<'_>, names: &Names) -> Diagnostic {
-    if d.code != "unknown-name" {
+    if d.code != Code::UnknownName {
         return d;
     }
     // `tier` and `stage` exist, but are decided after what reads them here.
@@ -602,7 +602,7 @@ fn cycles<'a>(
                 "break the loop: one of these must be computed without the others".to_string(),
             )
         };
-        out.push(Diagnostic::error("cycle", message).at(span).help(help));
+        out.push(Diagnostic::error(Code::Cycle, message).at(span).help(help));
         on_cycle.extend(names);
     }
     on_cycle
@@ -696,7 +696,7 @@ impl<'a> Texts<'a> {
                 Err(e) => {
                     out.push(
                         Diagnostic::error(
-                            "bad-placeholder",
+                            Code::BadPlaceholder,
                             format!("in the text of parameter `{param}`: {}", e.message),
                         )
                         .at(at(e.range))
@@ -709,7 +709,7 @@ impl<'a> Texts<'a> {
                 used.insert(name);
             } else if !self.known.contains(&p.name) {
                 let mut d = Diagnostic::error(
-                    "unknown-name",
+                    Code::UnknownName,
                     format!(
                         "unknown name `{}` in the text of parameter `{param}`",
                         p.name
@@ -737,7 +737,7 @@ impl<'a> Texts<'a> {
                 if let Some(lacks) = unwritable(pattern, ty) {
                     out.push(
                         Diagnostic::error(
-                            "bad-placeholder",
+                            Code::BadPlaceholder,
                             format!(
                                 "in the text of parameter `{param}`: the pattern `{pattern}` \
                                  cannot write `{}` ({}): it has no {lacks}",
@@ -753,7 +753,7 @@ impl<'a> Texts<'a> {
             if let Some(wanted) = wanted.filter(|_| ty.is_concrete()) {
                 out.push(
                     Diagnostic::error(
-                        "expr-type",
+                        Code::ExprType,
                         format!(
                             "`{}` in the text of parameter `{param}` needs {wanted}, not `{}` ({})",
                             &text.value[p.range.clone()],
@@ -767,7 +767,7 @@ impl<'a> Texts<'a> {
             if p.fallback.is_none() && self.optional.contains(p.name) {
                 out.push(
                     Diagnostic::warning(
-                        "missing-fallback",
+                        Code::MissingFallback,
                         format!(
                             "`{}` in the text of parameter `{param}` prints nothing for a \
                              customer without `{}`",

@@ -19,7 +19,7 @@ mod test_cases;
 mod tiers;
 mod triggers;
 
-use crate::diagnostics::Diagnostic;
+use crate::diagnostics::{Code, Diagnostic};
 use crate::io::ReadAccess;
 use crate::model::RuleSet;
 use crate::source::Sources;
@@ -122,7 +122,7 @@ pub fn check_rules(
 ) -> Vec<Diagnostic> {
     if rules.is_empty() {
         return vec![
-            Diagnostic::error("empty-rule-set", "the rule set declares nothing")
+            Diagnostic::error(Code::EmptyRuleSet, "the rule set declares nothing")
                 .in_file(origin)
                 .help("start with a `customer` schema, then segments, tiers and triggers"),
         ];
@@ -141,7 +141,7 @@ pub fn check_rules(
     test_cases::check(rules, sources, access, &mut out);
     // What uses a segment is only known when every expression compiled.
     if out.iter().any(Diagnostic::is_error) {
-        out.retain(|d| d.code != "unused-segment");
+        out.retain(|d| d.code != Code::UnusedSegment);
     }
     out
 }

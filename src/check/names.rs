@@ -1,7 +1,7 @@
 //! The names a rule set defines. Fields, metrics and segments share one namespace (they are all
 //! variables in expressions); tiers, triggers and each trigger's actions have their own.
 
-use crate::diagnostics::Diagnostic;
+use crate::diagnostics::{Code, Diagnostic};
 use crate::model::{FieldType, Ident, Origin, RuleSet, Spanned, TableBody};
 use crate::source::{Sources, Span};
 use std::collections::HashMap;
@@ -61,7 +61,7 @@ impl Names {
             if is_reserved(&name.value) {
                 out.push(
                     Diagnostic::error(
-                        "reserved-name",
+                        Code::ReservedName,
                         format!("`{}` is a reserved name", name.value),
                     )
                     .at(name.span)
@@ -145,7 +145,7 @@ pub fn check_spelling(rules: &RuleSet, out: &mut Vec<Diagnostic>) {
             let start: String = name.value.chars().take(20).collect();
             out.push(
                 Diagnostic::error(
-                    "name-too-long",
+                    Code::NameTooLong,
                     format!(
                         "{kind} name `{start}...` is {} characters long",
                         crate::text::group(chars as u64)
@@ -157,7 +157,7 @@ pub fn check_spelling(rules: &RuleSet, out: &mut Vec<Diagnostic>) {
         } else if !is_identifier(&name.value) {
             out.push(
                 Diagnostic::error(
-                    "bad-name",
+                    Code::BadName,
                     format!("`{}` is not a valid {kind} name", name.value),
                 )
                 .at(name.span)
@@ -182,7 +182,7 @@ fn duplicate(name: &Ident, kind: &str, first: &str, at: Span, sources: &Sources)
     } else {
         format!("{kind} `{}` has the same name as a {first}", name.value)
     };
-    Diagnostic::error("duplicate-name", message)
+    Diagnostic::error(Code::DuplicateName, message)
         .at(name.span)
         .help(format!(
             "the {first} `{}` is at {}; rename one of them",

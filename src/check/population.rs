@@ -5,7 +5,7 @@
 
 use super::names::{Kind, Names};
 use crate::analytics::{cells, declared};
-use crate::diagnostics::{suggest, Diagnostic};
+use crate::diagnostics::{suggest, Code, Diagnostic};
 use crate::io::cells::{decimal_mark, thousands_problem};
 use crate::model::{
     CellTable, Field, FieldType, FormatOption, OrderRole, Orders, Origin, RuleSet, Score,
@@ -26,9 +26,12 @@ pub fn check(rules: &RuleSet, names: &Names, out: &mut Vec<Diagnostic>) {
     if let Some(model) = &rules.model {
         if rules.orders.is_none() {
             out.push(
-                Diagnostic::error("model-without-orders", "the model needs purchase histories")
-                    .at(model.span)
-                    .help("declare where they come from in an `orders { ... }` block"),
+                Diagnostic::error(
+                    Code::ModelWithoutOrders,
+                    "the model needs purchase histories",
+                )
+                .at(model.span)
+                .help("declare where they come from in an `orders { ... }` block"),
             );
         }
         if let Some(o) = rules.orders.as_ref().filter(|o| {
@@ -36,7 +39,7 @@ pub fn check(rules: &RuleSet, names: &Names, out: &mut Vec<Diagnostic>) {
         }) {
             out.push(
                 Diagnostic::error(
-                    "model-without-ages",
+                    Code::ModelWithoutAges,
                     "the model needs each customer's first order date, and the totals do not give it",
                 )
                 .at(o.span)
@@ -44,13 +47,16 @@ pub fn check(rules: &RuleSet, names: &Names, out: &mut Vec<Diagnostic>) {
             );
         }
         if let Some(h) = model.horizon.as_ref().filter(|h| h.value.amount == 0) {
-            out.push(Diagnostic::error("bad-value", "the horizon is empty").at(h.span));
+            out.push(Diagnostic::error(Code::BadValue, "the horizon is empty").at(h.span));
         }
         if let Some(d) = model.discount.as_ref().filter(|d| d.value >= 100.0) {
             out.push(
-                Diagnostic::error("bad-value", format!("a discount of {}% a month", d.value))
-                    .at(d.span)
-                    .help("the monthly discount rate is a percentage below 100, e.g. `1%`"),
+                Diagnostic::error(
+                    Code::BadValue,
+                    format!("a discount of {}% a month", d.value),
+                )
+                .at(d.span)
+                .help("the monthly discount rate is a percentage below 100, e.g. `1%`"),
             );
         }
     }
@@ -79,7 +85,7 @@ fn check_orders(orders: &Orders, names: &Names, out: &mut Vec<Diagnostic>) {
                 let option = option.word();
                 out.push(
                     Diagnostic::error(
-                        "misplaced-format",
+                        Code::MisplacedFormat,
                         format!(
                             "`{option}` does not apply to the orders file's `{}` column",
                             role.word()
@@ -104,7 +110,7 @@ fn check_orders(orders: &Orders, names: &Names, out: &mut Vec<Diagnostic>) {
             };
             if let Some((message, at)) = problem {
                 out.push(
-                    Diagnostic::error("bad-format", format!("the orders file's amounts: {message}"))
+                    Diagnostic::error(Code::BadFormat, format!("the orders file's amounts: {message}"))
                         .at(at)
                         .help("write `decimal \",\"` with `thousands \".\"` for amounts such as `1.234,50`, or leave them out for `1,234.50`"),
                 );
@@ -128,7 +134,7 @@ fn check_orders(orders: &Orders, names: &Names, out: &mut Vec<Diagnostic>) {
     if !orders.columns.is_empty() && !missing_columns.is_empty() {
         out.push(
             Diagnostic::error(
-                "incomplete-orders",
+                Code::IncompleteOrders,
                 format!(
                     "the orders file's columns lack {}",
                     quoted(&missing_columns)
@@ -141,7 +147,7 @@ fn check_orders(orders: &Orders, names: &Names, out: &mut Vec<Diagnostic>) {
     if !orders.totals.is_empty() && !missing_totals.is_empty() {
         out.push(
             Diagnostic::error(
-                "incomplete-orders",
+                Code::IncompleteOrders,
                 format!("the order totals lack {}", quoted(&missing_totals)),
             )
             .at(orders.span)
@@ -150,7 +156,7 @@ fn check_orders(orders: &Orders, names: &Names, out: &mut Vec<Diagnostic>) {
     }
     if orders.columns.is_empty() && orders.totals.is_empty() {
         out.push(
-            Diagnostic::error("incomplete-orders", "the `orders` block says where no order comes from")
+            Diagnostic::error(Code::IncompleteOrders, "the `orders` block says where no order comes from")
                 .at(orders.span)
                 .help("name an orders file's columns (`customer from \"Customer ID\"`, `date from ...`, `amount from ...`) or the export's totals (`count orders`, `last last_order`, `spent spent`)"),
         );
@@ -169,7 +175,7 @@ fn check_orders(orders: &Orders, names: &Names, out: &mut Vec<Diagnostic>) {
             Some(Kind::Field(ty)) if fits(ty) => {}
             Some(kind) => out.push(
                 Diagnostic::error(
-                    "type-mismatch",
+                    Code::TypeMismatch,
                     format!(
                         "`{}` is {}, and `{}` wants {wanted}",
                         field.value,
@@ -184,9 +190,11 @@ fn check_orders(orders: &Orders, names: &Names, out: &mut Vec<Diagnostic>) {
                     .vars
                     .iter()
                     .filter_map(|(n, (k, _))| matches!(k, Kind::Field(_)).then_some(n.as_str()));
-                let mut d =
-                    Diagnostic::error("unknown-name", format!("unknown field `{}`", field.value))
-                        .at(field.span);
+                let mut d = Diagnostic::error(
+                    Code::UnknownName,
+                    format!("unknown field `{}`", field.value),
+                )
+                .at(field.span);
                 if let Some(help) = suggest(&field.value, fields) {
                     d = d.help(help);
                 }
@@ -200,14 +208,14 @@ fn check_orders(orders: &Orders, names: &Names, out: &mut Vec<Diagnostic>) {
         .filter(|_| orders.columns.is_empty())
     {
         out.push(
-            Diagnostic::warning("lookback-unused", "`lookback` has no effect on totals")
+            Diagnostic::warning(Code::LookbackUnused, "`lookback` has no effect on totals")
                 .at(l.span)
                 .help("the export's totals cover every order; a lookback window needs an orders file (`customer from ...`)"),
         );
     }
     if let Some(l) = orders.lookback.as_ref().filter(|l| l.value.amount == 0) {
         out.push(
-            Diagnostic::error("bad-value", "the lookback window is empty")
+            Diagnostic::error(Code::BadValue, "the lookback window is empty")
                 .at(l.span)
                 .help("leave `lookback` out to count every order"),
         );
@@ -229,7 +237,7 @@ fn check_score(score: &Score, names: &Names, out: &mut Vec<Diagnostic>) {
         Some(Kind::Field(ty)) if ty.is_numeric() => {}
         Some(kind) => out.push(
             Diagnostic::error(
-                "bad-score-source",
+                Code::BadScoreSource,
                 format!("score `{}` cannot read `{}`, {}", score.name.value, source.value, describe(kind)),
             )
             .at(source.span)
@@ -240,7 +248,7 @@ fn check_score(score: &Score, names: &Names, out: &mut Vec<Diagnostic>) {
                 matches!(k, Kind::Population(Origin::Orders, _) | Kind::Field(_)).then_some(n.as_str())
             });
             let mut d = Diagnostic::error(
-                "unknown-name",
+                Code::UnknownName,
                 format!("score `{}` reads unknown `{}`", score.name.value, source.value),
             )
             .at(source.span);
@@ -257,11 +265,11 @@ fn check_score(score: &Score, names: &Names, out: &mut Vec<Diagnostic>) {
             (None, Some(bins)) => bins.span,
             (None, None) => score.span,
         };
-        out.push(Diagnostic::error("bad-score", e.to_string()).at(at));
+        out.push(Diagnostic::error(Code::BadScore, e.to_string()).at(at));
     }
     if let (Some(_), Some(ties)) = (&score.edges, &score.ties) {
         out.push(
-            Diagnostic::warning("ties-unused", "`ties` has no effect with fixed `edges`")
+            Diagnostic::warning(Code::TiesUnused, "`ties` has no effect with fixed `edges`")
                 .at(ties.span)
                 .help("fixed edges put equal values in one bin; remove `ties`"),
         );
@@ -274,7 +282,7 @@ fn check_table(table: &CellTable, scores: &[Score], out: &mut Vec<Diagnostic>) {
     if !(2..=3).contains(&table.over.len()) {
         out.push(
             Diagnostic::error(
-                "bad-table",
+                Code::BadTable,
                 format!("table `{name}` is over {} scores", table.over.len()),
             )
             .at(table.name.span)
@@ -285,7 +293,7 @@ fn check_table(table: &CellTable, scores: &[Score], out: &mut Vec<Diagnostic>) {
     for (i, axis) in table.over.iter().enumerate() {
         if !scores.iter().any(|s| s.name.value == axis.value) {
             let mut d =
-                Diagnostic::error("unknown-name", format!("unknown score `{}`", axis.value))
+                Diagnostic::error(Code::UnknownName, format!("unknown score `{}`", axis.value))
                     .at(axis.span);
             d = match suggest(&axis.value, scores.iter().map(|s| s.name.value.as_str())) {
                 Some(help) => d.help(help),
@@ -298,7 +306,7 @@ fn check_table(table: &CellTable, scores: &[Score], out: &mut Vec<Diagnostic>) {
         } else if table.over[..i].iter().any(|a| a.value == axis.value) {
             out.push(
                 Diagnostic::error(
-                    "bad-table",
+                    Code::BadTable,
                     format!("score `{}` is an axis twice", axis.value),
                 )
                 .at(axis.span),
@@ -310,7 +318,7 @@ fn check_table(table: &CellTable, scores: &[Score], out: &mut Vec<Diagnostic>) {
         TableBody::Preset(preset) => {
             let Some(grid) = cells::preset(&preset.value) else {
                 let mut d = Diagnostic::error(
-                    "unknown-preset",
+                    Code::UnknownPreset,
                     format!("there is no preset `{}`", preset.value),
                 )
                 .at(preset.span);
@@ -324,7 +332,7 @@ fn check_table(table: &CellTable, scores: &[Score], out: &mut Vec<Diagnostic>) {
             if !cells::prove(&grid).is_partition() {
                 out.push(
                     Diagnostic::error(
-                        "bad-table",
+                        Code::BadTable,
                         format!("preset `{}` is not a partition of its cells", preset.value),
                     )
                     .at(preset.span),
@@ -345,7 +353,7 @@ fn check_table(table: &CellTable, scores: &[Score], out: &mut Vec<Diagnostic>) {
                         .collect::<Vec<_>>();
                     out.push(
                         Diagnostic::error(
-                            "bad-table",
+                            Code::BadTable,
                             format!(
                                 "preset `{}` is a grid over {} scores of {}; table `{name}` is over {}",
                                 preset.value,
@@ -365,7 +373,7 @@ fn check_table(table: &CellTable, scores: &[Score], out: &mut Vec<Diagnostic>) {
     };
     if rules.is_empty() {
         out.push(
-            Diagnostic::error("bad-table", format!("table `{name}` has no rules"))
+            Diagnostic::error(Code::BadTable, format!("table `{name}` has no rules"))
                 .at(table.name.span)
                 .help("write one rule per segment, e.g. `champions r 5 f 4..5`"),
         );
@@ -376,7 +384,7 @@ fn check_table(table: &CellTable, scores: &[Score], out: &mut Vec<Diagnostic>) {
             if !table.over.iter().any(|a| a.value == range.score.value) {
                 let axes: Vec<&str> = table.over.iter().map(|a| a.value.as_str()).collect();
                 let mut d = Diagnostic::error(
-                    "unknown-name",
+                    Code::UnknownName,
                     format!("`{}` is not a score of table `{name}`", range.score.value),
                 )
                 .at(range.score.span);
@@ -392,7 +400,7 @@ fn check_table(table: &CellTable, scores: &[Score], out: &mut Vec<Diagnostic>) {
             {
                 out.push(
                     Diagnostic::error(
-                        "duplicate-property",
+                        Code::DuplicateProperty,
                         format!(
                             "rule `{}` gives `{}` twice",
                             rule.name.value, range.score.value
@@ -439,7 +447,7 @@ fn prove(
     for bad in &proof.bad_ranges {
         out.push(
             Diagnostic::error(
-                "bad-range",
+                Code::BadRange,
                 format!("in rule {}: {bad}", rule_name(bad.rule)),
             )
             .at(range_span(bad.rule, bad.axis))
@@ -453,7 +461,7 @@ fn prove(
         let by: Vec<String> = s.by.iter().map(|&i| rule_name(i)).collect();
         out.push(
             Diagnostic::error(
-                "shadowed-rule",
+                Code::ShadowedRule,
                 format!(
                     "rule {} never matches: every cell it holds is taken by {} above it",
                     rule_name(s.rule),
@@ -472,7 +480,7 @@ fn prove(
     {
         out.push(
             Diagnostic::warning(
-                "overlapping-rules",
+                Code::OverlappingRules,
                 format!(
                     "rules {} and {} share {} cell{} ({}): {} takes them",
                     rule_name(o.first),
@@ -490,7 +498,7 @@ fn prove(
     if !proof.uncovered.is_empty() {
         out.push(
             Diagnostic::warning(
-                "uncovered-cells",
+                Code::UncoveredCells,
                 format!(
                     "table `{}` leaves {} of {} cells without a rule: {}",
                     table.name.value, proof.uncovered.count, proof.cells, proof.uncovered

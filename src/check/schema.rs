@@ -1,7 +1,7 @@
 //! The customer schema: a key field, formats that fit their field's type, sane defaults.
 
 use super::a;
-use crate::diagnostics::Diagnostic;
+use crate::diagnostics::{Code, Diagnostic};
 use crate::io::cells::{day_month_swapped, decimal_mark, thousands_problem};
 use crate::model::{Field, FieldType, FormatOption, Literal, RuleSet, Spanned};
 use std::fmt::Write as _;
@@ -16,7 +16,7 @@ pub fn check(rules: &RuleSet, out: &mut Vec<Diagnostic>) {
             .or_else(|| rules.segments.first().map(|s| s.span))
             .or_else(|| rules.tiers.as_ref().map(|t| t.span))
             .or_else(|| rules.triggers.first().map(|t| t.span));
-        let mut d = Diagnostic::error("no-schema", "the rule set has no `customer` schema")
+        let mut d = Diagnostic::error(Code::NoSchema, "the rule set has no `customer` schema")
             .help("declare the export's columns in a `customer { ... }` block");
         if let Some(at) = at {
             d = d.at(at);
@@ -27,7 +27,7 @@ pub fn check(rules: &RuleSet, out: &mut Vec<Diagnostic>) {
     let keys: Vec<&Field> = schema.fields.iter().filter(|f| f.key).collect();
     match keys.as_slice() {
         [] => out.push(
-            Diagnostic::error("no-key", "no field is marked as the customer id")
+            Diagnostic::error(Code::NoKey, "no field is marked as the customer id")
                 .at(schema.span)
                 .help("add `key` to the id field, e.g. `id string from \"Customer ID\" key`"),
         ),
@@ -35,7 +35,7 @@ pub fn check(rules: &RuleSet, out: &mut Vec<Diagnostic>) {
             for f in more {
                 out.push(
                     Diagnostic::error(
-                        "duplicate-key",
+                        Code::DuplicateKey,
                         format!("`{}` is a second customer id field", f.name.value),
                     )
                     .at(f.name.span)
@@ -56,7 +56,7 @@ fn missing_words(words: &[Spanned<String>], out: &mut Vec<Diagnostic>) {
     for (i, w) in words.iter().enumerate() {
         if w.value.trim().is_empty() {
             out.push(
-                Diagnostic::error("bad-format", "a `missing` word cannot be empty")
+                Diagnostic::error(Code::BadFormat, "a `missing` word cannot be empty")
                     .at(w.span)
                     .help("an empty cell is missing already: write the text the export puts for no value, such as `N/A`"),
             );
@@ -65,7 +65,7 @@ fn missing_words(words: &[Spanned<String>], out: &mut Vec<Diagnostic>) {
             .any(|before| before.value.trim() == w.value.trim())
         {
             out.push(
-                Diagnostic::warning("duplicate-word", format!("`{}` is given twice", w.value))
+                Diagnostic::warning(Code::DuplicateWord, format!("`{}` is given twice", w.value))
                     .at(w.span)
                     .help("keep one of them"),
             );
@@ -79,7 +79,7 @@ fn field(f: &Field, everywhere: &[Spanned<String>], out: &mut Vec<Diagnostic>) {
     if f.key && f.optional {
         out.push(
             Diagnostic::error(
-                "optional-key",
+                Code::OptionalKey,
                 format!("the customer id `{name}` cannot be optional"),
             )
             .at(f.ty.span)
@@ -105,7 +105,7 @@ fn field(f: &Field, everywhere: &[Spanned<String>], out: &mut Vec<Diagnostic>) {
             let option = option.word();
             out.push(
                 Diagnostic::error(
-                    "misplaced-format",
+                    Code::MisplacedFormat,
                     format!("`{option}` does not apply to `{name}`, {} field", a(ty)),
                 )
                 .at(span)
@@ -119,7 +119,7 @@ fn field(f: &Field, everywhere: &[Spanned<String>], out: &mut Vec<Diagnostic>) {
         let (yes, no) = &words.value;
         if yes.eq_ignore_ascii_case(no) || yes.is_empty() || no.is_empty() {
             out.push(
-                Diagnostic::error("bad-format", "the words for true and false must differ")
+                Diagnostic::error(Code::BadFormat, "the words for true and false must differ")
                     .at(words.span),
             );
         }
@@ -139,7 +139,7 @@ fn field(f: &Field, everywhere: &[Spanned<String>], out: &mut Vec<Diagnostic>) {
     }) {
         out.push(
             Diagnostic::error(
-                "bad-format",
+                Code::BadFormat,
                 format!(
                     "`{}` is both a `missing` word and one of the words of `{name}`",
                     w.value
@@ -159,7 +159,7 @@ fn field(f: &Field, everywhere: &[Spanned<String>], out: &mut Vec<Diagnostic>) {
         Err(e) => {
             let at = fmt.decimal.as_ref().map_or(f.span, |d| d.span);
             out.push(
-                Diagnostic::error("bad-format", format!("`{name}`: {e}"))
+                Diagnostic::error(Code::BadFormat, format!("`{name}`: {e}"))
                     .at(at)
                     .help(
                         "write `decimal \",\"` for amounts such as `1.234,50`; `.` is the default",
@@ -182,7 +182,7 @@ fn field(f: &Field, everywhere: &[Spanned<String>], out: &mut Vec<Diagnostic>) {
             };
             out.push(
                 Diagnostic::error(
-                    "bad-format",
+                    Code::BadFormat,
                     format!(
                         "the thousands separator `{}` of `{name}` {problem}",
                         sep.value
@@ -194,7 +194,7 @@ fn field(f: &Field, everywhere: &[Spanned<String>], out: &mut Vec<Diagnostic>) {
         }
     }
     if let Some(v) = fmt.separator.as_ref().filter(|v| v.value.is_empty()) {
-        out.push(Diagnostic::error("bad-format", "`separator` cannot be empty").at(v.span));
+        out.push(Diagnostic::error(Code::BadFormat, "`separator` cannot be empty").at(v.span));
     }
     if let Some(default) = &f.default {
         let fits = match (&default.value, ty) {
@@ -211,7 +211,7 @@ fn field(f: &Field, everywhere: &[Spanned<String>], out: &mut Vec<Diagnostic>) {
         if !fits {
             out.push(
                 Diagnostic::error(
-                    "type-mismatch",
+                    Code::TypeMismatch,
                     format!("the default `{}` is not {}", default.value, a(ty)),
                 )
                 .at(default.span)
@@ -232,7 +232,7 @@ pub(super) fn date_formats(f: &Field, dates: &[Spanned<String>], out: &mut Vec<D
         if let Some(twin) = earlier.iter().find(|e| e.value == date.value) {
             out.push(
                 Diagnostic::warning(
-                    "ambiguous-format",
+                    Code::AmbiguousFormat,
                     format!("the date format `{}` is given twice", twin.value),
                 )
                 .at(date.span)
@@ -264,7 +264,7 @@ pub(super) fn date_formats(f: &Field, dates: &[Spanned<String>], out: &mut Vec<D
                 .unwrap_or_default();
             out.push(
                 Diagnostic::warning(
-                    "ambiguous-format",
+                    Code::AmbiguousFormat,
                     format!(
                         "`{}` swaps the day and month of `{}`: a cell both read is read by the \
                          first{misread}",
@@ -292,14 +292,14 @@ pub(super) fn date_format(f: &Field, date: &Spanned<String>, out: &mut Vec<Diagn
             None => format!("`{}` is not a valid date format", date.value),
         };
         out.push(
-            Diagnostic::error("bad-format", message)
+            Diagnostic::error(Code::BadFormat, message)
                 .at(date.span)
                 .help("use chrono/strftime codes such as `%d/%m/%Y` or `%Y-%m-%d %H:%M`"),
         );
     } else if !reads_its_own_dates(f, date) {
         out.push(
             Diagnostic::error(
-                "bad-format",
+                Code::BadFormat,
                 format!(
                     "the date format `{}` cannot read back the dates it writes: every \
                      cell would be rejected",

@@ -2,7 +2,7 @@
 //! right type, every required field, an export row that exists), and expectations that name
 //! segments, tiers, triggers and action parameters the rule set has.
 
-use crate::diagnostics::{suggest, Diagnostic};
+use crate::diagnostics::{suggest, Code, Diagnostic};
 use crate::io::test_customer;
 use crate::io::ReadAccess;
 use crate::model::{
@@ -42,7 +42,7 @@ fn date(rules: &RuleSet, test: &TestCase, out: &mut Vec<Diagnostic>) {
     };
     out.push(
         Diagnostic::error(
-            "test-needs-date",
+            Code::TestNeedsDate,
             format!("test `{}` has no date to decide at: {why}", test.name.value),
         )
         .at(test.name.span)
@@ -57,7 +57,7 @@ fn expectations(rules: &RuleSet, test: &TestCase, out: &mut Vec<Diagnostic>) {
     if expect.is_empty() {
         out.push(
             Diagnostic::warning(
-                "empty-test",
+                Code::EmptyTest,
                 format!(
                     "test `{}` expects nothing, so it cannot fail",
                     test.name.value
@@ -97,7 +97,7 @@ fn expectations(rules: &RuleSet, test: &TestCase, out: &mut Vec<Diagnostic>) {
             if wanted.iter().any(|w| w.value == name.value) {
                 out.push(
                     Diagnostic::error(
-                        "contradictory-test",
+                        Code::ContradictoryTest,
                         format!(
                             "test `{}` expects {kind} `{}` both to match and not to",
                             test.name.value, name.value
@@ -136,7 +136,7 @@ fn expectations(rules: &RuleSet, test: &TestCase, out: &mut Vec<Diagnostic>) {
     history(rules, test, &triggers, out);
     for p in &expect.params {
         if let Err((message, help)) = param_path(rules, &p.path.value) {
-            let mut d = Diagnostic::error("unknown-name", message).at(p.path.span);
+            let mut d = Diagnostic::error(Code::UnknownName, message).at(p.path.span);
             if let Some(help) = help {
                 d = d.help(help);
             }
@@ -166,7 +166,7 @@ fn history(rules: &RuleSet, test: &TestCase, triggers: &[&str], out: &mut Vec<Di
         if as_of.is_some() && when.and_then(crate::history::index::day_of).is_none() {
             out.push(
                 Diagnostic::error(
-                    "bad-value",
+                    Code::BadValue,
                     format!(
                         "`{} ago` is before 2000, earlier than a contact history goes",
                         past.ago.value
@@ -190,7 +190,7 @@ fn reason_of(rules: &RuleSet, t: usize, code: &Spanned<String>) -> Result<Suppre
         .collect();
     if code.value == "volume" {
         return Err(Diagnostic::error(
-            "unknown-name",
+            Code::UnknownName,
             "a test cannot expect `volume`: it decides one customer alone, and a volume ranks \
              the whole export",
         )
@@ -207,7 +207,7 @@ fn reason_of(rules: &RuleSet, t: usize, code: &Spanned<String>) -> Result<Suppre
         None => format!("its rules can suppress it as {list}"),
     };
     Err(Diagnostic::error(
-        "unknown-name",
+        Code::UnknownName,
         format!("trigger `{name}` is never suppressed as `{}`", code.value),
     )
     .at(code.span)
@@ -218,8 +218,11 @@ fn known_name(kind: &str, name: &Ident, known: &[&str], out: &mut Vec<Diagnostic
     if known.contains(&name.value.as_str()) {
         return;
     }
-    let mut d =
-        Diagnostic::error("unknown-name", format!("unknown {kind} `{}`", name.value)).at(name.span);
+    let mut d = Diagnostic::error(
+        Code::UnknownName,
+        format!("unknown {kind} `{}`", name.value),
+    )
+    .at(name.span);
     if let Some(help) = suggest(&name.value, known.iter().copied()) {
         d = d.help(help);
     }
@@ -302,7 +305,7 @@ fn built(
         if let Some(earlier) = given.insert(&v.name.value, v) {
             out.push(
                 Diagnostic::error(
-                    "duplicate-name",
+                    Code::DuplicateName,
                     format!("the customer gives `{}` twice", v.name.value),
                 )
                 .at(v.name.span)
@@ -320,7 +323,7 @@ fn built(
         let Some(field) = known().find(|f| f.name.value == v.name.value) else {
             value_errors = true;
             let mut d = Diagnostic::error(
-                "unknown-name",
+                Code::UnknownName,
                 format!("the customer schema has no field `{}`", v.name.value),
             )
             .at(v.name.span);
@@ -332,14 +335,14 @@ fn built(
         };
         if let Err(message) = test_customer::typed(field, &v.value.value) {
             value_errors = true;
-            out.push(Diagnostic::error("type-mismatch", message).at(v.value.span));
+            out.push(Diagnostic::error(Code::TypeMismatch, message).at(v.value.span));
         }
         let required = !field.optional && field.default.is_none();
         if required && v.value.value == TestValue::Missing {
             value_errors = true;
             out.push(
                 Diagnostic::error(
-                    "missing-value",
+                    Code::MissingValue,
                     format!(
                         "field `{}` is required, so it cannot be `missing`",
                         field.name.value
@@ -360,7 +363,7 @@ fn built(
         if !absent.is_empty() {
             out.push(
                 Diagnostic::error(
-                    "missing-value",
+                    Code::MissingValue,
                     format!(
                         "test `{}` gives no value for {}, which the schema requires",
                         test.name.value,
@@ -373,7 +376,7 @@ fn built(
         }
     } else if !value_errors {
         if let Err(e) = test_customer::values(fields, missing, population, test, &base, access) {
-            let mut d = Diagnostic::error("bad-test-row", e.message).at(e.span);
+            let mut d = Diagnostic::error(Code::BadTestRow, e.message).at(e.span);
             if let Some(help) = e.help {
                 d = d.help(help);
             }

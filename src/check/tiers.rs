@@ -5,7 +5,7 @@
 //! `&&` (`spent >= 500 && orders > 2`): a tier is unreachable when every customer it would
 //! take already satisfies an earlier tier's condition. Other conditions are compared as text.
 
-use crate::diagnostics::Diagnostic;
+use crate::diagnostics::{Code, Diagnostic};
 use crate::model::{RuleSet, Tier, Tiers};
 
 pub fn check(rules: &RuleSet, out: &mut Vec<Diagnostic>) {
@@ -23,9 +23,9 @@ fn list(tiers: &Tiers, what: &str, list_name: &str, out: &mut Vec<Diagnostic>) {
         out.push(
             Diagnostic::error(
                 if what == "tier" {
-                    "empty-tiers"
+                    Code::EmptyTiers
                 } else {
-                    "empty-lifecycle"
+                    Code::EmptyLifecycle
                 },
                 format!("{list_name} is empty"),
             )
@@ -49,7 +49,11 @@ fn list(tiers: &Tiers, what: &str, list_name: &str, out: &mut Vec<Diagnostic>) {
             };
             out.push(
                 Diagnostic::error(
-                    if what == "tier" { "unreachable-tier" } else { "unreachable-stage" },
+                    if what == "tier" {
+                        Code::UnreachableTier
+                    } else {
+                        Code::UnreachableStage
+                    },
                     format!("{what} `{}` can never be reached: {why}", tier.name.value),
                 )
                 .at(tier.name.span)
@@ -70,7 +74,7 @@ fn list(tiers: &Tiers, what: &str, list_name: &str, out: &mut Vec<Diagnostic>) {
         };
         out.push(
             Diagnostic::error(
-                "no-catch-all",
+                Code::NoCatchAll,
                 format!(
                     "{list_name} has no final catch-all, so some customers would get no {what}"
                 ),

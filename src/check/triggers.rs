@@ -3,7 +3,7 @@
 
 use super::a;
 use super::names::{Kind, Names};
-use crate::diagnostics::{suggest, Diagnostic};
+use crate::diagnostics::{suggest, Code, Diagnostic};
 use crate::model::{
     Activity, Cap, CapScope, Exclusion, FieldType, Holdout, RuleSet, Spanned, Trigger,
 };
@@ -25,7 +25,7 @@ pub fn check(rules: &RuleSet, names: &Names, out: &mut Vec<Diagnostic>) {
         ] {
             if let Some(n) = limit.as_ref().filter(|n| n.value == 0) {
                 out.push(
-                    Diagnostic::error("bad-value", format!("`{word} 0` lets no trigger fire"))
+                    Diagnostic::error(Code::BadValue, format!("`{word} 0` lets no trigger fire"))
                         .at(n.span)
                         .help(format!("give at least 1, or remove `{word}` for no limit")),
                 );
@@ -51,7 +51,7 @@ fn caps(rules: &RuleSet, caps: &[Cap], out: &mut Vec<Diagnostic>) {
             let word = channel.to_string();
             if !used.contains(&word) {
                 let mut d = Diagnostic::error(
-                    "unknown-name",
+                    Code::UnknownName,
                     format!("no marketing trigger uses the channel `{channel}` this cap counts"),
                 )
                 .at(cap.scope.span);
@@ -73,14 +73,14 @@ fn caps(rules: &RuleSet, caps: &[Cap], out: &mut Vec<Diagnostic>) {
         }
         if cap.max.value == 0 {
             out.push(
-                Diagnostic::error("bad-value", "a cap of 0 lets no contact through")
+                Diagnostic::error(Code::BadValue, "a cap of 0 lets no contact through")
                     .at(cap.max.span)
                     .help("give at least 1; to stop a channel, remove its triggers"),
             );
         }
         if cap.window.value.days() == 0 {
             out.push(
-                Diagnostic::error("bad-value", "a cap's window must be at least one day")
+                Diagnostic::error(Code::BadValue, "a cap's window must be at least one day")
                     .at(cap.window.span)
                     .help("write a window such as `per 7d`"),
             );
@@ -91,7 +91,7 @@ fn caps(rules: &RuleSet, caps: &[Cap], out: &mut Vec<Diagnostic>) {
         if caps[..i].iter().any(same) {
             out.push(
                 Diagnostic::error(
-                    "duplicate-property",
+                    Code::DuplicateProperty,
                     format!("the cap `{}` is declared twice", cap.code()),
                 )
                 .at(cap.span)
@@ -117,7 +117,7 @@ fn exclusions(rules: &RuleSet, exclusions: &[Exclusion], out: &mut Vec<Diagnosti
         if exclusions[..i].iter().any(|x| pair(x) == pair(e)) {
             out.push(
                 Diagnostic::error(
-                    "duplicate-property",
+                    Code::DuplicateProperty,
                     format!(
                         "`{}` and `{}` are excluded twice",
                         e.first.value, e.second.value
@@ -130,7 +130,7 @@ fn exclusions(rules: &RuleSet, exclusions: &[Exclusion], out: &mut Vec<Diagnosti
         for name in [&e.first, &e.second] {
             if !names.contains(&name.value.as_str()) {
                 let mut d = Diagnostic::error(
-                    "unknown-name",
+                    Code::UnknownName,
                     format!("unknown trigger `{}` in an exclusion", name.value),
                 )
                 .at(name.span);
@@ -143,7 +143,7 @@ fn exclusions(rules: &RuleSet, exclusions: &[Exclusion], out: &mut Vec<Diagnosti
         if e.first.value == e.second.value {
             out.push(
                 Diagnostic::error(
-                    "bad-value",
+                    Code::BadValue,
                     format!("trigger `{}` is excluded with itself", e.first.value),
                 )
                 .at(e.second.span)
@@ -160,7 +160,7 @@ fn holdout(h: &Holdout, out: &mut Vec<Diagnostic>) {
     if !(0.0..=100.0).contains(&percent) || (hundredths - hundredths.round()).abs() > 1e-9 {
         out.push(
             Diagnostic::error(
-                "bad-value",
+                Code::BadValue,
                 format!("the holdout must be 0% to 100% in steps of 0.01%, found {percent}%"),
             )
             .at(h.percent.span)
@@ -169,7 +169,7 @@ fn holdout(h: &Holdout, out: &mut Vec<Diagnostic>) {
     }
     if h.salt.value.is_empty() {
         out.push(
-            Diagnostic::error("bad-value", "the holdout's salt is empty")
+            Diagnostic::error(Code::BadValue, "the holdout's salt is empty")
                 .at(h.salt.span)
                 .help("give it a name such as `holdout-2026`: another salt draws another group"),
         );
@@ -182,7 +182,7 @@ fn service(t: &Trigger, reason: &Spanned<String>, out: &mut Vec<Diagnostic>) {
     if reason.value.trim().is_empty() {
         out.push(
             Diagnostic::error(
-                "bad-value",
+                Code::BadValue,
                 format!("service trigger `{name}` gives no reason"),
             )
             .at(reason.span)
@@ -202,7 +202,7 @@ fn service(t: &Trigger, reason: &Spanned<String>, out: &mut Vec<Diagnostic>) {
         if let Some(why) = marketing {
             out.push(
                 Diagnostic::error(
-                    "service-marketing",
+                    Code::ServiceMarketing,
                     format!("service trigger `{name}` cannot serve marketing: {why}"),
                 )
                 .at(activity.span)
@@ -217,7 +217,7 @@ fn service(t: &Trigger, reason: &Spanned<String>, out: &mut Vec<Diagnostic>) {
     if let Some(consent) = t.channel.as_ref().and_then(|c| c.consent.as_ref()) {
         out.push(
             Diagnostic::error(
-                "service-consent",
+                Code::ServiceConsent,
                 format!(
                     "service trigger `{name}` names the consent field `{}`",
                     consent.value
@@ -237,7 +237,7 @@ fn trigger(t: &Trigger, names: &Names, out: &mut Vec<Diagnostic>) {
     let name = &t.name.value;
     let missing = |what: &str, example: &str| {
         Diagnostic::error(
-            "missing-property",
+            Code::MissingProperty,
             format!("trigger `{name}` has no `{what}`"),
         )
         .at(t.name.span)
@@ -254,7 +254,7 @@ fn trigger(t: &Trigger, names: &Names, out: &mut Vec<Diagnostic>) {
         if t.service.is_some() {
             out.push(
                 Diagnostic::error(
-                    "service-holdout",
+                    Code::ServiceHoldout,
                     format!("service trigger `{name}` has a holdout"),
                 )
                 .at(h.span)
@@ -270,9 +270,12 @@ fn trigger(t: &Trigger, names: &Names, out: &mut Vec<Diagnostic>) {
     }
     if let Some(v) = t.volume.as_ref().filter(|v| v.max.value == 0) {
         out.push(
-            Diagnostic::error("bad-value", format!("trigger `{name}` has a volume of 0"))
-                .at(v.max.span)
-                .help("give the most customers it may contact in a run, at least 1"),
+            Diagnostic::error(
+                Code::BadValue,
+                format!("trigger `{name}` has a volume of 0"),
+            )
+            .at(v.max.span)
+            .help("give the most customers it may contact in a run, at least 1"),
         );
     }
     match &t.channel {
@@ -282,7 +285,7 @@ fn trigger(t: &Trigger, names: &Names, out: &mut Vec<Diagnostic>) {
         Some(channel) => match &channel.consent {
             None => out.push(
                 Diagnostic::error(
-                    "missing-consent",
+                    Code::MissingConsent,
                     format!(
                         "trigger `{name}` uses the `{}` channel without a consent field",
                         channel.kind.value
@@ -316,7 +319,7 @@ fn trigger(t: &Trigger, names: &Names, out: &mut Vec<Diagnostic>) {
     }
     if t.actions.is_empty() {
         out.push(
-            Diagnostic::warning("no-action", format!("trigger `{name}` takes no action"))
+            Diagnostic::warning(Code::NoAction, format!("trigger `{name}` takes no action"))
                 .at(t.name.span)
                 .help("add `action <name> template \"...\"`"),
         );
@@ -325,7 +328,7 @@ fn trigger(t: &Trigger, names: &Names, out: &mut Vec<Diagnostic>) {
         if a.template.is_none() && a.offer.is_none() {
             out.push(
                 Diagnostic::error(
-                    "empty-action",
+                    Code::EmptyAction,
                     format!(
                         "action `{}` has neither a template nor an offer",
                         a.name.value
@@ -352,7 +355,7 @@ fn channel_field(
         Some(Kind::Field(t)) if t == ty => {}
         Some(kind) => out.push(
             Diagnostic::error(
-                "type-mismatch",
+                Code::TypeMismatch,
                 format!(
                     "the {role} `{}` is {}, not {} field",
                     field.value,
@@ -372,7 +375,7 @@ fn channel_field(
                 .iter()
                 .filter_map(|(n, (k, _))| (*k == Kind::Field(ty)).then_some(n.as_str()));
             let mut d = Diagnostic::error(
-                "unknown-name",
+                Code::UnknownName,
                 format!("unknown {role} field `{}`", field.value),
             )
             .at(field.span);

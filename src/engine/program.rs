@@ -4,7 +4,7 @@
 //! compiles its own [`super::Evaluator`] from it.
 
 use crate::check::Checked;
-use crate::diagnostics::Diagnostic;
+use crate::diagnostics::{Code, Diagnostic};
 use crate::expr::{self, ValueType};
 use crate::history::{Reach, TriggerReach};
 use crate::io::ReadAccess;
@@ -267,7 +267,7 @@ impl Program {
         }
         let no_schema = || {
             vec![
-                Diagnostic::error("no-schema", "the rule set has no `customer` schema")
+                Diagnostic::error(Code::NoSchema, "the rule set has no `customer` schema")
                     .help("declare the export's columns in a `customer { ... }` block"),
             ]
         };
@@ -938,7 +938,7 @@ impl Builder<'_> {
             service.is_some() || consent.is_some(),
         ) else {
             return Err(vec![Diagnostic::error(
-                "missing-property",
+                Code::MissingProperty,
                 format!(
                     "trigger `{}` has no condition, channel, activity or consent field",
                     t.name.value

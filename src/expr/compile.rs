@@ -2,7 +2,7 @@
 //! finding the names an expression reads.
 
 use super::position::{span_at, span_at_len};
-use crate::diagnostics::{suggest, Diagnostic};
+use crate::diagnostics::{suggest, Code, Diagnostic};
 use crate::model;
 use rhai::{
     ASTNode, Dynamic, Engine, Expr, LexError, ParseError, ParseErrorType, Position, Scope, Stmt,
@@ -38,7 +38,7 @@ const KEYWORD_FUNCTIONS: &[&str] = &[
 /// let engine = engine(chrono::NaiveDate::from_ymd_opt(2026, 1, 31).unwrap());
 /// let expr = Expr { source: "ordrs > 3".into(), span: Span::new(FileId(0), 0, 9), verbatim: true };
 /// let diag = compile(&engine, &expr, &["orders"]).unwrap_err();
-/// assert_eq!((diag.code, diag.message.as_str()), ("unknown-name", "unknown name `ordrs`"));
+/// assert_eq!((diag.code.as_str(), diag.message.as_str()), ("unknown-name", "unknown name `ordrs`"));
 /// assert_eq!(diag.help.as_deref(), Some("did you mean `orders`?"));
 /// ```
 pub fn compile(engine: &Engine, expr: &model::Expr, names: &[&str]) -> Result<AST, Diagnostic> {
@@ -84,14 +84,14 @@ pub fn compile_in(
     visible: &Visible,
 ) -> Result<AST, Diagnostic> {
     if expr.source.trim().is_empty() {
-        return Err(Diagnostic::error("expr-syntax", "the expression is empty").at(expr.span));
+        return Err(Diagnostic::error(Code::ExprSyntax, "the expression is empty").at(expr.span));
     }
     let ast = engine
         .compile_with_scope(&visible.scope, &expr.source)
         .map_err(|err| parse_diagnostic(expr, &err, &visible.names()))?;
     if let Some(f) = ast.iter_functions().find(|f| !f.name.starts_with("anon$")) {
         return Err(Diagnostic::error(
-            "expr-syntax",
+            Code::ExprSyntax,
             format!(
                 "a rule expression cannot define functions such as `{}`",
                 f.name
@@ -120,7 +120,7 @@ fn check_break_values(expr: &model::Expr, ast: &AST) -> Result<(), Diagnostic> {
     match found {
         None => Ok(()),
         Some(pos) => Err(Diagnostic::error(
-            "expr-syntax",
+            Code::ExprSyntax,
             "a rule expression cannot `break` out of a loop with a value",
         )
         .at(span_at_len(expr, pos, "break".len()))
@@ -142,7 +142,7 @@ fn check_numbers(expr: &model::Expr, ast: &AST) -> Result<(), Diagnostic> {
     match too_large {
         None => Ok(()),
         Some(pos) => Err(Diagnostic::error(
-            "expr-syntax",
+            Code::ExprSyntax,
             "a number too large for a decimal (beyond 1.8e308)",
         )
         .at(span_at(expr, pos))),
@@ -155,7 +155,8 @@ pub fn parse_diagnostic(expr: &model::Expr, err: &ParseError, names: &[&str]) ->
     match kind.as_ref() {
         ParseErrorType::VariableUndefined(name) => {
             let span = span_at_len(expr, *pos, name.chars().count());
-            let diag = Diagnostic::error("unknown-name", format!("unknown name `{name}`")).at(span);
+            let diag =
+                Diagnostic::error(Code::UnknownName, format!("unknown name `{name}`")).at(span);
             let known = names.iter().copied().chain(["as_of"]);
             match suggest(name, known) {
                 Some(help) => diag.help(help),
@@ -167,14 +168,16 @@ pub fn parse_diagnostic(expr: &model::Expr, err: &ParseError, names: &[&str]) ->
         // rhai asks for a `;` where a block was left open at the end (`else { 0.0`).
         ParseErrorType::MissingToken(token, _) if token == ";" => match unclosed(&expr.source) {
             Some((at, open, close)) => Diagnostic::error(
-                "expr-syntax",
+                Code::ExprSyntax,
                 format!("`{open}` is never closed with `{close}`"),
             )
             .at(span_at_len(expr, position_of(&expr.source, at), 1)),
-            None => Diagnostic::error("expr-syntax", syntax_message(kind)).at(span_at(expr, *pos)),
+            None => {
+                Diagnostic::error(Code::ExprSyntax, syntax_message(kind)).at(span_at(expr, *pos))
+            }
         },
         kind => {
-            let diag = Diagnostic::error("expr-syntax", syntax_message(kind));
+            let diag = Diagnostic::error(Code::ExprSyntax, syntax_message(kind));
             match kind {
                 ParseErrorType::BadInput(LexError::ImproperSymbol(s, _)) if s == "eval" => diag
                     .at(span_at_len(expr, *pos, s.len()))
@@ -316,7 +319,7 @@ fn check_function_names(
         }
         let span = span_at_len(expr, pos, name.chars().count());
         let diag =
-            Diagnostic::error("unknown-function", format!("unknown function `{name}`")).at(span);
+            Diagnostic::error(Code::UnknownFunction, format!("unknown function `{name}`")).at(span);
         let candidates = known
             .iter()
             .map(String::as_str)
@@ -407,7 +410,7 @@ mod tests {
         let before = "ruleset \"r\" {}\n\nsegment active =\n    orders > 3 &&\n    ";
         let (file, expr) = placed(before, "days_since(ordrs) < 30", "\n// end\n");
         let diag = compile(&sandbox(), &expr, &["orders", "spent"]).unwrap_err();
-        assert_eq!(diag.code, "unknown-name");
+        assert_eq!(diag.code.as_str(), "unknown-name");
         assert_eq!(diag.message, "unknown name `ordrs`");
         assert_eq!(diag.help.as_deref(), Some("did you mean `orders`?"));
         let span = diag.span().unwrap();
@@ -454,7 +457,7 @@ mod tests {
     fn syntax_errors_map_to_line_and_column() {
         let (file, expr) = placed("segment s =\n  ", "orders > 3 &&\n  (spent > 2", "\n");
         let diag = compile(&sandbox(), &expr, &["orders", "spent"]).unwrap_err();
-        assert_eq!(diag.code, "expr-syntax");
+        assert_eq!(diag.code.as_str(), "expr-syntax");
         assert_eq!(
             diag.message,
             "expecting `)` for a matching ( in this expression"
@@ -470,7 +473,7 @@ mod tests {
 
         let (file, expr) = placed("metric m = ", "orders +* 2", "");
         let diag = compile(&sandbox(), &expr, &["orders"]).unwrap_err();
-        assert_eq!(diag.code, "expr-syntax");
+        assert_eq!(diag.code.as_str(), "expr-syntax");
         assert_eq!(file.line_col(diag.span().unwrap().start).column, 20);
     }
 
@@ -512,7 +515,7 @@ mod tests {
     #[test]
     fn function_definitions_are_rejected_but_closures_allowed() {
         let diag = compile(&sandbox(), &expr("fn f(x) { x } f(1)"), &[]).unwrap_err();
-        assert_eq!(diag.code, "expr-syntax");
+        assert_eq!(diag.code.as_str(), "expr-syntax");
         assert!(
             diag.message.contains("cannot define functions"),
             "{}",
@@ -531,7 +534,7 @@ mod tests {
         // rhai's walk skips a break's value: `spent` would be read without being in scope.
         let (file, e) = placed("metric m = ", "loop { break spent * 1.0 }", "");
         let diag = compile(&sandbox(), &e, &["spent"]).unwrap_err();
-        assert_eq!(diag.code, "expr-syntax");
+        assert_eq!(diag.code.as_str(), "expr-syntax");
         assert_eq!(
             diag.message,
             "a rule expression cannot `break` out of a loop with a value"
@@ -549,7 +552,7 @@ mod tests {
     fn unknown_functions_are_reported_with_a_suggestion() {
         let (file, call) = placed("metric m = ", "1 + day_since(x)", "");
         let diag = compile(&sandbox(), &call, &["x"]).unwrap_err();
-        assert_eq!(diag.code, "unknown-function");
+        assert_eq!(diag.code.as_str(), "unknown-function");
         assert_eq!(diag.message, "unknown function `day_since`");
         assert_eq!(diag.help.as_deref(), Some("did you mean `days_since`?"));
         let span = diag.span().unwrap();

@@ -43,7 +43,7 @@ pub use sandbox::{
 };
 pub use types::{infer, sample_scope, sample_value, Inferred, TypeError, ValueType, SAMPLES};
 
-use crate::diagnostics::Diagnostic;
+use crate::diagnostics::{Code, Diagnostic};
 use crate::model;
 
 /// A diagnostic (code `expr-runtime`) for an evaluation of `expr` that failed, naming the rule,
@@ -54,14 +54,17 @@ pub fn runtime_diagnostic(
     rule_name: &str,
     err: &rhai::EvalAltResult,
 ) -> Diagnostic {
-    Diagnostic::error("expr-runtime", runtime_message(rule_kind, rule_name, err))
-        .at(span_at(expr, err.position()))
+    Diagnostic::error(
+        Code::ExprRuntime,
+        runtime_message(rule_kind, rule_name, err),
+    )
+    .at(span_at(expr, err.position()))
 }
 
 /// A diagnostic for a [`TypeError`] found in `expr` (code `expr-type`).
 pub fn type_diagnostic(expr: &model::Expr, err: &TypeError) -> Diagnostic {
     let span = span_at_len(expr, err.pos, err.len.max(1));
-    let diag = Diagnostic::error("expr-type", err.message.clone()).at(span);
+    let diag = Diagnostic::error(Code::ExprType, err.message.clone()).at(span);
     match &err.help {
         Some(help) => diag.help(help.clone()),
         None => diag,
@@ -126,7 +129,7 @@ mod tests {
         });
         assert_eq!(inferred.ty, ValueType::Bool);
         let diag = type_diagnostic(&expr, &inferred.errors[0]);
-        assert_eq!(diag.code, "expr-type");
+        assert_eq!(diag.code.as_str(), "expr-type");
         let span = diag.span().unwrap();
         assert_eq!(&file.text[span.start..span.end], "last_order");
         assert_eq!(
@@ -150,7 +153,7 @@ mod tests {
         // Only limits count in a dry run.
         assert_eq!(dry_run(&engine, &ast, &mut scope), Ok(()));
         let diag = runtime_diagnostic(&expr, "metric", "m", &err);
-        assert_eq!(diag.code, "expr-runtime");
+        assert_eq!(diag.code.as_str(), "expr-runtime");
         assert!(diag
             .message
             .starts_with("metric `m` failed: `days_since` needs a date, not a string"));

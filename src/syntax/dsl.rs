@@ -1,7 +1,7 @@
 //! The DSL front door: `grammar/idic.pest` parsed with pest, then lowered into the model with
 //! spans and comments. Syntax errors name the expected thing in words.
 
-use crate::diagnostics::{suggest, Diagnostic};
+use crate::diagnostics::{suggest, Code, Diagnostic};
 use crate::model::*;
 use crate::source::{FileId, Span};
 use pest::error::{ErrorVariant, InputLocation};
@@ -63,7 +63,7 @@ fn syntax_error(file: FileId, text: &str, e: &pest::error::Error<Rule>) -> Diagn
         // A block keyword inside a block: the block before it was not closed.
         ErrorVariant::ParsingError { negatives, .. } if negatives.contains(&Rule::block_start) => {
             let (found, len) = found_at(text, pos);
-            return Diagnostic::error("syntax", format!("expected `}}`, found {found}"))
+            return Diagnostic::error(Code::Syntax, format!("expected `}}`, found {found}"))
                 .at(Span::new(file, pos, pos + len))
                 .help(format!(
                     "the block above is not closed: add `}}` before {found} starts a new one"
@@ -92,7 +92,7 @@ fn syntax_error(file: FileId, text: &str, e: &pest::error::Error<Rule>) -> Diagn
         }
         ErrorVariant::CustomError { message } => {
             let at = Span::new(file, pos, pos);
-            return Diagnostic::error("syntax", message.clone()).at(at);
+            return Diagnostic::error(Code::Syntax, message.clone()).at(at);
         }
     }
     if let Some(attempts) = e.parse_attempts() {
@@ -135,7 +135,7 @@ fn syntax_error(file: FileId, text: &str, e: &pest::error::Error<Rule>) -> Diagn
     let brace = text[pos.min(text.len())..].starts_with('{');
     let suspect = unclosed.filter(|_| (in_expression || !brace) && never_closed(&text[pos..]));
     if let Some(message) = suspect {
-        return Diagnostic::error("syntax", message)
+        return Diagnostic::error(Code::Syntax, message)
             .at(Span::new(file, pos, pos + 1))
             .help("an expression spans lines only inside brackets; strings end on their line");
     }
@@ -147,7 +147,7 @@ fn syntax_error(file: FileId, text: &str, e: &pest::error::Error<Rule>) -> Diagn
             crate::text::listing(&expected, "or")
         )
     };
-    let diag = Diagnostic::error("syntax", message).at(Span::new(file, pos, pos + len));
+    let diag = Diagnostic::error(Code::Syntax, message).at(Span::new(file, pos, pos + len));
     if text[..pos].trim_end().ends_with('=') && found.starts_with("end of") {
         return diag.help("write the expression on the same line as `=`");
     }
@@ -418,7 +418,7 @@ impl<'a> Lower<'a> {
         }
     }
 
-    fn error(&mut self, code: &'static str, message: String, span: Span) {
+    fn error(&mut self, code: Code, message: String, span: Span) {
         self.diagnostics
             .push(Diagnostic::error(code, message).at(span));
     }
@@ -614,7 +614,7 @@ impl<'a> Lower<'a> {
                             rule.name.value, r.score.value
                         );
                         self.diagnostics.push(
-                            Diagnostic::error("duplicate-property", msg)
+                            Diagnostic::error(Code::DuplicateProperty, msg)
                                 .at(r.score.span.to(r.range.span))
                                 .help("give each score one range: `4..5`, or `5` for one score"),
                         );
@@ -634,7 +634,7 @@ impl<'a> Lower<'a> {
             let line = self.text[..first.start].matches('\n').count() + 1;
             self.diagnostics.push(
                 Diagnostic::error(
-                    "duplicate-name",
+                    Code::DuplicateName,
                     format!("{kind} `{}` is already defined", name.value),
                 )
                 .at(name.span)
@@ -651,7 +651,7 @@ impl<'a> Lower<'a> {
             .line_col(first.start)
             .line;
         self.diagnostics.push(
-            Diagnostic::error("duplicate-block", format!("a second {what} in one file"))
+            Diagnostic::error(Code::DuplicateBlock, format!("a second {what} in one file"))
                 .at(again)
                 .help(format!("merge it into the first, on line {line}")),
         );
@@ -702,7 +702,7 @@ impl<'a> Lower<'a> {
             before.split_whitespace().next_back().unwrap_or("when")
         };
         self.diagnostics.push(
-            Diagnostic::error("syntax", "expected an expression, found end of line")
+            Diagnostic::error(Code::Syntax, "expected an expression, found end of line")
                 .at(Span::new(self.file, end, end))
                 .help(format!("write the expression on the same line as `{word}`")),
         );
@@ -717,7 +717,7 @@ impl<'a> Lower<'a> {
             Ok(v) => Some(Spanned::new(v, span)),
             Err(e) => {
                 let (message, help) = split_hint(&e.to_string());
-                let mut d = Diagnostic::error("bad-value", message).at(span);
+                let mut d = Diagnostic::error(Code::BadValue, message).at(span);
                 if let Some(help) = help {
                     d = d.help(help);
                 }
@@ -738,7 +738,7 @@ impl<'a> Lower<'a> {
             Some(v) => Some(Spanned::new(v, span)),
             None => {
                 let msg = format!("`{}` is out of range for {what}", pair.as_str());
-                self.error("bad-value", msg, span);
+                self.error(Code::BadValue, msg, span);
                 None
             }
         }
@@ -768,7 +768,7 @@ impl<'a> Lower<'a> {
         if slot.is_some() {
             let msg = format!("`{keyword}` is given twice");
             self.diagnostics.push(
-                Diagnostic::error("duplicate-property", msg)
+                Diagnostic::error(Code::DuplicateProperty, msg)
                     .at(span)
                     .help("keep one of them"),
             );
@@ -906,7 +906,7 @@ impl<'a> Lower<'a> {
                     text.value
                 );
                 self.diagnostics.push(
-                    Diagnostic::error("bad-value", msg)
+                    Diagnostic::error(Code::BadValue, msg)
                         .at(span)
                         .help("write the date as year-month-day, e.g. `2026-11-01`"),
                 );
@@ -1028,7 +1028,7 @@ impl<'a> Lower<'a> {
                 } else if let Some(d) = text.parse::<f64>().ok().filter(|d| d.is_finite()) {
                     Literal::Decimal(d)
                 } else {
-                    self.error("bad-value", format!("`{text}` is out of range"), span);
+                    self.error(Code::BadValue, format!("`{text}` is out of range"), span);
                     return None;
                 }
             }
@@ -1252,7 +1252,7 @@ impl<'a> Lower<'a> {
                 _ => {
                     self.diagnostics.push(
                         Diagnostic::error(
-                            "bad-option",
+                            Code::BadOption,
                             format!("`{word}` does not apply to a column of the orders file"),
                         )
                         .at(opt_span)
@@ -1284,7 +1284,7 @@ impl<'a> Lower<'a> {
         match parsed {
             Ok(v) => Some(Spanned::new(v, span)),
             Err(e) => {
-                self.error("bad-value", e, span);
+                self.error(Code::BadValue, e, span);
                 None
             }
         }
@@ -1340,7 +1340,7 @@ impl<'a> Lower<'a> {
                                 _ => {
                                     let msg = format!("`{}` is out of range", n.as_str());
                                     let span = l.span(&n);
-                                    l.error("bad-value", msg, span);
+                                    l.error(Code::BadValue, msg, span);
                                 }
                             }
                         }
@@ -1421,7 +1421,7 @@ impl<'a> Lower<'a> {
             }),
             _ => {
                 let msg = format!("`{text}` is out of range: scores run from 1 to 10");
-                self.error("bad-value", msg, span);
+                self.error(Code::BadValue, msg, span);
                 None
             }
         }
@@ -1499,7 +1499,7 @@ impl<'a> Lower<'a> {
                     name.value,
                     expected.join(", ")
                 );
-                self.error("bad-value", msg, name.span);
+                self.error(Code::BadValue, msg, name.span);
                 ok = false;
                 continue;
             };
@@ -1511,7 +1511,7 @@ impl<'a> Lower<'a> {
                 }
                 _ => {
                     let msg = format!("`{}` must be a positive number", name.value);
-                    self.error("bad-value", msg, number_span);
+                    self.error(Code::BadValue, msg, number_span);
                     ok = false;
                 }
             }
@@ -1525,7 +1525,7 @@ impl<'a> Lower<'a> {
         if ok && !missing.is_empty() {
             let msg = format!("missing model parameters: {}", missing.join(", "));
             self.diagnostics.push(
-                Diagnostic::error("bad-value", msg)
+                Diagnostic::error(Code::BadValue, msg)
                     .at(span)
                     .help(format!("pin every parameter: {}", names.join(", "))),
             );
@@ -1691,7 +1691,7 @@ impl<'a> Lower<'a> {
                             None => {
                                 l.diagnostics.push(
                                     Diagnostic::error(
-                                        "bad-value",
+                                        Code::BadValue,
                                         format!(
                                             "`{}` is not a date: expected `YYYY-MM-DD`",
                                             text.value

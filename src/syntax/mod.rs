@@ -5,7 +5,7 @@ pub mod dsl;
 pub mod printer;
 pub mod toml;
 
-use crate::diagnostics::Diagnostic;
+use crate::diagnostics::{Code, Diagnostic};
 use crate::model::RuleSet;
 use crate::source::{FileId, SourceFile, Sources, Span};
 use std::path::{Path, PathBuf};
@@ -66,7 +66,7 @@ pub fn rule_files(path: &Path) -> Result<Vec<PathBuf>, Diagnostic> {
         let real = std::fs::canonicalize(&p).map_err(|e| io_error(&p, &e))?;
         if !real.starts_with(&root) {
             return Err(Diagnostic::error(
-                "io",
+                Code::Io,
                 format!(
                     "`{}` is a link to a file outside the rule set's directory: a rule set is \
                      read from its own files only",
@@ -89,7 +89,7 @@ pub fn read_rule_file(path: &Path) -> Result<Vec<u8>, Diagnostic> {
         true => std::fs::File::open(path).map_err(|e| io_error(path, &e))?,
         false => {
             return Err(Diagnostic::error(
-                "io",
+                Code::Io,
                 format!("`{}` is not a regular file", path.display()),
             ))
         }
@@ -97,7 +97,7 @@ pub fn read_rule_file(path: &Path) -> Result<Vec<u8>, Diagnostic> {
     let meta = file.metadata().map_err(|e| io_error(path, &e))?;
     if !meta.is_file() {
         return Err(Diagnostic::error(
-            "io",
+            Code::Io,
             format!("`{}` is not a regular file", path.display()),
         ));
     }
@@ -107,7 +107,7 @@ pub fn read_rule_file(path: &Path) -> Result<Vec<u8>, Diagnostic> {
         .map_err(|e| io_error(path, &e))?;
     if bytes.len() as u64 > MAX_RULE_FILE {
         return Err(Diagnostic::error(
-            "io",
+            Code::Io,
             format!(
                 "`{}` holds more than {} MiB, the most a rule file may: is it a rule file?",
                 path.display(),
@@ -130,7 +130,7 @@ pub fn is_rule_file(path: &Path) -> bool {
 }
 
 fn io_error(path: &Path, e: &std::io::Error) -> Diagnostic {
-    Diagnostic::error("io", format!("cannot read `{}`: {e}", path.display()))
+    Diagnostic::error(Code::Io, format!("cannot read `{}`: {e}", path.display()))
 }
 
 /// Loads a rule file or directory. `Err` is an I/O problem (exit code 2); anything wrong with
@@ -141,7 +141,7 @@ pub fn load(path: &Path) -> Result<Loaded, Diagnostic> {
     if files.is_empty() {
         loaded.diagnostics.push(
             Diagnostic::error(
-                "empty-rule-set",
+                Code::EmptyRuleSet,
                 "the directory holds no `.idic` or `.toml` files",
             )
             .in_file(path),
@@ -168,7 +168,7 @@ pub fn load_bytes(loaded: &mut Loaded, path: &Path, bytes: Vec<u8>) -> (FileId, 
             // The invalid bytes read as U+FFFD in the stored text: point at it.
             let at = Span::new(id, valid, valid + char::REPLACEMENT_CHARACTER.len_utf8());
             loaded.diagnostics.push(
-                Diagnostic::error("not-utf8", "the file is not valid UTF-8 text")
+                Diagnostic::error(Code::NotUtf8, "the file is not valid UTF-8 text")
                     .at(at)
                     .help("save the file as UTF-8"),
             );
@@ -202,7 +202,7 @@ fn merge(loaded: &mut Loaded, fragment: RuleSet) {
     let mut once = |what: &str, first: Span, again: Span| {
         diagnostics.push(
             Diagnostic::error(
-                "duplicate-block",
+                Code::DuplicateBlock,
                 format!("{what} is declared a second time"),
             )
             .at(again)

@@ -109,7 +109,7 @@ proptest! {
         let checked = check_bytes(&name, bytes.clone());
         // A changed file that no longer parses must say so.
         if String::from_utf8(bytes).is_err() {
-            prop_assert!(checked.diagnostics.iter().any(|d| d.code == "not-utf8"));
+            prop_assert!(checked.diagnostics.iter().any(|d| d.code.as_str() == "not-utf8"));
         }
     }
 

@@ -2,7 +2,7 @@
 //! allows and every value against the type its key wants.
 
 use super::tree::{self, Entry, Kind, Node};
-use crate::diagnostics::{suggest, Diagnostic};
+use crate::diagnostics::{suggest, Code, Diagnostic};
 use crate::model::{
     parse_period, Action, Activity, Allow, Arm, AsOf, Cap, CapScope, CellRange, CellRule,
     CellTable, Channel, ChannelKind, Comments, ContactColumn, ContactLog, ContactRole, Duration,
@@ -176,7 +176,7 @@ fn syntax_error(file: FileId, text: &str, e: &::toml::de::Error) -> Diagnostic {
         }
         help = Some("a key can appear only once in a table: rename or remove one of them");
     }
-    let d = Diagnostic::error("toml-syntax", message).at(Span::new(file, start, end));
+    let d = Diagnostic::error(Code::TomlSyntax, message).at(Span::new(file, start, end));
     match help {
         Some(help) => d.help(help),
         None => d,
@@ -301,7 +301,7 @@ impl Reader<'_> {
         (Span::new(self.file, start, end), verbatim)
     }
 
-    fn error(&mut self, code: &'static str, message: String, at: Span, help: Option<String>) {
+    fn error(&mut self, code: Code, message: String, at: Span, help: Option<String>) {
         // Messages quote user input, which may hold line breaks (`"a\nb" = 1`): one line in
         // every rendering, JSON too.
         let mut d = Diagnostic::error(code, printable(&message)).at(at);
@@ -317,7 +317,7 @@ impl Reader<'_> {
             .unwrap_or_else(|| format!("the keys allowed here are {}", list(allowed)));
         let at = self.span(&e.key_span);
         self.error(
-            "unknown-key",
+            Code::UnknownKey,
             format!("unknown key `{}` {place}", e.key),
             at,
             Some(help),
@@ -326,7 +326,7 @@ impl Reader<'_> {
 
     fn missing(&mut self, key: &str, place: &str, at: Span, help: String) {
         self.error(
-            "missing-key",
+            Code::MissingKey,
             format!("missing key `{key}` {place}"),
             at,
             Some(help),
@@ -336,7 +336,7 @@ impl Reader<'_> {
     fn wrong_type(&mut self, what: &str, expected: &str, found: &Node, help: Option<String>) {
         let at = self.span(&found.span);
         self.error(
-            "wrong-type",
+            Code::WrongType,
             format!("{what} must be {expected}, found {}", describe(&found.kind)),
             at,
             help,
@@ -344,7 +344,7 @@ impl Reader<'_> {
     }
 
     fn bad_value(&mut self, message: String, at: Span, help: Option<String>) {
-        self.error("bad-value", message, at, help);
+        self.error(Code::BadValue, message, at, help);
     }
 
     /// Wrong type where a string was wanted; suggests quoting a scalar.
@@ -534,7 +534,7 @@ impl Reader<'_> {
                     };
                     let at = self.span(&e.key_span);
                     let message = format!("unknown table `{open}{}{close}`", e.key);
-                    self.error("unknown-key", message, at, Some(help));
+                    self.error(Code::UnknownKey, message, at, Some(help));
                 }
                 _ => self.unknown(e, "at the top level", ROOT_KEYS),
             }
@@ -1967,7 +1967,7 @@ impl Reader<'_> {
         if ok && ranges.is_empty() {
             let message = format!("no score range {place}");
             let help = "add the range of each score the rule takes, e.g. `r = \"4..5\"`";
-            self.error("missing-key", message, at, Some(help.to_string()));
+            self.error(Code::MissingKey, message, at, Some(help.to_string()));
             return None;
         }
         Some(CellRule {

@@ -465,7 +465,7 @@ fn unknown_keys_are_errors_at_the_key() {
     let diags = parse_err(&text);
     assert_eq!(diags.len(), 1, "{diags:#?}");
     let d = &diags[0];
-    assert_eq!(d.code, "unknown-key");
+    assert_eq!(d.code.as_str(), "unknown-key");
     assert_eq!(d.message, "unknown key `whne` in trigger `retention_offer`");
     assert_eq!(d.help.as_deref(), Some("did you mean `when`?"));
     assert_eq!(line_col(&text, d), at(41, 1));
@@ -474,7 +474,7 @@ fn unknown_keys_are_errors_at_the_key() {
     let diags = parse_err(text);
     let found: Vec<_> = diags
         .iter()
-        .map(|d| (d.code, d.message.as_str(), line_col(text, d)))
+        .map(|d| (d.code.as_str(), d.message.as_str(), line_col(text, d)))
         .collect();
     assert_eq!(
         found,
@@ -498,7 +498,7 @@ fn unknown_keys_are_errors_at_the_key() {
     assert!(diags[0].help.as_deref().unwrap().contains("`template`"));
     assert_eq!(line_col(text, &diags[0]), at(3, 1));
     assert_eq!(diags[1].message, "unknown key `exp` in parameter `cap`");
-    assert_eq!(diags[2].code, "missing-key");
+    assert_eq!(diags[2].code.as_str(), "missing-key");
 }
 
 #[test]
@@ -507,7 +507,7 @@ fn syntax_errors_point_at_the_line() {
     let diags = parse_err(text);
     assert_eq!(diags.len(), 1);
     let d = &diags[0];
-    assert_eq!(d.code, "toml-syntax");
+    assert_eq!(d.code.as_str(), "toml-syntax");
     assert_eq!(line_col(text, d).line, 5);
     assert!(
         !d.message.contains('\n') && !d.message.ends_with('.'),
@@ -518,7 +518,10 @@ fn syntax_errors_point_at_the_line() {
 
     let text = "[metrics]\na = \"1\"\na = \"2\"\n";
     let d = &parse_err(text)[0];
-    assert_eq!((d.code, line_col(text, d).line), ("toml-syntax", 3));
+    assert_eq!(
+        (d.code.as_str(), line_col(text, d).line),
+        ("toml-syntax", 3)
+    );
     assert!(d.message.contains("duplicate key"), "{}", d.message);
 
     let d = &parse_err("a = ")[0];
@@ -531,7 +534,7 @@ fn wrong_types_are_errors_at_the_value() {
     let diags = parse_err(text);
     let found: Vec<_> = diags
         .iter()
-        .map(|d| (d.code, d.message.as_str(), line_col(text, d)))
+        .map(|d| (d.code.as_str(), d.message.as_str(), line_col(text, d)))
         .collect();
     assert_eq!(
         found,
@@ -565,7 +568,7 @@ fn wrong_types_are_errors_at_the_value() {
     let text = "[customer]\nid = \"string\"\nx = { type = \"int\", from = \"X\", optional = \"yes\", words = [\"a\"] }\n[metrics]\nm = 1\n";
     let codes: Vec<_> = parse_err(text)
         .iter()
-        .map(|d| (d.code, d.message.clone()))
+        .map(|d| (d.code.as_str(), d.message.clone()))
         .collect();
     assert_eq!(
         codes,
@@ -596,7 +599,7 @@ fn missing_keys_and_bad_values() {
     let diags = parse_err(text);
     let found: Vec<_> = diags
         .iter()
-        .map(|d| (d.code, line_col(text, d).line))
+        .map(|d| (d.code.as_str(), line_col(text, d).line))
         .collect();
     assert_eq!(
         found,
@@ -1063,7 +1066,7 @@ fn population_errors_point_at_the_key_or_value() {
     let text = "[orders]\ncustomer = { from = \"#1\" }\ndat = { from = \"#3\" }\n";
     let diags = parse_err(text);
     assert_eq!(diags.len(), 1, "{diags:#?}");
-    assert_eq!(diags[0].code, "unknown-key");
+    assert_eq!(diags[0].code.as_str(), "unknown-key");
     assert_eq!(diags[0].message, "unknown key `dat` in `[orders]`");
     assert_eq!(diags[0].help.as_deref(), Some("did you mean `date`?"));
     assert_eq!(line_col(text, &diags[0]), at(3, 1));
@@ -1072,7 +1075,7 @@ fn population_errors_point_at_the_key_or_value() {
     let text = "[[scores]]\nname = \"r\"\nof = \"rfm_recency_days\"\nbins = \"5\"\n";
     let diags = parse_err(text);
     assert_eq!(diags.len(), 1, "{diags:#?}");
-    assert_eq!(diags[0].code, "wrong-type");
+    assert_eq!(diags[0].code.as_str(), "wrong-type");
     assert_eq!(
         diags[0].message,
         "`bins` must be an integer, found a string"
@@ -1083,7 +1086,7 @@ fn population_errors_point_at_the_key_or_value() {
     );
     assert_eq!(line_col(text, &diags[0]), at(4, 8));
     let diags = parse_err(&text.replace("\"5\"", "-5"));
-    assert_eq!(diags[0].code, "bad-value");
+    assert_eq!(diags[0].code.as_str(), "bad-value");
     assert_eq!(
         diags[0].message,
         "`bins` must be a number of bins, found `-5`"
@@ -1094,7 +1097,7 @@ fn population_errors_point_at_the_key_or_value() {
         "[[tables]]\nname = \"t\"\nover = [\"r\"]\n[[tables.rules]]\nname = \"a\"\nr = \"5..x\"\n";
     let diags = parse_err(text);
     assert_eq!(diags.len(), 1, "{diags:#?}");
-    assert_eq!(diags[0].code, "bad-value");
+    assert_eq!(diags[0].code.as_str(), "bad-value");
     assert_eq!(diags[0].message, "`5..x` is not a score range");
     assert_eq!(
         diags[0].help.as_deref(),
@@ -1118,7 +1121,7 @@ fn population_errors_point_at_the_key_or_value() {
     let text = "[model]\nbgnbd = { r = 0.243, alpha = 4.414, a = 0.793 }\n";
     let diags = parse_err(text);
     assert_eq!(diags.len(), 1, "{diags:#?}");
-    assert_eq!(diags[0].code, "missing-key");
+    assert_eq!(diags[0].code.as_str(), "missing-key");
     assert_eq!(diags[0].message, "missing key `b` in `bgnbd`");
     assert_eq!(
         diags[0].help.as_deref(),
@@ -1128,7 +1131,7 @@ fn population_errors_point_at_the_key_or_value() {
     let text = "[model]\ngamma_gamma = { p = 6.25, q = 0, gama = 15.44 }\n";
     let found: Vec<_> = parse_err(text)
         .iter()
-        .map(|d| (d.code, d.message.clone()))
+        .map(|d| (d.code.as_str(), d.message.clone()))
         .collect();
     assert_eq!(
         found,
@@ -1152,7 +1155,7 @@ fn population_errors_point_at_the_key_or_value() {
     let text = "[[tables]]\nname = \"t\"\nover = [\"r\"]\npreset = \"rfm10\"\n[[tables.rules]]\nname = \"a\"\nr = 1\n[[tables]]\nname = \"u\"\n";
     let found: Vec<_> = parse_err(text)
         .iter()
-        .map(|d| (d.code, line_col(text, d).line))
+        .map(|d| (d.code.as_str(), line_col(text, d).line))
         .collect();
     assert_eq!(found, [("bad-value", 4), ("missing-key", 8)]);
 }
@@ -1162,6 +1165,6 @@ fn dsl_rejects_a_score_twice_in_one_rule() {
     let text = "table t over r, f {\n  a r 1 f 2 r 3\n}\n";
     let (_, diags) = crate::syntax::dsl::parse(file(), text);
     assert_eq!(diags.len(), 1, "{diags:#?}");
-    assert_eq!(diags[0].code, "duplicate-property");
+    assert_eq!(diags[0].code.as_str(), "duplicate-property");
     assert_eq!(slice(text, diags[0].span().unwrap()), "r 3");
 }
