@@ -854,7 +854,7 @@ fn number(func: &str, x: &Dynamic) -> Result<Option<FLOAT>, Box<EvalAltResult>> 
     }
 }
 
-/// A CLV formula of `analytics::clv` over number arguments: missing when one is missing, an
+/// A CLV formula of `super::clv` over number arguments: missing when one is missing, an
 /// error naming `func` for a value of the wrong kind or out of range.
 fn clv(
     func: &str,
