@@ -230,13 +230,14 @@ impl<'p> Evaluator<'p> {
     /// variables (as [`super::Population::inputs`] appends them; missing when not given).
     pub fn evaluate(&mut self, fields: Vec<Dynamic>) -> Result<Decision, EvalError> {
         let program = self.program;
-        debug_assert!(fields.len() == program.fields().len() || fields.len() == program.inputs());
+        let layout = program.layout();
+        debug_assert!(fields.len() == program.fields().len() || fields.len() == layout.inputs());
         let given = fields.len();
         self.clock.start_customer();
         for (slot, value) in self.slots.iter_mut().zip(fields) {
             *slot = value;
         }
-        for slot in &mut self.slots[given..program.inputs()] {
+        for slot in &mut self.slots[given..layout.inputs()] {
             *slot = Dynamic::UNIT;
         }
         let mut decision = Decision {
@@ -247,16 +248,16 @@ impl<'p> Evaluator<'p> {
         for step in &program.steps {
             match *step {
                 Step::Metric { index, unit } => {
-                    self.slots[program.metric_slot(index)] = self.eval(unit)?;
+                    self.slots[layout.metric(index)] = self.eval(unit)?;
                 }
                 Step::Segment { index, unit } => {
                     let matched = self.condition(unit)?;
-                    self.slots[program.segment_slot(index)] = Dynamic::from(matched);
+                    self.slots[layout.segment(index)] = Dynamic::from(matched);
                 }
             }
         }
         for (i, _) in program.rules().segments.iter().enumerate() {
-            if self.slots[program.segment_slot(i)].as_bool() == Ok(true) {
+            if self.slots[layout.segment(i)].as_bool() == Ok(true) {
                 decision.segments.push(i);
             }
         }
@@ -264,8 +265,8 @@ impl<'p> Evaluator<'p> {
         decision.cells = (0..program.table_count())
             .map(|t| program.table_cell(t, &self.slots))
             .collect();
-        decision.tier = self.first_match(&program.tiers, program.tier_slot(), Rung::Tier)?;
-        decision.stage = self.first_match(&program.stages, program.stage_slot(), Rung::Stage)?;
+        decision.tier = self.first_match(&program.tiers, layout.tier(), Rung::Tier)?;
+        decision.stage = self.first_match(&program.stages, layout.stage(), Rung::Stage)?;
 
         self.eligible.clear();
         let listed = self

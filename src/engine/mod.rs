@@ -6,6 +6,7 @@ mod decision;
 mod evaluate;
 pub mod explain;
 mod holdout;
+mod layout;
 pub mod population;
 mod program;
 pub mod volume;

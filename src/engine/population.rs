@@ -19,8 +19,7 @@ use crate::analytics::orders::{read_orders, History, OrderFormat, OrderTally};
 use crate::analytics::scores::{Collector, Method, Scorer, Spec};
 use crate::analytics::{declared, Btyd};
 use crate::io::{Reject, RejectCode};
-use crate::model::Period;
-use crate::model::{TotalKind, UnmatchedOrders, WithoutOrders, ORDER_VARIABLES};
+use crate::model::{FieldType, Period, TotalKind, UnmatchedOrders, WithoutOrders, ORDER_VARIABLES};
 use crate::text::cents;
 use chrono::{NaiveDate, NaiveDateTime};
 use rhai::Dynamic;
@@ -312,7 +311,7 @@ impl Population {
             .iter()
             .map(|s| {
                 let name = s.source.value.as_str();
-                match ORDER_VARIABLES.iter().position(|(v, _)| *v == name) {
+                match ORDER_VARIABLES.iter().position(|v| v.name == name) {
                     Some(i) if block.is_some() => Reads::Order(i),
                     _ => Reads::Field(field(name).unwrap_or(0)),
                 }
@@ -528,7 +527,9 @@ impl Population {
             for (i, v) in order_values.iter().enumerate() {
                 values.push(match v {
                     None => Dynamic::UNIT,
-                    Some(v) if i < 2 => Dynamic::from_int(*v as i64),
+                    Some(v) if ORDER_VARIABLES[i].ty == FieldType::Int => {
+                        Dynamic::from_int(*v as i64)
+                    }
                     Some(v) => Dynamic::from_float(*v),
                 });
             }

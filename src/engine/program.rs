@@ -3,6 +3,7 @@
 //! objects (they are not `Send`), so one program is shared by every worker thread; each worker
 //! compiles its own [`super::Evaluator`] from it.
 
+use super::layout::Layout;
 use crate::check::Checked;
 use crate::diagnostics::{Code, Diagnostic};
 use crate::expr::{self, ValueType};
@@ -157,15 +158,15 @@ pub struct Program {
     hash: String,
     /// What the rule set's tests may read.
     access: ReadAccess,
-    /// Slot names: fields (schema order), population variables (see
-    /// [`RuleSet::population_variables`]), metrics, segments, then `tier` and `stage`.
+    /// Where each kind of value sits among the slots.
+    layout: Layout,
+    /// Slot names, in the layout's order (population variables as
+    /// [`RuleSet::population_variables`] lists them).
     slots: Vec<String>,
     /// Per slot, its type as far as the program knows it ([`Program::slot_type`]).
     slot_types: Vec<ValueType>,
     slot_of: HashMap<String, usize>,
     key: usize,
-    /// How many population variables follow the fields.
-    population: usize,
     /// Tables over score cells.
     tables: Vec<TablePlan>,
     pub(crate) units: Vec<Unit>,
@@ -280,26 +281,41 @@ impl Program {
             .ok_or_else(no_schema)?;
 
         let population = rules.population_variables();
-        let slots: Vec<String> = schema
+        let layout = Layout::new(
+            schema.fields.len(),
+            population.len(),
+            rules.metrics.len(),
+            rules.segments.len(),
+        );
+        // Each slot's name, and its type as far as the program knows it without check's
+        // inference (metrics are unknown), in the layout's order.
+        let (slots, slot_types): (Vec<String>, Vec<ValueType>) = schema
             .fields
             .iter()
-            .map(|f| f.name.value.clone())
-            .chain(population.iter().map(|v| v.name.clone()))
-            .chain(rules.metrics.iter().map(|m| m.name.value.clone()))
-            .chain(rules.segments.iter().map(|s| s.name.value.clone()))
-            .chain(["tier".to_string(), "stage".to_string()])
-            .collect();
-        // What the program knows of each slot's type without check's inference: metrics are
-        // unknown.
-        let slot_types: Vec<ValueType> = schema
-            .fields
-            .iter()
-            .map(|f| ValueType::from(f.ty.value))
-            .chain(population.iter().map(|v| ValueType::from(v.ty)))
-            .chain(rules.metrics.iter().map(|_| ValueType::Unknown))
-            .chain(rules.segments.iter().map(|_| ValueType::Bool))
-            .chain([ValueType::Str, ValueType::Str])
-            .collect();
+            .map(|f| (f.name.value.clone(), ValueType::from(f.ty.value)))
+            .chain(
+                population
+                    .iter()
+                    .map(|v| (v.name.clone(), ValueType::from(v.ty))),
+            )
+            .chain(
+                rules
+                    .metrics
+                    .iter()
+                    .map(|m| (m.name.value.clone(), ValueType::Unknown)),
+            )
+            .chain(
+                rules
+                    .segments
+                    .iter()
+                    .map(|s| (s.name.value.clone(), ValueType::Bool)),
+            )
+            .chain([
+                ("tier".to_string(), ValueType::Str),
+                ("stage".to_string(), ValueType::Str),
+            ])
+            .unzip();
+        debug_assert_eq!(slots.len(), layout.len());
         let slot_of: HashMap<String, usize> = slots
             .iter()
             .enumerate()
@@ -467,7 +483,7 @@ impl Program {
             slot_types,
             slot_of,
             key,
-            population: population.len(),
+            layout,
             tables,
             steps,
             tiers,
@@ -798,7 +814,7 @@ impl Program {
     }
 
     pub(crate) fn slot_count(&self) -> usize {
-        self.slots.len()
+        self.layout.len()
     }
 
     pub(crate) fn slot_of(&self, name: &str) -> Option<usize> {
@@ -820,24 +836,9 @@ impl Program {
         self.slots.iter().map(String::as_str)
     }
 
-    /// The slot of `tier`.
-    pub(crate) fn tier_slot(&self) -> usize {
-        self.slots.len() - 2
-    }
-
-    /// The slot of `stage`.
-    pub(crate) fn stage_slot(&self) -> usize {
-        self.slots.len() - 1
-    }
-
-    /// The first slot of the metrics (fields come before).
-    pub(crate) fn metric_slot(&self, i: usize) -> usize {
-        self.inputs() + i
-    }
-
-    /// The slot of segment `i`.
-    pub(crate) fn segment_slot(&self, i: usize) -> usize {
-        self.inputs() + self.rules.metrics.len() + i
+    /// Where each kind of value sits among the slots.
+    pub(crate) fn layout(&self) -> Layout {
+        self.layout
     }
 
     /// How many tables over score cells the rule set declares.
@@ -909,7 +910,7 @@ impl Program {
 
     /// How many values a customer comes with: its fields, then its population variables.
     pub fn inputs(&self) -> usize {
-        self.fields().len() + self.population
+        self.layout.inputs()
     }
 }
 

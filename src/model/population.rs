@@ -370,42 +370,74 @@ impl Orders {
     }
 }
 
-/// The variables an `orders` block gives every customer, RFM and BTYD named apart, with what
-/// they hold (for `check`, docs and `explain`).
-pub const ORDER_VARIABLES: [(&str, &str); 7] = [
-    (
-        "rfm_recency_days",
-        "days since the last order (missing without orders)",
-    ),
-    ("rfm_frequency", "order days in the lookback window"),
-    ("rfm_monetary", "amount spent in the lookback window"),
-    ("btyd_frequency", "repeat order days (order days - 1)"),
-    (
-        "btyd_recency",
-        "age at the last order, in periods (last - first order)",
-    ),
-    ("btyd_T", "age at as_of, in periods (as_of - first order)"),
-    (
-        "btyd_monetary_value",
-        "mean amount of the repeat order days",
-    ),
-];
+/// A variable a population block gives every customer: its name, its type and what it holds
+/// (for `check`, docs and `explain`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Given {
+    pub name: &'static str,
+    pub ty: super::FieldType,
+    pub meaning: &'static str,
+}
+
+const fn given(name: &'static str, ty: super::FieldType, meaning: &'static str) -> Given {
+    Given { name, ty, meaning }
+}
+
+/// The variables an `orders` block gives every customer, RFM and BTYD named apart.
+pub const ORDER_VARIABLES: [Given; 7] = {
+    use super::FieldType::{Decimal, Int, Money};
+    [
+        given(
+            "rfm_recency_days",
+            Int,
+            "days since the last order (missing without orders)",
+        ),
+        given("rfm_frequency", Int, "order days in the lookback window"),
+        given("rfm_monetary", Money, "amount spent in the lookback window"),
+        given(
+            "btyd_frequency",
+            Decimal,
+            "repeat order days (order days - 1)",
+        ),
+        given(
+            "btyd_recency",
+            Decimal,
+            "age at the last order, in periods (last - first order)",
+        ),
+        given(
+            "btyd_T",
+            Decimal,
+            "age at as_of, in periods (as_of - first order)",
+        ),
+        given(
+            "btyd_monetary_value",
+            Decimal,
+            "mean amount of the repeat order days",
+        ),
+    ]
+};
 
 /// The variables a `model` block gives every customer.
-pub const MODEL_VARIABLES: [(&str, &str); 3] = [
-    (
-        "p_alive",
-        "probability the customer is still active (BG/NBD)",
-    ),
-    (
-        "expected_purchases",
-        "purchases expected over the horizon (BG/NBD)",
-    ),
-    (
-        "model_clv",
-        "value over the horizon, discounted monthly (BG/NBD + Gamma-Gamma)",
-    ),
-];
+pub const MODEL_VARIABLES: [Given; 3] = {
+    use super::FieldType::Decimal;
+    [
+        given(
+            "p_alive",
+            Decimal,
+            "probability the customer is still active (BG/NBD)",
+        ),
+        given(
+            "expected_purchases",
+            Decimal,
+            "purchases expected over the horizon (BG/NBD)",
+        ),
+        given(
+            "model_clv",
+            Decimal,
+            "value over the horizon, discounted monthly (BG/NBD + Gamma-Gamma)",
+        ),
+    ]
+};
 
 /// Where a population variable comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -476,13 +508,8 @@ impl super::RuleSet {
         };
         let mut out = Vec::new();
         if let Some(o) = &self.orders {
-            for (name, _) in ORDER_VARIABLES {
-                let ty = match name {
-                    "rfm_recency_days" | "rfm_frequency" => FieldType::Int,
-                    "rfm_monetary" => FieldType::Money,
-                    _ => FieldType::Decimal,
-                };
-                out.push(var(name, Origin::Orders, ty, o.span));
+            for v in ORDER_VARIABLES {
+                out.push(var(v.name, Origin::Orders, v.ty, o.span));
             }
         }
         for s in &self.scores {
@@ -502,8 +529,8 @@ impl super::RuleSet {
             ));
         }
         if let Some(m) = &self.model {
-            for (name, _) in MODEL_VARIABLES {
-                out.push(var(name, Origin::Model, FieldType::Decimal, m.span));
+            for v in MODEL_VARIABLES {
+                out.push(var(v.name, Origin::Model, v.ty, m.span));
             }
         }
         out
