@@ -10,31 +10,75 @@ use crate::model::{RuleSet, Tier, Tiers};
 
 pub fn check(rules: &RuleSet, out: &mut Vec<Diagnostic>) {
     if let Some(tiers) = &rules.tiers {
-        list(tiers, "tier", "the tier list", out);
+        list(tiers, List::Tiers, out);
     }
     if let Some(stages) = &rules.lifecycle {
-        list(stages, "stage", "the lifecycle", out);
+        list(stages, List::Stages, out);
     }
 }
 
-/// One first-match list: tiers, or lifecycle stages (`what`).
-fn list(tiers: &Tiers, what: &str, list_name: &str, out: &mut Vec<Diagnostic>) {
+/// Which first-match list is checked, and how its findings are worded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum List {
+    Tiers,
+    Stages,
+}
+
+impl List {
+    /// One entry of the list, in words.
+    fn entry(self) -> &'static str {
+        match self {
+            List::Tiers => "tier",
+            List::Stages => "stage",
+        }
+    }
+
+    /// The list, in words.
+    fn name(self) -> &'static str {
+        match self {
+            List::Tiers => "the tier list",
+            List::Stages => "the lifecycle",
+        }
+    }
+
+    fn empty(self) -> (Code, &'static str) {
+        match self {
+            List::Tiers => (
+                Code::EmptyTiers,
+                "list tiers best first and end with one that has `otherwise`",
+            ),
+            List::Stages => (
+                Code::EmptyLifecycle,
+                "list stages in the order they are tried and end with one that has `otherwise`",
+            ),
+        }
+    }
+
+    fn unreachable(self) -> Code {
+        match self {
+            List::Tiers => Code::UnreachableTier,
+            List::Stages => Code::UnreachableStage,
+        }
+    }
+
+    /// A catch-all entry to end the list with, after `last`.
+    fn catch_all(self, last: &str) -> String {
+        match self {
+            List::Tiers => format!("`standard otherwise` after `{last}`"),
+            List::Stages => format!("`active activity retention otherwise` after `{last}`"),
+        }
+    }
+}
+
+/// One first-match list: tiers, or lifecycle stages.
+fn list(tiers: &Tiers, kind: List, out: &mut Vec<Diagnostic>) {
+    let (what, list_name) = (kind.entry(), kind.name());
     let Some(last) = tiers.tiers.last() else {
+        let (code, help) = kind.empty();
         out.push(
-            Diagnostic::error(
-                if what == "tier" {
-                    Code::EmptyTiers
-                } else {
-                    Code::EmptyLifecycle
-                },
-                format!("{list_name} is empty"),
-            )
-            .at(tiers.span)
-            .help(if what == "tier" {
-                "list tiers best first and end with one that has `otherwise`"
-            } else {
-                "list stages in the order they are tried and end with one that has `otherwise`"
-            }),
+            Diagnostic::error(code, format!("{list_name} is empty"))
+                .at(tiers.span)
+                .help(help),
         );
         return;
     };
@@ -49,11 +93,7 @@ fn list(tiers: &Tiers, what: &str, list_name: &str, out: &mut Vec<Diagnostic>) {
             };
             out.push(
                 Diagnostic::error(
-                    if what == "tier" {
-                        Code::UnreachableTier
-                    } else {
-                        Code::UnreachableStage
-                    },
+                    kind.unreachable(),
                     format!("{what} `{}` can never be reached: {why}", tier.name.value),
                 )
                 .at(tier.name.span)
@@ -64,14 +104,6 @@ fn list(tiers: &Tiers, what: &str, list_name: &str, out: &mut Vec<Diagnostic>) {
         }
     }
     if tiers.tiers.iter().all(|t| t.condition.is_some()) {
-        let example = if what == "tier" {
-            format!("`standard otherwise` after `{}`", last.name.value)
-        } else {
-            format!(
-                "`active activity retention otherwise` after `{}`",
-                last.name.value
-            )
-        };
         out.push(
             Diagnostic::error(
                 Code::NoCatchAll,
@@ -81,7 +113,8 @@ fn list(tiers: &Tiers, what: &str, list_name: &str, out: &mut Vec<Diagnostic>) {
             )
             .at(last.span)
             .help(format!(
-                "end the list with an unconditional {what}, e.g. {example}"
+                "end the list with an unconditional {what}, e.g. {}",
+                kind.catch_all(&last.name.value)
             )),
         );
     }
