@@ -149,13 +149,32 @@ pub enum Method {
     },
 }
 
+/// A [`Method`] without its parameters, as reports name it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MethodKind {
+    Together,
+    Hash,
+    Fixed,
+}
+
+impl std::fmt::Display for MethodKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            MethodKind::Together => "together",
+            MethodKind::Hash => "hash",
+            MethodKind::Fixed => "fixed",
+        })
+    }
+}
+
 impl Method {
-    /// `together`, `hash` or `fixed`, as the summary names it.
-    pub fn word(&self) -> &'static str {
+    /// Which method, without its parameters.
+    pub fn kind(&self) -> MethodKind {
         match self {
-            Method::Together => "together",
-            Method::Hash { .. } => "hash",
-            Method::Fixed { .. } => "fixed",
+            Method::Together => MethodKind::Together,
+            Method::Hash { .. } => MethodKind::Hash,
+            Method::Fixed { .. } => MethodKind::Fixed,
         }
     }
 }

@@ -3,9 +3,11 @@
 //! tier. Workers count their batches in a [`Tally`]; the writer adds the tallies in input order,
 //! so sums of money are the same whatever the number of threads.
 
+use crate::analytics::scores::MethodKind;
 use crate::engine::population::{FitReport, PopulationReport};
 use crate::engine::{Decision, Program, Suppression};
 use crate::io::{Reject, RejectCode};
+use crate::model::WithoutOrders;
 use crate::text::{group, group_decimal, printable};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -721,7 +723,6 @@ impl Summary {
     }
 }
 
-/// `x` rounded to the cent.
 /// The orders, scores and model lines of the text summary.
 fn population_text(p: &PopulationReport, out: &mut String) {
     if let Some(o) = &p.orders {
@@ -738,7 +739,7 @@ fn population_text(p: &PopulationReport, out: &mut String) {
                 let _ = writeln!(out, "orders    totals from the export's fields");
             }
         }
-        let policy = if o.without_orders_policy == "reject" {
+        let policy = if o.without_orders_policy == WithoutOrders::Reject {
             "rejected"
         } else {
             "kept"
@@ -752,7 +753,7 @@ fn population_text(p: &PopulationReport, out: &mut String) {
     for (i, s) in p.scores.iter().enumerate() {
         let label = if i == 0 { "scores" } else { "" };
         let edges: Vec<String> = s.edges.iter().map(f64::to_string).collect();
-        let over = if s.method == "fixed" {
+        let over = if s.method == MethodKind::Fixed {
             "fixed".to_string()
         } else {
             format!(

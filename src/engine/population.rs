@@ -16,7 +16,7 @@
 use super::Program;
 use crate::analytics::btyd::{self, BgNbd, ClvOptions, GammaGamma};
 use crate::analytics::orders::{read_orders, History, OrderFormat, OrderTally};
-use crate::analytics::scores::{Collector, Method, Scorer, Spec};
+use crate::analytics::scores::{Collector, Method, MethodKind, Scorer, Spec};
 use crate::analytics::{declared, Btyd};
 use crate::io::{Reject, RejectCode};
 use crate::model::{FieldType, Period, TotalKind, UnmatchedOrders, WithoutOrders, ORDER_VARIABLES};
@@ -167,8 +167,7 @@ impl PopulationReport {
 /// Where orders came from and how they matched the customers.
 #[derive(Debug, Clone, Default, Serialize, PartialEq)]
 pub struct OrdersReport {
-    /// `file` or `totals`.
-    pub source: &'static str,
+    pub source: OrdersSource,
     /// The orders file, when there was one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub file: Option<String>,
@@ -179,8 +178,24 @@ pub struct OrdersReport {
     pub unmatched_customers: u64,
     /// Customers of the export without orders.
     pub customers_without_orders: u64,
-    /// `keep` or `reject`.
-    pub without_orders_policy: &'static str,
+    pub without_orders_policy: WithoutOrders,
+}
+
+/// Where a run's orders came from: an orders file, or totals in the export's fields.
+#[derive(Debug, Clone, Copy, Default, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum OrdersSource {
+    File,
+    #[default]
+    Totals,
+}
+
+/// Where the model's parameters came from: fitted on the population, or pinned in the rules.
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Parameters {
+    Fitted,
+    Pinned,
 }
 
 /// A score's effective edges.
@@ -190,8 +205,7 @@ pub struct ScoreReport {
     pub reads: String,
     pub bins: u8,
     pub reverse: bool,
-    /// `together`, `hash` or `fixed`.
-    pub method: &'static str,
+    pub method: MethodKind,
     /// Customers the edges were found over (0 for fixed edges).
     pub population: usize,
     /// `bins - 1` edges, as `edges [...]` would freeze them.
@@ -203,8 +217,7 @@ pub struct ScoreReport {
 /// The model's parameters and fit.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct ModelReport {
-    /// `fitted` or `pinned`.
-    pub parameters: &'static str,
+    pub parameters: Parameters,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub bgnbd: Option<BgNbd>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -452,8 +465,8 @@ impl Population {
         }
         self.report.orders = rules.orders.as_ref().map(|_| OrdersReport {
             source: match &self.source {
-                Some(Source::File { .. }) => "file",
-                _ => "totals",
+                Some(Source::File { .. }) => OrdersSource::File,
+                _ => OrdersSource::Totals,
             },
             file: match &self.source {
                 Some(Source::File { path, .. }) => Some(path.clone()),
@@ -465,7 +478,7 @@ impl Population {
             },
             unmatched_customers: unmatched,
             customers_without_orders: observed.without_orders,
-            without_orders_policy: self.without_orders.word(),
+            without_orders_policy: self.without_orders,
         });
         self.report.scores = rules
             .scores
@@ -473,14 +486,14 @@ impl Population {
             .zip(&self.scorers)
             .zip(&self.specs)
             .map(|((s, scorer), spec)| {
-                let method = spec.method().word();
+                let method = spec.method().kind();
                 ScoreReport {
                     name: s.name.value.clone(),
                     reads: s.source.value.clone(),
                     bins: scorer.bins(),
                     reverse: scorer.reverse(),
                     method,
-                    population: if method == "fixed" {
+                    population: if method == MethodKind::Fixed {
                         0
                     } else {
                         scorer.population()
@@ -727,9 +740,9 @@ fn fit(
     let (bg, gg) = (bg.as_ref().ok(), gg.as_ref().ok());
     let report = ModelReport {
         parameters: if m.bgnbd.is_some() && m.gamma_gamma.is_some() {
-            "pinned"
+            Parameters::Pinned
         } else {
-            "fitted"
+            Parameters::Fitted
         },
         bgnbd: bg.map(|b| b.0),
         bgnbd_fit: bg.and_then(|b| b.1.clone()),

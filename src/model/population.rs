@@ -304,6 +304,12 @@ macro_rules! words {
                 f.write_str(self.word())
             }
         }
+
+        impl serde::Serialize for $ty {
+            fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                serializer.serialize_str(self.word())
+            }
+        }
     };
 }
 

@@ -68,6 +68,17 @@ fn cdnow_fits_the_golden_models_and_names_every_customer() {
     let s = summary(&dir);
     let model = &s["population"]["model"];
     assert_eq!(model["parameters"], "fitted");
+    // The report's kinds are written as their words.
+    let orders = &s["population"]["orders"];
+    assert_eq!(orders["source"], "file");
+    assert!(["keep", "reject"].contains(&orders["without_orders_policy"].as_str().unwrap()));
+    let methods = ["together", "hash", "fixed"];
+    for score in s["population"]["scores"].as_array().unwrap() {
+        assert!(
+            methods.contains(&score["method"].as_str().unwrap()),
+            "{score}"
+        );
+    }
     let p = |block: &str, key: &str| model[block][key].as_f64().unwrap();
     for (key, want) in [("r", 0.243), ("alpha", 4.414), ("a", 0.793), ("b", 2.426)] {
         assert!(
