@@ -465,8 +465,30 @@ fn measure(args: MeasureArgs) -> Result<Exit, String> {
     let (mut tally, by_id, latest) = outcomes_read
         .map_err(|_| "reading the outcomes failed".to_string())?
         .map_err(|e| super::order_flags::read_error(outcomes, &e, args.rules.is_none()))?;
+    // Outcomes no row of which reads stop here, before any joining.
+    if let Some(why) = tally.none_readable() {
+        return Err(format!(
+            "`{}`: {why}; do the column flags (or the rules' `orders` block) fit the file?",
+            outcomes.display()
+        ));
+    }
+    if tally.rows == 0 && tally.other_events > 0 {
+        return Err(format!(
+            "`{}` has no event `{}` ({} rows of other events)",
+            outcomes.display(),
+            args.event.as_deref().unwrap_or_default(),
+            tally.other_events
+        ));
+    }
+    super::order_flags::say_rejects(outcomes, &tally);
+    let through = match through_flag {
+        Some(date) => date,
+        None => latest
+            .and_then(chrono::NaiveDate::from_num_days_from_ce_opt)
+            .ok_or_else(|| format!("`{}` holds no outcome", outcomes.display()))?,
+    };
     let threads = std::thread::available_parallelism().map_or(1, usize::from);
-    let joined = join::join(recorded, by_id, threads);
+    let mut joined = join::join(recorded, by_id, threads);
     tally.purchases = joined.outcome_days();
 
     // The runs measured: idic's own, with the date they decided at.
@@ -510,46 +532,26 @@ fn measure(args: MeasureArgs) -> Result<Exit, String> {
             counted: g.customers,
         });
     }
-    let mut members: Vec<(u32, u32)> = Vec::with_capacity(joined.members.len());
-    for &(group, customer) in &joined.members {
-        match cohort_of[group as usize] {
-            Some(cohort) => members.push((cohort, customer)),
-            None => {
-                let g = &measurable.groups[group as usize];
-                if g.service {
-                    notes.service_contacts += 1;
-                } else {
-                    notes.imported_contacts += 1;
-                }
-            }
+    // Each recorded (group, customer) as (cohort, customer), in place.
+    let mut members = std::mem::take(&mut joined.members);
+    members.retain_mut(|(group, _)| match cohort_of[*group as usize] {
+        Some(cohort) => {
+            *group = cohort;
+            true
         }
-    }
+        None => {
+            if measurable.groups[*group as usize].service {
+                notes.service_contacts += 1;
+            } else {
+                notes.imported_contacts += 1;
+            }
+            false
+        }
+    });
 
-    // The outcomes.
-    if let Some(why) = tally.none_readable() {
-        return Err(format!(
-            "`{}`: {why}; do the column flags (or the rules' `orders` block) fit the file?",
-            outcomes.display()
-        ));
-    }
-    if tally.rows == 0 && tally.other_events > 0 {
-        return Err(format!(
-            "`{}` has no event `{}` ({} rows of other events)",
-            outcomes.display(),
-            args.event.as_deref().unwrap_or_default(),
-            tally.other_events
-        ));
-    }
-    super::order_flags::say_rejects(outcomes, &tally);
     notes.unknown_customers = joined.unknown_customers;
     notes.unknown_customer_days = joined.unknown_days;
     notes.outcomes = tally;
-    let through = match through_flag {
-        Some(date) => date,
-        None => latest
-            .and_then(chrono::NaiveDate::from_num_days_from_ce_opt)
-            .ok_or_else(|| format!("`{}` holds no outcome", outcomes.display()))?,
-    };
     let window = uplift::Window {
         days: args.window,
         through,
