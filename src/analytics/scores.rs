@@ -149,9 +149,8 @@ pub enum Method {
     },
 }
 
-/// A [`Method`] without its parameters, as reports name it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
+/// A [`Method`] without its parameters, as reports name it (its word, in text and JSON).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MethodKind {
     Together,
     Hash,
@@ -165,6 +164,12 @@ impl std::fmt::Display for MethodKind {
             MethodKind::Hash => "hash",
             MethodKind::Fixed => "fixed",
         })
+    }
+}
+
+impl serde::Serialize for MethodKind {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
     }
 }
 

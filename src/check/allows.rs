@@ -37,19 +37,10 @@ const UNUSED_ALLOW: Code = Code::UnusedAllow;
 /// silence from `diagnostics`.
 pub fn apply(rules: &RuleSet, diagnostics: &mut Vec<Diagnostic>) {
     let allows: Vec<&Allow> = rules.settings.iter().flat_map(|s| &s.allows).collect();
-    let mut targets: Vec<Vec<Span>> = Vec::with_capacity(allows.len());
-    for allow in &allows {
-        match target(rules, allow) {
-            Ok(spans) => targets.push(spans),
-            Err(d) => {
-                diagnostics.push(d);
-                targets.push(Vec::new());
-            }
-        }
-    }
-    let codes: Vec<Option<Code>> = allows
+    // Each allow's warning and the declarations it covers; `None` for one that cannot apply.
+    let targets: Vec<Option<(Code, Vec<Span>)>> = allows
         .iter()
-        .map(|a| Code::named(&a.warning.value))
+        .map(|allow| target(rules, allow).map_err(|d| diagnostics.push(d)).ok())
         .collect();
     let mut used = vec![false; allows.len()];
     diagnostics.retain(|d| {
@@ -57,10 +48,12 @@ pub fn apply(rules: &RuleSet, diagnostics: &mut Vec<Diagnostic>) {
             return true;
         };
         let silenced = (0..allows.len()).find(|&i| {
-            codes[i] == Some(d.code)
-                && targets[i]
-                    .iter()
-                    .any(|s| s.file == at.file && s.start <= at.start && at.end <= s.end)
+            targets[i].as_ref().is_some_and(|(code, spans)| {
+                *code == d.code
+                    && spans
+                        .iter()
+                        .any(|s| s.file == at.file && s.start <= at.start && at.end <= s.end)
+            })
         });
         if let Some(i) = silenced {
             used[i] = true;
@@ -68,7 +61,7 @@ pub fn apply(rules: &RuleSet, diagnostics: &mut Vec<Diagnostic>) {
         silenced.is_none()
     });
     for (i, allow) in allows.iter().enumerate() {
-        if !used[i] && !targets[i].is_empty() {
+        if !used[i] && targets[i].is_some() {
             diagnostics.push(
                 Diagnostic::warning(
                     UNUSED_ALLOW,
@@ -84,8 +77,9 @@ pub fn apply(rules: &RuleSet, diagnostics: &mut Vec<Diagnostic>) {
     }
 }
 
-/// The spans of the declarations `allow` silences a warning on, or why it cannot.
-fn target(rules: &RuleSet, allow: &Allow) -> Result<Vec<Span>, Diagnostic> {
+/// The warning `allow` silences and the spans of the declarations it silences it on (never
+/// none), or why it cannot.
+fn target(rules: &RuleSet, allow: &Allow) -> Result<(Code, Vec<Span>), Diagnostic> {
     let code = allow.warning.value.as_str();
     let named = Code::named(code);
     if let Some((_, place)) = ABOUT_OTHER_PLACES.iter().find(|(c, _)| Some(*c) == named) {
@@ -96,7 +90,7 @@ fn target(rules: &RuleSet, allow: &Allow) -> Result<Vec<Span>, Diagnostic> {
         .at(allow.warning.span)
         .help("mend what it says instead"));
     }
-    if !named.is_some_and(|c| WARNINGS.contains(&c)) {
+    let Some(warning) = named.filter(|c| WARNINGS.contains(c)) else {
         let names = || WARNINGS.iter().map(|w| w.as_str());
         let help = match closest(code, names()) {
             Some(near) => format!("did you mean `{near}`?"),
@@ -111,10 +105,10 @@ fn target(rules: &RuleSet, allow: &Allow) -> Result<Vec<Span>, Diagnostic> {
         )
         .at(allow.warning.span)
         .help(help));
-    }
+    };
     let spans = rules.declarations(&allow.on.value);
     if !spans.is_empty() {
-        return Ok(spans);
+        return Ok((warning, spans));
     }
     let mut d = Diagnostic::error(
         Code::UnknownName,

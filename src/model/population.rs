@@ -8,8 +8,7 @@ use std::fmt;
 use std::str::FromStr;
 
 /// The unit BTYD times are measured in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Period {
     /// Days; times are whole numbers of days.
     #[default]
@@ -318,23 +317,7 @@ words!(ContactRole, "a contacts column", Customer => "customer", Date => "date",
 words!(TotalKind, "an order total", Count => "count", First => "first", Last => "last", Spent => "spent");
 words!(UnmatchedOrders, "a policy for unmatched orders", Count => "count", Fail => "fail");
 words!(WithoutOrders, "a policy for customers without orders", Keep => "keep", Reject => "reject");
-
-/// The period words, `day` and `week`.
-pub fn parse_period(s: &str) -> Result<Period, String> {
-    match s {
-        "day" => Ok(Period::Day),
-        "week" => Ok(Period::Week),
-        _ => Err(format!("`{s}` is not a period: expected `day` or `week`")),
-    }
-}
-
-/// `day` or `week`.
-pub fn period_word(p: Period) -> &'static str {
-    match p {
-        Period::Day => "day",
-        Period::Week => "week",
-    }
-}
+words!(Period, "a period", Day => "day", Week => "week");
 
 impl Orders {
     /// An `orders` block at `span` that declares nothing yet.
@@ -376,50 +359,35 @@ impl Orders {
     }
 }
 
-/// A variable a population block gives every customer: its name, its type and what it holds
-/// (for `check`, docs and `explain`).
+/// A variable a population block gives every customer: its name and type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Given {
     pub name: &'static str,
     pub ty: super::FieldType,
-    pub meaning: &'static str,
 }
 
-const fn given(name: &'static str, ty: super::FieldType, meaning: &'static str) -> Given {
-    Given { name, ty, meaning }
+const fn given(name: &'static str, ty: super::FieldType) -> Given {
+    Given { name, ty }
 }
 
 /// The variables an `orders` block gives every customer, RFM and BTYD named apart.
 pub const ORDER_VARIABLES: [Given; 7] = {
     use super::FieldType::{Decimal, Int, Money};
     [
-        given(
-            "rfm_recency_days",
-            Int,
-            "days since the last order (missing without orders)",
-        ),
-        given("rfm_frequency", Int, "order days in the lookback window"),
-        given("rfm_monetary", Money, "amount spent in the lookback window"),
-        given(
-            "btyd_frequency",
-            Decimal,
-            "repeat order days (order days - 1)",
-        ),
-        given(
-            "btyd_recency",
-            Decimal,
-            "age at the last order, in periods (last - first order)",
-        ),
-        given(
-            "btyd_T",
-            Decimal,
-            "age at as_of, in periods (as_of - first order)",
-        ),
-        given(
-            "btyd_monetary_value",
-            Decimal,
-            "mean amount of the repeat order days",
-        ),
+        // Days since the last order (missing without orders).
+        given("rfm_recency_days", Int),
+        // Order days in the lookback window.
+        given("rfm_frequency", Int),
+        // Amount spent in the lookback window.
+        given("rfm_monetary", Money),
+        // Repeat order days (order days - 1).
+        given("btyd_frequency", Decimal),
+        // Age at the last order, in periods (last - first order).
+        given("btyd_recency", Decimal),
+        // Age at as_of, in periods (as_of - first order).
+        given("btyd_T", Decimal),
+        // Mean amount of the repeat order days.
+        given("btyd_monetary_value", Decimal),
     ]
 };
 
@@ -427,21 +395,12 @@ pub const ORDER_VARIABLES: [Given; 7] = {
 pub const MODEL_VARIABLES: [Given; 3] = {
     use super::FieldType::Decimal;
     [
-        given(
-            "p_alive",
-            Decimal,
-            "probability the customer is still active (BG/NBD)",
-        ),
-        given(
-            "expected_purchases",
-            Decimal,
-            "purchases expected over the horizon (BG/NBD)",
-        ),
-        given(
-            "model_clv",
-            Decimal,
-            "value over the horizon, discounted monthly (BG/NBD + Gamma-Gamma)",
-        ),
+        // Probability the customer is still active (BG/NBD).
+        given("p_alive", Decimal),
+        // Purchases expected over the horizon (BG/NBD).
+        given("expected_purchases", Decimal),
+        // Value over the horizon, discounted monthly (BG/NBD + Gamma-Gamma).
+        given("model_clv", Decimal),
     ]
 };
 

@@ -1142,7 +1142,7 @@ impl<'a> Lower<'a> {
                             let text = value.as_str();
                             match rule {
                                 Rule::period => {
-                                    let v = l.word_value(parse_period(text), span);
+                                    let v = l.word_value(text.parse::<Period>(), span);
                                     l.once(&mut o.period, v, word, line_span);
                                 }
                                 Rule::lookback => {

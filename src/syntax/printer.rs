@@ -534,7 +534,7 @@ impl Printer {
         }
         let mut settings: Vec<(&str, String)> = Vec::new();
         if let Some(p) = &o.period {
-            settings.push(("period", period_word(p.value).to_string()));
+            settings.push(("period", p.value.word().to_string()));
         }
         if let Some(l) = &o.lookback {
             settings.push(("lookback", l.value.to_string()));

@@ -4,13 +4,13 @@
 use super::tree::{self, Entry, Kind, Node};
 use crate::diagnostics::{suggest, Code, Diagnostic};
 use crate::model::{
-    parse_period, Action, Activity, Allow, Arm, AsOf, Cap, CapScope, CellRange, CellRule,
-    CellTable, Channel, ChannelKind, Comments, ContactColumn, ContactLog, ContactRole, Duration,
-    Exclusion, Expect, ExpectParam, Expr, Field, FieldFormat, FieldType, Holdout, Ident,
-    InnerComments, Literal, Metric, Model, OrderColumn, OrderRole, OrderTotal, Orders, Param,
-    ParamValue, PastContact, Reentry, RowSelect, RuleSet, Schema, Score, Segment, Settings,
-    Spanned, TableBody, TestCase, TestField, TestRow, TestValue, Tier, Tiers, Ties, TotalKind,
-    Trigger, UnmatchedOrders, Volume, WithoutOrders, BGNBD_PARAMS, GAMMA_GAMMA_PARAMS,
+    Action, Activity, Allow, Arm, AsOf, Cap, CapScope, CellRange, CellRule, CellTable, Channel,
+    ChannelKind, Comments, ContactColumn, ContactLog, ContactRole, Duration, Exclusion, Expect,
+    ExpectParam, Expr, Field, FieldFormat, FieldType, Holdout, Ident, InnerComments, Literal,
+    Metric, Model, OrderColumn, OrderRole, OrderTotal, Orders, Param, ParamValue, PastContact,
+    Reentry, RowSelect, RuleSet, Schema, Score, Segment, Settings, Spanned, TableBody, TestCase,
+    TestField, TestRow, TestValue, Tier, Tiers, Ties, TotalKind, Trigger, UnmatchedOrders, Volume,
+    WithoutOrders, BGNBD_PARAMS, GAMMA_GAMMA_PARAMS,
 };
 use crate::source::{FileId, Span};
 use crate::syntax::dsl::split_hint;
@@ -1647,7 +1647,7 @@ impl Reader<'_> {
                 continue;
             }
             match f.key.as_str() {
-                "period" => o.period = self.word_by(f, parse_period),
+                "period" => o.period = self.word_by(f, crate::model::Period::from_str),
                 "lookback" => o.lookback = self.duration(f),
                 "unmatched_orders" => o.unmatched = self.word::<UnmatchedOrders>(f),
                 "customers_without_orders" => o.without_orders = self.word::<WithoutOrders>(f),

@@ -1,9 +1,9 @@
 //! Writes a rule set as TOML that reads back into an equal rule set.
 
 use crate::model::{
-    period_word, Action, CellTable, ContactLog, Expr, Field, Holdout, Ident, Literal, Model,
-    Orders, ParamValue, RowSelect, RuleSet, Score, Settings, Spanned, TableBody, TestCase,
-    TestValue, Tier, Ties, Trigger, BGNBD_PARAMS, GAMMA_GAMMA_PARAMS,
+    Action, CellTable, ContactLog, Expr, Field, Holdout, Ident, Literal, Model, Orders, ParamValue,
+    RowSelect, RuleSet, Score, Settings, Spanned, TableBody, TestCase, TestValue, Tier, Ties,
+    Trigger, BGNBD_PARAMS, GAMMA_GAMMA_PARAMS,
 };
 use std::fmt::Write as _;
 
@@ -335,7 +335,7 @@ fn orders(o: &Orders) -> String {
         rows.push((t.kind.value.word().to_string(), string(&t.field.value)));
     }
     if let Some(p) = &o.period {
-        rows.push(("period".to_string(), string(period_word(p.value))));
+        rows.push(("period".to_string(), string(p.value.word())));
     }
     if let Some(l) = &o.lookback {
         rows.push(("lookback".to_string(), string(&l.value.to_string())));
