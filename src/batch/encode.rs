@@ -23,6 +23,8 @@ pub struct Encoder {
     cells: CsvCells,
     json: Vec<u8>,
     csv: csv::Writer<Vec<u8>>,
+    /// A CSV cell's text while it is written.
+    scratch: Vec<u8>,
 }
 
 fn csv_writer(buffer: Vec<u8>) -> csv::Writer<Vec<u8>> {
@@ -40,6 +42,7 @@ impl Encoder {
             cells,
             json: Vec::new(),
             csv: csv_writer(Vec::new()),
+            scratch: Vec::new(),
         }
     }
 
@@ -84,15 +87,17 @@ impl Encoder {
         match self.format {
             OutputFormat::Jsonl => decision.write_json(program, &mut self.json),
             OutputFormat::Csv => {
-                let cells = decision.csv_cells(program);
-                let mode = self.cells;
-                // Names are safe as they are; only outside text may need defusing.
-                let bytes = cells.iter().map(|(text, source)| match source {
-                    CellSource::Names => Cow::Borrowed(text.as_bytes()),
-                    CellSource::Outside => bytes(mode.cell(text)),
+                let (mode, csv) = (self.cells, &mut self.csv);
+                decision.csv_cells(program, &mut self.scratch, &mut |text, source| {
+                    // Names are safe as they are; only outside text may need defusing.
+                    let cell = match source {
+                        CellSource::Names => Cow::Borrowed(text),
+                        CellSource::Outside => mode.cell(text),
+                    };
+                    // Writing to a Vec cannot fail.
+                    let _ = csv.write_field(cell.as_bytes());
                 });
-                // Writing to a Vec cannot fail.
-                let _ = self.csv.write_record(bytes);
+                let _ = csv.write_record(None::<&[u8]>);
             }
         }
     }

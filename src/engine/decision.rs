@@ -257,136 +257,162 @@ impl Decision {
         out.extend_from_slice(b"]}\n");
     }
 
-    /// The decision as the cells of one CSV row, in [`csv_header`] order, each with where its
-    /// text comes from.
-    pub fn csv_cells(&self, program: &Program) -> Vec<(String, CellSource)> {
-        let join = |names: &mut dyn Iterator<Item = &str>| names.collect::<Vec<_>>().join(";");
-        let mut params = Vec::new();
-        params.push(b'{');
-        for (i, a) in self.actions.iter().enumerate() {
-            if i > 0 {
-                params.push(b',');
-            }
-            json_str(&mut params, &action_key(program, a));
-            params.push(b':');
-            json_params(&mut params, program, a);
-        }
-        params.push(b'}');
+    /// Gives `cell` the decision's CSV cells one by one, in [`csv_header`] order, each with
+    /// where its text comes from; `scratch` holds each cell's text while `cell` reads it.
+    pub fn csv_cells(
+        &self,
+        program: &Program,
+        scratch: &mut Vec<u8>,
+        cell: &mut dyn FnMut(&str, CellSource),
+    ) {
         use CellSource::{Names, Outside};
-        let mut cells = vec![
-            (self.id.clone(), Outside),
-            (
-                self.tier
-                    .map_or_else(String::new, |t| program.tier_name(t).to_string()),
-                Names,
-            ),
-            (
-                join(&mut self.segments.iter().map(|&s| program.segment_name(s))),
-                Names,
-            ),
-            (
-                join(&mut self.fired.iter().map(|&t| program.trigger_name(t))),
-                Names,
-            ),
-            (
-                self.arms()
-                    .map(|(t, arm)| format!("{}={}", program.trigger_name(t), arm.word()))
-                    .collect::<Vec<_>>()
-                    .join(";"),
-                Names,
-            ),
-            (
-                self.actions
-                    .iter()
-                    .map(|a| action_key(program, a))
-                    .collect::<Vec<_>>()
-                    .join(";"),
-                Names,
-            ),
-            (
-                join(
-                    &mut self
-                        .actions
-                        .iter()
-                        .map(|a| program.trigger_channel(a.trigger)),
-                ),
-                Names,
-            ),
-            (
-                join(
-                    &mut self
-                        .actions
-                        .iter()
-                        .map(|a| program.trigger_activity(a.trigger)),
-                ),
-                Names,
-            ),
-            (
-                join(&mut self.actions.iter().map(|a| {
-                    match program.trigger_service_reason(a.trigger) {
-                        Some(_) => "true",
-                        None => "false",
-                    }
-                })),
-                Names,
-            ),
-            (
-                join(
-                    &mut self
-                        .actions
-                        .iter()
-                        .map(|a| program.action(a.trigger, a.action).1.unwrap_or("")),
-                ),
-                Outside,
-            ),
-            (
-                join(
-                    &mut self
-                        .actions
-                        .iter()
-                        .map(|a| program.action(a.trigger, a.action).2.unwrap_or("")),
-                ),
-                Outside,
-            ),
-            (
-                self.suppressed
-                    .iter()
-                    .map(|(t, why)| {
-                        let name = program.trigger_name(*t);
-                        format!("{name}={}", program.reason(*t, *why))
-                    })
-                    .collect::<Vec<_>>()
-                    .join(";"),
-                Names,
-            ),
-            (String::from_utf8(params).expect("JSON is UTF-8"), Outside),
-        ];
+        let mut give = |scratch: &mut Vec<u8>, source, fill: &mut dyn FnMut(&mut Vec<u8>)| {
+            scratch.clear();
+            fill(scratch);
+            cell(
+                std::str::from_utf8(scratch).expect("cells are text"),
+                source,
+            );
+        };
+        let joined = |out: &mut Vec<u8>, names: &mut dyn Iterator<Item = &str>| {
+            for (i, name) in names.enumerate() {
+                if i > 0 {
+                    out.push(b';');
+                }
+                out.extend_from_slice(name.as_bytes());
+            }
+        };
+        let action_key = |out: &mut Vec<u8>, a: &ActionOutcome| {
+            out.extend_from_slice(program.trigger_name(a.trigger).as_bytes());
+            out.push(b'.');
+            out.extend_from_slice(program.action(a.trigger, a.action).0.as_bytes());
+        };
+        give(scratch, Outside, &mut |out| {
+            out.extend_from_slice(self.id.as_bytes())
+        });
+        give(scratch, Names, &mut |out| {
+            if let Some(t) = self.tier {
+                out.extend_from_slice(program.tier_name(t).as_bytes());
+            }
+        });
+        if program.has_lifecycle() {
+            give(scratch, Names, &mut |out| {
+                if let Some(s) = self.stage {
+                    out.extend_from_slice(program.stage_name(s).as_bytes());
+                }
+            });
+        }
+        for (t, table) in self.cells.iter().enumerate() {
+            give(scratch, Names, &mut |out| {
+                if let Some(i) = table {
+                    out.extend_from_slice(program.table_segment(t, *i).as_bytes());
+                }
+            });
+        }
+        give(scratch, Names, &mut |out| {
+            joined(
+                out,
+                &mut self.segments.iter().map(|&s| program.segment_name(s)),
+            )
+        });
+        give(scratch, Names, &mut |out| {
+            joined(
+                out,
+                &mut self.fired.iter().map(|&t| program.trigger_name(t)),
+            )
+        });
+        give(scratch, Names, &mut |out| {
+            for (i, (t, arm)) in self.arms().enumerate() {
+                if i > 0 {
+                    out.push(b';');
+                }
+                out.extend_from_slice(program.trigger_name(t).as_bytes());
+                out.push(b'=');
+                out.extend_from_slice(arm.word().as_bytes());
+            }
+        });
+        give(scratch, Names, &mut |out| {
+            for (i, a) in self.actions.iter().enumerate() {
+                if i > 0 {
+                    out.push(b';');
+                }
+                action_key(out, a);
+            }
+        });
+        give(scratch, Names, &mut |out| {
+            per_action(out, &self.actions, |a| program.trigger_channel(a.trigger))
+        });
         if program.has_addresses() {
             // After `channels`: one address per action, empty where there is none.
-            let addresses = self
-                .actions
-                .iter()
-                .map(|a| {
-                    a.address
-                        .as_ref()
-                        .and_then(address_text)
-                        .unwrap_or_default()
-                })
-                .collect::<Vec<_>>()
-                .join(";");
-            cells.insert(ADDRESSES_AT, (addresses, Outside));
+            give(scratch, Outside, &mut |out| {
+                for (i, a) in self.actions.iter().enumerate() {
+                    if i > 0 {
+                        out.push(b';');
+                    }
+                    if let Some(text) = a.address.as_ref().and_then(address_text) {
+                        out.extend_from_slice(text.as_bytes());
+                    }
+                }
+            });
         }
-        let mut at = 2;
-        if program.has_lifecycle() {
-            let stage = self.stage.map_or("", |s| program.stage_name(s));
-            cells.insert(at, (stage.to_string(), Names));
-            at += 1;
+        give(scratch, Names, &mut |out| {
+            per_action(out, &self.actions, |a| program.trigger_activity(a.trigger))
+        });
+        give(scratch, Names, &mut |out| {
+            per_action(out, &self.actions, |a| {
+                match program.trigger_service_reason(a.trigger) {
+                    Some(_) => "true",
+                    None => "false",
+                }
+            })
+        });
+        give(scratch, Outside, &mut |out| {
+            per_action(out, &self.actions, |a| {
+                program.action(a.trigger, a.action).1.unwrap_or("")
+            })
+        });
+        give(scratch, Outside, &mut |out| {
+            per_action(out, &self.actions, |a| {
+                program.action(a.trigger, a.action).2.unwrap_or("")
+            })
+        });
+        give(scratch, Names, &mut |out| {
+            for (i, (t, why)) in self.suppressed.iter().enumerate() {
+                if i > 0 {
+                    out.push(b';');
+                }
+                out.extend_from_slice(program.trigger_name(*t).as_bytes());
+                out.push(b'=');
+                out.extend_from_slice(program.reason(*t, *why).as_bytes());
+            }
+        });
+        give(scratch, Outside, &mut |out| {
+            out.push(b'{');
+            for (i, a) in self.actions.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                out.push(b'"');
+                action_key(out, a);
+                out.extend_from_slice(b"\":");
+                json_params(out, program, a);
+            }
+            out.push(b'}');
+        });
+    }
+}
+
+/// Appends what `name` gives for each of `actions`, joined by `;`.
+fn per_action<'p>(
+    out: &mut Vec<u8>,
+    actions: &[ActionOutcome],
+    name: impl Fn(&ActionOutcome) -> &'p str,
+) {
+    for (i, a) in actions.iter().enumerate() {
+        if i > 0 {
+            out.push(b';');
         }
-        for (t, cell) in self.cells.iter().enumerate() {
-            let segment = cell.map_or("", |i| program.table_segment(t, i));
-            cells.insert(at + t, (segment.to_string(), Names));
-        }
-        cells
+        out.extend_from_slice(name(a).as_bytes());
     }
 }
 
@@ -443,15 +469,6 @@ pub fn csv_header(program: &Program) -> Vec<&str> {
         header.insert(at + t, program.table_name(t));
     }
     header
-}
-
-/// `trigger.action`: how CSV output names an action.
-fn action_key(program: &Program, a: &ActionOutcome) -> String {
-    format!(
-        "{}.{}",
-        program.trigger_name(a.trigger),
-        program.action(a.trigger, a.action).0
-    )
 }
 
 fn json_params(out: &mut Vec<u8>, program: &Program, a: &ActionOutcome) {
