@@ -90,12 +90,14 @@ impl Encoder {
                 let (mode, csv) = (self.cells, &mut self.csv);
                 decision.csv_cells(program, &mut self.scratch, &mut |text, source| {
                     // Names are safe as they are; only outside text may need defusing.
-                    let cell = match source {
-                        CellSource::Names => Cow::Borrowed(text),
-                        CellSource::Outside => mode.cell(text),
-                    };
                     // Writing to a Vec cannot fail.
-                    let _ = csv.write_field(cell.as_bytes());
+                    let _ = match source {
+                        CellSource::Names => csv.write_field(text),
+                        CellSource::Outside => {
+                            let text = std::str::from_utf8(text).expect("cells are UTF-8");
+                            csv.write_field(mode.cell(text).as_bytes())
+                        }
+                    };
                 });
                 let _ = csv.write_record(None::<&[u8]>);
             }

@@ -258,21 +258,19 @@ impl Decision {
     }
 
     /// Gives `cell` the decision's CSV cells one by one, in [`csv_header`] order, each with
-    /// where its text comes from; `scratch` holds each cell's text while `cell` reads it.
+    /// where its text comes from; `scratch` holds each cell's text (UTF-8) while `cell` reads
+    /// it.
     pub fn csv_cells(
         &self,
         program: &Program,
         scratch: &mut Vec<u8>,
-        cell: &mut dyn FnMut(&str, CellSource),
+        cell: &mut dyn FnMut(&[u8], CellSource),
     ) {
         use CellSource::{Names, Outside};
         let mut give = |scratch: &mut Vec<u8>, source, fill: &mut dyn FnMut(&mut Vec<u8>)| {
             scratch.clear();
             fill(scratch);
-            cell(
-                std::str::from_utf8(scratch).expect("cells are text"),
-                source,
-            );
+            cell(scratch, source);
         };
         let joined = |out: &mut Vec<u8>, names: &mut dyn Iterator<Item = &str>| {
             for (i, name) in names.enumerate() {
