@@ -59,16 +59,16 @@ fn bench(c: &mut Criterion) {
         };
         let ast = compile(&engine, &expr, &names).unwrap();
         let slot_of = |name: &str| names.iter().position(|n| *n == name);
-        let native = Native::lower(&ast, &slot_of, as_of).expect("lowers");
+        let native = Native::lower(&ast, &slot_of).expect("lowers");
         let expected = engine
             .eval_ast_with_scope::<Dynamic>(&mut scope, &ast)
             .unwrap();
         assert_eq!(
-            native.eval(&slots).unwrap().to_string(),
+            native.eval(&slots, as_of).unwrap().to_string(),
             expected.to_string()
         );
         group.bench_with_input(BenchmarkId::new("native", source), &slots, |b, slots| {
-            b.iter(|| native.eval(black_box(slots)).unwrap())
+            b.iter(|| native.eval(black_box(slots), as_of).unwrap())
         });
         group.bench_function(BenchmarkId::new("rhai", source), |b| {
             b.iter(|| {

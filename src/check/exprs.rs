@@ -156,7 +156,15 @@ fn visible(names: &Names, place: Place, lifecycle: bool) -> Vec<&str> {
     out
 }
 
-pub fn check(rules: &RuleSet, names: &Names, sources: &Sources, out: &mut Vec<Diagnostic>) {
+/// Compiles and checks every expression of `rules`, reporting into `out`; those that compile
+/// go into `asts`.
+pub fn check(
+    rules: &RuleSet,
+    names: &Names,
+    sources: &Sources,
+    out: &mut Vec<Diagnostic>,
+    asts: &mut expr::Asts,
+) {
     let as_of = check_date(rules);
     let (engine, clock) = expr::sandbox(as_of);
     let units = units(rules);
@@ -404,6 +412,11 @@ pub fn check(rules: &RuleSet, names: &Names, sources: &Sources, out: &mut Vec<Di
                 .at(s.name.span)
                 .help("it still appears in the output; remove it if nobody needs it"),
             );
+        }
+    }
+    for (unit, c) in units.iter().zip(compiled) {
+        if let Some((ast, _)) = c {
+            asts.insert(unit.expr, ast);
         }
     }
 }

@@ -20,6 +20,7 @@ mod tiers;
 mod triggers;
 
 use crate::diagnostics::{Code, Diagnostic};
+use crate::expr;
 use crate::io::ReadAccess;
 use crate::model::RuleSet;
 use crate::source::Sources;
@@ -36,6 +37,8 @@ pub struct Checked {
     pub diagnostics: Vec<Diagnostic>,
     /// What the rule set's tests may read.
     pub access: ReadAccess,
+    /// Every expression that compiled, compiled once for the plan to take.
+    pub asts: expr::Asts,
 }
 
 impl Checked {
@@ -86,8 +89,9 @@ pub fn check_with(loaded: Loaded, origin: &Path, access: ReadAccess) -> Checked 
         rules,
         mut diagnostics,
     } = loaded;
+    let mut asts = expr::Asts::default();
     if !diagnostics.iter().any(Diagnostic::is_error) {
-        diagnostics.extend(check_rules(&rules, &sources, origin, &access));
+        diagnostics.extend(check_rules(&rules, &sources, origin, &access, &mut asts));
         allows::apply(&rules, &mut diagnostics);
     }
     diagnostics.sort_by_key(|d| {
@@ -99,6 +103,7 @@ pub fn check_with(loaded: Loaded, origin: &Path, access: ReadAccess) -> Checked 
         rules,
         diagnostics,
         access,
+        asts,
     }
 }
 
@@ -113,12 +118,13 @@ fn a(word: impl std::fmt::Display) -> String {
     format!("{article} {word}")
 }
 
-/// All semantic checks of a rule set that parsed.
-pub fn check_rules(
+/// All semantic checks of a rule set that parsed; the expressions that compile go into `asts`.
+fn check_rules(
     rules: &RuleSet,
     sources: &Sources,
     origin: &Path,
     access: &ReadAccess,
+    asts: &mut expr::Asts,
 ) -> Vec<Diagnostic> {
     if rules.is_empty() {
         return vec![
@@ -137,7 +143,7 @@ pub fn check_rules(
     if let Some(log) = &rules.contacts {
         contacts::check(log, &mut out);
     }
-    exprs::check(rules, &names, sources, &mut out);
+    exprs::check(rules, &names, sources, &mut out, asts);
     test_cases::check(rules, sources, access, &mut out);
     // What uses a segment is only known when every expression compiled.
     if out.iter().any(Diagnostic::is_error) {

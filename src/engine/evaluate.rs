@@ -5,13 +5,13 @@ use super::decision::{push_formatted, push_text, ActionOutcome, Decision, Suppre
 use super::holdout::stable_hash;
 use super::program::{ParamPlan, Piece, PieceSource, Program, Step, TierPlan};
 use super::volume::{RankKey, VolumeCut};
-use crate::expr::{self, native::Native};
+use crate::expr;
 use crate::history::{Arm, Index};
 use crate::io::do_not_contact::DoNotContact;
 use crate::io::{Reject, RejectCode};
 use crate::model::Reentry;
 use chrono::NaiveDate;
-use rhai::{Dynamic, Engine, Scope, AST};
+use rhai::{Dynamic, Engine, Scope};
 use std::fmt;
 
 /// Why a customer could not be decided: a rule failed for them.
@@ -53,15 +53,6 @@ impl fmt::Display for EvalError {
 
 impl std::error::Error for EvalError {}
 
-/// An expression compiled for this evaluator: natively when it can be, with rhai's AST kept for
-/// the cases the native code leaves to rhai (and for the error message).
-struct Compiled {
-    ast: AST,
-    native: Option<Native>,
-    /// No decimal can appear in it: rhai's fast operators compute it alike ([`expr::decimal_free`]).
-    decimal_free: bool,
-}
-
 /// Evaluates one customer at a time; one per thread (rhai engines are not shared).
 pub struct Evaluator<'p> {
     program: &'p Program,
@@ -70,7 +61,6 @@ pub struct Evaluator<'p> {
     fast: Engine,
     /// Bounds the time of each customer's evaluations.
     clock: expr::Clock,
-    compiled: Vec<Compiled>,
     scope: Scope<'static>,
     /// The names expressions may read (for [`Evaluator::eval_part`]).
     visible: expr::Visible,
@@ -106,36 +96,17 @@ enum Rung {
 }
 
 impl<'p> Evaluator<'p> {
-    /// Compiles every expression of `program` in a fresh sandbox evaluating as of `as_of`.
+    /// An evaluator of `program`'s compiled expressions, in a fresh sandbox evaluating as of
+    /// `as_of`.
     pub fn new(program: &'p Program, as_of: NaiveDate) -> Evaluator<'p> {
         let (engine, clock) = expr::sandbox(as_of);
         let fast = expr::fast_engine(as_of, &clock);
         let visible = expr::Visible::new(program.slot_names());
-        let slot_of = |name: &str| program.slot_of(name);
-        let slot_type = |name: &str| program.slot_type(name);
-        let compiled = program
-            .units
-            .iter()
-            .map(|unit| {
-                // The program was made from a rule set whose expressions all compile.
-                let ast = expr::compile_in(&engine, &unit.expr, &visible)
-                    .unwrap_or_else(|_| AST::empty());
-                let native = Native::lower(&ast, &slot_of, as_of);
-                // Only what rhai evaluates runs in either engine.
-                let decimal_free = native.is_none() && expr::decimal_free(&ast, &slot_type);
-                Compiled {
-                    ast,
-                    native,
-                    decimal_free,
-                }
-            })
-            .collect();
         Evaluator {
             program,
             engine,
             fast,
             clock,
-            compiled,
             scope: Scope::new(),
             visible,
             slots: vec![Dynamic::UNIT; program.slot_count()],
@@ -562,25 +533,24 @@ impl<'p> Evaluator<'p> {
 
     #[inline(always)]
     fn eval_any(&mut self, unit: usize) -> Result<Dynamic, EvalError> {
-        let compiled = &self.compiled[unit];
-        if let Some(native) = &compiled.native {
-            if let Ok(value) = native.eval(&self.slots) {
+        let plan = &self.program.units[unit];
+        if let Some(native) = &plan.native {
+            if let Ok(value) = native.eval(&self.slots, self.as_of) {
                 return Ok(value);
             }
         }
-        let plan = &self.program.units[unit];
         self.scope.clear();
         for (name, slot) in &plan.reads {
             self.scope
                 .push_dynamic(name.as_str(), self.slots[*slot].clone());
         }
-        let engine = if compiled.decimal_free {
+        let engine = if plan.decimal_free {
             &self.fast
         } else {
             &self.engine
         };
         engine
-            .eval_ast_with_scope::<Dynamic>(&mut self.scope, &compiled.ast)
+            .eval_ast_with_scope::<Dynamic>(&mut self.scope, &plan.ast)
             .map_err(|err| EvalError::of(plan, expr::runtime_message(plan.kind, &plan.name, &err)))
     }
 

@@ -1,12 +1,13 @@
 //! A checked rule set turned into an evaluation plan: variable slots, the order metrics and
-//! segments are computed in, tiers, triggers and actions by index. A [`Program`] holds no rhai
-//! objects (they are not `Send`), so one program is shared by every worker thread; each worker
-//! compiles its own [`super::Evaluator`] from it.
+//! segments are computed in, tiers, triggers and actions by index, and every expression as
+//! `check` compiled it, lowered once to native code where it can be. A [`Program`] is
+//! `Send + Sync`: one program is shared by every worker thread, each with its own
+//! [`super::Evaluator`] (its sandboxed engines and values) and nothing compiled again.
 
 use super::layout::Layout;
 use crate::check::Checked;
 use crate::diagnostics::{Code, Diagnostic};
-use crate::expr::{self, ValueType};
+use crate::expr::{self, native::Native, ValueType};
 use crate::history::{Reach, TriggerReach};
 use crate::io::ReadAccess;
 use crate::model::{
@@ -14,13 +15,12 @@ use crate::model::{
     Suppression, Trigger,
 };
 use crate::source::Sources;
-use chrono::NaiveDate;
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::path::Path;
 
 /// One expression of the rule set, with the rule it belongs to and the slots it reads.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub(crate) struct Unit {
     /// The kind of rule: `metric`, `segment`, `tier`, `trigger` or `parameter`.
     pub kind: &'static str,
@@ -29,6 +29,14 @@ pub(crate) struct Unit {
     pub expr: Expr,
     /// The variables the expression reads, with their slots (each name once).
     pub reads: Vec<(String, usize)>,
+    /// The expression as `check` compiled it.
+    pub ast: rhai::AST,
+    /// The expression lowered to native code, when it can be; rhai evaluates the rest (and
+    /// whatever the native code leaves to it).
+    pub native: Option<Native>,
+    /// No decimal can appear in it: rhai's fast operators compute it alike
+    /// ([`expr::decimal_free`]).
+    pub decimal_free: bool,
 }
 
 /// A metric or segment to compute, in dependency order.
@@ -151,7 +159,7 @@ pub(crate) struct TablePlan {
 }
 
 /// A rule set ready to evaluate; `Send + Sync`, shared by all workers of a run.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Program {
     rules: RuleSet,
     name: String,
@@ -163,8 +171,6 @@ pub struct Program {
     /// Slot names, in the layout's order (population variables as
     /// [`RuleSet::population_variables`] lists them).
     slots: Vec<String>,
-    /// Per slot, its type as far as the program knows it ([`Program::slot_type`]).
-    slot_types: Vec<ValueType>,
     slot_of: HashMap<String, usize>,
     key: usize,
     /// Tables over score cells.
@@ -288,7 +294,8 @@ impl Program {
             rules.segments.len(),
         );
         // Each slot's name, and its type as far as the program knows it without check's
-        // inference (metrics are unknown), in the layout's order.
+        // inference (metrics are unknown), in the layout's order: fields and population
+        // variables by their declared type, segments `bool`, `tier` and `stage` strings.
         let (slots, slot_types): (Vec<String>, Vec<ValueType>) = schema
             .fields
             .iter()
@@ -324,9 +331,9 @@ impl Program {
 
         let mut builder = Builder {
             slot_of: &slot_of,
+            slot_types: &slot_types,
             units: Vec::new(),
-            engine: expr::engine(NaiveDate::MIN),
-            visible: expr::Visible::new(slots.iter().map(String::as_str)),
+            asts: &checked.asts,
         };
         let metric_units: Vec<usize> = rules
             .metrics
@@ -480,7 +487,6 @@ impl Program {
             units: builder.units,
             rules: rules.clone(),
             slots,
-            slot_types,
             slot_of,
             key,
             layout,
@@ -821,17 +827,6 @@ impl Program {
         self.slot_of.get(name).copied()
     }
 
-    /// The type of the value in the slot named `name`, as far as the program knows it without
-    /// the rule set's type inference: fields and population variables by their declared type,
-    /// segments `bool`, `tier` and `stage` strings, metrics unknown; `as_of` is a date (not a
-    /// slot); `None` for a name that is no slot.
-    pub(crate) fn slot_type(&self, name: &str) -> Option<ValueType> {
-        match self.slot_of(name) {
-            Some(slot) => Some(self.slot_types[slot]),
-            None => (name == "as_of").then_some(ValueType::Date),
-        }
-    }
-
     pub(crate) fn slot_names(&self) -> impl Iterator<Item = &str> {
         self.slots.iter().map(String::as_str)
     }
@@ -917,9 +912,10 @@ impl Program {
 /// Collects units, compiling each once to learn what it reads.
 struct Builder<'a> {
     slot_of: &'a HashMap<String, usize>,
+    slot_types: &'a [ValueType],
     units: Vec<Unit>,
-    engine: rhai::Engine,
-    visible: expr::Visible,
+    /// The expressions as `check` compiled them.
+    asts: &'a expr::Asts,
 }
 
 impl Builder<'_> {
@@ -998,22 +994,32 @@ impl Builder<'_> {
     }
 
     fn unit(&mut self, kind: &'static str, name: &str, expr: &Expr) -> usize {
-        // The rule set checked clean, so every expression compiles.
+        // The rule set checked clean, so every expression compiled.
+        let ast = self.asts.get(expr).cloned().unwrap_or_default();
         let mut reads: Vec<(String, usize)> = Vec::new();
-        if let Ok(ast) = expr::compile_in(&self.engine, expr, &self.visible) {
-            for (name, _) in expr::references(&ast) {
-                if let Some(&slot) = self.slot_of.get(&name) {
-                    if !reads.iter().any(|(n, _)| *n == name) {
-                        reads.push((name, slot));
-                    }
+        for (name, _) in expr::references(&ast) {
+            if let Some(&slot) = self.slot_of.get(&name) {
+                if !reads.iter().any(|(n, _)| *n == name) {
+                    reads.push((name, slot));
                 }
             }
         }
+        let slot_of = |name: &str| self.slot_of.get(name).copied();
+        let native = Native::lower(&ast, &slot_of);
+        // Only what rhai evaluates runs in either engine.
+        let slot_type = |name: &str| match slot_of(name) {
+            Some(slot) => Some(self.slot_types[slot]),
+            None => (name == "as_of").then_some(ValueType::Date),
+        };
+        let decimal_free = native.is_none() && expr::decimal_free(&ast, &slot_type);
         self.units.push(Unit {
             kind,
             name: name.to_string(),
             expr: expr.clone(),
             reads,
+            ast,
+            native,
+            decimal_free,
         });
         self.units.len() - 1
     }

@@ -4,11 +4,12 @@
 use super::position::{span_at, span_at_len};
 use crate::diagnostics::{suggest, Code, Diagnostic};
 use crate::model;
+use crate::source::FileId;
 use rhai::{
     ASTNode, Dynamic, Engine, Expr, LexError, ParseError, ParseErrorType, Position, Scope, Stmt,
     AST,
 };
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::OnceLock;
 
 /// Functions rhai handles itself, which the function registry does not list.
@@ -74,6 +75,28 @@ impl Visible {
 
     fn names(&self) -> Vec<&str> {
         self.names.iter().map(String::as_str).collect()
+    }
+}
+
+/// The rule set's expressions as `check` compiled them, each found again by the expression
+/// (where it is written and its text): compiled once, then planned and evaluated.
+#[derive(Debug, Clone, Default)]
+pub struct Asts(HashMap<(FileId, usize, usize, String), AST>);
+
+impl Asts {
+    /// Keeps `ast`, compiled from `expr`.
+    pub fn insert(&mut self, expr: &model::Expr, ast: AST) {
+        self.0.insert(Asts::key(expr), ast);
+    }
+
+    /// What `expr` compiled to, when `check` compiled it without error.
+    pub fn get(&self, expr: &model::Expr) -> Option<&AST> {
+        self.0.get(&Asts::key(expr))
+    }
+
+    fn key(expr: &model::Expr) -> (FileId, usize, usize, String) {
+        let span = expr.span;
+        (span.file, span.start, span.end, expr.source.clone())
     }
 }
 

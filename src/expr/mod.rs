@@ -32,7 +32,7 @@ mod types;
 
 pub(crate) use builtins::{describe as describe_value, round_to};
 pub use builtins::{Builtin, BUILTINS, DATETIME_TYPE, DATE_TYPE};
-pub use compile::{compile, compile_in, parse_diagnostic, references, Visible};
+pub use compile::{compile, compile_in, parse_diagnostic, references, Asts, Visible};
 pub use fast_operators::{decimal_free, NO_DECIMAL_FROM};
 pub use position::{offset_of, span_at, span_at_len};
 pub use sandbox::{

@@ -11,9 +11,9 @@
 //! let expr = Expr { source: source.into(), span: Span::default(), verbatim: true };
 //! let ast = compile(&engine, &expr, &["orders", "recency"]).unwrap();
 //! let slot_of = |name: &str| ["orders", "recency"].iter().position(|n| *n == name);
-//! let native = Native::lower(&ast, &slot_of, as_of).unwrap();
+//! let native = Native::lower(&ast, &slot_of).unwrap();
 //! let slots = [rhai::Dynamic::from(5_i64), rhai::Dynamic::UNIT]; // never ordered: `recency` is ()
-//! assert_eq!(native.eval(&slots).unwrap().as_bool(), Ok(false));
+//! assert_eq!(native.eval(&slots, as_of).unwrap().as_bool(), Ok(false));
 //! ```
 //!
 //! # The contract
@@ -33,7 +33,7 @@
 //!
 //! * literals: whole numbers, decimals, strings, `true`/`false`, `()`, lists of supported
 //!   expressions;
-//! * variables with a slot, and `as_of` (the engine's constant unless it has a slot);
+//! * variables with a slot, and `as_of` (the date evaluated at, unless it has a slot);
 //! * `!x`, `-x`; `+ - * / % **` with rhai's rules: whole numbers stay whole (overflow and
 //!   division by zero bail), a whole number with a decimal gives a decimal, `+` joins strings
 //!   (and `() + s` is `s`); any other combination bails;
@@ -77,7 +77,8 @@
 //!   size limits (`len(tags)` fails when `tags` has more than 10,000 items): calls on oversized
 //!   values bail.
 //!
-//! A [`Native`] is `Send + Sync` (unlike rhai's `AST`): lower once, share between workers.
+//! A [`Native`] is `Send + Sync` and does not depend on the date it evaluates at: lower once,
+//! share between workers and runs.
 
 use super::builtins::{self, Moment, Part, Period, Step};
 use super::{MAX_ARRAY_SIZE, MAX_STRING_SIZE};
@@ -97,7 +98,6 @@ use std::sync::OnceLock;
 #[derive(Debug)]
 pub struct Native {
     root: Node,
-    as_of: NaiveDate,
 }
 
 /// The native path cannot be sure to give rhai's result: evaluate the expression with rhai.
@@ -116,37 +116,38 @@ impl std::error::Error for Bail {}
 const MAX_NODES: usize = 10_000;
 
 impl Native {
-    /// Lowers a compiled expression (from `expr::compile_in` with an `expr::engine(as_of)`), or
+    /// Lowers a compiled expression (from `expr::compile_in` with an `expr::engine`), or
     /// `None` when it uses anything outside the supported subset (see the module
     /// documentation). `slot_of` gives the slot of a variable the expression reads (`None`: not
-    /// a slot; then lowering fails, except `as_of`, the engine's constant).
-    pub fn lower(
-        ast: &AST,
-        slot_of: &dyn Fn(&str) -> Option<usize>,
-        as_of: NaiveDate,
-    ) -> Option<Native> {
+    /// a slot; then lowering fails, except `as_of`, the date evaluated at).
+    pub fn lower(ast: &AST, slot_of: &dyn Fn(&str) -> Option<usize>) -> Option<Native> {
         // Closures are compiled into functions of the AST; nothing here calls them.
         if ast.iter_functions().next().is_some() {
             return None;
         }
-        let mut lowering = Lowering {
-            slot_of,
-            as_of,
-            nodes: 0,
-        };
+        let mut lowering = Lowering { slot_of, nodes: 0 };
         let root = lowering.block(ast.statements())?;
-        Some(Native { root, as_of })
+        Some(Native { root })
     }
 
-    /// Evaluates with variables read from `slots` (indexed by the `slot_of` given to
+    /// Evaluates as of `as_of` (for `as_of` and `days_since`, like an `expr::engine(as_of)`),
+    /// with variables read from `slots` (indexed by the `slot_of` given to
     /// [`Native::lower`]). `Err(Bail)` whenever the native path cannot be sure to give exactly
     /// rhai's result (a runtime error such as a type mismatch, integer overflow, division of
     /// whole numbers by zero, or a case it does not handle): then evaluate the same expression
     /// with rhai, which gives the value or the error message.
-    pub fn eval(&self, slots: &[Dynamic]) -> Result<Dynamic, Bail> {
-        self.value(&self.root, slots)
+    pub fn eval(&self, slots: &[Dynamic], as_of: NaiveDate) -> Result<Dynamic, Bail> {
+        At { as_of }.value(&self.root, slots)
     }
+}
 
+/// Evaluation as of a date.
+#[derive(Clone, Copy)]
+struct At {
+    as_of: NaiveDate,
+}
+
+impl At {
     /// The value of the whole expression: conditions and numbers are computed without
     /// building intermediate values.
     fn value(&self, node: &Node, slots: &[Dynamic]) -> Result<Dynamic, Bail> {
@@ -188,7 +189,6 @@ enum Lit {
     Int(INT),
     Float(FLOAT),
     Str(String),
-    Date(NaiveDate),
     List(Vec<Lit>),
 }
 
@@ -211,6 +211,8 @@ enum Node {
     Call(Func, Vec<Node>),
     /// `matches(text, "pattern")` with its literal pattern compiled once, when lowered.
     Matches(Box<Node>, Box<regex::Regex>),
+    /// The date evaluated at (`as_of` without a slot).
+    AsOf,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -330,7 +332,6 @@ struct Switch {
 
 struct Lowering<'s> {
     slot_of: &'s dyn Fn(&str) -> Option<usize>,
-    as_of: NaiveDate,
     nodes: usize,
 }
 
@@ -404,7 +405,7 @@ impl Lowering<'_> {
             Expr::Variable(x, short, _) if x.0.is_none() && short.is_none() => {
                 match (self.slot_of)(&x.1) {
                     Some(slot) => Node::Slot(slot),
-                    None if x.1 == "as_of" => Node::Lit(Lit::Date(self.as_of)),
+                    None if x.1 == "as_of" => Node::AsOf,
                     None => return None,
                 }
             }
@@ -750,7 +751,6 @@ fn lit(l: &Lit) -> Val<'_> {
         Lit::Int(i) => Val::Int(*i),
         Lit::Float(f) => Val::Float(*f),
         Lit::Str(s) => Val::LitStr(s),
-        Lit::Date(d) => Val::Date(*d),
         Lit::List(l) => Val::LitList(l),
     }
 }
@@ -896,10 +896,11 @@ fn oversized(v: &Val<'_>) -> Result<bool, Bail> {
 
 // ---- Evaluation ----------------------------------------------------------------------------
 
-impl Native {
-    fn node<'a>(&'a self, node: &'a Node, slots: &'a [Dynamic]) -> Result<Val<'a>, Bail> {
+impl At {
+    fn node<'a>(&self, node: &'a Node, slots: &'a [Dynamic]) -> Result<Val<'a>, Bail> {
         Ok(match node {
             Node::Lit(l) => lit(l),
+            Node::AsOf => Val::Date(self.as_of),
             Node::Slot(i) => load(slots.get(*i).ok_or(Bail)?)?,
             Node::List(items) => {
                 let items = items
@@ -1041,7 +1042,7 @@ impl Native {
     }
 
     /// A number or `()`, computed without building values where the expression is numeric;
-    /// [`Scalar::Other`] when it is not (then evaluate it with [`Native::node`]).
+    /// [`Scalar::Other`] when it is not (then evaluate it with [`At::node`]).
     #[inline(always)]
     fn scalar(&self, node: &Node, slots: &[Dynamic]) -> Result<Scalar, Bail> {
         Ok(match node {
@@ -1055,12 +1056,12 @@ impl Native {
                 Some(d) if d.is_unit() => Scalar::Unit,
                 _ => Scalar::Other,
             },
-            Node::Lit(_) | Node::List(_) => Scalar::Other,
+            Node::Lit(_) | Node::List(_) | Node::AsOf => Scalar::Other,
             node => self.computed_scalar(node, slots)?,
         })
     }
 
-    /// [`Native::scalar`] of an expression that computes.
+    /// [`At::scalar`] of an expression that computes.
     fn computed_scalar(&self, node: &Node, slots: &[Dynamic]) -> Result<Scalar, Bail> {
         #[allow(clippy::cast_precision_loss)]
         let float = |x: INT| x as FLOAT;
@@ -1123,7 +1124,7 @@ impl Native {
     }
 
     fn call<'a>(
-        &'a self,
+        &self,
         func: Func,
         args: &'a [Node],
         slots: &'a [Dynamic],
@@ -1218,7 +1219,7 @@ fn text_in_place<'a>(node: &'a Node, slots: &'a [Dynamic]) -> Option<TextRef<'a>
     }
 }
 
-/// A number, `()` or anything else, for [`Native::scalar`].
+/// A number, `()` or anything else, for [`At::scalar`].
 enum Scalar {
     Int(INT),
     Float(FLOAT),

@@ -19,9 +19,9 @@ use rhai::packages::{
 use rhai::{
     ASTNode, Dynamic, Engine, EvalAltResult, OptimizationLevel, Position, Scope, Stmt, AST,
 };
-use std::cell::Cell;
 use std::fmt;
-use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Most operations one evaluation may take (a loop iteration, a call, an operator...).
@@ -49,25 +49,52 @@ const CLOCK_EVERY: u64 = 16;
 
 /// The time an engine from [`sandbox`] has spent: on the evaluation under way, and on the
 /// customer under way once [`Clock::start_customer`] is called. Cheap to clone (shared).
-#[derive(Clone, Default)]
-pub struct Clock(Rc<Times>);
+#[derive(Clone)]
+pub struct Clock(Arc<Times>);
 
-#[derive(Default)]
+/// Moments as nanoseconds after `base`, plus one (0: none); atomics only so that an engine
+/// holding the clock is `Send + Sync`: one thread uses it at a time.
 struct Times {
+    base: Instant,
     /// When the evaluation under way began.
-    evaluation: Cell<Option<Instant>>,
+    evaluation: AtomicU64,
     /// When the first evaluation for the customer under way began.
-    customer: Cell<Option<Instant>>,
+    customer: AtomicU64,
     /// A customer was started and none of its evaluations has begun yet.
-    pending: Cell<bool>,
+    pending: AtomicBool,
+}
+
+impl Default for Clock {
+    fn default() -> Clock {
+        Clock(Arc::new(Times {
+            base: Instant::now(),
+            evaluation: AtomicU64::new(0),
+            customer: AtomicU64::new(0),
+            pending: AtomicBool::new(false),
+        }))
+    }
+}
+
+impl Times {
+    fn moment(&self, at: &AtomicU64) -> Option<Instant> {
+        match at.load(Relaxed) {
+            0 => None,
+            nanos => Some(self.base + Duration::from_nanos(nanos - 1)),
+        }
+    }
+
+    fn set(&self, at: &AtomicU64, now: Instant) {
+        let nanos = u64::try_from(now.duration_since(self.base).as_nanos()).unwrap_or(u64::MAX);
+        at.store(nanos.saturating_add(1), Relaxed);
+    }
 }
 
 impl Clock {
     /// Starts a customer: from the next evaluation on, the evaluations together may take
     /// [`MAX_CUSTOMER_TIME`]. Reads no clock until rhai evaluates (the native path never does).
     pub fn start_customer(&self) {
-        self.0.customer.set(None);
-        self.0.pending.set(true);
+        self.0.customer.store(0, Relaxed);
+        self.0.pending.store(true, Relaxed);
     }
 
     /// rhai's progress callback: `Some` stops the evaluation, naming the limit.
@@ -75,12 +102,12 @@ impl Clock {
         let times = &*self.0;
         if operations == 1 {
             let now = Instant::now();
-            times.evaluation.set(Some(now));
-            if times.pending.replace(false) {
-                times.customer.set(Some(now));
+            times.set(&times.evaluation, now);
+            if times.pending.swap(false, Relaxed) {
+                times.set(&times.customer, now);
             }
             return over(
-                times.customer.get(),
+                times.moment(&times.customer),
                 now,
                 MAX_CUSTOMER_TIME,
                 TimeLimit::Customer,
@@ -91,14 +118,14 @@ impl Clock {
         }
         let now = Instant::now();
         over(
-            times.evaluation.get(),
+            times.moment(&times.evaluation),
             now,
             MAX_EVAL_TIME,
             TimeLimit::Evaluation,
         )
         .or_else(|| {
             over(
-                times.customer.get(),
+                times.moment(&times.customer),
                 now,
                 MAX_CUSTOMER_TIME,
                 TimeLimit::Customer,

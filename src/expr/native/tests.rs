@@ -83,7 +83,7 @@ impl Lab {
 
     fn lower(&self, ast: &AST) -> Option<Native> {
         let slot_of = |name: &str| self.names.iter().position(|n| n == name);
-        Native::lower(ast, &slot_of, as_of())
+        Native::lower(ast, &slot_of)
     }
 
     /// rhai's evaluation with the values bound in a scope (`as_of` from the engine).
@@ -157,7 +157,7 @@ fn both(source: &str) -> (Result<Dynamic, Bail>, Result<Dynamic, String>) {
     let native = lab
         .lower(&ast)
         .unwrap_or_else(|| panic!("`{source}` does not lower"));
-    let native = native.eval(&values);
+    let native = native.eval(&values, as_of());
     let rhai = lab.rhai(&ast, &values);
     if let Err(e) = contract(source, &native, &rhai) {
         panic!("{e}");
@@ -634,21 +634,29 @@ fn what_is_outside_the_subset_does_not_lower() {
 fn variables_need_a_slot_except_as_of() {
     let lab = Lab::new(["x"]);
     let ast = lab.compile("x > 1").unwrap();
-    assert!(Native::lower(&ast, &|_| None, as_of()).is_none());
+    assert!(Native::lower(&ast, &|_| None).is_none());
     // `as_of` is the engine's constant, or the value of its slot when it has one.
     let ast = lab.compile("as_of").unwrap();
-    let constant = Native::lower(&ast, &|_| None, as_of()).unwrap();
-    assert!(same(&constant.eval(&[]).unwrap(), &Dynamic::from(as_of())));
-    let slotted = Native::lower(&ast, &|n| (n == "as_of").then_some(0), as_of()).unwrap();
-    assert_eq!(slotted.eval(&[5_i64.into()]).unwrap().as_int(), Ok(5));
+    let constant = Native::lower(&ast, &|_| None).unwrap();
+    assert!(same(
+        &constant.eval(&[], as_of()).unwrap(),
+        &Dynamic::from(as_of())
+    ));
+    let slotted = Native::lower(&ast, &|n| (n == "as_of").then_some(0)).unwrap();
+    assert_eq!(
+        slotted.eval(&[5_i64.into()], as_of()).unwrap().as_int(),
+        Ok(5)
+    );
     // A missing slot or a value of an unsupported kind bails.
     let ast = lab.compile("x").unwrap();
-    let native = Native::lower(&ast, &|_| Some(3), as_of()).unwrap();
-    assert_eq!(native.eval(&[]).err(), Some(Bail));
-    let native = Native::lower(&ast, &|_| Some(0), as_of()).unwrap();
-    assert_eq!(native.eval(&['c'.into()]).err(), Some(Bail));
+    let native = Native::lower(&ast, &|_| Some(3)).unwrap();
+    assert_eq!(native.eval(&[], as_of()).err(), Some(Bail));
+    let native = Native::lower(&ast, &|_| Some(0)).unwrap();
+    assert_eq!(native.eval(&['c'.into()], as_of()).err(), Some(Bail));
     assert_eq!(
-        native.eval(&[Dynamic::from_map(rhai::Map::new())]).err(),
+        native
+            .eval(&[Dynamic::from_map(rhai::Map::new())], as_of())
+            .err(),
         Some(Bail)
     );
 }
@@ -859,7 +867,7 @@ fn every_retail_expression_evaluates_natively_on_realistic_customers() {
     // Evaluates natively (it must not bail), checks against rhai, and gives the value.
     let evaluate = |(what, ast, native): &(String, AST, Native), values: &[Dynamic]| {
         let rhai = lab.rhai(ast, values);
-        let native = native.eval(values);
+        let native = native.eval(values, as_of());
         let Ok(value) = &native else {
             panic!("{what} bailed for {values:?} (rhai: {rhai:?})");
         };
@@ -1441,7 +1449,7 @@ fn native_results_are_rhai_results_on_random_expressions() {
             };
             lowered.set(lowered.get() + 1);
             let values: Vec<Dynamic> = values.iter().map(Value::dynamic).collect();
-            let result = native.eval(&values);
+            let result = native.eval(&values, as_of());
             let rhai = lab.rhai(&ast, &values);
             match &result {
                 Ok(_) => native_ok.set(native_ok.get() + 1),
