@@ -33,10 +33,10 @@ pub use survey::Survey;
 
 use crate::engine::population::{Observed, PopulationReport};
 use crate::engine::volume::{Ranking, VolumeCut};
-use crate::engine::{Evaluator, Population, Program};
+use crate::engine::{Decision, Evaluator, Population, Program};
 use crate::history::{Index, Member, NewContact, Recording};
 use crate::io::do_not_contact::DoNotContact;
-use crate::io::input::{At, Row};
+use crate::io::input::At;
 use crate::io::{
     BatchReader, ColumnMap, CsvCells, HeaderError, InputFormat, OutputFormat, RawRows,
     RecordReader, Reject,
@@ -704,13 +704,15 @@ fn rank_volumes(
                 if done.is_empty() {
                     *done = one();
                 }
-                worker.each_row(rows, |worker, _, values| {
+                worker.each_row(rows, |worker, _, read| {
                     // A row that fails is rejected when deciding.
-                    if let Ok(values) = values {
-                        if worker.evaluator.evaluate(values).is_ok() {
-                            for (u, key) in worker.evaluator.ranked() {
-                                done.offer(*u, key.clone());
-                            }
+                    if read.is_ok()
+                        && (worker.evaluator)
+                            .decide(&mut worker.values, &mut worker.decision)
+                            .is_ok()
+                    {
+                        for (u, key) in worker.evaluator.ranked() {
+                            done.offer(*u, key.clone());
                         }
                     }
                 });
@@ -826,6 +828,10 @@ struct Worker<'a> {
     rejects: Option<Encoder>,
     money: Vec<usize>,
     record: csv::ByteRecord,
+    /// A row's values, its money and its decision, their room kept from row to row.
+    values: Vec<rhai::Dynamic>,
+    money_values: Vec<Option<f64>>,
+    decision: Decision,
 }
 
 impl<'a> Worker<'a> {
@@ -855,15 +861,18 @@ impl<'a> Worker<'a> {
             rejects: rejects.map(|format| Encoder::new(format, cells)),
             money: program.money_fields(),
             record: csv::ByteRecord::new(),
+            values: Vec::new(),
+            money_values: Vec::new(),
+            decision: Decision::default(),
         }
     }
 
     fn batch(&mut self, rows: &RawRows, done: &mut Decided<'a>) {
         done.tally.reset(self.program);
         done.rejects.clear();
-        self.each_row(rows, |worker, at, values| {
+        self.each_row(rows, |worker, at, read| {
             done.tally.row_at(at.line, at.last_line);
-            worker.row(at.line, values, done);
+            worker.row(at.line, read, done);
         });
         self.decisions.take_into(&mut done.decisions);
         if let Some(rejects) = self.rejects.as_mut() {
@@ -871,57 +880,44 @@ impl<'a> Worker<'a> {
         }
     }
 
-    /// Gives `f` each row of `rows` typed, with its population variables, or its reject.
-    fn each_row(
-        &mut self,
-        rows: &RawRows,
-        mut f: impl FnMut(&mut Self, At, Result<Vec<rhai::Dynamic>, Reject>),
-    ) {
+    /// Gives `f` each row of `rows`: `Ok` with its values typed, and its population variables,
+    /// in [`Worker::values`]; or its reject.
+    fn each_row(&mut self, rows: &RawRows, mut f: impl FnMut(&mut Self, At, Result<(), Reject>)) {
         let mut record = std::mem::take(&mut self.record);
         let (cx, program) = (self.cx, self.program);
         rows.each(&mut record, |at, row| {
             let line = at.line;
-            let values = match cx.survey.duplicate_of(line) {
-                Some(first) => Err(self.duplicate(line, row, first)),
-                None => cx.records.read(cx.map, row, at),
+            let values = &mut self.values;
+            let read = match cx.survey.duplicate_of(line) {
+                Some(first) => Err(Reject::duplicate(
+                    line,
+                    cx.records.id(cx.map, row),
+                    cx.records.key_column(),
+                    first,
+                )),
+                None => cx.records.read_into(cx.map, row, at, values),
             };
-            let values = values.and_then(|mut values| {
-                cx.population.inputs(program, line, &mut values)?;
-                Ok(values)
-            });
-            f(self, at, values);
+            let read = read.and_then(|()| cx.population.inputs(program, line, values));
+            f(self, at, read);
         });
         self.record = record;
     }
 
-    fn duplicate(&self, line: u64, row: Row<'_>, first: u64) -> Reject {
-        let id = self.cx.records.id(self.cx.map, row);
-        Reject::duplicate(line, id, self.cx.records.key_column(), first)
-    }
-
-    /// Evaluates one typed row, or counts its reject.
-    fn row(
-        &mut self,
-        line: u64,
-        values: Result<Vec<rhai::Dynamic>, Reject>,
-        done: &mut Decided<'a>,
-    ) {
-        let result = values.and_then(|values| {
-            let money: Vec<Option<f64>> = self
-                .money
-                .iter()
-                .map(|&i| values[i].as_float().ok())
-                .collect();
+    /// Evaluates the row read into [`Worker::values`], or counts its reject.
+    fn row(&mut self, line: u64, read: Result<(), Reject>, done: &mut Decided<'a>) {
+        let result = read.and_then(|()| {
+            let values = &self.values;
+            self.money_values.clear();
+            (self.money.iter()).for_each(|&i| self.money_values.push(values[i].as_float().ok()));
             let key = values[self.program.key_field()].clone();
-            match self.evaluator.evaluate(values) {
-                Ok(decision) => Ok((decision, money)),
-                Err(e) => Err(e.reject(line, &key)),
-            }
+            let decided = self.evaluator.decide(&mut self.values, &mut self.decision);
+            decided.map_err(|e| e.reject(line, &key))
         });
         match result {
-            Ok((decision, money)) => {
-                self.decisions.decision(self.program, &decision);
-                done.tally.decided(self.program, &decision, &money);
+            Ok(()) => {
+                let (decision, money) = (&self.decision, &self.money_values);
+                self.decisions.decision(self.program, decision);
+                done.tally.decided(self.program, decision, money);
                 if self.cx.recording {
                     let date = &self.cx.as_of_text;
                     decision.record(self.program, date, &mut done.contacts, &mut done.members);

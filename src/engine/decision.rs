@@ -58,6 +58,28 @@ pub use crate::model::Suppression;
 pub const AUDIENCE_SAMPLE: u64 = 5;
 
 impl Decision {
+    /// Empties the decision, keeping its room for the next customer's.
+    pub fn clear(&mut self) {
+        let Decision {
+            id,
+            segments,
+            tier,
+            stage,
+            cells,
+            fired,
+            suppressed,
+            actions,
+            global_holdout,
+        } = self;
+        id.clear();
+        segments.clear();
+        cells.clear();
+        fired.clear();
+        suppressed.clear();
+        actions.clear();
+        (*tier, *stage, *global_holdout) = (None, None, None);
+    }
+
     /// The triggers the customer entered, each with its arm: those that fired (treated), in
     /// firing order, then those whose control arm the customer is in.
     pub fn arms(&self) -> impl Iterator<Item = (usize, Arm)> + '_ {

@@ -199,22 +199,32 @@ impl<'p> Evaluator<'p> {
     /// Decides for one customer, given the values of the schema's fields in declaration order
     /// (as [`crate::io::RecordReader`] makes them), optionally followed by its population
     /// variables (as [`super::Population::inputs`] appends them; missing when not given).
-    pub fn evaluate(&mut self, fields: Vec<Dynamic>) -> Result<Decision, EvalError> {
+    pub fn evaluate(&mut self, mut fields: Vec<Dynamic>) -> Result<Decision, EvalError> {
+        let mut decision = Decision::default();
+        self.decide(&mut fields, &mut decision)?;
+        Ok(decision)
+    }
+
+    /// [`Evaluator::evaluate`] into `decision` (emptied first), taking the values out of
+    /// `fields`: both keep their room for the next customer.
+    pub fn decide(
+        &mut self,
+        fields: &mut Vec<Dynamic>,
+        decision: &mut Decision,
+    ) -> Result<(), EvalError> {
         let program = self.program;
         let layout = program.layout();
         debug_assert!(fields.len() == program.fields().len() || fields.len() == layout.inputs());
         let given = fields.len();
         self.clock.start_customer();
-        for (slot, value) in self.slots.iter_mut().zip(fields) {
+        for (slot, value) in self.slots.iter_mut().zip(fields.drain(..)) {
             *slot = value;
         }
         for slot in &mut self.slots[given..layout.inputs()] {
             *slot = Dynamic::UNIT;
         }
-        let mut decision = Decision {
-            id: super::decision::text(&self.slots[program.key_field()]),
-            ..Decision::default()
-        };
+        decision.clear();
+        super::decision::push_text(&mut decision.id, &self.slots[program.key_field()]);
 
         for step in &program.steps {
             match *step {
@@ -282,11 +292,11 @@ impl<'p> Evaluator<'p> {
         if let Some(history) = self.history {
             if !self.eligible.is_empty() {
                 self.read_history(history, &decision.id);
-                self.reentry_and_cooldown(history.today(), &mut decision);
+                self.reentry_and_cooldown(history.today(), decision);
             }
         }
         self.rank_eligible(&decision.id);
-        self.arbitrate(&mut decision)?;
+        self.arbitrate(decision)?;
         // Each step added its own: in declaration order, as outputs list them.
         decision.suppressed.sort_unstable_by_key(|&(i, _)| i);
 
@@ -318,7 +328,7 @@ impl<'p> Evaluator<'p> {
                 });
             }
         }
-        Ok(decision)
+        Ok(())
     }
 
     /// Reads customer `id`'s earlier contacts: per trigger the last entry and contact, per cap

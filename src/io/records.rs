@@ -300,9 +300,26 @@ impl RecordReader {
         row: Row<'_>,
         at: At,
     ) -> Result<Vec<Dynamic>, Reject> {
+        let mut values = Vec::with_capacity(self.room);
+        self.read_into(map, row, at, &mut values).map(|()| values)
+    }
+
+    /// [`RecordReader::read`] into `values` (emptied first), whose room is kept from row to
+    /// row.
+    pub fn read_into(
+        &self,
+        map: Option<&ColumnMap>,
+        row: Row<'_>,
+        at: At,
+        values: &mut Vec<Dynamic>,
+    ) -> Result<(), Reject> {
+        values.clear();
         match (row, map) {
-            (Row::Csv(record), Some(map)) => self.read_csv(map, record, at),
-            (Row::Json(text), _) => self.read_json(text, at.line),
+            (Row::Csv(record), Some(map)) => self.read_csv(map, record, at, values),
+            (Row::Json(text), _) => {
+                *values = self.read_json(text, at.line)?;
+                Ok(())
+            }
             (Row::Csv(_), None) => Err(Reject {
                 line: at.line,
                 id: None,
@@ -361,7 +378,8 @@ impl RecordReader {
         map: &ColumnMap,
         row: &csv::ByteRecord,
         at: At,
-    ) -> Result<Vec<Dynamic>, Reject> {
+        values: &mut Vec<Dynamic>,
+    ) -> Result<(), Reject> {
         let line = at.line;
         let id = || self.csv_id(map, row).map(lossy);
         if at.unclosed {
@@ -394,7 +412,7 @@ impl RecordReader {
                 reason: field_count(row.len(), map.width, at),
             });
         }
-        let mut values = Vec::with_capacity(self.room);
+        values.reserve(self.room);
         let mut bad = BadCells::default();
         for (f, &i) in self.fields.iter().zip(&map.index) {
             let bytes = row.get(i).unwrap_or_default();
@@ -407,7 +425,7 @@ impl RecordReader {
                 Err(e) => bad.cell(f, e),
             }
         }
-        bad.into_result(values, line, id)
+        bad.into_result(line, id)
     }
 
     /// Reads a customer whose cells `cell` gives by column name (`None`: no such column, read
@@ -430,7 +448,7 @@ impl RecordReader {
                 Err(e) => bad.cell(f, e),
             }
         }
-        bad.into_result(values, line, || id)
+        bad.into_result(line, || id).map(|()| values)
     }
 
     /// Reads one JSONL line: a JSON object whose keys are column names.
@@ -466,7 +484,7 @@ impl RecordReader {
                 Err(e) => bad.cell(f, e),
             }
         }
-        bad.into_result(values, line, || id)
+        bad.into_result(line, || id).map(|()| values)
     }
 }
 
@@ -509,18 +527,13 @@ impl BadCells {
         self.add(f, code, e.to_string());
     }
 
-    /// The row's `values` when every cell read; else its reject (on `line`, of the customer
+    /// `Ok` when every cell of the row read; else its reject (on `line`, of the customer
     /// `id` gives), with the first bad cell's column and code, and a reason naming every one:
     /// "2 cells cannot be read: `Total Spent`: expected ..., found `N/A`; `Signed Up`: ...".
-    fn into_result(
-        self,
-        values: Vec<Dynamic>,
-        line: u64,
-        id: impl FnOnce() -> Option<String>,
-    ) -> Result<Vec<Dynamic>, Reject> {
+    fn into_result(self, line: u64, id: impl FnOnce() -> Option<String>) -> Result<(), Reject> {
         let mut cells = self.cells.into_iter();
         let Some((column, code, reason)) = cells.next() else {
-            return Ok(values);
+            return Ok(());
         };
         let more: Vec<String> = cells
             .map(|(column, _, reason)| format!("`{column}`: {reason}"))
