@@ -549,6 +549,12 @@ impl<'p> Evaluator<'p> {
                 return Ok(value);
             }
         }
+        self.eval_rhai(unit)
+    }
+
+    /// The value of unit `unit` as rhai gives it.
+    fn eval_rhai(&mut self, unit: usize) -> Result<Dynamic, EvalError> {
+        let plan = &self.program.units[unit];
         self.scope.clear();
         for (name, slot) in &plan.reads {
             self.scope
@@ -591,8 +597,13 @@ impl<'p> Evaluator<'p> {
 
     /// A condition's value, which must be true or false.
     fn condition(&mut self, unit: usize) -> Result<bool, EvalError> {
+        if let Some(native) = &self.program.units[unit].native {
+            if let Ok(truth) = native.test(&self.slots, self.as_of) {
+                return Ok(truth);
+            }
+        }
         // Only `true` or `false` passes: a NaN cannot.
-        let value = self.eval_any(unit)?;
+        let value = self.eval_rhai(unit)?;
         value.as_bool().map_err(|_| {
             let plan = &self.program.units[unit];
             EvalError::of(

@@ -139,6 +139,12 @@ impl Native {
     pub fn eval(&self, slots: &[Dynamic], as_of: NaiveDate) -> Result<Dynamic, Bail> {
         At { as_of }.value(&self.root, slots)
     }
+
+    /// [`Native::eval`] of a condition, without making a value: `Ok` only when the value is
+    /// `true` or `false` (anything else bails, and rhai says what it is).
+    pub fn test(&self, slots: &[Dynamic], as_of: NaiveDate) -> Result<bool, Bail> {
+        At { as_of }.truth(&self.root, slots)
+    }
 }
 
 /// Evaluation as of a date.

@@ -116,6 +116,20 @@ fn contract(
     }
 }
 
+/// [`Native::test`] gives a truth only where [`Native::eval`] (held to rhai by [`contract`])
+/// gives that boolean, and bails where it gives anything else; it may bail more.
+fn test_contract(
+    source: &str,
+    test: &Result<bool, Bail>,
+    eval: &Result<Dynamic, Bail>,
+) -> Result<(), String> {
+    match (test, eval) {
+        (Err(Bail), _) => Ok(()),
+        (Ok(b), Ok(v)) if v.as_bool() == Ok(*b) => Ok(()),
+        (Ok(b), v) => Err(format!("`{source}`: test gave {b}, eval {v:?}")),
+    }
+}
+
 // ---- Targeted cases --------------------------------------------------------------------------
 
 /// The variables of the targeted cases.
@@ -157,9 +171,10 @@ fn both(source: &str) -> (Result<Dynamic, Bail>, Result<Dynamic, String>) {
     let native = lab
         .lower(&ast)
         .unwrap_or_else(|| panic!("`{source}` does not lower"));
+    let test = native.test(&values, as_of());
     let native = native.eval(&values, as_of());
     let rhai = lab.rhai(&ast, &values);
-    if let Err(e) = contract(source, &native, &rhai) {
+    if let Err(e) = contract(source, &native, &rhai).and(test_contract(source, &test, &native)) {
         panic!("{e}");
     }
     (native, rhai)
@@ -1463,7 +1478,9 @@ fn native_results_are_rhai_results_on_random_expressions() {
                     }
                 }
             }
-            contract(&source, &result, &rhai).map_err(TestCaseError::fail)
+            contract(&source, &result, &rhai).map_err(TestCaseError::fail)?;
+            let test = native.test(&values, as_of());
+            test_contract(&source, &test, &result).map_err(TestCaseError::fail)
         })
         .unwrap();
     let (compiled, lowered, native_ok, bailed) =
