@@ -5,8 +5,9 @@
 //! ```
 
 use idic::batch::{self, Options, Sinks};
-use idic::engine::{Evaluator, Program};
+use idic::engine::Evaluator;
 use idic::io::{InputFormat, OutputFormat};
+use idic::plan::Program;
 use std::collections::HashMap;
 use std::path::Path;
 

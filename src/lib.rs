@@ -15,6 +15,7 @@ pub mod history;
 pub mod io;
 pub mod model;
 pub mod panics;
+pub mod plan;
 pub mod reload;
 pub mod scaffold;
 pub mod source;

@@ -31,8 +31,8 @@
 //! # Ok::<(), idic::reload::Error>(())
 //! ```
 
-use crate::engine::{LoadError, Program};
 use crate::io::ReadAccess;
+use crate::plan::{LoadError, Program};
 use crate::testing::{run_tests, TestReport};
 use arc_swap::ArcSwap;
 use notify::event::{AccessKind, AccessMode};

@@ -10,8 +10,9 @@
 //! CSV is spreadsheet-safe unless asked otherwise ([`CsvCells`]); JSONL is written as it is.
 //! One [`Encoder`] per thread.
 
-use crate::engine::{csv_header, CellSource, Decision, Program};
+use crate::engine::{csv_header, CellSource, Decision};
 use crate::io::{CsvCells, OutputFormat, Reject};
+use crate::plan::Program;
 use std::borrow::Cow;
 
 /// The columns of a CSV rejects file.

@@ -33,7 +33,7 @@ pub use survey::Survey;
 
 use crate::engine::population::{Observed, PopulationReport};
 use crate::engine::volume::{Ranking, VolumeCut};
-use crate::engine::{Decision, Evaluator, Population, Program};
+use crate::engine::{Decision, Evaluator, Population};
 use crate::history::{Index, Member, NewContact, Recording};
 use crate::io::do_not_contact::DoNotContact;
 use crate::io::input::At;
@@ -41,6 +41,7 @@ use crate::io::{
     BatchReader, ColumnMap, CsvCells, HeaderError, InputFormat, OutputFormat, RawRows,
     RecordReader, Reject,
 };
+use crate::plan::Program;
 use chrono::NaiveDate;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use scan::{Scan, Scanned};

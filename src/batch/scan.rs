@@ -4,10 +4,11 @@
 
 use super::survey::Ids;
 use crate::engine::population::Observed;
-use crate::engine::{Population, Program};
+use crate::engine::Population;
 use crate::io::input::{At, Row};
 use crate::io::records::id_cell;
 use crate::io::{ColumnMap, RawRows, RecordReader};
+use crate::plan::Program;
 use rhai::Dynamic;
 
 /// How pass 1 reads rows: shared by every worker.

@@ -5,9 +5,10 @@
 
 use crate::analytics::scores::MethodKind;
 use crate::engine::population::{FitReport, PopulationReport};
-use crate::engine::{Decision, Program, Suppression};
+use crate::engine::{Decision, Suppression};
 use crate::io::{Reject, RejectCode};
 use crate::model::WithoutOrders;
+use crate::plan::Program;
 use crate::text::{group, group_decimal, printable};
 use serde::Serialize;
 use std::collections::BTreeMap;

@@ -244,7 +244,7 @@ pub fn run(args: Args) -> Exit {
 /// reads.
 fn open_history(
     path: &Path,
-    program: &idic::engine::Program,
+    program: &idic::plan::Program,
     as_of: chrono::NaiveDate,
     export: &std::fs::File,
     orders: Option<&Path>,

@@ -3,9 +3,8 @@
 //! Decisions refer to segments, tiers, triggers and actions by index into the [`Program`]; the
 //! writers turn indices into names.
 
-use super::Program;
 use crate::history::{Arm, Member, NewContact};
-use crate::model::TextFormat;
+use crate::plan::{Program, Written};
 use chrono::{NaiveDate, NaiveDateTime};
 use rhai::Dynamic;
 use std::borrow::Cow;
@@ -591,30 +590,6 @@ pub(crate) fn to_json(v: &Dynamic) -> serde_json::Value {
     let mut out = Vec::new();
     json_value(&mut out, v);
     serde_json::from_slice(&out).expect("json_value writes valid JSON")
-}
-
-/// How a placeholder writes its value ([`TextFormat`]), a date pattern parsed once per rule
-/// set rather than at every customer's text.
-#[derive(Debug, Clone)]
-pub(crate) enum Written {
-    Money,
-    Date(Box<[chrono::format::Item<'static>]>),
-}
-
-impl From<TextFormat> for Written {
-    fn from(format: TextFormat) -> Written {
-        use chrono::format::{Item, StrftimeItems};
-        match format {
-            TextFormat::Money => Written::Money,
-            // `check` refused a pattern chrono cannot read; were one to pass, it writes an error.
-            TextFormat::Date(pattern) => {
-                Written::Date(StrftimeItems::new(&pattern).parse_to_owned().map_or_else(
-                    |_| Box::new([Item::Error]) as Box<[_]>,
-                    Vec::into_boxed_slice,
-                ))
-            }
-        }
-    }
 }
 
 /// Writes `v` as a placeholder's `format` says: `Err` names what the format needs when `v` is

@@ -2,14 +2,13 @@
 //! `max_triggers`) and the parameters of the actions that fire.
 
 use super::decision::{push_formatted, push_text, ActionOutcome, Decision, Suppression};
-use super::holdout::stable_hash;
-use super::program::{ParamPlan, Piece, PieceSource, Program, Step, TierPlan};
 use super::volume::{RankKey, VolumeCut};
 use crate::expr;
 use crate::history::{Arm, Index};
 use crate::io::do_not_contact::DoNotContact;
 use crate::io::{Reject, RejectCode};
 use crate::model::Reentry;
+use crate::plan::{stable_hash, ParamPlan, Piece, PieceSource, Program, Step, TierPlan};
 use chrono::NaiveDate;
 use rhai::{Dynamic, Engine, Scope};
 use std::fmt;
@@ -37,7 +36,7 @@ impl EvalError {
     }
 
     /// The failure of `unit`'s rule, said by `message`.
-    fn of(unit: &super::program::Unit, message: String) -> EvalError {
+    fn of(unit: &crate::plan::Unit, message: String) -> EvalError {
         EvalError {
             rule: format!("{} {}", unit.kind, unit.name),
             message,
@@ -689,9 +688,9 @@ fn describe(value: &Dynamic) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::super::decision::Written;
     use super::*;
     use crate::engine::Decision;
+    use crate::plan::Written;
     use crate::syntax::{self, Loaded};
     use rhai::ImmutableString;
     use std::path::Path;

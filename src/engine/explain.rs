@@ -10,10 +10,11 @@
 
 use super::decision::{display, to_json};
 use super::volume::VolumeCut;
-use super::{Decision, EvalError, Evaluator, Program, Suppression};
+use super::{Decision, EvalError, Evaluator, Suppression};
 use crate::history::index::date_of;
 use crate::history::{Arm, Contact, Index};
 use crate::io::do_not_contact::DoNotContact;
+use crate::plan::Program;
 use crate::text::{pad, printable};
 use chrono::NaiveDate;
 use rhai::Dynamic;

@@ -13,13 +13,13 @@
 //! day), and per observed customer one `f64` per quantile score and, with a model, its BTYD
 //! summary (32 bytes).
 
-use super::Program;
 use crate::analytics::btyd::{self, BgNbd, ClvOptions, GammaGamma};
 use crate::analytics::orders::{read_orders, History, OrderFormat, OrderTally};
 use crate::analytics::scores::{Collector, Method, MethodKind, Scorer, Spec};
 use crate::analytics::{declared, Btyd};
 use crate::io::{Reject, RejectCode};
 use crate::model::{FieldType, Period, TotalKind, UnmatchedOrders, WithoutOrders, ORDER_VARIABLES};
+use crate::plan::Program;
 use crate::text::cents;
 use chrono::{NaiveDate, NaiveDateTime};
 use rhai::Dynamic;

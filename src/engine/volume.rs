@@ -8,7 +8,7 @@
 //! id (lowest first), then by id: the order is total, so exactly N are kept whatever the
 //! number of threads or the order of the rows.
 
-use super::holdout::stable_hash;
+use crate::plan::stable_hash;
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
 

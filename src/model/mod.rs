@@ -336,7 +336,7 @@ pub struct Exclusion {
     pub comments: Comments,
 }
 
-/// `holdout 5% salt "2026"`: the customers whose bucket ([`crate::engine::holdout_bucket`])
+/// `holdout 5% salt "2026"`: the customers whose bucket ([`crate::plan::holdout_bucket`])
 /// is below `percent * 100` are held out of every trigger (suppressed as `holdout:global`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Holdout {

@@ -7,11 +7,12 @@ mod report;
 
 pub use report::{Coverage, Format};
 
-use crate::engine::{display, text, Decision, Evaluator, Program, Suppression};
+use crate::engine::{display, text, Decision, Evaluator, Suppression};
 use crate::history::index::{day_of, IndexBuilder, Keep};
 use crate::history::{Arm, Contact, Index};
 use crate::io::test_customer;
 use crate::model::{AsOf, ExpectParam, Ident, TestCase, TestValue};
+use crate::plan::Program;
 use chrono::NaiveDate;
 use rhai::Dynamic;
 use std::collections::HashMap;

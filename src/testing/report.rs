@@ -1,7 +1,8 @@
 //! What the tests exercised ([`Coverage`]), and a [`TestReport`] as text, JSON or JUnit XML.
 
 use super::{CaseResult, TestReport};
-use crate::engine::{Decision, Program};
+use crate::engine::Decision;
+use crate::plan::Program;
 use crate::text::printable;
 use serde::Serialize;
 use std::fmt::Write as _;

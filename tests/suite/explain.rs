@@ -5,9 +5,10 @@
 use crate::common::{idic, repo, scratch};
 use idic::batch::{self, Options, Sinks};
 use idic::engine::explain::{Join, TriggerStatus};
-use idic::engine::{explain, Program, Suppression};
+use idic::engine::{explain, Suppression};
 use idic::io::{find_row, InputFormat, OutputFormat};
 use idic::model::RowSelect;
+use idic::plan::Program;
 
 /// `idic explain rules/retail --customers examples/customers.csv ARGS...`: exit code, stdout,
 /// stderr.

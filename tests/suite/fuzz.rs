@@ -21,8 +21,8 @@
 //! ```
 
 use idic::batch::{self, Options, Sinks};
-use idic::engine::Program;
 use idic::io::{InputFormat, OutputFormat};
+use idic::plan::Program;
 use proptest::prelude::*;
 use proptest::test_runner::RngSeed;
 use std::path::Path;

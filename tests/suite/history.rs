@@ -554,7 +554,7 @@ fn a_triggers_control_arm_is_recorded_and_never_contacted() {
     for line in night1.lines() {
         let d: serde_json::Value = serde_json::from_str(line).unwrap();
         let id = d["id"].as_str().unwrap().to_string();
-        let held = idic::engine::holdout_bucket("nudge-2026", &id) < 3000;
+        let held = idic::plan::holdout_bucket("nudge-2026", &id) < 3000;
         let arm = &d["arms"]["nudge"];
         let contacted = d["actions"]
             .as_array()

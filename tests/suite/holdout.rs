@@ -104,7 +104,7 @@ fn buckets_follow_the_written_formula() {
     ];
     for (salt, id, bucket) in golden {
         assert_eq!(
-            idic::engine::holdout_bucket(salt, id),
+            idic::plan::holdout_bucket(salt, id),
             bucket,
             "{salt:?} {id:?}"
         );

@@ -19,7 +19,9 @@ const LAYERS: &[&[&str]] = &[
     &["analytics", "history"],
     // The passes over a rule set.
     &["check"],
-    // The plan and its evaluation.
+    // The plan a checked rule set becomes.
+    &["plan"],
+    // Its evaluation, customer by customer.
     &["engine"],
     // Whole runs and tests.
     &["batch", "testing"],
@@ -125,7 +127,7 @@ fn modules_use_only_the_layers_below_theirs() {
 
 #[test]
 fn the_check_sees_an_import_up() {
-    assert_eq!(named("use crate::engine::Program;"), ["engine"]);
+    assert_eq!(named("use crate::engine::Evaluator;"), ["engine"]);
     assert_eq!(named("use crate::{io::Reject, model};"), ["io", "model"]);
     assert_eq!(
         named("x(crate::text::group(n), crate::batch::run)"),

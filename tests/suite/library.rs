@@ -2,8 +2,9 @@
 //! evaluate a stream.
 
 use idic::batch::{self, Options, Sinks};
-use idic::engine::{Evaluator, Program};
+use idic::engine::Evaluator;
 use idic::io::{InputFormat, OutputFormat};
+use idic::plan::Program;
 use std::path::Path;
 
 fn retail() -> Program {

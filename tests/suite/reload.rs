@@ -6,8 +6,9 @@
 
 use assert_cmd::cargo::CommandCargoExt;
 use idic::batch::{self, summary::RunInfo, Options as RunOptions, Sinks, Summary};
-use idic::engine::{Evaluator, Program};
+use idic::engine::Evaluator;
 use idic::io::{InputFormat, OutputFormat};
+use idic::plan::Program;
 use idic::reload::{FailingTests, Options, ReloadError, ReloadEvent, Reloader};
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};

@@ -117,7 +117,7 @@ fn the_example_export_decisions_and_summary() {
     let summary = std::fs::read_to_string(&summary).unwrap();
     // The summary records the hash of the rule set that decided; the snapshot leaves it out
     // (it changes with every edit of the rules' tests) and it is compared here instead.
-    let hash = idic::engine::Program::load(&repo().join("rules/retail"))
+    let hash = idic::plan::Program::load(&repo().join("rules/retail"))
         .unwrap()
         .content_hash()
         .to_string();

@@ -1,10 +1,12 @@
-//! A checked rule set turned into an evaluation plan: variable slots, the order metrics and
+//! Planning: a checked rule set turned into an evaluation plan: variable slots, the order metrics and
 //! segments are computed in, tiers, triggers and actions by index, and every expression as
 //! `check` compiled it, lowered once to native code where it can be. A [`Program`] is
 //! `Send + Sync`: one program is shared by every worker thread, each with its own
-//! [`super::Evaluator`] (its sandboxed engines and values) and nothing compiled again.
+//! [`crate::engine::Evaluator`] (its sandboxed engines and values) and nothing compiled again.
 
-use super::layout::Layout;
+mod holdout;
+mod layout;
+
 use crate::check::Checked;
 use crate::diagnostics::{Code, Diagnostic};
 use crate::expr::{self, native::Native, ValueType};
@@ -12,9 +14,11 @@ use crate::history::{Reach, TriggerReach};
 use crate::io::ReadAccess;
 use crate::model::{
     placeholders, AsOf, CapScope, ChannelKind, Expr, FieldType, ParamValue, Reentry, RuleSet,
-    Suppression, Trigger,
+    Suppression, TextFormat, Trigger,
 };
 use crate::source::Sources;
+pub use holdout::{holdout_bucket, stable_hash, HoldoutSplit, BUCKETS};
+pub use layout::Layout;
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::path::Path;
@@ -77,7 +81,7 @@ pub(crate) struct TriggerPlan {
     pub cooldown: Option<u32>,
     pub reentry: Reentry,
     /// Its own holdout, which draws its control arm.
-    pub holdout: Option<super::HoldoutSplit>,
+    pub holdout: Option<HoldoutSplit>,
     /// Its most contacts per run and the rank that chooses them.
     pub volume: Option<VolumePlan>,
     pub actions: Vec<ActionPlan>,
@@ -133,7 +137,7 @@ pub(crate) enum Piece {
         source: PieceSource,
         /// The placeholder as written, for error messages.
         written: String,
-        format: Option<super::decision::Written>,
+        format: Option<Written>,
         fallback: Option<String>,
     },
 }
@@ -198,7 +202,7 @@ pub struct Program {
     /// every `excluded_by` ([`reason_column`]).
     reason_columns: Vec<(Suppression, String)>,
     /// The global holdout, when the rule set declares one.
-    pub(crate) holdout: Option<super::HoldoutSplit>,
+    pub(crate) holdout: Option<HoldoutSplit>,
     /// A trigger's channel names an address field (decisions carry addresses).
     addresses: bool,
     /// Where each test case is written.
@@ -242,7 +246,7 @@ impl Program {
     /// `Err` carries the diagnostics (warnings do not stop a program).
     ///
     /// ```
-    /// let program = idic::engine::Program::load(std::path::Path::new("rules/retail")).unwrap();
+    /// let program = idic::plan::Program::load(std::path::Path::new("rules/retail")).unwrap();
     /// assert_eq!(program.name(), "retail");
     /// ```
     pub fn load(path: &std::path::Path) -> Result<Program, LoadError> {
@@ -483,7 +487,7 @@ impl Program {
                 .map(|m| m.value as usize),
             holdout: settings
                 .and_then(|s| s.holdout.as_ref())
-                .map(|h| super::HoldoutSplit::new(h.percent.value, &h.salt.value)),
+                .map(|h| HoldoutSplit::new(h.percent.value, &h.salt.value)),
             units: builder.units,
             rules: rules.clone(),
             slots,
@@ -627,7 +631,7 @@ impl Program {
     }
 
     /// The global holdout, when the rule set declares one.
-    pub fn holdout(&self) -> Option<&super::HoldoutSplit> {
+    pub fn holdout(&self) -> Option<&HoldoutSplit> {
         self.holdout.as_ref()
     }
 
@@ -792,7 +796,7 @@ impl Program {
     }
 
     /// Trigger `i`'s own holdout, when it declares one.
-    pub fn trigger_holdout(&self, i: usize) -> Option<&super::HoldoutSplit> {
+    pub fn trigger_holdout(&self, i: usize) -> Option<&HoldoutSplit> {
         self.triggers[i].holdout.as_ref()
     }
 
@@ -984,7 +988,7 @@ impl Builder<'_> {
             holdout: t
                 .holdout
                 .as_ref()
-                .map(|h| super::HoldoutSplit::new(h.percent.value, &h.salt.value)),
+                .map(|h| HoldoutSplit::new(h.percent.value, &h.salt.value)),
             volume: t.volume.as_ref().map(|v| VolumePlan {
                 max: v.max.value as usize,
                 rank: self.unit("volume", &t.name.value, &v.rank),
@@ -1138,4 +1142,28 @@ fn content_hash(sources: &Sources) -> String {
         hasher.update(file.text.as_bytes());
     }
     format!("sha256:{}", crate::io::digest::hex(&hasher.finalize()))
+}
+
+/// How a placeholder writes its value ([`TextFormat`]), a date pattern parsed once per rule
+/// set rather than at every customer's text.
+#[derive(Debug, Clone)]
+pub(crate) enum Written {
+    Money,
+    Date(Box<[chrono::format::Item<'static>]>),
+}
+
+impl From<TextFormat> for Written {
+    fn from(format: TextFormat) -> Written {
+        use chrono::format::{Item, StrftimeItems};
+        match format {
+            TextFormat::Money => Written::Money,
+            // `check` refused a pattern chrono cannot read; were one to pass, it writes an error.
+            TextFormat::Date(pattern) => {
+                Written::Date(StrftimeItems::new(&pattern).parse_to_owned().map_or_else(
+                    |_| Box::new([Item::Error]) as Box<[_]>,
+                    Vec::into_boxed_slice,
+                ))
+            }
+        }
+    }
 }
