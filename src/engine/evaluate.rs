@@ -61,8 +61,6 @@ pub struct Evaluator<'p> {
     /// Bounds the time of each customer's evaluations.
     clock: expr::Clock,
     scope: Scope<'static>,
-    /// The names expressions may read (for [`Evaluator::eval_part`]).
-    visible: expr::Visible,
     slots: Vec<Dynamic>,
     tier_values: Vec<Dynamic>,
     stage_values: Vec<Dynamic>,
@@ -100,14 +98,12 @@ impl<'p> Evaluator<'p> {
     pub fn new(program: &'p Program, as_of: NaiveDate) -> Evaluator<'p> {
         let (engine, clock) = expr::sandbox(as_of);
         let fast = expr::fast_engine(as_of, &clock);
-        let visible = expr::Visible::new(program.slot_names());
         Evaluator {
             program,
             engine,
             fast,
             clock,
             scope: Scope::new(),
-            visible,
             slots: vec![Dynamic::UNIT; program.slot_count()],
             tier_values: program
                 .tier_names()
@@ -167,21 +163,15 @@ impl<'p> Evaluator<'p> {
         self.program.slot_of(name).map(|slot| &self.slots[slot])
     }
 
-    /// Evaluates `source`, a piece of one of the program's expressions (such as one side of an
-    /// `&&`), with this evaluator's engine and the values of the last customer evaluated: the
-    /// values the rules saw, `tier` included. Explanations use it; decisions never do. Gives the
-    /// value and the names of the fields, metrics, segments or `tier` it read (each once), or
-    /// the error as a sentence.
-    pub fn eval_part(&self, source: &str) -> Result<(Dynamic, Vec<String>), String> {
-        let piece = crate::model::Expr {
-            source: source.to_string(),
-            span: Default::default(),
-            verbatim: false,
-        };
-        let ast = expr::compile_in(&self.engine, &piece, &self.visible).map_err(|d| d.message)?;
+    /// Evaluates `ast`, one of the program's expressions or a piece of one (such as one side
+    /// of an `&&`), with this evaluator's engine and the values of the last customer evaluated:
+    /// the values the rules saw, `tier` included. Explanations use it; decisions never do.
+    /// Gives the value and the names of the fields, metrics, segments or `tier` it read (each
+    /// once), or the error as a sentence.
+    pub fn eval_ast(&self, ast: &rhai::AST) -> Result<(Dynamic, Vec<String>), String> {
         let mut reads: Vec<String> = Vec::new();
         let mut scope = Scope::new();
-        for (name, _) in expr::references(&ast) {
+        for (name, _) in expr::references(ast) {
             if let Some(slot) = self.program.slot_of(&name) {
                 if !reads.contains(&name) {
                     scope.push_dynamic(name.clone(), self.slots[slot].clone());
@@ -190,7 +180,7 @@ impl<'p> Evaluator<'p> {
             }
         }
         self.engine
-            .eval_ast_with_scope::<Dynamic>(&mut scope, &ast)
+            .eval_ast_with_scope::<Dynamic>(&mut scope, ast)
             .map(|value| (value, reads))
             .map_err(|err| expr::error_text(&err))
     }

@@ -704,15 +704,23 @@ impl Program {
 
     /// The condition of segment `i`: its source and the names it reads.
     pub fn segment_condition(&self, i: usize) -> (&str, Vec<&str>) {
-        let unit = self
-            .steps
-            .iter()
+        self.unit_text(self.segment_unit(i))
+    }
+
+    /// The unit of segment `i`'s condition.
+    pub(crate) fn segment_unit(&self, i: usize) -> usize {
+        (self.steps.iter())
             .find_map(|s| match *s {
                 Step::Segment { index, unit } if index == i => Some(unit),
                 _ => None,
             })
-            .expect("every segment is a step");
-        self.unit_text(unit)
+            .expect("every segment is a step")
+    }
+
+    /// The text of unit `unit`'s expression and what `check` compiled it to.
+    pub(crate) fn unit_source(&self, unit: usize) -> (&str, &rhai::AST) {
+        let u = &self.units[unit];
+        (&u.expr.source, &u.ast)
     }
 
     /// Whether the rule set declares a lifecycle.
@@ -829,10 +837,6 @@ impl Program {
 
     pub(crate) fn slot_of(&self, name: &str) -> Option<usize> {
         self.slot_of.get(name).copied()
-    }
-
-    pub(crate) fn slot_names(&self) -> impl Iterator<Item = &str> {
-        self.slots.iter().map(String::as_str)
     }
 
     /// Where each kind of value sits among the slots.
