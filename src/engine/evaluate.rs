@@ -52,7 +52,8 @@ impl fmt::Display for EvalError {
 
 impl std::error::Error for EvalError {}
 
-/// Evaluates one customer at a time; one per thread (rhai engines are not shared).
+/// Evaluates one customer at a time; one per thread (its engines' clock, its scope and the
+/// customer's values are its own; the plan's compiled expressions are shared).
 pub struct Evaluator<'p> {
     program: &'p Program,
     engine: Engine,

@@ -95,7 +95,8 @@ pub struct CellReader {
     /// Texts that read as an empty cell (trimmed).
     missing: Box<[Box<str>]>,
     optional: bool,
-    default: Option<Value>,
+    /// The declared default, already a value of the field's type.
+    default: Option<Dynamic>,
     /// What the field expects, in words with an example (for [`CellError::Invalid`]).
     expected: Box<str>,
 }
@@ -191,32 +192,6 @@ enum Part {
 enum Separator {
     Char(char),
     Str(Box<str>),
-}
-
-/// A default, already converted to the field's type (a `Dynamic` is not `Send`).
-#[derive(Debug, Clone)]
-enum Value {
-    Str(Box<str>),
-    Int(i64),
-    Float(f64),
-    Bool(bool),
-    Date(NaiveDate),
-    DateTime(NaiveDateTime),
-    List(Box<[Box<str>]>),
-}
-
-impl Value {
-    fn to_dynamic(&self) -> Dynamic {
-        match self {
-            Value::Str(s) => string(s),
-            Value::Int(i) => Dynamic::from_int(*i),
-            Value::Float(f) => Dynamic::from_float(*f),
-            Value::Bool(b) => Dynamic::from_bool(*b),
-            Value::Date(d) => Dynamic::from(*d),
-            Value::DateTime(dt) => Dynamic::from(*dt),
-            Value::List(items) => Dynamic::from_array(items.iter().map(|s| string(s)).collect()),
-        }
-    }
 }
 
 /// What reading one cell gave, before the empty rules apply.
@@ -445,7 +420,7 @@ impl CellReader {
     /// The value of an empty cell.
     fn empty(&self) -> Result<Dynamic, CellError> {
         match &self.default {
-            Some(default) => Ok(default.to_dynamic()),
+            Some(default) => Ok(default.clone()),
             None if self.optional => Ok(Dynamic::UNIT),
             None => Err(CellError::Missing),
         }
@@ -506,34 +481,34 @@ impl CellReader {
     }
 
     /// The declared default as a value of the field's type, if it fits.
-    fn default_value(&self, literal: &Literal) -> Option<Value> {
+    fn default_value(&self, literal: &Literal) -> Option<Dynamic> {
         Some(match (literal, &self.kind) {
-            (Literal::Str(s), Kind::String) => Value::Str(s.as_str().into()),
+            (Literal::Str(s), Kind::String) => string(s),
             (Literal::Str(s), Kind::List(sep)) => {
-                let items: Vec<Box<str>> = match sep {
-                    Separator::Char(c) => s.split(*c).map(Box::from).collect(),
-                    Separator::Str(sep) => s.split(&**sep).map(Box::from).collect(),
+                let items: Vec<&str> = match sep {
+                    Separator::Char(c) => s.split(*c).collect(),
+                    Separator::Str(sep) => s.split(&**sep).collect(),
                 };
                 let items = items.iter().map(|i| i.trim()).filter(|i| !i.is_empty());
-                Value::List(items.map(Box::from).collect())
+                Dynamic::from_array(items.map(string).collect())
             }
             // Like a cell; an ISO date also fits (that is what `check` accepts).
-            (Literal::Str(s), Kind::Date(formats)) => Value::Date(
+            (Literal::Str(s), Kind::Date(formats)) => Dynamic::from(
                 formats
                     .iter()
                     .chain([&DateFormat::Iso])
                     .find_map(|f| f.date(s.trim()))?,
             ),
-            (Literal::Str(s), Kind::DateTime(formats)) => Value::DateTime(
+            (Literal::Str(s), Kind::DateTime(formats)) => Dynamic::from(
                 formats
                     .iter()
                     .chain([&DateFormat::Iso])
                     .find_map(|f| f.datetime(s.trim()))?,
             ),
-            (Literal::Int(i), Kind::Int { .. }) => Value::Int(*i),
-            (Literal::Int(i), Kind::Number { .. }) => Value::Float(*i as f64),
-            (Literal::Decimal(d), Kind::Number { .. }) if d.is_finite() => Value::Float(*d),
-            (Literal::Bool(b), Kind::Bool(_)) => Value::Bool(*b),
+            (Literal::Int(i), Kind::Int { .. }) => Dynamic::from_int(*i),
+            (Literal::Int(i), Kind::Number { .. }) => Dynamic::from_float(*i as f64),
+            (Literal::Decimal(d), Kind::Number { .. }) if d.is_finite() => Dynamic::from_float(*d),
+            (Literal::Bool(b), Kind::Bool(_)) => Dynamic::from_bool(*b),
             _ => return None,
         })
     }
