@@ -535,29 +535,36 @@ fn condition(ev: &Evaluator<'_>, unit: usize, read: &dyn Fn(&str) -> Read) -> Co
     };
     let Some(whole) = whole else {
         // Not one expression (statements, a lone call): evaluated whole, never split.
-        return part(ev, ast, source, None, read);
+        return part(ev, ast, source, &[], None, read);
     };
-    let tokens = tokens(source);
-    let range = trimmed(source, 0..source.len());
-    part(ev, ast, source, Some((whole, range, &tokens)), read)
+    let piece = Piece {
+        expr: whole.clone(),
+        range: trimmed(source, 0..source.len()),
+    };
+    part(ev, ast, source, &tokens(source), Some(&piece), read)
 }
 
-/// A condition or one of its parts: `piece` is its expression and where its text is in
-/// `source` (`None`: the whole of `ast`, which does not split), with the tokens of `source`.
+/// A condition or a part of one: its expression, and where its text is in the rule's source.
+struct Piece {
+    expr: Expr,
+    range: Range<usize>,
+}
+
+/// A condition or one of its parts, `piece` of the rule `ast` compiled from `source` (whose
+/// tokens are `tokens`); `None`: the whole of `ast`, which does not split.
 fn part(
     ev: &Evaluator<'_>,
     ast: &AST,
     source: &str,
-    piece: Option<(&Expr, Range<usize>, &[(Token, usize)])>,
+    tokens: &[(Token, usize)],
+    piece: Option<&Piece>,
     read: &dyn Fn(&str) -> Read,
 ) -> Condition {
-    let (text, evaluated) = match &piece {
-        Some((expr, range, _)) => {
-            let one = AST::new(
-                [Stmt::Expr(Box::new((*expr).clone()))],
-                ast.shared_lib().clone(),
-            );
-            (&source[range.clone()], ev.eval_ast(&one))
+    let (text, evaluated) = match piece {
+        Some(piece) => {
+            let statement = Stmt::Expr(Box::new(piece.expr.clone()));
+            let one = AST::new([statement], ast.shared_lib().clone());
+            (&source[piece.range.clone()], ev.eval_ast(&one))
         }
         None => (source, ev.eval_ast(ast)),
     };
@@ -583,15 +590,14 @@ fn part(
         reached: true,
         decisive: false,
     };
-    let Some((expr, range, tokens)) = piece else {
+    let Some(piece) = piece else {
         return c;
     };
-    let (Some(whole), Some((join, pieces))) = (c.truth(), split(source, tokens, range, expr))
-    else {
+    let (Some(whole), Some((join, pieces))) = (c.truth(), split(source, tokens, piece)) else {
         return c;
     };
     let mut parts: Vec<Condition> = (pieces.iter())
-        .map(|(expr, range)| part(ev, ast, source, Some((expr, range.clone(), tokens)), read))
+        .map(|piece| part(ev, ast, source, tokens, Some(piece), read))
         .collect();
     // rhai stops at the first part that settles the outcome: false for `&&`, true for `||`.
     let settles = join == Join::Or;
@@ -646,18 +652,14 @@ fn tokens(source: &str) -> Vec<(Token, usize)> {
         .collect()
 }
 
-/// The parts of `expr`, a `&&` or `||` of several operands compiled from `source[range]`:
+/// The parts of `piece`, a `&&` or `||` of several operands compiled from its text:
 /// each operand with its text, split at the top-level operators of the text (a text wrapped
 /// whole in parentheses splits inside them). Operands grouped in parentheses (rhai flattens
 /// `(a || b) || c`) make one part, their group. `None` when `expr` is neither, or when the
 /// text and the expression do not line up.
-fn split(
-    source: &str,
-    tokens: &[(Token, usize)],
-    range: Range<usize>,
-    expr: &Expr,
-) -> Option<(Join, Vec<(Expr, Range<usize>)>)> {
-    let (join, operator, operands, position) = match expr {
+fn split(source: &str, tokens: &[(Token, usize)], piece: &Piece) -> Option<(Join, Vec<Piece>)> {
+    let range = piece.range.clone();
+    let (join, operator, operands, position) = match &piece.expr {
         Expr::And(xs, pos) => (Join::And, Token::And, xs, *pos),
         Expr::Or(xs, pos) => (Join::Or, Token::Or, xs, *pos),
         _ => return None,
@@ -729,7 +731,7 @@ fn split(
                     Join::Or => Expr::Or(Box::new(group.into_iter().collect()), position),
                 },
             };
-            Some((expr, range))
+            Some(Piece { expr, range })
         })
         .collect::<Option<Vec<_>>>()?;
     Some((join, parts))
@@ -1190,16 +1192,13 @@ mod tests {
         let [Stmt::Expr(whole)] = ast.statements() else {
             return None;
         };
-        let tokens = tokens(source);
-        let range = trimmed(source, 0..source.len());
-        let (join, pieces) = split(source, &tokens, range, whole)?;
-        Some((
-            join,
-            pieces
-                .into_iter()
-                .map(|(_, r)| source[r].to_string())
-                .collect(),
-        ))
+        let piece = Piece {
+            expr: (**whole).clone(),
+            range: trimmed(source, 0..source.len()),
+        };
+        let (join, pieces) = split(source, &tokens(source), &piece)?;
+        let texts = pieces.into_iter().map(|p| source[p.range].to_string());
+        Some((join, texts.collect()))
     }
 
     fn are(join: Join, texts: &[&str]) -> Option<(Join, Vec<String>)> {

@@ -18,7 +18,7 @@ use crate::model::{
 };
 use crate::source::Sources;
 pub use holdout::{holdout_bucket, stable_hash, HoldoutSplit, BUCKETS};
-pub use layout::Layout;
+pub(crate) use layout::Layout;
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::path::Path;
