@@ -36,7 +36,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let values = reader
         .read_cells(|column| cells.get(column).copied(), 1)
         .map_err(|reject| reject.to_string())?;
-    // One evaluator per thread: it owns its compiled expressions.
+    // One evaluator per thread (its own engines and values; the program's compiled
+    // expressions are shared).
     let mut evaluator = Evaluator::new(&program, as_of);
     let decision = evaluator.evaluate(values)?;
     let mut line = Vec::new();

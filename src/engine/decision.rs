@@ -293,121 +293,93 @@ impl Decision {
             fill(scratch);
             cell(scratch, source);
         };
-        let joined = |out: &mut Vec<u8>, names: &mut dyn Iterator<Item = &str>| {
-            for (i, name) in names.enumerate() {
-                if i > 0 {
-                    out.push(b';');
-                }
-                out.extend_from_slice(name.as_bytes());
-            }
-        };
+        let text = |out: &mut Vec<u8>, text: &str| out.extend_from_slice(text.as_bytes());
+        // `trigger.action`; names are ASCII letters, digits and `_` (`check`), so the same
+        // text is a JSON key without escaping.
         let action_key = |out: &mut Vec<u8>, a: &ActionOutcome| {
-            out.extend_from_slice(program.trigger_name(a.trigger).as_bytes());
+            text(out, program.trigger_name(a.trigger));
             out.push(b'.');
-            out.extend_from_slice(program.action(a.trigger, a.action).0.as_bytes());
+            text(out, program.action(a.trigger, a.action).0);
         };
-        give(scratch, Outside, &mut |out| {
-            out.extend_from_slice(self.id.as_bytes())
-        });
+        let actions = &self.actions;
+        give(scratch, Outside, &mut |out| text(out, &self.id));
         give(scratch, Names, &mut |out| {
-            if let Some(t) = self.tier {
-                out.extend_from_slice(program.tier_name(t).as_bytes());
-            }
+            text(out, self.tier.map_or("", |t| program.tier_name(t)))
         });
         if program.has_lifecycle() {
             give(scratch, Names, &mut |out| {
-                if let Some(s) = self.stage {
-                    out.extend_from_slice(program.stage_name(s).as_bytes());
-                }
+                text(out, self.stage.map_or("", |s| program.stage_name(s)))
             });
         }
         for (t, table) in self.cells.iter().enumerate() {
             give(scratch, Names, &mut |out| {
-                if let Some(i) = table {
-                    out.extend_from_slice(program.table_segment(t, *i).as_bytes());
-                }
+                text(out, table.map_or("", |i| program.table_segment(t, i)))
             });
         }
         give(scratch, Names, &mut |out| {
-            joined(
-                out,
-                &mut self.segments.iter().map(|&s| program.segment_name(s)),
-            )
+            joined(out, &self.segments, |out, &s| {
+                text(out, program.segment_name(s))
+            })
         });
         give(scratch, Names, &mut |out| {
-            joined(
-                out,
-                &mut self.fired.iter().map(|&t| program.trigger_name(t)),
-            )
+            joined(out, &self.fired, |out, &t| {
+                text(out, program.trigger_name(t))
+            })
         });
         give(scratch, Names, &mut |out| {
-            for (i, (t, arm)) in self.arms().enumerate() {
-                if i > 0 {
-                    out.push(b';');
-                }
-                out.extend_from_slice(program.trigger_name(t).as_bytes());
+            joined(out, self.arms(), |out, (t, arm)| {
+                text(out, program.trigger_name(t));
                 out.push(b'=');
-                out.extend_from_slice(arm.word().as_bytes());
-            }
+                text(out, arm.word());
+            })
         });
+        give(scratch, Names, &mut |out| joined(out, actions, action_key));
         give(scratch, Names, &mut |out| {
-            for (i, a) in self.actions.iter().enumerate() {
-                if i > 0 {
-                    out.push(b';');
-                }
-                action_key(out, a);
-            }
-        });
-        give(scratch, Names, &mut |out| {
-            per_action(out, &self.actions, |a| program.trigger_channel(a.trigger))
+            joined(out, actions, |out, a| {
+                text(out, program.trigger_channel(a.trigger))
+            })
         });
         if program.has_addresses() {
             // After `channels`: one address per action, empty where there is none.
             give(scratch, Outside, &mut |out| {
-                for (i, a) in self.actions.iter().enumerate() {
-                    if i > 0 {
-                        out.push(b';');
+                joined(out, actions, |out, a| {
+                    if let Some(address) = a.address.as_ref().and_then(address_text) {
+                        text(out, &address);
                     }
-                    if let Some(text) = a.address.as_ref().and_then(address_text) {
-                        out.extend_from_slice(text.as_bytes());
-                    }
-                }
+                })
             });
         }
         give(scratch, Names, &mut |out| {
-            per_action(out, &self.actions, |a| program.trigger_activity(a.trigger))
-        });
-        give(scratch, Names, &mut |out| {
-            per_action(out, &self.actions, |a| {
-                match program.trigger_service_reason(a.trigger) {
-                    Some(_) => "true",
-                    None => "false",
-                }
-            })
-        });
-        give(scratch, Outside, &mut |out| {
-            per_action(out, &self.actions, |a| {
-                program.action(a.trigger, a.action).1.unwrap_or("")
-            })
-        });
-        give(scratch, Outside, &mut |out| {
-            per_action(out, &self.actions, |a| {
-                program.action(a.trigger, a.action).2.unwrap_or("")
+            joined(out, actions, |out, a| {
+                text(out, program.trigger_activity(a.trigger))
             })
         });
         give(scratch, Names, &mut |out| {
-            for (i, (t, why)) in self.suppressed.iter().enumerate() {
-                if i > 0 {
-                    out.push(b';');
-                }
-                out.extend_from_slice(program.trigger_name(*t).as_bytes());
+            joined(out, actions, |out, a| {
+                let service = program.trigger_service_reason(a.trigger).is_some();
+                text(out, if service { "true" } else { "false" })
+            })
+        });
+        give(scratch, Outside, &mut |out| {
+            joined(out, actions, |out, a| {
+                text(out, program.action(a.trigger, a.action).1.unwrap_or(""))
+            })
+        });
+        give(scratch, Outside, &mut |out| {
+            joined(out, actions, |out, a| {
+                text(out, program.action(a.trigger, a.action).2.unwrap_or(""))
+            })
+        });
+        give(scratch, Names, &mut |out| {
+            joined(out, &self.suppressed, |out, &(t, why)| {
+                text(out, program.trigger_name(t));
                 out.push(b'=');
-                out.extend_from_slice(program.reason(*t, *why).as_bytes());
-            }
+                text(out, program.reason(t, why));
+            })
         });
         give(scratch, Outside, &mut |out| {
             out.push(b'{');
-            for (i, a) in self.actions.iter().enumerate() {
+            for (i, a) in actions.iter().enumerate() {
                 if i > 0 {
                     out.push(b',');
                 }
@@ -421,17 +393,17 @@ impl Decision {
     }
 }
 
-/// Appends what `name` gives for each of `actions`, joined by `;`.
-fn per_action<'p>(
+/// Appends what `write` writes for each of `items`, joined by `;`.
+fn joined<T>(
     out: &mut Vec<u8>,
-    actions: &[ActionOutcome],
-    name: impl Fn(&ActionOutcome) -> &'p str,
+    items: impl IntoIterator<Item = T>,
+    mut write: impl FnMut(&mut Vec<u8>, T),
 ) {
-    for (i, a) in actions.iter().enumerate() {
+    for (i, item) in items.into_iter().enumerate() {
         if i > 0 {
             out.push(b';');
         }
-        out.extend_from_slice(name(a).as_bytes());
+        write(out, item);
     }
 }
 

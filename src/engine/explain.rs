@@ -2,11 +2,12 @@
 //!
 //! [`explain`] decides with an [`Evaluator`], exactly as a run does, and keeps its
 //! [`Decision`]: nothing is decided twice. On top it reads the values the rules saw and takes
-//! every condition apart: a condition is split at its top-level `||` (else at its top-level
-//! `&&`; parentheses, strings, comments and calls are respected, a part wrapped in
-//! parentheses is split in turn), and each part is evaluated by the same evaluator with the
-//! same values ([`Evaluator::eval_part`]). A split is kept only when its parts, combined the
-//! way rhai combines them (left to right, stopping early), give the condition's own value.
+//! every condition apart on the expression `check` compiled: a condition that is an `||` (else
+//! an `&&`) of several operands splits into them, each with its text (found between the
+//! top-level operators by rhai's own tokenizer; a part wrapped in parentheses is split in
+//! turn), and each part is evaluated by the same evaluator with the same values
+//! ([`Evaluator::eval_ast`]). A split is kept only when its parts, combined the way rhai
+//! combines them (left to right, stopping early), give the condition's own value.
 
 use super::decision::{display, to_json};
 use super::volume::VolumeCut;
@@ -17,7 +18,7 @@ use crate::io::do_not_contact::DoNotContact;
 use crate::plan::Program;
 use crate::text::{pad, printable};
 use chrono::NaiveDate;
-use rhai::{Dynamic, Expr, Stmt, Token, AST};
+use rhai::{Dynamic, Expr, Position, Stmt, Token, AST};
 use serde::Serialize;
 use std::fmt::Write as _;
 use std::ops::Range;
@@ -541,7 +542,10 @@ fn condition(ev: &Evaluator<'_>, unit: usize, read: &dyn Fn(&str) -> Read) -> Co
         expr: whole.clone(),
         range: trimmed(source, 0..source.len()),
     };
-    part(ev, ast, source, &tokens(source), Some(&piece), read)
+    match tokens(source) {
+        Some(tokens) => part(ev, ast, source, &tokens, Some(&piece), read),
+        None => part(ev, ast, source, &[], None, read),
+    }
 }
 
 /// A condition or a part of one: its expression, and where its text is in the rule's source.
@@ -642,21 +646,93 @@ fn fold(source: &str) -> String {
 }
 
 /// The tokens of `source` as rhai's own tokenizer reads them (strings and comments are no
-/// operators), each with its byte offset.
-fn tokens(source: &str) -> Vec<(Token, usize)> {
+/// operators), each with its byte offset; `None` when a position cannot be told (a line
+/// longer than rhai counts).
+fn tokens(source: &str) -> Option<Vec<(Token, usize)>> {
     let engine = rhai::Engine::new_raw();
-    let (tokens, _) = engine.lex([&source]);
-    tokens
-        .take_while(|(token, _)| *token != Token::EOF)
-        .filter_map(|(token, pos)| Some((token, crate::expr::offset_of(source, pos)?)))
-        .collect()
+    let (lexed, control) = engine.lex([&source]);
+    let mut offsets = Offsets {
+        source,
+        line: 1,
+        column: 1,
+        at: 0,
+    };
+    // Per open brace: whether it opens a template's `${`, after whose `}` the text goes on
+    // (rhai's parser says so to its tokenizer; here, this loop does).
+    let mut braces: Vec<bool> = Vec::new();
+    let mut template = false;
+    let mut out = Vec::new();
+    for (token, pos) in lexed {
+        match token {
+            Token::EOF => break,
+            Token::LexError(_) => return None,
+            Token::LeftBrace => braces.push(template),
+            Token::RightBrace => {
+                let closes_template = braces.pop() == Some(true);
+                control.borrow_mut().is_within_text |= closes_template;
+            }
+            _ => {}
+        }
+        template = matches!(token, Token::InterpolatedString(_));
+        // A template's text after its first `${` has no position: no operator is in it.
+        if !pos.is_none() {
+            out.push((token, offsets.of(pos)?));
+        }
+    }
+    Some(out)
+}
+
+/// Byte offsets of rhai's positions (lines, and columns in characters from 1), asked in
+/// increasing order: one pass over the source.
+struct Offsets<'s> {
+    source: &'s str,
+    line: usize,
+    column: usize,
+    /// The byte offset of (`line`, `column`).
+    at: usize,
+}
+
+impl Offsets<'_> {
+    fn of(&mut self, pos: Position) -> Option<usize> {
+        let (line, column) = (pos.line()?, pos.position().unwrap_or(1));
+        // rhai stops counting columns at the largest u16: past it, positions repeat.
+        if column >= usize::from(u16::MAX) || (line, column) < (self.line, self.column) {
+            return None;
+        }
+        while self.line < line {
+            self.at += self.source[self.at..].find('\n')? + 1;
+            (self.line, self.column) = (self.line + 1, 1);
+        }
+        while self.column < column {
+            let c = self.source[self.at..].chars().next()?;
+            if c == '\n' {
+                return None;
+            }
+            self.at += c.len_utf8();
+            self.column += 1;
+        }
+        Some(self.at)
+    }
+}
+
+/// How `token` changes the depth of brackets: 1 opens, -1 closes, 0 neither.
+fn nesting(token: &Token) -> i32 {
+    match token {
+        Token::LeftParen
+        | Token::LeftBracket
+        | Token::QuestionBracket
+        | Token::LeftBrace
+        | Token::MapStart => 1,
+        Token::RightParen | Token::RightBracket | Token::RightBrace => -1,
+        _ => 0,
+    }
 }
 
 /// The parts of `piece`, a `&&` or `||` of several operands compiled from its text:
 /// each operand with its text, split at the top-level operators of the text (a text wrapped
 /// whole in parentheses splits inside them). Operands grouped in parentheses (rhai flattens
-/// `(a || b) || c`) make one part, their group. `None` when `expr` is neither, or when the
-/// text and the expression do not line up.
+/// `(a || b) || c`) make one part, their group. `None` when the expression is neither, or
+/// when the text and the expression do not line up.
 fn split(source: &str, tokens: &[(Token, usize)], piece: &Piece) -> Option<(Join, Vec<Piece>)> {
     let range = piece.range.clone();
     let (join, operator, operands, position) = match &piece.expr {
@@ -665,31 +741,35 @@ fn split(source: &str, tokens: &[(Token, usize)], piece: &Piece) -> Option<(Join
         _ => return None,
     };
     let (mut lo, mut hi) = (range.start, range.end);
-    let mut inside: Vec<&(Token, usize)> = (tokens.iter())
-        .filter(|(_, at)| range.contains(at))
-        .collect();
+    let mut inside: &[(Token, usize)] = {
+        let first = tokens.partition_point(|(_, at)| *at < lo);
+        let end = tokens.partition_point(|(_, at)| *at < hi);
+        &tokens[first..end]
+    };
     // Wrapped whole in parentheses: the operators are inside them.
     while let (Some((Token::LeftParen, open)), Some((Token::RightParen, close))) =
         (inside.first(), inside.last())
     {
-        if *open != lo || *close + 1 != hi || closing(&inside) != Some(inside.len() - 1) {
+        if *open != lo || *close + 1 != hi || closing(inside) != Some(inside.len() - 1) {
             break;
         }
-        (lo, hi) = (open + 1, *close);
-        inside = inside[1..inside.len() - 1].to_vec();
+        let within = trimmed(source, open + 1..*close);
+        (lo, hi) = (within.start, within.end);
+        inside = &inside[1..inside.len() - 1];
     }
-    let mut depth = 0usize;
+    let mut depth = 0;
     let mut cuts = Vec::new();
-    for (token, at) in &inside {
-        match token {
-            Token::LeftParen | Token::LeftBracket | Token::LeftBrace | Token::MapStart => {
-                depth += 1
-            }
-            Token::RightParen | Token::RightBracket | Token::RightBrace => {
-                depth = depth.checked_sub(1)?
-            }
-            t if depth == 0 && *t == operator => cuts.push(*at),
-            _ => {}
+    for (token, at) in inside {
+        if depth == 0 && *token == operator {
+            cuts.push(*at);
+        }
+        // A statement's end (`a && b;`): the text holds more than the expression.
+        if depth == 0 && *token == Token::SemiColon {
+            return None;
+        }
+        depth += nesting(token);
+        if depth < 0 {
+            return None;
         }
     }
     if depth != 0 || cuts.is_empty() {
@@ -698,11 +778,10 @@ fn split(source: &str, tokens: &[(Token, usize)], piece: &Piece) -> Option<(Join
     let mut ranges = Vec::with_capacity(cuts.len() + 1);
     let mut start = lo;
     for cut in cuts {
-        ranges.push(start..cut);
+        ranges.push(trimmed(source, start..cut.max(start)));
         start = cut + 2;
     }
-    ranges.push(start..hi);
-    let ranges: Vec<Range<usize>> = ranges.into_iter().map(|r| trimmed(source, r)).collect();
+    ranges.push(trimmed(source, start.min(hi)..hi));
     if ranges.iter().any(Range::is_empty) {
         return None;
     }
@@ -738,20 +817,12 @@ fn split(source: &str, tokens: &[(Token, usize)], piece: &Piece) -> Option<(Join
 }
 
 /// The index of the token closing the bracket `tokens[0]` opens.
-fn closing(tokens: &[&(Token, usize)]) -> Option<usize> {
-    let mut depth = 0usize;
+fn closing(tokens: &[(Token, usize)]) -> Option<usize> {
+    let mut depth = 0;
     for (i, (token, _)) in tokens.iter().enumerate() {
-        match token {
-            Token::LeftParen | Token::LeftBracket | Token::LeftBrace | Token::MapStart => {
-                depth += 1
-            }
-            Token::RightParen | Token::RightBracket | Token::RightBrace => {
-                depth = depth.checked_sub(1)?;
-                if depth == 0 {
-                    return Some(i);
-                }
-            }
-            _ => {}
+        depth += nesting(token);
+        if depth <= 0 {
+            return (depth == 0).then_some(i);
         }
     }
     None
@@ -1196,7 +1267,7 @@ mod tests {
             expr: (**whole).clone(),
             range: trimmed(source, 0..source.len()),
         };
-        let (join, pieces) = split(source, &tokens(source), &piece)?;
+        let (join, pieces) = split(source, &tokens(source)?, &piece)?;
         let texts = pieces.into_iter().map(|p| source[p.range].to_string());
         Some((join, texts.collect()))
     }
@@ -1248,6 +1319,43 @@ mod tests {
         assert_eq!(
             parts(r#""it's" == name && b"#),
             are(Join::And, &[r#""it's" == name"#, "b"])
+        );
+    }
+
+    #[test]
+    fn reads_templates_optional_indexes_and_spaced_parentheses() {
+        assert_eq!(
+            parts("name == `${a} && x` && b"),
+            are(Join::And, &["name == `${a} && x`", "b"])
+        );
+        assert_eq!(
+            parts("name == `Hi ${a}!` || b"),
+            are(Join::Or, &["name == `Hi ${a}!`", "b"])
+        );
+        assert_eq!(
+            parts(r#"tags?[0] == "x" && b"#),
+            are(Join::And, &[r#"tags?[0] == "x""#, "b"])
+        );
+        assert_eq!(parts("( (a || b) )"), are(Join::Or, &["a", "b"]));
+        assert_eq!(parts("a && b;"), None);
+    }
+
+    #[test]
+    fn does_not_split_past_the_columns_rhai_counts() {
+        // rhai counts columns up to 65,535: past that, positions repeat.
+        let list = |n: usize| vec!["\"xxxxxxxx\""; n].join(", ");
+        let long = format!("name in [{}] && b && c", list(8_000));
+        assert!(long.len() > 90_000);
+        assert!(parts(&long).is_none());
+        let texts = |source: &str| parts(source).map(|(_, texts)| texts.len());
+        assert_eq!(
+            texts(&format!("name in [{}] && b && c", list(4_000))),
+            Some(3)
+        );
+        // Multi-byte characters count as one column each.
+        assert_eq!(
+            parts(r#"name == "Zoë ü" && b"#),
+            are(Join::And, &[r#"name == "Zoë ü""#, "b"])
         );
     }
 

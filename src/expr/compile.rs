@@ -81,22 +81,25 @@ impl Visible {
 /// The rule set's expressions as `check` compiled them, each found again by the expression
 /// (where it is written and its text): compiled once, then planned and evaluated.
 #[derive(Debug, Clone, Default)]
-pub struct Asts(HashMap<(FileId, usize, usize, String), AST>);
+pub struct Asts(HashMap<(FileId, usize, usize), Vec<(String, AST)>>);
 
 impl Asts {
     /// Keeps `ast`, compiled from `expr`.
     pub fn insert(&mut self, expr: &model::Expr, ast: AST) {
-        self.0.insert(Asts::key(expr), ast);
+        let here = self.0.entry(Asts::key(expr)).or_default();
+        here.retain(|(source, _)| *source != expr.source);
+        here.push((expr.source.clone(), ast));
     }
 
     /// What `expr` compiled to, when `check` compiled it without error.
     pub fn get(&self, expr: &model::Expr) -> Option<&AST> {
-        self.0.get(&Asts::key(expr))
+        let here = self.0.get(&Asts::key(expr))?;
+        here.iter()
+            .find_map(|(source, ast)| (*source == expr.source).then_some(ast))
     }
 
-    fn key(expr: &model::Expr) -> (FileId, usize, usize, String) {
-        let span = expr.span;
-        (span.file, span.start, span.end, expr.source.clone())
+    fn key(expr: &model::Expr) -> (FileId, usize, usize) {
+        (expr.span.file, expr.span.start, expr.span.end)
     }
 }
 

@@ -10,11 +10,11 @@
 //!    infer [`ValueType::Bool`] or [`ValueType::Unknown`]);
 //! 5. [`dry_run`] in a [`sample_scope`] to catch endless loops and huge values.
 //!
-//! The batch engine makes one [`engine`] per worker thread and evaluates compiled ASTs with
-//! fields bound in a reused `Scope` (`as_of` needs no binding; rewind the scope after each
-//! evaluation, an expression may declare variables). Without rhai's `sync` feature neither
-//! `Engine` nor `AST` is `Send`, so each worker compiles its own ASTs (a few microseconds each). The builtins are listed in [`BUILTINS`] and
-//! `docs/expressions.md`.
+//! `check` compiles each expression once; the plan keeps the ASTs (rhai's `sync` feature makes
+//! them `Send + Sync`) and every worker thread evaluates them with its own [`engine`], fields
+//! bound in a reused `Scope` (`as_of` needs no binding; rewind the scope after each
+//! evaluation, an expression may declare variables). The builtins are listed in [`BUILTINS`]
+//! and `docs/expressions.md`.
 //!
 //! Most rule expressions are simple (comparisons, `&&`, `??`, `if`, `switch`, the builtins):
 //! [`native::Native::lower`] turns such an AST into native code that evaluates 2 to 10 times

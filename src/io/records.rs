@@ -316,10 +316,7 @@ impl RecordReader {
         values.clear();
         match (row, map) {
             (Row::Csv(record), Some(map)) => self.read_csv(map, record, at, values),
-            (Row::Json(text), _) => {
-                *values = self.read_json(text, at.line)?;
-                Ok(())
-            }
+            (Row::Json(text), _) => self.read_json(text, at.line, values),
             (Row::Csv(_), None) => Err(Reject {
                 line: at.line,
                 id: None,
@@ -452,7 +449,7 @@ impl RecordReader {
     }
 
     /// Reads one JSONL line: a JSON object whose keys are column names.
-    fn read_json(&self, text: &[u8], line: u64) -> Result<Vec<Dynamic>, Reject> {
+    fn read_json(&self, text: &[u8], line: u64, values: &mut Vec<Dynamic>) -> Result<(), Reject> {
         let bad = |reason: String| Reject {
             line,
             id: None,
@@ -476,7 +473,7 @@ impl RecordReader {
             }
         })?;
         let id = json_id(&object, &self.fields[self.key].column);
-        let mut values = Vec::with_capacity(self.room);
+        values.reserve(self.room);
         let mut bad = BadCells::default();
         for f in &self.fields {
             match f.cells.read_json(object.get(&f.column)) {
@@ -484,7 +481,7 @@ impl RecordReader {
                 Err(e) => bad.cell(f, e),
             }
         }
-        bad.into_result(line, || id).map(|()| values)
+        bad.into_result(line, || id)
     }
 }
 

@@ -338,6 +338,7 @@ impl Program {
             slot_types: &slot_types,
             units: Vec::new(),
             asts: &checked.asts,
+            errors: Vec::new(),
         };
         let metric_units: Vec<usize> = rules
             .metrics
@@ -382,6 +383,9 @@ impl Program {
                 }
             };
             triggers.push(plan);
+        }
+        if !builder.errors.is_empty() {
+            return Err(builder.errors);
         }
 
         let test_places = rules
@@ -917,13 +921,15 @@ impl Program {
     }
 }
 
-/// Collects units, compiling each once to learn what it reads.
+/// Collects the units: each expression as `check` compiled it, what it reads, its lowering.
 struct Builder<'a> {
     slot_of: &'a HashMap<String, usize>,
     slot_types: &'a [ValueType],
     units: Vec<Unit>,
     /// The expressions as `check` compiled them.
     asts: &'a expr::Asts,
+    /// The expressions `check` did not compile that do not compile (a hand-made `Checked`).
+    errors: Vec<Diagnostic>,
 }
 
 impl Builder<'_> {
@@ -1002,8 +1008,18 @@ impl Builder<'_> {
     }
 
     fn unit(&mut self, kind: &'static str, name: &str, expr: &Expr) -> usize {
-        // The rule set checked clean, so every expression compiled.
-        let ast = self.asts.get(expr).cloned().unwrap_or_default();
+        let ast = match self.asts.get(expr) {
+            Some(ast) => ast.clone(),
+            // Only a rule set `check` did not see gets here: compiled now.
+            None => {
+                let visible = expr::Visible::new(self.slot_of.keys().map(String::as_str));
+                let engine = expr::engine(chrono::NaiveDate::MIN);
+                expr::compile_in(&engine, expr, &visible).unwrap_or_else(|d| {
+                    self.errors.push(d);
+                    rhai::AST::empty()
+                })
+            }
+        };
         let mut reads: Vec<(String, usize)> = Vec::new();
         for (name, _) in expr::references(&ast) {
             if let Some(&slot) = self.slot_of.get(&name) {

@@ -645,12 +645,55 @@ fn what_is_outside_the_subset_does_not_lower() {
     }
 }
 
+/// One lowering serves every date: evaluated at two dates, it gives what rhai engines built
+/// for each date give.
+#[test]
+fn one_lowering_evaluates_at_any_date() {
+    let lab = Lab::new(["d"]);
+    let values = [Dynamic::from(date(2026, 10, 2))];
+    let later = date(2027, 3, 15);
+    for source in [
+        "as_of",
+        "days_since(d)",
+        "days_until(d) + months_since(d)",
+        "d in [as_of]",
+        "[as_of, d]",
+        "as_of > d && as_of.year() == 2026",
+        "switch as_of.month() { 11 => \"nov\", 3 => \"mar\", _ => \"other\" }",
+        "as_of - d",
+    ] {
+        let ast = lab.compile(source).unwrap();
+        let native = lab
+            .lower(&ast)
+            .unwrap_or_else(|| panic!("`{source}` does not lower"));
+        for (when, rhai) in [(as_of(), engine(as_of())), (later, engine(later))] {
+            let mut scope = Scope::new();
+            scope.push_dynamic("d", values[0].clone());
+            let expected = rhai
+                .eval_ast_with_scope::<Dynamic>(&mut scope, &ast)
+                .unwrap();
+            let got = native
+                .eval(&values, when)
+                .unwrap_or_else(|_| panic!("`{source}` bailed"));
+            assert!(
+                same(&got, &expected),
+                "`{source}` at {when}: {got:?}, rhai {expected:?}"
+            );
+        }
+        let (first, second) = (native.eval(&values, as_of()), native.eval(&values, later));
+        assert!(
+            source == "d in [as_of]" || !same(&first.unwrap(), &second.unwrap()),
+            "`{source}` does not depend on the date"
+        );
+    }
+}
+
 #[test]
 fn variables_need_a_slot_except_as_of() {
     let lab = Lab::new(["x"]);
     let ast = lab.compile("x > 1").unwrap();
     assert!(Native::lower(&ast, &|_| None).is_none());
-    // `as_of` is the engine's constant, or the value of its slot when it has one.
+    // `as_of` is the date evaluated at, or the value of its slot when it has one.
     let ast = lab.compile("as_of").unwrap();
     let constant = Native::lower(&ast, &|_| None).unwrap();
     assert!(same(
