@@ -910,9 +910,9 @@ impl<'a> Worker<'a> {
             let values = &self.values;
             self.money_values.clear();
             (self.money.iter()).for_each(|&i| self.money_values.push(values[i].as_float().ok()));
-            let key = values[self.program.key_field()].clone();
             let decided = self.evaluator.decide(&mut self.values, &mut self.decision);
-            decided.map_err(|e| e.reject(line, &key))
+            // The decision holds the customer's id from its start.
+            decided.map_err(|e| e.reject_id(line, self.decision.id.clone()))
         });
         match result {
             Ok(()) => {

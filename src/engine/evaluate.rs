@@ -25,9 +25,14 @@ pub struct EvalError {
 impl EvalError {
     /// The reject of the customer with id `key` on `line`, for whom this rule failed.
     pub fn reject(self, line: u64, key: &Dynamic) -> Reject {
+        self.reject_id(line, super::text(key))
+    }
+
+    /// [`EvalError::reject`] with the id as text.
+    pub fn reject_id(self, line: u64, id: String) -> Reject {
         Reject {
             line,
-            id: Some(super::text(key)),
+            id: Some(id),
             column: None,
             rule: Some(self.rule),
             code: RejectCode::RuleFailed,
