@@ -89,12 +89,12 @@ impl Encoder {
             OutputFormat::Jsonl => decision.write_json(program, &mut self.json),
             OutputFormat::Csv => {
                 let (mode, csv) = (self.cells, &mut self.csv);
-                decision.csv_cells(program, &mut self.scratch, &mut |text, source| {
+                decision.csv_cells(program, &mut self.scratch, &mut |_, text, source| {
                     // Names are safe as they are; only outside text may need defusing.
                     // Writing to a Vec cannot fail.
-                    let _ = match source {
-                        CellSource::Names => csv.write_field(text),
-                        CellSource::Outside => {
+                    let _ = match (source, mode) {
+                        (CellSource::Names, _) | (_, CsvCells::Raw) => csv.write_field(text),
+                        (CellSource::Outside, CsvCells::Safe) => {
                             let text = std::str::from_utf8(text).expect("cells are UTF-8");
                             csv.write_field(mode.cell(text).as_bytes())
                         }

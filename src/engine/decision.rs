@@ -278,21 +278,22 @@ impl Decision {
         out.extend_from_slice(b"]}\n");
     }
 
-    /// Gives `cell` the decision's CSV cells one by one, in [`csv_header`] order, each with
-    /// where its text comes from; `scratch` holds each cell's text (UTF-8) while `cell` reads
-    /// it.
-    pub fn csv_cells(
+    /// Gives `cell` the decision's CSV cells one by one, each with its column's name (the
+    /// order of [`csv_header`], which this walk also makes) and where its text comes from;
+    /// `scratch` holds each cell's text (UTF-8) while `cell` reads it.
+    pub fn csv_cells<'p>(
         &self,
-        program: &Program,
+        program: &'p Program,
         scratch: &mut Vec<u8>,
-        cell: &mut dyn FnMut(&[u8], CellSource),
+        cell: &mut dyn FnMut(&'p str, &[u8], CellSource),
     ) {
         use CellSource::{Names, Outside};
-        let mut give = |scratch: &mut Vec<u8>, source, fill: &mut dyn FnMut(&mut Vec<u8>)| {
-            scratch.clear();
-            fill(scratch);
-            cell(scratch, source);
-        };
+        let mut give =
+            |scratch: &mut Vec<u8>, column: &'p str, source, fill: &mut dyn FnMut(&mut Vec<u8>)| {
+                scratch.clear();
+                fill(scratch);
+                cell(column, scratch, source);
+            };
         let text = |out: &mut Vec<u8>, text: &str| out.extend_from_slice(text.as_bytes());
         // `trigger.action`; names are ASCII letters, digits and `_` (`check`), so the same
         // text is a JSON key without escaping.
@@ -302,46 +303,49 @@ impl Decision {
             text(out, program.action(a.trigger, a.action).0);
         };
         let actions = &self.actions;
-        give(scratch, Outside, &mut |out| text(out, &self.id));
-        give(scratch, Names, &mut |out| {
+        give(scratch, "id", Outside, &mut |out| text(out, &self.id));
+        give(scratch, "tier", Names, &mut |out| {
             text(out, self.tier.map_or("", |t| program.tier_name(t)))
         });
         if program.has_lifecycle() {
-            give(scratch, Names, &mut |out| {
+            give(scratch, "stage", Names, &mut |out| {
                 text(out, self.stage.map_or("", |s| program.stage_name(s)))
             });
         }
-        for (t, table) in self.cells.iter().enumerate() {
-            give(scratch, Names, &mut |out| {
+        for t in 0..program.table_count() {
+            let table = self.cells.get(t).copied().flatten();
+            give(scratch, program.table_name(t), Names, &mut |out| {
                 text(out, table.map_or("", |i| program.table_segment(t, i)))
             });
         }
-        give(scratch, Names, &mut |out| {
+        give(scratch, "segments", Names, &mut |out| {
             joined(out, &self.segments, |out, &s| {
                 text(out, program.segment_name(s))
             })
         });
-        give(scratch, Names, &mut |out| {
+        give(scratch, "triggers", Names, &mut |out| {
             joined(out, &self.fired, |out, &t| {
                 text(out, program.trigger_name(t))
             })
         });
-        give(scratch, Names, &mut |out| {
+        give(scratch, "arms", Names, &mut |out| {
             joined(out, self.arms(), |out, (t, arm)| {
                 text(out, program.trigger_name(t));
                 out.push(b'=');
                 text(out, arm.word());
             })
         });
-        give(scratch, Names, &mut |out| joined(out, actions, action_key));
-        give(scratch, Names, &mut |out| {
+        give(scratch, "actions", Names, &mut |out| {
+            joined(out, actions, action_key)
+        });
+        give(scratch, "channels", Names, &mut |out| {
             joined(out, actions, |out, a| {
                 text(out, program.trigger_channel(a.trigger))
             })
         });
         if program.has_addresses() {
             // After `channels`: one address per action, empty where there is none.
-            give(scratch, Outside, &mut |out| {
+            give(scratch, "addresses", Outside, &mut |out| {
                 joined(out, actions, |out, a| {
                     if let Some(address) = a.address.as_ref().and_then(address_text) {
                         text(out, &address);
@@ -349,35 +353,35 @@ impl Decision {
                 })
             });
         }
-        give(scratch, Names, &mut |out| {
+        give(scratch, "activities", Names, &mut |out| {
             joined(out, actions, |out, a| {
                 text(out, program.trigger_activity(a.trigger))
             })
         });
-        give(scratch, Names, &mut |out| {
+        give(scratch, "service", Names, &mut |out| {
             joined(out, actions, |out, a| {
                 let service = program.trigger_service_reason(a.trigger).is_some();
                 text(out, if service { "true" } else { "false" })
             })
         });
-        give(scratch, Outside, &mut |out| {
+        give(scratch, "templates", Outside, &mut |out| {
             joined(out, actions, |out, a| {
                 text(out, program.action(a.trigger, a.action).1.unwrap_or(""))
             })
         });
-        give(scratch, Outside, &mut |out| {
+        give(scratch, "offers", Outside, &mut |out| {
             joined(out, actions, |out, a| {
                 text(out, program.action(a.trigger, a.action).2.unwrap_or(""))
             })
         });
-        give(scratch, Names, &mut |out| {
+        give(scratch, "suppressed", Names, &mut |out| {
             joined(out, &self.suppressed, |out, &(t, why)| {
                 text(out, program.trigger_name(t));
                 out.push(b'=');
                 text(out, program.reason(t, why));
             })
         });
-        give(scratch, Outside, &mut |out| {
+        give(scratch, "params", Outside, &mut |out| {
             out.push(b'{');
             for (i, a) in actions.iter().enumerate() {
                 if i > 0 {
@@ -425,40 +429,15 @@ fn address_text(address: &Dynamic) -> Option<String> {
     (!address.is_unit()).then(|| text(address))
 }
 
-/// Where the `addresses` column of CSV decisions goes: after `channels`, before the lifecycle's
-/// and tables' columns are inserted.
-const ADDRESSES_AT: usize = 7;
-
 /// The columns of CSV decisions: `stage` (after `tier`) only when the rule set declares a
 /// lifecycle, then one column per table over score cells, named after it; `addresses` (after
-/// `channels`) only when a trigger's channel names an address field.
+/// `channels`) only when a trigger's channel names an address field. The names
+/// [`Decision::csv_cells`] gives, so that the two cannot disagree.
 pub fn csv_header(program: &Program) -> Vec<&str> {
-    let mut header = vec![
-        "id",
-        "tier",
-        "segments",
-        "triggers",
-        "arms",
-        "actions",
-        "channels",
-        "activities",
-        "service",
-        "templates",
-        "offers",
-        "suppressed",
-        "params",
-    ];
-    if program.has_addresses() {
-        header.insert(ADDRESSES_AT, "addresses");
-    }
-    let mut at = 2;
-    if program.has_lifecycle() {
-        header.insert(at, "stage");
-        at += 1;
-    }
-    for t in 0..program.table_count() {
-        header.insert(at + t, program.table_name(t));
-    }
+    let mut header = Vec::new();
+    Decision::default().csv_cells(program, &mut Vec::new(), &mut |column, _, _| {
+        header.push(column)
+    });
     header
 }
 

@@ -238,9 +238,8 @@ impl<'p> Evaluator<'p> {
             }
         }
 
-        decision.cells = (0..program.table_count())
-            .map(|t| program.table_cell(t, &self.slots))
-            .collect();
+        let slots = &self.slots;
+        (decision.cells).extend((0..program.table_count()).map(|t| program.table_cell(t, slots)));
         decision.tier = self.first_match(&program.tiers, layout.tier(), Rung::Tier)?;
         decision.stage = self.first_match(&program.stages, layout.stage(), Rung::Stage)?;
 
