@@ -1138,11 +1138,9 @@ impl<'a> Lower<'a> {
                         let word = keyword(rule);
                         let (_, c) = l.node(&line.clone(), |l| {
                             let value = children(line).next().expect("value");
-                            let span = l.span(&value);
-                            let text = value.as_str();
                             match rule {
                                 Rule::period => {
-                                    let v = l.word_value(text.parse::<Period>(), span);
+                                    let v = l.parsed::<Period>(value);
                                     l.once(&mut o.period, v, word, line_span);
                                 }
                                 Rule::lookback => {

@@ -450,17 +450,8 @@ impl Reader<'_> {
 
     /// A word of a closed vocabulary (activity, channel), parsed with its `FromStr`.
     fn word<T: FromStr<Err = String>>(&mut self, e: &Entry) -> Option<Spanned<T>> {
-        self.word_by(e, str::parse::<T>)
-    }
-
-    /// A word of a closed vocabulary, parsed by `parse`.
-    fn word_by<T>(
-        &mut self,
-        e: &Entry,
-        parse: impl Fn(&str) -> Result<T, String>,
-    ) -> Option<Spanned<T>> {
         let s = self.string(e)?;
-        match parse(&s.value) {
+        match s.value.parse::<T>() {
             Ok(v) => Some(Spanned::new(v, s.span)),
             Err(message) => {
                 let (message, help) = split_hint(&message);
@@ -1647,7 +1638,7 @@ impl Reader<'_> {
                 continue;
             }
             match f.key.as_str() {
-                "period" => o.period = self.word_by(f, crate::model::Period::from_str),
+                "period" => o.period = self.word::<crate::model::Period>(f),
                 "lookback" => o.lookback = self.duration(f),
                 "unmatched_orders" => o.unmatched = self.word::<UnmatchedOrders>(f),
                 "customers_without_orders" => o.without_orders = self.word::<WithoutOrders>(f),
