@@ -912,7 +912,7 @@ impl<'a> Worker<'a> {
             (self.money.iter()).for_each(|&i| self.money_values.push(values[i].as_float().ok()));
             let decided = self.evaluator.decide(&mut self.values, &mut self.decision);
             // The decision holds the customer's id from its start.
-            decided.map_err(|e| e.reject_id(line, self.decision.id.clone()))
+            decided.map_err(|e| e.reject(line, std::mem::take(&mut self.decision.id)))
         });
         match result {
             Ok(()) => {

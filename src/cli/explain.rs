@@ -212,7 +212,7 @@ pub fn run(args: Args) -> Exit {
         volume_cut.as_ref(),
     ) {
         Ok(explanation) => explanation,
-        Err(e) => return rejected(&e.reject(found.line, &key), found.row),
+        Err(e) => return rejected(&e.reject(found.line, idic::engine::text(&key)), found.row),
     };
     let text = match args.format {
         ExplainFormat::Human => format!(

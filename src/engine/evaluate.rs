@@ -23,13 +23,8 @@ pub struct EvalError {
 }
 
 impl EvalError {
-    /// The reject of the customer with id `key` on `line`, for whom this rule failed.
-    pub fn reject(self, line: u64, key: &Dynamic) -> Reject {
-        self.reject_id(line, super::text(key))
-    }
-
-    /// [`EvalError::reject`] with the id as text.
-    pub fn reject_id(self, line: u64, id: String) -> Reject {
+    /// The reject of the customer with id `id` on `line`, for whom this rule failed.
+    pub fn reject(self, line: u64, id: String) -> Reject {
         Reject {
             line,
             id: Some(id),
@@ -162,6 +157,12 @@ impl<'p> Evaluator<'p> {
     /// The program this evaluator runs.
     pub fn program(&self) -> &'p Program {
         self.program
+    }
+
+    /// The sandboxed engine this evaluator runs rhai with (explanations read conditions with
+    /// its tokenizer).
+    pub(super) fn engine(&self) -> &Engine {
+        &self.engine
     }
 
     /// The value a field, metric, segment or `tier` had for the last customer evaluated.

@@ -530,20 +530,23 @@ fn trigger(
 /// The condition of unit `unit`, evaluated and taken apart where it splits.
 fn condition(ev: &Evaluator<'_>, unit: usize, read: &dyn Fn(&str) -> Read) -> Condition {
     let (source, ast) = ev.program().unit_source(unit);
-    let whole = match ast.statements() {
-        [Stmt::Expr(expr)] => Some(&**expr),
+    // Only one expression splits (not statements or a lone call), and only when its tokens'
+    // places can be told.
+    let splits = match ast.statements() {
+        [Stmt::Expr(expr)] => tokens(ev.engine(), source).map(|tokens| {
+            let range = trimmed(source, 0..source.len());
+            (
+                Piece {
+                    expr: (**expr).clone(),
+                    range,
+                },
+                tokens,
+            )
+        }),
         _ => None,
     };
-    let Some(whole) = whole else {
-        // Not one expression (statements, a lone call): evaluated whole, never split.
-        return part(ev, ast, source, &[], None, read);
-    };
-    let piece = Piece {
-        expr: whole.clone(),
-        range: trimmed(source, 0..source.len()),
-    };
-    match tokens(source) {
-        Some(tokens) => part(ev, ast, source, &tokens, Some(&piece), read),
+    match &splits {
+        Some((piece, tokens)) => part(ev, ast, source, tokens, Some(piece), read),
         None => part(ev, ast, source, &[], None, read),
     }
 }
@@ -560,7 +563,7 @@ fn part(
     ev: &Evaluator<'_>,
     ast: &AST,
     source: &str,
-    tokens: &[(Token, usize)],
+    tokens: &[Lexed],
     piece: Option<&Piece>,
     read: &dyn Fn(&str) -> Read,
 ) -> Condition {
@@ -645,11 +648,17 @@ fn fold(source: &str) -> String {
     out
 }
 
-/// The tokens of `source` as rhai's own tokenizer reads them (strings and comments are no
-/// operators), each with its byte offset; `None` when a position cannot be told (a line
-/// longer than rhai counts).
-fn tokens(source: &str) -> Option<Vec<(Token, usize)>> {
-    let engine = rhai::Engine::new_raw();
+/// A token of a condition's text, where rhai puts it and at which byte.
+struct Lexed {
+    token: Token,
+    pos: Position,
+    at: usize,
+}
+
+/// The tokens of `source` as `engine`'s tokenizer reads them (strings and comments are no
+/// operators), in order; `None` when a position cannot be told (a line longer than rhai
+/// counts).
+fn tokens(engine: &rhai::Engine, source: &str) -> Option<Vec<Lexed>> {
     let (lexed, control) = engine.lex([&source]);
     let mut offsets = Offsets {
         source,
@@ -676,7 +685,8 @@ fn tokens(source: &str) -> Option<Vec<(Token, usize)>> {
         template = matches!(token, Token::InterpolatedString(_));
         // A template's text after its first `${` has no position: no operator is in it.
         if !pos.is_none() {
-            out.push((token, offsets.of(pos)?));
+            let at = offsets.of(pos)?;
+            out.push(Lexed { token, pos, at });
         }
     }
     Some(out)
@@ -733,7 +743,7 @@ fn nesting(token: &Token) -> i32 {
 /// whole in parentheses splits inside them). Operands grouped in parentheses (rhai flattens
 /// `(a || b) || c`) make one part, their group. `None` when the expression is neither, or
 /// when the text and the expression do not line up.
-fn split(source: &str, tokens: &[(Token, usize)], piece: &Piece) -> Option<(Join, Vec<Piece>)> {
+fn split(source: &str, tokens: &[Lexed], piece: &Piece) -> Option<(Join, Vec<Piece>)> {
     let range = piece.range.clone();
     let (join, operator, operands, position) = match &piece.expr {
         Expr::And(xs, pos) => (Join::And, Token::And, xs, *pos),
@@ -741,25 +751,27 @@ fn split(source: &str, tokens: &[(Token, usize)], piece: &Piece) -> Option<(Join
         _ => return None,
     };
     let (mut lo, mut hi) = (range.start, range.end);
-    let mut inside: &[(Token, usize)] = {
-        let first = tokens.partition_point(|(_, at)| *at < lo);
-        let end = tokens.partition_point(|(_, at)| *at < hi);
+    let mut inside: &[Lexed] = {
+        let first = tokens.partition_point(|t| t.at < lo);
+        let end = tokens.partition_point(|t| t.at < hi);
         &tokens[first..end]
     };
     // Wrapped whole in parentheses: the operators are inside them.
-    while let (Some((Token::LeftParen, open)), Some((Token::RightParen, close))) =
-        (inside.first(), inside.last())
-    {
-        if *open != lo || *close + 1 != hi || closing(inside) != Some(inside.len() - 1) {
+    while let (Some(open), Some(close)) = (inside.first(), inside.last()) {
+        let (open, close) = match (&open.token, &close.token) {
+            (Token::LeftParen, Token::RightParen) => (open.at, close.at),
+            _ => break,
+        };
+        if open != lo || close + 1 != hi || closing(inside) != Some(inside.len() - 1) {
             break;
         }
-        let within = trimmed(source, open + 1..*close);
+        let within = trimmed(source, open + 1..close);
         (lo, hi) = (within.start, within.end);
         inside = &inside[1..inside.len() - 1];
     }
     let mut depth = 0;
     let mut cuts = Vec::new();
-    for (token, at) in inside {
+    for Lexed { token, at, .. } in inside {
         if depth == 0 && *token == operator {
             cuts.push(*at);
         }
@@ -789,7 +801,9 @@ fn split(source: &str, tokens: &[(Token, usize)], piece: &Piece) -> Option<(Join
     let mut groups: Vec<Vec<Expr>> = vec![Vec::new(); ranges.len()];
     let mut at = 0;
     for x in operands.iter() {
-        let offset = crate::expr::offset_of(source, x.start_position())?;
+        // An operand starts at one of the tokens (its first, or its operator's).
+        let start = x.start_position();
+        let offset = inside.iter().find(|t| t.pos == start)?.at;
         while at < ranges.len() && offset >= ranges[at].end {
             at += 1;
         }
@@ -817,10 +831,10 @@ fn split(source: &str, tokens: &[(Token, usize)], piece: &Piece) -> Option<(Join
 }
 
 /// The index of the token closing the bracket `tokens[0]` opens.
-fn closing(tokens: &[(Token, usize)]) -> Option<usize> {
+fn closing(tokens: &[Lexed]) -> Option<usize> {
     let mut depth = 0;
-    for (i, (token, _)) in tokens.iter().enumerate() {
-        depth += nesting(token);
+    for (i, lexed) in tokens.iter().enumerate() {
+        depth += nesting(&lexed.token);
         if depth <= 0 {
             return (depth == 0).then_some(i);
         }
@@ -1267,7 +1281,7 @@ mod tests {
             expr: (**whole).clone(),
             range: trimmed(source, 0..source.len()),
         };
-        let (join, pieces) = split(source, &tokens(source)?, &piece)?;
+        let (join, pieces) = split(source, &tokens(&engine, source)?, &piece)?;
         let texts = pieces.into_iter().map(|p| source[p.range].to_string());
         Some((join, texts.collect()))
     }
