@@ -157,21 +157,7 @@ pub enum MethodKind {
     Fixed,
 }
 
-impl std::fmt::Display for MethodKind {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            MethodKind::Together => "together",
-            MethodKind::Hash => "hash",
-            MethodKind::Fixed => "fixed",
-        })
-    }
-}
-
-impl serde::Serialize for MethodKind {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_str(self)
-    }
-}
+crate::model::words!(MethodKind, "a ties method", Together => "together", Hash => "hash", Fixed => "fixed");
 
 impl Method {
     /// Which method, without its parameters.

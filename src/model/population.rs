@@ -4,8 +4,6 @@
 
 use super::{Comments, Duration, FieldFormat, Ident, InnerComments, Spanned};
 use crate::source::Span;
-use std::fmt;
-use std::str::FromStr;
 
 /// The unit BTYD times are measured in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -283,7 +281,7 @@ macro_rules! words {
             }
         }
 
-        impl FromStr for $ty {
+        impl std::str::FromStr for $ty {
             type Err = String;
 
             fn from_str(s: &str) -> Result<Self, String> {
@@ -298,8 +296,8 @@ macro_rules! words {
             }
         }
 
-        impl fmt::Display for $ty {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        impl std::fmt::Display for $ty {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
                 f.write_str(self.word())
             }
         }
@@ -311,6 +309,7 @@ macro_rules! words {
         }
     };
 }
+pub(crate) use words;
 
 words!(OrderRole, "an orders column", Customer => "customer", Date => "date", Amount => "amount", Quantity => "quantity");
 words!(ContactRole, "a contacts column", Customer => "customer", Date => "date", Channel => "channel", Trigger => "trigger", Action => "action");
