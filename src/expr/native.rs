@@ -94,6 +94,9 @@ use std::hash::{BuildHasher, Hash, Hasher};
 use std::ops::Deref;
 use std::sync::OnceLock;
 
+mod columns;
+pub use columns::{Rows, Split};
+
 /// An expression lowered to native code, evaluated without rhai.
 #[derive(Debug)]
 pub struct Native {
@@ -1029,17 +1032,8 @@ impl At {
     /// [`compare`] of two expressions; numbers and texts of slots and literals are compared
     /// where they are, without building values.
     fn compare(&self, op: Cmp, a: &Node, b: &Node, slots: &[Dynamic]) -> Result<bool, Bail> {
-        #[allow(clippy::cast_precision_loss)]
-        let float = |x: INT| x as FLOAT;
-        match (self.scalar(a, slots)?, self.scalar(b, slots)?) {
-            (Scalar::Int(x), Scalar::Int(y)) => return Ok(op.holds(x.cmp(&y))),
-            (Scalar::Int(x), Scalar::Float(y)) => return Ok(float_compare(op, float(x), y)),
-            (Scalar::Float(x), Scalar::Int(y)) => return Ok(float_compare(op, x, float(y))),
-            (Scalar::Float(x), Scalar::Float(y)) => return Ok(float_compare(op, x, y)),
-            (Scalar::Unit, Scalar::Unit) => return Ok(op == Cmp::Eq),
-            (Scalar::Unit, Scalar::Int(_) | Scalar::Float(_))
-            | (Scalar::Int(_) | Scalar::Float(_), Scalar::Unit) => return Ok(op == Cmp::Ne),
-            _ => {}
+        if let Some(holds) = compare_scalars(op, &self.scalar(a, slots)?, &self.scalar(b, slots)?) {
+            return Ok(holds);
         }
         if let (Some(x), Some(y)) = (text_in_place(a, slots), text_in_place(b, slots)) {
             return Ok(op.holds((*x).cmp(&*y)));
@@ -1069,37 +1063,12 @@ impl At {
 
     /// [`At::scalar`] of an expression that computes.
     fn computed_scalar(&self, node: &Node, slots: &[Dynamic]) -> Result<Scalar, Bail> {
-        #[allow(clippy::cast_precision_loss)]
-        let float = |x: INT| x as FLOAT;
         Ok(match node {
-            Node::Arith(op, x) => {
-                let a = self.scalar(&x[0], slots)?;
-                if matches!(a, Scalar::Other) {
-                    return Ok(Scalar::Other);
-                }
-                match (a, self.scalar(&x[1], slots)?) {
-                    (Scalar::Int(a), Scalar::Int(b)) => {
-                        Scalar::Int(int_arith(*op, a, b).ok_or(Bail)?)
-                    }
-                    (Scalar::Int(a), Scalar::Float(b)) => {
-                        Scalar::Float(float_arith(*op, float(a), b).ok_or(Bail)?)
-                    }
-                    (Scalar::Float(a), Scalar::Int(b)) => {
-                        Scalar::Float(float_arith(*op, a, float(b)).ok_or(Bail)?)
-                    }
-                    (Scalar::Float(a), Scalar::Float(b)) => {
-                        Scalar::Float(float_arith(*op, a, b).ok_or(Bail)?)
-                    }
-                    // `() + text` is text; other mixtures fail in rhai.
-                    _ => Scalar::Other,
-                }
-            }
-            Node::Neg(x) => match self.scalar(x, slots)? {
-                Scalar::Int(i) => Scalar::Int(i.checked_neg().ok_or(Bail)?),
-                Scalar::Float(f) => Scalar::Float(-f),
-                Scalar::Unit => return Err(Bail),
+            Node::Arith(op, x) => match self.scalar(&x[0], slots)? {
                 Scalar::Other => Scalar::Other,
+                a => arith_scalars(*op, a, self.scalar(&x[1], slots)?)?,
             },
+            Node::Neg(x) => neg_scalar(self.scalar(x, slots)?)?,
             Node::Coalesce(xs) => {
                 for x in xs {
                     match self.scalar(x, slots)? {
@@ -1226,11 +1195,59 @@ fn text_in_place<'a>(node: &'a Node, slots: &'a [Dynamic]) -> Option<TextRef<'a>
 }
 
 /// A number, `()` or anything else, for [`At::scalar`].
+#[derive(Clone, Copy)]
 enum Scalar {
     Int(INT),
     Float(FLOAT),
     Unit,
     Other,
+}
+
+/// A comparison of numbers and `()`: `None` when a side is something else.
+#[inline]
+fn compare_scalars(op: Cmp, a: &Scalar, b: &Scalar) -> Option<bool> {
+    #[allow(clippy::cast_precision_loss)]
+    let float = |x: INT| x as FLOAT;
+    Some(match (*a, *b) {
+        (Scalar::Int(x), Scalar::Int(y)) => op.holds(x.cmp(&y)),
+        (Scalar::Int(x), Scalar::Float(y)) => float_compare(op, float(x), y),
+        (Scalar::Float(x), Scalar::Int(y)) => float_compare(op, x, float(y)),
+        (Scalar::Float(x), Scalar::Float(y)) => float_compare(op, x, y),
+        (Scalar::Unit, Scalar::Unit) => op == Cmp::Eq,
+        (Scalar::Unit, Scalar::Int(_) | Scalar::Float(_))
+        | (Scalar::Int(_) | Scalar::Float(_), Scalar::Unit) => op == Cmp::Ne,
+        _ => return None,
+    })
+}
+
+/// Arithmetic on numbers (a whole number with a decimal gives a decimal); `Other` when a
+/// side is not a number (`() + text` is text; other mixtures fail in rhai).
+#[inline]
+fn arith_scalars(op: Arith, a: Scalar, b: Scalar) -> Result<Scalar, Bail> {
+    #[allow(clippy::cast_precision_loss)]
+    let float = |x: INT| x as FLOAT;
+    Ok(match (a, b) {
+        (Scalar::Int(a), Scalar::Int(b)) => Scalar::Int(int_arith(op, a, b).ok_or(Bail)?),
+        (Scalar::Int(a), Scalar::Float(b)) => {
+            Scalar::Float(float_arith(op, float(a), b).ok_or(Bail)?)
+        }
+        (Scalar::Float(a), Scalar::Int(b)) => {
+            Scalar::Float(float_arith(op, a, float(b)).ok_or(Bail)?)
+        }
+        (Scalar::Float(a), Scalar::Float(b)) => Scalar::Float(float_arith(op, a, b).ok_or(Bail)?),
+        _ => Scalar::Other,
+    })
+}
+
+/// `-x` of a number; `-()` fails in rhai.
+#[inline]
+fn neg_scalar(x: Scalar) -> Result<Scalar, Bail> {
+    Ok(match x {
+        Scalar::Int(i) => Scalar::Int(i.checked_neg().ok_or(Bail)?),
+        Scalar::Float(f) => Scalar::Float(-f),
+        Scalar::Unit => return Err(Bail),
+        Scalar::Other => Scalar::Other,
+    })
 }
 
 /// A date argument: `None` when missing; other kinds bail (rhai reports them).

@@ -1546,3 +1546,105 @@ fn native_results_are_rhai_results_on_random_expressions() {
     );
     assert!(bailed > 0 && lowered < compiled);
 }
+
+/// Columnar evaluation ([`Native::test_rows`], [`Native::eval_rows`]) gives every row of a
+/// random batch exactly what the row evaluation gives it, bails included, and leaves the rows
+/// outside the selection alone.
+#[test]
+fn columnar_results_are_row_results_on_random_batches() {
+    use super::{Rows, Split};
+    let cases: u32 = std::env::var("NATIVE_CASES")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .map_or(3_000, |n: u32| n / 4);
+    let lab = Lab::new(VARIABLES.iter().map(|(n, _)| *n));
+    let (batches, decided, bailed) = (Cell::new(0_u32), Cell::new(0_u32), Cell::new(0_u32));
+    let config = Config {
+        cases,
+        failure_persistence: None,
+        ..Config::default()
+    };
+    let batch = prop::collection::vec((values(), any::<bool>()), 1..24);
+    TestRunner::new(config)
+        .run(&(expression(), batch), |(source, batch)| {
+            let Ok(ast) = lab.compile(&source) else {
+                return Ok(());
+            };
+            let Some(native) = lab.lower(&ast) else {
+                return Ok(());
+            };
+            batches.set(batches.get() + 1);
+            let stride = VARIABLES.len();
+            let slots: Vec<Dynamic> = batch
+                .iter()
+                .flat_map(|(values, _)| values.iter().map(Value::dynamic))
+                .collect();
+            let rows = Rows::new(&slots, stride);
+            // Every other row's turn comes last: a selection need not be in order.
+            let sel: Vec<u32> = (0..batch.len() as u32)
+                .filter(|&r| batch[r as usize].1)
+                .rev()
+                .collect();
+            let mut split = Split::default();
+            native.test_rows(rows, &sel, as_of(), &mut split);
+            let (mut values, mut bail) = (Vec::new(), Vec::new());
+            native.eval_rows(rows, &sel, as_of(), &mut values, &mut bail);
+            let seen = split.yes.len() + split.no.len() + split.bail.len();
+            prop_assert_eq!(
+                seen,
+                sel.len(),
+                "`{}`: test_rows lost or doubled rows",
+                source
+            );
+            prop_assert_eq!(
+                values.len() + bail.len(),
+                sel.len(),
+                "`{}`: eval_rows",
+                source
+            );
+            for &r in &sel {
+                let row = rows.row(r);
+                let test = match native.test(row, as_of()) {
+                    Ok(true) => &split.yes,
+                    Ok(false) => &split.no,
+                    Err(Bail) => &split.bail,
+                };
+                prop_assert!(
+                    test.contains(&r),
+                    "`{}`: row {} test {:?}",
+                    source,
+                    r,
+                    split
+                );
+                match native.eval(row, as_of()) {
+                    Ok(v) => {
+                        let got = values.iter().find(|(at, _)| *at == r).map(|(_, v)| v);
+                        prop_assert!(
+                            got.is_some_and(|w| same(&v, w)),
+                            "`{}`: row {} eval {:?}, columns {:?}",
+                            source,
+                            r,
+                            v,
+                            got
+                        );
+                        decided.set(decided.get() + 1);
+                    }
+                    Err(Bail) => {
+                        prop_assert!(bail.contains(&r), "`{}`: row {} should bail", source, r);
+                        bailed.set(bailed.get() + 1);
+                    }
+                }
+            }
+            Ok(())
+        })
+        .unwrap();
+    let (batches, decided, bailed) = (batches.get(), decided.get(), bailed.get());
+    eprintln!("{batches} batches: {decided} rows evaluated, {bailed} bailed");
+    // Not vacuous: most batches lower, and rows both evaluate and bail (random values
+    // provoke many runtime errors).
+    assert!(batches >= cases / 3, "only {batches} of {cases} lowered");
+    assert!(
+        decided >= cases && bailed > 0,
+        "{decided} evaluated, {bailed} bailed"
+    );
+}

@@ -1,0 +1,311 @@
+//! Columnar evaluation: one lowered expression over a batch of customers at once.
+//!
+//! [`Native::test_rows`] and [`Native::eval_rows`] walk the tree once per batch, not once per
+//! customer: each node evaluates over the rows still in play (a selection of row numbers),
+//! with the same rules as the row evaluation it stands beside ([`Native::test`],
+//! [`Native::eval`]):
+//!
+//! * `&&` evaluates each operand only on the rows every earlier operand held for, `||` only
+//!   on the rows none held for; `!` swaps the two sides; `if` evaluates each branch on the rows
+//!   its condition sent there;
+//! * comparisons of numbers and `()`, arithmetic, `??` and `-x` run over columns of numbers;
+//!   `??` evaluates each later operand only on the rows still missing;
+//! * every other node, and a comparison whose operands are not numbers, is evaluated row by
+//!   row with the row evaluation;
+//! * a row on which the row evaluation would bail bails here too, and only that row: the
+//!   caller evaluates it with rhai.
+//!
+//! Whatever these give for a row equals what [`Native::test`] or [`Native::eval`] gives for
+//! that row's slots (a differential property test holds them together, `native/tests.rs`).
+
+use super::{At, Bail, Cmp, Lit, Native, Node, Scalar};
+use chrono::NaiveDate;
+use rhai::Dynamic;
+
+/// A batch of customers' slot values: one row of `stride` slots after another.
+#[derive(Clone, Copy)]
+pub struct Rows<'a> {
+    slots: &'a [Dynamic],
+    stride: usize,
+}
+
+impl<'a> Rows<'a> {
+    /// The rows of `slots`, `stride` slots each (`stride` must not be 0).
+    pub fn new(slots: &'a [Dynamic], stride: usize) -> Rows<'a> {
+        assert!(stride > 0, "a row holds at least one slot");
+        Rows { slots, stride }
+    }
+
+    /// The slots of row `r`.
+    pub fn row(&self, r: u32) -> &'a [Dynamic] {
+        let start = r as usize * self.stride;
+        &self.slots[start..start + self.stride]
+    }
+}
+
+/// The rows of a selection sorted by a condition: those it holds for, those it does not, and
+/// those the native path left to rhai.
+#[derive(Debug, Default)]
+pub struct Split {
+    pub yes: Vec<u32>,
+    pub no: Vec<u32>,
+    pub bail: Vec<u32>,
+}
+
+impl Split {
+    /// Empties the three lists, keeping their room.
+    pub fn clear(&mut self) {
+        self.yes.clear();
+        self.no.clear();
+        self.bail.clear();
+    }
+}
+
+impl Native {
+    /// [`Native::test`] of each row of `sel` (row numbers of `rows`), added to `split`.
+    pub fn test_rows(&self, rows: Rows<'_>, sel: &[u32], as_of: NaiveDate, split: &mut Split) {
+        let columns = Columns {
+            at: At { as_of },
+            rows,
+        };
+        columns.truth(
+            &self.root,
+            sel,
+            &mut split.yes,
+            &mut split.no,
+            &mut split.bail,
+        );
+    }
+
+    /// [`Native::eval`] of each row of `sel`: `values` gets each row evaluated with its value
+    /// (in no particular order), `bail` the others.
+    pub fn eval_rows(
+        &self,
+        rows: Rows<'_>,
+        sel: &[u32],
+        as_of: NaiveDate,
+        values: &mut Vec<(u32, Dynamic)>,
+        bail: &mut Vec<u32>,
+    ) {
+        let columns = Columns {
+            at: At { as_of },
+            rows,
+        };
+        columns.values(&self.root, sel, values, bail);
+    }
+}
+
+/// A number, `()`, something else, or a bail: one row's value in a column of numbers.
+type Cell = Result<Scalar, Bail>;
+
+struct Columns<'a> {
+    at: At,
+    rows: Rows<'a>,
+}
+
+impl Columns<'_> {
+    /// [`At::truth`] of `node` on each row of `sel`, sorted into `yes`, `no` and `bail`.
+    fn truth(
+        &self,
+        node: &Node,
+        sel: &[u32],
+        yes: &mut Vec<u32>,
+        no: &mut Vec<u32>,
+        bail: &mut Vec<u32>,
+    ) {
+        match node {
+            Node::Lit(Lit::Bool(b)) => (if *b { yes } else { no }).extend_from_slice(sel),
+            Node::Not(x) => self.truth(x, sel, no, yes, bail),
+            // The operands of `&&` narrow the rows still holding, those of `||` the rows
+            // still failing: each operand sees only the rows left undecided.
+            Node::And(xs) => {
+                let left = self.narrow(xs, sel, no, bail, true);
+                yes.extend_from_slice(&left);
+            }
+            Node::Or(xs) => {
+                let left = self.narrow(xs, sel, yes, bail, false);
+                no.extend_from_slice(&left);
+            }
+            Node::Compare(op, x) => self.compare(*op, &x[0], &x[1], sel, yes, no, bail),
+            Node::If(x) => {
+                let (mut then, mut other) = (Vec::new(), Vec::new());
+                self.truth(&x[0], sel, &mut then, &mut other, bail);
+                self.truth(&x[1], &then, yes, no, bail);
+                self.truth(&x[2], &other, yes, no, bail);
+            }
+            node => {
+                for &r in sel {
+                    match self.at.truth(node, self.rows.row(r)) {
+                        Ok(true) => yes.push(r),
+                        Ok(false) => no.push(r),
+                        Err(Bail) => bail.push(r),
+                    }
+                }
+            }
+        }
+    }
+
+    /// The operands of `&&` (`goes_on` true) or `||` (false) in turn, each on the rows for
+    /// which every earlier one gave `goes_on`: a row whose operand gives the other value is
+    /// decided into `decided`. Returns the rows that went through every operand.
+    fn narrow(
+        &self,
+        operands: &[Node],
+        sel: &[u32],
+        decided: &mut Vec<u32>,
+        bail: &mut Vec<u32>,
+        goes_on: bool,
+    ) -> Vec<u32> {
+        let mut left = sel.to_vec();
+        let mut next = Vec::with_capacity(sel.len());
+        for x in operands {
+            if left.is_empty() {
+                break;
+            }
+            next.clear();
+            if goes_on {
+                self.truth(x, &left, &mut next, decided, bail);
+            } else {
+                self.truth(x, &left, decided, &mut next, bail);
+            }
+            std::mem::swap(&mut left, &mut next);
+        }
+        left
+    }
+
+    /// [`At::compare`] on each row of `sel`: numbers and `()` compared in columns, other
+    /// values row by row.
+    #[allow(clippy::too_many_arguments)]
+    fn compare(
+        &self,
+        op: Cmp,
+        a: &Node,
+        b: &Node,
+        sel: &[u32],
+        yes: &mut Vec<u32>,
+        no: &mut Vec<u32>,
+        bail: &mut Vec<u32>,
+    ) {
+        let (mut xs, mut ys) = (Vec::with_capacity(sel.len()), Vec::with_capacity(sel.len()));
+        self.scalars(a, sel, &mut xs);
+        self.scalars(b, sel, &mut ys);
+        for ((&r, x), y) in sel.iter().zip(xs).zip(ys) {
+            let holds = match (x, y) {
+                (Ok(x), Ok(y)) => match super::compare_scalars(op, &x, &y) {
+                    Some(holds) => Ok(holds),
+                    None => self.at.compare(op, a, b, self.rows.row(r)),
+                },
+                _ => Err(Bail),
+            };
+            match holds {
+                Ok(true) => yes.push(r),
+                Ok(false) => no.push(r),
+                Err(Bail) => bail.push(r),
+            }
+        }
+    }
+
+    /// [`At::scalar`] of `node` on each row of `sel`, appended to `out` in `sel`'s order.
+    fn scalars(&self, node: &Node, sel: &[u32], out: &mut Vec<Cell>) {
+        let constant = |out: &mut Vec<Cell>, value: Scalar| {
+            out.extend(sel.iter().map(|_| Ok(value)));
+        };
+        match node {
+            Node::Lit(Lit::Int(i)) => constant(out, Scalar::Int(*i)),
+            Node::Lit(Lit::Float(f)) => constant(out, Scalar::Float(*f)),
+            Node::Lit(Lit::Unit) => constant(out, Scalar::Unit),
+            Node::Arith(op, x) => {
+                let (mut xs, mut ys) = (Vec::with_capacity(sel.len()), Vec::new());
+                self.scalars(&x[0], sel, &mut xs);
+                ys.reserve(sel.len());
+                self.scalars(&x[1], sel, &mut ys);
+                out.extend(xs.into_iter().zip(ys).map(|(x, y)| match x? {
+                    // As the row evaluation: a first operand that is not a number or `()`
+                    // leaves the whole to be evaluated as values.
+                    Scalar::Other => Ok(Scalar::Other),
+                    x => super::arith_scalars(*op, x, y?),
+                }));
+            }
+            Node::Neg(x) => {
+                let start = out.len();
+                self.scalars(x, sel, out);
+                for cell in &mut out[start..] {
+                    *cell = cell.and_then(super::neg_scalar);
+                }
+            }
+            Node::Coalesce(xs) => {
+                let start = out.len();
+                out.resize(start + sel.len(), Ok(Scalar::Unit));
+                // Positions in `sel` still missing, and their rows.
+                let mut missing: Vec<usize> = (0..sel.len()).collect();
+                let (mut rows, mut cells) = (Vec::new(), Vec::new());
+                for x in xs {
+                    if missing.is_empty() {
+                        break;
+                    }
+                    rows.clear();
+                    rows.extend(missing.iter().map(|&p| sel[p]));
+                    cells.clear();
+                    self.scalars(x, &rows, &mut cells);
+                    let mut given = cells.iter();
+                    missing.retain(|&p| match given.next() {
+                        Some(Ok(Scalar::Unit)) => true,
+                        Some(cell) => {
+                            out[start + p] = *cell;
+                            false
+                        }
+                        None => false,
+                    });
+                }
+            }
+            node => {
+                let rows = self.rows;
+                out.extend(sel.iter().map(|&r| self.at.scalar(node, rows.row(r))));
+            }
+        }
+    }
+
+    /// [`At::value`] of `node` on each row of `sel`: `(row, value)` into `out`, or the row
+    /// into `bail`.
+    fn values(&self, node: &Node, sel: &[u32], out: &mut Vec<(u32, Dynamic)>, bail: &mut Vec<u32>) {
+        match node {
+            Node::Compare(..) | Node::And(_) | Node::Or(_) | Node::Not(_) => {
+                let (mut yes, mut no) = (Vec::new(), Vec::new());
+                self.truth(node, sel, &mut yes, &mut no, bail);
+                out.extend(yes.into_iter().map(|r| (r, Dynamic::TRUE)));
+                out.extend(no.into_iter().map(|r| (r, Dynamic::FALSE)));
+            }
+            Node::If(x) => {
+                let (mut then, mut other) = (Vec::new(), Vec::new());
+                self.truth(&x[0], sel, &mut then, &mut other, bail);
+                self.values(&x[1], &then, out, bail);
+                self.values(&x[2], &other, out, bail);
+            }
+            Node::Arith(..) | Node::Neg(_) | Node::Coalesce(_) => {
+                let mut cells = Vec::with_capacity(sel.len());
+                self.scalars(node, sel, &mut cells);
+                for (&r, cell) in sel.iter().zip(cells) {
+                    let value = match cell {
+                        Ok(Scalar::Int(i)) => Ok(Dynamic::from_int(i)),
+                        Ok(Scalar::Float(f)) => Ok(Dynamic::from_float(f)),
+                        Ok(Scalar::Unit) => Ok(Dynamic::UNIT),
+                        Ok(Scalar::Other) => self.at.value(node, self.rows.row(r)),
+                        Err(Bail) => Err(Bail),
+                    };
+                    match value {
+                        Ok(value) => out.push((r, value)),
+                        Err(Bail) => bail.push(r),
+                    }
+                }
+            }
+            node => {
+                for &r in sel {
+                    match self.at.value(node, self.rows.row(r)) {
+                        Ok(value) => out.push((r, value)),
+                        Err(Bail) => bail.push(r),
+                    }
+                }
+            }
+        }
+    }
+}
