@@ -33,7 +33,7 @@ pub use survey::Survey;
 
 use crate::engine::population::{Observed, PopulationReport};
 use crate::engine::volume::{Ranking, VolumeCut};
-use crate::engine::{Decision, Evaluator, Population};
+use crate::engine::{Customers, Decision, Evaluator, Population};
 use crate::history::{Index, Member, NewContact, Recording};
 use crate::io::do_not_contact::DoNotContact;
 use crate::io::input::At;
@@ -833,6 +833,10 @@ struct Worker<'a> {
     values: Vec<rhai::Dynamic>,
     money_values: Vec<Option<f64>>,
     decision: Decision,
+    /// The batch's customers read, decided together, and each row of the batch in input
+    /// order: its line and its customer, or its reject.
+    customers: Customers,
+    order: Vec<Result<(u64, usize), Reject>>,
 }
 
 impl<'a> Worker<'a> {
@@ -865,16 +869,28 @@ impl<'a> Worker<'a> {
             values: Vec::new(),
             money_values: Vec::new(),
             decision: Decision::default(),
+            customers: Customers::new(program),
+            order: Vec::new(),
         }
     }
 
+    /// Reads the batch's rows, evaluates their rules together, then finishes and writes each
+    /// row's decision (or its reject) in input order.
     fn batch(&mut self, rows: &RawRows, done: &mut Decided<'a>) {
         done.tally.reset(self.program);
         done.rejects.clear();
+        self.customers.clear();
         self.each_row(rows, |worker, at, read| {
             done.tally.row_at(at.line, at.last_line);
-            worker.row(at.line, read, done);
+            let row = read.map(|()| (at.line, worker.customers.push(&mut worker.values)));
+            worker.order.push(row);
         });
+        self.evaluator.differentiate(&mut self.customers);
+        let mut order = std::mem::take(&mut self.order);
+        for row in order.drain(..) {
+            self.row(row, done);
+        }
+        self.order = order;
         self.decisions.take_into(&mut done.decisions);
         if let Some(rejects) = self.rejects.as_mut() {
             rejects.take_into(&mut done.rejects_out);
@@ -904,13 +920,14 @@ impl<'a> Worker<'a> {
         self.record = record;
     }
 
-    /// Evaluates the row read into [`Worker::values`], or counts its reject.
-    fn row(&mut self, line: u64, read: Result<(), Reject>, done: &mut Decided<'a>) {
-        let result = read.and_then(|()| {
-            let values = &self.values;
+    /// Finishes the decision of a row of [`Worker::customers`] and writes it, or counts its
+    /// reject.
+    fn row(&mut self, row: Result<(u64, usize), Reject>, done: &mut Decided<'a>) {
+        let result = row.and_then(|(line, r)| {
+            let values = self.customers.row(r);
             self.money_values.clear();
             (self.money.iter()).for_each(|&i| self.money_values.push(values[i].as_float().ok()));
-            let decided = self.evaluator.decide(&mut self.values, &mut self.decision);
+            let decided = (self.evaluator).decide_row(&mut self.customers, r, &mut self.decision);
             // The decision holds the customer's id from its start.
             decided.map_err(|e| e.reject(line, std::mem::take(&mut self.decision.id)))
         });

@@ -55,17 +55,15 @@ impl std::error::Error for EvalError {}
 /// Evaluates one customer at a time; one per thread (its engines' clock, its scope and the
 /// customer's values are its own; the plan's compiled expressions are shared).
 pub struct Evaluator<'p> {
-    program: &'p Program,
-    engine: Engine,
-    /// The same sandbox with rhai's fast operators, for decimal-free expressions.
-    fast: Engine,
-    /// Bounds the time of each customer's evaluations.
-    clock: expr::Clock,
-    scope: Scope<'static>,
-    slots: Vec<Dynamic>,
-    tier_values: Vec<Dynamic>,
-    stage_values: Vec<Dynamic>,
-    as_of: NaiveDate,
+    pub(super) program: &'p Program,
+    pub(super) rhai: Rhai,
+    /// The current customer's values, by slot.
+    pub(super) slots: Vec<Dynamic>,
+    /// The names of the tiers and the lifecycle stages, as the `tier` and `stage` slots hold
+    /// them.
+    pub(super) tier_values: Vec<Dynamic>,
+    pub(super) stage_values: Vec<Dynamic>,
+    pub(super) as_of: NaiveDate,
     /// Triggers whose conditions held, reused between customers.
     eligible: Vec<usize>,
     /// Earlier contacts, for cooldowns and re-entry.
@@ -86,9 +84,47 @@ pub struct Evaluator<'p> {
     ranked: Vec<(usize, RankKey)>,
 }
 
+/// rhai's side of an evaluator: the sandboxed engines, their clock and a scope.
+pub(super) struct Rhai {
+    engine: Engine,
+    /// The same sandbox with rhai's fast operators, for decimal-free expressions.
+    fast: Engine,
+    /// Bounds the time of each customer's evaluations.
+    clock: expr::Clock,
+    scope: Scope<'static>,
+}
+
+impl Rhai {
+    /// Starts a customer's evaluations (see [`expr::Clock::start_customer`]).
+    pub(super) fn start_customer(&self) {
+        self.clock.start_customer();
+    }
+
+    /// The value of `plan`'s expression with the variables it reads from `slots`, as rhai
+    /// gives it.
+    pub(super) fn eval(
+        &mut self,
+        plan: &crate::plan::Unit,
+        slots: &[Dynamic],
+    ) -> Result<Dynamic, EvalError> {
+        self.scope.clear();
+        for (name, slot) in &plan.reads {
+            self.scope.push_dynamic(name.as_str(), slots[*slot].clone());
+        }
+        let engine = if plan.decimal_free {
+            &self.fast
+        } else {
+            &self.engine
+        };
+        engine
+            .eval_ast_with_scope::<Dynamic>(&mut self.scope, &plan.ast)
+            .map_err(|err| EvalError::of(plan, expr::runtime_message(plan.kind, &plan.name, &err)))
+    }
+}
+
 /// Which first-match list [`Evaluator::first_match`] walks.
 #[derive(Clone, Copy)]
-enum Rung {
+pub(super) enum Rung {
     Tier,
     Stage,
 }
@@ -101,10 +137,12 @@ impl<'p> Evaluator<'p> {
         let fast = expr::fast_engine(as_of, &clock);
         Evaluator {
             program,
-            engine,
-            fast,
-            clock,
-            scope: Scope::new(),
+            rhai: Rhai {
+                engine,
+                fast,
+                clock,
+                scope: Scope::new(),
+            },
             slots: vec![Dynamic::UNIT; program.slot_count()],
             tier_values: program
                 .tier_names()
@@ -162,7 +200,7 @@ impl<'p> Evaluator<'p> {
     /// The sandboxed engine this evaluator runs rhai with (explanations read conditions with
     /// its tokenizer).
     pub(super) fn engine(&self) -> &Engine {
-        &self.engine
+        &self.rhai.engine
     }
 
     /// The value a field, metric, segment or `tier` had for the last customer evaluated.
@@ -186,7 +224,8 @@ impl<'p> Evaluator<'p> {
                 }
             }
         }
-        self.engine
+        self.rhai
+            .engine
             .eval_ast_with_scope::<Dynamic>(&mut scope, ast)
             .map(|value| (value, reads))
             .map_err(|err| expr::error_text(&err))
@@ -212,15 +251,13 @@ impl<'p> Evaluator<'p> {
         let layout = program.layout();
         debug_assert!(fields.len() == program.fields().len() || fields.len() == layout.inputs());
         let given = fields.len();
-        self.clock.start_customer();
         for (slot, value) in self.slots.iter_mut().zip(fields.drain(..)) {
             *slot = value;
         }
         for slot in &mut self.slots[given..layout.inputs()] {
             *slot = Dynamic::UNIT;
         }
-        decision.clear();
-        super::decision::push_text(&mut decision.id, &self.slots[program.key_field()]);
+        self.begin(decision);
 
         for step in &program.steps {
             match *step {
@@ -233,23 +270,43 @@ impl<'p> Evaluator<'p> {
                 }
             }
         }
+        decision.tier = self.first_match(&program.tiers, layout.tier(), Rung::Tier)?;
+        decision.stage = self.first_match(&program.stages, layout.stage(), Rung::Stage)?;
+        self.interact(decision, |ev, t| ev.condition(ev.program.triggers[t].unit))
+    }
+
+    /// Starts deciding for the customer whose values the slots hold: its clock, an empty
+    /// decision with its id.
+    pub(super) fn begin(&mut self, decision: &mut Decision) {
+        self.rhai.start_customer();
+        decision.clear();
+        push_text(&mut decision.id, &self.slots[self.program.key_field()]);
+    }
+
+    /// The rest of a decision, once the slots hold the customer's metrics, segments, tier and
+    /// stage: its segments and table cells, then its triggers (`held` says whether a trigger's
+    /// condition holds, given the trigger's index), the policy and the actions' parameters.
+    pub(super) fn interact(
+        &mut self,
+        decision: &mut Decision,
+        mut held: impl FnMut(&mut Self, usize) -> Result<bool, EvalError>,
+    ) -> Result<(), EvalError> {
+        let program = self.program;
+        let layout = program.layout();
         for (i, _) in program.rules().segments.iter().enumerate() {
             if self.slots[layout.segment(i)].as_bool() == Ok(true) {
                 decision.segments.push(i);
             }
         }
-
         let slots = &self.slots;
         (decision.cells).extend((0..program.table_count()).map(|t| program.table_cell(t, slots)));
-        decision.tier = self.first_match(&program.tiers, layout.tier(), Rung::Tier)?;
-        decision.stage = self.first_match(&program.stages, layout.stage(), Rung::Stage)?;
 
         self.eligible.clear();
         let listed = self
             .do_not_contact
             .and_then(|list| list.listed(&decision.id));
         for (i, trigger) in program.triggers.iter().enumerate() {
-            if !self.condition(trigger.unit)? {
+            if !held(self, i)? {
                 continue;
             }
             let consented = match trigger.consent {
@@ -516,24 +573,7 @@ impl<'p> Evaluator<'p> {
     /// would reach the outputs as `null` or a wrong number.
     fn eval(&mut self, unit: usize) -> Result<Dynamic, EvalError> {
         let value = self.eval_any(unit)?;
-        match non_finite(&value) {
-            Some(x) => Err(self.not_a_number(unit, x)),
-            None => Ok(value),
-        }
-    }
-
-    #[cold]
-    fn not_a_number(&self, unit: usize, x: f64) -> EvalError {
-        let plan = &self.program.units[unit];
-        EvalError::of(
-            plan,
-            format!(
-                "{} `{}` gave {}, not a number: is something divided by zero or too large?",
-                plan.kind,
-                plan.name,
-                expr::float_word(x)
-            ),
-        )
+        finite(&self.program.units[unit], value)
     }
 
     #[inline(always)]
@@ -549,20 +589,7 @@ impl<'p> Evaluator<'p> {
 
     /// The value of unit `unit` as rhai gives it.
     fn eval_rhai(&mut self, unit: usize) -> Result<Dynamic, EvalError> {
-        let plan = &self.program.units[unit];
-        self.scope.clear();
-        for (name, slot) in &plan.reads {
-            self.scope
-                .push_dynamic(name.as_str(), self.slots[*slot].clone());
-        }
-        let engine = if plan.decimal_free {
-            &self.fast
-        } else {
-            &self.engine
-        };
-        engine
-            .eval_ast_with_scope::<Dynamic>(&mut self.scope, &plan.ast)
-            .map_err(|err| EvalError::of(plan, expr::runtime_message(plan.kind, &plan.name, &err)))
+        self.rhai.eval(&self.program.units[unit], &self.slots)
     }
 
     /// The first of `plans` (tiers or lifecycle stages) whose condition holds; its name goes
@@ -597,20 +624,8 @@ impl<'p> Evaluator<'p> {
                 return Ok(truth);
             }
         }
-        // Only `true` or `false` passes: a NaN cannot.
         let value = self.eval_rhai(unit)?;
-        value.as_bool().map_err(|_| {
-            let plan = &self.program.units[unit];
-            EvalError::of(
-                plan,
-                format!(
-                    "the condition of {} `{}` gave {}, not true or false",
-                    plan.kind,
-                    plan.name,
-                    describe(&value)
-                ),
-            )
-        })
+        truth(&self.program.units[unit], &value)
     }
 
     /// A parameter text with its placeholders filled in; an error names a placeholder whose
@@ -658,6 +673,43 @@ impl<'p> Evaluator<'p> {
 
 /// The first NaN or infinity in `value`, looking into lists and maps.
 #[inline]
+/// `value` of `plan`, refused when it is a NaN or an infinity.
+pub(super) fn finite(plan: &crate::plan::Unit, value: Dynamic) -> Result<Dynamic, EvalError> {
+    match non_finite(&value) {
+        Some(x) => Err(not_a_number(plan, x)),
+        None => Ok(value),
+    }
+}
+
+#[cold]
+fn not_a_number(plan: &crate::plan::Unit, x: f64) -> EvalError {
+    EvalError::of(
+        plan,
+        format!(
+            "{} `{}` gave {}, not a number: is something divided by zero or too large?",
+            plan.kind,
+            plan.name,
+            expr::float_word(x)
+        ),
+    )
+}
+
+/// The truth of a condition `plan` whose value rhai gave: only `true` or `false` passes (a
+/// NaN cannot).
+pub(super) fn truth(plan: &crate::plan::Unit, value: &Dynamic) -> Result<bool, EvalError> {
+    value.as_bool().map_err(|_| {
+        EvalError::of(
+            plan,
+            format!(
+                "the condition of {} `{}` gave {}, not true or false",
+                plan.kind,
+                plan.name,
+                describe(value)
+            ),
+        )
+    })
+}
+
 fn non_finite(value: &Dynamic) -> Option<f64> {
     if value.is_float() {
         return value.as_float().ok().filter(|x| !x.is_finite());

@@ -3,12 +3,14 @@
 //! expressions) and turns customers' field values into [`Decision`]s; [`explain()`] says why,
 //! for one customer.
 
+mod columnar;
 mod decision;
 mod evaluate;
 pub mod explain;
 pub mod population;
 pub mod volume;
 
+pub use columnar::Customers;
 pub use decision::{csv_header, display, text, ActionOutcome, CellSource, Decision, Suppression};
 pub use evaluate::{EvalError, Evaluator};
 pub use explain::{explain, Explanation};

@@ -28,7 +28,7 @@ use proptest::test_runner::RngSeed;
 use std::path::Path;
 
 /// `cases` for the suite, or `IDIC_FUZZ_CASES`; the seed is fixed (`IDIC_FUZZ_SEED`).
-fn config(cases: u32) -> ProptestConfig {
+pub(crate) fn config(cases: u32) -> ProptestConfig {
     let env = |name: &str| std::env::var(name).ok().and_then(|v| v.parse().ok());
     ProptestConfig {
         cases: env("IDIC_FUZZ_CASES").map_or(cases, |n: u64| n as u32),
@@ -169,7 +169,7 @@ C5,1,0.01,no,;;,2026-11-01, \n";
 
 /// rhai expressions over the schema's fields, typed so that most check: each type's
 /// operators, builtins and rhai functions, conditionals, closures and short loops.
-fn typed(ty: Ty, depth: u32) -> BoxedStrategy<String> {
+pub(crate) fn typed(ty: Ty, depth: u32) -> BoxedStrategy<String> {
     let leaves: BoxedStrategy<String> = match ty {
         Ty::Int => prop_oneof![
             Just("orders".to_string()),
@@ -305,7 +305,7 @@ fn typed(ty: Ty, depth: u32) -> BoxedStrategy<String> {
 
 /// The types of [`typed`] expressions.
 #[derive(Debug, Clone, Copy)]
-enum Ty {
+pub(crate) enum Ty {
     Int,
     Dec,
     Bool,
@@ -315,7 +315,7 @@ enum Ty {
 }
 
 /// A typed expression, or (one in eight) one drawn without regard to type.
-fn expression() -> impl Strategy<Value = String> {
+pub(crate) fn expression() -> impl Strategy<Value = String> {
     let types = prop::sample::select(vec![
         Ty::Int,
         Ty::Dec,

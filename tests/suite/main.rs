@@ -5,6 +5,7 @@ mod common;
 
 mod analyze;
 mod cli;
+mod columnar;
 mod corpus;
 mod explain;
 mod fuzz;

@@ -1,0 +1,284 @@
+//! Columnar evaluation: a batch of customers decided together, one rule at a time.
+//!
+//! [`Evaluator::differentiate`] evaluates each metric and segment (in dependency order), the
+//! tiers, the lifecycle stages and every trigger's condition over the whole batch, each with
+//! the native path's columnar evaluation ([`crate::expr::native::Native::test_rows`]):
+//!
+//! * a first-match list (tiers, stages) evaluates each line on the rows no earlier line took,
+//!   a remainder that shrinks after each line;
+//! * the rows the native path leaves (and every row of a rule it cannot lower) are evaluated
+//!   by rhai, each with its own values;
+//! * a rule that fails for a customer rejects that customer: it leaves the batch, and no later
+//!   rule is evaluated for it, so its error is the one the row-by-row evaluation would give.
+//!
+//! [`Evaluator::decide_row`] then finishes each customer's decision row by row, in input
+//! order: consent, suppression lists, holdouts, history, arbitration and the actions'
+//! parameters ([`Evaluator::decide`] does the same for one customer at a time; the two agree,
+//! `tests/suite/columnar.rs`).
+//!
+//! Time bounds: each rhai evaluation of the columnar pass is bounded by itself (a customer's
+//! evaluations are spread over the batch), the rest of a customer's decision as a whole.
+
+use super::decision::Decision;
+use super::evaluate::{finite, truth, EvalError, Evaluator, Rung};
+use crate::expr::native::{Rows, Split};
+use crate::plan::{Program, Step, TierPlan};
+use rhai::Dynamic;
+
+/// A batch of customers decided together: their values, one row of slots per customer, and
+/// what [`Evaluator::differentiate`] found for each.
+pub struct Customers {
+    slots: Vec<Dynamic>,
+    stride: usize,
+    rows: usize,
+    triggers: usize,
+    /// Per row, the rule that failed for the customer.
+    failed: Vec<Option<EvalError>>,
+    tier: Vec<Option<usize>>,
+    stage: Vec<Option<usize>>,
+    /// Per row, per trigger, whether its condition held.
+    held: Vec<bool>,
+    /// The rows no rule has failed for.
+    live: Vec<u32>,
+    /// Room reused from rule to rule.
+    split: Split,
+    values: Vec<(u32, Dynamic)>,
+    bail: Vec<u32>,
+}
+
+impl Customers {
+    /// An empty batch for `program`'s customers.
+    pub fn new(program: &Program) -> Customers {
+        Customers {
+            slots: Vec::new(),
+            stride: program.slot_count(),
+            rows: 0,
+            triggers: program.triggers.len(),
+            failed: Vec::new(),
+            tier: Vec::new(),
+            stage: Vec::new(),
+            held: Vec::new(),
+            live: Vec::new(),
+            split: Split::default(),
+            values: Vec::new(),
+            bail: Vec::new(),
+        }
+    }
+
+    /// Empties the batch, keeping its room.
+    pub fn clear(&mut self) {
+        self.slots.clear();
+        self.rows = 0;
+    }
+
+    /// Adds a customer, taking its values out of `values`: the schema's fields in declaration
+    /// order, optionally followed by its population variables (as [`Evaluator::decide`] takes
+    /// them). Gives its row.
+    pub fn push(&mut self, values: &mut Vec<Dynamic>) -> usize {
+        let start = self.slots.len();
+        debug_assert!(values.len() <= self.stride);
+        self.slots.append(values);
+        self.slots.resize(start + self.stride, Dynamic::UNIT);
+        self.rows += 1;
+        self.rows - 1
+    }
+
+    /// The number of customers in the batch.
+    pub fn len(&self) -> usize {
+        self.rows
+    }
+
+    /// Whether the batch holds no customer.
+    pub fn is_empty(&self) -> bool {
+        self.rows == 0
+    }
+
+    /// The values of row `r`, its fields first (before [`Evaluator::decide_row`] takes them).
+    pub fn row(&self, r: usize) -> &[Dynamic] {
+        &self.slots[r * self.stride..(r + 1) * self.stride]
+    }
+
+    fn rows(&self) -> Rows<'_> {
+        Rows::new(&self.slots, self.stride)
+    }
+
+    fn slot(&mut self, r: u32, slot: usize) -> &mut Dynamic {
+        &mut self.slots[r as usize * self.stride + slot]
+    }
+
+    /// Takes out of the live rows those a rule failed for.
+    fn drop_failed(&mut self) {
+        let failed = &self.failed;
+        self.live.retain(|&r| failed[r as usize].is_none());
+    }
+}
+
+impl Evaluator<'_> {
+    /// Evaluates the metrics, segments, tier, lifecycle stage and trigger conditions of every
+    /// customer of `batch`, one rule at a time over the whole batch.
+    pub fn differentiate(&mut self, batch: &mut Customers) {
+        let program = self.program;
+        let layout = program.layout();
+        let rows = batch.rows;
+        batch.failed.clear();
+        batch.failed.resize(rows, None);
+        for which in [&mut batch.tier, &mut batch.stage] {
+            which.clear();
+            which.resize(rows, None);
+        }
+        batch.held.clear();
+        batch.held.resize(rows * batch.triggers, false);
+        batch.live.clear();
+        batch.live.extend(0..rows as u32);
+
+        for step in &program.steps {
+            match *step {
+                Step::Metric { index, unit } => self.values(batch, unit, layout.metric(index)),
+                Step::Segment { index, unit } => {
+                    let live = std::mem::take(&mut batch.live);
+                    self.split(batch, unit, &live);
+                    batch.live = live;
+                    let slot = layout.segment(index);
+                    for (rows, value) in [(&batch.split.yes, true), (&batch.split.no, false)] {
+                        for &r in rows {
+                            batch.slots[r as usize * batch.stride + slot] = Dynamic::from(value);
+                        }
+                    }
+                    batch.drop_failed();
+                }
+            }
+        }
+        self.first_matches(batch, &program.tiers, layout.tier(), Rung::Tier);
+        self.first_matches(batch, &program.stages, layout.stage(), Rung::Stage);
+        for (t, trigger) in program.triggers.iter().enumerate() {
+            let live = std::mem::take(&mut batch.live);
+            self.split(batch, trigger.unit, &live);
+            batch.live = live;
+            for &r in &batch.split.yes {
+                batch.held[r as usize * batch.triggers + t] = true;
+            }
+            batch.drop_failed();
+        }
+    }
+
+    /// Finishes the decision for row `r` of `batch` (after [`Evaluator::differentiate`]): as
+    /// [`Evaluator::decide`] would for that customer. Takes the row's values.
+    pub fn decide_row(
+        &mut self,
+        batch: &mut Customers,
+        r: usize,
+        decision: &mut Decision,
+    ) -> Result<(), EvalError> {
+        let stride = batch.stride;
+        (self.slots).swap_with_slice(&mut batch.slots[r * stride..(r + 1) * stride]);
+        self.begin(decision);
+        if let Some(failed) = batch.failed[r].take() {
+            return Err(failed);
+        }
+        decision.tier = batch.tier[r];
+        decision.stage = batch.stage[r];
+        let held = &batch.held[r * batch.triggers..(r + 1) * batch.triggers];
+        self.interact(decision, |_, t| Ok(held[t]))
+    }
+
+    /// Sorts the rows of `sel` into `batch.split` by unit `unit`'s condition: `yes`, `no`, or
+    /// failed (its error kept for the row).
+    fn split(&mut self, batch: &mut Customers, unit: usize, sel: &[u32]) {
+        let plan = &self.program.units[unit];
+        batch.split.clear();
+        match &plan.native {
+            Some(native) => {
+                let rows = Rows::new(&batch.slots, batch.stride);
+                native.test_rows(rows, sel, self.as_of, &mut batch.split);
+            }
+            None => batch.split.bail.extend_from_slice(sel),
+        }
+        let bail = std::mem::take(&mut batch.split.bail);
+        for &r in &bail {
+            self.rhai.start_customer();
+            let value = self.rhai.eval(plan, batch.rows().row(r));
+            match value.and_then(|value| truth(plan, &value)) {
+                Ok(true) => batch.split.yes.push(r),
+                Ok(false) => batch.split.no.push(r),
+                Err(e) => batch.failed[r as usize] = Some(e),
+            }
+        }
+        batch.split.bail = bail;
+    }
+
+    /// Unit `unit`'s value for every live row, into its slot `slot`.
+    fn values(&mut self, batch: &mut Customers, unit: usize, slot: usize) {
+        let plan = &self.program.units[unit];
+        batch.values.clear();
+        batch.bail.clear();
+        match &plan.native {
+            Some(native) => {
+                let rows = Rows::new(&batch.slots, batch.stride);
+                native.eval_rows(
+                    rows,
+                    &batch.live,
+                    self.as_of,
+                    &mut batch.values,
+                    &mut batch.bail,
+                );
+            }
+            None => batch.bail.extend_from_slice(&batch.live),
+        }
+        let mut values = std::mem::take(&mut batch.values);
+        for (r, value) in values.drain(..) {
+            match finite(plan, value) {
+                Ok(value) => *batch.slot(r, slot) = value,
+                Err(e) => batch.failed[r as usize] = Some(e),
+            }
+        }
+        batch.values = values;
+        let bail = std::mem::take(&mut batch.bail);
+        for &r in &bail {
+            self.rhai.start_customer();
+            let value = self.rhai.eval(plan, batch.rows().row(r));
+            match value.and_then(|value| finite(plan, value)) {
+                Ok(value) => *batch.slot(r, slot) = value,
+                Err(e) => batch.failed[r as usize] = Some(e),
+            }
+        }
+        batch.bail = bail;
+        batch.drop_failed();
+    }
+
+    /// The first of `plans` whose condition holds, for every live row: its name into `slot`
+    /// (left missing when none holds), its index into the batch's tiers or stages. Each line
+    /// is evaluated only on the rows no earlier line took.
+    fn first_matches(
+        &mut self,
+        batch: &mut Customers,
+        plans: &[TierPlan],
+        slot: usize,
+        rung: Rung,
+    ) {
+        let mut rest = batch.live.clone();
+        for (i, plan) in plans.iter().enumerate() {
+            if rest.is_empty() {
+                break;
+            }
+            let matched = match plan.unit {
+                None => std::mem::take(&mut rest),
+                Some(unit) => {
+                    self.split(batch, unit, &rest);
+                    rest.clear();
+                    rest.extend_from_slice(&batch.split.no);
+                    std::mem::take(&mut batch.split.yes)
+                }
+            };
+            let (which, value) = match rung {
+                Rung::Tier => (&mut batch.tier, &self.tier_values[i]),
+                Rung::Stage => (&mut batch.stage, &self.stage_values[i]),
+            };
+            for &r in &matched {
+                which[r as usize] = Some(i);
+                batch.slots[r as usize * batch.stride + slot] = value.clone();
+            }
+            batch.split.yes = matched;
+        }
+        batch.drop_failed();
+    }
+}
