@@ -874,27 +874,40 @@ impl<'a> Worker<'a> {
         }
     }
 
-    /// Reads the batch's rows, evaluates their rules together, then finishes and writes each
-    /// row's decision (or its reject) in input order.
+    /// Reads the batch's rows, evaluates their rules together (a chunk of
+    /// [`Worker::CHUNK`] customers at a time), then finishes and writes each row's decision
+    /// (or its reject) in input order.
     fn batch(&mut self, rows: &RawRows, done: &mut Decided<'a>) {
         done.tally.reset(self.program);
         done.rejects.clear();
-        self.customers.clear();
         self.each_row(rows, |worker, at, read| {
             done.tally.row_at(at.line, at.last_line);
             let row = read.map(|()| (at.line, worker.customers.push(&mut worker.values)));
             worker.order.push(row);
+            if worker.customers.len() == Self::CHUNK {
+                worker.decide_chunk(done);
+            }
         });
+        self.decide_chunk(done);
+        self.decisions.take_into(&mut done.decisions);
+        if let Some(rejects) = self.rejects.as_mut() {
+            rejects.take_into(&mut done.rejects_out);
+        }
+    }
+
+    /// Customers decided together: enough for the rules' loops to pay, few enough that their
+    /// values stay in the caches and the allocator's quick lists.
+    const CHUNK: usize = 256;
+
+    /// Decides the customers read since the last chunk and writes the rows in input order.
+    fn decide_chunk(&mut self, done: &mut Decided<'a>) {
         self.evaluator.differentiate(&mut self.customers);
         let mut order = std::mem::take(&mut self.order);
         for row in order.drain(..) {
             self.row(row, done);
         }
         self.order = order;
-        self.decisions.take_into(&mut done.decisions);
-        if let Some(rejects) = self.rejects.as_mut() {
-            rejects.take_into(&mut done.rejects_out);
-        }
+        self.customers.clear();
     }
 
     /// Gives `f` each row of `rows`: `Ok` with its values typed, and its population variables,

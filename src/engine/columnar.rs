@@ -78,7 +78,8 @@ impl Customers {
         let start = self.slots.len();
         debug_assert!(values.len() <= self.stride);
         self.slots.append(values);
-        self.slots.resize(start + self.stride, Dynamic::UNIT);
+        self.slots
+            .resize_with(start + self.stride, || Dynamic::UNIT);
         self.rows += 1;
         self.rows - 1
     }
