@@ -18,7 +18,8 @@
 //! Whatever these give for a row equals what [`Native::test`] or [`Native::eval`] gives for
 //! that row's slots (a differential property test holds them together, `native/tests.rs`).
 
-use super::{At, Bail, Cmp, Lit, Native, Node, Scalar};
+use super::builtins::{self, Moment};
+use super::{At, Bail, Cmp, Func, Lit, Native, Node, Scalar};
 use chrono::NaiveDate;
 use rhai::Dynamic;
 
@@ -132,6 +133,28 @@ impl Columns<'_> {
                 self.truth(&x[0], sel, &mut then, &mut other, bail);
                 self.truth(&x[1], &then, yes, no, bail);
                 self.truth(&x[2], &other, yes, no, bail);
+            }
+            // `is_missing(field)`: `()` or not, read in place; texts and lists (which rhai
+            // checks against its size limits) go row by row.
+            Node::Call(Func::IsMissing, args) if matches!(args[..], [Node::Slot(_)]) => {
+                let Node::Slot(i) = args[0] else {
+                    unreachable!()
+                };
+                for &r in sel {
+                    let value = &self.rows.row(r)[i];
+                    let missing = if value.is_unit() {
+                        Ok(true)
+                    } else if value.is_int() || value.is_float() || value.is_bool() {
+                        Ok(false)
+                    } else {
+                        self.at.truth(node, self.rows.row(r))
+                    };
+                    match missing {
+                        Ok(true) => yes.push(r),
+                        Ok(false) => no.push(r),
+                        Err(Bail) => bail.push(r),
+                    }
+                }
             }
             node => {
                 for &r in sel {
@@ -258,6 +281,24 @@ impl Columns<'_> {
                     });
                 }
             }
+            // `days_since(field)` of a date, read in place.
+            Node::Call(Func::DaysSince, args) if matches!(args[..], [Node::Slot(_)]) => {
+                let Node::Slot(i) = args[0] else {
+                    unreachable!()
+                };
+                let as_of = self.at.as_of;
+                out.extend(sel.iter().map(|&r| {
+                    let value = &self.rows.row(r)[i];
+                    if value.is_unit() {
+                        return Ok(Scalar::Unit);
+                    }
+                    match value.read_lock::<chrono::NaiveDate>() {
+                        Some(day) => Ok(builtins::days_since(as_of, Some(Moment::Date(*day)))
+                            .map_or(Scalar::Unit, Scalar::Int)),
+                        None => self.at.scalar(node, self.rows.row(r)),
+                    }
+                }));
+            }
             node => {
                 let rows = self.rows;
                 out.extend(sel.iter().map(|&r| self.at.scalar(node, rows.row(r))));
@@ -282,22 +323,9 @@ impl Columns<'_> {
                 self.values(&x[2], &other, out, bail);
             }
             Node::Arith(..) | Node::Neg(_) | Node::Coalesce(_) => {
-                let mut cells = Vec::with_capacity(sel.len());
-                self.scalars(node, sel, &mut cells);
-                for (&r, cell) in sel.iter().zip(cells) {
-                    let value = match cell {
-                        Ok(Scalar::Int(i)) => Ok(Dynamic::from_int(i)),
-                        Ok(Scalar::Float(f)) => Ok(Dynamic::from_float(f)),
-                        Ok(Scalar::Unit) => Ok(Dynamic::UNIT),
-                        Ok(Scalar::Other) => self.at.value(node, self.rows.row(r)),
-                        Err(Bail) => Err(Bail),
-                    };
-                    match value {
-                        Ok(value) => out.push((r, value)),
-                        Err(Bail) => bail.push(r),
-                    }
-                }
+                self.numbers(node, sel, out, bail)
             }
+            Node::Call(func, _) if func.gives_number() => self.numbers(node, sel, out, bail),
             node => {
                 for &r in sel {
                     match self.at.value(node, self.rows.row(r)) {
@@ -305,6 +333,31 @@ impl Columns<'_> {
                         Err(Bail) => bail.push(r),
                     }
                 }
+            }
+        }
+    }
+
+    /// [`Columns::values`] of an expression giving a number or `()` (`At::number`).
+    fn numbers(
+        &self,
+        node: &Node,
+        sel: &[u32],
+        out: &mut Vec<(u32, Dynamic)>,
+        bail: &mut Vec<u32>,
+    ) {
+        let mut cells = Vec::with_capacity(sel.len());
+        self.scalars(node, sel, &mut cells);
+        for (&r, cell) in sel.iter().zip(cells) {
+            let value = match cell {
+                Ok(Scalar::Int(i)) => Ok(Dynamic::from_int(i)),
+                Ok(Scalar::Float(f)) => Ok(Dynamic::from_float(f)),
+                Ok(Scalar::Unit) => Ok(Dynamic::UNIT),
+                Ok(Scalar::Other) => self.at.value(node, self.rows.row(r)),
+                Err(Bail) => Err(Bail),
+            };
+            match value {
+                Ok(value) => out.push((r, value)),
+                Err(Bail) => bail.push(r),
             }
         }
     }
