@@ -2,7 +2,8 @@
 //!
 //! [`Evaluator::differentiate`] evaluates each metric and segment (in dependency order), the
 //! tiers, the lifecycle stages and every trigger's condition over the whole batch, each with
-//! the native path's columnar evaluation ([`crate::expr::native::Native::test_rows`]):
+//! the native path's columnar evaluation ([`crate::expr::native::Native::test_rows`] for
+//! conditions, [`crate::expr::native::Native::eval_rows`] for metrics):
 //!
 //! * a first-match list (tiers, stages) evaluates each line on the rows no earlier line took,
 //!   a remainder that shrinks after each line;
@@ -16,14 +17,16 @@
 //! parameters ([`Evaluator::decide`] does the same for one customer at a time; the two agree,
 //! `tests/suite/columnar.rs`).
 //!
-//! Time bounds: each rhai evaluation of the columnar pass is bounded by itself (a customer's
-//! evaluations are spread over the batch), the rest of a customer's decision as a whole.
+//! Time bounds are those of [`Evaluator::decide`]: each rhai evaluation by itself, and a
+//! customer's evaluations together, the time each customer spent in rhai carried from rule to
+//! rule.
 
 use super::decision::Decision;
 use super::evaluate::{finite, truth, EvalError, Evaluator, Rung};
 use crate::expr::native::{Rows, Split};
 use crate::plan::{Program, Step, TierPlan};
 use rhai::Dynamic;
+use std::time::Duration;
 
 /// A batch of customers decided together: their values, one row of slots per customer, and
 /// what [`Evaluator::differentiate`] found for each.
@@ -34,6 +37,8 @@ pub struct Customers {
     triggers: usize,
     /// Per row, the rule that failed for the customer.
     failed: Vec<Option<EvalError>>,
+    /// Per row, the time the customer's evaluations spent in rhai.
+    spent: Vec<Duration>,
     tier: Vec<Option<usize>>,
     stage: Vec<Option<usize>>,
     /// Per row, per trigger, whether its condition held.
@@ -55,6 +60,7 @@ impl Customers {
             rows: 0,
             triggers: program.triggers.len(),
             failed: Vec::new(),
+            spent: Vec::new(),
             tier: Vec::new(),
             stage: Vec::new(),
             held: Vec::new(),
@@ -94,7 +100,8 @@ impl Customers {
         self.rows == 0
     }
 
-    /// The values of row `r`, its fields first (before [`Evaluator::decide_row`] takes them).
+    /// The values of row `r`, its fields first; [`Evaluator::decide_row`] takes them (the row
+    /// then holds another customer's values).
     pub fn row(&self, r: usize) -> &[Dynamic] {
         &self.slots[r * self.stride..(r + 1) * self.stride]
     }
@@ -123,6 +130,8 @@ impl Evaluator<'_> {
         let rows = batch.rows;
         batch.failed.clear();
         batch.failed.resize(rows, None);
+        batch.spent.clear();
+        batch.spent.resize(rows, Duration::ZERO);
         for which in [&mut batch.tier, &mut batch.stage] {
             which.clear();
             which.resize(rows, None);
@@ -172,7 +181,7 @@ impl Evaluator<'_> {
     ) -> Result<(), EvalError> {
         let stride = batch.stride;
         (self.slots).swap_with_slice(&mut batch.slots[r * stride..(r + 1) * stride]);
-        self.begin(decision);
+        self.begin(decision, batch.spent[r]);
         if let Some(failed) = batch.failed[r].take() {
             return Err(failed);
         }
@@ -185,7 +194,8 @@ impl Evaluator<'_> {
     /// Sorts the rows of `sel` into `batch.split` by unit `unit`'s condition: `yes`, `no`, or
     /// failed (its error kept for the row).
     fn split(&mut self, batch: &mut Customers, unit: usize, sel: &[u32]) {
-        let plan = &self.program.units[unit];
+        let program = self.program;
+        let plan = &program.units[unit];
         batch.split.clear();
         match &plan.native {
             Some(native) => {
@@ -195,21 +205,20 @@ impl Evaluator<'_> {
             None => batch.split.bail.extend_from_slice(sel),
         }
         let bail = std::mem::take(&mut batch.split.bail);
-        for &r in &bail {
-            self.rhai.start_customer();
-            let value = self.rhai.eval(plan, batch.rows().row(r));
+        self.by_rhai(batch, unit, &bail, |batch, r, value| {
             match value.and_then(|value| truth(plan, &value)) {
                 Ok(true) => batch.split.yes.push(r),
                 Ok(false) => batch.split.no.push(r),
                 Err(e) => batch.failed[r as usize] = Some(e),
             }
-        }
+        });
         batch.split.bail = bail;
     }
 
     /// Unit `unit`'s value for every live row, into its slot `slot`.
     fn values(&mut self, batch: &mut Customers, unit: usize, slot: usize) {
-        let plan = &self.program.units[unit];
+        let program = self.program;
+        let plan = &program.units[unit];
         batch.values.clear();
         batch.bail.clear();
         match &plan.native {
@@ -225,25 +234,40 @@ impl Evaluator<'_> {
             }
             None => batch.bail.extend_from_slice(&batch.live),
         }
+        let keep = |batch: &mut Customers, r: u32, value: Result<Dynamic, EvalError>| match value
+            .and_then(|value| finite(plan, value))
+        {
+            Ok(value) => *batch.slot(r, slot) = value,
+            Err(e) => batch.failed[r as usize] = Some(e),
+        };
         let mut values = std::mem::take(&mut batch.values);
         for (r, value) in values.drain(..) {
-            match finite(plan, value) {
-                Ok(value) => *batch.slot(r, slot) = value,
-                Err(e) => batch.failed[r as usize] = Some(e),
-            }
+            keep(batch, r, Ok(value));
         }
         batch.values = values;
         let bail = std::mem::take(&mut batch.bail);
-        for &r in &bail {
-            self.rhai.start_customer();
-            let value = self.rhai.eval(plan, batch.rows().row(r));
-            match value.and_then(|value| finite(plan, value)) {
-                Ok(value) => *batch.slot(r, slot) = value,
-                Err(e) => batch.failed[r as usize] = Some(e),
-            }
-        }
+        self.by_rhai(batch, unit, &bail, keep);
         batch.bail = bail;
         batch.drop_failed();
+    }
+
+    /// rhai's value of unit `unit` for each of `rows`, given to `each`; each customer's clock
+    /// resumes where its earlier evaluations left it.
+    fn by_rhai(
+        &mut self,
+        batch: &mut Customers,
+        unit: usize,
+        rows: &[u32],
+        mut each: impl FnMut(&mut Customers, u32, Result<Dynamic, EvalError>),
+    ) {
+        let program = self.program;
+        let plan = &program.units[unit];
+        for &r in rows {
+            self.rhai.resume_customer(batch.spent[r as usize]);
+            let value = self.rhai.eval(plan, batch.rows().row(r));
+            batch.spent[r as usize] = self.rhai.customer_spent();
+            each(batch, r, value);
+        }
     }
 
     /// The first of `plans` whose condition holds, for every live row: its name into `slot`

@@ -95,9 +95,15 @@ pub(super) struct Rhai {
 }
 
 impl Rhai {
-    /// Starts a customer's evaluations (see [`expr::Clock::start_customer`]).
-    pub(super) fn start_customer(&self) {
-        self.clock.start_customer();
+    /// Starts, or resumes after `spent`, a customer's evaluations (see
+    /// [`expr::Clock::resume_customer`]).
+    pub(super) fn resume_customer(&self, spent: std::time::Duration) {
+        self.clock.resume_customer(spent);
+    }
+
+    /// The time the customer under way has spent in rhai so far.
+    pub(super) fn customer_spent(&self) -> std::time::Duration {
+        self.clock.customer_spent()
     }
 
     /// The value of `plan`'s expression with the variables it reads from `slots`, as rhai
@@ -257,7 +263,7 @@ impl<'p> Evaluator<'p> {
         for slot in &mut self.slots[given..layout.inputs()] {
             *slot = Dynamic::UNIT;
         }
-        self.begin(decision);
+        self.begin(decision, std::time::Duration::ZERO);
 
         for step in &program.steps {
             match *step {
@@ -275,10 +281,10 @@ impl<'p> Evaluator<'p> {
         self.interact(decision, |ev, t| ev.condition(ev.program.triggers[t].unit))
     }
 
-    /// Starts deciding for the customer whose values the slots hold: its clock, an empty
-    /// decision with its id.
-    pub(super) fn begin(&mut self, decision: &mut Decision) {
-        self.rhai.start_customer();
+    /// Starts deciding for the customer whose values the slots hold: its clock (resumed after
+    /// the time `spent` on its earlier evaluations), an empty decision with its id.
+    pub(super) fn begin(&mut self, decision: &mut Decision, spent: std::time::Duration) {
+        self.rhai.resume_customer(spent);
         decision.clear();
         push_text(&mut decision.id, &self.slots[self.program.key_field()]);
     }
@@ -671,8 +677,6 @@ impl<'p> Evaluator<'p> {
     }
 }
 
-/// The first NaN or infinity in `value`, looking into lists and maps.
-#[inline]
 /// `value` of `plan`, refused when it is a NaN or an infinity.
 pub(super) fn finite(plan: &crate::plan::Unit, value: Dynamic) -> Result<Dynamic, EvalError> {
     match non_finite(&value) {
@@ -710,6 +714,8 @@ pub(super) fn truth(plan: &crate::plan::Unit, value: &Dynamic) -> Result<bool, E
     })
 }
 
+/// The first NaN or infinity in `value`, looking into lists and maps.
+#[inline]
 fn non_finite(value: &Dynamic) -> Option<f64> {
     if value.is_float() {
         return value.as_float().ok().filter(|x| !x.is_finite());

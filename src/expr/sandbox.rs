@@ -62,6 +62,9 @@ struct Times {
     customer: AtomicU64,
     /// A customer was started and none of its evaluations has begun yet.
     pending: AtomicBool,
+    /// The time, in nanoseconds, the customer had already spent when it was started or
+    /// resumed (counted against its limit, not in `customer`).
+    carried: AtomicU64,
 }
 
 impl Default for Clock {
@@ -71,6 +74,7 @@ impl Default for Clock {
             evaluation: AtomicU64::new(0),
             customer: AtomicU64::new(0),
             pending: AtomicBool::new(false),
+            carried: AtomicU64::new(0),
         }))
     }
 }
@@ -83,6 +87,11 @@ impl Times {
         }
     }
 
+    /// The customer's time left when it was started or resumed.
+    fn customer_left(&self) -> Duration {
+        MAX_CUSTOMER_TIME.saturating_sub(Duration::from_nanos(self.carried.load(Relaxed)))
+    }
+
     fn set(&self, at: &AtomicU64, now: Instant) {
         let nanos = u64::try_from(now.duration_since(self.base).as_nanos()).unwrap_or(u64::MAX);
         at.store(nanos.saturating_add(1), Relaxed);
@@ -93,8 +102,28 @@ impl Clock {
     /// Starts a customer: from the next evaluation on, the evaluations together may take
     /// [`MAX_CUSTOMER_TIME`]. Reads no clock until rhai evaluates (the native path never does).
     pub fn start_customer(&self) {
+        self.resume_customer(Duration::ZERO);
+    }
+
+    /// Resumes a customer that has already spent `spent` on earlier evaluations (a batch
+    /// evaluated in columns takes its customers' evaluations in turns): the limit counts on
+    /// from there. Reads no clock.
+    pub fn resume_customer(&self, spent: Duration) {
+        let nanos = u64::try_from(spent.as_nanos()).unwrap_or(u64::MAX);
+        self.0.carried.store(nanos, Relaxed);
         self.0.customer.store(0, Relaxed);
         self.0.pending.store(true, Relaxed);
+    }
+
+    /// The time the customer under way has spent so far, its resumed time included: zero when
+    /// none of its evaluations ran rhai (reads the clock only when one did).
+    pub fn customer_spent(&self) -> Duration {
+        let times = &*self.0;
+        let carried = Duration::from_nanos(times.carried.load(Relaxed));
+        match times.moment(&times.customer) {
+            Some(start) => carried + start.elapsed(),
+            None => carried,
+        }
     }
 
     /// rhai's progress callback: `Some` stops the evaluation, naming the limit.
@@ -109,7 +138,7 @@ impl Clock {
             return over(
                 times.moment(&times.customer),
                 now,
-                MAX_CUSTOMER_TIME,
+                times.customer_left(),
                 TimeLimit::Customer,
             );
         }
@@ -127,7 +156,7 @@ impl Clock {
             over(
                 times.moment(&times.customer),
                 now,
-                MAX_CUSTOMER_TIME,
+                times.customer_left(),
                 TimeLimit::Customer,
             )
         })
@@ -605,6 +634,34 @@ mod tests {
         // A new customer starts afresh.
         clock.start_customer();
         assert!(engine.eval_ast::<Dynamic>(&ast).is_ok());
+    }
+
+    #[test]
+    fn a_resumed_customer_keeps_the_time_it_spent() {
+        let (engine, clock) = super::sandbox(NaiveDate::from_ymd_opt(2026, 1, 31).unwrap());
+        let ast = engine
+            .compile("let n = 0; for i in 0..100 { n += i } n")
+            .unwrap();
+        // Evaluated in turns with other customers, it carries its time from turn to turn.
+        clock.resume_customer(Duration::from_millis(7));
+        assert!(
+            clock.customer_spent() >= Duration::from_millis(7),
+            "no clock read yet"
+        );
+        assert!(engine.eval_ast::<Dynamic>(&ast).is_ok());
+        let spent = clock.customer_spent();
+        assert!(spent >= Duration::from_millis(7), "{spent:?}");
+        // Resumed with its whole allowance spent, its next evaluation stops.
+        clock.resume_customer(MAX_CUSTOMER_TIME);
+        let err = engine.eval_ast::<Dynamic>(&ast).unwrap_err();
+        assert_eq!(
+            LimitError::from_eval(&err),
+            Some(LimitError::TooSlow(TimeLimit::Customer))
+        );
+        // Started afresh, it runs.
+        clock.start_customer();
+        assert!(engine.eval_ast::<Dynamic>(&ast).is_ok());
+        assert!(clock.customer_spent() < MAX_CUSTOMER_TIME);
     }
 
     #[test]

@@ -155,7 +155,7 @@ fn columnar_and_row_by_row_decisions_agree() {
                 let mut by_rows = Evaluator::new(&program, as_of);
                 let mut by_columns = Evaluator::new(&program, as_of);
                 let mut customers = Customers::new(&program);
-                let mut expected = Vec::new();
+                let (mut expected, mut read) = (Vec::new(), Vec::new());
                 for (i, cells) in rows.iter().enumerate() {
                     let id = format!("C{i}");
                     let cell = |column: &str| match column {
@@ -166,22 +166,37 @@ fn columnar_and_row_by_row_decisions_agree() {
                             .map(|k| cells[k].as_str()),
                     };
                     // A row the reader rejects is decided neither way.
-                    let Ok(mut values) = reader.read_cells(cell, i as u64 + 2) else {
+                    let Ok(values) = reader.read_cells(cell, i as u64 + 2) else {
                         continue;
                     };
                     let decision = by_rows.evaluate(values.clone());
                     let counter = if decision.is_ok() { &decided } else { &failed };
                     counter.set(counter.get() + 1);
                     expected.push(format!("{decision:?}"));
-                    customers.push(&mut values);
+                    read.push(values);
                 }
-                by_columns.differentiate(&mut customers);
+                // In chunks, as `run` decides them: the same batch and evaluator serve each.
                 let mut decision = Decision::default();
-                for (r, expected) in expected.iter().enumerate() {
-                    let got = by_columns
-                        .decide_row(&mut customers, r, &mut decision)
-                        .map(|()| decision.clone());
-                    prop_assert_eq!(&format!("{got:?}"), expected, "row {} of\n{}", r, text);
+                let size = 1 + read.len() / 2;
+                for (c, chunk) in read.chunks_mut(size).enumerate() {
+                    customers.clear();
+                    for values in chunk.iter_mut() {
+                        customers.push(values);
+                    }
+                    by_columns.differentiate(&mut customers);
+                    for r in 0..customers.len() {
+                        let got = by_columns
+                            .decide_row(&mut customers, r, &mut decision)
+                            .map(|()| decision.clone());
+                        let at = c * size + r;
+                        prop_assert_eq!(
+                            &format!("{got:?}"),
+                            &expected[at],
+                            "row {} of\n{}",
+                            at,
+                            text
+                        );
+                    }
                 }
                 Ok(())
             },

@@ -114,6 +114,11 @@ impl Columns<'_> {
         no: &mut Vec<u32>,
         bail: &mut Vec<u32>,
     ) {
+        if let Node::Call(Func::IsMissing, args) = node {
+            if let [Node::Slot(i)] = args[..] {
+                return self.missing(node, i, sel, yes, no, bail);
+            }
+        }
         match node {
             Node::Lit(Lit::Bool(b)) => (if *b { yes } else { no }).extend_from_slice(sel),
             Node::Not(x) => self.truth(x, sel, no, yes, bail),
@@ -134,37 +139,37 @@ impl Columns<'_> {
                 self.truth(&x[1], &then, yes, no, bail);
                 self.truth(&x[2], &other, yes, no, bail);
             }
-            // `is_missing(field)`: `()` or not, read in place; texts and lists (which rhai
-            // checks against its size limits) go row by row.
-            Node::Call(Func::IsMissing, args) if matches!(args[..], [Node::Slot(_)]) => {
-                let Node::Slot(i) = args[0] else {
-                    unreachable!()
-                };
-                for &r in sel {
-                    let value = &self.rows.row(r)[i];
-                    let missing = if value.is_unit() {
-                        Ok(true)
-                    } else if value.is_int() || value.is_float() || value.is_bool() {
-                        Ok(false)
-                    } else {
-                        self.at.truth(node, self.rows.row(r))
-                    };
-                    match missing {
-                        Ok(true) => yes.push(r),
-                        Ok(false) => no.push(r),
-                        Err(Bail) => bail.push(r),
-                    }
-                }
-            }
             node => {
                 for &r in sel {
-                    match self.at.truth(node, self.rows.row(r)) {
-                        Ok(true) => yes.push(r),
-                        Ok(false) => no.push(r),
-                        Err(Bail) => bail.push(r),
-                    }
+                    sort(r, self.at.truth(node, self.rows.row(r)), yes, no, bail);
                 }
             }
+        }
+    }
+
+    /// `is_missing` of slot `i` (the call `node`): `()` or not, read in place; texts and lists
+    /// (which rhai checks against its size limits) and shared values go row by row.
+    fn missing(
+        &self,
+        node: &Node,
+        i: usize,
+        sel: &[u32],
+        yes: &mut Vec<u32>,
+        no: &mut Vec<u32>,
+        bail: &mut Vec<u32>,
+    ) {
+        for &r in sel {
+            let value = &self.rows.row(r)[i];
+            let missing = if value.is_shared() {
+                self.at.truth(node, self.rows.row(r))
+            } else if value.is_unit() {
+                Ok(true)
+            } else if value.is_int() || value.is_float() || value.is_bool() {
+                Ok(false)
+            } else {
+                self.at.truth(node, self.rows.row(r))
+            };
+            sort(r, missing, yes, no, bail);
         }
     }
 
@@ -220,16 +225,17 @@ impl Columns<'_> {
                 },
                 _ => Err(Bail),
             };
-            match holds {
-                Ok(true) => yes.push(r),
-                Ok(false) => no.push(r),
-                Err(Bail) => bail.push(r),
-            }
+            sort(r, holds, yes, no, bail);
         }
     }
 
     /// [`At::scalar`] of `node` on each row of `sel`, appended to `out` in `sel`'s order.
     fn scalars(&self, node: &Node, sel: &[u32], out: &mut Vec<Cell>) {
+        if let Node::Call(Func::DaysSince, args) = node {
+            if let [Node::Slot(i)] = args[..] {
+                return self.days_since(node, i, sel, out);
+            }
+        }
         let constant = |out: &mut Vec<Cell>, value: Scalar| {
             out.extend(sel.iter().map(|_| Ok(value)));
         };
@@ -238,9 +244,9 @@ impl Columns<'_> {
             Node::Lit(Lit::Float(f)) => constant(out, Scalar::Float(*f)),
             Node::Lit(Lit::Unit) => constant(out, Scalar::Unit),
             Node::Arith(op, x) => {
-                let (mut xs, mut ys) = (Vec::with_capacity(sel.len()), Vec::new());
+                let (mut xs, mut ys) =
+                    (Vec::with_capacity(sel.len()), Vec::with_capacity(sel.len()));
                 self.scalars(&x[0], sel, &mut xs);
-                ys.reserve(sel.len());
                 self.scalars(&x[1], sel, &mut ys);
                 out.extend(xs.into_iter().zip(ys).map(|(x, y)| match x? {
                     // As the row evaluation: a first operand that is not a number or `()`
@@ -281,29 +287,31 @@ impl Columns<'_> {
                     });
                 }
             }
-            // `days_since(field)` of a date, read in place.
-            Node::Call(Func::DaysSince, args) if matches!(args[..], [Node::Slot(_)]) => {
-                let Node::Slot(i) = args[0] else {
-                    unreachable!()
-                };
-                let as_of = self.at.as_of;
-                out.extend(sel.iter().map(|&r| {
-                    let value = &self.rows.row(r)[i];
-                    if value.is_unit() {
-                        return Ok(Scalar::Unit);
-                    }
-                    match value.read_lock::<chrono::NaiveDate>() {
-                        Some(day) => Ok(builtins::days_since(as_of, Some(Moment::Date(*day)))
-                            .map_or(Scalar::Unit, Scalar::Int)),
-                        None => self.at.scalar(node, self.rows.row(r)),
-                    }
-                }));
-            }
             node => {
                 let rows = self.rows;
                 out.extend(sel.iter().map(|&r| self.at.scalar(node, rows.row(r))));
             }
         }
+    }
+
+    /// `days_since` of slot `i` (the call `node`): a date read in place; other values go row
+    /// by row.
+    fn days_since(&self, node: &Node, i: usize, sel: &[u32], out: &mut Vec<Cell>) {
+        let as_of = self.at.as_of;
+        out.extend(sel.iter().map(|&r| {
+            let value = &self.rows.row(r)[i];
+            if value.is_shared() {
+                return self.at.scalar(node, self.rows.row(r));
+            }
+            if value.is_unit() {
+                return Ok(Scalar::Unit);
+            }
+            match value.read_lock::<chrono::NaiveDate>() {
+                Some(day) => Ok(builtins::days_since(as_of, Some(Moment::Date(*day)))
+                    .map_or(Scalar::Unit, Scalar::Int)),
+                None => self.at.scalar(node, self.rows.row(r)),
+            }
+        }))
     }
 
     /// [`At::value`] of `node` on each row of `sel`: `(row, value)` into `out`, or the row
@@ -360,5 +368,20 @@ impl Columns<'_> {
                 Err(Bail) => bail.push(r),
             }
         }
+    }
+}
+
+/// Puts row `r` where its truth sends it.
+fn sort(
+    r: u32,
+    truth: Result<bool, Bail>,
+    yes: &mut Vec<u32>,
+    no: &mut Vec<u32>,
+    bail: &mut Vec<u32>,
+) {
+    match truth {
+        Ok(true) => yes.push(r),
+        Ok(false) => no.push(r),
+        Err(Bail) => bail.push(r),
     }
 }
