@@ -705,13 +705,11 @@ fn rank_volumes(
                 if done.is_empty() {
                     *done = one();
                 }
-                worker.each_row(rows, |worker, _, read| {
+                worker.in_chunks(rows, |worker, _, row| {
                     // A row that fails is rejected when deciding.
-                    if read.is_ok()
-                        && (worker.evaluator)
-                            .decide(&mut worker.values, &mut worker.decision)
-                            .is_ok()
-                    {
+                    let Ok(r) = row else { return };
+                    let (customers, decision) = (&mut worker.customers, &mut worker.decision);
+                    if worker.evaluator.decide_row(customers, r, decision).is_ok() {
                         for (u, key) in worker.evaluator.ranked() {
                             done.offer(*u, key.clone());
                         }
@@ -833,10 +831,10 @@ struct Worker<'a> {
     values: Vec<rhai::Dynamic>,
     money_values: Vec<Option<f64>>,
     decision: Decision,
-    /// The batch's customers read, decided together, and each row of the batch in input
-    /// order: its line and its customer, or its reject.
+    /// The chunk's customers, decided together, and each row of the chunk in input order:
+    /// where it is and its customer, or its reject.
     customers: Customers,
-    order: Vec<Result<(u64, usize), Reject>>,
+    order: Vec<(At, Result<usize, Reject>)>,
 }
 
 impl<'a> Worker<'a> {
@@ -874,21 +872,14 @@ impl<'a> Worker<'a> {
         }
     }
 
-    /// Reads the batch's rows, evaluates their rules together (a chunk of
-    /// [`Worker::CHUNK`] customers at a time), then finishes and writes each row's decision
-    /// (or its reject) in input order.
+    /// Decides the batch's rows and writes each row's decision (or its reject) in input order.
     fn batch(&mut self, rows: &RawRows, done: &mut Decided<'a>) {
         done.tally.reset(self.program);
         done.rejects.clear();
-        self.each_row(rows, |worker, at, read| {
+        self.in_chunks(rows, |worker, at, row| {
             done.tally.row_at(at.line, at.last_line);
-            let row = read.map(|()| (at.line, worker.customers.push(&mut worker.values)));
-            worker.order.push(row);
-            if worker.customers.len() == Self::CHUNK {
-                worker.decide_chunk(done);
-            }
+            worker.row(at.line, row, done);
         });
-        self.decide_chunk(done);
         self.decisions.take_into(&mut done.decisions);
         if let Some(rejects) = self.rejects.as_mut() {
             rejects.take_into(&mut done.rejects_out);
@@ -899,12 +890,33 @@ impl<'a> Worker<'a> {
     /// values stay in the caches and the allocator's quick lists.
     const CHUNK: usize = 256;
 
-    /// Decides the customers read since the last chunk and writes the rows in input order.
-    fn decide_chunk(&mut self, done: &mut Decided<'a>) {
+    /// Reads `rows` and evaluates their customers' rules a chunk of [`Worker::CHUNK`] at a
+    /// time; `finish` then gets each row in input order: where it is, and its customer in
+    /// [`Worker::customers`] (to finish with [`Evaluator::decide_row`]) or its reject.
+    fn in_chunks(
+        &mut self,
+        rows: &RawRows,
+        mut finish: impl FnMut(&mut Self, At, Result<usize, Reject>),
+    ) {
+        self.each_row(rows, |worker, at, read| {
+            let row = read.map(|()| worker.customers.push(&mut worker.values));
+            worker.order.push((at, row));
+            if worker.customers.len() == Self::CHUNK {
+                worker.decide_chunk(&mut finish);
+            }
+        });
+        self.decide_chunk(&mut finish);
+    }
+
+    /// Evaluates the chunk read so far and gives `finish` its rows in input order.
+    fn decide_chunk(&mut self, finish: &mut impl FnMut(&mut Self, At, Result<usize, Reject>)) {
+        if self.order.is_empty() {
+            return;
+        }
         self.evaluator.differentiate(&mut self.customers);
         let mut order = std::mem::take(&mut self.order);
-        for row in order.drain(..) {
-            self.row(row, done);
+        for (at, row) in order.drain(..) {
+            finish(self, at, row);
         }
         self.order = order;
         self.customers.clear();
@@ -935,8 +947,8 @@ impl<'a> Worker<'a> {
 
     /// Finishes the decision of a row of [`Worker::customers`] and writes it, or counts its
     /// reject.
-    fn row(&mut self, row: Result<(u64, usize), Reject>, done: &mut Decided<'a>) {
-        let result = row.and_then(|(line, r)| {
+    fn row(&mut self, line: u64, row: Result<usize, Reject>, done: &mut Decided<'a>) {
+        let result = row.and_then(|r| {
             let values = self.customers.row(r);
             self.money_values.clear();
             (self.money.iter()).for_each(|&i| self.money_values.push(values[i].as_float().ok()));
