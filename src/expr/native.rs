@@ -990,6 +990,11 @@ impl At {
     /// A value that must be `true` or `false` (an operand of `&&`, `||`, `!`, a condition):
     /// evaluated without building values where it can; anything else bails, as rhai fails.
     fn truth(&self, node: &Node, slots: &[Dynamic]) -> Result<bool, Bail> {
+        if let Node::Call(Func::IsMissing, args) = node {
+            if let Some(missing) = missing_in_place(args, slots) {
+                return Ok(missing);
+            }
+        }
         match node {
             Node::Lit(Lit::Bool(b)) => Ok(*b),
             Node::Slot(i) => match load(slots.get(*i).ok_or(Bail)?)? {
@@ -1035,6 +1040,11 @@ impl At {
         if let Some(holds) = compare_scalars(op, &self.scalar(a, slots)?, &self.scalar(b, slots)?) {
             return Ok(holds);
         }
+        self.compare_other(op, a, b, slots)
+    }
+
+    /// [`At::compare`] once a side is known not to be a number or `()`.
+    fn compare_other(&self, op: Cmp, a: &Node, b: &Node, slots: &[Dynamic]) -> Result<bool, Bail> {
         if let (Some(x), Some(y)) = (text_in_place(a, slots), text_in_place(b, slots)) {
             return Ok(op.holds((*x).cmp(&*y)));
         }
@@ -1063,6 +1073,11 @@ impl At {
 
     /// [`At::scalar`] of an expression that computes.
     fn computed_scalar(&self, node: &Node, slots: &[Dynamic]) -> Result<Scalar, Bail> {
+        if let Node::Call(Func::DaysSince, args) = node {
+            if let Some(days) = self.days_since_in_place(args, slots) {
+                return Ok(days);
+            }
+        }
         Ok(match node {
             Node::Arith(op, x) => match self.scalar(&x[0], slots)? {
                 Scalar::Other => Scalar::Other,
@@ -1096,6 +1111,19 @@ impl At {
             }
             _ => Scalar::Other,
         })
+    }
+
+    /// `days_since(field)` of a date or `()`, read in place; `None` for anything else (then
+    /// evaluate the call).
+    #[inline]
+    fn days_since_in_place(&self, args: &[Node], slots: &[Dynamic]) -> Option<Scalar> {
+        let value = slot_arg(args, slots)?;
+        if value.is_unit() {
+            return Some(Scalar::Unit);
+        }
+        let day = *value.read_lock::<NaiveDate>()?;
+        let days = builtins::days_since(self.as_of, Some(Moment::Date(day)));
+        Some(days.map_or(Scalar::Unit, Scalar::Int))
     }
 
     fn call<'a>(
@@ -1177,6 +1205,30 @@ impl At {
             }
             Func::Contains => Val::Bool(contains(a, b()?)?),
         })
+    }
+}
+
+/// The value of a call's only argument when it is a variable (never a shared value, which
+/// [`load`] leaves to rhai).
+#[inline]
+fn slot_arg<'a>(args: &[Node], slots: &'a [Dynamic]) -> Option<&'a Dynamic> {
+    match args {
+        [Node::Slot(i)] => slots.get(*i).filter(|d| !d.is_shared()),
+        _ => None,
+    }
+}
+
+/// `is_missing(field)` of `()`, a number or a boolean, read in place; `None` for anything else
+/// (texts and lists, which rhai checks against its size limits, go through the call).
+#[inline]
+fn missing_in_place(args: &[Node], slots: &[Dynamic]) -> Option<bool> {
+    let value = slot_arg(args, slots)?;
+    if value.is_unit() {
+        Some(true)
+    } else if value.is_int() || value.is_float() || value.is_bool() {
+        Some(false)
+    } else {
+        None
     }
 }
 

@@ -18,8 +18,7 @@
 //! Whatever these give for a row equals what [`Native::test`] or [`Native::eval`] gives for
 //! that row's slots (a differential property test holds them together, `native/tests.rs`).
 
-use super::builtins::{self, Moment};
-use super::{At, Bail, Cmp, Func, Lit, Native, Node, Scalar};
+use super::{At, Bail, Cmp, Lit, Native, Node, Scalar};
 use chrono::NaiveDate;
 use rhai::Dynamic;
 
@@ -114,11 +113,6 @@ impl Columns<'_> {
         no: &mut Vec<u32>,
         bail: &mut Vec<u32>,
     ) {
-        if let Node::Call(Func::IsMissing, args) = node {
-            if let [Node::Slot(i)] = args[..] {
-                return self.missing(node, i, sel, yes, no, bail);
-            }
-        }
         match node {
             Node::Lit(Lit::Bool(b)) => (if *b { yes } else { no }).extend_from_slice(sel),
             Node::Not(x) => self.truth(x, sel, no, yes, bail),
@@ -144,32 +138,6 @@ impl Columns<'_> {
                     sort(r, self.at.truth(node, self.rows.row(r)), yes, no, bail);
                 }
             }
-        }
-    }
-
-    /// `is_missing` of slot `i` (the call `node`): `()` or not, read in place; texts and lists
-    /// (which rhai checks against its size limits) and shared values go row by row.
-    fn missing(
-        &self,
-        node: &Node,
-        i: usize,
-        sel: &[u32],
-        yes: &mut Vec<u32>,
-        no: &mut Vec<u32>,
-        bail: &mut Vec<u32>,
-    ) {
-        for &r in sel {
-            let value = &self.rows.row(r)[i];
-            let missing = if value.is_shared() {
-                self.at.truth(node, self.rows.row(r))
-            } else if value.is_unit() {
-                Ok(true)
-            } else if value.is_int() || value.is_float() || value.is_bool() {
-                Ok(false)
-            } else {
-                self.at.truth(node, self.rows.row(r))
-            };
-            sort(r, missing, yes, no, bail);
         }
     }
 
@@ -221,7 +189,7 @@ impl Columns<'_> {
             let holds = match (x, y) {
                 (Ok(x), Ok(y)) => match super::compare_scalars(op, &x, &y) {
                     Some(holds) => Ok(holds),
-                    None => self.at.compare(op, a, b, self.rows.row(r)),
+                    None => self.at.compare_other(op, a, b, self.rows.row(r)),
                 },
                 _ => Err(Bail),
             };
@@ -231,11 +199,6 @@ impl Columns<'_> {
 
     /// [`At::scalar`] of `node` on each row of `sel`, appended to `out` in `sel`'s order.
     fn scalars(&self, node: &Node, sel: &[u32], out: &mut Vec<Cell>) {
-        if let Node::Call(Func::DaysSince, args) = node {
-            if let [Node::Slot(i)] = args[..] {
-                return self.days_since(node, i, sel, out);
-            }
-        }
         let constant = |out: &mut Vec<Cell>, value: Scalar| {
             out.extend(sel.iter().map(|_| Ok(value)));
         };
@@ -292,26 +255,6 @@ impl Columns<'_> {
                 out.extend(sel.iter().map(|&r| self.at.scalar(node, rows.row(r))));
             }
         }
-    }
-
-    /// `days_since` of slot `i` (the call `node`): a date read in place; other values go row
-    /// by row.
-    fn days_since(&self, node: &Node, i: usize, sel: &[u32], out: &mut Vec<Cell>) {
-        let as_of = self.at.as_of;
-        out.extend(sel.iter().map(|&r| {
-            let value = &self.rows.row(r)[i];
-            if value.is_shared() {
-                return self.at.scalar(node, self.rows.row(r));
-            }
-            if value.is_unit() {
-                return Ok(Scalar::Unit);
-            }
-            match value.read_lock::<chrono::NaiveDate>() {
-                Some(day) => Ok(builtins::days_since(as_of, Some(Moment::Date(*day)))
-                    .map_or(Scalar::Unit, Scalar::Int)),
-                None => self.at.scalar(node, self.rows.row(r)),
-            }
-        }))
     }
 
     /// [`At::value`] of `node` on each row of `sel`: `(row, value)` into `out`, or the row
