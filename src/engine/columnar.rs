@@ -33,7 +33,6 @@ use std::time::Duration;
 pub struct Customers {
     slots: Vec<Dynamic>,
     stride: usize,
-    rows: usize,
     triggers: usize,
     /// Per row, the rule that failed for the customer.
     failed: Vec<Option<EvalError>>,
@@ -48,7 +47,6 @@ pub struct Customers {
     /// Room reused from rule to rule.
     split: Split,
     values: Vec<(u32, Dynamic)>,
-    bail: Vec<u32>,
 }
 
 impl Customers {
@@ -57,7 +55,6 @@ impl Customers {
         Customers {
             slots: Vec::new(),
             stride: program.slot_count(),
-            rows: 0,
             triggers: program.triggers.len(),
             failed: Vec::new(),
             spent: Vec::new(),
@@ -67,14 +64,12 @@ impl Customers {
             live: Vec::new(),
             split: Split::default(),
             values: Vec::new(),
-            bail: Vec::new(),
         }
     }
 
     /// Empties the batch, keeping its room.
     pub fn clear(&mut self) {
         self.slots.clear();
-        self.rows = 0;
     }
 
     /// Adds a customer, taking its values out of `values`: the schema's fields in declaration
@@ -86,24 +81,23 @@ impl Customers {
         self.slots.append(values);
         self.slots
             .resize_with(start + self.stride, || Dynamic::UNIT);
-        self.rows += 1;
-        self.rows - 1
+        self.len() - 1
     }
 
     /// The number of customers in the batch.
     pub fn len(&self) -> usize {
-        self.rows
+        self.slots.len() / self.stride
     }
 
     /// Whether the batch holds no customer.
     pub fn is_empty(&self) -> bool {
-        self.rows == 0
+        self.slots.is_empty()
     }
 
     /// The values of row `r`, its fields first; [`Evaluator::decide_row`] takes them (the row
     /// then holds another customer's values).
     pub fn row(&self, r: usize) -> &[Dynamic] {
-        &self.slots[r * self.stride..(r + 1) * self.stride]
+        self.rows().row(r as u32)
     }
 
     fn rows(&self) -> Rows<'_> {
@@ -127,7 +121,7 @@ impl Evaluator<'_> {
     pub fn differentiate(&mut self, batch: &mut Customers) {
         let program = self.program;
         let layout = program.layout();
-        let rows = batch.rows;
+        let rows = batch.len();
         batch.failed.clear();
         batch.failed.resize(rows, None);
         batch.spent.clear();
@@ -145,29 +139,23 @@ impl Evaluator<'_> {
             match *step {
                 Step::Metric { index, unit } => self.values(batch, unit, layout.metric(index)),
                 Step::Segment { index, unit } => {
-                    let live = std::mem::take(&mut batch.live);
-                    self.split(batch, unit, &live);
-                    batch.live = live;
+                    self.split_live(batch, unit);
                     let slot = layout.segment(index);
                     for (rows, value) in [(&batch.split.yes, true), (&batch.split.no, false)] {
                         for &r in rows {
                             batch.slots[r as usize * batch.stride + slot] = Dynamic::from(value);
                         }
                     }
-                    batch.drop_failed();
                 }
             }
         }
         self.first_matches(batch, &program.tiers, layout.tier(), Rung::Tier);
         self.first_matches(batch, &program.stages, layout.stage(), Rung::Stage);
         for (t, trigger) in program.triggers.iter().enumerate() {
-            let live = std::mem::take(&mut batch.live);
-            self.split(batch, trigger.unit, &live);
-            batch.live = live;
+            self.split_live(batch, trigger.unit);
             for &r in &batch.split.yes {
                 batch.held[r as usize * batch.triggers + t] = true;
             }
-            batch.drop_failed();
         }
     }
 
@@ -189,6 +177,14 @@ impl Evaluator<'_> {
         decision.stage = batch.stage[r];
         let held = &batch.held[r * batch.triggers..(r + 1) * batch.triggers];
         self.interact(decision, |_, t| Ok(held[t]))
+    }
+
+    /// [`Evaluator::split`] of the live rows, which then lose those the rule failed for.
+    fn split_live(&mut self, batch: &mut Customers, unit: usize) {
+        let live = std::mem::take(&mut batch.live);
+        self.split(batch, unit, &live);
+        batch.live = live;
+        batch.drop_failed();
     }
 
     /// Sorts the rows of `sel` into `batch.split` by unit `unit`'s condition: `yes`, `no`, or
@@ -220,19 +216,14 @@ impl Evaluator<'_> {
         let program = self.program;
         let plan = &program.units[unit];
         batch.values.clear();
-        batch.bail.clear();
+        batch.split.clear();
+        let bail = &mut batch.split.bail;
         match &plan.native {
             Some(native) => {
                 let rows = Rows::new(&batch.slots, batch.stride);
-                native.eval_rows(
-                    rows,
-                    &batch.live,
-                    self.as_of,
-                    &mut batch.values,
-                    &mut batch.bail,
-                );
+                native.eval_rows(rows, &batch.live, self.as_of, &mut batch.values, bail);
             }
-            None => batch.bail.extend_from_slice(&batch.live),
+            None => bail.extend_from_slice(&batch.live),
         }
         let keep = |batch: &mut Customers, r: u32, value: Result<Dynamic, EvalError>| match value
             .and_then(|value| finite(plan, value))
@@ -245,9 +236,9 @@ impl Evaluator<'_> {
             keep(batch, r, Ok(value));
         }
         batch.values = values;
-        let bail = std::mem::take(&mut batch.bail);
+        let bail = std::mem::take(&mut batch.split.bail);
         self.by_rhai(batch, unit, &bail, keep);
-        batch.bail = bail;
+        batch.split.bail = bail;
         batch.drop_failed();
     }
 
