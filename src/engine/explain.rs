@@ -660,12 +660,7 @@ struct Lexed {
 /// counts).
 fn tokens(engine: &rhai::Engine, source: &str) -> Option<Vec<Lexed>> {
     let (lexed, control) = engine.lex([&source]);
-    let mut offsets = Offsets {
-        source,
-        line: 1,
-        column: 1,
-        at: 0,
-    };
+    let mut offsets = crate::expr::Offsets::new(source);
     // Per open brace: whether it opens a template's `${`, after whose `}` the text goes on
     // (rhai's parser says so to its tokenizer; here, this loop does).
     let mut braces: Vec<bool> = Vec::new();
@@ -690,39 +685,6 @@ fn tokens(engine: &rhai::Engine, source: &str) -> Option<Vec<Lexed>> {
         }
     }
     Some(out)
-}
-
-/// Byte offsets of rhai's positions (lines, and columns in characters from 1), asked in
-/// increasing order: one pass over the source.
-struct Offsets<'s> {
-    source: &'s str,
-    line: usize,
-    column: usize,
-    /// The byte offset of (`line`, `column`).
-    at: usize,
-}
-
-impl Offsets<'_> {
-    fn of(&mut self, pos: Position) -> Option<usize> {
-        let (line, column) = (pos.line()?, pos.position().unwrap_or(1));
-        // rhai stops counting columns at the largest u16: past it, positions repeat.
-        if column >= usize::from(u16::MAX) || (line, column) < (self.line, self.column) {
-            return None;
-        }
-        while self.line < line {
-            self.at += self.source[self.at..].find('\n')? + 1;
-            (self.line, self.column) = (self.line + 1, 1);
-        }
-        while self.column < column {
-            let c = self.source[self.at..].chars().next()?;
-            if c == '\n' {
-                return None;
-            }
-            self.at += c.len_utf8();
-            self.column += 1;
-        }
-        Some(self.at)
-    }
 }
 
 /// How `token` changes the depth of brackets: 1 opens, -1 closes, 0 neither.

@@ -37,12 +37,19 @@ pub fn span_at_len(expr: &Expr, pos: Position, chars: usize) -> Span {
     Span::new(expr.span.file, at(start), at(end))
 }
 
-/// The byte offset of `pos` in `source`; `None` for [`Position::NONE`]. Positions past the end
-/// of a line or of the text clamp to that end.
+/// The line and the column (characters from 1) of `pos`; `None` for [`Position::NONE`] and
+/// for a column rhai cannot count: it stops at the largest `u16`, after which every position
+/// of the line has that column.
+fn line_column(pos: Position) -> Option<(usize, usize)> {
+    // Column 0 (`None`) is the beginning of the line.
+    let (line, column) = (pos.line()?, pos.position().unwrap_or(1));
+    (column < usize::from(u16::MAX)).then_some((line, column))
+}
+
+/// The byte offset of `pos` in `source`; `None` for [`Position::NONE`] and a column rhai
+/// cannot count. Positions past the end of a line or of the text clamp to that end.
 pub fn offset_of(source: &str, pos: Position) -> Option<usize> {
-    let line = pos.line()?;
-    // Column 0 (`None`) is the beginning of the line; rhai counts characters from 1.
-    let column = pos.position().unwrap_or(1);
+    let (line, column) = line_column(pos)?;
     let mut line_start = 0;
     for _ in 1..line {
         match source[line_start..].find('\n') {
@@ -59,6 +66,50 @@ pub fn offset_of(source: &str, pos: Position) -> Option<usize> {
                 .nth(column - 1)
                 .map_or(line_end, |(i, _)| i),
     )
+}
+
+/// Byte offsets of many positions in `source`, asked in increasing order (a tokenizer's): one
+/// pass over the source instead of one per position ([`offset_of`]).
+pub struct Offsets<'s> {
+    source: &'s str,
+    line: usize,
+    column: usize,
+    /// The byte offset of (`line`, `column`).
+    at: usize,
+}
+
+impl<'s> Offsets<'s> {
+    /// Offsets in `source`, from its start.
+    pub fn new(source: &'s str) -> Offsets<'s> {
+        Offsets {
+            source,
+            line: 1,
+            column: 1,
+            at: 0,
+        }
+    }
+
+    /// The byte offset of `pos`; `None` as [`offset_of`] gives it, and for a position before
+    /// the last one asked or past the end of its line or of the text.
+    pub fn of(&mut self, pos: Position) -> Option<usize> {
+        let (line, column) = line_column(pos)?;
+        if (line, column) < (self.line, self.column) {
+            return None;
+        }
+        while self.line < line {
+            self.at += self.source[self.at..].find('\n')? + 1;
+            (self.line, self.column) = (self.line + 1, 1);
+        }
+        while self.column < column {
+            let c = self.source[self.at..].chars().next()?;
+            if c == '\n' {
+                return None;
+            }
+            self.at += c.len_utf8();
+            self.column += 1;
+        }
+        Some(self.at)
+    }
 }
 
 #[cfg(test)]
@@ -129,5 +180,34 @@ mod tests {
         let (_, expr) = fixture(true);
         let span = span_at(&expr, Position::NONE);
         assert_eq!((span.start, span.end), (expr.span.start, expr.span.end));
+    }
+
+    #[test]
+    fn a_column_rhai_cannot_count_is_no_place() {
+        // rhai's columns stop at the largest u16: the character there is not the one meant.
+        let long = format!("{} + x", "1".repeat(70_000));
+        let lost = Position::new(1, u16::MAX);
+        assert_eq!(offset_of(&long, lost), None);
+        assert_eq!(Offsets::new(&long).of(lost), None);
+        let counted = Position::new(1, u16::MAX - 1);
+        assert_eq!(offset_of(&long, counted), Some(usize::from(u16::MAX) - 2));
+        assert_eq!(Offsets::new(&long).of(counted), offset_of(&long, counted));
+    }
+
+    #[test]
+    fn offsets_in_one_pass_are_those_of_offset_of() {
+        let (_, expr) = fixture(true);
+        let text = &expr.source;
+        let mut offsets = Offsets::new(text);
+        for pos in [
+            Position::new(1, 1),
+            Position::new(1, 3),
+            Position::new(2, 5),
+        ] {
+            assert_eq!(offsets.of(pos), offset_of(text, pos), "{pos:?}");
+        }
+        // Asked out of order, or past a line's end: no answer rather than a wrong one.
+        assert_eq!(offsets.of(Position::new(1, 2)), None);
+        assert_eq!(Offsets::new(text).of(Position::new(1, 40)), None);
     }
 }
