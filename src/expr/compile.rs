@@ -4,7 +4,6 @@
 use super::position::{span_at, span_at_len};
 use crate::diagnostics::{suggest, Code, Diagnostic};
 use crate::model;
-use crate::source::FileId;
 use rhai::{
     ASTNode, Dynamic, Engine, Expr, LexError, ParseError, ParseErrorType, Position, Scope, Stmt,
     AST,
@@ -78,28 +77,22 @@ impl Visible {
     }
 }
 
-/// The rule set's expressions as `check` compiled them, each found again by the expression
-/// (where it is written and its text): compiled once, then planned and evaluated.
+/// The rule set's expressions as `check` compiled them, found again by their text: compiled
+/// once, then planned and evaluated. The text alone makes the tree (the sandbox does not
+/// optimize); the names in scope only decide whether it compiles, and an expression that did
+/// not is an error of `check`, so no plan is made.
 #[derive(Debug, Clone, Default)]
-pub struct Asts(HashMap<(FileId, usize, usize), Vec<(String, AST)>>);
+pub struct Asts(HashMap<String, AST>);
 
 impl Asts {
     /// Keeps `ast`, compiled from `expr`.
     pub fn insert(&mut self, expr: &model::Expr, ast: AST) {
-        let here = self.0.entry(Asts::key(expr)).or_default();
-        here.retain(|(source, _)| *source != expr.source);
-        here.push((expr.source.clone(), ast));
+        self.0.insert(expr.source.clone(), ast);
     }
 
     /// What `expr` compiled to, when `check` compiled it without error.
     pub fn get(&self, expr: &model::Expr) -> Option<&AST> {
-        let here = self.0.get(&Asts::key(expr))?;
-        here.iter()
-            .find_map(|(source, ast)| (*source == expr.source).then_some(ast))
-    }
-
-    fn key(expr: &model::Expr) -> (FileId, usize, usize) {
-        (expr.span.file, expr.span.start, expr.span.end)
+        self.0.get(&expr.source)
     }
 }
 
