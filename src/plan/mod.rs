@@ -338,6 +338,7 @@ impl Program {
             slot_types: &slot_types,
             units: Vec::new(),
             asts: &checked.asts,
+            compiler: None,
             errors: Vec::new(),
         };
         let metric_units: Vec<usize> = rules
@@ -928,7 +929,9 @@ struct Builder<'a> {
     units: Vec<Unit>,
     /// The expressions as `check` compiled them.
     asts: &'a expr::Asts,
-    /// The expressions `check` did not compile that do not compile (a hand-made `Checked`).
+    /// For a `Checked` made by hand, without `check`'s trees: a sandbox and the names in
+    /// scope to compile them with, made once, and the expressions that do not compile.
+    compiler: Option<(rhai::Engine, expr::Visible)>,
     errors: Vec<Diagnostic>,
 }
 
@@ -1012,9 +1015,15 @@ impl Builder<'_> {
             Some(ast) => ast.clone(),
             // Only a rule set `check` did not see gets here: compiled now.
             None => {
-                let visible = expr::Visible::new(self.slot_of.keys().map(String::as_str));
-                let engine = expr::engine(chrono::NaiveDate::MIN);
-                expr::compile_in(&engine, expr, &visible).unwrap_or_else(|d| {
+                let slot_of = self.slot_of;
+                let (engine, visible) = self.compiler.get_or_insert_with(|| {
+                    let names = slot_of.keys().map(String::as_str);
+                    (
+                        expr::engine(chrono::NaiveDate::MIN),
+                        expr::Visible::new(names),
+                    )
+                });
+                expr::compile_in(engine, expr, visible).unwrap_or_else(|d| {
                     self.errors.push(d);
                     rhai::AST::empty()
                 })

@@ -111,3 +111,52 @@ fn a_rule_set_with_errors_does_not_load() {
     assert!(text.contains("error[unknown-name]"), "{text}");
     assert!(text.contains("dsl_unknown_field.idic:"), "{text}");
 }
+
+/// A `Checked` made without `check`'s compiled expressions (by hand, or kept from elsewhere)
+/// still plans: its expressions are compiled then, and decide as `check`'s do; one that does
+/// not compile is refused with its diagnostic, never planned empty.
+#[test]
+fn a_plan_compiles_what_check_did_not() {
+    let rules = Path::new(env!("CARGO_MANIFEST_DIR")).join("rules/retail");
+    let mut checked = idic::check::check_path(&rules).unwrap();
+    let program = Program::new(&checked).unwrap();
+    checked.asts = idic::expr::Asts::default();
+    let compiled_now = Program::new(&checked).unwrap();
+    let export = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/customers.csv"),
+    )
+    .unwrap();
+    let mut lines = export.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let as_of = chrono::NaiveDate::from_ymd_opt(2026, 11, 1).unwrap();
+    let (mut one, mut other) = (
+        Evaluator::new(&program, as_of),
+        Evaluator::new(&compiled_now, as_of),
+    );
+    let mut decided = 0;
+    for (i, line) in lines.take(60).enumerate() {
+        let cells: Vec<&str> = line.split(',').collect();
+        if cells.len() != header.len() {
+            continue; // a quoted comma: not this test's business
+        }
+        let cell = |column: &str| header.iter().position(|h| *h == column).map(|k| cells[k]);
+        let reader = program.record_reader().unwrap();
+        let Ok(values) = reader.read_cells(cell, i as u64 + 2) else {
+            continue;
+        };
+        let (a, b) = (one.evaluate(values.clone()), other.evaluate(values));
+        assert_eq!(format!("{a:?}"), format!("{b:?}"), "line {}", i + 2);
+        decided += 1;
+    }
+    assert!(decided > 40, "{decided}");
+
+    let broken = idic::model::Expr {
+        source: "orders >".into(),
+        ..checked.rules.segments[0].condition.clone()
+    };
+    checked.rules.segments[0].condition = broken;
+    let Err(errors) = Program::new(&checked) else {
+        panic!("a broken expression is refused")
+    };
+    assert!(errors.iter().any(|d| d.is_error()), "{errors:?}");
+}
