@@ -40,26 +40,47 @@ pub fn spreadsheet_cell(cell: &str) -> Cow<'_, str> {
     // Most cells of a decision are empty or names: done in a few instructions. A cell's first
     // byte is the same before and after escaping but for an escaped control, which then
     // starts with `\`.
-    let formula = matches!(
-        cell.as_bytes().first(),
-        Some(b'=' | b'+' | b'-' | b'@' | b'\t' | b'\r')
-    );
+    if !defused_by_spreadsheet_cell(cell.as_bytes()) {
+        return Cow::Borrowed(cell);
+    }
     let cell = escape(cell, |c| matches!(c, '\t' | '\n' | '\r'), Escape::Json);
-    if formula {
+    if formula(cell.as_bytes()) {
         Cow::Owned(format!("'{cell}"))
     } else {
         cell
     }
 }
 
+/// Whether [`spreadsheet_cell`] may change a cell of these bytes: a writer holding bytes it
+/// knows to be text can write any other cell as it is, without reading it as UTF-8.
+#[inline]
+pub fn defused_by_spreadsheet_cell(cell: &[u8]) -> bool {
+    formula(cell) || has_suspect_bytes(cell)
+}
+
+/// A cell a spreadsheet would read as a formula.
+#[inline]
+fn formula(cell: &[u8]) -> bool {
+    matches!(
+        cell.first(),
+        Some(b'=' | b'+' | b'-' | b'@' | b'\t' | b'\r')
+    )
+}
+
+/// Whether `text` may hold a control character: C0 and DEL are single bytes; C1 (U+0080 to
+/// U+009F) is 0xC2 then a second byte. A fold of bitwise tests without an early exit: the
+/// compiler checks many bytes at once.
+#[inline]
+fn has_suspect_bytes(text: &[u8]) -> bool {
+    let suspect = |b: u8| (b < 0x20) | (b == 0x7f) | (b == 0xc2);
+    text.iter().fold(false, |any, &b| any | suspect(b))
+}
+
 /// `text` with its control characters, except those `keep` accepts, escaped in `style`.
 #[inline]
 fn escape(text: &str, keep: impl Fn(char) -> bool, style: Escape) -> Cow<'_, str> {
-    // C0 and DEL are single bytes; C1 (U+0080 to U+009F) is 0xC2 then a second byte. Most text
-    // has none of these bytes and is returned after one pass over its bytes.
-    // A fold of bitwise tests without an early exit: the compiler checks many bytes at once.
-    let suspect = |b: u8| (b < 0x20) | (b == 0x7f) | (b == 0xc2);
-    if !text.bytes().fold(false, |any, b| any | suspect(b)) {
+    // Most text has no suspect byte and is returned after one pass over its bytes.
+    if !has_suspect_bytes(text.as_bytes()) {
         return Cow::Borrowed(text);
     }
     escape_slowly(text, keep, style)

@@ -13,6 +13,7 @@
 use crate::engine::{csv_header, CellSource, Decision};
 use crate::io::{CsvCells, OutputFormat, Reject};
 use crate::plan::Program;
+use crate::text::defused_by_spreadsheet_cell;
 use std::borrow::Cow;
 
 /// The columns of a CSV rejects file.
@@ -92,12 +93,15 @@ impl Encoder {
                 decision.csv_cells(program, &mut self.scratch, &mut |_, text, source| {
                     // Names are safe as they are; only outside text may need defusing.
                     // Writing to a Vec cannot fail.
-                    let _ = match (source, mode) {
-                        (CellSource::Names, _) | (_, CsvCells::Raw) => csv.write_field(text),
-                        (CellSource::Outside, CsvCells::Safe) => {
-                            let text = std::str::from_utf8(text).expect("cells are UTF-8");
-                            csv.write_field(mode.cell(text).as_bytes())
-                        }
+                    // Only a cell the defusing may change is read as text (it is UTF-8).
+                    let defuse = source == CellSource::Outside
+                        && mode == CsvCells::Safe
+                        && defused_by_spreadsheet_cell(text);
+                    let _ = if defuse {
+                        let text = std::str::from_utf8(text).expect("cells are UTF-8");
+                        csv.write_field(mode.cell(text).as_bytes())
+                    } else {
+                        csv.write_field(text)
                     };
                 });
                 let _ = csv.write_record(None::<&[u8]>);
