@@ -144,9 +144,9 @@ mod tests {
                     let code = text.split("#[cfg(test)]").next().unwrap();
                     for part in code.split("Diagnostic::warning(").skip(1) {
                         let code = part.trim_start();
-                        let variant = code.strip_prefix("Code::");
-                        assert!(variant.is_some(), "{}", path.display());
-                        let variant = variant.unwrap();
+                        let variant = code
+                            .strip_prefix("Code::")
+                            .unwrap_or_else(|| panic!("{}", path.display()));
                         let end = variant.find(|c: char| !c.is_alphanumeric()).unwrap();
                         let named = Code::ALL
                             .iter()

@@ -300,7 +300,7 @@ impl RecordReader {
         row: Row<'_>,
         at: At,
     ) -> Result<Vec<Dynamic>, Reject> {
-        let mut values = Vec::with_capacity(self.room);
+        let mut values = Vec::new();
         self.read_into(map, row, at, &mut values).map(|()| values)
     }
 
