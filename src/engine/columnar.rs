@@ -31,8 +31,12 @@ use std::time::Duration;
 /// A batch of customers decided together: their values, one row of slots per customer, and
 /// what [`Evaluator::differentiate`] found for each.
 pub struct Customers {
+    /// The rows' slots; past the batch's rows, slots kept from earlier batches, whose values
+    /// the next rows' reading reuses.
     slots: Vec<Dynamic>,
     stride: usize,
+    /// The number of customers in the batch.
+    len: usize,
     triggers: usize,
     /// Per row, the rule that failed for the customer.
     failed: Vec<Option<EvalError>>,
@@ -55,6 +59,7 @@ impl Customers {
         Customers {
             slots: Vec::new(),
             stride: program.slot_count(),
+            len: 0,
             triggers: program.triggers.len(),
             failed: Vec::new(),
             spent: Vec::new(),
@@ -67,31 +72,37 @@ impl Customers {
         }
     }
 
-    /// Empties the batch, keeping its room.
+    /// Empties the batch, keeping its room and its slots' values for reuse.
     pub fn clear(&mut self) {
-        self.slots.clear();
+        self.len = 0;
     }
 
     /// Adds a customer, taking its values out of `values`: the schema's fields in declaration
     /// order, optionally followed by its population variables (as [`Evaluator::decide`] takes
-    /// them). Gives its row.
-    pub fn push(&mut self, values: &mut Vec<Dynamic>) -> usize {
-        let start = self.slots.len();
+    /// them). Gives its row. `values` gets in exchange as many values of an earlier customer
+    /// (if any), for [`crate::io::RecordReader::read_into`] to read the next row over.
+    pub fn push(&mut self, values: &mut [Dynamic]) -> usize {
         debug_assert!(values.len() <= self.stride);
-        self.slots.append(values);
-        self.slots
-            .resize_with(start + self.stride, || Dynamic::UNIT);
-        self.len() - 1
+        let r = self.len;
+        let end = (r + 1) * self.stride;
+        if self.slots.len() < end {
+            self.slots.resize(end, Dynamic::UNIT);
+        }
+        let (given, rest) = self.slots[r * self.stride..end].split_at_mut(values.len());
+        given.swap_with_slice(values);
+        rest.fill(Dynamic::UNIT);
+        self.len += 1;
+        r
     }
 
     /// The number of customers in the batch.
     pub fn len(&self) -> usize {
-        self.slots.len() / self.stride
+        self.len
     }
 
     /// Whether the batch holds no customer.
     pub fn is_empty(&self) -> bool {
-        self.slots.is_empty()
+        self.len == 0
     }
 
     /// The values of row `r`, its fields first; [`Evaluator::decide_row`] takes them (the row
@@ -101,7 +112,7 @@ impl Customers {
     }
 
     fn rows(&self) -> Rows<'_> {
-        Rows::new(&self.slots, self.stride)
+        rows_of(&self.slots, self.len, self.stride)
     }
 
     fn slot(&mut self, r: u32, slot: usize) -> &mut Dynamic {
@@ -113,6 +124,11 @@ impl Customers {
         let failed = &self.failed;
         self.live.retain(|&r| failed[r as usize].is_none());
     }
+}
+
+/// The first `len` rows of `stride` slots of `slots`.
+fn rows_of(slots: &[Dynamic], len: usize, stride: usize) -> Rows<'_> {
+    Rows::new(&slots[..len * stride], stride)
 }
 
 impl Evaluator<'_> {
@@ -195,7 +211,7 @@ impl Evaluator<'_> {
         batch.split.clear();
         match &plan.native {
             Some(native) => {
-                let rows = Rows::new(&batch.slots, batch.stride);
+                let rows = rows_of(&batch.slots, batch.len, batch.stride);
                 native.test_rows(rows, sel, self.as_of, &mut batch.split);
             }
             None => batch.split.bail.extend_from_slice(sel),
@@ -220,7 +236,7 @@ impl Evaluator<'_> {
         let bail = &mut batch.split.bail;
         match &plan.native {
             Some(native) => {
-                let rows = Rows::new(&batch.slots, batch.stride);
+                let rows = rows_of(&batch.slots, batch.len, batch.stride);
                 native.eval_rows(rows, &batch.live, self.as_of, &mut batch.values, bail);
             }
             None => bail.extend_from_slice(&batch.live),

@@ -3,8 +3,9 @@
 //! A [`CellReader`] is built once per schema field and per run ([`CellReader::new`] does all
 //! the preparation: parsed date formats, words, separators, the default, the error wording), then
 //! reads millions of cells from any number of threads. Reading allocates nothing but the value
-//! itself (the text of a string, the items of a list, the box of a date); error texts are only
-//! built for cells that fail.
+//! itself (the text of a string, the items of a list, the box of a date), and
+//! [`CellReader::read_over`] not even that when the slot it reads into holds a string or date
+//! of its own from an earlier row; error texts are only built for cells that fail.
 //!
 //! Values are rhai [`Dynamic`]s, as expressions see them: string: [`ImmutableString`]; int:
 //! `i64`; decimal and money: `f64`; bool: `bool`; date: [`NaiveDate`]; datetime:
@@ -195,8 +196,11 @@ enum Separator {
 }
 
 /// What reading one cell gave, before the empty rules apply.
-enum Read {
+enum Read<'t> {
     Value(Dynamic),
+    /// A string field's text.
+    Text(&'t str),
+    Date(NaiveDate),
     Empty,
     Invalid,
     /// A money amount of [`MAX_MONEY`] or more.
@@ -206,14 +210,14 @@ enum Read {
 }
 
 /// An amount read, as a money field keeps it: [`Read::TooLarge`] from [`MAX_MONEY`] on.
-fn amount(x: Option<f64>, money: bool) -> Read {
+fn amount(x: Option<f64>, money: bool) -> Read<'static> {
     match x {
         Some(x) if money && x.abs() >= MAX_MONEY => Read::TooLarge,
         x => x.map(Dynamic::from_float).into(),
     }
 }
 
-impl From<Option<Dynamic>> for Read {
+impl From<Option<Dynamic>> for Read<'_> {
     fn from(value: Option<Dynamic>) -> Self {
         value.map_or(Read::Invalid, Read::Value)
     }
@@ -370,13 +374,35 @@ impl CellReader {
 
     /// Reads one CSV cell's text.
     pub fn read(&self, text: &str) -> Result<Dynamic, CellError> {
-        match self.parse(text) {
-            Read::Value(value) => Ok(value),
-            Read::Empty => self.empty(),
-            Read::Invalid => Err(self.invalid(shown(text.trim()))),
-            Read::TooLarge => Err(too_large(shown(text.trim()))),
-            Read::TooLong => Err(too_long(text)),
+        let mut value = Dynamic::UNIT;
+        self.read_over(text, &mut value).map(|()| value)
+    }
+
+    /// Reads one CSV cell's text into `slot`, over the value it held: a string or date read
+    /// over a string or date of its own reuses its room, so that reading rows into the same
+    /// slots allocates nothing once they are warm. `slot` is left as it was on an error.
+    pub fn read_over(&self, text: &str, slot: &mut Dynamic) -> Result<(), CellError> {
+        self.settle(self.parse(text), slot, || text.into())
+    }
+
+    /// Puts what was read into `slot`, or gives the error; `found` gives the cell's text as
+    /// the error shows it.
+    fn settle(
+        &self,
+        read: Read,
+        slot: &mut Dynamic,
+        found: impl FnOnce() -> String,
+    ) -> Result<(), CellError> {
+        match read {
+            Read::Value(value) => *slot = value,
+            Read::Text(text) => string_over(slot, text),
+            Read::Date(date) => date_over(slot, date),
+            Read::Empty => *slot = self.empty()?,
+            Read::Invalid => return Err(self.invalid(shown(found().trim()))),
+            Read::TooLarge => return Err(too_large(shown(found().trim()))),
+            Read::TooLong => return Err(too_long(&found())),
         }
+        Ok(())
     }
 
     /// Reads one JSONL value (`None`: the key is absent).
@@ -403,18 +429,9 @@ impl CellReader {
             (Some(Json::Array(items)), Kind::List(_)) => json_list(items),
             _ => Read::Invalid,
         };
-        match read {
-            Read::Value(value) => Ok(value),
-            Read::Empty => self.empty(),
-            Read::Invalid => {
-                let text = value.map_or_else(String::new, |v| v.to_string());
-                Err(self.invalid(shown(&text)))
-            }
-            Read::TooLarge => Err(too_large(shown(
-                &value.map_or_else(String::new, |v| v.to_string()),
-            ))),
-            Read::TooLong => Err(too_long(&value.map_or_else(String::new, |v| v.to_string()))),
-        }
+        let mut slot = Dynamic::UNIT;
+        let found = || value.map_or_else(String::new, |v| v.to_string());
+        self.settle(read, &mut slot, found).map(|()| slot)
     }
 
     /// The value of an empty cell.
@@ -434,7 +451,7 @@ impl CellReader {
     }
 
     /// Reads `text` per the field's type; the hot path.
-    fn parse(&self, text: &str) -> Read {
+    fn parse<'t>(&self, text: &'t str) -> Read<'t> {
         let t = text.trim();
         if t.is_empty() || self.missing.iter().any(|w| **w == *t) {
             return Read::Empty;
@@ -442,7 +459,7 @@ impl CellReader {
         let long = text.len() > crate::expr::MAX_STRING_SIZE;
         match &self.kind {
             Kind::String | Kind::List(_) if long => Read::TooLong,
-            Kind::String => Read::Value(string(text)),
+            Kind::String => Read::Text(text),
             Kind::Int { thousands } => parse_int(t.as_bytes(), thousands.as_deref())
                 .map(Dynamic::from_int)
                 .into(),
@@ -459,8 +476,7 @@ impl CellReader {
             Kind::Date(formats) => formats
                 .iter()
                 .find_map(|f| f.date(t))
-                .map(Dynamic::from)
-                .into(),
+                .map_or(Read::Invalid, Read::Date),
             Kind::DateTime(formats) => formats
                 .iter()
                 .find_map(|f| f.datetime(t))
@@ -519,6 +535,28 @@ fn string(s: &str) -> Dynamic {
     Dynamic::from(ImmutableString::from(s))
 }
 
+/// `text` as a rhai string in `slot`, written over the string it holds when no one else holds
+/// that string.
+fn string_over(slot: &mut Dynamic, text: &str) {
+    if let Some(mut old) = slot.write_lock::<ImmutableString>() {
+        if let Some(room) = old.get_mut() {
+            room.clear();
+            room.push_str(text);
+            return;
+        }
+    }
+    *slot = string(text);
+}
+
+/// `date` in `slot`, written over the date it holds (whose box is then kept).
+fn date_over(slot: &mut Dynamic, date: NaiveDate) {
+    if let Some(mut old) = slot.write_lock::<NaiveDate>() {
+        *old = date;
+        return;
+    }
+    *slot = Dynamic::from(date);
+}
+
 /// The trimmed, non-empty items of a split cell.
 fn list<'t>(parts: impl Iterator<Item = &'t str> + Clone) -> Array {
     let items = parts.map(str::trim).filter(|i| !i.is_empty());
@@ -527,7 +565,7 @@ fn list<'t>(parts: impl Iterator<Item = &'t str> + Clone) -> Array {
     out
 }
 
-fn json_list(items: &[serde_json::Value]) -> Read {
+fn json_list(items: &[serde_json::Value]) -> Read<'static> {
     let bytes: usize = items.iter().filter_map(|i| i.as_str()).map(str::len).sum();
     if bytes > crate::expr::MAX_STRING_SIZE || items.len() > crate::expr::MAX_ARRAY_SIZE {
         return Read::TooLong;

@@ -304,8 +304,10 @@ impl RecordReader {
         self.read_into(map, row, at, &mut values).map(|()| values)
     }
 
-    /// [`RecordReader::read`] into `values` (emptied first), whose room is kept from row to
-    /// row.
+    /// [`RecordReader::read`] into `values`, whose room is kept from row to row: the values
+    /// it holds for the fields are read over ([`CellReader::read_over`]: a string or date
+    /// reuses the room of the one it replaces), any after them are dropped. After a reject,
+    /// the values are unspecified.
     pub fn read_into(
         &self,
         map: Option<&ColumnMap>,
@@ -313,7 +315,10 @@ impl RecordReader {
         at: At,
         values: &mut Vec<Dynamic>,
     ) -> Result<(), Reject> {
-        values.clear();
+        let fields = self.fields.len();
+        values.truncate(fields);
+        values.reserve(self.room - values.len());
+        values.resize(fields, Dynamic::UNIT);
         match (row, map) {
             (Row::Csv(record), Some(map)) => self.read_csv(map, record, at, values),
             (Row::Json(text), _) => self.read_json(text, at.line, values),
@@ -409,17 +414,15 @@ impl RecordReader {
                 reason: field_count(row.len(), map.width, at),
             });
         }
-        values.reserve(self.room);
         let mut bad = BadCells::default();
-        for (f, &i) in self.fields.iter().zip(&map.index) {
+        for ((f, &i), slot) in self.fields.iter().zip(&map.index).zip(values.iter_mut()) {
             let bytes = row.get(i).unwrap_or_default();
             let Ok(text) = std::str::from_utf8(bytes) else {
                 bad.add(f, RejectCode::NotUtf8, "the cell is not UTF-8 text".into());
                 continue;
             };
-            match f.cells.read(text) {
-                Ok(v) => values.push(v),
-                Err(e) => bad.cell(f, e),
+            if let Err(e) = f.cells.read_over(text, slot) {
+                bad.cell(f, e);
             }
         }
         bad.into_result(line, id)
@@ -473,11 +476,10 @@ impl RecordReader {
             }
         })?;
         let id = json_id(&object, &self.fields[self.key].column);
-        values.reserve(self.room);
         let mut bad = BadCells::default();
-        for f in &self.fields {
+        for (f, slot) in self.fields.iter().zip(values.iter_mut()) {
             match f.cells.read_json(object.get(&f.column)) {
-                Ok(v) => values.push(v),
+                Ok(v) => *slot = v,
                 Err(e) => bad.cell(f, e),
             }
         }
