@@ -35,6 +35,8 @@ pub struct Customers {
     /// the next rows' reading reuses.
     slots: Vec<Dynamic>,
     stride: usize,
+    /// The slots of a row's inputs: its fields, then its population variables.
+    inputs: usize,
     /// The number of customers in the batch.
     len: usize,
     triggers: usize,
@@ -59,6 +61,7 @@ impl Customers {
         Customers {
             slots: Vec::new(),
             stride: program.slot_count(),
+            inputs: program.inputs(),
             len: 0,
             triggers: program.triggers.len(),
             failed: Vec::new(),
@@ -81,14 +84,18 @@ impl Customers {
     /// order, optionally followed by its population variables (as [`Evaluator::decide`] takes
     /// them). Gives its row. `values` gets in exchange as many values of an earlier customer
     /// (if any), for [`crate::io::RecordReader::read_into`] to read the next row over.
+    ///
+    /// The row's other slots keep an earlier customer's values until
+    /// [`Evaluator::differentiate`] writes them: each metric and segment before any rule reads
+    /// it, the tier and stage always.
     pub fn push(&mut self, values: &mut [Dynamic]) -> usize {
-        debug_assert!(values.len() <= self.stride);
+        debug_assert!(values.len() <= self.inputs);
         let r = self.len;
-        let end = (r + 1) * self.stride;
-        if self.slots.len() < end {
-            self.slots.resize(end, Dynamic::UNIT);
+        let start = r * self.stride;
+        if self.slots.len() < start + self.stride {
+            self.slots.resize(start + self.stride, Dynamic::UNIT);
         }
-        let (given, rest) = self.slots[r * self.stride..end].split_at_mut(values.len());
+        let (given, rest) = self.slots[start..start + self.inputs].split_at_mut(values.len());
         given.swap_with_slice(values);
         rest.fill(Dynamic::UNIT);
         self.len += 1;
@@ -278,8 +285,8 @@ impl Evaluator<'_> {
     }
 
     /// The first of `plans` whose condition holds, for every live row: its name into `slot`
-    /// (left missing when none holds), its index into the batch's tiers or stages. Each line
-    /// is evaluated only on the rows no earlier line took.
+    /// (missing when none holds), its index into the batch's tiers or stages. Each line is
+    /// evaluated only on the rows no earlier line took.
     fn first_matches(
         &mut self,
         batch: &mut Customers,
@@ -310,6 +317,9 @@ impl Evaluator<'_> {
                 batch.slots[r as usize * batch.stride + slot] = value.clone();
             }
             batch.split.yes = matched;
+        }
+        for &r in &rest {
+            *batch.slot(r, slot) = Dynamic::UNIT;
         }
         batch.drop_failed();
     }

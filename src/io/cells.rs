@@ -540,7 +540,8 @@ fn string(s: &str) -> Dynamic {
 fn string_over(slot: &mut Dynamic, text: &str) {
     if let Some(mut old) = slot.write_lock::<ImmutableString>() {
         if let Some(room) = old.get_mut() {
-            room.clear();
+            // Not `clear`, which lets go of a buffer.
+            room.truncate(0);
             room.push_str(text);
             return;
         }
@@ -1331,6 +1332,39 @@ mod tests {
         let default = reader(r#"country string from "Country" default "US""#);
         assert_eq!(text(default.read("").unwrap()), "US");
         assert_eq!(text(default.read("IE").unwrap()), "IE");
+    }
+
+    #[test]
+    fn reading_over_a_slot_reuses_only_what_no_one_else_holds() {
+        let r = reader(r#"name string from "Name""#);
+        let address = |v: &Dynamic| v.read_lock::<ImmutableString>().unwrap().as_ptr();
+        let mut slot = string("a text too long to be kept inline, so it has a buffer");
+        let buffer = address(&slot);
+        r.read_over("Ada", &mut slot).unwrap();
+        assert_eq!(text(slot.clone()), "Ada");
+        assert_eq!(address(&slot), buffer, "the string's own buffer is written over");
+        // A string someone else holds is left as it is: the slot gets a string of its own.
+        let held = slot.clone();
+        r.read_over("Grace", &mut slot).unwrap();
+        assert_eq!((text(slot.clone()), text(held)), ("Grace".into(), "Ada".into()));
+        // A cell that does not read leaves the slot as it was; another type replaces it.
+        let count = reader(r#"n int from "N""#);
+        assert!(count.read_over("many", &mut slot).is_err());
+        assert_eq!(text(slot.clone()), "Grace");
+        count.read_over("7", &mut slot).unwrap();
+        assert_eq!(slot.as_int(), Ok(7));
+        r.read_over("Ada", &mut slot).unwrap();
+        assert_eq!(text(slot.clone()), "Ada");
+
+        let day = reader(r#"d date from "D""#);
+        let mut slot = day.read("2026-01-31").unwrap();
+        let held = slot.clone();
+        day.read_over("2026-02-01", &mut slot).unwrap();
+        assert_eq!(date(slot.clone()), NaiveDate::from_ymd_opt(2026, 2, 1).unwrap());
+        assert_eq!(date(held), NaiveDate::from_ymd_opt(2026, 1, 31).unwrap());
+        let optional = reader(r#"d date? from "D""#);
+        optional.read_over("", &mut slot).unwrap();
+        assert!(slot.is_unit());
     }
 
     #[test]
