@@ -156,7 +156,10 @@ impl CsvRows {
             self.out.push(b',');
         }
         self.cells += 1;
-        if text.iter().any(|&b| matches!(b, b',' | b'"' | b'\r' | b'\n')) {
+        if text
+            .iter()
+            .any(|&b| matches!(b, b',' | b'"' | b'\r' | b'\n'))
+        {
             self.out.push(b'"');
             for part in text.split_inclusive(|&b| b == b'"') {
                 self.out.extend_from_slice(part);

@@ -1342,11 +1342,18 @@ mod tests {
         let buffer = address(&slot);
         r.read_over("Ada", &mut slot).unwrap();
         assert_eq!(text(slot.clone()), "Ada");
-        assert_eq!(address(&slot), buffer, "the string's own buffer is written over");
+        assert_eq!(
+            address(&slot),
+            buffer,
+            "the string's own buffer is written over"
+        );
         // A string someone else holds is left as it is: the slot gets a string of its own.
         let held = slot.clone();
         r.read_over("Grace", &mut slot).unwrap();
-        assert_eq!((text(slot.clone()), text(held)), ("Grace".into(), "Ada".into()));
+        assert_eq!(
+            (text(slot.clone()), text(held)),
+            ("Grace".into(), "Ada".into())
+        );
         // A cell that does not read leaves the slot as it was; another type replaces it.
         let count = reader(r#"n int from "N""#);
         assert!(count.read_over("many", &mut slot).is_err());
@@ -1360,7 +1367,10 @@ mod tests {
         let mut slot = day.read("2026-01-31").unwrap();
         let held = slot.clone();
         day.read_over("2026-02-01", &mut slot).unwrap();
-        assert_eq!(date(slot.clone()), NaiveDate::from_ymd_opt(2026, 2, 1).unwrap());
+        assert_eq!(
+            date(slot.clone()),
+            NaiveDate::from_ymd_opt(2026, 2, 1).unwrap()
+        );
         assert_eq!(date(held), NaiveDate::from_ymd_opt(2026, 1, 31).unwrap());
         let optional = reader(r#"d date? from "D""#);
         optional.read_over("", &mut slot).unwrap();

@@ -415,9 +415,15 @@ impl RecordReader {
             });
         }
         let mut bad = BadCells::default();
+        // The row's text checked once, rather than cell by cell; a cell is then a slice of it,
+        // unless a character straddles two cells (each half is then not UTF-8 by itself).
+        let whole = std::str::from_utf8(row.as_slice()).ok();
         for ((f, &i), slot) in self.fields.iter().zip(&map.index).zip(values.iter_mut()) {
-            let bytes = row.get(i).unwrap_or_default();
-            let Ok(text) = std::str::from_utf8(bytes) else {
+            let cell = whole
+                .zip(row.range(i))
+                .and_then(|(whole, at)| whole.get(at));
+            let bytes = || row.get(i).unwrap_or_default();
+            let Some(text) = cell.or_else(|| std::str::from_utf8(bytes()).ok()) else {
                 bad.add(f, RejectCode::NotUtf8, "the cell is not UTF-8 text".into());
                 continue;
             };

@@ -366,3 +366,64 @@ fn run_explain_and_test_show_control_characters_escaped() {
         "{stdout}"
     );
 }
+
+/// Cells that are not UTF-8 reject their row and name their column; bytes that are not UTF-8
+/// in a column the rules do not read leave the row alone. A character whose bytes straddle two
+/// cells (the row as a whole is UTF-8) is not UTF-8 in either cell.
+#[test]
+fn cells_that_are_not_utf8_reject_their_row_by_column() {
+    let dir = scratch("hostile-not-utf8");
+    let text = std::fs::read(repo().join("examples/customers.csv")).unwrap();
+    let mut reader = csv::Reader::from_reader(text.as_slice());
+    let header = reader.byte_headers().unwrap().clone();
+    let rows: Vec<csv::ByteRecord> = reader.byte_records().take(4).map(Result::unwrap).collect();
+    let at = |column: &str| header.iter().position(|h| h == column.as_bytes()).unwrap();
+    let set = |row: &csv::ByteRecord, cells: &[(&str, &[u8])]| {
+        let mut out: Vec<Vec<u8>> = row.iter().map(<[u8]>::to_vec).collect();
+        for (column, value) in cells {
+            out[at(column)] = value.to_vec();
+        }
+        out
+    };
+    let rows = [
+        set(&rows[0], &[("Last Name", b"M\xfcller")]),
+        set(
+            &rows[1],
+            &[("First Name", b"Ren\xc3"), ("Last Name", b"\xa9e")],
+        ),
+        set(&rows[2], &[("Notes", b"caf\xe9")]),
+        set(&rows[3], &[]),
+    ];
+    let export = dir.join("customers.csv");
+    let mut writer = csv::Writer::from_path(&export).unwrap();
+    writer.write_record(&header).unwrap();
+    for row in &rows {
+        writer.write_record(row).unwrap();
+    }
+    writer.flush().unwrap();
+
+    let (out, rejects) = (dir.join("decisions.csv"), dir.join("rejects.csv"));
+    run_retail(&export, &out, &rejects, &[]);
+    let decided = csv_rows(&std::fs::read_to_string(&out).unwrap());
+    let id = |row: &[Vec<u8>]| String::from_utf8(row[at("Customer ID")].clone()).unwrap();
+    let ids: Vec<&str> = decided.iter().map(|r| r["id"].as_str()).collect();
+    assert_eq!(ids, [id(&rows[2]), id(&rows[3])]);
+    let rejected = csv_rows(&std::fs::read_to_string(&rejects).unwrap());
+    let seen: Vec<(&str, &str, &str)> = rejected
+        .iter()
+        .map(|r| (r["id"].as_str(), r["column"].as_str(), r["code"].as_str()))
+        .collect();
+    let (first, second) = (id(&rows[0]), id(&rows[1]));
+    assert_eq!(
+        seen,
+        [
+            (first.as_str(), "Last Name", "not-utf8"),
+            (second.as_str(), "First Name", "not-utf8")
+        ]
+    );
+    assert!(
+        rejected[1]["reason"].contains("Last Name"),
+        "{:?}",
+        rejected[1]
+    );
+}
