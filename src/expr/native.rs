@@ -766,6 +766,14 @@ fn lit(l: &Lit) -> Val<'_> {
 
 /// A rhai value as a value; values of other kinds (maps, characters...) bail.
 #[inline]
+/// The truth of a slot's value (`None`: no such slot): [`load`]'s, asking only for a bool.
+fn slot_truth(d: Option<&Dynamic>) -> Result<bool, Bail> {
+    match d {
+        Some(d) if !d.is_shared() => d.as_bool().map_err(|_| Bail),
+        _ => Err(Bail),
+    }
+}
+
 fn load(d: &Dynamic) -> Result<Val<'_>, Bail> {
     // Kind first: `as_int()` and friends name the type when they fail, which costs.
     let value = if d.is_shared() {
@@ -997,10 +1005,7 @@ impl At {
         }
         match node {
             Node::Lit(Lit::Bool(b)) => Ok(*b),
-            Node::Slot(i) => match load(slots.get(*i).ok_or(Bail)?)? {
-                Val::Bool(b) => Ok(b),
-                _ => Err(Bail),
-            },
+            Node::Slot(i) => slot_truth(slots.get(*i)),
             Node::Not(x) => Ok(!self.truth(x, slots)?),
             Node::And(xs) => {
                 for x in xs {

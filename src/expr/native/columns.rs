@@ -127,6 +127,11 @@ impl Columns<'_> {
                 no.extend_from_slice(&left);
             }
             Node::Compare(op, x) => self.compare(*op, &x[0], &x[1], sel, yes, no, bail),
+            Node::Slot(i) => {
+                for &r in sel {
+                    sort(r, super::slot_truth(self.rows.row(r).get(*i)), yes, no, bail);
+                }
+            }
             Node::If(x) => {
                 let (mut then, mut other) = (Vec::new(), Vec::new());
                 self.truth(&x[0], sel, &mut then, &mut other, bail);
