@@ -766,6 +766,17 @@ fn lit(l: &Lit) -> Val<'_> {
 
 /// A rhai value as a value; values of other kinds (maps, characters...) bail.
 #[inline]
+/// A slot's value (`None`: no such slot) as a [`Scalar`].
+fn slot_scalar(d: Option<&Dynamic>) -> Scalar {
+    match d {
+        Some(d) if d.is_shared() => Scalar::Other,
+        Some(d) if d.is_int() => d.as_int().map_or(Scalar::Other, Scalar::Int),
+        Some(d) if d.is_float() => d.as_float().map_or(Scalar::Other, Scalar::Float),
+        Some(d) if d.is_unit() => Scalar::Unit,
+        _ => Scalar::Other,
+    }
+}
+
 /// The truth of a slot's value (`None`: no such slot): [`load`]'s, asking only for a bool.
 fn slot_truth(d: Option<&Dynamic>) -> Result<bool, Bail> {
     match d {
@@ -1064,13 +1075,7 @@ impl At {
             Node::Lit(Lit::Int(i)) => Scalar::Int(*i),
             Node::Lit(Lit::Float(f)) => Scalar::Float(*f),
             Node::Lit(Lit::Unit) => Scalar::Unit,
-            Node::Slot(i) => match slots.get(*i) {
-                Some(d) if d.is_shared() => Scalar::Other,
-                Some(d) if d.is_int() => d.as_int().map_or(Scalar::Other, Scalar::Int),
-                Some(d) if d.is_float() => d.as_float().map_or(Scalar::Other, Scalar::Float),
-                Some(d) if d.is_unit() => Scalar::Unit,
-                _ => Scalar::Other,
-            },
+            Node::Slot(i) => slot_scalar(slots.get(*i)),
             Node::Lit(_) | Node::List(_) | Node::AsOf => Scalar::Other,
             node => self.computed_scalar(node, slots)?,
         })

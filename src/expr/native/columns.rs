@@ -211,6 +211,10 @@ impl Columns<'_> {
             Node::Lit(Lit::Int(i)) => constant(out, Scalar::Int(*i)),
             Node::Lit(Lit::Float(f)) => constant(out, Scalar::Float(*f)),
             Node::Lit(Lit::Unit) => constant(out, Scalar::Unit),
+            Node::Slot(i) => {
+                let rows = self.rows;
+                out.extend(sel.iter().map(|&r| Ok(super::slot_scalar(rows.row(r).get(*i)))));
+            }
             Node::Arith(op, x) => {
                 let (mut xs, mut ys) =
                     (Vec::with_capacity(sel.len()), Vec::with_capacity(sel.len()));
