@@ -161,12 +161,13 @@ impl CsvRows {
             .any(|&b| matches!(b, b',' | b'"' | b'\r' | b'\n'))
         {
             self.out.push(b'"');
-            for part in text.split_inclusive(|&b| b == b'"') {
-                self.out.extend_from_slice(part);
-                if part.ends_with(b"\"") {
-                    self.out.push(b'"');
-                }
+            let mut rest = text;
+            while let Some(at) = memchr::memchr(b'"', rest) {
+                self.out.extend_from_slice(&rest[..=at]);
+                self.out.push(b'"');
+                rest = &rest[at + 1..];
             }
+            self.out.extend_from_slice(rest);
             self.out.push(b'"');
         } else {
             self.out.extend_from_slice(text);
