@@ -129,7 +129,13 @@ impl Columns<'_> {
             Node::Compare(op, x) => self.compare(*op, &x[0], &x[1], sel, yes, no, bail),
             Node::Slot(i) => {
                 for &r in sel {
-                    sort(r, super::slot_truth(self.rows.row(r).get(*i)), yes, no, bail);
+                    sort(
+                        r,
+                        super::slot_truth(self.rows.row(r).get(*i)),
+                        yes,
+                        no,
+                        bail,
+                    );
                 }
             }
             Node::If(x) => {
@@ -213,7 +219,10 @@ impl Columns<'_> {
             Node::Lit(Lit::Unit) => constant(out, Scalar::Unit),
             Node::Slot(i) => {
                 let rows = self.rows;
-                out.extend(sel.iter().map(|&r| Ok(super::slot_scalar(rows.row(r).get(*i)))));
+                out.extend(
+                    sel.iter()
+                        .map(|&r| Ok(super::slot_scalar(rows.row(r).get(*i)))),
+                );
             }
             Node::Arith(op, x) => {
                 let (mut xs, mut ys) =
