@@ -87,7 +87,7 @@ impl Customers {
     ///
     /// The row's other slots keep an earlier customer's values until
     /// [`Evaluator::differentiate`] writes them: each metric and segment before any rule reads
-    /// it, the tier and stage always.
+    /// it (`check` orders them so), the tier and stage (missing first) before their lines.
     pub fn push(&mut self, values: &mut [Dynamic]) -> usize {
         debug_assert!(values.len() <= self.inputs);
         let r = self.len;
@@ -295,6 +295,10 @@ impl Evaluator<'_> {
         rung: Rung,
     ) {
         let mut rest = batch.live.clone();
+        // Missing until a line holds, as in the row-by-row evaluation.
+        for &r in &rest {
+            *batch.slot(r, slot) = Dynamic::UNIT;
+        }
         for (i, plan) in plans.iter().enumerate() {
             if rest.is_empty() {
                 break;
@@ -317,9 +321,6 @@ impl Evaluator<'_> {
                 batch.slots[r as usize * batch.stride + slot] = value.clone();
             }
             batch.split.yes = matched;
-        }
-        for &r in &rest {
-            *batch.slot(r, slot) = Dynamic::UNIT;
         }
         batch.drop_failed();
     }
