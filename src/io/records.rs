@@ -659,3 +659,64 @@ fn closest(wanted: &str, header: &[String]) -> Vec<String> {
         .cloned()
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::syntax::{parse, RuleFormat};
+    use proptest::prelude::*;
+
+    /// A reader of one field of each kind that reads into a slot over an earlier value.
+    fn reader() -> RecordReader {
+        let text = r#"customer {
+  id    string  from "Id" key
+  name  string? from "Name"
+  day   date?   from "Day"
+  count int     from "Count"  default 0
+  tags  list?   from "Tags"
+}
+"#;
+        let (rules, diagnostics) = parse(Default::default(), text, RuleFormat::Dsl);
+        assert!(diagnostics.is_empty(), "{diagnostics:?}");
+        RecordReader::for_fields(&rules.schema.unwrap().fields, &[]).unwrap()
+    }
+
+    fn cell() -> impl Strategy<Value = Vec<u8>> {
+        prop_oneof![
+            Just(b"".to_vec()),
+            Just(b"  ".to_vec()),
+            Just(b"2026-01-31".to_vec()),
+            Just(b"31/01/2026".to_vec()),
+            Just(b"12".to_vec()),
+            Just(b"a text long enough to need a buffer of its own".to_vec()),
+            Just(b"vip;new".to_vec()),
+            Just(b"caf\xe9".to_vec()),
+            "[a-c ]{1,5}".prop_map(String::into_bytes),
+        ]
+    }
+
+    proptest! {
+        /// Reading row after row over the same values gives each row what reading it afresh
+        /// gives: values, or the same reject.
+        #[test]
+        fn reading_over_earlier_rows_is_reading_afresh(
+            rows in prop::collection::vec(prop::collection::vec(cell(), 5), 1..12)
+        ) {
+            let reader = reader();
+            let header: Vec<String> =
+                ["Id", "Name", "Day", "Count", "Tags"].map(String::from).to_vec();
+            let map = reader.map_header(&header).unwrap();
+            let mut values = Vec::new();
+            for (i, cells) in rows.iter().enumerate() {
+                let record = csv::ByteRecord::from(cells.clone());
+                let at = At { line: i as u64 + 2, last_line: i as u64 + 2, unclosed: false, byte: 0 };
+                let fresh = reader.read(Some(&map), Row::Csv(&record), at);
+                let over = reader.read_into(Some(&map), Row::Csv(&record), at, &mut values);
+                prop_assert_eq!(
+                    format!("{:?}", over.map(|()| &values)),
+                    format!("{:?}", fresh.as_ref())
+                );
+            }
+        }
+    }
+}
