@@ -626,7 +626,7 @@ impl Store {
     }
 
     /// Opens the history at `path` for a run that records, creating it (and a missing last
-    /// directory) when new, and takes its write lock, which is held until [`Store::commit`]
+    /// directory) when new, and takes its write lock, which is held until [`Recording::commit`]
     /// or until the store is dropped (recording nothing).
     pub fn lock(path: &Path) -> Result<Store, HistoryError> {
         let shown = path.display().to_string();

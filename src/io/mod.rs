@@ -1,8 +1,8 @@
 //! The edges of a run: what a rule set may read ([`access`]), exports read in batches
 //! ([`input`]) or one row at a time ([`find`]),
 //! rows typed per the schema ([`records`], cell by cell with [`cells`]), decisions and rejects
-//! encoded ([`encode`]) and written to files that appear only when complete ([`output`]) and
-//! never replace an input ([`guard`]); a do-not-contact list ([`do_not_contact`]).
+//! written to files that appear only when complete ([`output`]) and never replace an input
+//! ([`guard`]); a do-not-contact list ([`do_not_contact`]).
 
 pub mod access;
 pub mod cells;
