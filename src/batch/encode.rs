@@ -79,7 +79,6 @@ impl Encoder {
                 let (mode, csv) = (self.cells, &mut self.csv);
                 decision.csv_cells(program, &mut self.scratch, &mut |_, text, source| {
                     // Names are safe as they are; only outside text may need defusing.
-                    // Writing to a Vec cannot fail.
                     // Only a cell the defusing may change is read as text (it is UTF-8).
                     let defuse = source == CellSource::Outside
                         && mode == CsvCells::Safe

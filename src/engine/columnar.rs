@@ -87,7 +87,7 @@ impl Customers {
     ///
     /// The row's other slots keep an earlier customer's values until
     /// [`Evaluator::differentiate`] writes them: each metric and segment before any rule reads
-    /// it (`check` orders them so), the tier and stage (missing first) before their lines.
+    /// it (`check` orders them so), the tier and stage before any rule reads them.
     pub fn push(&mut self, values: &mut [Dynamic]) -> usize {
         debug_assert!(values.len() <= self.inputs);
         let r = self.len;
@@ -284,9 +284,10 @@ impl Evaluator<'_> {
         }
     }
 
-    /// The first of `plans` whose condition holds, for every live row: its name into `slot`
-    /// (missing when none holds), its index into the batch's tiers or stages. Each line is
-    /// evaluated only on the rows no earlier line took.
+    /// The first of `plans` whose condition holds, for every live row: its name into `slot`,
+    /// its index into the batch's tiers or stages. Each line is evaluated only on the rows no
+    /// earlier line took. Every live row gets a line (`check` ends each list with
+    /// `otherwise`), or there are none and the slot is never written.
     fn first_matches(
         &mut self,
         batch: &mut Customers,
@@ -295,10 +296,6 @@ impl Evaluator<'_> {
         rung: Rung,
     ) {
         let mut rest = batch.live.clone();
-        // Missing until a line holds, as in the row-by-row evaluation.
-        for &r in &rest {
-            *batch.slot(r, slot) = Dynamic::UNIT;
-        }
         for (i, plan) in plans.iter().enumerate() {
             if rest.is_empty() {
                 break;

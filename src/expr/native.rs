@@ -764,8 +764,6 @@ fn lit(l: &Lit) -> Val<'_> {
     }
 }
 
-/// A rhai value as a value; values of other kinds (maps, characters...) bail.
-#[inline]
 /// A slot's value (`None`: no such slot) as a [`Scalar`].
 fn slot_scalar(d: Option<&Dynamic>) -> Scalar {
     match d {
@@ -785,6 +783,8 @@ fn slot_truth(d: Option<&Dynamic>) -> Result<bool, Bail> {
     }
 }
 
+/// A rhai value as a value; values of other kinds (maps, characters...) bail.
+#[inline]
 fn load(d: &Dynamic) -> Result<Val<'_>, Bail> {
     // Kind first: `as_int()` and friends name the type when they fail, which costs.
     let value = if d.is_shared() {

@@ -385,6 +385,8 @@ fn cells_that_are_not_utf8_reject_their_row_by_column() {
         }
         out
     };
+    // The straddling character's halves sit in adjacent cells.
+    assert_eq!(at("Last Name"), at("First Name") + 1);
     let rows = [
         set(&rows[0], &[("Last Name", b"M\xfcller")]),
         set(
