@@ -450,6 +450,13 @@ mod tests {
         engine(NaiveDate::from_ymd_opt(2026, 1, 31).unwrap())
     }
 
+    /// A sandbox, its clock and `script` compiled in it.
+    fn clocked(script: &str) -> (Engine, Clock, AST) {
+        let (engine, clock) = super::sandbox(NaiveDate::from_ymd_opt(2026, 1, 31).unwrap());
+        let ast = engine.compile(script).unwrap();
+        (engine, clock, ast)
+    }
+
     fn limit(script: &str) -> Option<LimitError> {
         let engine = sandbox();
         let err = engine.eval::<Dynamic>(script).expect_err(script);
@@ -615,10 +622,9 @@ mod tests {
 
     #[test]
     fn a_customer_stops_at_its_time_limit_across_evaluations() {
-        let (engine, clock) = super::sandbox(NaiveDate::from_ymd_opt(2026, 1, 31).unwrap());
-        let ast = engine
-            .compile("let a = []; a.pad(9999, \"x\"); let n = 0; for i in 0..2 { if \"y\" in a { n += 1 } } n")
-            .unwrap();
+        let (engine, clock, ast) = clocked(
+            "let a = []; a.pad(9999, \"x\"); let n = 0; for i in 0..2 { if \"y\" in a { n += 1 } } n",
+        );
         clock.start_customer();
         let mut stopped = None;
         // Each evaluation takes a small share of the evaluation's limit, whatever the machine.
@@ -638,10 +644,7 @@ mod tests {
 
     #[test]
     fn a_resumed_customer_keeps_the_time_it_spent() {
-        let (engine, clock) = super::sandbox(NaiveDate::from_ymd_opt(2026, 1, 31).unwrap());
-        let ast = engine
-            .compile("let n = 0; for i in 0..100 { n += i } n")
-            .unwrap();
+        let (engine, clock, ast) = clocked("let n = 0; for i in 0..100 { n += i } n");
         // Evaluated in turns with other customers, it carries its time from turn to turn.
         clock.resume_customer(Duration::from_millis(7));
         assert!(
