@@ -411,10 +411,21 @@ impl CellReader {
     /// integral and in range), decimal, money and string (as its JSON text) fields; `true` and
     /// `false` fit bool and string fields; an array of strings fits list fields.
     pub fn read_json(&self, value: Option<&serde_json::Value>) -> Result<Dynamic, CellError> {
+        let mut slot = Dynamic::UNIT;
+        self.read_json_over(value, &mut slot).map(|()| slot)
+    }
+
+    /// [`CellReader::read_json`] into `slot`, over the value it held, as
+    /// [`CellReader::read_over`] reads a CSV cell.
+    pub fn read_json_over(
+        &self,
+        value: Option<&serde_json::Value>,
+        slot: &mut Dynamic,
+    ) -> Result<(), CellError> {
         use serde_json::Value as Json;
         let read = match (value, &self.kind) {
             (None | Some(Json::Null), _) => Read::Empty,
-            (Some(Json::String(s)), _) => return self.read(s),
+            (Some(Json::String(s)), _) => return self.read_over(s, slot),
             (Some(Json::Number(n)), Kind::Int { .. }) => json_int(n).map(Dynamic::from_int).into(),
             (Some(Json::Number(n)), Kind::Number { money, .. }) => {
                 amount(n.as_f64().filter(|f| f.is_finite()), *money)
@@ -429,9 +440,8 @@ impl CellReader {
             (Some(Json::Array(items)), Kind::List(_)) => json_list(items),
             _ => Read::Invalid,
         };
-        let mut slot = Dynamic::UNIT;
         let found = || value.map_or_else(String::new, |v| v.to_string());
-        self.settle(read, &mut slot, found).map(|()| slot)
+        self.settle(read, slot, found)
     }
 
     /// The value of an empty cell.

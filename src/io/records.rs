@@ -348,13 +348,8 @@ impl RecordReader {
         values: &mut [Dynamic],
     ) -> bool {
         wanted.iter().enumerate().all(|(j, &i)| {
-            match std::str::from_utf8(cell(j)).map(|text| self.fields[i].cells.read(text)) {
-                Ok(Ok(value)) => {
-                    values[i] = value;
-                    true
-                }
-                _ => false,
-            }
+            std::str::from_utf8(cell(j))
+                .is_ok_and(|text| self.fields[i].cells.read_over(text, &mut values[i]).is_ok())
         })
     }
 
@@ -365,13 +360,9 @@ impl RecordReader {
         };
         wanted.iter().all(|&i| {
             let f = &self.fields[i];
-            match f.cells.read_json(object.get(&f.column)) {
-                Ok(value) => {
-                    values[i] = value;
-                    true
-                }
-                Err(_) => false,
-            }
+            (f.cells
+                .read_json_over(object.get(&f.column), &mut values[i]))
+            .is_ok()
         })
     }
 
@@ -484,9 +475,8 @@ impl RecordReader {
         let id = json_id(&object, &self.fields[self.key].column);
         let mut bad = BadCells::default();
         for (f, slot) in self.fields.iter().zip(values.iter_mut()) {
-            match f.cells.read_json(object.get(&f.column)) {
-                Ok(v) => *slot = v,
-                Err(e) => bad.cell(f, e),
+            if let Err(e) = f.cells.read_json_over(object.get(&f.column), slot) {
+                bad.cell(f, e);
             }
         }
         bad.into_result(line, || id)
