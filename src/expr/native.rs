@@ -179,7 +179,18 @@ impl At {
     }
 
     fn number(&self, node: &Node, slots: &[Dynamic]) -> Result<Dynamic, Bail> {
-        Ok(match self.scalar(node, slots)? {
+        self.scalar_value(node, self.scalar(node, slots)?, slots)
+    }
+
+    /// The value of `node`, whose scalar is `scalar`: the number or `()` itself, or for
+    /// [`Scalar::Other`] the node's value.
+    fn scalar_value(
+        &self,
+        node: &Node,
+        scalar: Scalar,
+        slots: &[Dynamic],
+    ) -> Result<Dynamic, Bail> {
+        Ok(match scalar {
             Scalar::Int(i) => Dynamic::from_int(i),
             Scalar::Float(f) => Dynamic::from_float(f),
             Scalar::Unit => Dynamic::UNIT,

@@ -317,13 +317,7 @@ impl Columns<'_> {
         let mut cells = Vec::with_capacity(sel.len());
         self.scalars(node, sel, &mut cells);
         for (&r, cell) in sel.iter().zip(cells) {
-            let value = match cell {
-                Ok(Scalar::Int(i)) => Ok(Dynamic::from_int(i)),
-                Ok(Scalar::Float(f)) => Ok(Dynamic::from_float(f)),
-                Ok(Scalar::Unit) => Ok(Dynamic::UNIT),
-                Ok(Scalar::Other) => self.at.value(node, self.rows.row(r)),
-                Err(Bail) => Err(Bail),
-            };
+            let value = cell.and_then(|x| self.at.scalar_value(node, x, self.rows.row(r)));
             match value {
                 Ok(value) => out.push((r, value)),
                 Err(Bail) => bail.push(r),
