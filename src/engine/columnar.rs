@@ -87,7 +87,8 @@ impl Customers {
     ///
     /// The row's other slots keep an earlier customer's values until
     /// [`Evaluator::differentiate`] writes them: each metric and segment before any rule reads
-    /// it (`check` orders them so), the tier and stage before any rule reads them.
+    /// it (`check` orders them so), the tier and stage (missing when no line holds) before
+    /// any rule reads them.
     pub fn push(&mut self, values: &mut [Dynamic]) -> usize {
         debug_assert!(values.len() <= self.inputs);
         let r = self.len;
@@ -284,10 +285,9 @@ impl Evaluator<'_> {
         }
     }
 
-    /// The first of `plans` whose condition holds, for every live row: its name into `slot`,
-    /// its index into the batch's tiers or stages. Each line is evaluated only on the rows no
-    /// earlier line took. Every live row gets a line (`check` ends each list with
-    /// `otherwise`), or there are none and the slot is never written.
+    /// The first of `plans` whose condition holds, for every live row: its name into `slot`
+    /// (missing when none holds), its index into the batch's tiers or stages. Each line is
+    /// evaluated only on the rows no earlier line took.
     fn first_matches(
         &mut self,
         batch: &mut Customers,
@@ -318,6 +318,10 @@ impl Evaluator<'_> {
                 batch.slots[r as usize * batch.stride + slot] = value.clone();
             }
             batch.split.yes = matched;
+        }
+        // None: `check` ends each list with `otherwise`, but a plan made without it may not.
+        for &r in &rest {
+            *batch.slot(r, slot) = Dynamic::UNIT;
         }
         batch.drop_failed();
     }

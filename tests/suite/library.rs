@@ -1,10 +1,12 @@
 //! idic as a library, the way `examples/embed.rs` uses it: load, evaluate one customer,
 //! evaluate a stream.
 
+use crate::common::{csv_rows, repo};
 use idic::batch::{self, Options, Sinks};
-use idic::engine::Evaluator;
+use idic::engine::{Customers, Decision, Evaluator};
 use idic::io::{InputFormat, OutputFormat};
 use idic::plan::Program;
+use std::collections::HashMap;
 use std::path::Path;
 
 fn retail() -> Program {
@@ -103,10 +105,7 @@ fn a_stream_into_memory() {
 
 #[test]
 fn a_rule_set_with_errors_does_not_load() {
-    let err = Program::load(
-        &Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus/dsl_unknown_field.idic"),
-    )
-    .unwrap_err();
+    let err = Program::load(&repo().join("tests/corpus/dsl_unknown_field.idic")).unwrap_err();
     let text = err.to_string();
     assert!(text.contains("error[unknown-name]"), "{text}");
     assert!(text.contains("dsl_unknown_field.idic:"), "{text}");
@@ -117,30 +116,19 @@ fn a_rule_set_with_errors_does_not_load() {
 /// not compile is refused with its diagnostic, never planned empty.
 #[test]
 fn a_plan_compiles_what_check_did_not() {
-    let rules = Path::new(env!("CARGO_MANIFEST_DIR")).join("rules/retail");
-    let mut checked = idic::check::check_path(&rules).unwrap();
+    let mut checked = idic::check::check_path(&repo().join("rules/retail")).unwrap();
     let program = Program::new(&checked).unwrap();
     checked.asts = idic::expr::Asts::default();
     let compiled_now = Program::new(&checked).unwrap();
-    let export = std::fs::read_to_string(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/customers.csv"),
-    )
-    .unwrap();
-    let mut lines = export.lines();
-    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let reader = program.record_reader().unwrap();
     let as_of = chrono::NaiveDate::from_ymd_opt(2026, 11, 1).unwrap();
     let (mut one, mut other) = (
         Evaluator::new(&program, as_of),
         Evaluator::new(&compiled_now, as_of),
     );
     let mut decided = 0;
-    for (i, line) in lines.take(60).enumerate() {
-        let cells: Vec<&str> = line.split(',').collect();
-        if cells.len() != header.len() {
-            continue; // a quoted comma: not this test's business
-        }
-        let cell = |column: &str| header.iter().position(|h| *h == column).map(|k| cells[k]);
-        let reader = program.record_reader().unwrap();
+    for (i, row) in example_rows().iter().take(60).enumerate() {
+        let cell = |column: &str| row.get(column).map(String::as_str);
         let Ok(values) = reader.read_cells(cell, i as u64 + 2) else {
             continue;
         };
@@ -159,4 +147,48 @@ fn a_plan_compiles_what_check_did_not() {
         panic!("a broken expression is refused")
     };
     assert!(errors.iter().any(|d| d.is_error()), "{errors:?}");
+}
+
+/// The bundled example export's rows, by column.
+fn example_rows() -> Vec<HashMap<String, String>> {
+    csv_rows(&std::fs::read_to_string(repo().join("examples/customers.csv")).unwrap())
+}
+
+/// A plan whose tiers leave some customers without one (made without `check`, which ends the
+/// list with `otherwise`) leaves them without a tier in columns too, whatever the chunk's row
+/// held for an earlier customer.
+#[test]
+fn a_customer_no_tier_takes_has_none_in_columns_too() {
+    let mut checked = idic::check::check_path(&repo().join("rules/retail")).unwrap();
+    // `bronze otherwise`.
+    checked.rules.tiers.as_mut().unwrap().tiers.pop();
+    let program = Program::new(&checked).unwrap();
+    let reader = program.record_reader().unwrap();
+    let as_of = chrono::NaiveDate::from_ymd_opt(2026, 11, 1).unwrap();
+    let (mut by_rows, mut by_columns) = (
+        Evaluator::new(&program, as_of),
+        Evaluator::new(&program, as_of),
+    );
+    let (mut customers, mut decision) = (Customers::new(&program), Decision::default());
+    let mut untiered = 0;
+    for (i, row) in example_rows().iter().enumerate() {
+        let cell = |column: &str| row.get(column).map(String::as_str);
+        let Ok(mut values) = reader.read_cells(cell, i as u64 + 2) else {
+            continue;
+        };
+        let expected = by_rows.evaluate(values.clone());
+        // A chunk of one: each customer reuses the row the customers before it left.
+        customers.clear();
+        customers.push(&mut values);
+        by_columns.differentiate(&mut customers);
+        let got = (by_columns.decide_row(&mut customers, 0, &mut decision)).map(|()| &decision);
+        assert_eq!(
+            format!("{got:?}"),
+            format!("{:?}", expected.as_ref()),
+            "line {}",
+            i + 2
+        );
+        untiered += usize::from(expected.is_ok_and(|d| d.tier.is_none()));
+    }
+    assert!(untiered > 0, "every customer got a tier");
 }
