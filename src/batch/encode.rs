@@ -13,7 +13,6 @@
 use crate::engine::{csv_header, CellSource, Decision};
 use crate::io::{CsvCells, OutputFormat, Reject};
 use crate::plan::Program;
-use crate::text::defused_by_spreadsheet_cell;
 
 /// The columns of a CSV rejects file.
 pub const REJECT_HEADER: [&str; 6] = ["line", "id", "column", "rule", "code", "reason"];
@@ -79,15 +78,9 @@ impl Encoder {
                 let (mode, csv) = (self.cells, &mut self.csv);
                 decision.csv_cells(program, &mut self.scratch, &mut |_, text, source| {
                     // Names are safe as they are; only outside text may need defusing.
-                    // Only a cell the defusing may change is read as text (it is UTF-8).
-                    let defuse = source == CellSource::Outside
-                        && mode == CsvCells::Safe
-                        && defused_by_spreadsheet_cell(text);
-                    if defuse {
-                        let text = std::str::from_utf8(text).expect("cells are UTF-8");
-                        csv.field(mode.cell(text).as_bytes())
-                    } else {
-                        csv.field(text)
+                    match source {
+                        CellSource::Names => csv.field(text),
+                        CellSource::Outside => csv.field(&mode.cell_bytes(text)),
                     }
                 });
                 csv.end();
@@ -129,7 +122,7 @@ impl Encoder {
     fn csv_row<S: AsRef<str>>(&mut self, cells: &[S]) {
         let mode = self.cells;
         for cell in cells {
-            self.csv.field(mode.cell(cell.as_ref()).as_bytes());
+            self.csv.field(&mode.cell_bytes(cell.as_ref().as_bytes()));
         }
         self.csv.end();
     }

@@ -1,7 +1,7 @@
 //! The output formats ([`OutputFormat`]) and how CSV cells are written ([`CsvCells`]), for
 //! every file idic writes.
 
-use crate::text::spreadsheet_cell;
+use crate::text::{defused_by_spreadsheet_cell, spreadsheet_cell};
 use std::borrow::Cow;
 
 /// How decisions (and rejects) are written.
@@ -43,5 +43,15 @@ impl CsvCells {
             CsvCells::Safe => spreadsheet_cell(cell),
             CsvCells::Raw => Cow::Borrowed(cell),
         }
+    }
+
+    /// [`CsvCells::cell`] of a cell's UTF-8 bytes, read as text only when the defusing may
+    /// change them ([`defused_by_spreadsheet_cell`]): most cells are written as they are.
+    pub fn cell_bytes(self, cell: &[u8]) -> Cow<'_, [u8]> {
+        if self == CsvCells::Raw || !defused_by_spreadsheet_cell(cell) {
+            return Cow::Borrowed(cell);
+        }
+        let text = String::from_utf8_lossy(cell);
+        Cow::Owned(spreadsheet_cell(&text).into_owned().into_bytes())
     }
 }
