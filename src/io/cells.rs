@@ -462,7 +462,7 @@ impl CellReader {
 
     /// Reads `text` per the field's type; the hot path.
     fn parse<'t>(&self, text: &'t str) -> Read<'t> {
-        let t = trimmed(text);
+        let t = text.trim();
         if t.is_empty() || self.missing.iter().any(|w| **w == *t) {
             return Read::Empty;
         }
@@ -537,18 +537,6 @@ impl CellReader {
             (Literal::Bool(b), Kind::Bool(_)) => Dynamic::from_bool(*b),
             _ => return None,
         })
-    }
-}
-
-/// `text` without surrounding whitespace, as [`str::trim`] gives it; most cells have none,
-/// which two byte tests tell.
-fn trimmed(text: &str) -> &str {
-    let clean = |b: Option<&u8>| b.is_some_and(|&b| b.is_ascii() && !char::from(b).is_whitespace());
-    let bytes = text.as_bytes();
-    if clean(bytes.first()) && clean(bytes.last()) {
-        text
-    } else {
-        text.trim()
     }
 }
 
@@ -1354,13 +1342,6 @@ mod tests {
         let default = reader(r#"country string from "Country" default "US""#);
         assert_eq!(text(default.read("").unwrap()), "US");
         assert_eq!(text(default.read("IE").unwrap()), "IE");
-    }
-
-    proptest! {
-        #[test]
-        fn trimmed_is_trim(text in "[ \t\n\x0b\x0c\r\u{a0}\u{3000}ax]{0,4}") {
-            prop_assert_eq!(trimmed(&text), text.trim());
-        }
     }
 
     #[test]

@@ -14,7 +14,6 @@ mod kinds;
 mod population;
 mod template;
 pub use kinds::{Activity, Arm, ChannelKind, FieldType, Suppression};
-pub(crate) use population::words;
 pub use population::*;
 pub use template::{placeholders, Placeholder, PlaceholderError, TextFormat};
 
