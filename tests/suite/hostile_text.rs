@@ -56,17 +56,24 @@ fn hostile_export(dir: &Path) -> PathBuf {
     set(&mut rows[0], "First Name", "Ru\x1b[2Jby");
     set(&mut rows[6], "Customer ID", "-12\x1b[2J");
     set(&mut rows[6], "Total Orders", "x\x1b]0;pwned\x07");
-    let rows: Vec<&csv::ByteRecord> = rows.iter().map(|r| r.as_byte_record()).collect();
-    write_export(dir, header.as_byte_record(), &rows)
+    write_export(
+        dir,
+        header.as_byte_record(),
+        rows.iter().map(|r| r.as_byte_record()),
+    )
 }
 
 /// Writes `header` and `rows` to `customers.csv` in `dir`.
-fn write_export(dir: &Path, header: &csv::ByteRecord, rows: &[&csv::ByteRecord]) -> PathBuf {
+fn write_export<'r>(
+    dir: &Path,
+    header: &csv::ByteRecord,
+    rows: impl IntoIterator<Item = &'r csv::ByteRecord>,
+) -> PathBuf {
     let path = dir.join("customers.csv");
     let mut writer = csv::Writer::from_path(&path).unwrap();
     writer.write_record(header).unwrap();
     for row in rows {
-        writer.write_record(*row).unwrap();
+        writer.write_record(row).unwrap();
     }
     writer.flush().unwrap();
     path
@@ -403,7 +410,7 @@ fn cells_that_are_not_utf8_reject_their_row_by_column() {
         set(&rows[3], &[]),
     ];
     let records: Vec<csv::ByteRecord> = rows.iter().map(|r| r.clone().into()).collect();
-    let export = write_export(&dir, &header, &records.iter().collect::<Vec<_>>());
+    let export = write_export(&dir, &header, &records);
 
     let (out, rejects) = (dir.join("decisions.csv"), dir.join("rejects.csv"));
     run_retail(&export, &out, &rejects, &[]);
