@@ -6,7 +6,7 @@ use idic::batch::{self, Options, Sinks};
 use idic::engine::{Customers, Decision, Evaluator};
 use idic::io::{InputFormat, OutputFormat};
 use idic::plan::Program;
-use std::collections::HashMap;
+use rhai::Dynamic;
 use std::path::Path;
 
 fn retail() -> Program {
@@ -120,20 +120,14 @@ fn a_plan_compiles_what_check_did_not() {
     let program = Program::new(&checked).unwrap();
     checked.asts = idic::expr::Asts::default();
     let compiled_now = Program::new(&checked).unwrap();
-    let reader = program.record_reader().unwrap();
-    let as_of = chrono::NaiveDate::from_ymd_opt(2026, 11, 1).unwrap();
     let (mut one, mut other) = (
-        Evaluator::new(&program, as_of),
-        Evaluator::new(&compiled_now, as_of),
+        Evaluator::new(&program, as_of()),
+        Evaluator::new(&compiled_now, as_of()),
     );
     let mut decided = 0;
-    for (i, row) in example_rows().iter().take(60).enumerate() {
-        let cell = |column: &str| row.get(column).map(String::as_str);
-        let Ok(values) = reader.read_cells(cell, i as u64 + 2) else {
-            continue;
-        };
+    for (line, values) in example_customers(&program).take_while(|(line, _)| *line <= 61) {
         let (a, b) = (one.evaluate(values.clone()), other.evaluate(values));
-        assert_eq!(format!("{a:?}"), format!("{b:?}"), "line {}", i + 2);
+        assert_eq!(format!("{a:?}"), format!("{b:?}"), "line {line}");
         decided += 1;
     }
     assert!(decided > 40, "{decided}");
@@ -149,9 +143,23 @@ fn a_plan_compiles_what_check_did_not() {
     assert!(errors.iter().any(|d| d.is_error()), "{errors:?}");
 }
 
-/// The bundled example export's rows, by column.
-fn example_rows() -> Vec<HashMap<String, String>> {
-    csv_rows(&std::fs::read_to_string(repo().join("examples/customers.csv")).unwrap())
+/// The bundled example export's customers as `program` reads them, each with its line (those
+/// it rejects left out).
+fn example_customers(program: &Program) -> impl Iterator<Item = (u64, Vec<Dynamic>)> + '_ {
+    let rows = csv_rows(&std::fs::read_to_string(repo().join("examples/customers.csv")).unwrap());
+    let reader = program.record_reader().unwrap();
+    rows.into_iter().enumerate().filter_map(move |(i, row)| {
+        let line = i as u64 + 2;
+        let cell = |column: &str| row.get(column).map(String::as_str);
+        reader
+            .read_cells(cell, line)
+            .ok()
+            .map(|values| (line, values))
+    })
+}
+
+fn as_of() -> chrono::NaiveDate {
+    chrono::NaiveDate::from_ymd_opt(2026, 11, 1).unwrap()
 }
 
 /// A plan whose tiers leave some customers without one (made without `check`, which ends the
@@ -163,19 +171,13 @@ fn a_customer_no_tier_takes_has_none_in_columns_too() {
     // `bronze otherwise`.
     checked.rules.tiers.as_mut().unwrap().tiers.pop();
     let program = Program::new(&checked).unwrap();
-    let reader = program.record_reader().unwrap();
-    let as_of = chrono::NaiveDate::from_ymd_opt(2026, 11, 1).unwrap();
     let (mut by_rows, mut by_columns) = (
-        Evaluator::new(&program, as_of),
-        Evaluator::new(&program, as_of),
+        Evaluator::new(&program, as_of()),
+        Evaluator::new(&program, as_of()),
     );
     let (mut customers, mut decision) = (Customers::new(&program), Decision::default());
     let mut untiered = 0;
-    for (i, row) in example_rows().iter().enumerate() {
-        let cell = |column: &str| row.get(column).map(String::as_str);
-        let Ok(mut values) = reader.read_cells(cell, i as u64 + 2) else {
-            continue;
-        };
+    for (line, mut values) in example_customers(&program) {
         let expected = by_rows.evaluate(values.clone());
         // A chunk of one: each customer reuses the row the customers before it left.
         customers.clear();
@@ -185,8 +187,7 @@ fn a_customer_no_tier_takes_has_none_in_columns_too() {
         assert_eq!(
             format!("{got:?}"),
             format!("{:?}", expected.as_ref()),
-            "line {}",
-            i + 2
+            "line {line}"
         );
         untiered += usize::from(expected.is_ok_and(|d| d.tier.is_none()));
     }
