@@ -1153,6 +1153,11 @@ impl At {
         args: &'a [Node],
         slots: &'a [Dynamic],
     ) -> Result<Val<'a>, Bail> {
+        if func == Func::Contains {
+            if let Some(found) = text_in_list_in_place(args, slots) {
+                return Ok(Val::Bool(found));
+            }
+        }
         let (first, second) = match args {
             [a] => (self.node(a, slots)?, None),
             [a, b] => (self.node(a, slots)?, Some(self.node(b, slots)?)),
@@ -1251,6 +1256,25 @@ fn missing_in_place(args: &[Node], slots: &[Dynamic]) -> Option<bool> {
     } else {
         None
     }
+}
+
+/// `field in [texts]` (`contains([texts], field)`) of a text field and a list of literal
+/// texts, read in place; `None` for anything else (then evaluate the call).
+#[inline]
+fn text_in_list_in_place(args: &[Node], slots: &[Dynamic]) -> Option<bool> {
+    let [Node::Lit(Lit::List(items)), Node::Slot(i)] = args else {
+        return None;
+    };
+    let value = slots.get(*i).filter(|d| !d.is_shared())?;
+    let text = value.read_lock::<ImmutableString>()?;
+    let mut found = false;
+    for item in items {
+        match item {
+            Lit::Str(s) => found |= s.as_str() == text.as_str(),
+            _ => return None,
+        }
+    }
+    Some(found)
 }
 
 /// A text of a slot or literal, read in place.
