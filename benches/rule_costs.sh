@@ -28,13 +28,14 @@ export_file=target/bench/customers-$n.csv
 # The retail rule set down to its customer block, without the settings triggers need.
 schema=$(sed -n '1,/^\/\/ ---- DIFFERENTIATE: metrics/p' rules/retail/retail.idic |
   grep -vE '^ *(max_triggers|holdout|cap|exclude) ')
-kinds=(schema compare coalesce_or days_since arithmetic in_list)
+kinds=(schema compare coalesce_or text_equals in_list days_since arithmetic)
 rule() {
   case $1 in
     compare) echo "segment r$2 = spent >= 1000000" ;;
     coalesce_or) echo "segment r$2 = (nps ?? 10) <= -1 || open_tickets > 100" ;;
     days_since) echo "metric r$2 = days_since(last_order)" ;;
     arithmetic) echo "metric r$2 = if orders > 0 { spent / orders } else { 0.0 }" ;;
+    text_equals) echo "segment r$2 = country == \"XX\"" ;;
     in_list) echo "segment r$2 = country in [\"XX\", \"YY\"]" ;;
   esac
 }
