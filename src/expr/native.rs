@@ -1258,21 +1258,18 @@ fn missing_in_place(args: &[Node], slots: &[Dynamic]) -> Option<bool> {
     }
 }
 
-/// `field in [texts]` (`contains([texts], field)`) of a text field and a list of literal
-/// texts, read in place; `None` for anything else (then evaluate the call).
+/// `x in [texts]` (`contains([texts], x)`) of a text field or literal and a list of literal
+/// texts, read in place ([`text_in_place`]); `None` for anything else (then evaluate the call).
 #[inline]
 fn text_in_list_in_place(args: &[Node], slots: &[Dynamic]) -> Option<bool> {
-    let [Node::Lit(Lit::List(items)), Node::Slot(i)] = args else {
+    let [Node::Lit(Lit::List(items)), item] = args else {
         return None;
     };
-    let value = slots.get(*i).filter(|d| !d.is_shared())?;
-    let text = value.read_lock::<ImmutableString>()?;
+    let text = text_in_place(item, slots)?;
     let mut found = false;
     for item in items {
-        match item {
-            Lit::Str(s) => found |= s.as_str() == text.as_str(),
-            _ => return None,
-        }
+        let Lit::Str(s) = item else { return None };
+        found |= *s == *text;
     }
     Some(found)
 }
