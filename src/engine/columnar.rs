@@ -17,9 +17,9 @@
 //! parameters ([`Evaluator::decide`] does the same for one customer at a time; the two agree,
 //! `tests/suite/columnar.rs`).
 //!
-//! Time bounds are those of [`Evaluator::decide`]: each rhai evaluation by itself, and a
-//! customer's evaluations together, the time each customer spent in rhai carried from rule to
-//! rule.
+//! Time bounds: each rhai evaluation by itself, as in [`Evaluator::decide`]; and a customer's
+//! evaluations together, the time it spent in rhai carried from rule to rule (row by row, the
+//! customer's time runs from its first rhai evaluation on, native work between included).
 
 use super::decision::Decision;
 use super::evaluate::{finite, truth, EvalError, Evaluator, Rung};

@@ -87,9 +87,21 @@ impl Times {
         }
     }
 
-    /// The customer's time left when it was started or resumed.
-    fn customer_left(&self) -> Duration {
-        MAX_CUSTOMER_TIME.saturating_sub(Duration::from_nanos(self.carried.load(Relaxed)))
+    /// The time the customer under way has spent: what it carried when it was started or
+    /// resumed, and the time since its first evaluation after that (`now` is read only if
+    /// there was one).
+    fn customer_spent(&self, now: impl FnOnce() -> Instant) -> Duration {
+        let carried = Duration::from_nanos(self.carried.load(Relaxed));
+        match self.moment(&self.customer) {
+            Some(start) => carried + now().duration_since(start),
+            None => carried,
+        }
+    }
+
+    /// `Some` when the customer under way has spent more than [`MAX_CUSTOMER_TIME`] by `now`.
+    fn customer_over(&self, now: Instant) -> Option<Dynamic> {
+        (self.customer_spent(|| now) > MAX_CUSTOMER_TIME)
+            .then(|| Dynamic::from(TimeLimit::Customer))
     }
 
     fn set(&self, at: &AtomicU64, now: Instant) {
@@ -118,12 +130,7 @@ impl Clock {
     /// The time the customer under way has spent so far, its resumed time included: zero when
     /// none of its evaluations ran rhai (reads the clock only when one did).
     pub fn customer_spent(&self) -> Duration {
-        let times = &*self.0;
-        let carried = Duration::from_nanos(times.carried.load(Relaxed));
-        match times.moment(&times.customer) {
-            Some(start) => carried + start.elapsed(),
-            None => carried,
-        }
+        self.0.customer_spent(Instant::now)
     }
 
     /// rhai's progress callback: `Some` stops the evaluation, naming the limit.
@@ -135,12 +142,7 @@ impl Clock {
             if times.pending.swap(false, Relaxed) {
                 times.set(&times.customer, now);
             }
-            return over(
-                times.moment(&times.customer),
-                now,
-                times.customer_left(),
-                TimeLimit::Customer,
-            );
+            return times.customer_over(now);
         }
         if !operations.is_multiple_of(CLOCK_EVERY) {
             return None;
@@ -152,14 +154,7 @@ impl Clock {
             MAX_EVAL_TIME,
             TimeLimit::Evaluation,
         )
-        .or_else(|| {
-            over(
-                times.moment(&times.customer),
-                now,
-                times.customer_left(),
-                TimeLimit::Customer,
-            )
-        })
+        .or_else(|| times.customer_over(now))
     }
 }
 
@@ -654,13 +649,21 @@ mod tests {
         assert!(engine.eval_ast::<Dynamic>(&ast).is_ok());
         let spent = clock.customer_spent();
         assert!(spent >= Duration::from_millis(7), "{spent:?}");
-        // Resumed with its whole allowance spent, its next evaluation stops.
-        clock.resume_customer(MAX_CUSTOMER_TIME);
-        let err = engine.eval_ast::<Dynamic>(&ast).unwrap_err();
-        assert_eq!(
-            LimitError::from_eval(&err),
-            Some(LimitError::TooSlow(TimeLimit::Customer))
-        );
+        // Resumed with its whole allowance spent, its next evaluation stops, however short:
+        // as a customer evaluated row by row stops at the first operation past its limit.
+        let over = MAX_CUSTOMER_TIME + Duration::from_millis(1);
+        for script in [
+            "let n = 0; for i in 0..100 { n += i } n",
+            "let x = 1; x + 2",
+        ] {
+            clock.resume_customer(over);
+            let err = engine.eval::<Dynamic>(script).unwrap_err();
+            assert_eq!(
+                LimitError::from_eval(&err),
+                Some(LimitError::TooSlow(TimeLimit::Customer)),
+                "{script}"
+            );
+        }
         // Started afresh, it runs.
         clock.start_customer();
         assert!(engine.eval_ast::<Dynamic>(&ast).is_ok());
