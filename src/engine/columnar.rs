@@ -14,10 +14,10 @@
 //!
 //! [`Evaluator::decide_row`] then finishes each customer's decision row by row, in input
 //! order: consent, suppression lists, holdouts, history, arbitration and the actions'
-//! parameters ([`Evaluator::decide`] does the same for one customer at a time; the two agree,
+//! parameters ([`Evaluator::evaluate`] does the same for one customer at a time; the two agree,
 //! `tests/suite/columnar.rs`).
 //!
-//! Time bounds: each rhai evaluation by itself, as in [`Evaluator::decide`]; and a customer's
+//! Time bounds: each rhai evaluation by itself, as in [`Evaluator::evaluate`]; and a customer's
 //! evaluations together, the time it spent in rhai carried from rule to rule (row by row, the
 //! customer's time runs from its first rhai evaluation on, native work between included).
 
@@ -81,7 +81,7 @@ impl Customers {
     }
 
     /// Adds a customer, taking its values out of `values`: the schema's fields in declaration
-    /// order, optionally followed by its population variables (as [`Evaluator::decide`] takes
+    /// order, optionally followed by its population variables (as [`Evaluator::evaluate`] takes
     /// them). Gives its row. `values` gets in exchange as many values of an earlier customer
     /// (if any), for [`crate::io::RecordReader::read_into`] to read the next row over.
     ///
@@ -184,7 +184,7 @@ impl Evaluator<'_> {
     }
 
     /// Finishes the decision for row `r` of `batch` (after [`Evaluator::differentiate`]): as
-    /// [`Evaluator::decide`] would for that customer. Takes the row's values.
+    /// [`Evaluator::evaluate`] would for that customer. Takes the row's values.
     pub fn decide_row(
         &mut self,
         batch: &mut Customers,

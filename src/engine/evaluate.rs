@@ -240,30 +240,19 @@ impl<'p> Evaluator<'p> {
     /// Decides for one customer, given the values of the schema's fields in declaration order
     /// (as [`crate::io::RecordReader`] makes them), optionally followed by its population
     /// variables (as [`super::Population::inputs`] appends them; missing when not given).
-    pub fn evaluate(&mut self, mut fields: Vec<Dynamic>) -> Result<Decision, EvalError> {
-        let mut decision = Decision::default();
-        self.decide(&mut fields, &mut decision)?;
-        Ok(decision)
-    }
-
-    /// [`Evaluator::evaluate`] into `decision` (emptied first), taking the values out of
-    /// `fields`: both keep their room for the next customer.
-    pub fn decide(
-        &mut self,
-        fields: &mut Vec<Dynamic>,
-        decision: &mut Decision,
-    ) -> Result<(), EvalError> {
+    pub fn evaluate(&mut self, fields: Vec<Dynamic>) -> Result<Decision, EvalError> {
         let program = self.program;
         let layout = program.layout();
         debug_assert!(fields.len() == program.fields().len() || fields.len() == layout.inputs());
         let given = fields.len();
-        for (slot, value) in self.slots.iter_mut().zip(fields.drain(..)) {
+        for (slot, value) in self.slots.iter_mut().zip(fields) {
             *slot = value;
         }
         for slot in &mut self.slots[given..layout.inputs()] {
             *slot = Dynamic::UNIT;
         }
-        self.begin(decision, std::time::Duration::ZERO);
+        let mut decision = Decision::default();
+        self.begin(&mut decision, std::time::Duration::ZERO);
 
         for step in &program.steps {
             match *step {
@@ -278,7 +267,10 @@ impl<'p> Evaluator<'p> {
         }
         decision.tier = self.first_match(&program.tiers, layout.tier(), Rung::Tier)?;
         decision.stage = self.first_match(&program.stages, layout.stage(), Rung::Stage)?;
-        self.interact(decision, |ev, t| ev.condition(ev.program.triggers[t].unit))
+        self.interact(&mut decision, |ev, t| {
+            ev.condition(ev.program.triggers[t].unit)
+        })?;
+        Ok(decision)
     }
 
     /// Starts deciding for the customer whose values the slots hold: its clock (resumed after

@@ -1266,12 +1266,15 @@ fn text_in_list_in_place(args: &[Node], slots: &[Dynamic]) -> Option<bool> {
         return None;
     };
     let text = text_in_place(item, slots)?;
-    let mut found = false;
+    // As `contains`: the first equal item answers; an item that is not a text goes to it.
     for item in items {
-        let Lit::Str(s) = item else { return None };
-        found |= *s == *text;
+        match item {
+            Lit::Str(s) if *s == *text => return Some(true),
+            Lit::Str(_) => {}
+            _ => return None,
+        }
     }
-    Some(found)
+    Some(false)
 }
 
 /// A text of a slot or literal, read in place.

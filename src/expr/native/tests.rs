@@ -1453,6 +1453,8 @@ fn boolean() -> impl Strategy<Value = String> {
             .prop_map(|(a, op, b)| format!("({a} {op} {b})")),
         1 => (text_expression(), text_expression())
             .prop_map(|(a, b)| format!("({a} in [{b}, \"gold\"])")),
+        // Literal texts only: the list read in place.
+        1 => text_expression().prop_map(|a| format!("({a} in [\"gold\", \"Zoë\", \"\"])")),
     ];
     leaves.prop_recursive(3, 16, 2, |inner| {
         prop_oneof![
