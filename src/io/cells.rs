@@ -434,9 +434,7 @@ impl CellReader {
                 Read::Value(Dynamic::from(ImmutableString::from(n.to_string())))
             }
             (Some(Json::Bool(b)), Kind::Bool(_)) => Read::Value(Dynamic::from_bool(*b)),
-            (Some(Json::Bool(b)), Kind::String) => {
-                Read::Value(string(if *b { "true" } else { "false" }))
-            }
+            (Some(Json::Bool(b)), Kind::String) => Read::Text(if *b { "true" } else { "false" }),
             (Some(Json::Array(items)), Kind::List(_)) => json_list(items),
             _ => Read::Invalid,
         };

@@ -52,6 +52,27 @@ impl CsvCells {
             return Cow::Borrowed(cell);
         }
         let text = String::from_utf8_lossy(cell);
-        Cow::Owned(spreadsheet_cell(&text).into_owned().into_bytes())
+        match (&text, spreadsheet_cell(&text)) {
+            // A suspect byte that is no control (`£` starts with 0xC2): written as it is.
+            (Cow::Borrowed(_), Cow::Borrowed(_)) => Cow::Borrowed(cell),
+            (_, defused) => Cow::Owned(defused.into_owned().into_bytes()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::CsvCells;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// A cell's bytes are written as its text is, in both modes.
+        #[test]
+        fn cell_bytes_are_the_cells_text(cell in "[a =+@\\-\t\r\n£\u{1}\u{7f}\u{85}é]{0,6}") {
+            for mode in [CsvCells::Safe, CsvCells::Raw] {
+                let (bytes, text) = (mode.cell_bytes(cell.as_bytes()), mode.cell(&cell));
+                prop_assert_eq!(&*bytes, text.as_bytes());
+            }
+        }
     }
 }

@@ -316,9 +316,8 @@ impl RecordReader {
         values: &mut Vec<Dynamic>,
     ) -> Result<(), Reject> {
         let fields = self.fields.len();
-        values.truncate(fields);
-        values.reserve(self.room - values.len());
         values.resize(fields, Dynamic::UNIT);
+        values.reserve(self.room - fields);
         match (row, map) {
             (Row::Csv(record), Some(map)) => self.read_csv(map, record, at, values),
             (Row::Json(text), _) => self.read_json(text, at.line, values),
@@ -690,7 +689,7 @@ mod tests {
 
     proptest! {
         /// Reading row after row over the same values gives each row what reading it afresh
-        /// gives: values, or the same reject.
+        /// gives: values, or the same reject; CSV rows and JSONL lines alike.
         #[test]
         fn reading_over_earlier_rows_is_reading_afresh(
             rows in prop::collection::vec(prop::collection::vec(cell(), 5), 1..12)
@@ -699,16 +698,28 @@ mod tests {
             let header: Vec<String> =
                 ["Id", "Name", "Day", "Count", "Tags"].map(String::from).to_vec();
             let map = reader.map_header(&header).unwrap();
-            let mut values = Vec::new();
+            let (mut values, mut json_values) = (Vec::new(), Vec::new());
             for (i, cells) in rows.iter().enumerate() {
                 let record = csv::ByteRecord::from(cells.clone());
+                // The same row as a JSONL line: its cells as JSON strings.
+                let object: serde_json::Map<String, serde_json::Value> = header
+                    .iter()
+                    .zip(cells)
+                    .map(|(h, c)| (h.clone(), String::from_utf8_lossy(c).into_owned().into()))
+                    .collect();
+                let line = serde_json::to_vec(&object).unwrap();
                 let at = At { line: i as u64 + 2, last_line: i as u64 + 2, unclosed: false, byte: 0 };
-                let fresh = reader.read(Some(&map), Row::Csv(&record), at);
-                let over = reader.read_into(Some(&map), Row::Csv(&record), at, &mut values);
-                prop_assert_eq!(
-                    format!("{:?}", over.map(|()| &values)),
-                    format!("{:?}", fresh.as_ref())
-                );
+                for (row, map, values) in [
+                    (Row::Csv(&record), Some(&map), &mut values),
+                    (Row::Json(&line), None, &mut json_values),
+                ] {
+                    let fresh = reader.read(map, row, at);
+                    let over = reader.read_into(map, row, at, values);
+                    prop_assert_eq!(
+                        format!("{:?}", over.map(|()| &*values)),
+                        format!("{:?}", fresh.as_ref())
+                    );
+                }
             }
         }
     }

@@ -930,8 +930,9 @@ struct Builder<'a> {
     /// The expressions as `check` compiled them.
     asts: &'a expr::Asts,
     /// For a `Checked` made by hand, without `check`'s trees: a sandbox and the names in
-    /// scope to compile them with, made once, and the expressions that do not compile.
+    /// scope to compile them with, made once.
     compiler: Option<(rhai::Engine, expr::Visible)>,
+    /// The expressions of such a `Checked` that do not compile.
     errors: Vec<Diagnostic>,
 }
 
