@@ -2,11 +2,11 @@
 //! reading them, tiers, a lifecycle, triggers with consent, priorities and a cap on triggers
 //! per customer, parameters) over random exports give every customer the same decision, or
 //! the same error, both ways. Row by row ([`Evaluator::evaluate`]) is what `explain`, `test`
-//! and `watch` run; columnar ([`Customers`]) is what `run` runs.
+//! and `watch` run; columnar ([`idic::engine::Customers`]) is what `run` runs.
 
+use crate::common::decide_in_chunks;
 use crate::fuzz::{config, expression, typed, Ty};
-use idic::engine::Decision;
-use idic::engine::{Customers, Evaluator};
+use idic::engine::Evaluator;
 use idic::plan::Program;
 use proptest::prelude::*;
 use proptest::test_runner::TestRunner;
@@ -153,8 +153,6 @@ fn columnar_and_row_by_row_decisions_agree() {
                 let columns = ["Orders", "Spent", "Email", "Tags", "Last", "Name"];
                 let as_of = chrono::NaiveDate::from_ymd_opt(2026, 11, 1).unwrap();
                 let mut by_rows = Evaluator::new(&program, as_of);
-                let mut by_columns = Evaluator::new(&program, as_of);
-                let mut customers = Customers::new(&program);
                 let (mut expected, mut read) = (Vec::new(), Vec::new());
                 for (i, cells) in rows.iter().enumerate() {
                     let id = format!("C{i}");
@@ -175,30 +173,17 @@ fn columnar_and_row_by_row_decisions_agree() {
                     expected.push(format!("{decision:?}"));
                     read.push(values);
                 }
-                // In chunks, as `run` decides them: the same batch and evaluator serve each.
-                let mut decision = Decision::default();
-                // 1 to 4 rows a chunk: several chunks reuse the batch's rows, whose slots still
-                // hold an earlier customer's values (one that failed, or one decided).
+                // 1 to 4 rows a chunk: several chunks reuse the batch's rows.
                 let size = 1 + read.len() % 4;
-                for (c, chunk) in read.chunks_mut(size).enumerate() {
-                    customers.clear();
-                    for values in chunk.iter_mut() {
-                        customers.push(values);
-                    }
-                    by_columns.differentiate(&mut customers);
-                    for r in 0..customers.len() {
-                        let got = by_columns
-                            .decide_row(&mut customers, r, &mut decision)
-                            .map(|()| decision.clone());
-                        let at = c * size + r;
-                        prop_assert_eq!(
-                            &format!("{got:?}"),
-                            &expected[at],
-                            "row {} of\n{}",
-                            at,
-                            text
-                        );
-                    }
+                let decided = decide_in_chunks(&program, as_of, &mut read, size);
+                for (at, got) in decided.iter().enumerate() {
+                    prop_assert_eq!(
+                        &format!("{got:?}"),
+                        &expected[at],
+                        "row {} of\n{}",
+                        at,
+                        text
+                    );
                 }
                 Ok(())
             },

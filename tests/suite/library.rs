@@ -1,16 +1,20 @@
 //! idic as a library, the way `examples/embed.rs` uses it: load, evaluate one customer,
 //! evaluate a stream.
 
-use crate::common::{csv_rows, repo};
+use crate::common::{csv_rows, decide_in_chunks, repo};
 use idic::batch::{self, Options, Sinks};
-use idic::engine::{Customers, Decision, Evaluator};
+use idic::engine::Evaluator;
 use idic::io::{InputFormat, OutputFormat};
 use idic::plan::Program;
 use rhai::Dynamic;
-use std::path::Path;
 
 fn retail() -> Program {
-    Program::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("rules/retail")).unwrap()
+    Program::load(&repo().join("rules/retail")).unwrap()
+}
+
+/// The retail rule set as `check` leaves it, for plans made from it by hand.
+fn retail_checked() -> idic::check::Checked {
+    idic::check::check_path(&repo().join("rules/retail")).unwrap()
 }
 
 #[test]
@@ -37,8 +41,7 @@ fn one_customer_from_cells() {
         .unwrap()
         .read_cells(cell, 1)
         .unwrap();
-    let as_of = chrono::NaiveDate::from_ymd_opt(2026, 11, 1).unwrap();
-    let decision = Evaluator::new(&program, as_of).evaluate(values).unwrap();
+    let decision = Evaluator::new(&program, as_of()).evaluate(values).unwrap();
     // 7 orders, $1,940, last order 637 days before as_of, no survey, no ticket: a big spender
     // who lapsed; platinum; the win-back email at 25% (spent $1,000 or more).
     let segments: Vec<&str> = decision
@@ -78,14 +81,11 @@ fn one_customer_from_cells() {
 #[test]
 fn a_stream_into_memory() {
     let program = retail();
-    let export =
-        std::fs::File::open(Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/customers.csv"))
-            .unwrap();
+    let export = std::fs::File::open(repo().join("examples/customers.csv")).unwrap();
     let mut decisions = Vec::new();
-    let as_of = chrono::NaiveDate::from_ymd_opt(2026, 11, 1).unwrap();
     let outcome = batch::run(
         &program,
-        as_of,
+        as_of(),
         &export,
         InputFormat::Csv,
         &Options {
@@ -116,7 +116,7 @@ fn a_rule_set_with_errors_does_not_load() {
 /// not compile is refused with its diagnostic, never planned empty.
 #[test]
 fn a_plan_compiles_what_check_did_not() {
-    let mut checked = idic::check::check_path(&repo().join("rules/retail")).unwrap();
+    let mut checked = retail_checked();
     let program = Program::new(&checked).unwrap();
     checked.asts = idic::expr::Asts::default();
     let compiled_now = Program::new(&checked).unwrap();
@@ -167,29 +167,22 @@ fn as_of() -> chrono::NaiveDate {
 /// held for an earlier customer.
 #[test]
 fn a_customer_no_tier_takes_has_none_in_columns_too() {
-    let mut checked = idic::check::check_path(&repo().join("rules/retail")).unwrap();
+    let mut checked = retail_checked();
     // `bronze otherwise`.
     checked.rules.tiers.as_mut().unwrap().tiers.pop();
     let program = Program::new(&checked).unwrap();
-    let (mut by_rows, mut by_columns) = (
-        Evaluator::new(&program, as_of()),
-        Evaluator::new(&program, as_of()),
-    );
-    let (mut customers, mut decision) = (Customers::new(&program), Decision::default());
+    let mut by_rows = Evaluator::new(&program, as_of());
+    let (lines, mut customers): (Vec<u64>, Vec<Vec<Dynamic>>) = example_customers(&program).unzip();
+    let expected: Vec<_> = customers
+        .iter()
+        .map(|v| by_rows.evaluate(v.clone()))
+        .collect();
+    // Chunks of one: each customer reuses the row the customers before it left.
+    let decided = decide_in_chunks(&program, as_of(), &mut customers, 1);
     let mut untiered = 0;
-    for (line, mut values) in example_customers(&program) {
-        let expected = by_rows.evaluate(values.clone());
-        // A chunk of one: each customer reuses the row the customers before it left.
-        customers.clear();
-        customers.push(&mut values);
-        by_columns.differentiate(&mut customers);
-        let got = (by_columns.decide_row(&mut customers, 0, &mut decision)).map(|()| &decision);
-        assert_eq!(
-            format!("{got:?}"),
-            format!("{:?}", expected.as_ref()),
-            "line {line}"
-        );
-        untiered += usize::from(expected.is_ok_and(|d| d.tier.is_none()));
+    for ((line, got), expected) in lines.iter().zip(&decided).zip(&expected) {
+        assert_eq!(format!("{got:?}"), format!("{expected:?}"), "line {line}");
+        untiered += usize::from(expected.as_ref().is_ok_and(|d| d.tier.is_none()));
     }
     assert!(untiered > 0, "every customer got a tier");
 }

@@ -58,3 +58,30 @@ pub fn stdout_of(cmd: &mut assert_cmd::Command) -> String {
     succeeded(&out);
     String::from_utf8(out.stdout).unwrap()
 }
+
+/// The decisions of `customers` (their values, taken) decided in columns `size` customers a
+/// chunk, as `run` decides them: one batch and one evaluator serve every chunk, so a chunk's
+/// rows reuse the slots earlier customers left (one that failed, or one decided).
+pub fn decide_in_chunks(
+    program: &idic::plan::Program,
+    as_of: chrono::NaiveDate,
+    customers: &mut [Vec<rhai::Dynamic>],
+    size: usize,
+) -> Vec<Result<idic::engine::Decision, idic::engine::EvalError>> {
+    let mut evaluator = idic::engine::Evaluator::new(program, as_of);
+    let mut batch = idic::engine::Customers::new(program);
+    let mut decision = idic::engine::Decision::default();
+    let mut decided = Vec::new();
+    for chunk in customers.chunks_mut(size) {
+        batch.clear();
+        for values in chunk.iter_mut() {
+            batch.push(values);
+        }
+        evaluator.differentiate(&mut batch);
+        for r in 0..batch.len() {
+            let got = evaluator.decide_row(&mut batch, r, &mut decision);
+            decided.push(got.map(|()| decision.clone()));
+        }
+    }
+    decided
+}
