@@ -34,7 +34,8 @@ pub(crate) use builtins::{describe as describe_value, round_to};
 pub use builtins::{Builtin, BUILTINS, DATETIME_TYPE, DATE_TYPE};
 pub use compile::{compile, compile_in, parse_diagnostic, references, Asts, Visible};
 pub use fast_operators::{decimal_free, NO_DECIMAL_FROM};
-pub use position::{offset_of, span_at, span_at_len, Offsets};
+pub(crate) use position::Offsets;
+pub use position::{offset_of, span_at, span_at_len};
 pub use sandbox::{
     dry_run, dry_run_at, engine, error_text, fast_engine, function_names, limit_message,
     runtime_message, sandbox, Clock, DryRunError, LimitError, TimeLimit, MAX_ARRAY_SIZE,
