@@ -322,6 +322,54 @@ fn numbers_compare_across_kinds_with_rhai_epsilon() {
     is("inf == i", "false");
 }
 
+/// Decimals a few steps apart, far apart, or special, compared with every operator: natively
+/// as rhai does (which divides by the larger magnitude; the native path skips the division
+/// when the sign alone decides).
+#[test]
+fn decimal_comparisons_near_ties_follow_rhai() {
+    let lab = Lab::new(["x", "y"]);
+    let ops = ["==", "!=", "<", "<=", ">", ">="];
+    let asts: Vec<_> = ops
+        .iter()
+        .map(|op| {
+            let ast = lab.compile(&format!("x {op} y")).unwrap();
+            let native = lab.lower(&ast).unwrap();
+            (ast, native)
+        })
+        .collect();
+    // `y` is `x` moved by a number of units in the last place, or scaled by a factor.
+    let steps = |x: f64, k: i64| {
+        let bits = x.to_bits() as i64;
+        f64::from_bits(bits.wrapping_add(k) as u64)
+    };
+    let pair = prop_oneof![
+        (float(), -20_i64..=20).prop_map(move |(x, k)| (x, steps(x, k))),
+        (
+            float(),
+            prop::sample::select(vec![0.5, 1.0 - 1e-15, 1.0 + 3e-16, 2.0, -1.0])
+        )
+            .prop_map(|(x, f)| (x, x * f)),
+        (float(), float()),
+    ];
+    let mut runner = TestRunner::new(Config {
+        cases: 20_000,
+        failure_persistence: None,
+        ..Config::default()
+    });
+    runner
+        .run(&pair, |(x, y)| {
+            let values = [Dynamic::from(x), Dynamic::from(y)];
+            for ((ast, native), op) in asts.iter().zip(ops) {
+                let source = format!("{x:e} {op} {y:e}");
+                let result = native.eval(&values, as_of());
+                prop_assert!(result.is_ok(), "`{source}` bailed");
+                contract(&source, &result, &lab.rhai(ast, &values)).map_err(TestCaseError::fail)?;
+            }
+            Ok(())
+        })
+        .unwrap();
+}
+
 #[test]
 fn other_comparisons_follow_rhai() {
     is("true > false", "true");
