@@ -128,14 +128,9 @@ impl Columns<'_> {
             }
             Node::Compare(op, x) => self.compare(*op, &x[0], &x[1], sel, yes, no, bail),
             Node::Slot(i) => {
+                let mut sorting = Sorting::new(yes, no, bail, sel.len());
                 for &r in sel {
-                    sort(
-                        r,
-                        super::slot_truth(self.rows.row(r).get(*i)),
-                        yes,
-                        no,
-                        bail,
-                    );
+                    sorting.put(r, super::slot_truth(self.rows.row(r).get(*i)));
                 }
             }
             Node::If(x) => {
@@ -145,8 +140,9 @@ impl Columns<'_> {
                 self.truth(&x[2], &other, yes, no, bail);
             }
             node => {
+                let mut sorting = Sorting::new(yes, no, bail, sel.len());
                 for &r in sel {
-                    sort(r, self.at.truth(node, self.rows.row(r)), yes, no, bail);
+                    sorting.put(r, self.at.truth(node, self.rows.row(r)));
                 }
             }
         }
@@ -196,6 +192,7 @@ impl Columns<'_> {
         let (mut xs, mut ys) = (Vec::with_capacity(sel.len()), Vec::with_capacity(sel.len()));
         self.scalars(a, sel, &mut xs);
         self.scalars(b, sel, &mut ys);
+        let mut sorting = Sorting::new(yes, no, bail, sel.len());
         for ((&r, x), y) in sel.iter().zip(xs).zip(ys) {
             let holds = match (x, y) {
                 (Ok(x), Ok(y)) => match super::compare_scalars(op, &x, &y) {
@@ -204,7 +201,7 @@ impl Columns<'_> {
                 },
                 _ => Err(Bail),
             };
-            sort(r, holds, yes, no, bail);
+            sorting.put(r, holds);
         }
     }
 
@@ -326,17 +323,57 @@ impl Columns<'_> {
     }
 }
 
-/// Puts row `r` where its truth sends it.
-fn sort(
-    r: u32,
-    truth: Result<bool, Bail>,
-    yes: &mut Vec<u32>,
-    no: &mut Vec<u32>,
-    bail: &mut Vec<u32>,
-) {
-    match truth {
-        Ok(true) => yes.push(r),
-        Ok(false) => no.push(r),
-        Err(Bail) => bail.push(r),
+/// Rows sorted by their truth into `yes`, `no` and `bail`. A row is written to the ends of
+/// both `yes` and `no`, and only the list it belongs to grows: no branch on the truth, which
+/// over a batch is as unpredictable as the data.
+struct Sorting<'v> {
+    yes: &'v mut Vec<u32>,
+    no: &'v mut Vec<u32>,
+    bail: &'v mut Vec<u32>,
+    /// The lengths of `yes` and `no` so far; past them, room for the rows still to come.
+    yes_len: usize,
+    no_len: usize,
+}
+
+impl<'v> Sorting<'v> {
+    /// Room for `rows` more rows in `yes` and `no`.
+    fn new(
+        yes: &'v mut Vec<u32>,
+        no: &'v mut Vec<u32>,
+        bail: &'v mut Vec<u32>,
+        rows: usize,
+    ) -> Sorting<'v> {
+        let (yes_len, no_len) = (yes.len(), no.len());
+        yes.resize(yes_len + rows, 0);
+        no.resize(no_len + rows, 0);
+        Sorting {
+            yes,
+            no,
+            bail,
+            yes_len,
+            no_len,
+        }
+    }
+
+    /// Puts row `r` where its truth sends it.
+    #[inline]
+    fn put(&mut self, r: u32, truth: Result<bool, Bail>) {
+        match truth {
+            Ok(holds) => {
+                self.yes[self.yes_len] = r;
+                self.no[self.no_len] = r;
+                self.yes_len += usize::from(holds);
+                self.no_len += usize::from(!holds);
+            }
+            Err(Bail) => self.bail.push(r),
+        }
+    }
+}
+
+impl Drop for Sorting<'_> {
+    /// Lets go of the room no row took.
+    fn drop(&mut self) {
+        self.yes.truncate(self.yes_len);
+        self.no.truncate(self.no_len);
     }
 }
