@@ -25,7 +25,7 @@ use super::decision::Decision;
 use super::evaluate::{finite, truth, EvalError, Evaluator, Rung};
 use crate::expr::native::{Rows, Split};
 use crate::plan::{Program, Step, TierPlan};
-use rhai::Dynamic;
+use rhai::{Dynamic, ImmutableString};
 use std::time::Duration;
 
 /// A batch of customers decided together: their values, one row of slots per customer, and
@@ -315,7 +315,7 @@ impl Evaluator<'_> {
             };
             for &r in &matched {
                 which[r as usize] = Some(i);
-                batch.slots[r as usize * batch.stride + slot] = value.clone();
+                set_name(&mut batch.slots[r as usize * batch.stride + slot], value);
             }
             batch.split.yes = matched;
         }
@@ -324,5 +324,22 @@ impl Evaluator<'_> {
             *batch.slot(r, slot) = Dynamic::UNIT;
         }
         batch.drop_failed();
+    }
+}
+
+/// Writes the tier's or stage's name `name` into `slot`, unless the slot holds that very
+/// string already (as a row often does from the customer decided in it before): then no
+/// count of the string's holders changes.
+#[inline]
+fn set_name(slot: &mut Dynamic, name: &Dynamic) {
+    let same = match (
+        slot.read_lock::<ImmutableString>(),
+        name.read_lock::<ImmutableString>(),
+    ) {
+        (Some(held), Some(name)) => held.ptr_eq(&name),
+        _ => false,
+    };
+    if !same {
+        *slot = name.clone();
     }
 }

@@ -189,31 +189,37 @@ impl Columns<'_> {
         no: &mut Vec<u32>,
         bail: &mut Vec<u32>,
     ) {
-        let (mut xs, mut ys) = (Vec::with_capacity(sel.len()), Vec::with_capacity(sel.len()));
+        let holds = |r: u32, x: Cell, y: Cell| match (x, y) {
+            (Ok(x), Ok(y)) => match super::compare_scalars(op, &x, &y) {
+                Some(holds) => Ok(holds),
+                None => self.at.compare_other(op, a, b, self.rows.row(r)),
+            },
+            _ => Err(Bail),
+        };
+        let mut xs = Vec::with_capacity(sel.len());
         self.scalars(a, sel, &mut xs);
-        self.scalars(b, sel, &mut ys);
         let mut sorting = Sorting::new(yes, no, bail, sel.len());
+        // Against a constant (`orders >= 4`), the constant is not copied to every row.
+        if let Some(y) = constant(b) {
+            for (&r, x) in sel.iter().zip(xs) {
+                sorting.put(r, holds(r, x, Ok(y)));
+            }
+            return;
+        }
+        let mut ys = Vec::with_capacity(sel.len());
+        self.scalars(b, sel, &mut ys);
         for ((&r, x), y) in sel.iter().zip(xs).zip(ys) {
-            let holds = match (x, y) {
-                (Ok(x), Ok(y)) => match super::compare_scalars(op, &x, &y) {
-                    Some(holds) => Ok(holds),
-                    None => self.at.compare_other(op, a, b, self.rows.row(r)),
-                },
-                _ => Err(Bail),
-            };
-            sorting.put(r, holds);
+            sorting.put(r, holds(r, x, y));
         }
     }
 
     /// [`At::scalar`] of `node` on each row of `sel`, appended to `out` in `sel`'s order.
     fn scalars(&self, node: &Node, sel: &[u32], out: &mut Vec<Cell>) {
-        let constant = |out: &mut Vec<Cell>, value: Scalar| {
+        if let Some(value) = constant(node) {
             out.extend(sel.iter().map(|_| Ok(value)));
-        };
+            return;
+        }
         match node {
-            Node::Lit(Lit::Int(i)) => constant(out, Scalar::Int(*i)),
-            Node::Lit(Lit::Float(f)) => constant(out, Scalar::Float(*f)),
-            Node::Lit(Lit::Unit) => constant(out, Scalar::Unit),
             Node::Slot(i) => {
                 let rows = self.rows;
                 out.extend(
@@ -320,6 +326,16 @@ impl Columns<'_> {
                 Err(Bail) => bail.push(r),
             }
         }
+    }
+}
+
+/// The number or `()` a literal is (its [`At::scalar`] on any row).
+fn constant(node: &Node) -> Option<Scalar> {
+    match node {
+        Node::Lit(Lit::Int(i)) => Some(Scalar::Int(*i)),
+        Node::Lit(Lit::Float(f)) => Some(Scalar::Float(*f)),
+        Node::Lit(Lit::Unit) => Some(Scalar::Unit),
+        _ => None,
     }
 }
 
