@@ -461,7 +461,7 @@ pub fn each_order(
                         })
                     }),
                     Row::Json(bytes) => {
-                        match crate::io::records::json_object(bytes) {
+                        match crate::io::jsonl::json_object(bytes) {
                             Ok(object) => agg.json_row(at.line, &object),
                             Err(e) => {
                                 // Every line is a row: read, then rejected.
@@ -472,7 +472,7 @@ pub fn each_order(
                                     format!(
                                         "the line is not a JSON object (at column {}): {}",
                                         e.column(),
-                                        crate::io::records::json_error_text(&e)
+                                        crate::io::jsonl::json_error_text(&e)
                                     ),
                                 )
                             }

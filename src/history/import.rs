@@ -150,8 +150,8 @@ fn contact(
     row: Row<'_>,
 ) -> Result<NewContact<'static>, (Option<String>, String)> {
     let object = match row {
-        Row::Json(bytes) => Some(crate::io::records::json_object(bytes).map_err(|e| {
-            let why = crate::io::records::json_error_text(&e);
+        Row::Json(bytes) => Some(crate::io::jsonl::json_object(bytes).map_err(|e| {
+            let why = crate::io::jsonl::json_error_text(&e);
             (None, format!("the line is not a JSON object: {why}"))
         })?),
         Row::Csv(_) => None,

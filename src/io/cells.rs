@@ -415,6 +415,26 @@ impl CellReader {
         self.read_json_over(value, &mut slot).map(|()| slot)
     }
 
+    /// [`CellReader::read_json_over`] of a value given as its JSON text (`None`: absent): a
+    /// string without escapes is read in place, as a CSV cell; a value whose text is not a
+    /// JSON value this reader takes (a number out of range) is invalid.
+    pub fn read_json_text_over(
+        &self,
+        value: Option<&serde_json::value::RawValue>,
+        slot: &mut Dynamic,
+    ) -> Result<(), CellError> {
+        let Some(raw) = value else {
+            return self.read_json_over(None, slot);
+        };
+        if let Some(text) = super::jsonl::plain_string(raw) {
+            return self.read_over(text, slot);
+        }
+        match serde_json::from_str::<serde_json::Value>(raw.get()) {
+            Ok(value) => self.read_json_over(Some(&value), slot),
+            Err(_) => Err(self.invalid(raw.get().to_string())),
+        }
+    }
+
     /// [`CellReader::read_json`] into `slot`, over the value it held, as
     /// [`CellReader::read_over`] reads a CSV cell.
     pub fn read_json_over(

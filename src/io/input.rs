@@ -188,7 +188,14 @@ impl RawRows {
             }
             InputFormat::Jsonl => {
                 let mut byte = self.first_byte;
-                for (line, text) in (self.first_line..).zip(self.text.split(|&b| b == b'\n')) {
+                let ends = memchr::memchr_iter(b'\n', &self.text).chain([self.text.len()]);
+                let mut start = 0;
+                let lines = ends.map(|end| {
+                    let text = &self.text[start..end];
+                    start = end + 1;
+                    text
+                });
+                for (line, text) in (self.first_line..).zip(lines) {
                     let at = At {
                         line,
                         last_line: line,

@@ -12,6 +12,7 @@ pub mod find;
 pub mod format;
 pub mod guard;
 pub mod input;
+pub mod jsonl;
 pub mod output;
 pub mod records;
 pub mod test_customer;

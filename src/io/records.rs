@@ -3,6 +3,7 @@
 
 use super::cells::{CellError, CellReader};
 use super::input::{At, Row};
+use super::jsonl::{self, json_error_text, json_kind};
 use crate::diagnostics;
 use crate::text::printable;
 use rhai::Dynamic;
@@ -157,12 +158,16 @@ impl ColumnMap {
 
 struct FieldReader {
     column: String,
+    /// The column's number in [`RecordReader::json`].
+    json: usize,
     cells: CellReader,
 }
 
 /// Reads rows into the values of the schema's fields (in declaration order).
 pub struct RecordReader {
     fields: Vec<FieldReader>,
+    /// The columns read from a JSONL line.
+    json: jsonl::Columns,
     key: usize,
     /// The capacity of the values a row reads into: room for what a run appends.
     room: usize,
@@ -176,11 +181,13 @@ impl RecordReader {
         missing: &[crate::model::Spanned<String>],
     ) -> Result<RecordReader, String> {
         let key = fields.iter().position(|f| f.key).unwrap_or(0);
+        let mut json = jsonl::Columns::default();
         let fields: Vec<FieldReader> = fields
             .iter()
             .map(|f| {
                 Ok(FieldReader {
                     column: f.column.value.clone(),
+                    json: json.add(&f.column.value),
                     cells: CellReader::new(f)
                         .map_err(|e| format!("field `{}`: {e}", f.name.value))?
                         .with_missing(missing),
@@ -190,6 +197,7 @@ impl RecordReader {
         Ok(RecordReader {
             room: fields.len(),
             fields,
+            json,
             key,
         })
     }
@@ -285,10 +293,7 @@ impl RecordReader {
     pub fn id(&self, map: Option<&ColumnMap>, row: Row<'_>) -> Option<String> {
         match (row, map) {
             (Row::Csv(record), Some(map)) => self.csv_id(map, record).map(lossy),
-            (Row::Json(text), _) => {
-                let object = json_object(text).ok()?;
-                json_id(&object, &self.fields[self.key].column)
-            }
+            (Row::Json(text), _) => self.json.line(text).ok()?.id(self.fields[self.key].json),
             (Row::Csv(_), None) => None,
         }
     }
@@ -354,13 +359,13 @@ impl RecordReader {
 
     /// [`RecordReader::read_some`] for a JSONL line.
     pub fn read_some_json(&self, wanted: &[usize], text: &[u8], values: &mut [Dynamic]) -> bool {
-        let Ok(object) = json_object(text) else {
+        let Ok(line) = self.json.line(text) else {
             return false;
         };
         wanted.iter().all(|&i| {
             let f = &self.fields[i];
             (f.cells
-                .read_json_over(object.get(&f.column), &mut values[i]))
+                .read_json_text_over(line.get(f.json), &mut values[i]))
             .is_ok()
         })
     }
@@ -457,7 +462,7 @@ impl RecordReader {
             code: RejectCode::BadJson,
             reason,
         };
-        let object = json_object(text).map_err(|e| {
+        let line_values = self.json.line(text).map_err(|e| {
             // Not an object at all: say what it is.
             match serde_json::from_slice::<serde_json::Value>(text) {
                 Ok(value) if !value.is_object() => bad(format!(
@@ -471,14 +476,13 @@ impl RecordReader {
                 )),
             }
         })?;
-        let id = json_id(&object, &self.fields[self.key].column);
         let mut bad = BadCells::default();
         for (f, slot) in self.fields.iter().zip(values.iter_mut()) {
-            if let Err(e) = f.cells.read_json_over(object.get(&f.column), slot) {
+            if let Err(e) = f.cells.read_json_text_over(line_values.get(f.json), slot) {
                 bad.cell(f, e);
             }
         }
-        bad.into_result(line, || id)
+        bad.into_result(line, || line_values.id(self.fields[self.key].json))
     }
 }
 
@@ -552,68 +556,6 @@ impl BadCells {
     }
 }
 
-/// A JSONL line as one object whose every key is there once. A key given twice is an error:
-/// JSON readers disagree on which of its values counts, so the row says nothing for sure.
-pub fn json_object(
-    text: &[u8],
-) -> Result<serde_json::Map<String, serde_json::Value>, serde_json::Error> {
-    use serde::de::{Deserializer, Error, MapAccess, Visitor};
-    struct Keys;
-    impl<'de> Visitor<'de> for Keys {
-        type Value = serde_json::Map<String, serde_json::Value>;
-        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-            f.write_str("a JSON object with one key per column")
-        }
-        fn visit_map<A: MapAccess<'de>>(self, mut keys: A) -> Result<Self::Value, A::Error> {
-            let mut object = serde_json::Map::new();
-            while let Some(key) = keys.next_key::<String>()? {
-                match object.entry(key) {
-                    serde_json::map::Entry::Occupied(given) => {
-                        return Err(A::Error::custom(format!(
-                            "the key `{}` is given twice",
-                            crate::text::printable(given.key())
-                        )));
-                    }
-                    serde_json::map::Entry::Vacant(place) => {
-                        place.insert(keys.next_value()?);
-                    }
-                }
-            }
-            Ok(object)
-        }
-    }
-    let mut reader = serde_json::Deserializer::from_slice(text);
-    let object = (&mut reader).deserialize_map(Keys)?;
-    reader.end()?;
-    Ok(object)
-}
-
-/// A JSON reader's error without the position it appends (`at line 1 column 5`).
-pub fn json_error_text(e: &serde_json::Error) -> String {
-    let text = e.to_string();
-    let at = format!(" at line {} column {}", e.line(), e.column());
-    text.strip_suffix(&at).unwrap_or(&text).to_string()
-}
-
-fn json_id(object: &serde_json::Map<String, serde_json::Value>, column: &str) -> Option<String> {
-    match object.get(column)? {
-        serde_json::Value::String(s) if !s.trim().is_empty() => Some(s.trim().to_string()),
-        serde_json::Value::Number(n) => Some(n.to_string()),
-        _ => None,
-    }
-}
-
-fn json_kind(v: &serde_json::Value) -> &'static str {
-    match v {
-        serde_json::Value::Null => "`null`",
-        serde_json::Value::Bool(_) => "true/false",
-        serde_json::Value::Number(_) => "a number",
-        serde_json::Value::String(_) => "a string",
-        serde_json::Value::Array(_) => "a list",
-        serde_json::Value::Object(_) => "an object",
-    }
-}
-
 /// An id cell, trimmed, unless it is empty.
 pub(crate) fn id_cell(cell: &[u8]) -> Option<&[u8]> {
     let id = cell.trim_ascii();
@@ -668,6 +610,28 @@ mod tests {
         let (rules, diagnostics) = parse(Default::default(), text, RuleFormat::Dsl);
         assert!(diagnostics.is_empty(), "{diagnostics:?}");
         RecordReader::for_fields(&rules.schema.unwrap().fields, &[]).unwrap()
+    }
+
+    /// A JSONL number beyond a decimal's range: in a column the schema reads, that cell is
+    /// invalid (the reject names its column and the row's id); in a column it does not read,
+    /// the line still reads.
+    #[test]
+    fn a_json_number_out_of_range_is_a_bad_cell_only_where_read() {
+        let reader = reader();
+        let at = At {
+            line: 2,
+            last_line: 2,
+            unclosed: false,
+            byte: 0,
+        };
+        let read = |text: &str| reader.read(None, Row::Json(text.as_bytes()), at);
+        let reject = read(r#"{"Id":"C1","Count":1e400}"#).unwrap_err();
+        assert_eq!(reject.code, RejectCode::BadValue);
+        assert_eq!(reject.id.as_deref(), Some("C1"));
+        assert_eq!(reject.column.as_deref(), Some("Count"));
+        assert!(reject.reason.contains("`1e400`"), "{}", reject.reason);
+        let values = read(r#"{"Id":"C1","Count":3,"Notes":1e400}"#).unwrap();
+        assert_eq!(values[3].as_int(), Ok(3));
     }
 
     fn cell() -> impl Strategy<Value = Vec<u8>> {
