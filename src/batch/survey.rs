@@ -6,15 +6,16 @@
 //!
 //! Memory stays bounded whatever the export's size, and does not depend on how long ids are:
 //! workers note each row's id as a 64-bit fingerprint with the row's line and byte offset
-//! ([`Ids`], 24 bytes a row); the collector keeps up to [`CHUNK`] of them in memory. An export
-//! with more rows has them spilled to [`PARTS`] temporary files by their fingerprints' top
-//! bits, and at the end each file is sorted by itself (two at a time on two threads). Rows that share a fingerprint have their ids read again from the export and compared
+//! ([`Ids`], 24 bytes a row); the collector keeps up to [`CHUNK`] of them in memory, sorts a
+//! full chunk by fingerprint and spills it to a temporary file, and merges the chunks at the
+//! end. Rows that share a fingerprint have their ids read again from the export and compared
 //! in full, so a fingerprint collision never makes two customers duplicates.
 
 use crate::io::input::At;
-use std::fs::File;
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
 use std::hash::{Hash, Hasher};
-use std::io::{self, BufWriter, Read, Seek, Write};
+use std::io::{self, BufReader, BufWriter, Read, Seek, Write};
 
 /// Rows held in memory before a chunk is spilled (24 bytes each).
 pub const CHUNK: usize = 1_000_000;
@@ -66,15 +67,10 @@ impl Ids {
     }
 }
 
-/// Temporary files the rows of a large export are spread over, by their fingerprints' top
-/// bits: rows with one fingerprint share a file, and each file is sorted by itself.
-const PARTS: usize = 256;
-
 /// Gathers the ids of a whole export, then finds the repeated ones.
 pub struct IdCollector {
     chunk: Vec<Entry>,
-    /// Once a chunk has been spilled: the rows spilled so far, spread over [`PARTS`] files.
-    parts: Vec<BufWriter<File>>,
+    runs: Vec<std::fs::File>,
     /// Sort on two threads.
     two_threads: bool,
 }
@@ -90,7 +86,7 @@ impl IdCollector {
         IdCollector {
             // Reserved whole: pages count only once written.
             chunk: Vec::with_capacity(CHUNK),
-            parts: Vec::new(),
+            runs: Vec::new(),
             two_threads: false,
         }
     }
@@ -106,19 +102,21 @@ impl IdCollector {
         Ok(())
     }
 
-    /// Appends the chunk's rows to the temporary files, each to its fingerprint's.
+    /// Sorts the chunk and writes it to a temporary file.
     fn spill(&mut self) -> io::Result<()> {
-        if self.parts.is_empty() {
-            self.parts = (0..PARTS)
-                .map(|_| tempfile::tempfile().map(BufWriter::new))
-                .collect::<io::Result<_>>()?;
+        sort(&mut self.chunk, self.two_threads);
+        let mut file = tempfile::tempfile()?;
+        {
+            let mut out = BufWriter::new(&mut file);
+            for &(fp, line, byte) in &self.chunk {
+                out.write_all(&fp.to_le_bytes())?;
+                out.write_all(&line.to_le_bytes())?;
+                out.write_all(&byte.to_le_bytes())?;
+            }
+            out.flush()?;
         }
-        for &(fp, line, byte) in &self.chunk {
-            let out = &mut self.parts[part_of(fp)];
-            out.write_all(&fp.to_le_bytes())?;
-            out.write_all(&line.to_le_bytes())?;
-            out.write_all(&byte.to_le_bytes())?;
-        }
+        file.rewind()?;
+        self.runs.push(file);
         self.chunk.clear();
         Ok(())
     }
@@ -133,66 +131,38 @@ impl IdCollector {
     ) -> io::Result<Survey> {
         self.two_threads = threads > 1;
         let mut duplicates = Vec::new();
-        let mut check = |sorted: &[Entry]| -> io::Result<()> {
-            for group in sorted.chunk_by(|a, b| a.0 == b.0) {
-                if group.len() > 1 {
-                    repeats(group, &mut id_at, &mut duplicates)?;
-                }
+        let mut group = Vec::new();
+        let mut check = |group: &mut Vec<(u64, u64)>| -> io::Result<()> {
+            if group.len() > 1 {
+                repeats(group, &mut id_at, &mut duplicates)?;
             }
+            group.clear();
             Ok(())
         };
-        if self.parts.is_empty() {
+        if self.runs.is_empty() {
             // Everything fits in memory: sort, and look at runs of equal fingerprints.
             sort(&mut self.chunk, self.two_threads);
-            check(&self.chunk)?;
+            for (i, &(fp, line, byte)) in self.chunk.iter().enumerate() {
+                group.push((line, byte));
+                if self.chunk.get(i + 1).is_none_or(|next| next.0 != fp) {
+                    check(&mut group)?;
+                }
+            }
         } else {
             if !self.chunk.is_empty() {
                 self.spill()?;
             }
-            let mut files = Vec::with_capacity(PARTS);
-            for part in self.parts.drain(..) {
-                let mut file = part.into_inner().map_err(io::IntoInnerError::into_error)?;
-                file.rewind()?;
-                files.push(file);
-            }
-            // The files one by one, or two at a time on two threads.
-            let mut sorted = [Vec::new(), Vec::new()];
-            for pair in files.chunks_mut(if self.two_threads { 2 } else { 1 }) {
-                let (one, other) = pair.split_at_mut(1);
-                let [first, second] = &mut sorted;
-                second.clear();
-                std::thread::scope(|scope| {
-                    let other = (other.first_mut())
-                        .map(|file| scope.spawn(move || read_sorted(file, second)));
-                    let read = read_sorted(&mut one[0], first);
-                    read.and(other.map_or(Ok(()), |o| o.join().expect("a sort does not panic")))
-                })?;
-                for entries in &sorted {
-                    check(entries)?;
+            merge(self.runs, |line, byte, last_of_fp| {
+                group.push((line, byte));
+                if last_of_fp {
+                    check(&mut group)?;
                 }
-            }
+                Ok(())
+            })?;
         }
         duplicates.sort_unstable();
         Ok(Survey { duplicates })
     }
-}
-
-/// The temporary file of the rows with fingerprint `fp`.
-fn part_of(fp: u64) -> usize {
-    (fp >> (64 - PARTS.trailing_zeros())) as usize
-}
-
-/// Reads a temporary file's rows into `entries` (emptied first), sorted.
-fn read_sorted(file: &mut File, entries: &mut Vec<Entry>) -> io::Result<()> {
-    let mut raw = Vec::new();
-    file.read_to_end(&mut raw)?;
-    entries.clear();
-    entries.extend(raw.chunks_exact(24).map(|raw| {
-        let word = |at: usize| u64::from_le_bytes(raw[at..at + 8].try_into().expect("8 bytes"));
-        (word(0), word(8), word(16))
-    }));
-    sort(entries, false);
-    Ok(())
 }
 
 /// Sorts by fingerprint, then line; on two threads, the lower and upper halves of the
@@ -221,15 +191,15 @@ fn sort(entries: &mut [Entry], two_threads: bool) {
     });
 }
 
-/// Of rows sharing one fingerprint, in line order, those that repeat an earlier row's id:
-/// (line, first line).
+/// Of rows sharing one fingerprint, in line order as (line, byte), those that repeat an
+/// earlier row's id: (line, first line).
 fn repeats(
-    group: &[Entry],
+    group: &[(u64, u64)],
     id_at: &mut impl FnMut(u64) -> io::Result<Option<Vec<u8>>>,
     duplicates: &mut Vec<(u64, u64)>,
 ) -> io::Result<()> {
     let mut seen: Vec<(Vec<u8>, u64)> = Vec::with_capacity(group.len());
-    for &(_, line, byte) in group {
+    for &(line, byte) in group {
         let Some(id) = id_at(byte)? else { continue };
         match seen.iter().find(|(other, _)| *other == id) {
             Some(&(_, first)) => duplicates.push((line, first)),
@@ -237,6 +207,41 @@ fn repeats(
         }
     }
     Ok(())
+}
+
+/// A k-way merge of spilled chunks in (fingerprint, line) order; `visit` gets each row's line
+/// and byte offset, and whether it is the last with its fingerprint.
+fn merge(
+    runs: Vec<std::fs::File>,
+    mut visit: impl FnMut(u64, u64, bool) -> io::Result<()>,
+) -> io::Result<()> {
+    let mut sources: Vec<BufReader<std::fs::File>> = runs.into_iter().map(BufReader::new).collect();
+    let mut heap = BinaryHeap::new();
+    for (i, source) in sources.iter_mut().enumerate() {
+        if let Some((fp, line, byte)) = next_entry(source)? {
+            heap.push(Reverse((fp, line, byte, i)));
+        }
+    }
+    while let Some(Reverse((fp, line, byte, i))) = heap.pop() {
+        if let Some((fp, line, byte)) = next_entry(&mut sources[i])? {
+            heap.push(Reverse((fp, line, byte, i)));
+        }
+        let last_of_fp = heap.peek().is_none_or(|Reverse(next)| next.0 != fp);
+        visit(line, byte, last_of_fp)?;
+    }
+    Ok(())
+}
+
+/// The next entry of a spilled chunk.
+fn next_entry(reader: &mut BufReader<std::fs::File>) -> io::Result<Option<Entry>> {
+    let mut raw = [0u8; 24];
+    match reader.read_exact(&mut raw) {
+        Ok(()) => {}
+        Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(None),
+        Err(e) => return Err(e),
+    }
+    let word = |at: usize| u64::from_le_bytes(raw[at..at + 8].try_into().expect("8 bytes"));
+    Ok(Some((word(0), word(8), word(16))))
 }
 
 /// A 64-bit fingerprint of an id (deterministic within a process).

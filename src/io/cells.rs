@@ -431,7 +431,7 @@ impl CellReader {
         }
         match serde_json::from_str::<serde_json::Value>(raw.get()) {
             Ok(value) => self.read_json_over(Some(&value), slot),
-            Err(_) => Err(self.invalid(raw.get().to_string())),
+            Err(_) => Err(self.invalid(shown(raw.get()))),
         }
     }
 

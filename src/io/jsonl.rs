@@ -2,14 +2,17 @@
 //!
 //! An export's line is read for its schema's columns only ([`Columns::line`]): each value is
 //! kept as the line's own text ([`RawValue`]), and a string without escapes is later read in
-//! place ([`plain_string`]), so a line costs no allocation per key or per string. Every key is
-//! still checked for being given once, and every value for being JSON. Other readers that need
-//! the whole object (contact histories, orders) take [`json_object`].
+//! place ([`plain_string`]), so a line costs no allocation per key or per string. A line is
+//! refused exactly where [`json_object`] refuses it, with the same error: every key is checked
+//! for being given once, and the few values that passing over as text checks less than
+//! reading them (a `\u` escape, a number with an exponent or many digits, a deep list or
+//! object) send the line through [`json_object`] as well. Other readers that need the whole
+//! object (contact histories, orders) take [`json_object`].
 
 use serde::de::{Deserialize, Deserializer, Error, MapAccess, Visitor};
 use serde_json::value::RawValue;
 use std::borrow::Cow;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 
 /// The columns a schema reads from JSONL lines, each with its number.
@@ -30,9 +33,20 @@ impl Columns {
     /// or a key given twice.
     pub fn line<'t>(&self, text: &'t [u8]) -> Result<Line<'t>, serde_json::Error> {
         let mut reader = serde_json::Deserializer::from_slice(text);
-        let values = (&mut reader).deserialize_map(LineVisitor { columns: self })?;
-        reader.end()?;
-        Ok(Line { values })
+        let mut unsure = memchr::memmem::find(text, b"\\u").is_some();
+        let visitor = LineVisitor {
+            columns: self,
+            unsure: &mut unsure,
+        };
+        let read = (&mut reader)
+            .deserialize_map(visitor)
+            .and_then(|values| reader.end().map(|()| Line { values }));
+        if !unsure {
+            return read;
+        }
+        // The whole object's reading refuses the line where it does, with its error.
+        json_object(text)?;
+        read
     }
 }
 
@@ -68,6 +82,24 @@ pub fn plain_string(raw: &RawValue) -> Option<&str> {
 
 struct LineVisitor<'c> {
     columns: &'c Columns,
+    /// Set when a value may be one that passing over it as text accepts and reading it would
+    /// not (see [`unsure`]).
+    unsure: &'c mut bool,
+}
+
+/// Whether `raw` may be a value that serde_json passes over as text but refuses to read: a
+/// number out of a decimal's range (it has an exponent or many digits) or a list or object
+/// nested deeper than its limit (it is long). (Lone surrogates come from `\u` escapes, which
+/// [`Columns::line`] looks for in the whole line.)
+fn unsure(raw: &RawValue) -> bool {
+    let text = raw.get().as_bytes();
+    match text.first() {
+        Some(b'-' | b'0'..=b'9') => {
+            text.len() > 300 || text.iter().any(|b| matches!(b, b'e' | b'E'))
+        }
+        Some(b'[' | b'{') => text.len() >= 200,
+        _ => false,
+    }
 }
 
 impl<'de> Visitor<'de> for LineVisitor<'_> {
@@ -80,23 +112,50 @@ impl<'de> Visitor<'de> for LineVisitor<'_> {
     fn visit_map<A: MapAccess<'de>>(self, mut keys: A) -> Result<Self::Value, A::Error> {
         let mut values = vec![None; self.columns.numbers.len()];
         // Keys of no column, kept to find one given twice.
-        let mut others: Vec<Cow<'de, str>> = Vec::new();
+        let mut others = Others::default();
         while let Some(Key(key)) = keys.next_key()? {
             let column = self.columns.numbers.get(&*key).copied();
             let twice = match column {
                 Some(c) => values[c].is_some(),
-                None => others.contains(&key),
+                None => !others.add(key.clone()),
             };
             if twice {
                 return Err(given_twice(&key));
             }
             let value: &'de RawValue = keys.next_value()?;
-            match column {
-                Some(c) => values[c] = Some(value),
-                None => others.push(key),
+            *self.unsure |= unsure(value);
+            if let Some(c) = column {
+                values[c] = Some(value);
             }
         }
         Ok(values)
+    }
+}
+
+/// The keys of a line that are no column's: a few in a list, many in a set.
+#[derive(Default)]
+enum Others<'de> {
+    #[default]
+    None,
+    Few(Vec<Cow<'de, str>>),
+    Many(HashSet<Cow<'de, str>, ahash::RandomState>),
+}
+
+impl<'de> Others<'de> {
+    /// Adds `key`; `false` if it was there already.
+    fn add(&mut self, key: Cow<'de, str>) -> bool {
+        match self {
+            Others::None => *self = Others::Few(vec![key]),
+            Others::Few(keys) if keys.contains(&key) => return false,
+            Others::Few(keys) if keys.len() < 16 => keys.push(key),
+            Others::Few(keys) => {
+                let mut set: HashSet<_, _> = keys.drain(..).collect();
+                set.insert(key);
+                *self = Others::Many(set);
+            }
+            Others::Many(keys) => return keys.insert(key),
+        }
+        true
     }
 }
 
@@ -228,9 +287,28 @@ mod tests {
             r#"{"Id":"C1","#,
             r#"{"Id":tru}"#,
             r#"{"Id":"C1","Notes":{"a":[1,{"b":null}]}}"#,
+            // What passing over a value as text would let through, and reading refuses.
+            r#"{"Id":"C1","Notes":"\ud800"}"#,
+            r#"{"Id":"\udc00"}"#,
+            r#"{"Id":"C1","Notes":1e400}"#,
+            r#"{"Id":"C1","Spent":-1E400}"#,
+            r#"{"Id":1e400,"Id":2}"#,
         ] {
             agrees(&names, text);
         }
+        // Nested deeper than the reader's limit, in a column read or not.
+        for key in ["Notes", "Tags"] {
+            let deep = format!(
+                r#"{{"Id":"C1","{key}":{}{}}}"#,
+                "[".repeat(130),
+                "]".repeat(130)
+            );
+            agrees(&names, &deep);
+        }
+        // Many keys of no column, one given twice at the end.
+        let mut many: Vec<String> = (0..40).map(|i| format!(r#""k{i}":{i}"#)).collect();
+        many.push(r#""k7":0"#.to_string());
+        agrees(&names, &format!("{{{}}}", many.join(",")));
     }
 
     #[test]
@@ -264,7 +342,7 @@ mod tests {
                     prop::sample::select(vec!["Id", "Spent", "Notes", "N\\u0061me", "Name"]),
                     prop::sample::select(vec![
                         "\"C1\"", "12", "-0.5", "null", "true", "[\"a\",1]", "\"\\\"q\\\"\"",
-                        "{\"x\":1}", "\"Zo\\u00eb\"",
+                        "{\"x\":1}", "\"Zo\\u00eb\"", "\"\\ud800\"", "1e400", "2.5e3",
                     ]),
                 ),
                 0..6,

@@ -612,28 +612,6 @@ mod tests {
         RecordReader::for_fields(&rules.schema.unwrap().fields, &[]).unwrap()
     }
 
-    /// A JSONL number beyond a decimal's range: in a column the schema reads, that cell is
-    /// invalid (the reject names its column and the row's id); in a column it does not read,
-    /// the line still reads.
-    #[test]
-    fn a_json_number_out_of_range_is_a_bad_cell_only_where_read() {
-        let reader = reader();
-        let at = At {
-            line: 2,
-            last_line: 2,
-            unclosed: false,
-            byte: 0,
-        };
-        let read = |text: &str| reader.read(None, Row::Json(text.as_bytes()), at);
-        let reject = read(r#"{"Id":"C1","Count":1e400}"#).unwrap_err();
-        assert_eq!(reject.code, RejectCode::BadValue);
-        assert_eq!(reject.id.as_deref(), Some("C1"));
-        assert_eq!(reject.column.as_deref(), Some("Count"));
-        assert!(reject.reason.contains("`1e400`"), "{}", reject.reason);
-        let values = read(r#"{"Id":"C1","Count":3,"Notes":1e400}"#).unwrap();
-        assert_eq!(values[3].as_int(), Ok(3));
-    }
-
     fn cell() -> impl Strategy<Value = Vec<u8>> {
         prop_oneof![
             Just(b"".to_vec()),
