@@ -128,10 +128,10 @@ impl Columns<'_> {
             }
             Node::Compare(op, x) => self.compare(*op, &x[0], &x[1], sel, yes, no, bail),
             Node::Slot(i) => {
-                let mut sorting = Sorting::new(yes, no, bail, sel.len());
-                for &r in sel {
-                    sorting.put(r, super::slot_truth(self.rows.row(r).get(*i)));
-                }
+                let truths = sel
+                    .iter()
+                    .map(|&r| (r, super::slot_truth(self.rows.row(r).get(*i))));
+                sort(truths, yes, no, bail);
             }
             Node::If(x) => {
                 let (mut then, mut other) = (Vec::new(), Vec::new());
@@ -140,10 +140,10 @@ impl Columns<'_> {
                 self.truth(&x[2], &other, yes, no, bail);
             }
             node => {
-                let mut sorting = Sorting::new(yes, no, bail, sel.len());
-                for &r in sel {
-                    sorting.put(r, self.at.truth(node, self.rows.row(r)));
-                }
+                let truths = sel
+                    .iter()
+                    .map(|&r| (r, self.at.truth(node, self.rows.row(r))));
+                sort(truths, yes, no, bail);
             }
         }
     }
@@ -198,19 +198,15 @@ impl Columns<'_> {
         };
         let mut xs = Vec::with_capacity(sel.len());
         self.scalars(a, sel, &mut xs);
-        let mut sorting = Sorting::new(yes, no, bail, sel.len());
         // Against a constant (`orders >= 4`), the constant is not copied to every row.
         if let Some(y) = constant(b) {
-            for (&r, x) in sel.iter().zip(xs) {
-                sorting.put(r, holds(r, x, Ok(y)));
-            }
-            return;
+            let truths = sel.iter().zip(xs).map(|(&r, x)| (r, holds(r, x, Ok(y))));
+            return sort(truths, yes, no, bail);
         }
         let mut ys = Vec::with_capacity(sel.len());
         self.scalars(b, sel, &mut ys);
-        for ((&r, x), y) in sel.iter().zip(xs).zip(ys) {
-            sorting.put(r, holds(r, x, y));
-        }
+        let truths = (sel.iter().zip(xs).zip(ys)).map(|((&r, x), y)| (r, holds(r, x, y)));
+        sort(truths, yes, no, bail);
     }
 
     /// [`At::scalar`] of `node` on each row of `sel`, appended to `out` in `sel`'s order.
@@ -339,57 +335,29 @@ fn constant(node: &Node) -> Option<Scalar> {
     }
 }
 
-/// Rows sorted by their truth into `yes`, `no` and `bail`. A row is written to the ends of
+/// Sorts rows by their truth into `yes`, `no` and `bail`. A row is written at the ends of
 /// both `yes` and `no`, and only the list it belongs to grows: no branch on the truth, which
 /// over a batch is as unpredictable as the data.
-struct Sorting<'v> {
-    yes: &'v mut Vec<u32>,
-    no: &'v mut Vec<u32>,
-    bail: &'v mut Vec<u32>,
-    /// The lengths of `yes` and `no` so far; past them, room for the rows still to come.
-    yes_len: usize,
-    no_len: usize,
-}
-
-impl<'v> Sorting<'v> {
-    /// Room for `rows` more rows in `yes` and `no`.
-    fn new(
-        yes: &'v mut Vec<u32>,
-        no: &'v mut Vec<u32>,
-        bail: &'v mut Vec<u32>,
-        rows: usize,
-    ) -> Sorting<'v> {
-        let (yes_len, no_len) = (yes.len(), no.len());
-        yes.resize(yes_len + rows, 0);
-        no.resize(no_len + rows, 0);
-        Sorting {
-            yes,
-            no,
-            bail,
-            yes_len,
-            no_len,
-        }
-    }
-
-    /// Puts row `r` where its truth sends it.
-    #[inline]
-    fn put(&mut self, r: u32, truth: Result<bool, Bail>) {
+fn sort(
+    truths: impl ExactSizeIterator<Item = (u32, Result<bool, Bail>)>,
+    yes: &mut Vec<u32>,
+    no: &mut Vec<u32>,
+    bail: &mut Vec<u32>,
+) {
+    let (mut yes_len, mut no_len) = (yes.len(), no.len());
+    yes.resize(yes_len + truths.len(), 0);
+    no.resize(no_len + truths.len(), 0);
+    for (r, truth) in truths {
         match truth {
             Ok(holds) => {
-                self.yes[self.yes_len] = r;
-                self.no[self.no_len] = r;
-                self.yes_len += usize::from(holds);
-                self.no_len += usize::from(!holds);
+                yes[yes_len] = r;
+                no[no_len] = r;
+                yes_len += usize::from(holds);
+                no_len += usize::from(!holds);
             }
-            Err(Bail) => self.bail.push(r),
+            Err(Bail) => bail.push(r),
         }
     }
-}
-
-impl Drop for Sorting<'_> {
-    /// Lets go of the room no row took.
-    fn drop(&mut self) {
-        self.yes.truncate(self.yes_len);
-        self.no.truncate(self.no_len);
-    }
+    yes.truncate(yes_len);
+    no.truncate(no_len);
 }
