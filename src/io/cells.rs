@@ -415,9 +415,9 @@ impl CellReader {
         self.read_json_over(value, &mut slot).map(|()| slot)
     }
 
-    /// [`CellReader::read_json_over`] of a value given as its JSON text (`None`: absent): a
-    /// string without escapes is read in place, as a CSV cell; a value whose text is not a
-    /// JSON value this reader takes (a number out of range) is invalid.
+    /// [`CellReader::read_json_over`] of a value given as its JSON text (`None`: absent), as
+    /// [`super::jsonl::Line::get`] gives it: a string without escapes is read in place, as a
+    /// CSV cell. (A text serde_json cannot read, which such a line never holds, is invalid.)
     pub fn read_json_text_over(
         &self,
         value: Option<&serde_json::value::RawValue>,

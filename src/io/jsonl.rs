@@ -64,8 +64,12 @@ impl<'t> Line<'t> {
 
     /// The id in column number `column`: a string, trimmed, unless empty, or a number.
     pub fn id(&self, column: usize) -> Option<String> {
-        let raw = self.get(column)?.get();
-        match serde_json::from_str::<serde_json::Value>(raw).ok()? {
+        let raw = self.get(column)?;
+        if let Some(text) = plain_string(raw) {
+            let id = text.trim();
+            return (!id.is_empty()).then(|| id.to_string());
+        }
+        match serde_json::from_str::<serde_json::Value>(raw.get()).ok()? {
             serde_json::Value::String(s) if !s.trim().is_empty() => Some(s.trim().to_string()),
             serde_json::Value::Number(n) => Some(n.to_string()),
             _ => None,
@@ -133,19 +137,21 @@ impl<'de> Visitor<'de> for LineVisitor<'_> {
 }
 
 /// The keys of a line that are no column's: a few in a list, many in a set.
-#[derive(Default)]
 enum Others<'de> {
-    #[default]
-    None,
     Few(Vec<Cow<'de, str>>),
     Many(HashSet<Cow<'de, str>, ahash::RandomState>),
+}
+
+impl Default for Others<'_> {
+    fn default() -> Self {
+        Others::Few(Vec::new())
+    }
 }
 
 impl<'de> Others<'de> {
     /// Adds `key`; `false` if it was there already.
     fn add(&mut self, key: Cow<'de, str>) -> bool {
         match self {
-            Others::None => *self = Others::Few(vec![key]),
             Others::Few(keys) if keys.contains(&key) => return false,
             Others::Few(keys) if keys.len() < 16 => keys.push(key),
             Others::Few(keys) => {
@@ -327,6 +333,7 @@ mod tests {
         let columns = columns(&["Id"]);
         let id = |text: &str| columns.line(text.as_bytes()).unwrap().id(0);
         assert_eq!(id(r#"{"Id":" C1 "}"#), Some("C1".to_string()));
+        assert_eq!(id(r#"{"Id":" C\u0031 "}"#), Some("C1".to_string()));
         assert_eq!(id(r#"{"Id":42}"#), Some("42".to_string()));
         assert_eq!(id(r#"{"Id":"  "}"#), None);
         assert_eq!(id(r#"{"Id":null}"#), None);
