@@ -7,13 +7,11 @@
 //! Run: `cargo bench --bench differentiate`.
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use idic::batch::CHUNK;
 use idic::engine::{Customers, Evaluator};
+use idic::io::input::{At, Row};
 use idic::plan::Program;
-use std::collections::HashMap;
 use std::path::Path;
-
-/// The batch size `run` uses.
-const BATCH: usize = 256;
 
 fn bench(c: &mut Criterion) {
     let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
@@ -26,25 +24,33 @@ fn bench(c: &mut Criterion) {
         .iter()
         .map(str::to_string)
         .collect();
+    let map = reader
+        .map_header(&header)
+        .expect("the export has the schema's columns");
     let mut batch = Customers::new(&program);
-    for (i, record) in export.records().take(BATCH).enumerate() {
-        let record = record.unwrap();
-        let cells: HashMap<&str, &str> = header.iter().map(String::as_str).zip(&record).collect();
+    for (i, record) in export.byte_records().take(CHUNK).enumerate() {
+        let line = i as u64 + 2;
+        let at = At {
+            line,
+            last_line: line,
+            unclosed: false,
+            byte: 0,
+        };
         let mut values = reader
-            .read_cells(|column| cells.get(column).copied(), i as u64 + 2)
+            .read(Some(&map), Row::Csv(&record.unwrap()), at)
             .expect("the example customers read");
         batch.push(&mut values);
     }
     assert_eq!(
         batch.len(),
-        BATCH,
-        "the example export has {BATCH} customers"
+        CHUNK,
+        "the example export has {CHUNK} customers"
     );
     let as_of = chrono::NaiveDate::from_ymd_opt(2026, 11, 1).unwrap();
     let mut evaluator = Evaluator::new(&program, as_of);
 
     let mut group = c.benchmark_group("differentiate");
-    group.throughput(Throughput::Elements(BATCH as u64));
+    group.throughput(Throughput::Elements(CHUNK as u64));
     // The batch's inputs stay as they are: each round evaluates the same customers again.
     group.bench_function("retail", |b| b.iter(|| evaluator.differentiate(&mut batch)));
     group.finish();

@@ -818,6 +818,10 @@ fn write_decisions(
     Ok((tally, first_rejects))
 }
 
+/// Customers decided together, a chunk at a time: enough for the rules' loops to pay, few
+/// enough that their values stay in the caches and the allocator's quick lists.
+pub const CHUNK: usize = 256;
+
 /// One worker thread's state in pass 2.
 struct Worker<'a> {
     program: &'a Program,
@@ -886,11 +890,7 @@ impl<'a> Worker<'a> {
         }
     }
 
-    /// Customers decided together: enough for the rules' loops to pay, few enough that their
-    /// values stay in the caches and the allocator's quick lists.
-    const CHUNK: usize = 256;
-
-    /// Reads `rows` and evaluates their customers' rules a chunk of [`Worker::CHUNK`] at a
+    /// Reads `rows` and evaluates their customers' rules a chunk of [`CHUNK`] at a
     /// time; `finish` then gets each row in input order: where it is, and its customer in
     /// [`Worker::customers`] (to finish with [`Evaluator::decide_row`]) or its reject.
     fn in_chunks(
@@ -901,7 +901,7 @@ impl<'a> Worker<'a> {
         self.each_row(rows, |worker, at, read| {
             let row = read.map(|()| worker.customers.push(&mut worker.values));
             worker.order.push((at, row));
-            if worker.customers.len() == Self::CHUNK {
+            if worker.customers.len() == CHUNK {
                 worker.decide_chunk(&mut finish);
             }
         });
