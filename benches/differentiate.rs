@@ -9,7 +9,7 @@
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use idic::batch::CHUNK;
 use idic::engine::{Customers, Evaluator};
-use idic::io::input::{At, Row};
+use idic::io::input::{At, CsvScratch, Row};
 use idic::plan::Program;
 use std::path::Path;
 
@@ -28,6 +28,7 @@ fn bench(c: &mut Criterion) {
         .map_header(&header)
         .expect("the export has the schema's columns");
     let mut batch = Customers::new(&program);
+    let mut scratch = CsvScratch::default();
     for (i, record) in export.byte_records().take(CHUNK).enumerate() {
         let line = i as u64 + 2;
         let at = At {
@@ -37,7 +38,7 @@ fn bench(c: &mut Criterion) {
             byte: 0,
         };
         let mut values = reader
-            .read(Some(&map), Row::Csv(&record.unwrap()), at)
+            .read(Some(&map), Row::Csv(scratch.cells(&record.unwrap())), at)
             .expect("the example customers read");
         batch.push(&mut values);
     }

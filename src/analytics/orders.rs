@@ -26,7 +26,7 @@
 
 use crate::analytics::{Btyd, Rfm};
 use crate::io::cells::{CellError, CellReader};
-use crate::io::input::{BatchReader, InputFormat, Row, BYTE_ORDER_MARK};
+use crate::io::input::{BatchReader, CsvScratch, InputFormat, Row, BYTE_ORDER_MARK};
 use crate::model::Period;
 use crate::model::{Field, FieldFormat, FieldType, Spanned};
 use crate::source::Span;
@@ -450,10 +450,10 @@ pub fn each_order(
             };
             let (mut reader, header) = BatchReader::open(&file, input, 1 << 20)?;
             let positions = agg.positions(format, header.as_deref())?;
-            let mut record = csv::ByteRecord::new();
+            let mut scratch = CsvScratch::default();
             let mut recycled = None;
             while let Some(rows) = reader.next_batch(recycled.take())? {
-                rows.each(&mut record, |at, row| match row {
+                rows.each(&mut scratch, |at, row| match row {
                     Row::Csv(record) => agg.row(at.line, &positions, |i| {
                         record.get(i).map(|b| match std::str::from_utf8(b) {
                             Ok(s) => Cell::Text(s),

@@ -36,7 +36,7 @@ use crate::engine::volume::{Ranking, VolumeCut};
 use crate::engine::{Customers, Decision, Evaluator, Population};
 use crate::history::{Index, Member, NewContact, Recording};
 use crate::io::do_not_contact::DoNotContact;
-use crate::io::input::At;
+use crate::io::input::{At, CsvScratch};
 use crate::io::{
     BatchReader, ColumnMap, CsvCells, HeaderError, InputFormat, OutputFormat, RawRows,
     RecordReader, Reject,
@@ -419,7 +419,7 @@ fn prepare(
         .finish(options.threads, |byte| {
             let mut id = None;
             if let Some(row) = BatchReader::row_at(file, format, byte)? {
-                scan.each(&row, &mut csv::ByteRecord::new(), |_, found, _| {
+                scan.each(&row, &mut CsvScratch::default(), |_, found, _| {
                     id = id.take().or(found.map(<[u8]>::to_vec));
                 });
             }
@@ -830,7 +830,7 @@ struct Worker<'a> {
     decisions: Encoder,
     rejects: Option<Encoder>,
     money: Vec<usize>,
-    record: csv::ByteRecord,
+    record: CsvScratch,
     /// A row's values, its money and its decision, their room kept from row to row.
     values: Vec<rhai::Dynamic>,
     money_values: Vec<Option<f64>>,
@@ -867,7 +867,7 @@ impl<'a> Worker<'a> {
             decisions: Encoder::new(decisions, cells),
             rejects: rejects.map(|format| Encoder::new(format, cells)),
             money: program.money_fields(),
-            record: csv::ByteRecord::new(),
+            record: CsvScratch::default(),
             values: Vec::new(),
             money_values: Vec::new(),
             decision: Decision::default(),

@@ -5,7 +5,7 @@
 use super::survey::Ids;
 use crate::engine::population::Observed;
 use crate::engine::Population;
-use crate::io::input::{At, Row};
+use crate::io::input::{At, CsvScratch, Row};
 use crate::io::records::id_cell;
 use crate::io::{ColumnMap, RawRows, RecordReader};
 use crate::plan::Program;
@@ -28,7 +28,7 @@ pub struct Scan<'a> {
 
 /// A worker's scratch space for [`Scan`].
 pub struct Scratch {
-    record: csv::ByteRecord,
+    record: CsvScratch,
     /// The row's values: the wanted fields typed, the others left as they were.
     values: Vec<Dynamic>,
 }
@@ -84,7 +84,7 @@ impl<'a> Scan<'a> {
     /// A worker's scratch space.
     pub fn scratch(&self) -> Scratch {
         Scratch {
-            record: csv::ByteRecord::new(),
+            record: CsvScratch::default(),
             values: vec![Dynamic::UNIT; self.program.fields().len()],
         }
     }
@@ -124,7 +124,7 @@ impl<'a> Scan<'a> {
     pub fn each(
         &self,
         rows: &RawRows,
-        record: &mut csv::ByteRecord,
+        record: &mut CsvScratch,
         mut f: impl FnMut(At, Option<&[u8]>, Typed<'_>),
     ) {
         if self.map.is_some() {

@@ -6,7 +6,7 @@
 use super::index::{day_of, Arm};
 use super::store::NewContact;
 use crate::io::cells::CellReader;
-use crate::io::input::Row;
+use crate::io::input::{CsvScratch, Row};
 use crate::io::{BatchReader, InputFormat};
 use crate::model::{ChannelKind, ContactLog, ContactRole, RuleSet};
 use std::borrow::Cow;
@@ -76,11 +76,11 @@ pub fn read_log(
     let columns = columns(log, header.as_deref())?;
     let mut tally = LogTally::default();
     let mut contacts = Vec::new();
-    let mut record = csv::ByteRecord::new();
+    let mut scratch = CsvScratch::default();
     let mut recycled = None;
     while let Some(rows) = reader.next_batch(recycled.take()).map_err(io)? {
         let mut failed = None;
-        rows.each(&mut record, |at, row| {
+        rows.each(&mut scratch, |at, row| {
             tally.rows += 1;
             match contact(&columns, rules, row) {
                 Ok(c) => contacts.push(c),

@@ -2,7 +2,7 @@
 //! reads it: the same typing, the same rejects (a later row repeating an earlier row's id is a
 //! `duplicate-id`, as in a run). `idic explain` and tests that start from a row use it.
 
-use super::input::{BatchReader, InputFormat};
+use super::input::{BatchReader, CsvScratch, InputFormat};
 use super::records::{HeaderError, RecordReader, Reject};
 use crate::model::{Field, RowSelect};
 use rhai::Dynamic;
@@ -56,9 +56,9 @@ pub fn find_row(
     // The first line of each id on the rows before the one selected by position.
     let mut first_lines: HashMap<String, u64> = HashMap::new();
     let mut found = None;
-    let mut record = csv::ByteRecord::new();
+    let mut scratch = CsvScratch::default();
     while let Some(batch) = reader.next_batch(None).map_err(FindError::Read)? {
-        batch.each(&mut record, |at, r| {
+        batch.each(&mut scratch, |at, r| {
             if found.is_some() {
                 return;
             }

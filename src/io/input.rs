@@ -5,10 +5,11 @@
 //! A CSV line end inside a quoted field does not end a row: the cut follows the `csv` crate's
 //! rules (a quote opens a quoted field only at the start of a field; `""` inside is a quote).
 
-use memchr::{memchr, memchr2_iter, memchr3};
+use memchr::{memchr, memchr2, memchr2_iter, memchr3};
 use std::borrow::Cow;
 use std::fs::File;
 use std::io::{self, Read, Seek, Write};
+use std::ops::Range;
 use std::path::Path;
 
 /// The longest row (CSV, quoted line breaks included) or line (JSONL, text) an input may hold:
@@ -158,32 +159,112 @@ pub struct At {
 /// One raw row: a CSV record (fields split, not typed) or a JSONL line.
 #[derive(Debug, Clone, Copy)]
 pub enum Row<'a> {
-    Csv(&'a csv::ByteRecord),
+    Csv(CsvRow<'a>),
     Json(&'a [u8]),
 }
 
+/// A CSV row's cells, as the `csv` crate splits them (quoted cells unescaped): slices of the
+/// export's text for a row without quotes, else of its [`CsvScratch`].
+#[derive(Debug, Clone, Copy)]
+pub struct CsvRow<'a> {
+    text: &'a [u8],
+    bounds: &'a [Range<usize>],
+}
+
+impl<'a> CsvRow<'a> {
+    /// How many cells the row has.
+    pub fn len(&self) -> usize {
+        self.bounds.len()
+    }
+
+    /// Whether the row has no cells (it always has one, maybe empty).
+    pub fn is_empty(&self) -> bool {
+        self.bounds.is_empty()
+    }
+
+    /// The cell at `i`, when the row has one.
+    pub fn get(&self, i: usize) -> Option<&'a [u8]> {
+        self.bounds.get(i).map(|r| &self.text[r.clone()])
+    }
+
+    /// The cells in order.
+    pub fn iter(&self) -> impl Iterator<Item = &'a [u8]> + 'a {
+        let text = self.text;
+        self.bounds.iter().map(move |r| &text[r.clone()])
+    }
+
+    /// The text from the first cell's start to the last one's end, which holds every cell:
+    /// its UTF-8 can be checked once for the whole row ([`CsvRow::range`] finds a cell in it).
+    pub fn whole(&self) -> &'a [u8] {
+        match (self.bounds.first(), self.bounds.last()) {
+            (Some(first), Some(last)) => &self.text[first.start..last.end],
+            _ => &[],
+        }
+    }
+
+    /// Where the cell at `i` is in [`CsvRow::whole`].
+    pub fn range(&self, i: usize) -> Option<Range<usize>> {
+        let start = self.bounds.first()?.start;
+        self.bounds.get(i).map(|r| r.start - start..r.end - start)
+    }
+}
+
+/// Room a CSV row is split into, kept from row to row so that splitting allocates nothing once
+/// it is warm.
+#[derive(Debug, Default)]
+pub struct CsvScratch {
+    /// The cells of a row with quotes, unescaped, end to end.
+    text: Vec<u8>,
+    /// Where each cell is: in the export's text for a row without quotes, else in `text`.
+    bounds: Vec<Range<usize>>,
+}
+
+impl CsvScratch {
+    /// `cells` as a row's cells (for tests and rows that come from elsewhere).
+    pub fn cells<'s, C: AsRef<[u8]>>(
+        &'s mut self,
+        cells: impl IntoIterator<Item = C>,
+    ) -> CsvRow<'s> {
+        self.text.clear();
+        self.bounds.clear();
+        for cell in cells {
+            self.push(cell.as_ref());
+        }
+        CsvRow {
+            text: &self.text,
+            bounds: &self.bounds,
+        }
+    }
+
+    fn push(&mut self, cell: &[u8]) {
+        let start = self.text.len();
+        self.text.extend_from_slice(cell);
+        self.bounds.push(start..self.text.len());
+    }
+}
+
 impl RawRows {
-    /// Calls `f` with each row and where it is; `record` is scratch space for CSV. Blank lines
-    /// hold no row.
-    pub fn each(&self, record: &mut csv::ByteRecord, mut f: impl FnMut(At, Row<'_>)) {
+    /// Calls `f` with each row and where it is; `scratch` is room to split CSV rows in. Blank
+    /// lines hold no row.
+    pub fn each(&self, scratch: &mut CsvScratch, mut f: impl FnMut(At, Row<'_>)) {
         match self.format {
             InputFormat::Csv => {
-                let mut reader = csv::ReaderBuilder::new()
-                    .has_headers(false)
-                    .flexible(true)
-                    .from_reader(self.text.as_slice());
-                // The `csv` crate's line numbers (and byte offsets) lag behind after `\r\n`
-                // line ends: count the line breaks before each row's first byte instead.
-                let mut lines = Lines::new(&self.text, self.first_line);
-                // Reading from memory cannot fail, and byte records are not checked for UTF-8.
-                while reader.read_byte_record(record).unwrap_or(false) {
-                    let mut start = record.position().map_or(0, |p| p.byte() as usize);
-                    while matches!(self.text.get(start), Some(b'\r' | b'\n')) {
-                        start += 1;
+                let text = self.text.as_slice();
+                let mut lines = Lines::new(text, self.first_line);
+                let mut pos = 0;
+                while pos < text.len() {
+                    if matches!(text[pos], b'\r' | b'\n') {
+                        pos += 1; // a blank line holds no row
+                        continue;
                     }
-                    // The reader stops after the row's line end, or at the end of the text.
-                    let end = reader.position().byte() as usize;
-                    f(self.at(&mut lines, start, end), Row::Csv(record));
+                    let start = pos;
+                    let quoted;
+                    (pos, quoted) = csv_row(text, pos, scratch);
+                    let cells = CsvRow {
+                        text: if quoted { &scratch.text } else { text },
+                        bounds: &scratch.bounds,
+                    };
+                    f(self.at(&mut lines, start, pos), Row::Csv(cells));
                 }
             }
             InputFormat::Jsonl => {
@@ -339,6 +420,67 @@ fn csv_field(text: &[u8], pos: usize) -> (Cow<'_, [u8]>, usize, bool) {
     }
 }
 
+/// Splits the CSV row starting at `pos` into `scratch`, as the `csv` crate reads it: where the
+/// next row starts, and whether the cells are in `scratch` (a row with quotes) rather than in
+/// `text`. A line without quotes (most of an export) is split at its commas in one sweep; a
+/// line with one is read cell by cell ([`csv_field`]), as a quoted cell may hold commas and
+/// line breaks.
+fn csv_row(text: &[u8], pos: usize, scratch: &mut CsvScratch) -> (usize, bool) {
+    scratch.bounds.clear();
+    let end = memchr2(b'\n', b'\r', &text[pos..]).map_or(text.len(), |e| pos + e);
+    let line = &text[pos..end];
+    if memchr(b'"', line).is_none() {
+        let mut start = pos;
+        each_comma(line, |i| {
+            scratch.bounds.push(start..pos + i);
+            start = pos + i + 1;
+        });
+        scratch.bounds.push(start..end);
+        let next = match &text[end..] {
+            [b'\r', b'\n', ..] => end + 2,
+            [] => end,
+            _ => end + 1,
+        };
+        return (next, false);
+    }
+    scratch.text.clear();
+    let mut pos = pos;
+    loop {
+        let (value, next, row_ended) = csv_field(text, pos);
+        scratch.push(&value);
+        pos = next;
+        if row_ended {
+            return (pos, true);
+        }
+    }
+}
+
+/// Calls `f` with the offset of each comma in `line`, in order. Eight bytes are looked at a
+/// time: the bytes equal to a comma are found with integer arithmetic on them as one `u64`.
+fn each_comma(line: &[u8], mut f: impl FnMut(usize)) {
+    const LOW: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+    const COMMAS: u64 = u64::from_ne_bytes([b','; 8]);
+    let mut words = line.chunks_exact(8);
+    for (n, word) in words.by_ref().enumerate() {
+        let word = u64::from_le_bytes(word.try_into().expect("eight bytes"));
+        // A byte of `zero` is 0 where `word` has a comma; the top bit of each byte of `found`
+        // is set where `zero`'s byte is 0 (adding 0x7f to its low 7 bits carries into the top
+        // bit unless they are all 0, and never into the next byte).
+        let zero = word ^ COMMAS;
+        let mut found = !(((zero & LOW) + LOW) | zero | LOW);
+        while found != 0 {
+            f(n * 8 + found.trailing_zeros() as usize / 8);
+            found &= found - 1;
+        }
+    }
+    let rest = words.remainder();
+    let base = line.len() - rest.len();
+    rest.iter()
+        .enumerate()
+        .filter(|(_, &b)| b == b',')
+        .for_each(|(i, _)| f(base + i));
+}
+
 /// Appends `more` to `value`, borrowing while it is the only piece.
 fn append<'t>(value: &mut Cow<'t, [u8]>, more: &'t [u8]) {
     if value.is_empty() {
@@ -463,9 +605,8 @@ impl BatchReader {
         let Some(rows) = self.batch(Vec::new(), true)? else {
             return Ok(Vec::new());
         };
-        let mut record = csv::ByteRecord::new();
         let mut names = Vec::new();
-        rows.each(&mut record, |_, row| {
+        rows.each(&mut CsvScratch::default(), |_, row| {
             if let Row::Csv(record) = row {
                 names = record
                     .iter()
@@ -703,9 +844,9 @@ mod tests {
         if let Some(h) = header {
             out.push((1, h));
         }
-        let mut record = csv::ByteRecord::new();
+        let mut scratch = CsvScratch::default();
         while let Some(batch) = reader.next_batch(None).unwrap() {
-            batch.each(&mut record, |at, row| {
+            batch.each(&mut scratch, |at, row| {
                 let fields = match row {
                     Row::Csv(r) => r
                         .iter()
@@ -765,11 +906,40 @@ mod tests {
             first_byte: 0,
         };
         let mut out = Vec::new();
-        rows.each(&mut csv::ByteRecord::new(), |at, row| {
+        rows.each(&mut CsvScratch::default(), |at, row| {
             if let Row::Csv(r) = row {
                 out.push((at, r.iter().map(<[u8]>::to_vec).collect()));
             }
         });
+        out
+    }
+
+    /// Every row's place and cells of a whole text, as the `csv` crate splits it: the
+    /// reference [`RawRows::each`] is held to.
+    fn csv_crate_places(text: &[u8]) -> Vec<(At, Vec<Vec<u8>>)> {
+        let rows = RawRows {
+            format: InputFormat::Csv,
+            text: text.to_vec(),
+            first_line: 1,
+            first_byte: 0,
+        };
+        let mut reader = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .flexible(true)
+            .from_reader(text);
+        let mut lines = Lines::new(text, 1);
+        let mut record = csv::ByteRecord::new();
+        let mut out = Vec::new();
+        while reader.read_byte_record(&mut record).unwrap() {
+            // The crate's byte offsets count the line end before a row: skip it.
+            let mut start = record.position().map_or(0, |p| p.byte() as usize);
+            while matches!(text.get(start), Some(b'\r' | b'\n')) {
+                start += 1;
+            }
+            let end = reader.position().byte() as usize;
+            let cells = record.iter().map(<[u8]>::to_vec).collect();
+            out.push((rows.at(&mut lines, start, end), cells));
+        }
         out
     }
 
@@ -804,6 +974,26 @@ mod tests {
             proptest::prop_assert_eq!(got, want);
         }
 
+        /// The commas of any bytes are found where they are, and only those.
+        #[test]
+        fn commas_are_found_eight_bytes_at_a_time(line in proptest::collection::vec(
+            proptest::prop_oneof![proptest::prelude::Just(b','), proptest::prelude::any::<u8>()], 0..40)) {
+            let mut found = Vec::new();
+            each_comma(&line, |i| found.push(i));
+            let want: Vec<usize> = (0..line.len()).filter(|&i| line[i] == b',').collect();
+            proptest::prop_assert_eq!(found, want);
+        }
+
+        /// Rows are split as the `csv` crate splits them, in the same places, whatever quotes,
+        /// commas and line ends they hold.
+        #[test]
+        fn rows_split_as_the_csv_crate_splits(
+            text in proptest::collection::vec(
+                proptest::sample::select(&b"ab,,\"\"\n\r x"[..]), 0..80),
+        ) {
+            proptest::prop_assert_eq!(places(&text), csv_crate_places(&text));
+        }
+
         /// Batches of any size hold whole rows: reading in batches gives the rows and lines of
         /// reading the text at once.
         #[test]
@@ -820,7 +1010,7 @@ mod tests {
             reader.format = InputFormat::Csv;
             let mut got = Vec::new();
             while let Some(batch) = reader.next_batch(None).unwrap() {
-                batch.each(&mut csv::ByteRecord::new(), |at, row| {
+                batch.each(&mut CsvScratch::default(), |at, row| {
                     if let Row::Csv(r) = row {
                         got.push((at.line, r.iter().map(<[u8]>::to_vec).collect::<Vec<_>>()));
                     }
@@ -848,7 +1038,7 @@ mod tests {
             let (mut reader, _) = BatchReader::open(&file, InputFormat::Csv, size).unwrap();
             let mut got = Vec::new();
             while let Some(batch) = reader.next_batch(None).unwrap() {
-                batch.each(&mut csv::ByteRecord::new(), |at, _| {
+                batch.each(&mut CsvScratch::default(), |at, _| {
                     got.push((at.line, at.last_line))
                 });
                 batch.each_cells(&[0], |at, _| got.push((at.line, at.last_line)));

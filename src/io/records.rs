@@ -2,7 +2,7 @@
 //! which line, which column and why.
 
 use super::cells::{CellError, CellReader};
-use super::input::{At, Row};
+use super::input::{At, CsvRow, Row};
 use super::jsonl::{self, json_error_text, json_kind};
 use crate::diagnostics;
 use crate::text::printable;
@@ -337,7 +337,7 @@ impl RecordReader {
         }
     }
 
-    fn csv_id<'r>(&self, map: &ColumnMap, row: &'r csv::ByteRecord) -> Option<&'r [u8]> {
+    fn csv_id<'r>(&self, map: &ColumnMap, row: CsvRow<'r>) -> Option<&'r [u8]> {
         id_cell(row.get(map.index[self.key])?)
     }
 
@@ -373,7 +373,7 @@ impl RecordReader {
     fn read_csv(
         &self,
         map: &ColumnMap,
-        row: &csv::ByteRecord,
+        row: CsvRow<'_>,
         at: At,
         values: &mut [Dynamic],
     ) -> Result<(), Reject> {
@@ -412,7 +412,7 @@ impl RecordReader {
         let mut bad = BadCells::default();
         // The row's text checked once, rather than cell by cell; a cell is then a slice of it,
         // unless a character straddles two cells (each half is then not UTF-8 by itself).
-        let whole = std::str::from_utf8(row.as_slice()).ok();
+        let whole = std::str::from_utf8(row.whole()).ok();
         for ((f, &i), slot) in self.fields.iter().zip(&map.index).zip(values.iter_mut()) {
             let cell = whole
                 .zip(row.range(i))
@@ -642,7 +642,8 @@ mod tests {
             let map = reader.map_header(&header).unwrap();
             let (mut values, mut json_values) = (Vec::new(), Vec::new());
             for (i, cells) in rows.iter().enumerate() {
-                let record = csv::ByteRecord::from(cells.clone());
+                let mut scratch = crate::io::input::CsvScratch::default();
+                let record = scratch.cells(cells);
                 // The same row as a JSONL line: its cells as JSON strings.
                 let object: serde_json::Map<String, serde_json::Value> = header
                     .iter()
@@ -652,7 +653,7 @@ mod tests {
                 let line = serde_json::to_vec(&object).unwrap();
                 let at = At { line: i as u64 + 2, last_line: i as u64 + 2, unclosed: false, byte: 0 };
                 for (row, map, values) in [
-                    (Row::Csv(&record), Some(&map), &mut values),
+                    (Row::Csv(record), Some(&map), &mut values),
                     (Row::Json(&line), None, &mut json_values),
                 ] {
                     let fresh = reader.read(map, row, at);
