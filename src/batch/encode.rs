@@ -77,9 +77,10 @@ impl Encoder {
             OutputFormat::Csv => {
                 let (mode, csv) = (self.cells, &mut self.csv);
                 decision.csv_cells(program, &mut self.scratch, &mut |_, text, source| {
-                    // Names are safe as they are; only outside text may need defusing.
+                    // Names are safe as they are, and need no quotes; only outside text may
+                    // need defusing.
                     match source {
-                        CellSource::Names => csv.field(text),
+                        CellSource::Names => csv.plain_field(text),
                         CellSource::Outside => csv.field(&mode.cell_bytes(text)),
                     }
                 });
@@ -144,26 +145,35 @@ struct CsvRows {
 impl CsvRows {
     /// Writes the next cell of the row.
     fn field(&mut self, text: &[u8]) {
+        if !text.iter().any(|&b| needs_quotes(b)) {
+            return self.plain_field(text);
+        }
+        self.separate();
+        self.out.push(b'"');
+        let mut rest = text;
+        while let Some(at) = memchr::memchr(b'"', rest) {
+            self.out.extend_from_slice(&rest[..=at]);
+            self.out.push(b'"');
+            rest = &rest[at + 1..];
+        }
+        self.out.extend_from_slice(rest);
+        self.out.push(b'"');
+    }
+
+    /// Writes the next cell of the row, one known to hold no byte that needs quotes (as
+    /// [`CellSource::Names`] cells never do), without looking for them.
+    fn plain_field(&mut self, text: &[u8]) {
+        debug_assert!(!text.iter().any(|&b| needs_quotes(b)));
+        self.separate();
+        self.out.extend_from_slice(text);
+    }
+
+    /// Starts the next cell.
+    fn separate(&mut self) {
         if self.cells > 0 {
             self.out.push(b',');
         }
         self.cells += 1;
-        if text
-            .iter()
-            .any(|&b| matches!(b, b',' | b'"' | b'\r' | b'\n'))
-        {
-            self.out.push(b'"');
-            let mut rest = text;
-            while let Some(at) = memchr::memchr(b'"', rest) {
-                self.out.extend_from_slice(&rest[..=at]);
-                self.out.push(b'"');
-                rest = &rest[at + 1..];
-            }
-            self.out.extend_from_slice(rest);
-            self.out.push(b'"');
-        } else {
-            self.out.extend_from_slice(text);
-        }
     }
 
     /// Ends the row.
@@ -184,6 +194,11 @@ impl CsvRows {
         std::mem::swap(&mut self.out, out);
         self.row_start = 0;
     }
+}
+
+/// Whether a cell holding `byte` is quoted.
+fn needs_quotes(byte: u8) -> bool {
+    matches!(byte, b',' | b'"' | b'\r' | b'\n')
 }
 
 #[cfg(test)]
