@@ -14,7 +14,6 @@
 use crate::io::input::At;
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
-use std::hash::{Hash, Hasher};
 use std::io::{self, BufReader, BufWriter, Read, Seek, Write};
 
 /// Rows held in memory before a chunk is spilled (24 bytes each).
@@ -244,11 +243,15 @@ fn next_entry(reader: &mut BufReader<std::fs::File>) -> io::Result<Option<Entry>
     Ok(Some((word(0), word(8), word(16))))
 }
 
-/// A 64-bit fingerprint of an id (deterministic within a process).
+/// A 64-bit fingerprint of an id, the same throughout a process. Rows whose fingerprints
+/// collide have their ids compared in full, so the survey's answer does not depend on the
+/// hash; its seed, drawn afresh by each process, keeps ids crafted to collide (which would
+/// make that comparison slow) from being written in advance.
 fn fingerprint(id: &[u8]) -> u64 {
-    let mut h = std::hash::DefaultHasher::new();
-    id.hash(&mut h);
-    h.finish()
+    use std::hash::BuildHasher;
+    static STATE: std::sync::LazyLock<foldhash::quality::RandomState> =
+        std::sync::LazyLock::new(foldhash::quality::RandomState::default);
+    STATE.hash_one(id)
 }
 
 #[cfg(test)]
