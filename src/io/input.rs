@@ -5,7 +5,7 @@
 //! A CSV line end inside a quoted field does not end a row: the cut follows the `csv` crate's
 //! rules (a quote opens a quoted field only at the start of a field; `""` inside is a quote).
 
-use memchr::{memchr, memchr2, memchr2_iter, memchr3};
+use memchr::{memchr, memchr2, memchr2_iter, memchr3, memrchr};
 use std::borrow::Cow;
 use std::fs::File;
 use std::io::{self, Read, Seek, Write};
@@ -241,6 +241,16 @@ impl CsvScratch {
         self.text.extend_from_slice(cell);
         self.bounds.push(start..self.text.len());
     }
+
+    /// Pushes the cells of `line`, a stretch of a row without quotes: its text between commas.
+    fn split(&mut self, line: &[u8]) {
+        let mut cell = 0;
+        each_comma(line, |i| {
+            self.push(&line[cell..i]);
+            cell = i + 1;
+        });
+        self.push(&line[cell..]);
+    }
 }
 
 impl RawRows {
@@ -420,38 +430,52 @@ fn csv_field(text: &[u8], pos: usize) -> (Cow<'_, [u8]>, usize, bool) {
     }
 }
 
-/// Splits the CSV row starting at `pos` into `scratch`, as the `csv` crate reads it: where the
-/// next row starts, and whether the cells are in `scratch` (a row with quotes) rather than in
-/// `text`. A line without quotes (most of an export) is split at its commas in one sweep; a
-/// line with one is read cell by cell ([`csv_field`]), as a quoted cell may hold commas and
-/// line breaks.
-fn csv_row(text: &[u8], pos: usize, scratch: &mut CsvScratch) -> (usize, bool) {
+/// Splits the CSV row starting at `start` into `scratch`, as the `csv` crate reads it: where
+/// the next row starts, and whether the cells are in `scratch` (a row with quotes) rather than
+/// in `text`. A line without quotes (most of an export) is cut at its commas in one sweep, its
+/// cells left in `text`. In a line with quotes, the cells before the one that holds the next
+/// quote are cut at their commas too, and that cell is read by [`csv_field`] (a quoted cell
+/// may hold commas and line breaks); then the rest of the row is looked at again.
+fn csv_row(text: &[u8], start: usize, scratch: &mut CsvScratch) -> (usize, bool) {
     scratch.bounds.clear();
-    let end = memchr2(b'\n', b'\r', &text[pos..]).map_or(text.len(), |e| pos + e);
-    let line = &text[pos..end];
-    if memchr(b'"', line).is_none() {
-        let mut start = pos;
-        each_comma(line, |i| {
-            scratch.bounds.push(start..pos + i);
-            start = pos + i + 1;
-        });
-        scratch.bounds.push(start..end);
-        let next = match &text[end..] {
-            [b'\r', b'\n', ..] => end + 2,
-            [] => end,
-            _ => end + 1,
-        };
-        return (next, false);
-    }
     scratch.text.clear();
-    let mut pos = pos;
+    let mut pos = start;
     loop {
-        let (value, next, row_ended) = csv_field(text, pos);
-        scratch.push(&value);
-        pos = next;
-        if row_ended {
-            return (pos, true);
+        let end = memchr2(b'\n', b'\r', &text[pos..]).map_or(text.len(), |e| pos + e);
+        let line = &text[pos..end];
+        let Some(quote) = memchr(b'"', line) else {
+            if pos == start {
+                let mut cell = pos;
+                each_comma(line, |i| {
+                    scratch.bounds.push(cell..pos + i);
+                    cell = pos + i + 1;
+                });
+                scratch.bounds.push(cell..end);
+                return (line_end(text, end), false);
+            }
+            scratch.split(line);
+            return (line_end(text, end), true);
+        };
+        let cell = memrchr(b',', &line[..quote]).map_or(0, |c| c + 1);
+        if cell > 0 {
+            scratch.split(&line[..cell - 1]);
         }
+        let (value, next, row_ended) = csv_field(text, pos + cell);
+        scratch.push(&value);
+        if row_ended {
+            return (next, true);
+        }
+        pos = next;
+    }
+}
+
+/// Where the next row starts after a line that ends at `end` (on its `\r`, `\n` or `\r\n`, or
+/// at the end of the text).
+fn line_end(text: &[u8], end: usize) -> usize {
+    match &text[end..] {
+        [b'\r', b'\n', ..] => end + 2,
+        [] => end,
+        _ => end + 1,
     }
 }
 
