@@ -245,12 +245,16 @@ fn next_entry(reader: &mut BufReader<std::fs::File>) -> io::Result<Option<Entry>
 
 /// A 64-bit fingerprint of an id, the same throughout a process. Rows whose fingerprints
 /// collide have their ids compared in full, so the survey's answer does not depend on the
-/// hash; its seed, drawn afresh by each process, keeps ids crafted to collide (which would
-/// make that comparison slow) from being written in advance.
+/// hash; a seed drawn afresh by each process (from the system's random source, through std's
+/// `RandomState`, not the clock) makes ids precomputed to collide (which would make that
+/// comparison slow) impractical.
 fn fingerprint(id: &[u8]) -> u64 {
     use std::hash::BuildHasher;
-    static STATE: std::sync::LazyLock<foldhash::quality::RandomState> =
-        std::sync::LazyLock::new(foldhash::quality::RandomState::default);
+    static STATE: std::sync::LazyLock<foldhash::quality::FixedState> =
+        std::sync::LazyLock::new(|| {
+            let seed = std::hash::RandomState::new().hash_one(0_u8);
+            foldhash::quality::FixedState::with_seed(seed)
+        });
     STATE.hash_one(id)
 }
 

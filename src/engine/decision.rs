@@ -418,7 +418,8 @@ pub enum CellSource {
     /// Only names from the rule set (tiers, stages, segments, triggers, actions) and idic's own
     /// words (suppression reasons), joined by `;`, `.` or `=`: `check` holds a name to ASCII
     /// letters, digits and `_`, never starting with a digit, so such a cell has no control
-    /// character and cannot start a formula.
+    /// character and cannot start a formula. Nor does it hold a comma, a quote or a line
+    /// break: the CSV writer writes it without looking for them.
     Names,
     /// Text from outside idic's names: the customer's id, templates, offers, parameter values.
     Outside,

@@ -163,8 +163,10 @@ pub enum Row<'a> {
     Json(&'a [u8]),
 }
 
-/// A CSV row's cells, as the `csv` crate splits them (quoted cells unescaped): slices of the
-/// export's text for a row without quotes, else of its [`CsvScratch`].
+/// A CSV row's cells, as the `csv` crate splits them (quoted cells unescaped; a byte-order mark
+/// is taken off the start of the export alone, by [`BatchReader`], where the crate takes one
+/// off the start of whatever it is given): slices of the export's text for a row without
+/// quotes, else of its [`CsvScratch`].
 #[derive(Debug, Clone, Copy)]
 pub struct CsvRow<'a> {
     text: &'a [u8],
@@ -177,7 +179,7 @@ impl<'a> CsvRow<'a> {
         self.bounds.len()
     }
 
-    /// Whether the row has no cells (it always has one, maybe empty).
+    /// Whether the row has no cells (a row of an export always has one, maybe empty).
     pub fn is_empty(&self) -> bool {
         self.bounds.is_empty()
     }
@@ -258,25 +260,15 @@ impl RawRows {
     /// lines hold no row.
     pub fn each(&self, scratch: &mut CsvScratch, mut f: impl FnMut(At, Row<'_>)) {
         match self.format {
-            InputFormat::Csv => {
-                let text = self.text.as_slice();
-                let mut lines = Lines::new(text, self.first_line);
-                let mut pos = 0;
-                while pos < text.len() {
-                    if matches!(text[pos], b'\r' | b'\n') {
-                        pos += 1; // a blank line holds no row
-                        continue;
-                    }
-                    let start = pos;
-                    let quoted;
-                    (pos, quoted) = csv_row(text, pos, scratch);
-                    let cells = CsvRow {
-                        text: if quoted { &scratch.text } else { text },
-                        bounds: &scratch.bounds,
-                    };
-                    f(self.at(&mut lines, start, pos), Row::Csv(cells));
-                }
-            }
+            InputFormat::Csv => self.each_csv_row(|start, lines| {
+                let (end, quoted) = csv_row(&self.text, start, scratch);
+                let cells = CsvRow {
+                    text: if quoted { &scratch.text } else { &self.text },
+                    bounds: &scratch.bounds,
+                };
+                f(self.at(lines, start, end), Row::Csv(cells));
+                end
+            }),
             InputFormat::Jsonl => {
                 let mut byte = self.first_byte;
                 let ends = memchr::memchr_iter(b'\n', &self.text).chain([self.text.len()]);
@@ -324,17 +316,11 @@ impl RawRows {
     /// cells unescaped); rows as [`RawRows::each`] finds them.
     pub fn each_cells(&self, columns: &[usize], mut f: impl FnMut(At, &[Option<Cow<'_, [u8]>>])) {
         let text = self.text.as_slice();
-        let mut lines = Lines::new(text, self.first_line);
         let last = columns.iter().copied().max();
         let mut cells: Vec<Option<Cow<'_, [u8]>>> = vec![None; columns.len()];
-        let mut pos = 0;
-        while pos < text.len() {
-            if matches!(text[pos], b'\r' | b'\n') {
-                pos += 1; // a blank line holds no row
-                continue;
-            }
-            let start = pos;
+        self.each_csv_row(|start, lines| {
             cells.iter_mut().for_each(|c| *c = None);
+            let mut pos = start;
             let mut index = 0;
             loop {
                 let (value, next, row_ended) = csv_field(text, pos);
@@ -353,7 +339,22 @@ impl RawRows {
                 }
                 index += 1;
             }
-            f(self.at(&mut lines, start, pos), &cells);
+            f(self.at(lines, start, pos), &cells);
+            pos
+        });
+    }
+
+    /// Calls `row` with where each CSV row starts (a blank line holds none) and the text's
+    /// line numbers; `row` reads the row and gives where the next one starts.
+    fn each_csv_row(&self, mut row: impl FnMut(usize, &mut Lines<'_>) -> usize) {
+        let mut lines = Lines::new(&self.text, self.first_line);
+        let mut pos = 0;
+        while pos < self.text.len() {
+            if matches!(self.text[pos], b'\r' | b'\n') {
+                pos += 1; // a blank line holds no row
+                continue;
+            }
+            pos = row(pos, &mut lines);
         }
     }
 }
@@ -424,9 +425,7 @@ fn csv_field(text: &[u8], pos: usize) -> (Cow<'_, [u8]>, usize, bool) {
     at = end;
     match text.get(at) {
         Some(b',') => (value, at + 1, false),
-        Some(b'\r') if text.get(at + 1) == Some(&b'\n') => (value, at + 2, true),
-        Some(_) => (value, at + 1, true),
-        None => (value, at, true),
+        _ => (value, line_end(text, at), true),
     }
 }
 
@@ -524,9 +523,7 @@ fn csv_row_rest(text: &[u8], mut pos: usize) -> usize {
             return text.len();
         };
         match text[at] {
-            b'\n' => return at + 1,
-            b'\r' if text.get(at + 1) == Some(&b'\n') => return at + 2,
-            b'\r' => return at + 1,
+            b'\n' | b'\r' => return line_end(text, at),
             _ if at == cell_start || text[at - 1] == b',' => {
                 let (_, next, row_ended) = csv_field(text, at);
                 if row_ended {
@@ -611,15 +608,22 @@ impl BatchReader {
         reader.batch(Vec::new(), true)
     }
 
-    /// Skips the UTF-8 byte-order mark some programs (spreadsheets, Windows tools) write first:
-    /// it is not part of the first column's name or the first JSON line.
+    /// Skips the UTF-8 byte-order mark some programs (spreadsheets, Windows tools) write first,
+    /// or the several a chain of them may leave (as many as a row's room holds): they are not
+    /// part of the first column's name or the first JSON line. A byte-order mark anywhere else
+    /// is text like any other.
     fn skip_byte_order_mark(&mut self) -> io::Result<()> {
         let mut start = std::mem::take(&mut self.carry);
-        self.fill(&mut start, BYTE_ORDER_MARK.len())?;
-        if start.starts_with(BYTE_ORDER_MARK) {
-            start.drain(..BYTE_ORDER_MARK.len());
-            self.byte = BYTE_ORDER_MARK.len() as u64;
+        let mut skip = 0;
+        while skip < MAX_ROW_BYTES {
+            self.fill(&mut start, skip + BYTE_ORDER_MARK.len())?;
+            if !start[skip..].starts_with(BYTE_ORDER_MARK) {
+                break;
+            }
+            skip += BYTE_ORDER_MARK.len();
         }
+        start.drain(..skip);
+        self.byte = skip as u64;
         self.carry = start;
         Ok(())
     }
@@ -888,21 +892,15 @@ mod tests {
 
     /// The fields of each row as the `csv` crate reads the whole text at once.
     fn csv_crate(text: &str) -> Vec<Vec<String>> {
-        let mut reader = csv::ReaderBuilder::new()
-            .has_headers(false)
-            .flexible(true)
-            .from_reader(text.as_bytes());
-        let mut record = csv::ByteRecord::new();
-        let mut out = Vec::new();
-        while reader.read_byte_record(&mut record).unwrap() {
-            out.push(
-                record
+        csv_crate_places(text.as_bytes())
+            .into_iter()
+            .map(|(_, cells)| {
+                cells
                     .iter()
-                    .map(|f| String::from_utf8_lossy(f).into())
-                    .collect(),
-            );
-        }
-        out
+                    .map(|c| String::from_utf8_lossy(c).into())
+                    .collect()
+            })
+            .collect()
     }
 
     #[test]
@@ -1111,6 +1109,19 @@ mod tests {
             100,
         );
         assert_eq!(got[0].1, ["Customer ID", "a,b"]);
+        // Marks written twice are skipped too; one in a later row is part of its text.
+        let got = rows("\u{feff}\u{feff}Id\n\u{feff}C1\n", InputFormat::Csv, 2);
+        assert_eq!(
+            got,
+            [
+                (1, vec!["Id".to_string()]),
+                (2, vec!["\u{feff}C1".to_string()])
+            ]
+        );
+        // A file of marks alone is read as far as a row's room, not into memory whole.
+        let marks = "\u{feff}".repeat(MAX_ROW_BYTES.div_ceil(BYTE_ORDER_MARK.len()) + 2);
+        let got = rows(&format!("{marks}Id\n"), InputFormat::Csv, 1 << 16);
+        assert_eq!(got[0].1, ["\u{feff}\u{feff}Id".to_string()]);
     }
 
     #[test]
