@@ -919,14 +919,19 @@ mod tests {
         }
     }
 
-    /// Every row's place and cells of a whole text, through [`RawRows::each`].
-    fn places(text: &[u8]) -> Vec<(At, Vec<Vec<u8>>)> {
-        let rows = RawRows {
+    /// A whole CSV text as one batch, from line 1.
+    fn whole_csv(text: &[u8]) -> RawRows {
+        RawRows {
             format: InputFormat::Csv,
             text: text.to_vec(),
             first_line: 1,
             first_byte: 0,
-        };
+        }
+    }
+
+    /// Every row's place and cells of a whole text, through [`RawRows::each`].
+    fn places(text: &[u8]) -> Vec<(At, Vec<Vec<u8>>)> {
+        let rows = whole_csv(text);
         let mut out = Vec::new();
         rows.each(&mut CsvScratch::default(), |at, row| {
             if let Row::Csv(r) = row {
@@ -939,12 +944,7 @@ mod tests {
     /// Every row's place and cells of a whole text, as the `csv` crate splits it: the
     /// reference [`RawRows::each`] is held to.
     fn csv_crate_places(text: &[u8]) -> Vec<(At, Vec<Vec<u8>>)> {
-        let rows = RawRows {
-            format: InputFormat::Csv,
-            text: text.to_vec(),
-            first_line: 1,
-            first_byte: 0,
-        };
+        let rows = whole_csv(text);
         let mut reader = csv::ReaderBuilder::new()
             .has_headers(false)
             .flexible(true)
@@ -983,7 +983,7 @@ mod tests {
                 proptest::sample::select(&b"ab,,\"\"\n\r "[..]), 0..60),
             columns in proptest::collection::vec(0usize..5, 1..4),
         ) {
-            let rows = RawRows { format: InputFormat::Csv, text: text.clone(), first_line: 1, first_byte: 0 };
+            let rows = whole_csv(&text);
             let mut got = Vec::new();
             rows.each_cells(&columns, |at, cells| {
                 let cells: Vec<_> = cells.iter().map(|c| c.as_ref().map(|c| c.to_vec())).collect();
