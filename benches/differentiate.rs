@@ -9,46 +9,29 @@
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use idic::batch::CHUNK;
 use idic::engine::{Customers, Evaluator};
-use idic::io::input::{At, CsvScratch, Row};
-use idic::plan::Program;
-use std::path::Path;
+use idic::io::input::CsvScratch;
+
+mod example;
 
 fn bench(c: &mut Criterion) {
-    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let program = Program::load(&repo.join("rules/retail")).expect("the retail rules load");
-    let reader = program.record_reader().expect("the retail schema reads");
-    let mut export = csv::Reader::from_path(repo.join("examples/customers.csv")).unwrap();
-    let header: Vec<String> = export
-        .headers()
-        .unwrap()
-        .iter()
-        .map(str::to_string)
-        .collect();
-    let map = reader
-        .map_header(&header)
-        .expect("the export has the schema's columns");
-    let mut batch = Customers::new(&program);
-    let mut scratch = CsvScratch::default();
-    for (i, record) in export.byte_records().take(CHUNK).enumerate() {
-        let line = i as u64 + 2;
-        let at = At {
-            line,
-            last_line: line,
-            unclosed: false,
-            byte: 0,
-        };
-        let mut values = reader
-            .read(Some(&map), Row::Csv(scratch.cells(&record.unwrap())), at)
-            .expect("the example customers read");
-        batch.push(&mut values);
-    }
+    let example = example::retail();
+    let (program, reader, map) = (&example.program, example.reader(), &example.map);
+    let mut batch = Customers::new(program);
+    example.rows.each(&mut CsvScratch::default(), |at, row| {
+        if batch.len() < CHUNK {
+            let mut values = reader
+                .read(Some(map), row, at)
+                .expect("the example customers read");
+            batch.push(&mut values);
+        }
+    });
     assert_eq!(
         batch.len(),
         CHUNK,
         "the example export has {CHUNK} customers"
     );
     let as_of = chrono::NaiveDate::from_ymd_opt(2026, 11, 1).unwrap();
-    let mut evaluator = Evaluator::new(&program, as_of);
+    let mut evaluator = Evaluator::new(program, as_of);
 
     let mut group = c.benchmark_group("differentiate");
     group.throughput(Throughput::Elements(CHUNK as u64));

@@ -8,24 +8,12 @@
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use idic::io::input::{CsvScratch, Row};
-use idic::io::{BatchReader, InputFormat};
-use idic::plan::Program;
-use std::fs::File;
-use std::path::Path;
+
+mod example;
 
 fn bench(c: &mut Criterion) {
-    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let program = Program::load(&repo.join("rules/retail")).expect("the retail rules load");
-    let reader = program.record_reader().expect("the retail schema reads");
-    let export = File::open(repo.join("examples/customers.csv")).unwrap();
-    let (mut batches, header) = BatchReader::open(&export, InputFormat::Csv, 1 << 20).unwrap();
-    let map = reader
-        .map_header(&header.expect("a CSV export has a header"))
-        .expect("the export has the schema's columns");
-    let rows = batches
-        .next_batch(None)
-        .unwrap()
-        .expect("the export has rows");
+    let example = example::retail();
+    let (reader, map, rows) = (example.reader(), &example.map, &example.rows);
     let mut scratch = CsvScratch::default();
     let mut count = 0;
     rows.each(&mut scratch, |_, _| count += 1);
@@ -52,7 +40,7 @@ fn bench(c: &mut Criterion) {
         b.iter(|| {
             let mut read = 0;
             rows.each(&mut scratch, |at, row| {
-                read += usize::from(reader.read_into(Some(&map), row, at, &mut values).is_ok());
+                read += usize::from(reader.read_into(Some(map), row, at, &mut values).is_ok());
             });
             assert_eq!(read, 400, "every example customer reads");
         })

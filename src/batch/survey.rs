@@ -130,34 +130,34 @@ impl IdCollector {
     ) -> io::Result<Survey> {
         self.two_threads = threads > 1;
         let mut duplicates = Vec::new();
+        // The rows in (fingerprint, line) order: those of one fingerprint gathered, then
+        // compared when the last of them has come.
         let mut group = Vec::new();
-        let mut check = |group: &mut Vec<(u64, u64)>| -> io::Result<()> {
-            if group.len() > 1 {
-                repeats(group, &mut id_at, &mut duplicates)?;
+        let mut visit = |line, byte, last_of_fp| -> io::Result<()> {
+            group.push((line, byte));
+            if last_of_fp {
+                if group.len() > 1 {
+                    repeats(&group, &mut id_at, &mut duplicates)?;
+                }
+                group.clear();
             }
-            group.clear();
             Ok(())
         };
         if self.runs.is_empty() {
             // Everything fits in memory: sort, and look at runs of equal fingerprints.
             sort(&mut self.chunk, self.two_threads);
             for (i, &(fp, line, byte)) in self.chunk.iter().enumerate() {
-                group.push((line, byte));
-                if self.chunk.get(i + 1).is_none_or(|next| next.0 != fp) {
-                    check(&mut group)?;
-                }
+                visit(
+                    line,
+                    byte,
+                    self.chunk.get(i + 1).is_none_or(|next| next.0 != fp),
+                )?;
             }
         } else {
             if !self.chunk.is_empty() {
                 self.spill()?;
             }
-            merge(self.runs, |line, byte, last_of_fp| {
-                group.push((line, byte));
-                if last_of_fp {
-                    check(&mut group)?;
-                }
-                Ok(())
-            })?;
+            merge(self.runs, visit)?;
         }
         duplicates.sort_unstable();
         Ok(Survey { duplicates })

@@ -222,7 +222,8 @@ pub struct CsvScratch {
 }
 
 impl CsvScratch {
-    /// `cells` as a row's cells (for tests and rows that come from elsewhere).
+    /// `cells` as a row's cells.
+    #[cfg(test)]
     pub fn cells<'s, C: AsRef<[u8]>>(
         &'s mut self,
         cells: impl IntoIterator<Item = C>,
@@ -244,14 +245,9 @@ impl CsvScratch {
         self.bounds.push(start..self.text.len());
     }
 
-    /// Pushes the cells of `line`, a stretch of a row without quotes: its text between commas.
+    /// Pushes the cells of `line`, a stretch of a row without quotes.
     fn split(&mut self, line: &[u8]) {
-        let mut cell = 0;
-        each_comma(line, |i| {
-            self.push(&line[cell..i]);
-            cell = i + 1;
-        });
-        self.push(&line[cell..]);
+        each_cell(line, |cell| self.push(&line[cell]));
     }
 }
 
@@ -444,12 +440,9 @@ fn csv_row(text: &[u8], start: usize, scratch: &mut CsvScratch) -> (usize, bool)
         let line = &text[pos..end];
         let Some(quote) = memchr(b'"', line) else {
             if pos == start {
-                let mut cell = pos;
-                each_comma(line, |i| {
-                    scratch.bounds.push(cell..pos + i);
-                    cell = pos + i + 1;
+                each_cell(line, |cell| {
+                    scratch.bounds.push(pos + cell.start..pos + cell.end)
                 });
-                scratch.bounds.push(cell..end);
                 return (line_end(text, end), false);
             }
             scratch.split(line);
@@ -476,6 +469,17 @@ fn line_end(text: &[u8], end: usize) -> usize {
         [] => end,
         _ => end + 1,
     }
+}
+
+/// Calls `f` with where each cell of `line` (a stretch of a row without quotes) is: its text
+/// between commas.
+fn each_cell(line: &[u8], mut f: impl FnMut(Range<usize>)) {
+    let mut start = 0;
+    each_comma(line, |comma| {
+        f(start..comma);
+        start = comma + 1;
+    });
+    f(start..line.len());
 }
 
 /// Calls `f` with the offset of each comma in `line`, in order. Eight bytes are looked at a
