@@ -23,7 +23,7 @@
 
 use super::decision::Decision;
 use super::evaluate::{finite, truth, EvalError, Evaluator, Rung};
-use crate::expr::native::{Rows, Split};
+use crate::expr::native::{Rows, SlotColumns, Split};
 use crate::plan::{Program, Step, TierPlan};
 use rhai::{Dynamic, ImmutableString};
 use std::time::Duration;
@@ -40,8 +40,12 @@ pub struct Customers {
     /// The number of customers in the batch.
     len: usize,
     triggers: usize,
+    /// The slots' typed columns, true to the slots of the batch's rows.
+    columns: SlotColumns,
     /// Per row, the rule that failed for the customer.
     failed: Vec<Option<EvalError>>,
+    /// Whether a rule failed for a live row since the live rows were last narrowed.
+    newly_failed: bool,
     /// Per row, the time the customer's evaluations spent in rhai.
     spent: Vec<Duration>,
     tier: Vec<Option<usize>>,
@@ -64,7 +68,9 @@ impl Customers {
             inputs: program.inputs(),
             len: 0,
             triggers: program.triggers.len(),
+            columns: SlotColumns::default(),
             failed: Vec::new(),
+            newly_failed: false,
             spent: Vec::new(),
             tier: Vec::new(),
             stage: Vec::new(),
@@ -123,14 +129,22 @@ impl Customers {
         rows_of(&self.slots, self.len, self.stride)
     }
 
+    /// Rule evaluation failed for row `r` with `error`.
+    fn fail(&mut self, r: u32, error: EvalError) {
+        self.failed[r as usize] = Some(error);
+        self.newly_failed = true;
+    }
+
     fn slot(&mut self, r: u32, slot: usize) -> &mut Dynamic {
         &mut self.slots[r as usize * self.stride + slot]
     }
 
     /// Takes out of the live rows those a rule failed for.
     fn drop_failed(&mut self) {
-        let failed = &self.failed;
-        self.live.retain(|&r| failed[r as usize].is_none());
+        if std::mem::take(&mut self.newly_failed) {
+            let failed = &self.failed;
+            self.live.retain(|&r| failed[r as usize].is_none());
+        }
     }
 }
 
@@ -146,8 +160,10 @@ impl Evaluator<'_> {
         let program = self.program;
         let layout = program.layout();
         let rows = batch.len();
+        batch.columns.reset(batch.stride);
         batch.failed.clear();
         batch.failed.resize(rows, None);
+        batch.newly_failed = false;
         batch.spent.clear();
         batch.spent.resize(rows, Duration::ZERO);
         for which in [&mut batch.tier, &mut batch.stage] {
@@ -170,6 +186,8 @@ impl Evaluator<'_> {
                             batch.slots[r as usize * batch.stride + slot] = Dynamic::from(value);
                         }
                     }
+                    let split = &batch.split;
+                    (batch.columns).set_truths(slot, rows, &split.yes, &split.no);
                 }
             }
         }
@@ -219,7 +237,8 @@ impl Evaluator<'_> {
         batch.split.clear();
         match &plan.native {
             Some(native) => {
-                let rows = rows_of(&batch.slots, batch.len, batch.stride);
+                let rows =
+                    rows_of(&batch.slots, batch.len, batch.stride).with_columns(&batch.columns);
                 native.test_rows(rows, sel, self.as_of, &mut batch.split);
             }
             None => batch.split.bail.extend_from_slice(sel),
@@ -229,7 +248,7 @@ impl Evaluator<'_> {
             match value.and_then(|value| truth(plan, &value)) {
                 Ok(true) => batch.split.yes.push(r),
                 Ok(false) => batch.split.no.push(r),
-                Err(e) => batch.failed[r as usize] = Some(e),
+                Err(e) => batch.fail(r, e),
             }
         });
         batch.split.bail = bail;
@@ -244,7 +263,8 @@ impl Evaluator<'_> {
         let bail = &mut batch.split.bail;
         match &plan.native {
             Some(native) => {
-                let rows = rows_of(&batch.slots, batch.len, batch.stride);
+                let rows =
+                    rows_of(&batch.slots, batch.len, batch.stride).with_columns(&batch.columns);
                 native.eval_rows(rows, &batch.live, self.as_of, &mut batch.values, bail);
             }
             None => bail.extend_from_slice(&batch.live),
@@ -253,7 +273,7 @@ impl Evaluator<'_> {
             .and_then(|value| finite(plan, value))
         {
             Ok(value) => *batch.slot(r, slot) = value,
-            Err(e) => batch.failed[r as usize] = Some(e),
+            Err(e) => batch.fail(r, e),
         };
         let mut values = std::mem::take(&mut batch.values);
         for (r, value) in values.drain(..) {
@@ -263,6 +283,7 @@ impl Evaluator<'_> {
         let bail = std::mem::take(&mut batch.split.bail);
         self.by_rhai(batch, unit, &bail, keep);
         batch.split.bail = bail;
+        batch.columns.forget(slot);
         batch.drop_failed();
     }
 
@@ -323,6 +344,7 @@ impl Evaluator<'_> {
         for &r in &rest {
             *batch.slot(r, slot) = Dynamic::UNIT;
         }
+        batch.columns.forget(slot);
         batch.drop_failed();
     }
 }

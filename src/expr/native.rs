@@ -95,7 +95,7 @@ use std::ops::Deref;
 use std::sync::OnceLock;
 
 mod columns;
-pub use columns::{Rows, Split};
+pub use columns::{Rows, SlotColumns, Split};
 
 /// An expression lowered to native code, evaluated without rhai.
 #[derive(Debug)]

@@ -10,6 +10,10 @@
 //!   its condition sent there;
 //! * comparisons of numbers and `()`, arithmetic, `??` and `-x` run over columns of numbers;
 //!   `??` evaluates each later operand only on the rows still missing;
+//! * a slot is read from the batch's typed columns ([`SlotColumns`]) when the rows carry
+//!   them: each slot's numbers or truths read once per batch, not once per rule; a slot whose
+//!   every row holds a whole number (or every row a decimal) compared with a constant is
+//!   compared in a loop over a plain column of numbers;
 //! * every other node, and a comparison whose operands are not numbers, is evaluated row by
 //!   row with the row evaluation;
 //! * a row on which the row evaluation would bail bails here too, and only that row: the
@@ -18,28 +22,135 @@
 //! Whatever these give for a row equals what [`Native::test`] or [`Native::eval`] gives for
 //! that row's slots (a differential property test holds them together, `native/tests.rs`).
 
-use super::{At, Bail, Cmp, Lit, Native, Node, Scalar};
+use super::{float_compare, At, Bail, Cmp, Lit, Native, Node, Scalar, FLOAT, INT};
 use chrono::NaiveDate;
 use rhai::Dynamic;
+use std::cell::OnceCell;
 
-/// A batch of customers' slot values: one row of `stride` slots after another.
+/// A batch of customers' slot values: one row of `stride` slots after another, and
+/// optionally their typed columns.
 #[derive(Clone, Copy)]
 pub struct Rows<'a> {
     slots: &'a [Dynamic],
     stride: usize,
+    columns: Option<&'a SlotColumns>,
 }
 
 impl<'a> Rows<'a> {
     /// The rows of `slots`, `stride` slots each (`stride` must not be 0).
     pub fn new(slots: &'a [Dynamic], stride: usize) -> Rows<'a> {
         assert!(stride > 0, "a row holds at least one slot");
-        Rows { slots, stride }
+        Rows {
+            slots,
+            stride,
+            columns: None,
+        }
+    }
+
+    /// The same rows, their slots read through `columns`, which must hold only what these
+    /// very slots hold (see [`SlotColumns`]).
+    pub fn with_columns(self, columns: &'a SlotColumns) -> Rows<'a> {
+        Rows {
+            columns: Some(columns),
+            ..self
+        }
+    }
+
+    /// The number of rows.
+    fn len(&self) -> usize {
+        self.slots.len() / self.stride
     }
 
     /// The slots of row `r`.
     pub fn row(&self, r: u32) -> &'a [Dynamic] {
         let start = r as usize * self.stride;
         &self.slots[start..start + self.stride]
+    }
+}
+
+/// Typed columns of a batch's slots, for the columnar evaluation: a slot's numbers (or its
+/// truths) read from every row of the batch on their first use by a rule, and kept for the
+/// later rules.
+///
+/// The owner of the batch keeps them true to the slots: [`SlotColumns::reset`] when the rows
+/// change, [`SlotColumns::forget`] (or [`SlotColumns::set_truths`]) when a slot is written.
+#[derive(Default)]
+pub struct SlotColumns {
+    numbers: Vec<OnceCell<Numbers>>,
+    truths: Vec<OnceCell<Vec<Truth>>>,
+}
+
+/// A slot's truth on one row, as the row evaluation reads it.
+type Truth = Result<bool, Bail>;
+
+/// A slot's numbers on every row of a batch.
+enum Numbers {
+    /// Every row holds a whole number.
+    Ints(Vec<INT>),
+    /// Every row holds a decimal.
+    Floats(Vec<FLOAT>),
+    /// Any mixture of numbers, `()` and other values.
+    Mixed(Vec<Scalar>),
+}
+
+impl Numbers {
+    /// Slot `slot` of each row of `rows`.
+    fn of(rows: Rows<'_>, slot: usize) -> Numbers {
+        let scalars: Vec<Scalar> = (0..rows.len() as u32)
+            .map(|r| super::slot_scalar(rows.row(r).get(slot)))
+            .collect();
+        if scalars.iter().all(|x| matches!(x, Scalar::Int(_))) {
+            let ints = scalars.iter().map(|x| match x {
+                Scalar::Int(i) => *i,
+                _ => unreachable!("every row holds a whole number"),
+            });
+            Numbers::Ints(ints.collect())
+        } else if scalars.iter().all(|x| matches!(x, Scalar::Float(_))) {
+            let floats = scalars.iter().map(|x| match x {
+                Scalar::Float(f) => *f,
+                _ => unreachable!("every row holds a decimal"),
+            });
+            Numbers::Floats(floats.collect())
+        } else {
+            Numbers::Mixed(scalars)
+        }
+    }
+}
+
+impl SlotColumns {
+    /// Forgets every column: the batch's rows, of `slots` slots each, hold other values.
+    pub fn reset(&mut self, slots: usize) {
+        self.numbers.clear();
+        self.numbers.resize_with(slots, OnceCell::new);
+        self.truths.clear();
+        self.truths.resize_with(slots, OnceCell::new);
+    }
+
+    /// Forgets the columns of slot `slot`, which was written.
+    pub fn forget(&mut self, slot: usize) {
+        if let Some(numbers) = self.numbers.get_mut(slot) {
+            numbers.take();
+        }
+        if let Some(truths) = self.truths.get_mut(slot) {
+            truths.take();
+        }
+    }
+
+    /// Slot `slot` of the batch's `rows` rows was written: `true` in the rows of `yes`,
+    /// `false` in those of `no`, and the other rows are read no more.
+    pub fn set_truths(&mut self, slot: usize, rows: usize, yes: &[u32], no: &[u32]) {
+        self.forget(slot);
+        let Some(cell) = self.truths.get(slot) else {
+            return;
+        };
+        let mut truths = vec![Err(Bail); rows];
+        for (list, truth) in [(yes, true), (no, false)] {
+            for &r in list {
+                truths[r as usize] = Ok(truth);
+            }
+        }
+        // Forgotten above: the cell is empty.
+        let _ = cell.set(truths);
     }
 }
 
@@ -104,6 +215,23 @@ struct Columns<'a> {
 }
 
 impl Columns<'_> {
+    /// Slot `slot`'s numbers on every row, if the rows carry typed columns.
+    fn numbers_of(&self, slot: usize) -> Option<&Numbers> {
+        let cell = self.rows.columns?.numbers.get(slot)?;
+        Some(cell.get_or_init(|| Numbers::of(self.rows, slot)))
+    }
+
+    /// Slot `slot`'s truths on every row, if the rows carry typed columns.
+    fn truths_of(&self, slot: usize) -> Option<&[Truth]> {
+        let cell = self.rows.columns?.truths.get(slot)?;
+        let truths = cell.get_or_init(|| {
+            (0..self.rows.len() as u32)
+                .map(|r| super::slot_truth(self.rows.row(r).get(slot)))
+                .collect()
+        });
+        Some(truths)
+    }
+
     /// [`At::truth`] of `node` on each row of `sel`, sorted into `yes`, `no` and `bail`.
     fn truth(
         &self,
@@ -127,12 +255,18 @@ impl Columns<'_> {
                 no.extend_from_slice(&left);
             }
             Node::Compare(op, x) => self.compare(*op, &x[0], &x[1], sel, yes, no, bail),
-            Node::Slot(i) => {
-                let truths = sel
-                    .iter()
-                    .map(|&r| (r, super::slot_truth(self.rows.row(r).get(*i))));
-                sort(truths, yes, no, bail);
-            }
+            Node::Slot(i) => match self.truths_of(*i) {
+                Some(truths) => {
+                    let truths = sel.iter().map(|&r| (r, truths[r as usize]));
+                    sort(truths, yes, no, bail);
+                }
+                None => {
+                    let truths = sel
+                        .iter()
+                        .map(|&r| (r, super::slot_truth(self.rows.row(r).get(*i))));
+                    sort(truths, yes, no, bail);
+                }
+            },
             Node::If(x) => {
                 let (mut then, mut other) = (Vec::new(), Vec::new());
                 self.truth(&x[0], sel, &mut then, &mut other, bail);
@@ -196,6 +330,13 @@ impl Columns<'_> {
             },
             _ => Err(Bail),
         };
+        if let (Node::Slot(i), Some(y)) = (a, constant(b)) {
+            if let Some(xs) = self.numbers_of(*i) {
+                if against_constant(op, xs, y, sel, yes, no) {
+                    return;
+                }
+            }
+        }
         let mut xs = Vec::with_capacity(sel.len());
         self.scalars(a, sel, &mut xs);
         // Against a constant (`orders >= 4`), the constant is not copied to every row.
@@ -217,11 +358,23 @@ impl Columns<'_> {
         }
         match node {
             Node::Slot(i) => {
-                let rows = self.rows;
-                out.extend(
-                    sel.iter()
-                        .map(|&r| Ok(super::slot_scalar(rows.row(r).get(*i)))),
-                );
+                let at = |r: u32| r as usize;
+                match self.numbers_of(*i) {
+                    Some(Numbers::Ints(xs)) => {
+                        out.extend(sel.iter().map(|&r| Ok(Scalar::Int(xs[at(r)]))));
+                    }
+                    Some(Numbers::Floats(xs)) => {
+                        out.extend(sel.iter().map(|&r| Ok(Scalar::Float(xs[at(r)]))));
+                    }
+                    Some(Numbers::Mixed(xs)) => out.extend(sel.iter().map(|&r| Ok(xs[at(r)]))),
+                    None => {
+                        let rows = self.rows;
+                        out.extend(
+                            sel.iter()
+                                .map(|&r| Ok(super::slot_scalar(rows.row(r).get(*i)))),
+                        );
+                    }
+                }
             }
             Node::Arith(op, x) => {
                 let (mut xs, mut ys) =
@@ -333,6 +486,65 @@ fn constant(node: &Node) -> Option<Scalar> {
         Node::Lit(Lit::Unit) => Some(Scalar::Unit),
         _ => None,
     }
+}
+
+/// A column of whole numbers or decimals compared with the constant `y` (as
+/// [`super::compare_scalars`] compares them) on the rows of `sel`, sorted into `yes` and `no`.
+/// `false` when the column holds a mixture, left to the caller.
+fn against_constant(
+    op: Cmp,
+    xs: &Numbers,
+    y: Scalar,
+    sel: &[u32],
+    yes: &mut Vec<u32>,
+    no: &mut Vec<u32>,
+) -> bool {
+    #[allow(clippy::cast_precision_loss)]
+    let float = |x: INT| x as FLOAT;
+    let at = |r: u32| r as usize;
+    match (xs, y) {
+        (Numbers::Ints(xs), Scalar::Int(y)) => {
+            let x = |r: u32| xs[at(r)];
+            match op {
+                Cmp::Eq => sort_by(sel, yes, no, |r| x(r) == y),
+                Cmp::Ne => sort_by(sel, yes, no, |r| x(r) != y),
+                Cmp::Lt => sort_by(sel, yes, no, |r| x(r) < y),
+                Cmp::Le => sort_by(sel, yes, no, |r| x(r) <= y),
+                Cmp::Gt => sort_by(sel, yes, no, |r| x(r) > y),
+                Cmp::Ge => sort_by(sel, yes, no, |r| x(r) >= y),
+            }
+        }
+        (Numbers::Ints(xs), Scalar::Float(y)) => {
+            sort_by(sel, yes, no, |r| float_compare(op, float(xs[at(r)]), y));
+        }
+        (Numbers::Floats(xs), Scalar::Int(y)) => {
+            let y = float(y);
+            sort_by(sel, yes, no, |r| float_compare(op, xs[at(r)], y));
+        }
+        (Numbers::Floats(xs), Scalar::Float(y)) => {
+            sort_by(sel, yes, no, |r| float_compare(op, xs[at(r)], y));
+        }
+        _ => return false,
+    }
+    true
+}
+
+/// Sorts the rows of `sel` into `yes` and `no` by `holds`, without a branch on its answer
+/// (as [`sort`]).
+#[inline]
+fn sort_by(sel: &[u32], yes: &mut Vec<u32>, no: &mut Vec<u32>, holds: impl Fn(u32) -> bool) {
+    let (mut yes_len, mut no_len) = (yes.len(), no.len());
+    yes.resize(yes_len + sel.len(), 0);
+    no.resize(no_len + sel.len(), 0);
+    for &r in sel {
+        let holds = holds(r);
+        yes[yes_len] = r;
+        no[no_len] = r;
+        yes_len += usize::from(holds);
+        no_len += usize::from(!holds);
+    }
+    yes.truncate(yes_len);
+    no.truncate(no_len);
 }
 
 /// Sorts rows by their truth into `yes`, `no` and `bail`. A row is written at the ends of

@@ -1599,10 +1599,11 @@ fn native_results_are_rhai_results_on_random_expressions() {
 
 /// Columnar evaluation ([`Native::test_rows`], [`Native::eval_rows`]) gives every row of a
 /// random batch exactly what the row evaluation gives it, bails included, and leaves the rows
-/// outside the selection alone.
+/// outside the selection alone: read from the slots, and through their typed columns (half the
+/// batches hold only values of each variable's kind, so that whole columns of numbers occur).
 #[test]
 fn columnar_results_are_row_results_on_random_batches() {
-    use super::{Rows, Split};
+    use super::{Rows, SlotColumns, Split};
     let cases: u32 = std::env::var("NATIVE_CASES")
         .ok()
         .and_then(|n| n.parse().ok())
@@ -1614,79 +1615,94 @@ fn columnar_results_are_row_results_on_random_batches() {
         failure_persistence: None,
         ..Config::default()
     };
-    let batch = prop::collection::vec((values(), any::<bool>()), 1..24);
+    let typed = VARIABLES
+        .iter()
+        .map(|(_, kind)| value_of(*kind))
+        .collect::<Vec<_>>();
+    let batch = prop_oneof![
+        prop::collection::vec((values(), any::<bool>()), 1..24),
+        prop::collection::vec((typed, any::<bool>()), 1..24),
+    ];
     TestRunner::new(config)
-        .run(&(expression(), batch), |(source, batch)| {
-            let Ok(ast) = lab.compile(&source) else {
-                return Ok(());
-            };
-            let Some(native) = lab.lower(&ast) else {
-                return Ok(());
-            };
-            batches.set(batches.get() + 1);
-            let stride = VARIABLES.len();
-            let slots: Vec<Dynamic> = batch
-                .iter()
-                .flat_map(|(values, _)| values.iter().map(Value::dynamic))
-                .collect();
-            let rows = Rows::new(&slots, stride);
-            // Every other row's turn comes last: a selection need not be in order.
-            let sel: Vec<u32> = (0..batch.len() as u32)
-                .filter(|&r| batch[r as usize].1)
-                .rev()
-                .collect();
-            let mut split = Split::default();
-            native.test_rows(rows, &sel, as_of(), &mut split);
-            let (mut values, mut bail) = (Vec::new(), Vec::new());
-            native.eval_rows(rows, &sel, as_of(), &mut values, &mut bail);
-            let seen = split.yes.len() + split.no.len() + split.bail.len();
-            prop_assert_eq!(
-                seen,
-                sel.len(),
-                "`{}`: test_rows lost or doubled rows",
-                source
-            );
-            prop_assert_eq!(
-                values.len() + bail.len(),
-                sel.len(),
-                "`{}`: eval_rows",
-                source
-            );
-            for &r in &sel {
-                let row = rows.row(r);
-                let test = match native.test(row, as_of()) {
-                    Ok(true) => &split.yes,
-                    Ok(false) => &split.no,
-                    Err(Bail) => &split.bail,
+        .run(
+            &(expression(), batch, any::<bool>()),
+            |(source, batch, typed)| {
+                let Ok(ast) = lab.compile(&source) else {
+                    return Ok(());
                 };
-                prop_assert!(
-                    test.contains(&r),
-                    "`{}`: row {} test {:?}",
-                    source,
-                    r,
-                    split
+                let Some(native) = lab.lower(&ast) else {
+                    return Ok(());
+                };
+                batches.set(batches.get() + 1);
+                let stride = VARIABLES.len();
+                let slots: Vec<Dynamic> = batch
+                    .iter()
+                    .flat_map(|(values, _)| values.iter().map(Value::dynamic))
+                    .collect();
+                let mut columns = SlotColumns::default();
+                columns.reset(stride);
+                let rows = match typed {
+                    true => Rows::new(&slots, stride).with_columns(&columns),
+                    false => Rows::new(&slots, stride),
+                };
+                // Every other row's turn comes last: a selection need not be in order.
+                let sel: Vec<u32> = (0..batch.len() as u32)
+                    .filter(|&r| batch[r as usize].1)
+                    .rev()
+                    .collect();
+                let mut split = Split::default();
+                native.test_rows(rows, &sel, as_of(), &mut split);
+                let (mut values, mut bail) = (Vec::new(), Vec::new());
+                native.eval_rows(rows, &sel, as_of(), &mut values, &mut bail);
+                let seen = split.yes.len() + split.no.len() + split.bail.len();
+                prop_assert_eq!(
+                    seen,
+                    sel.len(),
+                    "`{}`: test_rows lost or doubled rows",
+                    source
                 );
-                match native.eval(row, as_of()) {
-                    Ok(v) => {
-                        let got = values.iter().find(|(at, _)| *at == r).map(|(_, v)| v);
-                        prop_assert!(
-                            got.is_some_and(|w| same(&v, w)),
-                            "`{}`: row {} eval {:?}, columns {:?}",
-                            source,
-                            r,
-                            v,
-                            got
-                        );
-                        decided.set(decided.get() + 1);
-                    }
-                    Err(Bail) => {
-                        prop_assert!(bail.contains(&r), "`{}`: row {} should bail", source, r);
-                        bailed.set(bailed.get() + 1);
+                prop_assert_eq!(
+                    values.len() + bail.len(),
+                    sel.len(),
+                    "`{}`: eval_rows",
+                    source
+                );
+                for &r in &sel {
+                    let row = rows.row(r);
+                    let test = match native.test(row, as_of()) {
+                        Ok(true) => &split.yes,
+                        Ok(false) => &split.no,
+                        Err(Bail) => &split.bail,
+                    };
+                    prop_assert!(
+                        test.contains(&r),
+                        "`{}`: row {} test {:?}",
+                        source,
+                        r,
+                        split
+                    );
+                    match native.eval(row, as_of()) {
+                        Ok(v) => {
+                            let got = values.iter().find(|(at, _)| *at == r).map(|(_, v)| v);
+                            prop_assert!(
+                                got.is_some_and(|w| same(&v, w)),
+                                "`{}`: row {} eval {:?}, columns {:?}",
+                                source,
+                                r,
+                                v,
+                                got
+                            );
+                            decided.set(decided.get() + 1);
+                        }
+                        Err(Bail) => {
+                            prop_assert!(bail.contains(&r), "`{}`: row {} should bail", source, r);
+                            bailed.set(bailed.get() + 1);
+                        }
                     }
                 }
-            }
-            Ok(())
-        })
+                Ok(())
+            },
+        )
         .unwrap();
     let (batches, decided, bailed) = (batches.get(), decided.get(), bailed.get());
     eprintln!("{batches} batches: {decided} rows evaluated, {bailed} bailed");
@@ -1697,4 +1713,77 @@ fn columnar_results_are_row_results_on_random_batches() {
         decided >= cases && bailed > 0,
         "{decided} evaluated, {bailed} bailed"
     );
+}
+
+/// A slot's typed column compared with a constant ([`super::SlotColumns`]: whole numbers,
+/// decimals, or a mixture) sorts every selected row as the row evaluation and rhai do, near
+/// ties included: the columns' values and the constants are drawn from one small set.
+#[test]
+fn typed_columns_compare_with_constants_as_rows_do() {
+    use super::{Rows, SlotColumns, Split};
+    const INTS: &[&str] = &["-2", "0", "1", "3", "9223372036854775807"];
+    const FLOATS: &[&str] = &["-2.0", "0.0", "0.1", "1.0", "2.675", "3.0"];
+    let lab = Lab::new(["x"]);
+    let number = |text: &str| -> Value {
+        match text.parse::<i64>() {
+            Ok(i) => Value::Int(i),
+            Err(_) => Value::Float(text.parse().expect("a decimal")),
+        }
+    };
+    let ints = prop::sample::select(INTS).prop_map(move |t| number(t));
+    let floats = prop::sample::select(FLOATS).prop_map(move |t| number(t));
+    let mixed = prop_oneof![ints.clone(), floats.clone(), Just(Value::Unit)];
+    let column = prop_oneof![
+        prop::collection::vec(ints, 1..40),
+        prop::collection::vec(floats, 1..40),
+        prop::collection::vec(mixed, 1..40),
+    ];
+    let op = prop::sample::select(&["==", "!=", "<", "<=", ">", ">="][..]);
+    let constant = prop::sample::select([INTS, FLOATS].concat());
+    let (ties, rows_seen) = (Cell::new(0_u32), Cell::new(0_u32));
+    let config = Config {
+        cases: 400,
+        failure_persistence: None,
+        ..Config::default()
+    };
+    TestRunner::new(config)
+        .run(&(column, op, constant), |(column, op, constant)| {
+            let source = format!("x {op} {constant}");
+            let ast = lab.compile(&source).expect("compiles");
+            let native = lab.lower(&ast).expect("lowers");
+            let slots: Vec<Dynamic> = column.iter().map(Value::dynamic).collect();
+            let mut columns = SlotColumns::default();
+            columns.reset(1);
+            let rows = Rows::new(&slots, 1).with_columns(&columns);
+            let sel: Vec<u32> = (0..slots.len() as u32).rev().collect();
+            let mut split = Split::default();
+            native.test_rows(rows, &sel, as_of(), &mut split);
+            for (r, (value, cell)) in slots.iter().zip(&column).enumerate() {
+                let r = r as u32;
+                let rhai = lab.rhai(&ast, std::slice::from_ref(value));
+                let row = native.test(std::slice::from_ref(value), as_of());
+                let sorted = match (split.yes.contains(&r), split.no.contains(&r)) {
+                    (true, false) => Ok(true),
+                    (false, true) => Ok(false),
+                    (false, false) if split.bail.contains(&r) => Err(Bail),
+                    other => panic!("`{source}`: row {r} sorted as {other:?}"),
+                };
+                prop_assert_eq!(sorted, row, "`{}` on {:?}", source, value);
+                if let Ok(holds) = sorted {
+                    prop_assert_eq!(rhai.map(|v| v.as_bool()), Ok(Ok(holds)), "`{}`", source);
+                }
+                rows_seen.set(rows_seen.get() + 1);
+                let tie = match (cell, number(constant)) {
+                    (Value::Int(x), Value::Int(y)) => *x == y,
+                    (Value::Float(x), Value::Float(y)) => *x == y,
+                    _ => false,
+                };
+                ties.set(ties.get() + u32::from(tie));
+            }
+            Ok(())
+        })
+        .unwrap();
+    let (ties, rows_seen) = (ties.get(), rows_seen.get());
+    // Not vacuous: many rows hold the very constant they are compared with.
+    assert!(ties > rows_seen / 20, "{ties} ties in {rows_seen} rows");
 }
