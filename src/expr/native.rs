@@ -1157,6 +1157,9 @@ impl At {
             if let Some(found) = text_in_list_in_place(args, slots) {
                 return Ok(Val::Bool(found));
             }
+            if let Some(found) = literal_in_list_field(args, slots) {
+                return found.map(Val::Bool);
+            }
         }
         let (first, second) = match args {
             [a] => (self.node(a, slots)?, None),
@@ -1275,6 +1278,41 @@ fn text_in_list_in_place(args: &[Node], slots: &[Dynamic]) -> Option<bool> {
         }
     }
     Some(false)
+}
+
+/// `"text" in field` or `"text" in (field ?? [])` (`contains(list, "text")`) of a list field
+/// whose items are all texts: one walk over the items, which also counts their sizes against
+/// rhai's limits ([`oversized`] bails, as the call does); `None` for anything else.
+fn literal_in_list_field(args: &[Node], slots: &[Dynamic]) -> Option<Result<bool, Bail>> {
+    let [list, Node::Lit(Lit::Str(text))] = args else {
+        return None;
+    };
+    let (slot, or_empty) = match list {
+        Node::Slot(i) => (*i, false),
+        Node::Coalesce(xs) => match xs.as_slice() {
+            [Node::Slot(i), Node::Lit(Lit::List(empty))] if empty.is_empty() => (*i, true),
+            _ => return None,
+        },
+        _ => return None,
+    };
+    let value = slots.get(slot).filter(|d| !d.is_shared())?;
+    if or_empty && value.is_unit() {
+        return Some(Ok(false));
+    }
+    let items = value.read_lock::<Array>()?;
+    let (mut found, mut bytes) = (false, 0);
+    for item in items.iter() {
+        if item.is_shared() {
+            return None;
+        }
+        let item = item.read_lock::<ImmutableString>()?;
+        bytes += item.len();
+        found |= item.as_str() == text.as_str();
+    }
+    if items.len() > MAX_ARRAY_SIZE || bytes > MAX_STRING_SIZE {
+        return Some(Err(Bail));
+    }
+    Some(Ok(found))
 }
 
 /// A text of a slot or literal, read in place.

@@ -156,6 +156,14 @@ fn vars() -> Vec<(&'static str, Dynamic)> {
             "many",
             Dynamic::from_array(vec![Dynamic::UNIT; super::MAX_ARRAY_SIZE + 1]),
         ),
+        (
+            "tagged",
+            Dynamic::from_array(vec!["a".into(); super::MAX_ARRAY_SIZE + 1]),
+        ),
+        (
+            "wordy",
+            Dynamic::from_array(vec!["w".repeat(super::MAX_STRING_SIZE / 2 + 1).into(); 2]),
+        ),
     ]
 }
 
@@ -641,6 +649,14 @@ fn builtins_run_idic_functions() {
     bails("has_any(many, [])");
     bails("long.len()");
     bails("is_missing(long)");
+    // A text looked for in a list field of texts, read in one walk: sizes still count.
+    is("\"vip\" in l", "true");
+    is("\"vip\" in (l ?? [])", "true");
+    is("\"gold\" in (l ?? [])", "false");
+    is("\"vip\" in (u ?? [])", "false");
+    bails("\"vip\" in (tagged ?? [])");
+    bails("\"a\" in tagged");
+    bails("\"vip\" in (wordy ?? [])");
 }
 
 #[test]
