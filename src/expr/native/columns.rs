@@ -22,7 +22,7 @@
 //! Whatever these give for a row equals what [`Native::test`] or [`Native::eval`] gives for
 //! that row's slots (a differential property test holds them together, `native/tests.rs`).
 
-use super::{float_compare, At, Bail, Cmp, Lit, Native, Node, Scalar, FLOAT, INT};
+use super::{builtins, float_compare, At, Bail, Cmp, Func, Lit, Native, Node, Scalar, FLOAT, INT};
 use chrono::NaiveDate;
 use rhai::Dynamic;
 use std::cell::OnceCell;
@@ -393,6 +393,22 @@ impl Columns<'_> {
                 self.scalars(x, sel, out);
                 for cell in &mut out[start..] {
                     *cell = cell.and_then(super::neg_scalar);
+                }
+            }
+            // As `At::call`: a number rounded to cents, `()` kept; a value that is not a number
+            // evaluated row by row.
+            Node::Call(Func::RoundMoney, x) if x.len() == 1 => {
+                let start = out.len();
+                self.scalars(&x[0], sel, out);
+                #[allow(clippy::cast_precision_loss)]
+                let cents = |x: FLOAT| Ok(Scalar::Float(builtins::round_half_away(x, 2)));
+                for (&r, cell) in sel.iter().zip(&mut out[start..]) {
+                    *cell = cell.and_then(|x| match x {
+                        Scalar::Int(i) => cents(i as FLOAT),
+                        Scalar::Float(f) => cents(f),
+                        Scalar::Unit => Ok(Scalar::Unit),
+                        Scalar::Other => self.at.scalar(node, self.rows.row(r)),
+                    });
                 }
             }
             Node::Coalesce(xs) => {
