@@ -447,6 +447,11 @@ impl Columns<'_> {
     /// into `bail`.
     fn values(&self, node: &Node, sel: &[u32], out: &mut Vec<(u32, Dynamic)>, bail: &mut Vec<u32>) {
         match node {
+            // A number, boolean or `()` (a branch such as `else { 0.0 }`): made once, copied.
+            Node::Lit(l @ (Lit::Int(_) | Lit::Float(_) | Lit::Bool(_) | Lit::Unit)) => {
+                let value = super::lit(l).to_dynamic();
+                out.extend(sel.iter().map(|&r| (r, value.clone())));
+            }
             Node::Compare(..) | Node::And(_) | Node::Or(_) | Node::Not(_) => {
                 let (mut yes, mut no) = (Vec::new(), Vec::new());
                 self.truth(node, sel, &mut yes, &mut no, bail);
