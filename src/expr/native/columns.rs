@@ -550,22 +550,11 @@ fn against_constant(
     true
 }
 
-/// Sorts the rows of `sel` into `yes` and `no` by `holds`, without a branch on its answer
-/// (as [`sort`]).
+/// Sorts the rows of `sel` into `yes` and `no` by `holds` (as [`sort`], no row bailing).
 #[inline]
 fn sort_by(sel: &[u32], yes: &mut Vec<u32>, no: &mut Vec<u32>, holds: impl Fn(u32) -> bool) {
-    let (mut yes_len, mut no_len) = (yes.len(), no.len());
-    yes.resize(yes_len + sel.len(), 0);
-    no.resize(no_len + sel.len(), 0);
-    for &r in sel {
-        let holds = holds(r);
-        yes[yes_len] = r;
-        no[no_len] = r;
-        yes_len += usize::from(holds);
-        no_len += usize::from(!holds);
-    }
-    yes.truncate(yes_len);
-    no.truncate(no_len);
+    let truths = sel.iter().map(|&r| (r, Ok(holds(r))));
+    sort(truths, yes, no, &mut Vec::new());
 }
 
 /// Sorts rows by their truth into `yes`, `no` and `bail`. A row is written at the ends of
