@@ -5,6 +5,10 @@
 //! the native path's columnar evaluation ([`crate::expr::native::Native::test_rows`] for
 //! conditions, [`crate::expr::native::Native::eval_rows`] for metrics):
 //!
+//! * the native path reads the chunk's slots through typed columns
+//!   ([`crate::expr::native::SlotColumns`]), which [`Customers`] keeps true to the slots: they
+//!   are reset for each chunk, and every write to a slot here forgets its columns (or, for a
+//!   segment, sets its truths) before a later rule can read it;
 //! * a first-match list (tiers, stages) evaluates each line on the rows no earlier line took,
 //!   a remainder that shrinks after each line;
 //! * the rows the native path leaves (and every row of a rule it cannot lower) are evaluated
@@ -283,6 +287,8 @@ impl Evaluator<'_> {
         let bail = std::mem::take(&mut batch.split.bail);
         self.by_rhai(batch, unit, &bail, keep);
         batch.split.bail = bail;
+        // No rule read the slot before its metric (`check` orders them so): forgetting keeps
+        // the columns true whatever the order.
         batch.columns.forget(slot);
         batch.drop_failed();
     }
@@ -344,6 +350,7 @@ impl Evaluator<'_> {
         for &r in &rest {
             *batch.slot(r, slot) = Dynamic::UNIT;
         }
+        // As for a metric: no rule read the tier or stage before it was found.
         batch.columns.forget(slot);
         batch.drop_failed();
     }

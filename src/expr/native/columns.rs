@@ -89,7 +89,7 @@ enum Numbers {
     Ints(Vec<INT>),
     /// Every row holds a decimal.
     Floats(Vec<FLOAT>),
-    /// Any mixture of numbers, `()` and other values.
+    /// Anything else: numbers of both kinds, `()`, other values, or a mixture of them.
     Mixed(Vec<Scalar>),
 }
 
@@ -255,18 +255,14 @@ impl Columns<'_> {
                 no.extend_from_slice(&left);
             }
             Node::Compare(op, x) => self.compare(*op, &x[0], &x[1], sel, yes, no, bail),
-            Node::Slot(i) => match self.truths_of(*i) {
-                Some(truths) => {
-                    let truths = sel.iter().map(|&r| (r, truths[r as usize]));
-                    sort(truths, yes, no, bail);
-                }
-                None => {
-                    let truths = sel
-                        .iter()
-                        .map(|&r| (r, super::slot_truth(self.rows.row(r).get(*i))));
-                    sort(truths, yes, no, bail);
-                }
-            },
+            Node::Slot(i) => {
+                let typed = self.truths_of(*i);
+                let truth = |r: u32| match typed {
+                    Some(truths) => truths[at(r)],
+                    None => super::slot_truth(self.rows.row(r).get(*i)),
+                };
+                sort(sel.iter().map(|&r| (r, truth(r))), yes, no, bail);
+            }
             Node::If(x) => {
                 let (mut then, mut other) = (Vec::new(), Vec::new());
                 self.truth(&x[0], sel, &mut then, &mut other, bail);
@@ -357,25 +353,22 @@ impl Columns<'_> {
             return;
         }
         match node {
-            Node::Slot(i) => {
-                let at = |r: u32| r as usize;
-                match self.numbers_of(*i) {
-                    Some(Numbers::Ints(xs)) => {
-                        out.extend(sel.iter().map(|&r| Ok(Scalar::Int(xs[at(r)]))));
-                    }
-                    Some(Numbers::Floats(xs)) => {
-                        out.extend(sel.iter().map(|&r| Ok(Scalar::Float(xs[at(r)]))));
-                    }
-                    Some(Numbers::Mixed(xs)) => out.extend(sel.iter().map(|&r| Ok(xs[at(r)]))),
-                    None => {
-                        let rows = self.rows;
-                        out.extend(
-                            sel.iter()
-                                .map(|&r| Ok(super::slot_scalar(rows.row(r).get(*i)))),
-                        );
-                    }
+            Node::Slot(i) => match self.numbers_of(*i) {
+                Some(Numbers::Ints(xs)) => {
+                    out.extend(sel.iter().map(|&r| Ok(Scalar::Int(xs[at(r)]))));
                 }
-            }
+                Some(Numbers::Floats(xs)) => {
+                    out.extend(sel.iter().map(|&r| Ok(Scalar::Float(xs[at(r)]))));
+                }
+                Some(Numbers::Mixed(xs)) => out.extend(sel.iter().map(|&r| Ok(xs[at(r)]))),
+                None => {
+                    let rows = self.rows;
+                    out.extend(
+                        sel.iter()
+                            .map(|&r| Ok(super::slot_scalar(rows.row(r).get(*i)))),
+                    );
+                }
+            },
             Node::Arith(op, x) => {
                 let (mut xs, mut ys) =
                     (Vec::with_capacity(sel.len()), Vec::with_capacity(sel.len()));
@@ -401,10 +394,11 @@ impl Columns<'_> {
                 let start = out.len();
                 self.scalars(&x[0], sel, out);
                 #[allow(clippy::cast_precision_loss)]
+                let float = |x: INT| x as FLOAT;
                 let cents = |x: FLOAT| Ok(Scalar::Float(builtins::round_half_away(x, 2)));
                 for (&r, cell) in sel.iter().zip(&mut out[start..]) {
                     *cell = cell.and_then(|x| match x {
-                        Scalar::Int(i) => cents(i as FLOAT),
+                        Scalar::Int(i) => cents(float(i)),
                         Scalar::Float(f) => cents(f),
                         Scalar::Unit => Ok(Scalar::Unit),
                         Scalar::Other => self.at.scalar(node, self.rows.row(r)),
@@ -509,9 +503,10 @@ fn constant(node: &Node) -> Option<Scalar> {
     }
 }
 
-/// A column of whole numbers or decimals compared with the constant `y` (as
+/// A column of whole numbers or decimals compared with the constant number `y` (as
 /// [`super::compare_scalars`] compares them) on the rows of `sel`, sorted into `yes` and `no`.
-/// `false` when the column holds a mixture, left to the caller.
+/// `false` for a column of another kind or a constant `()`, left to the caller. (Only a slot
+/// on the left is read so: `orders >= 4`, not `4 <= orders`.)
 fn against_constant(
     op: Cmp,
     xs: &Numbers,
@@ -522,7 +517,6 @@ fn against_constant(
 ) -> bool {
     #[allow(clippy::cast_precision_loss)]
     let float = |x: INT| x as FLOAT;
-    let at = |r: u32| r as usize;
     match (xs, y) {
         (Numbers::Ints(xs), Scalar::Int(y)) => {
             let x = |r: u32| xs[at(r)];
@@ -548,6 +542,12 @@ fn against_constant(
         _ => return false,
     }
     true
+}
+
+/// Row `r`'s place in a column.
+#[inline]
+fn at(r: u32) -> usize {
+    r as usize
 }
 
 /// Sorts the rows of `sel` into `yes` and `no` by `holds` (as [`sort`], no row bailing).
