@@ -15,7 +15,7 @@ mod example;
 
 fn bench(c: &mut Criterion) {
     let example = example::retail();
-    let (program, reader, map) = (&example.program, example.reader(), &example.map);
+    let (program, reader, map) = (&example.program, &example.reader, &example.map);
     let mut batch = Customers::new(program);
     example.rows.each(&mut CsvScratch::default(), |at, row| {
         if batch.len() < CHUNK {

@@ -6,20 +6,13 @@ use idic::plan::Program;
 use std::fs::File;
 use std::path::Path;
 
-/// The retail rules and the example export, read as far as its first batch.
+/// The retail rules, their record reader, and the example export read as far as its first
+/// batch.
 pub struct Example {
     pub program: Program,
+    pub reader: RecordReader,
     pub map: ColumnMap,
     pub rows: RawRows,
-}
-
-impl Example {
-    /// The retail schema's record reader.
-    pub fn reader(&self) -> RecordReader {
-        self.program
-            .record_reader()
-            .expect("the retail schema reads")
-    }
 }
 
 /// Loads the retail rules and reads the example export's header and rows.
@@ -36,5 +29,10 @@ pub fn retail() -> Example {
         .next_batch(None)
         .unwrap()
         .expect("the export has rows");
-    Example { program, map, rows }
+    Example {
+        program,
+        reader,
+        map,
+        rows,
+    }
 }

@@ -130,7 +130,18 @@ impl Customers {
     }
 
     fn rows(&self) -> Rows<'_> {
-        rows_of(&self.slots, self.len, self.stride)
+        rows_of(&self.slots, self.len, self.stride, &self.columns)
+    }
+
+    /// Writes segment slot `slot` of the rows just split by its condition (`true` for those
+    /// in `split.yes`, `false` for those in `split.no`), and its truths column.
+    fn set_segment(&mut self, slot: usize) {
+        for (rows, value) in [(&self.split.yes, true), (&self.split.no, false)] {
+            for &r in rows {
+                self.slots[r as usize * self.stride + slot] = Dynamic::from(value);
+            }
+        }
+        (self.columns).set_truths(slot, self.len, &self.split.yes, &self.split.no);
     }
 
     /// Rule evaluation failed for row `r` with `error`.
@@ -152,9 +163,14 @@ impl Customers {
     }
 }
 
-/// The first `len` rows of `stride` slots of `slots`.
-fn rows_of(slots: &[Dynamic], len: usize, stride: usize) -> Rows<'_> {
-    Rows::new(&slots[..len * stride], stride)
+/// The first `len` rows of `stride` slots of `slots`, read through their typed `columns`.
+fn rows_of<'a>(
+    slots: &'a [Dynamic],
+    len: usize,
+    stride: usize,
+    columns: &'a SlotColumns,
+) -> Rows<'a> {
+    Rows::new(&slots[..len * stride], stride).with_columns(columns)
 }
 
 impl Evaluator<'_> {
@@ -184,14 +200,7 @@ impl Evaluator<'_> {
                 Step::Metric { index, unit } => self.values(batch, unit, layout.metric(index)),
                 Step::Segment { index, unit } => {
                     self.split_live(batch, unit);
-                    let slot = layout.segment(index);
-                    for (rows, value) in [(&batch.split.yes, true), (&batch.split.no, false)] {
-                        for &r in rows {
-                            batch.slots[r as usize * batch.stride + slot] = Dynamic::from(value);
-                        }
-                    }
-                    let split = &batch.split;
-                    (batch.columns).set_truths(slot, rows, &split.yes, &split.no);
+                    batch.set_segment(layout.segment(index));
                 }
             }
         }
@@ -241,8 +250,7 @@ impl Evaluator<'_> {
         batch.split.clear();
         match &plan.native {
             Some(native) => {
-                let rows =
-                    rows_of(&batch.slots, batch.len, batch.stride).with_columns(&batch.columns);
+                let rows = rows_of(&batch.slots, batch.len, batch.stride, &batch.columns);
                 native.test_rows(rows, sel, self.as_of, &mut batch.split);
             }
             None => batch.split.bail.extend_from_slice(sel),
@@ -267,8 +275,7 @@ impl Evaluator<'_> {
         let bail = &mut batch.split.bail;
         match &plan.native {
             Some(native) => {
-                let rows =
-                    rows_of(&batch.slots, batch.len, batch.stride).with_columns(&batch.columns);
+                let rows = rows_of(&batch.slots, batch.len, batch.stride, &batch.columns);
                 native.eval_rows(rows, &batch.live, self.as_of, &mut batch.values, bail);
             }
             None => bail.extend_from_slice(&batch.live),

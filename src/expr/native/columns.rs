@@ -99,22 +99,31 @@ impl Numbers {
         let scalars: Vec<Scalar> = (0..rows.len() as u32)
             .map(|r| super::slot_scalar(rows.row(r).get(slot)))
             .collect();
-        if scalars.iter().all(|x| matches!(x, Scalar::Int(_))) {
-            let ints = scalars.iter().map(|x| match x {
-                Scalar::Int(i) => *i,
-                _ => unreachable!("every row holds a whole number"),
-            });
-            Numbers::Ints(ints.collect())
-        } else if scalars.iter().all(|x| matches!(x, Scalar::Float(_))) {
-            let floats = scalars.iter().map(|x| match x {
-                Scalar::Float(f) => *f,
-                _ => unreachable!("every row holds a decimal"),
-            });
-            Numbers::Floats(floats.collect())
+        let int = |x: &Scalar| match x {
+            Scalar::Int(i) => Some(*i),
+            _ => None,
+        };
+        let float = |x: &Scalar| match x {
+            Scalar::Float(f) => Some(*f),
+            _ => None,
+        };
+        if let Some(ints) = every(&scalars, int) {
+            Numbers::Ints(ints)
+        } else if let Some(floats) = every(&scalars, float) {
+            Numbers::Floats(floats)
         } else {
             Numbers::Mixed(scalars)
         }
     }
+}
+
+/// What `of` gives for each of `scalars`, if it gives something for every one.
+fn every<T>(scalars: &[Scalar], of: impl Fn(&Scalar) -> Option<T>) -> Option<Vec<T>> {
+    let mut out = Vec::with_capacity(scalars.len());
+    for x in scalars {
+        out.push(of(x)?);
+    }
+    Some(out)
 }
 
 impl SlotColumns {
@@ -255,14 +264,14 @@ impl Columns<'_> {
                 no.extend_from_slice(&left);
             }
             Node::Compare(op, x) => self.compare(*op, &x[0], &x[1], sel, yes, no, bail),
-            Node::Slot(i) => {
-                let typed = self.truths_of(*i);
-                let truth = |r: u32| match typed {
-                    Some(truths) => truths[at(r)],
-                    None => super::slot_truth(self.rows.row(r).get(*i)),
-                };
-                sort(sel.iter().map(|&r| (r, truth(r))), yes, no, bail);
-            }
+            // The column chosen once, not on every row.
+            Node::Slot(i) => match self.truths_of(*i) {
+                Some(truths) => sort(sel.iter().map(|&r| (r, truths[at(r)])), yes, no, bail),
+                None => {
+                    let truth = |r: u32| super::slot_truth(self.rows.row(r).get(*i));
+                    sort(sel.iter().map(|&r| (r, truth(r))), yes, no, bail);
+                }
+            },
             Node::If(x) => {
                 let (mut then, mut other) = (Vec::new(), Vec::new());
                 self.truth(&x[0], sel, &mut then, &mut other, bail);
@@ -517,6 +526,11 @@ fn against_constant(
 ) -> bool {
     #[allow(clippy::cast_precision_loss)]
     let float = |x: INT| x as FLOAT;
+    let y_float = match y {
+        Scalar::Int(i) => float(i),
+        Scalar::Float(f) => f,
+        Scalar::Unit | Scalar::Other => return false,
+    };
     match (xs, y) {
         (Numbers::Ints(xs), Scalar::Int(y)) => {
             let x = |r: u32| xs[at(r)];
@@ -529,17 +543,16 @@ fn against_constant(
                 Cmp::Ge => sort_by(sel, yes, no, |r| x(r) >= y),
             }
         }
-        (Numbers::Ints(xs), Scalar::Float(y)) => {
-            sort_by(sel, yes, no, |r| float_compare(op, float(xs[at(r)]), y));
+        // A decimal on either side: both compared as decimals.
+        (Numbers::Ints(xs), _) => {
+            sort_by(sel, yes, no, |r| {
+                float_compare(op, float(xs[at(r)]), y_float)
+            });
         }
-        (Numbers::Floats(xs), Scalar::Int(y)) => {
-            let y = float(y);
-            sort_by(sel, yes, no, |r| float_compare(op, xs[at(r)], y));
+        (Numbers::Floats(xs), _) => {
+            sort_by(sel, yes, no, |r| float_compare(op, xs[at(r)], y_float));
         }
-        (Numbers::Floats(xs), Scalar::Float(y)) => {
-            sort_by(sel, yes, no, |r| float_compare(op, xs[at(r)], y));
-        }
-        _ => return false,
+        (Numbers::Mixed(_), _) => return false,
     }
     true
 }
