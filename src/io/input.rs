@@ -544,7 +544,11 @@ fn csv_row_rest(text: &[u8], mut pos: usize) -> usize {
 /// An export opened for reading in batches.
 pub struct BatchReader {
     format: InputFormat,
-    file: CountingReader,
+    /// Read by [`BatchReader::fill`] alone, straight into a batch's spare room: a wrapper
+    /// implementing only `Read::read` would have std zero that room before every read.
+    file: File,
+    /// Bytes read from `file` so far.
+    read: u64,
     /// The start of a row read with the last batch, for the next one.
     carry: Vec<u8>,
     /// The line the carried text starts on.
@@ -553,20 +557,6 @@ pub struct BatchReader {
     byte: u64,
     eof: bool,
     batch_bytes: usize,
-}
-
-/// Counts the bytes read, for the progress bar.
-struct CountingReader {
-    file: File,
-    read: u64,
-}
-
-impl Read for CountingReader {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.file.read(buf)?;
-        self.read += n as u64;
-        Ok(n)
-    }
 }
 
 impl BatchReader {
@@ -581,7 +571,8 @@ impl BatchReader {
         file.rewind()?;
         let mut reader = BatchReader {
             format,
-            file: CountingReader { file, read: 0 },
+            file,
+            read: 0,
             carry: Vec::new(),
             line: 1,
             byte: 0,
@@ -602,7 +593,8 @@ impl BatchReader {
         file.seek(io::SeekFrom::Start(byte))?;
         let mut reader = BatchReader {
             format,
-            file: CountingReader { file, read: 0 },
+            file,
+            read: 0,
             carry: Vec::new(),
             line: 0,
             byte,
@@ -651,7 +643,7 @@ impl BatchReader {
 
     /// Bytes consumed from the file so far.
     pub fn bytes_read(&self) -> u64 {
-        self.file.read
+        self.read
     }
 
     /// The next batch of whole rows, reusing the buffer of `recycled` when given; `None` at the
@@ -719,6 +711,7 @@ impl BatchReader {
         text.reserve(want - text.len());
         // `read_to_end` appends without zeroing the buffer first.
         let read = (&mut self.file).take(more).read_to_end(text)?;
+        self.read += read as u64;
         if (read as u64) < more {
             self.eof = true;
         }
