@@ -316,13 +316,14 @@ mod tests {
 
     #[test]
     fn many_repeats_are_found_in_line_order_with_or_without_spills() {
-        // 1,000 ids, each on three lines far apart: enough rows for the sorts to move rows
-        // of one fingerprint out of line order.
+        // 1,000 ids, each on three lines 1,000 apart: in memory, or spilled in runs of 1,200 or
+        // 1,500 rows, enough rows for the sorts to move an id's rows out of line order; spilled
+        // in runs of 700, an id's rows are in different runs.
         let ids: Vec<String> = (0..3000)
             .map(|i| format!("c{}", (i * 7919) % 1000))
             .collect();
         let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
-        for spills in [None, Some(700), Some(1500)] {
+        for spills in [None, Some(700), Some(1200), Some(1500)] {
             let s = survey(&refs, spills);
             assert_eq!(s.duplicates, naive(&ids), "spills: {spills:?}");
         }

@@ -17,7 +17,7 @@
 //! `IDIC_FUZZ_CASES` (and `IDIC_FUZZ_SEED` for other cases):
 //!
 //! ```sh
-//! IDIC_FUZZ_CASES=20000 IDIC_FUZZ_SEED=7 cargo test --release --test fuzz
+//! IDIC_FUZZ_CASES=20000 IDIC_FUZZ_SEED=7 cargo test --release --test suite fuzz
 //! ```
 
 use idic::batch::{self, Options, Sinks};
