@@ -299,7 +299,7 @@ mod tests {
     }
 
     /// What the survey must find: each row whose id an earlier row had, with that row's line.
-    fn naive(ids: &[String]) -> Vec<(u64, u64)> {
+    fn naive(ids: &[&str]) -> Vec<(u64, u64)> {
         let mut first = std::collections::HashMap::new();
         let mut found = Vec::new();
         for (i, id) in ids.iter().enumerate() {
@@ -307,11 +307,36 @@ mod tests {
             match first.get(id) {
                 Some(&f) => found.push((line, f)),
                 None => {
-                    first.insert(id.clone(), line);
+                    first.insert(id, line);
                 }
             }
         }
         found
+    }
+
+    /// The survey of `ids` (as [`survey`] places them) all under one fingerprint, noted in the
+    /// order of `noted` (indices into `ids`), spilled once when `spill`; and how many ids it
+    /// read again.
+    fn one_fingerprint(
+        ids: &[&str],
+        noted: impl Iterator<Item = u64>,
+        spill: bool,
+    ) -> (Survey, usize) {
+        let mut c = IdCollector::new();
+        let mut batch = Ids::default();
+        batch.entries.extend(noted.map(|i| (7, i + 2, i)));
+        c.add(&batch).unwrap();
+        if spill {
+            c.spill().unwrap();
+        }
+        let mut reads = 0;
+        let s = c
+            .finish(2, |byte| {
+                reads += 1;
+                Ok(Some(ids[byte as usize].as_bytes().to_vec()))
+            })
+            .unwrap();
+        (s, reads)
     }
 
     #[test]
@@ -322,9 +347,9 @@ mod tests {
         let ids: Vec<String> = (0..3000)
             .map(|i| format!("c{}", (i * 7919) % 1000))
             .collect();
-        let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
+        let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
         for spills in [None, Some(700), Some(1200), Some(1500)] {
-            let s = survey(&refs, spills);
+            let s = survey(&ids, spills);
             assert_eq!(s.duplicates, naive(&ids), "spills: {spills:?}");
         }
     }
@@ -334,19 +359,9 @@ mod tests {
         // 200 rows under one fingerprint (10 ids), noted last line first: the first row of each
         // id is still the one decided.
         let ids: Vec<String> = (0..200).map(|i| format!("id{}", i % 10)).collect();
+        let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
         for spill in [false, true] {
-            let mut c = IdCollector::new();
-            let mut batch = Ids::default();
-            batch
-                .entries
-                .extend((0..200u64).rev().map(|i| (7, i + 2, i)));
-            c.add(&batch).unwrap();
-            if spill {
-                c.spill().unwrap();
-            }
-            let s = c
-                .finish(2, |byte| Ok(Some(ids[byte as usize].as_bytes().to_vec())))
-                .unwrap();
+            let (s, _) = one_fingerprint(&ids, (0..200).rev(), spill);
             assert_eq!(s.duplicates, naive(&ids), "spill: {spill}");
         }
     }
@@ -362,21 +377,7 @@ mod tests {
     fn a_shared_fingerprint_is_not_a_duplicate() {
         for spill in [false, true] {
             // Force a collision: three rows under one fingerprint, two of them the same id.
-            let ids = ["a", "b", "a"];
-            let mut c = IdCollector::new();
-            let mut batch = Ids::default();
-            batch.entries.extend([(7, 2, 0), (7, 3, 1), (7, 4, 2)]);
-            c.add(&batch).unwrap();
-            if spill {
-                c.spill().unwrap();
-            }
-            let mut reads = 0;
-            let s = c
-                .finish(1, |byte| {
-                    reads += 1;
-                    Ok(Some(ids[byte as usize].as_bytes().to_vec()))
-                })
-                .unwrap();
+            let (s, reads) = one_fingerprint(&["a", "b", "a"], 0..3, spill);
             assert_eq!(s.duplicates, [(4, 2)], "spill: {spill}");
             assert_eq!(reads, 3, "only rows sharing a fingerprint are read again");
         }
