@@ -357,22 +357,35 @@ impl RawRows {
 
 /// Line numbers of byte offsets in a batch, for offsets asked in increasing order.
 struct Lines<'a> {
-    breaks: std::iter::Peekable<Box<dyn Iterator<Item = usize> + 'a>>,
+    text: &'a [u8],
+    /// The offset up to which the line breaks are counted.
+    counted: usize,
+    /// The line of the byte at `counted`.
     line: u64,
 }
 
 impl<'a> Lines<'a> {
     fn new(text: &'a [u8], first_line: u64) -> Lines<'a> {
         Lines {
-            breaks: (Box::new(line_breaks(text)) as Box<dyn Iterator<Item = usize>>).peekable(),
+            text,
+            counted: 0,
             line: first_line,
         }
     }
 
     /// The line of the byte at `offset`.
     fn at(&mut self, offset: usize) -> u64 {
-        while self.breaks.next_if(|&b| b < offset).is_some() {
-            self.line += 1;
+        // Searched afresh from where the last search stopped: no iterator kept between calls.
+        while self.counted < offset {
+            let Some(i) = memchr2(b'\n', b'\r', &self.text[self.counted..offset]) else {
+                self.counted = offset;
+                break;
+            };
+            let i = self.counted + i;
+            if self.text[i] == b'\n' || self.text.get(i + 1) != Some(&b'\n') {
+                self.line += 1;
+            }
+            self.counted = i + 1;
         }
         self.line
     }
@@ -953,7 +966,6 @@ mod tests {
             .has_headers(false)
             .flexible(true)
             .from_reader(text);
-        let mut lines = Lines::new(text, 1);
         let mut record = csv::ByteRecord::new();
         let mut out = Vec::new();
         while reader.read_byte_record(&mut record).unwrap() {
@@ -964,9 +976,22 @@ mod tests {
             }
             let end = reader.position().byte() as usize;
             let cells = record.iter().map(<[u8]>::to_vec).collect();
-            out.push((rows.at(&mut lines, start, end), cells));
+            // The lines counted here byte by byte, not by the `Lines` under test.
+            let at = At {
+                line: naive_line(text, start),
+                last_line: naive_line(text, end.max(start + 1) - 1),
+                ..rows.at(&mut Lines::new(text, 1), start, end)
+            };
+            out.push((at, cells));
         }
         out
+    }
+
+    /// The line of the byte at `offset`: one more than the line breaks before it.
+    fn naive_line(text: &[u8], offset: usize) -> u64 {
+        let breaks = (0..offset)
+            .filter(|&i| text[i] == b'\n' || (text[i] == b'\r' && text.get(i + 1) != Some(&b'\n')));
+        1 + breaks.count() as u64
     }
 
     /// Every row's line and cells of a whole text, through [`RawRows::each`].
