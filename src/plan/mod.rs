@@ -196,8 +196,8 @@ pub struct Program {
     pub(crate) excluded: Vec<Vec<usize>>,
     /// Per trigger, every reason it can be suppressed for, with its code.
     reasons: Vec<Vec<(Suppression, String)>>,
-    /// Per trigger and reason, its place in `reasons` and its summary column.
-    reason_at: HashMap<(usize, Suppression), (usize, usize)>,
+    /// Per trigger, the summary column of each of its `reasons`, in their order.
+    reason_columns_of: Vec<Vec<usize>>,
     /// The reasons summaries count, each with its label: one column for every `lost_to` and
     /// every `excluded_by` ([`reason_column`]).
     reason_columns: Vec<(Suppression, String)>,
@@ -464,14 +464,13 @@ impl Program {
             }
         }
         reason_columns.sort_by_key(|(why, _)| *why);
-        let mut reason_at = HashMap::new();
-        for (t, list) in reasons.iter().enumerate() {
-            for (i, (why, _)) in list.iter().enumerate() {
-                let column = reason_column(*why);
-                let c = reason_columns.iter().position(|(w, _)| *w == column);
-                reason_at.insert((t, *why), (i, c.unwrap_or_default()));
-            }
-        }
+        let reason_columns_of = (reasons.iter())
+            .map(|list| {
+                let column = |why| reason_columns.iter().position(|(w, _)| *w == why);
+                let columns = list.iter().map(|(why, _)| column(reason_column(*why)));
+                columns.map(Option::unwrap_or_default).collect()
+            })
+            .collect();
         let addresses = triggers.iter().any(|t| t.address.is_some());
         Ok(Program {
             addresses,
@@ -481,7 +480,7 @@ impl Program {
             caps,
             excluded,
             reasons,
-            reason_at,
+            reason_columns_of,
             reason_columns,
             test_places,
             name: settings.map_or_else(String::new, |s| s.name.value.clone()),
@@ -649,7 +648,14 @@ impl Program {
 
     /// The column of [`Program::reason_columns`] that counts `why` beside trigger `t`.
     pub fn reason_column(&self, t: usize, why: Suppression) -> usize {
-        self.reason_at.get(&(t, why)).map_or(0, |&(_, c)| c)
+        self.reason_place(t, why)
+            .map_or(0, |i| self.reason_columns_of[t][i])
+    }
+
+    /// The place of reason `why` among trigger `t`'s reasons. (A trigger has a few: a search
+    /// through them is quicker than hashing.)
+    fn reason_place(&self, t: usize, why: Suppression) -> Option<usize> {
+        self.reasons.get(t)?.iter().position(|(w, _)| *w == why)
     }
 
     /// Cap `c` in words: `3 email contacts per 7 days`.
@@ -674,9 +680,8 @@ impl Program {
     /// The code of reason `why` beside trigger `t`: `cooldown`, `holdout:winback`,
     /// `cap:email:7d`, `lost_to:welcome`.
     pub fn reason(&self, t: usize, why: Suppression) -> &str {
-        self.reason_at
-            .get(&(t, why))
-            .map_or("", |&(i, _)| self.reasons[t][i].1.as_str())
+        self.reason_place(t, why)
+            .map_or("", |i| self.reasons[t][i].1.as_str())
     }
 
     /// How far back its treatment policy reads the contact history: `None` when it reads
