@@ -480,27 +480,47 @@ fn json_opt_str(out: &mut Vec<u8>, s: Option<&str>) {
 
 /// A JSON string literal (C0 escaped; C1 by the caller).
 pub(crate) fn json_str(out: &mut Vec<u8>, s: &str) {
+    // Most texts need no escape: found in one pass without a branch per byte, and copied.
+    let escaped = |b: u8| (b < 0x20) | (b == b'"') | (b == b'\\');
+    if !s.bytes().fold(false, |any, b| any | escaped(b)) {
+        out.reserve(s.len() + 2);
+        out.push(b'"');
+        out.extend_from_slice(s.as_bytes());
+        out.push(b'"');
+        return;
+    }
     serde_json::to_writer(&mut *out, s).expect("writing to a Vec cannot fail");
 }
 
 /// A rule value as JSON: missing is `null`, dates are `"YYYY-MM-DD"` strings, date-times
 /// `"YYYY-MM-DDTHH:MM:SS"`, lists arrays, maps objects; non-finite numbers are `null`.
 pub(crate) fn json_value(out: &mut Vec<u8>, v: &Dynamic) {
+    // Each type asked with `is_*`: `as_int` and the like name the type they did not find,
+    // which costs more than the question.
+    let written = "writing to a Vec cannot fail";
     if v.is_unit() {
         out.extend_from_slice(b"null");
-    } else if let Ok(b) = v.as_bool() {
-        out.extend_from_slice(if b { b"true" } else { b"false" });
-    } else if let Ok(i) = v.as_int() {
-        serde_json::to_writer(&mut *out, &i).expect("writing to a Vec cannot fail");
-    } else if let Ok(f) = v.as_float() {
+    } else if v.is_bool() {
+        out.extend_from_slice(if v.as_bool() == Ok(true) {
+            b"true"
+        } else {
+            b"false"
+        });
+    } else if let (true, Ok(i)) = (v.is_int(), v.as_int()) {
+        serde_json::to_writer(&mut *out, &i).expect(written);
+    } else if let (true, Ok(f)) = (v.is_float(), v.as_float()) {
         if f.is_finite() {
-            serde_json::to_writer(&mut *out, &f).expect("writing to a Vec cannot fail");
+            serde_json::to_writer(&mut *out, &f).expect(written);
         } else {
             out.extend_from_slice(b"null");
         }
-    } else if let Some(s) = v.read_lock::<rhai::ImmutableString>() {
+    } else if let Some(s) = v
+        .is_string()
+        .then(|| v.read_lock::<rhai::ImmutableString>())
+        .flatten()
+    {
         json_str(out, &s);
-    } else if let Some(list) = v.read_lock::<rhai::Array>() {
+    } else if let Some(list) = v.is_array().then(|| v.read_lock::<rhai::Array>()).flatten() {
         out.push(b'[');
         for (i, item) in list.iter().enumerate() {
             if i > 0 {
@@ -509,7 +529,7 @@ pub(crate) fn json_value(out: &mut Vec<u8>, v: &Dynamic) {
             json_value(out, item);
         }
         out.push(b']');
-    } else if let Some(map) = v.read_lock::<rhai::Map>() {
+    } else if let Some(map) = v.is_map().then(|| v.read_lock::<rhai::Map>()).flatten() {
         json_object(out, map.iter().map(|(k, item)| (k.as_str(), item)));
     } else {
         json_str(out, &text(v));
@@ -613,5 +633,54 @@ pub(crate) fn push_text(out: &mut String, v: &Dynamic) {
         }
     } else {
         let _ = write!(out, "{v}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{json_str, json_value};
+    use proptest::prelude::*;
+    use rhai::Dynamic;
+
+    /// What `json_value` writes for `v`.
+    fn json(v: &Dynamic) -> String {
+        let mut out = Vec::new();
+        json_value(&mut out, v);
+        String::from_utf8(out).unwrap()
+    }
+
+    proptest! {
+        /// A text is the JSON string serde_json writes, whether or not it needs escapes.
+        #[test]
+        fn json_strings_are_serde_jsons(s in "[a \"\\\\/\u{0}\u{1f}\u{7f}\u{85}é\n\t]{0,12}") {
+            let mut out = Vec::new();
+            json_str(&mut out, &s);
+            prop_assert_eq!(String::from_utf8(out).unwrap(), serde_json::to_string(&s).unwrap());
+        }
+    }
+
+    #[test]
+    fn every_kind_of_value_is_written_as_its_json() {
+        let list: rhai::Array = vec![Dynamic::from_int(1), Dynamic::from("a\"b")];
+        let mut map = rhai::Map::new();
+        map.insert("k".into(), Dynamic::from_float(1.5));
+        let date = chrono::NaiveDate::from_ymd_opt(2026, 11, 1).unwrap();
+        let cases = [
+            (Dynamic::UNIT, "null"),
+            (Dynamic::TRUE, "true"),
+            (Dynamic::FALSE, "false"),
+            (Dynamic::from_int(-42), "-42"),
+            (Dynamic::from_float(0.1), "0.1"),
+            (Dynamic::from_float(f64::NAN), "null"),
+            (Dynamic::from("tab\there"), "\"tab\\there\""),
+            (Dynamic::from(list), "[1,\"a\\\"b\"]"),
+            (Dynamic::from_map(map), "{\"k\":1.5}"),
+            (Dynamic::from(date), "\"2026-11-01\""),
+        ];
+        for (value, want) in cases {
+            assert_eq!(json(&value), want, "{value:?}");
+            // A value shared (as a closure captures it) is written as the value itself.
+            assert_eq!(json(&value.clone().into_shared()), want, "shared {value:?}");
+        }
     }
 }

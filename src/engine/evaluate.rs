@@ -629,7 +629,12 @@ impl<'p> Evaluator<'p> {
     /// A parameter text with its placeholders filled in; an error names a placeholder whose
     /// value its format cannot print.
     fn render(&self, pieces: &[Piece]) -> Result<String, String> {
-        let mut out = String::new();
+        // Room for the texts and a short value in each placeholder: grown once at most.
+        let room = pieces.iter().map(|piece| match piece {
+            Piece::Text(text) => text.len(),
+            Piece::Value { .. } => 16,
+        });
+        let mut out = String::with_capacity(room.sum());
         for piece in pieces {
             let Piece::Value {
                 source,
