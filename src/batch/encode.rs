@@ -10,7 +10,7 @@
 //! CSV is spreadsheet-safe unless asked otherwise ([`CsvCells`]); JSONL is written as it is.
 //! One [`Encoder`] per thread.
 
-use crate::engine::{csv_header, CellSource, Decision};
+use crate::engine::{csv_header, CellSource, Decision, Fill, Quotes};
 use crate::io::{CsvCells, OutputFormat, Reject};
 use crate::plan::Program;
 
@@ -75,14 +75,22 @@ impl Encoder {
         match self.format {
             OutputFormat::Jsonl => decision.write_json(program, &mut self.json),
             OutputFormat::Csv => {
-                let (mode, csv) = (self.cells, &mut self.csv);
-                decision.csv_cells(program, &mut self.scratch, &mut |_, text, source| {
-                    // Names are safe as they are, and need no quotes; only outside text may
-                    // need defusing.
-                    match source {
-                        CellSource::Names => csv.plain_field(text),
-                        CellSource::Outside => csv.field(&mode.cell_bytes(text)),
+                let (mode, csv, scratch) = (self.cells, &mut self.csv, &mut self.scratch);
+                decision.csv_cells(program, &mut |_, source, fill| match source {
+                    // Names are safe as they are, and need no quotes: written in place.
+                    CellSource::Names => {
+                        csv.separate();
+                        let start = csv.out.len();
+                        fill(&mut csv.out, Quotes::Plain);
+                        debug_assert!(!csv.out[start..].iter().any(|&b| needs_quotes(b)));
                     }
+                    // Only outside text may need defusing.
+                    CellSource::Outside => {
+                        scratch.clear();
+                        fill(scratch, Quotes::Plain);
+                        csv.field(&mode.cell_bytes(scratch));
+                    }
+                    CellSource::Json => csv.json_field(mode, scratch, fill),
                 });
                 csv.end();
             }
@@ -145,10 +153,38 @@ struct CsvRows {
 impl CsvRows {
     /// Writes the next cell of the row.
     fn field(&mut self, text: &[u8]) {
-        if !text.iter().any(|&b| needs_quotes(b)) {
-            return self.plain_field(text);
-        }
         self.separate();
+        self.body(text);
+    }
+
+    /// Writes the next cell of the row, a JSON text that `fill` writes: in place, its quotes
+    /// doubled as they are written, unless `mode` defuses it, which [`CsvRows::field`] then
+    /// does (`scratch` holds the text meanwhile).
+    fn json_field(&mut self, mode: CsvCells, scratch: &mut Vec<u8>, fill: Fill<'_>) {
+        self.separate();
+        let start = self.out.len();
+        self.out.push(b'"');
+        fill(&mut self.out, Quotes::Doubled);
+        let written = &self.out[start + 1..];
+        if mode.defuses(written) {
+            self.out.truncate(start);
+            scratch.clear();
+            fill(scratch, Quotes::Plain);
+            self.body(&mode.cell_bytes(scratch));
+        } else if written.iter().any(|&b| needs_quotes(b)) {
+            self.out.push(b'"');
+        } else {
+            // Nothing to quote (`{}`): the cell as it is.
+            self.out.remove(start);
+        }
+    }
+
+    /// Writes the text of the cell just started, quoted (its quotes doubled) when it needs.
+    fn body(&mut self, text: &[u8]) {
+        if !text.iter().any(|&b| needs_quotes(b)) {
+            self.out.extend_from_slice(text);
+            return;
+        }
         self.out.push(b'"');
         let mut rest = text;
         while let Some(at) = memchr::memchr(b'"', rest) {
@@ -158,14 +194,6 @@ impl CsvRows {
         }
         self.out.extend_from_slice(rest);
         self.out.push(b'"');
-    }
-
-    /// Writes the next cell of the row, one known to hold no byte that needs quotes (as
-    /// [`CellSource::Names`] cells never do), without looking for them.
-    fn plain_field(&mut self, text: &[u8]) {
-        debug_assert!(!text.iter().any(|&b| needs_quotes(b)));
-        self.separate();
-        self.out.extend_from_slice(text);
     }
 
     /// Starts the next cell.
@@ -204,6 +232,8 @@ fn needs_quotes(byte: u8) -> bool {
 #[cfg(test)]
 mod tests {
     use super::CsvRows;
+    use crate::engine::Quotes;
+    use crate::io::CsvCells;
     use proptest::prelude::*;
 
     proptest! {
@@ -229,6 +259,52 @@ mod tests {
                 ours.end();
                 theirs.write_record(row).unwrap();
             }
+            let mut written = Vec::new();
+            ours.take_into(&mut written);
+            prop_assert_eq!(
+                String::from_utf8(written).unwrap(),
+                String::from_utf8(theirs.into_inner().unwrap()).unwrap()
+            );
+        }
+
+        /// A JSON cell written in place, its quotes doubled on the way, is the cell the `csv`
+        /// crate writes of the JSON text defused as `mode` says: quoted or not (`{}`), and
+        /// defused (controls, a formula's first byte) in safe mode.
+        #[test]
+        fn json_cells_are_the_csv_crates(
+            cells in prop::collection::vec(
+                prop::option::of("[a,\"\\=\r\n é\u{1}\u{7f}\u{85}£]{0,6}"), 1..4),
+            safe in any::<bool>(),
+        ) {
+            let mode = if safe { CsvCells::Safe } else { CsvCells::Raw };
+            // `{}`, or an object of one text, with its quotes as asked.
+            let json = |value: &Option<String>, quotes: Quotes| match value {
+                None => "{}".to_string(),
+                Some(value) => {
+                    let text = format!("{{\"k\":{}}}", serde_json::to_string(value).unwrap());
+                    match quotes {
+                        Quotes::Plain => text,
+                        Quotes::Doubled => text.replace('"', "\"\""),
+                    }
+                }
+            };
+            let mut ours = CsvRows::default();
+            let mut scratch = Vec::new();
+            let mut theirs = csv::WriterBuilder::new()
+                .has_headers(false)
+                .flexible(true)
+                .terminator(csv::Terminator::Any(b'\n'))
+                .from_writer(Vec::new());
+            for cell in &cells {
+                let mut fill = |out: &mut Vec<u8>, quotes| out.extend(json(cell, quotes).bytes());
+                ours.json_field(mode, &mut scratch, &mut fill);
+            }
+            ours.end();
+            let plain: Vec<String> = cells
+                .iter()
+                .map(|cell| mode.cell(&json(cell, Quotes::Plain)).into_owned())
+                .collect();
+            theirs.write_record(&plain).unwrap();
             let mut written = Vec::new();
             ours.take_into(&mut written);
             prop_assert_eq!(

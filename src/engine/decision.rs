@@ -279,21 +279,14 @@ impl Decision {
     }
 
     /// Gives `cell` the decision's CSV cells one by one, each with its column's name (the
-    /// order of [`csv_header`], which this walk also makes) and where its text comes from;
-    /// `scratch` holds each cell's text (UTF-8) while `cell` reads it.
+    /// order of [`csv_header`], which this walk also makes), where its text comes from, and
+    /// what writes its text (UTF-8) where `cell` wants it, a JSON text's quotes as asked.
     pub fn csv_cells<'p>(
         &self,
         program: &'p Program,
-        scratch: &mut Vec<u8>,
-        cell: &mut dyn FnMut(&'p str, &[u8], CellSource),
+        cell: &mut dyn FnMut(&'p str, CellSource, Fill<'_>),
     ) {
-        use CellSource::{Names, Outside};
-        let mut give =
-            |scratch: &mut Vec<u8>, column: &'p str, source, fill: &mut dyn FnMut(&mut Vec<u8>)| {
-                scratch.clear();
-                fill(scratch);
-                cell(column, scratch, source);
-            };
+        use CellSource::{Json, Names, Outside};
         let text = |out: &mut Vec<u8>, text: &str| out.extend_from_slice(text.as_bytes());
         // `trigger.action`; names are ASCII letters, digits and `_` (`check`), so the same
         // text is a JSON key without escaping.
@@ -303,49 +296,49 @@ impl Decision {
             text(out, program.action(a.trigger, a.action).0);
         };
         let actions = &self.actions;
-        give(scratch, "id", Outside, &mut |out| text(out, &self.id));
-        give(scratch, "tier", Names, &mut |out| {
+        cell("id", Outside, &mut |out, _| text(out, &self.id));
+        cell("tier", Names, &mut |out, _| {
             text(out, self.tier.map_or("", |t| program.tier_name(t)))
         });
         if program.has_lifecycle() {
-            give(scratch, "stage", Names, &mut |out| {
+            cell("stage", Names, &mut |out, _| {
                 text(out, self.stage.map_or("", |s| program.stage_name(s)))
             });
         }
         for t in 0..program.table_count() {
             let table = self.cells.get(t).copied().flatten();
-            give(scratch, program.table_name(t), Names, &mut |out| {
+            cell(program.table_name(t), Names, &mut |out, _| {
                 text(out, table.map_or("", |i| program.table_segment(t, i)))
             });
         }
-        give(scratch, "segments", Names, &mut |out| {
+        cell("segments", Names, &mut |out, _| {
             joined(out, &self.segments, |out, &s| {
                 text(out, program.segment_name(s))
             })
         });
-        give(scratch, "triggers", Names, &mut |out| {
+        cell("triggers", Names, &mut |out, _| {
             joined(out, &self.fired, |out, &t| {
                 text(out, program.trigger_name(t))
             })
         });
-        give(scratch, "arms", Names, &mut |out| {
+        cell("arms", Names, &mut |out, _| {
             joined(out, self.arms(), |out, (t, arm)| {
                 text(out, program.trigger_name(t));
                 out.push(b'=');
                 text(out, arm.word());
             })
         });
-        give(scratch, "actions", Names, &mut |out| {
+        cell("actions", Names, &mut |out, _| {
             joined(out, actions, action_key)
         });
-        give(scratch, "channels", Names, &mut |out| {
+        cell("channels", Names, &mut |out, _| {
             joined(out, actions, |out, a| {
                 text(out, program.trigger_channel(a.trigger))
             })
         });
         if program.has_addresses() {
             // After `channels`: one address per action, empty where there is none.
-            give(scratch, "addresses", Outside, &mut |out| {
+            cell("addresses", Outside, &mut |out, _| {
                 joined(out, actions, |out, a| {
                     if let Some(address) = a.address.as_ref().and_then(address_text) {
                         text(out, &address);
@@ -353,44 +346,49 @@ impl Decision {
                 })
             });
         }
-        give(scratch, "activities", Names, &mut |out| {
+        cell("activities", Names, &mut |out, _| {
             joined(out, actions, |out, a| {
                 text(out, program.trigger_activity(a.trigger))
             })
         });
-        give(scratch, "service", Names, &mut |out| {
+        cell("service", Names, &mut |out, _| {
             joined(out, actions, |out, a| {
                 let service = program.trigger_service_reason(a.trigger).is_some();
                 text(out, if service { "true" } else { "false" })
             })
         });
-        give(scratch, "templates", Outside, &mut |out| {
+        cell("templates", Outside, &mut |out, _| {
             joined(out, actions, |out, a| {
                 text(out, program.action(a.trigger, a.action).1.unwrap_or(""))
             })
         });
-        give(scratch, "offers", Outside, &mut |out| {
+        cell("offers", Outside, &mut |out, _| {
             joined(out, actions, |out, a| {
                 text(out, program.action(a.trigger, a.action).2.unwrap_or(""))
             })
         });
-        give(scratch, "suppressed", Names, &mut |out| {
+        cell("suppressed", Names, &mut |out, _| {
             joined(out, &self.suppressed, |out, &(t, why)| {
                 text(out, program.trigger_name(t));
                 out.push(b'=');
                 text(out, program.reason(t, why));
             })
         });
-        give(scratch, "params", Outside, &mut |out| {
+        cell("params", Json, &mut |out, quotes| {
             out.push(b'{');
             for (i, a) in actions.iter().enumerate() {
                 if i > 0 {
                     out.push(b',');
                 }
-                out.push(b'"');
+                out.extend_from_slice(quotes.mark());
                 action_key(out, a);
-                out.extend_from_slice(b"\":");
-                json_params(out, program, a);
+                out.extend_from_slice(quotes.mark());
+                out.push(b':');
+                json_object(
+                    out,
+                    program.param_names(a.trigger, a.action).zip(&a.params),
+                    quotes,
+                );
             }
             out.push(b'}');
         });
@@ -421,8 +419,36 @@ pub enum CellSource {
     /// character and cannot start a formula. Nor does it hold a comma, a quote or a line
     /// break: the CSV writer writes it without looking for them.
     Names,
-    /// Text from outside idic's names: the customer's id, templates, offers, parameter values.
+    /// Text from outside idic's names: the customer's id, templates, offers.
     Outside,
+    /// A JSON object of the actions' parameters: their values are outside text, inside JSON
+    /// strings. Written with its quotes doubled ([`Quotes::Doubled`]), it is the inside of a
+    /// quoted CSV cell.
+    Json,
+}
+
+/// What writes a CSV cell's text into a buffer, a JSON text's quotes as [`Quotes`] says
+/// (other cells hold no JSON, and ignore it).
+pub type Fill<'a> = &'a mut dyn FnMut(&mut Vec<u8>, Quotes);
+
+/// How the quotes of a JSON text are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Quotes {
+    /// As JSON has them.
+    Plain,
+    /// Each one twice: the text is then the inside of a quoted CSV cell as it is written, its
+    /// quotes doubled on the way instead of in a pass over it afterwards.
+    Doubled,
+}
+
+impl Quotes {
+    /// A quote, as written.
+    fn mark(self) -> &'static [u8] {
+        match self {
+            Quotes::Plain => b"\"",
+            Quotes::Doubled => b"\"\"",
+        }
+    }
 }
 
 /// An address as decisions write it; `None` when missing.
@@ -436,26 +462,29 @@ fn address_text(address: &Dynamic) -> Option<String> {
 /// [`Decision::csv_cells`] gives, so that the two cannot disagree.
 pub fn csv_header(program: &Program) -> Vec<&str> {
     let mut header = Vec::new();
-    Decision::default().csv_cells(program, &mut Vec::new(), &mut |column, _, _| {
-        header.push(column)
-    });
+    Decision::default().csv_cells(program, &mut |column, _, _| header.push(column));
     header
 }
 
 fn json_params(out: &mut Vec<u8>, program: &Program, a: &ActionOutcome) {
-    json_object(out, program.param_names(a.trigger, a.action).zip(&a.params));
+    let params = program.param_names(a.trigger, a.action).zip(&a.params);
+    json_object(out, params, Quotes::Plain);
 }
 
-/// A JSON object of named rule values.
-fn json_object<'a>(out: &mut Vec<u8>, entries: impl Iterator<Item = (&'a str, &'a Dynamic)>) {
+/// A JSON object of named rule values, its quotes written as `quotes` says.
+fn json_object<'a>(
+    out: &mut Vec<u8>,
+    entries: impl Iterator<Item = (&'a str, &'a Dynamic)>,
+    quotes: Quotes,
+) {
     out.push(b'{');
     for (i, (name, value)) in entries.enumerate() {
         if i > 0 {
             out.push(b',');
         }
-        json_str(out, name);
+        quoted_str(out, name, quotes);
         out.push(b':');
-        json_value(out, value);
+        quoted_value(out, value, quotes);
     }
     out.push(b'}');
 }
@@ -480,21 +509,44 @@ fn json_opt_str(out: &mut Vec<u8>, s: Option<&str>) {
 
 /// A JSON string literal (C0 escaped; C1 by the caller).
 pub(crate) fn json_str(out: &mut Vec<u8>, s: &str) {
+    quoted_str(out, s, Quotes::Plain);
+}
+
+/// [`json_str`], its quotes written as `quotes` says.
+fn quoted_str(out: &mut Vec<u8>, s: &str, quotes: Quotes) {
     // Most texts need no escape: found in one pass without a branch per byte, and copied.
     let escaped = |b: u8| (b < 0x20) | (b == b'"') | (b == b'\\');
     if !s.bytes().fold(false, |any, b| any | escaped(b)) {
-        out.reserve(s.len() + 2);
-        out.push(b'"');
+        let mark = quotes.mark();
+        out.reserve(s.len() + 2 * mark.len());
+        out.extend_from_slice(mark);
         out.extend_from_slice(s.as_bytes());
-        out.push(b'"');
+        out.extend_from_slice(mark);
         return;
     }
-    serde_json::to_writer(&mut *out, s).expect("writing to a Vec cannot fail");
+    let written = "writing to a Vec cannot fail";
+    match quotes {
+        Quotes::Plain => serde_json::to_writer(&mut *out, s).expect(written),
+        Quotes::Doubled => {
+            let json = serde_json::to_vec(s).expect(written);
+            for part in json.split_inclusive(|&b| b == b'"') {
+                out.extend_from_slice(part);
+                if part.ends_with(b"\"") {
+                    out.push(b'"');
+                }
+            }
+        }
+    }
 }
 
-/// A rule value as JSON: missing is `null`, dates are `"YYYY-MM-DD"` strings, date-times
-/// `"YYYY-MM-DDTHH:MM:SS"`, lists arrays, maps objects; non-finite numbers are `null`.
+/// A rule value as JSON: `()` as `null`, so are NaN and the infinities; texts, lists and maps
+/// as JSON has them; dates and other values as their [`text`].
 pub(crate) fn json_value(out: &mut Vec<u8>, v: &Dynamic) {
+    quoted_value(out, v, Quotes::Plain);
+}
+
+/// [`json_value`], its quotes written as `quotes` says.
+fn quoted_value(out: &mut Vec<u8>, v: &Dynamic, quotes: Quotes) {
     // Each type asked with `is_*`: `as_int` and the like name the type they did not find,
     // which costs more than the question.
     let written = "writing to a Vec cannot fail";
@@ -519,20 +571,20 @@ pub(crate) fn json_value(out: &mut Vec<u8>, v: &Dynamic) {
         .then(|| v.read_lock::<rhai::ImmutableString>())
         .flatten()
     {
-        json_str(out, &s);
+        quoted_str(out, &s, quotes);
     } else if let Some(list) = v.is_array().then(|| v.read_lock::<rhai::Array>()).flatten() {
         out.push(b'[');
         for (i, item) in list.iter().enumerate() {
             if i > 0 {
                 out.push(b',');
             }
-            json_value(out, item);
+            quoted_value(out, item, quotes);
         }
         out.push(b']');
     } else if let Some(map) = v.is_map().then(|| v.read_lock::<rhai::Map>()).flatten() {
-        json_object(out, map.iter().map(|(k, item)| (k.as_str(), item)));
+        json_object(out, map.iter().map(|(k, item)| (k.as_str(), item)), quotes);
     } else {
-        json_str(out, &text(v));
+        quoted_str(out, &text(v), quotes);
     }
 }
 
@@ -638,7 +690,7 @@ pub(crate) fn push_text(out: &mut String, v: &Dynamic) {
 
 #[cfg(test)]
 mod tests {
-    use super::{json_str, json_value};
+    use super::{json_str, json_value, quoted_str, quoted_value, Quotes};
     use proptest::prelude::*;
     use rhai::Dynamic;
 
@@ -656,6 +708,16 @@ mod tests {
             let mut out = Vec::new();
             json_str(&mut out, &s);
             prop_assert_eq!(String::from_utf8(out).unwrap(), serde_json::to_string(&s).unwrap());
+        }
+
+        /// With its quotes doubled, a text is the same JSON string with every quote twice.
+        #[test]
+        fn doubled_quotes_are_every_quote_twice(s in "[a \"\\\u{0}é\n]{0,12}") {
+            let (mut plain, mut doubled) = (Vec::new(), Vec::new());
+            quoted_str(&mut plain, &s, Quotes::Plain);
+            quoted_str(&mut doubled, &s, Quotes::Doubled);
+            let plain = String::from_utf8(plain).unwrap();
+            prop_assert_eq!(String::from_utf8(doubled).unwrap(), plain.replace('"', "\"\""));
         }
     }
 
@@ -681,6 +743,12 @@ mod tests {
             assert_eq!(json(&value), want, "{value:?}");
             // A value shared (as a closure captures it) is written as the value itself.
             assert_eq!(json(&value.clone().into_shared()), want, "shared {value:?}");
+            let mut doubled = Vec::new();
+            quoted_value(&mut doubled, &value, Quotes::Doubled);
+            assert_eq!(
+                String::from_utf8(doubled).unwrap(),
+                want.replace('"', "\"\"")
+            );
         }
     }
 }

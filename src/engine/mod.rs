@@ -11,7 +11,9 @@ pub mod population;
 pub mod volume;
 
 pub use columnar::Customers;
-pub use decision::{csv_header, display, text, ActionOutcome, CellSource, Decision, Suppression};
+pub use decision::{
+    csv_header, display, text, ActionOutcome, CellSource, Decision, Fill, Quotes, Suppression,
+};
 pub use evaluate::{EvalError, Evaluator};
 pub use explain::{explain, Explanation};
 pub use population::Population;

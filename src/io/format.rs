@@ -45,10 +45,15 @@ impl CsvCells {
         }
     }
 
+    /// Whether [`CsvCells::cell_bytes`] may change a cell's bytes.
+    pub fn defuses(self, cell: &[u8]) -> bool {
+        self == CsvCells::Safe && defused_by_spreadsheet_cell(cell)
+    }
+
     /// [`CsvCells::cell`] of a cell's UTF-8 bytes, read as text only when the defusing may
     /// change them ([`defused_by_spreadsheet_cell`]): most cells are written as they are.
     pub fn cell_bytes(self, cell: &[u8]) -> Cow<'_, [u8]> {
-        if self == CsvCells::Raw || !defused_by_spreadsheet_cell(cell) {
+        if !self.defuses(cell) {
             return Cow::Borrowed(cell);
         }
         let text = String::from_utf8_lossy(cell);
