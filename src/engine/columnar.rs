@@ -28,6 +28,7 @@
 use super::decision::Decision;
 use super::evaluate::{finite, truth, EvalError, Evaluator, Rung};
 use crate::expr::native::{Rows, SlotColumns, Split};
+use crate::expr::overwrite;
 use crate::plan::{Program, Step, TierPlan};
 use rhai::{Dynamic, ImmutableString};
 use std::time::Duration;
@@ -138,7 +139,10 @@ impl Customers {
     fn set_segment(&mut self, slot: usize) {
         for (rows, value) in [(&self.split.yes, true), (&self.split.no, false)] {
             for &r in rows {
-                self.slots[r as usize * self.stride + slot] = Dynamic::from(value);
+                overwrite(
+                    &mut self.slots[r as usize * self.stride + slot],
+                    Dynamic::from(value),
+                );
             }
         }
         (self.columns).set_truths(slot, self.len, &self.split.yes, &self.split.no);
@@ -283,7 +287,7 @@ impl Evaluator<'_> {
         let keep = |batch: &mut Customers, r: u32, value: Result<Dynamic, EvalError>| match value
             .and_then(|value| finite(plan, value))
         {
-            Ok(value) => *batch.slot(r, slot) = value,
+            Ok(value) => overwrite(batch.slot(r, slot), value),
             Err(e) => batch.fail(r, e),
         };
         let mut values = std::mem::take(&mut batch.values);

@@ -394,10 +394,10 @@ impl CellReader {
         found: impl FnOnce() -> String,
     ) -> Result<(), CellError> {
         match read {
-            Read::Value(value) => *slot = value,
+            Read::Value(value) => crate::expr::overwrite(slot, value),
             Read::Text(text) => string_over(slot, text),
             Read::Date(date) => date_over(slot, date),
-            Read::Empty => *slot = self.empty()?,
+            Read::Empty => crate::expr::overwrite(slot, self.empty()?),
             Read::Invalid => return Err(self.invalid(shown(found().trim()))),
             Read::TooLarge => return Err(too_large(shown(found().trim()))),
             Read::TooLong => return Err(too_long(&found())),
