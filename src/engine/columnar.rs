@@ -45,6 +45,7 @@ pub struct Customers {
     /// The number of customers in the batch.
     len: usize,
     triggers: usize,
+    segments: usize,
     /// The slots' typed columns, true to the slots of the batch's rows.
     columns: SlotColumns,
     /// Per row, the rule that failed for the customer.
@@ -57,6 +58,8 @@ pub struct Customers {
     stage: Vec<Option<usize>>,
     /// Per row, per trigger, whether its condition held.
     held: Vec<bool>,
+    /// Per row, per segment, whether the customer is in it.
+    member: Vec<bool>,
     /// The rows no rule has failed for.
     live: Vec<u32>,
     /// Room reused from rule to rule.
@@ -73,6 +76,7 @@ impl Customers {
             inputs: program.inputs(),
             len: 0,
             triggers: program.triggers.len(),
+            segments: program.rules().segments.len(),
             columns: SlotColumns::default(),
             failed: Vec::new(),
             newly_failed: false,
@@ -80,6 +84,7 @@ impl Customers {
             tier: Vec::new(),
             stage: Vec::new(),
             held: Vec::new(),
+            member: Vec::new(),
             live: Vec::new(),
             split: Split::default(),
             values: Vec::new(),
@@ -134,9 +139,13 @@ impl Customers {
         rows_of(&self.slots, self.len, self.stride, &self.columns)
     }
 
-    /// Writes segment slot `slot` of the rows just split by its condition (`true` for those
-    /// in `split.yes`, `false` for those in `split.no`), and its truths column.
-    fn set_segment(&mut self, slot: usize) {
+    /// Writes segment `index`'s slot `slot` of the rows just split by its condition (`true`
+    /// for those in `split.yes`, `false` for those in `split.no`), its truths column, and the
+    /// membership of the rows in `split.yes`.
+    fn set_segment(&mut self, index: usize, slot: usize) {
+        for &r in &self.split.yes {
+            self.member[r as usize * self.segments + index] = true;
+        }
         for (rows, value) in [(&self.split.yes, true), (&self.split.no, false)] {
             for &r in rows {
                 overwrite(
@@ -196,6 +205,8 @@ impl Evaluator<'_> {
         }
         batch.held.clear();
         batch.held.resize(rows * batch.triggers, false);
+        batch.member.clear();
+        batch.member.resize(rows * batch.segments, false);
         batch.live.clear();
         batch.live.extend(0..rows as u32);
 
@@ -204,7 +215,7 @@ impl Evaluator<'_> {
                 Step::Metric { index, unit } => self.values(batch, unit, layout.metric(index)),
                 Step::Segment { index, unit } => {
                     self.split_live(batch, unit);
-                    batch.set_segment(layout.segment(index));
+                    batch.set_segment(index, layout.segment(index));
                 }
             }
         }
@@ -234,6 +245,8 @@ impl Evaluator<'_> {
         }
         decision.tier = batch.tier[r];
         decision.stage = batch.stage[r];
+        let member = &batch.member[r * batch.segments..(r + 1) * batch.segments];
+        (decision.segments).extend((0..member.len()).filter(|&s| member[s]));
         let held = &batch.held[r * batch.triggers..(r + 1) * batch.triggers];
         self.interact(decision, |_, t| Ok(held[t]))
     }

@@ -267,6 +267,8 @@ impl<'p> Evaluator<'p> {
         }
         decision.tier = self.first_match(&program.tiers, layout.tier(), Rung::Tier)?;
         decision.stage = self.first_match(&program.stages, layout.stage(), Rung::Stage)?;
+        let in_segment = |i: &usize| self.slots[layout.segment(*i)].as_bool() == Ok(true);
+        (decision.segments).extend((0..program.rules().segments.len()).filter(in_segment));
         self.interact(&mut decision, |ev, t| {
             ev.condition(ev.program.triggers[t].unit)
         })?;
@@ -282,20 +284,15 @@ impl<'p> Evaluator<'p> {
     }
 
     /// The rest of a decision, once the slots hold the customer's metrics, segments, tier and
-    /// stage: its segments and table cells, then its triggers (`held` says whether a trigger's
-    /// condition holds, given the trigger's index), the policy and the actions' parameters.
+    /// stage, and the decision its segments: its table cells, then its triggers (`held` says
+    /// whether a trigger's condition holds, given the trigger's index), the policy and the
+    /// actions' parameters.
     pub(super) fn interact(
         &mut self,
         decision: &mut Decision,
         mut held: impl FnMut(&mut Self, usize) -> Result<bool, EvalError>,
     ) -> Result<(), EvalError> {
         let program = self.program;
-        let layout = program.layout();
-        for (i, _) in program.rules().segments.iter().enumerate() {
-            if self.slots[layout.segment(i)].as_bool() == Ok(true) {
-                decision.segments.push(i);
-            }
-        }
         let slots = &self.slots;
         (decision.cells).extend((0..program.table_count()).map(|t| program.table_cell(t, slots)));
 
