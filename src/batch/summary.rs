@@ -6,6 +6,7 @@
 use crate::analytics::scores::MethodKind;
 use crate::engine::population::{FitReport, PopulationReport};
 use crate::engine::{Decision, Suppression};
+use crate::expr::round;
 use crate::io::{Reject, RejectCode};
 use crate::model::WithoutOrders;
 use crate::plan::Program;
@@ -339,12 +340,19 @@ const PER_CENT: i128 = 10_000;
 impl MoneySum {
     /// An amount: whole cents when it is some, else millionths.
     pub fn of(amount: f64) -> MoneySum {
-        let cents = (amount * 100.0).round();
-        let millionths = (amount * 1e6).round();
+        let cents = round(amount * 100.0);
+        let millionths = round(amount * 1e6);
         // How far off a decimal of this size may be, in millionths.
         let slack = (amount.abs() * f64::EPSILON * 1e6).max(50.0);
         MoneySum(if (millionths - cents * 1e4).abs() <= slack {
-            cents as i128 * PER_CENT
+            // Cents of an amount below MAX_MONEY fit 64 bits: converted without the 128-bit
+            // routine.
+            let cents = if cents.abs() < 9e18 {
+                i128::from(cents as i64)
+            } else {
+                cents as i128
+            };
+            cents * PER_CENT
         } else {
             millionths as i128
         })

@@ -887,6 +887,26 @@ pub(crate) fn round_to(x: Option<FLOAT>, digits: INT) -> Option<FLOAT> {
 
 /// Rounds to `digits` decimals, halves away from zero, treating binary noise (2.675 is
 /// stored as 2.67499999...) as the decimal the user wrote.
+/// `x.round()`, halves away from zero, without the call into the C library that `round` is
+/// on a CPU without SSE4.1's rounding instruction (the baseline this is built for): the same
+/// value for every float, NaN and the infinities included.
+#[inline]
+pub(crate) fn round(x: FLOAT) -> FLOAT {
+    // From 2^52 on, every float is a whole number; NaN and the infinities are their own.
+    if x.is_nan() || x.abs() >= 4_503_599_627_370_496.0 {
+        return x;
+    }
+    // Below 2^52 both are exact: the whole part (toward zero), and the rest beside it.
+    #[allow(clippy::cast_possible_truncation, clippy::cast_precision_loss)]
+    let whole = x as i64;
+    #[allow(clippy::cast_precision_loss)]
+    let rest = x - whole as FLOAT;
+    let rounded = whole + i64::from(rest >= 0.5) - i64::from(rest <= -0.5);
+    // `-0.3` rounds to `-0.0`, as `round` has it.
+    #[allow(clippy::cast_precision_loss)]
+    (rounded as FLOAT).copysign(x)
+}
+
 pub(crate) fn round_half_away(x: FLOAT, digits: INT) -> FLOAT {
     // i32 fits: clamped to ±15 (more digits than a float holds).
     #[allow(clippy::cast_possible_truncation)]
@@ -898,11 +918,11 @@ pub(crate) fn round_half_away(x: FLOAT, digits: INT) -> FLOAT {
         return x;
     }
     let cleaned = if scaled.abs() < 1e9 {
-        (scaled * 1e6).round() / 1e6
+        round(scaled * 1e6) / 1e6
     } else {
         scaled
     };
-    let rounded = cleaned.round();
+    let rounded = round(cleaned);
     if digits >= 0 {
         rounded / factor
     } else {
@@ -1330,5 +1350,46 @@ mod tests {
         is("has_all(tags, [\"beta\", \"staff\"])", "false");
         is("has_any([1, 2], [2.0])", "true");
         is("tags.len()", "2");
+    }
+
+    proptest::proptest! {
+        /// `round` is `f64::round` on any float, whatever its bits.
+        #[test]
+        fn round_is_the_libraries(bits in proptest::prelude::any::<u64>(), scale in 0u32..60) {
+            let x = f64::from_bits(bits);
+            // Also floats near the whole numbers and halves, where rounding decides.
+            let near = (x.fract() * f64::from(1u32 << 20)).trunc() / 2.0 + f64::from(scale);
+            for x in [x, near, -near, near + 0.5, near - 0.5] {
+                proptest::prop_assert_eq!(round(x).to_bits(), x.round().to_bits(), "{}", x);
+            }
+        }
+    }
+
+    #[test]
+    fn round_agrees_at_the_edges() {
+        let edges = [
+            0.0,
+            -0.0,
+            0.5,
+            -0.5,
+            0.49999999999999994,
+            -0.49999999999999994,
+            1.5,
+            2.5,
+            -2.5,
+            4_503_599_627_370_495.5,
+            -4_503_599_627_370_495.5,
+            4_503_599_627_370_496.0,
+            9_007_199_254_740_993.0,
+            1e300,
+            f64::MAX,
+            f64::MIN_POSITIVE,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+        ];
+        for x in edges {
+            assert_eq!(round(x).to_bits(), x.round().to_bits(), "{x}");
+        }
+        assert!(round(f64::NAN).is_nan());
     }
 }

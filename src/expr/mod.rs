@@ -30,7 +30,7 @@ mod position;
 mod sandbox;
 mod types;
 
-pub(crate) use builtins::{describe as describe_value, round_to};
+pub(crate) use builtins::{describe as describe_value, round, round_to};
 pub use builtins::{Builtin, BUILTINS, DATETIME_TYPE, DATE_TYPE};
 pub use compile::{compile, compile_in, parse_diagnostic, references, Asts, Visible};
 pub use fast_operators::{decimal_free, NO_DECIMAL_FROM};
