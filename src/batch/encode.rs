@@ -236,6 +236,26 @@ mod tests {
     use crate::io::CsvCells;
     use proptest::prelude::*;
 
+    /// The rows as the `csv` crate's writer writes them.
+    fn csv_crates<S: AsRef<[u8]>>(rows: &[Vec<S>]) -> String {
+        let mut theirs = csv::WriterBuilder::new()
+            .has_headers(false)
+            .flexible(true)
+            .terminator(csv::Terminator::Any(b'\n'))
+            .from_writer(Vec::new());
+        for row in rows {
+            theirs.write_record(row).unwrap();
+        }
+        String::from_utf8(theirs.into_inner().unwrap()).unwrap()
+    }
+
+    /// What `ours` wrote.
+    fn written(mut ours: CsvRows) -> String {
+        let mut written = Vec::new();
+        ours.take_into(&mut written);
+        String::from_utf8(written).unwrap()
+    }
+
     proptest! {
         /// The rows are those the `csv` crate writes, cell for cell: quoting, doubled quotes,
         /// a lone empty cell.
@@ -247,24 +267,13 @@ mod tests {
             )
         ) {
             let mut ours = CsvRows::default();
-            let mut theirs = csv::WriterBuilder::new()
-                .has_headers(false)
-                .flexible(true)
-                .terminator(csv::Terminator::Any(b'\n'))
-                .from_writer(Vec::new());
             for row in &rows {
                 for cell in row {
                     ours.field(cell.as_bytes());
                 }
                 ours.end();
-                theirs.write_record(row).unwrap();
             }
-            let mut written = Vec::new();
-            ours.take_into(&mut written);
-            prop_assert_eq!(
-                String::from_utf8(written).unwrap(),
-                String::from_utf8(theirs.into_inner().unwrap()).unwrap()
-            );
+            prop_assert_eq!(written(ours), csv_crates(&rows));
         }
 
         /// A JSON cell written in place, its quotes doubled on the way, is the cell the `csv`
@@ -290,11 +299,6 @@ mod tests {
             };
             let mut ours = CsvRows::default();
             let mut scratch = Vec::new();
-            let mut theirs = csv::WriterBuilder::new()
-                .has_headers(false)
-                .flexible(true)
-                .terminator(csv::Terminator::Any(b'\n'))
-                .from_writer(Vec::new());
             for cell in &cells {
                 let mut fill = |out: &mut Vec<u8>, quotes| out.extend(json(cell, quotes).bytes());
                 ours.json_field(mode, &mut scratch, &mut fill);
@@ -304,13 +308,7 @@ mod tests {
                 .iter()
                 .map(|cell| mode.cell(&json(cell, Quotes::Plain)).into_owned())
                 .collect();
-            theirs.write_record(&plain).unwrap();
-            let mut written = Vec::new();
-            ours.take_into(&mut written);
-            prop_assert_eq!(
-                String::from_utf8(written).unwrap(),
-                String::from_utf8(theirs.into_inner().unwrap()).unwrap()
-            );
+            prop_assert_eq!(written(ours), csv_crates(&[plain]));
         }
     }
 }
