@@ -262,7 +262,7 @@ impl RawRows {
                     text: if quoted { &scratch.text } else { &self.text },
                     bounds: &scratch.bounds,
                 };
-                f(self.at(lines, start, end), Row::Csv(cells));
+                f(self.at(lines, start, end, quoted), Row::Csv(cells));
                 end
             }),
             InputFormat::Jsonl => {
@@ -291,12 +291,19 @@ impl RawRows {
         }
     }
 
-    /// Where the row from `start` of the text to `end` (after its line end, if it has one) is.
-    fn at(&self, lines: &mut Lines<'_>, start: usize, end: usize) -> At {
+    /// Where the row from `start` of the text to `end` (after its line end, if it has one) is;
+    /// `quoted`: whether a cell of it is quoted (only such a cell holds a line break).
+    fn at(&self, lines: &mut Lines<'_>, start: usize, end: usize, quoted: bool) -> At {
+        let line = lines.at(start);
+        let last = end.max(start + 1) - 1;
+        if !quoted {
+            // One line: no break to look for before its last byte.
+            lines.pass(last);
+        }
         At {
-            line: lines.at(start),
+            line,
             // The line of its last byte: its line end, or its last character.
-            last_line: lines.at(end.max(start + 1) - 1),
+            last_line: lines.at(last),
             // Only the last row of an export can end without its line end.
             unclosed: end == self.text.len() && quote_left_open(&self.text[start.min(end)..end]),
             byte: self.first_byte + start as u64,
@@ -318,15 +325,19 @@ impl RawRows {
             cells.iter_mut().for_each(|c| *c = None);
             let mut pos = start;
             let mut index = 0;
+            let mut quoted = false;
             loop {
                 let (value, next, row_ended) = csv_field(text, pos);
+                quoted |= text.get(pos) == Some(&b'"');
                 pos = next;
                 for (cell, _) in cells.iter_mut().zip(columns).filter(|(_, &c)| c == index) {
                     *cell = Some(value.clone());
                 }
                 if Some(index) >= last {
                     if !row_ended {
-                        pos = csv_row_rest(text, pos);
+                        let rest_quoted;
+                        (pos, rest_quoted) = csv_row_rest(text, pos);
+                        quoted |= rest_quoted;
                     }
                     break;
                 }
@@ -335,7 +346,7 @@ impl RawRows {
                 }
                 index += 1;
             }
-            f(self.at(lines, start, pos), &cells);
+            f(self.at(lines, start, pos, quoted), &cells);
             pos
         });
     }
@@ -371,6 +382,11 @@ impl<'a> Lines<'a> {
             counted: 0,
             line: first_line,
         }
+    }
+
+    /// Passes over the bytes up to `offset`, which the caller knows hold no line break.
+    fn pass(&mut self, offset: usize) {
+        self.counted = self.counted.max(offset);
     }
 
     /// The line of the byte at `offset`.
@@ -530,21 +546,24 @@ fn append<'t>(value: &mut Cow<'t, [u8]>, more: &'t [u8]) {
     }
 }
 
-/// Skips the rest of a CSV row from the start of a cell: where the next row starts.
-fn csv_row_rest(text: &[u8], mut pos: usize) -> usize {
+/// Skips the rest of a CSV row from the start of a cell: where the next row starts, and
+/// whether a cell of that rest is quoted.
+fn csv_row_rest(text: &[u8], mut pos: usize) -> (usize, bool) {
     // Where the current cell starts: a quote there opens a quoted cell.
     let mut cell_start = pos;
+    let mut quoted = false;
     loop {
         // Cells without quotes are skipped a line end at a time.
         let Some(at) = memchr3(b'"', b'\n', b'\r', &text[pos..]).map(|a| pos + a) else {
-            return text.len();
+            return (text.len(), quoted);
         };
         match text[at] {
-            b'\n' | b'\r' => return line_end(text, at),
+            b'\n' | b'\r' => return (line_end(text, at), quoted),
             _ if at == cell_start || text[at - 1] == b',' => {
+                quoted = true;
                 let (_, next, row_ended) = csv_field(text, at);
                 if row_ended {
-                    return next;
+                    return (next, quoted);
                 }
                 pos = next;
                 cell_start = next;
@@ -980,7 +999,7 @@ mod tests {
             let at = At {
                 line: naive_line(text, start),
                 last_line: naive_line(text, end.max(start + 1) - 1),
-                ..rows.at(&mut Lines::new(text, 1), start, end)
+                ..rows.at(&mut Lines::new(text, 1), start, end, true)
             };
             out.push((at, cells));
         }
