@@ -110,6 +110,17 @@ fn escape_slowly(text: &str, keep: impl Fn(char) -> bool, style: Escape) -> Cow<
     Cow::Owned(out)
 }
 
+/// Appends `text` with each of its quotes written twice, as inside a quoted CSV cell.
+pub fn push_quotes_doubled(out: &mut Vec<u8>, text: &[u8]) {
+    let mut rest = text;
+    while let Some(at) = memchr::memchr(b'"', rest) {
+        out.extend_from_slice(&rest[..=at]);
+        out.push(b'"');
+        rest = &rest[at + 1..];
+    }
+    out.extend_from_slice(rest);
+}
+
 /// Appends `value` as compact JSON, as `serde_json` writes it, with DEL and the C1 controls
 /// escaped too ([`escape_json_controls`]). The JSON means the same.
 pub fn write_json<T: serde::Serialize + ?Sized>(

@@ -186,13 +186,7 @@ impl CsvRows {
             return;
         }
         self.out.push(b'"');
-        let mut rest = text;
-        while let Some(at) = memchr::memchr(b'"', rest) {
-            self.out.extend_from_slice(&rest[..=at]);
-            self.out.push(b'"');
-            rest = &rest[at + 1..];
-        }
-        self.out.extend_from_slice(rest);
+        crate::text::push_quotes_doubled(&mut self.out, text);
         self.out.push(b'"');
     }
 

@@ -137,7 +137,7 @@ impl Tally {
         }
         let reasons = program.reason_columns().len();
         for &(t, why) in &decision.suppressed {
-            self.suppressed[t * reasons + program.reason_column(t, why)] += 1;
+            self.suppressed[t * reasons + program.reason_column(why)] += 1;
         }
         for a in &decision.actions {
             self.actions[program.action_index(a.trigger, a.action)] += 1;

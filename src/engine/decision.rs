@@ -261,7 +261,7 @@ impl Decision {
             out.extend_from_slice(b",\"offer\":");
             json_opt_str(out, offer);
             out.extend_from_slice(b",\"params\":");
-            json_params(out, program, a);
+            json_params(out, program, a, Quotes::Plain);
             out.push(b'}');
         }
         out.extend_from_slice(b"],\"suppressed\":[");
@@ -384,11 +384,7 @@ impl Decision {
                 action_key(out, a);
                 out.extend_from_slice(quotes.mark());
                 out.push(b':');
-                json_object(
-                    out,
-                    program.param_names(a.trigger, a.action).zip(&a.params),
-                    quotes,
-                );
+                json_params(out, program, a, quotes);
             }
             out.push(b'}');
         });
@@ -466,9 +462,10 @@ pub fn csv_header(program: &Program) -> Vec<&str> {
     header
 }
 
-fn json_params(out: &mut Vec<u8>, program: &Program, a: &ActionOutcome) {
+/// An action's parameters as a JSON object, its quotes written as `quotes` says.
+fn json_params(out: &mut Vec<u8>, program: &Program, a: &ActionOutcome, quotes: Quotes) {
     let params = program.param_names(a.trigger, a.action).zip(&a.params);
-    json_object(out, params, Quotes::Plain);
+    json_object(out, params, quotes);
 }
 
 /// A JSON object of named rule values, its quotes written as `quotes` says.
@@ -529,12 +526,7 @@ fn quoted_str(out: &mut Vec<u8>, s: &str, quotes: Quotes) {
         Quotes::Plain => serde_json::to_writer(&mut *out, s).expect(written),
         Quotes::Doubled => {
             let json = serde_json::to_vec(s).expect(written);
-            for part in json.split_inclusive(|&b| b == b'"') {
-                out.extend_from_slice(part);
-                if part.ends_with(b"\"") {
-                    out.push(b'"');
-                }
-            }
+            crate::text::push_quotes_doubled(out, &json);
         }
     }
 }
@@ -552,15 +544,11 @@ fn quoted_value(out: &mut Vec<u8>, v: &Dynamic, quotes: Quotes) {
     let written = "writing to a Vec cannot fail";
     if v.is_unit() {
         out.extend_from_slice(b"null");
-    } else if v.is_bool() {
-        out.extend_from_slice(if v.as_bool() == Ok(true) {
-            b"true"
-        } else {
-            b"false"
-        });
-    } else if let (true, Ok(i)) = (v.is_int(), v.as_int()) {
+    } else if let Some(b) = v.is_bool().then(|| v.as_bool().ok()).flatten() {
+        out.extend_from_slice(if b { b"true" } else { b"false" });
+    } else if let Some(i) = v.is_int().then(|| v.as_int().ok()).flatten() {
         serde_json::to_writer(&mut *out, &i).expect(written);
-    } else if let (true, Ok(f)) = (v.is_float(), v.as_float()) {
+    } else if let Some(f) = v.is_float().then(|| v.as_float().ok()).flatten() {
         if f.is_finite() {
             serde_json::to_writer(&mut *out, &f).expect(written);
         } else {

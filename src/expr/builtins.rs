@@ -885,8 +885,6 @@ pub(crate) fn round_to(x: Option<FLOAT>, digits: INT) -> Option<FLOAT> {
     x.map(|x| round_half_away(x, digits))
 }
 
-/// Rounds to `digits` decimals, halves away from zero, treating binary noise (2.675 is
-/// stored as 2.67499999...) as the decimal the user wrote.
 /// `x.round()`, halves away from zero, without the call into the C library that `round` is
 /// on a CPU without SSE4.1's rounding instruction (the baseline this is built for): the same
 /// value for every float, NaN and the infinities included.
@@ -907,6 +905,8 @@ pub(crate) fn round(x: FLOAT) -> FLOAT {
     (rounded as FLOAT).copysign(x)
 }
 
+/// Rounds to `digits` decimals, halves away from zero, treating binary noise (2.675 is
+/// stored as 2.67499999...) as the decimal the user wrote.
 pub(crate) fn round_half_away(x: FLOAT, digits: INT) -> FLOAT {
     // i32 fits: clamped to ±15 (more digits than a float holds).
     #[allow(clippy::cast_possible_truncation)]

@@ -398,9 +398,7 @@ impl<'a> Lines<'a> {
                 break;
             };
             let i = self.counted + i;
-            if self.text[i] == b'\n' || self.text.get(i + 1) != Some(&b'\n') {
-                self.line += 1;
-            }
+            self.line += u64::from(is_break(self.text, i));
             self.counted = i + 1;
         }
         self.line
@@ -410,8 +408,13 @@ impl<'a> Lines<'a> {
 /// The offsets of the line breaks in `text`: each `\n`, and each `\r` not followed by one (a
 /// `\r\n` is one break).
 fn line_breaks(text: &[u8]) -> impl Iterator<Item = usize> + '_ {
-    memchr2_iter(b'\n', b'\r', text)
-        .filter(move |&i| text[i] == b'\n' || text.get(i + 1) != Some(&b'\n'))
+    memchr2_iter(b'\n', b'\r', text).filter(move |&i| is_break(text, i))
+}
+
+/// Whether the `\n` or `\r` at `i` of `text` is a line break (a `\r` followed by `\n` is not:
+/// the `\n` is).
+fn is_break(text: &[u8], i: usize) -> bool {
+    text[i] == b'\n' || text.get(i + 1) != Some(&b'\n')
 }
 
 /// The CSV cell starting at `pos`: its value, where the next cell or row starts, and whether

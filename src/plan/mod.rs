@@ -196,8 +196,6 @@ pub struct Program {
     pub(crate) excluded: Vec<Vec<usize>>,
     /// Per trigger, every reason it can be suppressed for, with its code.
     reasons: Vec<Vec<(Suppression, String)>>,
-    /// Per trigger, the summary column of each of its `reasons`, in their order.
-    reason_columns_of: Vec<Vec<usize>>,
     /// The reasons summaries count, each with its label: one column for every `lost_to` and
     /// every `excluded_by` ([`reason_column`]).
     reason_columns: Vec<(Suppression, String)>,
@@ -464,13 +462,6 @@ impl Program {
             }
         }
         reason_columns.sort_by_key(|(why, _)| *why);
-        let reason_columns_of = (reasons.iter())
-            .map(|list| {
-                let column = |why| reason_columns.iter().position(|(w, _)| *w == why);
-                let columns = list.iter().map(|(why, _)| column(reason_column(*why)));
-                columns.map(Option::unwrap_or_default).collect()
-            })
-            .collect();
         let addresses = triggers.iter().any(|t| t.address.is_some());
         Ok(Program {
             addresses,
@@ -480,7 +471,6 @@ impl Program {
             caps,
             excluded,
             reasons,
-            reason_columns_of,
             reason_columns,
             test_places,
             name: settings.map_or_else(String::new, |s| s.name.value.clone()),
@@ -646,16 +636,13 @@ impl Program {
         &self.reason_columns
     }
 
-    /// The column of [`Program::reason_columns`] that counts `why` beside trigger `t`.
-    pub fn reason_column(&self, t: usize, why: Suppression) -> usize {
-        self.reason_place(t, why)
-            .map_or(0, |i| self.reason_columns_of[t][i])
-    }
-
-    /// The place of reason `why` among trigger `t`'s reasons. (A trigger has a few: a search
-    /// through them is quicker than hashing.)
-    fn reason_place(&self, t: usize, why: Suppression) -> Option<usize> {
-        self.reasons.get(t)?.iter().position(|(w, _)| *w == why)
+    /// The column of [`Program::reason_columns`] that counts `why` (sorted by reason: found
+    /// by a binary search).
+    pub fn reason_column(&self, why: Suppression) -> usize {
+        let column = reason_column(why);
+        (self.reason_columns)
+            .binary_search_by_key(&column, |(w, _)| *w)
+            .unwrap_or_default()
     }
 
     /// Cap `c` in words: `3 email contacts per 7 days`.
@@ -680,8 +667,12 @@ impl Program {
     /// The code of reason `why` beside trigger `t`: `cooldown`, `holdout:winback`,
     /// `cap:email:7d`, `lost_to:welcome`.
     pub fn reason(&self, t: usize, why: Suppression) -> &str {
-        self.reason_place(t, why)
-            .map_or("", |i| self.reasons[t][i].1.as_str())
+        // A trigger has a few reasons: a search through them is quicker than hashing.
+        let reasons = self.reasons.get(t).map_or(&[][..], Vec::as_slice);
+        reasons
+            .iter()
+            .find_map(|(w, code)| (*w == why).then_some(code.as_str()))
+            .unwrap_or_default()
     }
 
     /// How far back its treatment policy reads the contact history: `None` when it reads
