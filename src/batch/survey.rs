@@ -12,9 +12,10 @@
 //! in full, so a fingerprint collision never makes two customers duplicates.
 
 use crate::io::input::At;
+use std::borrow::Cow;
 use std::cmp::Reverse;
-use std::collections::BinaryHeap;
-use std::io::{self, BufReader, BufWriter, Read, Seek, Write};
+use std::collections::binary_heap::{BinaryHeap, PeekMut};
+use std::io::{self, BufWriter, Write};
 
 /// Rows held in memory before a chunk is spilled (24 bytes each).
 pub const CHUNK: usize = 1_000_000;
@@ -70,8 +71,6 @@ impl Ids {
 pub struct IdCollector {
     chunk: Vec<Entry>,
     runs: Vec<std::fs::File>,
-    /// Sort on two threads.
-    two_threads: bool,
 }
 
 impl Default for IdCollector {
@@ -86,7 +85,6 @@ impl IdCollector {
             // Reserved whole: pages count only once written.
             chunk: Vec::with_capacity(CHUNK),
             runs: Vec::new(),
-            two_threads: false,
         }
     }
 
@@ -101,9 +99,10 @@ impl IdCollector {
         Ok(())
     }
 
-    /// Sorts the chunk and writes it to a temporary file.
+    /// Sorts the chunk and writes it to a temporary file (on one thread: the workers still
+    /// read the export).
     fn spill(&mut self) -> io::Result<()> {
-        sort(&mut self.chunk, self.two_threads);
+        sort(&mut self.chunk, false);
         let mut file = tempfile::tempfile()?;
         {
             let mut out = BufWriter::new(&mut file);
@@ -114,51 +113,27 @@ impl IdCollector {
             }
             out.flush()?;
         }
-        file.rewind()?;
         self.runs.push(file);
         self.chunk.clear();
         Ok(())
     }
 
     /// Lists the rows whose id an earlier row had; `id_at` reads the id of the row starting at
-    /// a byte offset again (for rows whose fingerprints match). Sorting uses two threads when
-    /// `threads` allows.
+    /// a byte offset again (for rows whose fingerprints match). Sorting and merging use two
+    /// threads when `threads` allows.
     pub fn finish(
         mut self,
         threads: usize,
         mut id_at: impl FnMut(u64) -> io::Result<Option<Vec<u8>>>,
     ) -> io::Result<Survey> {
-        self.two_threads = threads > 1;
+        let two_threads = threads > 1;
+        sort(&mut self.chunk, two_threads);
+        let mut shared = merge(&self.runs, &self.chunk, two_threads)?;
+        // The rows of each fingerprint together, in line order.
+        shared.sort_unstable();
         let mut duplicates = Vec::new();
-        // The rows in fingerprint order: those of one fingerprint gathered, then put in line
-        // order and compared when the last of them has come.
-        let mut group = Vec::new();
-        let mut visit = |line, byte, last_of_fp| -> io::Result<()> {
-            group.push((line, byte));
-            if last_of_fp {
-                if group.len() > 1 {
-                    group.sort_unstable();
-                    repeats(&group, &mut id_at, &mut duplicates)?;
-                }
-                group.clear();
-            }
-            Ok(())
-        };
-        if self.runs.is_empty() {
-            // Everything fits in memory: sort, and look at runs of equal fingerprints.
-            sort(&mut self.chunk, self.two_threads);
-            for (i, &(fp, line, byte)) in self.chunk.iter().enumerate() {
-                visit(
-                    line,
-                    byte,
-                    self.chunk.get(i + 1).is_none_or(|next| next.0 != fp),
-                )?;
-            }
-        } else {
-            if !self.chunk.is_empty() {
-                self.spill()?;
-            }
-            merge(self.runs, visit)?;
+        for group in shared.chunk_by(|a, b| a.0 == b.0) {
+            repeats(group, &mut id_at, &mut duplicates)?;
         }
         duplicates.sort_unstable();
         Ok(Survey { duplicates })
@@ -192,15 +167,39 @@ fn sort(entries: &mut [Entry], two_threads: bool) {
     });
 }
 
-/// Of rows sharing one fingerprint, in line order as (line, byte), those that repeat an
-/// earlier row's id: (line, first line).
+/// The entries whose fingerprint another entry has, kept from entries seen in fingerprint
+/// order.
+#[derive(Default)]
+struct Shared {
+    /// The last entry seen, and whether it is kept already.
+    last: Option<(Entry, bool)>,
+    entries: Vec<Entry>,
+}
+
+impl Shared {
+    fn see(&mut self, entry: Entry) {
+        match &mut self.last {
+            Some((last, kept)) if last.0 == entry.0 => {
+                if !*kept {
+                    self.entries.push(*last);
+                    *kept = true;
+                }
+                self.entries.push(entry);
+            }
+            _ => self.last = Some((entry, false)),
+        }
+    }
+}
+
+/// Of rows sharing one fingerprint, in line order, those that repeat an earlier row's id:
+/// (line, first line).
 fn repeats(
-    group: &[(u64, u64)],
+    group: &[Entry],
     id_at: &mut impl FnMut(u64) -> io::Result<Option<Vec<u8>>>,
     duplicates: &mut Vec<(u64, u64)>,
 ) -> io::Result<()> {
     let mut seen: Vec<(Vec<u8>, u64)> = Vec::with_capacity(group.len());
-    for &(line, byte) in group {
+    for &(_, line, byte) in group {
         let Some(id) = id_at(byte)? else { continue };
         match seen.iter().find(|(other, _)| *other == id) {
             Some(&(_, first)) => duplicates.push((line, first)),
@@ -210,39 +209,156 @@ fn repeats(
     Ok(())
 }
 
-/// A k-way merge of spilled chunks in fingerprint order; `visit` gets each row's line
-/// and byte offset, and whether it is the last with its fingerprint.
-fn merge(
-    runs: Vec<std::fs::File>,
-    mut visit: impl FnMut(u64, u64, bool) -> io::Result<()>,
-) -> io::Result<()> {
-    let mut sources: Vec<BufReader<std::fs::File>> = runs.into_iter().map(BufReader::new).collect();
-    let mut heap = BinaryHeap::new();
-    for (i, source) in sources.iter_mut().enumerate() {
-        if let Some((fp, line, byte)) = next_entry(source)? {
-            heap.push(Reverse((fp, line, byte, i)));
+/// The size of an entry in a spilled chunk.
+const ENTRY_BYTES: u64 = 24;
+
+/// The entries of the spilled chunks and of `chunk` (each in fingerprint order) whose
+/// fingerprint another entry has: a k-way merge, on two threads the lower and upper halves of
+/// the fingerprints apart.
+fn merge(runs: &[std::fs::File], chunk: &[Entry], two_threads: bool) -> io::Result<Vec<Entry>> {
+    const HALF: u64 = 1 << 63;
+    let (mut low, mut high) = (Vec::new(), Vec::new());
+    for run in runs {
+        let len = run.metadata()?.len() / ENTRY_BYTES;
+        let middle = if two_threads {
+            first_at_least(run, len, HALF)?
+        } else {
+            len
+        };
+        low.push(Source::spilled(run, 0..middle));
+        high.push(Source::spilled(run, middle..len));
+    }
+    let middle = if two_threads {
+        chunk.partition_point(|e| e.0 < HALF)
+    } else {
+        chunk.len()
+    };
+    low.push(Source::held(&chunk[..middle]));
+    high.push(Source::held(&chunk[middle..]));
+    if !two_threads {
+        return shared_of(low);
+    }
+    let (low, high) = std::thread::scope(|scope| {
+        let high = scope.spawn(|| shared_of(high));
+        (
+            shared_of(low),
+            high.join().expect("the merge does not panic"),
+        )
+    });
+    let mut low = low?;
+    low.extend(high?);
+    Ok(low)
+}
+
+/// The index of the first entry of a spilled chunk of `len` entries whose fingerprint is at
+/// least `fp` (a binary search reading one fingerprint a step).
+fn first_at_least(run: &std::fs::File, len: u64, fp: u64) -> io::Result<u64> {
+    let (mut lo, mut hi) = (0, len);
+    while lo < hi {
+        let mid = lo + (hi - lo) / 2;
+        let mut word = [0u8; 8];
+        read_exact_at(run, &mut word, mid * ENTRY_BYTES)?;
+        if u64::from_le_bytes(word) < fp {
+            lo = mid + 1;
+        } else {
+            hi = mid;
         }
     }
-    while let Some(Reverse((fp, line, byte, i))) = heap.pop() {
-        if let Some((fp, line, byte)) = next_entry(&mut sources[i])? {
-            heap.push(Reverse((fp, line, byte, i)));
+    Ok(lo)
+}
+
+fn read_exact_at(file: &std::fs::File, mut buffer: &mut [u8], mut at: u64) -> io::Result<()> {
+    while !buffer.is_empty() {
+        match crate::io::read_at(file, buffer, at)? {
+            0 => return Err(io::ErrorKind::UnexpectedEof.into()),
+            n => {
+                buffer = &mut buffer[n..];
+                at += n as u64;
+            }
         }
-        let last_of_fp = heap.peek().is_none_or(|Reverse(next)| next.0 != fp);
-        visit(line, byte, last_of_fp)?;
     }
     Ok(())
 }
 
-/// The next entry of a spilled chunk.
-fn next_entry(reader: &mut BufReader<std::fs::File>) -> io::Result<Option<Entry>> {
-    let mut raw = [0u8; 24];
-    match reader.read_exact(&mut raw) {
-        Ok(()) => {}
-        Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(None),
-        Err(e) => return Err(e),
+/// The entries of `sources` whose fingerprint another entry has, merged in fingerprint order.
+fn shared_of(mut sources: Vec<Source<'_>>) -> io::Result<Vec<Entry>> {
+    let mut heap = BinaryHeap::with_capacity(sources.len());
+    for (i, source) in sources.iter_mut().enumerate() {
+        if let Some(fp) = source.peek()? {
+            heap.push(Reverse((fp, i)));
+        }
     }
-    let word = |at: usize| u64::from_le_bytes(raw[at..at + 8].try_into().expect("8 bytes"));
-    Ok(Some((word(0), word(8), word(16))))
+    let mut shared = Shared::default();
+    while let Some(mut top) = heap.peek_mut() {
+        let Reverse((_, i)) = *top;
+        let source = &mut sources[i];
+        shared.see(source.take());
+        match source.peek()? {
+            Some(fp) => *top = Reverse((fp, i)),
+            None => drop(PeekMut::pop(top)),
+        }
+    }
+    Ok(shared.entries)
+}
+
+/// Entries in fingerprint order for a merge: held in memory, or a range of a spilled chunk read
+/// a block at a time at its own offsets (the two threads of a merge read the same files).
+struct Source<'a> {
+    file: Option<&'a std::fs::File>,
+    /// Entries of the file not yet read into `block`.
+    left: std::ops::Range<u64>,
+    block: Cow<'a, [Entry]>,
+    next: usize,
+}
+
+impl<'a> Source<'a> {
+    /// Entries read at once.
+    const BLOCK: u64 = 2048;
+
+    fn spilled(file: &'a std::fs::File, range: std::ops::Range<u64>) -> Source<'a> {
+        Source {
+            file: Some(file),
+            left: range,
+            block: Cow::Owned(Vec::new()),
+            next: 0,
+        }
+    }
+
+    fn held(entries: &'a [Entry]) -> Source<'a> {
+        Source {
+            file: None,
+            left: 0..0,
+            block: Cow::Borrowed(entries),
+            next: 0,
+        }
+    }
+
+    /// The fingerprint of the next entry, reading the next block when needed.
+    fn peek(&mut self) -> io::Result<Option<u64>> {
+        if self.next == self.block.len() {
+            let Some(file) = self.file.filter(|_| !self.left.is_empty()) else {
+                return Ok(None);
+            };
+            let count = Self::BLOCK.min(self.left.end - self.left.start);
+            let mut raw = vec![0u8; (count * ENTRY_BYTES) as usize];
+            read_exact_at(file, &mut raw, self.left.start * ENTRY_BYTES)?;
+            self.left.start += count;
+            let block = self.block.to_mut();
+            block.clear();
+            block.extend(raw.chunks_exact(ENTRY_BYTES as usize).map(|raw| {
+                let word = |at: usize| u64::from_le_bytes(raw[at..at + 8].try_into().expect("8"));
+                (word(0), word(8), word(16))
+            }));
+            self.next = 0;
+        }
+        Ok(self.block.get(self.next).map(|e| e.0))
+    }
+
+    /// The next entry, after [`Source::peek`] found one.
+    fn take(&mut self) -> Entry {
+        self.next += 1;
+        self.block[self.next - 1]
+    }
 }
 
 /// A 64-bit fingerprint of an id, the same throughout a process. Rows whose fingerprints
@@ -263,6 +379,7 @@ fn fingerprint(id: &[u8]) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io::Seek;
 
     /// The survey of `ids` on lines 2, 3, ... (each id's byte offset is its index), spilling
     /// after every `spill_every` ids.
@@ -284,8 +401,19 @@ mod tests {
                 c.spill().unwrap();
             }
         }
-        c.finish(2, |byte| Ok(Some(ids[byte as usize].as_bytes().to_vec())))
-            .unwrap()
+        let mut again = IdCollector::new();
+        again.chunk.clone_from(&c.chunk);
+        for run in &c.runs {
+            let mut copy = tempfile::tempfile().unwrap();
+            (&*run).rewind().unwrap();
+            std::io::copy(&mut &*run, &mut copy).unwrap();
+            again.runs.push(copy);
+        }
+        let id_at = |byte: u64| Ok(Some(ids[byte as usize].as_bytes().to_vec()));
+        let on_one = again.finish(1, id_at).unwrap();
+        let on_two = c.finish(2, id_at).unwrap();
+        assert_eq!(on_one, on_two, "one thread or two");
+        on_two
     }
 
     #[test]
@@ -341,14 +469,15 @@ mod tests {
 
     #[test]
     fn many_repeats_are_found_in_line_order_with_or_without_spills() {
-        // 1,000 ids, each on three lines 1,000 apart: in memory, or spilled in runs of 1,200 or
-        // 1,500 rows, enough rows for the sorts to move an id's rows out of line order; spilled
-        // in runs of 700, an id's rows are in different runs.
-        let ids: Vec<String> = (0..3000)
-            .map(|i| format!("c{}", (i * 7919) % 1000))
+        // 3,000 ids, each on three lines 3,000 apart: in memory, or spilled in runs of 3,600 or
+        // 4,500 rows, enough rows for the sorts to move an id's rows out of line order; spilled
+        // in runs of 2,100, an id's rows are in different runs; runs of 5,000 are read in more
+        // than one block.
+        let ids: Vec<String> = (0..9000)
+            .map(|i| format!("c{}", (i * 7919) % 3000))
             .collect();
         let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
-        for spills in [None, Some(700), Some(1200), Some(1500)] {
+        for spills in [None, Some(2100), Some(3600), Some(4500), Some(5000)] {
             let s = survey(&ids, spills);
             assert_eq!(s.duplicates, naive(&ids), "spills: {spills:?}");
         }

@@ -1,6 +1,7 @@
 //! The SHA-256 digest of a file's content, read without moving the file's offset (so that a
 //! reader sharing the handle is not disturbed).
 
+use super::read_at;
 use sha2::{Digest, Sha256};
 use std::fs::File;
 use std::io;
@@ -33,21 +34,6 @@ pub fn hex(bytes: &[u8]) -> String {
         let _ = write!(s, "{b:02x}");
         s
     })
-}
-
-#[cfg(unix)]
-fn read_at(file: &File, buffer: &mut [u8], at: u64) -> io::Result<usize> {
-    loop {
-        match std::os::unix::fs::FileExt::read_at(file, buffer, at) {
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            other => return other,
-        }
-    }
-}
-
-#[cfg(windows)]
-fn read_at(file: &File, buffer: &mut [u8], at: u64) -> io::Result<usize> {
-    std::os::windows::fs::FileExt::seek_read(file, buffer, at)
 }
 
 #[cfg(test)]

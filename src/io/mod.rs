@@ -24,3 +24,21 @@ pub use guard::Files;
 pub use input::{open_export, BatchReader, InputFormat, RawRows, MAX_ROW_BYTES, MAX_SPOOL_BYTES};
 pub use output::{commit_all, Output};
 pub use records::{ColumnMap, HeaderError, RecordReader, Reject, RejectCode};
+
+/// Reads from `file` at byte `at` into `buffer`, leaving the file's offset where it is (so that
+/// a reader sharing the handle is not disturbed); how many bytes it read, 0 at the end.
+#[cfg(unix)]
+pub fn read_at(file: &std::fs::File, buffer: &mut [u8], at: u64) -> std::io::Result<usize> {
+    loop {
+        match std::os::unix::fs::FileExt::read_at(file, buffer, at) {
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            other => return other,
+        }
+    }
+}
+
+/// Reads from `file` at byte `at` into `buffer`; how many bytes it read, 0 at the end.
+#[cfg(windows)]
+pub fn read_at(file: &std::fs::File, buffer: &mut [u8], at: u64) -> std::io::Result<usize> {
+    std::os::windows::fs::FileExt::seek_read(file, buffer, at)
+}
