@@ -836,9 +836,10 @@ struct Worker<'a> {
     money_values: Vec<Option<f64>>,
     decision: Decision,
     /// The chunk's customers, decided together, and each row of the chunk in input order:
-    /// where it is and its customer, or its reject.
+    /// where it is and its customer, or its reject (boxed: most rows have none, and a row's
+    /// place is copied as it is noted).
     customers: Customers,
-    order: Vec<(At, Result<usize, Reject>)>,
+    order: Vec<(At, Result<usize, Box<Reject>>)>,
 }
 
 impl<'a> Worker<'a> {
@@ -896,10 +897,13 @@ impl<'a> Worker<'a> {
     fn in_chunks(
         &mut self,
         rows: &RawRows,
-        mut finish: impl FnMut(&mut Self, At, Result<usize, Reject>),
+        mut finish: impl FnMut(&mut Self, At, Result<usize, Box<Reject>>),
     ) {
         self.each_row(rows, |worker, at, read| {
-            let row = read.map(|()| worker.customers.push(&mut worker.values));
+            let row = match read {
+                Ok(()) => Ok(worker.customers.push(&mut worker.values)),
+                Err(reject) => Err(Box::new(reject)),
+            };
             worker.order.push((at, row));
             if worker.customers.len() == CHUNK {
                 worker.decide_chunk(&mut finish);
@@ -909,7 +913,7 @@ impl<'a> Worker<'a> {
     }
 
     /// Evaluates the chunk read so far and gives `finish` its rows in input order.
-    fn decide_chunk(&mut self, finish: &mut impl FnMut(&mut Self, At, Result<usize, Reject>)) {
+    fn decide_chunk(&mut self, finish: &mut impl FnMut(&mut Self, At, Result<usize, Box<Reject>>)) {
         if self.order.is_empty() {
             return;
         }
@@ -947,8 +951,8 @@ impl<'a> Worker<'a> {
 
     /// Finishes the decision of a row of [`Worker::customers`] and writes it, or counts its
     /// reject.
-    fn row(&mut self, line: u64, row: Result<usize, Reject>, done: &mut Decided<'a>) {
-        let result = row.and_then(|r| {
+    fn row(&mut self, line: u64, row: Result<usize, Box<Reject>>, done: &mut Decided<'a>) {
+        let result = row.map_err(|reject| *reject).and_then(|r| {
             let values = self.customers.row(r);
             self.money_values.clear();
             (self.money.iter()).for_each(|&i| self.money_values.push(values[i].as_float().ok()));
