@@ -958,7 +958,7 @@ fn parse_number(
         return parse_number(inner, sep, currency, money, point).map(|v| -v + 0.0);
     }
     // The currency outside the parentheses: `$(12.50)`, `(12.50) EUR`.
-    if let Some(cur) = currency {
+    if let Some(cur) = currency.filter(|_| t.contains('(')) {
         let rest = t
             .strip_prefix(cur)
             .or_else(|| t.strip_suffix(cur))
