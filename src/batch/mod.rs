@@ -400,7 +400,7 @@ fn prepare(
         None => None,
     };
     let scan = Scan::new(program, &population, &records, map.as_ref());
-    let mut ids = survey::IdCollector::new();
+    let mut ids = survey::IdCollector::new(options.threads);
     let mut observed = Observed::default();
     let mut rows = 0;
     in_parallel(
@@ -416,7 +416,7 @@ fn prepare(
         },
     )?;
     let survey = ids
-        .finish(options.threads, |byte| {
+        .finish(|byte| {
             let mut id = None;
             if let Some(row) = BatchReader::row_at(file, format, byte)? {
                 scan.each(&row, &mut CsvScratch::default(), |_, found, _| {

@@ -12,6 +12,7 @@
 //! in full, so a fingerprint collision never makes two customers duplicates.
 
 use crate::io::input::At;
+use crate::io::read_exact_at;
 use std::borrow::Cow;
 use std::cmp::Reverse;
 use std::collections::binary_heap::{BinaryHeap, PeekMut};
@@ -71,20 +72,18 @@ impl Ids {
 pub struct IdCollector {
     chunk: Vec<Entry>,
     runs: Vec<std::fs::File>,
-}
-
-impl Default for IdCollector {
-    fn default() -> Self {
-        IdCollector::new()
-    }
+    /// Sort and merge on two threads. (The workers wait while a chunk is spilled.)
+    two_threads: bool,
 }
 
 impl IdCollector {
-    pub fn new() -> IdCollector {
+    /// A collector for a run on `threads` threads.
+    pub fn new(threads: usize) -> IdCollector {
         IdCollector {
             // Reserved whole: pages count only once written.
             chunk: Vec::with_capacity(CHUNK),
             runs: Vec::new(),
+            two_threads: threads > 1,
         }
     }
 
@@ -99,17 +98,14 @@ impl IdCollector {
         Ok(())
     }
 
-    /// Sorts the chunk and writes it to a temporary file (on one thread: the workers still
-    /// read the export).
+    /// Sorts the chunk and writes it to a temporary file.
     fn spill(&mut self) -> io::Result<()> {
-        sort(&mut self.chunk, false);
+        sort(&mut self.chunk, self.two_threads);
         let mut file = tempfile::tempfile()?;
         {
             let mut out = BufWriter::new(&mut file);
-            for &(fp, line, byte) in &self.chunk {
-                out.write_all(&fp.to_le_bytes())?;
-                out.write_all(&line.to_le_bytes())?;
-                out.write_all(&byte.to_le_bytes())?;
+            for &entry in &self.chunk {
+                out.write_all(&encode(entry))?;
             }
             out.flush()?;
         }
@@ -119,16 +115,13 @@ impl IdCollector {
     }
 
     /// Lists the rows whose id an earlier row had; `id_at` reads the id of the row starting at
-    /// a byte offset again (for rows whose fingerprints match). Sorting and merging use two
-    /// threads when `threads` allows.
+    /// a byte offset again (for rows whose fingerprints match).
     pub fn finish(
         mut self,
-        threads: usize,
         mut id_at: impl FnMut(u64) -> io::Result<Option<Vec<u8>>>,
     ) -> io::Result<Survey> {
-        let two_threads = threads > 1;
-        sort(&mut self.chunk, two_threads);
-        let mut shared = merge(&self.runs, &self.chunk, two_threads)?;
+        sort(&mut self.chunk, self.two_threads);
+        let mut shared = merge(&self.runs, &self.chunk, self.two_threads)?;
         // The rows of each fingerprint together, in line order.
         shared.sort_unstable();
         let mut duplicates = Vec::new();
@@ -177,6 +170,7 @@ struct Shared {
 }
 
 impl Shared {
+    /// Sees the next entry in fingerprint order.
     fn see(&mut self, entry: Entry) {
         match &mut self.last {
             Some((last, kept)) if last.0 == entry.0 => {
@@ -209,42 +203,53 @@ fn repeats(
     Ok(())
 }
 
-/// The size of an entry in a spilled chunk.
-const ENTRY_BYTES: u64 = 24;
+/// The size of an entry in a spilled chunk: its three words, little-endian.
+const ENTRY_BYTES: usize = 24;
+
+fn encode((fp, line, byte): Entry) -> [u8; ENTRY_BYTES] {
+    let mut raw = [0; ENTRY_BYTES];
+    for (at, word) in [fp, line, byte].into_iter().enumerate() {
+        raw[at * 8..at * 8 + 8].copy_from_slice(&word.to_le_bytes());
+    }
+    raw
+}
+
+fn decode(raw: &[u8]) -> Entry {
+    let word = |at: usize| {
+        let mut bytes = [0; 8];
+        bytes.copy_from_slice(&raw[at * 8..at * 8 + 8]);
+        u64::from_le_bytes(bytes)
+    };
+    (word(0), word(1), word(2))
+}
 
 /// The entries of the spilled chunks and of `chunk` (each in fingerprint order) whose
-/// fingerprint another entry has: a k-way merge, on two threads the lower and upper halves of
-/// the fingerprints apart.
+/// fingerprint another entry has: a k-way merge of the lower half of the fingerprints, then of
+/// the upper half, or both at once on two threads.
 fn merge(runs: &[std::fs::File], chunk: &[Entry], two_threads: bool) -> io::Result<Vec<Entry>> {
     const HALF: u64 = 1 << 63;
     let (mut low, mut high) = (Vec::new(), Vec::new());
     for run in runs {
-        let len = run.metadata()?.len() / ENTRY_BYTES;
-        let middle = if two_threads {
-            first_at_least(run, len, HALF)?
-        } else {
-            len
-        };
+        let len = run.metadata()?.len() / ENTRY_BYTES as u64;
+        let middle = first_at_least(run, len, HALF)?;
         low.push(Source::spilled(run, 0..middle));
         high.push(Source::spilled(run, middle..len));
     }
-    let middle = if two_threads {
-        chunk.partition_point(|e| e.0 < HALF)
-    } else {
-        chunk.len()
-    };
+    let middle = chunk.partition_point(|e| e.0 < HALF);
     low.push(Source::held(&chunk[..middle]));
     high.push(Source::held(&chunk[middle..]));
-    if !two_threads {
-        return shared_of(low);
-    }
-    let (low, high) = std::thread::scope(|scope| {
-        let high = scope.spawn(|| shared_of(high));
-        (
-            shared_of(low),
-            high.join().expect("the merge does not panic"),
-        )
-    });
+    let (low, high) = if two_threads {
+        std::thread::scope(|scope| {
+            let high = scope.spawn(|| shared_of(high));
+            let low = shared_of(low);
+            (
+                low,
+                high.join().unwrap_or_else(|p| std::panic::resume_unwind(p)),
+            )
+        })
+    } else {
+        (shared_of(low), shared_of(high))
+    };
     let mut low = low?;
     low.extend(high?);
     Ok(low)
@@ -257,7 +262,7 @@ fn first_at_least(run: &std::fs::File, len: u64, fp: u64) -> io::Result<u64> {
     while lo < hi {
         let mid = lo + (hi - lo) / 2;
         let mut word = [0u8; 8];
-        read_exact_at(run, &mut word, mid * ENTRY_BYTES)?;
+        read_exact_at(run, &mut word, mid * ENTRY_BYTES as u64)?;
         if u64::from_le_bytes(word) < fp {
             lo = mid + 1;
         } else {
@@ -265,19 +270,6 @@ fn first_at_least(run: &std::fs::File, len: u64, fp: u64) -> io::Result<u64> {
         }
     }
     Ok(lo)
-}
-
-fn read_exact_at(file: &std::fs::File, mut buffer: &mut [u8], mut at: u64) -> io::Result<()> {
-    while !buffer.is_empty() {
-        match crate::io::read_at(file, buffer, at)? {
-            0 => return Err(io::ErrorKind::UnexpectedEof.into()),
-            n => {
-                buffer = &mut buffer[n..];
-                at += n as u64;
-            }
-        }
-    }
-    Ok(())
 }
 
 /// The entries of `sources` whose fingerprint another entry has, merged in fingerprint order.
@@ -304,32 +296,41 @@ fn shared_of(mut sources: Vec<Source<'_>>) -> io::Result<Vec<Entry>> {
 /// Entries in fingerprint order for a merge: held in memory, or a range of a spilled chunk read
 /// a block at a time at its own offsets (the two threads of a merge read the same files).
 struct Source<'a> {
+    /// The spilled chunk, if the entries come from one.
     file: Option<&'a std::fs::File>,
     /// Entries of the file not yet read into `block`.
     left: std::ops::Range<u64>,
+    /// The entries at hand: all of them when held, the last block read when spilled.
     block: Cow<'a, [Entry]>,
+    /// The next entry of `block`.
     next: usize,
+    /// A block's bytes as read (its room kept from block to block).
+    raw: Vec<u8>,
 }
 
 impl<'a> Source<'a> {
     /// Entries read at once.
     const BLOCK: u64 = 2048;
 
+    /// Entries `range` of the spilled chunk `file`.
     fn spilled(file: &'a std::fs::File, range: std::ops::Range<u64>) -> Source<'a> {
         Source {
             file: Some(file),
             left: range,
             block: Cow::Owned(Vec::new()),
             next: 0,
+            raw: Vec::new(),
         }
     }
 
+    /// Entries held in memory.
     fn held(entries: &'a [Entry]) -> Source<'a> {
         Source {
             file: None,
             left: 0..0,
             block: Cow::Borrowed(entries),
             next: 0,
+            raw: Vec::new(),
         }
     }
 
@@ -340,15 +341,12 @@ impl<'a> Source<'a> {
                 return Ok(None);
             };
             let count = Self::BLOCK.min(self.left.end - self.left.start);
-            let mut raw = vec![0u8; (count * ENTRY_BYTES) as usize];
-            read_exact_at(file, &mut raw, self.left.start * ENTRY_BYTES)?;
+            self.raw.resize(count as usize * ENTRY_BYTES, 0);
+            read_exact_at(file, &mut self.raw, self.left.start * ENTRY_BYTES as u64)?;
             self.left.start += count;
             let block = self.block.to_mut();
             block.clear();
-            block.extend(raw.chunks_exact(ENTRY_BYTES as usize).map(|raw| {
-                let word = |at: usize| u64::from_le_bytes(raw[at..at + 8].try_into().expect("8"));
-                (word(0), word(8), word(16))
-            }));
+            block.extend(self.raw.chunks_exact(ENTRY_BYTES).map(decode));
             self.next = 0;
         }
         Ok(self.block.get(self.next).map(|e| e.0))
@@ -379,41 +377,57 @@ fn fingerprint(id: &[u8]) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::io::Seek;
+
+    /// The survey, on `threads` threads, of the rows of `ids` noted as `entries` (fingerprint,
+    /// index into `ids`: on line index + 2, at byte index) in that order, spilled before the
+    /// entry at each position in `spills` (the length of `entries`: at the end); and how many
+    /// ids it read again.
+    fn noted(
+        ids: &[&str],
+        entries: &[(u64, u64)],
+        spills: &[usize],
+        threads: usize,
+    ) -> (Survey, usize) {
+        let mut c = IdCollector::new(threads);
+        let spill_at = |c: &mut IdCollector, k| {
+            for _ in spills.iter().filter(|&&at| at == k) {
+                c.spill().unwrap();
+            }
+        };
+        for (k, &(fp, i)) in entries.iter().enumerate() {
+            spill_at(&mut c, k);
+            let mut batch = Ids::default();
+            batch.entries.push((fp, i + 2, i));
+            c.add(&batch).unwrap();
+        }
+        spill_at(&mut c, entries.len());
+        let mut reads = 0;
+        let s = c
+            .finish(|byte| {
+                reads += 1;
+                Ok(Some(ids[byte as usize].as_bytes().to_vec()))
+            })
+            .unwrap();
+        (s, reads)
+    }
+
+    /// [`noted`] on one thread and on two, which must agree.
+    fn on_both(ids: &[&str], entries: &[(u64, u64)], spills: &[usize]) -> (Survey, usize) {
+        let one = noted(ids, entries, spills, 1);
+        let two = noted(ids, entries, spills, 2);
+        assert_eq!(one, two, "one thread or two");
+        two
+    }
 
     /// The survey of `ids` on lines 2, 3, ... (each id's byte offset is its index), spilling
     /// after every `spill_every` ids.
     fn survey(ids: &[&str], spill_every: Option<usize>) -> Survey {
-        let mut c = IdCollector::new();
-        for (i, id) in ids.iter().enumerate() {
-            let mut batch = Ids::default();
-            batch.push(
-                id.as_bytes(),
-                At {
-                    line: i as u64 + 2,
-                    last_line: i as u64 + 2,
-                    unclosed: false,
-                    byte: i as u64,
-                },
-            );
-            c.add(&batch).unwrap();
-            if spill_every.is_some_and(|n| (i + 1) % n == 0) {
-                c.spill().unwrap();
-            }
-        }
-        let mut again = IdCollector::new();
-        again.chunk.clone_from(&c.chunk);
-        for run in &c.runs {
-            let mut copy = tempfile::tempfile().unwrap();
-            (&*run).rewind().unwrap();
-            std::io::copy(&mut &*run, &mut copy).unwrap();
-            again.runs.push(copy);
-        }
-        let id_at = |byte: u64| Ok(Some(ids[byte as usize].as_bytes().to_vec()));
-        let on_one = again.finish(1, id_at).unwrap();
-        let on_two = c.finish(2, id_at).unwrap();
-        assert_eq!(on_one, on_two, "one thread or two");
-        on_two
+        let entries: Vec<(u64, u64)> = (ids.iter().enumerate())
+            .map(|(i, id)| (fingerprint(id.as_bytes()), i as u64))
+            .collect();
+        let spills: Vec<usize> =
+            spill_every.map_or_else(Vec::new, |n| (n..=ids.len()).step_by(n).collect());
+        on_both(ids, &entries, &spills).0
     }
 
     #[test]
@@ -450,21 +464,9 @@ mod tests {
         noted: impl Iterator<Item = u64>,
         spill: bool,
     ) -> (Survey, usize) {
-        let mut c = IdCollector::new();
-        let mut batch = Ids::default();
-        batch.entries.extend(noted.map(|i| (7, i + 2, i)));
-        c.add(&batch).unwrap();
-        if spill {
-            c.spill().unwrap();
-        }
-        let mut reads = 0;
-        let s = c
-            .finish(2, |byte| {
-                reads += 1;
-                Ok(Some(ids[byte as usize].as_bytes().to_vec()))
-            })
-            .unwrap();
-        (s, reads)
+        let entries: Vec<(u64, u64)> = noted.map(|i| (7, i)).collect();
+        let spills = if spill { vec![entries.len()] } else { vec![] };
+        on_both(ids, &entries, &spills)
     }
 
     #[test]
@@ -509,6 +511,42 @@ mod tests {
             let (s, reads) = one_fingerprint(&["a", "b", "a"], 0..3, spill);
             assert_eq!(s.duplicates, [(4, 2)], "spill: {spill}");
             assert_eq!(reads, 3, "only rows sharing a fingerprint are read again");
+        }
+    }
+
+    #[test]
+    fn fingerprints_either_side_of_where_the_halves_part() {
+        // 12 ids on 40 rows; ids 0, 4 and 8 share fingerprint 0, ids 1, 5 and 9 2^63 - 1, and so
+        // on with 2^63 and the largest: rows in three spilled chunks (one of them empty) and in
+        // memory.
+        let ids: Vec<String> = (0..40).map(|i| format!("c{}", i % 12)).collect();
+        let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
+        let edges = [0, (1 << 63) - 1, 1 << 63, u64::MAX];
+        let entries: Vec<(u64, u64)> = (0..40).map(|i| (edges[i as usize % 4], i)).collect();
+        for spills in [&[10, 10, 25][..], &[], &[40]] {
+            let (s, reads) = on_both(&ids, &entries, spills);
+            assert_eq!(s.duplicates, naive(&ids), "spills: {spills:?}");
+            assert_eq!(reads, 40, "every row shares its fingerprint");
+        }
+        // Each id on two rows, under one of those fingerprints: the first row in a spilled
+        // chunk, the second in memory or in another chunk.
+        let ids = ["e0", "e1", "e2", "e3", "e0", "e1", "e2", "e3"];
+        let entries: Vec<(u64, u64)> = (0..8).map(|i| (edges[i as usize % 4], i)).collect();
+        for spills in [&[4][..], &[4, 8]] {
+            let (s, _) = on_both(&ids, &entries, spills);
+            assert_eq!(s.duplicates, [(6, 2), (7, 3), (8, 4), (9, 5)], "{spills:?}");
+        }
+    }
+
+    #[test]
+    fn an_id_that_cannot_be_read_again_fails_the_survey() {
+        for threads in [1, 2] {
+            let mut c = IdCollector::new(threads);
+            let mut batch = Ids::default();
+            batch.entries.extend([(7, 2, 0), (7, 3, 1)]);
+            c.add(&batch).unwrap();
+            let e = c.finish(|_| Err(io::Error::other("gone"))).unwrap_err();
+            assert_eq!(e.to_string(), "gone");
         }
     }
 }

@@ -42,3 +42,21 @@ pub fn read_at(file: &std::fs::File, buffer: &mut [u8], at: u64) -> std::io::Res
 pub fn read_at(file: &std::fs::File, buffer: &mut [u8], at: u64) -> std::io::Result<usize> {
     std::os::windows::fs::FileExt::seek_read(file, buffer, at)
 }
+
+/// Fills `buffer` from `file` at byte `at` ([`read_at`]); an error if the file ends first.
+pub fn read_exact_at(
+    file: &std::fs::File,
+    mut buffer: &mut [u8],
+    mut at: u64,
+) -> std::io::Result<()> {
+    while !buffer.is_empty() {
+        match read_at(file, buffer, at)? {
+            0 => return Err(std::io::ErrorKind::UnexpectedEof.into()),
+            n => {
+                buffer = &mut buffer[n..];
+                at += n as u64;
+            }
+        }
+    }
+    Ok(())
+}
