@@ -900,10 +900,9 @@ impl<'a> Worker<'a> {
         mut finish: impl FnMut(&mut Self, At, Result<usize, Box<Reject>>),
     ) {
         self.each_row(rows, |worker, at, read| {
-            let row = match read {
-                Ok(()) => Ok(worker.customers.push(&mut worker.values)),
-                Err(reject) => Err(Box::new(reject)),
-            };
+            let row = read
+                .map(|()| worker.customers.push(&mut worker.values))
+                .map_err(Box::new);
             worker.order.push((at, row));
             if worker.customers.len() == CHUNK {
                 worker.decide_chunk(&mut finish);

@@ -133,6 +133,9 @@ impl IdCollector {
     }
 }
 
+/// The first fingerprint of the upper half: two threads sort and merge the halves apart.
+const HALF: u64 = 1 << 63;
+
 /// Sorts by fingerprint alone (one word compares faster than two; the rare rows that share a
 /// fingerprint are put in line order when they are compared); on two threads, the lower and
 /// upper halves of the fingerprints apart.
@@ -143,10 +146,10 @@ fn sort(entries: &mut [Entry], two_threads: bool) {
     if !two_threads {
         return sort_one(entries);
     }
-    // Partition in place: fingerprints below 2^63 first.
+    // Partition in place: the lower half first.
     let (mut lo, mut hi) = (0, entries.len());
     while lo < hi {
-        if entries[lo].0 >> 63 == 0 {
+        if entries[lo].0 < HALF {
             lo += 1;
         } else {
             hi -= 1;
@@ -227,7 +230,6 @@ fn decode(raw: &[u8]) -> Entry {
 /// fingerprint another entry has: a k-way merge of the lower half of the fingerprints, then of
 /// the upper half, or both at once on two threads.
 fn merge(runs: &[std::fs::File], chunk: &[Entry], two_threads: bool) -> io::Result<Vec<Entry>> {
-    const HALF: u64 = 1 << 63;
     let (mut low, mut high) = (Vec::new(), Vec::new());
     for run in runs {
         let len = run.metadata()?.len() / ENTRY_BYTES as u64;
